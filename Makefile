@@ -1,0 +1,32 @@
+# `make test` and `make demo` set everything up themselves on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# A plain `torch` requirement pulls the multi-GB CUDA build; pin the CPU wheel in the same
+# pip command as everything that depends on torch.
+TORCH ?= torch==2.13.0
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: test demo bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH)" -e '.[all,dev]'
+	touch $@
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+demo: $(VENV)/.installed
+	$(PY) -m lmwrapper.demo
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench_cache.py
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check lmwrapper tests benchmarks
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) cache/lmwrapper.sqlite*

@@ -1,0 +1,235 @@
+"""The predict_many pipeline: validate, key, dedupe, look up, run the misses, store, yield.
+
+    prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
+            ─► bulk cache lookup ─► misses become Jobs ─► the backend's runner (own thread)
+            ─► each result stored the moment it arrives ─► yielded in input order
+
+Policy lives here; a backend (`LmPredictor._run`) only turns Jobs into predictions and
+hands each to `emit`. A prompt whose result is not ready blocks only the yield, never the
+runner, so results keep reaching the cache while the caller is busy with earlier ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+
+from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.errors import CostLimitExceededError
+from lmwrapper.sqlcache import CacheRow, SqlCache, prompt_key
+from lmwrapper.structs import LmPrediction, LmPrompt
+
+if TYPE_CHECKING:
+    from lmwrapper.abstract_predictor import LmPredictor
+
+PROGRESS_MIN_JOBS = 2
+
+
+@dataclass
+class Job:
+    """Samples of one distinct prompt that the cache does not have yet."""
+
+    key: str
+    prompt: LmPrompt
+    sample_indices: list[int]
+
+
+Emit = Callable[[Job, Sequence[LmPrediction]], None]
+
+
+@dataclass
+class RunSummary:
+    """What the last `predict_many` did; `saved_usd` is what the cached answers cost when made."""
+
+    prompts: int = 0
+    cached: int = 0
+    new: int = 0
+    failed: int = 0
+    spent_usd: float = 0.0
+    saved_usd: float = 0.0
+
+    def __str__(self) -> str:
+        return (f"{self.prompts} prompts: {self.cached} cached, {self.new} new, {self.failed} failed; "
+                f"spent ${self.spent_usd:.4f}, saved ${self.saved_usd:.4f} by the cache")
+
+
+@dataclass
+class _Slot:
+    samples: dict[int, LmPrediction] = field(default_factory=dict)
+
+
+def as_prompt(p: LmPrompt | str) -> LmPrompt:
+    if isinstance(p, LmPrompt):
+        return p
+    if isinstance(p, str):
+        return LmPrompt(p)
+    raise TypeError(f"expected an LmPrompt or a str; got {type(p).__name__}")
+
+
+class Run:
+    """One predict_many call. Iterate it for results in input order."""
+
+    def __init__(
+        self,
+        lm: LmPredictor,
+        prompts: Iterable[LmPrompt | str],
+        window: CompletionWindow,
+        progress: bool | None,
+        max_cost_usd: float | None,
+    ) -> None:
+        self.lm = lm
+        self.prompts = [as_prompt(p) for p in prompts]
+        self.window = window
+        for p in self.prompts:
+            lm.validate_prompt(p)
+        ident = lm.identity_json()
+        self.keys = [prompt_key(p.canonical(), ident) for p in self.prompts]
+        self.cache: SqlCache | None = lm.cache if any(self._caches(p) for p in self.prompts) else None
+        self.summary = RunSummary(prompts=len(self.prompts))
+        self._cond = threading.Condition()
+        self._slots: dict[str, _Slot] = {}
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self.jobs = self._lookup()
+        self._check_cost(max_cost_usd)
+        self._bar = _progress_bar(progress, len(self.prompts), len(self.jobs))
+        self._count_cached()
+
+    def _caches(self, p: LmPrompt) -> bool:
+        return self.lm.cache_default if p.cache is None else p.cache
+
+    def _lookup(self) -> list[Job]:
+        need: dict[str, int] = {}
+        first: dict[str, LmPrompt] = {}
+        cached_keys: list[str] = []
+        for key, p in zip(self.keys, self.prompts):
+            need[key] = max(need.get(key, 0), p.samples_needed)
+            first.setdefault(key, p)
+            if self._caches(p):
+                cached_keys.append(key)
+        rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
+        jobs = []
+        for key, n in need.items():
+            slot = self._slots[key] = _Slot()
+            for idx, value, blob, _ in rows.get(key, ()):
+                pred = LmPrediction.from_dict(json.loads(value), first[key])
+                internals = self.lm.blob_to_internals(blob) if blob is not None else None
+                slot.samples[idx] = dataclasses.replace(pred, was_cached=True, internals=internals)
+            missing = [i for i in range(n) if i not in slot.samples]
+            if missing:
+                jobs.append(Job(key, first[key], missing))
+        return jobs
+
+    def _check_cost(self, max_cost_usd: float | None) -> None:
+        if max_cost_usd is None or not self.jobs:
+            return
+        bound = self.lm.estimate_cost([j.prompt for j in self.jobs], self.window,
+                                      samples=[len(j.sample_indices) for j in self.jobs]).total_usd
+        if bound > max_cost_usd:
+            raise CostLimitExceededError(
+                f"this run could cost up to ${bound:.4f} for {len(self.jobs)} uncached prompts, "
+                f"above max_cost_usd=${max_cost_usd:.4f}. Lower max_tokens, send fewer prompts, "
+                "use CompletionWindow.BATCH_ANY where the model has a batch price, or raise the limit."
+            )
+
+    def _count_cached(self) -> None:
+        for key, p in zip(self.keys, self.prompts):
+            samples = self._slots[key].samples
+            if samples and all(i in samples for i in range(p.samples_needed)):
+                self.summary.cached += 1
+                self.summary.saved_usd += sum(s.cost_usd or 0.0 for s in samples.values())
+        if self._bar is not None:
+            self._bar.update(self.summary.cached)
+            self._refresh_bar()
+
+    def _emit(self, job: Job, preds: Sequence[LmPrediction]) -> None:
+        if len(preds) != len(job.sample_indices):
+            raise RuntimeError(f"backend returned {len(preds)} samples for {len(job.sample_indices)}")
+        preds = [dataclasses.replace(p, prompt=job.prompt, sample_index=i)
+                 for i, p in zip(job.sample_indices, preds)]
+        if self.cache is not None and self._caches(job.prompt):
+            self.cache.put_many(self._row(job.key, p) for p in preds if not p.error_is_transient)
+        with self._cond:
+            slot = self._slots[job.key]
+            for p in preds:
+                slot.samples[p.sample_index] = p
+                if p.has_errors:
+                    self.summary.failed += 1
+                else:
+                    self.summary.new += 1
+                    self.summary.spent_usd += p.cost_usd or 0.0
+            self._cond.notify_all()
+        if self._bar is not None:
+            self._bar.update(1)
+            self._refresh_bar()
+
+    def _row(self, key: str, p: LmPrediction) -> CacheRow:
+        blob = self.lm.internals_to_blob(p.internals) if p.internals is not None else None
+        value = json.dumps(p.to_dict(include_prompt=False), ensure_ascii=False)
+        return CacheRow(key, p.sample_index, self.lm.provider, self.lm.model_name(),
+                        p.has_errors, value, blob)
+
+    def _refresh_bar(self) -> None:
+        s = self.summary
+        self._bar.set_postfix(cached=s.cached, new=s.new, failed=s.failed, refresh=False)
+
+    def _run_backend(self) -> None:
+        try:
+            self.lm._run(self.jobs, self.window, self._emit, self._stop.is_set)
+        except BaseException as e:  # handed to the consuming thread, which re-raises it
+            with self._cond:
+                self._error = e
+        finally:
+            with self._cond:
+                self._finished = True
+                self._cond.notify_all()
+
+    def __iter__(self) -> Iterator[LmPrediction | list[LmPrediction]]:
+        self._finished = not self.jobs
+        worker = None
+        if self.jobs:
+            worker = threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True)
+            worker.start()
+        try:
+            for key, p in zip(self.keys, self.prompts):
+                samples = self._wait_for(key, p.samples_needed)
+                if p.num_completions is None:
+                    yield samples[0]
+                elif p.temperature == 0.0:
+                    yield [samples[0]] * p.num_completions
+                else:
+                    yield samples[: p.num_completions]
+        finally:
+            self._stop.set()
+            if worker is not None:
+                worker.join(timeout=30)
+            if self._bar is not None:
+                self._bar.close()
+            self.lm.last_run = self.summary
+
+    def _wait_for(self, key: str, n: int) -> list[LmPrediction]:
+        slot = self._slots[key]
+        with self._cond:
+            while not all(i in slot.samples for i in range(n)):
+                if self._error is not None:
+                    raise self._error
+                if self._finished:
+                    raise RuntimeError("the backend finished without answering every prompt")
+                self._cond.wait(timeout=0.5)
+            return [slot.samples[i] for i in range(n)]
+
+
+def _progress_bar(progress: bool | None, total: int, jobs: int) -> Any:
+    if progress is None:
+        env = os.environ.get("LMWRAPPER_PROGRESS")
+        progress = env != "0" if env else (jobs >= PROGRESS_MIN_JOBS and sys.stderr.isatty())
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="lmwrapper", unit="prompt", dynamic_ncols=True)

@@ -1,0 +1,247 @@
+"""The on-disk cache: one SQLite file, shared safely by threads and processes.
+
+A row is one sample of one prompt: `(key, sample_index)` → the prediction as JSON, plus an
+optional blob (model internals as an .npz without pickle). The key is the sha256 of the
+prompt's canonical JSON, the model's identity and `KEY_SCHEMA_VERSION` (see `prompt_key`).
+
+WAL journaling, a busy timeout and `BEGIN IMMEDIATE` writes let several processes share one
+file without "database is locked"; every write is one transaction, so a process killed at
+any moment leaves only whole rows behind. The schema only grows, by the named migrations in
+`MIGRATIONS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+KEY_SCHEMA_VERSION = 1
+CACHE_FILE_NAME = "lmwrapper.sqlite"
+_LOOKUP_CHUNK = 20_000
+
+_cache_dir_override: Path | None = None
+
+
+def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
+    """Use `path` as the cache directory from now on (None: back to the default order)."""
+    global _cache_dir_override
+    _cache_dir_override = Path(path) if path is not None else None
+
+
+def get_cache_dir() -> Path:
+    """`set_cache_dir()`, else `$LMWRAPPER_CACHE_DIR`, else `cache/` in the project root.
+
+    The project root is the nearest ancestor of the working directory holding `.git` or
+    `pyproject.toml`, else the working directory itself.
+    """
+    if _cache_dir_override is not None:
+        return _cache_dir_override
+    if os.environ.get("LMWRAPPER_CACHE_DIR"):
+        return Path(os.environ["LMWRAPPER_CACHE_DIR"])
+    cwd = Path.cwd()
+    for d in (cwd, *cwd.parents):
+        if (d / ".git").exists() or (d / "pyproject.toml").exists():
+            return d / "cache"
+    return cwd / "cache"
+
+
+def prompt_key(canonical_prompt: dict[str, Any], model_identity_json: str) -> str:
+    """The cache key: sha256 over key-schema version, model identity and canonical prompt."""
+    body = json.dumps(canonical_prompt, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(
+        f"{KEY_SCHEMA_VERSION}\x1f{model_identity_json}\x1f{body}".encode()
+    ).hexdigest()
+
+
+def identity_json(identity: dict[str, Any]) -> str:
+    return json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class CacheRow:
+    key: str
+    sample_index: int
+    provider: str
+    model: str
+    is_error: bool
+    value: str
+    blob: bytes | None = None
+
+
+def _m0001_predictions(db: Any) -> None:
+    db.execute(
+        """CREATE TABLE predictions (
+            key TEXT NOT NULL,
+            sample_index INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            is_error INTEGER NOT NULL DEFAULT 0,
+            value TEXT NOT NULL,
+            blob BLOB,
+            PRIMARY KEY (key, sample_index)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX predictions_created_at ON predictions(created_at)")
+    db.execute("CREATE INDEX predictions_model ON predictions(model)")
+
+
+MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
+    ("0001_predictions", _m0001_predictions),
+]
+
+
+class SqlCache:
+    """A cache file. Safe to share across threads (one locked connection) and processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(
+            self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+        )
+        self._conn.execute("PRAGMA busy_timeout = 60000")
+        _set_wal(self._conn)
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.write() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+            done = {r[0] for r in c.execute("SELECT name FROM _migrations")}
+            for name, apply in MIGRATIONS:
+                if name not in done:
+                    apply(c)
+                    c.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+    def write(self) -> _WriteTxn:
+        """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock."""
+        return _WriteTxn(self)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, list[tuple[int, str, bytes | None, bool]]]:
+        """Rows for `keys`: key → [(sample_index, value_json, blob, is_error)], a few queries in all."""
+        found: dict[str, list[tuple[int, str, bytes | None, bool]]] = {}
+        q = ("SELECT key, sample_index, value, blob, is_error FROM predictions "
+             "WHERE key IN (SELECT value FROM json_each(?))")
+        with self._lock:
+            for start in range(0, len(keys), _LOOKUP_CHUNK):
+                chunk = json.dumps(list(keys[start : start + _LOOKUP_CHUNK]))
+                for key, idx, value, blob, is_error in self._conn.execute(q, (chunk,)):
+                    found.setdefault(key, []).append((idx, value, blob, bool(is_error)))
+        return found
+
+    def put_many(self, rows: Iterable[CacheRow]) -> None:
+        now = time.time()
+        data = [(r.key, r.sample_index, r.provider, r.model, now, int(r.is_error), r.value, r.blob)
+                for r in rows]
+        if not data:
+            return
+        with self.write() as c:
+            c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            c = self._conn
+            total, errors = c.execute(
+                "SELECT count(*), coalesce(sum(is_error), 0) FROM predictions").fetchone()
+            by_model = c.execute(
+                "SELECT provider, model, count(*), min(created_at), max(created_at) "
+                "FROM predictions GROUP BY provider, model ORDER BY count(*) DESC").fetchall()
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
+        return {
+            "path": str(self.path),
+            "rows": total,
+            "errors": errors,
+            "bytes": size,
+            "models": [
+                {"provider": p, "model": m, "rows": n, "oldest": lo, "newest": hi}
+                for p, m, n, lo, hi in by_model
+            ],
+        }
+
+    def clear(self, *, older_than_days: float | None = None, model: str | None = None) -> int:
+        """Delete rows (all, or older than N days, or of one model); returns how many."""
+        where, args = [], []
+        if older_than_days is not None:
+            where.append("created_at < ?")
+            args.append(time.time() - older_than_days * 86400)
+        if model is not None:
+            where.append("model = ?")
+            args.append(model)
+        sql = "DELETE FROM predictions" + (" WHERE " + " AND ".join(where) if where else "")
+        with self.write() as c:
+            return c.execute(sql, args).rowcount
+
+    def export_rows(self) -> Iterator[dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT key, sample_index, provider, model, created_at, is_error, value, "
+                "blob IS NOT NULL FROM predictions ORDER BY created_at").fetchall()
+        for key, idx, provider, model, created, is_error, value, has_blob in rows:
+            yield {"key": key, "sample_index": idx, "provider": provider, "model": model,
+                   "created_at": created, "is_error": bool(is_error),
+                   "has_internals": bool(has_blob), "prediction": json.loads(value)}
+
+    def integrity_check(self) -> str:
+        with self._lock:
+            return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class _WriteTxn:
+    def __init__(self, cache: SqlCache) -> None:
+        self.cache = cache
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.cache._lock.acquire()
+        try:
+            self.cache._conn.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.cache._lock.release()
+            raise
+        return self.cache._conn
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        try:
+            self.cache._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.cache._lock.release()
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    # Switching to WAL needs a moment of exclusive access; the busy timeout does not cover
+    # every path of that switch, so retry briefly when several processes open the file at once.
+    for attempt in range(200):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) and "busy" not in str(e):
+                raise
+            time.sleep(0.01 * (1 + attempt % 10))
+    conn.execute("PRAGMA journal_mode = WAL")
+
+
+_open_caches: dict[Path, SqlCache] = {}
+_open_lock = threading.Lock()
+
+
+def get_cache(directory: str | os.PathLike[str] | None = None) -> SqlCache:
+    """The (per-process, shared) cache in `directory`, default `get_cache_dir()`."""
+    path = (Path(directory) if directory is not None else get_cache_dir()) / CACHE_FILE_NAME
+    path = path.resolve()
+    with _open_lock:
+        if path not in _open_caches:
+            _open_caches[path] = SqlCache(path)
+        return _open_caches[path]

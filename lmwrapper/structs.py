@@ -1,0 +1,351 @@
+"""The values that travel through lmwrapper: prompts, chat turns, predictions.
+
+Values are frozen. A prompt knows its canonical JSON (every field that can change the
+output, with defaults normalised), which is what the cache key hashes:
+
+    >>> LmPrompt("hi", max_tokens=5).canonical() == LmPrompt("hi", max_tokens=5, stop=[]).canonical()
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Literal, Mapping, Sequence, Union
+
+ROLES = ("system", "user", "assistant", "developer", "tool", "function")
+
+
+@dataclass(frozen=True)
+class LmChatTurn:
+    """One message of a chat: `role` is system, user, assistant, developer, tool or function."""
+
+    role: str
+    content: str
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"LmChatTurn.role must be one of {', '.join(ROLES)}; got {self.role!r}")
+        if not isinstance(self.content, str):
+            raise ValueError(f"LmChatTurn.content must be a str; got {type(self.content).__name__}")
+
+    def as_dict(self) -> dict[str, str]:
+        d = {"role": self.role, "content": self.content}
+        if self.name is not None:
+            d["name"] = self.name
+        return d
+
+
+ChatTurnLike = Union[LmChatTurn, str, tuple, Mapping[str, Any]]
+
+
+class LmChatDialog(tuple):
+    """An immutable sequence of `LmChatTurn`.
+
+    Plain strings alternate user/assistant, starting with user (after any system turn):
+
+        >>> [t.role for t in LmChatDialog(["2+2?", "4", "5+3?"])]
+        ['user', 'assistant', 'user']
+    """
+
+    def __new__(cls, values: Iterable[ChatTurnLike] | str) -> LmChatDialog:
+        if isinstance(values, LmChatDialog):
+            return values
+        if isinstance(values, str):
+            values = [values]
+        turns: list[LmChatTurn] = []
+        next_role = "user"
+        for value in values:
+            turn = _as_turn(value, next_role)
+            turns.append(turn)
+            next_role = "user" if turn.role == "assistant" else "assistant"
+            if turn.role in ("system", "developer"):
+                next_role = "user"
+        if not turns:
+            raise ValueError("LmPrompt.text: a chat needs at least one turn; got an empty list")
+        return super().__new__(cls, turns)
+
+    def as_dicts(self) -> list[dict[str, str]]:
+        return [t.as_dict() for t in self]
+
+    def to_default_string_prompt(self) -> str:
+        """The chat as `role: content` lines ending with `assistant:`, for models without a chat format."""
+        return "\n".join(f"{t.role}: {t.content}" for t in self) + "\nassistant:"
+
+
+def _as_turn(value: ChatTurnLike, default_role: str) -> LmChatTurn:
+    if isinstance(value, LmChatTurn):
+        return value
+    if isinstance(value, str):
+        return LmChatTurn(default_role, value)
+    if isinstance(value, Mapping):
+        return LmChatTurn(value["role"], value["content"], value.get("name"))
+    if isinstance(value, tuple) and len(value) == 2:
+        return LmChatTurn(value[0], value[1])
+    raise ValueError(
+        "LmPrompt.text: each chat turn must be a str, an LmChatTurn, a (role, content) tuple "
+        f"or a dict with role and content; got {type(value).__name__}"
+    )
+
+
+@dataclass(frozen=True)
+class ModelInternalsRequest:
+    """What a local model should return besides the text (see `LmPrediction.internals`).
+
+    Layers are chosen by index (negative counts from the end, 0 is the embeddings) or by
+    fraction of depth (0.0 = embeddings, 1.0 = last layer); neither means every layer.
+    """
+
+    return_hidden_states: bool = False
+    return_attentions: bool = False
+    hidden_layer_indexes: tuple[int, ...] | None = None
+    hidden_layer_fractions: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_layer_indexes", "hidden_layer_fractions"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+        for f in self.hidden_layer_fractions or ():
+            if not 0.0 <= f <= 1.0:
+                raise ValueError(f"ModelInternalsRequest.hidden_layer_fractions must be in [0, 1]; got {f}")
+
+    def canonical(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+ResponseFormat = Union[Literal["text", "json_object"], Mapping[str, Any], None]
+
+
+@dataclass(frozen=True)
+class LmPrompt:
+    """A request for a completion. Everything but `cache` and `metadata` is part of its cache key.
+
+    `text` is a string (completion) or a chat: a list of strings alternating user/assistant,
+    or `LmChatTurn`s. `num_completions=None` returns one `LmPrediction`; an int returns a list.
+    """
+
+    text: str | LmChatDialog | Sequence[ChatTurnLike]
+    max_tokens: int | None = None
+    stop: Sequence[str] | None = None
+    logprobs: int | None = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    num_completions: int | None = None
+    cache: bool | None = None
+    echo: bool = False
+    add_bos_token: bool | None = None
+    add_special_tokens: bool = True
+    model_internals_request: ModelInternalsRequest | None = None
+    seed: int | None = None
+    response_format: ResponseFormat = None
+    metadata: Any = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            object.__setattr__(self, "text", LmChatDialog(self.text))
+        if isinstance(self.stop, str):
+            object.__setattr__(self, "stop", (self.stop,))
+        elif self.stop is not None:
+            object.__setattr__(self, "stop", tuple(self.stop))
+        for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+        _validate(self)
+
+    def is_text_a_chat(self) -> bool:
+        return isinstance(self.text, LmChatDialog)
+
+    def get_text_as_chat(self) -> LmChatDialog:
+        return self.text if isinstance(self.text, LmChatDialog) else LmChatDialog([self.text])
+
+    def get_text_as_string_default_form(self) -> str:
+        """The text as a string; a chat is written in `LmChatDialog.to_default_string_prompt` form."""
+        if isinstance(self.text, LmChatDialog):
+            return self.text.to_default_string_prompt()
+        return self.text
+
+    @property
+    def samples_needed(self) -> int:
+        """How many distinct samples this prompt needs (1 when decoding is greedy)."""
+        return 1 if self.temperature == 0.0 else (self.num_completions or 1)
+
+    def canonical(self) -> dict[str, Any]:
+        """Every output-affecting field, defaults normalised (stop None == [], a chat as dicts).
+
+        `num_completions` is left out: samples are cached as rows with a sample index.
+        """
+        text: Any = self.text
+        if isinstance(text, LmChatDialog):
+            text = [t.as_dict() for t in text]
+        return {
+            "kind": "chat" if isinstance(self.text, LmChatDialog) else "text",
+            "text": text,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop) if self.stop else [],
+            "logprobs": self.logprobs or 0,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+            "echo": self.echo,
+            "add_bos_token": self.add_bos_token,
+            "add_special_tokens": self.add_special_tokens,
+            "internals": self.model_internals_request.canonical()
+            if self.model_internals_request
+            else None,
+            "seed": self.seed,
+            "response_format": None if self.response_format == "text" else self.response_format,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of every field (metadata included as given)."""
+        d = self.canonical()
+        d.update(num_completions=self.num_completions, cache=self.cache, metadata=self.metadata)
+        del d["kind"]
+        d["model_internals_request"] = d.pop("internals")
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LmPrompt:
+        d = dict(d)
+        if d.get("model_internals_request") is not None:
+            d["model_internals_request"] = ModelInternalsRequest(**d["model_internals_request"])
+        return cls(**d)
+
+
+def _check(ok: bool, field_name: str, allowed: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"LmPrompt.{field_name} must be {allowed}; got {value!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _validate(p: LmPrompt) -> None:
+    m = p.max_tokens
+    _check(m is None or (_is_int(m) and m >= 1), "max_tokens", "None or an int >= 1", m)
+    _check(p.stop is None or all(isinstance(s, str) and s for s in p.stop), "stop",
+           "None or a list of non-empty strings", p.stop)
+    _check(p.logprobs is None or (_is_int(p.logprobs) and 0 <= p.logprobs <= 20), "logprobs",
+           "None or an int in [0, 20]", p.logprobs)
+    _check(_is_num(p.temperature) and 0.0 <= p.temperature <= 2.0, "temperature",
+           "a number in [0, 2]", p.temperature)
+    _check(_is_num(p.top_p) and 0.0 < p.top_p <= 1.0, "top_p", "a number in (0, 1]", p.top_p)
+    for name in ("presence_penalty", "frequency_penalty"):
+        v = getattr(p, name)
+        _check(_is_num(v) and -2.0 <= v <= 2.0, name, "a number in [-2, 2]", v)
+    n = p.num_completions
+    _check(n is None or (_is_int(n) and n >= 1), "num_completions", "None or an int >= 1", n)
+    _check(p.cache is None or isinstance(p.cache, bool), "cache", "None, True or False", p.cache)
+    for name in ("echo", "add_special_tokens"):
+        _check(isinstance(getattr(p, name), bool), name, "True or False", getattr(p, name))
+    _check(p.add_bos_token is None or isinstance(p.add_bos_token, bool), "add_bos_token",
+           "None, True or False", p.add_bos_token)
+    _check(p.seed is None or _is_int(p.seed), "seed", "None or an int", p.seed)
+    rf = p.response_format
+    _check(rf in (None, "text", "json_object") or isinstance(rf, Mapping), "response_format",
+           "None, 'text', 'json_object' or a JSON-schema dict", rf)
+    mir = p.model_internals_request
+    _check(mir is None or isinstance(mir, ModelInternalsRequest), "model_internals_request",
+           "None or a ModelInternalsRequest", mir)
+
+
+@dataclass(frozen=True)
+class LmUsage:
+    """Tokens the provider counted (or the local model processed) for one request."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class LmPrediction:
+    """The answer to one `LmPrompt` (one sample of it when `num_completions` is set).
+
+    Token-level fields are tuples aligned with each other: `completion_tokens[i]` has
+    `completion_logprobs[i]` and `top_token_logprobs[i]` (a dict token → logprob of the
+    most likely alternatives). They are None where the backend cannot provide them.
+    """
+
+    completion_text: str | None
+    prompt: LmPrompt
+    error_message: str | None = None
+    error_is_transient: bool = False
+    was_cached: bool = False
+    finish_reason: str | None = None
+    completion_tokens: tuple[str, ...] | None = None
+    completion_logprobs: tuple[float, ...] | None = None
+    top_token_logprobs: tuple[dict[str, float], ...] | None = None
+    prompt_tokens: tuple[str, ...] | None = None
+    prompt_logprobs: tuple[float | None, ...] | None = None
+    usage: LmUsage = field(default_factory=LmUsage)
+    cost_usd: float | None = None
+    provider: str | None = None
+    model: str | None = None
+    request_id: str | None = None
+    batch_id: str | None = None
+    sample_index: int = 0
+    internals: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.error_message is not None
+
+    def completion_mean_logprob(self) -> float:
+        if not self.completion_logprobs:
+            raise ValueError("this prediction has no completion logprobs (set LmPrompt.logprobs >= 1)")
+        return sum(self.completion_logprobs) / len(self.completion_logprobs)
+
+    def get_full_text(self) -> str:
+        return self.prompt.get_text_as_string_default_form() + (self.completion_text or "")
+
+    def to_dict(self, *, include_prompt: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; `internals` (arrays) are stored apart, as blobs, by the cache."""
+        d = {f.name: getattr(self, f.name) for f in _PREDICTION_FIELDS}
+        d["usage"] = dataclasses.asdict(self.usage)
+        if include_prompt:
+            d["prompt"] = self.prompt.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], prompt: LmPrompt | None = None) -> LmPrediction:
+        """Inverse of `to_dict`; `prompt` overrides the stored one (the cache stores none)."""
+        kw = dict(d)
+        kw["prompt"] = prompt if prompt is not None else LmPrompt.from_dict(kw["prompt"])
+        kw["usage"] = LmUsage(**kw["usage"]) if kw.get("usage") else LmUsage()
+        for name in _TUPLE_FIELDS:
+            if kw.get(name) is not None:
+                kw[name] = tuple(kw[name])
+        return cls(**kw)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=True)
+
+    @classmethod
+    def from_json(cls, s: str) -> LmPrediction:
+        return cls.from_dict(json.loads(s))
+
+
+_PREDICTION_FIELDS = [
+    f for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage")
+]
+_TUPLE_FIELDS = (
+    "completion_tokens",
+    "completion_logprobs",
+    "top_token_logprobs",
+    "prompt_tokens",
+    "prompt_logprobs",
+)

@@ -1,0 +1,76 @@
+"""`ScriptedLm`: a fake language model with enqueued answers and a call log, for tests.
+
+    >>> lm = ScriptedLm(cache_dir=tmp)
+    >>> lm.enqueue("4", PermanentProviderError("too long"))
+    >>> [p.completion_text for p in lm.predict_many(["2+2?", "x" * 9999])]
+    ['4', None]
+
+With the queue empty it answers deterministically (`default_answer`). `delay` makes it slow,
+`call_log_path` appends one line per sample it produced (for tests across processes).
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+from typing import Any, Callable, Sequence
+
+from lmwrapper.abstract_predictor import LmPredictor
+from lmwrapper.errors import ProviderError
+from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
+
+
+def default_answer(prompt: LmPrompt, call_number: int) -> str:
+    """`"echo: <text>"`, plus the call number when sampling at temperature > 0."""
+    text = prompt.get_text_as_string_default_form()
+    return f"echo: {text}" if prompt.temperature == 0 else f"echo: {text} #{call_number}"
+
+
+class ScriptedLm(LmPredictor):
+    provider = "scripted"
+
+    def __init__(
+        self,
+        model: str = "scripted",
+        *,
+        answer: Callable[[LmPrompt, int], str] = default_answer,
+        delay: float = 0.0,
+        call_log_path: str | None = None,
+        cost_per_call: float | None = None,
+        cache_default: bool = True,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__(cache_default=cache_default, cache_dir=cache_dir)
+        self._model = model
+        self._answer = answer
+        self.delay = delay
+        self.call_log: list[str] = []
+        self._queue: collections.deque[str | ProviderError] = collections.deque()
+        self._log_file = open(call_log_path, "a", buffering=1) if call_log_path else None
+        self.cost_per_call = cost_per_call
+
+    def enqueue(self, *answers: str | ProviderError) -> None:
+        """Answers (or errors to raise) for the next calls, in order."""
+        self._queue.extend(answers)
+
+    def model_identity(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self._model}
+
+    def _predict_samples(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
+        return [self._one(prompt) for _ in range(n)]
+
+    def _one(self, prompt: LmPrompt) -> LmPrediction:
+        if self.delay:
+            time.sleep(self.delay)
+        text = prompt.get_text_as_string_default_form()
+        self.call_log.append(text)
+        if self._log_file is not None:
+            self._log_file.write(text.replace("\n", "\\n") + "\n")
+        answer = self._queue.popleft() if self._queue else self._answer(prompt, len(self.call_log))
+        if isinstance(answer, ProviderError):
+            raise answer
+        return LmPrediction(
+            completion_text=answer, prompt=prompt, finish_reason="stop",
+            usage=LmUsage(len(text.split()), len(answer.split())), cost_usd=self.cost_per_call,
+            provider=self.provider, model=self._model,
+        )
