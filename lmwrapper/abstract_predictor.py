@@ -114,6 +114,27 @@ class LmPredictor:
         """Upper bound of what sending `prompts` costs; free for local models."""
         return CostEstimate(len(prompts), 0, 0, 0.0, 0.0, priced=False)
 
+    def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
+        """Tokens the prompt takes in the model's context (chat overhead included)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot count tokens")
+
+    @property
+    def token_limit(self) -> int:
+        """The model's context size in tokens (prompt + completion)."""
+        raise NotImplementedError(f"{type(self).__name__} does not know its context size")
+
+    def default_max_tokens(self, prompt: LmPrompt) -> int:
+        """What `max_tokens=None` means for this model (used for limits and cost bounds)."""
+        return max(1, self.token_limit - self.estimate_tokens_in_prompt(prompt))
+
+    def could_completion_go_over_token_limit(self, prompt: LmPrompt) -> bool:
+        """Whether prompt + max_tokens could exceed the context; never raises."""
+        try:
+            max_tokens = prompt.max_tokens or self.default_max_tokens(prompt)
+            return self.estimate_tokens_in_prompt(prompt) + max_tokens > self.token_limit
+        except Exception:
+            return False
+
     def internals_to_blob(self, internals: Any) -> bytes | None:
         return None
 
