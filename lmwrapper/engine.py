@@ -44,7 +44,8 @@ Emit = Callable[[Job, Sequence[LmPrediction]], None]
 
 @dataclass
 class RunSummary:
-    """What the last `predict_many` did; `saved_usd` is what the cached answers cost when made."""
+    """What the last `predict_many` did, counted in prompts; `saved_usd` is what the cached
+    answers cost when they were made."""
 
     prompts: int = 0
     cached: int = 0
@@ -61,6 +62,7 @@ class RunSummary:
 @dataclass
 class _Slot:
     samples: dict[int, LmPrediction] = field(default_factory=dict)
+    prompts: int = 0  # how many input prompts share this key (for progress)
 
 
 def as_prompt(p: LmPrompt | str) -> LmPrompt:
@@ -109,13 +111,14 @@ class Run:
         cached_keys: list[str] = []
         for key, p in zip(self.keys, self.prompts):
             need[key] = max(need.get(key, 0), p.samples_needed)
+            self._slots.setdefault(key, _Slot()).prompts += 1
             first.setdefault(key, p)
             if self._caches(p):
                 cached_keys.append(key)
         rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
         jobs = []
         for key, n in need.items():
-            slot = self._slots[key] = _Slot()
+            slot = self._slots[key]
             for idx, value, blob, _ in rows.get(key, ()):
                 pred = LmPrediction.from_dict(json.loads(value), first[key])
                 internals = self.lm.blob_to_internals(blob) if blob is not None else None
@@ -154,18 +157,18 @@ class Run:
                  for i, p in zip(job.sample_indices, preds)]
         if self.cache is not None and self._caches(job.prompt):
             self.cache.put_many(self._row(job.key, p) for p in preds if not p.error_is_transient)
+        slot = self._slots[job.key]
         with self._cond:
-            slot = self._slots[job.key]
             for p in preds:
                 slot.samples[p.sample_index] = p
-                if p.has_errors:
-                    self.summary.failed += 1
-                else:
-                    self.summary.new += 1
-                    self.summary.spent_usd += p.cost_usd or 0.0
+                self.summary.spent_usd += p.cost_usd or 0.0
+            if any(p.has_errors for p in preds):
+                self.summary.failed += slot.prompts
+            else:
+                self.summary.new += slot.prompts
             self._cond.notify_all()
         if self._bar is not None:
-            self._bar.update(1)
+            self._bar.update(slot.prompts)
             self._refresh_bar()
 
     def _row(self, key: str, p: LmPrediction) -> CacheRow:

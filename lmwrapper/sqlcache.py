@@ -75,22 +75,18 @@ class CacheRow:
     blob: bytes | None = None
 
 
+# Each migration gets a sqlite_utils.Database inside the open BEGIN IMMEDIATE transaction
+# (sqlite-utils nests its own work as savepoints), so concurrent openers apply it once.
 def _m0001_predictions(db: Any) -> None:
-    db.execute(
-        """CREATE TABLE predictions (
-            key TEXT NOT NULL,
-            sample_index INTEGER NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            is_error INTEGER NOT NULL DEFAULT 0,
-            value TEXT NOT NULL,
-            blob BLOB,
-            PRIMARY KEY (key, sample_index)
-        ) WITHOUT ROWID"""
+    table = db["predictions"]
+    table.create(
+        {"key": str, "sample_index": int, "provider": str, "model": str, "created_at": float,
+         "is_error": int, "value": str, "blob": bytes},
+        pk=("key", "sample_index"),
+        not_null={"provider", "model", "created_at", "is_error", "value"},
     )
-    db.execute("CREATE INDEX predictions_created_at ON predictions(created_at)")
-    db.execute("CREATE INDEX predictions_model ON predictions(model)")
+    table.create_index(["created_at"])
+    table.create_index(["model"])
 
 
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
@@ -114,12 +110,15 @@ class SqlCache:
         self._migrate()
 
     def _migrate(self) -> None:
+        import sqlite_utils  # 0.3 s to import: only when a cache is actually opened
+
         with self.write() as c:
             c.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
             done = {r[0] for r in c.execute("SELECT name FROM _migrations")}
+            db = sqlite_utils.Database(c)
             for name, apply in MIGRATIONS:
                 if name not in done:
-                    apply(c)
+                    apply(db)
                     c.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
 
     def write(self) -> _WriteTxn:

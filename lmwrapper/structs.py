@@ -205,11 +205,14 @@ class LmPrompt:
         }
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of every field (metadata included as given)."""
-        d = self.canonical()
-        d.update(num_completions=self.num_completions, cache=self.cache, metadata=self.metadata)
-        del d["kind"]
-        d["model_internals_request"] = d.pop("internals")
+        """A JSON-ready dict of every field, as given (`from_dict` rebuilds an equal prompt)."""
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if isinstance(self.text, LmChatDialog):
+            d["text"] = self.text.as_dicts()
+        if self.stop is not None:
+            d["stop"] = list(self.stop)
+        if self.model_internals_request is not None:
+            d["model_internals_request"] = self.model_internals_request.canonical()
         return d
 
     @classmethod

@@ -1,0 +1,5 @@
+import sys
+
+from lmwrapper.cli import main
+
+sys.exit(main())

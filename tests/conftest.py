@@ -1,0 +1,17 @@
+"""Shared test setup: offline hub, a fresh cache directory per test, pinned torch threads."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ["LMWRAPPER_PROGRESS"] = "0"
+
+
+@pytest.fixture(autouse=True)
+def cache_dir(tmp_path, monkeypatch):
+    """Each test gets its own cache directory (via the documented environment variable)."""
+    d = tmp_path / "lmwrapper-cache"
+    monkeypatch.setenv("LMWRAPPER_CACHE_DIR", str(d))
+    return d
