@@ -1,0 +1,207 @@
+"""The ASAP runner for live HTTP APIs: many requests in flight, paced, retried, any provider.
+
+    runner = LiveRunner(send, error_prediction=lm.error_prediction, max_concurrency=16)
+    runner.run(jobs, emit, should_stop)
+
+`send(job)` makes ONE attempt for a job and returns its predictions, or raises:
+`TransientProviderError` / `RateLimitError` (retried, honouring `retry_after`),
+`PermanentProviderError` (answered as an error prediction, no retry), or a
+`ConfigurationError` such as `MissingApiKeyError` (stops the run and is re-raised).
+
+Up to `max_concurrency` worker threads take jobs from a queue ordered by when each may go
+next; a job waiting out its backoff does not hold a thread. Before each attempt a worker
+takes a request and the job's tokens from the shared `RateLimiter`; a 429 with Retry-After
+pauses every worker. A job is tried at most `1 + retry.max_retries` times and not after
+`retry.max_elapsed_s` since its first attempt; then its last error becomes its answer
+(transient: not cached). When `should_stop()` turns true no new attempt starts; attempts
+already in flight finish and are emitted, so what arrived is in the cache.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from lmwrapper.engine import Emit, Job
+from lmwrapper.errors import ProviderError, RateLimitError, TransientProviderError
+from lmwrapper.ratelimit import RateLimiter
+from lmwrapper.structs import LmPrediction, LmPrompt
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How failed attempts are retried: exponential backoff with jitter, bounded in count and time."""
+
+    max_retries: int = 8
+    max_elapsed_s: float = 600.0
+    initial_backoff_s: float = 1.0
+    max_backoff_s: float = 60.0
+    retry_rate_limits: bool = True
+
+    def should_retry(self, error: ProviderError, attempts: int, elapsed_s: float) -> bool:
+        if not error.transient or attempts > self.max_retries or elapsed_s >= self.max_elapsed_s:
+            return False
+        return self.retry_rate_limits or not isinstance(error, RateLimitError)
+
+    def delay(self, error: ProviderError, attempts: int, rng: random.Random) -> float:
+        """Seconds before attempt `attempts + 1`: the server's Retry-After when it gave a sane
+        one, else "equal jitter" exponential backoff (half fixed, half random)."""
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None and 0 <= retry_after <= self.max_backoff_s:
+            return retry_after + rng.uniform(0, 0.1 * retry_after + 0.01)
+        cap = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempts - 1))
+        return cap / 2 + rng.uniform(0, cap / 2)
+
+
+@dataclass
+class RunnerStats:
+    """What the runner did; `attempts[job.key]` is how often each job was sent."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+    attempts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(order=True)
+class _Item:
+    ready_at: float
+    seq: int
+    job: Job = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+    first_sent: float | None = field(default=None, compare=False)
+
+
+class LiveRunner:
+    """Runs jobs through `send` with bounded concurrency, pacing and retries."""
+
+    def __init__(
+        self,
+        send: Callable[[Job], Sequence[LmPrediction]],
+        *,
+        error_prediction: Callable[[LmPrompt, ProviderError], LmPrediction],
+        max_concurrency: int = 8,
+        retry: RetryPolicy = RetryPolicy(),
+        limiter: RateLimiter | None = None,
+        tokens_for: Callable[[Job], int] = lambda job: 0,
+        clock: Callable[[], float] = time.monotonic,
+        seed: int | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1; got {max_concurrency}")
+        self._send = send
+        self._error_prediction = error_prediction
+        self.max_concurrency = max_concurrency
+        self.retry = retry
+        self.limiter = limiter or RateLimiter(clock=clock)
+        self._tokens_for = tokens_for
+        self._clock = clock
+        self._rng = random.Random(seed)
+        self.stats = RunnerStats()
+
+    def run(self, jobs: Sequence[Job], emit: Emit, should_stop: Callable[[], bool]) -> None:
+        """Answer every job through `emit` (from worker threads); returns when all are done."""
+        self._heap = [_Item(0.0, i, job) for i, job in enumerate(jobs)]
+        self._seq = itertools.count(len(jobs))
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._fatal: BaseException | None = None
+        self._emit = emit
+        self._should_stop = lambda: should_stop() or self._fatal is not None
+        workers = [threading.Thread(target=self._worker, name=f"lmwrapper-live-{i}", daemon=True)
+                   for i in range(min(self.max_concurrency, len(jobs)))]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        if self._fatal is not None:
+            raise self._fatal
+
+    def _worker(self) -> None:
+        try:
+            while (item := self._next()) is not None:
+                try:
+                    self._attempt(item)
+                finally:
+                    with self._cond:
+                        self._in_flight -= 1
+                        self._cond.notify_all()
+        except BaseException as e:  # a ConfigurationError or a bug: stop everyone, re-raise in run
+            with self._cond:
+                if self._fatal is None:
+                    self._fatal = e
+                self._cond.notify_all()
+
+    def _next(self) -> _Item | None:
+        """The next item whose backoff is over; None when all work is done or we must stop."""
+        with self._cond:
+            while True:
+                if self._should_stop() or (not self._heap and self._in_flight == 0):
+                    return None
+                if self._heap:
+                    wait = self._heap[0].ready_at - self._clock()
+                    if wait <= 0:
+                        self._in_flight += 1
+                        return heapq.heappop(self._heap)
+                else:
+                    wait = 0.1  # an attempt in flight may come back to be retried
+                self._cond.wait(min(max(wait, 0.001), 0.1))
+
+    def _attempt(self, item: _Item) -> None:
+        job = item.job
+        if not self.limiter.acquire(self._tokens_for(job), self._should_stop):
+            self._requeue(item, 0.0)  # stopping: not sent, so not answered
+            return
+        now = self._clock()
+        item.first_sent = item.first_sent if item.first_sent is not None else now
+        item.attempts += 1
+        with self._cond:
+            self.stats.requests += 1
+            self.stats.attempts[job.key] = item.attempts
+        try:
+            preds = self._send(job)
+        except ProviderError as e:
+            self._failed(item, e)
+            return
+        self._emit(job, preds)
+
+    def _failed(self, item: _Item, error: ProviderError) -> None:
+        if isinstance(error, RateLimitError):
+            with self._cond:
+                self.stats.rate_limited += 1
+            if error.retry_after:
+                self.limiter.pause(error.retry_after)
+        elapsed = self._clock() - (item.first_sent or self._clock())
+        if self.retry.should_retry(error, item.attempts, elapsed):
+            delay = self.retry.delay(error, item.attempts, self._rng)
+            if elapsed + delay < self.retry.max_elapsed_s:
+                with self._cond:
+                    self.stats.retries += 1
+                self._requeue(item, delay)
+                return
+        with self._cond:
+            self.stats.failed += 1
+        n = len(item.job.sample_indices)
+        self._emit(item.job, [self._error_prediction(item.job.prompt, _final(error, item))] * n)
+
+    def _requeue(self, item: _Item, delay: float) -> None:
+        with self._cond:
+            item.ready_at = self._clock() + delay
+            item.seq = next(self._seq)
+            heapq.heappush(self._heap, item)
+            self._cond.notify_all()
+
+
+def _final(error: ProviderError, item: _Item) -> ProviderError:
+    """The error a prompt is answered with, saying how often it was tried."""
+    if not error.transient or item.attempts <= 1:
+        return error
+    cls = type(error) if isinstance(error, TransientProviderError) else TransientProviderError
+    out = cls(f"{error} (gave up after {item.attempts} attempts)", status_code=error.status_code)
+    return out

@@ -1,0 +1,70 @@
+"""OpenAI models (and any OpenAI-compatible server) as `LmPredictor`s.
+
+    >>> lm = get_open_ai_lm(OpenAiModelNames.gpt_4o_mini)
+    >>> lm.predict("What is 2+2?").completion_text
+    '2 + 2 equals 4.'
+
+`openai` and `tiktoken` load only when a request is sent or tokens are counted.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lmwrapper.live_runner import RetryPolicy
+from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames
+from lmwrapper.openai_wrapper.predictor import DEFAULT_BASE_URL, OpenAiPredictor
+from lmwrapper.openai_wrapper.request import OpenAiRequest, build_request, parse_response
+
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+def get_open_ai_lm(
+    model_name: str = OpenAiModelNames.gpt_4o_mini,
+    api_key_secret: Any = None,
+    retry_on_rate_limit: bool = True,
+    base_url: str | None = None,
+    max_concurrency: int | None = None,
+    cache_default: bool = True,
+    cache_dir: str | None = None,
+    *,
+    max_retries: int = 8,
+    max_retry_time_s: float = 600.0,
+    timeout_s: float = 300.0,
+    **model_facts: Any,
+) -> OpenAiPredictor:
+    """An OpenAI model, ready for `predict` / `predict_many`.
+
+    `api_key_secret`: the key (or an object with `get_secret()`); else `$OPENAI_API_KEY`,
+    else `~/oai_key.txt` — looked up only when a request must be sent.
+    `base_url`: any OpenAI-compatible server (vLLM, llama.cpp, ...); else
+    `$OPENAI_BASE_URL`, else api.openai.com. It is part of the cache identity.
+    `max_concurrency`: requests in flight; else `$LMWRAPPER_MAX_CONCURRENCY`, else 8.
+    `retry_on_rate_limit=False` answers a 429 at once with an error prediction instead of
+    waiting; other transient errors are still retried up to `max_retries` times within
+    `max_retry_time_s` seconds per prompt.
+    `model_facts` override what the registry knows or infers from the name, e.g.
+    `kind="instruct"`, `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`).
+    """
+    model = OpenAiModelInfo.infer(model_name, **model_facts)
+    if max_concurrency is None:
+        max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
+    retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
+                        retry_rate_limits=retry_on_rate_limit)
+    return OpenAiPredictor(model, api_key_secret=api_key_secret, base_url=base_url,
+                           max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
+                           cache_default=cache_default, cache_dir=cache_dir)
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "OpenAiModelInfo",
+    "OpenAiModelNames",
+    "OpenAiPredictor",
+    "OpenAiRequest",
+    "RetryPolicy",
+    "build_request",
+    "get_open_ai_lm",
+    "parse_response",
+]

@@ -1,0 +1,171 @@
+"""OpenAI models: what each can do, how big its context is, what it costs.
+
+    >>> info = OpenAiModelInfo.infer("gpt-4o-mini-2024-07-18")   # a dated snapshot
+    >>> info.kind, info.context_window, info.input_usd_per_mtok
+    ('chat', 128000, 0.15)
+
+A name that is not in `OpenAiModelNames` (a snapshot, a fine-tune `ft:gpt-4o-mini:org::id`,
+a model served by vLLM) takes the capabilities of the longest known family prefix; anything
+can be overridden: `OpenAiModelInfo.infer("my-model", kind="instruct", context_window=8192)`.
+Prices are USD per million tokens at the live rate (the Batch API costs half); they were
+copied from openai.com/api/pricing and change: pass `input_usd_per_mtok=` to correct one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any, Literal
+
+ModelKind = Literal["chat", "instruct", "reasoning"]
+
+
+class OpenAiModelInfo(str):
+    """A model name (it *is* the str) with the facts lmwrapper needs about the model."""
+
+    kind: ModelKind
+    context_window: int
+    max_output_tokens: int
+    input_usd_per_mtok: float | None
+    output_usd_per_mtok: float | None
+    cached_input_usd_per_mtok: float | None
+    encoding: str
+    batch_discount: float
+
+    def __new__(
+        cls,
+        name: str,
+        kind: ModelKind,
+        context_window: int,
+        max_output_tokens: int,
+        input_usd_per_mtok: float | None = None,
+        output_usd_per_mtok: float | None = None,
+        cached_input_usd_per_mtok: float | None = None,
+        encoding: str = "o200k_base",
+        batch_discount: float = 0.5,
+    ) -> OpenAiModelInfo:
+        if kind not in ("chat", "instruct", "reasoning"):
+            raise ValueError(f"kind must be 'chat', 'instruct' or 'reasoning'; got {kind!r}")
+        obj = super().__new__(cls, name)
+        obj.kind = kind
+        obj.context_window = context_window
+        obj.max_output_tokens = max_output_tokens
+        obj.input_usd_per_mtok = input_usd_per_mtok
+        obj.output_usd_per_mtok = output_usd_per_mtok
+        obj.cached_input_usd_per_mtok = cached_input_usd_per_mtok
+        obj.encoding = encoding
+        obj.batch_discount = batch_discount
+        return obj
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    @property
+    def is_chat_model(self) -> bool:
+        return self.kind != "instruct"
+
+    @property
+    def is_reasoning_model(self) -> bool:
+        return self.kind == "reasoning"
+
+    @property
+    def priced(self) -> bool:
+        return self.input_usd_per_mtok is not None and self.output_usd_per_mtok is not None
+
+    def facts(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in _FACTS}
+
+    def replace(self, name: str | None = None, **overrides: Any) -> OpenAiModelInfo:
+        unknown = set(overrides) - set(_FACTS)
+        if unknown:
+            raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(_FACTS)}")
+        return OpenAiModelInfo(name if name is not None else str(self), **{**self.facts(), **overrides})
+
+    @classmethod
+    def infer(cls, name: str, **overrides: Any) -> OpenAiModelInfo:
+        """Facts for any model name: registry entry, else the longest family prefix, else a guess."""
+        if isinstance(name, OpenAiModelInfo) and not overrides:
+            return name
+        base = _family_name(str(name))
+        family = _BY_NAME.get(base) or next(
+            (_BY_NAME[p] for p in _PREFIXES if base.startswith(p)), _UNKNOWN)
+        return family.replace(str(name), **overrides)
+
+
+_FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
+          "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount")
+
+
+def _family_name(name: str) -> str:
+    """`ft:gpt-4o-mini-2024-07-18:org:suffix:id` → `gpt-4o-mini-2024-07-18`; `openai/x` → `x`."""
+    if name.startswith("ft:"):
+        name = name[3:].split(":", 1)[0]
+    return name.rsplit("/", 1)[-1]
+
+
+M = OpenAiModelInfo
+
+
+class OpenAiModelNames:
+    """Known models. Each attribute is the model's name (a str) carrying its facts."""
+
+    # instruct models: /v1/completions (echo, prompt logprobs)
+    gpt_3_5_turbo_instruct = M("gpt-3.5-turbo-instruct", "instruct", 4096, 4096, 1.50, 2.00,
+                               encoding="cl100k_base")
+    davinci_002 = M("davinci-002", "instruct", 16384, 16384, 2.00, 2.00, encoding="cl100k_base")
+    babbage_002 = M("babbage-002", "instruct", 16384, 16384, 0.40, 0.40, encoding="cl100k_base")
+    # chat models: /v1/chat/completions
+    gpt_3_5_turbo = M("gpt-3.5-turbo", "chat", 16385, 4096, 0.50, 1.50, encoding="cl100k_base")
+    gpt_3_5_turbo_16k = M("gpt-3.5-turbo-16k", "chat", 16385, 4096, 3.00, 4.00,
+                          encoding="cl100k_base")
+    gpt_4 = M("gpt-4", "chat", 8192, 8192, 30.00, 60.00, encoding="cl100k_base")
+    gpt_4_32k = M("gpt-4-32k", "chat", 32768, 8192, 60.00, 120.00, encoding="cl100k_base")
+    gpt_4_turbo = M("gpt-4-turbo", "chat", 128000, 4096, 10.00, 30.00, encoding="cl100k_base")
+    gpt_4o = M("gpt-4o", "chat", 128000, 16384, 2.50, 10.00, 1.25)
+    gpt_4o_mini = M("gpt-4o-mini", "chat", 128000, 16384, 0.15, 0.60, 0.075)
+    gpt_4_1 = M("gpt-4.1", "chat", 1047576, 32768, 2.00, 8.00, 0.50)
+    gpt_4_1_mini = M("gpt-4.1-mini", "chat", 1047576, 32768, 0.40, 1.60, 0.10)
+    gpt_4_1_nano = M("gpt-4.1-nano", "chat", 1047576, 32768, 0.10, 0.40, 0.025)
+    # reasoning models: max_completion_tokens, fixed sampling, no logprobs
+    o1 = M("o1", "reasoning", 200000, 100000, 15.00, 60.00, 7.50)
+    o1_mini = M("o1-mini", "reasoning", 128000, 65536, 1.10, 4.40, 0.55)
+    o3 = M("o3", "reasoning", 200000, 100000, 2.00, 8.00, 0.50)
+    o3_mini = M("o3-mini", "reasoning", 200000, 100000, 1.10, 4.40, 0.55)
+    o4_mini = M("o4-mini", "reasoning", 200000, 100000, 1.10, 4.40, 0.275)
+    gpt_5 = M("gpt-5", "reasoning", 400000, 128000, 1.25, 10.00, 0.125)
+    gpt_5_mini = M("gpt-5-mini", "reasoning", 400000, 128000, 0.25, 2.00, 0.025)
+    gpt_5_nano = M("gpt-5-nano", "reasoning", 400000, 128000, 0.05, 0.40, 0.005)
+    # gpt-5-chat-latest is the non-reasoning chat model behind ChatGPT
+    gpt_5_chat_latest = M("gpt-5-chat-latest", "chat", 128000, 16384, 1.25, 10.00, 0.125)
+
+    @classmethod
+    def all(cls) -> list[OpenAiModelInfo]:
+        return [v for v in vars(cls).values() if isinstance(v, OpenAiModelInfo)]
+
+    @classmethod
+    def get(cls, name: str) -> OpenAiModelInfo:
+        """The registry entry for `name`; KeyError with close matches when there is none."""
+        if name in _BY_NAME:
+            return _BY_NAME[name]
+        close = difflib.get_close_matches(name, list(_BY_NAME), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"no OpenAI model named {name!r} in the registry.{hint}")
+
+
+_BY_NAME: dict[str, OpenAiModelInfo] = {str(m): m for m in OpenAiModelNames.all()}
+# Longest first, so "gpt-4o-mini-2024-07-18" matches gpt-4o-mini, not gpt-4o; "gpt-4-" keeps
+# gpt-4-0613 off gpt-4o. Dated snapshots and fine-tunes share their family's limits and price.
+_PREFIXES = sorted(_BY_NAME, key=len, reverse=True)
+# A name no family explains (a model behind some OpenAI-compatible server): a chat model,
+# context unknown (so generous), price unknown (cost estimates say "not priced").
+_UNKNOWN = M("unknown", "chat", 128000, 16384, None, None)
+del M
+
+
+def _sanity() -> None:  # a registry entry must infer to itself
+    for m in OpenAiModelNames.all():
+        assert OpenAiModelInfo.infer(str(m)).facts() == m.facts(), m
+
+
+_sanity()
+__all__ = ["OpenAiModelInfo", "OpenAiModelNames", "ModelKind"]
