@@ -1,5 +1,11 @@
-"""Test doubles for lmwrapper and for pipelines built on it (no network needed)."""
+"""Test doubles for lmwrapper and for pipelines built on it (no network needed).
 
+`ScriptedLm` is a fake model; `FakeServer` is a loopback fake of the OpenAI and Anthropic
+HTTP APIs that the official SDKs talk to through `base_url`, with fault injection.
+"""
+
+from lmwrapper.testing.fake_server import FakeServer
+from lmwrapper.testing.fake_text import AnswerRequest
 from lmwrapper.testing.scripted import ScriptedLm
 
-__all__ = ["ScriptedLm"]
+__all__ = ["AnswerRequest", "FakeServer", "ScriptedLm"]

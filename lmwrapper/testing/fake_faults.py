@@ -1,0 +1,100 @@
+"""Fault injection for the fake server: which request gets which failure. Thread-safe.
+
+    >>> plan = FaultPlan()
+    >>> plan.add(Fault("status", status=429, times=2, retry_after=0.05))
+    >>> plan.pick("chat.completions", b"{}").status
+    429
+
+A fault applies to requests whose route name starts with `endpoint` (None: every model
+call), whose raw body contains `match` (None: any), for the next `times` such requests
+(None: forever), each with probability `fraction` drawn from a seeded RNG (None: always).
+The first fault that applies wins; a request that passes all of them is served normally.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+
+# Route names that model calls go to: faults with endpoint=None apply only to these, so a
+# "fail the next request" does not hit a batch poll or a file download by surprise.
+MODEL_CALLS = ("chat.completions", "completions", "messages", "messages.count_tokens")
+
+KINDS = ("status", "drop", "malformed", "slow")
+
+
+@dataclasses.dataclass
+class Fault:
+    """One programmed failure.
+
+    kind: "status" (an error response with `status`), "drop" (close the connection without
+    answering), "malformed" (200 with a body that is not JSON), "slow" (sleep `delay`
+    seconds, then answer normally).
+    """
+
+    kind: str = "status"
+    status: int = 429
+    times: int | None = 1
+    fraction: float | None = None
+    match: str | None = None
+    endpoint: str | None = None
+    retry_after: float | None = 1.0
+    delay: float = 0.0
+    message: str | None = None
+    code: str | None = None
+    seed: int | None = 0
+    fired: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(KINDS)}")
+        self._rng = random.Random(self.seed)
+
+    def applies(self, route: str, body: bytes) -> bool:
+        if self.times is not None and self.fired >= self.times:
+            return False
+        if self.endpoint is None and route not in MODEL_CALLS:
+            return False
+        if self.endpoint is not None and not route.startswith(self.endpoint):
+            return False
+        if self.match is not None and self.match.encode() not in body:
+            return False
+        return self.fraction is None or self._rng.random() < self.fraction
+
+
+class FaultPlan:
+    """The list of programmed faults, consulted once per request."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+
+    def add(self, fault: Fault) -> Fault:
+        with self._lock:
+            self._faults.append(fault)
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pick(self, route: str, body: bytes) -> Fault | None:
+        """The fault for this request, counted as fired, or None."""
+        with self._lock:
+            for fault in self._faults:
+                if fault.applies(route, body):
+                    fault.fired += 1
+                    return fault
+        return None
+
+    @property
+    def faults(self) -> list[Fault]:
+        with self._lock:
+            return list(self._faults)
+
+    @property
+    def fired(self) -> int:
+        """How many requests got a fault so far."""
+        with self._lock:
+            return sum(f.fired for f in self._faults)

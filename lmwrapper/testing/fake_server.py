@@ -1,0 +1,428 @@
+"""`FakeServer`: a loopback HTTP fake of the OpenAI and Anthropic APIs, with fault injection.
+
+    >>> with FakeServer() as srv:
+    ...     client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0)
+    ...     srv.rate_limit(times=1, retry_after=0.01)     # the next model call gets a 429
+    ...     client.chat.completions.create(model="gpt-4o-mini", messages=[...])  # RateLimitError
+    ...     srv.counts["chat.completions"]
+    1
+
+It is a real server (stdlib `ThreadingHTTPServer` on 127.0.0.1, an ephemeral port, one
+thread per connection), so the official SDKs talk to it unmodified through `base_url` and
+every layer of a client — connection pool, retries, timeouts — is exercised. It imports no
+SDK. Endpoints live in `fake_openai.py`, `fake_batches.py` and `fake_anthropic.py`.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import http.server
+import json
+import socket
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+from collections.abc import Iterator
+from typing import Any, Self
+
+from lmwrapper.testing import fake_anthropic, fake_batches, fake_openai
+from lmwrapper.testing.fake_faults import MODEL_CALLS, Fault, FaultPlan
+from lmwrapper.testing.fake_http import (
+    ApiError,
+    RateWindow,
+    Request,
+    Response,
+    Route,
+    error_response,
+    provider_of,
+    redact,
+)
+from lmwrapper.testing.fake_text import AnswerBook, AnswerFn, Tokenizer, tokenize
+
+ROUTES: list[Route] = [*fake_openai.ROUTES, *fake_batches.ROUTES, *fake_anthropic.ROUTES]
+
+
+@dataclasses.dataclass
+class RecordedRequest:
+    """One request as the server saw it. Credentials are replaced by `<redacted>`."""
+
+    route: str  # e.g. "chat.completions"; "unknown" when no route matched
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or the raw bytes when the body is not JSON
+    at: float
+    status: int | None = None  # None: the connection was dropped
+    fault: str | None = None
+
+
+class FakeServer:
+    """A fake OpenAI + Anthropic API on loopback. See the module docstring and README."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        latency: float = 0.0,
+        api_key: str | None = None,
+        tokenize: Tokenizer = tokenize,
+        context_limit: int = 128_000,
+        context_limits: dict[str, int] | None = None,
+        requests_per_minute: int = 1_000_000,
+        tokens_per_minute: int = 1_000_000_000,
+        batch_polls_per_step: int = 1,
+        batch_seconds_per_step: float = 0.0,
+        verbose: bool = False,
+    ) -> None:
+        self.host, self._port = host, port
+        self.latency = latency
+        self.api_key = api_key
+        self.tokenize = tokenize
+        self.context_limit = context_limit
+        self.context_limits = dict(context_limits or {})
+        self.rate_window = RateWindow(requests_per_minute, tokens_per_minute)
+        self.batch_polls_per_step = batch_polls_per_step
+        self.batch_seconds_per_step = batch_seconds_per_step
+        self.verbose = verbose
+        self.faults = FaultPlan()
+        self.answers = AnswerBook()
+        self.lock = threading.RLock()  # guards the log and the stores below
+        self.store: dict[str, dict[str, Any]] = collections.defaultdict(dict)
+        self._log: list[RecordedRequest] = []
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._in_flight = 0
+        self.peak_in_flight = 0  # most model calls being served at once (proves no queueing)
+        self._httpd: _HttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- life cycle ------------------------------------------------------------------
+    def start(self) -> Self:
+        if self._httpd is None:
+            self._httpd = _HttpServer((self.host, self._port), _Handler)
+            self._httpd.fake = self
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                name=f"FakeServer:{self.port}", daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every open connection. Safe to call twice."""
+        httpd, self._httpd = self._httpd, None
+        if httpd is None:
+            return
+        httpd.shutdown()
+        httpd.close_all_connections()
+        httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1] if self._httpd else self._port
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`, no trailing slash."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """What `openai.OpenAI(base_url=…)` takes: `…/v1`."""
+        return f"{self.url}/v1"
+
+    @property
+    def anthropic_base_url(self) -> str:
+        """What `anthropic.Anthropic(base_url=…)` takes (the SDK adds `/v1/…` itself)."""
+        return self.url
+
+    # -- answers ---------------------------------------------------------------------
+    def set_answer(self, fn: AnswerFn | None) -> None:
+        """Answer with `fn(AnswerRequest) -> str | None` (None: the default answer)."""
+        self.answers.set_fn(fn)
+
+    def add_answer(self, prompt_substring: str, text: str) -> None:
+        """Answer `text` to every prompt containing `prompt_substring` (newest first)."""
+        self.answers.add(prompt_substring, text)
+
+    def clear_answers(self) -> None:
+        self.answers.clear()
+
+    def context_limit_for(self, model: str) -> int:
+        return self.context_limits.get(model, self.context_limit)
+
+    # -- faults ----------------------------------------------------------------------
+    def inject(self, kind: str = "status", **options: Any) -> Fault:
+        """Program a fault; see `Fault` for the options. Returns it (`.fired` counts hits)."""
+        return self.faults.add(Fault(kind, **options))
+
+    def rate_limit(self, times: int | None = 1, *, retry_after: float = 1.0,
+                   **options: Any) -> Fault:
+        """Answer 429 with `Retry-After`, `retry-after-ms` and empty `x-ratelimit-*`."""
+        return self.inject("status", status=429, times=times, retry_after=retry_after,
+                           **options)
+
+    def server_error(self, times: int | None = 1, *, status: int = 500,
+                     **options: Any) -> Fault:
+        """Answer 500 (or 503, 529, … with `status=`)."""
+        options.setdefault("retry_after", None)
+        return self.inject("status", status=status, times=times, **options)
+
+    def drop_connections(self, times: int | None = 1, **options: Any) -> Fault:
+        """Close the connection after reading the request, without answering."""
+        return self.inject("drop", times=times, **options)
+
+    def malformed_responses(self, times: int | None = 1, **options: Any) -> Fault:
+        """Answer 200 with a truncated body that is not valid JSON."""
+        return self.inject("malformed", times=times, **options)
+
+    def slow_responses(self, delay: float, times: int | None = None,
+                       **options: Any) -> Fault:
+        """Sleep `delay` seconds (on top of `latency`) before answering normally."""
+        return self.inject("slow", delay=delay, times=times, **options)
+
+    def clear_faults(self) -> None:
+        self.faults.clear()
+
+    # -- the log ---------------------------------------------------------------------
+    @property
+    def counts(self) -> dict[str, int]:
+        """Requests received per route name (`"chat.completions"`, `"batches.create"`, …)."""
+        with self.lock:
+            return dict(self._counts)
+
+    def count(self, route: str) -> int:
+        with self.lock:
+            return self._counts[route]
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received, oldest first (a copy)."""
+        with self.lock:
+            return list(self._log)
+
+    def clear_log(self) -> None:
+        with self.lock:
+            self._log.clear()
+            self._counts.clear()
+
+    def _record(self, rec: RecordedRequest) -> None:
+        with self.lock:
+            self._log.append(rec)
+            self._counts[rec.route] += 1
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}{uuid.uuid4().hex[:24]}"
+
+    # -- one request -----------------------------------------------------------------
+    def handle(self, req: Request, route: Route | None, rec: RecordedRequest) -> Response | None:
+        """The response to send, or None to drop the connection."""
+        request_id = self.new_id("req_")
+        try:
+            if route is None:
+                raise ApiError(404, f"Unknown request URL: {req.method} {req.path}.",
+                               code="unknown_url")
+            self._check_key(req)
+            resp = self._serve(req, route, rec)
+        except ApiError as err:
+            resp = error_response(req.provider, err, request_id)
+        except Exception as e:  # noqa: BLE001 — a bug in the fake: say so, don't hang
+            traceback.print_exc(file=sys.stderr)
+            resp = error_response(req.provider, ApiError(500, f"fake server bug: {e!r}"),
+                                  request_id)
+        if resp is not None:
+            id_header = "request-id" if req.provider == "anthropic" else "x-request-id"
+            resp.headers.setdefault(id_header, request_id)
+            for k, v in self.rate_window.headers(req.provider).items():
+                resp.headers.setdefault(k, v)
+        return resp
+
+    def _serve(self, req: Request, route: Route, rec: RecordedRequest) -> Response | None:
+        fault = self.faults.pick(route.name, req.body)
+        rec.fault = fault.kind if fault else None
+        if route.name in MODEL_CALLS:
+            with self._in_flight_gauge():
+                return self._serve_model_call(req, route, fault)
+        return self._answer(req, route, fault)
+
+    def _serve_model_call(self, req: Request, route: Route, fault: Fault | None) -> Response | None:
+        if self.latency > 0:
+            time.sleep(self.latency)
+        return self._answer(req, route, fault)
+
+    @contextlib.contextmanager
+    def _in_flight_gauge(self) -> Iterator[None]:
+        with self.lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            yield
+        finally:
+            with self.lock:
+                self._in_flight -= 1
+
+    def _answer(self, req: Request, route: Route, fault: Fault | None) -> Response | None:
+        if fault is not None:
+            if fault.kind == "slow":
+                time.sleep(fault.delay)
+            else:
+                return self._fault_response(req, fault)
+        wait = self.rate_window.admit() if route.name in MODEL_CALLS else None
+        if wait is not None:
+            raise ApiError(429, "Rate limit reached for requests (simulated window).",
+                           code="rate_limit_exceeded", headers=_retry_headers(wait))
+        resp = route.handler(self, req)
+        self.rate_window.spend(resp.tokens)
+        return resp
+
+    def _fault_response(self, req: Request, fault: Fault) -> Response | None:
+        if fault.kind == "drop":
+            return None
+        if fault.kind == "malformed":
+            return Response(200, b'{"id": "malformed", "choices": [{"index": 0, "mess')
+        headers: dict[str, str] = {}
+        if fault.retry_after is not None:
+            headers.update(_retry_headers(fault.retry_after))
+        if fault.status == 429:
+            headers.update(self.rate_window.headers(req.provider, zero_for=fault.retry_after))
+        message, code = fault.message, fault.code
+        if fault.status == 429:
+            message = message or "Rate limit reached for requests (injected fault)."
+            code = code or "rate_limit_exceeded"
+        raise ApiError(fault.status, message or f"Injected fault: HTTP {fault.status}.",
+                       code=code, headers=headers)
+
+    def _check_key(self, req: Request) -> None:
+        auth = req.headers.get("authorization", "")
+        key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        if req.provider == "anthropic":
+            key = req.headers.get("x-api-key", "").strip() or key
+        if not key:
+            raise ApiError(401, "You didn't provide an API key. Send it in the "
+                           + ("x-api-key header." if req.provider == "anthropic"
+                              else "Authorization header (Bearer auth)."),
+                           type="invalid_request_error" if req.provider == "openai" else None,
+                           code="missing_api_key")
+        if self.api_key is not None and key != self.api_key:
+            # Never echo the key, not even masked: the message may end up in a log.
+            raise ApiError(401, "Incorrect API key provided.",
+                           type="invalid_request_error" if req.provider == "openai" else None,
+                           code="invalid_api_key")
+
+
+def _retry_headers(seconds: float) -> dict[str, str]:
+    return {"retry-after": f"{seconds:g}", "retry-after-ms": str(int(seconds * 1000))}
+
+
+class _HttpServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # a burst of concurrent clients must not overflow the backlog
+    fake: FakeServer
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_all_connections(self) -> None:
+        with self._open_lock:
+            sockets, self._open = list(self._open), set()
+        for sock in sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
+    server_version = "lmwrapper-fake/1"
+    timeout = 120  # idle keep-alive connections are closed after this
+    server: _HttpServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.fake.verbose:  # the request line only: no headers, no key
+            sys.stderr.write(f"[fake] {self.address_string()} {format % args}\n")
+
+    def _dispatch(self) -> None:
+        fake = self.server.fake
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parsed = urllib.parse.urlsplit(self.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        provider = provider_of(parsed.path, headers)
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        req = Request(self.command, parsed.path.rstrip("/"), query, headers, body, provider)
+        route = None
+        for candidate in ROUTES:
+            params = candidate.match(req.method, req.path, provider)
+            if params is not None:
+                route, req.params = candidate, params
+                break
+        rec = RecordedRequest(route.name if route else "unknown", req.method, req.path,
+                              redact(headers), _body_for_log(body), time.time())
+        fake._record(rec)
+        resp = fake.handle(req, route, rec)
+        if resp is None:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        rec.status = resp.status
+        self._send(resp)
+
+    def _send(self, resp: Response) -> None:
+        payload = resp.payload()
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        # Headers and body in one write: two small writes meet Nagle + delayed ACK (40 ms).
+        self._headers_buffer.append(b"\r\n" + payload)
+        self.flush_headers()
+
+
+def _body_for_log(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return body

@@ -1,0 +1,1 @@
+from lmwrapper.testing.pytest_plugin import fake_server  # noqa: F401
