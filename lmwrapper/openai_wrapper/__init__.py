@@ -32,6 +32,7 @@ def get_open_ai_lm(
     max_retries: int = 8,
     max_retry_time_s: float = 600.0,
     timeout_s: float = 300.0,
+    retry: RetryPolicy | None = None,
     **model_facts: Any,
 ) -> OpenAiPredictor:
     """An OpenAI model, ready for `predict` / `predict_many`.
@@ -44,14 +45,16 @@ def get_open_ai_lm(
     `retry_on_rate_limit=False` answers a 429 at once with an error prediction instead of
     waiting; other transient errors are still retried up to `max_retries` times within
     `max_retry_time_s` seconds per prompt.
+    `retry`: a full `RetryPolicy` (backoff times too), replacing the three settings above.
     `model_facts` override what the registry knows or infers from the name, e.g.
     `kind="instruct"`, `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`).
     """
     model = OpenAiModelInfo.infer(model_name, **model_facts)
     if max_concurrency is None:
         max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
-    retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
-                        retry_rate_limits=retry_on_rate_limit)
+    if retry is None:
+        retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
+                            retry_rate_limits=retry_on_rate_limit)
     return OpenAiPredictor(model, api_key_secret=api_key_secret, base_url=base_url,
                            max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
                            cache_default=cache_default, cache_dir=cache_dir)

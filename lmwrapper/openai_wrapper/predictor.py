@@ -58,8 +58,8 @@ class OpenAiPredictor(LmPredictor):
         self.timeout_s = timeout_s
         self.limiter = RateLimiter()
         self.last_runner_stats: RunnerStats | None = None
-        self.__secret = api_key_secret  # name-mangled: keep it out of casual dumps
-        self.__key: str | None = None
+        self.__secret = _Secret(api_key_secret)  # masked in repr / vars() dumps
+        self.__key = _Secret(None)
         self._client_obj: Any = None
         self._client_lock = threading.Lock()
         self._warned_batch = False
@@ -184,7 +184,7 @@ class OpenAiPredictor(LmPredictor):
 
     def _api_key(self) -> str:
         """Argument, then $OPENAI_API_KEY, then ~/oai_key.txt; MissingApiKeyError otherwise."""
-        secret = self.__secret
+        secret = self.__secret.value
         if secret is not None:
             key = secret.get_secret() if hasattr(secret, "get_secret") else str(secret)
         else:
@@ -206,17 +206,29 @@ class OpenAiPredictor(LmPredictor):
                     import openai
                 except ImportError as e:
                     raise install_hint("openai", "openai") from e
-                self.__key = self._api_key()
-                self._client_obj = openai.OpenAI(api_key=self.__key, base_url=self.base_url,
+                self.__key = _Secret(self._api_key())
+                self._client_obj = openai.OpenAI(api_key=self.__key.value, base_url=self.base_url,
                                                  max_retries=0, timeout=self.timeout_s)
             return self._client_obj
 
     def _scrub(self, text: str) -> str:
         """`text` with the API key (and anything shaped like one) removed."""
-        key = self.__key
+        key = self.__key.value
         if key and len(key) >= 4:
             text = text.replace(key, "[api key]")
         return _KEY_LIKE.sub("sk-[redacted]", text)
+
+
+class _Secret:
+    """Holds a key (or a secret object) without showing it in repr, logs or dumps."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>" if self.value is not None else "<no secret>"
 
 
 def _error_body(body: Any) -> Mapping[str, Any]:

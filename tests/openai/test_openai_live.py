@@ -1,0 +1,151 @@
+"""The OpenAI backend over real HTTP against the loopback fake: answers, samples, order, cache."""
+
+import threading
+import time
+
+import pytest
+
+from lmwrapper.openai_wrapper import OpenAiModelNames
+from lmwrapper.structs import LmChatTurn, LmPrompt
+
+
+def bodies(srv, route="chat.completions"):
+    return [r.body for r in srv.requests if r.route == route]
+
+
+def test_seed_chat_examples(make_lm, srv):
+    lm = make_lm(OpenAiModelNames.gpt_4o_mini)
+    assert lm.predict("What is 2+2?").completion_text == "4"
+    assert lm.predict(LmPrompt("What is 2+6?", max_tokens=10, temperature=0)).completion_text == "8"
+    pred = lm.predict(LmPrompt(["What is 2+2?", "4", "What is 4+4?"], max_tokens=10))
+    assert pred.completion_text == "8"
+    pred = lm.predict(LmPrompt([LmChatTurn("system", "You always answer like a pirate"),
+                                LmChatTurn("user", "How does bitcoin work?")],
+                               max_tokens=25, temperature=0))
+    assert pred.completion_text and not pred.has_errors
+    sent = bodies(srv)
+    assert [m["role"] for m in sent[2]["messages"]] == ["user", "assistant", "user"]
+    assert sent[3]["messages"][0] == {"role": "system", "content": "You always answer like a pirate"}
+    assert sent[1]["max_tokens"] == 10 and sent[1]["temperature"] == 0.0
+
+
+def test_logprobs_have_the_hf_shape(make_lm):
+    pred = make_lm().predict(LmPrompt("What is the capital of France?", logprobs=3, max_tokens=5))
+    n = len(pred.completion_tokens)
+    assert n >= 1 and "".join(pred.completion_tokens) == pred.completion_text
+    assert isinstance(pred.completion_tokens, tuple) and len(pred.completion_logprobs) == n
+    assert len(pred.top_token_logprobs) == n and all(isinstance(d, dict) for d in pred.top_token_logprobs)
+    assert all(len(d) == 3 for d in pred.top_token_logprobs)
+    assert pred.top_token_logprobs[0][pred.completion_tokens[0]] == pred.completion_logprobs[0]
+
+
+def test_instruct_model_echo_and_prompt_logprobs(make_lm, srv):
+    lm = make_lm(OpenAiModelNames.gpt_3_5_turbo_instruct)
+    pred = lm.predict(LmPrompt("Once upon a", max_tokens=4, echo=True, logprobs=2, temperature=0))
+    assert srv.counts == {"completions": 1}
+    assert pred.prompt_tokens == ("Once", " upon", " a") and pred.prompt_logprobs[0] is None
+    assert "".join(pred.completion_tokens) == pred.completion_text
+    assert not pred.completion_text.startswith("Once upon a")
+    assert len(pred.completion_tokens) == 4 and pred.finish_reason == "length"
+
+
+def test_reasoning_model_sends_its_own_parameters(make_lm, srv):
+    pred = make_lm(OpenAiModelNames.o3).predict(LmPrompt("What is 2+2?", max_tokens=50))
+    assert not pred.has_errors, pred.error_message  # the fake refuses max_tokens for o3
+    (body,) = bodies(srv)
+    assert body["max_completion_tokens"] == 50 and "temperature" not in body
+    assert pred.completion_logprobs is None  # reasoning models return none
+    with pytest.raises(ValueError, match="temperature"):
+        list(make_lm(OpenAiModelNames.o3).predict_many([LmPrompt("x", temperature=0)]))
+    assert len(srv.requests) == 1  # refused before anything was sent
+
+
+def test_samples_are_cached_as_rows_and_only_missing_ones_are_requested(make_lm, srv):
+    calls = iter(range(100))
+    srv.set_answer(lambda q: f"story {next(calls)}")
+    lm = make_lm()
+    three = lm.predict(LmPrompt("Tell me a story", num_completions=3, max_tokens=5))
+    assert len(three) == 3 and len({p.completion_text for p in three}) == 3
+    five = lm.predict(LmPrompt("Tell me a story", num_completions=5, max_tokens=5))
+    assert [p.completion_text for p in five[:3]] == [p.completion_text for p in three]
+    assert [b.get("n", 1) for b in bodies(srv)] == [3, 2]
+    assert all(p.was_cached for p in five[:3]) and not any(p.was_cached for p in five[3:])
+    lm.predict(LmPrompt("Tell me a story", num_completions=5, max_tokens=5))
+    assert len(srv.requests) == 2
+
+
+def test_many_prompts_come_back_in_order_and_are_cached(make_lm, srv):
+    prompts = [LmPrompt(f"What is {i}+1?", max_tokens=5, temperature=0) for i in range(40)]
+    preds = list(make_lm(max_concurrency=8).predict_many(prompts))
+    assert [p.completion_text for p in preds] == [str(i + 1) for i in range(40)]
+    again = list(make_lm().predict_many(prompts))
+    assert all(p.was_cached for p in again) and srv.counts["chat.completions"] == 40
+
+
+def test_requests_in_flight_never_exceed_max_concurrency(make_lm, srv):
+    lock, now, peak = threading.Lock(), [0], [0]
+
+    def slow_answer(q):
+        with lock:
+            now[0] += 1
+            peak[0] = max(peak[0], now[0])
+        time.sleep(0.05)
+        with lock:
+            now[0] -= 1
+        return None
+
+    srv.set_answer(slow_answer)
+    list(make_lm(max_concurrency=4).predict_many([f"question {i}" for i in range(24)]))
+    assert peak[0] == 4
+
+
+def test_limits_are_learned_from_response_headers(make_lm):
+    lm = make_lm()
+    lm.predict("hello")
+    assert lm.limiter.requests.limit == 1_000_000 and lm.limiter.tokens.limit == 1_000_000_000
+
+
+def test_base_url_is_part_of_the_cache_identity(make_lm, monkeypatch):
+    from lmwrapper.openai_wrapper import get_open_ai_lm
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    default = get_open_ai_lm("gpt-4o-mini").model_identity()
+    assert "base_url" not in default
+    here = make_lm().model_identity()
+    assert here["base_url"].startswith("http://127.0.0.1:") and here["model"] == "gpt-4o-mini"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://example.invalid/v1/")
+    assert get_open_ai_lm("gpt-4o-mini").model_identity()["base_url"] == "http://example.invalid/v1"
+
+
+def test_any_name_works_on_a_compatible_server(make_lm, srv):
+    srv.add_answer("hello", "hi from a local model")
+    pred = make_lm("my-org/some-local-model").predict("hello")
+    assert pred.completion_text == "hi from a local model" and pred.cost_usd is None
+
+
+def test_batch_any_warns_once_and_runs_live(make_lm, srv):
+    from lmwrapper.batch_config import CompletionWindow
+
+    lm = make_lm()
+    with pytest.warns(UserWarning, match="Batch API is not implemented yet"):
+        preds = list(lm.predict_many(["a?", "b?"], completion_window=CompletionWindow.BATCH_ANY))
+    assert all(not p.has_errors for p in preds) and srv.counts["chat.completions"] == 2
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(lm.predict_many(["c?"], completion_window=CompletionWindow.BATCH_ANY))
+
+
+def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv):
+    from lmwrapper.sqlcache import get_cache
+
+    srv.latency = 0.05
+    lm = make_lm(max_concurrency=2)
+    gen = lm.predict_many([f"prompt number {i}" for i in range(200)])
+    first = [next(gen) for _ in range(3)]
+    gen.close()  # what Ctrl-C inside the loop does
+    time.sleep(0.3)
+    sent = srv.counts["chat.completions"]
+    assert all(not p.has_errors for p in first) and 3 <= sent < 20
+    assert get_cache().stats()["rows"] == sum(1 for r in srv.requests if r.status == 200)

@@ -1,0 +1,53 @@
+"""The model registry: seed names, limits, prices, inference for unknown names."""
+
+import pytest
+
+from lmwrapper.openai_wrapper import OpenAiModelInfo, OpenAiModelNames
+
+
+@pytest.mark.parametrize("attr", ["gpt_3_5_turbo", "gpt_3_5_turbo_instruct", "gpt_4o_mini",
+                                  "gpt_4o", "gpt_4", "gpt_4_turbo", "o1", "o3_mini", "gpt_5"])
+def test_seed_attribute_names_are_model_names(attr):
+    info = getattr(OpenAiModelNames, attr)
+    assert isinstance(info, str) and info == attr.replace("_", "-").replace("3-5", "3.5")
+    assert info.context_window > 0 and info.max_output_tokens > 0 and info.priced
+
+
+def test_kinds():
+    assert OpenAiModelNames.gpt_3_5_turbo_instruct.kind == "instruct"
+    assert OpenAiModelNames.gpt_4o_mini.kind == "chat"
+    for m in (OpenAiModelNames.o1, OpenAiModelNames.o3, OpenAiModelNames.o4_mini,
+              OpenAiModelNames.gpt_5):
+        assert m.is_reasoning_model
+
+
+@pytest.mark.parametrize("name,family", [
+    ("gpt-4o-mini-2024-07-18", "gpt-4o-mini"),
+    ("gpt-4o-2024-08-06", "gpt-4o"),
+    ("ft:gpt-4o-mini-2024-07-18:my-org:custom:abc123", "gpt-4o-mini"),
+    ("gpt-3.5-turbo-instruct-0914", "gpt-3.5-turbo-instruct"),
+    ("gpt-4-0613", "gpt-4"),
+    ("o3-2025-04-16", "o3"),
+    ("gpt-4.1-mini-2025-04-14", "gpt-4.1-mini"),
+])
+def test_snapshots_and_fine_tunes_take_their_familys_facts(name, family):
+    info = OpenAiModelInfo.infer(name)
+    assert str(info) == name
+    assert info.facts() == OpenAiModelNames.get(family).facts()
+
+
+def test_unknown_names_are_unpriced_chat_models_and_overridable():
+    info = OpenAiModelInfo.infer("meta-llama/Llama-3-8B-Instruct")
+    assert info.kind == "chat" and not info.priced
+    info = OpenAiModelInfo.infer("my-local", kind="instruct", context_window=2048,
+                                 input_usd_per_mtok=1.0, output_usd_per_mtok=2.0)
+    assert (info.kind, info.context_window, info.priced) == ("instruct", 2048, True)
+    with pytest.raises(TypeError, match="unknown model facts"):
+        OpenAiModelInfo.infer("x", context=5)
+    with pytest.raises(ValueError, match="kind must be"):
+        OpenAiModelInfo.infer("x", kind="embedding")
+
+
+def test_get_suggests_close_names():
+    with pytest.raises(KeyError, match="Did you mean gpt-4o-mini"):
+        OpenAiModelNames.get("gpt-4o-minni")
