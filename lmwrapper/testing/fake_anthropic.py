@@ -1,7 +1,230 @@
-"""The fake Anthropic endpoints (filled in below)."""
+"""The fake Anthropic API: messages, count_tokens, message batches, models.
+
+The installed `anthropic` SDK's `messages.create` has no `temperature`/`top_p`/`top_k`
+keywords; send them with `extra_body={"temperature": 0.0}`: the fake reads them from the
+body and checks their ranges as the real API does (temperature 0–1).
+
+    create → in_progress → ended        (one step per poll; results at `results_url`)
+    cancel → canceling   → ended        (lines answered before the cancel are kept)
+"""
 
 from __future__ import annotations
 
-from lmwrapper.testing.fake_http import Route
+import json
+import re
+import time
+from typing import TYPE_CHECKING, Any
 
-ROUTES: list[Route] = []
+from lmwrapper.testing.fake_http import ApiError, Request, Response, Route, rfc3339
+from lmwrapper.testing.fake_jobs import Job, due, page, run_lines, shuffled, take_fate
+from lmwrapper.testing.fake_openai import content_text, get, require, stops
+from lmwrapper.testing.fake_text import AnswerRequest, generate, json_answer
+
+if TYPE_CHECKING:
+    from lmwrapper.testing.fake_server import FakeServer
+
+MODELS = ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-latest"]
+_CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def _bad(message: str) -> ApiError:
+    return ApiError(400, message, type="invalid_request_error")
+
+
+def _prompt_parts(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """The texts to count (system first) and the messages, checked."""
+    messages = require(body, "messages")
+    if not isinstance(messages, list) or not all(
+            isinstance(m, dict) and m.get("role") in ("user", "assistant") for m in messages):
+        raise _bad("messages: each message needs a role of 'user' or 'assistant'.")
+    system = body.get("system")
+    texts = [content_text(system)] if system else []
+    return texts + [content_text(m.get("content")) for m in messages], messages
+
+
+def count_input(srv: FakeServer, body: dict[str, Any]) -> int:
+    texts, messages = _prompt_parts(body)
+    return sum(len(srv.tokenize(t)) for t in texts) + 3 * len(messages) + 1
+
+
+def messages(srv: FakeServer, req: Request) -> Response:
+    body = req.json()
+    model = require(body, "model")
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        raise _bad("max_tokens: Field required (an integer ≥ 1).")
+    temperature = get(body, "temperature", (int, float), 1.0, 0, 1)
+    get(body, "top_p", (int, float), None, 0, 1)
+    get(body, "top_k", int, None, 0)
+    stop = stops(body.get("stop_sequences"), "stop_sequences", most=8191)
+    texts, msgs = _prompt_parts(body)
+    input_tokens = count_input(srv, body)
+    limit = srv.context_limit_for(model)
+    if input_tokens + max_tokens > limit:
+        raise _bad(f"prompt is too long: {input_tokens + max_tokens} tokens > {limit} maximum")
+    users = [content_text(m.get("content")) for m in msgs if m["role"] == "user"]
+    q = AnswerRequest(prompt=(users or texts)[-1], full_text="\n".join(texts), model=model,
+                      temperature=temperature, body=body)
+    fmt = (body.get("output_config") or {}).get("format")
+    text = json_answer(srv.answers.answer(q), {"type": "json_schema", "json_schema": fmt}
+                       if fmt else None)
+    gen = generate(text, srv.tokenize, max_tokens=max_tokens, stop=stop)
+    reason = "max_tokens" if gen.finish_reason == "length" else (
+        "stop_sequence" if gen.stop_sequence else "end_turn")
+    out = {
+        "id": srv.new_id("msg_"), "type": "message", "role": "assistant", "model": model,
+        "content": [{"type": "text", "text": gen.text, "citations": None}],
+        "stop_reason": reason, "stop_sequence": gen.stop_sequence,
+        "usage": {"input_tokens": input_tokens, "output_tokens": len(gen.tokens),
+                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                  "service_tier": "standard"},
+    }
+    return Response(body=out, tokens=input_tokens + len(gen.tokens))
+
+
+def count_tokens(srv: FakeServer, req: Request) -> Response:
+    body = req.json()
+    require(body, "model")
+    return Response(body={"input_tokens": count_input(srv, body)})
+
+
+# -- message batches -------------------------------------------------------------------
+def create_batch(srv: FakeServer, req: Request) -> Response:
+    items = req.json().get("requests")
+    if not isinstance(items, list) or not items:
+        raise _bad("requests: at least one request is required.")
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        custom_id = item.get("custom_id") if isinstance(item, dict) else None
+        if not isinstance(custom_id, str) or not _CUSTOM_ID.fullmatch(custom_id):
+            raise _bad(f"requests.{i}.custom_id: must match ^[a-zA-Z0-9_-]{{1,64}}$.")
+        if custom_id in seen:
+            raise _bad(f"requests.{i}.custom_id: duplicate custom_id '{custom_id}'.")
+        if not isinstance(item.get("params"), dict):
+            raise _bad(f"requests.{i}.params: Field required.")
+        seen.add(custom_id)
+    job = Job(srv.new_id("msgbatch_"), "anthropic",
+              [(it["custom_id"], it["params"]) for it in items], time.time(), "in_progress")
+    take_fate(srv, job)
+    with srv.lock:
+        srv.store["batches"][job.id] = job
+    return Response(body=batch_object(srv, job))
+
+
+def advance(srv: FakeServer, job: Job, force: bool = False) -> None:
+    if job.status == "ended" or not (force or due(srv, job)):
+        return
+    keep = None
+    if job.status == "canceling":
+        keep = job.keep or 0
+    elif job.fate == "expire":
+        keep = len(job.requests) // 2 if job.keep is None else job.keep
+    job.results = run_lines(srv, job, messages, "anthropic", upto=keep)
+    for r in job.results:
+        if r.outcome == "unrun":
+            r.outcome = "canceled" if job.status == "canceling" else "expired"
+    job.status = "ended"
+    job.stamps["ended"] = time.time()
+
+
+def batch_object(srv: FakeServer, job: Job) -> dict[str, Any]:
+    counts = {k: 0 for k in ("processing", "succeeded", "errored", "canceled", "expired")}
+    for r in job.results or []:
+        counts[r.outcome] += 1
+    if job.results is None:
+        counts["processing"] = len(job.requests)
+    stamp = {k: rfc3339(v) for k, v in job.stamps.items()}
+    return {
+        "id": job.id, "type": "message_batch", "processing_status": job.status,
+        "request_counts": counts, "ended_at": stamp.get("ended"),
+        "created_at": rfc3339(job.created_at), "expires_at": rfc3339(job.created_at + 86400),
+        "archived_at": None, "cancel_initiated_at": stamp.get("canceling"),
+        "results_url": f"{srv.url}/v1/messages/batches/{job.id}/results"
+        if job.status == "ended" else None,
+    }
+
+
+def _get(srv: FakeServer, batch_id: str) -> Job:
+    with srv.lock:
+        job = srv.store["batches"].get(batch_id)
+    if job is None or job.provider != "anthropic":
+        raise ApiError(404, f"message batch not found: {batch_id}")
+    return job
+
+
+def retrieve_batch(srv: FakeServer, req: Request) -> Response:
+    job = _get(srv, req.params["batch_id"])
+    with srv.lock:
+        advance(srv, job)
+        return Response(body=batch_object(srv, job))
+
+
+def list_batches(srv: FakeServer, req: Request) -> Response:
+    with srv.lock:
+        jobs = [j for j in srv.store["batches"].values() if j.provider == "anthropic"]
+        data = [batch_object(srv, j) for j in reversed(jobs)]
+    items, more = page(data, req.query, "after_id", "before_id")
+    return Response(body={"data": items, "has_more": more,
+                          "first_id": items[0]["id"] if items else None,
+                          "last_id": items[-1]["id"] if items else None})
+
+
+def cancel_batch(srv: FakeServer, req: Request) -> Response:
+    job = _get(srv, req.params["batch_id"])
+    with srv.lock:
+        if job.status == "in_progress":
+            job.keep = len(job.requests) // 2
+            job.status, job.polls = "canceling", 0
+            job.stamps["canceling"] = time.time()
+        return Response(body=batch_object(srv, job))
+
+
+def delete_batch(srv: FakeServer, req: Request) -> Response:
+    job = _get(srv, req.params["batch_id"])
+    with srv.lock:
+        if job.status != "ended":
+            raise _bad("Cannot delete a message batch that is still processing; cancel it.")
+        del srv.store["batches"][job.id]
+    return Response(body={"id": job.id, "type": "message_batch_deleted"})
+
+
+def batch_results(srv: FakeServer, req: Request) -> Response:
+    job = _get(srv, req.params["batch_id"])
+    if job.status != "ended" or job.results is None:
+        raise ApiError(404, f"message batch {job.id} has no results yet: it is still "
+                       f"{job.status}.")
+    lines = []
+    for r in job.results:
+        result: dict[str, Any] = {"type": r.outcome}
+        if r.outcome == "succeeded":
+            result["message"] = {**r.body, "usage": {**r.body["usage"], "service_tier": "batch"}}
+        elif r.outcome == "errored":
+            result["error"] = r.body
+        lines.append(json.dumps({"custom_id": r.custom_id, "result": result}))
+    data = ("\n".join(shuffled(srv, job, lines)) + "\n").encode()
+    return Response(body=data, content_type="application/binary")
+
+
+def list_models(srv: FakeServer, req: Request) -> Response:
+    data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
+            for m in MODELS]
+    return Response(body={"data": data, "has_more": False, "first_id": MODELS[0],
+                          "last_id": MODELS[-1]})
+
+
+ROUTES = [
+    Route("POST", "/v1/messages", "messages", "anthropic", messages),
+    Route("POST", "/v1/messages/count_tokens", "messages.count_tokens", "anthropic",
+          count_tokens),
+    Route("POST", "/v1/messages/batches", "messages.batches.create", "anthropic", create_batch),
+    Route("GET", "/v1/messages/batches", "messages.batches.list", "anthropic", list_batches),
+    Route("GET", "/v1/messages/batches/{batch_id}", "messages.batches.retrieve", "anthropic",
+          retrieve_batch),
+    Route("POST", "/v1/messages/batches/{batch_id}/cancel", "messages.batches.cancel",
+          "anthropic", cancel_batch),
+    Route("DELETE", "/v1/messages/batches/{batch_id}", "messages.batches.delete", "anthropic",
+          delete_batch),
+    Route("GET", "/v1/messages/batches/{batch_id}/results", "messages.batches.results",
+          "anthropic", batch_results),
+    Route("GET", "/v1/models", "anthropic.models.list", "anthropic", list_models),
+]

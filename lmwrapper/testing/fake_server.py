@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Self
 
-from lmwrapper.testing import fake_anthropic, fake_batches, fake_openai
+from lmwrapper.testing import fake_anthropic, fake_batches, fake_jobs, fake_openai
 from lmwrapper.testing.fake_faults import MODEL_CALLS, Fault, FaultPlan
 from lmwrapper.testing.fake_http import (
     ApiError,
@@ -78,6 +78,8 @@ class FakeServer:
         tokens_per_minute: int = 1_000_000_000,
         batch_polls_per_step: int = 1,
         batch_seconds_per_step: float = 0.0,
+        batch_shuffle: bool = True,
+        batch_token_limit: int | None = None,
         verbose: bool = False,
     ) -> None:
         self.host, self._port = host, port
@@ -89,6 +91,8 @@ class FakeServer:
         self.rate_window = RateWindow(requests_per_minute, tokens_per_minute)
         self.batch_polls_per_step = batch_polls_per_step
         self.batch_seconds_per_step = batch_seconds_per_step
+        self.batch_shuffle = batch_shuffle
+        self.batch_token_limit = batch_token_limit
         self.verbose = verbose
         self.faults = FaultPlan()
         self.answers = AnswerBook()
@@ -195,7 +199,46 @@ class FakeServer:
         return self.inject("slow", delay=delay, times=times, **options)
 
     def clear_faults(self) -> None:
+        """Forget every programmed fault: live, batch line and batch fates."""
         self.faults.clear()
+        with self.lock:
+            self.store["batch_line_faults"].clear()
+            self.store["next_batch"].clear()
+
+    # -- batch faults ----------------------------------------------------------------
+    def fail_next_batch(self, code: str = "token_limit_exceeded",
+                        message: str | None = None) -> None:
+        """The next OpenAI batch fails its validation with this error code."""
+        error = fake_batches.token_limit_error("", self.batch_token_limit)
+        if code != "token_limit_exceeded" or message:
+            error = {"code": code, "message": message or f"Injected batch failure: {code}.",
+                     "param": None, "line": None}
+        fake_jobs.program_fate(self, "openai", {"fate": "fail", "error": error})
+
+    def expire_next_batch(self, completed: int | None = None,
+                          provider: str = "openai") -> None:
+        """The next batch expires with only its first `completed` lines answered (default
+        half); the rest come back as expired (OpenAI: `batch_expired` error lines)."""
+        fake_jobs.program_fate(self, provider, {"fate": "expire", "completed": completed})
+
+    def batch_line_errors(self, times: int | None = None, *, status: int = 500,
+                          **options: Any) -> Fault:
+        """Batch lines (of either provider) that match fail with this HTTP status; options
+        as for `inject` (`match=`, `fraction=`, `seed=`, `message=`, `code=`)."""
+        fault = Fault("status", status=status, times=times, endpoint=fake_jobs.LINE_ROUTE,
+                      retry_after=None, **options)
+        with self.lock:
+            fake_jobs.line_faults(self).append(fault)
+        return fault
+
+    def finish_batches(self) -> None:
+        """Move every unfinished batch to its end state now, without polling."""
+        with self.lock:
+            jobs = list(self.store["batches"].values())
+            fake_jobs.finish(self, fake_batches.advance,
+                             [j for j in jobs if j.provider == "openai"], fake_batches.TERMINAL)
+            fake_jobs.finish(self, fake_anthropic.advance,
+                             [j for j in jobs if j.provider == "anthropic"], ("ended",))
 
     # -- the log ---------------------------------------------------------------------
     @property
@@ -382,8 +425,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         fake = self.server.fake
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
         parsed = urllib.parse.urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         provider = provider_of(parsed.path, headers)
@@ -408,6 +450,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         rec.status = resp.status
         self._send(resp)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
 
     def _send(self, resp: Response) -> None:
         payload = resp.payload()

@@ -1,0 +1,163 @@
+"""Batch jobs shared by the fake OpenAI Batch and Anthropic Message Batches endpoints.
+
+A job moves one step along its provider's path each time it is polled (after
+`batch_polls_per_step` polls and `batch_seconds_per_step` seconds in a state). Its lines are
+answered by the same handlers as the live endpoints, so a batch answer equals a live one.
+What happens to the *next* job is programmed on the server:
+
+    srv.fail_next_batch("token_limit_exceeded")   # OpenAI: validating → failed
+    srv.expire_next_batch(completed=2)            # 2 lines answered, the rest expired
+    srv.batch_line_errors(match="poison", status=500)   # those lines fail, the rest succeed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from lmwrapper.testing.fake_faults import Fault
+from lmwrapper.testing.fake_http import ApiError, Request, Response, error_response
+
+if TYPE_CHECKING:
+    from lmwrapper.testing.fake_server import FakeServer
+
+LINE_ROUTE = "batch_line"
+
+
+@dataclasses.dataclass
+class LineResult:
+    custom_id: str
+    status: int  # HTTP status of the line's response; 0 when it was never run
+    body: Any  # the response body (success or provider-shaped error), None if never run
+    outcome: str  # "succeeded" | "errored" | "expired" | "canceled"
+
+
+@dataclasses.dataclass
+class Job:
+    id: str
+    provider: str
+    requests: list[tuple[str, dict[str, Any]]]  # (custom_id, request body)
+    created_at: float
+    status: str
+    model: str = ""
+    fate: str = "complete"  # "complete" | "fail" | "expire"
+    fail_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    keep: int | None = None  # lines answered before expiry / cancellation
+    results: list[LineResult] | None = None
+    stamps: dict[str, float] = dataclasses.field(default_factory=dict)
+    polls: int = 0
+    since: float = dataclasses.field(default_factory=time.monotonic)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # provider fields
+
+
+def line_faults(srv: FakeServer) -> list[Fault]:
+    return srv.store["batch_line_faults"].setdefault("list", [])
+
+
+def take_fate(srv: FakeServer, job: Job) -> None:
+    """Give the job the next programmed fate for its provider, if any."""
+    with srv.lock:
+        queue = srv.store["next_batch"].setdefault(job.provider, [])
+        if queue:
+            fate = queue.pop(0)
+            job.fate = fate["fate"]
+            job.keep = fate.get("completed")
+            if fate["fate"] == "fail":
+                job.fail_errors = [fate["error"]]
+
+
+def run_lines(srv: FakeServer, job: Job, handler: Callable[..., Response],
+              error_shape: str, upto: int | None = None) -> list[LineResult]:
+    """Answer the first `upto` lines (all when None); the others are left unrun."""
+    out = []
+    n = len(job.requests) if upto is None else min(upto, len(job.requests))
+    for i, (custom_id, body) in enumerate(job.requests):
+        if i >= n:
+            out.append(LineResult(custom_id, 0, None, "unrun"))
+            continue
+        out.append(_run_line(srv, custom_id, body, handler, error_shape))
+    return out
+
+
+def _run_line(srv: FakeServer, custom_id: str, body: dict[str, Any],
+              handler: Callable[..., Response], error_shape: str) -> LineResult:
+    raw = json.dumps(body).encode()
+    fault = _pick_line_fault(srv, raw)
+    try:
+        if fault is not None:
+            raise ApiError(fault.status, fault.message or f"Injected batch line failure "
+                           f"(HTTP {fault.status}).", code=fault.code)
+        resp = handler(srv, Request("POST", "", {}, {}, raw, error_shape))
+        return LineResult(custom_id, resp.status, resp.body, "succeeded")
+    except ApiError as err:
+        resp = error_response(error_shape, err, srv.new_id("req_"))
+        return LineResult(custom_id, err.status, resp.body, "errored")
+
+
+def _pick_line_fault(srv: FakeServer, raw: bytes) -> Fault | None:
+    with srv.lock:
+        for fault in line_faults(srv):
+            if fault.applies(LINE_ROUTE, raw):
+                fault.fired += 1
+                return fault
+    return None
+
+
+def due(srv: FakeServer, job: Job) -> bool:
+    """Count a poll; True when the job may take its next step now."""
+    job.polls += 1
+    if job.polls < srv.batch_polls_per_step:
+        return False
+    if time.monotonic() - job.since < srv.batch_seconds_per_step:
+        return False
+    job.polls, job.since = 0, time.monotonic()
+    return True
+
+
+def shuffled(srv: FakeServer, job: Job, items: list[Any]) -> list[Any]:
+    """Results in a job-specific order: like the real APIs, never promise input order."""
+    if not srv.batch_shuffle:
+        return items
+    out = list(items)
+    random.Random(job.id).shuffle(out)
+    return out[1:] + out[:1] if out == items else out  # never the input order by chance
+
+
+def page(items: list[dict[str, Any]], query: dict[str, str], after_key: str = "after",
+         before_key: str | None = None) -> tuple[list[dict[str, Any]], bool]:
+    """One page of `items` (newest first) after the cursor id, and whether more follow."""
+    try:
+        limit = int(query.get("limit", 20))
+    except ValueError:
+        raise ApiError(400, "Invalid 'limit': expected an integer.", param="limit")
+    if not 1 <= limit <= 100:
+        raise ApiError(400, "Invalid 'limit': expected a value between 1 and 100.",
+                       param="limit")
+    ids = [item["id"] for item in items]
+    start = 0
+    if query.get(after_key) in ids:
+        start = ids.index(query[after_key]) + 1
+    end = start + limit
+    if before_key and query.get(before_key) in ids:
+        end = ids.index(query[before_key])
+        start = max(end - limit, 0)
+    return items[start:end], end < len(items)
+
+
+def program_fate(srv: FakeServer, provider: str, fate: dict[str, Any]) -> None:
+    with srv.lock:
+        srv.store["next_batch"].setdefault(provider, []).append(fate)
+
+
+def finish(srv: FakeServer, advance: Callable[[FakeServer, Job, bool], None],
+           jobs: list[Job], terminal: tuple[str, ...]) -> None:
+    """Step every job until it is terminal (at most 10 steps each)."""
+    for job in jobs:
+        for _ in range(10):
+            if job.status in terminal:
+                break
+            advance(srv, job, True)
