@@ -6,7 +6,7 @@
     429
 
 A fault applies to requests whose route name starts with `endpoint` (None: every model
-call), whose raw body contains `match` (None: any), for the next `times` such requests
+call), whose body has a string containing `match` (None: any), for the next `times` such requests
 (None: forever), each with probability `fraction` drawn from a seeded RNG (None: always).
 The first fault that applies wins; a request that passes all of them is served normally.
 """
@@ -14,6 +14,7 @@ The first fault that applies wins; a request that passes all of them is served n
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 import threading
 
@@ -51,16 +52,35 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(KINDS)}")
         self._rng = random.Random(self.seed)
 
-    def applies(self, route: str, body: bytes) -> bool:
+    def applies(self, route: str, text: str) -> bool:
         if self.times is not None and self.fired >= self.times:
             return False
         if self.endpoint is None and route not in MODEL_CALLS:
             return False
         if self.endpoint is not None and not route.startswith(self.endpoint):
             return False
-        if self.match is not None and self.match.encode() not in body:
+        if self.match is not None and self.match not in text:
             return False
         return self.fraction is None or self._rng.random() < self.fraction
+
+
+def searchable(body: bytes) -> str:
+    """Every string in a JSON body, one per line, so `match` sees prompts unescaped."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace")
+    out: list[str] = []
+    stack = [parsed]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            out.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return "\n".join(out)
 
 
 class FaultPlan:
@@ -81,9 +101,10 @@ class FaultPlan:
 
     def pick(self, route: str, body: bytes) -> Fault | None:
         """The fault for this request, counted as fired, or None."""
+        text = searchable(body)
         with self._lock:
             for fault in self._faults:
-                if fault.applies(route, body):
+                if fault.applies(route, text):
                     fault.fired += 1
                     return fault
         return None

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.testing.fake_faults import Fault
+from lmwrapper.testing.fake_faults import Fault, searchable
 from lmwrapper.testing.fake_http import ApiError, Request, Response, error_response
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def run_lines(srv: FakeServer, job: Job, handler: Callable[..., Response],
 def _run_line(srv: FakeServer, custom_id: str, body: dict[str, Any],
               handler: Callable[..., Response], error_shape: str) -> LineResult:
     raw = json.dumps(body).encode()
-    fault = _pick_line_fault(srv, raw)
+    fault = _pick_line_fault(srv, searchable(raw))
     try:
         if fault is not None:
             raise ApiError(fault.status, fault.message or f"Injected batch line failure "
@@ -98,10 +98,10 @@ def _run_line(srv: FakeServer, custom_id: str, body: dict[str, Any],
         return LineResult(custom_id, err.status, resp.body, "errored")
 
 
-def _pick_line_fault(srv: FakeServer, raw: bytes) -> Fault | None:
+def _pick_line_fault(srv: FakeServer, text: str) -> Fault | None:
     with srv.lock:
         for fault in line_faults(srv):
-            if fault.applies(LINE_ROUTE, raw):
+            if fault.applies(LINE_ROUTE, text):
                 fault.fired += 1
                 return fault
     return None

@@ -18,9 +18,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
-import http.server
 import json
-import socket
 import sys
 import threading
 import time
@@ -43,6 +41,7 @@ from lmwrapper.testing.fake_http import (
     redact,
 )
 from lmwrapper.testing.fake_text import AnswerBook, AnswerFn, Tokenizer, tokenize
+from lmwrapper.testing.fake_transport import LoopbackHttpServer
 
 ROUTES: list[Route] = [*fake_openai.ROUTES, *fake_batches.ROUTES, *fake_anthropic.ROUTES]
 
@@ -102,14 +101,14 @@ class FakeServer:
         self._counts: collections.Counter[str] = collections.Counter()
         self._in_flight = 0
         self.peak_in_flight = 0  # most model calls being served at once (proves no queueing)
-        self._httpd: _HttpServer | None = None
+        self._httpd: LoopbackHttpServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> Self:
         if self._httpd is None:
-            self._httpd = _HttpServer((self.host, self._port), _Handler)
-            self._httpd.fake = self
+            self._httpd = LoopbackHttpServer((self.host, self._port), self.respond,
+                                             verbose=self.verbose)
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                 name=f"FakeServer:{self.port}", daemon=True,
@@ -271,6 +270,26 @@ class FakeServer:
         return f"{prefix}{uuid.uuid4().hex[:24]}"
 
     # -- one request -----------------------------------------------------------------
+    def respond(self, method: str, target: str, headers: dict[str, str],
+                body: bytes) -> Response | None:
+        """Route, record and answer one request; None means drop the connection."""
+        parsed = urllib.parse.urlsplit(target)
+        provider = provider_of(parsed.path, headers)
+        query = dict(urllib.parse.parse_qsl(parsed.query))
+        req = Request(method, parsed.path.rstrip("/"), query, headers, body, provider)
+        route = None
+        for candidate in ROUTES:
+            params = candidate.match(req.method, req.path, provider)
+            if params is not None:
+                route, req.params = candidate, params
+                break
+        rec = RecordedRequest(route.name if route else "unknown", req.method, req.path,
+                              redact(headers), _body_for_log(body), time.time())
+        self._record(rec)
+        resp = self.handle(req, route, rec)
+        rec.status = resp.status if resp is not None else None
+        return resp
+
     def handle(self, req: Request, route: Route | None, rec: RecordedRequest) -> Response | None:
         """The response to send, or None to drop the connection."""
         request_id = self.new_id("req_")
@@ -368,111 +387,6 @@ class FakeServer:
 
 def _retry_headers(seconds: float) -> dict[str, str]:
     return {"retry-after": f"{seconds:g}", "retry-after-ms": str(int(seconds * 1000))}
-
-
-class _HttpServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256  # a burst of concurrent clients must not overflow the backlog
-    fake: FakeServer
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        self._open: set[socket.socket] = set()
-        self._open_lock = threading.Lock()
-        super().__init__(*args, **kwargs)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._open_lock:
-            self._open.discard(request)
-        super().shutdown_request(request)
-
-    def close_all_connections(self) -> None:
-        with self._open_lock:
-            sockets, self._open = list(self._open), set()
-        for sock in sockets:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as the SDKs' connection pools expect
-    server_version = "lmwrapper-fake/1"
-    timeout = 120  # idle keep-alive connections are closed after this
-    server: _HttpServer
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        if self.server.fake.verbose:  # the request line only: no headers, no key
-            sys.stderr.write(f"[fake] {self.address_string()} {format % args}\n")
-
-    def _dispatch(self) -> None:
-        fake = self.server.fake
-        body = self._read_body()
-        parsed = urllib.parse.urlsplit(self.path)
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        provider = provider_of(parsed.path, headers)
-        query = dict(urllib.parse.parse_qsl(parsed.query))
-        req = Request(self.command, parsed.path.rstrip("/"), query, headers, body, provider)
-        route = None
-        for candidate in ROUTES:
-            params = candidate.match(req.method, req.path, provider)
-            if params is not None:
-                route, req.params = candidate, params
-                break
-        rec = RecordedRequest(route.name if route else "unknown", req.method, req.path,
-                              redact(headers), _body_for_log(body), time.time())
-        fake._record(rec)
-        resp = fake.handle(req, route, rec)
-        if resp is None:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
-        rec.status = resp.status
-        self._send(resp)
-
-    def _read_body(self) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _send(self, resp: Response) -> None:
-        payload = resp.payload()
-        self.send_response(resp.status)
-        self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for k, v in resp.headers.items():
-            self.send_header(k, v)
-        # Headers and body in one write: two small writes meet Nagle + delayed ACK (40 ms).
-        self._headers_buffer.append(b"\r\n" + payload)
-        self.flush_headers()
 
 
 def _body_for_log(body: bytes) -> Any:

@@ -148,3 +148,10 @@ def test_stop_closes_kept_alive_connections():
     srv.stop()
     with pytest.raises(openai.APIConnectionError):
         ask(c)
+
+
+def test_match_sees_prompts_unescaped(client, fake_server):
+    fake_server.server_error(times=None, match='say "héllo"')
+    with pytest.raises(openai.InternalServerError):
+        ask(client, 'Please say "héllo" twice')
+    assert ask(client, "say hello").choices

@@ -1,0 +1,58 @@
+"""`python -m lmwrapper.testing`: run the fake OpenAI + Anthropic server until Ctrl-C.
+
+    $ python -m lmwrapper.testing --port 8765 --latency 0.1 --rate-limit-fraction 0.2
+    OPENAI_BASE_URL=http://127.0.0.1:8765/v1
+    ANTHROPIC_BASE_URL=http://127.0.0.1:8765
+
+Point any OpenAI or Anthropic client at those URLs with any non-empty key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from lmwrapper.testing.fake_server import FakeServer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m lmwrapper.testing", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds per model call")
+    p.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    p.add_argument("--context-limit", type=int, default=128_000, help="tokens per request")
+    p.add_argument("--rate-limit-fraction", type=float, default=0.0,
+                   help="share of model calls answered 429 (seeded)")
+    p.add_argument("--error-fraction", type=float, default=0.0,
+                   help="share of model calls answered 500 (seeded)")
+    p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of the 429s")
+    p.add_argument("--verbose", action="store_true", help="log each request line to stderr")
+    return p.parse_args(argv)
+
+
+def build(args: argparse.Namespace) -> FakeServer:
+    srv = FakeServer(port=args.port, host=args.host, latency=args.latency,
+                     api_key=args.api_key, context_limit=args.context_limit,
+                     verbose=args.verbose)
+    if args.rate_limit_fraction:
+        srv.rate_limit(times=None, fraction=args.rate_limit_fraction,
+                       retry_after=args.retry_after)
+    if args.error_fraction:
+        srv.server_error(times=None, fraction=args.error_fraction, seed=1)
+    return srv
+
+
+def main(argv: list[str] | None = None) -> None:
+    with build(parse_args(argv)) as srv:
+        print(f"OPENAI_BASE_URL={srv.base_url}", flush=True)
+        print(f"ANTHROPIC_BASE_URL={srv.anthropic_base_url}", flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
