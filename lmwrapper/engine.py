@@ -11,7 +11,8 @@ runner, so results keep reaching the cache while the caller is busy with earlier
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import gc
 import json
 import os
 import sys
@@ -90,14 +91,19 @@ class Run:
         for p in self.prompts:
             lm.validate_prompt(p)
         ident = lm.identity_json()
-        self.keys = [prompt_key(p.canonical(), ident) for p in self.prompts]
+        with _gc_paused():
+            self.keys = [prompt_key(p.canonical(), ident) for p in self.prompts]
         self.cache: SqlCache | None = lm.cache if any(self._caches(p) for p in self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
         self._cond = threading.Condition()
         self._slots: dict[str, _Slot] = {}
         self._error: BaseException | None = None
         self._stop = threading.Event()
-        self.jobs = self._lookup()
+        self._pending: list[tuple[Job, list[LmPrediction], list[CacheRow]]] = []
+        self._backend_done = False
+        self._finished = True
+        with _gc_paused():
+            self.jobs = self._lookup()
         self._check_cost(max_cost_usd)
         self._bar = _progress_bar(progress, len(self.prompts), len(self.jobs))
         self._count_cached()
@@ -109,23 +115,29 @@ class Run:
         need: dict[str, int] = {}
         first: dict[str, LmPrompt] = {}
         cached_keys: list[str] = []
+        slots = self._slots
         for key, p in zip(self.keys, self.prompts):
-            need[key] = max(need.get(key, 0), p.samples_needed)
-            self._slots.setdefault(key, _Slot()).prompts += 1
-            first.setdefault(key, p)
-            if self._caches(p):
+            n = p.samples_needed
+            if key in slots:
+                slots[key].prompts += 1
+                need[key] = max(need[key], n)
+            else:
+                slots[key] = _Slot(prompts=1)
+                need[key], first[key] = n, p
+            if p.cache is not False and (p.cache or self.lm.cache_default):
                 cached_keys.append(key)
         rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
+        decode, from_record = _DECODER.raw_decode, LmPrediction.from_cache_record
         jobs = []
         for key, n in need.items():
-            slot = self._slots[key]
+            samples = slots[key].samples
             for idx, value, blob, _ in rows.get(key, ()):
-                pred = LmPrediction.from_dict(json.loads(value), first[key])
                 internals = self.lm.blob_to_internals(blob) if blob is not None else None
-                slot.samples[idx] = dataclasses.replace(pred, was_cached=True, internals=internals)
-            missing = [i for i in range(n) if i not in slot.samples]
-            if missing:
-                jobs.append(Job(key, first[key], missing))
+                samples[idx] = from_record(decode(value)[0], first[key], internals)
+            if len(samples) < n:
+                missing = [i for i in range(n) if i not in samples]
+                if missing:
+                    jobs.append(Job(key, first[key], missing))
         return jobs
 
     def _check_cost(self, max_cost_usd: float | None) -> None:
@@ -150,30 +162,65 @@ class Run:
             self._bar.update(self.summary.cached)
             self._refresh_bar()
 
+    # -- results arriving: the backend's threads call _emit; one writer thread stores them --
+
     def _emit(self, job: Job, preds: Sequence[LmPrediction]) -> None:
         if len(preds) != len(job.sample_indices):
             raise RuntimeError(f"backend returned {len(preds)} samples for {len(job.sample_indices)}")
-        preds = [dataclasses.replace(p, prompt=job.prompt, sample_index=i)
+        preds = [p.evolve(prompt=job.prompt, sample_index=i)
                  for i, p in zip(job.sample_indices, preds)]
-        if self.cache is not None and self._caches(job.prompt):
-            self.cache.put_many(self._row(job.key, p) for p in preds if not p.error_is_transient)
-        slot = self._slots[job.key]
+        store = self.cache is not None and self._caches(job.prompt)
+        rows = [self._row(job.key, p) for p in preds if store and not p.error_is_transient]
         with self._cond:
-            for p in preds:
-                slot.samples[p.sample_index] = p
-                self.summary.spent_usd += p.cost_usd or 0.0
-            if any(p.has_errors for p in preds):
-                self.summary.failed += slot.prompts
-            else:
-                self.summary.new += slot.prompts
+            self._pending.append((job, preds, rows))
+            self._cond.notify_all()
+
+    def _write_loop(self) -> None:
+        """Store what has arrived, all of it in one transaction, then release it to the caller.
+
+        A result waits here only while the previous transaction commits, so a crash loses at
+        most what arrived in that instant, and nothing is shown before it is stored."""
+        while True:
+            with self._cond:
+                while not self._pending and not self._backend_done:
+                    self._cond.wait(timeout=0.5)
+                if not self._pending:
+                    self._finished = True
+                    self._cond.notify_all()
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                if self.cache is not None:
+                    self.cache.put_many(r for _, _, rows in batch for r in rows)
+            except BaseException as e:
+                with self._cond:
+                    self._error = self._error or e
+                    self._finished = True
+                    self._cond.notify_all()
+                return
+            self._release(batch)
+
+    def _release(self, batch: list[tuple[Job, list[LmPrediction], list[CacheRow]]]) -> None:
+        done = 0
+        with self._cond:
+            for job, preds, _ in batch:
+                slot = self._slots[job.key]
+                for p in preds:
+                    slot.samples[p.sample_index] = p
+                    self.summary.spent_usd += p.cost_usd or 0.0
+                if any(p.has_errors for p in preds):
+                    self.summary.failed += slot.prompts
+                else:
+                    self.summary.new += slot.prompts
+                done += slot.prompts
             self._cond.notify_all()
         if self._bar is not None:
-            self._bar.update(slot.prompts)
+            self._bar.update(done)
             self._refresh_bar()
 
     def _row(self, key: str, p: LmPrediction) -> CacheRow:
         blob = self.lm.internals_to_blob(p.internals) if p.internals is not None else None
-        value = json.dumps(p.to_dict(include_prompt=False), ensure_ascii=False)
+        value = _ENCODER.encode(p.cache_record())
         return CacheRow(key, p.sample_index, self.lm.provider, self.lm.model_name(),
                         p.has_errors, value, blob)
 
@@ -189,15 +236,17 @@ class Run:
                 self._error = e
         finally:
             with self._cond:
-                self._finished = True
+                self._backend_done = True
                 self._cond.notify_all()
 
     def __iter__(self) -> Iterator[LmPrediction | list[LmPrediction]]:
-        self._finished = not self.jobs
-        worker = None
+        threads = []
         if self.jobs:
-            worker = threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True)
-            worker.start()
+            self._finished = False
+            threads = [threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
+                       threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]
+            for t in threads:
+                t.start()
         try:
             for key, p in zip(self.keys, self.prompts):
                 samples = self._wait_for(key, p.samples_needed)
@@ -209,22 +258,41 @@ class Run:
                     yield samples[: p.num_completions]
         finally:
             self._stop.set()
-            if worker is not None:
-                worker.join(timeout=30)
+            for t in threads:
+                t.join(timeout=30)
             if self._bar is not None:
                 self._bar.close()
             self.lm.last_run = self.summary
 
     def _wait_for(self, key: str, n: int) -> list[LmPrediction]:
-        slot = self._slots[key]
+        samples = self._slots[key].samples
+        if len(samples) >= n and all(i in samples for i in range(n)):  # the common, cached case
+            return [samples[i] for i in range(n)]
         with self._cond:
-            while not all(i in slot.samples for i in range(n)):
+            while not all(i in samples for i in range(n)):
                 if self._error is not None:
                     raise self._error
                 if self._finished:
                     raise RuntimeError("the backend finished without answering every prompt")
                 self._cond.wait(timeout=0.5)
-            return [slot.samples[i] for i in range(n)]
+            return [samples[i] for i in range(n)]
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building 100,000s of acyclic objects (keys, cached
+    predictions): its repeated full scans cost ~20 % of serving a cached run."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_DECODER = json.JSONDecoder()
 
 
 def _progress_bar(progress: bool | None, total: int, jobs: int) -> Any:

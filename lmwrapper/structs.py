@@ -317,15 +317,17 @@ class LmPrediction:
 
     def to_dict(self, *, include_prompt: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; `internals` (arrays) are stored apart, as blobs, by the cache."""
-        d = {f.name: getattr(self, f.name) for f in _PREDICTION_FIELDS}
-        d["usage"] = dataclasses.asdict(self.usage)
+        d = {name: getattr(self, name) for name in _PLAIN_FIELDS}
+        u = self.usage
+        d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                      "cached_prompt_tokens": u.cached_prompt_tokens}
         if include_prompt:
             d["prompt"] = self.prompt.to_dict()
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], prompt: LmPrompt | None = None) -> LmPrediction:
-        """Inverse of `to_dict`; `prompt` overrides the stored one (the cache stores none)."""
+        """Inverse of `to_dict`; `prompt` overrides the stored one."""
         kw = dict(d)
         kw["prompt"] = prompt if prompt is not None else LmPrompt.from_dict(kw["prompt"])
         kw["usage"] = LmUsage(**kw["usage"]) if kw.get("usage") else LmUsage()
@@ -333,6 +335,40 @@ class LmPrediction:
             if kw.get(name) is not None:
                 kw[name] = tuple(kw[name])
         return cls(**kw)
+
+    def cache_record(self) -> dict[str, Any]:
+        """The fields that differ from their defaults (prompt, internals and was_cached aside)."""
+        d = {k: v for k in _RECORD_FIELDS if (v := getattr(self, k)) != _DEFAULTS[k]}
+        if self.usage != _DEFAULT_USAGE:
+            d["usage"] = [self.usage.prompt_tokens, self.usage.completion_tokens,
+                          self.usage.cached_prompt_tokens]
+        return d
+
+    @classmethod
+    def from_cache_record(cls, record: dict[str, Any], prompt: LmPrompt,
+                          internals: Any = None) -> LmPrediction:
+        """Rebuild a cached prediction (marked `was_cached`). Trusted input: the fast path
+        skips `__init__`, which matters when serving 100,000 cached predictions."""
+        obj = object.__new__(cls)
+        d = obj.__dict__
+        d.update(_DEFAULTS)
+        d.update(record)
+        for name in _TUPLE_FIELDS:
+            if name in record:
+                d[name] = tuple(record[name])
+        if "usage" in record:
+            d["usage"] = LmUsage(*record["usage"])
+        d["prompt"] = prompt
+        d["was_cached"] = True
+        d["internals"] = internals
+        return obj
+
+    def evolve(self, **changes: Any) -> LmPrediction:
+        """A copy with `changes` applied (a cheap `dataclasses.replace`)."""
+        obj = object.__new__(type(self))
+        obj.__dict__.update(self.__dict__)
+        obj.__dict__.update(changes)
+        return obj
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=True)
@@ -342,9 +378,16 @@ class LmPrediction:
         return cls.from_dict(json.loads(s))
 
 
-_PREDICTION_FIELDS = [
-    f for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage")
-]
+_PLAIN_FIELDS = tuple(
+    f.name for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage")
+)
+_RECORD_FIELDS = tuple(n for n in _PLAIN_FIELDS if n != "was_cached")
+_DEFAULT_USAGE = LmUsage()
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(LmPrediction)
+    if f.default is not dataclasses.MISSING
+}
+_DEFAULTS.update(usage=_DEFAULT_USAGE, completion_text=None)
 _TUPLE_FIELDS = (
     "completion_tokens",
     "completion_logprobs",

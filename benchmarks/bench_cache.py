@@ -1,0 +1,131 @@
+"""Cache throughput through the engine: cold writes/s and cached predictions/s.
+
+    python benchmarks/bench_cache.py [--n 100000] [--repeats 3] [--no-baseline]
+
+Ours: `predict_many` over N distinct prompts on an instant backend into an empty cache
+(cold: keys, lookup, backend, one write per result), then the same N prompts again as new
+`LmPrompt` objects (cached: key computation, bulk lookup, decoding). Medians of `--repeats`.
+
+Baseline, in the same run: lmwrapper 0.18.0.0 from PyPI, in its own venv under
+`benchmarks/.baseline-venv` (created on first use), with its own mock predictor and SQLite
+cache. It writes about 18 results/s, so it is measured on `--baseline-n` prompts, not N.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BASELINE_VENV = HERE / ".baseline-venv"
+BASELINE_PIN = "lmwrapper==0.18.0.0"
+
+
+def measure_ours(n: int) -> tuple[float, float]:
+    from lmwrapper.structs import LmPrompt
+    from lmwrapper.testing import ScriptedLm
+
+    with tempfile.TemporaryDirectory() as d:
+        lm = ScriptedLm(answer=lambda p, i: "ok", cache_dir=d)
+        prompts = [LmPrompt(f"prompt number {i}", max_tokens=10) for i in range(n)]
+        t = time.perf_counter()
+        assert sum(1 for _ in lm.predict_many(prompts, progress=False)) == n
+        cold = n / (time.perf_counter() - t)
+        again = [LmPrompt(f"prompt number {i}", max_tokens=10) for i in range(n)]
+        t = time.perf_counter()
+        got = list(lm.predict_many(again, progress=False))
+        cached = n / (time.perf_counter() - t)
+        assert len(got) == n and all(p.was_cached for p in got) and len(lm.call_log) == n
+        lm.cache.close()
+    return cold, cached
+
+
+BASELINE_SCRIPT = textwrap.dedent("""
+    import json, sys, tempfile, time
+    from pathlib import Path
+    import lmwrapper.caching as caching
+    d = Path(tempfile.mkdtemp())
+    caching._set_cache_dir = d
+    from lmwrapper.abstract_predictor import get_mock_predictor
+    from lmwrapper.batch_config import CompletionWindow
+    from lmwrapper.structs import LmPrompt
+    n_cold, n_cached = int(sys.argv[1]), int(sys.argv[2])
+    lm = get_mock_predictor()
+    mk = lambda i: LmPrompt(f"prompt number {i}", max_tokens=10, cache=True)
+    prompts = [mk(i) for i in range(n_cached)]
+    t = time.perf_counter()
+    list(lm.predict_many(prompts[:n_cold], CompletionWindow.ASAP))
+    cold = n_cold / (time.perf_counter() - t)
+    list(lm.predict_many(prompts[n_cold:], CompletionWindow.ASAP))  # fill the rest, untimed
+    again = [mk(i) for i in range(n_cached)]
+    t = time.perf_counter()
+    got = list(lm.predict_many(again, CompletionWindow.ASAP))
+    cached = n_cached / (time.perf_counter() - t)
+    assert all(p.was_cached for p in got)
+    print(json.dumps({"cold": cold, "cached": cached}))
+""")
+
+
+def baseline_python() -> Path | None:
+    py = BASELINE_VENV / "bin" / "python"
+    if not py.exists():
+        print(f"creating {BASELINE_VENV} with {BASELINE_PIN} (once)...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(BASELINE_VENV)], check=True)
+        r = subprocess.run([str(py), "-m", "pip", "install", "-q", BASELINE_PIN],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"could not install the baseline: {r.stderr[-500:]}", file=sys.stderr)
+            return None
+    return py
+
+
+def measure_baseline(py: Path, n_cold: int, n_cached: int) -> tuple[float, float]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with tempfile.TemporaryDirectory() as cwd:
+        r = subprocess.run([str(py), "-c", BASELINE_SCRIPT, str(n_cold), str(n_cached)],
+                           capture_output=True, text=True, cwd=cwd, env=env, check=True)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    return out["cold"], out["cached"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--baseline-n", type=int, default=300, help="cold prompts for 0.18")
+    ap.add_argument("--baseline-cached-n", type=int, default=5_000)
+    ap.add_argument("--no-baseline", action="store_true")
+    args = ap.parse_args()
+
+    ours = [measure_ours(args.n) for _ in range(args.repeats)]
+    cold = statistics.median(c for c, _ in ours)
+    cached = statistics.median(c for _, c in ours)
+    base = None
+    if not args.no_baseline and (py := baseline_python()) is not None:
+        runs = [measure_baseline(py, args.baseline_n, args.baseline_cached_n)
+                for _ in range(args.repeats)]
+        base = (statistics.median(c for c, _ in runs), statistics.median(c for _, c in runs))
+
+    print(f"cache benchmark: median of {args.repeats} runs on {os.cpu_count()} cores")
+    print(f"{'':34}{'lmwrapper (this)':>18}{'lmwrapper 0.18':>16}{'ratio':>9}{'target':>10}")
+    rows = [("cold writes/s", cold, base[0] if base else None, 5_000),
+            ("cached predictions/s", cached, base[1] if base else None, 50_000)]
+    for name, value, b, target in rows:
+        label = f"{name} ({args.n:,} prompts)"
+        bs = f"{b:>16,.0f}" if b else f"{'-':>16}"
+        ratio = f"{value / b:>8,.0f}x" if b else f"{'-':>9}"
+        print(f"{label:34}{value:>18,.0f}{bs}{ratio}{'≥' + format(target, ','):>10}")
+    if base:
+        print(f"(0.18 measured on {args.baseline_n} cold / {args.baseline_cached_n:,} cached prompts)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The install surface: light import, pyproject and environment.yml in step, the CLI entry."""
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_import_lmwrapper_stays_light():
+    code = ("import sys, lmwrapper, lmwrapper.structs, lmwrapper.batch_config; "
+            "heavy = [m for m in ('torch', 'transformers', 'openai', 'anthropic', 'tiktoken', "
+            "'numpy', 'sqlite_utils') if m in sys.modules]; print(heavy)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_name(r) for r in project["dependencies"]}
+    for extra, reqs in project["optional-dependencies"].items():
+        wanted |= {_name(r) for r in reqs if not r.startswith("lmwrapper")}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    listed = {_name(r) for r in pip_section if not r.startswith("-e")}
+    assert listed == wanted
+
+
+def test_public_api_is_declared():
+    import lmwrapper
+
+    for name in lmwrapper.__all__:
+        assert hasattr(lmwrapper, name), name
