@@ -85,8 +85,8 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
           f"({sum(samples)} samples)")
     print(f"input tokens: {est.input_tokens}  output tokens (upper bound): {est.max_output_tokens}")
     if est.priced:
-        print(f"cost upper bound: ${est.total_usd:.4f} "
-              f"(input ${est.input_usd:.4f} + output ${est.output_usd:.4f})")
+        print(f"cost upper bound: ${est.total_usd:.6f} "
+              f"(input ${est.input_usd:.6f} + output ${est.output_usd:.6f})")
     else:
         print("cost upper bound: unknown (no price for this model)")
     return 0

@@ -1,0 +1,100 @@
+"""The README's OpenAI examples run as written against the fake; the `run` command."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from lmwrapper.cli import main
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def openai_section_blocks():
+    text = README.read_text()
+    start = text.index("## OpenAI (live API)")
+    end = text.index("\n## ", start + 1)
+    return re.findall(r"```python\n(.*?)```", text[start:end], re.S)
+
+
+def test_the_section_has_the_seed_examples():
+    blocks = openai_section_blocks()
+    assert len(blocks) >= 6
+    joined = "\n".join(blocks)
+    for needle in ("LmChatTurn(role=\"system\"", "retry_on_rate_limit=True", "Spingldorph",
+                   "gpt_3_5_turbo_instruct", "CompletionWindow"):
+        assert needle in joined
+
+
+@pytest.mark.parametrize("index", range(len(openai_section_blocks())))
+def test_readme_openai_example_runs_as_written(index, srv, monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-readme-test-key")
+    monkeypatch.chdir(tmp_path)
+    code = openai_section_blocks()[index]
+    exec(compile(code, f"README.md[openai block {index}]", "exec"), {"__name__": "__readme__"})
+    assert "Error" not in capsys.readouterr().out
+
+
+def write_jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_run_command_writes_answers_in_input_order(srv, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-test-key")
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    rows = [f"What is {i}+1?" for i in range(12)]
+    rows += [[{"role": "system", "content": "be brief"}, "What is 2+2?"],
+             {"prompt": "What is the capital of France?", "max_tokens": 5, "id": "q-fr"},
+             {"text": "Tell me a story", "num_completions": 2, "max_tokens": 3}]
+    write_jsonl(src, rows)
+    args = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+            "--base-url", srv.base_url, "--temperature", "0", str(src), "-o", str(out)]
+    assert main(args) == 0
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [g["index"] for g in got] == list(range(15))
+    assert [g["completion_text"] for g in got[:12]] == [str(i + 1) for i in range(12)]
+    assert got[12]["completion_text"] == "4"
+    assert got[13]["id"] == "q-fr" and got[13]["completion_text"] == "Paris"
+    assert len(got[14]["samples"]) == 2
+    assert "15 prompts: 0 cached" in capsys.readouterr().err
+    sent = srv.counts["chat.completions"]
+    assert main(args) == 0 and srv.counts["chat.completions"] == sent  # all cached now
+
+
+def test_dry_run_prints_tokens_and_cost_and_sends_nothing(srv, tmp_path, capsys, no_key_anywhere):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, ["What is 2+2?", {"prompt": "Hi", "max_tokens": 100}])
+    assert main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+                 "--base-url", srv.base_url, "--max-tokens", "10", str(src), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "to send: 2" in out and "output tokens (upper bound): 110" in out
+    from lmwrapper import tokens
+
+    n_in = sum(tokens.count_chat_tokens([{"role": "user", "content": t}], "o200k_base")
+               for t in ("What is 2+2?", "Hi"))
+    assert f"input tokens: {n_in} " in out
+    assert f"cost upper bound: ${(n_in * 0.15 + 110 * 0.60) / 1e6:.6f}" in out
+    assert srv.counts == {}
+
+
+@pytest.mark.parametrize("line,message", [
+    ({"prompt": "x", "max_token": 5}, "unknown field"),
+    ({"max_tokens": 5}, "exactly one of"),
+    ({"prompt": "x", "temperature": 9}, "temperature"),
+    (5, "expected a string"),
+])
+def test_bad_lines_name_their_line_number(tmp_path, capsys, line, message):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, ["fine", line])
+    assert main(["run", "--model", "openai/gpt-4o-mini", str(src), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert "line 2" in err and message in err
+
+
+def test_unknown_provider_is_refused(tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, ["x"])
+    assert main(["run", "--model", "gpt-4o-mini", str(src), "--dry-run"]) == 2
+    assert "provider/name" in capsys.readouterr().err
