@@ -60,10 +60,11 @@ def _multipart(req: Request) -> dict[str, tuple[str | None, bytes]]:
         raise ApiError(400, "Expected a multipart/form-data body.")
     msg = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
         b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + req.body)
-    fields = {}
+    fields: dict[str, tuple[str | None, bytes]] = {}
     for part in msg.iter_parts():
         name = part.get_param("name", header="content-disposition")
-        fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"")
+        payload = part.get_payload(decode=True)
+        fields[str(name)] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
     return fields
 
 
@@ -153,7 +154,10 @@ def require_str(body: dict[str, Any], name: str) -> str:
 def _parse_input(content: bytes, endpoint: str) -> tuple[list[tuple[str, dict[str, Any]]],
                                                          list[dict[str, Any]]]:
     """The (custom_id, body) pairs of a batch input file, and validation errors."""
-    requests, errors, seen, models = [], [], set(), set()
+    requests: list[tuple[str, dict[str, Any]]] = []
+    errors: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    models: set[Any] = set()
     for number, line in enumerate(content.decode("utf-8", "replace").splitlines(), 1):
         if not line.strip():
             continue
@@ -252,7 +256,8 @@ def advance(srv: FakeServer, job: Job, force: bool = False) -> None:
 
 def _write_files(srv: FakeServer, job: Job) -> None:
     """Output (successes) and error (failed or unrun lines) files, when non-empty."""
-    out, err = [], []
+    out: list[str] = []
+    err: list[str] = []
     for r in job.results or []:
         line = _output_line(srv, r, job.status)
         (out if r.outcome == "succeeded" else err).append(json.dumps(line))

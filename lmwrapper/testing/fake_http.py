@@ -35,9 +35,12 @@ class Request:
     def json(self) -> Any:
         """The body parsed as JSON, or a 400 in the provider's shape."""
         try:
-            return json.loads(self.body or b"{}")
+            body = json.loads(self.body or b"{}")
         except ValueError as e:
             raise ApiError(400, f"We could not parse the JSON body of your request. ({e})")
+        if not isinstance(body, dict):
+            raise ApiError(400, "The request body must be a JSON object.")
+        return body
 
 
 @dataclasses.dataclass
@@ -182,11 +185,13 @@ class Route:
     provider: str
     handler: Handler
 
+    def __post_init__(self) -> None:
+        self._regex = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern))
+
     def match(self, method: str, path: str, provider: str) -> dict[str, str] | None:
         if method != self.method or provider != self.provider:
             return None
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern)
-        m = re.fullmatch(regex, path)
+        m = self._regex.fullmatch(path)
         return m.groupdict() if m else None
 
 

@@ -43,13 +43,15 @@ def is_chat_only_model(model: str) -> bool:
 def get(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None,
         lo: float | None = None, hi: float | None = None) -> Any:
     """`body[name]` checked for type and range, or a 400 naming the parameter."""
-    value = body.get(name, default)
+    value: Any = body.get(name, default)
     if value is None:
         return default
     if not isinstance(value, kind) or isinstance(value, bool) and bool not in _tuple(kind):
         raise ApiError(400, f"Invalid type for '{name}': got {type(value).__name__}.",
                        param=name, code="invalid_type")
-    if (lo is not None and value < lo) or (hi is not None and value > hi):
+    number = float(value) if isinstance(value, (int, float)) else None
+    if number is not None and ((lo is not None and number < lo) or
+                               (hi is not None and number > hi)):
         raise ApiError(400, f"Invalid '{name}': expected a value between {lo} and {hi}, "
                        f"but got {value} instead.", param=name, code="invalid_value")
     return value
