@@ -157,9 +157,10 @@ class FakeServer:
         """Answer with `fn(AnswerRequest) -> str | None` (None: the default answer)."""
         self.answers.set_fn(fn)
 
-    def add_answer(self, prompt_substring: str, text: str) -> None:
-        """Answer `text` to every prompt containing `prompt_substring` (newest first)."""
-        self.answers.add(prompt_substring, text)
+    def add_answer(self, prompt: str, text: str, *, exact: bool = False) -> None:
+        """Answer `text` to every prompt containing `prompt` (or equal to it, with
+        `exact=True`: the completion prompt or the last user message). Newest first."""
+        self.answers.add(prompt, text, exact)
 
     def clear_answers(self) -> None:
         self.answers.clear()

@@ -91,12 +91,12 @@ class AnswerBook:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pairs: list[tuple[str, str]] = []
+        self._pairs: list[tuple[str, str, bool]] = []  # (prompt, answer, exact)
         self._fn: AnswerFn = default_answer
 
-    def add(self, prompt_substring: str, text: str) -> None:
+    def add(self, prompt: str, text: str, exact: bool = False) -> None:
         with self._lock:
-            self._pairs.append((prompt_substring, text))
+            self._pairs.append((prompt, text, exact))
 
     def set_fn(self, fn: AnswerFn | None) -> None:
         with self._lock:
@@ -108,12 +108,14 @@ class AnswerBook:
             self._fn = default_answer
 
     def answer(self, q: AnswerRequest) -> str:
-        """The newest registered pair whose substring is in the prompt wins; then the
+        """The newest registered pair that matches wins (exact: the prompt — the last user
+        message — equals it; else it is a substring of any message); then the
         function (falling back to `default_answer` when it returns None); then a sample
         variant when sampling (see `sample_variant`)."""
         with self._lock:
             pairs, fn = list(self._pairs), self._fn
-        base = next((t for s, t in reversed(pairs) if s in q.full_text), None)
+        base = next((t for s, t, exact in reversed(pairs)
+                     if (s == q.prompt if exact else s in q.full_text)), None)
         if base is None:
             base = fn(q)
         if base is None:

@@ -155,3 +155,19 @@ def test_match_sees_prompts_unescaped(client, fake_server):
     with pytest.raises(openai.InternalServerError):
         ask(client, 'Please say "héllo" twice')
     assert ask(client, "say hello").choices
+
+
+def test_fault_counts_are_exact_under_concurrency(fake_server):
+    fault = fake_server.rate_limit(times=5, retry_after=0.01)
+    c = openai.OpenAI(base_url=fake_server.base_url, api_key="sk", max_retries=0, timeout=10)
+
+    def one(i):
+        try:
+            return ask(c, f"q{i}").choices[0].message.content
+        except openai.RateLimitError:
+            return 429
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(one, range(48)))
+    assert results.count(429) == 5 and fault.fired == 5
+    assert fake_server.count("chat.completions") == 48

@@ -232,3 +232,22 @@ def test_success_responses_carry_request_id_and_rate_limit_headers(client):
                  "limit-tokens", "remaining-tokens", "reset-tokens"):
         assert f"x-ratelimit-{name}" in h
     assert raw.parse().choices[0].message.content
+
+
+def test_exact_answers_and_errors_raised_by_the_answer_function(client, fake_server):
+    from lmwrapper.testing import FakeApiError
+
+    fake_server.add_answer("hi", "exactly hi", exact=True)
+    assert ask(client, "hi").choices[0].message.content == "exactly hi"
+    assert ask(client, "hi there").choices[0].message.content != "exactly hi"
+
+    def answer(q):
+        if "forbidden" in q.prompt:
+            raise FakeApiError(400, "Invalid prompt: flagged.", code="invalid_prompt")
+        return None  # the default answer
+
+    fake_server.set_answer(answer)
+    with pytest.raises(openai.BadRequestError) as e:
+        ask(client, "a forbidden question")
+    assert e.value.code == "invalid_prompt"
+    assert ask(client, "What is 1+1?").choices[0].message.content == "2"
