@@ -10,7 +10,9 @@
 It is a real server (stdlib `ThreadingHTTPServer` on 127.0.0.1, an ephemeral port, one
 thread per connection), so the official SDKs talk to it unmodified through `base_url` and
 every layer of a client — connection pool, retries, timeouts — is exercised. It imports no
-SDK. Endpoints live in `fake_openai.py`, `fake_batches.py` and `fake_anthropic.py`.
+SDK. Sockets are in `fake_transport.py`; endpoints in `fake_openai.py`, `fake_batches.py`
+(files, Batch API) and `fake_anthropic.py`; batch job life cycles in `fake_jobs.py`; answers,
+tokens and logprobs in `fake_text.py`; faults in `fake_faults.py`.
 """
 
 from __future__ import annotations
@@ -61,7 +63,19 @@ class RecordedRequest:
 
 
 class FakeServer:
-    """A fake OpenAI + Anthropic API on loopback. See the module docstring and README."""
+    """A fake OpenAI + Anthropic API on loopback. See the module docstring and README.
+
+    latency: seconds every model call waits (settable later as `srv.latency`).
+    api_key: accept only this key (default: any non-empty one).
+    tokenize: text → tokens, for usage counts, `max_tokens` and logprobs.
+    context_limit / context_limits: tokens a request may use (prompt + max_tokens), by
+        default and per model name; beyond it, a 400 `context_length_exceeded`.
+    requests_per_minute / tokens_per_minute: a simulated one-minute window, reported in
+        the rate-limit headers and enforced with 429s.
+    batch_polls_per_step / batch_seconds_per_step: how fast batches move on.
+    batch_shuffle: result files in an order unlike the input's (as the real APIs may).
+    batch_token_limit: OpenAI enqueued-token limit per model (`token_limit_exceeded`).
+    """
 
     def __init__(
         self,
