@@ -251,3 +251,18 @@ def test_exact_answers_and_errors_raised_by_the_answer_function(client, fake_ser
         ask(client, "a forbidden question")
     assert e.value.code == "invalid_prompt"
     assert ask(client, "What is 1+1?").choices[0].message.content == "2"
+
+
+def test_chunked_request_bodies_are_read(fake_server):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", fake_server.port, timeout=10)
+    body = json.dumps({"model": "gpt-4o-mini",
+                       "messages": [{"role": "user", "content": "What is 5+5?"}]}).encode()
+    conn.request("POST", "/v1/chat/completions", body=iter([body[:10], body[10:]]),
+                 headers={"authorization": "Bearer sk", "content-type": "application/json",
+                          "transfer-encoding": "chunked"}, encode_chunked=True)
+    resp = conn.getresponse()
+    assert resp.status == 200
+    assert json.loads(resp.read())["choices"][0]["message"]["content"] == "10"
+    conn.close()
