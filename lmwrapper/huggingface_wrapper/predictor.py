@@ -26,20 +26,32 @@ class HuggingFacePredictor(LmPredictor):
 
     provider = "huggingface"
 
-    def __init__(self, model: Any, tokenizer: Any, *, name: str, identity: dict[str, Any],
-                 batch_size: int, use_chat_mode: bool | None = None,
+    def __init__(self, model: Any, tokenizer: Any, config: Any, *, name: str,
+                 identity: dict[str, Any], batch_size: int, use_chat_mode: bool | None = None,
                  cache_default: bool = True, cache_dir: str | None = None) -> None:
+        """`model` is a loaded model, or a function that loads it (called on first use)."""
         super().__init__(cache_default=cache_default, cache_dir=cache_dir)
-        self.model = model
+        self._model = model if not callable(model) or hasattr(model, "forward") else None
+        self._load_model = None if self._model is not None else model
         self.tokenizer = tokenizer
+        self.config = config
         self.batch_size = batch_size
         self._name = name
         self.encoder = PromptEncoder(tokenizer, use_chat_mode)
         self._identity = {"provider": self.provider, "model": name, **identity,
                           "chat_mode": self.encoder.chat_mode}
-        self._lock = threading.Lock()  # one generation at a time on the model
-        self.eos_ids = _eos_ids(model, tokenizer)
+        self._lock = threading.RLock()  # one generation at a time on the model
+        self.eos_ids = _eos_ids(config, tokenizer)
         self.pad_id = _pad_id(tokenizer, self.eos_ids)
+
+    @property
+    def model(self) -> Any:
+        """The torch model; loaded on first access, so a fully cached run never loads weights."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._load_model()
+                self.eos_ids |= _eos_ids(getattr(self._model, "generation_config", None), None)
+            return self._model
 
     # -- identity, limits, validation -----------------------------------------------------
 
@@ -48,12 +60,12 @@ class HuggingFacePredictor(LmPredictor):
 
     @property
     def num_layers(self) -> int:
-        config = self.model.config
+        config = self.config
         return int(getattr(config, "num_hidden_layers", None) or config.n_layer)
 
     @property
     def token_limit(self) -> int:
-        config = self.model.config
+        config = self.config
         for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
             value = getattr(config, name, None)
             if isinstance(value, int) and value > 0:
@@ -124,7 +136,8 @@ class HuggingFacePredictor(LmPredictor):
                        ) -> list[LmPrediction]:
         rows = [r for _, _, r in batch]
         with self._lock:
-            results = generate(self.model, rows, self.pad_id, self.eos_ids)
+            model = self.model  # loads the weights on first use, adding generation_config's eos
+            results = generate(model, rows, self.pad_id, self.eos_ids)
             built = [self._prediction(jobs[j].prompt, row, res)
                      for (j, _, row), res in zip(batch, results)]
             return self._add_internals([jobs[j].prompt for j, _, _ in batch], rows,
@@ -212,12 +225,12 @@ def _sample_seed(seed: int | None, sample_index: int) -> int | None:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+def _eos_ids(config: Any, tokenizer: Any) -> set[int]:
+    """End-of-sequence ids from a config / generation config and the tokenizer."""
     ids: set[int] = set()
-    for source in (getattr(model, "generation_config", None), model.config):
-        value = getattr(source, "eos_token_id", None) if source is not None else None
-        ids.update([value] if isinstance(value, int) else value or [])
-    if tokenizer.eos_token_id is not None:
+    value = getattr(config, "eos_token_id", None) if config is not None else None
+    ids.update([value] if isinstance(value, int) else value or [])
+    if tokenizer is not None and tokenizer.eos_token_id is not None:
         ids.add(tokenizer.eos_token_id)
     return ids
 

@@ -51,13 +51,19 @@ def get_huggingface_lm(
     device = _resolve_device(device, device_map)
     dtype = _resolve_dtype(dtype, device)
     source, identity = _resolve_source(model, revision, gguf_file, cache_dir)
-    tokenizer, loaded = _load(source, revision, gguf_file, device, dtype, device_map,
-                              trust_remote_code)
-    if revision is None and getattr(loaded.config, "_commit_hash", None):
-        identity["revision"] = loaded.config._commit_hash
+    kw: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
+    if gguf_file is not None:
+        kw["gguf_file"] = gguf_file
+    tokenizer, config = _load_tokenizer_and_config(source, kw)
+    if revision is None and getattr(config, "_commit_hash", None):
+        identity["revision"] = config._commit_hash
     identity["dtype"] = dtype
+
+    def load_model() -> Any:
+        return _load_model(source, kw, device, dtype, device_map)
+
     return HuggingFacePredictor(
-        loaded, tokenizer, name=smollm2.NAME if identity.get("embedded") else model,
+        load_model, tokenizer, config, name=smollm2.NAME if "embedded" in identity else model,
         identity=identity, batch_size=_resolve_batch_size(batch_size, device),
         use_chat_mode=use_chat_mode, cache_default=cache_default, cache_dir=cache_dir)
 
@@ -118,26 +124,30 @@ def _resolve_source(model: str, revision: str | None, gguf_file: str | None,
     return model, identity
 
 
-def _load(source: str, revision: str | None, gguf_file: str | None, device: str, dtype: str,
-          device_map: Any, trust_remote_code: bool) -> tuple[Any, Any]:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def _load_tokenizer_and_config(source: str, kw: dict[str, Any]) -> tuple[Any, Any]:
+    from transformers import AutoConfig, AutoTokenizer
 
-    kw: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
-    if gguf_file is not None:
-        kw["gguf_file"] = gguf_file
     if not Path(source).exists():
         _check_hub_reachable(source, kw)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kw)
+        return AutoTokenizer.from_pretrained(source, **kw), AutoConfig.from_pretrained(source, **kw)
+    except OSError as e:
+        raise ConfigurationError(_not_found_message(source, e)) from e
+
+
+def _load_model(source: str, kw: dict[str, Any], device: str, dtype: str, device_map: Any) -> Any:
+    """The weights, loaded on first use: a fully cached run never needs them."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    try:
         model = AutoModelForCausalLM.from_pretrained(
             source, dtype=getattr(torch, dtype), device_map=device_map, **kw)
     except OSError as e:
         raise ConfigurationError(_not_found_message(source, e)) from e
     if device_map is None:
         model.to(device)
-    model.eval()
-    return tokenizer, model
+    return model.eval()
 
 
 def _check_hub_reachable(name: str, kw: dict[str, Any]) -> None:
