@@ -13,8 +13,9 @@ out by the engine before it asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.structs import LmPrompt, LmUsage
@@ -43,12 +44,12 @@ class Price:
         if not self.known or usage.prompt_tokens is None or usage.completion_tokens is None:
             return None
         cached = min(usage.cached_prompt_tokens or 0, usage.prompt_tokens)
-        cached_rate = self.cached_input_usd_per_mtok
-        if cached_rate is None:
-            cached_rate = self.input_usd_per_mtok
-        usd = ((usage.prompt_tokens - cached) * self.input_usd_per_mtok  # type: ignore[operator]
-               + cached * cached_rate
-               + usage.completion_tokens * self.output_usd_per_mtok) / PER  # type: ignore[operator]
+        rate_in, rate_out = self.input_usd_per_mtok or 0.0, self.output_usd_per_mtok or 0.0
+        rate_cached = self.cached_input_usd_per_mtok
+        if rate_cached is None:
+            rate_cached = rate_in
+        usd = ((usage.prompt_tokens - cached) * rate_in + cached * rate_cached
+               + usage.completion_tokens * rate_out) / PER
         return usd * (self.batch_discount if batch else 1.0)
 
 
@@ -74,11 +75,9 @@ def bound(
     if not price.known:
         return CostEstimate(len(prompts), tokens_in, tokens_out, 0.0, 0.0, priced=False)
     mult = price.batch_discount if (batch_priced and window == CompletionWindow.BATCH_ANY) else 1.0
-    return CostEstimate(
-        len(prompts), tokens_in, tokens_out,
-        tokens_in * price.input_usd_per_mtok / PER * mult,  # type: ignore[operator]
-        tokens_out * price.output_usd_per_mtok / PER * mult,  # type: ignore[operator]
-    )
+    rate_in, rate_out = price.input_usd_per_mtok or 0.0, price.output_usd_per_mtok or 0.0
+    return CostEstimate(len(prompts), tokens_in, tokens_out,
+                        tokens_in * rate_in / PER * mult, tokens_out * rate_out / PER * mult)
 
 
 def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],

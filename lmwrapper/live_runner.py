@@ -24,8 +24,8 @@ import itertools
 import random
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 from lmwrapper.engine import Emit, Job
 from lmwrapper.errors import ProviderError, RateLimitError, TransientProviderError

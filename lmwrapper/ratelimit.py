@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Callable, Mapping
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -109,11 +109,12 @@ class Bucket:
         # Requests still in flight are spent locally but maybe not yet counted by the server:
         # take the lower of the two, so a response that left earlier cannot raise the level.
         self.level = remaining if first else min(self.level, remaining)
-        gap = self.limit - remaining
+        cap = self.limit if self.limit is not None else remaining
+        gap = cap - remaining
         if reset_s and gap > 0:
             self.rate = gap / reset_s
         elif self.rate == 0:
-            self.rate = self.limit / 60.0  # limits are per minute
+            self.rate = cap / 60.0  # limits are per minute
 
 
 class RateLimiter:

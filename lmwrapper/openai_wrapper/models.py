@@ -75,7 +75,7 @@ class OpenAiModelInfo(str):
     def facts(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in _FACTS}
 
-    def replace(self, name: str | None = None, **overrides: Any) -> OpenAiModelInfo:
+    def with_facts(self, name: str | None = None, **overrides: Any) -> OpenAiModelInfo:
         unknown = set(overrides) - set(_FACTS)
         if unknown:
             raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(_FACTS)}")
@@ -89,7 +89,7 @@ class OpenAiModelInfo(str):
         base = _family_name(str(name))
         family = _BY_NAME.get(base) or next(
             (_BY_NAME[p] for p in _PREFIXES if base.startswith(p)), _UNKNOWN)
-        return family.replace(str(name), **overrides)
+        return family.with_facts(str(name), **overrides)
 
 
 _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
@@ -168,4 +168,4 @@ def _sanity() -> None:  # a registry entry must infer to itself
 
 
 _sanity()
-__all__ = ["OpenAiModelInfo", "OpenAiModelNames", "ModelKind"]
+__all__ = ["ModelKind", "OpenAiModelInfo", "OpenAiModelNames"]

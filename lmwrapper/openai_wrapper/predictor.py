@@ -11,21 +11,33 @@ import os
 import re
 import threading
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
+from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import Price, bound
 from lmwrapper.engine import Emit, Job
-from lmwrapper.errors import (ConfigurationError, MissingApiKeyError, PermanentProviderError,
-                              ProviderError, RateLimitError, TransientProviderError, install_hint)
+from lmwrapper.errors import (
+    ConfigurationError,
+    MissingApiKeyError,
+    PermanentProviderError,
+    ProviderError,
+    RateLimitError,
+    TransientProviderError,
+    install_hint,
+)
 from lmwrapper.live_runner import LiveRunner, RetryPolicy, RunnerStats
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo
-from lmwrapper.openai_wrapper.request import (INSTRUCT_DEFAULT_MAX_TOKENS, build_request,
-                                              check_prompt, parse_response)
+from lmwrapper.openai_wrapper.request import (
+    INSTRUCT_DEFAULT_MAX_TOKENS,
+    build_request,
+    check_prompt,
+    parse_response,
+)
 from lmwrapper.ratelimit import RateLimiter, retry_after_seconds
-from lmwrapper import tokens
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -114,7 +126,8 @@ class OpenAiPredictor(LmPredictor):
         is also far cheaper than tokenizing every prompt.
         """
         p = job.prompt
-        chars = len(p.text) if isinstance(p.text, str) else sum(len(t.content) for t in p.text)
+        chars = len(p.text) if isinstance(p.text, str) else sum(
+            len(t.content) for t in p.get_text_as_chat())
         return chars // 4 + (p.max_tokens or self.model.max_output_tokens) * len(job.sample_indices)
 
     # -- sending -----------------------------------------------------------------------------

@@ -13,8 +13,9 @@ Token-level results have the Hugging Face backend's shape: `completion_tokens`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from lmwrapper.costs import Price
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames  # noqa: F401

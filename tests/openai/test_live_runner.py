@@ -6,8 +6,12 @@ import time
 import pytest
 
 from lmwrapper.engine import Job
-from lmwrapper.errors import (MissingApiKeyError, PermanentProviderError, RateLimitError,
-                              TransientProviderError)
+from lmwrapper.errors import (
+    MissingApiKeyError,
+    PermanentProviderError,
+    RateLimitError,
+    TransientProviderError,
+)
 from lmwrapper.live_runner import LiveRunner, RetryPolicy
 from lmwrapper.structs import LmPrediction, LmPrompt
 

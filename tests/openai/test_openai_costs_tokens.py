@@ -7,12 +7,12 @@ import sys
 
 import pytest
 
+from lmwrapper import tokens
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import estimate_run
 from lmwrapper.errors import CostLimitExceededError
 from lmwrapper.openai_wrapper import OpenAiModelNames, get_open_ai_lm
 from lmwrapper.structs import LmPrompt
-from lmwrapper import tokens
 
 
 def test_seed_token_counting_example():

@@ -92,7 +92,6 @@ def test_requests_in_flight_never_exceed_max_concurrency(make_lm, srv):
         time.sleep(0.05)
         with lock:
             now[0] -= 1
-        return None
 
     srv.set_answer(slow_answer)
     list(make_lm(max_concurrency=4).predict_many([f"question {i}" for i in range(24)]))

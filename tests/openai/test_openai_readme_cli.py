@@ -15,7 +15,7 @@ def openai_section_blocks():
     text = README.read_text()
     start = text.index("## OpenAI (live API)")
     end = text.index("\n## ", start + 1)
-    return re.findall(r"```python\n(.*?)```", text[start:end], re.S)
+    return re.findall(r"```python\n(.*?)```", text[start:end], re.DOTALL)
 
 
 def test_the_section_has_the_seed_examples():
