@@ -42,6 +42,8 @@ class HuggingFacePredictor(LmPredictor):
                           "chat_mode": self.encoder.chat_mode}
         self._lock = threading.RLock()  # one generation at a time on the model
         self.eos_ids = _eos_ids(config, tokenizer)
+        if self._model is not None:
+            self.eos_ids |= _eos_ids(getattr(self._model, "generation_config", None), None)
         self.pad_id = _pad_id(tokenizer, self.eos_ids)
 
     @property
@@ -52,6 +54,17 @@ class HuggingFacePredictor(LmPredictor):
                 self._model = self._load_model()
                 self.eos_ids |= _eos_ids(getattr(self._model, "generation_config", None), None)
             return self._model
+
+    def with_settings(self, *, batch_size: int | None = None, cache_default: bool | None = None,
+                      cache_dir: str | None = None) -> HuggingFacePredictor:
+        """A predictor sharing these weights (no reload) with other run settings."""
+        return HuggingFacePredictor(
+            self._model or self._load_model, self.tokenizer, self.config, name=self._name,
+            identity={k: v for k, v in self._identity.items()
+                      if k not in ("provider", "model", "chat_mode")},
+            batch_size=batch_size or self.batch_size, use_chat_mode=self.encoder.forced,
+            cache_default=self.cache_default if cache_default is None else cache_default,
+            cache_dir=cache_dir if cache_dir is not None else self._cache_dir)
 
     # -- identity, limits, validation -----------------------------------------------------
 
@@ -148,17 +161,17 @@ class HuggingFacePredictor(LmPredictor):
         """The prediction for one row, and the completion ids it kept (after a stop string)."""
         ids, text = self._truncate_at_stop(res.token_ids, prompt.stop)
         n = len(ids)
-        tokens = tuple(self.decode([t]) for t in ids)
+        tokens = tuple(self.token_str(t) for t in ids)
         top = None
         if prompt.logprobs:
-            top = tuple({self.decode([t]): lp for t, lp in reversed(alts)}
+            top = tuple({self.token_str(t): lp for t, lp in reversed(alts)}
                         for alts in res.top_logprobs[:n])
             top = tuple(dict(sorted(d.items(), key=lambda kv: -kv[1])) for d in top)
         return LmPrediction(
             completion_text=text, prompt=prompt, finish_reason=res.finish_reason,
             completion_tokens=tokens, completion_logprobs=tuple(res.logprobs[:n]),
             top_token_logprobs=top,
-            prompt_tokens=tuple(self.decode([t]) for t in row.prompt_ids) if prompt.echo else None,
+            prompt_tokens=tuple(self.token_str(t) for t in row.prompt_ids) if prompt.echo else None,
             prompt_logprobs=tuple(res.prompt_logprobs) if prompt.echo else None,
             usage=LmUsage(len(row.prompt_ids), len(res.token_ids)),
             provider=self.provider, model=self._name,
@@ -189,13 +202,21 @@ class HuggingFacePredictor(LmPredictor):
                                            [r.return_attentions for r in reqs], self.pad_id)
         for i, seq, req, lay, (hidden, attn) in zip(wanted, seqs, reqs, layers, out):
             value = _internals.ModelInternals(
-                tokens=tuple(self.decode([t]) for t in seq), token_ids=tuple(seq),
+                tokens=tuple(self.token_str(t) for t in seq), token_ids=tuple(seq),
                 num_prompt_tokens=len(rows[i].prompt_ids), layers=lay,
                 hidden_states=hidden if req.return_hidden_states else None, attentions=attn)
             preds[i] = dataclasses.replace(preds[i], internals=value)
         return preds
 
     # -- helpers for notebooks --------------------------------------------------------------
+
+    def token_str(self, token_id: int) -> str:
+        """One token as text; a token that is only part of a UTF-8 character (which would
+        decode to U+FFFD) is shown in the tokenizer's own form, so distinct ids stay distinct."""
+        text = self.decode([token_id])
+        if "\ufffd" in text:
+            return str(self.tokenizer.convert_ids_to_tokens(token_id))
+        return text
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(list(ids), skip_special_tokens=False,

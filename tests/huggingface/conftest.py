@@ -1,0 +1,90 @@
+"""Models for the Hugging Face tests, each built or loaded once per session.
+
+- `tiny_dir`: a random 2-layer GPT-2 (n_embd 64) with a byte-level BPE tokenizer trained on
+  the fly with `tokenizers` (well under a second), saved with save_pretrained.
+- `tiny_lm`: that folder through `get_huggingface_lm` (cache off; tests that need the cache
+  take `tiny_lm.with_settings(cache_dir=...)`, which shares the weights).
+- `smol_lm`: the embedded SmolLM2-135M-Instruct (tests marked `slow`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# The converted SmolLM2 lives in the real cache directory, not in each test's temporary one.
+MODELS_CACHE = os.environ.get("LMWRAPPER_CACHE_DIR") or str(Path(__file__).parents[2] / "cache")
+
+CORPUS = [
+    "The capital of France is Paris. The capital of Germany is Berlin.",
+    "Once upon a time there was a small model that learned to count: one, two, three.",
+    "def add(a, b):\n    return a + b\n",
+    "Numbers: 0 1 2 3 4 5 6 7 8 9 10 11 12. Café, naïve, 東京, emoji 🙂.",
+    "system: be brief\nuser: hello\nassistant: hi there",
+] * 20
+
+CHAT_TEMPLATE = (
+    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _torch_threads():
+    import torch
+
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory) -> Path:
+    import torch
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|pad|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>",
+                                   eos_token="<|endoftext|>", pad_token="<|pad|>")
+    fast.chat_template = CHAT_TEMPLATE
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(fast), n_positions=128, n_embd=64, n_layer=2, n_head=4,
+                        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id)
+    model = GPT2LMHeadModel(config)
+    d = tmp_path_factory.mktemp("tiny-gpt2")
+    model.save_pretrained(d)
+    fast.save_pretrained(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tiny_dir):
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    lm = get_huggingface_lm(str(tiny_dir), device="cpu", batch_size=4, cache_default=False)
+    lm.model  # load now, once
+    return lm
+
+
+@pytest.fixture(scope="session")
+def smol_lm():
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    return get_huggingface_lm("smollm2-135m-instruct", device="cpu", cache_default=False,
+                              cache_dir=MODELS_CACHE)
+
+
+@pytest.fixture
+def cached_tiny(tiny_lm, cache_dir):
+    """The tiny model with the cache on, in this test's own cache directory."""
+    return tiny_lm.with_settings(cache_default=True, cache_dir=str(cache_dir))
