@@ -63,6 +63,8 @@ class OpenAiPredictor(LmPredictor):
         cache_dir: str | None = None,
     ) -> None:
         super().__init__(cache_default=cache_default, cache_dir=cache_dir)
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an int >= 1; got {max_concurrency!r}")
         self.model = model
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.max_concurrency = max_concurrency
