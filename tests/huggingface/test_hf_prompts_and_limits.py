@@ -1,0 +1,135 @@
+"""Tokenization, chat templates, token limits, refused fields and load errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import hf_reference as ref
+import pytest
+
+from lmwrapper.errors import ConfigurationError
+from lmwrapper.structs import LmChatTurn, LmPrompt, ModelInternalsRequest
+
+CHAT = [LmChatTurn("system", "be brief"), LmChatTurn("user", "hello")]
+
+
+def test_chat_prompt_uses_the_template_once_with_one_bos(tiny_lm):
+    tok = tiny_lm.tokenizer
+    expected = tok.apply_chat_template([t.as_dict() for t in CHAT], tokenize=True,
+                                       add_generation_prompt=True, return_dict=False)
+    got = tiny_lm.encoder.encode(LmPrompt(CHAT))
+    assert got == list(expected)
+    assert got[0] == tok.bos_token_id and got[1] != tok.bos_token_id
+    assert "<|system|>be brief" in tiny_lm.decode(got)
+    pred = tiny_lm.predict(LmPrompt(CHAT, max_tokens=3, temperature=0, echo=True))
+    assert pred.prompt_tokens == tuple(tiny_lm.token_str(i) for i in got)
+    assert pred.completion_text == tiny_lm.decode(ref.greedy(tiny_lm, got, 3))
+
+
+def test_string_prompts_are_tokenized_as_given(tiny_lm):
+    assert tiny_lm.encoder.encode(LmPrompt("hello")) == tiny_lm.tokenizer("hello")["input_ids"]
+
+
+def test_use_chat_mode_overrides(tiny_lm):
+    from lmwrapper.huggingface_wrapper.prompts import PromptEncoder
+
+    off = PromptEncoder(tiny_lm.tokenizer, use_chat_mode=False)
+    text = LmPrompt(CHAT).get_text_as_string_default_form()
+    assert off.encode(LmPrompt(CHAT)) == tiny_lm.tokenizer(text)["input_ids"]
+    on = PromptEncoder(tiny_lm.tokenizer, use_chat_mode=True)
+    assert on.encode(LmPrompt("hello")) == on.encode(LmPrompt(["hello"]))
+
+
+def test_chat_mode_is_part_of_the_identity(tiny_dir):
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    a = get_huggingface_lm(str(tiny_dir), use_chat_mode=False)
+    b = get_huggingface_lm(str(tiny_dir))
+    assert a.model_identity()["chat_mode"] is False and b.model_identity()["chat_mode"] is True
+    assert a.identity_json() != b.identity_json()
+    assert b.model_identity()["dtype"] == "float32"
+
+
+def test_add_bos_token(tiny_lm):
+    bos = tiny_lm.tokenizer.bos_token_id
+    assert tiny_lm.encoder.encode(LmPrompt("hi", add_bos_token=True))[0] == bos
+    plain = tiny_lm.encoder.encode(LmPrompt("hi"))
+    assert tiny_lm.encoder.encode(LmPrompt("hi", add_bos_token=False)) == plain
+    assert tiny_lm.encoder.encode(LmPrompt(CHAT, add_bos_token=False))[0] != bos
+
+
+def test_token_counting_and_limits(tiny_lm):
+    p = LmPrompt("The capital of France is", max_tokens=5)
+    n = len(tiny_lm.tokenizer(p.text)["input_ids"])
+    assert tiny_lm.estimate_tokens_in_prompt(p) == n
+    assert tiny_lm.token_limit == 128
+    assert not tiny_lm.could_completion_go_over_token_limit(p)
+    assert tiny_lm.could_completion_go_over_token_limit(LmPrompt(p.text, max_tokens=200))
+    assert tiny_lm.default_max_tokens(p) == 128 - n
+
+
+def test_too_long_prompt_is_a_cached_error_with_the_numbers(cached_tiny):
+    long = LmPrompt("one two three " * 60, max_tokens=10, temperature=0)
+    ok = LmPrompt("hi", max_tokens=2, temperature=0)
+    bad, good = cached_tiny.predict_many([long, ok])
+    n = cached_tiny.estimate_tokens_in_prompt(long)
+    assert n + 10 > 128
+    assert bad.has_errors and f"{n} prompt tokens" in bad.error_message and "128" in bad.error_message
+    assert not good.has_errors
+    again = cached_tiny.predict(long)
+    assert again.was_cached and again.has_errors
+
+
+@pytest.mark.parametrize("kwargs, field", [
+    ({"response_format": "json_object"}, "response_format"),
+    ({"model_internals_request": ModelInternalsRequest(True, hidden_layer_indexes=(7,))},
+     "hidden_layer_indexes"),
+])
+def test_unsupported_fields_raise_before_any_work(tiny_lm, kwargs, field):
+    with pytest.raises(ValueError, match=field):
+        list(tiny_lm.predict_many([LmPrompt("ok"), LmPrompt("hi", **kwargs)]))
+
+
+def test_bad_settings_raise(tiny_dir):
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    for kwargs, word in [({"dtype": "int3"}, "dtype"), ({"device": "tpu"}, "device"),
+                         ({"batch_size": 0}, "batch_size")]:
+        with pytest.raises(ValueError, match=word):
+            get_huggingface_lm(str(tiny_dir), **kwargs)
+
+
+def test_hub_name_offline_fails_fast_and_says_what_to_do():
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    start = time.perf_counter()
+    with pytest.raises(ConfigurationError, match="local folder"):
+        get_huggingface_lm("someone/not-downloaded-model")
+    assert time.perf_counter() - start < 10
+
+
+def test_weights_differ_means_keys_differ(tiny_dir, tmp_path):
+    """Two folders with the same layout but different weights never share cache rows."""
+    import torch
+    from transformers import GPT2LMHeadModel
+
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    torch.manual_seed(1)
+    other = GPT2LMHeadModel(GPT2LMHeadModel.from_pretrained(tiny_dir).config)
+    other.save_pretrained(tmp_path)
+    for f in tiny_dir.iterdir():
+        if "token" in f.name or f.suffix == ".jinja":
+            (tmp_path / f.name).write_bytes(f.read_bytes())
+    a = get_huggingface_lm(str(tiny_dir)).model_identity()["fingerprint"]
+    b = get_huggingface_lm(str(tmp_path)).model_identity()["fingerprint"]
+    assert a != b
+
+
+def test_import_lmwrapper_and_the_backend_module_stay_light():
+    code = ("import sys, lmwrapper, lmwrapper.huggingface_wrapper; "
+            "print(sorted(m for m in ('torch', 'transformers', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,74 @@
+"""The embedded SmolLM2-135M-Instruct: real answers, chat template, batching, logit lens."""
+
+from __future__ import annotations
+
+import json
+
+import hf_reference as ref
+import numpy as np
+import pytest
+
+from lmwrapper.huggingface_wrapper import ModelInternalsRequest, smollm2
+from lmwrapper.structs import LmChatTurn, LmPrompt
+
+pytestmark = pytest.mark.slow
+
+
+def test_readme_paris_example(smol_lm):
+    prediction = smol_lm.predict(LmPrompt(
+        "The capital of Germany is Berlin. The capital of France is",
+        max_tokens=1,
+        temperature=0,
+    ))
+    assert prediction.completion_text == " Paris"
+    assert prediction.completion_logprobs[0] > -0.5
+
+
+def test_the_converted_folder_records_its_source(smol_lm):
+    folder = smollm2.smollm2_path(smol_lm._cache_dir)
+    assert smollm2.GGUF_SHA256 in (folder / "SOURCE.txt").read_text()
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
+    ident = smol_lm.model_identity()
+    assert ident["model"] == "smollm2-135m-instruct" and ident["gguf_sha256"] == smollm2.GGUF_SHA256
+
+
+def test_chat_template_with_system_turn_and_one_bos(smol_lm):
+    chat = [LmChatTurn("system", "You answer with one word."),
+            LmChatTurn("user", "What is the capital of France?")]
+    ids = smol_lm.encoder.encode(LmPrompt(chat))
+    text = smol_lm.decode(ids)
+    assert text.startswith("<|im_start|>system\nYou answer with one word.<|im_end|>")
+    assert text.endswith("<|im_start|>assistant\n")
+    assert "SmolLM" not in text  # our system turn replaced the template's default one
+    assert ids[0] == smol_lm.tokenizer.bos_token_id and ids[1] != ids[0]
+    pred = smol_lm.predict(LmPrompt(chat, max_tokens=10, temperature=0))
+    assert "Paris" in pred.completion_text
+    assert pred.finish_reason == "stop" and "<|im_end|>" not in pred.completion_text
+
+
+def test_batched_greedy_equals_one_at_a_time(smol_lm):
+    questions = ["What is 2 + 2?", "Name a color.", "What is the capital of Italy?",
+                 "Write a haiku about the sea in one line, please, and keep it short."]
+    prompts = [LmPrompt([q], max_tokens=12, temperature=0) for q in questions]
+    preds = list(smol_lm.with_settings(batch_size=4).predict_many(prompts))
+    for p, pred in zip(prompts, preds):
+        ids = smol_lm.encoder.encode(p)
+        expected = ref.greedy(smol_lm, ids, 12)
+        assert pred.completion_text == smol_lm.decode(expected)
+        plain = ref.token_logprobs(smol_lm, ids + expected)[len(ids) - 1:]
+        assert pred.completion_logprobs == pytest.approx(plain, abs=1e-4)
+
+
+def test_logit_lens_last_layer_equals_model_logits(smol_lm):
+    req = ModelInternalsRequest(return_hidden_states=True, hidden_layer_indexes=(-1, 15))
+    pred = smol_lm.predict(LmPrompt("The capital of France is", max_tokens=2, temperature=0,
+                                    model_internals_request=req))
+    it = pred.internals
+    assert it.layers == (15, 30)
+    lens = smol_lm.logit_lens(it, layer=-1)
+    plain = ref.full_logprobs(smol_lm, list(it.token_ids)).numpy()
+    np.testing.assert_allclose(lens, plain, atol=1e-4)
+    # the lens at the last prompt position predicts the token the model generated
+    assert smol_lm.token_str(int(lens[it.num_prompt_tokens - 1].argmax())) == pred.completion_tokens[0]
+    mid = smol_lm.logit_lens(it, layer=15)
+    assert mid.shape == lens.shape and not np.allclose(mid, lens, atol=1e-2)
