@@ -107,7 +107,7 @@ def main() -> None:
 
 def _no_early_stop(lm) -> None:
     """Generate exactly --tokens tokens per prompt on both sides: no end-of-sequence stop."""
-    lm.model  # load the weights first: loading adds the generation config's eos ids
+    _ = lm.model  # load the weights first: loading adds the generation config's eos ids
     lm.eos_ids = set()
 
 

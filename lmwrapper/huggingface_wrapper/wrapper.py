@@ -146,25 +146,30 @@ def _load_model(source: str, kw: dict[str, Any], device: str, dtype: str, device
     except OSError as e:
         raise ConfigurationError(_not_found_message(source, e)) from e
     if device_map is None:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]
     return model.eval()
 
 
 def _check_hub_reachable(name: str, kw: dict[str, Any]) -> None:
     """Fail in seconds, not after the hub client's ~50 s of retries, when there is no network."""
-    from transformers import AutoConfig
-
-    try:
-        AutoConfig.from_pretrained(name, local_files_only=True, **kw)
-        return  # already in the local Hugging Face cache
-    except Exception:
-        pass
+    if _in_local_hf_cache(name, kw):
+        return
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on"):
         raise ConfigurationError(_not_found_message(name, "HF_HUB_OFFLINE is set"))
     try:
         socket.create_connection(("huggingface.co", 443), timeout=3).close()
     except OSError as e:
         raise ConfigurationError(_not_found_message(name, e)) from e
+
+
+def _in_local_hf_cache(name: str, kw: dict[str, Any]) -> bool:
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(name, local_files_only=True, **kw)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _not_found_message(name: str, why: Any) -> str:

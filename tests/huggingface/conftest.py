@@ -17,8 +17,7 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# The converted SmolLM2 lives in the real cache directory, not in each test's temporary one.
-MODELS_CACHE = os.environ.get("LMWRAPPER_CACHE_DIR") or str(Path(__file__).parents[2] / "cache")
+from hf_reference import MODELS_CACHE
 
 CORPUS = [
     "The capital of France is Paris. The capital of Germany is Berlin.",
@@ -72,7 +71,7 @@ def tiny_lm(tiny_dir):
     from lmwrapper.huggingface_wrapper import get_huggingface_lm
 
     lm = get_huggingface_lm(str(tiny_dir), device="cpu", batch_size=4, cache_default=False)
-    lm.model  # load now, once
+    _ = lm.model  # load now, once
     return lm
 
 

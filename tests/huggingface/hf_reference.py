@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import torch
+
+# The converted SmolLM2 lives in the real cache directory, not in each test's temporary one
+# (read at import, before the root conftest points LMWRAPPER_CACHE_DIR at a temporary one).
+MODELS_CACHE = os.environ.get("LMWRAPPER_CACHE_DIR") or str(Path(__file__).parents[2] / "cache")
 
 
 def greedy(lm, prompt_ids: list[int], max_new_tokens: int) -> list[int]:

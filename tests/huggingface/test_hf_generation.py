@@ -140,7 +140,7 @@ def test_top_p_tiny_is_greedy(tiny_lm):
 def test_frequency_penalty_changes_greedy_choices(tiny_lm):
     plain = tiny_lm.predict(LmPrompt(TEXTS[3], max_tokens=20, temperature=0))
     penalised = tiny_lm.predict(LmPrompt(TEXTS[3], max_tokens=20, temperature=0, frequency_penalty=2.0))
-    counts = lambda toks: max(toks.count(t) for t in toks)  # noqa: E731
+    counts = lambda toks: max(toks.count(t) for t in toks)
     assert counts(penalised.completion_tokens) <= counts(plain.completion_tokens)
     assert penalised.completion_text != plain.completion_text or counts(plain.completion_tokens) == 1
 
