@@ -49,10 +49,12 @@ class RetryPolicy:
         return self.retry_rate_limits or not isinstance(error, RateLimitError)
 
     def delay(self, error: ProviderError, attempts: int, rng: random.Random) -> float:
-        """Seconds before attempt `attempts + 1`: the server's Retry-After when it gave a sane
-        one, else "equal jitter" exponential backoff (half fixed, half random)."""
+        """Seconds before attempt `attempts + 1`: the server's Retry-After when it gave one (a
+        little jitter on top, so waiting workers do not return in lockstep), else "equal
+        jitter" exponential backoff (half fixed, half random). A wait past `max_elapsed_s`
+        means giving up (the runner checks)."""
         retry_after = getattr(error, "retry_after", None)
-        if retry_after is not None and 0 <= retry_after <= self.max_backoff_s:
+        if retry_after is not None and retry_after >= 0:
             return retry_after + rng.uniform(0, 0.1 * retry_after + 0.01)
         cap = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempts - 1))
         return cap / 2 + rng.uniform(0, cap / 2)
@@ -76,6 +78,7 @@ class _Item:
     job: Job = field(compare=False)
     attempts: int = field(default=0, compare=False)
     first_sent: float | None = field(default=None, compare=False)
+    last_error: ProviderError | None = field(default=None, compare=False)
 
 
 class LiveRunner:
@@ -155,8 +158,14 @@ class LiveRunner:
 
     def _attempt(self, item: _Item) -> None:
         job = item.job
-        if not self.limiter.acquire(self._tokens_for(job), self._should_stop):
-            self._requeue(item, 0.0)  # stopping: not sent, so not answered
+        deadline = (item.first_sent or self._clock()) + self.retry.max_elapsed_s
+        if not self.limiter.acquire(self._tokens_for(job), self._should_stop, deadline):
+            if self._should_stop():
+                self._requeue(item, 0.0)  # stopping: not sent, so not answered
+            else:
+                self._give_up(item, item.last_error or RateLimitError(
+                    "rate limited: the provider's limits leave no room for this request within "
+                    f"max_retry_time_s={self.retry.max_elapsed_s:g}; rerun later"))
             return
         now = self._clock()
         item.first_sent = item.first_sent if item.first_sent is not None else now
@@ -167,6 +176,7 @@ class LiveRunner:
         try:
             preds = self._send(job)
         except ProviderError as e:
+            item.last_error = e
             self._failed(item, e)
             return
         self._emit(job, preds)
@@ -185,6 +195,9 @@ class LiveRunner:
                     self.stats.retries += 1
                 self._requeue(item, delay)
                 return
+        self._give_up(item, error)
+
+    def _give_up(self, item: _Item, error: ProviderError) -> None:
         with self._cond:
             self.stats.failed += 1
         n = len(item.job.sample_indices)

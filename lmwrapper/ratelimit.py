@@ -130,8 +130,10 @@ class RateLimiter:
         self.paused_until = 0.0
         self.waited_s = 0.0
 
-    def acquire(self, tokens: int = 0, should_stop: Callable[[], bool] = lambda: False) -> bool:
-        """Block until one request of `tokens` tokens may go; False if `should_stop` fired."""
+    def acquire(self, tokens: int = 0, should_stop: Callable[[], bool] = lambda: False,
+                deadline: float | None = None) -> bool:
+        """Block until one request of `tokens` tokens may go. False, at once, if `should_stop`
+        fires or if the wait would run past `deadline` (a time on this limiter's clock)."""
         while True:
             with self._lock:
                 now = self._clock()
@@ -141,6 +143,8 @@ class RateLimiter:
                     self.requests.spend(1)
                     self.tokens.spend(tokens)
                     return True
+                if deadline is not None and now + wait > deadline:
+                    return False
                 self.waited_s += min(wait, 0.25)
             if should_stop():
                 return False

@@ -123,14 +123,14 @@ class OpenAiPredictor(LmPredictor):
     def _tokens_for(self, job: Job) -> int:
         """What a request counts against the tokens-per-minute limit.
 
-        OpenAI counts a request as its characters / 4 plus max_tokens per sample when it is
-        admitted (the real usage is only known afterwards), so we pace by the same rule; it
-        is also far cheaper than tokenizing every prompt.
+        OpenAI estimates a request from its characters (about 4 per token) and its
+        max_tokens when admitting it (the real usage is only known afterwards); we pace by
+        the same estimate, which is also far cheaper than tokenizing every prompt.
         """
         p = job.prompt
         chars = len(p.text) if isinstance(p.text, str) else sum(
             len(t.content) for t in p.get_text_as_chat())
-        return chars // 4 + (p.max_tokens or self.model.max_output_tokens) * len(job.sample_indices)
+        return chars // 4 + (p.max_tokens or 0) * len(job.sample_indices)
 
     # -- sending -----------------------------------------------------------------------------
 

@@ -126,3 +126,14 @@ def test_should_stop_prevents_new_attempts():
     runner = LiveRunner(send, error_prediction=error_prediction, max_concurrency=2)
     runner.run(jobs(100), lambda j, p: emitted.append(j.key), stop.is_set)
     assert len(sent) <= 5 and sorted(emitted) == sorted(sent)
+
+
+def test_a_retry_after_beyond_the_time_budget_gives_up_at_once():
+    def send(job):
+        raise RateLimitError("come back in an hour", status_code=429, retry_after=3600)
+
+    start = time.monotonic()
+    out, runner = run(send, jobs(2), retry=RetryPolicy(max_elapsed_s=5.0), max_concurrency=2)
+    assert time.monotonic() - start < 2.0
+    assert set(out) == {"k0", "k1"} and all(v[0].error_is_transient for v in out.values())
+    assert all(n == 1 for n in runner.stats.attempts.values())  # a job behind the pause: 0

@@ -94,3 +94,11 @@ def test_acquire_gives_up_when_told_to_stop():
     rl = RateLimiter(clock=clock, sleep=clock.sleep)
     rl.pause(100)
     assert rl.acquire(should_stop=lambda: True) is False
+
+
+def test_acquire_refuses_a_wait_past_the_deadline():
+    clock = Clock()
+    rl = RateLimiter(clock=clock, sleep=clock.sleep)
+    rl.pause(10)
+    assert rl.acquire(deadline=clock() + 5) is False and clock.t == 1000.0
+    assert rl.acquire(deadline=clock() + 11) is True and clock.t == pytest.approx(1010.0, abs=0.3)
