@@ -101,6 +101,8 @@ class Run:
         self._stop = threading.Event()
         self._pending: list[tuple[Job, list[LmPrediction], list[CacheRow]]] = []
         self._backend_done = False
+        # what every row of this predictor shares: stored in columns, not in each record
+        self._defaults = {"provider": lm.provider, "model": lm.model_name()}
         self._finished = True
         with _gc_paused():
             self.jobs = self._lookup()
@@ -133,7 +135,7 @@ class Run:
             samples = slots[key].samples
             for idx, value, blob, _ in rows.get(key, ()):
                 internals = self.lm.blob_to_internals(blob) if blob is not None else None
-                samples[idx] = from_record(decode(value)[0], first[key], internals)
+                samples[idx] = from_record(decode(value)[0], first[key], internals, self._defaults)
             if len(samples) < n:
                 missing = [i for i in range(n) if i not in samples]
                 if missing:
@@ -220,8 +222,8 @@ class Run:
 
     def _row(self, key: str, p: LmPrediction) -> CacheRow:
         blob = self.lm.internals_to_blob(p.internals) if p.internals is not None else None
-        value = _ENCODER.encode(p.cache_record())
-        return CacheRow(key, p.sample_index, self.lm.provider, self.lm.model_name(),
+        value = _ENCODER.encode(p.cache_record(self._defaults))
+        return CacheRow(key, p.sample_index, self._defaults["provider"], self._defaults["model"],
                         p.has_errors, value, blob)
 
     def _refresh_bar(self) -> None:

@@ -207,7 +207,8 @@ class SqlCache:
         from lmwrapper.structs import LmPrediction
 
         for key, idx, provider, model, created, is_error, value, has_blob in rows:
-            pred = LmPrediction.from_cache_record(json.loads(value), prompt=None)  # type: ignore[arg-type]
+            pred = LmPrediction.from_cache_record(  # type: ignore[arg-type]
+                json.loads(value), prompt=None, defaults={"provider": provider, "model": model})
             yield {"key": key, "sample_index": idx, "provider": provider, "model": model,
                    "created_at": created, "is_error": bool(is_error),
                    "has_internals": bool(has_blob),

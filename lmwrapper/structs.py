@@ -336,22 +336,29 @@ class LmPrediction:
                 kw[name] = tuple(kw[name])
         return cls(**kw)
 
-    def cache_record(self) -> dict[str, Any]:
-        """The fields that differ from their defaults (prompt, internals and was_cached aside)."""
-        d = {k: v for k in _RECORD_FIELDS if (v := getattr(self, k)) != _DEFAULTS[k]}
+    def cache_record(self, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The fields that differ from their defaults (prompt, internals and was_cached aside).
+
+        `defaults` overrides some defaults (the engine passes the predictor's provider and
+        model, so a record does not repeat them); give the same to `from_cache_record`.
+        """
+        base = {**_DEFAULTS, **defaults} if defaults else _DEFAULTS
+        d = {k: v for k in _RECORD_FIELDS if (v := getattr(self, k)) != base[k]}
         if self.usage != _DEFAULT_USAGE:
             d["usage"] = [self.usage.prompt_tokens, self.usage.completion_tokens,
                           self.usage.cached_prompt_tokens]
         return d
 
     @classmethod
-    def from_cache_record(cls, record: dict[str, Any], prompt: LmPrompt,
-                          internals: Any = None) -> LmPrediction:
+    def from_cache_record(cls, record: dict[str, Any], prompt: LmPrompt, internals: Any = None,
+                          defaults: Mapping[str, Any] | None = None) -> LmPrediction:
         """Rebuild a cached prediction (marked `was_cached`). Trusted input: the fast path
         skips `__init__`, which matters when serving 100,000 cached predictions."""
         obj = object.__new__(cls)
         d = obj.__dict__
         d.update(_DEFAULTS)
+        if defaults:
+            d.update(defaults)
         d.update(record)
         for name in _TUPLE_FIELDS:
             if name in record:
