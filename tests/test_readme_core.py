@@ -1,0 +1,28 @@
+"""The README's core examples run as written (prompts, predict_many, samples)."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def core_blocks():
+    text = README.read_text()
+    start = text.index("## Prompts, predictions and `predict_many`")
+    end = text.index("\n## ", start + 1)
+    return re.findall(r"```python\n(.*?)```", text[start:end], re.DOTALL)
+
+
+def test_the_core_section_has_examples():
+    assert core_blocks()
+
+
+@pytest.mark.parametrize("index", range(len(core_blocks())))
+def test_core_example_runs_as_written(index, monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(core_blocks()[index], f"README.md[core block {index}]", "exec"),
+         {"__name__": "__readme__"})
+    out = capsys.readouterr().out
+    assert "100 prompts: 0 cached, 100 new, 0 failed" in out
