@@ -194,7 +194,8 @@ class Run:
             try:
                 if self.cache is not None:
                     self.cache.put_many(r for _, _, rows in batch for r in rows)
-            except BaseException as e:
+            except BaseException as e:  # cannot store: stop spending, tell the caller
+                self._stop.set()
                 with self._cond:
                     self._error = self._error or e
                     self._finished = True

@@ -185,3 +185,16 @@ def test_progress_bar_counts_cached_new_failed(capsys):
     list(lm.predict_many(["a", "b", "c", "d", "c"], progress=True))
     err = capsys.readouterr().err
     assert "cached=2" in err and "failed=2" in err and "new=1" in err and "5/5" in err
+
+
+def test_a_storage_failure_stops_the_run_and_reaches_the_caller(cache_dir):
+    import sqlite3
+
+    lm = ScriptedLm(delay=0.01)
+    list(lm.predict_many(["warm"]))  # the cache file exists
+    with lm.cache.write() as c:  # a trigger makes every later insert fail, as a full disk would
+        c.execute("CREATE TRIGGER full BEFORE INSERT ON predictions "
+                  "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="disk is full"):
+        list(lm.predict_many([f"q{i}" for i in range(100)]))
+    assert len(lm.call_log) < 50  # the backend was stopped, not left to spend
