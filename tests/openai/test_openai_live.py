@@ -148,3 +148,25 @@ def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv
     sent = srv.counts["chat.completions"]
     assert all(not p.has_errors for p in first) and 3 <= sent < 20
     assert get_cache().stats()["rows"] == sum(1 for r in srv.requests if r.status == 200)
+
+
+@pytest.mark.parametrize("model,extra", [
+    ("gpt-4o-mini", {"response_format": {"type": "object", "properties": {
+        "answer": {"type": "string"}}, "required": ["answer"]}, "logprobs": 5}),
+    ("gpt-3.5-turbo-instruct", {"echo": True, "logprobs": 5}),
+])
+def test_every_mapped_field_reaches_the_server(make_lm, srv, model, extra):
+    import json
+
+    from lmwrapper.openai_wrapper import build_request
+
+    prompt = LmPrompt("What is the capital of Italy?", max_tokens=20, stop=["\n\n"],
+                      temperature=0.7, top_p=0.9, presence_penalty=0.1, frequency_penalty=0.2,
+                      seed=7, num_completions=2, **extra)
+    lm = make_lm(model)
+    preds = lm.predict(prompt)
+    (rec,) = srv.requests
+    assert rec.body == build_request(prompt, lm.model, n=2).body and rec.status == 200
+    assert len(preds) == 2 and not any(p.has_errors for p in preds)
+    if "response_format" in extra:
+        assert "answer" in json.loads(preds[0].completion_text)
