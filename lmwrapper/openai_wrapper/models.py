@@ -56,6 +56,9 @@ class OpenAiModelInfo(str):
         obj.batch_discount = batch_discount
         return obj
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + facts
+        return (OpenAiModelInfo, (str(self), *self.facts().values()))
+
     @property
     def name(self) -> str:
         return str(self)

@@ -51,3 +51,12 @@ def test_unknown_names_are_unpriced_chat_models_and_overridable():
 def test_get_suggests_close_names():
     with pytest.raises(KeyError, match="Did you mean gpt-4o-mini"):
         OpenAiModelNames.get("gpt-4o-minni")
+
+
+def test_model_info_pickles_with_its_facts():
+    import copy
+    import pickle
+
+    info = OpenAiModelInfo.infer("ft:gpt-4o-mini:org::x", context_window=1000)
+    for clone in (pickle.loads(pickle.dumps(info)), copy.deepcopy(info)):
+        assert clone == info and clone.facts() == info.facts()
