@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: $(VENV)/.installed
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 demo: $(VENV)/.installed
@@ -25,8 +26,8 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_cache.py
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check lmwrapper tests benchmarks
-	$(VENV)/bin/mypy
+	$(PY) -m ruff check lmwrapper tests benchmarks
+	$(PY) -m mypy
 
 clean:
 	rm -rf $(VENV) cache/lmwrapper.sqlite*

@@ -188,7 +188,8 @@ class SqlCache:
 
     def clear(self, *, older_than_days: float | None = None, model: str | None = None) -> int:
         """Delete rows (all, or older than N days, or of one model); returns how many."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         if older_than_days is not None:
             where.append("created_at < ?")
             args.append(time.time() - older_than_days * 86400)
@@ -207,8 +208,9 @@ class SqlCache:
         from lmwrapper.structs import LmPrediction
 
         for key, idx, provider, model, created, is_error, value, has_blob in rows:
-            pred = LmPrediction.from_cache_record(  # type: ignore[arg-type]
-                json.loads(value), prompt=None, defaults={"provider": provider, "model": model})
+            pred = LmPrediction.from_cache_record(
+                json.loads(value), prompt=None,  # type: ignore[arg-type]  # not stored
+                defaults={"provider": provider, "model": model})
             yield {"key": key, "sample_index": idx, "provider": provider, "model": model,
                    "created_at": created, "is_error": bool(is_error),
                    "has_internals": bool(has_blob),

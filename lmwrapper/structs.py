@@ -163,13 +163,15 @@ class LmPrompt:
         return isinstance(self.text, LmChatDialog)
 
     def get_text_as_chat(self) -> LmChatDialog:
-        return self.text if isinstance(self.text, LmChatDialog) else LmChatDialog([self.text])
+        if isinstance(self.text, LmChatDialog):
+            return self.text
+        return LmChatDialog([str(self.text)])
 
     def get_text_as_string_default_form(self) -> str:
         """The text as a string; a chat is written in `LmChatDialog.to_default_string_prompt` form."""
         if isinstance(self.text, LmChatDialog):
             return self.text.to_default_string_prompt()
-        return self.text
+        return str(self.text)
 
     @property
     def samples_needed(self) -> int:
