@@ -114,8 +114,10 @@ class HuggingFacePredictor(LmPredictor):
             done[j] = [None] * len(job.sample_indices)
             for pos, sample_index in enumerate(job.sample_indices):
                 rows.append((j, pos, self._row(job.prompt, ids, sample_index)))
+        # Similar lengths share a batch (little padding). Rows that need every position's
+        # logits (echo) or an internals pass go together, so they do not slow the others.
         rows.sort(key=lambda r: (jobs[r[0]].prompt.model_internals_request is not None,
-                                 len(r[2].prompt_ids)))
+                                 r[2].echo, len(r[2].prompt_ids)))
         for start in range(0, len(rows), self.batch_size):
             if should_stop():
                 return

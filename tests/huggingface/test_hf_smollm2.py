@@ -72,3 +72,21 @@ def test_logit_lens_last_layer_equals_model_logits(smol_lm):
     assert smol_lm.token_str(int(lens[it.num_prompt_tokens - 1].argmax())) == pred.completion_tokens[0]
     mid = smol_lm.logit_lens(it, layer=15)
     assert mid.shape == lens.shape and not np.allclose(mid, lens, atol=1e-2)
+
+
+def test_fetch_checks_the_pinned_sha256(tmp_path, monkeypatch):
+    """A file with another hash is refused and leaves nothing behind; the pinned one is kept."""
+    from lmwrapper.errors import ConfigurationError
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / smollm2.GGUF_FILE_NAME).write_bytes(b"not a gguf")  # a stale partial file
+    real = smollm2.GGUF_SHA256
+    monkeypatch.setattr(smollm2, "GGUF_SHA256", "0" * 64)
+    with pytest.raises(ConfigurationError, match="refusing"):
+        smollm2._gguf_path(models)
+    assert [p.name for p in models.iterdir()] == [smollm2.GGUF_FILE_NAME]  # only the stale one
+    monkeypatch.setattr(smollm2, "GGUF_SHA256", real)
+    path = smollm2._gguf_path(models)
+    assert path.stat().st_size == smollm2.GGUF_SIZE and smollm2._sha256(path) == real
+    assert sorted(p.name for p in models.iterdir()) == [smollm2.GGUF_FILE_NAME]
