@@ -77,7 +77,8 @@ def _report(items: list[dict[str, Any]], preds: list[Any], wall: float, lm: Any)
         print(f"  {it['question']:<40} -> {p.completion_text!r}")
     print(f"accuracy: {correct}/{len(items)} = {correct / len(items):.0%}")
     if new:
-        print(f"wall time: {wall:.2f} s for {len(new)} new predictions, "
+        print(f"wall time: {wall:.2f} s for {len(new)} new predictions (loading the weights "
+              f"included), "
               f"{generated} generated tokens = {generated / wall:.1f} tokens/s "
               f"(batch size {lm.batch_size}, {lm.model.device})")
     if len(new) < len(preds):
