@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.errors import LmWrapperError
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
@@ -63,17 +64,26 @@ def run_command(args: argparse.Namespace) -> int:
     window = CompletionWindow.BATCH_ANY if args.batch else CompletionWindow.ASAP
     if args.dry_run:
         return dry_run(lm, prompts, window)
-    out: TextIO = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")
     try:
-        results = lm.predict_many(prompts, window, max_cost_usd=args.max_cost_usd)
+        write_answers(lm, prompts, ids, window, args.max_cost_usd, args.output)
+    except LmWrapperError as e:  # no key, over the cost limit, bad key ...: say so, no traceback
+        print(f"lmwrapper run: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(f"lmwrapper run: {lm.last_run}", file=sys.stderr)
+    return 0
+
+
+def write_answers(lm: LmPredictor, prompts: list[LmPrompt], ids: list[Any],
+                  window: CompletionWindow, max_cost_usd: float | None, output: str) -> None:
+    results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
+    out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    try:
         for i, (result, id_) in enumerate(zip(results, ids)):
             out.write(json.dumps(output_record(i, id_, result), ensure_ascii=False) + "\n")
             out.flush()
     finally:
         if out is not sys.stdout:
             out.close()
-    print(f"lmwrapper run: {lm.last_run}", file=sys.stderr)
-    return 0
 
 
 def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) -> int:

@@ -98,3 +98,14 @@ def test_unknown_provider_is_refused(tmp_path, capsys):
     write_jsonl(src, ["x"])
     assert main(["run", "--model", "gpt-4o-mini", str(src), "--dry-run"]) == 2
     assert "provider/name" in capsys.readouterr().err
+
+
+def test_run_errors_are_one_line_not_a_traceback(srv, tmp_path, capsys, no_key_anywhere):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(src, [{"prompt": "What is 2+2?", "max_tokens": 1000}])
+    base = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+            "--base-url", srv.base_url, str(src), "-o", str(out)]
+    assert main([*base, "--max-cost-usd", "0.0000001"]) == 1
+    assert "CostLimitExceededError" in capsys.readouterr().err and not out.exists()
+    assert main(base) == 1
+    assert "MissingApiKeyError" in capsys.readouterr().err and srv.counts == {}
