@@ -165,6 +165,19 @@ class RateLimiter:
                 bucket.observe(limit, remaining, reset, now)
 
 
+_shared: dict[tuple[str, ...], RateLimiter] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_limiter(*scope: str) -> RateLimiter:
+    """The process-wide limiter for `scope` (e.g. base URL, key fingerprint, model), so every
+    model object on one account and model paces against the same limits."""
+    with _shared_lock:
+        if scope not in _shared:
+            _shared[scope] = RateLimiter()
+        return _shared[scope]
+
+
 def _read(h: Mapping[str, str], kind: str) -> tuple[float | None, float | None, float | None]:
     for limit_k, remaining_k, reset_k in (
         (f"x-ratelimit-limit-{kind}", f"x-ratelimit-remaining-{kind}", f"x-ratelimit-reset-{kind}"),

@@ -7,6 +7,7 @@ maps answers and errors back. The API key is looked up only when something must 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -37,7 +38,7 @@ from lmwrapper.openai_wrapper.request import (
     check_prompt,
     parse_response,
 )
-from lmwrapper.ratelimit import RateLimiter, retry_after_seconds
+from lmwrapper.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -224,6 +225,10 @@ class OpenAiPredictor(LmPredictor):
                 except ImportError as e:
                     raise install_hint("openai", "openai") from e
                 self.__key = _Secret(self._api_key())
+                # OpenAI's limits are per organisation and model: share the buckets with every
+                # object using the same server, key and model (the key only as a fingerprint).
+                fingerprint = hashlib.sha256(self.__key.value.encode()).hexdigest()[:16]
+                self.limiter = shared_limiter(self.base_url, fingerprint, str(self.model))
                 self._client_obj = openai.OpenAI(api_key=self.__key.value, base_url=self.base_url,
                                                  max_retries=0, timeout=self.timeout_s)
             return self._client_obj

@@ -170,3 +170,12 @@ def test_every_mapped_field_reaches_the_server(make_lm, srv, model, extra):
     assert len(preds) == 2 and not any(p.has_errors for p in preds)
     if "response_format" in extra:
         assert "answer" in json.loads(preds[0].completion_text)
+
+
+def test_objects_on_one_account_and_model_share_their_rate_limits(make_lm):
+    a, b, other = make_lm(), make_lm(), make_lm("gpt-4o")
+    another_account = make_lm(api_key_secret="sk-another-account-key")
+    for i, lm in enumerate((a, b, other, another_account)):
+        lm.predict(f"hello {i}")  # distinct prompts: each object must send
+    assert a.limiter is b.limiter
+    assert a.limiter is not other.limiter and a.limiter is not another_account.limiter
