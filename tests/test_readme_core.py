@@ -1,18 +1,11 @@
 """The README's core examples run as written (prompts, predict_many, samples)."""
 
-import re
-from pathlib import Path
-
 import pytest
-
-README = Path(__file__).resolve().parents[1] / "README.md"
+from readme_blocks import python_blocks
 
 
 def core_blocks():
-    text = README.read_text()
-    start = text.index("## Prompts, predictions and `predict_many`")
-    end = text.index("\n## ", start + 1)
-    return re.findall(r"```python\n(.*?)```", text[start:end], re.DOTALL)
+    return python_blocks("Prompts, predictions and `predict_many`")
 
 
 def test_the_core_section_has_examples():

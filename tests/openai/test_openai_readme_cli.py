@@ -1,21 +1,15 @@
 """The README's OpenAI examples run as written against the fake; the `run` command."""
 
 import json
-import re
-from pathlib import Path
 
 import pytest
+from readme_blocks import python_blocks
 
 from lmwrapper.cli import main
 
-README = Path(__file__).resolve().parents[2] / "README.md"
-
 
 def openai_section_blocks():
-    text = README.read_text()
-    start = text.index("## OpenAI (live API)")
-    end = text.index("\n## ", start + 1)
-    return re.findall(r"```python\n(.*?)```", text[start:end], re.DOTALL)
+    return python_blocks("OpenAI (live API)")
 
 
 def test_the_section_has_the_seed_examples():
