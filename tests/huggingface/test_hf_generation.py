@@ -149,3 +149,16 @@ def test_results_come_back_in_input_order_despite_length_sorting(tiny_lm):
     prompts = greedy_prompts(3)[::-1]
     preds = list(tiny_lm.predict_many(prompts))
     assert [p.prompt.text for p in preds] == [p.text for p in prompts]
+
+
+def test_rows_leaving_a_batch_early_do_not_disturb_the_others(tiny_lm):
+    """Different max_tokens in one batch: finished rows are dropped from the KV cache."""
+    prompts = [LmPrompt(t, max_tokens=n, temperature=0, logprobs=1)
+               for t, n in zip(TEXTS, (1, 3, 12, 5, 12, 2))]
+    preds = list(tiny_lm.with_settings(batch_size=6).predict_many(prompts))
+    for p, pred in zip(prompts, preds):
+        ids = tiny_lm.tokenizer(p.text)["input_ids"]
+        expected = ref.greedy(tiny_lm, ids, p.max_tokens)
+        assert pred.completion_text == tiny_lm.decode(expected)
+        plain = ref.token_logprobs(tiny_lm, ids + expected)[len(ids) - 1:]
+        assert pred.completion_logprobs == pytest.approx(plain, abs=1e-4)

@@ -74,7 +74,7 @@ def test_logit_lens_last_layer_equals_model_logits(smol_lm):
     assert mid.shape == lens.shape and not np.allclose(mid, lens, atol=1e-2)
 
 
-def test_fetch_checks_the_pinned_sha256(tmp_path, monkeypatch):
+def fetch_checked(tmp_path, monkeypatch):
     """A file with another hash is refused and leaves nothing behind; the pinned one is kept."""
     from lmwrapper.errors import ConfigurationError
 
@@ -90,3 +90,22 @@ def test_fetch_checks_the_pinned_sha256(tmp_path, monkeypatch):
     path = smollm2._gguf_path(models)
     assert path.stat().st_size == smollm2.GGUF_SIZE and smollm2._sha256(path) == real
     assert sorted(p.name for p in models.iterdir()) == [smollm2.GGUF_FILE_NAME]
+    return path
+
+
+def test_fetch_checks_sha256_and_a_gguf_file_loads_like_the_conversion(smol_lm, tmp_path,
+                                                                        monkeypatch):
+    """The fetch refuses a wrong hash; then `gguf_file=` (a user's own GGUF) on the fetched
+    file gives what our converted safetensors folder gives."""
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    path = fetch_checked(tmp_path, monkeypatch)
+    lm = get_huggingface_lm(str(path.parent), gguf_file=path.name, device="cpu",
+                            cache_default=False)
+    ident = lm.model_identity()
+    assert ident["gguf_file"] == path.name and ident["gguf_sha256"] == smollm2.GGUF_SHA256
+    prompt = LmPrompt("The capital of Germany is Berlin. The capital of France is",
+                      max_tokens=4, temperature=0)
+    mine, converted = lm.predict(prompt), smol_lm.predict(prompt)
+    assert mine.completion_text == converted.completion_text
+    assert mine.completion_logprobs == pytest.approx(converted.completion_logprobs, abs=1e-5)
