@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"model {lm.model_name()} ready in {time.perf_counter() - t0:.1f} s "
           f"(cache: {get_cache_dir()})")
     start = time.perf_counter()
-    preds = list(lm.predict_many([make_prompt(it["question"]) for it in items]))
+    preds = [p for p in lm.predict_many([make_prompt(it["question"]) for it in items])
+             if isinstance(p, LmPrediction)]  # one prediction per prompt (num_completions=None)
     wall = time.perf_counter() - start
     _report(items, preds, wall, lm)
     _write(Path(args.out), items, preds)

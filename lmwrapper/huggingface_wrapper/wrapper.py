@@ -16,10 +16,13 @@ import json
 import os
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmwrapper.errors import ConfigurationError, install_hint
 from lmwrapper.huggingface_wrapper import smollm2
+
+if TYPE_CHECKING:
+    from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
 
 # Rows per batch. On 2 cpu cores SmolLM2-135M gives 5.3x the one-at-a-time tokens/s at 16
 # rows, 6.3x at 32 and 8.3x at 64 (benchmarks/bench_hf.py); memory grows with rows x length.
@@ -40,8 +43,8 @@ def get_huggingface_lm(
     trust_remote_code: bool = False,
     cache_default: bool = True,
     cache_dir: str | None = None,
-) -> Any:
-    """Load a local causal LM (see the module docstring); returns a `HuggingFacePredictor`."""
+) -> HuggingFacePredictor:
+    """Load a local causal LM (see the module docstring); the weights load on first use."""
     try:
         import torch  # noqa: F401
         import transformers  # noqa: F401
