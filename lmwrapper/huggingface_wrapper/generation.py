@@ -73,16 +73,8 @@ def accepts_logits_to_keep(model: Any) -> bool:
 def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int]) -> list[RowResult]:
     """Decode every row of one batch; results in the order of `rows`."""
     device = model.device
-    ids, mask, positions = left_pad([r.prompt_ids for r in rows], pad_id, device)
     results = [RowResult() for _ in rows]
-    echo = any(r.echo for r in rows)
-    kwargs = {} if echo or not accepts_logits_to_keep(model) else {"logits_to_keep": 1}
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
-    if echo:
-        _prompt_logprobs(out.logits, ids, rows, results)
-    logits = out.logits[:, -1, :].float()
-    past = out.past_key_values
-    del out
+    logits, past, mask, positions = _prefill(model, rows, pad_id, results)
     sampler = _Sampler(rows, logits.shape[-1], device)
     active = list(range(len(rows)))  # row index of each batch position
     last_pos = positions[:, -1]
@@ -106,16 +98,41 @@ def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int]) ->
         past = out.past_key_values
 
 
-def _prompt_logprobs(logits: torch.Tensor, ids: torch.Tensor, rows: Sequence[Row],
-                     results: list[RowResult]) -> None:
+def _prefill(model: Any, rows: Sequence[Row], pad_id: int, results: list[RowResult]
+             ) -> tuple[torch.Tensor, Any, torch.Tensor, torch.Tensor]:
+    """One forward over the prompts: last logits, KV cache, mask and positions, one per row.
+
+    Rows with the same prompt (the samples of one prompt) share one prefill; its KV cache is
+    then copied to each of them, as `num_return_sequences` does.
+    """
+    device = model.device
+    unique: dict[tuple[int, ...], int] = {}
+    owner = [unique.setdefault(tuple(r.prompt_ids), len(unique)) for r in rows]
+    ids, mask, positions = left_pad(list(unique), pad_id, device)
+    echo = any(r.echo for r in rows)
+    kwargs = {} if echo or not accepts_logits_to_keep(model) else {"logits_to_keep": 1}
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
+    if echo:
+        _prompt_logprobs(out.logits, ids, owner, rows, results)
+    logits, past = out.logits[:, -1, :].float(), out.past_key_values
+    if len(unique) < len(rows):
+        index = torch.tensor(owner, device=device)
+        past.batch_select_indices(index)
+        logits, mask, positions = logits[index], mask[index], positions[index]
+    return logits, past, mask, positions
+
+
+def _prompt_logprobs(logits: torch.Tensor, ids: torch.Tensor, owner: list[int],
+                     rows: Sequence[Row], results: list[RowResult]) -> None:
     """Logprob of each prompt token given the ones before it (None for the first)."""
     width = ids.shape[1]
     for i, row in enumerate(rows):
         if not row.echo:
             continue
+        u = owner[i]  # the row of the (shared) prefill
         start = width - len(row.prompt_ids)
-        lp = torch.log_softmax(logits[i, start:-1].float(), dim=-1)
-        targets = ids[i, start + 1:]
+        lp = torch.log_softmax(logits[u, start:-1].float(), dim=-1)
+        targets = ids[u, start + 1:]
         picked = lp.gather(-1, targets[:, None])[:, 0].tolist()
         results[i].prompt_logprobs = [None, *picked] if row.prompt_ids else []
 

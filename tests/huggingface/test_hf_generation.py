@@ -152,10 +152,16 @@ def test_results_come_back_in_input_order_despite_length_sorting(tiny_lm):
 
 
 def test_rows_leaving_a_batch_early_do_not_disturb_the_others(tiny_lm):
-    """Different max_tokens in one batch: finished rows are dropped from the KV cache."""
+    """Different max_tokens in one batch: finished rows are dropped from the KV cache;
+    rows with the same prompt share one prefill."""
     prompts = [LmPrompt(t, max_tokens=n, temperature=0, logprobs=1)
                for t, n in zip(TEXTS, (1, 3, 12, 5, 12, 2))]
-    preds = list(tiny_lm.with_settings(batch_size=6).predict_many(prompts))
+    # the same text again, with echo: it shares the prefill of TEXTS[2]
+    prompts.append(LmPrompt(TEXTS[2], max_tokens=4, temperature=0, echo=True))
+    preds = list(tiny_lm.with_settings(batch_size=7).predict_many(prompts))
+    ids = tiny_lm.tokenizer(TEXTS[2])["input_ids"]
+    assert list(preds[-1].prompt_logprobs[1:]) == pytest.approx(
+        ref.token_logprobs(tiny_lm, ids), abs=1e-4)
     for p, pred in zip(prompts, preds):
         ids = tiny_lm.tokenizer(p.text)["input_ids"]
         expected = ref.greedy(tiny_lm, ids, p.max_tokens)
