@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from lmwrapper.abstract_predictor import LmPredictor
 
 PROGRESS_MIN_JOBS = 2
+_NO_CACHE = "nocache:"  # slot-id prefix of prompts that neither read nor write the cache
 
 
 @dataclass
@@ -92,7 +93,10 @@ class Run:
             lm.validate_prompt(p)
         ident = lm.identity_json()
         with _gc_paused():
-            self.keys = [prompt_key(p.canonical(), ident) for p in self.prompts]
+            # A prompt with caching off gets a slot of its own: it must neither be served a
+            # cached twin's answer nor decide whether that twin's answer is stored.
+            self.keys = [k if self._caches(p) else _NO_CACHE + k
+                         for p in self.prompts for k in (prompt_key(p.canonical(), ident),)]
         self.cache: SqlCache | None = lm.cache if any(self._caches(p) for p in self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
         self._cond = threading.Condition()
@@ -126,7 +130,7 @@ class Run:
             else:
                 slots[key] = _Slot(prompts=1)
                 need[key], first[key] = n, p
-            if p.cache is not False and (p.cache or self.lm.cache_default):
+            if not key.startswith(_NO_CACHE):
                 cached_keys.append(key)
         rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
         decode, from_record = _DECODER.raw_decode, LmPrediction.from_cache_record

@@ -198,3 +198,15 @@ def test_a_storage_failure_stops_the_run_and_reaches_the_caller(cache_dir):
     with pytest.raises(sqlite3.IntegrityError, match="disk is full"):
         list(lm.predict_many([f"q{i}" for i in range(100)]))
     assert len(lm.call_log) < 50  # the backend was stopped, not left to spend
+
+
+def test_cache_false_prompt_is_not_served_its_cached_twin():
+    lm = ScriptedLm()
+    first = lm.predict("twin")
+    preds = list(lm.predict_many([LmPrompt("twin", cache=False), LmPrompt("twin")]))
+    assert not preds[0].was_cached and preds[0].completion_text != first.completion_text
+    assert preds[1].was_cached and preds[1].completion_text == first.completion_text
+    fresh = ScriptedLm()
+    list(fresh.predict_many([LmPrompt("new", cache=False), LmPrompt("new")]))
+    assert fresh.call_log == ["new", "new"]  # one for each: the cached one is stored
+    assert ScriptedLm().predict("new").was_cached
