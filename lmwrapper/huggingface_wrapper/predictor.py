@@ -32,8 +32,11 @@ class HuggingFacePredictor(LmPredictor):
                  cache_default: bool = True, cache_dir: str | None = None) -> None:
         """`model` is a loaded model, or a function that loads it (called on first use)."""
         super().__init__(cache_default=cache_default, cache_dir=cache_dir)
-        self._model = model if not callable(model) or hasattr(model, "forward") else None
-        self._load_model = None if self._model is not None else model
+        import torch
+
+        loaded = isinstance(model, torch.nn.Module)
+        self._model: Any = model if loaded else None
+        self._load_model: Callable[[], Any] | None = None if loaded else model
         self.tokenizer = tokenizer
         self.config = config
         self.batch_size = batch_size

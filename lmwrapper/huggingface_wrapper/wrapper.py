@@ -24,8 +24,8 @@ from lmwrapper.huggingface_wrapper import smollm2
 if TYPE_CHECKING:
     from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
 
-# Rows per batch. On 2 cpu cores SmolLM2-135M gives 5.3x the one-at-a-time tokens/s at 16
-# rows, 6.3x at 32 and 8.3x at 64 (benchmarks/bench_hf.py); memory grows with rows x length.
+# Rows per batch. On 2 cpu cores SmolLM2-135M gives ~5x the one-at-a-time tokens/s at 16
+# rows, ~6.5x at 32 and ~8.5x at 64 (benchmarks/bench_hf.py); memory grows with rows x length.
 DEFAULT_BATCH_SIZE = {"cpu": 64, "mps": 32, "cuda": 64}
 _DTYPES = ("float32", "bfloat16", "float16")
 
@@ -123,8 +123,9 @@ def _resolve_source(model: str, revision: str | None, gguf_file: str | None,
         if gguf_file is not None:
             identity["gguf_sha256"] = _file_sha256(local / gguf_file)
         return str(local), identity
-    if "/" not in model and model.startswith((".", "~")):
-        raise ValueError(f"model folder {model!r} does not exist")
+    if model.startswith(("/", ".", "~")):  # a path, not a hub name
+        raise ValueError(f"get_huggingface_lm: model folder {model!r} does not exist; pass an "
+                         f"existing folder, a hub name, or {smollm2.NAME!r}")
     return model, identity
 
 

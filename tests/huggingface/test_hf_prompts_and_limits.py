@@ -99,6 +99,8 @@ def test_bad_settings_raise(tiny_dir):
                          ({"batch_size": 0}, "batch_size")]:
         with pytest.raises(ValueError, match=word):
             get_huggingface_lm(str(tiny_dir), **kwargs)
+    with pytest.raises(ValueError, match="does not exist"):
+        get_huggingface_lm(str(tiny_dir / "missing"))
 
 
 def test_hub_name_offline_fails_fast_and_says_what_to_do():
