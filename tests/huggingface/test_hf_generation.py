@@ -168,3 +168,24 @@ def test_rows_leaving_a_batch_early_do_not_disturb_the_others(tiny_lm):
         assert pred.completion_text == tiny_lm.decode(expected)
         plain = ref.token_logprobs(tiny_lm, ids + expected)[len(ids) - 1:]
         assert pred.completion_logprobs == pytest.approx(plain, abs=1e-4)
+
+
+def test_top_p_samples_stay_in_the_nucleus(tiny_lm):
+    """Every sampled first token is among the most likely tokens whose mass reaches top_p."""
+    import torch
+
+    text = TEXTS[1]
+    ids = tiny_lm.tokenizer(text)["input_ids"]
+    probs = ref.full_logprobs(tiny_lm, ids)[-1].exp()
+    sorted_p, order = probs.sort(descending=True)
+    size = int((sorted_p.cumsum(0) < 0.3).sum()) + 1
+    nucleus = {tiny_lm.token_str(i): i for i in order[:size].tolist()}
+    preds = tiny_lm.predict(LmPrompt(text, max_tokens=1, temperature=1.0, top_p=0.3, seed=0,
+                                     num_completions=40))
+    drawn = {p.completion_tokens[0] for p in preds}
+    assert drawn <= set(nucleus)  # 99 of 400 tokens here; without top_p, 40 draws would stray
+    assert len(drawn) > 1
+    # the reported logprob is the model's own, untouched by top_p
+    for p in preds:
+        tid = nucleus[p.completion_tokens[0]]
+        assert p.completion_logprobs[0] == pytest.approx(torch.log(probs[tid]).item(), abs=1e-4)
