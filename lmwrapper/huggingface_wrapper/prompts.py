@@ -38,6 +38,7 @@ class PromptEncoder:
         if prompt.add_bos_token and bos is None:
             raise ValueError("LmPrompt.add_bos_token=True, but this tokenizer has no BOS token; "
                              "leave add_bos_token=None")
+        self._check_names(prompt)
         try:
             self.encode(prompt)
         except ValueError:
@@ -46,6 +47,14 @@ class PromptEncoder:
             raise ValueError(f"LmPrompt.text: the model's chat template refused this chat: {e}. "
                              "Change the turns (e.g. fold the system turn into the first "
                              "user turn) or use use_chat_mode=False") from e
+
+    def _check_names(self, prompt: LmPrompt) -> None:
+        """A turn's `name` must reach the model, or be refused (never silently dropped)."""
+        if not prompt.is_text_a_chat() or all(t.name is None for t in prompt.get_text_as_chat()):
+            return
+        if not self.uses_template(prompt) or "name" not in (self.tokenizer.chat_template or ""):
+            raise ValueError("LmChatTurn.name: this model's prompt format has no place for turn "
+                             "names, so it would be dropped; put the name in the content instead")
 
     def _render(self, prompt: LmPrompt) -> str:
         return self.tokenizer.apply_chat_template(

@@ -92,6 +92,12 @@ def test_unsupported_fields_raise_before_any_work(tiny_lm, kwargs, field):
         list(tiny_lm.predict_many([LmPrompt("ok"), LmPrompt("hi", **kwargs)]))
 
 
+def test_a_turn_name_the_template_cannot_show_is_refused(tiny_lm):
+    named = LmPrompt([LmChatTurn("user", "hello", name="ada")])
+    with pytest.raises(ValueError, match="LmChatTurn.name"):
+        tiny_lm.predict(named)
+
+
 def test_bad_settings_raise(tiny_dir):
     from lmwrapper.huggingface_wrapper import get_huggingface_lm
 

@@ -109,3 +109,4 @@ def test_fetch_checks_sha256_and_a_gguf_file_loads_like_the_conversion(smol_lm, 
     mine, converted = lm.predict(prompt), smol_lm.predict(prompt)
     assert mine.completion_text == converted.completion_text
     assert mine.completion_logprobs == pytest.approx(converted.completion_logprobs, abs=1e-5)
+    path.unlink()  # 98 MB; pytest keeps old temporary folders around
