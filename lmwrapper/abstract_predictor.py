@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.engine import Emit, Job, Run, RunSummary, as_prompt
+from lmwrapper.engine import Emit, Job, Run, RunSummary
 from lmwrapper.errors import ConfigurationError, ProviderError
 from lmwrapper.sqlcache import SqlCache, get_cache, identity_json
 from lmwrapper.structs import LmPrediction, LmPrompt
@@ -153,6 +153,3 @@ class LmPredictor:
         if self._identity_json is None:
             self._identity_json = identity_json(self.model_identity())
         return self._identity_json
-
-    def _cast_prompt(self, prompt: LmPrompt | str) -> LmPrompt:
-        return as_prompt(prompt)
