@@ -8,11 +8,13 @@ dedupe, ordering, progress, cost limits — is the engine's (`lmwrapper.engine`)
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Sequence
+from typing import Any, ClassVar
 
+from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.engine import Emit, Job, Run, RunSummary
+from lmwrapper.engine import Run, RunSummary
 from lmwrapper.errors import ConfigurationError, ProviderError
 from lmwrapper.sqlcache import SqlCache, get_cache, identity_json
 from lmwrapper.structs import LmPrediction, LmPrompt

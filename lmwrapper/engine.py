@@ -17,9 +17,11 @@ import json
 import os
 import sys
 import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
+from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import CostLimitExceededError
 from lmwrapper.sqlcache import CacheRow, SqlCache, prompt_key
@@ -30,18 +32,6 @@ if TYPE_CHECKING:
 
 PROGRESS_MIN_JOBS = 2
 _NO_CACHE = "nocache:"  # slot-id prefix of prompts that neither read nor write the cache
-
-
-@dataclass
-class Job:
-    """Samples of one distinct prompt that the cache does not have yet."""
-
-    key: str
-    prompt: LmPrompt
-    sample_indices: list[int]
-
-
-Emit = Callable[[Job, Sequence[LmPrediction]], None]
 
 
 @dataclass

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lmwrapper.engine import Emit, Job
+from lmwrapper.backend import Emit, Job
 from lmwrapper.errors import ProviderError, RateLimitError, TransientProviderError
 from lmwrapper.ratelimit import RateLimiter
 from lmwrapper.structs import LmPrediction, LmPrompt

@@ -14,7 +14,7 @@ from typing import Any
 
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.engine import Emit, Job
+from lmwrapper.backend import Emit, Job
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.huggingface_wrapper import internals as _internals
 from lmwrapper.huggingface_wrapper.generation import Row, RowResult, generate

@@ -20,7 +20,7 @@ from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import Price, bound
-from lmwrapper.engine import Emit, Job
+from lmwrapper.backend import Emit, Job
 from lmwrapper.errors import (
     ConfigurationError,
     MissingApiKeyError,

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from lmwrapper.engine import Job
+from lmwrapper.backend import Job
 from lmwrapper.errors import (
     MissingApiKeyError,
     PermanentProviderError,
