@@ -8,6 +8,7 @@ dedupe, ordering, progress, cost limits — is the engine's (`lmwrapper.engine`)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -16,7 +17,7 @@ from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine import Run, RunSummary
 from lmwrapper.errors import ConfigurationError, ProviderError
-from lmwrapper.sqlcache import SqlCache, get_cache, identity_json
+from lmwrapper.sqlcache import CacheRow, SqlCache, get_cache, identity_json
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 
@@ -48,6 +49,7 @@ class LmPredictor:
         self._cache_dir = cache_dir
         self._cache: SqlCache | None = None
         self._identity_json: str | None = None
+        self._record_defaults: dict[str, Any] | None = None
         self.last_run: RunSummary | None = None
 
     # -- the public API -------------------------------------------------------------------
@@ -140,6 +142,21 @@ class LmPredictor:
     def internals_to_blob(self, internals: Any) -> bytes | None:
         return None
 
+    def record_defaults(self) -> dict[str, Any]:
+        """What every cache row of this predictor shares: stored in columns, not in each record."""
+        if self._record_defaults is None:
+            self._record_defaults = {"provider": self.provider, "model": self.model_name()}
+        return self._record_defaults
+
+    def cache_row(self, key: str, prediction: LmPrediction) -> CacheRow:
+        """`prediction` (one sample) as the cache row the engine or a batch collector stores."""
+        p = prediction
+        defaults = self.record_defaults()
+        blob = self.internals_to_blob(p.internals) if p.internals is not None else None
+        value = _ENCODER.encode(p.cache_record(defaults))
+        return CacheRow(key, p.sample_index, defaults["provider"], defaults["model"],
+                        p.has_errors, value, blob)
+
     def blob_to_internals(self, blob: bytes) -> Any:
         return None
 
@@ -155,3 +172,6 @@ class LmPredictor:
         if self._identity_json is None:
             self._identity_json = identity_json(self.model_identity())
         return self._identity_json
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)

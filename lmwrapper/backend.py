@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -27,3 +28,17 @@ class Job:
 
 Emit = Callable[[Job, Sequence[LmPrediction]], None]
 ShouldStop = Callable[[], bool]
+
+
+class Runner(Protocol):
+    """Answers jobs; the engine picks one per run (batch, live API, or a local model's loop).
+
+    `run` returns once every job was emitted, or soon after `should_stop()` turns true: it
+    starts nothing new then, but emits what arrives for requests already sent.
+    """
+
+    def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None: ...
+
+    def in_flight(self) -> int:
+        """Requests sent and not answered yet (what a stopping run still waits for)."""
+        ...

@@ -96,7 +96,7 @@ class Run:
         self._pending: list[tuple[Job, list[LmPrediction], list[CacheRow]]] = []
         self._backend_done = False
         # what every row of this predictor shares: stored in columns, not in each record
-        self._defaults = {"provider": lm.provider, "model": lm.model_name()}
+        self._defaults = lm.record_defaults()
         self._finished = True
         with _gc_paused():
             self.jobs = self._lookup()
@@ -166,7 +166,7 @@ class Run:
         preds = [p.evolve(prompt=job.prompt, sample_index=i)
                  for i, p in zip(job.sample_indices, preds)]
         store = self.cache is not None and self._caches(job.prompt)
-        rows = [self._row(job.key, p) for p in preds if store and not p.error_is_transient]
+        rows = [self.lm.cache_row(job.key, p) for p in preds if store and not p.error_is_transient]
         with self._cond:
             self._pending.append((job, preds, rows))
             self._cond.notify_all()
@@ -214,12 +214,6 @@ class Run:
         if self._bar is not None:
             self._bar.update(done)
             self._refresh_bar()
-
-    def _row(self, key: str, p: LmPrediction) -> CacheRow:
-        blob = self.lm.internals_to_blob(p.internals) if p.internals is not None else None
-        value = _ENCODER.encode(p.cache_record(self._defaults))
-        return CacheRow(key, p.sample_index, self._defaults["provider"], self._defaults["model"],
-                        p.has_errors, value, blob)
 
     def _refresh_bar(self) -> None:
         s = self.summary
@@ -288,7 +282,6 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _DECODER = json.JSONDecoder()
 
 
