@@ -1,6 +1,7 @@
 """Fault injection on the fake server, seen through the real `openai` SDK."""
 
 import concurrent.futures
+import threading
 
 import openai
 import pytest
@@ -112,15 +113,31 @@ def test_faults_do_not_hit_non_model_calls_unless_asked(client, fake_server):
 
 
 def test_slow_responses_and_latency_serve_concurrently():
+    # Every answer waits at a 16-party barrier: the first 16 calls complete only if the server
+    # is serving all 16 at once (queued behind a lock, the barrier would break after 60 s and
+    # the calls would fail). No timing is asserted, so a loaded machine cannot make it flaky.
+    barrier = threading.Barrier(16, timeout=60)
+    lock = threading.Lock()
+    arrived, waited = [], []
+
+    def answer(req):
+        with lock:  # exactly the first 16 calls take part
+            first = len(arrived) < 16
+            arrived.append(req)
+        if first:
+            waited.append(barrier.wait())
+        return None  # then the default answer
+
     with FakeServer(latency=0.05) as srv:
+        srv.set_answer(answer)
         srv.slow_responses(0.05, times=4)
-        c = openai.OpenAI(base_url=srv.base_url, api_key="sk", max_retries=0, timeout=30)
+        c = openai.OpenAI(base_url=srv.base_url, api_key="sk", max_retries=0, timeout=120)
         with concurrent.futures.ThreadPoolExecutor(16) as pool:
             results = list(pool.map(lambda i: ask(c, f"q{i}"), range(32)))
         assert len(results) == 32 and all(r.choices for r in results)
         assert srv.count("chat.completions") == 32
-        # All 16 client threads were being served at once: nothing queued behind a lock.
-        assert srv.peak_in_flight == 16
+        assert sorted(waited[:16]) == list(range(16))  # all 16 parties met at the barrier
+        assert srv.peak_in_flight >= 16
 
 
 def test_simulated_rate_window_refuses_past_its_budget():
