@@ -17,7 +17,7 @@ import math
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from lmwrapper.errors import LmWrapperError
 from lmwrapper.sqlcache import SqlCache, get_cache
@@ -116,8 +116,16 @@ def _write_rows(cache: SqlCache, out: TextIO) -> int:
     return n
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (argparse prints the whole usage block first); subcommand
+    parsers inherit this class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmwrapper", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="lmwrapper", description=__doc__.split("\n")[0])
     parser.add_argument("--cache-dir", default=None, help="cache directory (default: see docs)")
     sub = parser.add_subparsers(dest="command", required=True)
 

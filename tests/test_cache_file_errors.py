@@ -16,8 +16,7 @@ import time
 import pytest
 
 from lmwrapper.errors import ConfigurationError
-from lmwrapper.sqlcache import (CACHE_FILE_NAME, CacheFileError, CacheLockedError, CacheRow,
-                                SqlCache)
+from lmwrapper.sqlcache import CACHE_FILE_NAME, CacheFileError, CacheLockedError, CacheRow, SqlCache
 
 
 def filled_cache(path, rows=400):
@@ -82,7 +81,8 @@ def test_truncated_cache_is_found_when_opened(tmp_path, keep):
 
 def test_damaged_pages_give_a_named_error_not_a_raw_sqlite_one(tmp_path):
     path = filled_cache(tmp_path / CACHE_FILE_NAME)
-    page = int.from_bytes(open(path, "rb").read(18)[16:18], "big")
+    with open(path, "rb") as f:
+        page = int.from_bytes(f.read(18)[16:18], "big")
     size = os.path.getsize(path)
     with open(path, "r+b") as f:  # keep page 1 (header + schema), scribble over the rest
         f.seek(page)
@@ -110,7 +110,8 @@ def test_predictor_fails_before_sending_anything(tmp_path):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "lmwrapper.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lmwrapper.cli", *args], check=False,
+                          capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
 
 
