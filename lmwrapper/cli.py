@@ -17,14 +17,30 @@ import math
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from lmwrapper.errors import LmWrapperError
-from lmwrapper.sqlcache import SqlCache, get_cache
+from lmwrapper.sqlcache import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
+
+
+def _existing_cache(args: argparse.Namespace) -> SqlCache | None:
+    """The cache the flags point at, or None after saying there is none: reading a cache must
+    not create one (a mistyped --cache-dir would otherwise look like an empty cache)."""
+    directory = Path(args.cache_dir) if args.cache_dir is not None else get_cache_dir()
+    path = directory / CACHE_FILE_NAME
+    if not path.exists():
+        print(f"lmwrapper cache {args.cache_command}: no cache file at {path}; nothing is cached "
+              f"there (pick the cache with --cache-dir DIR or $LMWRAPPER_CACHE_DIR)", file=sys.stderr)
+        return None
+    return get_cache(directory)
 
 
 def _cache_stats(args: argparse.Namespace) -> int:
-    stats = get_cache(args.cache_dir).stats()
+    cache = _existing_cache(args)
+    if cache is None:
+        return 1
+    stats = cache.stats()
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
@@ -37,7 +53,9 @@ def _cache_stats(args: argparse.Namespace) -> int:
 
 
 def _cache_clear(args: argparse.Namespace) -> int:
-    cache = get_cache(args.cache_dir)
+    cache = _existing_cache(args)
+    if cache is None:
+        return 1
     model = args.model
     if model is not None:
         model = _known_model(cache.stats(), model)
@@ -92,11 +110,13 @@ def _days(text: str) -> float:
 
 
 def _cache_export(args: argparse.Namespace) -> int:
+    cache = _existing_cache(args)  # a missing or damaged cache fails before the file is made
+    if cache is None:
+        return 1
     if args.file == "-":
-        n = _write_rows(get_cache(args.cache_dir), sys.stdout)
+        n = _write_rows(cache, sys.stdout)
         print(f"wrote {n} rows to stdout", file=sys.stderr)
         return 0
-    cache = get_cache(args.cache_dir)  # a damaged cache fails before the file is created
     try:
         with open(args.file, "w", encoding="utf-8") as f:
             n = _write_rows(cache, f)
@@ -166,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LmWrapperError as e:  # a damaged or locked cache, a bad setting: one line, no traceback
         print(f"lmwrapper: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # `run` reports what it saved itself; elsewhere nothing was sent
+        print("lmwrapper: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

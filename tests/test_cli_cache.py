@@ -127,3 +127,11 @@ def test_export_dash_writes_to_stdout_not_a_file(tmp_path):
     assert r.returncode == 0, r.stderr
     assert len([json.loads(line) for line in r.stdout.splitlines()]) == 5
     assert "wrote 5 rows" in r.stderr and not (tmp_path / "-").exists()
+
+
+def test_reading_a_cache_that_does_not_exist_says_so_and_creates_nothing(tmp_path):
+    typo = tmp_path / "cahce"
+    for args in (["cache", "stats"], ["cache", "clear", "--yes"], ["cache", "export", "-"]):
+        r = cli("--cache-dir", str(typo), *args, check=False)
+        assert r.returncode == 1 and "no cache file at" in r.stderr and str(typo) in r.stderr
+    assert not typo.exists()
