@@ -14,6 +14,7 @@ import argparse
 import difflib
 import json
 import math
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -189,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # `run` reports what it saved itself; elsewhere nothing was sent
         print("lmwrapper: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `lmwrapper cache export - | head`: the reader had enough
+        # Python would report the pipe again when it flushes stdout at exit: point it at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -135,3 +135,13 @@ def test_reading_a_cache_that_does_not_exist_says_so_and_creates_nothing(tmp_pat
         r = cli("--cache-dir", str(typo), *args, check=False)
         assert r.returncode == 1 and "no cache file at" in r.stderr and str(typo) in r.stderr
     assert not typo.exists()
+
+
+def test_export_to_a_pipe_that_closes_early_is_not_an_error():
+    list(ScriptedLm().predict_many([f"prompt {i} " + "x" * 500 for i in range(300)]))
+    proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", "cache", "export", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert json.loads(proc.stdout.readline())["sample_index"] == 0
+    proc.stdout.close()  # like `| head -1`: 300 rows of ~1 kB do not fit the pipe's buffer
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
