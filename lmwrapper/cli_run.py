@@ -154,8 +154,8 @@ def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
         return CompletionWindow.BATCH_ANY
     # Until this backend has a batch engine, --batch would run live while claiming the batch
     # price: run it live, price it live, and say so.
-    print(f"lmwrapper run: --batch: {lm.model_name()} has no batch API support in lmwrapper "
-          f"yet, so these prompts run live at the live price (estimates below are live).",
+    print(f"lmwrapper run: --batch: lmwrapper has no batch engine for {lm.model_name()} yet; "
+          f"these prompts run live, at the live price (and --dry-run prices them live).",
           file=sys.stderr)
     return CompletionWindow.ASAP
 

@@ -208,9 +208,12 @@ def explain(path: Path, e: BaseException) -> CacheFileError:
     if "full" in msg:
         return CacheFileError(f"cache file {path}: the disk is full ({msg}): free some space, "
                               f"{_ELSEWHERE}.")
-    if "unable to open" in msg or "disk I/O" in msg:
+    if "unable to open" in msg:
         return CacheFileError(f"cache file {path} cannot be opened ({msg}): check that its "
                               f"directory exists and is writable, {_ELSEWHERE}.")
+    if "disk I/O" in msg:
+        return CacheFileError(f"cache file {path} could not be read or written ({msg}): check "
+                              f"the disk, move the file aside, {_ELSEWHERE}.")
     return CacheFileError(f"cache file {path} is damaged ({msg}): move it aside (e.g. rename it "
                           f"to {path.name}.broken) to start a new cache, {_ELSEWHERE}.")
 
