@@ -130,13 +130,14 @@ def test_ctrl_c_says_how_much_is_saved_and_a_rerun_resumes(srv, tmp_path):
     saved = int(line[0].split("interrupted; ")[1].split(" of ")[0])
     assert f"{saved} of {n} answers saved" in line[0]
     assert 10 <= saved < n
-    assert SqlCache(tmp_path / "c" / CACHE_FILE_NAME).stats()["rows"] == saved
+    rows = SqlCache(tmp_path / "c" / CACHE_FILE_NAME).stats()["rows"]
+    assert saved <= rows < n  # an answer may still land while the process exits, never fewer
 
     sent_before = srv.count("chat.completions")
     srv.latency = 0.0
     rerun = cli_process(srv, tmp_path, src, out)
     _, err = rerun.communicate(timeout=300)
     assert rerun.returncode == 0, err
-    assert srv.count("chat.completions") - sent_before == n - saved  # only what was missing
+    assert srv.count("chat.completions") - sent_before == n - rows  # only what was missing
     got = [json.loads(x) for x in out.read_text().splitlines()]
     assert [g["completion_text"] for g in got] == [str(i + 1) for i in range(n)]
