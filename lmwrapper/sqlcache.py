@@ -30,7 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lmwrapper.errors import ConfigurationError
+from lmwrapper.cache_file import (
+    ELSEWHERE,
+    LOCK_TIMEOUT_ENV,
+    CacheFileError,
+    CacheLockedError,  # noqa: F401  re-exported: callers catch it from here
+    explain,
+    header_problem,
+    is_file_error,
+    lock_timeout_s,
+)
 
 KEY_SCHEMA_VERSION = 1
 CACHE_FILE_NAME = "lmwrapper.sqlite"
@@ -123,107 +132,6 @@ MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
 ]
 
 
-class CacheFileError(ConfigurationError):
-    """The cache file cannot be used: damaged, not ours, locked or unwritable.
-
-    The message names the file and what to do; the file itself is left as it was.
-    """
-
-
-class CacheLockedError(CacheFileError):
-    """Another process held the cache file's write lock for longer than the lock timeout."""
-
-
-_ELSEWHERE = ("or use another cache directory (--cache-dir DIR, $LMWRAPPER_CACHE_DIR or "
-              "lmwrapper.set_cache_dir(DIR))")
-_LOCK_TIMEOUT_ENV = "LMWRAPPER_CACHE_LOCK_TIMEOUT"
-_DEFAULT_LOCK_TIMEOUT_S = 300.0
-_SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
-def lock_timeout_s() -> float:
-    """How long to wait for another process's write lock: `$LMWRAPPER_CACHE_LOCK_TIMEOUT`
-    (seconds) or 300. Honest writers hold it for milliseconds; a long wait is a stuck process."""
-    raw = os.environ.get(_LOCK_TIMEOUT_ENV)
-    if not raw:
-        return _DEFAULT_LOCK_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise ConfigurationError(f"${_LOCK_TIMEOUT_ENV} must be a positive number of seconds; "
-                                 f"got {raw!r}")
-    return value
-
-
-def header_problem(path: Path) -> str | None:
-    """Why `path` cannot be a SQLite database, judged from its header alone (None: it can, or
-    it does not exist yet). Reading the header first keeps SQLite from ever touching a file
-    that is not a database, and finds a truncated file before a query trips over it."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(100)
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        return "is a directory, not a cache file"
-    except OSError as e:
-        return f"cannot be read ({e.strerror})"
-    if not head:
-        return None  # SQLite treats an empty file as a new database
-    if not (head.startswith(_SQLITE_MAGIC) or _SQLITE_MAGIC.startswith(head)):
-        return "is not a SQLite database (its first bytes are not a SQLite header)"
-    if len(head) < 100:
-        return f"is truncated ({len(head)} bytes, less than a SQLite header)"
-    return _truncation(path, head)
-
-
-def _truncation(path: Path, head: bytes) -> str | None:
-    page_size = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    pages = int.from_bytes(head[28:32], "big")
-    # The header's page count is trusted by SQLite only when this check value matches.
-    if head[24:28] != head[92:96] or not pages:
-        return None
-    expected, actual = pages * page_size, path.stat().st_size
-    wal = Path(f"{path}-wal")
-    # With a write-ahead log present the main file can lag its header during a checkpoint.
-    if actual < expected and not (wal.exists() and wal.stat().st_size > 0):
-        return f"is truncated ({actual} bytes; its header says {expected})"
-    return None
-
-
-def explain(path: Path, e: BaseException) -> CacheFileError:
-    """A sqlite3 error about `path` → an error saying which file and what to do next."""
-    msg = str(e)
-    if "locked" in msg or "busy" in msg:
-        return CacheLockedError(
-            f"cache file {path} is locked: another process kept it locked for longer than "
-            f"{lock_timeout_s():g} s ({msg}). Find it with `fuser {path}` and let it finish or "
-            f"stop it, raise ${_LOCK_TIMEOUT_ENV} (seconds), {_ELSEWHERE}.")
-    if "readonly" in msg or "read-only" in msg:
-        return CacheFileError(f"cache file {path} cannot be written ({msg}): make it and its "
-                              f"directory writable, {_ELSEWHERE}.")
-    if "full" in msg:
-        return CacheFileError(f"cache file {path}: the disk is full ({msg}): free some space, "
-                              f"{_ELSEWHERE}.")
-    if "unable to open" in msg:
-        return CacheFileError(f"cache file {path} cannot be opened ({msg}): check that its "
-                              f"directory exists and is writable, {_ELSEWHERE}.")
-    if "disk I/O" in msg:
-        return CacheFileError(f"cache file {path} could not be read or written ({msg}): check "
-                              f"the disk, move the file aside, {_ELSEWHERE}.")
-    return CacheFileError(f"cache file {path} is damaged ({msg}): move it aside (e.g. rename it "
-                          f"to {path.name}.broken) to start a new cache, {_ELSEWHERE}.")
-
-
-def _is_file_error(e: sqlite3.Error) -> bool:
-    # OperationalError and the bare DatabaseError ("file is not a database", "malformed") are
-    # about the file; IntegrityError, ProgrammingError etc. are bugs in our own SQL.
-    return isinstance(e, sqlite3.OperationalError) or type(e) is sqlite3.DatabaseError
-
-
 class SqlCache:
     """A cache file. Safe to share across threads (one locked connection) and processes."""
 
@@ -237,12 +145,12 @@ class SqlCache:
         problem = header_problem(self.path)
         if problem:
             raise CacheFileError(f"cache file {self.path} {problem}; lmwrapper left it untouched. "
-                                 f"Move it aside to start a new cache there, {_ELSEWHERE}.")
+                                 f"Move it aside to start a new cache there, {ELSEWHERE}.")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CacheFileError(f"cache directory {self.path.parent} cannot be created "
-                                 f"({e.strerror}); {_ELSEWHERE}.") from None
+                                 f"({e.strerror}); {ELSEWHERE}.") from None
         with self._named_errors():
             self._conn = sqlite3.connect(self.path, timeout=self._note_after, isolation_level=None,
                                          check_same_thread=False)
@@ -275,7 +183,7 @@ class SqlCache:
         shown = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
         raise CacheFileError(
             f"cache file {self.path} is a SQLite database of another program (tables: {shown}), "
-            f"not an lmwrapper cache; lmwrapper left it untouched. Move it elsewhere, {_ELSEWHERE}.")
+            f"not an lmwrapper cache; lmwrapper left it untouched. Move it elsewhere, {ELSEWHERE}.")
 
     def _migrate(self) -> None:
         import sqlite_utils  # 0.3 s to import: only when a cache is actually opened
@@ -298,7 +206,7 @@ class SqlCache:
         try:
             yield
         except sqlite3.Error as e:
-            if not _is_file_error(e):
+            if not is_file_error(e):
                 raise
             raise explain(self.path, e) from e
 
@@ -331,7 +239,7 @@ class SqlCache:
         self._noted_lock = True
         print(f"lmwrapper: waiting for the lock on cache file {self.path}: another process is "
               f"writing to it or keeps it locked (`fuser {self.path}` shows which); giving up "
-              f"after {self._lock_timeout:g} s (${_LOCK_TIMEOUT_ENV}).", file=sys.stderr)
+              f"after {self._lock_timeout:g} s (${LOCK_TIMEOUT_ENV}).", file=sys.stderr)
 
     def write(self) -> _WriteTxn:
         """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock."""
