@@ -1,8 +1,8 @@
 """The `lmwrapper` command.
 
     lmwrapper cache stats                      rows, errors, size and models in the cache
-    lmwrapper cache clear [--older-than DAYS] [--model M] [--yes]
-    lmwrapper cache export FILE.jsonl          one JSON line per cached sample
+    lmwrapper cache clear [--older-than DAYS] [--model M] [--errors] [--yes]
+    lmwrapper cache export FILE.jsonl          one JSON line per cached sample ('-': stdout)
 
 `--cache-dir DIR` (before the subcommand) picks the cache; otherwise the usual order applies:
 `$LMWRAPPER_CACHE_DIR`, then `cache/` in the project root.
@@ -11,33 +11,58 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
+import math
+import os
 import sys
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
 
-from lmwrapper.sqlcache import get_cache
+from lmwrapper.errors import LmWrapperError
+from lmwrapper.sqlcache import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
+
+
+def _existing_cache(args: argparse.Namespace) -> SqlCache | None:
+    """The cache the flags point at, or None after saying there is none: reading a cache must
+    not create one (a mistyped --cache-dir would otherwise look like an empty cache)."""
+    directory = Path(args.cache_dir) if args.cache_dir is not None else get_cache_dir()
+    path = directory / CACHE_FILE_NAME
+    if not path.exists():
+        print(f"lmwrapper cache {args.cache_command}: no cache file at {path}; nothing is cached "
+              f"there (pick the cache with --cache-dir DIR or $LMWRAPPER_CACHE_DIR)", file=sys.stderr)
+        return None
+    return get_cache(directory)
 
 
 def _cache_stats(args: argparse.Namespace) -> int:
-    stats = get_cache(args.cache_dir).stats()
+    cache = _existing_cache(args)
+    if cache is None:
+        return 1
+    stats = cache.stats()
     if args.json:
         print(json.dumps(stats, indent=2))
         return 0
     print(f"cache: {stats['path']}")
     print(f"rows: {stats['rows']} ({stats['errors']} errors), {stats['bytes'] / 1e6:.2f} MB on disk")
     for m in stats["models"]:
-        newest = datetime.fromtimestamp(m["newest"], tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+        newest = datetime.fromtimestamp(m["newest"], tz=UTC).strftime("%Y-%m-%d %H:%M")
         print(f"  {m['provider']}/{m['model']}: {m['rows']} rows, newest {newest} UTC")
     return 0
 
 
 def _cache_clear(args: argparse.Namespace) -> int:
-    what = "every row"
-    if args.older_than is not None or args.model is not None:
-        parts = [f"older than {args.older_than} days" if args.older_than is not None else "",
-                 f"of model {args.model!r}" if args.model else ""]
-        what = "rows " + " and ".join(p for p in parts if p)
+    cache = _existing_cache(args)
+    if cache is None:
+        return 1
+    model = args.model
+    if model is not None:
+        model = _known_model(cache.stats(), model)
+        if model is None:
+            return 1
+    what = _describe_rows(args.older_than, model, args.errors)
     if not args.yes:
         if not sys.stdin.isatty():
             print(f"refusing to delete {what} without --yes (stdin is not a terminal)", file=sys.stderr)
@@ -45,23 +70,83 @@ def _cache_clear(args: argparse.Namespace) -> int:
         if input(f"Delete {what} from the cache? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
-    n = get_cache(args.cache_dir).clear(older_than_days=args.older_than, model=args.model)
+    n = cache.clear(older_than_days=args.older_than, model=model, errors_only=args.errors)
     print(f"deleted {n} rows")
     return 0
 
 
+def _known_model(stats: dict[str, Any], wanted: str) -> str | None:
+    """The model name `wanted` stands for (`name` or `provider/name`), or None after saying
+    that no row has it and which models the cache holds."""
+    for m in stats["models"]:
+        if wanted in (m["model"], f"{m['provider']}/{m['model']}"):
+            return str(m["model"])
+    present = [f"{m['provider']}/{m['model']}" for m in stats["models"]]
+    close = difflib.get_close_matches(wanted, present + [m["model"] for m in stats["models"]], n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listing = ", ".join(present) if present else "none (the cache is empty)"
+    print(f"lmwrapper cache clear: no rows of model {wanted!r} in {stats['path']}; nothing "
+          f"deleted.{hint} Models present: {listing}", file=sys.stderr)
+    return None
+
+
+def _describe_rows(older_than: float | None, model: str | None, errors: bool) -> str:
+    if older_than is None and model is None and not errors:
+        return "every row"
+    parts = [f"older than {older_than:g} days" if older_than is not None else "",
+             f"of model {model!r}" if model else ""]
+    return ("error rows " if errors else "rows ") + " and ".join(p for p in parts if p)
+
+
+def _days(text: str) -> float:
+    """`--older-than`: a finite number of days >= 0 (a negative age would reach into the
+    future and match every row)."""
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if not (math.isfinite(days) and days >= 0):
+        raise argparse.ArgumentTypeError(f"must be a number of days >= 0 (e.g. 30); got {text!r}")
+    return days
+
+
 def _cache_export(args: argparse.Namespace) -> int:
-    n = 0
-    with open(args.file, "w", encoding="utf-8") as f:
-        for row in get_cache(args.cache_dir).export_rows():
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
+    cache = _existing_cache(args)  # a missing or damaged cache fails before the file is made
+    if cache is None:
+        return 1
+    if args.file == "-":
+        n = _write_rows(cache, sys.stdout)
+        print(f"wrote {n} rows to stdout", file=sys.stderr)
+        return 0
+    try:
+        with open(args.file, "w", encoding="utf-8") as f:
+            n = _write_rows(cache, f)
+    except OSError as e:
+        print(f"lmwrapper cache export: cannot write {args.file}: {e.strerror}", file=sys.stderr)
+        return 1
     print(f"wrote {n} rows to {args.file}")
     return 0
 
 
+def _write_rows(cache: SqlCache, out: TextIO) -> int:
+    n = 0
+    for row in cache.export_rows():
+        out.write(json.dumps(row, ensure_ascii=False) + "\n")
+        n += 1
+    out.flush()
+    return n
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line (argparse prints the whole usage block first); subcommand
+    parsers inherit this class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lmwrapper", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="lmwrapper", description=__doc__.split("\n")[0])
     parser.add_argument("--cache-dir", default=None, help="cache directory (default: see docs)")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -70,13 +155,17 @@ def build_parser() -> argparse.ArgumentParser:
     stats = cache_sub.add_parser("stats", help="rows, errors, size and models")
     stats.add_argument("--json", action="store_true", help="print as JSON")
     stats.set_defaults(func=_cache_stats)
-    clear = cache_sub.add_parser("clear", help="delete rows (all, by age, by model)")
-    clear.add_argument("--older-than", type=float, metavar="DAYS", default=None)
-    clear.add_argument("--model", default=None, help="only rows of this model name")
+    clear = cache_sub.add_parser("clear", help="delete rows (all, by age, by model, errors)")
+    clear.add_argument("--older-than", type=_days, metavar="DAYS", default=None,
+                       help="only rows written more than DAYS days ago")
+    clear.add_argument("--model", default=None,
+                       help="only rows of this model (name or provider/name, see `cache stats`)")
+    clear.add_argument("--errors", action="store_true",
+                       help="only cached errors, so the next run asks again (combines with the others)")
     clear.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     clear.set_defaults(func=_cache_clear)
     export = cache_sub.add_parser("export", help="write every cached sample as JSONL")
-    export.add_argument("file")
+    export.add_argument("file", help="JSONL file to write, or - for stdout")
     export.set_defaults(func=_cache_export)
 
     _add_backend_commands(sub)
@@ -93,7 +182,18 @@ def _add_backend_commands(sub: argparse._SubParsersAction) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except LmWrapperError as e:  # a damaged or locked cache, a bad setting: one line, no traceback
+        print(f"lmwrapper: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # `run` reports what it saved itself; elsewhere nothing was sent
+        print("lmwrapper: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `lmwrapper cache export - | head`: the reader had enough
+        # Python would report the pipe again when it flushes stdout at exit: point it at devnull.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

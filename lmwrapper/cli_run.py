@@ -19,8 +19,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 from lmwrapper.abstract_predictor import LmPredictor
@@ -30,6 +33,30 @@ from lmwrapper.structs import LmPrediction, LmPrompt
 
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
 _TEXT_KEYS = ("prompt", "text", "messages")
+
+
+class Refused(ValueError):
+    """A flag, the input or the output cannot work: one line for the user, exit 2, nothing sent."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+    return value
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be an amount of US dollars >= 0; got {text!r}")
+    return value
 
 
 def add_run_parser(subparsers: Any) -> None:
@@ -42,12 +69,16 @@ def add_run_parser(subparsers: Any) -> None:
     p.add_argument("--model", "-m", required=True, help="provider/name, e.g. openai/gpt-4o-mini")
     p.add_argument("-o", "--output", default="-", help="JSONL answers (default: stdout)")
     p.add_argument("--dry-run", action="store_true", help="print the token and cost estimate only")
-    p.add_argument("--base-url", default=None, help="an OpenAI-compatible server (openai only)")
-    p.add_argument("--max-concurrency", type=int, default=None, help="requests in flight")
-    p.add_argument("--max-cost-usd", type=float, default=None,
+    p.add_argument("--base-url", default=None, help="an OpenAI-compatible server (API models only)")
+    p.add_argument("--max-concurrency", type=_positive_int, default=None,
+                   help="requests in flight (API models only)")
+    p.add_argument("--max-cost-usd", type=_usd, default=None,
                    help="refuse to start when the run could cost more")
-    p.add_argument("--batch", action="store_true", help="CompletionWindow.BATCH_ANY (batch price)")
-    p.add_argument("--max-tokens", type=int, default=None, help="default max_tokens per prompt")
+    p.add_argument("--batch", action="store_true",
+                   help="CompletionWindow.BATCH_ANY: the batch API at its price, where the "
+                        "model's backend has one (otherwise the run is live, and says so)")
+    p.add_argument("--max-tokens", type=_positive_int, default=None,
+                   help="default max_tokens per prompt")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.set_defaults(func=run_command)
@@ -55,17 +86,16 @@ def add_run_parser(subparsers: Any) -> None:
 
 def run_command(args: argparse.Namespace) -> int:
     try:
-        prompts, ids = read_prompts(args.input, args.max_tokens, args.temperature)
-        lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
-                     cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache)
-    except (ValueError, KeyError) as e:
+        lm, prompts, ids, window = prepare(args)
+    except Refused as e:
         print(f"lmwrapper run: {e}", file=sys.stderr)
         return 2
-    window = CompletionWindow.BATCH_ANY if args.batch else CompletionWindow.ASAP
     if args.dry_run:
         return dry_run(lm, prompts, window)
     try:
         write_answers(lm, prompts, ids, window, args.max_cost_usd, args.output)
+    except KeyboardInterrupt:
+        return _interrupted(lm, prompts, window, args)
     except LmWrapperError as e:  # no key, over the cost limit, bad key ...: say so, no traceback
         print(f"lmwrapper run: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
@@ -73,17 +103,99 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def prepare(args: argparse.Namespace) -> tuple[LmPredictor, list[LmPrompt], list[Any], CompletionWindow]:
+    """Check the flags, then the output folder, then read the input and make the model:
+    everything that can be wrong is found here, before anything is sent."""
+    check_flags(args.max_tokens, args.temperature)
+    check_output(args.output)
+    try:
+        prompts, ids = read_prompts(args.input, args.max_tokens, args.temperature)
+        lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
+                     cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache)
+    except (ValueError, KeyError) as e:
+        raise Refused(str(e)) from None
+    return lm, prompts, ids, _window(lm, args.batch)
+
+
+def check_flags(max_tokens: int | None, temperature: float | None) -> None:
+    """The defaults the flags give every prompt must be valid prompt fields themselves, so a
+    bad flag is blamed on the flag and not on line 1 of the input."""
+    try:
+        if max_tokens is not None:
+            LmPrompt("x", max_tokens=max_tokens)
+        if temperature is not None:
+            LmPrompt("x", temperature=temperature)
+    except ValueError as e:  # "LmPrompt.max_tokens must be ..." → "--max-tokens must be ..."
+        message = str(e)
+        for field in ("max_tokens", "temperature"):
+            message = message.replace(f"LmPrompt.{field}", "--" + field.replace("_", "-"))
+        raise Refused(message) from None
+
+
+def check_output(output: str) -> None:
+    """Refuse an output path that cannot be written, before any answer is paid for."""
+    if output == "-":
+        return
+    path = Path(output)
+    folder = path.parent
+    if path.is_dir():
+        raise Refused(f"-o {output} is a folder; give a file name, e.g. -o {path / 'answers.jsonl'}")
+    if not folder.is_dir():
+        raise Refused(f"-o {output}: the folder {folder} does not exist; create it "
+                      f"(mkdir -p {folder}) or write elsewhere")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise Refused(f"-o {output}: cannot write there (permission denied); choose another path")
+
+
+def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
+    if not batch:
+        return CompletionWindow.ASAP
+    if lm.supports_batch:
+        return CompletionWindow.BATCH_ANY
+    # Until this backend has a batch engine, --batch would run live while claiming the batch
+    # price: run it live, price it live, and say so.
+    print(f"lmwrapper run: --batch: lmwrapper has no batch engine for {lm.model_name()} yet; "
+          f"these prompts run live, at the live price (and --dry-run prices them live).",
+          file=sys.stderr)
+    return CompletionWindow.ASAP
+
+
 def write_answers(lm: LmPredictor, prompts: list[LmPrompt], ids: list[Any],
                   window: CompletionWindow, max_cost_usd: float | None, output: str) -> None:
     results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
     out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
     try:
-        for i, (result, id_) in enumerate(zip(results, ids)):
+        for i, (result, id_) in enumerate(zip(results, ids, strict=False)):
             out.write(json.dumps(output_record(i, id_, result), ensure_ascii=False) + "\n")
             out.flush()
     finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stops the run: nothing new is sent, what arrives is stored
         if out is not sys.stdout:
             out.close()
+
+
+def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow,
+                 args: argparse.Namespace) -> int:
+    """Ctrl-C: say how much is safe in the cache and how to go on; exit 130 like a shell."""
+    total = len(prompts)
+    try:
+        if args.no_cache:
+            print(f"lmwrapper run: interrupted; nothing is cached (--no-cache), so a rerun "
+                  f"starts over ({total} prompts)", file=sys.stderr)
+            return 130
+        from lmwrapper.costs import uncached
+
+        todo, _ = uncached(lm, prompts, window)
+        print(f"lmwrapper run: interrupted; {total - len(todo)} of {total} answers saved; "
+              f"rerun the same command to resume", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("lmwrapper run: interrupted again; stopped without counting the saved answers",
+              file=sys.stderr)
+    except LmWrapperError as e:
+        print(f"lmwrapper run: interrupted; could not count the saved answers ({e})", file=sys.stderr)
+    return 130
 
 
 def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) -> int:
@@ -107,18 +219,40 @@ def read_prompts(path: str, max_tokens: int | None = None,
                  temperature: float | None = None) -> tuple[list[LmPrompt], list[Any]]:
     """Prompts and ids from a JSONL file; a bad line raises ValueError naming its number."""
     prompts, ids = [], []
-    f = sys.stdin if path == "-" else open(path, encoding="utf-8")
-    with f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                prompt, id_ = parse_line(json.loads(line), max_tokens, temperature)
-            except (ValueError, TypeError, KeyError) as e:
-                raise ValueError(f"{path} line {number}: {e}") from None
-            prompts.append(prompt)
-            ids.append(id_)
+    for number, line in _lines(path):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            example = json.dumps(line.strip()[:60])
+            raise ValueError(f"{path} line {number} is not JSON ({e.msg}); write each prompt as "
+                             f"a JSON value, e.g. {example}") from None
+        try:
+            prompt, id_ = parse_line(value, max_tokens, temperature)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{path} line {number}: {e}") from None
+        prompts.append(prompt)
+        ids.append(id_)
     return prompts, ids
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    """(number, line) for the non-blank lines of `path` ('-': stdin); ValueError when the file
+    cannot be read, naming it."""
+    try:
+        f = sys.stdin if path == "-" else open(path, encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"input file {path} does not exist") from None
+    except OSError as e:
+        raise ValueError(f"cannot read input file {path}: {e.strerror}") from None
+    with f:
+        number = 0
+        try:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    yield number, line
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} line {number + 1} is not UTF-8 text; save the file as "
+                             f"UTF-8 JSONL") from None
 
 
 def parse_line(value: Any, max_tokens: int | None = None,
@@ -168,8 +302,7 @@ def _anthropic(name: str, base_url: str | None = None, **kw: Any) -> LmPredictor
     return get_claude_lm(name, **({"base_url": base_url} if base_url else {}), **kw)
 
 
-def _hf(name: str, base_url: str | None = None, max_concurrency: int | None = None,
-        **kw: Any) -> LmPredictor:
+def _hf(name: str, **kw: Any) -> LmPredictor:
     from lmwrapper.huggingface_wrapper import get_huggingface_lm  # type: ignore[attr-defined]
 
     return get_huggingface_lm(name, **kw)
@@ -188,6 +321,8 @@ def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | No
     if not sep or provider not in PROVIDERS or not name:
         raise ValueError(f"--model must be provider/name with provider one of "
                          f"{', '.join(PROVIDERS)} (e.g. openai/gpt-4o-mini); got {spec!r}")
+    if PROVIDERS[provider] is _hf:
+        _refuse_api_flags(spec, base_url, max_concurrency)
     kw: dict[str, Any] = {"cache_dir": cache_dir, "cache_default": cache_default}
     if provider == "openai" or base_url:
         kw["base_url"] = base_url
@@ -197,3 +332,14 @@ def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | No
         return PROVIDERS[provider](name, **kw)
     except ImportError as e:
         raise ValueError(f"the {provider} backend is not available here ({e})") from None
+
+
+def _refuse_api_flags(spec: str, base_url: str | None, max_concurrency: int | None) -> None:
+    """A local model runs in this process: flags about API servers would be silently ignored."""
+    if base_url is not None:
+        raise ValueError(f"--base-url does not apply to {spec}: a local model runs in this "
+                         f"process. For a model behind an OpenAI-compatible server (vLLM, TGI, "
+                         f"llama.cpp) use --model openai/NAME --base-url URL")
+    if max_concurrency is not None:
+        raise ValueError(f"--max-concurrency does not apply to {spec}: a local model runs its "
+                         f"prompts in batches on this machine's device; drop the flag")

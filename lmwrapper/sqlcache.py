@@ -8,6 +8,11 @@ WAL journaling, a busy timeout and `BEGIN IMMEDIATE` writes let several processe
 file without "database is locked"; every write is one transaction, so a process killed at
 any moment leaves only whole rows behind. The schema only grows, by the named migrations in
 `MIGRATIONS`.
+
+A file that is not a cache of ours is never changed: opening checks its header (a SQLite
+database, complete) and its tables (empty, or ours) before anything is written, and every
+failure of the file (damaged, foreign, locked, unwritable) is a `CacheFileError` that names
+the file and the fix.
 """
 
 from __future__ import annotations
@@ -16,11 +21,25 @@ import hashlib
 import json
 import os
 import sqlite3
+import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+from lmwrapper.cache_file import (
+    ELSEWHERE,
+    LOCK_TIMEOUT_ENV,
+    CacheFileError,
+    CacheLockedError,  # noqa: F401  re-exported: callers catch it from here
+    explain,
+    header_problem,
+    is_file_error,
+    lock_timeout_s,
+)
 
 KEY_SCHEMA_VERSION = 1
 CACHE_FILE_NAME = "lmwrapper.sqlite"
@@ -118,20 +137,61 @@ class SqlCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(
-            self.path, timeout=60.0, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA busy_timeout = 60000")
-        _set_wal(self._conn)
-        self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._migrate()
+        self._lock_timeout = lock_timeout_s()
+        # SQLite's own wait per attempt; past it we tell the user which file we wait for.
+        self._note_after = min(10.0, self._lock_timeout / 4)
+        self._noted_lock = False
+        problem = header_problem(self.path)
+        if problem:
+            raise CacheFileError(f"cache file {self.path} {problem}; lmwrapper left it untouched. "
+                                 f"Move it aside to start a new cache there, {ELSEWHERE}.")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CacheFileError(f"cache directory {self.path.parent} cannot be created "
+                                 f"({e.strerror}); {ELSEWHERE}.") from None
+        with self._named_errors():
+            self._conn = sqlite3.connect(self.path, timeout=self._note_after, isolation_level=None,
+                                         check_same_thread=False)
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        with self._named_errors():
+            self._check_ours(self._conn)  # before WAL: switching to it rewrites the header
+            self._wait_for_lock(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+
+    def _check_ours(self, c: sqlite3.Connection) -> None:
+        """Refuse a SQLite database that holds someone else's tables (an empty one is new)."""
+        tables = sorted(r[0] for r in c.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+        if not tables:
+            return
+        if "_migrations" in tables and "predictions" in tables:
+            try:
+                applied = {r[0] for r in c.execute("SELECT name FROM _migrations")}
+            except sqlite3.OperationalError:  # a _migrations table of another shape
+                applied = set()
+            if applied & {name for name, _ in MIGRATIONS}:
+                return
+        shown = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
+        raise CacheFileError(
+            f"cache file {self.path} is a SQLite database of another program (tables: {shown}), "
+            f"not an lmwrapper cache; lmwrapper left it untouched. Move it elsewhere, {ELSEWHERE}.")
 
     def _migrate(self) -> None:
         import sqlite_utils  # 0.3 s to import: only when a cache is actually opened
 
+        # Always one write transaction, even with nothing to migrate: a file that another
+        # process keeps locked is found here, before a run spends anything.
         with self.write() as c:
+            self._check_ours(c)  # again under the lock: another program may have been first
             c.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
             done = {r[0] for r in c.execute("SELECT name FROM _migrations")}
             db = sqlite_utils.Database(c)
@@ -139,6 +199,47 @@ class SqlCache:
                 if name not in done:
                     apply(db)
                     c.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+    @contextmanager
+    def _named_errors(self) -> Iterator[None]:
+        """Turn sqlite3's errors about the file into a `CacheFileError` naming it."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            if not is_file_error(e):
+                raise
+            raise explain(self.path, e) from e
+
+    def _wait_for_lock(self, attempt: Callable[[], Any]) -> Any:
+        """Run `attempt` until no other process holds the lock it needs, up to the lock timeout.
+
+        SQLite waits `_note_after` seconds per try; some paths (switching to WAL) report
+        "busy" at once instead, hence the short pause. After the first long wait we say
+        which file is locked, so a stuck process can be found; the final error names it too.
+        """
+        deadline = time.monotonic() + self._lock_timeout
+        pause = 0.01
+        while True:
+            started = time.monotonic()
+            try:
+                return attempt()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                if time.monotonic() - started >= self._note_after * 0.9:
+                    self._note_lock_wait()
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+
+    def _note_lock_wait(self) -> None:
+        if self._noted_lock:
+            return
+        self._noted_lock = True
+        print(f"lmwrapper: waiting for the lock on cache file {self.path}: another process is "
+              f"writing to it or keeps it locked (`fuser {self.path}` shows which); giving up "
+              f"after {self._lock_timeout:g} s (${LOCK_TIMEOUT_ENV}).", file=sys.stderr)
 
     def write(self) -> _WriteTxn:
         """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock."""
@@ -149,7 +250,7 @@ class SqlCache:
         found: dict[str, list[tuple[int, str, bytes | None, bool]]] = {}
         q = ("SELECT key, sample_index, value, blob, is_error FROM predictions "
              "WHERE key IN (SELECT value FROM json_each(?))")
-        with self._lock:
+        with self._lock, self._named_errors():
             ordered = sorted(keys)  # walks the b-tree in order: ~25 % faster than input order
             for start in range(0, len(ordered), _LOOKUP_CHUNK):
                 chunk = json.dumps(ordered[start : start + _LOOKUP_CHUNK])
@@ -163,17 +264,18 @@ class SqlCache:
                 for r in rows]
         if not data:
             return
-        with self.write() as c:
+        with self._named_errors(), self.write() as c:
             c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
 
     def stats(self) -> dict[str, Any]:
-        with self._lock:
+        with self._lock, self._named_errors():
             c = self._conn
             total, errors = c.execute(
                 "SELECT count(*), coalesce(sum(is_error), 0) FROM predictions").fetchone()
             by_model = c.execute(
-                "SELECT provider, model, count(*), min(created_at), max(created_at) "
-                "FROM predictions GROUP BY provider, model ORDER BY count(*) DESC").fetchall()
+                "SELECT provider, model, count(*), min(created_at), max(created_at), "
+                "coalesce(sum(is_error), 0) FROM predictions GROUP BY provider, model "
+                "ORDER BY count(*) DESC").fetchall()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
         return {
             "path": str(self.path),
@@ -181,27 +283,37 @@ class SqlCache:
             "errors": errors,
             "bytes": size,
             "models": [
-                {"provider": p, "model": m, "rows": n, "oldest": lo, "newest": hi}
-                for p, m, n, lo, hi in by_model
+                {"provider": p, "model": m, "rows": n, "oldest": lo, "newest": hi, "errors": e}
+                for p, m, n, lo, hi, e in by_model
             ],
         }
 
-    def clear(self, *, older_than_days: float | None = None, model: str | None = None) -> int:
-        """Delete rows (all, or older than N days, or of one model); returns how many."""
+    def clear(self, *, older_than_days: float | None = None, model: str | None = None,
+              errors_only: bool = False) -> int:
+        """Delete rows (all, or those matching every filter given); returns how many.
+
+        `older_than_days` must be a finite number >= 0 (a negative age would reach into the
+        future and delete everything); `model` is a model name; `errors_only` keeps answers.
+        """
         where: list[str] = []
         args: list[Any] = []
         if older_than_days is not None:
+            if not 0 <= older_than_days < float("inf"):
+                raise ValueError(f"older_than_days must be a number of days >= 0; "
+                                 f"got {older_than_days!r}")
             where.append("created_at < ?")
             args.append(time.time() - older_than_days * 86400)
         if model is not None:
             where.append("model = ?")
             args.append(model)
+        if errors_only:
+            where.append("is_error = 1")
         sql = "DELETE FROM predictions" + (" WHERE " + " AND ".join(where) if where else "")
-        with self.write() as c:
+        with self._named_errors(), self.write() as c:
             return c.execute(sql, args).rowcount
 
     def export_rows(self) -> Iterator[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._named_errors():
             rows = self._conn.execute(
                 "SELECT key, sample_index, provider, model, created_at, is_error, value, "
                 "blob IS NOT NULL FROM predictions ORDER BY created_at").fetchall()
@@ -217,7 +329,7 @@ class SqlCache:
                    "prediction": pred.to_dict(include_prompt=False)}
 
     def integrity_check(self) -> str:
-        with self._lock:
+        with self._lock, self._named_errors():
             return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
 
     def close(self) -> None:
@@ -230,33 +342,22 @@ class _WriteTxn:
         self.cache = cache
 
     def __enter__(self) -> sqlite3.Connection:
-        self.cache._lock.acquire()
+        cache = self.cache
+        cache._lock.acquire()
         try:
-            self.cache._conn.execute("BEGIN IMMEDIATE")
+            with cache._named_errors():
+                cache._wait_for_lock(lambda: cache._conn.execute("BEGIN IMMEDIATE"))
         except BaseException:
-            self.cache._lock.release()
+            cache._lock.release()
             raise
-        return self.cache._conn
+        return cache._conn
 
-    def __exit__(self, exc_type: Any, *_: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
         try:
-            self.cache._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            with self.cache._named_errors():
+                self.cache._conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.cache._lock.release()
-
-
-def _set_wal(conn: sqlite3.Connection) -> None:
-    # Switching to WAL needs a moment of exclusive access; the busy timeout does not cover
-    # every path of that switch, so retry briefly when several processes open the file at once.
-    for attempt in range(200):
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as e:
-            if "locked" not in str(e) and "busy" not in str(e):
-                raise
-            time.sleep(0.01 * (1 + attempt % 10))
-    conn.execute("PRAGMA journal_mode = WAL")
 
 
 _open_caches: dict[Path, SqlCache] = {}

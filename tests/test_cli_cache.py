@@ -6,13 +6,15 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+from lmwrapper.errors import PermanentProviderError
 from lmwrapper.sqlcache import get_cache
 from lmwrapper.testing import ScriptedLm
-from lmwrapper.errors import PermanentProviderError
 
 
 def cli(*args, check=True):
-    r = subprocess.run([sys.executable, "-m", "lmwrapper", *args], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "lmwrapper", *args], check=False, capture_output=True, text=True,
                        env=os.environ.copy(), stdin=subprocess.DEVNULL, timeout=60)
     if check:
         assert r.returncode == 0, r.stderr
@@ -73,3 +75,73 @@ def test_cache_dir_flag_and_default_location(tmp_path, monkeypatch):
         assert get_cache_dir() == tmp_path / "explicit"
     finally:
         set_cache_dir(None)
+
+
+def two_models_with_errors():
+    """model-a: 2 answers + 1 error; model-b: 1 answer + 1 error."""
+    for name, prompts in (("model-a", ["a", "b", "c"]), ("model-b", ["x", "y"])):
+        lm = ScriptedLm(name)
+        lm.enqueue(PermanentProviderError("too long"))
+        list(lm.predict_many(prompts))
+    assert get_cache().stats()["rows"] == 5
+
+
+def rows_by_model():
+    return {(m["model"], m["errors"]): m["rows"] for m in get_cache().stats()["models"]}
+
+
+@pytest.mark.parametrize("days", ["-1", "nan", "inf", "-inf", "soon"])
+def test_clear_refuses_an_age_that_is_not_a_number_of_days(days):
+    two_models_with_errors()
+    r = cli("cache", "clear", f"--older-than={days}", "--yes", check=False)
+    assert r.returncode == 2 and "--older-than" in r.stderr and ">= 0" in r.stderr
+    assert get_cache().stats()["rows"] == 5
+
+
+def test_clear_of_an_unknown_model_says_so_and_lists_the_models():
+    two_models_with_errors()
+    r = cli("cache", "clear", "--model", "model-c", "--yes", check=False)
+    assert r.returncode == 1 and "deleted" not in r.stdout
+    assert "no rows of model 'model-c'" in r.stderr
+    assert "scripted/model-a, scripted/model-b" in r.stderr or "scripted/model-b, scripted/model-a" in r.stderr
+    assert "Did you mean" in r.stderr
+    assert get_cache().stats()["rows"] == 5
+    assert "deleted 2 rows" in cli("cache", "clear", "--model", "scripted/model-b", "--yes").stdout
+
+
+def test_clear_errors_removes_only_error_rows_and_combines_with_model():
+    two_models_with_errors()
+    assert "deleted 1 rows" in cli("cache", "clear", "--errors", "--model", "model-a", "-y").stdout
+    assert rows_by_model() == {("model-a", 0): 2, ("model-b", 1): 2}
+    assert "deleted 1 rows" in cli("cache", "clear", "--errors", "-y").stdout
+    assert rows_by_model() == {("model-a", 0): 2, ("model-b", 0): 1}
+
+
+def test_export_dash_writes_to_stdout_not_a_file(tmp_path):
+    two_models_with_errors()
+    import lmwrapper
+
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(lmwrapper.__file__))}
+    r = subprocess.run([sys.executable, "-m", "lmwrapper", "cache", "export", "-"], cwd=tmp_path,
+                       env=env, check=False, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0, r.stderr
+    assert len([json.loads(line) for line in r.stdout.splitlines()]) == 5
+    assert "wrote 5 rows" in r.stderr and not (tmp_path / "-").exists()
+
+
+def test_reading_a_cache_that_does_not_exist_says_so_and_creates_nothing(tmp_path):
+    typo = tmp_path / "cahce"
+    for args in (["cache", "stats"], ["cache", "clear", "--yes"], ["cache", "export", "-"]):
+        r = cli("--cache-dir", str(typo), *args, check=False)
+        assert r.returncode == 1 and "no cache file at" in r.stderr and str(typo) in r.stderr
+    assert not typo.exists()
+
+
+def test_export_to_a_pipe_that_closes_early_is_not_an_error():
+    list(ScriptedLm().predict_many([f"prompt {i} " + "x" * 500 for i in range(300)]))
+    proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", "cache", "export", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    assert json.loads(proc.stdout.readline())["sample_index"] == 0
+    proc.stdout.close()  # like `| head -1`: 300 rows of ~1 kB do not fit the pipe's buffer
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
