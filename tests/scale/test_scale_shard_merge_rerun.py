@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
+import lmwrapper
 from lmwrapper.cache_merge import merge_caches
 from lmwrapper.testing import ScriptedLm
 
@@ -48,10 +50,11 @@ def _make_prompts():
 
 
 def _run_shards(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(lmwrapper.__file__).parents[1])}  # this checkout
     children = []
     for k in range(N_SHARDS):
         args = [str(k), str(N_SHARDS), str(tmp_path / f"cache-{k}"), str(tmp_path / f"calls-{k}.log")]
-        children.append(subprocess.Popen([sys.executable, "-c", SHARD, *args], env=os.environ.copy(),
+        children.append(subprocess.Popen([sys.executable, "-c", SHARD, *args], env=env,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     taken = []
     for child in children:
