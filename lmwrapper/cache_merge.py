@@ -24,6 +24,7 @@ merge killed half-way keeps whole chunks, and running it again finishes the job.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sqlite3
@@ -144,15 +145,9 @@ def _check_source(src: Path, dest: Path) -> Path:
     return src
 
 
-class _read_only:
-    def __init__(self, path: Path) -> None:
-        self.conn = sqlite3.connect(_ro_uri(path), uri=True, timeout=60.0)
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.conn
-
-    def __exit__(self, *_: object) -> None:
-        self.conn.close()
+def _read_only(path: Path) -> contextlib.closing[sqlite3.Connection]:
+    """A connection that cannot change the source (a shard may still be running)."""
+    return contextlib.closing(sqlite3.connect(_ro_uri(path), uri=True, timeout=60.0))
 
 
 def _ro_uri(path: Path) -> str:
