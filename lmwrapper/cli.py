@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from lmwrapper.cache_merge import add_merge_parser
 from lmwrapper.errors import LmWrapperError
 from lmwrapper.sqlcache import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = cache_sub.add_parser("export", help="write every cached sample as JSONL")
     export.add_argument("file", help="JSONL file to write, or - for stdout")
     export.set_defaults(func=_cache_export)
+    add_merge_parser(cache_sub)
 
     _add_backend_commands(sub)
     return parser

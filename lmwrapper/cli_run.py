@@ -29,6 +29,7 @@ from typing import Any, TextIO
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import LmWrapperError
+from lmwrapper.sharding import add_shard_argument, apply_shard
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
@@ -81,6 +82,7 @@ def add_run_parser(subparsers: Any) -> None:
                    help="default max_tokens per prompt")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    add_shard_argument(p)
     p.set_defaults(func=run_command)
 
 
@@ -112,6 +114,7 @@ def prepare(args: argparse.Namespace) -> tuple[LmPredictor, list[LmPrompt], list
         prompts, ids = read_prompts(args.input, args.max_tokens, args.temperature)
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
                      cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache)
+        prompts, ids = apply_shard(args, lm, prompts, ids)
     except (ValueError, KeyError) as e:
         raise Refused(str(e)) from None
     return lm, prompts, ids, _window(lm, args.batch)

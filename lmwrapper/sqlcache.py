@@ -40,6 +40,7 @@ from lmwrapper.cache_file import (
     is_file_error,
     lock_timeout_s,
 )
+from lmwrapper.fsinfo import warn_if_network_fs
 
 KEY_SCHEMA_VERSION = 1
 CACHE_FILE_NAME = "lmwrapper.sqlite"
@@ -151,6 +152,7 @@ class SqlCache:
         except OSError as e:
             raise CacheFileError(f"cache directory {self.path.parent} cannot be created "
                                  f"({e.strerror}); {ELSEWHERE}.") from None
+        warn_if_network_fs(self.path)  # SQLite's locks are not safe on NFS & co.
         with self._named_errors():
             self._conn = sqlite3.connect(self.path, timeout=self._note_after, isolation_level=None,
                                          check_same_thread=False)
