@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lmwrapper.compat import openai_factory_args
 from lmwrapper.live_runner import RetryPolicy
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames
 from lmwrapper.openai_wrapper.predictor import DEFAULT_BASE_URL, OpenAiPredictor
@@ -49,6 +50,7 @@ def get_open_ai_lm(
     `model_facts` override what the registry knows or infers from the name, e.g.
     `kind="instruct"`, `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`).
     """
+    cache_default, model_facts = openai_factory_args(cache_default, model_facts)  # 0.18 names
     model = OpenAiModelInfo.infer(model_name, **model_facts)
     if max_concurrency is None:
         max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
@@ -71,3 +73,10 @@ __all__ = [
     "get_open_ai_lm",
     "parse_response",
 ]
+
+# -- lmwrapper 0.18 names --
+# 0.18's `from lmwrapper.openai_wrapper import *` also gave OpenAIPredictor, LmPrompt, ...
+from lmwrapper.openai_wrapper.wrapper import *
+
+__all__ += ["CompletionWindow", "LmPrediction", "LmPredictor", "LmPrompt", "LmReasoningStyle",
+            "OpenAIPredictor", "OpenAiLmPrediction"]

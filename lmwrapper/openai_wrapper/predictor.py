@@ -240,6 +240,42 @@ class OpenAiPredictor(LmPredictor):
             text = text.replace(key, "[api key]")
         return _KEY_LIKE.sub("sk-[redacted]", text)
 
+    # -- lmwrapper 0.18 names --
+    def tokenize(self, input_str: str) -> list[str]:
+        """`input_str` as token strings of the model's tiktoken encoding."""
+        return tokens.tokenize(input_str, self.model.encoding)
+
+    @property
+    def supports_token_operations(self) -> bool:
+        return True
+
+    @property
+    def is_chat_model(self) -> bool:
+        return self.model.is_chat_model
+
+    @property
+    def reasoning_style(self) -> Any:  # LmReasoningStyle
+        return self.model.reasoning_style
+
+    @property
+    def default_tokens_generated(self) -> int | None:
+        """16 on /v1/completions (its default); None on chat models (the server's default)."""
+        return INSTRUCT_DEFAULT_MAX_TOKENS if self.model.kind == "instruct" else None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the key (the copy looks it up again, from $OPENAI_API_KEY or
+        ~/oai_key.txt), the HTTP client, its lock or the rate limiter; all are rebuilt."""
+        return {**super().__getstate__(), "_OpenAiPredictor__secret": None,
+                "_OpenAiPredictor__key": None, "_client_obj": None, "_client_lock": None,
+                "limiter": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self.__secret = _Secret(None)
+        self.__key = _Secret(None)
+        self._client_lock = threading.Lock()
+        self.limiter = RateLimiter()
+
 
 class _Secret:
     """Holds a key (or a secret object) without showing it in repr, logs or dumps."""
