@@ -153,3 +153,13 @@ def test_prediction_dict_serialize_and_mark_as_cached():
     cached = pred.mark_as_cached()
     assert cached.was_cached and not pred.was_cached  # predictions are frozen: a copy
     assert cached.completion_text == pred.completion_text
+
+
+def test_readme_section_runs_as_written(monkeypatch):
+    from readme_blocks import python_blocks
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # nothing is sent: no key needed
+    blocks = python_blocks("Coming from lmwrapper 0.18")
+    assert blocks
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})  # noqa: S102
