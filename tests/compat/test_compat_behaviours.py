@@ -33,11 +33,6 @@ def test_bare_list_is_a_chat(openai_env):
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
 
 
-def test_bare_string_is_a_prompt(openai_env):
-    lm = get_open_ai_lm("gpt-4o-mini")
-    assert lm.predict("What is 2+2?").completion_text == "4"
-
-
 @pytest.mark.xfail(strict=True, reason="structs owner (LmPrompt accepts max_tokens=0) and HF "
                                        "owner (score the prompt without generating)")
 def test_max_tokens_zero_with_echo_scores_the_prompt(local):

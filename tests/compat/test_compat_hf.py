@@ -28,6 +28,19 @@ def test_factory_takes_018_keywords(tiny_dir):
         get_huggingface_lm(str(tiny_dir), device="cpu", allow_patch_model_forward=False)
 
 
+def test_accelerate_runtime_spreads_the_model_with_device_map(tiny_dir):
+    from lmwrapper.compat import hf_factory_args
+
+    _, _, device_map = hf_factory_args({"runtime": Runtime.ACCELERATE}, dtype=None, device=None,
+                                       device_map=None)
+    assert device_map == "auto"
+    ns: dict = {}
+    exec("from lmwrapper.huggingface_wrapper import *", ns)  # noqa: S102  (as 0.18 scripts do)
+    lm = ns["get_huggingface_lm"](str(tiny_dir), runtime=ns["Runtime"].ACCELERATE,
+                                  cache_default=False)
+    assert lm.predict(ns["LmPrompt"]("one, two,", max_tokens=2, temperature=0)).completion_tokens
+
+
 @pytest.mark.parametrize("runtime", [Runtime.ORT_CPU, Runtime.ORT_CUDA, Runtime.BETTER_TRANSFORMER])
 def test_unsupported_runtimes_are_refused_with_the_reason(tiny_dir, runtime):
     with pytest.raises(ValueError, match="not supported.*Runtime.PYTORCH"):
