@@ -264,14 +264,19 @@ class OpenAiPredictor(LmPredictor):
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the key (the copy looks it up again, from $OPENAI_API_KEY or
-        ~/oai_key.txt), the HTTP client, its lock or the rate limiter; all are rebuilt."""
-        return {**super().__getstate__(), "_OpenAiPredictor__secret": None,
+        ~/oai_key.txt, or keeps a SecretEnvVar/SecretFile, which holds no key), the HTTP
+        client, its lock or the rate limiter; all are rebuilt."""
+        from lmwrapper.secrets_manager import SecretEnvVar, SecretFile
+
+        secret = self.__secret.value
+        kept = secret if isinstance(secret, (SecretEnvVar, SecretFile)) else None
+        return {**super().__getstate__(), "_OpenAiPredictor__secret": kept,
                 "_OpenAiPredictor__key": None, "_client_obj": None, "_client_lock": None,
                 "limiter": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self.__secret = _Secret(None)
+        self.__secret = _Secret(state.get("_OpenAiPredictor__secret"))
         self.__key = _Secret(None)
         self._client_lock = threading.Lock()
         self.limiter = RateLimiter()

@@ -104,3 +104,20 @@ def test_unpickled_in_another_process(openai_env, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "42"
+
+
+def test_018_secret_holders_work_and_survive_pickling(srv, monkeypatch, tmp_path):
+    from lmwrapper.secrets_manager import SecretEnvVar, SecretFile
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("LAB_OPENAI_KEY", API_KEY)
+    key_file = tmp_path / "oai.txt"
+    key_file.write_text(API_KEY + "\n")  # a trailing newline, as editors leave it
+    p = LmPrompt("What is 2+3?", max_tokens=3, temperature=0, cache=False)
+    for secret in (SecretEnvVar("LAB_OPENAI_KEY"), SecretFile(key_file)):
+        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret=secret, base_url=srv.base_url)
+        data = pickle.dumps(lm)
+        assert API_KEY.encode() not in data
+        assert pickle.loads(data).predict(p).completion_text == "5"  # no $OPENAI_API_KEY needed
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        SecretFile(tmp_path / "missing.txt")
