@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
@@ -239,6 +239,22 @@ class LmPredictor:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        """Every predictor is tracked, so a fork()ed child can drop what it shares with its
+        parent (`lmwrapper.compat`: multiprocessing forks on Linux)."""
+        from lmwrapper.compat import track
+
+        obj = super().__new__(cls)
+        track(obj)
+        return obj
+
+    def _after_fork(self) -> None:
+        """In a forked child: reopen the cache on first use instead of sharing the parent's."""
+        from lmwrapper.compat import inherit
+
+        inherit(self.__dict__.get("_cache"))
+        self._cache = None
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)

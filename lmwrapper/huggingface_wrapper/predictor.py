@@ -294,6 +294,10 @@ class HuggingFacePredictor(LmPredictor):
         super().__setstate__(state)
         self._lock = threading.RLock()
 
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self._lock = threading.RLock()  # a parent thread may have held it at fork
+
 
 def _sample_seed(seed: int | None, sample_index: int) -> int | None:
     """Sample i of a seeded prompt gets its own seed, the same however it was batched."""

@@ -281,6 +281,16 @@ class OpenAiPredictor(LmPredictor):
         self._client_lock = threading.Lock()
         self.limiter = RateLimiter()
 
+    def _after_fork(self) -> None:
+        """In a forked child: a client of its own (the parent's shares its sockets)."""
+        from lmwrapper.compat import inherit
+
+        super()._after_fork()
+        inherit(self.__dict__.get("_client_obj"))
+        self._client_obj = None
+        self._client_lock = threading.Lock()
+        self.limiter = RateLimiter()
+
 
 class _Secret:
     """Holds a key (or a secret object) without showing it in repr, logs or dumps."""
