@@ -35,8 +35,9 @@ class Lmwrapper018Warning(FutureWarning):
     """
 
 
-def warn(message: str) -> None:
-    warnings.warn(message, Lmwrapper018Warning, stacklevel=3)
+def warn(message: str, stacklevel: int = 3) -> None:
+    """Warn at the user's line: by default the caller of the function calling `warn`."""
+    warnings.warn(message, Lmwrapper018Warning, stacklevel=stacklevel)
 
 
 # -- factory arguments ---------------------------------------------------------------------
@@ -44,8 +45,8 @@ def warn(message: str) -> None:
 def openai_factory_args(cache_default: bool, extra: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
     """`get_open_ai_lm`'s 0.18 keywords, taken out of `extra` (the model facts).
 
-    `cache_outputs_default` is 0.18's `cache_default`; `organization` (or 0.18's
-    `$OPENAI_ORGANIZATION`) is not sent by this client, which says so.
+    `cache_outputs_default` is 0.18's `cache_default`; `organization` is not sent by this
+    client, which says so.
     """
     extra = dict(extra)
     if "cache_outputs_default" in extra:
@@ -54,7 +55,7 @@ def openai_factory_args(cache_default: bool, extra: dict[str, Any]) -> tuple[boo
     if organization is not None:
         warn(f"get_open_ai_lm(organization={organization!r}): lmwrapper does not send an "
              "organization header; requests bill the key's default organization. Use a key "
-             "(or project key) of the organization you want to bill.")
+             "(or project key) of the organization you want to bill.", stacklevel=4)
     return cache_default, extra
 
 
@@ -95,7 +96,7 @@ def hf_factory_args(legacy: Mapping[str, Any], *, dtype: str | None, device: Any
             "trim the text before building the LmPrompt (lm.tokenize helps).")
     if not patch:
         warn("get_huggingface_lm(allow_patch_model_forward=False) has no effect: lmwrapper "
-             "reads logprobs without patching the model's forward.")
+             "reads logprobs without patching the model's forward.", stacklevel=4)
     if device is not None and not isinstance(device, str):
         device = str(device)  # a torch.device, as 0.18 accepted
     return dtype, device, device_map
