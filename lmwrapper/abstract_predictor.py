@@ -271,3 +271,38 @@ class LmReasoningStyle(Enum):
     ALWAYS_THINK = "ALWAYS_THINK"
     """The model always reasons before it answers (o1, o3, gpt-5 ...)."""
     UNKNOWN = "UNKNOWN"
+
+
+
+class MockPredictor(LmPredictor):
+    """0.18's stand-in model for unit tests (see `get_mock_predictor`)."""
+
+    provider = "mock"
+
+    def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
+                 is_chat_model: bool = False) -> None:
+        super().__init__(cache_default=False)  # 0.18's default: tests leave nothing on disk
+        self._func = predict_func
+        self._chat = is_chat_model
+
+    def model_identity(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": "mock_predictor"}
+
+    @property
+    def is_chat_model(self) -> bool:
+        return self._chat
+
+    def _predict_samples(self, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+        if self._func is not None:
+            return [self._func(prompt) for _ in range(n)]
+        text = prompt.get_text_as_string_default_form()
+        return [LmPrediction(text, prompt, provider=self.provider, model="mock_predictor",
+                             sample_index=i) for i in range(n)]
+
+
+def get_mock_predictor(predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
+                       is_chat_model: bool = False) -> LmPredictor:
+    """0.18's stand-in model for unit tests: answers with the prompt's text (chats in
+    `role: content` form), or with `predict_func(prompt)`. It runs through the same engine
+    as a real model (ordering, samples, errors) and does not cache."""
+    return MockPredictor(predict_func, is_chat_model)

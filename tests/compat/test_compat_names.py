@@ -163,3 +163,14 @@ def test_readme_section_runs_as_written(monkeypatch):
     assert blocks
     for code in blocks:
         exec(compile(code, "README.md", "exec"), {})  # noqa: S102
+
+
+def test_mock_predictor_for_unit_tests(cache_dir):
+    from lmwrapper.abstract_predictor import get_mock_predictor
+
+    lm = get_mock_predictor()
+    assert lm.predict("hello").completion_text == "hello" and not lm.is_chat_model
+    assert [p.completion_text for p in lm.predict_many(["a", "b"])] == ["a", "b"]
+    fixed = get_mock_predictor(lambda p: LmPrediction("fixed", p), is_chat_model=True)
+    assert fixed.is_chat_model and fixed.predict(LmPrompt(["hi"])).completion_text == "fixed"
+    assert not cache_dir.exists()  # nothing cached, as in 0.18
