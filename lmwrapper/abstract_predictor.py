@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from enum import Enum
+from typing import Any, ClassVar, Self
 
 from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
@@ -173,5 +174,135 @@ class LmPredictor:
             self._identity_json = identity_json(self.model_identity())
         return self._identity_json
 
+    # -- lmwrapper 0.18 names --
+    def remove_prompt_from_cache(self, prompt: LmPrompt | str) -> bool:
+        """Forget every cached sample of `prompt` for this model; True if any was cached."""
+        from lmwrapper.compat import remove_prompt_from_cache
+
+        return remove_prompt_from_cache(self, prompt)
+
+    def tokenize(self, input_str: str) -> list[str]:
+        """`input_str` as the model's token strings."""
+        raise NotImplementedError(f"{type(self).__name__} cannot tokenize: its provider does not "
+                                  "publish its tokenizer; use estimate_tokens_in_prompt to count")
+
+    def get_model_cache_key(self) -> str:
+        """The model's part of every cache key (its identity, as canonical JSON)."""
+        return self.identity_json()
+
+    @property
+    def default_tokens_generated(self) -> int | None:
+        """0.18's prompt-independent default for `max_tokens=None` (`token_limit // 16`);
+        what a given prompt gets is `default_max_tokens(prompt)`."""
+        try:
+            return self.token_limit // 16
+        except NotImplementedError:
+            return None
+
+    def remove_special_chars_from_tokens(self, tokens: Sequence[str]) -> list[str]:
+        """Token strings as text. Ours already are text (no "Ġ" for a space), so unchanged."""
+        return list(tokens)
+
+    @property
+    def supports_prefilled_chat(self) -> bool:
+        """Whether a chat ending in an assistant turn is continued (prefill)."""
+        return False
+
+    @property
+    def supports_token_operations(self) -> bool:
+        """Whether `tokenize` works for this model."""
+        return False
+
+    @property
+    def is_chat_model(self) -> bool:
+        raise NotImplementedError(f"{type(self).__name__} does not say whether it is a chat model")
+
+    @property
+    def reasoning_style(self) -> LmReasoningStyle:
+        return LmReasoningStyle.UNKNOWN
+
+    def configure_global_ratelimit(self, max_count: int = 1, per_seconds: float = 1,
+                                   greedy: bool = False) -> None:
+        """0.18's client-side request cap: accepted, with a warning, and not applied."""
+        from lmwrapper.compat import warn
+
+        warn("configure_global_ratelimit() is not needed and has no effect: lmwrapper paces "
+             "requests by the limits the provider reports (rate-limit headers, Retry-After) "
+             "and retries 429s. To send fewer requests at once, pass max_concurrency= to the "
+             "model's factory.")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the open cache handle (it reopens on first use)."""
+        from lmwrapper.compat import predictor_state
+
+        return predictor_state(self)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        """Every predictor is tracked, so a fork()ed child can drop what it shares with its
+        parent (`lmwrapper.compat`: multiprocessing forks on Linux)."""
+        from lmwrapper.compat import track
+
+        obj = super().__new__(cls)
+        track(obj)
+        return obj
+
+    def _after_fork(self) -> None:
+        """In a forked child: reopen the cache on first use instead of sharing the parent's."""
+        from lmwrapper.compat import inherit
+
+        inherit(self.__dict__.get("_cache"))
+        self._cache = None
+
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
+# -- lmwrapper 0.18 names --
+class LmReasoningStyle(Enum):
+    """Whether a model thinks (hidden reasoning tokens) before it answers."""
+
+    NEVER_THINK = "NEVER_THINK"
+    """The model never produces reasoning tokens."""
+    CONFIGURABLE_THINKING = "CONFIGURABLE_THINKING"
+    """The model reasons when the request asks it to (e.g. gpt-5.1's reasoning effort)."""
+    ALWAYS_THINK = "ALWAYS_THINK"
+    """The model always reasons before it answers (o1, o3, gpt-5 ...)."""
+    UNKNOWN = "UNKNOWN"
+
+
+
+class MockPredictor(LmPredictor):
+    """0.18's stand-in model for unit tests (see `get_mock_predictor`)."""
+
+    provider = "mock"
+
+    def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
+                 is_chat_model: bool = False) -> None:
+        super().__init__(cache_default=False)  # 0.18's default: tests leave nothing on disk
+        self._func = predict_func
+        self._chat = is_chat_model
+
+    def model_identity(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": "mock_predictor"}
+
+    @property
+    def is_chat_model(self) -> bool:
+        return self._chat
+
+    def _predict_samples(self, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+        if self._func is not None:
+            return [self._func(prompt) for _ in range(n)]
+        text = prompt.get_text_as_string_default_form()
+        return [LmPrediction(text, prompt, provider=self.provider, model="mock_predictor",
+                             sample_index=i) for i in range(n)]
+
+
+def get_mock_predictor(predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
+                       is_chat_model: bool = False) -> LmPredictor:
+    """0.18's stand-in model for unit tests: answers with the prompt's text (chats in
+    `role: content` form), or with `predict_func(prompt)`. It runs through the same engine
+    as a real model (ordering, samples, errors) and does not cache."""
+    return MockPredictor(predict_func, is_chat_model)

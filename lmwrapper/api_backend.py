@@ -96,14 +96,23 @@ class ApiPredictor(LmPredictor):
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the key, the client (which holds it), locks or open connections:
         an unpickled copy looks the key up again (env var, key file) when it must send."""
-        state = dict(self.__dict__)
-        state["_ApiPredictor__secret"] = _Secret(None)
+        state = dict(self.__dict__)  # the _Secret holders drop any key (see _Secret.__reduce__)
         state["_ApiPredictor__key"] = _Secret(None)
         state.update(_client_obj=None, _client_lock=None, limiter=None, _cache=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._client_lock = threading.Lock()
+        self.limiter = RateLimiter()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a client of its own (the parent's shares its sockets)."""
+        from lmwrapper.compat import inherit
+
+        super()._after_fork()
+        inherit(self.__dict__.get("_client_obj"))
+        self._client_obj = None
         self._client_lock = threading.Lock()
         self.limiter = RateLimiter()
 
@@ -214,7 +223,11 @@ class _Secret:
         return "<secret>" if self.value is not None else "<no secret>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_Secret, (None,))
+        # a SecretEnvVar / SecretFile says where the key is, not what it is: it may travel
+        from lmwrapper.secrets_manager import SecretEnvVar, SecretFile
+
+        kept = self.value if isinstance(self.value, (SecretEnvVar, SecretFile)) else None
+        return (_Secret, (kept,))
 
 
 # -- classification: a pure function of (status, body, headers) ------------------------------

@@ -22,3 +22,10 @@ def __getattr__(name: str):  # lazy: these modules import torch / numpy
 
         return ModelInternals
     raise AttributeError(f"module 'lmwrapper.huggingface_wrapper' has no attribute {name!r}")
+
+# -- lmwrapper 0.18 names --
+# 0.18's `from lmwrapper.huggingface_wrapper import *` also gave Runtime and LmPrompt.
+from lmwrapper.runtime import Runtime
+from lmwrapper.structs import LmPrompt
+
+__all__ += ["LmPrompt", "Runtime"]

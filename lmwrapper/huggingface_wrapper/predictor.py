@@ -263,6 +263,41 @@ class HuggingFacePredictor(LmPredictor):
     def blob_to_internals(self, blob: bytes) -> Any:
         return _internals.from_blob(blob)
 
+    # -- lmwrapper 0.18 names --
+    def tokenize(self, input_str: str) -> list[str]:
+        """`input_str` as token strings, in the same text form as `completion_tokens`
+        (so `"".join(lm.tokenize(s)) == s`; 0.18 gave the tokenizer's raw "Ġ" forms)."""
+        ids = self.tokenizer(input_str, add_special_tokens=False)["input_ids"]
+        return [self.token_str(i) for i in ids]
+
+    @property
+    def supports_token_operations(self) -> bool:
+        return True
+
+    @property
+    def is_chat_model(self) -> bool:
+        return bool(self.encoder.chat_mode)
+
+    @property
+    def reasoning_style(self) -> Any:  # LmReasoningStyle
+        from lmwrapper.abstract_predictor import LmReasoningStyle
+
+        return LmReasoningStyle.NEVER_THINK
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle with the weights: the lazy loader is a closure, which pickle cannot carry."""
+        if self._model is None:
+            _ = self.model
+        return {**super().__getstate__(), "_lock": None, "_load_model": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._lock = threading.RLock()
+
+    def _after_fork(self) -> None:
+        super()._after_fork()
+        self._lock = threading.RLock()  # a parent thread may have held it at fork
+
 
 def _sample_seed(seed: int | None, sample_index: int) -> int | None:
     """Sample i of a seeded prompt gets its own seed, the same however it was batched."""

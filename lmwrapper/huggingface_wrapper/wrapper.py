@@ -18,6 +18,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.compat import hf_factory_args
 from lmwrapper.errors import ConfigurationError, install_hint
 from lmwrapper.huggingface_wrapper import smollm2
 
@@ -43,6 +44,7 @@ def get_huggingface_lm(
     trust_remote_code: bool = False,
     cache_default: bool = True,
     cache_dir: str | None = None,
+    **legacy: Any,
 ) -> HuggingFacePredictor:
     """Load a local causal LM (see the module docstring); the weights load on first use."""
     try:
@@ -52,6 +54,8 @@ def get_huggingface_lm(
         raise install_hint(e.name or "torch/transformers", "hf") from e
     from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
 
+    dtype, device, device_map = hf_factory_args(legacy, dtype=dtype, device=device,
+                                                device_map=device_map)  # 0.18 names
     device = _resolve_device(device, device_map)
     dtype = _resolve_dtype(dtype, device)
     source, identity = _resolve_source(model, revision, gguf_file, cache_dir)

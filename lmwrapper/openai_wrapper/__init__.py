@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lmwrapper.compat import openai_factory_args
 from lmwrapper.live_runner import RetryPolicy
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames
 from lmwrapper.openai_wrapper.predictor import DEFAULT_BASE_URL, OpenAiPredictor
@@ -51,6 +52,7 @@ def get_open_ai_lm(
     neither a known model nor a snapshot or fine-tune of one raises `UnknownModelError`
     ("did you mean ...?") unless facts are given or `base_url` is not api.openai.com.
     """
+    cache_default, model_facts = openai_factory_args(cache_default, model_facts)  # 0.18 names
     base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
                                   **model_facts)
@@ -75,3 +77,10 @@ __all__ = [
     "get_open_ai_lm",
     "parse_response",
 ]
+
+# -- lmwrapper 0.18 names --
+# 0.18's `from lmwrapper.openai_wrapper import *` also gave OpenAIPredictor, LmPrompt, ...
+from lmwrapper.openai_wrapper.wrapper import *
+
+__all__ += ["CompletionWindow", "LmPrediction", "LmPredictor", "LmPrompt", "LmReasoningStyle",
+            "OpenAIPredictor", "OpenAiLmPrediction"]

@@ -109,6 +109,21 @@ class OpenAiModelInfo(str):
             return _UNKNOWN.with_facts(name, **overrides)
         raise _unknown_model(name)
 
+    # -- lmwrapper 0.18 names --
+    @property
+    def token_limit(self) -> int:
+        return self.context_window
+
+    @property
+    def reasoning_style(self) -> Any:  # LmReasoningStyle (imported late: it pulls in the engine)
+        from lmwrapper.abstract_predictor import LmReasoningStyle
+
+        if self.kind != "reasoning":
+            return LmReasoningStyle.NEVER_THINK
+        if _family_name(str(self)).startswith("gpt-5.1"):  # reasoning effort "none" is its default
+            return LmReasoningStyle.CONFIGURABLE_THINKING
+        return LmReasoningStyle.ALWAYS_THINK
+
 
 _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
           "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount")
@@ -200,6 +215,31 @@ class OpenAiModelNames:
         close = difflib.get_close_matches(name, list(_BY_NAME), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"no OpenAI model named {name!r} in the registry.{hint}")
+
+    # -- lmwrapper 0.18 names --
+    # Every member 0.18 had, with current facts (dated snapshots; retired models kept so old
+    # scripts and caches still resolve). 0.18's gpt_4_turbo was "gpt-4-1106-preview"; here
+    # it is the current "gpt-4-turbo" (above), and the preview is gpt_4_1106_preview.
+    gpt_4o_2024_11_20 = M("gpt-4o-2024-11-20", "chat", 128000, 16384, 2.50, 10.00, 1.25)
+    gpt_4o_2024_05_13 = M("gpt-4o-2024-05-13", "chat", 128000, 4096, 5.00, 15.00)
+    gpt_4o_mini_2024_07_18 = M("gpt-4o-mini-2024-07-18", "chat", 128000, 16384, 0.15, 0.60, 0.075)
+    gpt_4_1106_preview = M("gpt-4-1106-preview", "chat", 128000, 4096, 10.00, 30.00,
+                           encoding="cl100k_base")
+    o1_preview = M("o1-preview", "reasoning", 128000, 32768, 15.00, 60.00, 7.50)
+    o1_preview_2024_09_12 = M("o1-preview-2024-09-12", "reasoning", 128000, 32768, 15.00, 60.00,
+                              7.50)
+    o1_mini_2024_09_12 = M("o1-mini-2024-09-12", "reasoning", 128000, 65536, 1.10, 4.40, 0.55)
+    o4_mini_2025_04_16 = M("o4-mini-2025-04-16", "reasoning", 200000, 100000, 1.10, 4.40, 0.275)
+    gpt_5_1 = M("gpt-5.1", "reasoning", 400000, 128000, 1.25, 10.00, 0.125)
+    # retired by OpenAI in 2024: requests fail, but cached answers still load
+    code_davinci_002 = M("code-davinci-002", "instruct", 8001, 8001, encoding="p50k_base")
+
+    @classmethod
+    def name_to_info(cls, name: str) -> OpenAiModelInfo | None:
+        """0.18: the registry entry for `name`, or None (`get` raises, with close matches)."""
+        if isinstance(name, OpenAiModelInfo):
+            return name
+        return _BY_NAME.get(name)
 
 
 _BY_NAME: dict[str, OpenAiModelInfo] = {str(m): m for m in OpenAiModelNames.all()}

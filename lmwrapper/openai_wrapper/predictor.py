@@ -154,6 +154,28 @@ class OpenAiPredictor(ApiPredictor):
             raise BadResponseError(f"asked {self.base_url} for {n} choices, got {len(preds)}")
         return preds
 
+    # -- lmwrapper 0.18 names --
+    def tokenize(self, input_str: str) -> list[str]:
+        """`input_str` as token strings of the model's tiktoken encoding."""
+        return tokens.tokenize(input_str, self.model.encoding)
+
+    @property
+    def supports_token_operations(self) -> bool:
+        return True
+
+    @property
+    def is_chat_model(self) -> bool:
+        return self.model.is_chat_model
+
+    @property
+    def reasoning_style(self) -> Any:  # LmReasoningStyle
+        return self.model.reasoning_style
+
+    @property
+    def default_tokens_generated(self) -> int | None:
+        """16 on /v1/completions (its default); None on chat models (the server's default)."""
+        return INSTRUCT_DEFAULT_MAX_TOKENS if self.model.kind == "instruct" else None
+
 
 def _post(client: Any, req: OpenAiRequest) -> Any:
     """Send `req.body` as it is, through the SDK's public raw-response API (the body is

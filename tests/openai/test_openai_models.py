@@ -54,7 +54,7 @@ def test_fine_tunes_take_their_familys_limits_but_not_its_price():
     ("gpt-4o-mni", "gpt-4o-mini"),      # would be priced as gpt-4o: 16x off
     ("gpt-4o-minii", "gpt-4o-mini"),
     ("gpt4o", "gpt-4o"),
-    ("gpt-4-1106-preview", None),        # a gpt-4-turbo: not gpt-4's price
+    ("gpt-4-0125-previeww", None),       # not a snapshot of gpt-4 (it would be priced as one)
     ("o3-mini-high", None),
 ])
 def test_unknown_names_are_refused_with_close_matches(name, suggestion, monkeypatch):

@@ -1,0 +1,264 @@
+"""What lets a script written for lmwrapper 0.18 run unchanged (see README, "Coming from 0.18").
+
+The 0.18 names live where 0.18 had them (`lmwrapper.caching`, `lmwrapper.runtime`,
+`LmPredictor.tokenize`, ...); this module holds the logic behind them, so the core classes
+only gain thin, clearly marked blocks:
+
+- `openai_factory_args` / `hf_factory_args`: 0.18 factory arguments, honoured where they
+  mean something here, otherwise accepted with a `Lmwrapper018Warning` or refused with the
+  reason (never an unexpected-keyword `TypeError`);
+- `remove_prompt_from_cache`, token offsets, `LmPrediction.dict_serialize`, pickling state;
+- fork safety: 0.18 users hand predictors to `multiprocessing`, whose default on Linux is
+  fork(); a forked child drops the SQLite and HTTP handles it would share with its parent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import warnings
+import weakref
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmwrapper.abstract_predictor import LmPredictor
+    from lmwrapper.structs import LmPrediction, LmPrompt
+
+
+class Lmwrapper018Warning(FutureWarning):
+    """A 0.18 argument or method that is accepted but means something else (or nothing) here.
+
+    A FutureWarning, so it shows in scripts and notebooks by default; silence it with
+    `warnings.filterwarnings("ignore", category=Lmwrapper018Warning)`.
+    """
+
+
+def warn(message: str, stacklevel: int = 3) -> None:
+    """Warn at the user's line: by default the caller of the function calling `warn`."""
+    warnings.warn(message, Lmwrapper018Warning, stacklevel=stacklevel)
+
+
+# -- factory arguments ---------------------------------------------------------------------
+
+def openai_factory_args(cache_default: bool, extra: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """`get_open_ai_lm`'s 0.18 keywords, taken out of `extra` (the model facts).
+
+    `cache_outputs_default` is 0.18's `cache_default`; `organization` is not sent by this
+    client, which says so.
+    """
+    extra = dict(extra)
+    if "cache_outputs_default" in extra:
+        cache_default = bool(extra.pop("cache_outputs_default"))
+    organization = extra.pop("organization", None)
+    if organization is not None:
+        warn(f"get_open_ai_lm(organization={organization!r}): lmwrapper does not send an "
+             "organization header; requests bill the key's default organization. Use a key "
+             "(or project key) of the organization you want to bill.", stacklevel=4)
+    return cache_default, extra
+
+
+_RUNTIMES_REFUSED = {
+    "ORT_CUDA": "ONNX Runtime", "ORT_TENSORRT": "ONNX Runtime with TensorRT",
+    "ORT_CPU": "ONNX Runtime", "BETTER_TRANSFORMER": "BetterTransformer",
+}
+
+
+def hf_factory_args(legacy: Mapping[str, Any], *, dtype: str | None, device: Any,
+                    device_map: Any) -> tuple[str | None, str | None, Any]:
+    """`get_huggingface_lm`'s 0.18 keywords → this version's `(dtype, device, device_map)`.
+
+    runtime=PYTORCH is the default; ACCELERATE is `device_map="auto"`; ONNX/BetterTransformer
+    runtimes are refused. `precision=torch.float16` is `dtype="float16"`. A
+    `prompt_trimmer` is refused (silently not trimming would change outputs);
+    `allow_patch_model_forward` is accepted (logprobs never need a patched forward here).
+    """
+    legacy = dict(legacy)
+    runtime = legacy.pop("runtime", None)
+    precision = legacy.pop("precision", None)
+    trimmer = legacy.pop("prompt_trimmer", None)
+    patch = legacy.pop("allow_patch_model_forward", True)
+    if legacy:
+        raise TypeError(f"get_huggingface_lm() got unexpected keyword arguments {sorted(legacy)}; "
+                        "see help(get_huggingface_lm) for the arguments it takes")
+    if runtime is not None:
+        device_map = _runtime_device_map(runtime, device_map)
+    if precision is not None:
+        if dtype is not None and str(precision).removeprefix("torch.") != dtype:
+            raise ValueError(f"get_huggingface_lm: precision={precision} and dtype={dtype!r} "
+                             "disagree; pass only dtype")
+        dtype = str(precision).removeprefix("torch.")
+    if trimmer is not None:
+        raise ValueError(
+            "get_huggingface_lm(prompt_trimmer=...): lmwrapper does not trim prompts. A prompt "
+            "that does not fit the context comes back as an error prediction (has_errors); "
+            "trim the text before building the LmPrompt (lm.tokenize helps).")
+    if not patch:
+        warn("get_huggingface_lm(allow_patch_model_forward=False) has no effect: lmwrapper "
+             "reads logprobs without patching the model's forward.", stacklevel=4)
+    if device is not None and not isinstance(device, str):
+        device = str(device)  # a torch.device, as 0.18 accepted
+    return dtype, device, device_map
+
+
+def _runtime_device_map(runtime: Any, device_map: Any) -> Any:
+    name = getattr(runtime, "name", str(runtime)).rsplit(".", 1)[-1].upper()
+    if name == "PYTORCH":
+        return device_map
+    if name == "ACCELERATE":
+        return device_map if device_map is not None else "auto"
+    what = _RUNTIMES_REFUSED.get(name, name)
+    raise ValueError(f"get_huggingface_lm(runtime=Runtime.{name}): {what} is not supported; "
+                     "lmwrapper runs local models with PyTorch (Runtime.PYTORCH, the default), "
+                     "or across devices with device_map='auto' (Runtime.ACCELERATE). For a "
+                     "faster server, run vLLM/SGLang/TGI and use get_open_ai_lm(base_url=...).")
+
+
+# -- the cache -------------------------------------------------------------------------------
+
+def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:
+    """Delete every cached sample of `prompt` for `lm`; True if there was any."""
+    from lmwrapper.engine import as_prompt
+    from lmwrapper.sqlcache import prompt_key
+
+    key = prompt_key(as_prompt(prompt).canonical(), lm.identity_json())
+    with lm.cache.write() as conn:
+        return conn.execute("DELETE FROM predictions WHERE key = ?", (key,)).rowcount > 0
+
+
+def clear_cache(directory: str | os.PathLike[str] | None) -> int:
+    """Delete every row of the cache file in `directory` (default: the cache dir); how many."""
+    from lmwrapper.sqlcache import CACHE_FILE_NAME, get_cache, get_cache_dir
+
+    directory = directory if directory is not None else get_cache_dir()
+    if not os.path.exists(os.path.join(directory, CACHE_FILE_NAME)):
+        return 0  # nothing cached yet: do not create a file just to empty it
+    return get_cache(directory).clear()
+
+
+# -- predictions -------------------------------------------------------------------------------
+
+def token_offsets(tokens: Sequence[str] | None, start: int, text: str | None, what: str
+                  ) -> tuple[int, ...]:
+    """Where each token starts in the text, counting from `start`; ValueError if the tokens
+    do not spell `text` (then offsets into the text are not defined)."""
+    if tokens is None:
+        raise ValueError(f"{what} offsets need {what} tokens, and this prediction has none"
+                         + (" (set LmPrompt(echo=True))" if what == "prompt" else ""))
+    joined = "".join(tokens)
+    if text is not None and not (joined.startswith(text) or text.startswith(joined)):
+        raise ValueError(f"the {what} tokens do not spell the {what} text (a BOS token, a chat "
+                         f"template or a token splitting a character), so offsets into the "
+                         f"text are not defined; use {what}_tokens instead")
+    offsets, pos = [], start
+    for tok in tokens:
+        offsets.append(pos)
+        pos += len(tok)
+    return tuple(offsets)
+
+
+def need_echo(value: Any, name: str) -> Any:
+    if value is None:
+        raise ValueError(f"LmPrediction.{name} needs the prompt's tokens and logprobs: build the "
+                         "prompt with LmPrompt(..., echo=True) (and logprobs >= 1)")
+    return value
+
+
+def prediction_dict(pred: LmPrediction, pull_out_props: bool, include_metad: bool,
+                    include_metadata: bool) -> dict[str, Any]:
+    """0.18's `LmPrediction.dict_serialize` layout over this version's fields."""
+    out: dict[str, Any] = {
+        "completion_text": pred.completion_text,
+        "prompt": pred.prompt.dict_serialize(include_metadata=include_metadata),  # type: ignore[attr-defined]
+        "was_cached": pred.was_cached,
+        "error_message": pred.error_message,
+    }
+    if pull_out_props:
+        for name in ("prompt_tokens", "completion_tokens", "prompt_logprobs",
+                     "completion_logprobs", "full_logprobs", "top_token_logprobs"):
+            try:
+                value = getattr(pred, name)
+            except ValueError:
+                continue
+            if value is not None:
+                out[name] = [dict(v) if isinstance(v, Mapping) else v for v in value]
+    if include_metad:  # 0.18 kept the raw API response; we keep the parsed record
+        out["metad"] = pred.to_dict(include_prompt=False)
+    return out
+
+
+def prompt_dict(prompt: LmPrompt, include_metadata: bool) -> dict[str, Any]:
+    """0.18's `LmPrompt.dict_serialize` layout (metadata only when JSON-serialisable)."""
+    import json
+
+    out: dict[str, Any] = {name: getattr(prompt, name) for name in (
+        "max_tokens", "logprobs", "temperature", "top_p", "presence_penalty",
+        "frequency_penalty", "num_completions", "cache", "echo", "add_bos_token",
+        "add_special_tokens")}
+    out["stop"] = list(prompt.stop) if prompt.stop is not None else None
+    chat = prompt.is_text_a_chat()
+    out["text"] = prompt.get_text_as_chat().as_dicts() if chat else prompt.text
+    if include_metadata and prompt.metadata is not None:
+        try:
+            json.dumps(prompt.metadata)
+            out["metadata"] = prompt.metadata
+        except (TypeError, ValueError):
+            pass  # as 0.18: metadata that is not JSON is left out
+    return out
+
+
+# -- pickling ------------------------------------------------------------------------------
+
+def predictor_state(lm: LmPredictor, drop: Sequence[str] = ()) -> dict[str, Any]:
+    """`lm.__dict__` without what cannot or must not travel: the open cache handle (rebuilt
+    lazily on first use) and the attributes named in `drop` (set to None)."""
+    state = dict(lm.__dict__)
+    state["_cache"] = None
+    for name in drop:
+        if name in state:
+            state[name] = None
+    return state
+
+
+# -- fork safety ---------------------------------------------------------------------------
+
+_live: weakref.WeakSet[Any] = weakref.WeakSet()  # every predictor of this process
+# Handles a forked child inherited from its parent. Kept referenced, never used or closed:
+# closing them could disturb the parent (SQLite's file locks, a shared socket).
+_inherited: list[Any] = []
+
+
+def track(lm: LmPredictor) -> None:
+    _live.add(lm)
+
+
+def inherit(*handles: Any) -> None:
+    _inherited.extend(h for h in handles if h is not None)
+
+
+def _after_fork_in_child() -> None:
+    """In a fork()ed child, forget the parent's SQLite connections, HTTP clients and locks.
+
+    Used from several processes at once, an inherited keep-alive socket interleaves their
+    requests (garbled bodies, a 400 cached as an error, reads that never return) and an
+    inherited SQLite connection shares file locks it must not. Each predictor reopens what
+    it needs on first use, as an unpickled one does.
+    """
+    if "lmwrapper.sqlcache" in sys.modules:  # (importing it here would be wasted work)
+        from lmwrapper import sqlcache
+
+        inherit(*sqlcache._open_caches.values())
+        sqlcache._open_caches.clear()
+        sqlcache._open_lock = threading.Lock()  # a parent thread may have held it at fork
+    if "lmwrapper.ratelimit" in sys.modules:
+        from lmwrapper import ratelimit
+
+        ratelimit._shared.clear()
+        ratelimit._shared_lock = threading.Lock()
+    for lm in list(_live):
+        lm._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

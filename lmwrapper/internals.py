@@ -1,0 +1,19 @@
+"""lmwrapper 0.18's home of `ModelInternalsRequest` (and `ModelInternalsResults`).
+
+`ModelInternalsResults` is 0.18's name for what `LmPrediction.internals` holds; here it is
+`lmwrapper.huggingface_wrapper.ModelInternals` (loaded lazily: it needs numpy).
+"""
+
+from typing import Any
+
+from lmwrapper.structs import ModelInternalsRequest
+
+__all__ = ["ModelInternalsRequest"]  # ModelInternalsResults too, lazily (below)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ModelInternalsResults":
+        from lmwrapper.huggingface_wrapper.internals import ModelInternals
+
+        return ModelInternals
+    raise AttributeError(f"module 'lmwrapper.internals' has no attribute {name!r}")
