@@ -29,6 +29,9 @@ from lmwrapper.huggingface_wrapper.stopping import (
 )
 from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
 
+# max_tokens=None on a local model: token_limit // 16 (as lmwrapper 0.18 did), at most this.
+DEFAULT_MAX_TOKENS_CAP = 512
+
 
 class HuggingFacePredictor(LmPredictor):
     """A loaded model + tokenizer. Build one with `get_huggingface_lm`."""
@@ -98,6 +101,15 @@ class HuggingFacePredictor(LmPredictor):
                 return value
         return int(min(self.tokenizer.model_max_length, 1 << 20))
 
+    def default_max_tokens(self, prompt: LmPrompt) -> int:
+        """What `max_tokens=None` means here: min(token_limit // 16, 512), less where the
+        prompt leaves less room, so nothing runs for minutes by accident."""
+        return self._default_max_new(self.estimate_tokens_in_prompt(prompt))
+
+    def _default_max_new(self, prompt_tokens: int) -> int:
+        room = self.token_limit - prompt_tokens
+        return max(1, min(self.token_limit // 16, DEFAULT_MAX_TOKENS_CAP, room))
+
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
         return len(self.encoder.encode(prompt))
 
@@ -163,7 +175,7 @@ class HuggingFacePredictor(LmPredictor):
             f"{limit} tokens of {self._name}. Shorten the prompt or lower max_tokens.")
 
     def _row(self, prompt: LmPrompt, ids: list[int], sample_index: int) -> Row:
-        max_new = prompt.max_tokens or (self.token_limit - len(ids))
+        max_new = prompt.max_tokens or self._default_max_new(len(ids))
         stop = prompt.stop
         stopped = None
         if stop:
