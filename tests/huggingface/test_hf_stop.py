@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import lmwrapper
 from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.huggingface_wrapper.generation import Row, generate
+from lmwrapper.huggingface_wrapper.stopping import RUNNING
 from lmwrapper.structs import LmPrompt
 
 
@@ -100,15 +100,11 @@ def test_breaking_out_of_predict_many_stops_generation_at_once(endless_dir):
 
     lm = get_huggingface_lm(str(endless_dir), device="cpu", batch_size=1, cache_default=False)
     counter = ForwardCounter(lm.model)
-    before = set(threading.enumerate())
     prompts = [LmPrompt("hi", max_tokens=1), LmPrompt("Once upon a time", max_tokens=3000)]
     for _ in lm.predict_many(prompts):
         at_break = counter.calls
         break
-    deadline = time.monotonic() + 60
-    while any(t.is_alive() for t in set(threading.enumerate()) - before):
-        assert time.monotonic() < deadline, "the backend thread is still running 60 s after break"
-        time.sleep(0.05)
+    assert RUNNING.wait_idle(60), "the backend still runs the model 60 s after break"
     assert counter.calls - at_break < 50  # not the ~3000 steps of the long prompt
 
 
