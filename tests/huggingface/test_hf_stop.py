@@ -94,6 +94,23 @@ def test_a_stopped_run_emits_only_complete_jobs(tiny_lm, counter):
         assert pred.completion_text == full[jobs[int(key)].prompt].completion_text
 
 
+def test_a_row_that_finished_before_the_stop_is_kept(tiny_lm, counter):
+    """In one batch, a row done before the stop is a complete answer: it is emitted."""
+    short = LmPrompt("hi", max_tokens=2, temperature=0)
+    long = LmPrompt("Once upon a time there was a small model that learned", max_tokens=60,
+                    temperature=0)
+    expected = tiny_lm.predict(short)
+    jobs = [Job(key="short", prompt=short, sample_indices=[0]),
+            Job(key="long", prompt=long, sample_indices=[0])]
+    emitted: dict[str, list] = {}
+    start = counter.calls
+    tiny_lm.with_settings(batch_size=2)._run(
+        jobs, CompletionWindow.ASAP, lambda job, preds: emitted.setdefault(job.key, preds),
+        should_stop=lambda: counter.calls - start >= 5)
+    assert list(emitted) == ["short"]
+    assert emitted["short"][0].completion_text == expected.completion_text
+
+
 def test_breaking_out_of_predict_many_stops_generation_at_once(endless_dir):
     """`break` after the first answer: the long batch behind it stops within a step or two."""
     from lmwrapper.huggingface_wrapper import get_huggingface_lm
