@@ -1,7 +1,7 @@
 """Stopping a local generation within about a second, and never leaving torch running at exit.
 
-A forward pass of a large batch can take a minute on a CPU (64 rows x 512 prompt tokens
-through SmolLM2-135M on 2 cores), so checking `should_stop()` only between decode steps is
+The prefill of a large batch can take tens of seconds on a CPU (64 rows x 512 prompt tokens
+through SmolLM2-135M is ~9 TFLOP), so checking `should_stop()` only between decode steps is
 not enough. `interruptible(model, stop)` adds a forward pre-hook to every module that holds
 parameters: once `stop()` is true, the next such module raises `Stopped`, which unwinds the
 forward pass. The KV cache it was filling is thrown away with the rows it belonged to.

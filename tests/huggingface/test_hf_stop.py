@@ -111,6 +111,21 @@ def test_a_row_that_finished_before_the_stop_is_kept(tiny_lm, counter):
     assert emitted["short"][0].completion_text == expected.completion_text
 
 
+def test_an_answer_whose_internals_pass_was_stopped_is_not_emitted(tiny_lm, counter):
+    """Its text is done, but without the internals it asked for it is not the answer."""
+    from lmwrapper.structs import ModelInternalsRequest
+
+    prompt = LmPrompt("hi", max_tokens=2, temperature=0,
+                      model_internals_request=ModelInternalsRequest(return_hidden_states=True))
+    emitted: list = []
+    start = counter.calls
+    tiny_lm._run([Job(key="k", prompt=prompt, sample_indices=[0])], CompletionWindow.ASAP,
+                 lambda job, preds: emitted.append(preds),
+                 should_stop=lambda: counter.calls - start >= 2)  # after the text's 2 passes
+    assert emitted == []
+    assert counter.calls - start == 2  # the internals pass never ran
+
+
 def test_breaking_out_of_predict_many_stops_generation_at_once(endless_dir):
     """`break` after the first answer: the long batch behind it stops within a step or two."""
     from lmwrapper.huggingface_wrapper import get_huggingface_lm
