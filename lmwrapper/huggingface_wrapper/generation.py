@@ -10,6 +10,11 @@ max_tokens, stop strings and seed inside one batch; a row's samples come from it
 `torch.Generator`, so a seeded prompt gives the same sample alone or in any batch; and the
 logprobs we report are the model's own `log_softmax` at each step, comparable with a plain
 forward pass. Greedy rows give exactly the tokens `model.generate(do_sample=False)` gives.
+
+Stopping: `should_stop()` is read before the prefill, between decode steps, and (through
+`stopping.interruptible`) between the modules of each forward pass, so a stop returns within
+one module's time. Rows unfinished then keep `finish_reason=None`: a partial answer is never
+reported as complete.
 """
 
 from __future__ import annotations
@@ -21,6 +26,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+
+from lmwrapper.huggingface_wrapper.stopping import (
+    RUNNING,
+    ShouldStop,
+    Stopped,
+    interruptible,
+    stop_check,
+)
 
 
 @dataclass
@@ -44,7 +57,7 @@ class RowResult:
     token_ids: list[int] = field(default_factory=list)  # generated, end-of-sequence excluded
     logprobs: list[float] = field(default_factory=list)
     top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
-    finish_reason: str = "length"
+    finish_reason: str | None = None  # "stop" or "length" once the row is done; None: unfinished
     prompt_logprobs: list[float | None] | None = None
 
 
@@ -69,11 +82,28 @@ def accepts_logits_to_keep(model: Any) -> bool:
     return "logits_to_keep" in inspect.signature(model.forward).parameters
 
 
-@torch.inference_mode()
-def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int]) -> list[RowResult]:
-    """Decode every row of one batch; results in the order of `rows`."""
-    device = model.device
+def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
+             should_stop: ShouldStop | None = None) -> list[RowResult]:
+    """Decode every row of one batch; results in the order of `rows`.
+
+    Returns soon after `should_stop()` turns true; rows not finished by then have
+    `finish_reason` None (see the module docstring).
+    """
     results = [RowResult() for _ in rows]
+    stop = stop_check(should_stop)
+    if stop():
+        return results
+    with RUNNING, interruptible(model, stop), torch.inference_mode():
+        try:
+            _decode(model, rows, pad_id, eos_ids, results, stop)
+        except Stopped:
+            pass
+    return results
+
+
+def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
+            results: list[RowResult], stop: ShouldStop) -> None:
+    device = model.device
     logits, past, mask, positions = _prefill(model, rows, pad_id, results)
     sampler = _Sampler(rows, logits.shape[-1], device)
     active = list(range(len(rows)))  # row index of each batch position
@@ -83,8 +113,8 @@ def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int]) ->
         logprobs = torch.log_softmax(logits, dim=-1)
         _record(logprobs, chosen, active, rows, results)
         keep = [b for b, i in enumerate(active) if not _finished(rows[i], results[i], eos_ids)]
-        if not keep:
-            return results
+        if not keep or stop():
+            return
         if len(keep) < len(active):
             index = torch.tensor(keep, device=device)
             past.batch_select_indices(index)

@@ -7,19 +7,30 @@ and emit each prompt's predictions as soon as its last sample is done.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from lmwrapper.abstract_predictor import LmPredictor
-from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.backend import Emit, Job
+from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.huggingface_wrapper import internals as _internals
 from lmwrapper.huggingface_wrapper.generation import Row, RowResult, generate
 from lmwrapper.huggingface_wrapper.prompts import PromptEncoder
+from lmwrapper.huggingface_wrapper.stopping import (
+    RUNNING,
+    ShouldStop,
+    Stopped,
+    interruptible,
+    stop_check,
+)
 from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
+
+# max_tokens=None on a local model: token_limit // 16 (as lmwrapper 0.18 did), at most this.
+DEFAULT_MAX_TOKENS_CAP = 512
 
 
 class HuggingFacePredictor(LmPredictor):
@@ -90,6 +101,15 @@ class HuggingFacePredictor(LmPredictor):
                 return value
         return int(min(self.tokenizer.model_max_length, 1 << 20))
 
+    def default_max_tokens(self, prompt: LmPrompt) -> int:
+        """What `max_tokens=None` means here: min(token_limit // 16, 512), less where the
+        prompt leaves less room, so nothing runs for minutes by accident."""
+        return self._default_max_new(self.estimate_tokens_in_prompt(prompt))
+
+    def _default_max_new(self, prompt_tokens: int) -> int:
+        room = self.token_limit - prompt_tokens
+        return max(1, min(self.token_limit // 16, DEFAULT_MAX_TOKENS_CAP, room))
+
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
         return len(self.encoder.encode(prompt))
 
@@ -105,10 +125,32 @@ class HuggingFacePredictor(LmPredictor):
     # -- running --------------------------------------------------------------------------
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
-             should_stop: Callable[[], bool]) -> None:
+             should_stop: ShouldStop) -> None:
+        """Emit each job once all its samples are done; soon after `should_stop()` turns true,
+        return without emitting the jobs that are not complete (see generation's docstring)."""
+        stop = stop_check(should_stop)
+        with RUNNING:  # the exit handler waits for us to leave the model
+            rows, done = self._plan(jobs, emit, stop)
+            for start in range(0, len(rows), self.batch_size):
+                if stop():
+                    return
+                batch = rows[start:start + self.batch_size]
+                for (j, pos, _), pred in zip(batch, self._predict_or_split(jobs, batch, stop)):
+                    if pred is None:
+                        continue  # unfinished when the run stopped: never reported
+                    done[j][pos] = pred
+                    if all(p is not None for p in done[j]):
+                        emit(jobs[j], done.pop(j))
+
+    def _plan(self, jobs: Sequence[Job], emit: Emit, stop: ShouldStop
+              ) -> tuple[list[tuple[int, int, Row]], dict[int, list[Any]]]:
+        """The rows to generate, sorted for batching; prompts that cannot fit are emitted
+        as errors here."""
         rows: list[tuple[int, int, Row]] = []  # (job number, position among its samples, row)
         done: dict[int, list[Any]] = {}  # job number -> its predictions so far (None: not yet)
         for j, job in enumerate(jobs):
+            if j % 256 == 0 and stop():  # tokenizing 100,000s of prompts takes a while
+                return [], {}
             ids = self.encoder.encode(job.prompt)
             error = self._length_error(job.prompt, ids)
             if error is not None:
@@ -121,14 +163,7 @@ class HuggingFacePredictor(LmPredictor):
         # logits (echo) or an internals pass go together, so they do not slow the others.
         rows.sort(key=lambda r: (jobs[r[0]].prompt.model_internals_request is not None,
                                  r[2].echo, len(r[2].prompt_ids)))
-        for start in range(0, len(rows), self.batch_size):
-            if should_stop():
-                return
-            batch = rows[start:start + self.batch_size]
-            for (j, pos, _), pred in zip(batch, self._predict_or_split(jobs, batch)):
-                done[j][pos] = pred
-                if all(p is not None for p in done[j]):
-                    emit(jobs[j], done.pop(j))
+        return rows, done
 
     def _length_error(self, prompt: LmPrompt, ids: list[int]) -> PermanentProviderError | None:
         limit = self.token_limit
@@ -140,7 +175,7 @@ class HuggingFacePredictor(LmPredictor):
             f"{limit} tokens of {self._name}. Shorten the prompt or lower max_tokens.")
 
     def _row(self, prompt: LmPrompt, ids: list[int], sample_index: int) -> Row:
-        max_new = prompt.max_tokens or (self.token_limit - len(ids))
+        max_new = prompt.max_tokens or self._default_max_new(len(ids))
         stop = prompt.stop
         stopped = None
         if stop:
@@ -152,13 +187,14 @@ class HuggingFacePredictor(LmPredictor):
                    frequency_penalty=prompt.frequency_penalty, top_logprobs=prompt.logprobs or 0,
                    echo=prompt.echo, seed=_sample_seed(prompt.seed, sample_index), stopped=stopped)
 
-    def _predict_or_split(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]]
-                          ) -> list[LmPrediction]:
-        """Run a batch; out of device memory, run its halves instead (down to single rows)."""
+    def _predict_or_split(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
+                          stop: ShouldStop) -> list[LmPrediction | None]:
+        """Run a batch; out of device memory, run its halves instead (down to single rows).
+        None for a row that was not finished when the run stopped."""
         import torch
 
         try:
-            return self._predict_batch(jobs, batch)
+            return self._predict_batch(jobs, batch, stop)
         except getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError):
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
@@ -168,19 +204,25 @@ class HuggingFacePredictor(LmPredictor):
                     f"out of device memory for one row of {len(batch[0][2].prompt_ids)} prompt "
                     "tokens; lower max_tokens or use a smaller dtype / another device"))]
             half = len(batch) // 2
-            return (self._predict_or_split(jobs, batch[:half])
-                    + self._predict_or_split(jobs, batch[half:]))
+            return (self._predict_or_split(jobs, batch[:half], stop)
+                    + self._predict_or_split(jobs, batch[half:], stop))
 
-    def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]]
-                       ) -> list[LmPrediction]:
+    def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
+                       stop: ShouldStop) -> list[LmPrediction | None]:
         rows = [r for _, _, r in batch]
         with self._lock:
             model = self.model  # loads the weights on first use, adding generation_config's eos
-            results = generate(model, rows, self.pad_id, self.eos_ids)
-            built = [self._prediction(jobs[j].prompt, row, res)
-                     for (j, _, row), res in zip(batch, results)]
-            return self._add_internals([jobs[j].prompt for j, _, _ in batch], rows,
-                                       [p for p, _ in built], [k for _, k in built])
+            results = generate(model, rows, self.pad_id, self.eos_ids, stop)
+            finished = [b for b, res in enumerate(results) if res.finish_reason is not None]
+            built = [self._prediction(jobs[batch[b][0]].prompt, rows[b], results[b])
+                     for b in finished]
+            preds = self._add_internals([jobs[batch[b][0]].prompt for b in finished],
+                                        [rows[b] for b in finished], [p for p, _ in built],
+                                        [k for _, k in built], stop)
+        out: list[LmPrediction | None] = [None] * len(batch)
+        for b, pred in zip(finished, preds):
+            out[b] = pred
+        return out
 
     def _prediction(self, prompt: LmPrompt, row: Row, res: RowResult
                     ) -> tuple[LmPrediction, list[int]]:
@@ -215,24 +257,34 @@ class HuggingFacePredictor(LmPredictor):
         return ids[:kept], text[:cut]
 
     def _add_internals(self, prompts: list[LmPrompt], rows: list[Row],
-                       preds: list[LmPrediction], kept: list[list[int]]) -> list[LmPrediction]:
-        import dataclasses
-
+                       preds: list[LmPrediction], kept: list[list[int]], stop: ShouldStop
+                       ) -> list[LmPrediction | None]:
+        """`preds` with their internals; None for those whose pass was stopped."""
         wanted = [i for i, p in enumerate(prompts) if p.model_internals_request is not None]
         if not wanted:
-            return preds
+            return list(preds)
         seqs = [rows[i].prompt_ids + kept[i] for i in wanted]
         reqs = [r for r in (prompts[i].model_internals_request for i in wanted) if r is not None]
         layers = [_internals.resolve_layers(r, self.num_layers) for r in reqs]
-        out = _internals.forward_internals(self.model, seqs, layers,
-                                           [r.return_attentions for r in reqs], self.pad_id)
-        for i, seq, req, lay, (hidden, attn) in zip(wanted, seqs, reqs, layers, out):
+        out: list[LmPrediction | None] = list(preds)
+        try:
+            with RUNNING, interruptible(self.model, stop):
+                if stop():
+                    raise Stopped
+                values = _internals.forward_internals(self.model, seqs, layers,
+                                                      [r.return_attentions for r in reqs],
+                                                      self.pad_id)
+        except Stopped:
+            for i in wanted:
+                out[i] = None
+            return out
+        for i, seq, req, lay, (hidden, attn) in zip(wanted, seqs, reqs, layers, values):
             value = _internals.ModelInternals(
                 tokens=tuple(self.token_str(t) for t in seq), token_ids=tuple(seq),
                 num_prompt_tokens=len(rows[i].prompt_ids), layers=lay,
                 hidden_states=hidden if req.return_hidden_states else None, attentions=attn)
-            preds[i] = dataclasses.replace(preds[i], internals=value)
-        return preds
+            out[i] = dataclasses.replace(preds[i], internals=value)
+        return out
 
     # -- helpers for notebooks --------------------------------------------------------------
 

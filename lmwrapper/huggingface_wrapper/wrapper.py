@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from lmwrapper.compat import hf_factory_args
 from lmwrapper.errors import ConfigurationError, install_hint
 from lmwrapper.huggingface_wrapper import smollm2
+from lmwrapper.huggingface_wrapper.model_folder import check_model_folder
 
 if TYPE_CHECKING:
     from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
@@ -79,7 +81,9 @@ def get_huggingface_lm(
 def _resolve_device(device: str | None, device_map: Any) -> str:
     import torch
 
-    device = device or os.environ.get("LMWRAPPER_HF_DEVICE") or None
+    source = "device"
+    if device is None and os.environ.get("LMWRAPPER_HF_DEVICE"):
+        device, source = os.environ["LMWRAPPER_HF_DEVICE"], "$LMWRAPPER_HF_DEVICE"
     if device_map is not None:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device is None:
@@ -87,9 +91,44 @@ def _resolve_device(device: str | None, device_map: Any) -> str:
             return "cuda"
         mps = getattr(torch.backends, "mps", None)
         return "mps" if mps is not None and mps.is_available() else "cpu"
-    if device.split(":")[0] not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'mps'; got {device!r}")
+    problem = _device_problem(device)
+    if problem is not None:
+        hint = "" if source == "device" else f", or unset {source}"
+        raise ConfigurationError(f"{source}={device!r}: {problem}; use device='cpu'{hint}.")
     return device
+
+
+def _device_problem(device: str) -> str | None:
+    """Why torch cannot use `device` here (what was found), or None when it can."""
+    import torch
+
+    match = re.fullmatch(r"(cpu|mps|cuda)(?::(\d+))?", device)
+    if match is None:
+        return "not a device lmwrapper knows (one of 'cpu', 'cuda', 'cuda:N', 'mps')"
+    kind, index = match[1], match[2]
+    if kind == "cuda":
+        return _cuda_problem(torch, None if index is None else int(index))
+    if kind == "mps" and not torch.backends.mps.is_available():
+        if not torch.backends.mps.is_built():
+            return f"MPS is not available: torch {torch.__version__} was built without MPS"
+        return "MPS is not available on this machine (it needs macOS 12.3+ on Apple silicon)"
+    return None
+
+
+def _cuda_problem(torch: Any, index: int | None) -> str | None:
+    if not torch.cuda.is_available():
+        if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
+            return (f"CUDA is not available: torch {torch.__version__} was built without CUDA "
+                    "(install the torch build for your CUDA version to use a GPU)")
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        where = "" if visible is None else f" (CUDA_VISIBLE_DEVICES={visible!r})"
+        return (f"CUDA is not available: torch {torch.__version__} (CUDA "
+                f"{torch.version.cuda or torch.version.hip}) sees no GPU{where}; check nvidia-smi "
+                "and the driver")
+    count = torch.cuda.device_count()
+    if index is not None and index >= count:
+        return f"there are {count} CUDA device(s) visible: cuda:0 … cuda:{count - 1}"
+    return None
 
 
 def _resolve_dtype(dtype: Any, device: str) -> str:
@@ -123,6 +162,7 @@ def _resolve_source(model: str, revision: str | None, gguf_file: str | None,
         identity["gguf_file"] = gguf_file
     local = Path(model).expanduser()
     if local.exists():
+        check_model_folder(local, gguf_file)
         identity["fingerprint"] = _fingerprint(local, gguf_file)
         if gguf_file is not None:
             identity["gguf_sha256"] = smollm2.file_sha256(local / gguf_file)

@@ -87,3 +87,21 @@ def smol_lm():
 def cached_tiny(tiny_lm, cache_dir):
     """The tiny model with the cache on, in this test's own cache directory."""
     return tiny_lm.with_settings(cache_default=True, cache_dir=str(cache_dir))
+
+
+@pytest.fixture(scope="session")
+def endless_dir(tiny_dir, tmp_path_factory) -> Path:
+    """A tiny GPT-2 with a 4096-token context and no end-of-sequence token: it generates
+    exactly max_tokens tokens, so a long generation is long whatever the weights say."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast.from_pretrained(tiny_dir)
+    tok.bos_token = tok.eos_token = None
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tok), n_positions=4096, n_embd=64, n_layer=2, n_head=4,
+                        bos_token_id=None, eos_token_id=None)
+    d = tmp_path_factory.mktemp("endless-gpt2")
+    GPT2LMHeadModel(config).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d

@@ -67,7 +67,24 @@ def test_token_counting_and_limits(tiny_lm):
     assert tiny_lm.token_limit == 128
     assert not tiny_lm.could_completion_go_over_token_limit(p)
     assert tiny_lm.could_completion_go_over_token_limit(LmPrompt(p.text, max_tokens=200))
-    assert tiny_lm.default_max_tokens(p) == 128 - n
+    assert tiny_lm.default_max_tokens(p) == 128 // 16  # see test_max_tokens_none_is_bounded
+
+
+def test_max_tokens_none_is_bounded(endless_dir):
+    """max_tokens=None is min(token_limit // 16, 512), never "the rest of the context" (which
+    ran for minutes); a prompt that leaves less room gets what is left."""
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    lm = get_huggingface_lm(str(endless_dir), device="cpu", cache_default=False)
+    assert lm.token_limit == 4096  # a model that never ends a row by itself
+    pred = lm.predict(LmPrompt("Once upon a time", temperature=0))
+    assert len(pred.completion_tokens) == 4096 // 16 and pred.finish_reason == "length"
+    near_end = LmPrompt("one two three " * 990, temperature=0)
+    n = lm.estimate_tokens_in_prompt(near_end)
+    assert 4096 - 256 < n < 4096
+    assert lm.default_max_tokens(near_end) == 4096 - n
+    assert not lm.could_completion_go_over_token_limit(near_end)
+    assert len(lm.predict(near_end).completion_tokens) == 4096 - n
 
 
 def test_too_long_prompt_is_a_cached_error_with_the_numbers(cached_tiny):
@@ -101,8 +118,7 @@ def test_a_turn_name_the_template_cannot_show_is_refused(tiny_lm):
 def test_bad_settings_raise(tiny_dir):
     from lmwrapper.huggingface_wrapper import get_huggingface_lm
 
-    for kwargs, word in [({"dtype": "int3"}, "dtype"), ({"device": "tpu"}, "device"),
-                         ({"batch_size": 0}, "batch_size")]:
+    for kwargs, word in [({"dtype": "int3"}, "dtype"), ({"batch_size": 0}, "batch_size")]:
         with pytest.raises(ValueError, match=word):
             get_huggingface_lm(str(tiny_dir), **kwargs)
     with pytest.raises(ValueError, match="does not exist"):
