@@ -59,8 +59,6 @@ def test_plain_string_to_a_local_chat_model_uses_the_template_as_in_018(local):
     assert "<|user|>hello" in _text(pred)
 
 
-@pytest.mark.xfail(strict=True, reason="HF owner: max_tokens=None on a local model has a "
-                                       "bounded default (0.18: token_limit // 16)")
 def test_max_tokens_none_on_a_local_model_is_bounded(local):
     pred = local.predict(LmPrompt("Once upon a time", temperature=0))
     assert len(pred.completion_tokens) <= local.token_limit // 16
