@@ -49,7 +49,7 @@ _KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
 class OpenAiPredictor(LmPredictor):
     provider = "openai"
     key_env_var = "OPENAI_API_KEY"
-    supports_batch = False  # the Batch API engine is a later issue; BATCH_ANY runs live
+    supports_batch = True  # BATCH_ANY goes to lmwrapper.batching with batch_adapter()
 
     def __init__(
         self,
@@ -132,6 +132,12 @@ class OpenAiPredictor(LmPredictor):
         chars = len(p.text) if isinstance(p.text, str) else sum(
             len(t.content) for t in p.get_text_as_chat())
         return chars // 4 + (p.max_tokens or 0) * len(job.sample_indices)
+
+    def batch_adapter(self) -> Any:
+        """The OpenAI Batch API for `lmwrapper.batching` (same request bodies as live)."""
+        from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
+
+        return OpenAiBatchAdapter(self)
 
     # -- sending -----------------------------------------------------------------------------
 
