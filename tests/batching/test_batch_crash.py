@@ -36,7 +36,7 @@ def finish(proc):
 
 
 def fake_files(srv):
-    files = srv.state.files if hasattr(srv, "state") else srv.store["files"]
+    files = srv.state.files
     with srv.lock:
         return list(files)
 
