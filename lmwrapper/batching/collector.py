@@ -2,6 +2,7 @@
 
     completed / expired / cancelled:  each line's result →
         ok, permanent error      → rows cached at once; line done
+        rejected (not the prompt's fault) → line failed for this run, not cached
         transient, or no result  → line claimed again for a later batch (attempts + 1),
                                    or failed once `max_attempts` is reached (never cached)
         (cancelled with resubmit_cancelled=False: the unanswered lines fail)
@@ -84,6 +85,8 @@ def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | Non
             return ("claimed", None, attempts + 1, cid)
         return ("failed", f"batch {remote.id} failed: {remote.error_code}: {remote.error_message}",
                 attempts + 1, cid)
+    if r is not None and r.outcome == "rejected":
+        return ("failed", r.error, attempts + 1, cid)  # resending now cannot help; not cached
     error = r.error if r is not None else f"batch {remote.id} ended ({remote.state}) without " \
                                           "an answer for this prompt"
     if remote.state == "cancelled" and not s.resubmit_cancelled and (r is None or not r.predictions):

@@ -64,13 +64,25 @@ def test_transient_line_errors_go_into_a_later_batch(srv, provider_lm):
 
 def test_permanent_line_errors_become_cached_error_predictions(srv, provider_lm):
     lm = provider_lm()
-    srv.batch_line_errors(times=None, status=400, match="q1", message="bad prompt")
+    srv.batch_line_errors(times=None, status=400, match="q1", message="prompt too long",
+                          code="context_length_exceeded")
     preds = list(lm.predict_many(qs(3), completion_window=BATCH))
     assert [p.has_errors for p in preds] == [False, True, False]
-    assert not preds[1].error_is_transient and "bad prompt" in preds[1].error_message
+    assert not preds[1].error_is_transient and "context_length_exceeded" in preds[1].error_message
     assert sum(stored(lm).values()) == 1
     again = list(lm.predict_many(qs(3), completion_window=BATCH))
     assert again[1].was_cached and again[1].has_errors and len(sent_texts(srv)) == 3
+
+
+def test_rejected_lines_fail_this_run_uncached_and_a_rerun_sends_them_again(srv, provider_lm):
+    lm = provider_lm()
+    srv.batch_line_errors(times=1, status=400, match="q1", message="unsupported parameter")
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert preds[1].has_errors and preds[1].error_is_transient
+    assert sent_texts(srv).count("q1") == 1  # not resent in this run: it cannot help
+    assert len(stored(lm)) == 2
+    again = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert not again[1].has_errors and sent_texts(srv).count("q1") == 2
 
 
 def test_transient_errors_stop_after_max_attempts_and_are_not_cached(srv, provider_lm, monkeypatch):
