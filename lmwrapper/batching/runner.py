@@ -51,13 +51,13 @@ class BatchRunner:
     """Runs jobs through `adapter`'s batch API, recording every step in `cache`."""
 
     def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
-                 settings: BatchSettings) -> None:
+                 settings: BatchSettings, job_id: str | None = None) -> None:
         self.lm, self.adapter, self.settings = lm, adapter, settings
         self.records = Records(cache)
         self.limits = BatchLimits(settings.max_requests, settings.max_bytes,
                                   settings.token_limit or adapter.limits.enqueued_tokens)
         self.directory = Path(cache.path).parent / "batch_files"
-        self.job_id = new_id("j")
+        self.job_id = job_id or new_id("j")
         self.owner = ""
         self._seq = 0
         self.jobs: dict[str, Job] = {}
@@ -109,13 +109,16 @@ class BatchRunner:
                     to_plan.append((cid, job.key, n))
                     self.waiting[cid] = job.key
             if new_rows:
-                c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?)",
-                          (self.job_id, self.adapter.provider, self.adapter.model, time.time(),
-                           self.owner))
+                self._record_job(c)
                 c.executemany("INSERT INTO batch_lines (custom_id, job_id, key, first_sample, n, "
                               "prompt, state, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
         self._read_cached([k for k in keys if k in cached])
         self._plan(to_plan)
+
+    def _record_job(self, c: Any) -> None:
+        c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?, ?)",
+                  (self.job_id, self.adapter.provider, self.adapter.model, self.lm.identity_json(),
+                   time.time(), self.owner))
 
     def _adopt(self, c: Any, line: LineRow) -> None:
         """Wait for a live line; take it over when its owner is gone."""
@@ -145,8 +148,7 @@ class BatchRunner:
         for pb in plan_files(encoded(), self.limits, self.directory):
             now = time.time()
             with self.records.durable() as c:
-                c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?)",
-                          (self.job_id, self.adapter.provider, self.adapter.model, now, self.owner))
+                self._record_job(c)
                 c.execute("INSERT INTO batch_batches (uid, job_id, provider, model, state, owner, "
                           "input_path, lines, tokens, bytes, created_at, updated_at) "
                           "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
@@ -181,6 +183,10 @@ class BatchRunner:
             delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
             if self.waiting:
                 _wait(delay, should_stop)
+
+    def all_submitted(self) -> bool:
+        """Every batch this runner planned is at the provider (submit-and-return may stop)."""
+        return all(b.state not in PRE_SUBMIT_STATES for b in self.records.batches(self.fresh))
 
     def _unanswered(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.key in self.got]
