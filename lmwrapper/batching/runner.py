@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from lmwrapper.abstract_predictor import LmPredictor
 
 log = logging.getLogger("lmwrapper.batching")
+CLAIM_CHUNK = 5_000  # prompts claimed per transaction
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
@@ -88,7 +89,17 @@ class BatchRunner:
 
     # -- claiming and planning --------------------------------------------------------------
     def _claim(self, jobs: list[Job]) -> None:
-        """Take every sample no live line covers, in one durable transaction."""
+        """Claim every sample no live line covers, and plan the new lines into batches.
+
+        Claims are durable transactions of `CLAIM_CHUNK` prompts, consumed by the planner as
+        they commit, so memory does not grow with the job (nor with its prompts' size)."""
+        self._plan(self._claimed(jobs))
+
+    def _claimed(self, jobs: list[Job]) -> Iterator[tuple[str, str, int]]:
+        for start in range(0, len(jobs), CLAIM_CHUNK):
+            yield from self._claim_chunk(jobs[start : start + CLAIM_CHUNK])
+
+    def _claim_chunk(self, jobs: list[Job]) -> list[tuple[str, str, int]]:
         keys = [j.key for j in jobs]
         to_plan: list[tuple[str, str, int]] = []
         with self.records.durable() as c:
@@ -113,7 +124,7 @@ class BatchRunner:
                 c.executemany("INSERT INTO batch_lines (custom_id, job_id, key, first_sample, n, "
                               "prompt, state, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
         self._read_cached([k for k in keys if k in cached])
-        self._plan(to_plan)
+        return to_plan
 
     def _record_job(self, c: Any) -> None:
         c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?, ?)",
@@ -134,10 +145,8 @@ class BatchRunner:
         self._seq += 1
         return f"{self.job_id}-{self._seq:x}"  # ≤ 64 chars of [A-Za-z0-9_-]
 
-    def _plan(self, lines: list[tuple[str, str, int]]) -> None:
+    def _plan(self, lines: Iterable[tuple[str, str, int]]) -> None:
         """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
-        if not lines:
-            return
 
         def encoded() -> Any:
             for cid, key, n in lines:
