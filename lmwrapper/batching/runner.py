@@ -38,7 +38,7 @@ from lmwrapper.batching.records import (
 from lmwrapper.batching.settings import BatchSettings
 from lmwrapper.errors import ConfigurationError, LmWrapperError
 from lmwrapper.sqlcache import SqlCache
-from lmwrapper.structs import LmPrediction
+from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
     from lmwrapper.abstract_predictor import LmPredictor
@@ -152,7 +152,7 @@ class BatchRunner:
             for cid, key, n in lines:
                 prompt = self.jobs[key].prompt
                 data = (_JSON.encode(self.adapter.build_line(cid, prompt, n)) + "\n").encode()
-                yield cid, data, self.adapter.line_tokens(prompt, n)
+                yield cid, data, self._tokens(data, prompt, n)
 
         for pb in plan_files(encoded(), self.limits, self.directory):
             now = time.time()
@@ -169,6 +169,13 @@ class BatchRunner:
             self.fresh.add(pb.uid)
             log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
                      pb.bytes, pb.tokens)
+
+    def _tokens(self, data: bytes, prompt: LmPrompt, n: int) -> int:
+        """A line's enqueued tokens: the tokenizer's count when a limit must be respected,
+        else a cheap bound (4 bytes a token + max output) kept for re-planning smaller."""
+        if self.limits.enqueued_tokens is not None:
+            return self.adapter.line_tokens(prompt, n)
+        return len(data) // 4 + (prompt.max_tokens or 0) * n
 
     def _replan_mine(self) -> None:
         """Lines sent back to `claimed` (retries) that this runner owns go into new batches."""

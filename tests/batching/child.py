@@ -2,6 +2,9 @@
 (SIGKILL) at one step of the batch engine. Used by the crash and concurrency tests:
 
     python -m tests.batching.child BASE_URL POINT N OUT [GO_FILE]
+
+`$LMWRAPPER_TEST_PROVIDER` (default openai) picks the provider from `PROVIDERS`; a new batch
+adapter adds its adapter class and model factory there.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
 from lmwrapper.structs import LmPrompt
 from tests.batching import shim
+
+
+def _openai(base_url: str):  # type: ignore[no-untyped-def]
+    return get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
+
+
+PROVIDERS = {"openai": (OpenAiBatchAdapter, _openai)}
+ADAPTER, MAKE_LM = PROVIDERS[os.environ.get("LMWRAPPER_TEST_PROVIDER", "openai")]
 
 
 def die() -> None:
@@ -42,7 +53,7 @@ def wrap(cls: type, name: str, *, before: bool = False, nth: int = 1) -> None:
 
 
 def die_mid_results() -> None:
-    orig = OpenAiBatchAdapter.results
+    orig = ADAPTER.results
 
     def results(self, remote, prompts):  # type: ignore[no-untyped-def]
         for i, r in enumerate(orig(self, remote, prompts)):
@@ -50,17 +61,17 @@ def die_mid_results() -> None:
                 die()
             yield r
 
-    OpenAiBatchAdapter.results = results  # type: ignore[method-assign]
+    ADAPTER.results = results  # type: ignore[method-assign]
 
 
 POINTS = {
     "none": lambda: None,
-    "before_upload": lambda: wrap(OpenAiBatchAdapter, "upload", before=True),
-    "after_upload": lambda: wrap(OpenAiBatchAdapter, "upload"),
-    "after_create": lambda: wrap(OpenAiBatchAdapter, "create"),
-    "while_polling": lambda: wrap(OpenAiBatchAdapter, "retrieve", before=True, nth=2),
+    "before_upload": lambda: wrap(ADAPTER, "upload", before=True),
+    "after_upload": lambda: wrap(ADAPTER, "upload"),
+    "after_create": lambda: wrap(ADAPTER, "create"),
+    "while_polling": lambda: wrap(ADAPTER, "retrieve", before=True, nth=2),
     "while_collecting": die_mid_results,
-    "before_deleting_files": lambda: wrap(OpenAiBatchAdapter, "delete_files", before=True),
+    "before_deleting_files": lambda: wrap(ADAPTER, "delete_files", before=True),
 }
 
 
@@ -74,7 +85,7 @@ def main() -> None:
         deadline = time.monotonic() + 60
         while not go.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
+    lm = MAKE_LM(base_url)
     prompts = [LmPrompt(f"q{i}", max_tokens=5, temperature=0) for i in range(n)]
     preds = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
     pathlib.Path(out).write_text(json.dumps([[p.completion_text, p.has_errors] for p in preds]))

@@ -135,3 +135,19 @@ def test_stopping_run_does_not_wait_for_batches_and_a_rerun_adopts_them(srv, mak
     preds = list(lm.predict_many(qs(3), completion_window=BATCH))
     assert not any(p.has_errors for p in preds)
     assert srv.count("batches.create") == 1 and len(sent_texts(srv)) == 3
+
+
+def test_enqueued_token_limit_at_the_provider_is_met_by_halving_and_queueing(make_lm):
+    from lmwrapper.testing import FakeServer
+
+    with FakeServer(batch_token_limit=40) as small:  # the fake counts prompt tokens
+        lm = make_lm(base_url=small.base_url)
+        ps = [LmPrompt(f"word{i} " * 6, max_tokens=2, temperature=0) for i in range(8)]
+        preds = list(lm.predict_many(ps, completion_window=BATCH))
+        assert not any(p.has_errors for p in preds)
+        with small.lock:
+            jobs = list(small.state.batches.values())
+        failed = [j for j in jobs if j.status == "failed"]
+        assert failed and failed[0].fail_errors[0]["code"] == "token_limit_exceeded"
+        done = [j for j in jobs if j.status == "completed"]
+        assert sum(len(j.requests) for j in done) == 8 and len(done) >= 2
