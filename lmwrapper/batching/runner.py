@@ -239,6 +239,9 @@ class BatchRunner:
             raise
         except LmWrapperError as e:  # transient: the next loop tries again
             log.warning("batch %s: submitting failed (%s); retrying", uid, e)
+            # the request may have reached the provider with only its answer lost: look for
+            # the upload / batch (by name, by metadata) before sending it again
+            self.fresh.discard(uid)
             return False
         return True
 

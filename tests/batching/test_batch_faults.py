@@ -151,3 +151,18 @@ def test_enqueued_token_limit_at_the_provider_is_met_by_halving_and_queueing(mak
         assert failed and failed[0].fail_errors[0]["code"] == "token_limit_exceeded"
         done = [j for j in jobs if j.status == "completed"]
         assert sum(len(j.requests) for j in done) == 8 and len(done) >= 2
+
+
+def test_an_answer_lost_after_the_provider_acted_does_not_duplicate_work(srv, make_lm):
+    import time
+
+    lm = make_lm()
+    srv.lose_responses(times=1, endpoint="files.create")  # uploaded; the client never hears
+    srv.lose_responses(times=1, endpoint="batches.create")  # created; the client never hears
+    srv.server_error(times=2, endpoint="batches.retrieve")  # polls fail for a while
+    t = time.monotonic()
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds) and time.monotonic() - t < 60
+    assert srv.count("batches.create") == 1 and len(srv.state.batches) == 1
+    assert sorted(sent_texts(srv)) == ["q0", "q1", "q2"]
+    assert srv.state.files == {}  # the lost upload was found and deleted, the rest cleaned up
