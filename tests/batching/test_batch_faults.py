@@ -166,3 +166,30 @@ def test_an_answer_lost_after_the_provider_acted_does_not_duplicate_work(srv, ma
     assert srv.count("batches.create") == 1 and len(srv.state.batches) == 1
     assert sorted(sent_texts(srv)) == ["q0", "q1", "q2"]
     assert srv.state.files == {}  # the lost upload was found and deleted, the rest cleaned up
+
+
+def test_batch_cancelled_during_the_run_is_resubmitted_in_the_same_run(srv, make_lm):
+    import threading
+    import time
+
+    srv.batch_polls_per_step = 20  # the batch runs for ~60 polls: time enough to cancel it
+    lm = make_lm()
+    client = openai.OpenAI(base_url=srv.base_url, api_key="sk-x", max_retries=0)
+    cancelled = threading.Event()
+
+    def cancel_when_running():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not cancelled.is_set():
+            for b in client.batches.list().data:
+                if b.status in ("validating", "in_progress"):
+                    client.batches.cancel(b.id)
+                    cancelled.set()
+            time.sleep(0.005)
+
+    t = threading.Thread(target=cancel_when_running)
+    t.start()
+    preds = list(lm.predict_many(qs(4), completion_window=BATCH))
+    t.join()
+    assert cancelled.is_set() and not any(p.has_errors for p in preds)
+    # the lines the cancel left unanswered went into a second batch of the same run
+    assert srv.count("batches.create") == 2 and 4 < len(sent_texts(srv)) <= 8
