@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lmwrapper.batching")
 CLAIM_CHUNK = 5_000  # prompts claimed per transaction
+MAX_COLLECT_FAILURES = 5  # reads of a finished batch's results before its lines fail
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
@@ -194,8 +195,10 @@ class BatchRunner:
             progressed |= self._poll(emit)
             self._refresh(emit)
             self._replan_mine()
-            if not self.waiting and self._unanswered():
-                self._claim(self._unanswered())  # e.g. a done line whose rows were cleared
+            if not self.waiting and self._unanswered():  # e.g. a done line whose rows were cleared
+                left = self._unanswered()
+                self._claim(left)
+                self._emit_ready(emit, [j.key for j in left])
             delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
             if self.waiting:
                 _wait(delay, should_stop)
@@ -274,9 +277,20 @@ class BatchRunner:
         except LmWrapperError as e:
             self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
             log.warning("batch %s: reading results failed (%s)", remote.id, e)
+            if self.collect_failures[uid] >= MAX_COLLECT_FAILURES:
+                self._give_up(uid, f"the results of batch {remote.id} could not be read ({e}); "
+                                   "rerun to send these prompts again")
             return False
         self._take(answered, emit)
         return True
+
+    def _give_up(self, uid: str, error: str) -> None:
+        """Fail a batch's waiting lines (not cached: a rerun sends them again)."""
+        with self.records.durable() as c:
+            c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
+                      "state = 'planned'", (error, uid))
+            c.execute("UPDATE batch_batches SET state = 'done', error = 'unreadable results', "
+                      "updated_at = ? WHERE uid = ? AND state = 'submitted'", (time.time(), uid))
 
     def _take(self, answered: dict[str, tuple[str, list[tuple[int, LmPrediction]]]], emit: Emit) -> None:
         touched = []

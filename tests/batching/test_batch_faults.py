@@ -193,3 +193,17 @@ def test_batch_cancelled_during_the_run_is_resubmitted_in_the_same_run(srv, make
     assert cancelled.is_set() and not any(p.has_errors for p in preds)
     # the lines the cancel left unanswered went into a second batch of the same run
     assert srv.count("batches.create") == 2 and 4 < len(sent_texts(srv)) <= 8
+
+
+def test_results_deleted_at_the_provider_fail_those_prompts_and_a_rerun_resends(srv, make_lm):
+    lm = make_lm()
+    run_runner(lm, qs(2), should_stop=lambda: srv.count("batches.create") >= 1)
+    srv.finish_batches()
+    client = openai.OpenAI(base_url=srv.base_url, api_key="sk-x", max_retries=0)
+    [b] = client.batches.list().data
+    client.files.delete(b.output_file_id)  # e.g. removed by hand in the dashboard
+    preds = list(lm.predict_many(qs(2), completion_window=BATCH))
+    assert all(p.has_errors and p.error_is_transient for p in preds)
+    assert "could not be read" in preds[0].error_message
+    again = list(lm.predict_many(qs(2), completion_window=BATCH))
+    assert not any(p.has_errors for p in again) and srv.count("batches.create") == 2
