@@ -119,7 +119,11 @@ def wait_for_job(cache: SqlCache, job_id: str) -> None:
     lm = predictor_for(job[4])
     jobs = _open_jobs(lm, cache, job_id)
     if jobs:
-        _runner(lm, cache, job_id).run(jobs, lambda *_: None, lambda: False)
+        import sys
+
+        runner = _runner(lm, cache, job_id)
+        runner.show_progress = sys.stderr.isatty()
+        runner.run(jobs, lambda *_: None, lambda: False)
 
 
 @dataclass(frozen=True)

@@ -68,16 +68,22 @@ class BatchRunner:
         self.mine: set[str] = set()  # batches this runner must upload / create
         self.fresh: set[str] = set()  # batches planned by this runner (no recovery needed)
         self.collect_failures: dict[str, int] = {}
-        self.progress: JobProgress | None = None
+        self.progress = JobProgress(0, None, False)
+        self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
 
     def in_flight(self) -> int:
         return 0  # batches live on at the provider; a rerun adopts them
+
+    def status(self) -> dict[str, int]:
+        """This run's batches by provider status (for a progress bar's postfix)."""
+        return self.progress.counts()
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
         self.owner = new_owner()
         self.jobs = {j.key: j for j in jobs}
         self.got = {j.key: {} for j in jobs}
-        self.progress = JobProgress.maybe(len(jobs), self._estimate_usd(jobs))
+        self.progress = JobProgress(len(jobs), self._estimate_usd(jobs) if self.show_progress
+                                    else None, self.show_progress)
         try:
             self._claim(list(jobs))
             self._emit_ready(emit, list(self.jobs))
@@ -85,8 +91,7 @@ class BatchRunner:
             self._loop(emit, should_stop)
         finally:
             release_owner(self.owner)
-            if self.progress is not None:
-                self.progress.close()
+            self.progress.close()
 
     # -- claiming and planning --------------------------------------------------------------
     def _claim(self, jobs: list[Job]) -> None:
@@ -263,8 +268,7 @@ class BatchRunner:
                 continue
             if remote.provider_status != b.remote_status:
                 self.records.set_batch(b.uid, remote_status=remote.provider_status)
-                if self.progress is not None:
-                    self.progress.batch_status(b.uid, remote.provider_status)
+                self.progress.batch_status(b.uid, remote.provider_status)
             if remote.state in TERMINAL:
                 did |= self._collect(b.uid, remote, emit)
         return did
@@ -353,8 +357,7 @@ class BatchRunner:
             preds = [got[i] for i in job.sample_indices]
             del self.got[key]
             emit(job, preds)
-            if self.progress is not None:
-                self.progress.done(any(p.has_errors for p in preds))
+            self.progress.done(any(p.has_errors for p in preds))
 
     def _estimate_usd(self, jobs: Sequence[Job]) -> float | None:
         from lmwrapper.batch_config import CompletionWindow

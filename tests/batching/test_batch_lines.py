@@ -72,3 +72,17 @@ def test_results_are_emitted_when_their_batch_completes_not_when_all_do(srv, mak
                emit, lambda: False)
     assert len(seen) == 4 and runner.in_flight() == 0
     assert seen[0] != ["completed", "completed"]  # the other batch was still running
+
+
+def test_status_counts_batches_and_the_bar_shows_them_when_asked(srv, make_lm, capsys):
+    from lmwrapper.batching import batch_runner
+    from tests.batching.conftest import jobs_for
+
+    lm = make_lm()
+    runner = batch_runner(lm, lm.cache)
+    runner.show_progress = True
+    runner.run(jobs_for(lm, [LmPrompt("a", max_tokens=3, temperature=0)]), lambda *_: None,
+               lambda: False)
+    assert runner.status() == {"completed": 1}
+    err = capsys.readouterr().err
+    assert "lmwrapper batch" in err and "completed" in err and "est_cost" in err
