@@ -172,7 +172,7 @@ def test_batch_cancelled_during_the_run_is_resubmitted_in_the_same_run(srv, make
     import threading
     import time
 
-    srv.batch_polls_per_step = 20  # the batch runs for ~60 polls: time enough to cancel it
+    srv.batch_polls_per_step = 10**9  # the batch cannot move on until it is cancelled
     lm = make_lm()
     client = openai.OpenAI(base_url=srv.base_url, api_key="sk-x", max_retries=0)
     cancelled = threading.Event()
@@ -184,6 +184,7 @@ def test_batch_cancelled_during_the_run_is_resubmitted_in_the_same_run(srv, make
                 if b.status in ("validating", "in_progress"):
                     client.batches.cancel(b.id)
                     cancelled.set()
+                    srv.batch_polls_per_step = 1  # from now on, one step per poll
             time.sleep(0.005)
 
     t = threading.Thread(target=cancel_when_running)
