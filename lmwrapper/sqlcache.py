@@ -42,6 +42,8 @@ from lmwrapper.cache_file import (
 )
 from lmwrapper.fsinfo import warn_if_network_fs
 
+from lmwrapper.batching.schema import m0002_batch_jobs
+
 KEY_SCHEMA_VERSION = 1
 CACHE_FILE_NAME = "lmwrapper.sqlite"
 _LOOKUP_CHUNK = 20_000
@@ -130,6 +132,7 @@ def _m0001_predictions(db: Any) -> None:
 
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_predictions", _m0001_predictions),
+    ("0002_batch_jobs", m0002_batch_jobs),
 ]
 
 
