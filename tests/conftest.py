@@ -7,6 +7,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["LMWRAPPER_PROGRESS"] = "0"
+# The fake's batches move one state per poll: poll fast, or each batch test waits seconds.
+os.environ.setdefault("LMWRAPPER_BATCH_POLL_S", "0.01")
+os.environ.setdefault("LMWRAPPER_BATCH_POLL_MAX_S", "0.05")
 
 
 @pytest.fixture(autouse=True)
