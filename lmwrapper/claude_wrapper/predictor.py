@@ -73,8 +73,8 @@ class ClaudePredictor(LmPredictor):
         self.price = ClaudePrice.of(model)
         self.limiter = RateLimiter()
         self.last_runner_stats: RunnerStats | None = None
-        self.__secret = api_key_secret  # name-mangled: kept out of repr and casual dumps
-        self.__key: str | None = None
+        self.__secret = _Hidden(api_key_secret)  # out of repr and vars() dumps
+        self.__key = _Hidden(None)
         self._client_obj: Any = None
         self._client_lock = threading.Lock()
         self._counts = tokens.CountCache()
@@ -218,7 +218,7 @@ class ClaudePredictor(LmPredictor):
 
     def _api_key(self) -> str:
         """Argument, then $ANTHROPIC_API_KEY, then ~/anthropic_key.txt."""
-        secret = self.__secret
+        secret = self.__secret.value
         if secret is not None:
             key = secret.get_secret() if hasattr(secret, "get_secret") else str(secret)
         else:
@@ -240,22 +240,36 @@ class ClaudePredictor(LmPredictor):
                     import anthropic
                 except ImportError as e:
                     raise install_hint("anthropic", "anthropic") from e
-                self.__key = self._api_key()
+                key = self._api_key()
+                self.__key = _Hidden(key)
                 # Limits are per organisation and model: share the buckets with every object
                 # using the same server, key (as a fingerprint) and model.
-                fingerprint = hashlib.sha256(self.__key.encode()).hexdigest()[:16]
+                fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
                 self.limiter = shared_limiter(self.base_url, fingerprint, str(self.model))
-                self._client_obj = anthropic.Anthropic(api_key=self.__key, base_url=self.base_url,
+                self._client_obj = anthropic.Anthropic(api_key=key, base_url=self.base_url,
                                                        max_retries=0, timeout=self.timeout_s)
             return self._client_obj
 
     def _scrub(self, text: str) -> str:
         """`text` without the API key (or anything shaped like an Anthropic key)."""
-        if self.__key and len(self.__key) >= 4:
-            text = text.replace(self.__key, "[api key]")
+        key = self.__key.value
+        if key and len(key) >= 4:
+            text = text.replace(key, "[api key]")
         return _KEY_LIKE.sub("sk-ant-[redacted]", text)
 
     def _warn_once(self, topic: str, message: str) -> None:
         if topic not in self._warned:
             self._warned.add(topic)
             warnings.warn(message, stacklevel=3)
+
+
+class _Hidden:
+    """Holds a key (or a secret object) without showing it in repr, logs or dumps."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>" if self.value is not None else "<no secret>"
