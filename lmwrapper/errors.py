@@ -7,15 +7,24 @@
     ├── PromptTooLongError         the prompt + max_tokens cannot fit the model's context
     └── ProviderError              a provider answered with an error
         ├── TransientProviderError worth retrying: 429, 5xx, timeout, dropped connection
-        │   └── RateLimitError     the one rate-limit error for every provider
-        └── PermanentProviderError retrying cannot help (bad request, content too long)
+        │   ├── RateLimitError     the one rate-limit error for every provider
+        │   └── BadResponseError   a 200 we could not read (billed): retried at most once
+        ├── RejectedRequestError   refused for a reason that is not the prompt's (a request we
+        │                          built wrongly, an error of unknown shape): not retried
+        └── PermanentProviderError belongs to the prompt (context too long, a content refusal)
+
+Two questions decide what happens to a failed prompt, and each error class answers both:
+
+    retryable   the live runner tries it again (TransientProviderError and subclasses)
+    transient   it does not belong to the prompt: NOT cached, a rerun sends it again
+                (everything but PermanentProviderError)
 
 Bad *values* in an `LmPrompt` raise the builtin `ValueError` (naming the field and the range)
 when the prompt is built, before any money is spent.
 
 Inside `predict_many`, a provider error for one prompt does not raise: it comes back as an
-`LmPrediction` with `has_errors` and `error_message`, so the other results are kept.
-Transient failures are never cached; permanent ones are, marked as errors.
+`LmPrediction` with `has_errors` and `error_message` (and `error_is_transient` = the error's
+`transient`), so the other results are kept. Only permanent errors are cached.
 """
 
 from __future__ import annotations
@@ -42,24 +51,38 @@ class PromptTooLongError(LmWrapperError, ValueError):
 
 
 class ProviderError(LmWrapperError):
-    """A provider (or the local model) failed to produce an answer."""
+    """A provider (or the local model) failed to produce an answer.
 
-    transient: bool = False
+    `status_code`: the HTTP status, if any; `code`: the provider's error code or type
+    (`context_length_exceeded`, `overloaded_error`, ...), if it gave one.
+    """
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    transient: bool = False  # True: does not belong to the prompt; not cached
+    retryable: bool = False  # True: the live runner sends it again
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, code: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.code = code
 
 
 class TransientProviderError(ProviderError):
     """Retrying later may succeed; never cached."""
 
     transient = True
+    retryable = True
 
     def __init__(
-        self, message: str, *, status_code: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(message, status_code=status_code)
+        super().__init__(message, status_code=status_code, code=code)
         self.retry_after = retry_after
 
 
@@ -67,8 +90,27 @@ class RateLimitError(TransientProviderError):
     """The provider asked us to slow down (HTTP 429 or equivalent)."""
 
 
+class BadResponseError(TransientProviderError):
+    """A 200 whose body is malformed or has fewer choices than asked.
+
+    The provider billed it, so the live runner retries it at most
+    `RetryPolicy.max_bad_response_retries` times (default 1), not like a free 5xx.
+    """
+
+
+class RejectedRequestError(ProviderError):
+    """The provider refused the request for a reason that is not the prompt's.
+
+    A 400 for a request we built wrongly, or an error we cannot read. Retrying the same
+    request at once cannot help, and caching it would hide the answer after a fix: it is
+    not retried and not cached (`transient`), so a rerun sends the prompt again.
+    """
+
+    transient = True
+
+
 class PermanentProviderError(ProviderError):
-    """Retrying the same request cannot succeed; cached as an error."""
+    """The error belongs to the prompt (context too long, a content refusal); cached."""
 
 
 def install_hint(package: str, extra: str) -> ConfigurationError:

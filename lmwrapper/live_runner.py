@@ -5,8 +5,10 @@
 
 `send(job)` makes ONE attempt for a job and returns its predictions, or raises:
 `TransientProviderError` / `RateLimitError` (retried, honouring `retry_after`),
-`PermanentProviderError` (answered as an error prediction, no retry), or a
-`ConfigurationError` such as `MissingApiKeyError` (stops the run and is re-raised).
+`BadResponseError` (a billed 200 we could not read: retried at most
+`retry.max_bad_response_retries` times), `PermanentProviderError` / `RejectedRequestError`
+(answered as an error prediction, no retry), or a `ConfigurationError` such as
+`MissingApiKeyError` (stops the run and is re-raised).
 
 Up to `max_concurrency` worker threads take jobs from a queue ordered by when each may go
 next; a job waiting out its backoff does not hold a thread. Before each attempt a worker
@@ -14,7 +16,8 @@ takes a request and the job's tokens from the shared `RateLimiter`; a 429 with R
 pauses every worker. A job is tried at most `1 + retry.max_retries` times and not after
 `retry.max_elapsed_s` since its first attempt; then its last error becomes its answer
 (transient: not cached). When `should_stop()` turns true no new attempt starts; attempts
-already in flight finish and are emitted, so what arrived is in the cache.
+already in flight finish and are emitted, so what arrived is in the cache; `in_flight()`
+says how many that is. A `LiveRunner` is a `lmwrapper.backend.Runner`.
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from lmwrapper.backend import Emit, Job
-from lmwrapper.errors import ProviderError, RateLimitError, TransientProviderError
+from lmwrapper.backend import Emit, Job, Runner
+from lmwrapper.errors import BadResponseError, ProviderError, RateLimitError, TransientProviderError
 from lmwrapper.ratelimit import RateLimiter
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -42,9 +46,17 @@ class RetryPolicy:
     initial_backoff_s: float = 1.0
     max_backoff_s: float = 60.0
     retry_rate_limits: bool = True
+    # A 200 we could not read (malformed, too few choices) was billed: retrying it like a
+    # free 5xx could pay 8 times for nothing, so it gets this many retries, not max_retries.
+    max_bad_response_retries: int = 1
 
-    def should_retry(self, error: ProviderError, attempts: int, elapsed_s: float) -> bool:
-        if not error.transient or attempts > self.max_retries or elapsed_s >= self.max_elapsed_s:
+    def should_retry(self, error: ProviderError, attempts: int, elapsed_s: float,
+                     bad_responses: int = 0) -> bool:
+        """Whether to try again after `attempts` attempts, `bad_responses` of them billed
+        answers we could not read."""
+        if not error.retryable or attempts > self.max_retries or elapsed_s >= self.max_elapsed_s:
+            return False
+        if isinstance(error, BadResponseError) and bad_responses > self.max_bad_response_retries:
             return False
         return self.retry_rate_limits or not isinstance(error, RateLimitError)
 
@@ -58,6 +70,9 @@ class RetryPolicy:
             return retry_after + rng.uniform(0, 0.1 * retry_after + 0.01)
         cap = min(self.max_backoff_s, self.initial_backoff_s * 2 ** (attempts - 1))
         return cap / 2 + rng.uniform(0, cap / 2)
+
+
+DEFAULT_RETRY = RetryPolicy()
 
 
 @dataclass
@@ -77,6 +92,7 @@ class _Item:
     seq: int
     job: Job = field(compare=False)
     attempts: int = field(default=0, compare=False)
+    bad_responses: int = field(default=0, compare=False)
     first_sent: float | None = field(default=None, compare=False)
     last_error: ProviderError | None = field(default=None, compare=False)
 
@@ -90,7 +106,7 @@ class LiveRunner:
         *,
         error_prediction: Callable[[LmPrompt, ProviderError], LmPrediction],
         max_concurrency: int = 8,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         limiter: RateLimiter | None = None,
         tokens_for: Callable[[Job], int] = lambda job: 0,
         clock: Callable[[], float] = time.monotonic,
@@ -107,13 +123,19 @@ class LiveRunner:
         self._clock = clock
         self._rng = random.Random(seed)
         self.stats = RunnerStats()
+        self._cond = threading.Condition()
+        self._sending = 0
+
+    def in_flight(self) -> int:
+        """Requests sent and not answered yet (what a stopping run still waits for)."""
+        with self._cond:
+            return self._sending
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: Callable[[], bool]) -> None:
         """Answer every job through `emit` (from worker threads); returns when all are done."""
         self._heap = [_Item(0.0, i, job) for i, job in enumerate(jobs)]
         self._seq = itertools.count(len(jobs))
-        self._cond = threading.Condition()
-        self._in_flight = 0
+        self._in_flight = 0  # items taken by a worker (waiting for the limiter, or sent)
         self._fatal: BaseException | None = None
         self._emit = emit
         self._should_stop = lambda: should_stop() or self._fatal is not None
@@ -173,13 +195,19 @@ class LiveRunner:
         with self._cond:
             self.stats.requests += 1
             self.stats.attempts[job.key] = item.attempts
-        try:
-            preds = self._send(job)
-        except ProviderError as e:
-            item.last_error = e
-            self._failed(item, e)
-            return
-        self._emit(job, preds)
+            self._sending += 1
+        try:  # counted as in flight until its answer is emitted (or it is queued again)
+            try:
+                preds = self._send(job)
+            except ProviderError as e:
+                item.last_error = e
+                item.bad_responses += isinstance(e, BadResponseError)
+                self._failed(item, e)
+                return
+            self._emit(job, preds)
+        finally:
+            with self._cond:
+                self._sending -= 1
 
     def _failed(self, item: _Item, error: ProviderError) -> None:
         if isinstance(error, RateLimitError):
@@ -188,7 +216,7 @@ class LiveRunner:
             if error.retry_after:
                 self.limiter.pause(error.retry_after)
         elapsed = self._clock() - (item.first_sent or self._clock())
-        if self.retry.should_retry(error, item.attempts, elapsed):
+        if self.retry.should_retry(error, item.attempts, elapsed, item.bad_responses):
             delay = self.retry.delay(error, item.attempts, self._rng)
             if elapsed + delay < self.retry.max_elapsed_s:
                 with self._cond:
@@ -213,8 +241,13 @@ class LiveRunner:
 
 def _final(error: ProviderError, item: _Item) -> ProviderError:
     """The error a prompt is answered with, saying how often it was tried."""
-    if not error.transient or item.attempts <= 1:
+    if not error.retryable or item.attempts <= 1:
         return error
     cls = type(error) if isinstance(error, TransientProviderError) else TransientProviderError
-    out = cls(f"{error} (gave up after {item.attempts} attempts)", status_code=error.status_code)
-    return out
+    return cls(f"{error} (gave up after {item.attempts} attempts)", status_code=error.status_code,
+               code=error.code)
+
+
+if TYPE_CHECKING:
+    def _a_live_runner_is_a_runner(runner: LiveRunner) -> Runner:
+        return runner  # mypy proves LiveRunner satisfies lmwrapper.backend.Runner

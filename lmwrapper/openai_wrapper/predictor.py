@@ -1,54 +1,46 @@
 """`OpenAiPredictor`: OpenAI (or any OpenAI-compatible server) behind `LmPredictor`.
 
-The engine hands it the cache misses; it sends them through `LiveRunner` (concurrent,
-paced, retried) with the official SDK, one request per prompt (`n=` for samples), and
-maps answers and errors back. The API key is looked up only when something must be sent.
+What is OpenAI's: the request body, one attempt over the official SDK, parsing the answer,
+counting tokens. The key, the client, scrubbing, pacing, the live runner and error
+classification are every API provider's (`lmwrapper.api_backend.ApiPredictor`).
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
-import re
-import threading
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lmwrapper import tokens
-from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
+from lmwrapper.abstract_predictor import CostEstimate
+from lmwrapper.api_backend import ApiPredictor
+from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import Price, bound
-from lmwrapper.backend import Emit, Job
-from lmwrapper.errors import (
-    ConfigurationError,
-    MissingApiKeyError,
-    PermanentProviderError,
-    ProviderError,
-    RateLimitError,
-    TransientProviderError,
-    install_hint,
-)
-from lmwrapper.live_runner import LiveRunner, RetryPolicy, RunnerStats
+from lmwrapper.errors import BadResponseError, TransientProviderError, install_hint
+from lmwrapper.live_runner import DEFAULT_RETRY, RetryPolicy
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo
 from lmwrapper.openai_wrapper.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
+    OpenAiRequest,
     build_request,
     check_prompt,
     parse_response,
 )
-from lmwrapper.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KEY_FILE = "~/oai_key.txt"
-_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
 
 
-class OpenAiPredictor(LmPredictor):
+class OpenAiPredictor(ApiPredictor):
     provider = "openai"
+    display_name = "OpenAI"
     key_env_var = "OPENAI_API_KEY"
+    key_file = KEY_FILE
+    quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = False  # the Batch API engine is a later issue; BATCH_ANY runs live
 
     def __init__(
@@ -58,25 +50,16 @@ class OpenAiPredictor(LmPredictor):
         api_key_secret: Any = None,
         base_url: str | None = None,
         max_concurrency: int = 8,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = DEFAULT_RETRY,
         timeout_s: float = 300.0,
         cache_default: bool = True,
         cache_dir: str | None = None,
     ) -> None:
-        super().__init__(cache_default=cache_default, cache_dir=cache_dir)
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be an int >= 1; got {max_concurrency!r}")
         self.model = model
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-        self.max_concurrency = max_concurrency
-        self.retry = retry
-        self.timeout_s = timeout_s
-        self.limiter = RateLimiter()
-        self.last_runner_stats: RunnerStats | None = None
-        self.__secret = _Secret(api_key_secret)  # masked in repr / vars() dumps
-        self.__key = _Secret(None)
-        self._client_obj: Any = None
-        self._client_lock = threading.Lock()
+        super().__init__(
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+            api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
+            timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
         self._warned_batch = False
         self.price = Price(model.input_usd_per_mtok, model.output_usd_per_mtok,
                            model.cached_input_usd_per_mtok, model.batch_discount)
@@ -121,146 +104,63 @@ class OpenAiPredictor(LmPredictor):
                      max_output_tokens=lambda p: p.max_tokens or self.default_max_tokens(p),
                      batch_priced=self.supports_batch)
 
-    def _tokens_for(self, job: Job) -> int:
-        """What a request counts against the tokens-per-minute limit.
-
-        OpenAI estimates a request from its characters (about 4 per token) and its
-        max_tokens when admitting it (the real usage is only known afterwards); we pace by
-        the same estimate, which is also far cheaper than tokenizing every prompt.
-        """
-        p = job.prompt
-        chars = len(p.text) if isinstance(p.text, str) else sum(
-            len(t.content) for t in p.get_text_as_chat())
-        return chars // 4 + (p.max_tokens or 0) * len(job.sample_indices)
-
     # -- sending -----------------------------------------------------------------------------
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: Callable[[], bool]) -> None:
+        # The engine will call live_runner() itself (and route BATCH_ANY); until then:
         if window == CompletionWindow.BATCH_ANY and not self.supports_batch and not self._warned_batch:
             self._warned_batch = True
             warnings.warn("CompletionWindow.BATCH_ANY: the OpenAI Batch API is not implemented yet "
                           "in lmwrapper; these prompts run through the live API at the live price.",
                           stacklevel=2)
-        client = self._client()
-        runner = LiveRunner(lambda job: self._send(client, job), error_prediction=self.error_prediction,
-                            max_concurrency=self.max_concurrency, retry=self.retry,
-                            limiter=self.limiter, tokens_for=self._tokens_for)
-        self.last_runner_stats = runner.stats
-        runner.run(jobs, emit, should_stop)
+        self.live_runner().run(jobs, emit, should_stop)
 
-    def _send(self, client: Any, job: Job) -> Sequence[LmPrediction]:
-        import httpx2
+    def _make_client(self, key: str) -> Any:
+        try:
+            import openai
+        except ImportError as e:
+            raise install_hint("openai", "openai") from e
+        return openai.OpenAI(api_key=key, base_url=self.base_url, max_retries=0,
+                             timeout=self.timeout_s)
+
+    def send_once(self, job: Job) -> Sequence[LmPrediction]:
         import openai
 
         n = len(job.sample_indices)
         req = build_request(job.prompt, self.model, n=n)
         try:
-            resp = client.post(req.path, body=req.body, cast_to=httpx2.Response)
+            raw = _post(self.client(), req)
         except openai.APIStatusError as e:
             self.limiter.observe(e.response.headers)
-            raise self._status_error(e) from None
+            raise self.classify(e.status_code, e.body, e.response.headers) from None
         except openai.APITimeoutError:
             raise TransientProviderError(f"OpenAI request timed out after {self.timeout_s}s") from None
-        except (openai.APIConnectionError, httpx2.TransportError) as e:
+        except openai.APIConnectionError as e:
             raise TransientProviderError(f"connection to {self.base_url} failed: "
-                                         f"{self._scrub(str(e.__cause__ or e))}") from None
-        self.limiter.observe(resp.headers)
+                                         f"{self.scrub(str(e.__cause__ or e))}") from None
+        self.limiter.observe(raw.headers)
+        return self._parse(raw.text, job.prompt, n)
+
+    def _parse(self, text: str, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+        """The predictions in a 200's body; BadResponseError (retried once: it was billed)
+        when the body is not a completion or has fewer choices than asked."""
         try:
-            preds = parse_response(resp.json(), job.prompt, self.model, self.price)
+            preds = parse_response(json.loads(text), prompt, self.model, self.price)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise TransientProviderError(f"malformed response from {self.base_url} "
-                                         f"({type(e).__name__}: {self._scrub(str(e))[:200]})") from None
+            raise BadResponseError(f"malformed 200 response from {self.base_url} "
+                                   f"({type(e).__name__}: {self.scrub(str(e))[:200]})") from None
         if len(preds) != n:
-            raise TransientProviderError(f"asked for {n} choices, got {len(preds)}")
+            raise BadResponseError(f"asked {self.base_url} for {n} choices, got {len(preds)}")
         return preds
 
-    def _status_error(self, e: Any) -> Exception:
-        """An SDK status error as ours: transient (retried), permanent (cached) or fatal."""
-        status = e.status_code
-        err = _error_body(e.body)
-        code = err.get("code") or err.get("type") or ""
-        text = self._scrub(f"OpenAI {status} {code}: {err.get('message') or e.message}".replace(" :", ":"))
-        retry_after = retry_after_seconds(e.response.headers)
-        if status == 429 and code == "insufficient_quota":
-            return ConfigurationError(f"{text} — the account has no credit left; add some at "
-                                      "platform.openai.com/settings/organization/billing")
-        if status == 429:
-            return RateLimitError(text, status_code=status, retry_after=retry_after)
-        if status in (401, 403, 404):
-            return ConfigurationError(f"{text} — check the API key, the model name "
-                                      f"{str(self.model)!r} and base_url {self.base_url!r}")
-        if status in (408, 409) or status >= 500:
-            return TransientProviderError(text, status_code=status, retry_after=retry_after)
-        return PermanentProviderError(text, status_code=status)
 
-    def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction:
-        pred = super().error_prediction(prompt, error)
-        return pred if pred.error_message is None else _replace_message(pred, self._scrub(pred.error_message))
-
-    # -- key and client ----------------------------------------------------------------------
-
-    def _api_key(self) -> str:
-        """Argument, then $OPENAI_API_KEY, then ~/oai_key.txt; MissingApiKeyError otherwise."""
-        secret = self.__secret.value
-        if secret is not None:
-            key = secret.get_secret() if hasattr(secret, "get_secret") else str(secret)
-        else:
-            key = os.environ.get(self.key_env_var or "", "")
-            path = Path(KEY_FILE).expanduser()
-            if not key and path.is_file():
-                key = path.read_text().strip()
-        if not key:
-            raise MissingApiKeyError(
-                f"no OpenAI API key for {str(self.model)!r}: pass api_key_secret=..., set "
-                f"{self.key_env_var}, or put the key in {KEY_FILE}. (Cached prompts need no key; "
-                "this run has prompts that are not cached.)")
-        return key
-
-    def _client(self) -> Any:
-        with self._client_lock:
-            if self._client_obj is None:
-                try:
-                    import openai
-                except ImportError as e:
-                    raise install_hint("openai", "openai") from e
-                self.__key = _Secret(self._api_key())
-                # OpenAI's limits are per organisation and model: share the buckets with every
-                # object using the same server, key and model (the key only as a fingerprint).
-                fingerprint = hashlib.sha256(self.__key.value.encode()).hexdigest()[:16]
-                self.limiter = shared_limiter(self.base_url, fingerprint, str(self.model))
-                self._client_obj = openai.OpenAI(api_key=self.__key.value, base_url=self.base_url,
-                                                 max_retries=0, timeout=self.timeout_s)
-            return self._client_obj
-
-    def _scrub(self, text: str) -> str:
-        """`text` with the API key (and anything shaped like one) removed."""
-        key = self.__key.value
-        if key and len(key) >= 4:
-            text = text.replace(key, "[api key]")
-        return _KEY_LIKE.sub("sk-[redacted]", text)
-
-
-class _Secret:
-    """Holds a key (or a secret object) without showing it in repr, logs or dumps."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return "<secret>" if self.value is not None else "<no secret>"
-
-
-def _error_body(body: Any) -> Mapping[str, Any]:
-    if isinstance(body, Mapping):
-        inner = body.get("error", body)
-        return inner if isinstance(inner, Mapping) else {"message": str(inner)}
-    return {}
-
-
-def _replace_message(pred: LmPrediction, message: str) -> LmPrediction:
-    import dataclasses
-
-    return dataclasses.replace(pred, error_message=message)
+def _post(client: Any, req: OpenAiRequest) -> Any:
+    """Send `req.body` as it is, through the SDK's public raw-response API (the body is
+    ours, not the SDK's typed parameters, so a batch line and a live call are the same)."""
+    body = dict(req.body)
+    if req.url.endswith("/chat/completions"):
+        return client.chat.completions.with_raw_response.create(
+            model=body.pop("model"), messages=body.pop("messages"), extra_body=body)
+    return client.completions.with_raw_response.create(
+        model=body.pop("model"), prompt=body.pop("prompt"), extra_body=body)

@@ -16,12 +16,25 @@ FAST = RetryPolicy(max_retries=3, initial_backoff_s=0.01, max_backoff_s=0.05)
     lambda s: s.server_error(times=2, status=500),
     lambda s: s.server_error(times=2, status=503),
     lambda s: s.drop_connections(times=2),
-    lambda s: s.malformed_responses(times=2),
-], ids=["429", "500", "503", "dropped", "malformed"])
+], ids=["429", "500", "503", "dropped"])
 def test_transient_faults_are_retried(make_lm, srv, inject):
     inject(srv)
     pred = make_lm(retry=FAST).predict("What is 2+2?")
     assert pred.completion_text == "4" and srv.counts["chat.completions"] == 3
+
+
+def test_a_billed_malformed_answer_is_retried_once(make_lm, srv):
+    srv.malformed_responses(times=1)
+    assert make_lm(retry=FAST).predict("What is 2+2?").completion_text == "4"
+    assert srv.counts["chat.completions"] == 2
+
+
+def test_a_billed_malformed_answer_is_not_retried_twice(make_lm, srv):
+    srv.malformed_responses(times=None)
+    lm = make_lm(retry=FAST)  # max_retries=3 for other errors
+    pred = lm.predict("What is 2+2?")
+    assert pred.has_errors and pred.error_is_transient and "malformed 200" in pred.error_message
+    assert srv.counts["chat.completions"] == 2 and get_cache().stats()["rows"] == 0
 
 
 def test_slow_response_times_out_and_is_retried(make_lm, srv):

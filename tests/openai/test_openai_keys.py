@@ -51,7 +51,7 @@ def test_missing_key_only_when_something_must_be_sent(keyed, no_key_anywhere):
 def test_key_never_in_cache_logs_or_errors(keyed, caplog, tmp_path, cache_dir):
     caplog.set_level(logging.DEBUG)
     keyed.inject("status", status=400, match="bad prompt", times=None,
-                 message=f"echoing the key {API_KEY} back", code="invalid_request")
+                 message=f"echoing the key {API_KEY} back", code="content_policy_violation")
     keyed.server_error(times=None, match="flaky", status=500, message=f"oops {API_KEY}")
     lm = get_open_ai_lm("gpt-4o-mini", api_key_secret=API_KEY, base_url=keyed.base_url,
                         retry=RetryPolicy(max_retries=1, initial_backoff_s=0.01))

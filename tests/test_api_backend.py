@@ -1,0 +1,165 @@
+"""The shared API-backend base: error classification as data, secrets, the live runner seam."""
+
+import pickle
+import threading
+
+import pytest
+
+from lmwrapper.api_backend import ApiPredictor, classify_error
+from lmwrapper.backend import Job
+from lmwrapper.errors import (
+    ConfigurationError,
+    MissingApiKeyError,
+    PermanentProviderError,
+    RateLimitError,
+    RejectedRequestError,
+    TransientProviderError,
+)
+from lmwrapper.live_runner import LiveRunner, RetryPolicy
+from lmwrapper.structs import LmPrediction, LmPrompt
+
+KEY = "sk-base-SECRET0123456789"
+
+
+def oai(code, message="m", type_="invalid_request_error"):
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def ant(type_, message="m"):
+    return {"type": "error", "error": {"type": type_, "message": message}}
+
+
+CASES = [
+    # (status, body, expected class, transient i.e. not cached)
+    (429, oai("rate_limit_exceeded"), RateLimitError, True),
+    (429, ant("rate_limit_error"), RateLimitError, True),
+    (500, oai(None, type_="server_error"), TransientProviderError, True),
+    (503, "<html>bad gateway</html>", TransientProviderError, True),
+    (529, ant("overloaded_error"), TransientProviderError, True),
+    (408, None, TransientProviderError, True),
+    (409, oai(None), TransientProviderError, True),
+    (400, oai("context_length_exceeded"), PermanentProviderError, False),
+    (400, ant("invalid_request_error", "prompt is too long: 210000 tokens > 200000 maximum"),
+     PermanentProviderError, False),
+    (400, oai("content_policy_violation"), PermanentProviderError, False),
+    (413, ant("request_too_large"), PermanentProviderError, False),
+    (400, oai("invalid_value", "Invalid value for 'temperature'"), RejectedRequestError, True),
+    (400, ant("invalid_request_error", "max_tokens: Field required"), RejectedRequestError, True),
+    (422, {"detail": [{"loc": ["body"], "msg": "field required"}]}, RejectedRequestError, True),
+    (400, "not json at all: prompt is too long", RejectedRequestError, True),  # unknown shape
+    (418, None, RejectedRequestError, True),
+    # batch lines: no HTTP status, only a code
+    (None, {"error": {"code": "batch_expired", "message": "expired"}}, TransientProviderError, True),
+    (None, {"error": {"code": "context_length_exceeded", "message": "x"}},
+     PermanentProviderError, False),
+    (None, {"type": "error", "error": {"type": "overloaded_error", "message": "x"}},
+     TransientProviderError, True),
+    (None, {"error": {"code": "something_new", "message": "x"}}, RejectedRequestError, True),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "cls", "transient"), CASES)
+def test_classification_is_a_function_of_status_and_body(status, body, cls, transient):
+    err = classify_error(status, body, {}, label="P")
+    assert type(err) is cls and err.transient is transient
+    assert err.status_code == status
+    assert err.retryable is issubclass(cls, TransientProviderError)
+
+
+@pytest.mark.parametrize(("status", "body", "says"), [
+    (401, oai("invalid_api_key"), "check the API key"),
+    (403, ant("permission_error"), "check the API key"),
+    (404, oai("model_not_found"), "check the API key"),
+    (404, "<html>404</html>", "check the API key"),
+    (429, oai("insufficient_quota", type_="insufficient_quota"), "no credit left"),
+    (400, ant("billing_error", "Your credit balance is too low"), "no credit left"),
+])
+def test_key_model_url_and_quota_errors_stop_the_run(status, body, says):
+    err = classify_error(status, body, None, label="P")
+    assert isinstance(err, ConfigurationError) and says in str(err)
+
+
+def test_retry_after_comes_from_the_headers_and_messages_are_scrubbed():
+    err = classify_error(429, oai("rate_limit_exceeded", f"slow down {KEY}"),
+                         {"Retry-After": "7"}, label="OpenAI", scrub=lambda t: t.replace(KEY, "*"))
+    assert isinstance(err, RateLimitError) and err.retry_after == 7.0
+    assert str(err) == "OpenAI 429 rate_limit_exceeded: slow down *" and err.code == "rate_limit_exceeded"
+
+
+def test_provider_tables_extend_the_known_codes():
+    body = oai("org_frozen")
+    assert isinstance(classify_error(400, body, None, label="P"), RejectedRequestError)
+    assert isinstance(classify_error(400, body, None, label="P", codes={"org_frozen": "config"}),
+                      ConfigurationError)
+
+
+class Echo(ApiPredictor):
+    """The smallest provider: answers with the prompt's text, no network."""
+
+    provider, display_name, key_env_var = "echo", "Echo", "ECHO_TEST_KEY"
+    key_file = "~/echo_key.txt"
+
+    def model_identity(self):
+        return {"provider": "echo", "model": "echo-1"}
+
+    def _make_client(self, key):
+        return object()
+
+    def send_once(self, job):
+        return [LmPrediction(completion_text=job.prompt.text, prompt=job.prompt)] * len(
+            job.sample_indices)
+
+
+def test_the_key_never_shows_in_repr_vars_pickle_or_errors():
+    lm = Echo(base_url="http://x", api_key_secret=KEY)
+    lm.client()
+    for text in (repr(lm), repr(vars(lm)), str(pickle.dumps(lm))):
+        assert KEY not in text
+    assert lm.scrub(f"server said {KEY} and sk-other-abcdefgh") == \
+        "server said [api key] and sk-[redacted]"
+    pred = lm.error_prediction(LmPrompt("x"), RejectedRequestError(f"bad {KEY}"))
+    assert KEY not in pred.error_message and pred.error_is_transient
+
+
+def test_an_unpickled_copy_looks_the_key_up_again(tmp_path, monkeypatch):
+    monkeypatch.delenv("ECHO_TEST_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    copy = pickle.loads(pickle.dumps(Echo(base_url="http://x", api_key_secret=KEY)))
+    with pytest.raises(MissingApiKeyError, match=r"ECHO_TEST_KEY.*echo_key.txt"):
+        copy.live_runner()
+    (tmp_path / "echo_key.txt").write_text("sk-from-file-123456\n")
+    assert copy.api_key() == "sk-from-file-123456"
+
+
+def test_live_runner_is_a_runner_composed_from_the_settings(monkeypatch):
+    monkeypatch.setenv("ECHO_TEST_KEY", KEY)
+    policy = RetryPolicy(max_retries=2)
+    lm = Echo(base_url="http://x", max_concurrency=3, retry=policy)
+    runner = lm.live_runner()
+    assert isinstance(runner, LiveRunner)  # a backend.Runner: mypy checks live_runner.py
+    assert runner.max_concurrency == 3 and runner.retry is policy and runner.limiter is lm.limiter
+    got = {}
+    runner.run([Job("k", LmPrompt("hi"), [0, 1])], lambda j, ps: got.update({j.key: ps}),
+               lambda: False)
+    assert [p.completion_text for p in got["k"]] == ["hi", "hi"]
+    assert lm.last_runner_stats is runner.stats and runner.stats.requests == 1
+
+
+def test_in_flight_counts_requests_sent_and_not_answered():
+    sent, release = threading.Event(), threading.Event()
+
+    def send(job):
+        sent.set()
+        assert release.wait(30)
+        return [LmPrediction(completion_text="a", prompt=job.prompt)]
+
+    runner = LiveRunner(send, error_prediction=lambda p, e: None, max_concurrency=2)
+    t = threading.Thread(target=runner.run, args=([Job("k", LmPrompt("x"), [0])],
+                                                  lambda j, ps: None, lambda: False))
+    assert runner.in_flight() == 0
+    t.start()
+    assert sent.wait(30)
+    assert runner.in_flight() == 1
+    release.set()
+    t.join(30)
+    assert runner.in_flight() == 0
