@@ -4,7 +4,6 @@ The seed's import path `lmwrapper.claude_wrapper.wrapper` works too. Nothing her
 `anthropic` until a request is sent.
 """
 
-from lmwrapper.claude_wrapper.errors import classify_error
 from lmwrapper.claude_wrapper.models import ClaudeModelInfo, ClaudeModelNames
 from lmwrapper.claude_wrapper.predictor import DEFAULT_BASE_URL, ClaudePredictor
 from lmwrapper.claude_wrapper.request import DEFAULT_MAX_TOKENS, build_request, parse_message
@@ -17,7 +16,6 @@ __all__ = [
     "ClaudeModelNames",
     "ClaudePredictor",
     "build_request",
-    "classify_error",
     "get_claude_lm",
     "parse_message",
 ]

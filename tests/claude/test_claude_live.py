@@ -124,7 +124,7 @@ def test_account_errors_stop_the_run_and_never_show_the_key(srv, make_lm, status
     srv.inject("status", status=status, times=1, message=f"bad key {API_KEY}")
     with pytest.raises(ConfigurationError) as info:
         make_lm().predict(LmPrompt("Hi", max_tokens=5))
-    assert API_KEY not in str(info.value) and "ANTHROPIC_API_KEY" in str(info.value)
+    assert API_KEY not in str(info.value) and "check the API key" in str(info.value)
 
 
 def test_spend_limit_429_is_not_retried(srv, make_lm):
