@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
+from lmwrapper.batching.schema import m0002_batch_jobs
+
 KEY_SCHEMA_VERSION = 1
 CACHE_FILE_NAME = "lmwrapper.sqlite"
 _LOOKUP_CHUNK = 20_000
@@ -110,6 +112,7 @@ def _m0001_predictions(db: Any) -> None:
 
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_predictions", _m0001_predictions),
+    ("0002_batch_jobs", m0002_batch_jobs),
 ]
 
 

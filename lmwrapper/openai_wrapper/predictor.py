@@ -41,7 +41,7 @@ class OpenAiPredictor(ApiPredictor):
     key_env_var = "OPENAI_API_KEY"
     key_file = KEY_FILE
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
-    supports_batch = False  # the Batch API engine is a later issue; BATCH_ANY runs live
+    supports_batch = True  # BATCH_ANY goes to lmwrapper.batching with batch_adapter()
 
     def __init__(
         self,
@@ -103,6 +103,12 @@ class OpenAiPredictor(ApiPredictor):
                      input_tokens=self.estimate_tokens_in_prompt,
                      max_output_tokens=lambda p: p.max_tokens or self.default_max_tokens(p),
                      batch_priced=self.supports_batch)
+
+    def batch_adapter(self) -> Any:
+        """The OpenAI Batch API for `lmwrapper.batching` (same request bodies as live)."""
+        from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
+
+        return OpenAiBatchAdapter(self)
 
     # -- sending -----------------------------------------------------------------------------
 

@@ -1,0 +1,137 @@
+"""Collect a finished batch: store its answers, decide the fate of every line, clean up.
+
+    completed / expired / cancelled:  each line's result →
+        ok, permanent error      → rows cached at once; line done
+        transient, or no result  → line claimed again for a later batch (attempts + 1),
+                                   or failed once `max_attempts` is reached (never cached)
+        (cancelled with resubmit_cancelled=False: the unanswered lines fail)
+    failed, token_limit_exceeded  → every line claimed again: re-planned with a halved limit
+    failed, anything else         → that batch's lines fail; other batches go on
+
+Rows are stored (`SqlCache.put_many`) before the lines are marked done, so a crash between
+the two only means the next run reads the same results again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from lmwrapper.batching.adapter import LineResult, RemoteBatch
+from lmwrapper.structs import LmPrediction, LmPrompt
+
+if TYPE_CHECKING:
+    from lmwrapper.batching.runner import BatchRunner
+
+log = logging.getLogger("lmwrapper.batching")
+TOKEN_LIMIT = "token_limit_exceeded"
+Answered = dict[str, tuple[str, list[tuple[int, LmPrediction]]]]
+
+
+def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
+    """Store `remote`'s results; returns custom id → (key, [(sample, prediction)]) answered."""
+    lines = runner.records.line_prompts(uid)
+    b = runner.records.batch(uid)
+    if not lines or b is None or b.state != "submitted":
+        return {}  # another process collected it
+    prompts = {cid: _prompt(runner, key, pj) for cid, key, _, _, pj, _ in lines}
+    results: dict[str, LineResult] = {}
+    if remote.state != "failed":
+        for res in runner.adapter.results(remote, prompts):
+            results[res.custom_id] = res
+    answered: Answered = {}
+    rows = []
+    updates: list[tuple[Any, ...]] = []
+    for cid, key, first, n, _, attempts in lines:
+        r = results.get(cid)
+        if r is not None and (r.outcome == "permanent" or
+                              (r.outcome == "ok" and len(r.predictions) == n)):
+            preds = [(first + i, p.evolve(prompt=prompts[cid], sample_index=first + i,
+                                          batch_id=remote.id))
+                     for i, p in enumerate(_predictions(runner, r, prompts[cid], n))]
+            rows += [runner.lm.cache_row(key, p) for _, p in preds]
+            answered[cid] = (key, preds)
+            updates.append(("done", None, attempts, cid))
+        else:
+            updates.append(_retry_or_fail(runner, remote, r, attempts, cid))
+    runner.records.cache.put_many(rows)
+    _finish(runner, uid, remote, updates)
+    _log(remote, uid, updates)
+    _clean_up(runner, remote, b.input_path)
+    return answered
+
+
+def _predictions(runner: BatchRunner, r: LineResult, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+    if r.outcome == "ok":
+        return list(r.predictions)
+    from lmwrapper.errors import PermanentProviderError
+
+    return [runner.lm.error_prediction(prompt, PermanentProviderError(r.error or "request refused"))] * n
+
+
+def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | None,
+                   attempts: int, cid: str) -> tuple[Any, ...]:
+    s = runner.settings
+    if remote.state == "failed":
+        if remote.error_code == TOKEN_LIMIT and attempts + 1 < s.max_attempts:
+            return ("claimed", None, attempts + 1, cid)
+        return ("failed", f"batch {remote.id} failed: {remote.error_code}: {remote.error_message}",
+                attempts + 1, cid)
+    error = r.error if r is not None else f"batch {remote.id} ended ({remote.state}) without " \
+                                          "an answer for this prompt"
+    if remote.state == "cancelled" and not s.resubmit_cancelled and (r is None or not r.predictions):
+        return ("failed", f"batch {remote.id} was cancelled: {error}", attempts + 1, cid)
+    if attempts + 1 >= s.max_attempts:
+        return ("failed", f"{error} (after {attempts + 1} batch attempts; rerun to try again)",
+                attempts + 1, cid)
+    return ("claimed", error, attempts + 1, cid)
+
+
+def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, updates: list[tuple[Any, ...]]) -> None:
+    with runner.records.durable() as c:
+        state = c.execute("SELECT state FROM batch_batches WHERE uid = ?", (uid,)).fetchone()
+        if state is None or state[0] != "submitted":
+            return
+        c.executemany("UPDATE batch_lines SET state = ?, error = ?, attempts = ?, "
+                      "uid = CASE WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ?",
+                      [(st, err, att, st, runner.owner, cid) for st, err, att, cid in updates])
+        c.execute("UPDATE batch_batches SET state = 'collected', remote_status = ?, error = ?, "
+                  "updated_at = ? WHERE uid = ?",
+                  (remote.provider_status, remote.error_code, time.time(), uid))
+    if remote.error_code == TOKEN_LIMIT and runner.limits.enqueued_tokens:
+        import dataclasses
+
+        smaller = max(1, runner.limits.enqueued_tokens // 2)
+        runner.limits = dataclasses.replace(runner.limits, enqueued_tokens=smaller)
+        log.warning("batch %s failed: enqueued-token limit; re-planning under %d tokens",
+                    remote.id, smaller)
+
+
+def _log(remote: RemoteBatch, uid: str, updates: list[tuple[Any, ...]]) -> None:
+    states = [u[0] for u in updates]
+    log.info("batch %s (%s) %s: %d answered, %d to resend, %d failed", remote.id, uid,
+             remote.provider_status, states.count("done"), states.count("claimed"),
+             states.count("failed"))
+
+
+def _clean_up(runner: BatchRunner, remote: RemoteBatch, input_path: str | None) -> None:
+    if input_path:
+        import os
+
+        try:
+            os.unlink(input_path)
+        except OSError:
+            pass
+    if runner.settings.keep_files:
+        return
+    try:
+        runner.adapter.delete_files(remote)
+    except Exception as e:  # noqa: BLE001 — results are stored; a leftover file only costs space
+        log.warning("batch %s: could not delete its files (%s)", remote.id, e)
+
+
+def _prompt(runner: BatchRunner, key: str, prompt_json: str) -> LmPrompt:
+    job = runner.jobs.get(key)
+    return job.prompt if job is not None else LmPrompt.from_dict(json.loads(prompt_json))

@@ -1,0 +1,347 @@
+"""`BatchRunner`: the engine's runner for `CompletionWindow.BATCH_ANY` (any provider).
+
+    claim lines (one transaction) ─► plan into input files (records first) ─► upload ─► create
+       ▲                                                                              │
+       └── transient line failures, expired / cancelled remainders, token-limit fails ◄┤
+                                                                 poll with backoff ◄──┘
+                                                     terminal ─► collect: rows stored, emit
+
+Each step is recorded in the cache database before it is taken at the provider (see
+`records.py`), so a rerun after a crash adopts what was already sent instead of paying for
+it twice. `in_flight()` is 0: a stopping run does not wait for batches; they live on at the
+provider and the next run collects them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmwrapper.backend import Emit, Job, ShouldStop
+from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch
+from lmwrapper.batching.collector import collect
+from lmwrapper.batching.planner import plan_files
+from lmwrapper.batching.progress import JobProgress
+from lmwrapper.batching.records import (
+    PRE_SUBMIT_STATES,
+    LineRow,
+    Records,
+    new_id,
+    new_owner,
+    owner_alive,
+    release_owner,
+)
+from lmwrapper.batching.settings import BatchSettings
+from lmwrapper.errors import ConfigurationError, LmWrapperError
+from lmwrapper.sqlcache import SqlCache
+from lmwrapper.structs import LmPrediction
+
+if TYPE_CHECKING:
+    from lmwrapper.abstract_predictor import LmPredictor
+
+log = logging.getLogger("lmwrapper.batching")
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
+class BatchRunner:
+    """Runs jobs through `adapter`'s batch API, recording every step in `cache`."""
+
+    def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
+                 settings: BatchSettings) -> None:
+        self.lm, self.adapter, self.settings = lm, adapter, settings
+        self.records = Records(cache)
+        self.limits = BatchLimits(settings.max_requests, settings.max_bytes,
+                                  settings.token_limit or adapter.limits.enqueued_tokens)
+        self.directory = Path(cache.path).parent / "batch_files"
+        self.job_id = new_id("j")
+        self.owner = ""
+        self._seq = 0
+        self.jobs: dict[str, Job] = {}
+        self.got: dict[str, dict[int, LmPrediction]] = {}
+        self.waiting: dict[str, str] = {}  # custom id → key: lines whose answers we wait for
+        self.mine: set[str] = set()  # batches this runner must upload / create
+        self.fresh: set[str] = set()  # batches planned by this runner (no recovery needed)
+        self.collect_failures: dict[str, int] = {}
+        self.progress: JobProgress | None = None
+
+    def in_flight(self) -> int:
+        return 0  # batches live on at the provider; a rerun adopts them
+
+    def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
+        self.owner = new_owner()
+        self.jobs = {j.key: j for j in jobs}
+        self.got = {j.key: {} for j in jobs}
+        self.progress = JobProgress.maybe(len(jobs), self._estimate_usd(jobs))
+        try:
+            self._claim(list(jobs))
+            self._emit_ready(emit, list(self.jobs))
+            self._loop(emit, should_stop)
+        finally:
+            release_owner(self.owner)
+            if self.progress is not None:
+                self.progress.close()
+
+    # -- claiming and planning --------------------------------------------------------------
+    def _claim(self, jobs: list[Job]) -> None:
+        """Take every sample no live line covers, in one durable transaction."""
+        keys = [j.key for j in jobs]
+        to_plan: list[tuple[str, str, int]] = []
+        with self.records.durable() as c:
+            live = self.records.lines_for_keys(c, keys)
+            cached = self.records.cached_samples(c, keys)
+            new_rows = []
+            for job in jobs:
+                covered = set(cached.get(job.key, ()))
+                for line in live.get(job.key, ()):
+                    self._adopt(c, line)
+                    covered.update(line.samples)
+                missing = [i for i in job.sample_indices if i not in covered]
+                per_line = max(1, self.adapter.max_samples_per_line(job.prompt))
+                for first, n in _runs(missing, per_line):
+                    cid = self._custom_id()
+                    new_rows.append((cid, self.job_id, job.key, first, n,
+                                     _JSON.encode(job.prompt.to_dict()), "claimed", self.owner))
+                    to_plan.append((cid, job.key, n))
+                    self.waiting[cid] = job.key
+            if new_rows:
+                c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?)",
+                          (self.job_id, self.adapter.provider, self.adapter.model, time.time(),
+                           self.owner))
+                c.executemany("INSERT INTO batch_lines (custom_id, job_id, key, first_sample, n, "
+                              "prompt, state, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
+        self._read_cached([k for k in keys if k in cached])
+        self._plan(to_plan)
+
+    def _adopt(self, c: Any, line: LineRow) -> None:
+        """Wait for a live line; take it over when its owner is gone."""
+        self.waiting[line.custom_id] = line.key
+        if line.owner == self.owner or owner_alive(line.owner, stale_s=self.settings.stale_s):
+            return
+        if line.state == "claimed":
+            c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ?", (self.owner, line.custom_id))
+        elif line.uid is not None:
+            self.mine.add(line.uid)  # taken over in _submit_ready if not yet submitted
+
+    def _custom_id(self) -> str:
+        self._seq += 1
+        return f"{self.job_id}-{self._seq:x}"  # ≤ 64 chars of [A-Za-z0-9_-]
+
+    def _plan(self, lines: list[tuple[str, str, int]]) -> None:
+        """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
+        if not lines:
+            return
+
+        def encoded() -> Any:
+            for cid, key, n in lines:
+                prompt = self.jobs[key].prompt
+                data = (_JSON.encode(self.adapter.build_line(cid, prompt, n)) + "\n").encode()
+                yield cid, data, self.adapter.line_tokens(prompt, n)
+
+        for pb in plan_files(encoded(), self.limits, self.directory):
+            now = time.time()
+            with self.records.durable() as c:
+                c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?)",
+                          (self.job_id, self.adapter.provider, self.adapter.model, now, self.owner))
+                c.execute("INSERT INTO batch_batches (uid, job_id, provider, model, state, owner, "
+                          "input_path, lines, tokens, bytes, created_at, updated_at) "
+                          "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
+                          (pb.uid, self.job_id, self.adapter.provider, self.adapter.model,
+                           self.owner, str(pb.path), pb.lines, pb.tokens, pb.bytes, now, now))
+                c.executemany("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id = ?",
+                              [(pb.uid, cid) for cid in pb.custom_ids])
+            self.mine.add(pb.uid)
+            self.fresh.add(pb.uid)
+            log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
+                     pb.bytes, pb.tokens)
+
+    def _replan_mine(self) -> None:
+        """Lines sent back to `claimed` (retries) that this runner owns go into new batches."""
+        cids = [cid for cid in self.waiting]
+        rows = [r for r in self.records.lines_by_id(cids)
+                if r.state == "claimed" and r.owner == self.owner]
+        self._plan([(r.custom_id, r.key, r.n) for r in rows if r.key in self.jobs])
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _loop(self, emit: Emit, should_stop: ShouldStop) -> None:
+        delay = self.settings.poll_s
+        while self.waiting or self._unanswered():
+            if should_stop():
+                return
+            progressed = self._submit_ready()
+            progressed |= self._poll(emit)
+            self._refresh(emit)
+            self._replan_mine()
+            if not self.waiting and self._unanswered():
+                self._claim(self._unanswered())  # e.g. a done line whose rows were cleared
+            delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
+            if self.waiting:
+                _wait(delay, should_stop)
+
+    def _unanswered(self) -> list[Job]:
+        return [j for j in self.jobs.values() if j.key in self.got]
+
+    def _submit_ready(self) -> bool:
+        did = False
+        for b in sorted(self.records.batches(self.mine), key=lambda b: b.uid):
+            if b.state not in PRE_SUBMIT_STATES:
+                self.mine.discard(b.uid)
+                continue
+            if not self._budget_allows(b.tokens):
+                break
+            if b.uid not in self.fresh and not self.records.take_batch(b.uid, self.owner,
+                                                                        self.settings.stale_s):
+                continue  # its owner is alive: it submits
+            did |= self._submit(b.uid)
+        return did
+
+    def _budget_allows(self, tokens: int) -> bool:
+        limit = self.limits.enqueued_tokens
+        if limit is None:
+            return True
+        rows = self.records.read("SELECT coalesce(sum(tokens), 0), count(*) FROM batch_batches "
+                                 "WHERE owner = ? AND state = 'submitted'", (self.owner,))
+        queued, count = rows[0]
+        return count == 0 or queued + tokens <= limit
+
+    def _submit(self, uid: str) -> bool:
+        from lmwrapper.batching.submit import submit
+
+        try:
+            submit(self, uid)
+        except ConfigurationError:
+            raise
+        except LmWrapperError as e:  # transient: the next loop tries again
+            log.warning("batch %s: submitting failed (%s); retrying", uid, e)
+            return False
+        return True
+
+    def _poll(self, emit: Emit) -> bool:
+        uids = {r.uid for r in self.records.lines_by_id(list(self.waiting)) if r.uid}
+        did = False
+        for b in self.records.batches(uids):
+            if b.state != "submitted" or b.remote_id is None:
+                continue
+            try:
+                remote = self.adapter.retrieve(b.remote_id)
+            except ConfigurationError:
+                raise
+            except LmWrapperError as e:
+                log.warning("batch %s: polling failed (%s); retrying", b.remote_id, e)
+                continue
+            if remote.provider_status != b.remote_status:
+                self.records.set_batch(b.uid, remote_status=remote.provider_status)
+                if self.progress is not None:
+                    self.progress.batch_status(b.uid, remote.provider_status)
+            if remote.state in TERMINAL:
+                did |= self._collect(b.uid, remote, emit)
+        return did
+
+    def _collect(self, uid: str, remote: RemoteBatch, emit: Emit) -> bool:
+        try:
+            answered = collect(self, uid, remote)
+        except ConfigurationError:
+            raise
+        except LmWrapperError as e:
+            self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
+            log.warning("batch %s: reading results failed (%s)", remote.id, e)
+            return False
+        self._take(answered, emit)
+        return True
+
+    def _take(self, answered: dict[str, tuple[str, list[tuple[int, LmPrediction]]]], emit: Emit) -> None:
+        touched = []
+        for cid, (key, preds) in answered.items():
+            self.waiting.pop(cid, None)
+            if key in self.got:
+                self.got[key].update(preds)
+                touched.append(key)
+        self._emit_ready(emit, touched)
+
+    def _refresh(self, emit: Emit) -> None:
+        """Lines finished by another process (or by an earlier loop) become answers."""
+        rows = self.records.lines_by_id(list(self.waiting))
+        done_keys = []
+        for r in rows:
+            if r.state == "done":
+                done_keys.append(r.key)
+                self.waiting.pop(r.custom_id, None)
+            elif r.state == "failed":
+                self.waiting.pop(r.custom_id, None)
+                self._take({r.custom_id: (r.key, self._failed(r))}, emit)
+            elif r.state == "claimed" and r.owner != self.owner and not owner_alive(
+                    r.owner, stale_s=self.settings.stale_s):
+                with self.records.durable() as c:
+                    c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ? AND state = 'claimed'",
+                              (self.owner, r.custom_id))
+            elif r.state == "planned" and r.uid is not None:
+                self.mine.add(r.uid)
+        self._read_cached(done_keys)
+        self._emit_ready(emit, done_keys)
+
+    def _failed(self, r: LineRow) -> list[tuple[int, LmPrediction]]:
+        from lmwrapper.errors import TransientProviderError
+
+        job = self.jobs.get(r.key)
+        if job is None:
+            return []
+        pred = self.lm.error_prediction(job.prompt, TransientProviderError(
+            r.error or "the batch failed for this prompt"))
+        return [(i, pred) for i in r.samples]
+
+    def _read_cached(self, keys: list[str]) -> None:
+        keys = [k for k in dict.fromkeys(keys) if k in self.got]
+        if not keys:
+            return
+        defaults = self.lm.record_defaults()
+        for key, rows in self.records.cache.get_many(keys).items():
+            prompt = self.jobs[key].prompt
+            for idx, value, blob, _ in rows:
+                internals = self.lm.blob_to_internals(blob) if blob is not None else None
+                self.got[key].setdefault(idx, LmPrediction.from_cache_record(
+                    json.loads(value), prompt, internals, defaults))
+
+    def _emit_ready(self, emit: Emit, keys: list[str]) -> None:
+        for key in dict.fromkeys(keys):
+            got = self.got.get(key)
+            job = self.jobs[key]
+            if got is None or not all(i in got for i in job.sample_indices):
+                continue
+            preds = [got[i] for i in job.sample_indices]
+            del self.got[key]
+            emit(job, preds)
+            if self.progress is not None:
+                self.progress.done(any(p.has_errors for p in preds))
+
+    def _estimate_usd(self, jobs: Sequence[Job]) -> float | None:
+        from lmwrapper.batch_config import CompletionWindow
+
+        try:
+            return self.lm.estimate_cost([j.prompt for j in jobs], CompletionWindow.BATCH_ANY,
+                                         samples=[len(j.sample_indices) for j in jobs]).total_usd
+        except Exception:  # noqa: BLE001 — an estimate for the bar only
+            return None
+
+
+def _runs(indices: list[int], per_line: int) -> list[tuple[int, int]]:
+    """Contiguous runs of sample indices as (first, n), none longer than `per_line`."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if out and out[-1][0] + out[-1][1] == i and out[-1][1] < per_line:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((i, 1))
+    return out
+
+
+def _wait(seconds: float, should_stop: ShouldStop) -> None:
+    """Sleep between polls, waking early when the run is stopped."""
+    end = time.monotonic() + seconds
+    while not should_stop():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.05))
