@@ -53,7 +53,7 @@ class ClaudePredictor(ApiPredictor):
     key_env_var = "ANTHROPIC_API_KEY"
     key_file = KEY_FILE
     quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
-    supports_batch = False  # Message Batches wait for the batch engine; BATCH_ANY runs live
+    supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.batching
 
     def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
                  base_url: str | None = None, max_concurrency: int = 8,
@@ -130,11 +130,18 @@ class ClaudePredictor(ApiPredictor):
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: Callable[[], bool]) -> None:
-        if window == CompletionWindow.BATCH_ANY and not self.supports_batch:
-            self._warn_once("batch", "CompletionWindow.BATCH_ANY: Message Batches are not wired "
-                            "to the batch engine yet; these prompts run through the live API "
-                            "at the live price.")
+        if window == CompletionWindow.BATCH_ANY and self.supports_batch:
+            from lmwrapper.batching import batch_runner
+
+            batch_runner(self, self.cache).run(jobs, emit, should_stop)
+            return
         self.live_runner().run(jobs, emit, should_stop)
+
+    def batch_adapter(self) -> Any:
+        """Message Batches for `lmwrapper.batching` (the live API's request bodies)."""
+        from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter
+
+        return ClaudeBatchAdapter(self)
 
     def _make_client(self, key: str) -> Any:
         try:
