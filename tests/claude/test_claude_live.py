@@ -7,7 +7,6 @@ import warnings
 
 import pytest
 
-from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper import ClaudeModelNames, get_claude_lm
 from lmwrapper.claude_wrapper.request import ClaudePrice, parse_message
 from lmwrapper.errors import ConfigurationError, CostLimitExceededError, MissingApiKeyError
@@ -156,13 +155,6 @@ def test_count_tokens_asks_the_api_once_and_falls_back_to_a_labelled_estimate(sr
     assert not guess.exact and guess > 0
     offline = lm.estimate_tokens_in_prompt(prompt)
     assert not offline.exact and offline >= exact  # the estimate leans high
-
-
-def test_batch_window_runs_live_with_a_warning_until_message_batches_land(srv, make_lm):
-    with pytest.warns(UserWarning, match="live price"):
-        preds = list(make_lm().predict_many([LmPrompt("Hi", max_tokens=5)],
-                                            CompletionWindow.BATCH_ANY))
-    assert not preds[0].has_errors
 
 
 def test_import_lmwrapper_claude_does_not_import_anthropic():
