@@ -26,6 +26,7 @@ print(prediction.completion_text) # Anthropology is the scientific study of huma
 def claude_env(srv, monkeypatch, tmp_path):
     monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.anthropic_base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-seed-example-key")
+    monkeypatch.setenv("LMWRAPPER_BATCH_POLL_S", "0.01")  # the README's batch example
     monkeypatch.chdir(tmp_path)
     return srv
 
@@ -42,8 +43,9 @@ def claude_blocks():
     return python_blocks("Claude")
 
 
-def test_the_readme_section_has_the_seed_example():
+def test_the_readme_section_has_the_seed_example_and_a_batch():
     assert any("get_claude_lm(ClaudeModelNames.claude_3_5_haiku)" in b for b in claude_blocks())
+    assert any("CompletionWindow.BATCH_ANY" in b for b in claude_blocks())
 
 
 @pytest.mark.parametrize("index", range(len(claude_blocks())))
