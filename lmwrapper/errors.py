@@ -2,7 +2,8 @@
 
     LmWrapperError                 base of everything below
     ├── ConfigurationError         a setting, key or dependency is missing; says how to set it
-    │   └── MissingApiKeyError     raised only when a request must actually be sent
+    │   ├── MissingApiKeyError     raised only when a request must actually be sent
+    │   └── UnknownModelError      a model name we do not know (also a ValueError): did you mean
     ├── CostLimitExceededError     the upper bound of a run's cost is above max_cost_usd
     ├── PromptTooLongError         the prompt + max_tokens cannot fit the model's context
     └── ProviderError              a provider answered with an error
@@ -40,6 +41,10 @@ class ConfigurationError(LmWrapperError):
 
 class MissingApiKeyError(ConfigurationError):
     """No API key was found, and a request had to be sent."""
+
+
+class UnknownModelError(ConfigurationError, ValueError):
+    """A model name lmwrapper does not know and will not guess facts (price, context) for."""
 
 
 class CostLimitExceededError(LmWrapperError):

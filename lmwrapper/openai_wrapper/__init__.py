@@ -46,10 +46,14 @@ def get_open_ai_lm(
     waiting; other transient errors are still retried up to `max_retries` times within
     `max_retry_time_s` seconds per prompt.
     `retry`: a full `RetryPolicy` (backoff times too), replacing the three settings above.
-    `model_facts` override what the registry knows or infers from the name, e.g.
-    `kind="instruct"`, `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`).
+    `model_facts` override what the registry knows, e.g. `kind="instruct"`,
+    `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`). A name that is
+    neither a known model nor a snapshot or fine-tune of one raises `UnknownModelError`
+    ("did you mean ...?") unless facts are given or `base_url` is not api.openai.com.
     """
-    model = OpenAiModelInfo.infer(model_name, **model_facts)
+    base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
+                                  **model_facts)
     if max_concurrency is None:
         max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
     if retry is None:

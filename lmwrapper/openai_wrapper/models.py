@@ -4,9 +4,12 @@
     >>> info.kind, info.context_window, info.input_usd_per_mtok
     ('chat', 128000, 0.15)
 
-A name that is not in `OpenAiModelNames` (a snapshot, a fine-tune `ft:gpt-4o-mini:org::id`,
-a model served by vLLM) takes the capabilities of the longest known family prefix; anything
-can be overridden: `OpenAiModelInfo.infer("my-model", kind="instruct", context_window=8192)`.
+A dated snapshot of a known model (`gpt-4o-2024-08-06`, `gpt-4-0613`) has its family's
+facts; a fine-tune (`ft:gpt-4o-mini:org::id`) its family's capabilities but no price (fine-
+tunes are billed at their own rates: pass them). Any other name is refused with "did you
+mean ...?" -- `gpt-4o-mni` must not be priced as gpt-4o -- unless the caller gives facts
+(`OpenAiModelInfo.infer("my-model", kind="instruct", context_window=8192)`) or the model
+is on an OpenAI-compatible server (`compatible_server=True`: any name goes, unpriced).
 Prices are USD per million tokens at the live rate (the Batch API costs half); they were
 copied from openai.com/api/pricing and change: pass `input_usd_per_mtok=` to correct one.
 """
@@ -14,7 +17,10 @@ copied from openai.com/api/pricing and change: pass `input_usd_per_mtok=` to cor
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any, Literal
+
+from lmwrapper.errors import UnknownModelError
 
 ModelKind = Literal["chat", "instruct", "reasoning"]
 
@@ -85,14 +91,23 @@ class OpenAiModelInfo(str):
         return OpenAiModelInfo(name if name is not None else str(self), **{**self.facts(), **overrides})
 
     @classmethod
-    def infer(cls, name: str, **overrides: Any) -> OpenAiModelInfo:
-        """Facts for any model name: registry entry, else the longest family prefix, else a guess."""
+    def infer(cls, name: str, *, compatible_server: bool = False,
+              **overrides: Any) -> OpenAiModelInfo:
+        """Facts for `name`: a registry entry or a snapshot of one; a fine-tune of one
+        (unpriced); else, if the caller gave facts or `compatible_server`, an unpriced chat
+        model with those facts; else `UnknownModelError` naming the close known names."""
         if isinstance(name, OpenAiModelInfo) and not overrides:
             return name
-        base = _family_name(str(name))
-        family = _BY_NAME.get(base) or next(
-            (_BY_NAME[p] for p in _PREFIXES if base.startswith(p)), _UNKNOWN)
-        return family.with_facts(str(name), **overrides)
+        name = str(name)
+        family = _family(name)
+        if family is not None:
+            if name.startswith("ft:"):  # same limits, its own (unknown) price
+                family = family.with_facts(input_usd_per_mtok=None, output_usd_per_mtok=None,
+                                           cached_input_usd_per_mtok=None)
+            return family.with_facts(name, **overrides)
+        if overrides or compatible_server:
+            return _UNKNOWN.with_facts(name, **overrides)
+        raise _unknown_model(name)
 
 
 _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
@@ -104,6 +119,33 @@ def _family_name(name: str) -> str:
     if name.startswith("ft:"):
         name = name[3:].split(":", 1)[0]
     return name.rsplit("/", 1)[-1]
+
+
+# What OpenAI appends to a model's name for a snapshot: a date (-2024-08-06) or a month-day
+# (-0613). Only these: a prefix match alone would price "gpt-4o-mni" as gpt-4o (16x what
+# gpt-4o-mini costs), and "gpt-4-1106-preview" (a gpt-4-turbo) as gpt-4 (3x). Snapshots
+# priced unlike their family are registry entries of their own.
+_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}|-\d{4}")
+
+
+def _family(name: str) -> OpenAiModelInfo | None:
+    """The registry entry that `name` is, or is a snapshot or fine-tune of."""
+    base = _family_name(name)
+    if base in _BY_NAME:
+        return _BY_NAME[base]
+    return next((_BY_NAME[p] for p in _PREFIXES
+                 if base.startswith(p) and _SNAPSHOT.fullmatch(base[len(p):])), None)
+
+
+def _unknown_model(name: str) -> UnknownModelError:
+    close = difflib.get_close_matches(_family_name(name), list(_BY_NAME), n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return UnknownModelError(
+        f"unknown OpenAI model {name!r}.{hint} lmwrapper does not guess the context size and "
+        "price of a name it does not know. If the name is right, pass its facts, e.g. "
+        f"get_open_ai_lm({name!r}, context_window=128000, input_usd_per_mtok=..., "
+        "output_usd_per_mtok=...); for an OpenAI-compatible server pass base_url=... (then any "
+        "name goes, unpriced). Known models: OpenAiModelNames.all().")
 
 
 M = OpenAiModelInfo
@@ -119,12 +161,17 @@ class OpenAiModelNames:
     babbage_002 = M("babbage-002", "instruct", 16384, 16384, 0.40, 0.40, encoding="cl100k_base")
     # chat models: /v1/chat/completions
     gpt_3_5_turbo = M("gpt-3.5-turbo", "chat", 16385, 4096, 0.50, 1.50, encoding="cl100k_base")
+    gpt_3_5_turbo_0613 = M("gpt-3.5-turbo-0613", "chat", 4096, 4096, 1.50, 2.00,
+                           encoding="cl100k_base")
+    gpt_3_5_turbo_1106 = M("gpt-3.5-turbo-1106", "chat", 16385, 4096, 1.00, 2.00,
+                           encoding="cl100k_base")
     gpt_3_5_turbo_16k = M("gpt-3.5-turbo-16k", "chat", 16385, 4096, 3.00, 4.00,
                           encoding="cl100k_base")
     gpt_4 = M("gpt-4", "chat", 8192, 8192, 30.00, 60.00, encoding="cl100k_base")
     gpt_4_32k = M("gpt-4-32k", "chat", 32768, 8192, 60.00, 120.00, encoding="cl100k_base")
     gpt_4_turbo = M("gpt-4-turbo", "chat", 128000, 4096, 10.00, 30.00, encoding="cl100k_base")
     gpt_4o = M("gpt-4o", "chat", 128000, 16384, 2.50, 10.00, 1.25)
+    gpt_4o_2024_05_13 = M("gpt-4o-2024-05-13", "chat", 128000, 4096, 5.00, 15.00)  # not gpt-4o's
     gpt_4o_mini = M("gpt-4o-mini", "chat", 128000, 16384, 0.15, 0.60, 0.075)
     gpt_4_1 = M("gpt-4.1", "chat", 1047576, 32768, 2.00, 8.00, 0.50)
     gpt_4_1_mini = M("gpt-4.1-mini", "chat", 1047576, 32768, 0.40, 1.60, 0.10)

@@ -49,7 +49,8 @@ def test_estimate_cost_is_an_upper_bound_at_the_live_price():
 
 
 def test_unknown_price_says_so():
-    est = get_open_ai_lm("some-local-model").estimate_cost([LmPrompt("hi", max_tokens=5)])
+    lm = get_open_ai_lm("some-local-model", base_url="http://localhost:8000/v1")
+    est = lm.estimate_cost([LmPrompt("hi", max_tokens=5)])
     assert not est.priced and est.total_usd == 0 and est.input_tokens > 0
 
 

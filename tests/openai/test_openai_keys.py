@@ -73,3 +73,17 @@ def test_prompts_are_validated_before_the_key_is_needed(no_key_anywhere):
     lm = get_open_ai_lm("gpt-4o-mini")
     with pytest.raises(ValueError, match="echo"):
         list(lm.predict_many([LmPrompt("x", echo=True)]))
+
+
+def test_a_pickled_model_carries_no_key_and_still_works(keyed, no_key_anywhere, monkeypatch):
+    import pickle
+
+    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret=API_KEY, base_url=keyed.base_url)
+    assert not lm.predict("warm up the client").has_errors
+    blob = pickle.dumps(lm)  # e.g. handed to a multiprocessing worker
+    assert API_KEY.encode() not in blob
+    copy = pickle.loads(blob)
+    with pytest.raises(MissingApiKeyError):
+        copy.predict("a new prompt?")
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    assert copy.predict("a new prompt?").completion_text
