@@ -8,8 +8,10 @@
     failed, token_limit_exceeded  → every line claimed again: re-planned with a halved limit
     failed, anything else         → that batch's lines fail; other batches go on
 
-Rows are stored (`SqlCache.put_many`) before the lines are marked done, so a crash between
-the two only means the next run reads the same results again.
+Rows are stored and the lines marked in one durable transaction: a crash leaves either
+nothing (the next run reads the results again) or both. The batch is then `collected`; its
+files are deleted at the provider and it becomes `done` — a crash in between leaves files
+that the next batch run (`sweep`) deletes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.batching.adapter import LineResult, RemoteBatch
+from lmwrapper.batching.records import owner_alive
+from lmwrapper.errors import LmWrapperError
+from lmwrapper.sqlcache import CacheRow
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
@@ -56,10 +61,10 @@ def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
             updates.append(("done", None, attempts, cid))
         else:
             updates.append(_retry_or_fail(runner, remote, r, attempts, cid))
-    runner.records.cache.put_many(rows)
-    _finish(runner, uid, remote, updates)
+    if not _finish(runner, uid, remote, rows, updates):
+        return {}  # another process collected it first
     _log(remote, uid, updates)
-    _clean_up(runner, remote, b.input_path)
+    _clean_up(runner, uid, remote, b.input_path)
     return answered
 
 
@@ -89,17 +94,23 @@ def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | Non
     return ("claimed", error, attempts + 1, cid)
 
 
-def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, updates: list[tuple[Any, ...]]) -> None:
+def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[CacheRow],
+            updates: list[tuple[Any, ...]]) -> bool:
     with runner.records.durable() as c:
         state = c.execute("SELECT state FROM batch_batches WHERE uid = ?", (uid,)).fetchone()
         if state is None or state[0] != "submitted":
-            return
+            return False
+        now = time.time()
+        # SqlCache.put_many's statement, inside this transaction (put_many opens its own)
+        c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                      [(r.key, r.sample_index, r.provider, r.model, now, int(r.is_error), r.value,
+                        r.blob) for r in rows])
         c.executemany("UPDATE batch_lines SET state = ?, error = ?, attempts = ?, "
                       "uid = CASE WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ?",
                       [(st, err, att, st, runner.owner, cid) for st, err, att, cid in updates])
         c.execute("UPDATE batch_batches SET state = 'collected', remote_status = ?, error = ?, "
                   "updated_at = ? WHERE uid = ?",
-                  (remote.provider_status, remote.error_code, time.time(), uid))
+                  (remote.provider_status, remote.error_code, now, uid))
     if remote.error_code == TOKEN_LIMIT and runner.limits.enqueued_tokens:
         import dataclasses
 
@@ -107,6 +118,7 @@ def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, updates: list[tu
         runner.limits = dataclasses.replace(runner.limits, enqueued_tokens=smaller)
         log.warning("batch %s failed: enqueued-token limit; re-planning under %d tokens",
                     remote.id, smaller)
+    return True
 
 
 def _log(remote: RemoteBatch, uid: str, updates: list[tuple[Any, ...]]) -> None:
@@ -116,7 +128,7 @@ def _log(remote: RemoteBatch, uid: str, updates: list[tuple[Any, ...]]) -> None:
              states.count("failed"))
 
 
-def _clean_up(runner: BatchRunner, remote: RemoteBatch, input_path: str | None) -> None:
+def _clean_up(runner: BatchRunner, uid: str, remote: RemoteBatch, input_path: str | None) -> None:
     if input_path:
         import os
 
@@ -124,12 +136,29 @@ def _clean_up(runner: BatchRunner, remote: RemoteBatch, input_path: str | None) 
             os.unlink(input_path)
         except OSError:
             pass
-    if runner.settings.keep_files:
-        return
-    try:
-        runner.adapter.delete_files(remote)
-    except Exception as e:  # noqa: BLE001 — results are stored; a leftover file only costs space
-        log.warning("batch %s: could not delete its files (%s)", remote.id, e)
+    if not runner.settings.keep_files:
+        try:
+            runner.adapter.delete_files(remote)
+        except Exception as e:  # noqa: BLE001 — results are stored; the next sweep retries
+            log.warning("batch %s: could not delete its files (%s)", remote.id, e)
+            return
+    runner.records.set_batch(uid, state="done")
+
+
+def sweep(runner: BatchRunner) -> None:
+    """Delete the files of batches collected by a run that died before deleting them."""
+    rows = runner.records.read(
+        "SELECT uid, remote_id, owner, updated_at, input_path FROM batch_batches "
+        "WHERE state = 'collected' AND provider = ?", (runner.adapter.provider,))
+    for uid, remote_id, owner, updated_at, input_path in rows:
+        if owner != runner.owner and owner_alive(owner, updated_at, runner.settings.stale_s):
+            continue
+        try:
+            remote = runner.adapter.retrieve(remote_id)
+        except LmWrapperError as e:
+            log.warning("batch %s: cannot look up its files to delete them (%s)", remote_id, e)
+            continue
+        _clean_up(runner, uid, remote, input_path)
 
 
 def _prompt(runner: BatchRunner, key: str, prompt_json: str) -> LmPrompt:

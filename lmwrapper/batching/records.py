@@ -52,14 +52,17 @@ def release_owner(owner: str) -> None:
         _live_tokens.discard(owner)
 
 
-def owner_alive(owner: str | None, updated_at: float = 0.0, stale_s: float = 3600.0) -> bool:
-    """Whether `owner` may still act on its work (so nobody else should)."""
+def owner_alive(owner: str | None, updated_at: float | None = None, stale_s: float = 3600.0) -> bool:
+    """Whether `owner` may still act on its work (so nobody else should).
+
+    On this host: its process (or, in this process, its runner) is alive. Another host's
+    owner counts as alive until its record is `stale_s` old (unknown age: alive)."""
     if not owner:
         return False
     host, _, rest = owner.partition(":")
     pid_s = rest.split(":", 1)[0]
     if host != _HOST:
-        return time.time() - updated_at < stale_s
+        return updated_at is None or time.time() - updated_at < stale_s
     if int(pid_s) == os.getpid():
         with _live_lock:
             return owner in _live_tokens

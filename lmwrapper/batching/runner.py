@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import Emit, Job, ShouldStop
 from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch
-from lmwrapper.batching.collector import collect
+from lmwrapper.batching.collector import collect, sweep
 from lmwrapper.batching.planner import plan_files
 from lmwrapper.batching.progress import JobProgress
 from lmwrapper.batching.records import (
@@ -79,6 +79,7 @@ class BatchRunner:
         try:
             self._claim(list(jobs))
             self._emit_ready(emit, list(self.jobs))
+            sweep(self)
             self._loop(emit, should_stop)
         finally:
             release_owner(self.owner)

@@ -28,6 +28,25 @@ def fast_polls(monkeypatch):
     monkeypatch.delenv("LMWRAPPER_OPENAI_TIER", raising=False)
 
 
+# Every provider with a batch adapter; crash and fault tests run once per entry. The Claude
+# adapter adds "anthropic" here (its model factory in `provider_lm`).
+PROVIDERS = ["openai"]
+
+
+@pytest.fixture(params=PROVIDERS)
+def provider_lm(request, srv):
+    """`make(**kw)`: a batch-capable model of each provider on the fake server."""
+    def make(**kw):
+        if request.param == "openai":
+            kw.setdefault("api_key_secret", API_KEY)
+            kw.setdefault("base_url", srv.base_url)
+            return get_open_ai_lm("gpt-4o-mini", **kw)
+        raise AssertionError(f"no model factory for provider {request.param!r}")
+
+    make.provider = request.param
+    return make
+
+
 @pytest.fixture
 def make_lm(srv):
     def make(model="gpt-4o-mini", **kw):
@@ -36,3 +55,35 @@ def make_lm(srv):
         return get_open_ai_lm(model, **kw)
 
     return make
+
+
+def sent_lines(srv):
+    """(batch id, custom id, body) of every line every batch at the fake received."""
+    batches = srv.state.batches if hasattr(srv, "state") else srv.store["batches"]
+    with srv.lock:
+        return [(job.id, cid, body) for job in batches.values() for cid, body in job.requests]
+
+
+def sent_texts(srv):
+    """The user message of every line sent, with repeats (a line sent twice shows twice)."""
+    return [body["messages"][-1]["content"] for _, _, body in sent_lines(srv)]
+
+
+def jobs_for(lm, prompts):
+    """The engine's Jobs for `prompts` (nothing cached), for driving the runner directly."""
+    from lmwrapper.backend import Job
+    from lmwrapper.sqlcache import prompt_key
+
+    ident = lm.identity_json()
+    return [Job(prompt_key(p.canonical(), ident), p, list(range(p.samples_needed))) for p in prompts]
+
+
+def run_runner(lm, prompts, should_stop=lambda: False, **settings):
+    """Drive `batch_runner` directly; returns {prompt text: [predictions]} of what was emitted."""
+    from lmwrapper.batching import batch_runner
+
+    got = {}
+    runner = batch_runner(lm, lm.cache, **settings)
+    runner.run(jobs_for(lm, prompts), lambda job, preds: got.__setitem__(job.prompt.text, list(preds)),
+               should_stop)
+    return got

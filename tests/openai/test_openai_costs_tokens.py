@@ -42,8 +42,9 @@ def test_estimate_cost_is_an_upper_bound_at_the_live_price():
     assert (est.prompts, est.input_tokens, est.max_output_tokens) == (2, n_in, 10 + 3 * 20)
     assert est.input_usd == pytest.approx(n_in * 0.15 / 1e6)
     assert est.output_usd == pytest.approx(70 * 0.60 / 1e6)
-    # BATCH_ANY runs live until the batch engine lands, so it is priced live too
-    assert lm.estimate_cost(prompts, CompletionWindow.BATCH_ANY).total_usd == est.total_usd
+    # BATCH_ANY goes to the Batch API: half the live price
+    assert lm.estimate_cost(prompts, CompletionWindow.BATCH_ANY).total_usd == pytest.approx(
+        est.total_usd * 0.5)
     no_max = lm.estimate_cost([LmPrompt("Hi")])
     assert no_max.max_output_tokens == OpenAiModelNames.gpt_4o_mini.max_output_tokens
 

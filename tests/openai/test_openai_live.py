@@ -122,20 +122,6 @@ def test_any_name_works_on_a_compatible_server(make_lm, srv):
     assert pred.completion_text == "hi from a local model" and pred.cost_usd is None
 
 
-def test_batch_any_warns_once_and_runs_live(make_lm, srv):
-    from lmwrapper.batch_config import CompletionWindow
-
-    lm = make_lm()
-    with pytest.warns(UserWarning, match="Batch API is not implemented yet"):
-        preds = list(lm.predict_many(["a?", "b?"], completion_window=CompletionWindow.BATCH_ANY))
-    assert all(not p.has_errors for p in preds) and srv.counts["chat.completions"] == 2
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        list(lm.predict_many(["c?"], completion_window=CompletionWindow.BATCH_ANY))
-
-
 def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv):
     from lmwrapper.sqlcache import get_cache
 

@@ -1,0 +1,125 @@
+"""Every batch state and fault the fake can program, for every provider with an adapter."""
+
+from __future__ import annotations
+
+import openai
+
+from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.structs import LmPrompt
+from tests.batching.conftest import run_runner, sent_lines, sent_texts
+
+BATCH = CompletionWindow.BATCH_ANY
+
+
+def qs(n, prefix="q"):
+    return [LmPrompt(f"{prefix}{i}", max_tokens=5, temperature=0) for i in range(n)]
+
+
+def stored(lm):
+    return dict(lm.cache._conn.execute("SELECT key, is_error FROM predictions").fetchall())
+
+
+def test_expired_batch_keeps_partial_output_and_resubmits_only_the_rest(srv, provider_lm):
+    lm = provider_lm()
+    srv.expire_next_batch(completed=2, provider=provider_lm.provider)
+    preds = list(lm.predict_many(qs(5), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds)
+    batches = {}
+    for bid, _, body in sent_lines(srv):
+        batches.setdefault(bid, []).append(body["messages"][-1]["content"])
+    first, second = sorted(batches.values(), key=len, reverse=True)
+    assert len(first) == 5 and len(second) == 3 and set(second) < set(first)
+    assert len(stored(lm)) == 5
+
+
+def test_token_limit_failure_is_replanned_smaller_and_resubmitted(srv, make_lm):
+    lm = make_lm()
+    srv.fail_next_batch("token_limit_exceeded")
+    preds = list(lm.predict_many(qs(4), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds)
+    assert srv.count("batches.create") == 2
+    assert sorted(sent_texts(srv)) == sorted([f"q{i}" for i in range(4)] * 2)
+
+
+def test_other_batch_failure_fails_only_that_batchs_prompts(srv, make_lm, monkeypatch):
+    monkeypatch.setenv("LMWRAPPER_BATCH_MAX_REQUESTS", "2")
+    lm = make_lm()
+    srv.fail_next_batch("invalid_request", "the file is bad")
+    preds = list(lm.predict_many(qs(4), completion_window=BATCH))
+    failed = [p.prompt.text for p in preds if p.has_errors]
+    assert len(failed) == 2 and all(p.error_is_transient for p in preds if p.has_errors)
+    assert "invalid_request" in next(p.error_message for p in preds if p.has_errors)
+    assert len(stored(lm)) == 2  # transient failures are not cached: a rerun sends them again
+    again = list(lm.predict_many(qs(4), completion_window=BATCH))
+    assert not any(p.has_errors for p in again)
+
+
+def test_transient_line_errors_go_into_a_later_batch(srv, provider_lm):
+    lm = provider_lm()
+    srv.batch_line_errors(times=1, status=500, match="q3")
+    preds = list(lm.predict_many(qs(5), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds)
+    assert sorted(sent_texts(srv)) == sorted([f"q{i}" for i in range(5)] + ["q3"])
+
+
+def test_permanent_line_errors_become_cached_error_predictions(srv, provider_lm):
+    lm = provider_lm()
+    srv.batch_line_errors(times=None, status=400, match="q1", message="bad prompt")
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert [p.has_errors for p in preds] == [False, True, False]
+    assert not preds[1].error_is_transient and "bad prompt" in preds[1].error_message
+    assert sum(stored(lm).values()) == 1
+    again = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert again[1].was_cached and again[1].has_errors and len(sent_texts(srv)) == 3
+
+
+def test_transient_errors_stop_after_max_attempts_and_are_not_cached(srv, provider_lm, monkeypatch):
+    monkeypatch.setenv("LMWRAPPER_BATCH_MAX_ATTEMPTS", "2")
+    lm = provider_lm()
+    srv.batch_line_errors(times=None, status=503, match="q0")
+    preds = list(lm.predict_many(qs(2), completion_window=BATCH))
+    assert preds[0].has_errors and preds[0].error_is_transient and not preds[1].has_errors
+    assert sent_texts(srv).count("q0") == 2
+    assert len(stored(lm)) == 1
+
+
+def _cancel_all(srv):
+    client = openai.OpenAI(base_url=srv.base_url, api_key="sk-x", max_retries=0)
+    for b in client.batches.list().data:
+        client.batches.cancel(b.id)
+
+
+def test_batch_cancelled_outside_is_resubmitted_by_the_next_run(srv, make_lm):
+    lm = make_lm()
+    run_runner(lm, qs(4), should_stop=lambda: srv.count("batches.create") >= 1)
+    _cancel_all(srv)
+    preds = list(lm.predict_many(qs(4), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds)
+    # lines answered before the cancel are kept; only the others are sent again
+    assert len(sent_texts(srv)) == 4 + 2
+
+
+def test_cancelled_batch_is_not_resubmitted_when_the_setting_says_so(srv, make_lm, monkeypatch):
+    monkeypatch.setenv("LMWRAPPER_BATCH_RESUBMIT_CANCELLED", "0")
+    lm = make_lm()
+    run_runner(lm, qs(4), should_stop=lambda: srv.count("batches.create") >= 1)
+    _cancel_all(srv)
+    preds = list(lm.predict_many(qs(4), completion_window=BATCH))
+    assert sum(p.has_errors for p in preds) == 2
+    assert all("cancelled" in p.error_message for p in preds if p.has_errors)
+    assert len(sent_texts(srv)) == 4
+
+
+def test_keep_files_setting_leaves_files_at_the_provider(srv, make_lm, monkeypatch):
+    monkeypatch.setenv("LMWRAPPER_BATCH_KEEP_FILES", "1")
+    list(make_lm().predict_many(qs(2), completion_window=BATCH))
+    assert srv.count("files.delete") == 0
+
+
+def test_stopping_run_does_not_wait_for_batches_and_a_rerun_adopts_them(srv, make_lm):
+    lm = make_lm()
+    got = run_runner(lm, qs(3), should_stop=lambda: srv.count("batches.create") >= 1)
+    assert got == {}
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds)
+    assert srv.count("batches.create") == 1 and len(sent_texts(srv)) == 3
