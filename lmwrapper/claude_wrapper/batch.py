@@ -3,8 +3,8 @@
 A line is `{"custom_id", "params"}` whose params are `request.build_request` — the live
 API's body — so a batch answer and a live one share the cache key and parse the same way
 (`parse_message(batch=True)`, at the batch price). Requests go inline with the create call
-(no file upload); results are read from the batch's `results_url`. The API has no `n`: a
-line is one sample. States:
+(no file upload, so nothing to delete afterwards); results are read from the batch's
+`results_url`. The API has no `n`: a line is one sample. States:
 
     in_progress / canceling → running
     ended → cancelled if a cancel was initiated, else expired if any request expired,
@@ -105,9 +105,9 @@ class ClaudeBatchAdapter:
         """No files: requests went inline."""
 
     def delete_files(self, remote: RemoteBatch) -> None:
-        """Delete the ended batch (and its results) at Anthropic once they are stored."""
-        with contextlib.suppress(_Gone):
-            self._call(lambda c: c.messages.batches.delete(remote.id))
+        """Nothing to delete: no files were uploaded. The ended batch stays listed at
+        Anthropic (its results are kept 29 days at no cost) rather than being deleted under
+        another process that may still be reading them."""
 
     # -- results ----------------------------------------------------------------------------
     def results(self, remote: RemoteBatch, prompts: Mapping[str, LmPrompt]) -> Iterator[LineResult]:

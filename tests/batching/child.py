@@ -2,6 +2,9 @@
 (SIGKILL) at one step of the batch engine. Used by the crash and concurrency tests:
 
     python -m tests.batching.child BASE_URL POINT N OUT [GO_FILE]
+
+`$LMWRAPPER_TEST_BATCH_PROVIDER` picks the provider (openai, the default, or anthropic;
+BASE_URL is then the fake's root URL).
 """
 
 from __future__ import annotations
@@ -16,6 +19,12 @@ import time
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
+
+PROVIDER = os.environ.get("LMWRAPPER_TEST_BATCH_PROVIDER", "openai")
+if PROVIDER == "anthropic":
+    from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter as Adapter
+else:
+    Adapter = OpenAiBatchAdapter  # type: ignore[assignment,misc]
 from lmwrapper.structs import LmPrompt
 from tests.batching import shim
 
@@ -42,7 +51,7 @@ def wrap(cls: type, name: str, *, before: bool = False, nth: int = 1) -> None:
 
 
 def die_mid_results() -> None:
-    orig = OpenAiBatchAdapter.results
+    orig = Adapter.results
 
     def results(self, remote, prompts):  # type: ignore[no-untyped-def]
         for i, r in enumerate(orig(self, remote, prompts)):
@@ -50,17 +59,19 @@ def die_mid_results() -> None:
                 die()
             yield r
 
-    OpenAiBatchAdapter.results = results  # type: ignore[method-assign]
+    Adapter.results = results  # type: ignore[method-assign]
 
 
 POINTS = {
     "none": lambda: None,
-    "before_upload": lambda: wrap(OpenAiBatchAdapter, "upload", before=True),
-    "after_upload": lambda: wrap(OpenAiBatchAdapter, "upload"),
-    "after_create": lambda: wrap(OpenAiBatchAdapter, "create"),
-    "while_polling": lambda: wrap(OpenAiBatchAdapter, "retrieve", before=True, nth=2),
+    "before_upload": lambda: wrap(Adapter, "upload", before=True),
+    "after_upload": lambda: wrap(Adapter, "upload"),
+    "after_create": lambda: wrap(Adapter, "create"),
+    # a fake Anthropic batch ends at its first poll (OpenAI's passes through several states)
+    "while_polling": lambda: wrap(Adapter, "retrieve", before=True,
+                                  nth=1 if PROVIDER == "anthropic" else 2),
     "while_collecting": die_mid_results,
-    "before_deleting_files": lambda: wrap(OpenAiBatchAdapter, "delete_files", before=True),
+    "before_deleting_files": lambda: wrap(Adapter, "delete_files", before=True),
 }
 
 
@@ -74,7 +85,13 @@ def main() -> None:
         deadline = time.monotonic() + 60
         while not go.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
+    if PROVIDER == "anthropic":
+        from lmwrapper.claude_wrapper import get_claude_lm
+
+        lm = get_claude_lm("claude-haiku-4-5", api_key_secret="sk-ant-test-child",
+                           base_url=base_url)
+    else:
+        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
     prompts = [LmPrompt(f"q{i}", max_tokens=5, temperature=0) for i in range(n)]
     preds = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
     pathlib.Path(out).write_text(json.dumps([[p.completion_text, p.has_errors] for p in preds]))

@@ -18,15 +18,20 @@ import pytest
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.structs import LmPrompt
-from tests.batching.conftest import sent_texts
+from tests.batching.conftest import PROVIDERS, sent_texts
 
 N = 6
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def child(srv, point, out, go=None, env=None):
-    args = [sys.executable, "-m", "tests.batching.child", srv.base_url, point, str(N), str(out)]
-    return subprocess.Popen(args + ([str(go)] if go else []), cwd=ROOT, env=env or os.environ.copy(),
+CREATE = {"openai": "batches.create", "anthropic": "messages.batches.create"}
+
+
+def child(srv, point, out, go=None, env=None, provider="openai"):
+    url = srv.anthropic_base_url if provider == "anthropic" else srv.base_url
+    args = [sys.executable, "-m", "tests.batching.child", url, point, str(N), str(out)]
+    env = {**(env or os.environ), "LMWRAPPER_TEST_BATCH_PROVIDER": provider}
+    return subprocess.Popen(args + ([str(go)] if go else []), cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
@@ -43,20 +48,22 @@ def fake_files(srv):
 
 @pytest.mark.parametrize("point", ["before_upload", "after_upload", "after_create",
                                    "while_polling", "while_collecting", "before_deleting_files"])
-def test_sigkill_at_each_step_then_rerun_sends_nothing_twice(srv, tmp_path, point, make_lm):
-    code, err = finish(child(srv, point, tmp_path / "killed.json"))
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_sigkill_at_each_step_then_rerun_sends_nothing_twice(srv, tmp_path, point, provider,
+                                                             make_lm):
+    code, err = finish(child(srv, point, tmp_path / "killed.json", provider=provider))
     assert code == -signal.SIGKILL, err
-    code, err = finish(child(srv, "none", tmp_path / "rerun.json"))
+    code, err = finish(child(srv, "none", tmp_path / "rerun.json", provider=provider))
     assert code == 0, err
     answers = json.loads((tmp_path / "rerun.json").read_text())
     assert len(answers) == N and not any(failed for _, failed in answers)
     # every line went to the provider once, though the first process died mid-way
     assert sorted(sent_texts(srv)) == sorted(f"q{i}" for i in range(N))
-    assert srv.count("batches.create") == 1
+    assert srv.count(CREATE[provider]) == 1
     # a third run is served from the cache
-    code, err = finish(child(srv, "none", tmp_path / "third.json"))
+    code, err = finish(child(srv, "none", tmp_path / "third.json", provider=provider))
     assert code == 0 and json.loads((tmp_path / "third.json").read_text()) == answers
-    assert srv.count("batches.create") == 1
+    assert srv.count(CREATE[provider]) == 1
     # the next batch run deletes whatever a killed run left at the provider (orphaned
     # uploads, files of a collected batch): only its own batch is sent
     list(make_lm().predict_many([LmPrompt("z", max_tokens=5, temperature=0)],

@@ -64,7 +64,9 @@ def test_transient_line_errors_go_into_a_later_batch(srv, provider_lm):
 
 def test_permanent_line_errors_become_cached_error_predictions(srv, provider_lm):
     lm = provider_lm()
-    srv.batch_line_errors(times=None, status=400, match="q1", message="bad prompt")
+    # a fault of the prompt itself: permanent under the shared classifier, for every provider
+    srv.batch_line_errors(times=None, status=400, match="q1",
+                          message="bad prompt: prompt is too long")
     preds = list(lm.predict_many(qs(3), completion_window=BATCH))
     assert [p.has_errors for p in preds] == [False, True, False]
     assert not preds[1].error_is_transient and "bad prompt" in preds[1].error_message
