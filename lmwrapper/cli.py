@@ -89,6 +89,8 @@ def _add_backend_commands(sub: argparse._SubParsersAction) -> None:
     except ImportError:  # pragma: no cover - the run command ships with the OpenAI backend
         return
     add_run_parser(sub)
+    from lmwrapper.cli_batch import add_batch_parser  # batch commands (cli_batch.py)
+    add_batch_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -35,8 +35,10 @@ State = Literal["running", "completed", "expired", "cancelled", "failed"]
 STATES: tuple[State, ...] = ("running", "completed", "expired", "cancelled", "failed")
 TERMINAL: tuple[State, ...] = ("completed", "expired", "cancelled", "failed")
 
-# What a line's outcome means for the engine.
-Outcome = Literal["ok", "transient", "permanent"]
+# What a line's outcome means for the engine: ok and permanent (the prompt's fault) are
+# cached; transient goes into a later batch; rejected (not the prompt's fault, e.g. a bad
+# request or an unreadable error) fails for this run and is not cached.
+Outcome = Literal["ok", "transient", "permanent", "rejected"]
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
     completed / expired / cancelled:  each line's result →
         ok, permanent error      → rows cached at once; line done
+        rejected (not the prompt's fault) → line failed for this run, not cached
         transient, or no result  → line claimed again for a later batch (attempts + 1),
                                    or failed once `max_attempts` is reached (never cached)
         (cancelled with resubmit_cancelled=False: the unanswered lines fail)
@@ -60,8 +61,8 @@ def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
             answered[cid] = (key, preds)
             updates.append(("done", None, attempts, cid))
         else:
-            updates.append(_retry_or_fail(runner, remote, r, attempts, cid))
-    if not _finish(runner, uid, remote, rows, updates):
+            updates.append(_retry_or_fail(runner, remote, r, attempts, cid, len(lines) == 1))
+    if not _finish(runner, uid, remote, rows, updates, b.tokens):
         return {}  # another process collected it first
     _log(remote, uid, updates)
     _clean_up(runner, uid, remote, b.input_path)
@@ -77,13 +78,16 @@ def _predictions(runner: BatchRunner, r: LineResult, prompt: LmPrompt, n: int) -
 
 
 def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | None,
-                   attempts: int, cid: str) -> tuple[Any, ...]:
+                   attempts: int, cid: str, alone: bool) -> tuple[Any, ...]:
+    """The line's next state; `alone`: it was the batch's only line (cannot split further)."""
     s = runner.settings
     if remote.state == "failed":
-        if remote.error_code == TOKEN_LIMIT and attempts + 1 < s.max_attempts:
-            return ("claimed", None, attempts + 1, cid)
+        if remote.error_code == TOKEN_LIMIT and not alone:
+            return ("claimed", None, attempts, cid)  # re-planned smaller: not an attempt
         return ("failed", f"batch {remote.id} failed: {remote.error_code}: {remote.error_message}",
                 attempts + 1, cid)
+    if r is not None and r.outcome == "rejected":
+        return ("failed", r.error, attempts + 1, cid)  # resending now cannot help; not cached
     error = r.error if r is not None else f"batch {remote.id} ended ({remote.state}) without " \
                                           "an answer for this prompt"
     if remote.state == "cancelled" and not s.resubmit_cancelled and (r is None or not r.predictions):
@@ -95,7 +99,7 @@ def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | Non
 
 
 def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[CacheRow],
-            updates: list[tuple[Any, ...]]) -> bool:
+            updates: list[tuple[Any, ...]], batch_tokens: int) -> bool:
     with runner.records.durable() as c:
         state = c.execute("SELECT state FROM batch_batches WHERE uid = ?", (uid,)).fetchone()
         if state is None or state[0] != "submitted":
@@ -111,10 +115,11 @@ def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[Cache
         c.execute("UPDATE batch_batches SET state = 'collected', remote_status = ?, error = ?, "
                   "updated_at = ? WHERE uid = ?",
                   (remote.provider_status, remote.error_code, now, uid))
-    if remote.error_code == TOKEN_LIMIT and runner.limits.enqueued_tokens:
+    if remote.error_code == TOKEN_LIMIT:
         import dataclasses
 
-        smaller = max(1, runner.limits.enqueued_tokens // 2)
+        # half the budget, or half this batch when no budget was set up front
+        smaller = max(1, (runner.limits.enqueued_tokens or batch_tokens) // 2)
         runner.limits = dataclasses.replace(runner.limits, enqueued_tokens=smaller)
         log.warning("batch %s failed: enqueued-token limit; re-planning under %d tokens",
                     remote.id, smaller)

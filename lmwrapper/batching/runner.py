@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,12 +38,13 @@ from lmwrapper.batching.records import (
 from lmwrapper.batching.settings import BatchSettings
 from lmwrapper.errors import ConfigurationError, LmWrapperError
 from lmwrapper.sqlcache import SqlCache
-from lmwrapper.structs import LmPrediction
+from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
     from lmwrapper.abstract_predictor import LmPredictor
 
 log = logging.getLogger("lmwrapper.batching")
+CLAIM_CHUNK = 5_000  # prompts claimed per transaction
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
@@ -51,13 +52,13 @@ class BatchRunner:
     """Runs jobs through `adapter`'s batch API, recording every step in `cache`."""
 
     def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
-                 settings: BatchSettings) -> None:
+                 settings: BatchSettings, job_id: str | None = None) -> None:
         self.lm, self.adapter, self.settings = lm, adapter, settings
         self.records = Records(cache)
         self.limits = BatchLimits(settings.max_requests, settings.max_bytes,
                                   settings.token_limit or adapter.limits.enqueued_tokens)
         self.directory = Path(cache.path).parent / "batch_files"
-        self.job_id = new_id("j")
+        self.job_id = job_id or new_id("j")
         self.owner = ""
         self._seq = 0
         self.jobs: dict[str, Job] = {}
@@ -88,7 +89,17 @@ class BatchRunner:
 
     # -- claiming and planning --------------------------------------------------------------
     def _claim(self, jobs: list[Job]) -> None:
-        """Take every sample no live line covers, in one durable transaction."""
+        """Claim every sample no live line covers, and plan the new lines into batches.
+
+        Claims are durable transactions of `CLAIM_CHUNK` prompts, consumed by the planner as
+        they commit, so memory does not grow with the job (nor with its prompts' size)."""
+        self._plan(self._claimed(jobs))
+
+    def _claimed(self, jobs: list[Job]) -> Iterator[tuple[str, str, int]]:
+        for start in range(0, len(jobs), CLAIM_CHUNK):
+            yield from self._claim_chunk(jobs[start : start + CLAIM_CHUNK])
+
+    def _claim_chunk(self, jobs: list[Job]) -> list[tuple[str, str, int]]:
         keys = [j.key for j in jobs]
         to_plan: list[tuple[str, str, int]] = []
         with self.records.durable() as c:
@@ -109,13 +120,16 @@ class BatchRunner:
                     to_plan.append((cid, job.key, n))
                     self.waiting[cid] = job.key
             if new_rows:
-                c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?)",
-                          (self.job_id, self.adapter.provider, self.adapter.model, time.time(),
-                           self.owner))
+                self._record_job(c)
                 c.executemany("INSERT INTO batch_lines (custom_id, job_id, key, first_sample, n, "
                               "prompt, state, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
         self._read_cached([k for k in keys if k in cached])
-        self._plan(to_plan)
+        return to_plan
+
+    def _record_job(self, c: Any) -> None:
+        c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?, ?)",
+                  (self.job_id, self.adapter.provider, self.adapter.model, self.lm.identity_json(),
+                   time.time(), self.owner))
 
     def _adopt(self, c: Any, line: LineRow) -> None:
         """Wait for a live line; take it over when its owner is gone."""
@@ -131,22 +145,19 @@ class BatchRunner:
         self._seq += 1
         return f"{self.job_id}-{self._seq:x}"  # ≤ 64 chars of [A-Za-z0-9_-]
 
-    def _plan(self, lines: list[tuple[str, str, int]]) -> None:
+    def _plan(self, lines: Iterable[tuple[str, str, int]]) -> None:
         """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
-        if not lines:
-            return
 
         def encoded() -> Any:
             for cid, key, n in lines:
                 prompt = self.jobs[key].prompt
                 data = (_JSON.encode(self.adapter.build_line(cid, prompt, n)) + "\n").encode()
-                yield cid, data, self.adapter.line_tokens(prompt, n)
+                yield cid, data, self._tokens(data, prompt, n)
 
         for pb in plan_files(encoded(), self.limits, self.directory):
             now = time.time()
             with self.records.durable() as c:
-                c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?)",
-                          (self.job_id, self.adapter.provider, self.adapter.model, now, self.owner))
+                self._record_job(c)
                 c.execute("INSERT INTO batch_batches (uid, job_id, provider, model, state, owner, "
                           "input_path, lines, tokens, bytes, created_at, updated_at) "
                           "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
@@ -158,6 +169,13 @@ class BatchRunner:
             self.fresh.add(pb.uid)
             log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
                      pb.bytes, pb.tokens)
+
+    def _tokens(self, data: bytes, prompt: LmPrompt, n: int) -> int:
+        """A line's enqueued tokens: the tokenizer's count when a limit must be respected,
+        else a cheap bound (4 bytes a token + max output) kept for re-planning smaller."""
+        if self.limits.enqueued_tokens is not None:
+            return self.adapter.line_tokens(prompt, n)
+        return len(data) // 4 + (prompt.max_tokens or 0) * n
 
     def _replan_mine(self) -> None:
         """Lines sent back to `claimed` (retries) that this runner owns go into new batches."""
@@ -181,6 +199,10 @@ class BatchRunner:
             delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
             if self.waiting:
                 _wait(delay, should_stop)
+
+    def all_submitted(self) -> bool:
+        """Every batch this runner planned is at the provider (submit-and-return may stop)."""
+        return all(b.state not in PRE_SUBMIT_STATES for b in self.records.batches(self.fresh))
 
     def _unanswered(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.key in self.got]

@@ -12,7 +12,7 @@ def m0002_batch_jobs(db: Any) -> None:
     """The named migration registered in `sqlcache.MIGRATIONS`."""
     db.execute("""CREATE TABLE batch_jobs (
         job_id TEXT PRIMARY KEY, provider TEXT NOT NULL, model TEXT NOT NULL,
-        created_at REAL NOT NULL, owner TEXT)""")
+        identity TEXT NOT NULL, created_at REAL NOT NULL, owner TEXT)""")
     db.execute("""CREATE TABLE batch_batches (
         uid TEXT PRIMARY KEY, job_id TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL,
         state TEXT NOT NULL, owner TEXT, input_path TEXT, file_id TEXT, remote_id TEXT,

@@ -10,9 +10,10 @@ API's body — so a batch answer and a live one share the cache key and parse th
     ended → cancelled if a cancel was initiated, else expired if any request expired,
             else completed
 
-Per request: `succeeded` → ok; `errored` → the shared classifier (a prompt's fault, e.g.
-too long, is permanent and cached; overload and server errors are transient and resent);
-`canceled` / `expired` → transient (the engine resends them in a later batch).
+Per request: `succeeded` → ok; `errored` → the shared classifier, as live (a prompt's
+fault, e.g. too long, is permanent and cached; overload and server errors are transient and
+resent; any other refusal is rejected: failed for this run, not cached); `canceled` /
+`expired` → transient (the engine resends them in a later batch).
 
 Anthropic batches carry no metadata, so a batch created by a run killed before it could
 record the batch's id is recognised by its shape instead: created after this database
@@ -145,8 +146,10 @@ class ClaudeBatchAdapter:
         if kind == "errored":
             err = self.lm.classify(None, result.get("error"))
             if isinstance(err, PermanentProviderError):
-                return LineResult(cid, "permanent", error=str(err))
-            return LineResult(cid, "transient", error=str(err))
+                return LineResult(cid, "permanent", error=str(err))  # the prompt's: cached
+            if isinstance(err, TransientProviderError):
+                return LineResult(cid, "transient", error=str(err))  # a later batch
+            return LineResult(cid, "rejected", error=str(err))  # failed this run, not cached
         return LineResult(cid, "transient", error=f"Anthropic batch request {kind or 'unknown'}: "
                           "the batch ended before answering it")
 

@@ -20,8 +20,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.batching.adapter import BatchLimits, LineResult, RemoteBatch, State
-from lmwrapper.errors import PermanentProviderError, TransientProviderError
+from lmwrapper.batching.adapter import BatchLimits, LineResult, Outcome, RemoteBatch, State
+from lmwrapper.errors import LmWrapperError, PermanentProviderError, TransientProviderError
 from lmwrapper.openai_wrapper.request import (
     CHAT_URL,
     COMPLETIONS_URL,
@@ -45,8 +45,7 @@ TIER_TOKEN_LIMITS: dict[int, dict[str, int]] = {
     5: {"gpt-4o-mini": 15_000_000_000, "gpt-4o": 5_000_000_000, "gpt-3.5-turbo": 300_000_000},
 }
 _RUNNING = ("validating", "in_progress", "finalizing", "cancelling")
-_TRANSIENT_LINE_CODES = ("batch_expired", "batch_cancelled", "rate_limit_exceeded", "server_error",
-                         "timeout")
+_UNRUN_LINE_CODES = ("batch_expired", "batch_cancelled")  # never run: sent again
 _LIST_DAYS = 7  # orphans older than this are not looked for (a batch lives 24 h)
 MAX_SAMPLES_PER_LINE = 128  # OpenAI's cap on `n`
 
@@ -149,7 +148,8 @@ class OpenAiBatchAdapter:
                                          "(another process may have collected it)") from None
 
     def classify_line(self, item: Mapping[str, Any], prompt: LmPrompt) -> LineResult:
-        """One result line as ok / transient / permanent (pure: data in, data out)."""
+        """One result line as ok / transient / permanent / rejected, by the rules of the
+        live path (`api_backend.classify_error`): data in, data out."""
         cid = str(item.get("custom_id"))
         resp, err = item.get("response"), item.get("error")
         if resp and resp.get("status_code") == 200:
@@ -159,17 +159,12 @@ class OpenAiBatchAdapter:
                 return LineResult(cid, "transient", error=f"malformed batch answer ({type(e).__name__})")
             return LineResult(cid, "ok", preds)
         if resp:
-            status = int(resp.get("status_code") or 0)
-            body = resp.get("body") or {}
-            inner = body.get("error", body) if isinstance(body, Mapping) else {}
-            code = (inner or {}).get("code") or (inner or {}).get("type") or ""
-            text = self.lm.scrub(f"OpenAI {status} {code}: {(inner or {}).get('message', '')}")
-            transient = status in (408, 409, 429) or status >= 500
-            return LineResult(cid, "transient" if transient else "permanent", error=text)
-        code = (err or {}).get("code") or "unknown"
-        text = self.lm.scrub(f"OpenAI batch line error {code}: {(err or {}).get('message', '')}")
-        return LineResult(cid, "transient" if code in _TRANSIENT_LINE_CODES else "permanent",
-                          error=text)
+            error = self.lm.classify(int(resp.get("status_code") or 0), resp.get("body"))
+        else:
+            error = self.lm.classify(None, {"error": err or {}})
+        if (err or {}).get("code") in _UNRUN_LINE_CODES:
+            return LineResult(cid, "transient", error=str(error))
+        return LineResult(cid, _outcome(error), error=str(error))
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, fn: Any) -> Any:
@@ -191,6 +186,14 @@ class OpenAiBatchAdapter:
         except (openai.APIConnectionError, openai.APITimeoutError) as e:
             raise TransientProviderError(f"connection to {self.lm.base_url} failed: "
                                          f"{self.lm.scrub(str(e))}") from None
+
+
+def _outcome(error: LmWrapperError) -> Outcome:
+    if isinstance(error, PermanentProviderError):
+        return "permanent"  # the prompt's fault: cached as an error
+    if isinstance(error, TransientProviderError):
+        return "transient"  # a later batch
+    return "rejected"  # not the prompt's, not worth resending now: failed, not cached
 
 
 class _Gone(PermanentProviderError):

@@ -13,18 +13,16 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmwrapper.testing.fake_http import ApiError, Request, Response, Route, rfc3339
 from lmwrapper.testing.fake_jobs import Job, due, page, run_lines, shuffled, take_fate
 from lmwrapper.testing.fake_openai import content_text, get, require, stops
 from lmwrapper.testing.fake_text import AnswerRequest, generate, json_answer
 
-if TYPE_CHECKING:
-    from lmwrapper.testing.fake_server import FakeServer
-
 MODELS = ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-latest"]
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+from lmwrapper.testing.fake_state import FakeContext
 
 
 def _bad(message: str) -> ApiError:
@@ -42,12 +40,12 @@ def _prompt_parts(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
     return texts + [content_text(m.get("content")) for m in messages], messages
 
 
-def count_input(srv: FakeServer, body: dict[str, Any]) -> int:
+def count_input(srv: FakeContext, body: dict[str, Any]) -> int:
     texts, messages = _prompt_parts(body)
     return sum(len(srv.tokenize(t)) for t in texts) + 3 * len(messages) + 1
 
 
-def messages(srv: FakeServer, req: Request) -> Response:
+def messages(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     model = require(body, "model")
     max_tokens = body.get("max_tokens")
@@ -82,14 +80,14 @@ def messages(srv: FakeServer, req: Request) -> Response:
     return Response(body=out, tokens=input_tokens + len(gen.tokens))
 
 
-def count_tokens(srv: FakeServer, req: Request) -> Response:
+def count_tokens(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     require(body, "model")
     return Response(body={"input_tokens": count_input(srv, body)})
 
 
 # -- message batches -------------------------------------------------------------------
-def create_batch(srv: FakeServer, req: Request) -> Response:
+def create_batch(srv: FakeContext, req: Request) -> Response:
     items = req.json().get("requests")
     if not isinstance(items, list) or not items:
         raise _bad("requests: at least one request is required.")
@@ -107,11 +105,11 @@ def create_batch(srv: FakeServer, req: Request) -> Response:
               [(it["custom_id"], it["params"]) for it in items], time.time(), "in_progress")
     take_fate(srv, job)
     with srv.lock:
-        srv.store["batches"][job.id] = job
+        srv.state.batches[job.id] = job
     return Response(body=batch_object(srv, job))
 
 
-def advance(srv: FakeServer, job: Job, force: bool = False) -> None:
+def advance(srv: FakeContext, job: Job, force: bool = False) -> None:
     if job.status == "ended" or not (force or due(srv, job)):
         return
     keep = None
@@ -127,7 +125,7 @@ def advance(srv: FakeServer, job: Job, force: bool = False) -> None:
     job.stamps["ended"] = time.time()
 
 
-def batch_object(srv: FakeServer, job: Job) -> dict[str, Any]:
+def batch_object(srv: FakeContext, job: Job) -> dict[str, Any]:
     counts = {k: 0 for k in ("processing", "succeeded", "errored", "canceled", "expired")}
     for r in job.results or []:
         counts[r.outcome] += 1
@@ -144,24 +142,24 @@ def batch_object(srv: FakeServer, job: Job) -> dict[str, Any]:
     }
 
 
-def _get(srv: FakeServer, batch_id: str) -> Job:
+def _get(srv: FakeContext, batch_id: str) -> Job:
     with srv.lock:
-        job = srv.store["batches"].get(batch_id)
+        job = srv.state.batches.get(batch_id)
     if job is None or job.provider != "anthropic":
         raise ApiError(404, f"message batch not found: {batch_id}")
     return job
 
 
-def retrieve_batch(srv: FakeServer, req: Request) -> Response:
+def retrieve_batch(srv: FakeContext, req: Request) -> Response:
     job = _get(srv, req.params["batch_id"])
     with srv.lock:
         advance(srv, job)
         return Response(body=batch_object(srv, job))
 
 
-def list_batches(srv: FakeServer, req: Request) -> Response:
+def list_batches(srv: FakeContext, req: Request) -> Response:
     with srv.lock:
-        jobs = [j for j in srv.store["batches"].values() if j.provider == "anthropic"]
+        jobs = [j for j in srv.state.batches.values() if j.provider == "anthropic"]
         data = [batch_object(srv, j) for j in reversed(jobs)]
     items, more = page(data, req.query, "after_id", "before_id")
     return Response(body={"data": items, "has_more": more,
@@ -169,7 +167,7 @@ def list_batches(srv: FakeServer, req: Request) -> Response:
                           "last_id": items[-1]["id"] if items else None})
 
 
-def cancel_batch(srv: FakeServer, req: Request) -> Response:
+def cancel_batch(srv: FakeContext, req: Request) -> Response:
     job = _get(srv, req.params["batch_id"])
     with srv.lock:
         if job.status == "in_progress":
@@ -179,16 +177,16 @@ def cancel_batch(srv: FakeServer, req: Request) -> Response:
         return Response(body=batch_object(srv, job))
 
 
-def delete_batch(srv: FakeServer, req: Request) -> Response:
+def delete_batch(srv: FakeContext, req: Request) -> Response:
     job = _get(srv, req.params["batch_id"])
     with srv.lock:
         if job.status != "ended":
             raise _bad("Cannot delete a message batch that is still processing; cancel it.")
-        del srv.store["batches"][job.id]
+        del srv.state.batches[job.id]
     return Response(body={"id": job.id, "type": "message_batch_deleted"})
 
 
-def batch_results(srv: FakeServer, req: Request) -> Response:
+def batch_results(srv: FakeContext, req: Request) -> Response:
     job = _get(srv, req.params["batch_id"])
     if job.status != "ended" or job.results is None:
         raise ApiError(404, f"message batch {job.id} has no results yet: it is still "
@@ -205,7 +203,7 @@ def batch_results(srv: FakeServer, req: Request) -> Response:
     return Response(body=data, content_type="application/binary")
 
 
-def list_models(srv: FakeServer, req: Request) -> Response:
+def list_models(srv: FakeContext, req: Request) -> Response:
     data = [{"type": "model", "id": m, "display_name": m, "created_at": "2025-01-01T00:00:00Z"}
             for m in MODELS]
     return Response(body={"data": data, "has_more": False, "first_id": MODELS[0],

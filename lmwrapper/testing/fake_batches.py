@@ -16,7 +16,7 @@ import email.parser
 import email.policy
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmwrapper.testing import fake_openai
 from lmwrapper.testing.fake_http import ApiError, Request, Response, Route
@@ -30,13 +30,11 @@ from lmwrapper.testing.fake_jobs import (
     take_fate,
 )
 
-if TYPE_CHECKING:
-    from lmwrapper.testing.fake_server import FakeServer
-
 ENDPOINTS = {"/v1/chat/completions": fake_openai.chat_completions,
              "/v1/completions": fake_openai.completions}
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 ACTIVE = ("validating", "in_progress", "finalizing")
+from lmwrapper.testing.fake_state import FakeContext, StoredFile
 
 
 # -- files -----------------------------------------------------------------------------
@@ -46,10 +44,10 @@ def _file_object(file_id: str, name: str, size: int, purpose: str) -> dict[str, 
             "status_details": None}
 
 
-def add_file(srv: FakeServer, name: str, content: bytes, purpose: str) -> dict[str, Any]:
+def add_file(srv: FakeContext, name: str, content: bytes, purpose: str) -> dict[str, Any]:
     meta = _file_object(srv.new_id("file-"), name, len(content), purpose)
     with srv.lock:
-        srv.store["files"][meta["id"]] = {"meta": meta, "content": content}
+        srv.state.files[meta["id"]] = StoredFile(meta, content)
     return meta
 
 
@@ -68,7 +66,7 @@ def _multipart(req: Request) -> dict[str, tuple[str | None, bytes]]:
     return fields
 
 
-def create_file(srv: FakeServer, req: Request) -> Response:
+def create_file(srv: FakeContext, req: Request) -> Response:
     fields = _multipart(req)
     if "file" not in fields:
         raise ApiError(400, "Missing required parameter: 'file'.", param="file")
@@ -79,33 +77,33 @@ def create_file(srv: FakeServer, req: Request) -> Response:
     return Response(body=add_file(srv, name or "upload", content, purpose))
 
 
-def _get_file(srv: FakeServer, file_id: str) -> dict[str, Any]:
+def _get_file(srv: FakeContext, file_id: str) -> StoredFile:
     with srv.lock:
-        found = srv.store["files"].get(file_id)
+        found = srv.state.files.get(file_id)
     if found is None:
         raise ApiError(404, f"No such File object: {file_id}", param="id")
     return found
 
 
-def retrieve_file(srv: FakeServer, req: Request) -> Response:
-    return Response(body=_get_file(srv, req.params["file_id"])["meta"])
+def retrieve_file(srv: FakeContext, req: Request) -> Response:
+    return Response(body=_get_file(srv, req.params["file_id"]).meta)
 
 
-def file_content(srv: FakeServer, req: Request) -> Response:
-    content = _get_file(srv, req.params["file_id"])["content"]
+def file_content(srv: FakeContext, req: Request) -> Response:
+    content = _get_file(srv, req.params["file_id"]).content
     return Response(body=content, content_type="application/octet-stream")
 
 
-def delete_file(srv: FakeServer, req: Request) -> Response:
+def delete_file(srv: FakeContext, req: Request) -> Response:
     _get_file(srv, req.params["file_id"])
     with srv.lock:
-        srv.store["files"].pop(req.params["file_id"], None)
+        srv.state.files.pop(req.params["file_id"], None)
     return Response(body={"id": req.params["file_id"], "object": "file", "deleted": True})
 
 
-def list_files(srv: FakeServer, req: Request) -> Response:
+def list_files(srv: FakeContext, req: Request) -> Response:
     with srv.lock:
-        metas = [f["meta"] for f in srv.store["files"].values()]
+        metas = [f.meta for f in srv.state.files.values()]
     data = [m for m in reversed(metas) if req.query.get("purpose") in (None, m["purpose"])]
     items, more = page(data, req.query)
     return Response(body={"object": "list", "data": items, "has_more": more,
@@ -114,7 +112,7 @@ def list_files(srv: FakeServer, req: Request) -> Response:
 
 
 # -- batches ---------------------------------------------------------------------------
-def create_batch(srv: FakeServer, req: Request) -> Response:
+def create_batch(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     endpoint = body.get("endpoint")
     if endpoint not in ENDPOINTS:
@@ -128,7 +126,7 @@ def create_batch(srv: FakeServer, req: Request) -> Response:
             isinstance(v, str) and len(v) <= 512 for v in metadata.values()):
         raise ApiError(400, "Invalid 'metadata': at most 16 string values of up to 512 "
                        "characters.", param="metadata")
-    content = _get_file(srv, require_str(body, "input_file_id"))["content"]
+    content = _get_file(srv, require_str(body, "input_file_id")).content
     requests, errors = _parse_input(content, endpoint)
     job = Job(srv.new_id("batch_"), "openai", requests, time.time(), "validating",
               model=requests[0][1].get("model", "") if requests else "")
@@ -140,7 +138,7 @@ def create_batch(srv: FakeServer, req: Request) -> Response:
     elif job.fate == "complete":
         _check_enqueued_tokens(srv, job)
     with srv.lock:
-        srv.store["batches"][job.id] = job
+        srv.state.batches[job.id] = job
     return Response(body=batch_object(job))
 
 
@@ -198,7 +196,7 @@ def _line_problem(item: Any, seen: set[str], endpoint: str) -> tuple[str, str] |
     return None
 
 
-def _tokens(srv: FakeServer, job: Job) -> int:
+def _tokens(srv: FakeContext, job: Job) -> int:
     total = 0
     for _, body in job.requests:
         texts = [fake_openai.content_text(m.get("content")) for m in body.get("messages", [])]
@@ -208,14 +206,14 @@ def _tokens(srv: FakeServer, job: Job) -> int:
     return total
 
 
-def _check_enqueued_tokens(srv: FakeServer, job: Job) -> None:
+def _check_enqueued_tokens(srv: FakeContext, job: Job) -> None:
     """A batch over `srv.batch_token_limit` enqueued tokens (with this model's other active
     batches) fails its validation, as the real API does."""
     limit = srv.batch_token_limit
     if limit is None:
         return
     with srv.lock:
-        others = [j for j in srv.store["batches"].values()
+        others = [j for j in srv.state.batches.values()
                   if j.provider == "openai" and j.model == job.model and j.status in ACTIVE]
     if sum(_tokens(srv, j) for j in others) + _tokens(srv, job) > limit:
         job.fate = "fail"
@@ -229,7 +227,7 @@ def token_limit_error(model: str, limit: int | None) -> dict[str, Any]:
                        "try again once some in_progress batches have been completed."}
 
 
-def advance(srv: FakeServer, job: Job, force: bool = False) -> None:
+def advance(srv: FakeContext, job: Job, force: bool = False) -> None:
     """Take the job one step along its path when a poll makes it due."""
     if job.status in TERMINAL or not (force or due(srv, job)):
         return
@@ -254,7 +252,7 @@ def advance(srv: FakeServer, job: Job, force: bool = False) -> None:
     job.stamps[job.status] = now
 
 
-def _write_files(srv: FakeServer, job: Job) -> None:
+def _write_files(srv: FakeContext, job: Job) -> None:
     """Output (successes) and error (failed or unrun lines) files, when non-empty."""
     out: list[str] = []
     err: list[str] = []
@@ -268,7 +266,7 @@ def _write_files(srv: FakeServer, job: Job) -> None:
                                       "batch_output")["id"]
 
 
-def _output_line(srv: FakeServer, r: LineResult, status: str) -> dict[str, Any]:
+def _output_line(srv: FakeContext, r: LineResult, status: str) -> dict[str, Any]:
     line: dict[str, Any] = {"id": srv.new_id("batch_req_"), "custom_id": r.custom_id,
                             "response": None, "error": None}
     if r.outcome == "unrun" and status == "expired":
@@ -312,24 +310,24 @@ def batch_object(job: Job) -> dict[str, Any]:
     }
 
 
-def _get_batch(srv: FakeServer, batch_id: str) -> Job:
+def _get_batch(srv: FakeContext, batch_id: str) -> Job:
     with srv.lock:
-        job = srv.store["batches"].get(batch_id)
+        job = srv.state.batches.get(batch_id)
     if job is None or job.provider != "openai":
         raise ApiError(404, f"No such Batch object: {batch_id}", param="batch_id")
     return job
 
 
-def retrieve_batch(srv: FakeServer, req: Request) -> Response:
+def retrieve_batch(srv: FakeContext, req: Request) -> Response:
     job = _get_batch(srv, req.params["batch_id"])
     with srv.lock:
         advance(srv, job)
     return Response(body=batch_object(job))
 
 
-def list_batches(srv: FakeServer, req: Request) -> Response:
+def list_batches(srv: FakeContext, req: Request) -> Response:
     with srv.lock:
-        jobs = [j for j in srv.store["batches"].values() if j.provider == "openai"]
+        jobs = [j for j in srv.state.batches.values() if j.provider == "openai"]
         data = [batch_object(j) for j in reversed(jobs)]
     items, more = page(data, req.query)
     return Response(body={"object": "list", "data": items, "has_more": more,
@@ -337,7 +335,7 @@ def list_batches(srv: FakeServer, req: Request) -> Response:
                           "last_id": items[-1]["id"] if items else None})
 
 
-def cancel_batch(srv: FakeServer, req: Request) -> Response:
+def cancel_batch(srv: FakeContext, req: Request) -> Response:
     job = _get_batch(srv, req.params["batch_id"])
     with srv.lock:
         if job.status in TERMINAL or job.status == "cancelling":

@@ -14,12 +14,10 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from lmwrapper.testing.fake_server import FakeServer
+from typing import Any
 
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
+from lmwrapper.testing.fake_state import FakeContext
 
 
 @dataclasses.dataclass
@@ -174,7 +172,7 @@ class RateWindow:
         }
 
 
-Handler = Callable[["FakeServer", Request], Response]
+Handler = Callable[[FakeContext, Request], Response]
 
 
 @dataclasses.dataclass

@@ -12,65 +12,36 @@ What happens to the *next* job is programmed on the server:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmwrapper.testing.fake_faults import Fault, searchable
 from lmwrapper.testing.fake_http import ApiError, Request, Response, error_response
 
-if TYPE_CHECKING:
-    from lmwrapper.testing.fake_server import FakeServer
-
 LINE_ROUTE = "batch_line"
+from lmwrapper.testing.fake_state import FakeContext, Fate, Job, LineResult
 
 
-@dataclasses.dataclass
-class LineResult:
-    custom_id: str
-    status: int  # HTTP status of the line's response; 0 when it was never run
-    body: Any  # the response body (success or provider-shaped error), None if never run
-    outcome: str  # "succeeded" | "errored" | "expired" | "canceled"
+def line_faults(srv: FakeContext) -> list[Fault]:
+    return srv.state.line_faults
 
 
-@dataclasses.dataclass
-class Job:
-    id: str
-    provider: str
-    requests: list[tuple[str, dict[str, Any]]]  # (custom_id, request body)
-    created_at: float
-    status: str
-    model: str = ""
-    fate: str = "complete"  # "complete" | "fail" | "expire"
-    fail_errors: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-    keep: int | None = None  # lines answered before expiry / cancellation
-    results: list[LineResult] | None = None
-    stamps: dict[str, float] = dataclasses.field(default_factory=dict)
-    polls: int = 0
-    since: float = dataclasses.field(default_factory=time.monotonic)
-    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # provider fields
-
-
-def line_faults(srv: FakeServer) -> list[Fault]:
-    return srv.store["batch_line_faults"].setdefault("list", [])
-
-
-def take_fate(srv: FakeServer, job: Job) -> None:
+def take_fate(srv: FakeContext, job: Job) -> None:
     """Give the job the next programmed fate for its provider, if any."""
     with srv.lock:
-        queue = srv.store["next_batch"].setdefault(job.provider, [])
+        queue = srv.state.next_fates.setdefault(job.provider, [])
         if queue:
             fate = queue.pop(0)
-            job.fate = fate["fate"]
-            job.keep = fate.get("completed")
-            if fate["fate"] == "fail":
-                job.fail_errors = [fate["error"]]
+            job.fate = fate.fate
+            job.keep = fate.completed
+            if fate.fate == "fail" and fate.error is not None:
+                job.fail_errors = [fate.error]
 
 
-def run_lines(srv: FakeServer, job: Job, handler: Callable[..., Response],
+def run_lines(srv: FakeContext, job: Job, handler: Callable[..., Response],
               error_shape: str, upto: int | None = None) -> list[LineResult]:
     """Answer the first `upto` lines (all when None); the others are left unrun."""
     out = []
@@ -83,7 +54,7 @@ def run_lines(srv: FakeServer, job: Job, handler: Callable[..., Response],
     return out
 
 
-def _run_line(srv: FakeServer, custom_id: str, body: dict[str, Any],
+def _run_line(srv: FakeContext, custom_id: str, body: dict[str, Any],
               handler: Callable[..., Response], error_shape: str) -> LineResult:
     raw = json.dumps(body).encode()
     fault = _pick_line_fault(srv, searchable(raw))
@@ -98,7 +69,7 @@ def _run_line(srv: FakeServer, custom_id: str, body: dict[str, Any],
         return LineResult(custom_id, err.status, resp.body, "errored")
 
 
-def _pick_line_fault(srv: FakeServer, text: str) -> Fault | None:
+def _pick_line_fault(srv: FakeContext, text: str) -> Fault | None:
     with srv.lock:
         for fault in line_faults(srv):
             if fault.applies(LINE_ROUTE, text):
@@ -107,7 +78,7 @@ def _pick_line_fault(srv: FakeServer, text: str) -> Fault | None:
     return None
 
 
-def due(srv: FakeServer, job: Job) -> bool:
+def due(srv: FakeContext, job: Job) -> bool:
     """Count a poll; True when the job may take its next step now."""
     job.polls += 1
     if job.polls < srv.batch_polls_per_step:
@@ -118,7 +89,7 @@ def due(srv: FakeServer, job: Job) -> bool:
     return True
 
 
-def shuffled(srv: FakeServer, job: Job, items: list[Any]) -> list[Any]:
+def shuffled(srv: FakeContext, job: Job, items: list[Any]) -> list[Any]:
     """Results in a job-specific order: like the real APIs, never promise input order."""
     if not srv.batch_shuffle:
         return items
@@ -148,12 +119,12 @@ def page(items: list[dict[str, Any]], query: dict[str, str], after_key: str = "a
     return items[start:end], end < len(items)
 
 
-def program_fate(srv: FakeServer, provider: str, fate: dict[str, Any]) -> None:
+def program_fate(srv: FakeContext, provider: str, fate: Fate) -> None:
     with srv.lock:
-        srv.store["next_batch"].setdefault(provider, []).append(fate)
+        srv.state.next_fates.setdefault(provider, []).append(fate)
 
 
-def finish(srv: FakeServer, advance: Callable[[FakeServer, Job, bool], None],
+def finish(srv: FakeContext, advance: Callable[[FakeContext, Job, bool], None],
            jobs: list[Job], terminal: tuple[str, ...]) -> None:
     """Step every job until it is terminal (at most 10 steps each)."""
     for job in jobs:

@@ -10,7 +10,7 @@ context limit is a 400 `context_length_exceeded`.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmwrapper.testing.fake_http import ApiError, Request, Response, Route
 from lmwrapper.testing.fake_text import (
@@ -22,13 +22,11 @@ from lmwrapper.testing.fake_text import (
     top_alternatives,
 )
 
-if TYPE_CHECKING:
-    from lmwrapper.testing.fake_server import FakeServer
-
 MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5",
           "gpt-5-mini", "o3", "o4-mini", "gpt-3.5-turbo", "gpt-3.5-turbo-instruct",
           "davinci-002", "babbage-002"]
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+from lmwrapper.testing.fake_state import FakeContext
 
 
 def is_completion_model(model: str) -> bool:
@@ -80,7 +78,7 @@ def stops(value: Any, param: str = "stop", most: int = 4) -> list[str]:
     return items
 
 
-def check_context(srv: FakeServer, model: str, prompt_tokens: int, max_tokens: int | None,
+def check_context(srv: FakeContext, model: str, prompt_tokens: int, max_tokens: int | None,
                   param: str) -> None:
     limit = srv.context_limit_for(model)
     asked = prompt_tokens + (max_tokens or 0)
@@ -104,7 +102,7 @@ def content_text(content: Any) -> str:
 
 
 # -- chat completions ------------------------------------------------------------------
-def chat_completions(srv: FakeServer, req: Request) -> Response:
+def chat_completions(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     model, messages = require(body, "model"), require(body, "messages")
     if is_completion_model(model):
@@ -193,7 +191,7 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
 
 
 # -- legacy completions ----------------------------------------------------------------
-def completions(srv: FakeServer, req: Request) -> Response:
+def completions(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     model, prompt = require(body, "model"), body.get("prompt")
     if is_chat_only_model(model):
@@ -273,11 +271,11 @@ def _model(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
 
 
-def list_models(srv: FakeServer, req: Request) -> Response:
+def list_models(srv: FakeContext, req: Request) -> Response:
     return Response(body={"object": "list", "data": [_model(m) for m in MODELS]})
 
 
-def retrieve_model(srv: FakeServer, req: Request) -> Response:
+def retrieve_model(srv: FakeContext, req: Request) -> Response:
     return Response(body=_model(req.params["model"]))
 
 

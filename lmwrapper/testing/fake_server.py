@@ -42,6 +42,7 @@ from lmwrapper.testing.fake_http import (
     provider_of,
     redact,
 )
+from lmwrapper.testing.fake_state import FakeState, Fate
 from lmwrapper.testing.fake_text import AnswerBook, AnswerFn, Tokenizer, tokenize
 from lmwrapper.testing.fake_transport import LoopbackHttpServer
 
@@ -110,7 +111,7 @@ class FakeServer:
         self.faults = FaultPlan()
         self.answers = AnswerBook()
         self.lock = threading.RLock()  # guards the log and the stores below
-        self.store: dict[str, dict[str, Any]] = collections.defaultdict(dict)
+        self.state = FakeState()  # files, batches, batch faults: typed, see fake_state.py
         self._log: list[RecordedRequest] = []
         self._counts: collections.Counter[str] = collections.Counter()
         self._in_flight = 0
@@ -216,8 +217,8 @@ class FakeServer:
         """Forget every programmed fault: live, batch line and batch fates."""
         self.faults.clear()
         with self.lock:
-            self.store["batch_line_faults"].clear()
-            self.store["next_batch"].clear()
+            self.state.line_faults.clear()
+            self.state.next_fates.clear()
 
     # -- batch faults ----------------------------------------------------------------
     def fail_next_batch(self, code: str = "token_limit_exceeded",
@@ -227,13 +228,13 @@ class FakeServer:
         if code != "token_limit_exceeded" or message:
             error = {"code": code, "message": message or f"Injected batch failure: {code}.",
                      "param": None, "line": None}
-        fake_jobs.program_fate(self, "openai", {"fate": "fail", "error": error})
+        fake_jobs.program_fate(self, "openai", Fate("fail", error=error))
 
     def expire_next_batch(self, completed: int | None = None,
                           provider: str = "openai") -> None:
         """The next batch expires with only its first `completed` lines answered (default
         half); the rest come back as expired (OpenAI: `batch_expired` error lines)."""
-        fake_jobs.program_fate(self, provider, {"fate": "expire", "completed": completed})
+        fake_jobs.program_fate(self, provider, Fate("expire", completed=completed))
 
     def batch_line_errors(self, times: int | None = None, *, status: int = 500,
                           **options: Any) -> Fault:
@@ -248,7 +249,7 @@ class FakeServer:
     def finish_batches(self) -> None:
         """Move every unfinished batch to its end state now, without polling."""
         with self.lock:
-            jobs = list(self.store["batches"].values())
+            jobs = list(self.state.batches.values())
             fake_jobs.finish(self, fake_batches.advance,
                              [j for j in jobs if j.provider == "openai"], fake_batches.TERMINAL)
             fake_jobs.finish(self, fake_anthropic.advance,

@@ -3,8 +3,8 @@
 
     python -m tests.batching.child BASE_URL POINT N OUT [GO_FILE]
 
-`$LMWRAPPER_TEST_BATCH_PROVIDER` picks the provider (openai, the default, or anthropic;
-BASE_URL is then the fake's root URL).
+`$LMWRAPPER_TEST_PROVIDER` (default openai) picks the provider from `PROVIDERS`; a new batch
+adapter adds its adapter class and model factory there.
 """
 
 from __future__ import annotations
@@ -17,16 +17,28 @@ import sys
 import time
 
 from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
-
-PROVIDER = os.environ.get("LMWRAPPER_TEST_BATCH_PROVIDER", "openai")
-if PROVIDER == "anthropic":
-    from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter as Adapter
-else:
-    Adapter = OpenAiBatchAdapter  # type: ignore[assignment,misc]
 from lmwrapper.structs import LmPrompt
 from tests.batching import shim
+
+
+def _openai(base_url: str):  # type: ignore[no-untyped-def]
+    return get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
+
+
+def _anthropic(base_url: str):  # type: ignore[no-untyped-def]
+    from lmwrapper.claude_wrapper import get_claude_lm
+
+    # the fake's OpenAI base URL ends in /v1; Anthropic's SDK adds /v1/... itself
+    return get_claude_lm("claude-haiku-4-5", api_key_secret="sk-ant-test-child",
+                         base_url=base_url.removesuffix("/v1"))
+
+
+PROVIDERS = {"openai": (OpenAiBatchAdapter, _openai), "anthropic": (ClaudeBatchAdapter, _anthropic)}
+PROVIDER = os.environ.get("LMWRAPPER_TEST_PROVIDER", "openai")
+ADAPTER, MAKE_LM = PROVIDERS[PROVIDER]
 
 
 def die() -> None:
@@ -51,7 +63,7 @@ def wrap(cls: type, name: str, *, before: bool = False, nth: int = 1) -> None:
 
 
 def die_mid_results() -> None:
-    orig = Adapter.results
+    orig = ADAPTER.results
 
     def results(self, remote, prompts):  # type: ignore[no-untyped-def]
         for i, r in enumerate(orig(self, remote, prompts)):
@@ -59,19 +71,19 @@ def die_mid_results() -> None:
                 die()
             yield r
 
-    Adapter.results = results  # type: ignore[method-assign]
+    ADAPTER.results = results  # type: ignore[method-assign]
 
 
 POINTS = {
     "none": lambda: None,
-    "before_upload": lambda: wrap(Adapter, "upload", before=True),
-    "after_upload": lambda: wrap(Adapter, "upload"),
-    "after_create": lambda: wrap(Adapter, "create"),
+    "before_upload": lambda: wrap(ADAPTER, "upload", before=True),
+    "after_upload": lambda: wrap(ADAPTER, "upload"),
+    "after_create": lambda: wrap(ADAPTER, "create"),
     # a fake Anthropic batch ends at its first poll (OpenAI's passes through several states)
-    "while_polling": lambda: wrap(Adapter, "retrieve", before=True,
+    "while_polling": lambda: wrap(ADAPTER, "retrieve", before=True,
                                   nth=1 if PROVIDER == "anthropic" else 2),
     "while_collecting": die_mid_results,
-    "before_deleting_files": lambda: wrap(Adapter, "delete_files", before=True),
+    "before_deleting_files": lambda: wrap(ADAPTER, "delete_files", before=True),
 }
 
 
@@ -85,13 +97,7 @@ def main() -> None:
         deadline = time.monotonic() + 60
         while not go.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-    if PROVIDER == "anthropic":
-        from lmwrapper.claude_wrapper import get_claude_lm
-
-        lm = get_claude_lm("claude-haiku-4-5", api_key_secret="sk-ant-test-child",
-                           base_url=base_url)
-    else:
-        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
+    lm = MAKE_LM(base_url)
     prompts = [LmPrompt(f"q{i}", max_tokens=5, temperature=0) for i in range(n)]
     preds = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
     pathlib.Path(out).write_text(json.dumps([[p.completion_text, p.has_errors] for p in preds]))

@@ -27,4 +27,4 @@ def test_batch_answers_match_live_and_are_cached_at_half_price(srv, make_lm):
     assert all(p.was_cached for p in again) and srv.count("batches.create") == 1
     # the provider's files are deleted once results are stored
     assert srv.count("files.delete") >= 2
-    assert not srv.state.files if hasattr(srv, "state") else not srv.store["files"]
+    assert not srv.state.files

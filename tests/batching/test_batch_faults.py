@@ -64,15 +64,26 @@ def test_transient_line_errors_go_into_a_later_batch(srv, provider_lm):
 
 def test_permanent_line_errors_become_cached_error_predictions(srv, provider_lm):
     lm = provider_lm()
-    # a fault of the prompt itself: permanent under the shared classifier, for every provider
-    srv.batch_line_errors(times=None, status=400, match="q1",
-                          message="bad prompt: prompt is too long")
+    # Anthropic's errors have no code: its message says what the prompt did wrong
+    srv.batch_line_errors(times=None, status=400, match="q1", code="context_length_exceeded",
+                          message="prompt is too long: 210000 tokens > 200000 maximum")
     preds = list(lm.predict_many(qs(3), completion_window=BATCH))
     assert [p.has_errors for p in preds] == [False, True, False]
-    assert not preds[1].error_is_transient and "bad prompt" in preds[1].error_message
+    assert not preds[1].error_is_transient and "too long" in preds[1].error_message
     assert sum(stored(lm).values()) == 1
     again = list(lm.predict_many(qs(3), completion_window=BATCH))
     assert again[1].was_cached and again[1].has_errors and len(sent_texts(srv)) == 3
+
+
+def test_rejected_lines_fail_this_run_uncached_and_a_rerun_sends_them_again(srv, provider_lm):
+    lm = provider_lm()
+    srv.batch_line_errors(times=1, status=400, match="q1", message="unsupported parameter")
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert preds[1].has_errors and preds[1].error_is_transient
+    assert sent_texts(srv).count("q1") == 1  # not resent in this run: it cannot help
+    assert len(stored(lm)) == 2
+    again = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert not again[1].has_errors and sent_texts(srv).count("q1") == 2
 
 
 def test_transient_errors_stop_after_max_attempts_and_are_not_cached(srv, provider_lm, monkeypatch):
@@ -125,3 +136,19 @@ def test_stopping_run_does_not_wait_for_batches_and_a_rerun_adopts_them(srv, mak
     preds = list(lm.predict_many(qs(3), completion_window=BATCH))
     assert not any(p.has_errors for p in preds)
     assert srv.count("batches.create") == 1 and len(sent_texts(srv)) == 3
+
+
+def test_enqueued_token_limit_at_the_provider_is_met_by_halving_and_queueing(make_lm):
+    from lmwrapper.testing import FakeServer
+
+    with FakeServer(batch_token_limit=40) as small:  # the fake counts prompt tokens
+        lm = make_lm(base_url=small.base_url)
+        ps = [LmPrompt(f"word{i} " * 6, max_tokens=2, temperature=0) for i in range(8)]
+        preds = list(lm.predict_many(ps, completion_window=BATCH))
+        assert not any(p.has_errors for p in preds)
+        with small.lock:
+            jobs = list(small.state.batches.values())
+        failed = [j for j in jobs if j.status == "failed"]
+        assert failed and failed[0].fail_errors[0]["code"] == "token_limit_exceeded"
+        done = [j for j in jobs if j.status == "completed"]
+        assert sum(len(j.requests) for j in done) == 8 and len(done) >= 2

@@ -100,13 +100,14 @@ def test_a_batch_cancelled_elsewhere_has_its_canceled_requests_resent(srv, make_
     srv.batch_polls_per_step = 10**9  # batches stay in progress until the test cancels
     lm = make_lm()
     out: list = []
-    runner = threading.Thread(target=lambda: out.extend(lm.predict_many(prompts(4),
+    runner = threading.Thread(daemon=True, target=lambda: out.extend(lm.predict_many(prompts(4),
                                                                          completion_window=BATCH)))
     runner.start()
     deadline = time.monotonic() + 30
     while srv.count("messages.batches.create") == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
-    first = next(iter(srv.store["batches"]))
+    with srv.lock:
+        first = next(iter(srv.state.batches))
     client = anthropic.Anthropic(api_key="sk-ant-other", base_url=srv.anthropic_base_url)
     client.messages.batches.cancel(first)
     srv.batch_polls_per_step = 1

@@ -1,0 +1,213 @@
+"""`lmwrapper batch list | status JOB | wait JOB | cancel JOB`: batch jobs in the cache database.
+
+    lmwrapper batch list            every job: provider, model, lines done / waiting / failed
+    lmwrapper batch status JOB      its batches: local id, provider id, status, lines
+    lmwrapper batch wait JOB        poll until every line of JOB is answered and stored
+    lmwrapper batch cancel JOB      cancel its batches at the provider (a rerun of the script
+                                    sends what is missing again)
+
+For `lmwrapper run --batch`: `submit_batch_job(lm, prompts)` submits what the cache lacks and
+returns the job id at once; a rerun (or `batch wait`) collects.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from lmwrapper.sqlcache import SqlCache, get_cache
+
+if TYPE_CHECKING:
+    from lmwrapper.abstract_predictor import LmPredictor
+    from lmwrapper.backend import Job
+    from lmwrapper.batching.runner import BatchRunner
+    from lmwrapper.structs import LmPrompt
+
+# provider → "module:factory(model, base_url=...)"; a provider with a batch adapter adds itself
+PREDICTORS = {"openai": "lmwrapper.openai_wrapper:get_open_ai_lm"}
+
+
+def add_batch_parser(subparsers: Any) -> None:
+    batch = subparsers.add_parser("batch", help="list, inspect, wait for or cancel batch jobs")
+    sub = batch.add_subparsers(dest="batch_command", required=True)
+    sub.add_parser("list", help="every batch job in the cache").set_defaults(func=cmd_list)
+    for name, func, text in (("status", cmd_status, "a job's batches and lines"),
+                             ("wait", cmd_wait, "poll until the job is answered and stored"),
+                             ("cancel", cmd_cancel, "cancel the job's batches at the provider")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("job", help="the job id (see `lmwrapper batch list`)")
+        p.set_defaults(func=func)
+
+
+def _cache(args: argparse.Namespace) -> SqlCache:
+    return get_cache(getattr(args, "cache_dir", None))
+
+
+def _rows(cache: SqlCache, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with cache._lock:
+        return cache._conn.execute(sql, tuple(params)).fetchall()
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    jobs = _rows(cache, "SELECT job_id, provider, model, created_at FROM batch_jobs ORDER BY created_at")
+    if not jobs:
+        print("no batch jobs in this cache")
+        return 0
+    for job_id, provider, model, created in jobs:
+        counts = _line_counts(cache, job_id)
+        print(f"{job_id}  {provider}/{model}  {_when(created)}  " + _counts_text(counts))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    job = _job(cache, args.job)
+    if job is None:
+        return _unknown(args.job)
+    print(f"job {args.job}: {job[1]}/{job[2]}, created {_when(job[3])}; "
+          + _counts_text(_line_counts(cache, args.job)))
+    for uid, remote_id, state, remote_status, lines, error in _rows(
+            cache, "SELECT uid, remote_id, state, remote_status, lines, error FROM batch_batches "
+            "WHERE job_id = ? ORDER BY created_at", (args.job,)):
+        extra = f" ({error})" if error else ""
+        print(f"  {uid}  {remote_id or '-':<32} {state:<10} {remote_status or '-':<12} "
+              f"{lines} lines{extra}")
+    return 0
+
+
+def cmd_wait(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    if _job(cache, args.job) is None:
+        return _unknown(args.job)
+    wait_for_job(cache, args.job)
+    counts = _line_counts(cache, args.job)
+    print(f"job {args.job}: " + _counts_text(counts))
+    return 1 if counts.get("failed") else 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    job = _job(cache, args.job)
+    if job is None:
+        return _unknown(args.job)
+    adapter = predictor_for(job[4]).batch_adapter()  # type: ignore[attr-defined]
+    n = 0
+    for uid, remote_id, state in _rows(cache, "SELECT uid, remote_id, state FROM batch_batches "
+                                              "WHERE job_id = ? AND state IN ('planned', 'uploaded', "
+                                              "'submitted')", (args.job,)):
+        if state == "submitted":
+            remote = adapter.retrieve(remote_id)
+            if remote.state == "running" and remote.provider_status != "cancelling":
+                adapter.cancel(remote_id)
+                n += 1
+    print(f"cancelled {n} batches of job {args.job}; `lmwrapper batch wait {args.job}` stores "
+          "what they answered before the cancel")
+    return 0
+
+
+def wait_for_job(cache: SqlCache, job_id: str) -> None:
+    """Collect every batch of `job_id` (and resend what needs it) until its lines are final."""
+    job = _job(cache, job_id)
+    if job is None:
+        raise KeyError(f"no batch job {job_id!r} in {cache.path}; see `lmwrapper batch list`")
+    lm = predictor_for(job[4])
+    jobs = _open_jobs(lm, cache, job_id)
+    if jobs:
+        _runner(lm, cache, job_id).run(jobs, lambda *_: None, lambda: False)
+
+
+def submit_batch_job(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> str | None:
+    """Submit the prompts the cache lacks as batches and return at once (None: all cached).
+
+    The job id names the job for `lmwrapper batch status/wait`; rerunning with the same
+    prompts (BATCH_ANY) collects the answers instead of submitting again.
+    """
+    from lmwrapper.backend import Job
+    from lmwrapper.sqlcache import prompt_key
+
+    ident, cache = lm.identity_json(), lm.cache
+    wanted: dict[str, Job] = {}
+    for p in prompts:
+        key = prompt_key(p.canonical(), ident)
+        wanted.setdefault(key, Job(key, p, list(range(p.samples_needed))))
+    have = cache.get_many(list(wanted))
+    jobs = []
+    for key, job in wanted.items():
+        done = {idx for idx, *_ in have.get(key, ())}
+        job.sample_indices = [i for i in job.sample_indices if i not in done]
+        if job.sample_indices:
+            jobs.append(job)
+    if not jobs:
+        return None
+    runner = _runner(lm, cache, None)
+    runner.run(jobs, lambda *_: None, runner.all_submitted)
+    return runner.job_id
+
+
+def predictor_for(identity_json: str) -> LmPredictor:
+    """Rebuild the predictor a job was run with, from its recorded identity."""
+    ident = json.loads(identity_json)
+    target = PREDICTORS.get(ident.get("provider"))
+    if target is None:
+        raise ValueError(f"no batch support for provider {ident.get('provider')!r} "
+                         f"(known: {sorted(PREDICTORS)})")
+    module, _, name = target.partition(":")
+    factory = getattr(importlib.import_module(module), name)
+    kwargs = {"base_url": ident["base_url"]} if ident.get("base_url") else {}
+    lm: LmPredictor = factory(ident["model"], **kwargs)
+    return lm
+
+
+def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None) -> BatchRunner:
+    from lmwrapper.batching import batch_runner
+
+    runner = batch_runner(lm, cache)
+    if job_id is not None:
+        runner.job_id = job_id
+    return runner
+
+
+def _open_jobs(lm: LmPredictor, cache: SqlCache, job_id: str) -> list[Job]:
+    from lmwrapper.backend import Job
+    from lmwrapper.structs import LmPrompt
+
+    jobs: dict[str, Job] = {}
+    for key, first, n, prompt in _rows(cache, "SELECT key, first_sample, n, prompt FROM batch_lines "
+                                              "WHERE job_id = ? AND state IN ('claimed', 'planned')",
+                                       (job_id,)):
+        job = jobs.setdefault(key, Job(key, LmPrompt.from_dict(json.loads(prompt)), []))
+        job.sample_indices.extend(range(first, first + n))
+    for job in jobs.values():
+        job.sample_indices.sort()
+    return list(jobs.values())
+
+
+def _job(cache: SqlCache, job_id: str) -> tuple[Any, ...] | None:
+    rows = _rows(cache, "SELECT job_id, provider, model, created_at, identity FROM batch_jobs "
+                        "WHERE job_id = ?", (job_id,))
+    return rows[0] if rows else None
+
+
+def _line_counts(cache: SqlCache, job_id: str) -> dict[str, int]:
+    return dict(_rows(cache, "SELECT state, count(*) FROM batch_lines WHERE job_id = ? "  # type: ignore[arg-type]
+                             "GROUP BY state", (job_id,)))
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    waiting = counts.get("claimed", 0) + counts.get("planned", 0)
+    return f"{counts.get('done', 0)} done, {waiting} waiting, {counts.get('failed', 0)} failed"
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _unknown(job_id: str) -> int:
+    print(f"no batch job {job_id!r} in this cache; `lmwrapper batch list` shows the jobs "
+          "(or pass --cache-dir)")
+    return 2

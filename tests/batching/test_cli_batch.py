@@ -1,0 +1,56 @@
+"""`lmwrapper batch list | status | wait | cancel` as real subprocesses, and submit-and-return."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.cli_batch import submit_batch_job
+from lmwrapper.structs import LmPrompt
+from tests.batching.conftest import API_KEY, sent_texts
+
+
+def cli(*args):
+    env = {**os.environ, "OPENAI_API_KEY": API_KEY}
+    return subprocess.run([sys.executable, "-m", "lmwrapper", *args], check=False, capture_output=True,
+                          text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
+
+
+def qs(n):
+    return [LmPrompt(f"q{i}", max_tokens=5, temperature=0) for i in range(n)]
+
+
+def test_submit_returns_at_once_and_wait_collects(srv, make_lm):
+    lm = make_lm()
+    job = submit_batch_job(lm, qs(4))
+    assert job and srv.count("batches.create") == 1
+    assert lm.cache.stats()["rows"] == 0  # it did not wait for answers
+    listed = cli("batch", "list")
+    assert listed.returncode == 0 and job in listed.stdout and "4 waiting" in listed.stdout
+    status = cli("batch", "status", job)
+    batch_id = next(iter(srv.state.batches))
+    assert status.returncode == 0 and batch_id in status.stdout
+    waited = cli("batch", "wait", job)
+    assert waited.returncode == 0, waited.stderr
+    assert "4 done, 0 waiting, 0 failed" in waited.stdout
+    preds = list(lm.predict_many(qs(4), completion_window=CompletionWindow.BATCH_ANY))
+    assert all(p.was_cached for p in preds) and srv.count("batches.create") == 1
+    assert submit_batch_job(lm, qs(4)) is None  # all cached: nothing to submit
+
+
+def test_cancel_then_wait_resends_only_what_the_cancel_left_unanswered(srv, make_lm):
+    lm = make_lm()
+    job = submit_batch_job(lm, qs(4))
+    cancelled = cli("batch", "cancel", job)
+    assert cancelled.returncode == 0 and "cancelled 1 batches" in cancelled.stdout
+    assert cli("batch", "wait", job).returncode == 0
+    preds = list(lm.predict_many(qs(4), completion_window=CompletionWindow.BATCH_ANY))
+    assert all(p.was_cached and not p.has_errors for p in preds)
+    assert len(sent_texts(srv)) < 8 and sorted(set(sent_texts(srv))) == [f"q{i}" for i in range(4)]
+
+
+def test_unknown_job_says_how_to_find_one(srv):
+    r = cli("batch", "status", "jnope")
+    assert r.returncode == 2 and "lmwrapper batch list" in r.stdout
