@@ -145,3 +145,23 @@ def test_the_adapter_declares_anthropics_limits(make_lm):
     assert (adapter.limits.max_requests, adapter.limits.max_bytes) == (MAX_REQUESTS, MAX_BYTES)
     assert (MAX_REQUESTS, MAX_BYTES) == (100_000, 256_000_000)
     assert adapter.max_samples_per_line(LmPrompt("x")) == 1
+
+
+def test_cli_batch_wait_collects_a_submitted_claude_job(srv, make_lm):
+    import os
+
+    from lmwrapper.cli_batch import submit_batch_job
+    from tests.claude.conftest import API_KEY
+
+    lm = make_lm()
+    job = submit_batch_job(lm, prompts(3))
+    assert job and srv.count("messages.batches.create") == 1
+    env = {**os.environ, **FAST, "ANTHROPIC_API_KEY": API_KEY}
+    waited = subprocess.run([sys.executable, "-m", "lmwrapper", "batch", "wait", job],
+                            check=False, capture_output=True, text=True, env=env,
+                            stdin=subprocess.DEVNULL, timeout=120)
+    assert waited.returncode == 0, waited.stderr
+    assert "3 done, 0 waiting, 0 failed" in waited.stdout
+    preds = list(lm.predict_many(prompts(3), completion_window=BATCH))
+    assert all(p.was_cached for p in preds) and texts(preds) == ["1", "2", "3"]
+    assert srv.count("messages.batches.create") == 1
