@@ -160,15 +160,23 @@ class ClaudePredictor(ApiPredictor):
         """One attempt at a job: one request per sample not answered yet."""
         body = build_request(job.prompt, self.model)
         out = []
-        for i in job.sample_indices:
-            pred = self._partial.get((job.key, i))
-            if pred is None:
-                pred = self._parse(self._call("messages", body), job.prompt)
-                self._partial[(job.key, i)] = pred
-            out.append(pred)
+        try:
+            for i in job.sample_indices:
+                pred = self._partial.get((job.key, i))
+                if pred is None:
+                    pred = self._parse(self._call("messages", body), job.prompt)
+                    self._partial[(job.key, i)] = pred
+                out.append(pred)
+        except LmWrapperError as e:
+            if not getattr(e, "retryable", False):  # no next attempt will want them
+                self._forget(job)
+            raise
+        self._forget(job)
+        return out
+
+    def _forget(self, job: Job) -> None:
         for i in job.sample_indices:
             self._partial.pop((job.key, i), None)
-        return out
 
     def _parse(self, text: str, prompt: LmPrompt) -> LmPrediction:
         """The prediction in a 200's body; BadResponseError (retried once: it was billed)."""

@@ -179,3 +179,11 @@ def test_switching_the_model_line_keeps_results_comparable(srv, make_lm):
     assert a.finish_reason == b.finish_reason
     assert {type(a.usage.prompt_tokens), type(a.cost_usd)} == {type(b.usage.prompt_tokens),
                                                                type(b.cost_usd)}
+
+
+def test_a_failed_sample_is_retried_without_resending_the_samples_already_answered(srv, make_lm):
+    # fraction + seed 10: the first request passes, the second gets the one 500
+    fault = srv.inject("status", status=500, times=1, fraction=0.5, seed=10, retry_after=None)
+    preds = make_lm().predict(LmPrompt("Hi", num_completions=3, max_tokens=5))
+    assert fault.fired == 1 and not any(p.has_errors for p in preds)
+    assert srv.count("messages") == 4  # 1 answered + 1 failed + the 2 still missing
