@@ -34,6 +34,18 @@ def test_only_errors_that_belong_to_the_prompt_are_cached(make_lm, srv, status, 
     assert srv.counts["chat.completions"] == (1 if cached else 2)
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_key_and_model_errors_stop_the_run_and_cache_nothing(make_lm, srv, status):
+    from lmwrapper.errors import ConfigurationError
+
+    srv.inject("status", status=status, times=None, retry_after=None, match="second")
+    lm = make_lm(retry=FAST, max_concurrency=1)
+    with pytest.raises(ConfigurationError, match="check the API key, the model name"):
+        list(lm.predict_many(["first", "second", "third"]))
+    rows = get_cache().stats()["rows"]
+    assert rows <= 1 and srv.count("chat.completions") <= 2  # "first" may be answered; no retry
+
+
 class _Odd:
     """A loopback server answering every POST with `status`/`body`: shapes the fake refuses to
     produce (a proxy's HTML page, a 200 with too few choices)."""
