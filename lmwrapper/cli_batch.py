@@ -6,8 +6,8 @@
     lmwrapper batch cancel JOB      cancel its batches at the provider (a rerun of the script
                                     sends what is missing again)
 
-For `lmwrapper run --batch`: `submit_batch_job(lm, prompts)` submits what the cache lacks and
-returns the job id at once; a rerun (or `batch wait`) collects.
+For `lmwrapper run --batch`: `submit_or_collect(lm, prompts)` submits what the cache lacks,
+collects what has finished and returns at once; rerun it until nothing is waiting.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import argparse
 import importlib
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -119,14 +120,28 @@ def wait_for_job(cache: SqlCache, job_id: str) -> None:
     lm = predictor_for(job[4])
     jobs = _open_jobs(lm, cache, job_id)
     if jobs:
-        _runner(lm, cache, job_id).run(jobs, lambda *_: None, lambda: False)
+        import sys
+
+        runner = _runner(lm, cache, job_id)
+        runner.show_progress = sys.stderr.isatty()
+        runner.run(jobs, lambda *_: None, lambda: False)
 
 
-def submit_batch_job(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> str | None:
-    """Submit the prompts the cache lacks as batches and return at once (None: all cached).
+@dataclass(frozen=True)
+class Submitted:
+    """What `submit_or_collect` left: `waiting` prompts not answered yet (0: all cached now),
+    and the job that submitted this call's new lines (None when nothing new was sent)."""
 
-    The job id names the job for `lmwrapper batch status/wait`; rerunning with the same
-    prompts (BATCH_ANY) collects the answers instead of submitting again.
+    job_id: str | None
+    waiting: int
+
+
+def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> Submitted:
+    """`lmwrapper run --batch` without `--wait`: submit what is neither cached nor already in
+    a batch, collect the batches that have finished, and return at once.
+
+    Rerun it (or `lmwrapper batch wait JOB`) until `waiting` is 0; then every answer is in the
+    cache and `predict_many` serves the whole file without a call.
     """
     from lmwrapper.backend import Job
     from lmwrapper.sqlcache import prompt_key
@@ -144,10 +159,17 @@ def submit_batch_job(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> str | None
         if job.sample_indices:
             jobs.append(job)
     if not jobs:
-        return None
+        return Submitted(None, 0)
     runner = _runner(lm, cache, None)
-    runner.run(jobs, lambda *_: None, runner.all_submitted)
-    return runner.job_id
+    loops = [0]
+
+    def one_pass_done() -> bool:  # submit everything, poll once, then return
+        loops[0] += 1
+        return loops[0] > 1 and runner.all_submitted()
+
+    runner.run(jobs, lambda *_: None, one_pass_done)
+    new = _job(cache, runner.job_id) is not None
+    return Submitted(runner.job_id if new else None, len(runner.got))
 
 
 def predictor_for(identity_json: str) -> LmPredictor:

@@ -1,31 +1,31 @@
-"""One tqdm bar for a batch job: prompts done, failed, batch statuses, estimated cost."""
+"""Progress of a batch job: batch statuses always (for `BatchRunner.status()`), and a tqdm bar
+(prompts done, failed, batch statuses, estimated cost at the batch price) when asked.
+
+Inside `predict_many` the engine draws the run's one bar, so the runner draws none by
+default; it shows `status()` for the engine's bar to display. `lmwrapper batch wait` has no
+engine bar and asks for this one.
+"""
 
 from __future__ import annotations
 
 import collections
-import os
-import sys
 from typing import Any
 
 
 class JobProgress:
-    def __init__(self, bar: Any, estimate_usd: float | None) -> None:
-        self.bar = bar
+    def __init__(self, total: int, estimate_usd: float | None, show: bool) -> None:
         self.failed = 0
-        self.statuses: dict[str, str] = {}
+        self.statuses: dict[str, str] = {}  # batch uid → the provider's status
         self.estimate = f"${estimate_usd:.4f}" if estimate_usd is not None else "?"
+        self.bar: Any = None
+        if show and total:
+            from tqdm.auto import tqdm
 
-    @classmethod
-    def maybe(cls, total: int, estimate_usd: float | None) -> JobProgress | None:
-        """A bar when `LMWRAPPER_PROGRESS` says so (default: when stderr is a terminal)."""
-        env = os.environ.get("LMWRAPPER_PROGRESS")
-        show = env != "0" if env else sys.stderr.isatty()
-        if not show or total == 0:
-            return None
-        from tqdm.auto import tqdm
+            self.bar = tqdm(total=total, desc="lmwrapper batch", unit="prompt", dynamic_ncols=True)
 
-        return cls(tqdm(total=total, desc="lmwrapper batch", unit="prompt", dynamic_ncols=True),
-                   estimate_usd)
+    def counts(self) -> dict[str, int]:
+        """Batches by provider status, e.g. {"in_progress": 3, "completed": 1}."""
+        return dict(collections.Counter(self.statuses.values()))
 
     def batch_status(self, uid: str, status: str) -> None:
         self.statuses[uid] = status
@@ -33,13 +33,15 @@ class JobProgress:
 
     def done(self, failed: bool) -> None:
         self.failed += failed
-        self.bar.update(1)
+        if self.bar is not None:
+            self.bar.update(1)
         self._postfix()
 
     def _postfix(self) -> None:
-        counts = collections.Counter(self.statuses.values())
-        self.bar.set_postfix(failed=self.failed, batches=dict(counts) or "-",
-                             est_cost=self.estimate, refresh=False)
+        if self.bar is not None:
+            self.bar.set_postfix(failed=self.failed, batches=self.counts() or "-",
+                                 est_cost=self.estimate, refresh=False)
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()

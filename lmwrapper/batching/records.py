@@ -40,8 +40,8 @@ _live_lock = threading.Lock()
 
 
 def new_owner() -> str:
-    """An owner name for one runner, alive until `release_owner`."""
-    token = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    """An owner name for one runner (host:pid:process-start:token), alive until `release_owner`."""
+    token = f"{_HOST}:{os.getpid()}:{_started(os.getpid())}:{uuid.uuid4().hex[:8]}"
     with _live_lock:
         _live_tokens.add(token)
     return token
@@ -55,24 +55,39 @@ def release_owner(owner: str) -> None:
 def owner_alive(owner: str | None, updated_at: float | None = None, stale_s: float = 3600.0) -> bool:
     """Whether `owner` may still act on its work (so nobody else should).
 
-    On this host: its process (or, in this process, its runner) is alive. Another host's
-    owner counts as alive until its record is `stale_s` old (unknown age: alive)."""
+    On this host: its process (or, in this process, its runner) is alive — the same process,
+    not a new one that got its pid after a reboot (checked by start time where the OS tells
+    it). Another host's owner counts as alive until its record is `stale_s` old (unknown
+    age: alive)."""
     if not owner:
         return False
-    host, _, rest = owner.partition(":")
-    pid_s = rest.split(":", 1)[0]
+    host, pid_s, started, *_ = (owner.split(":") + ["", "", ""])[:4]
     if host != _HOST:
         return updated_at is None or time.time() - updated_at < stale_s
-    if int(pid_s) == os.getpid():
+    pid = int(pid_s)
+    if pid == os.getpid():
         with _live_lock:
             return owner in _live_tokens
     try:
-        os.kill(int(pid_s), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass  # someone else's process: alive
+    now = _started(pid)
+    return started in ("", "-") or now == "-" or now == started
+
+
+def _started(pid: int) -> str:
+    """When `pid` started, as boot id + start tick (Linux); "-" where the OS does not say."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            tick = f.read().rsplit(")", 1)[1].split()[19]  # field 22: starttime
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip().replace("-", "")[:12]
+        return f"{boot}.{tick}"
+    except (OSError, IndexError):
+        return "-"
 
 
 def new_id(prefix: str) -> str:

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lmwrapper.batching")
 CLAIM_CHUNK = 5_000  # prompts claimed per transaction
+MAX_COLLECT_FAILURES = 5  # reads of a finished batch's results before its lines fail
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
@@ -67,16 +68,22 @@ class BatchRunner:
         self.mine: set[str] = set()  # batches this runner must upload / create
         self.fresh: set[str] = set()  # batches planned by this runner (no recovery needed)
         self.collect_failures: dict[str, int] = {}
-        self.progress: JobProgress | None = None
+        self.progress = JobProgress(0, None, False)
+        self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
 
     def in_flight(self) -> int:
         return 0  # batches live on at the provider; a rerun adopts them
+
+    def status(self) -> dict[str, int]:
+        """This run's batches by provider status (for a progress bar's postfix)."""
+        return self.progress.counts()
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
         self.owner = new_owner()
         self.jobs = {j.key: j for j in jobs}
         self.got = {j.key: {} for j in jobs}
-        self.progress = JobProgress.maybe(len(jobs), self._estimate_usd(jobs))
+        self.progress = JobProgress(len(jobs), self._estimate_usd(jobs) if self.show_progress
+                                    else None, self.show_progress)
         try:
             self._claim(list(jobs))
             self._emit_ready(emit, list(self.jobs))
@@ -84,8 +91,7 @@ class BatchRunner:
             self._loop(emit, should_stop)
         finally:
             release_owner(self.owner)
-            if self.progress is not None:
-                self.progress.close()
+            self.progress.close()
 
     # -- claiming and planning --------------------------------------------------------------
     def _claim(self, jobs: list[Job]) -> None:
@@ -194,8 +200,10 @@ class BatchRunner:
             progressed |= self._poll(emit)
             self._refresh(emit)
             self._replan_mine()
-            if not self.waiting and self._unanswered():
-                self._claim(self._unanswered())  # e.g. a done line whose rows were cleared
+            if not self.waiting and self._unanswered():  # e.g. a done line whose rows were cleared
+                left = self._unanswered()
+                self._claim(left)
+                self._emit_ready(emit, [j.key for j in left])
             delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
             if self.waiting:
                 _wait(delay, should_stop)
@@ -239,6 +247,9 @@ class BatchRunner:
             raise
         except LmWrapperError as e:  # transient: the next loop tries again
             log.warning("batch %s: submitting failed (%s); retrying", uid, e)
+            # the request may have reached the provider with only its answer lost: look for
+            # the upload / batch (by name, by metadata) before sending it again
+            self.fresh.discard(uid)
             return False
         return True
 
@@ -257,8 +268,7 @@ class BatchRunner:
                 continue
             if remote.provider_status != b.remote_status:
                 self.records.set_batch(b.uid, remote_status=remote.provider_status)
-                if self.progress is not None:
-                    self.progress.batch_status(b.uid, remote.provider_status)
+                self.progress.batch_status(b.uid, remote.provider_status)
             if remote.state in TERMINAL:
                 did |= self._collect(b.uid, remote, emit)
         return did
@@ -271,9 +281,20 @@ class BatchRunner:
         except LmWrapperError as e:
             self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
             log.warning("batch %s: reading results failed (%s)", remote.id, e)
+            if self.collect_failures[uid] >= MAX_COLLECT_FAILURES:
+                self._give_up(uid, f"the results of batch {remote.id} could not be read ({e}); "
+                                   "rerun to send these prompts again")
             return False
         self._take(answered, emit)
         return True
+
+    def _give_up(self, uid: str, error: str) -> None:
+        """Fail a batch's waiting lines (not cached: a rerun sends them again)."""
+        with self.records.durable() as c:
+            c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
+                      "state = 'planned'", (error, uid))
+            c.execute("UPDATE batch_batches SET state = 'done', error = 'unreadable results', "
+                      "updated_at = ? WHERE uid = ? AND state = 'submitted'", (time.time(), uid))
 
     def _take(self, answered: dict[str, tuple[str, list[tuple[int, LmPrediction]]]], emit: Emit) -> None:
         touched = []
@@ -336,8 +357,7 @@ class BatchRunner:
             preds = [got[i] for i in job.sample_indices]
             del self.got[key]
             emit(job, preds)
-            if self.progress is not None:
-                self.progress.done(any(p.has_errors for p in preds))
+            self.progress.done(any(p.has_errors for p in preds))
 
     def _estimate_usd(self, jobs: Sequence[Job]) -> float | None:
         from lmwrapper.batch_config import CompletionWindow

@@ -44,8 +44,7 @@ def submit(runner: BatchRunner, uid: str) -> None:
         runner.records.set_batch(uid, state="submitted", remote_id=remote.id,
                                  remote_status=remote.provider_status)
         log.info("batch %s submitted as %s (%d requests)", uid, remote.id, b.lines)
-        if runner.progress is not None:
-            runner.progress.batch_status(uid, remote.provider_status)
+        runner.progress.batch_status(uid, remote.provider_status)
 
 
 def _adopt_created(runner: BatchRunner, b: BatchRow) -> bool:

@@ -22,7 +22,7 @@ import threading
 # "fail the next request" does not hit a batch poll or a file download by surprise.
 MODEL_CALLS = ("chat.completions", "completions", "messages", "messages.count_tokens")
 
-KINDS = ("status", "drop", "malformed", "slow")
+KINDS = ("status", "drop", "malformed", "slow", "lose_response")
 
 
 @dataclasses.dataclass
@@ -31,7 +31,8 @@ class Fault:
 
     kind: "status" (an error response with `status`), "drop" (close the connection without
     answering), "malformed" (200 with a body that is not JSON), "slow" (sleep `delay`
-    seconds, then answer normally).
+    seconds, then answer normally), "lose_response" (do the work — create the batch, store
+    the file — then close the connection: the client cannot know it happened).
     """
 
     kind: str = "status"

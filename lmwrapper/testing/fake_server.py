@@ -204,6 +204,11 @@ class FakeServer:
         """Close the connection after reading the request, without answering."""
         return self.inject("drop", times=times, **options)
 
+    def lose_responses(self, times: int | None = 1, **options: Any) -> Fault:
+        """Handle the request, then close the connection without the answer (a network
+        failure after the server acted). `endpoint="batches.create"` and the like."""
+        return self.inject("lose_response", times=times, **options)
+
     def malformed_responses(self, times: int | None = 1, **options: Any) -> Fault:
         """Answer 200 with a truncated body that is not valid JSON."""
         return self.inject("malformed", times=times, **options)
@@ -356,6 +361,9 @@ class FakeServer:
         if fault is not None:
             if fault.kind == "slow":
                 time.sleep(fault.delay)
+            elif fault.kind == "lose_response":
+                route.handler(self, req)
+                return None
             else:
                 return self._fault_response(req, fault)
         wait = self.rate_window.admit() if route.name in MODEL_CALLS else None

@@ -152,3 +152,60 @@ def test_enqueued_token_limit_at_the_provider_is_met_by_halving_and_queueing(mak
         assert failed and failed[0].fail_errors[0]["code"] == "token_limit_exceeded"
         done = [j for j in jobs if j.status == "completed"]
         assert sum(len(j.requests) for j in done) == 8 and len(done) >= 2
+
+
+def test_an_answer_lost_after_the_provider_acted_does_not_duplicate_work(srv, make_lm):
+    import time
+
+    lm = make_lm()
+    srv.lose_responses(times=1, endpoint="files.create")  # uploaded; the client never hears
+    srv.lose_responses(times=1, endpoint="batches.create")  # created; the client never hears
+    srv.server_error(times=2, endpoint="batches.retrieve")  # polls fail for a while
+    t = time.monotonic()
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds) and time.monotonic() - t < 60
+    assert srv.count("batches.create") == 1 and len(srv.state.batches) == 1
+    assert sorted(sent_texts(srv)) == ["q0", "q1", "q2"]
+    assert srv.state.files == {}  # the lost upload was found and deleted, the rest cleaned up
+
+
+def test_batch_cancelled_during_the_run_is_resubmitted_in_the_same_run(srv, make_lm):
+    import threading
+    import time
+
+    srv.batch_polls_per_step = 10**9  # the batch cannot move on until it is cancelled
+    lm = make_lm()
+    client = openai.OpenAI(base_url=srv.base_url, api_key="sk-x", max_retries=0)
+    cancelled = threading.Event()
+
+    def cancel_when_running():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not cancelled.is_set():
+            for b in client.batches.list().data:
+                if b.status in ("validating", "in_progress"):
+                    client.batches.cancel(b.id)
+                    cancelled.set()
+                    srv.batch_polls_per_step = 1  # from now on, one step per poll
+            time.sleep(0.005)
+
+    t = threading.Thread(target=cancel_when_running)
+    t.start()
+    preds = list(lm.predict_many(qs(4), completion_window=BATCH))
+    t.join()
+    assert cancelled.is_set() and not any(p.has_errors for p in preds)
+    # the lines the cancel left unanswered went into a second batch of the same run
+    assert srv.count("batches.create") == 2 and 4 < len(sent_texts(srv)) <= 8
+
+
+def test_results_deleted_at_the_provider_fail_those_prompts_and_a_rerun_resends(srv, make_lm):
+    lm = make_lm()
+    run_runner(lm, qs(2), should_stop=lambda: srv.count("batches.create") >= 1)
+    srv.finish_batches()
+    client = openai.OpenAI(base_url=srv.base_url, api_key="sk-x", max_retries=0)
+    [b] = client.batches.list().data
+    client.files.delete(b.output_file_id)  # e.g. removed by hand in the dashboard
+    preds = list(lm.predict_many(qs(2), completion_window=BATCH))
+    assert all(p.has_errors and p.error_is_transient for p in preds)
+    assert "could not be read" in preds[0].error_message
+    again = list(lm.predict_many(qs(2), completion_window=BATCH))
+    assert not any(p.has_errors for p in again) and srv.count("batches.create") == 2

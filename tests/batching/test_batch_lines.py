@@ -53,3 +53,36 @@ def test_each_batch_carries_metadata_naming_its_job(srv, make_lm):
     db_jobs = lm.cache._conn.execute("SELECT job_id FROM batch_jobs").fetchall()
     assert [(b.metadata["lmwrapper_job"],)] == db_jobs
     assert json.dumps(b.metadata)  # plain strings
+
+
+def test_results_are_emitted_when_their_batch_completes_not_when_all_do(srv, make_lm, monkeypatch):
+    from lmwrapper.batching import batch_runner
+    from tests.batching.conftest import jobs_for
+
+    monkeypatch.setenv("LMWRAPPER_BATCH_MAX_REQUESTS", "2")
+    lm = make_lm()
+    seen = []
+
+    def emit(job, preds):
+        with srv.lock:
+            seen.append(sorted(j.status for j in srv.state.batches.values()))
+
+    runner = batch_runner(lm, lm.cache)
+    runner.run(jobs_for(lm, [LmPrompt(f"q{i}", max_tokens=5, temperature=0) for i in range(4)]),
+               emit, lambda: False)
+    assert len(seen) == 4 and runner.in_flight() == 0
+    assert seen[0] != ["completed", "completed"]  # the other batch was still running
+
+
+def test_status_counts_batches_and_the_bar_shows_them_when_asked(srv, make_lm, capsys):
+    from lmwrapper.batching import batch_runner
+    from tests.batching.conftest import jobs_for
+
+    lm = make_lm()
+    runner = batch_runner(lm, lm.cache)
+    runner.show_progress = True
+    runner.run(jobs_for(lm, [LmPrompt("a", max_tokens=3, temperature=0)]), lambda *_: None,
+               lambda: False)
+    assert runner.status() == {"completed": 1}
+    err = capsys.readouterr().err
+    assert "lmwrapper batch" in err and "completed" in err and "est_cost" in err

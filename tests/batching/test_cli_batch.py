@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.cli_batch import submit_batch_job
+from lmwrapper.cli_batch import submit_or_collect
 from lmwrapper.structs import LmPrompt
 from tests.batching.conftest import API_KEY, sent_texts
 
@@ -24,8 +24,9 @@ def qs(n):
 
 def test_submit_returns_at_once_and_wait_collects(srv, make_lm):
     lm = make_lm()
-    job = submit_batch_job(lm, qs(4))
-    assert job and srv.count("batches.create") == 1
+    first = submit_or_collect(lm, qs(4))
+    job = first.job_id
+    assert job and first.waiting == 4 and srv.count("batches.create") == 1
     assert lm.cache.stats()["rows"] == 0  # it did not wait for answers
     listed = cli("batch", "list")
     assert listed.returncode == 0 and job in listed.stdout and "4 waiting" in listed.stdout
@@ -37,12 +38,12 @@ def test_submit_returns_at_once_and_wait_collects(srv, make_lm):
     assert "4 done, 0 waiting, 0 failed" in waited.stdout
     preds = list(lm.predict_many(qs(4), completion_window=CompletionWindow.BATCH_ANY))
     assert all(p.was_cached for p in preds) and srv.count("batches.create") == 1
-    assert submit_batch_job(lm, qs(4)) is None  # all cached: nothing to submit
+    assert submit_or_collect(lm, qs(4)).waiting == 0  # all cached: nothing to submit
 
 
 def test_cancel_then_wait_resends_only_what_the_cancel_left_unanswered(srv, make_lm):
     lm = make_lm()
-    job = submit_batch_job(lm, qs(4))
+    job = submit_or_collect(lm, qs(4)).job_id
     cancelled = cli("batch", "cancel", job)
     assert cancelled.returncode == 0 and "cancelled 1 batches" in cancelled.stdout
     assert cli("batch", "wait", job).returncode == 0
@@ -54,3 +55,13 @@ def test_cancel_then_wait_resends_only_what_the_cancel_left_unanswered(srv, make
 def test_unknown_job_says_how_to_find_one(srv):
     r = cli("batch", "status", "jnope")
     assert r.returncode == 2 and "lmwrapper batch list" in r.stdout
+
+
+def test_rerunning_submit_or_collect_collects_without_sending_again(srv, make_lm):
+    lm = make_lm()
+    runs = [submit_or_collect(lm, qs(3))]
+    while runs[-1].waiting:  # the fake finishes a batch in a few polls: a few reruns
+        assert len(runs) < 50
+        runs.append(submit_or_collect(lm, qs(3)))
+    assert runs[0].job_id and all(r.job_id is None for r in runs[1:])
+    assert srv.count("batches.create") == 1 and lm.cache.stats()["rows"] == 3

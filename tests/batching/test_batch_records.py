@@ -1,0 +1,37 @@
+"""Who may act on a claimed line: owners alive, dead, or replaced by a reused pid."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lmwrapper.batching.records import _HOST, new_owner, owner_alive, release_owner
+
+
+def test_a_runner_of_this_process_is_alive_until_released():
+    owner = new_owner()
+    assert owner_alive(owner)
+    release_owner(owner)
+    assert not owner_alive(owner)
+
+
+def test_a_dead_process_is_not_alive():
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True, check=True)
+    assert not owner_alive(f"{_HOST}:{child.stdout.strip()}:-:token")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="start times need /proc")
+def test_a_reused_pid_is_not_the_old_owner():
+    parent = os.getppid()
+    assert owner_alive(f"{_HOST}:{parent}:-:token")  # start time unknown: trust the pid
+    assert not owner_alive(f"{_HOST}:{parent}:0000.1:token")  # same pid, other process
+
+
+def test_another_hosts_owner_is_alive_until_stale():
+    assert owner_alive("elsewhere:1:-:t")
+    assert owner_alive("elsewhere:1:-:t", updated_at=0.0, stale_s=10**12)
+    assert not owner_alive("elsewhere:1:-:t", updated_at=0.0, stale_s=60)
