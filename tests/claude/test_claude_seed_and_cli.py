@@ -70,3 +70,15 @@ def test_run_command_with_an_anthropic_model(claude_env, tmp_path, capsys):
     assert any(r.body.get("system") == "be brief" for r in claude_env.requests)
     sent = claude_env.count("messages")
     assert main(args) == 0 and claude_env.count("messages") == sent  # all cached now
+
+
+def test_run_command_with_batch_sends_claude_prompts_as_a_message_batch(claude_env, tmp_path):
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    src.write_text("".join(json.dumps(f"What is {i}+1?") + "\n" for i in range(3)))
+    args = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "anthropic/claude-haiku-4-5",
+            "--temperature", "0", "--batch", str(src), "-o", str(out)]
+    assert main(args) == 0
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [g["completion_text"] for g in got] == ["1", "2", "3"]
+    assert all(g["batch_id"].startswith("msgbatch_") for g in got)
+    assert claude_env.count("messages.batches.create") == 1 and claude_env.count("messages") == 0
