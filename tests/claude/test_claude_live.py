@@ -187,3 +187,14 @@ def test_a_failed_sample_is_retried_without_resending_the_samples_already_answer
     preds = make_lm().predict(LmPrompt("Hi", num_completions=3, max_tokens=5))
     assert fault.fired == 1 and not any(p.has_errors for p in preds)
     assert srv.count("messages") == 4  # 1 answered + 1 failed + the 2 still missing
+
+
+def test_the_monthly_spend_cap_429_stops_the_run_instead_of_retrying(make_lm):
+    # The cap comes as a 429 rate_limit_error whose details name it; the fake cannot send
+    # `details`, so the classifier is given the body as data (what the SDK hands us).
+    body = {"type": "error", "error": {"type": "rate_limit_error", "message": "Spend cap hit",
+                                       "details": {"error_code": "enforced_spend_limit_reached"}}}
+    err = make_lm().classify(429, body, {"retry-after": "60"})
+    assert isinstance(err, ConfigurationError) and "console.anthropic.com" in str(err)
+    plain = dict(body, error={"type": "rate_limit_error", "message": "slow down"})
+    assert make_lm().classify(429, plain, {"retry-after": "1"}).retryable
