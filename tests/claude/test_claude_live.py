@@ -126,7 +126,7 @@ def test_account_errors_stop_the_run_and_never_show_the_key(srv, make_lm, status
     assert API_KEY not in str(info.value) and "check the API key" in str(info.value)
 
 
-def test_spend_limit_429_is_not_retried(srv, make_lm):
+def test_an_empty_credit_balance_stops_the_run_without_retrying(srv, make_lm):
     srv.inject("status", status=400, times=1,
                message="Your credit balance is too low to access the Anthropic API.")
     with pytest.raises(ConfigurationError, match="credit"):
