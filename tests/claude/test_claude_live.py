@@ -63,12 +63,15 @@ def test_cost_bound_counts_input_per_sample(make_lm):
 
 def test_cached_rerun_needs_no_key_and_no_network(srv, make_lm, no_key_anywhere):
     prompts = [LmPrompt(f"Question {i}", max_tokens=5, temperature=0) for i in range(3)]
-    first = [p.completion_text for p in make_lm().predict_many(prompts)]
+    fresh = list(make_lm().predict_many(prompts))
     url = srv.anthropic_base_url
     srv.stop()
     lm = get_claude_lm(ClaudeModelNames.claude_3_5_haiku, base_url=url)
     again = list(lm.predict_many(prompts))
-    assert [p.completion_text for p in again] == first and all(p.was_cached for p in again)
+    assert all(p.was_cached for p in again)
+    assert [(p.completion_text, p.usage, p.cost_usd, p.finish_reason) for p in again] == \
+        [(p.completion_text, p.usage, p.cost_usd, p.finish_reason) for p in fresh]
+    assert again[0].usage.cache_write_prompt_tokens == 0  # the 4th usage field round-trips
     with pytest.raises(MissingApiKeyError, match="ANTHROPIC_API_KEY"):
         lm.predict(LmPrompt("not cached", max_tokens=5))
 
