@@ -11,6 +11,10 @@ tiktoken looks for (sha1 of the download URL). The standard names then work unch
 
 Chat prompts cost more than their text: every message is wrapped in format tokens
 (`count_chat_tokens`, following OpenAI's cookbook recipe).
+
+Claude has no public tokenizer: `estimate_claude_tokens` is an offline estimate that says
+it is one (`TokenCount.exact` is False); `ClaudePredictor.count_tokens` asks Anthropic's
+count_tokens endpoint and keeps its answers in a `CountCache`.
 """
 
 from __future__ import annotations
