@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 
@@ -97,24 +95,20 @@ def test_expired_requests_are_resent(srv, make_lm):
 def test_a_batch_cancelled_elsewhere_has_its_canceled_requests_resent(srv, make_lm):
     import anthropic
 
-    srv.batch_polls_per_step = 10**9  # batches stay in progress until the test cancels
+    from tests.batching.conftest import run_runner
+
     lm = make_lm()
-    out: list = []
-    runner = threading.Thread(daemon=True, target=lambda: out.extend(lm.predict_many(prompts(4),
-                                                                         completion_window=BATCH)))
-    runner.start()
-    deadline = time.monotonic() + 30
-    while srv.count("messages.batches.create") == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    with srv.lock:
-        first = next(iter(srv.state.batches))
+    srv.batch_polls_per_step = 10**9  # the batch stays in progress until it is cancelled
+    # a run that stops once its batch is created, leaving it at the fake
+    run_runner(lm, prompts(4), should_stop=lambda: srv.count("messages.batches.create") >= 1)
     client = anthropic.Anthropic(api_key="sk-ant-other", base_url=srv.anthropic_base_url)
-    client.messages.batches.cancel(first)
+    for b in client.messages.batches.list():
+        client.messages.batches.cancel(b.id)
     srv.batch_polls_per_step = 1
-    runner.join(timeout=60)
-    assert not runner.is_alive()
-    assert texts(out) == [str(i + 1) for i in range(4)]
-    assert srv.count("messages.batches.create") == 2
+    preds = list(lm.predict_many(prompts(4), completion_window=BATCH))
+    assert texts(preds) == [str(i + 1) for i in range(4)]
+    second = [r for r in srv.requests if r.route == "messages.batches.create"][1]
+    assert len(second.body["requests"]) == 2  # the fake answers half before a cancel
 
 
 def test_a_batch_created_by_a_killed_run_is_adopted_not_paid_twice(srv, tmp_path, cache_dir):
@@ -150,11 +144,11 @@ def test_the_adapter_declares_anthropics_limits(make_lm):
 def test_cli_batch_wait_collects_a_submitted_claude_job(srv, make_lm):
     import os
 
-    from lmwrapper.cli_batch import submit_batch_job
+    from lmwrapper.cli_batch import submit_or_collect
     from tests.claude.conftest import API_KEY
 
     lm = make_lm()
-    job = submit_batch_job(lm, prompts(3))
+    job = submit_or_collect(lm, prompts(3)).job_id
     assert job and srv.count("messages.batches.create") == 1
     env = {**os.environ, **FAST, "ANTHROPIC_API_KEY": API_KEY}
     waited = subprocess.run([sys.executable, "-m", "lmwrapper", "batch", "wait", job],
