@@ -106,6 +106,7 @@ class LineRow:
     uid: str | None
     attempts: int = 0
     error: str | None = None
+    claimed_at: float | None = None
 
     @property
     def samples(self) -> range:
@@ -130,7 +131,9 @@ class BatchRow:
 
 _BATCH_COLS = ("uid, job_id, state, owner, input_path, file_id, remote_id, remote_status, "
                "lines, tokens, error, updated_at")
-_LINE_COLS = "custom_id, key, first_sample, n, state, owner, uid, attempts, error"
+# a line's claim is as old as its job (lines are claimed in the job's first transaction)
+_LINE_COLS = ("custom_id, key, first_sample, n, state, l.owner, uid, attempts, error, "
+              "(SELECT created_at FROM batch_jobs j WHERE j.job_id = l.job_id)")
 
 
 class Records:
@@ -160,7 +163,7 @@ class Records:
     def lines_for_keys(self, c: sqlite3.Connection, keys: list[str]) -> dict[str, list[LineRow]]:
         """Live lines (claimed / planned) of `keys`, with a few queries in all."""
         out: dict[str, list[LineRow]] = {}
-        q = (f"SELECT {_LINE_COLS} FROM batch_lines WHERE key IN "
+        q = (f"SELECT {_LINE_COLS} FROM batch_lines l WHERE key IN "
              "(SELECT value FROM json_each(?)) AND state IN ('claimed', 'planned')")
         for chunk in _chunks(keys):
             for row in c.execute(q, (json.dumps(chunk),)):
@@ -177,7 +180,7 @@ class Records:
         return out
 
     def lines_by_id(self, custom_ids: list[str]) -> list[LineRow]:
-        q = f"SELECT {_LINE_COLS} FROM batch_lines WHERE custom_id IN (SELECT value FROM json_each(?))"
+        q = f"SELECT {_LINE_COLS} FROM batch_lines l WHERE custom_id IN (SELECT value FROM json_each(?))"
         out = []
         for chunk in _chunks(custom_ids):
             out += [LineRow(*r) for r in self.read(q, (json.dumps(chunk),))]

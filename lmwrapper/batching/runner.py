@@ -140,7 +140,7 @@ class BatchRunner:
     def _adopt(self, c: Any, line: LineRow) -> None:
         """Wait for a live line; take it over when its owner is gone."""
         self.waiting[line.custom_id] = line.key
-        if line.owner == self.owner or owner_alive(line.owner, stale_s=self.settings.stale_s):
+        if line.owner == self.owner or owner_alive(line.owner, line.claimed_at, self.settings.stale_s):
             return
         if line.state == "claimed":
             c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ?", (self.owner, line.custom_id))
@@ -317,7 +317,7 @@ class BatchRunner:
                 self.waiting.pop(r.custom_id, None)
                 self._take({r.custom_id: (r.key, self._failed(r))}, emit)
             elif r.state == "claimed" and r.owner != self.owner and not owner_alive(
-                    r.owner, stale_s=self.settings.stale_s):
+                    r.owner, r.claimed_at, self.settings.stale_s):
                 with self.records.durable() as c:
                     c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ? AND state = 'claimed'",
                               (self.owner, r.custom_id))

@@ -8,6 +8,7 @@
     LMWRAPPER_BATCH_MAX_ATTEMPTS      times a line is sent before a transient failure is final
     LMWRAPPER_BATCH_KEEP_FILES=1      keep input/output files at the provider
     LMWRAPPER_BATCH_RESUBMIT_CANCELLED=0  a batch cancelled outside lmwrapper is not resent
+    LMWRAPPER_BATCH_STALE_S           another machine's claim is taken over after this long
 """
 
 from __future__ import annotations

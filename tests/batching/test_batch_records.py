@@ -35,3 +35,23 @@ def test_another_hosts_owner_is_alive_until_stale():
     assert owner_alive("elsewhere:1:-:t")
     assert owner_alive("elsewhere:1:-:t", updated_at=0.0, stale_s=10**12)
     assert not owner_alive("elsewhere:1:-:t", updated_at=0.0, stale_s=60)
+
+
+@pytest.mark.timeout(120)  # without the take-over the run would wait for the dead claim
+def test_a_stale_claim_of_another_host_is_taken_over_and_sent_once(srv, make_lm):
+    import time
+
+    from lmwrapper.batch_config import CompletionWindow
+    from lmwrapper.structs import LmPrompt
+    from tests.batching.conftest import run_runner, sent_texts
+
+    lm = make_lm()
+    ps = [LmPrompt(f"q{i}", max_tokens=3, temperature=0) for i in range(3)]
+    run_runner(lm, ps, should_stop=lambda: True)  # claimed and planned, nothing sent
+    with lm.cache.write() as c:  # as if a run on another machine claimed them 2 h ago, then died
+        c.execute("UPDATE batch_lines SET state = 'claimed', uid = NULL, owner = 'laptop:7:-:t'")
+        c.execute("DELETE FROM batch_batches")
+        c.execute("UPDATE batch_jobs SET created_at = ?", (time.time() - 7200,))
+    preds = list(lm.predict_many(ps, completion_window=CompletionWindow.BATCH_ANY))
+    assert not any(p.has_errors for p in preds)
+    assert sorted(sent_texts(srv)) == ["q0", "q1", "q2"]
