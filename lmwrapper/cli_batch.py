@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from lmwrapper.structs import LmPrompt
 
 # provider → "module:factory(model, base_url=...)"; a provider with a batch adapter adds itself
-PREDICTORS = {"openai": "lmwrapper.openai_wrapper:get_open_ai_lm"}
+PREDICTORS = {"openai": "lmwrapper.openai_wrapper:get_open_ai_lm",
+              "anthropic": "lmwrapper.claude_wrapper:get_claude_lm"}
 
 
 def add_batch_parser(subparsers: Any) -> None:

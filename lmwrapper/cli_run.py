@@ -300,9 +300,9 @@ def _openai(name: str, **kw: Any) -> LmPredictor:
 
 
 def _anthropic(name: str, base_url: str | None = None, **kw: Any) -> LmPredictor:
-    from lmwrapper.claude_wrapper import get_claude_lm  # type: ignore[attr-defined]
+    from lmwrapper.claude_wrapper import get_claude_lm
 
-    return get_claude_lm(name, **({"base_url": base_url} if base_url else {}), **kw)
+    return get_claude_lm(name, base_url=base_url, **kw)
 
 
 def _hf(name: str, **kw: Any) -> LmPredictor:

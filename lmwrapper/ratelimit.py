@@ -22,6 +22,7 @@ from datetime import datetime
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_MIN_RESET_S = 0.05
 
 
 def parse_duration(value: str | None) -> float | None:
@@ -111,8 +112,10 @@ class Bucket:
         self.level = remaining if first else min(self.level, remaining)
         cap = self.limit if self.limit is not None else remaining
         gap = cap - remaining
-        if reset_s and gap > 0:
-            self.rate = gap / reset_s
+        if reset_s is not None and gap > 0:
+            # A reset already past (Anthropic's whole-second timestamps often are) means the
+            # window refills now, not "keep the old rate": that could be a trickle.
+            self.rate = gap / max(reset_s, _MIN_RESET_S)
         elif self.rate == 0:
             self.rate = cap / 60.0  # limits are per minute
 

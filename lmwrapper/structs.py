@@ -290,6 +290,8 @@ class LmUsage:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached_prompt_tokens: int | None = None
+    # Tokens written to the provider's prompt cache (Anthropic bills them above the input rate).
+    cache_write_prompt_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,8 @@ class LmPrediction:
         d = {name: getattr(self, name) for name in _PLAIN_FIELDS}
         u = self.usage
         d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                      "cached_prompt_tokens": u.cached_prompt_tokens}
+                      "cached_prompt_tokens": u.cached_prompt_tokens,
+                      "cache_write_prompt_tokens": u.cache_write_prompt_tokens}
         if include_prompt:
             d["prompt"] = self.prompt.to_dict()
         return d
@@ -363,8 +366,10 @@ class LmPrediction:
         base = {**_DEFAULTS, **defaults} if defaults else _DEFAULTS
         d = {k: v for k in _RECORD_FIELDS if (v := getattr(self, k)) != base[k]}
         if self.usage != _DEFAULT_USAGE:
-            d["usage"] = [self.usage.prompt_tokens, self.usage.completion_tokens,
-                          self.usage.cached_prompt_tokens]
+            u = self.usage
+            d["usage"] = [u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens]
+            if u.cache_write_prompt_tokens is not None:  # older rows have three
+                d["usage"].append(u.cache_write_prompt_tokens)
         return d
 
     @classmethod

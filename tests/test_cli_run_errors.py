@@ -86,7 +86,28 @@ def test_api_flags_are_refused_for_a_local_model(tmp_path, capsys, flag):
     one_line_error(capsys, code, [flag[0], "does not apply", "local model"])
 
 
-def test_batch_without_a_batch_engine_says_it_runs_live_and_prices_live(srv, tmp_path, capsys):
+def test_batch_with_a_batch_engine_prices_at_the_batch_price(srv, tmp_path, capsys):
+    src = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "What is 2+2?", "max_tokens": 1000}])
+    assert run(srv, tmp_path, src, "--dry-run") == 0
+    live = capsys.readouterr().out
+    assert run(srv, tmp_path, src, "--dry-run", "--batch") == 0
+    captured = capsys.readouterr()
+    assert "live price" not in captured.err
+
+    def bound(out):
+        line = next(x for x in out.splitlines() if x.startswith("cost upper bound"))
+        return float(line.split("$")[1].split()[0])
+
+    assert bound(captured.out) == pytest.approx(bound(live) / 2, rel=1e-3)
+
+
+def test_batch_without_a_batch_engine_says_it_runs_live_and_prices_live(srv, tmp_path, capsys,
+                                                                        monkeypatch):
+    # a backend without a batch engine (a local model, say): simulated on the OpenAI backend
+    # so the run can go against the fake
+    from lmwrapper.openai_wrapper import OpenAiPredictor
+
+    monkeypatch.setattr(OpenAiPredictor, "supports_batch", False)
     src = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "What is 2+2?", "max_tokens": 1000}])
     assert run(srv, tmp_path, src, "--dry-run") == 0
     live = capsys.readouterr().out

@@ -17,6 +17,7 @@ import sys
 import time
 
 from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
 from lmwrapper.structs import LmPrompt
@@ -27,8 +28,17 @@ def _openai(base_url: str):  # type: ignore[no-untyped-def]
     return get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
 
 
-PROVIDERS = {"openai": (OpenAiBatchAdapter, _openai)}
-ADAPTER, MAKE_LM = PROVIDERS[os.environ.get("LMWRAPPER_TEST_PROVIDER", "openai")]
+def _anthropic(base_url: str):  # type: ignore[no-untyped-def]
+    from lmwrapper.claude_wrapper import get_claude_lm
+
+    # the fake's OpenAI base URL ends in /v1; Anthropic's SDK adds /v1/... itself
+    return get_claude_lm("claude-haiku-4-5", api_key_secret="sk-ant-test-child",
+                         base_url=base_url.removesuffix("/v1"))
+
+
+PROVIDERS = {"openai": (OpenAiBatchAdapter, _openai), "anthropic": (ClaudeBatchAdapter, _anthropic)}
+PROVIDER = os.environ.get("LMWRAPPER_TEST_PROVIDER", "openai")
+ADAPTER, MAKE_LM = PROVIDERS[PROVIDER]
 
 
 def die() -> None:
@@ -69,7 +79,9 @@ POINTS = {
     "before_upload": lambda: wrap(ADAPTER, "upload", before=True),
     "after_upload": lambda: wrap(ADAPTER, "upload"),
     "after_create": lambda: wrap(ADAPTER, "create"),
-    "while_polling": lambda: wrap(ADAPTER, "retrieve", before=True, nth=2),
+    # a fake Anthropic batch ends at its first poll (OpenAI's passes through several states)
+    "while_polling": lambda: wrap(ADAPTER, "retrieve", before=True,
+                                  nth=1 if PROVIDER == "anthropic" else 2),
     "while_collecting": die_mid_results,
     "before_deleting_files": lambda: wrap(ADAPTER, "delete_files", before=True),
 }

@@ -36,7 +36,7 @@ def fast_polls(monkeypatch):
 
 # Every provider with a batch adapter; crash and fault tests run once per entry. The Claude
 # adapter adds "anthropic" here (its model factory in `provider_lm`).
-PROVIDERS = ["openai"]
+PROVIDERS = ["openai", "anthropic"]
 
 
 @pytest.fixture(params=PROVIDERS)
@@ -47,6 +47,12 @@ def provider_lm(request, srv):
             kw.setdefault("api_key_secret", API_KEY)
             kw.setdefault("base_url", srv.base_url)
             return get_open_ai_lm("gpt-4o-mini", **kw)
+        if request.param == "anthropic":
+            from lmwrapper.claude_wrapper import get_claude_lm
+
+            kw.setdefault("api_key_secret", "sk-ant-test-SECRET0123456789abcdef")
+            kw.setdefault("base_url", srv.anthropic_base_url)
+            return get_claude_lm("claude-haiku-4-5", **kw)
         raise AssertionError(f"no model factory for provider {request.param!r}")
 
     make.provider = request.param

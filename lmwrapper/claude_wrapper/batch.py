@@ -1,0 +1,233 @@
+"""Anthropic's Message Batches behind `batching.BatchAdapter` (official SDK).
+
+A line is `{"custom_id", "params"}` whose params are `request.build_request` — the live
+API's body — so a batch answer and a live one share the cache key and parse the same way
+(`parse_message(batch=True)`, at the batch price). Requests go inline with the create call
+(no file upload, so nothing to delete afterwards); results are read from the batch's
+`results_url`. The API has no `n`: a line is one sample. States:
+
+    in_progress / canceling → running
+    ended → cancelled if a cancel was initiated, else expired if any request expired,
+            else completed
+
+Per request: `succeeded` → ok; `errored` → the shared classifier, as live (a prompt's
+fault, e.g. too long, is permanent and cached; overload and server errors are transient and
+resent; any other refusal is rejected: failed for this run, not cached); `canceled` /
+`expired` → transient (the engine resends them in a later batch).
+
+Anthropic batches carry no metadata, so a batch created by a run killed before it could
+record the batch's id is recognised by its shape instead: created after this database
+recorded the batch as ready to create, with the same number of requests, and not known under
+another id. A wrong guess costs nothing: the collector only takes results whose custom ids
+are this batch's lines, and resends the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmwrapper.batching.adapter import BatchLimits, LineResult, RemoteBatch, State
+from lmwrapper.batching.submit import META_BATCH
+from lmwrapper.claude_wrapper.request import build_request, max_tokens_for, parse_message
+from lmwrapper.errors import PermanentProviderError, TransientProviderError
+from lmwrapper.structs import LmPrompt
+
+if TYPE_CHECKING:
+    from lmwrapper.claude_wrapper.predictor import ClaudePredictor
+
+MAX_REQUESTS = 100_000
+MAX_BYTES = 256_000_000
+_RUNNING = ("in_progress", "canceling")
+_CLOCK_SKEW_S = 120.0  # our clock vs the provider's created_at, when matching orphans
+_LIST_LIMIT = 100  # recent batches looked at for orphans (a batch lives 24 h)
+
+
+class ClaudeBatchAdapter:
+    provider = "anthropic"
+
+    def __init__(self, lm: ClaudePredictor) -> None:
+        self.lm = lm
+        self.model = str(lm.model)
+        self.limits = BatchLimits(max_requests=MAX_REQUESTS, max_bytes=MAX_BYTES)
+
+    # -- lines ------------------------------------------------------------------------------
+    def build_line(self, custom_id: str, prompt: LmPrompt, n: int) -> dict[str, Any]:
+        if n != 1:
+            raise ValueError(f"a Message Batches line is one sample; asked for {n}")
+        return {"custom_id": custom_id, "params": build_request(prompt, self.lm.model)}
+
+    def max_samples_per_line(self, prompt: LmPrompt) -> int:
+        return 1  # no `n` in the Messages API
+
+    def line_tokens(self, prompt: LmPrompt, n: int) -> int:
+        per = self.lm.estimate_tokens_in_prompt(prompt) + max_tokens_for(prompt, self.lm.model)
+        return per * n
+
+    # -- batches ----------------------------------------------------------------------------
+    def upload(self, path: Path, name: str) -> str | None:
+        return None  # requests go inline with create
+
+    def create(self, path: Path, file_id: str | None, metadata: Mapping[str, str]) -> RemoteBatch:
+        with open(path, encoding="utf-8") as f:
+            requests = [json.loads(line) for line in f if line.strip()]
+        return _remote(self._call(lambda c: c.messages.batches.create(requests=requests)))
+
+    def retrieve(self, batch_id: str) -> RemoteBatch:
+        return _remote(self._call(lambda c: c.messages.batches.retrieve(batch_id)))
+
+    def list_batches(self) -> Iterator[RemoteBatch]:
+        """Recent batches, newest first; one that fits a batch this database was about to
+        create (see the module docstring) carries that batch's uid as metadata."""
+        waiting = self._waiting_to_create()
+        known = self._known_remote_ids()
+        for n, b in enumerate(self._call(lambda c: c.messages.batches.list(limit=_LIST_LIMIT))):
+            if n >= _LIST_LIMIT:
+                return
+            remote = _remote(b)
+            if remote.id not in known:
+                uid = _match(b, waiting)
+                if uid is not None:
+                    waiting.pop(uid)
+                    remote = RemoteBatch(**{**remote.__dict__, "metadata": {META_BATCH: uid}})
+            yield remote
+
+    def list_files(self, prefix: str) -> Iterator[str]:
+        return iter(())  # nothing is uploaded
+
+    def cancel(self, batch_id: str) -> None:
+        self._call(lambda c: c.messages.batches.cancel(batch_id))
+
+    def delete_file(self, file_id: str) -> None:
+        """No files: requests went inline."""
+
+    def delete_files(self, remote: RemoteBatch) -> None:
+        """Nothing to delete: no files were uploaded. The ended batch stays listed at
+        Anthropic (its results are kept 29 days at no cost) rather than being deleted under
+        another process that may still be reading them."""
+
+    # -- results ----------------------------------------------------------------------------
+    def results(self, remote: RemoteBatch, prompts: Mapping[str, LmPrompt]) -> Iterator[LineResult]:
+        for raw in self._lines(remote.id):
+            item = json.loads(raw)
+            prompt = prompts.get(item.get("custom_id"))
+            if prompt is not None:
+                yield self.classify_line(item, prompt)
+
+    def _lines(self, batch_id: str) -> Iterator[str]:
+        """The result lines, streamed from `results_url` (never held whole)."""
+        try:
+            with self._errors():
+                batches = self.lm.client().messages.batches
+                with batches.with_streaming_response.results(batch_id) as resp:
+                    for line in resp.iter_lines():
+                        if line.strip():
+                            yield line
+        except _Gone:
+            raise TransientProviderError(f"the results of batch {batch_id} are gone (another "
+                                         "process may have collected them)") from None
+
+    def classify_line(self, item: Mapping[str, Any], prompt: LmPrompt) -> LineResult:
+        """One result line as ok / transient / permanent (pure: data in, data out)."""
+        cid = str(item.get("custom_id"))
+        result = item.get("result") or {}
+        kind = result.get("type")
+        if kind == "succeeded":
+            try:
+                pred = parse_message(result["message"], prompt, self.lm.model, self.lm.price,
+                                     batch=True)
+            except (ValueError, KeyError, TypeError, AttributeError) as e:
+                return LineResult(cid, "transient", error=f"malformed batch answer ({type(e).__name__})")
+            return LineResult(cid, "ok", [pred])
+        if kind == "errored":
+            err = self.lm.classify(None, result.get("error"))
+            if isinstance(err, PermanentProviderError):
+                return LineResult(cid, "permanent", error=str(err))  # the prompt's: cached
+            if isinstance(err, TransientProviderError):
+                return LineResult(cid, "transient", error=str(err))  # a later batch
+            return LineResult(cid, "rejected", error=str(err))  # failed this run, not cached
+        return LineResult(cid, "transient", error=f"Anthropic batch request {kind or 'unknown'}: "
+                          "the batch ended before answering it")
+
+    # -- orphans ----------------------------------------------------------------------------
+    def _waiting_to_create(self) -> dict[str, tuple[int, float]]:
+        """uid → (requests, when recorded) of our batches recorded as about to be created."""
+        from lmwrapper.batching.records import Records
+
+        rows = Records(self.lm.cache).read(
+            "SELECT uid, lines, updated_at FROM batch_batches WHERE provider = ? AND model = ? "
+            "AND state = 'uploaded'", (self.provider, self.model))
+        return {uid: (int(lines), float(at)) for uid, lines, at in rows}
+
+    def _known_remote_ids(self) -> set[str]:
+        from lmwrapper.batching.records import Records
+
+        rows = Records(self.lm.cache).read(
+            "SELECT remote_id FROM batch_batches WHERE remote_id IS NOT NULL")
+        return {r[0] for r in rows}
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def _call(self, fn: Any) -> Any:
+        with self._errors():
+            return fn(self.lm.client())
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        """SDK errors as lmwrapper's: transient ones are retried by the engine's next poll."""
+        import anthropic
+
+        try:
+            yield
+        except anthropic.NotFoundError as e:
+            raise _Gone(self.lm.scrub(str(e))) from None
+        except anthropic.APIStatusError as e:
+            self.lm.limiter.observe(e.response.headers)
+            raise self.lm.classify(e.status_code, e.body, e.response.headers) from None
+        except (anthropic.APIConnectionError, anthropic.APITimeoutError) as e:
+            raise TransientProviderError(f"connection to {self.lm.base_url} failed: "
+                                         f"{self.lm.scrub(str(e))}") from None
+
+
+class _Gone(PermanentProviderError):
+    """A batch the provider no longer has (404)."""
+
+
+def _match(b: Any, waiting: Mapping[str, tuple[int, float]]) -> str | None:
+    counts = b.request_counts
+    total = sum(getattr(counts, k, 0) or 0 for k in
+                ("processing", "succeeded", "errored", "canceled", "expired"))
+    created = _epoch(b.created_at)
+    for uid, (lines, recorded_at) in sorted(waiting.items(), key=lambda kv: kv[1][1]):
+        if lines == total and created >= recorded_at - _CLOCK_SKEW_S:
+            return uid
+    return None
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime.datetime):
+        return value.timestamp()
+    return datetime.datetime.fromisoformat(str(value)).timestamp()
+
+
+def _remote(b: Any) -> RemoteBatch:
+    status = str(b.processing_status)
+    counts = b.request_counts
+    count_map = {k: int(getattr(counts, k, 0) or 0) for k in
+                 ("processing", "succeeded", "errored", "canceled", "expired")}
+    state: State
+    if status in _RUNNING:
+        state = "running"
+    elif b.cancel_initiated_at is not None:
+        state = "cancelled"
+    elif count_map["expired"]:
+        state = "expired"
+    else:
+        state = "completed"
+    return RemoteBatch(id=b.id, state=state, provider_status=status, counts=count_map)
+
+
+__all__ = ["MAX_BYTES", "MAX_REQUESTS", "ClaudeBatchAdapter"]

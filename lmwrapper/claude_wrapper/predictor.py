@@ -1,0 +1,227 @@
+"""`ClaudePredictor`: Anthropic's Messages API behind `LmPredictor`.
+
+What is Anthropic's: the request body, one attempt over the official SDK, parsing the
+answer, counting tokens. The key, the client, scrubbing, pacing (`anthropic-ratelimit-*`,
+Retry-After), the live runner and error classification are every API provider's
+(`lmwrapper.api_backend.ApiPredictor`). The API has no `n`, so a job's samples are separate
+requests; samples already answered are kept across retries of the job, so a failure of
+sample 3 does not pay for samples 1-2 again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from lmwrapper import tokens
+from lmwrapper.abstract_predictor import CostEstimate
+from lmwrapper.api_backend import ApiPredictor
+from lmwrapper.backend import Emit, Job
+from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.claude_wrapper.errors import spend_limit_message
+from lmwrapper.claude_wrapper.models import ClaudeModelInfo
+from lmwrapper.claude_wrapper.request import (
+    ClaudePrice,
+    build_request,
+    check_prompt,
+    max_tokens_for,
+    parse_message,
+    split_chat,
+)
+from lmwrapper.costs import bound
+from lmwrapper.errors import (
+    BadResponseError,
+    ConfigurationError,
+    LmWrapperError,
+    TransientProviderError,
+    install_hint,
+)
+from lmwrapper.live_runner import DEFAULT_RETRY, RetryPolicy
+from lmwrapper.structs import LmPrediction, LmPrompt
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+KEY_FILE = "~/anthropic_key.txt"
+
+
+class ClaudePredictor(ApiPredictor):
+    provider = "anthropic"
+    display_name = "Anthropic"
+    key_env_var = "ANTHROPIC_API_KEY"
+    key_file = KEY_FILE
+    quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
+    supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.batching
+
+    def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
+                 base_url: str | None = None, max_concurrency: int = 8,
+                 retry: RetryPolicy = DEFAULT_RETRY, timeout_s: float = 600.0,
+                 cache_default: bool = True, cache_dir: str | None = None) -> None:
+        self.model = model
+        super().__init__(
+            base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
+            api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
+            timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
+        self.price = ClaudePrice.of(model)
+        self._counts = tokens.CountCache()
+        self._partial: dict[tuple[str, int], LmPrediction] = {}
+        self._warned: set[str] = set()
+
+    # -- identity and validation --------------------------------------------------------------
+
+    def model_identity(self) -> dict[str, Any]:
+        ident = {"provider": self.provider, "model": str(self.model)}
+        if self.base_url != DEFAULT_BASE_URL:
+            ident["base_url"] = self.base_url
+        return ident
+
+    def validate_prompt(self, prompt: LmPrompt) -> None:
+        check_prompt(prompt, self.model)
+
+    # -- tokens and money ---------------------------------------------------------------------
+
+    def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
+        """An offline estimate (`TokenCount.exact` is False): Anthropic publishes no
+        tokenizer. `count_tokens` asks the API for the exact number."""
+        system, messages = split_chat(prompt)
+        return tokens.estimate_claude_tokens(system, messages)
+
+    def count_tokens(self, prompt: LmPrompt) -> tokens.TokenCount:
+        """Input tokens of `prompt` from the count_tokens endpoint (free; cached in memory),
+        or, when the API cannot be reached or no key is set, the offline estimate, with a
+        warning saying it is one."""
+        system, messages = split_chat(prompt)
+        body: dict[str, Any] = {"model": str(self.model), "messages": messages}
+        if system:
+            body["system"] = system
+        key = json.dumps(body, sort_keys=True, ensure_ascii=False)
+        cached = self._counts.get(key)
+        if cached is not None:
+            return tokens.TokenCount(cached, exact=True, source="count_tokens (cached)")
+        try:
+            n = int(json.loads(self._call("count_tokens", body))["input_tokens"])
+        except (LmWrapperError, KeyError, TypeError, ValueError) as e:
+            self._warn_once("count", f"count_tokens unavailable ({self.scrub(str(e))[:160]}); "
+                            "using the offline estimate (characters / 3), which is not exact.")
+            return tokens.estimate_claude_tokens(system, messages)
+        self._counts.put(key, n)
+        return tokens.TokenCount(n, exact=True, source="count_tokens")
+
+    @property
+    def token_limit(self) -> int:
+        return self.model.context_window
+
+    def default_max_tokens(self, prompt: LmPrompt) -> int:
+        return max_tokens_for(prompt, self.model)
+
+    def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
+                      CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
+        """Upper bound; every sample is its own request, so its input is billed per sample."""
+        counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
+        each = [p for p, n in zip(prompts, counts) for _ in range(n)]
+        est = bound(self.price, each, completion_window, samples=[1] * len(each),
+                    input_tokens=self.estimate_tokens_in_prompt,
+                    max_output_tokens=self.default_max_tokens, batch_priced=self.supports_batch)
+        return dataclasses.replace(est, prompts=len(prompts))
+
+    # -- sending ------------------------------------------------------------------------------
+
+    def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
+             should_stop: Callable[[], bool]) -> None:
+        if window == CompletionWindow.BATCH_ANY and self.supports_batch:
+            from lmwrapper.batching import batch_runner
+
+            batch_runner(self, self.cache).run(jobs, emit, should_stop)
+            return
+        self.live_runner().run(jobs, emit, should_stop)
+
+    def batch_adapter(self) -> Any:
+        """Message Batches for `lmwrapper.batching` (the live API's request bodies)."""
+        from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter
+
+        return ClaudeBatchAdapter(self)
+
+    def _make_client(self, key: str) -> Any:
+        try:
+            import anthropic
+        except ImportError as e:
+            raise install_hint("anthropic", "anthropic") from e
+        return anthropic.Anthropic(api_key=key, base_url=self.base_url, max_retries=0,
+                                   timeout=self.timeout_s)
+
+    def tokens_for(self, job: Job) -> int:
+        """Each sample is a request: its input and max_tokens count once per sample."""
+        return (self.estimate_tokens_in_prompt(job.prompt)
+                + self.default_max_tokens(job.prompt)) * len(job.sample_indices)
+
+    def send_once(self, job: Job) -> Sequence[LmPrediction]:
+        """One attempt at a job: one request per sample not answered yet."""
+        body = build_request(job.prompt, self.model)
+        out = []
+        try:
+            for i in job.sample_indices:
+                pred = self._partial.get((job.key, i))
+                if pred is None:
+                    pred = self._parse(self._call("messages", body), job.prompt)
+                    self._partial[(job.key, i)] = pred
+                out.append(pred)
+        except LmWrapperError as e:
+            if not getattr(e, "retryable", False):  # no next attempt will want them
+                self._forget(job)
+            raise
+        self._forget(job)
+        return out
+
+    def _forget(self, job: Job) -> None:
+        for i in job.sample_indices:
+            self._partial.pop((job.key, i), None)
+
+    def _parse(self, text: str, prompt: LmPrompt) -> LmPrediction:
+        """The prediction in a 200's body; BadResponseError (retried once: it was billed)."""
+        try:
+            return parse_message(json.loads(text), prompt, self.model, self.price)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BadResponseError(f"malformed 200 response from {self.base_url} "
+                                   f"({type(e).__name__}: {self.scrub(str(e))[:200]})") from None
+
+    def _call(self, endpoint: str, body: dict[str, Any]) -> str:
+        """POST `body` to messages or messages.count_tokens through the SDK's raw-response
+        API (the body is ours, so a live call and a batch line are the same); the answer's
+        text, or one of our errors."""
+        import anthropic
+
+        resource = self.client().messages
+        if endpoint == "count_tokens":
+            create = resource.with_raw_response.count_tokens
+        else:
+            create = resource.with_raw_response.create
+        rest = dict(body)
+        fixed = {k: rest.pop(k) for k in ("model", "messages", "max_tokens") if k in rest}
+        try:
+            raw = create(**fixed, extra_body=rest or None)
+        except anthropic.APIStatusError as e:
+            self.limiter.observe(e.response.headers)
+            raise self.classify(e.status_code, e.body, e.response.headers) from None
+        except anthropic.APITimeoutError:
+            raise TransientProviderError(f"Anthropic request timed out after {self.timeout_s}s") from None
+        except anthropic.APIConnectionError as e:
+            raise TransientProviderError(f"connection to {self.base_url} failed: "
+                                         f"{self.scrub(str(e.__cause__ or e))}") from None
+        self.limiter.observe(raw.headers)
+        return str(raw.text())
+
+    def classify(self, status: int | None, body: Any,
+                 headers: Mapping[str, str] | None = None) -> LmWrapperError:
+        """The shared rules, after Anthropic's spend limit and empty credit balance, which
+        come as a 429 or a 400 but must stop the run rather than be retried or cached."""
+        spent = spend_limit_message(body)
+        if spent is not None:
+            return ConfigurationError(self.scrub(f"Anthropic {status}: {spent} — {self.quota_hint}"))
+        return super().classify(status, body, headers)
+
+    def _warn_once(self, topic: str, message: str) -> None:
+        if topic not in self._warned:
+            self._warned.add(topic)
+            warnings.warn(message, stacklevel=3)

@@ -1,0 +1,60 @@
+"""`get_claude_lm`: a Claude model, ready for `predict` / `predict_many`.
+
+    >>> lm = get_claude_lm(ClaudeModelNames.claude_3_5_haiku)
+    >>> lm.predict("Define 'anthropology' in one short sentence").completion_text
+    'Anthropology is the scientific study of human cultures, societies, behaviors, and ...'
+
+`anthropic` loads only when a request is sent or tokens are counted with the API.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lmwrapper.claude_wrapper.models import ClaudeModelInfo, ClaudeModelNames
+from lmwrapper.claude_wrapper.predictor import ClaudePredictor
+from lmwrapper.live_runner import RetryPolicy
+
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+def get_claude_lm(
+    model_name: str = ClaudeModelNames.claude_3_5_haiku,
+    api_key_secret: Any = None,
+    retry_on_rate_limit: bool = True,
+    base_url: str | None = None,
+    max_concurrency: int | None = None,
+    cache_default: bool = True,
+    cache_dir: str | None = None,
+    *,
+    max_retries: int = 8,
+    max_retry_time_s: float = 600.0,
+    timeout_s: float = 600.0,
+    retry: RetryPolicy | None = None,
+    **model_facts: Any,
+) -> ClaudePredictor:
+    """A Claude model (an id from `ClaudeModelNames`, a dated snapshot or an alias).
+
+    `api_key_secret`: the key (or an object with `get_secret()`); else `$ANTHROPIC_API_KEY`,
+    else `~/anthropic_key.txt` — looked up only when a request must be sent.
+    `base_url`: else `$ANTHROPIC_BASE_URL`, else api.anthropic.com; part of the cache identity.
+    `max_concurrency`: requests in flight; else `$LMWRAPPER_MAX_CONCURRENCY`, else 8.
+    `retry_on_rate_limit=False` answers a 429 at once with an error prediction; other
+    transient errors (529 overloaded, 5xx, dropped connections) are retried up to
+    `max_retries` times within `max_retry_time_s` seconds per prompt (`retry` replaces all three).
+    `model_facts` override the registry (see `ClaudeModelInfo`), e.g. `input_usd_per_mtok=0.8`,
+    or describe a model it does not know (`context_window=`, `max_output_tokens=`).
+    """
+    model = ClaudeModelInfo.infer(model_name, **model_facts)
+    if max_concurrency is None:
+        max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
+    if retry is None:
+        retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
+                            retry_rate_limits=retry_on_rate_limit)
+    return ClaudePredictor(model, api_key_secret=api_key_secret, base_url=base_url,
+                           max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
+                           cache_default=cache_default, cache_dir=cache_dir)
+
+
+__all__ = ["ClaudeModelNames", "get_claude_lm"]
