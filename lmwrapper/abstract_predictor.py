@@ -93,7 +93,10 @@ class LmPredictor:
 
         plan = Plan(self, prompts, completion_window, max_cost_usd=max_cost_usd,
                     retry_errors=retry_errors)
-        return Results(Run(plan, progress))
+        run = Run(plan, progress)
+        results = Results(run)  # first: dropping it (Ctrl-C during start) stops the run
+        run.start()
+        return results
 
     def model_name(self) -> str:
         return str(self.model_identity().get("model", type(self).__name__))

@@ -29,7 +29,7 @@ import threading
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from lmwrapper.backend import Emit, Job, Runner, ShouldStop
 from lmwrapper.batch_config import CompletionWindow
@@ -216,7 +216,7 @@ _Arrived = tuple[Job, list[LmPrediction], list[CacheRow]]
 
 
 class Run:
-    """One predict_many call, running from the moment it is created. `Results` iterates it."""
+    """One predict_many call: `start()` it (predict_many does), iterate it with `Results`."""
 
     def __init__(self, plan: Plan, progress: bool | None) -> None:
         self.plan = plan
@@ -238,16 +238,25 @@ class Run:
         self.lm.last_run = self.summary
         self.runner: Runner | _LoopRunner | None = None
         self._threads: list[threading.Thread] = []
-        if plan.jobs:
-            self.runner = choose_runner(self.lm, plan.window)
-            self._threads = [
-                threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
-                threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]
-            for t in self._threads:
-                t.start()
-            _LIVE_RUNS.add(self)
         if not plan.prompts:
             self._finish("finished")
+
+    def start(self) -> None:
+        """Hand the jobs to a runner (chosen here) and start storing its answers."""
+        if not self.plan.jobs:
+            return
+        self.runner = choose_runner(self.lm, self.plan.window)
+        self._threads = [
+            threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
+            threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]
+        _LIVE_RUNS.add(self)  # before anything is sent: stopped at exit whatever happens next
+        try:
+            for t in self._threads:
+                t.start()
+        except BaseException:  # Ctrl-C right after the first request went out
+            self._threads = [t for t in self._threads if t.ident is not None]
+            self.stop()
+            raise
 
     # -- results arriving: the runner's threads call _emit; one writer thread stores them --
 
@@ -364,7 +373,10 @@ class Run:
             _LIVE_RUNS.discard(self)
 
     def _wait_for_threads(self) -> None:
-        if not self._threads:
+        if len(self._threads) < 2:  # Ctrl-C in start(): the writer never started
+            if self._threads:
+                self._threads[0].join()
+                self._write_loop()  # stores here what the backend sent
             return
         backend, writer = self._threads
         backend.join(timeout=_STOP_GRACE_S)
@@ -414,10 +426,10 @@ class Results(Iterator[Any]):
     def close(self) -> None:
         self._run.stop()
 
-    def __enter__(self) -> Results:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.close()
 
     def __del__(self) -> None:

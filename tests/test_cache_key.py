@@ -137,7 +137,7 @@ def test_golden_keys(name):
 
 def test_golden_canonical_form():
     """What the key hashes, spelled out: named entries, defaults left out, sorted."""
-    from lmwrapper.sqlcache import KEY_SCHEMA_VERSION, _CANONICAL
+    from lmwrapper.sqlcache import _CANONICAL, KEY_SCHEMA_VERSION
 
     assert KEY_SCHEMA_VERSION == 2
     assert _CANONICAL.encode(GOLDEN["samples"][0].canonical()) == (
