@@ -380,18 +380,20 @@ class Run:
             return
         backend, writer = self._threads
         backend.join(timeout=_STOP_GRACE_S)
-        if backend.is_alive():
-            print(f"lmwrapper: stopping; waiting for {self._in_flight_text()} to be answered "
-                  "and stored (Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
+        waiting = self._in_flight_text()
+        if backend.is_alive() and waiting and self.summary.state != "finished":
+            print(f"lmwrapper: stopping; waiting for {waiting} to be answered and stored "
+                  "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
         while backend.is_alive() or writer.is_alive():  # joined in slices: Ctrl-C gets through
             (backend if backend.is_alive() else writer).join(timeout=0.5)
 
     def _in_flight_text(self) -> str:
+        """What a stopping run waits for, in words; "" when the runner says nothing is in flight."""
         count = getattr(self.runner, "in_flight", None)
-        if count is None:
+        if count is None:  # a backend's own loop does not say
             return "the requests already sent"
         n = count()
-        return f"{n} request{'s' if n != 1 else ''} already sent"
+        return f"{n} request{'s' if n != 1 else ''} already sent" if n else ""
 
     def _finish(self, state: str) -> None:
         if self.summary.state == "running":
