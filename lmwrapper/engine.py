@@ -366,6 +366,9 @@ class Run:
                 return
             self._closed = True
         self._stop.set()
+        if threading.current_thread() in self._threads:  # a finalizer run by our own thread:
+            self._finish("stopped early")  # it cannot wait for itself; exit still waits
+            return
         try:
             self._wait_for_threads()
         finally:
@@ -403,7 +406,7 @@ class Run:
             self._bar = None
 
 
-class Results(Iterator[Any]):
+class Results(Iterator["LmPrediction | list[LmPrediction]"]):
     """The iterator `predict_many` returns: predictions in input order.
 
     Leaving it early — `break`, an exception, Ctrl-C, `close()`, or dropping it — stops the
@@ -416,7 +419,7 @@ class Results(Iterator[Any]):
     def __iter__(self) -> Results:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> LmPrediction | list[LmPrediction]:
         try:
             return self._run.next_result()
         except StopIteration:

@@ -232,3 +232,41 @@ def test_ctrl_c_waits_for_the_request_in_flight_and_stores_it(tmp_path, cache_di
     assert "interrupted: 50 prompts: 0 cached, 1 new" in out and "stopped early" in out
     assert "started" not in out  # no request started after Ctrl-C
     assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 1
+
+
+EXIT_CHILD = textwrap.dedent("""
+    import pathlib, sys, threading
+    from lmwrapper.testing import ScriptedLm
+
+    gate, started = pathlib.Path(sys.argv[1]), threading.Event()
+
+    def answer(prompt, n):
+        started.set()
+        tick = threading.Event()
+        while not gate.exists():
+            tick.wait(0.01)
+        return "answered"
+
+    lm = ScriptedLm(answer=answer)
+    results = lm.predict_many([f"q{i}" for i in range(50)])  # never iterated
+    started.wait(60)
+    print("leaving", flush=True)
+""")
+
+
+def test_a_script_that_ends_without_iterating_stores_what_was_sent(tmp_path, cache_dir):
+    gate = tmp_path / "gate"
+    proc = subprocess.Popen([sys.executable, "-c", EXIT_CHILD, str(gate)], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == "leaving"
+        for err_line in proc.stderr:
+            if "waiting for" in err_line:
+                break
+        assert "waiting for 1 request already sent" in err_line
+        gate.touch()
+        proc.communicate(timeout=DEADLINE_S)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0
+    assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 1
