@@ -270,3 +270,21 @@ def test_a_script_that_ends_without_iterating_stores_what_was_sent(tmp_path, cac
         proc.kill()
     assert proc.returncode == 0
     assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 1
+
+
+def test_a_second_ctrl_c_abandons_the_wait(tmp_path, cache_dir):
+    gate = tmp_path / "never-opened"
+    proc = subprocess.Popen([sys.executable, "-c", CTRL_C_CHILD, str(gate)], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline().strip() == "started q0"
+        proc.send_signal(signal.SIGINT)
+        for err_line in proc.stderr:
+            if "waiting for" in err_line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=DEADLINE_S)  # returns although q0 never answers
+    finally:
+        proc.kill()
+    assert "interrupted:" in out and "stopped early" in out
+    assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 0
