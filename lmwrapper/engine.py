@@ -376,19 +376,19 @@ class Run:
             _LIVE_RUNS.discard(self)
 
     def _wait_for_threads(self) -> None:
-        if len(self._threads) < 2:  # Ctrl-C in start(): the writer never started
-            if self._threads:
-                self._threads[0].join()
-                self._write_loop()  # stores here what the backend sent
+        if not self._threads:
             return
-        backend, writer = self._threads
+        backend = self._threads[0]
         backend.join(timeout=_STOP_GRACE_S)
         waiting = self._in_flight_text()
         if backend.is_alive() and waiting and self.summary.state != "finished":
             print(f"lmwrapper: stopping; waiting for {waiting} to be answered and stored "
                   "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
-        while backend.is_alive() or writer.is_alive():  # joined in slices: Ctrl-C gets through
-            (backend if backend.is_alive() else writer).join(timeout=0.5)
+        for t in self._threads:  # joined in slices: a second Ctrl-C gets through
+            while t.is_alive():
+                t.join(timeout=0.5)
+        if len(self._threads) < 2:  # Ctrl-C in start() before the writer started
+            self._write_loop()  # so store here what the backend sent
 
     def _in_flight_text(self) -> str:
         """What a stopping run waits for, in words; "" when the runner says nothing is in flight."""

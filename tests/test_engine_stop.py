@@ -192,6 +192,23 @@ def test_batch_any_with_batch_support_goes_to_the_batch_engine(monkeypatch):
     assert len(calls) == 1
 
 
+def read_until(stream, text):
+    """The first line of `stream` holding `text` ("" if none by the deadline), read on a
+    thread so that a hung child fails the test instead of hanging it."""
+    found, done = [], threading.Event()
+
+    def read():
+        for line in stream:
+            if text in line:
+                found.append(line)
+                break
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    done.wait(DEADLINE_S)
+    return found[0] if found else ""
+
+
 CTRL_C_CHILD = textwrap.dedent("""
     import pathlib, sys, threading
     from lmwrapper.testing import ScriptedLm
@@ -219,12 +236,9 @@ def test_ctrl_c_waits_for_the_request_in_flight_and_stores_it(tmp_path, cache_di
     proc = subprocess.Popen([sys.executable, "-c", CTRL_C_CHILD, str(gate)], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert proc.stdout.readline().strip() == "started q0"
+        assert read_until(proc.stdout, "started").strip() == "started q0"
         proc.send_signal(signal.SIGINT)
-        for err_line in proc.stderr:
-            if "waiting for" in err_line:
-                break
-        assert "waiting for 1 request already sent" in err_line
+        assert "waiting for 1 request already sent" in read_until(proc.stderr, "waiting for")
         gate.touch()
         out, _ = proc.communicate(timeout=DEADLINE_S)
     finally:
@@ -259,11 +273,8 @@ def test_a_script_that_ends_without_iterating_stores_what_was_sent(tmp_path, cac
     proc = subprocess.Popen([sys.executable, "-c", EXIT_CHILD, str(gate)], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert proc.stdout.readline().strip() == "leaving"
-        for err_line in proc.stderr:
-            if "waiting for" in err_line:
-                break
-        assert "waiting for 1 request already sent" in err_line
+        assert read_until(proc.stdout, "leaving")
+        assert "waiting for 1 request already sent" in read_until(proc.stderr, "waiting for")
         gate.touch()
         proc.communicate(timeout=DEADLINE_S)
     finally:
@@ -277,14 +288,34 @@ def test_a_second_ctrl_c_abandons_the_wait(tmp_path, cache_dir):
     proc = subprocess.Popen([sys.executable, "-c", CTRL_C_CHILD, str(gate)], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert proc.stdout.readline().strip() == "started q0"
+        assert read_until(proc.stdout, "started").strip() == "started q0"
         proc.send_signal(signal.SIGINT)
-        for err_line in proc.stderr:
-            if "waiting for" in err_line:
-                break
+        assert read_until(proc.stderr, "waiting for")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=DEADLINE_S)  # returns although q0 never answers
     finally:
         proc.kill()
     assert "interrupted:" in out and "stopped early" in out
     assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 0
+
+
+def test_ctrl_c_while_the_run_starts_still_waits_and_stores(monkeypatch):
+    """Ctrl-C can land while predict_many starts its threads, after the first request left."""
+    gate = threading.Event()
+    lm = ScriptedLm(answer=lambda prompt, n: (gate.wait(DEADLINE_S), "ok")[1])
+    real_start = threading.Thread.start
+
+    def start(thread):
+        if thread.name == "lmwrapper-store":  # the runner is already sending
+            wait_until(lambda: lm.call_log, "the first request")
+            raise KeyboardInterrupt
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    stderr = OpensGateOnNote(gate)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    with pytest.raises(KeyboardInterrupt):
+        lm.predict_many(prompts(20))
+    assert "waiting for 1 request already sent" in stderr.text
+    assert lm.call_log == ["q0"] and stored_texts(lm, ["q0", "q1"]) == {"q0"}
+    assert lm.last_run.state == "stopped early"
