@@ -1,25 +1,29 @@
 """`LmPredictor`: the front door every backend shares (`predict`, `predict_many`, cost, tokens).
 
-A backend subclasses it and implements `model_identity` plus either `_predict_samples`
-(one prompt at a time, run sequentially by the default `_run`) or `_run` itself (its own
-scheduling: concurrent requests, padded batches, a batch API). Everything else — cache,
-dedupe, ordering, progress, cost limits — is the engine's (`lmwrapper.engine`).
+A backend subclasses it and implements `model_identity` plus one way of answering jobs:
+`live_runner()` (an API backend: a `backend.Runner` with concurrency and retries), `_run`
+(its own loop: a local model's padded batches), or just `_predict_samples` (one prompt at a
+time, run sequentially by the default `_run`). Everything else — cache, dedupe, routing,
+ordering, progress, cost limits — is the engine's (`lmwrapper.engine`), which only this
+front door imports.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from lmwrapper.backend import Emit, Job
+from lmwrapper.backend import Emit, Job, Runner, SequentialRunner
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.engine import Run, RunSummary
 from lmwrapper.errors import ConfigurationError, ProviderError
 from lmwrapper.sqlcache import CacheRow, SqlCache, get_cache, identity_json
 from lmwrapper.structs import LmPrediction, LmPrompt
+
+if TYPE_CHECKING:
+    from lmwrapper.engine import Results, RunSummary
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,8 @@ class CostEstimate:
     max_output_tokens: int
     input_usd: float
     output_usd: float
-    priced: bool = True
+    priced: bool = True  # False: the price is unknown, and the USD figures are 0, not a bound
+    free: bool = False  # a local model: priced, and nothing to pay
 
     @property
     def total_usd(self) -> float:
@@ -43,6 +48,7 @@ class LmPredictor:
 
     provider: ClassVar[str] = "unknown"
     supports_batch: ClassVar[bool] = False
+    runs_locally: ClassVar[bool] = False  # a local model: its tokens cost nothing
     key_env_var: ClassVar[str | None] = None
 
     def __init__(self, cache_default: bool = True, cache_dir: str | None = None) -> None:
@@ -56,8 +62,14 @@ class LmPredictor:
     # -- the public API -------------------------------------------------------------------
 
     def predict(self, prompt: LmPrompt | str) -> LmPrediction | list[LmPrediction]:
-        """One prompt → one `LmPrediction` (a list of them when `num_completions` is set)."""
-        return next(iter(self.predict_many([prompt], progress=False)))
+        """One prompt → one `LmPrediction` (a list of them when `num_completions` is set).
+
+        A bare string means `LmPrompt(text, max_tokens=100)`."""
+        from lmwrapper.engine import as_prompt
+
+        with self.predict_many([as_prompt(prompt)], progress=False) as results:
+            answer: LmPrediction | list[LmPrediction] = next(results)
+            return answer
 
     def predict_many(
         self,
@@ -66,15 +78,26 @@ class LmPredictor:
         *,
         progress: bool | None = None,
         max_cost_usd: float | None = None,
-    ) -> Iterator[LmPrediction | list[LmPrediction]]:
+        retry_errors: bool = False,
+    ) -> Results:
         """Predictions for `prompts`, yielded in input order as each becomes ready.
 
         Every prompt is validated, keyed and looked up in the cache before anything is sent;
         a bad prompt raises `ValueError` here, and a `max_cost_usd` below the run's upper
-        bound raises `CostLimitExceededError`. Failures of single prompts come back as
-        predictions with `has_errors`.
+        bound (or with a model whose price is unknown) raises `CostLimitExceededError`. The
+        uncached prompts are submitted here, before the first `next()`. Failures of single
+        prompts come back as predictions with `has_errors`; `retry_errors=True` sends prompts
+        whose cached answer is an error again. A bare string means
+        `LmPrompt(text, max_tokens=100)`.
         """
-        return iter(Run(self, prompts, completion_window, progress, max_cost_usd))
+        from lmwrapper.engine import Plan, Results, Run
+
+        plan = Plan(self, prompts, completion_window, max_cost_usd=max_cost_usd,
+                    retry_errors=retry_errors)
+        run = Run(plan, progress)
+        results = Results(run)  # first: dropping it (Ctrl-C during start) stops the run
+        run.start()
+        return results
 
     def model_name(self) -> str:
         return str(self.model_identity().get("model", type(self).__name__))
@@ -88,17 +111,20 @@ class LmPredictor:
     def validate_prompt(self, prompt: LmPrompt) -> None:
         """Raise `ValueError` (field + fix) for a prompt this backend cannot honour."""
 
+    def live_runner(self) -> Runner | None:
+        """The runner of an API backend (concurrent requests, pacing, retries); None: this
+        backend answers through `_run` (its own loop)."""
+        return None
+
     def _predict_samples(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
         """`n` independent samples for `prompt` (used by the default sequential `_run`)."""
         raise NotImplementedError
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: Callable[[], bool]) -> None:
-        """Answer every job through `emit(job, predictions)`, one prediction per sample index."""
-        for job in jobs:
-            if should_stop():
-                return
-            emit(job, self._predict_or_error(job.prompt, len(job.sample_indices)))
+        """Answer every job through `emit(job, predictions)`, one prediction per sample index;
+        start nothing new once `should_stop()` is true."""
+        SequentialRunner(self._predict_or_error).run(jobs, emit, should_stop)
 
     def _predict_or_error(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
         try:
@@ -116,8 +142,10 @@ class LmPredictor:
 
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
-        """Upper bound of what sending `prompts` costs; free for local models."""
-        return CostEstimate(len(prompts), 0, 0, 0.0, 0.0, priced=False)
+        """Upper bound of what sending `prompts` costs: free for local models (`runs_locally`),
+        unknown (`priced=False`) for a backend that does not say."""
+        local = self.runs_locally
+        return CostEstimate(len(prompts), 0, 0, 0.0, 0.0, priced=local, free=local)
 
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
         """Tokens the prompt takes in the model's context (chat overhead included)."""
@@ -133,11 +161,12 @@ class LmPredictor:
         return max(1, self.token_limit - self.estimate_tokens_in_prompt(prompt))
 
     def could_completion_go_over_token_limit(self, prompt: LmPrompt) -> bool:
-        """Whether prompt + max_tokens could exceed the context; never raises."""
+        """Whether prompt + max_tokens could exceed the context; False for a backend that
+        cannot count tokens or does not know its context size."""
         try:
             max_tokens = prompt.max_tokens or self.default_max_tokens(prompt)
             return self.estimate_tokens_in_prompt(prompt) + max_tokens > self.token_limit
-        except Exception:
+        except NotImplementedError:
             return False
 
     def internals_to_blob(self, internals: Any) -> bytes | None:

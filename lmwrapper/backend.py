@@ -10,6 +10,7 @@ lmwrapper but the values.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -42,3 +43,29 @@ class Runner(Protocol):
     def in_flight(self) -> int:
         """Requests sent and not answered yet (what a stopping run still waits for)."""
         ...
+
+
+class SequentialRunner:
+    """One request at a time, in job order: the runner of a backend that only knows how to
+    answer one prompt (`answer(prompt, n)` → n predictions, or error predictions)."""
+
+    def __init__(self, answer: Callable[[LmPrompt, int], Sequence[LmPrediction]]) -> None:
+        self._answer = answer
+        self._busy = 0
+        self._lock = threading.Lock()
+
+    def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
+        for job in jobs:
+            if should_stop():
+                return
+            with self._lock:
+                self._busy = 1
+            try:  # in flight until its answer is handed over
+                emit(job, self._answer(job.prompt, len(job.sample_indices)))
+            finally:
+                with self._lock:
+                    self._busy = 0
+
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._busy

@@ -82,11 +82,12 @@ def bound(
 
 def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
              window: CompletionWindow = CompletionWindow.ASAP) -> tuple[list[LmPrompt], list[int]]:
-    """The prompts (and sample counts) a `predict_many` would send; nothing is sent."""
-    from lmwrapper.engine import Run
+    """The prompts (and sample counts) a `predict_many` would send; nothing is sent or started
+    (the engine's planning step alone: validate, key, dedupe, look up)."""
+    from lmwrapper.engine import Plan
 
-    run = Run(lm, prompts, window, progress=False, max_cost_usd=None)
-    return [j.prompt for j in run.jobs], [len(j.sample_indices) for j in run.jobs]
+    plan = Plan(lm, prompts, window)
+    return [j.prompt for j in plan.jobs], [len(j.sample_indices) for j in plan.jobs]
 
 
 def estimate_run(lm: LmPredictor, prompts: Sequence[LmPrompt | str],

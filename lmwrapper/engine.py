@@ -1,27 +1,37 @@
-"""The predict_many pipeline: validate, key, dedupe, look up, run the misses, store, yield.
+"""The predict_many pipeline: validate, key, dedupe, look up, route the misses, store, yield.
 
-    prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
-            ─► bulk cache lookup ─► misses become Jobs ─► the backend's runner (own thread)
-            ─► each result stored the moment it arrives ─► yielded in input order
+    Plan:  prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
+                   ─► bulk cache lookup ─► misses become Jobs ─► cost check
+    Run:   Jobs ─► a runner, chosen here (batch / live API / the backend's own loop), on its
+                   own thread, started when `predict_many` is called
+                ─► each result stored the moment it arrives ─► yielded in input order
 
-Policy lives here; a backend (`LmPredictor._run`) only turns Jobs into predictions and
-hands each to `emit`. A prompt whose result is not ready blocks only the yield, never the
-runner, so results keep reaching the cache while the caller is busy with earlier ones.
+Planning sends nothing (`costs.uncached` and `--dry-run` stop there). Policy lives here; a
+runner only turns Jobs into predictions and hands each to `emit`. A prompt whose result is
+not ready blocks only the yield, never the runner, so results keep reaching the cache while
+the caller is busy with earlier ones.
+
+Stopping (Ctrl-C, `break`, an exception in the caller's loop, the iterator closed or
+garbage-collected, the interpreter exiting) sends nothing new, then waits until every
+request already sent has been answered and stored: it was paid for. A second Ctrl-C
+abandons that wait.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import gc
 import json
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
-from lmwrapper.backend import Job
+from lmwrapper.backend import Emit, Job, Runner, ShouldStop
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import CostLimitExceededError
 from lmwrapper.sqlcache import CacheRow, SqlCache, prompt_key
@@ -31,13 +41,18 @@ if TYPE_CHECKING:
     from lmwrapper.abstract_predictor import LmPredictor
 
 PROGRESS_MIN_JOBS = 2
+BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
 _NO_CACHE = "nocache:"  # slot-id prefix of prompts that neither read nor write the cache
+_STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
 
 
 @dataclass
 class RunSummary:
-    """What the last `predict_many` did, counted in prompts; `saved_usd` is what the cached
-    answers cost when they were made."""
+    """What a `predict_many` did, counted in prompts; `saved_usd` is what the cached answers
+    cost when they were made. Live: `lm.last_run` is this object from the start of the run.
+
+    `state` is "running", "finished" (every prediction yielded) or "stopped early".
+    """
 
     prompts: int = 0
     cached: int = 0
@@ -45,10 +60,19 @@ class RunSummary:
     failed: int = 0
     spent_usd: float = 0.0
     saved_usd: float = 0.0
+    state: str = "running"
+
+    @property
+    def answered(self) -> int:
+        return self.cached + self.new + self.failed
 
     def __str__(self) -> str:
-        return (f"{self.prompts} prompts: {self.cached} cached, {self.new} new, {self.failed} failed; "
+        text = (f"{self.prompts} prompts: {self.cached} cached, {self.new} new, {self.failed} failed; "
                 f"spent ${self.spent_usd:.4f}, saved ${self.saved_usd:.4f} by the cache")
+        if self.state == "finished":
+            return text
+        left = self.prompts - self.answered
+        return f"{text}; {self.state}: {left} of {self.prompts} prompts not answered"
 
 
 @dataclass
@@ -58,60 +82,59 @@ class _Slot:
 
 
 def as_prompt(p: LmPrompt | str) -> LmPrompt:
+    """An `LmPrompt` as is; a bare string is `LmPrompt(text, max_tokens=100)` (the seed's meaning)."""
     if isinstance(p, LmPrompt):
         return p
     if isinstance(p, str):
-        return LmPrompt(p)
-    raise TypeError(f"expected an LmPrompt or a str; got {type(p).__name__}")
+        return LmPrompt(p, max_tokens=BARE_STRING_MAX_TOKENS)
+    hint = (": a chat is LmPrompt([...turns]); several prompts go to predict_many"
+            if isinstance(p, (list, tuple)) else "")
+    raise TypeError(f"expected an LmPrompt or a str; got {type(p).__name__}{hint}")
 
 
-class Run:
-    """One predict_many call. Iterate it for results in input order."""
+def as_prompts(prompts: Iterable[LmPrompt | str]) -> list[LmPrompt]:
+    if isinstance(prompts, (str, bytes, bytearray, LmPrompt)):
+        raise TypeError(
+            f"predict_many takes a list of prompts; got a single {type(prompts).__name__}, which "
+            "would be sent one character at a time. Write predict_many([prompt]) or predict(prompt)")
+    return [as_prompt(p) for p in prompts]
 
-    def __init__(
-        self,
-        lm: LmPredictor,
-        prompts: Iterable[LmPrompt | str],
-        window: CompletionWindow,
-        progress: bool | None,
-        max_cost_usd: float | None,
-    ) -> None:
+
+class Plan:
+    """What a `predict_many` would do, worked out without sending anything: the prompts,
+    their keys, what the cache already has (`slots`) and the `jobs` still to run."""
+
+    def __init__(self, lm: LmPredictor, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
+                 *, max_cost_usd: float | None = None, retry_errors: bool = False) -> None:
         self.lm = lm
-        self.prompts = [as_prompt(p) for p in prompts]
         self.window = window
+        self.prompts = as_prompts(prompts)
         for p in self.prompts:
             lm.validate_prompt(p)
         ident = lm.identity_json()
         with _gc_paused():
             # A prompt with caching off gets a slot of its own: it must neither be served a
             # cached twin's answer nor decide whether that twin's answer is stored.
-            self.keys = [k if self._caches(p) else _NO_CACHE + k
+            self.keys = [k if self.caches(p) else _NO_CACHE + k
                          for p in self.prompts for k in (prompt_key(p.canonical(), ident),)]
-        self.cache: SqlCache | None = lm.cache if any(self._caches(p) for p in self.prompts) else None
+        self.cache: SqlCache | None = lm.cache if any(self.caches(p) for p in self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
-        self._cond = threading.Condition()
-        self._slots: dict[str, _Slot] = {}
-        self._error: BaseException | None = None
-        self._stop = threading.Event()
-        self._pending: list[tuple[Job, list[LmPrediction], list[CacheRow]]] = []
-        self._backend_done = False
+        self.slots: dict[str, _Slot] = {}
         # what every row of this predictor shares: stored in columns, not in each record
-        self._defaults = lm.record_defaults()
-        self._finished = True
+        self.defaults = lm.record_defaults()
         with _gc_paused():
-            self.jobs = self._lookup()
+            self.jobs = self._lookup(retry_errors)
         self._check_cost(max_cost_usd)
-        self._bar = _progress_bar(progress, len(self.prompts), len(self.jobs))
         self._count_cached()
 
-    def _caches(self, p: LmPrompt) -> bool:
+    def caches(self, p: LmPrompt) -> bool:
         return self.lm.cache_default if p.cache is None else p.cache
 
-    def _lookup(self) -> list[Job]:
+    def _lookup(self, retry_errors: bool) -> list[Job]:
         need: dict[str, int] = {}
         first: dict[str, LmPrompt] = {}
         cached_keys: list[str] = []
-        slots = self._slots
+        slots = self.slots
         for key, p in zip(self.keys, self.prompts):
             n = p.samples_needed
             if key in slots:
@@ -127,9 +150,11 @@ class Run:
         jobs = []
         for key, n in need.items():
             samples = slots[key].samples
-            for idx, value, blob, _ in rows.get(key, ()):
+            for idx, value, blob, is_error in rows.get(key, ()):
+                if is_error and retry_errors:
+                    continue  # sent again; its answer replaces the error row
                 internals = self.lm.blob_to_internals(blob) if blob is not None else None
-                samples[idx] = from_record(decode(value)[0], first[key], internals, self._defaults)
+                samples[idx] = from_record(decode(value)[0], first[key], internals, self.defaults)
             if len(samples) < n:
                 missing = [i for i in range(n) if i not in samples]
                 if missing:
@@ -139,33 +164,108 @@ class Run:
     def _check_cost(self, max_cost_usd: float | None) -> None:
         if max_cost_usd is None or not self.jobs:
             return
-        bound = self.lm.estimate_cost([j.prompt for j in self.jobs], self.window,
-                                      samples=[len(j.sample_indices) for j in self.jobs]).total_usd
-        if bound > max_cost_usd:
+        est = self.lm.estimate_cost([j.prompt for j in self.jobs], self.window,
+                                    samples=[len(j.sample_indices) for j in self.jobs])
+        if not est.priced:
             raise CostLimitExceededError(
-                f"this run could cost up to ${bound:.4f} for {len(self.jobs)} uncached prompts, "
-                f"above max_cost_usd=${max_cost_usd:.4f}. Lower max_tokens, send fewer prompts, "
-                "use CompletionWindow.BATCH_ANY where the model has a batch price, or raise the limit."
-            )
+                f"cannot bound the cost of {self.lm.model_name()}: pass "
+                "input_usd_per_mtok/output_usd_per_mtok, or drop max_cost_usd")
+        if est.total_usd > max_cost_usd:
+            raise CostLimitExceededError(
+                f"this run could cost up to ${est.total_usd:.4f} for {len(self.jobs)} uncached "
+                f"prompts, above max_cost_usd=${max_cost_usd:.4f}. Lower max_tokens, send fewer "
+                "prompts, use CompletionWindow.BATCH_ANY where the model has a batch price, or "
+                "raise the limit.")
 
     def _count_cached(self) -> None:
         for key, p in zip(self.keys, self.prompts):
-            samples = self._slots[key].samples
+            samples = self.slots[key].samples
             if samples and all(i in samples for i in range(p.samples_needed)):
                 self.summary.cached += 1
                 self.summary.saved_usd += sum(s.cost_usd or 0.0 for s in samples.values())
+
+
+# -- routing: which runner answers the jobs ----------------------------------------------------
+
+class _LoopRunner:
+    """A backend's own loop, `lm._run(jobs, window, emit, should_stop)`, as a runner. How many
+    requests it has in flight it does not say (it has no `in_flight`)."""
+
+    def __init__(self, lm: LmPredictor, window: CompletionWindow) -> None:
+        self.lm, self.window = lm, window
+
+    def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
+        self.lm._run(jobs, self.window, emit, should_stop)
+
+
+def choose_runner(lm: LmPredictor, window: CompletionWindow) -> Runner | _LoopRunner:
+    """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
+    live runner (API backends); else its own loop (local models)."""
+    if window is CompletionWindow.BATCH_ANY and lm.supports_batch:
+        from lmwrapper.batching import batch_runner  # loaded only on this path
+
+        runner: Runner = batch_runner(lm, lm.cache)
+        return runner
+    live = lm.live_runner()
+    return live if live is not None else _LoopRunner(lm, window)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+_Arrived = tuple[Job, list[LmPrediction], list[CacheRow]]
+
+
+class Run:
+    """One predict_many call: `start()` it (predict_many does), iterate it with `Results`."""
+
+    def __init__(self, plan: Plan, progress: bool | None) -> None:
+        self.plan = plan
+        self.lm = plan.lm
+        self.summary = plan.summary
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._pending: list[_Arrived] = []
+        self._backend_done = False
+        self._finished = not plan.jobs  # the writer has stored everything it will get
+        self._next = 0
+        self._stopping = threading.Lock()
+        self._closed = False
+        self._bar = _progress_bar(progress, len(plan.prompts), len(plan.jobs))
         if self._bar is not None:
             self._bar.update(self.summary.cached)
             self._refresh_bar()
+        self.lm.last_run = self.summary
+        self.runner: Runner | _LoopRunner | None = None
+        self._threads: list[threading.Thread] = []
+        if not plan.prompts:
+            self._finish("finished")
 
-    # -- results arriving: the backend's threads call _emit; one writer thread stores them --
+    def start(self) -> None:
+        """Hand the jobs to a runner (chosen here) and start storing its answers."""
+        if not self.plan.jobs:
+            return
+        self.runner = choose_runner(self.lm, self.plan.window)
+        self._threads = [
+            threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
+            threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]
+        _LIVE_RUNS.add(self)  # before anything is sent: stopped at exit whatever happens next
+        try:
+            for t in self._threads:
+                t.start()
+        except BaseException:  # Ctrl-C right after the first request went out
+            self._threads = [t for t in self._threads if t.ident is not None]
+            self.stop()
+            raise
+
+    # -- results arriving: the runner's threads call _emit; one writer thread stores them --
 
     def _emit(self, job: Job, preds: Sequence[LmPrediction]) -> None:
         if len(preds) != len(job.sample_indices):
             raise RuntimeError(f"backend returned {len(preds)} samples for {len(job.sample_indices)}")
         preds = [p.evolve(prompt=job.prompt, sample_index=i)
                  for i, p in zip(job.sample_indices, preds)]
-        store = self.cache is not None and self._caches(job.prompt)
+        store = self.plan.cache is not None and self.plan.caches(job.prompt)
         rows = [self.lm.cache_row(job.key, p) for p in preds if store and not p.error_is_transient]
         with self._cond:
             self._pending.append((job, preds, rows))
@@ -186,8 +286,8 @@ class Run:
                     return
                 batch, self._pending = self._pending, []
             try:
-                if self.cache is not None:
-                    self.cache.put_many(r for _, _, rows in batch for r in rows)
+                if self.plan.cache is not None:
+                    self.plan.cache.put_many(r for _, _, rows in batch for r in rows)
             except BaseException as e:  # cannot store: stop spending, tell the caller
                 self._stop.set()
                 with self._cond:
@@ -197,11 +297,11 @@ class Run:
                 return
             self._release(batch)
 
-    def _release(self, batch: list[tuple[Job, list[LmPrediction], list[CacheRow]]]) -> None:
+    def _release(self, batch: list[_Arrived]) -> None:
         done = 0
         with self._cond:
             for job, preds, _ in batch:
-                slot = self._slots[job.key]
+                slot = self.plan.slots[job.key]
                 for p in preds:
                     slot.samples[p.sample_index] = p
                     self.summary.spent_usd += p.cost_usd or 0.0
@@ -220,9 +320,11 @@ class Run:
         self._bar.set_postfix(cached=s.cached, new=s.new, failed=s.failed, refresh=False)
 
     def _run_backend(self) -> None:
+        assert self.runner is not None
         try:
-            self.lm._run(self.jobs, self.window, self._emit, self._stop.is_set)
+            self.runner.run(self.plan.jobs, self._emit, self._stop.is_set)
         except BaseException as e:  # handed to the consuming thread, which re-raises it
+            self._stop.set()
             with self._cond:
                 self._error = e
         finally:
@@ -230,33 +332,22 @@ class Run:
                 self._backend_done = True
                 self._cond.notify_all()
 
-    def __iter__(self) -> Iterator[LmPrediction | list[LmPrediction]]:
-        threads = []
-        if self.jobs:
-            self._finished = False
-            threads = [threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
-                       threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]
-            for t in threads:
-                t.start()
-        try:
-            for key, p in zip(self.keys, self.prompts):
-                samples = self._wait_for(key, p.samples_needed)
-                if p.num_completions is None:
-                    yield samples[0]
-                elif p.temperature == 0.0:
-                    yield [samples[0]] * p.num_completions
-                else:
-                    yield samples[: p.num_completions]
-        finally:
-            self._stop.set()
-            for t in threads:
-                t.join(timeout=30)
-            if self._bar is not None:
-                self._bar.close()
-            self.lm.last_run = self.summary
+    # -- the caller's side ------------------------------------------------------------------
+
+    def next_result(self) -> LmPrediction | list[LmPrediction]:
+        """The next prediction in input order (blocks until it is stored)."""
+        i = self._next
+        if i >= len(self.plan.prompts) or self._closed:
+            raise StopIteration
+        key, p = self.plan.keys[i], self.plan.prompts[i]
+        samples = self._wait_for(key, p.samples_needed)
+        self._next = i + 1
+        if self._next == len(self.plan.prompts):
+            self._finish("finished")
+        return _as_answer(p, samples)
 
     def _wait_for(self, key: str, n: int) -> list[LmPrediction]:
-        samples = self._slots[key].samples
+        samples = self.plan.slots[key].samples
         if len(samples) >= n and all(i in samples for i in range(n)):  # the common, cached case
             return [samples[i] for i in range(n)]
         with self._cond:
@@ -267,6 +358,115 @@ class Run:
                     raise RuntimeError("the backend finished without answering every prompt")
                 self._cond.wait(timeout=0.5)
             return [samples[i] for i in range(n)]
+
+    def stop(self) -> None:
+        """Send nothing new; wait until what was sent is answered and stored. Idempotent."""
+        with self._stopping:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        if threading.current_thread() in self._threads:  # a finalizer run by our own thread:
+            self._finish("stopped early")  # it cannot wait for itself; exit still waits
+            return
+        try:
+            self._wait_for_threads()
+        finally:
+            self._finish("stopped early")
+            _LIVE_RUNS.discard(self)
+
+    def _wait_for_threads(self) -> None:
+        if not self._threads:
+            return
+        backend = self._threads[0]
+        backend.join(timeout=_STOP_GRACE_S)
+        waiting = self._in_flight_text()
+        if backend.is_alive() and waiting and self.summary.state != "finished":
+            print(f"lmwrapper: stopping; waiting for {waiting} to be answered and stored "
+                  "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
+        for t in self._threads:  # joined in slices: a second Ctrl-C gets through
+            while t.is_alive():
+                t.join(timeout=0.5)
+        if len(self._threads) < 2:  # Ctrl-C in start() before the writer started
+            self._write_loop()  # so store here what the backend sent
+
+    def _in_flight_text(self) -> str:
+        """What a stopping run waits for, in words; "" when the runner says nothing is in flight."""
+        count = getattr(self.runner, "in_flight", None)
+        if count is None:  # a backend's own loop does not say
+            return "the requests already sent"
+        n = count()
+        return f"{n} request{'s' if n != 1 else ''} already sent" if n else ""
+
+    def _finish(self, state: str) -> None:
+        if self.summary.state == "running":
+            self.summary.state = state
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Results(Iterator["LmPrediction | list[LmPrediction]"]):
+    """The iterator `predict_many` returns: predictions in input order.
+
+    Leaving it early — `break`, an exception, Ctrl-C, `close()`, or dropping it — stops the
+    run: nothing new is sent, and what was already sent is stored before control returns.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __iter__(self) -> Results:
+        return self
+
+    def __next__(self) -> LmPrediction | list[LmPrediction]:
+        try:
+            return self._run.next_result()
+        except StopIteration:
+            raise
+        except BaseException:  # Ctrl-C while waiting, a storage or backend failure
+            self._run.stop()
+            raise
+
+    def close(self) -> None:
+        self._run.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._run.stop()
+
+    @property
+    def summary(self) -> RunSummary:
+        return self._run.summary
+
+
+def _as_answer(p: LmPrompt, samples: list[LmPrediction]) -> LmPrediction | list[LmPrediction]:
+    """The shape `p` asked for, each prediction labelled with `p` itself (a twin that differs
+    only in metadata or num_completions shares the samples, not the label)."""
+    if p.num_completions is None:
+        s = samples[0]
+        return s if s.prompt is p else s.evolve(prompt=p)
+    if p.temperature == 0.0:
+        samples = samples[:1] * p.num_completions
+    else:
+        samples = samples[: p.num_completions]
+    return [s if s.prompt is p else s.evolve(prompt=p) for s in samples]
+
+
+# Runs with threads still going: stopped (what was sent is stored) when the interpreter exits.
+_LIVE_RUNS: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_runs() -> None:
+    for run in list(_LIVE_RUNS):
+        run.stop()
 
 
 @contextlib.contextmanager

@@ -44,7 +44,8 @@ from lmwrapper.fsinfo import warn_if_network_fs
 
 from lmwrapper.batching.schema import m0002_batch_jobs
 
-KEY_SCHEMA_VERSION = 1
+# 2: named entries, defaults left out (1 hashed the values by position).
+KEY_SCHEMA_VERSION = 2
 CACHE_FILE_NAME = "lmwrapper.sqlite"
 _LOOKUP_CHUNK = 20_000
 
@@ -83,11 +84,13 @@ _CANONICAL = json.JSONEncoder(
 def prompt_key(canonical_prompt: dict[str, Any], model_identity_json: str) -> str:
     """The cache key: sha256 over key-schema version, model identity and canonical prompt.
 
-    Only the canonical *values* are encoded (4x faster than a sorted dict): their order is
-    fixed by `LmPrompt.canonical()`, so reordering or adding a field there needs a bump of
-    `KEY_SCHEMA_VERSION`. Nested dicts (chat turns, response formats) are key-sorted.
+    The prompt is encoded as named entries, key-sorted, nested dicts too (chat turns,
+    response formats): reordering fields in code does not move a key, and since
+    `LmPrompt.canonical()` leaves out fields at their default, neither does adding a field
+    with a default. A change in what a value *means* still needs a bump of
+    `KEY_SCHEMA_VERSION`; `tests/test_cache_key.py` pins golden keys so no change slips by.
     """
-    body = _CANONICAL.encode(list(canonical_prompt.values()))
+    body = _CANONICAL.encode(canonical_prompt)
     return hashlib.sha256(
         f"{KEY_SCHEMA_VERSION}\x1f{model_identity_json}\x1f{body}".encode()
     ).hexdigest()

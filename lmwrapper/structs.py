@@ -115,7 +115,8 @@ class ModelInternalsRequest:
                 raise ValueError(f"ModelInternalsRequest.hidden_layer_fractions must be in [0, 1]; got {f}")
 
     def canonical(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """The fields that differ from their defaults (a new field with a default keeps old keys)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v != _INTERNALS_DEFAULTS[k]}
 
 
 ResponseFormat = Union[Literal["text", "json_object"], Mapping[str, Any], None]
@@ -149,6 +150,7 @@ class LmPrompt:
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str):
+            _check_text_type(self.text)
             object.__setattr__(self, "text", LmChatDialog(self.text))
         if isinstance(self.stop, str):
             object.__setattr__(self, "stop", (self.stop,))
@@ -179,15 +181,20 @@ class LmPrompt:
         """How many distinct samples this prompt needs (1 when decoding is greedy)."""
         return 1 if self.temperature == 0.0 else (self.num_completions or 1)
 
-    def canonical(self) -> dict[str, Any]:
-        """Every output-affecting field, defaults normalised (stop None == [], a chat as dicts).
+    def canonical(self, *, include_defaults: bool = False) -> dict[str, Any]:
+        """Every output-affecting field by name, normalised (stop None == [], a chat as dicts).
 
-        `num_completions` is left out: samples are cached as rows with a sample index.
+        Fields at their default are left out (unless `include_defaults`): the cache key hashes
+        this dict, so a field added later with a default does not change any existing key.
+        `num_completions` is left out too: samples are cached as rows with a sample index.
+
+            >>> LmPrompt("hi", max_tokens=5).canonical()
+            {'kind': 'text', 'text': 'hi', 'max_tokens': 5}
         """
         text: Any = self.text
         if isinstance(text, LmChatDialog):
             text = [t.as_dict() for t in text]
-        return {
+        full = {
             "kind": "chat" if isinstance(self.text, LmChatDialog) else "text",
             "text": text,
             "max_tokens": self.max_tokens,
@@ -206,6 +213,12 @@ class LmPrompt:
             "seed": self.seed,
             "response_format": None if self.response_format == "text" else self.response_format,
         }
+        if include_defaults:
+            return full
+        # `kind` and `text` have no default, so they always count. Validation fixed each
+        # field's type, so `==` cannot confuse 1 with True or 1.0.
+        default = _CANONICAL_DEFAULTS.get
+        return {k: v for k, v in full.items() if v != default(k, _ALWAYS)}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field, as given (`from_dict` rebuilds an equal prompt)."""
@@ -239,6 +252,17 @@ class LmPrompt:
         from lmwrapper.compat import prompt_dict
 
         return prompt_dict(self, include_metadata)
+
+
+def _check_text_type(text: Any) -> None:
+    """A clear TypeError for a `text` that is neither a str nor a list of chat turns."""
+    if isinstance(text, (bytes, bytearray)):
+        raise TypeError("LmPrompt.text must be a str or a list of chat turns; got bytes: "
+                        "decode it first, e.g. LmPrompt(data.decode('utf-8'))")
+    if isinstance(text, Mapping) or not isinstance(text, Iterable):
+        raise TypeError("LmPrompt.text must be a str (a completion prompt) or a list of chat "
+                        f"turns (str, LmChatTurn, (role, content) or dict); got {type(text).__name__}"
+                        + (": wrap the turn in a list" if isinstance(text, Mapping) else ""))
 
 
 def _check(ok: bool, field_name: str, allowed: str, value: Any) -> None:
@@ -466,6 +490,11 @@ class LmPrediction:
         """A copy marked `was_cached` (predictions are frozen: 0.18 changed this one in place)."""
         return self.evolve(was_cached=True)
 
+
+_INTERNALS_DEFAULTS = dataclasses.asdict(ModelInternalsRequest())
+_ALWAYS = object()  # differs from every value: marks the entries without a default
+_CANONICAL_DEFAULTS = {k: v for k, v in LmPrompt("").canonical(include_defaults=True).items()
+                       if k not in ("kind", "text")}
 
 _PLAIN_FIELDS = tuple(
     f.name for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage")

@@ -1,4 +1,5 @@
-"""The cache key: every output-affecting field counts, nothing else does."""
+"""The cache key: every output-affecting field counts, nothing else does, and keys never
+shift silently (golden keys below; a change to them is a change to every user's cache)."""
 
 import dataclasses
 
@@ -42,7 +43,7 @@ def test_changing_any_output_field_changes_the_key(change):
 
 
 def test_every_prompt_field_is_either_keyed_or_deliberately_not():
-    keyed = set(BASE.canonical()) - {"kind", "internals"}
+    keyed = set(BASE.canonical(include_defaults=True)) - {"kind", "internals"}
     keyed |= {"text", "model_internals_request"}
     not_keyed = {"metadata", "cache", "num_completions"}  # num_completions: sample rows
     assert {f.name for f in dataclasses.fields(LmPrompt)} == keyed | not_keyed
@@ -94,3 +95,67 @@ def test_equivalent_chat_spellings_share_a_key():
     assert key(a) == key(b)
     named = LmPrompt([LmChatTurn("user", "q", name="ann"), "a", "q2"], max_tokens=5)
     assert key(named) != key(a)
+
+
+# Fixed prompts -> fixed keys. If one of these changes, every cached row of that shape is
+# lost to its users: bump KEY_SCHEMA_VERSION on purpose and update these, never silently.
+GOLDEN = {
+    "completion": (LmPrompt("hello", max_tokens=10),
+                   "2ab373a778c803f7cc83b20a05257f5e0ead14aa64871e8299846a1325b608e3"),
+    "completion_all_defaults": (LmPrompt("hello"),
+                                "ae62962cdce090623093c9dcba7b2942e47f7305a3917e3dea7f6cba30077b40"),
+    "chat": (LmPrompt(["hi", "hello", "how are you?"], max_tokens=20),
+             "c306914ccc6bed12dedd99195a153654745cc70b2294c58960eecce9cde0a71b"),
+    "chat_system_named": (
+        LmPrompt([LmChatTurn("system", "be brief"), LmChatTurn("user", "hi", name="ann")],
+                 max_tokens=5),
+        "10a132d8b017487902d211bd180cdb6b56753633eb95e6e9ed73d06277151e38"),
+    "samples": (LmPrompt("tell a joke", max_tokens=30, temperature=0.7, num_completions=3, seed=7),
+                "558fd34b20e92442be29c4b8ee6650aab26fd5e318290d41418abb833c7ed467"),
+    "greedy_stop_logprobs": (
+        LmPrompt("a b c", max_tokens=5, temperature=0, stop=["\n", "."], logprobs=5),
+        "5dd124066374a4138e847fd75a85c1a73c0990f11a865d66d691a7d720586fc6"),
+    "response_format": (
+        LmPrompt(["give json"], max_tokens=50, response_format={
+            "type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}}),
+        "15bedb6dd1ba3fe3acaa126d419e73ae8cffd713c9e836853729f1891b850053"),
+    "json_object": (LmPrompt(["give json"], max_tokens=50, response_format="json_object"),
+                    "4678a0f467ddbd3c884a0eb2d0b7d3e6ea652f06a67ac9e856a5b221f0fdc1bb"),
+    "internals": (
+        LmPrompt("The capital of France is", max_tokens=1, echo=True,
+                 model_internals_request=ModelInternalsRequest(return_hidden_states=True,
+                                                               hidden_layer_indexes=(0, -1))),
+        "dd2cf4f8211116bb81d03cc2ef475f6b47c998768fdf7d45f612d63152c68db5"),
+}
+
+
+@pytest.mark.parametrize("name", GOLDEN)
+def test_golden_keys(name):
+    prompt, expected = GOLDEN[name]
+    assert key(prompt) == expected
+
+
+def test_golden_canonical_form():
+    """What the key hashes, spelled out: named entries, defaults left out, sorted."""
+    from lmwrapper.sqlcache import _CANONICAL, KEY_SCHEMA_VERSION
+
+    assert KEY_SCHEMA_VERSION == 2
+    assert _CANONICAL.encode(GOLDEN["samples"][0].canonical()) == (
+        '{"kind":"text","max_tokens":30,"seed":7,"temperature":0.7,"text":"tell a joke"}')
+    assert GOLDEN["internals"][0].canonical()["internals"] == {
+        "return_hidden_states": True, "hidden_layer_indexes": (0, -1)}
+
+
+def test_fields_at_their_default_are_left_out_so_a_new_field_keeps_old_keys():
+    """A field added later with a default is absent from every existing prompt's canonical
+    form, exactly as each of today's fields is when at its default."""
+    assert LmPrompt("x").canonical() == {"kind": "text", "text": "x"}
+    full = LmPrompt("x").canonical(include_defaults=True)
+    assert set(full) - {"kind", "text"}  # the defaults exist; they are just not hashed
+    assert key(LmPrompt("x")) == prompt_key({"kind": "text", "text": "x"}, MODEL)
+    assert ModelInternalsRequest().canonical() == {}
+
+
+def test_the_order_of_entries_does_not_matter():
+    c = GOLDEN["samples"][0].canonical()
+    assert prompt_key(dict(reversed(list(c.items()))), MODEL) == key(GOLDEN["samples"][0])

@@ -202,11 +202,11 @@ def test_a_storage_failure_stops_the_run_and_reaches_the_caller(cache_dir):
 
 def test_cache_false_prompt_is_not_served_its_cached_twin():
     lm = ScriptedLm()
-    first = lm.predict("twin")
+    first = lm.predict(LmPrompt("twin"))
     preds = list(lm.predict_many([LmPrompt("twin", cache=False), LmPrompt("twin")]))
     assert not preds[0].was_cached and preds[0].completion_text != first.completion_text
     assert preds[1].was_cached and preds[1].completion_text == first.completion_text
     fresh = ScriptedLm()
     list(fresh.predict_many([LmPrompt("new", cache=False), LmPrompt("new")]))
     assert fresh.call_log == ["new", "new"]  # one for each: the cached one is stored
-    assert ScriptedLm().predict("new").was_cached
+    assert ScriptedLm().predict(LmPrompt("new")).was_cached

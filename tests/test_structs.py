@@ -90,3 +90,11 @@ def test_prediction_round_trips_through_json_exactly():
     assert json.loads(back.to_json()) == json.loads(pred.to_json())
     err = LmPrediction(None, LmPrompt("x"), error_message="too long")
     assert err.has_errors and LmPrediction.from_json(err.to_json()) == err
+
+
+@pytest.mark.parametrize("text, fix", [(None, "got NoneType"), (123, "got int"),
+                                       (b"hi", "decode it first"),
+                                       ({"role": "user", "content": "hi"}, "wrap the turn in a list")])
+def test_a_text_that_is_neither_a_string_nor_a_chat_is_a_clear_type_error(text, fix):
+    with pytest.raises(TypeError, match=f"LmPrompt.text must be a str.*{fix}"):
+        LmPrompt(text)

@@ -14,13 +14,13 @@ import dataclasses
 import json
 import os
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate
 from lmwrapper.api_backend import ApiPredictor
-from lmwrapper.backend import Emit, Job
+from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper.errors import spend_limit_message
 from lmwrapper.claude_wrapper.models import ClaudeModelInfo
@@ -127,15 +127,6 @@ class ClaudePredictor(ApiPredictor):
         return dataclasses.replace(est, prompts=len(prompts))
 
     # -- sending ------------------------------------------------------------------------------
-
-    def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
-             should_stop: Callable[[], bool]) -> None:
-        if window == CompletionWindow.BATCH_ANY and self.supports_batch:
-            from lmwrapper.batching import batch_runner
-
-            batch_runner(self, self.cache).run(jobs, emit, should_stop)
-            return
-        self.live_runner().run(jobs, emit, should_stop)
 
     def batch_adapter(self) -> Any:
         """Message Batches for `lmwrapper.batching` (the live API's request bodies)."""

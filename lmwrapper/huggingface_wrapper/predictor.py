@@ -37,6 +37,7 @@ class HuggingFacePredictor(LmPredictor):
     """A loaded model + tokenizer. Build one with `get_huggingface_lm`."""
 
     provider = "huggingface"
+    runs_locally = True  # its tokens cost nothing: max_cost_usd is satisfied, not refused
 
     def __init__(self, model: Any, tokenizer: Any, config: Any, *, name: str,
                  identity: dict[str, Any], batch_size: int, use_chat_mode: bool | None = None,

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate
 from lmwrapper.api_backend import ApiPredictor
-from lmwrapper.backend import Emit, Job
+from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import Price, bound
 from lmwrapper.errors import BadResponseError, TransientProviderError, install_hint
@@ -60,7 +59,6 @@ class OpenAiPredictor(ApiPredictor):
             base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
             timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
-        self._warned_batch = False
         self.price = Price(model.input_usd_per_mtok, model.output_usd_per_mtok,
                            model.cached_input_usd_per_mtok, model.batch_discount)
 
@@ -111,16 +109,6 @@ class OpenAiPredictor(ApiPredictor):
         return OpenAiBatchAdapter(self)
 
     # -- sending -----------------------------------------------------------------------------
-
-    def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
-             should_stop: Callable[[], bool]) -> None:
-        # The engine will call live_runner() itself (and route BATCH_ANY); until then:
-        if window == CompletionWindow.BATCH_ANY and not self.supports_batch and not self._warned_batch:
-            self._warned_batch = True
-            warnings.warn("CompletionWindow.BATCH_ANY: the OpenAI Batch API is not implemented yet "
-                          "in lmwrapper; these prompts run through the live API at the live price.",
-                          stacklevel=2)
-        self.live_runner().run(jobs, emit, should_stop)
 
     def _make_client(self, key: str) -> Any:
         try:

@@ -7,15 +7,24 @@
 
 With the queue empty it answers deterministically (`default_answer`). `delay` makes it slow,
 `call_log_path` appends one line per sample it produced (for tests across processes).
+
+It caches like any model, and its cache identity includes its answer function (qualified
+name + a hash of its code), so `ScriptedLm(answer=other)` is never served `answer`'s cached
+replies. What the code does not show — values a closure or a global holds, enqueued answers —
+is not in the identity: give such a model its own `model="..."` name, or `cache_default=False`.
 """
 
 from __future__ import annotations
 
 import collections
+import hashlib
 import time
+import types
 from typing import Any, Callable, Sequence
 
-from lmwrapper.abstract_predictor import LmPredictor
+from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
+from lmwrapper.backend import Runner, SequentialRunner
+from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import ProviderError
 from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
 
@@ -54,7 +63,21 @@ class ScriptedLm(LmPredictor):
         self._queue.extend(answers)
 
     def model_identity(self) -> dict[str, Any]:
-        return {"provider": self.provider, "model": self._model}
+        identity = {"provider": self.provider, "model": self._model}
+        if self._answer is not default_answer:  # keeps the default's keys as they were
+            identity["answer"] = answer_identity(self._answer)
+        return identity
+
+    def live_runner(self) -> Runner:
+        """Like an API backend's: one request at a time, and it says how many are in flight."""
+        return SequentialRunner(self._predict_or_error)
+
+    def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
+                      CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
+        """`cost_per_call` per sample (free without one): a fake's cost is always known."""
+        calls = sum(samples) if samples is not None else sum(p.samples_needed for p in prompts)
+        usd = (self.cost_per_call or 0.0) * calls
+        return CostEstimate(len(prompts), 0, 0, usd, 0.0, free=self.cost_per_call is None)
 
     def _predict_samples(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
         return [self._one(prompt) for _ in range(n)]
@@ -74,3 +97,22 @@ class ScriptedLm(LmPredictor):
             usage=LmUsage(len(text.split()), len(answer.split())), cost_usd=self.cost_per_call,
             provider=self.provider, model=self._model,
         )
+
+
+def answer_identity(fn: Callable[..., Any]) -> str:
+    """`module.qualname:hash` of an answer function's code (bytecode, constants, names), so
+    two different functions never share cached answers; the same code always does."""
+    code = getattr(fn, "__code__", None)
+    name = f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', type(fn).__qualname__)}"
+    if code is None:  # a callable object or a builtin: its name is all we have
+        return name
+    return f"{name}:{hashlib.sha256(_code_fingerprint(code)).hexdigest()[:16]}"
+
+
+def _code_fingerprint(code: types.CodeType) -> bytes:
+    """The code and, recursively, its nested functions' code (their repr holds an address)."""
+    parts = [code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()]
+    for const in code.co_consts:
+        parts.append(_code_fingerprint(const) if isinstance(const, types.CodeType)
+                     else repr(const).encode())
+    return b"\x1f".join(parts)

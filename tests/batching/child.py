@@ -21,7 +21,6 @@ from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
 from lmwrapper.structs import LmPrompt
-from tests.batching import shim
 
 
 def _openai(base_url: str):  # type: ignore[no-untyped-def]
@@ -89,7 +88,6 @@ POINTS = {
 
 def main() -> None:
     base_url, point, n, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    shim.install()
     POINTS[point]()
     if len(sys.argv) > 5:  # wait for the parent's go (a barrier across processes)
         go = pathlib.Path(sys.argv[5])

@@ -6,18 +6,10 @@ import pytest
 
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.testing import FakeServer
-from tests.batching import shim
 
 API_KEY = "sk-test-SECRET0123456789abcdef"
 FAST = {"LMWRAPPER_BATCH_POLL_S": "0.01", "LMWRAPPER_BATCH_POLL_MAX_S": "0.05"}
 
-
-
-@pytest.fixture(autouse=True)
-def batch_routing(monkeypatch):
-    """The test-only shim (see shim.py), for this folder's tests only."""
-    monkeypatch.setattr(shim.OpenAiPredictor, "_run", shim.OpenAiPredictor._run)
-    shim.install()
 
 
 @pytest.fixture

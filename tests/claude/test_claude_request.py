@@ -24,9 +24,9 @@ def test_system_turns_become_system_and_stop_becomes_stop_sequences(srv, make_lm
 
 
 def test_max_tokens_default_is_documented_and_capped_by_the_model(srv, make_lm):
-    make_lm().predict("Hi")
+    make_lm().predict(LmPrompt("Hi"))  # max_tokens=None (a bare str means max_tokens=100)
     assert sent_bodies(srv)[-1]["max_tokens"] == min(DEFAULT_MAX_TOKENS, 8192)
-    make_lm("claude-3-haiku-20240307").predict("Hi")
+    make_lm("claude-3-haiku-20240307").predict(LmPrompt("Hi"))
     assert sent_bodies(srv)[-1]["max_tokens"] == 4096
 
 

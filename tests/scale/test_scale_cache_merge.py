@@ -17,8 +17,11 @@ def _prompts(n, start=0):
     return [LmPrompt(f"item {i}", max_tokens=5, temperature=0) for i in range(start, start + n)]
 
 
-def _fill(directory, prompts, answer=None):
-    lm = ScriptedLm(cache_dir=str(directory), **({"answer": answer} if answer else {}))
+def _fill(directory, prompts, answers=()):
+    # enqueued answers, not another answer function: the same model identity (and keys) must
+    # give different values, as two runs of a sampled prompt would
+    lm = ScriptedLm(cache_dir=str(directory))
+    lm.enqueue(*answers)
     return [p.completion_text for p in lm.predict_many(prompts)]
 
 
@@ -54,7 +57,7 @@ def test_merging_twice_changes_nothing_the_second_time(tmp_path):
 
 def test_different_values_for_one_sample_are_reported_and_the_first_kept(tmp_path, capsys):
     _fill(tmp_path / "a", _prompts(5))
-    _fill(tmp_path / "b", _prompts(5)[3:], answer=lambda p, n: "another answer")
+    _fill(tmp_path / "b", _prompts(5)[3:], answers=["another answer"] * 2)
     report = merge_caches([tmp_path / "a", tmp_path / "b"], tmp_path / "dst", progress=False)
     assert report.conflict_count == 2 and report.added == 5
     assert {c.source for c in report.conflicts} == {str(cache_file(tmp_path / "b"))}
@@ -116,9 +119,10 @@ def test_bad_sources_are_refused_with_the_fix(tmp_path):
 
 
 def _add_job_tables(directory, jobs, extra_table=False):
+    # the batch engine's own table (migration 0002): job_id, provider, model, identity, ...
     db = sqlite3.connect(cache_file(directory))
-    db.execute("CREATE TABLE IF NOT EXISTS batch_jobs (batch_id TEXT PRIMARY KEY, status TEXT)")
-    db.executemany("INSERT OR REPLACE INTO batch_jobs VALUES (?, ?)", jobs)
+    db.executemany("INSERT OR REPLACE INTO batch_jobs VALUES (?, 'openai', 'gpt-4o-mini', ?, 0, NULL)",
+                   jobs)
     if extra_table:
         db.execute("CREATE TABLE batch_future (x)")
     db.commit()
@@ -132,16 +136,16 @@ def test_tables_both_files_have_come_along_and_the_others_are_named(tmp_path):
                     extra_table=True)
     _add_job_tables(tmp_path / "dst", [("b0", "done"), ("b3", "done")])
     report = merge_caches([tmp_path / "a"], tmp_path / "dst", progress=False)
-    assert report.table_rows_added == {"batch_jobs": 2}
+    assert report.table_rows_added == {"batch_jobs": 2, "batch_batches": 0, "batch_lines": 0}
     assert report.table_conflicts == {"batch_jobs": 1}  # b3: DST's record kept
     assert "batch_future" in report.skipped_tables
     assert "batch_future: skipped" in report.summary()
     db = sqlite3.connect(cache_file(tmp_path / "dst"))
-    assert db.execute("SELECT * FROM batch_jobs ORDER BY batch_id").fetchall() == [
+    assert db.execute("SELECT job_id, identity FROM batch_jobs ORDER BY job_id").fetchall() == [
         ("b0", "done"), ("b1", "done"), ("b2", "done"), ("b3", "done")]
     db.close()
     again = merge_caches([tmp_path / "a"], tmp_path / "dst", progress=False)
-    assert again.table_rows_added == {"batch_jobs": 0}
+    assert again.table_rows_added == {"batch_jobs": 0, "batch_batches": 0, "batch_lines": 0}
 
 
 def test_the_cli_merges_with_a_progress_bar(tmp_path, capsys):
