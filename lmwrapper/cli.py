@@ -239,8 +239,46 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=_cache_export)
     add_merge_parser(cache_sub)
 
+    models = sub.add_parser("models", help="every known model: limits, prices, downloaded")
+    models.add_argument("--provider", "-p", default=None, help="only this provider (e.g. openai)")
+    models.add_argument("--json", action="store_true", help="one JSON object per model")
+    models.set_defaults(func=_models)
     _add_backend_commands(sub)
     return parser
+
+
+def _models(args: argparse.Namespace) -> int:
+    from lmwrapper.registry import known_models
+
+    try:
+        entries = known_models(args.provider)
+    except ValueError as e:
+        print(f"lmwrapper models: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        for m in entries:
+            print(json.dumps(m.to_dict()))
+        return 0
+    print(f"{'model':40}{'context':>10}{'output':>9}{'live in/out $/Mtok':>22}"
+          f"{'batch in/out':>16}  local")
+    for m in entries:
+        local = ("downloaded" if m.downloaded else "not downloaded") if m.local else ""
+        print(f"{m.spec:40}{_num(m.context_window):>10}{_num(m.max_output_tokens):>9}"
+              f"{_prices(m.input_usd_per_mtok, m.output_usd_per_mtok):>22}"
+              f"{_prices(m.batch_input_usd_per_mtok, m.batch_output_usd_per_mtok):>16}  {local}")
+    print("Prices in USD per million tokens (input/output); '-': not known. Any Hugging Face hub "
+          "name or model folder also works as hf/NAME.")
+    return 0
+
+
+def _num(n: int | None) -> str:
+    return f"{n:,}" if n is not None else "-"
+
+
+def _prices(usd_in: float | None, usd_out: float | None) -> str:
+    if usd_in is None or usd_out is None:
+        return "-"
+    return f"{usd_in:g}/{usd_out:g}"
 
 
 def _add_backend_commands(sub: argparse._SubParsersAction) -> None:
