@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import LmWrapperError
-from lmwrapper.registry import provider_of
+from lmwrapper.registry import Provider, provider_of
 from lmwrapper.sharding import add_shard_argument, apply_shard
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -89,7 +89,7 @@ def add_run_parser(subparsers: Any) -> None:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--chat-mode", action=argparse.BooleanOptionalAction, default=None,
                    help="local models: send string lines through the model's chat template "
-                        "(default: when the model has one)")
+                        "(default: yes when the model has one; --no-chat-mode: plain text)")
     add_shard_argument(p)
     p.set_defaults(func=run_command)
 
@@ -352,9 +352,23 @@ def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | No
         if max_concurrency is not None:
             kw["max_concurrency"] = max_concurrency
     try:
-        return provider.make(name, **kw)
+        return _make(provider, name, kw)
     except ImportError as e:
         raise ValueError(f"the {provider.name} backend is not available here ({e})") from None
+
+
+def _make(provider: Provider, name: str, kw: dict[str, Any]) -> LmPredictor:
+    """On the command line a local instruct model gets its chat template by default, also for
+    string lines (a researcher's JSONL holds questions, not raw completions); a model without
+    a template runs its lines as plain text."""
+    if not provider.local or kw["use_chat_mode"] is not None:
+        return provider.make(name, **kw)
+    try:
+        return provider.make(name, **{**kw, "use_chat_mode": True})
+    except ValueError as e:
+        if "chat_template" not in str(e):
+            raise
+        return provider.make(name, **{**kw, "use_chat_mode": None})
 
 
 def _refuse_api_flags(spec: str, base_url: str | None, max_concurrency: int | None) -> None:
