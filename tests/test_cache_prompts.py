@@ -70,3 +70,14 @@ def test_recent_rows_filter_by_model_text_and_errors():
     assert cache.recent_rows(n=10, search="e_t") and not cache.recent_rows(n=10, search="max_")
     assert len(cache.recent_rows(n=10, search="TOO LONG")) == 1  # errors are searched too
     assert len(cache.recent_rows(n=1)) == 1
+
+
+def test_cache_merge_brings_the_prompts_along(tmp_path):
+    from lmwrapper.cache_merge import merge_caches
+
+    for shard in ("a", "b"):
+        list(ScriptedLm(cache_dir=str(tmp_path / shard)).predict_many([f"from {shard}"]))
+    merge_caches([tmp_path / "a", tmp_path / "b"], tmp_path / "all", progress=False)
+    merged = SqlCache(tmp_path / "all" / "lmwrapper.sqlite")
+    assert sorted(r["prompt"]["text"] for r in merged.export_rows()) == ["from a", "from b"]
+    merged.close()

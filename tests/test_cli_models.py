@@ -131,3 +131,14 @@ def test_chat_mode_is_refused_for_an_api_model(tmp_path, capsys):
     src = write_jsonl(tmp_path / "in.jsonl", ["x"])
     assert main(["run", "--model", "openai/gpt-4o-mini", "--no-chat-mode", src, "--dry-run"]) == 2
     assert "local models only" in capsys.readouterr().err
+
+
+def test_readme_one_name_example_runs(monkeypatch, capsys):
+    pytest.importorskip("transformers")
+    from readme_blocks import python_blocks
+
+    folder = smollm2.smollm2_path(str(REPO / "cache"))
+    monkeypatch.setenv("LMWRAPPER_MODELS_DIR", str(folder.parent))
+    (block,) = python_blocks("One name for any model")
+    exec(compile(block, "README.md[One name for any model]", "exec"), {})
+    assert capsys.readouterr().out == " Paris\n"
