@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Measure the checkout this script lives in, not whichever lmwrapper the venv has installed
+# (`python benchmarks/bench_cache.py` puts benchmarks/, not the checkout, on sys.path).
+sys.path.insert(0, str(HERE.parent))
 BASELINE_VENV = HERE / ".baseline-venv"
 BASELINE_PIN = "lmwrapper==0.18.0.0"
 

@@ -31,7 +31,7 @@ from typing import Any, TextIO
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import LmWrapperError
-from lmwrapper.registry import Provider, provider_of
+from lmwrapper.registry import provider_of
 from lmwrapper.sharding import add_shard_argument, apply_shard
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -123,6 +123,7 @@ def prepare(args: argparse.Namespace) -> tuple[LmPredictor, list[LmPrompt], list
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
                      cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache,
                      chat_mode=getattr(args, "chat_mode", None))
+        prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
         prompts, rows = apply_shard(args, lm, prompts, rows)
     except (ValueError, KeyError) as e:
         raise Refused(str(e)) from None
@@ -342,7 +343,8 @@ def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | No
     kw: dict[str, Any] = {"cache_dir": cache_dir, "cache_default": cache_default}
     if provider.local:
         _refuse_api_flags(spec, base_url, max_concurrency)
-        kw["use_chat_mode"] = chat_mode
+        if chat_mode is False:  # no template at all, for chat lines too (see apply_chat_mode)
+            kw["use_chat_mode"] = False
     else:
         if chat_mode is not None:
             raise ValueError(f"--chat-mode/--no-chat-mode apply to local models only; {spec} is "
@@ -352,23 +354,25 @@ def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | No
         if max_concurrency is not None:
             kw["max_concurrency"] = max_concurrency
     try:
-        return _make(provider, name, kw)
+        return provider.make(name, **kw)
     except ImportError as e:
         raise ValueError(f"the {provider.name} backend is not available here ({e})") from None
 
 
-def _make(provider: Provider, name: str, kw: dict[str, Any]) -> LmPredictor:
-    """On the command line a local instruct model gets its chat template by default, also for
-    string lines (a researcher's JSONL holds questions, not raw completions); a model without
-    a template runs its lines as plain text."""
-    if not provider.local or kw["use_chat_mode"] is not None:
-        return provider.make(name, **kw)
-    try:
-        return provider.make(name, **{**kw, "use_chat_mode": True})
-    except ValueError as e:
-        if "chat_template" not in str(e):
-            raise
-        return provider.make(name, **{**kw, "use_chat_mode": None})
+def apply_chat_mode(spec: str, lm: LmPredictor, prompts: list[LmPrompt],
+                    chat_mode: bool | None) -> list[LmPrompt]:
+    """On the command line a string line for a local instruct model is a question, not text to
+    continue: it is sent as a one-turn chat (the model's template applies) unless
+    --no-chat-mode. A real chat prompt, not a flag in the model's identity, so its cache key
+    says what was sent."""
+    if chat_mode is False or not provider_of(spec)[0].local:
+        return prompts
+    if not getattr(getattr(lm, "tokenizer", None), "chat_template", None):
+        if chat_mode:
+            raise ValueError(f"--chat-mode: {lm.model_name()} has no chat template; drop the flag "
+                             f"to send string lines as plain text")
+        return prompts
+    return [p if p.is_text_a_chat() else dataclasses.replace(p, text=[str(p.text)]) for p in prompts]
 
 
 def _refuse_api_flags(spec: str, base_url: str | None, max_concurrency: int | None) -> None:

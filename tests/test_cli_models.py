@@ -142,3 +142,17 @@ def test_readme_one_name_example_runs(monkeypatch, capsys):
     (block,) = python_blocks("One name for any model")
     exec(compile(block, "README.md[One name for any model]", "exec"), {})
     assert capsys.readouterr().out == " Paris\n"
+
+
+def test_run_sends_string_lines_to_a_local_instruct_model_as_chats(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    from lmwrapper.sqlcache import get_cache
+
+    folder = smollm2.smollm2_path(str(REPO / "cache"))
+    monkeypatch.setenv("LMWRAPPER_MODELS_DIR", str(folder.parent))
+    src = write_jsonl(tmp_path / "in.jsonl", ["What is 2+2?"])
+    base = ["run", "--model", "hf/smollm2-135m-instruct", "--max-tokens", "2",
+            "--temperature", "0", src, "-o", str(tmp_path / "out.jsonl")]
+    assert main(base) == 0 and main([*base, "--no-chat-mode"]) == 0
+    kinds = sorted(r["prompt"]["kind"] for r in get_cache().export_rows())
+    assert kinds == ["chat", "text"]  # two runs, two honest keys: nothing served across
