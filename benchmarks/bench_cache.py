@@ -88,7 +88,7 @@ def baseline_python() -> Path | None:
         print(f"creating {BASELINE_VENV} with {BASELINE_PIN} (once)...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(BASELINE_VENV)], check=True)
         r = subprocess.run([str(py), "-m", "pip", "install", "-q", BASELINE_PIN],
-                           capture_output=True, text=True)
+                           check=False, capture_output=True, text=True)
         if r.returncode != 0:
             print(f"could not install the baseline: {r.stderr[-500:]}", file=sys.stderr)
             return None
