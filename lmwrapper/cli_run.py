@@ -11,8 +11,10 @@ where the object form takes any `LmPrompt` field (`text`/`messages` are accepted
 `prompt`) and `metadata`; every other field (`id`, a gold `label`, ...) is copied to the
 output line and into the prompt's metadata. `--max-tokens`/`--temperature` apply to lines
 that do not set them. Each output line is `index`, those columns, then the prediction's
-fields; with `num_completions` it holds `samples` instead. Answers are written
-as they become ready, in input order; the cache makes a rerun after a crash free.
+fields; with `num_completions` it holds `samples` instead. A string line for a local
+instruct model is sent as a one-turn chat, through the model's template (`--no-chat-mode`:
+as plain text). Answers are written as they become ready, in input order; the cache makes a
+rerun after a crash free.
 """
 
 from __future__ import annotations
