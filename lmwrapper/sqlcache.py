@@ -100,19 +100,28 @@ def identity_json(identity: dict[str, Any]) -> str:
 
 _PROMPT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _last_prompt: tuple[str, str] = ("", "")
+_default_canonical: dict[str, Any] | None = None
 
 
 def prompt_json(key: str, prompt: LmPrompt) -> str:
-    """`prompt.canonical()` as JSON, for the `prompts` table: what a person reads back.
+    """The prompt as the `prompts` table stores it, for a person to read back: its canonical
+    form (`LmPrompt.canonical()`, no metadata) less the fields at their default, text always
+    kept — `{"text":"Hi","max_tokens":5}` is 30 bytes where every field would take 270.
 
     Encoded once per key: the samples of one prompt arrive one after another, so a one-entry
     memo suffices (a tuple swap is atomic, so concurrent backend threads are safe).
     """
-    global _last_prompt
+    global _last_prompt, _default_canonical
     last = _last_prompt
     if last[0] == key:
         return last[1]
-    text = _PROMPT_ENCODER.encode(prompt.canonical())
+    if _default_canonical is None:
+        from lmwrapper.structs import LmPrompt
+
+        _default_canonical = LmPrompt("").canonical()
+    default = _default_canonical
+    fields = {k: v for k, v in prompt.canonical().items() if k == "text" or v != default[k]}
+    text = _PROMPT_ENCODER.encode(fields)
     _last_prompt = (key, text)
     return text
 

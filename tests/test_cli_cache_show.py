@@ -70,7 +70,8 @@ def test_export_writes_prompt_and_prediction_per_line(tmp_path):
     rows = [json.loads(x) for x in dump.read_text().splitlines()]
     texts = {json.dumps(r["prompt"]["text"]) for r in rows}
     assert '"What is the capital of France?"' in texts and len(rows) == 3
-    assert all(r["prompt"]["kind"] in ("text", "chat") for r in rows)
+    chat = next(r["prompt"] for r in rows if r["prompt"].get("kind") == "chat")
+    assert chat["text"][-1] == {"role": "user", "content": "Hi there"}
 
 
 def test_stats_adds_spend_to_date_per_model():

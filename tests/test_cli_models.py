@@ -154,5 +154,5 @@ def test_run_sends_string_lines_to_a_local_instruct_model_as_chats(tmp_path, mon
     base = ["run", "--model", "hf/smollm2-135m-instruct", "--max-tokens", "2",
             "--temperature", "0", src, "-o", str(tmp_path / "out.jsonl")]
     assert main(base) == 0 and main([*base, "--no-chat-mode"]) == 0
-    kinds = sorted(r["prompt"]["kind"] for r in get_cache().export_rows())
+    kinds = sorted(r["prompt"].get("kind", "text") for r in get_cache().export_rows())
     assert kinds == ["chat", "text"]  # two runs, two honest keys: nothing served across
