@@ -234,7 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only cached errors, so the next run asks again (combines with the others)")
     clear.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     clear.set_defaults(func=_cache_clear)
-    export = cache_sub.add_parser("export", help="write every cached sample with its prompt as JSONL")
+    export = cache_sub.add_parser("export",
+                                  help="write every cached sample with its prompt as JSONL")
     export.add_argument("file", help="JSONL file to write, or - for stdout")
     export.set_defaults(func=_cache_export)
     add_merge_parser(cache_sub)

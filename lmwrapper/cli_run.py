@@ -115,7 +115,8 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare(args: argparse.Namespace) -> tuple[LmPredictor, list[LmPrompt], list[Any], CompletionWindow]:
+def prepare(args: argparse.Namespace
+            ) -> tuple[LmPredictor, list[LmPrompt], list[dict[str, Any]], CompletionWindow]:
     """Check the flags, then the output folder, then read the input and make the model:
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
@@ -246,8 +247,9 @@ def _count_tokens(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> 
 
 
 def read_prompts(path: str, max_tokens: int | None = None,
-                 temperature: float | None = None) -> tuple[list[LmPrompt], list[Any]]:
-    """Prompts and their passed-through columns (`id`, labels, ...) from a JSONL file; a bad line raises ValueError naming its number."""
+                 temperature: float | None = None) -> tuple[list[LmPrompt], list[dict[str, Any]]]:
+    """Prompts and their passed-through columns (`id`, labels, ...) from a JSONL file; a bad
+    line raises ValueError naming its number."""
     prompts, rows = [], []
     for number, line in _lines(path):
         try:
@@ -374,7 +376,8 @@ def apply_chat_mode(spec: str, lm: LmPredictor, prompts: list[LmPrompt],
             raise ValueError(f"--chat-mode: {lm.model_name()} has no chat template; drop the flag "
                              f"to send string lines as plain text")
         return prompts
-    return [p if p.is_text_a_chat() else dataclasses.replace(p, text=[str(p.text)]) for p in prompts]
+    return [p if p.is_text_a_chat() else dataclasses.replace(p, text=[str(p.text)])
+            for p in prompts]
 
 
 def _refuse_api_flags(spec: str, base_url: str | None, max_concurrency: int | None) -> None:

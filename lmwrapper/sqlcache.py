@@ -389,7 +389,8 @@ class SqlCache:
                 ) -> list[tuple[Any, ...]]:
         sql = ("SELECT d.key, d.sample_index, d.provider, d.model, d.created_at, d.is_error, "
                "d.value, d.blob IS NOT NULL, p.prompt FROM predictions d "
-               "LEFT JOIN prompts p ON p.key = d.key " + (f"WHERE {where} " if where else "") + tail)
+               "LEFT JOIN prompts p ON p.key = d.key "
+               + (f"WHERE {where} " if where else "") + tail)
         with self._lock, self._named_errors():
             return self._conn.execute(sql, [*args, *tail_args]).fetchall()
 
