@@ -118,7 +118,7 @@ def prompt_json(key: str, prompt: LmPrompt) -> str:
     if _default_canonical is None:
         from lmwrapper.structs import LmPrompt
 
-        _default_canonical = LmPrompt("").canonical()
+        _default_canonical = LmPrompt("x").canonical()  # its text is always kept anyway
     default = _default_canonical
     fields = {k: v for k, v in prompt.canonical().items() if k == "text" or v != default[k]}
     text = _PROMPT_ENCODER.encode(fields)
