@@ -294,7 +294,7 @@ def parse_line(value: Any, max_tokens: int | None = None,
     if isinstance(value, (str, list)):
         value = {"prompt": value}
     if not isinstance(value, dict):
-        raise ValueError(f"expected a string, a list of chat turns or an object; got {value!r}")
+        raise TypeError(f"expected a string, a list of chat turns or an object; got {value!r}")
     fields = dict(value)
     texts = [k for k in _TEXT_KEYS if k in fields]
     if len(texts) != 1:

@@ -140,7 +140,7 @@ def test_readme_one_name_example_runs(monkeypatch, capsys):
     folder = smollm2.smollm2_path(str(REPO / "cache"))
     monkeypatch.setenv("LMWRAPPER_MODELS_DIR", str(folder.parent))
     (block,) = python_blocks("One name for any model")
-    exec(compile(block, "README.md[One name for any model]", "exec"), {})
+    exec(compile(block, "README.md[One name for any model]", "exec"), {})  # noqa: S102
     assert capsys.readouterr().out == " Paris\n"
 
 
