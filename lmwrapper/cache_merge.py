@@ -209,7 +209,7 @@ def _merge_rows(conn: sqlite3.Connection, src: Path, cols: str, where: str,
     added = conn.execute(f"INSERT OR IGNORE INTO main.predictions ({cols}) SELECT {scols} "
                          f"FROM src.predictions s WHERE {where}", args).rowcount
     if conn.execute("SELECT 1 FROM src.sqlite_master WHERE name = 'prompts'").fetchone():
-        # the rows' prompts, in their transaction (a source older than 0002_prompts has none)
+        # the rows' prompts, in their transaction (a source older than 0003_prompts has none)
         conn.execute(f"INSERT OR IGNORE INTO main.prompts (key, prompt) SELECT s.key, s.prompt "
                      f"FROM src.prompts s WHERE {where}", args)
     report.rows_read += rows

@@ -162,7 +162,9 @@ def _m0001_predictions(db: Any) -> None:
     db["predictions"].create_index(["model"])
 
 
-def _m0002_prompts(db: Any) -> None:
+# 0003, not 0002: the batch engine's `0002_batch_jobs` comes first. Names, not numbers, are
+# what `_migrations` records, so the order of merging the two does not matter to a file.
+def _m0003_prompts(db: Any) -> None:
     # One row per key, not per sample: the prompt is what the key was hashed from, so a key
     # never needs a second prompt. Rows written before this migration simply have none.
     db.execute("CREATE TABLE prompts (key TEXT PRIMARY KEY, prompt TEXT NOT NULL) WITHOUT ROWID")
@@ -170,7 +172,7 @@ def _m0002_prompts(db: Any) -> None:
 
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_predictions", _m0001_predictions),
-    ("0002_prompts", _m0002_prompts),
+    ("0003_prompts", _m0003_prompts),
 ]
 
 

@@ -42,7 +42,7 @@ def test_an_old_cache_file_keeps_working_and_shows_no_prompt(cache_dir):
     list(lm.predict_many(["asked before"]))
     with lm.cache.write() as c:  # the file as lmwrapper wrote it before the `prompts` migration
         c.execute("DROP TABLE prompts")
-        c.execute("DELETE FROM _migrations WHERE name = '0002_prompts'")
+        c.execute("DELETE FROM _migrations WHERE name = '0003_prompts'")
     SqlCache(lm.cache.path).close()  # the next open migrates it: the table is back, empty
     again = ScriptedLm(answer=lambda p, i: "must not be asked")
     pred = again.predict("asked before")
