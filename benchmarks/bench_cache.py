@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# Measure the checkout this script lives in, not whichever lmwrapper the venv has installed
+# (`python benchmarks/bench_cache.py` puts benchmarks/, not the checkout, on sys.path).
+sys.path.insert(0, str(HERE.parent))
 BASELINE_VENV = HERE / ".baseline-venv"
 BASELINE_PIN = "lmwrapper==0.18.0.0"
 
@@ -85,7 +88,7 @@ def baseline_python() -> Path | None:
         print(f"creating {BASELINE_VENV} with {BASELINE_PIN} (once)...", file=sys.stderr)
         subprocess.run([sys.executable, "-m", "venv", str(BASELINE_VENV)], check=True)
         r = subprocess.run([str(py), "-m", "pip", "install", "-q", BASELINE_PIN],
-                           capture_output=True, text=True)
+                           check=False, capture_output=True, text=True)
         if r.returncode != 0:
             print(f"could not install the baseline: {r.stderr[-500:]}", file=sys.stderr)
             return None

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 from lmwrapper.backend import Emit, Job, Runner, SequentialRunner
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import ConfigurationError, ProviderError
-from lmwrapper.sqlcache import CacheRow, SqlCache, get_cache, identity_json
+from lmwrapper.sqlcache import CacheRow, SqlCache, get_cache, identity_json, prompt_json
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
@@ -185,7 +185,7 @@ class LmPredictor:
         blob = self.internals_to_blob(p.internals) if p.internals is not None else None
         value = _ENCODER.encode(p.cache_record(defaults))
         return CacheRow(key, p.sample_index, defaults["provider"], defaults["model"],
-                        p.has_errors, value, blob)
+                        p.has_errors, value, blob, prompt_json(key, p.prompt))
 
     def blob_to_internals(self, blob: bytes) -> Any:
         return None

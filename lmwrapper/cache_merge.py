@@ -39,7 +39,7 @@ from lmwrapper.sqlcache import CACHE_FILE_NAME, MIGRATIONS, SqlCache
 
 CHUNK_ROWS = 20_000
 MAX_CONFLICTS_LISTED = 1_000
-_OWN_TABLES = {"predictions", "_migrations"}
+_OWN_TABLES = {"predictions", "prompts", "_migrations"}
 _SAME_SAMPLE = "d.key = s.key AND d.sample_index = s.sample_index"
 _DIFFERS = "(s.value IS NOT d.value OR s.blob IS NOT d.blob)"
 
@@ -208,6 +208,10 @@ def _merge_rows(conn: sqlite3.Connection, src: Path, cols: str, where: str,
                             f"{both} AND s.is_error = 0 AND d.is_error = 1", args).rowcount
     added = conn.execute(f"INSERT OR IGNORE INTO main.predictions ({cols}) SELECT {scols} "
                          f"FROM src.predictions s WHERE {where}", args).rowcount
+    if conn.execute("SELECT 1 FROM src.sqlite_master WHERE name = 'prompts'").fetchone():
+        # the rows' prompts, in their transaction (a source older than 0003_prompts has none)
+        conn.execute(f"INSERT OR IGNORE INTO main.prompts (key, prompt) SELECT s.key, s.prompt "
+                     f"FROM src.prompts s WHERE {where}", args)
     report.rows_read += rows
     report.added += added
     report.errors_replaced += replaced

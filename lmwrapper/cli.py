@@ -1,8 +1,11 @@
 """The `lmwrapper` command.
 
-    lmwrapper cache stats                      rows, errors, size and models in the cache
+    lmwrapper cache stats                      rows, errors, size, models and spend to date
+    lmwrapper cache show [--model M] [--search TEXT] [--errors] [-n N] [--json]
+                                               the newest prompts and answers
     lmwrapper cache clear [--older-than DAYS] [--model M] [--errors] [--yes]
-    lmwrapper cache export FILE.jsonl          one JSON line per cached sample ('-': stdout)
+    lmwrapper cache export FILE.jsonl          prompt + prediction per cached sample ('-': stdout)
+    lmwrapper models [--provider P] [--json]   every known model, its limits and prices
 
 `--cache-dir DIR` (before the subcommand) picks the cache; otherwise the usual order applies:
 `$LMWRAPPER_CACHE_DIR`, then `cache/` in the project root.
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from lmwrapper.cache_merge import add_merge_parser
+from lmwrapper.costs import format_usd
 from lmwrapper.errors import LmWrapperError
 from lmwrapper.sqlcache import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 
@@ -48,10 +52,55 @@ def _cache_stats(args: argparse.Namespace) -> int:
         return 0
     print(f"cache: {stats['path']}")
     print(f"rows: {stats['rows']} ({stats['errors']} errors), {stats['bytes'] / 1e6:.2f} MB on disk")
+    print(f"spent to date: {format_usd(stats['spent_usd'])} (what the cached answers cost to make)")
     for m in stats["models"]:
         newest = datetime.fromtimestamp(m["newest"], tz=UTC).strftime("%Y-%m-%d %H:%M")
-        print(f"  {m['provider']}/{m['model']}: {m['rows']} rows, newest {newest} UTC")
+        print(f"  {m['provider']}/{m['model']}: {m['rows']} rows, spent "
+              f"{format_usd(m['spent_usd'])}, newest {newest} UTC")
     return 0
+
+
+def _cache_show(args: argparse.Namespace) -> int:
+    cache = _existing_cache(args)
+    if cache is None:
+        return 1
+    model = args.model
+    if model is not None:
+        model = _known_model(cache.stats(), model, "cache show", "nothing to show")
+        if model is None:
+            return 1
+    rows = cache.recent_rows(n=args.n, model=model, search=args.search, errors_only=args.errors)
+    for row in rows:
+        print(json.dumps(row, ensure_ascii=False) if args.json else _readable(row))
+    if not rows and not args.json:
+        print("no cached rows match", file=sys.stderr)
+    return 0
+
+
+def _readable(row: dict[str, Any]) -> str:
+    """One row as `llm logs` shows one: a heading, the prompt, the answer."""
+    when = datetime.fromtimestamp(row["created_at"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+    pred = row["prediction"]
+    head = f"## {when} UTC  {row['provider']}/{row['model']}  key {row['key'][:12]}"
+    if row["sample_index"]:
+        head += f"  sample {row['sample_index']}"
+    if pred.get("cost_usd"):
+        head += f"  {format_usd(pred['cost_usd'])}"
+    answer = (f"ERROR: {pred['error_message']}" if row["is_error"]
+              else str(pred.get("completion_text") or ""))
+    return f"{head}\n\n{prompt_text(row['prompt'])}\n\n{answer}\n"
+
+
+def prompt_text(canonical: dict[str, Any] | None) -> str:
+    """A stored canonical prompt as a person reads it: `> text`, or `> role: content` turns."""
+    if canonical is None:
+        return "> (prompt not stored: this row was cached before lmwrapper stored prompts)"
+    text = canonical.get("text")
+    if isinstance(text, list):
+        lines = [f"{t.get('role', '?')}: {t.get('content', '')}" for t in text]
+    else:
+        lines = [str(text)]
+    return "\n".join("> " + line for turn in lines for line in turn.splitlines() or [""])
 
 
 def _cache_clear(args: argparse.Namespace) -> int:
@@ -60,7 +109,7 @@ def _cache_clear(args: argparse.Namespace) -> int:
         return 1
     model = args.model
     if model is not None:
-        model = _known_model(cache.stats(), model)
+        model = _known_model(cache.stats(), model, "cache clear", "nothing deleted")
         if model is None:
             return 1
     what = _describe_rows(args.older_than, model, args.errors)
@@ -76,7 +125,7 @@ def _cache_clear(args: argparse.Namespace) -> int:
     return 0
 
 
-def _known_model(stats: dict[str, Any], wanted: str) -> str | None:
+def _known_model(stats: dict[str, Any], wanted: str, command: str, outcome: str) -> str | None:
     """The model name `wanted` stands for (`name` or `provider/name`), or None after saying
     that no row has it and which models the cache holds."""
     for m in stats["models"]:
@@ -86,8 +135,8 @@ def _known_model(stats: dict[str, Any], wanted: str) -> str | None:
     close = difflib.get_close_matches(wanted, present + [m["model"] for m in stats["models"]], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(present) if present else "none (the cache is empty)"
-    print(f"lmwrapper cache clear: no rows of model {wanted!r} in {stats['path']}; nothing "
-          f"deleted.{hint} Models present: {listing}", file=sys.stderr)
+    print(f"lmwrapper {command}: no rows of model {wanted!r} in {stats['path']}; {outcome}."
+          f"{hint} Models present: {listing}", file=sys.stderr)
     return None
 
 
@@ -109,6 +158,17 @@ def _days(text: str) -> float:
     if not (math.isfinite(days) and days >= 0):
         raise argparse.ArgumentTypeError(f"must be a number of days >= 0 (e.g. 30); got {text!r}")
     return days
+
+
+def _count(text: str) -> int:
+    """`-n`: a whole number >= 0; 0 means every row (SQLite's LIMIT -1)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0 (0: all); got {text!r}")
+    return n or -1
 
 
 def _cache_export(args: argparse.Namespace) -> int:
@@ -156,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     stats = cache_sub.add_parser("stats", help="rows, errors, size and models")
     stats.add_argument("--json", action="store_true", help="print as JSON")
     stats.set_defaults(func=_cache_stats)
+    show = cache_sub.add_parser("show", help="the newest prompts and answers (like `llm logs`)")
+    show.add_argument("--model", "-m", default=None, help="only this model (name or provider/name)")
+    show.add_argument("--search", "-q", default=None, metavar="TEXT",
+                      help="only rows whose prompt or answer contains TEXT")
+    show.add_argument("--errors", action="store_true", help="only cached errors")
+    show.add_argument("-n", type=_count, default=3, metavar="N",
+                      help="how many rows, newest first (default 3; 0: all)")
+    show.add_argument("--json", action="store_true", help="one JSON object per row")
+    show.set_defaults(func=_cache_show)
     clear = cache_sub.add_parser("clear", help="delete rows (all, by age, by model, errors)")
     clear.add_argument("--older-than", type=_days, metavar="DAYS", default=None,
                        help="only rows written more than DAYS days ago")
@@ -165,13 +234,52 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only cached errors, so the next run asks again (combines with the others)")
     clear.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     clear.set_defaults(func=_cache_clear)
-    export = cache_sub.add_parser("export", help="write every cached sample as JSONL")
+    export = cache_sub.add_parser("export",
+                                  help="write every cached sample with its prompt as JSONL")
     export.add_argument("file", help="JSONL file to write, or - for stdout")
     export.set_defaults(func=_cache_export)
     add_merge_parser(cache_sub)
 
+    models = sub.add_parser("models", help="every known model: limits, prices, downloaded")
+    models.add_argument("--provider", "-p", default=None, help="only this provider (e.g. openai)")
+    models.add_argument("--json", action="store_true", help="one JSON object per model")
+    models.set_defaults(func=_models)
     _add_backend_commands(sub)
     return parser
+
+
+def _models(args: argparse.Namespace) -> int:
+    from lmwrapper.registry import known_models
+
+    try:
+        entries = known_models(args.provider)
+    except ValueError as e:
+        print(f"lmwrapper models: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        for m in entries:
+            print(json.dumps(m.to_dict()))
+        return 0
+    print(f"{'model':40}{'context':>10}{'output':>9}{'live in/out $/Mtok':>22}"
+          f"{'batch in/out':>16}  local")
+    for m in entries:
+        local = ("downloaded" if m.downloaded else "not downloaded") if m.local else ""
+        print(f"{m.spec:40}{_num(m.context_window):>10}{_num(m.max_output_tokens):>9}"
+              f"{_prices(m.input_usd_per_mtok, m.output_usd_per_mtok):>22}"
+              f"{_prices(m.batch_input_usd_per_mtok, m.batch_output_usd_per_mtok):>16}  {local}")
+    print("Prices in USD per million tokens (input/output); '-': not known. Any Hugging Face hub "
+          "name or model folder also works as hf/NAME.")
+    return 0
+
+
+def _num(n: int | None) -> str:
+    return f"{n:,}" if n is not None else "-"
+
+
+def _prices(usd_in: float | None, usd_out: float | None) -> str:
+    if usd_in is None or usd_out is None:
+        return "-"
+    return f"{usd_in:g}/{usd_out:g}"
 
 
 def _add_backend_commands(sub: argparse._SubParsersAction) -> None:

@@ -8,32 +8,39 @@ Each input line is one of
     [{"role": "system", "content": "..."}, "Hi"]      chat turns (strings alternate user/assistant)
     {"prompt": "..." or [...turns], "max_tokens": 5, "temperature": 0, "id": "q1", ...}
 where the object form takes any `LmPrompt` field (`text`/`messages` are accepted for
-`prompt`), an `id` copied to the output, and `metadata`. `--max-tokens`/`--temperature`
-apply to lines that do not set them. Each output line is the prediction's fields plus
-`index` (and `id`); with `num_completions` it holds `samples` instead. Answers are written
-as they become ready, in input order; the cache makes a rerun after a crash free.
+`prompt`) and `metadata`; every other field (`id`, a gold `label`, ...) is copied to the
+output line and into the prompt's metadata. `--max-tokens`/`--temperature` apply to lines
+that do not set them. Each output line is `index`, those columns, then the prediction's
+fields; with `num_completions` it holds `samples` instead. A string line for a local
+instruct model is sent as a one-turn chat, through the model's template (`--no-chat-mode`:
+as plain text). Answers are written as they become ready, in input order; the cache makes a
+rerun after a crash free.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import json
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import LmWrapperError
+from lmwrapper.registry import provider_of
 from lmwrapper.sharding import add_shard_argument, apply_shard
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
 _TEXT_KEYS = ("prompt", "text", "messages")
+_OUTPUT_FIELDS = {"index", "samples", "usage"} | {
+    f.name for f in dataclasses.fields(LmPrediction)} - {"prompt", "internals"}
 
 
 class Refused(ValueError):
@@ -82,20 +89,23 @@ def add_run_parser(subparsers: Any) -> None:
                    help="default max_tokens per prompt")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--chat-mode", action=argparse.BooleanOptionalAction, default=None,
+                   help="local models: send string lines through the model's chat template "
+                        "(default: yes when the model has one; --no-chat-mode: plain text)")
     add_shard_argument(p)
     p.set_defaults(func=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
     try:
-        lm, prompts, ids, window = prepare(args)
+        lm, prompts, rows, window = prepare(args)
     except Refused as e:
         print(f"lmwrapper run: {e}", file=sys.stderr)
         return 2
     if args.dry_run:
         return dry_run(lm, prompts, window)
     try:
-        write_answers(lm, prompts, ids, window, args.max_cost_usd, args.output)
+        write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
         return _interrupted(lm, prompts, window, args)
     except LmWrapperError as e:  # no key, over the cost limit, bad key ...: say so, no traceback
@@ -105,19 +115,22 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def prepare(args: argparse.Namespace) -> tuple[LmPredictor, list[LmPrompt], list[Any], CompletionWindow]:
+def prepare(args: argparse.Namespace
+            ) -> tuple[LmPredictor, list[LmPrompt], list[dict[str, Any]], CompletionWindow]:
     """Check the flags, then the output folder, then read the input and make the model:
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
     check_output(args.output)
     try:
-        prompts, ids = read_prompts(args.input, args.max_tokens, args.temperature)
+        prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
-                     cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache)
-        prompts, ids = apply_shard(args, lm, prompts, ids)
+                     cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache,
+                     chat_mode=getattr(args, "chat_mode", None))
+        prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
+        prompts, rows = apply_shard(args, lm, prompts, rows)
     except (ValueError, KeyError) as e:
         raise Refused(str(e)) from None
-    return lm, prompts, ids, _window(lm, args.batch)
+    return lm, prompts, rows, _window(lm, args.batch)
 
 
 def check_flags(max_tokens: int | None, temperature: float | None) -> None:
@@ -163,13 +176,13 @@ def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
     return CompletionWindow.ASAP
 
 
-def write_answers(lm: LmPredictor, prompts: list[LmPrompt], ids: list[Any],
+def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
                   window: CompletionWindow, max_cost_usd: float | None, output: str) -> None:
     results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
     out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
     try:
-        for i, (result, id_) in enumerate(zip(results, ids, strict=False)):
-            out.write(json.dumps(output_record(i, id_, result), ensure_ascii=False) + "\n")
+        for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
+            out.write(json.dumps(output_record(i, columns, result), ensure_ascii=False) + "\n")
             out.flush()
     finally:
         close = getattr(results, "close", None)
@@ -209,8 +222,13 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     print(f"model: {lm.model_name()}  window: {window.value}")
     print(f"prompts: {len(prompts)}  cached: {len(prompts) - len(todo)}  to send: {len(todo)} "
           f"({sum(samples)} samples)")
-    print(f"input tokens: {est.input_tokens}  output tokens (upper bound): {est.max_output_tokens}")
-    if est.priced:
+    tokens_in, tokens_out = est.input_tokens, est.max_output_tokens
+    if (est.free or not est.priced) and todo and not tokens_in:  # a local model: its tokenizer counts
+        tokens_in, tokens_out = _count_tokens(lm, todo, samples)
+    print(f"input tokens: {tokens_in}  output tokens (upper bound): {tokens_out}")
+    if est.free:
+        print("cost: $0 (a local model)")
+    elif est.priced:
         print(f"cost upper bound: ${est.total_usd:.6f} "
               f"(input ${est.input_usd:.6f} + output ${est.output_usd:.6f})")
     else:
@@ -218,10 +236,23 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     return 0
 
 
+def _count_tokens(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> tuple[Any, Any]:
+    """(input, output upper bound) tokens by the model's own tokenizer and chat template; the
+    weights are not loaded. "unknown" where the model cannot count."""
+    try:
+        tokens_in = sum(lm.estimate_tokens_in_prompt(p) for p in todo)
+        tokens_out = sum((p.max_tokens or lm.default_max_tokens(p)) * n
+                         for p, n in zip(todo, samples, strict=True))
+    except NotImplementedError:
+        return "unknown", "unknown"
+    return tokens_in, tokens_out
+
+
 def read_prompts(path: str, max_tokens: int | None = None,
-                 temperature: float | None = None) -> tuple[list[LmPrompt], list[Any]]:
-    """Prompts and ids from a JSONL file; a bad line raises ValueError naming its number."""
-    prompts, ids = [], []
+                 temperature: float | None = None) -> tuple[list[LmPrompt], list[dict[str, Any]]]:
+    """Prompts and their passed-through columns (`id`, labels, ...) from a JSONL file; a bad
+    line raises ValueError naming its number."""
+    prompts, rows = [], []
     for number, line in _lines(path):
         try:
             value = json.loads(line)
@@ -230,12 +261,12 @@ def read_prompts(path: str, max_tokens: int | None = None,
             raise ValueError(f"{path} line {number} is not JSON ({e.msg}); write each prompt as "
                              f"a JSON value, e.g. {example}") from None
         try:
-            prompt, id_ = parse_line(value, max_tokens, temperature)
+            prompt, cols = parse_line(value, max_tokens, temperature)
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{path} line {number}: {e}") from None
         prompts.append(prompt)
-        ids.append(id_)
-    return prompts, ids
+        rows.append(cols)
+    return prompts, rows
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
@@ -259,33 +290,49 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
 
 
 def parse_line(value: Any, max_tokens: int | None = None,
-               temperature: float | None = None) -> tuple[LmPrompt, Any]:
-    """One JSON value → (LmPrompt, id or None)."""
+               temperature: float | None = None) -> tuple[LmPrompt, dict[str, Any]]:
+    """One JSON value → (LmPrompt, the columns copied to its output line: `id` and any field
+    that is not a prompt field, e.g. a gold label; those also go into the prompt's metadata)."""
     if isinstance(value, (str, list)):
         value = {"prompt": value}
     if not isinstance(value, dict):
-        raise ValueError(f"expected a string, a list of chat turns or an object; got {value!r}")
+        raise TypeError(f"expected a string, a list of chat turns or an object; got {value!r}")
     fields = dict(value)
-    id_ = fields.pop("id", None)
     texts = [k for k in _TEXT_KEYS if k in fields]
     if len(texts) != 1:
         raise ValueError(f"give the prompt in exactly one of {', '.join(_TEXT_KEYS)}")
     text = fields.pop(texts[0])
-    unknown = set(fields) - _PROMPT_FIELDS
-    if unknown:
-        raise ValueError(f"unknown field(s) {', '.join(sorted(unknown))}; known: id, "
-                         f"{', '.join(_TEXT_KEYS)}, {', '.join(sorted(_PROMPT_FIELDS))}")
+    columns = {k: fields.pop(k) for k in list(fields) if k not in _PROMPT_FIELDS}
+    _check_columns(columns)
+    extra = {k: v for k, v in columns.items() if k != "id"}
+    if extra:
+        meta = fields.get("metadata")
+        fields["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta or extra
     if max_tokens is not None:
         fields.setdefault("max_tokens", max_tokens)
     if temperature is not None:
         fields.setdefault("temperature", temperature)
-    return LmPrompt.from_dict({"text": text, **fields}), id_
+    return LmPrompt.from_dict({"text": text, **fields}), columns
 
 
-def output_record(index: int, id_: Any, result: LmPrediction | list[LmPrediction]) -> dict[str, Any]:
-    rec: dict[str, Any] = {"index": index}
-    if id_ is not None:
-        rec["id"] = id_
+def _check_columns(columns: dict[str, Any]) -> None:
+    """A column that looks like a misspelt prompt field, or that the output line would
+    overwrite, is refused: passing it through silently would lose it or its meaning."""
+    for name in columns:
+        close = difflib.get_close_matches(name, sorted(_PROMPT_FIELDS), n=1, cutoff=0.8)
+        if close:
+            raise ValueError(f"unknown field {name!r}: did you mean {close[0]!r}? (other fields "
+                             f"are copied to the output line; known prompt fields: "
+                             f"{', '.join(sorted(_PROMPT_FIELDS))})")
+        if name in _OUTPUT_FIELDS:
+            raise ValueError(f"field {name!r} would be overwritten by the output's {name!r}; "
+                             f"rename the column (e.g. to 'input_{name}')")
+
+
+def output_record(index: int, columns: dict[str, Any],
+                  result: LmPrediction | list[LmPrediction]) -> dict[str, Any]:
+    """The output line: `index`, the input's passed-through columns, then the prediction."""
+    rec: dict[str, Any] = {"index": index, **columns}
     if isinstance(result, list):
         rec["samples"] = [p.to_dict(include_prompt=False) for p in result]
     else:
@@ -293,48 +340,46 @@ def output_record(index: int, id_: Any, result: LmPrediction | list[LmPrediction
     return rec
 
 
-def _openai(name: str, **kw: Any) -> LmPredictor:
-    from lmwrapper.openai_wrapper import get_open_ai_lm
-
-    return get_open_ai_lm(name, **kw)
-
-
-def _anthropic(name: str, base_url: str | None = None, **kw: Any) -> LmPredictor:
-    from lmwrapper.claude_wrapper import get_claude_lm
-
-    return get_claude_lm(name, base_url=base_url, **kw)
-
-
-def _hf(name: str, **kw: Any) -> LmPredictor:
-    from lmwrapper.huggingface_wrapper import get_huggingface_lm  # type: ignore[attr-defined]
-
-    return get_huggingface_lm(name, **kw)
-
-
-PROVIDERS: dict[str, Callable[..., LmPredictor]] = {
-    "openai": _openai, "anthropic": _anthropic, "claude": _anthropic, "hf": _hf,
-    "huggingface": _hf,
-}
-
-
 def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | None = None,
-            cache_dir: str | None = None, cache_default: bool = True) -> LmPredictor:
-    """`openai/gpt-4o-mini` → the model; ValueError naming the known providers otherwise."""
-    provider, sep, name = spec.partition("/")
-    if not sep or provider not in PROVIDERS or not name:
-        raise ValueError(f"--model must be provider/name with provider one of "
-                         f"{', '.join(PROVIDERS)} (e.g. openai/gpt-4o-mini); got {spec!r}")
-    if PROVIDERS[provider] is _hf:
-        _refuse_api_flags(spec, base_url, max_concurrency)
+            cache_dir: str | None = None, cache_default: bool = True,
+            chat_mode: bool | None = None) -> LmPredictor:
+    """`openai/gpt-4o-mini` → the model, by `lmwrapper.registry` (the names `get_lm` takes);
+    ValueError with "did you mean" otherwise, or when a flag does not apply to the model."""
+    provider, name = provider_of(spec)
     kw: dict[str, Any] = {"cache_dir": cache_dir, "cache_default": cache_default}
-    if provider == "openai" or base_url:
-        kw["base_url"] = base_url
-    if max_concurrency is not None:
-        kw["max_concurrency"] = max_concurrency
+    if provider.local:
+        _refuse_api_flags(spec, base_url, max_concurrency)
+        if chat_mode is False:  # no template at all, for chat lines too (see apply_chat_mode)
+            kw["use_chat_mode"] = False
+    else:
+        if chat_mode is not None:
+            raise ValueError(f"--chat-mode/--no-chat-mode apply to local models only; {spec} is "
+                             f"an API model (give a prompt as chat turns to send a chat)")
+        if provider.name == "openai" or base_url:
+            kw["base_url"] = base_url
+        if max_concurrency is not None:
+            kw["max_concurrency"] = max_concurrency
     try:
-        return PROVIDERS[provider](name, **kw)
+        return provider.make(name, **kw)
     except ImportError as e:
-        raise ValueError(f"the {provider} backend is not available here ({e})") from None
+        raise ValueError(f"the {provider.name} backend is not available here ({e})") from None
+
+
+def apply_chat_mode(spec: str, lm: LmPredictor, prompts: list[LmPrompt],
+                    chat_mode: bool | None) -> list[LmPrompt]:
+    """On the command line a string line for a local instruct model is a question, not text to
+    continue: it is sent as a one-turn chat (the model's template applies) unless
+    --no-chat-mode. A real chat prompt, not a flag in the model's identity, so its cache key
+    says what was sent."""
+    if chat_mode is False or not provider_of(spec)[0].local:
+        return prompts
+    if not getattr(getattr(lm, "tokenizer", None), "chat_template", None):
+        if chat_mode:
+            raise ValueError(f"--chat-mode: {lm.model_name()} has no chat template; drop the flag "
+                             f"to send string lines as plain text")
+        return prompts
+    return [p if p.is_text_a_chat() else dataclasses.replace(p, text=[str(p.text)])
+            for p in prompts]
 
 
 def _refuse_api_flags(spec: str, base_url: str | None, max_concurrency: int | None) -> None:

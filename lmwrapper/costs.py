@@ -13,6 +13,7 @@ out by the engine before it asks.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -95,3 +96,19 @@ def estimate_run(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
     """What a `predict_many(prompts, window)` would cost at most, cached answers excluded."""
     todo, samples = uncached(lm, prompts, window)
     return lm.estimate_cost(todo, window, samples=samples)
+
+
+def format_usd(usd: float) -> str:
+    """Dollars as a person reads them: cents above $1, three significant digits below, so a
+    real sub-cent spend never shows as `$0.0000`.
+
+    >>> format_usd(1234.5), format_usd(0.5), format_usd(0.000045), format_usd(0.0)
+    ('$1,234.50', '$0.50', '$0.000045', '$0.00')
+    """
+    if usd >= 1 or usd <= 0:
+        return f"${usd:,.2f}"
+    decimals = max(2, 2 - math.floor(math.log10(usd)))
+    text = f"{usd:.{decimals}f}".rstrip("0")
+    if len(text.partition(".")[2]) < 2:
+        text = f"{usd:.2f}"
+    return "$" + text

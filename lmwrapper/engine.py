@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from lmwrapper.backend import Emit, Job, Runner, ShouldStop
 from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.costs import format_usd
 from lmwrapper.errors import CostLimitExceededError
 from lmwrapper.sqlcache import CacheRow, SqlCache, prompt_key
 from lmwrapper.structs import LmPrediction, LmPrompt
@@ -68,7 +69,7 @@ class RunSummary:
 
     def __str__(self) -> str:
         text = (f"{self.prompts} prompts: {self.cached} cached, {self.new} new, {self.failed} failed; "
-                f"spent ${self.spent_usd:.4f}, saved ${self.saved_usd:.4f} by the cache")
+                f"spent {format_usd(self.spent_usd)}, saved {format_usd(self.saved_usd)} by the cache")
         if self.state == "finished":
             return text
         left = self.prompts - self.answered
@@ -317,7 +318,8 @@ class Run:
 
     def _refresh_bar(self) -> None:
         s = self.summary
-        self._bar.set_postfix(cached=s.cached, new=s.new, failed=s.failed, refresh=False)
+        self._bar.set_postfix(cached=s.cached, new=s.new, failed=s.failed,
+                              spent=format_usd(s.spent_usd), refresh=False)
 
     def _run_backend(self) -> None:
         assert self.runner is not None

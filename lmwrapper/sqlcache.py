@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmwrapper.cache_file import (
     ELSEWHERE,
@@ -43,6 +43,9 @@ from lmwrapper.cache_file import (
 from lmwrapper.fsinfo import warn_if_network_fs
 
 from lmwrapper.batching.schema import m0002_batch_jobs
+
+if TYPE_CHECKING:
+    from lmwrapper.structs import LmPrompt
 
 # 2: named entries, defaults left out (1 hashed the values by position).
 KEY_SCHEMA_VERSION = 2
@@ -100,6 +103,27 @@ def identity_json(identity: dict[str, Any]) -> str:
     return _CANONICAL.encode(identity)
 
 
+_PROMPT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_last_prompt: tuple[str, str] = ("", "")
+
+
+def prompt_json(key: str, prompt: LmPrompt) -> str:
+    """The prompt as the `prompts` table stores it, for a person to read back: its canonical
+    form (`LmPrompt.canonical()`: no metadata, fields at their default left out) —
+    `{"kind":"text","text":"Hi","max_tokens":5}` is 40 bytes where every field would take 270.
+
+    Encoded once per key: the samples of one prompt arrive one after another, so a one-entry
+    memo suffices (a tuple swap is atomic, so concurrent backend threads are safe).
+    """
+    global _last_prompt
+    last = _last_prompt
+    if last[0] == key:
+        return last[1]
+    text = _PROMPT_ENCODER.encode(prompt.canonical())
+    _last_prompt = (key, text)
+    return text
+
+
 @dataclass(frozen=True)
 class CacheRow:
     key: str
@@ -109,6 +133,9 @@ class CacheRow:
     is_error: bool
     value: str
     blob: bytes | None = None
+    # The prompt's canonical JSON (`LmPrompt.canonical()`, no metadata), stored once per key
+    # in `prompts` so a person can read what was asked; None stores none (old writers).
+    prompt_json: str | None = None
 
 
 # Each migration gets a sqlite_utils.Database inside the open BEGIN IMMEDIATE transaction
@@ -133,9 +160,18 @@ def _m0001_predictions(db: Any) -> None:
     db["predictions"].create_index(["model"])
 
 
+# 0003, not 0002: the batch engine's `0002_batch_jobs` comes first. Names, not numbers, are
+# what `_migrations` records, so the order of merging the two does not matter to a file.
+def _m0003_prompts(db: Any) -> None:
+    # One row per key, not per sample: the prompt is what the key was hashed from, so a key
+    # never needs a second prompt. Rows written before this migration simply have none.
+    db.execute("CREATE TABLE prompts (key TEXT PRIMARY KEY, prompt TEXT NOT NULL) WITHOUT ROWID")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_predictions", _m0001_predictions),
     ("0002_batch_jobs", m0002_batch_jobs),
+    ("0003_prompts", _m0003_prompts),
 ]
 
 
@@ -267,34 +303,38 @@ class SqlCache:
         return found
 
     def put_many(self, rows: Iterable[CacheRow]) -> None:
+        """Store `rows` and their prompts in one transaction: a row is never without its prompt."""
         now = time.time()
-        data = [(r.key, r.sample_index, r.provider, r.model, now, int(r.is_error), r.value, r.blob)
-                for r in rows]
+        data = []
+        prompts: dict[str, str] = {}
+        for r in rows:
+            data.append((r.key, r.sample_index, r.provider, r.model, now, int(r.is_error),
+                         r.value, r.blob))
+            if r.prompt_json is not None:
+                prompts[r.key] = r.prompt_json
         if not data:
             return
         with self._named_errors(), self.write() as c:
             c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+            # The key is the hash of the prompt: a stored prompt is already the right one.
+            c.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)", prompts.items())
 
     def stats(self) -> dict[str, Any]:
+        """Rows, errors, bytes on disk, and per model: rows, dates and `spent_usd` (the sum of
+        its rows' `cost_usd`: what making the cached answers cost)."""
         with self._lock, self._named_errors():
             c = self._conn
             total, errors = c.execute(
                 "SELECT count(*), coalesce(sum(is_error), 0) FROM predictions").fetchone()
             by_model = c.execute(
                 "SELECT provider, model, count(*), min(created_at), max(created_at), "
-                "coalesce(sum(is_error), 0) FROM predictions GROUP BY provider, model "
-                "ORDER BY count(*) DESC").fetchall()
+                "coalesce(sum(is_error), 0), coalesce(sum(json_extract(value, '$.cost_usd')), 0) "
+                "FROM predictions GROUP BY provider, model ORDER BY count(*) DESC").fetchall()
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
-        return {
-            "path": str(self.path),
-            "rows": total,
-            "errors": errors,
-            "bytes": size,
-            "models": [
-                {"provider": p, "model": m, "rows": n, "oldest": lo, "newest": hi, "errors": e}
-                for p, m, n, lo, hi, e in by_model
-            ],
-        }
+        models = [{"provider": p, "model": m, "rows": n, "oldest": lo, "newest": hi, "errors": e,
+                   "spent_usd": usd} for p, m, n, lo, hi, e, usd in by_model]
+        return {"path": str(self.path), "rows": total, "errors": errors, "bytes": size,
+                "spent_usd": sum(m["spent_usd"] for m in models), "models": models}
 
     def clear(self, *, older_than_days: float | None = None, model: str | None = None,
               errors_only: bool = False) -> int:
@@ -321,19 +361,52 @@ class SqlCache:
             return c.execute(sql, args).rowcount
 
     def export_rows(self) -> Iterator[dict[str, Any]]:
+        """Every row, oldest first, with its prompt (None for rows stored before prompts were)."""
+        yield from self._records(self._select("", [], "ORDER BY d.created_at"))
+
+    def recent_rows(self, *, n: int = 3, model: str | None = None, search: str | None = None,
+                    errors_only: bool = False) -> list[dict[str, Any]]:
+        """The `n` newest rows (newest first) of `model` (a name), whose prompt or answer
+        contains `search` (case-insensitive for ASCII), only errors if `errors_only`."""
+        where: list[str] = []
+        args: list[Any] = []
+        if model is not None:
+            where.append("d.model = ?")
+            args.append(model)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            # the texts only: the JSON around them ("max_tokens", ...) would match everything
+            where.append("(json_extract(p.prompt, '$.text') LIKE ? ESCAPE '\\' OR "
+                         "json_extract(d.value, '$.completion_text') LIKE ? ESCAPE '\\' OR "
+                         "json_extract(d.value, '$.error_message') LIKE ? ESCAPE '\\')")
+            args += [pattern] * 3
+        if errors_only:
+            where.append("d.is_error = 1")
+        rows = self._select(" AND ".join(where), args, "ORDER BY d.created_at DESC LIMIT ?", [n])
+        return list(self._records(rows))
+
+    def _select(self, where: str, args: list[Any], tail: str, tail_args: Sequence[Any] = ()
+                ) -> list[tuple[Any, ...]]:
+        sql = ("SELECT d.key, d.sample_index, d.provider, d.model, d.created_at, d.is_error, "
+               "d.value, d.blob IS NOT NULL, p.prompt FROM predictions d "
+               "LEFT JOIN prompts p ON p.key = d.key "
+               + (f"WHERE {where} " if where else "") + tail)
         with self._lock, self._named_errors():
-            rows = self._conn.execute(
-                "SELECT key, sample_index, provider, model, created_at, is_error, value, "
-                "blob IS NOT NULL FROM predictions ORDER BY created_at").fetchall()
+            return self._conn.execute(sql, [*args, *tail_args]).fetchall()
+
+    @staticmethod
+    def _records(rows: list[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
         from lmwrapper.structs import LmPrediction
 
-        for key, idx, provider, model, created, is_error, value, has_blob in rows:
+        for key, idx, provider, model, created, is_error, value, has_blob, prompt in rows:
             pred = LmPrediction.from_cache_record(
-                json.loads(value), prompt=None,  # type: ignore[arg-type]  # not stored
+                json.loads(value), prompt=None,  # type: ignore[arg-type]  # given apart, below
                 defaults={"provider": provider, "model": model})
             yield {"key": key, "sample_index": idx, "provider": provider, "model": model,
                    "created_at": created, "is_error": bool(is_error),
                    "has_internals": bool(has_blob),
+                   "prompt": json.loads(prompt) if prompt is not None else None,
                    "prediction": pred.to_dict(include_prompt=False)}
 
     def integrity_check(self) -> str:

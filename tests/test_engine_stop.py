@@ -110,7 +110,7 @@ def test_last_run_is_set_when_zip_stops_short():
     predictions = lm.predict_many([f"capital of {c}?" for c in data])
     for country, pred in zip(data, predictions):
         assert country in pred.completion_text
-    assert str(lm.last_run).startswith("3 prompts: 0 cached, 3 new, 0 failed; spent $0.0000")
+    assert str(lm.last_run).startswith("3 prompts: 0 cached, 3 new, 0 failed; spent $0.00")
     assert "stopped" not in str(lm.last_run)
 
 

