@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper import structured
 from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import CostLimitExceededError
@@ -130,6 +131,8 @@ class Run:
             for idx, value, blob, _ in rows.get(key, ()):
                 internals = self.lm.blob_to_internals(blob) if blob is not None else None
                 samples[idx] = from_record(decode(value)[0], first[key], internals, self._defaults)
+                if first[key].response_format is not None:  # parsed on read, never stored
+                    samples[idx] = structured.finish(samples[idx])
             if len(samples) < n:
                 missing = [i for i in range(n) if i not in samples]
                 if missing:
@@ -167,6 +170,7 @@ class Run:
                  for i, p in zip(job.sample_indices, preds)]
         store = self.cache is not None and self._caches(job.prompt)
         rows = [self.lm.cache_row(job.key, p) for p in preds if store and not p.error_is_transient]
+        preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
             self._pending.append((job, preds, rows))
             self._cond.notify_all()
