@@ -289,6 +289,9 @@ class LmPrediction:
     Token-level fields are tuples aligned with each other: `completion_tokens[i]` has
     `completion_logprobs[i]` and `top_token_logprobs[i]` (a dict token → logprob of the
     most likely alternatives). They are None where the backend cannot provide them.
+    With `echo=True`, `prompt_tokens`, `prompt_logprobs` and `prompt_top_logprobs` do the
+    same for the prompt (None at the first position). `parsed` holds the decoded answer
+    of a JSON `response_format` (see `lmwrapper.structured`); it is never stored.
     """
 
     completion_text: str | None
