@@ -31,6 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
+from lmwrapper import structured
 from lmwrapper.backend import Emit, Job, Runner, ShouldStop
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import format_usd
@@ -156,6 +157,8 @@ class Plan:
                     continue  # sent again; its answer replaces the error row
                 internals = self.lm.blob_to_internals(blob) if blob is not None else None
                 samples[idx] = from_record(decode(value)[0], first[key], internals, self.defaults)
+                if first[key].response_format is not None:  # parsed on read, never stored
+                    samples[idx] = structured.finish(samples[idx])
             if len(samples) < n:
                 missing = [i for i in range(n) if i not in samples]
                 if missing:
@@ -239,6 +242,8 @@ class Run:
         self.lm.last_run = self.summary
         self.runner: Runner | _LoopRunner | None = None
         self._threads: list[threading.Thread] = []
+        self._go = threading.Event()  # set once every thread started (see start)
+        self._cancelled = False
         if not plan.prompts:
             self._finish("finished")
 
@@ -254,10 +259,14 @@ class Run:
         try:
             for t in self._threads:
                 t.start()
-        except BaseException:  # Ctrl-C right after the first request went out
-            self._threads = [t for t in self._threads if t.ident is not None]
+        except BaseException:  # Ctrl-C while starting: whether a thread runs is unknowable
+            # here, so the threads wait for `_go` and, cancelled, leave before sending anything
+            self._cancelled = True
+            self._go.set()
+            self._threads = []
             self.stop()
             raise
+        self._go.set()
 
     # -- results arriving: the runner's threads call _emit; one writer thread stores them --
 
@@ -268,6 +277,7 @@ class Run:
                  for i, p in zip(job.sample_indices, preds)]
         store = self.plan.cache is not None and self.plan.caches(job.prompt)
         rows = [self.lm.cache_row(job.key, p) for p in preds if store and not p.error_is_transient]
+        preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
             self._pending.append((job, preds, rows))
             self._cond.notify_all()
@@ -277,6 +287,9 @@ class Run:
 
         A result waits here only while the previous transaction commits, so a crash loses at
         most what arrived in that instant, and nothing is shown before it is stored."""
+        self._go.wait()
+        if self._cancelled:
+            return
         while True:
             with self._cond:
                 while not self._pending and not self._backend_done:
@@ -323,8 +336,10 @@ class Run:
 
     def _run_backend(self) -> None:
         assert self.runner is not None
+        self._go.wait()
         try:
-            self.runner.run(self.plan.jobs, self._emit, self._stop.is_set)
+            if not self._cancelled:
+                self.runner.run(self.plan.jobs, self._emit, self._stop.is_set)
         except BaseException as e:  # handed to the consuming thread, which re-raises it
             self._stop.set()
             with self._cond:
@@ -389,8 +404,6 @@ class Run:
         for t in self._threads:  # joined in slices: a second Ctrl-C gets through
             while t.is_alive():
                 t.join(timeout=0.5)
-        if len(self._threads) < 2:  # Ctrl-C in start() before the writer started
-            self._write_loop()  # so store here what the backend sent
 
     def _in_flight_text(self) -> str:
         """What a stopping run waits for, in words; "" when the runner says nothing is in flight."""

@@ -16,6 +16,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Literal, Mapping, Sequence, Union
 
+from lmwrapper.structured import is_schema_class, response_format_key
+
 ROLES = ("system", "user", "assistant", "developer", "tool", "function")
 
 
@@ -119,7 +121,7 @@ class ModelInternalsRequest:
         return {k: v for k, v in dataclasses.asdict(self).items() if v != _INTERNALS_DEFAULTS[k]}
 
 
-ResponseFormat = Union[Literal["text", "json_object"], Mapping[str, Any], None]
+ResponseFormat = Union[Literal["text", "json_object"], Mapping[str, Any], type, None]
 
 
 @dataclass(frozen=True)
@@ -211,7 +213,7 @@ class LmPrompt:
             if self.model_internals_request
             else None,
             "seed": self.seed,
-            "response_format": None if self.response_format == "text" else self.response_format,
+            "response_format": response_format_key(self.response_format),
         }
         if include_defaults:
             return full
@@ -229,6 +231,8 @@ class LmPrompt:
             d["stop"] = list(self.stop)
         if self.model_internals_request is not None:
             d["model_internals_request"] = self.model_internals_request.canonical()
+        if is_schema_class(self.response_format):
+            d["response_format"] = response_format_key(self.response_format)
         return d
 
     @classmethod
@@ -280,7 +284,8 @@ def _is_num(v: Any) -> bool:
 
 def _validate(p: LmPrompt) -> None:
     m = p.max_tokens
-    _check(m is None or (_is_int(m) and m >= 1), "max_tokens", "None or an int >= 1", m)
+    _check(m is None or (_is_int(m) and (m >= 1 or (m == 0 and p.echo is True))), "max_tokens",
+           "None or an int >= 1 (0 only with echo=True: score the prompt, generate nothing)", m)
     _check(p.stop is None or all(isinstance(s, str) and s for s in p.stop), "stop",
            "None or a list of non-empty strings", p.stop)
     _check(p.logprobs is None or (_is_int(p.logprobs) and 0 <= p.logprobs <= 20), "logprobs",
@@ -300,8 +305,9 @@ def _validate(p: LmPrompt) -> None:
            "None, True or False", p.add_bos_token)
     _check(p.seed is None or _is_int(p.seed), "seed", "None or an int", p.seed)
     rf = p.response_format
-    _check(rf in (None, "text", "json_object") or isinstance(rf, Mapping), "response_format",
-           "None, 'text', 'json_object' or a JSON-schema dict", rf)
+    _check(rf in (None, "text", "json_object") or isinstance(rf, Mapping) or is_schema_class(rf),
+           "response_format", "None, 'text', 'json_object', a JSON-schema dict or a pydantic "
+           "model class", rf)
     mir = p.model_internals_request
     _check(mir is None or isinstance(mir, ModelInternalsRequest), "model_internals_request",
            "None or a ModelInternalsRequest", mir)
@@ -325,6 +331,9 @@ class LmPrediction:
     Token-level fields are tuples aligned with each other: `completion_tokens[i]` has
     `completion_logprobs[i]` and `top_token_logprobs[i]` (a dict token → logprob of the
     most likely alternatives). They are None where the backend cannot provide them.
+    With `echo=True`, `prompt_tokens`, `prompt_logprobs` and `prompt_top_logprobs` do the
+    same for the prompt (None at the first position). `parsed` holds the decoded answer
+    of a JSON `response_format` (see `lmwrapper.structured`); it is never stored.
     """
 
     completion_text: str | None
@@ -338,6 +347,7 @@ class LmPrediction:
     top_token_logprobs: tuple[dict[str, float], ...] | None = None
     prompt_tokens: tuple[str, ...] | None = None
     prompt_logprobs: tuple[float | None, ...] | None = None
+    prompt_top_logprobs: tuple[dict[str, float] | None, ...] | None = None
     usage: LmUsage = field(default_factory=LmUsage)
     cost_usd: float | None = None
     provider: str | None = None
@@ -346,6 +356,7 @@ class LmPrediction:
     batch_id: str | None = None
     sample_index: int = 0
     internals: Any = field(default=None, compare=False, repr=False)
+    parsed: Any = field(default=None, compare=False, repr=False)  # see lmwrapper.structured
 
     @property
     def has_errors(self) -> bool:
@@ -497,7 +508,7 @@ _CANONICAL_DEFAULTS = {k: v for k, v in LmPrompt("").canonical(include_defaults=
                        if k not in ("kind", "text")}
 
 _PLAIN_FIELDS = tuple(
-    f.name for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage")
+    f.name for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage", "parsed")
 )
 _RECORD_FIELDS = tuple(n for n in _PLAIN_FIELDS if n != "was_cached")
 _DEFAULT_USAGE = LmUsage()
@@ -512,6 +523,7 @@ _TUPLE_FIELDS = (
     "top_token_logprobs",
     "prompt_tokens",
     "prompt_logprobs",
+    "prompt_top_logprobs",
 )
 
 

@@ -299,23 +299,28 @@ def test_a_second_ctrl_c_abandons_the_wait(tmp_path, cache_dir):
     assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 0
 
 
-def test_ctrl_c_while_the_run_starts_still_waits_and_stores(monkeypatch):
-    """Ctrl-C can land while predict_many starts its threads, after the first request left."""
-    gate = threading.Event()
-    lm = ScriptedLm(answer=lambda prompt, n: (gate.wait(DEADLINE_S), "ok")[1])
+def test_ctrl_c_while_the_run_starts_sends_nothing_and_leaves_no_thread(monkeypatch):
+    """Ctrl-C can land while predict_many starts its threads. Whether a thread it was starting
+    runs cannot be known there, so the threads wait for a go and, cancelled, leave at once:
+    nothing is sent, nothing is lost, and the caller gets the KeyboardInterrupt."""
+    lm = ScriptedLm()
     real_start = threading.Thread.start
+    started: list[threading.Thread] = []
 
     def start(thread):
-        if thread.name == "lmwrapper-store":  # the runner is already sending
-            wait_until(lambda: lm.call_log, "the first request")
+        if thread.name == "lmwrapper-store":  # the runner's thread is already running
+            started.append(thread)
+            real_start(thread)  # and this one too, yet the caller sees the interrupt
             raise KeyboardInterrupt
+        if thread.name == "lmwrapper-run":
+            started.append(thread)
         real_start(thread)
 
     monkeypatch.setattr(threading.Thread, "start", start)
-    stderr = OpensGateOnNote(gate)
-    monkeypatch.setattr(sys, "stderr", stderr)
     with pytest.raises(KeyboardInterrupt):
         lm.predict_many(prompts(20))
-    assert "waiting for 1 request already sent" in stderr.text
-    assert lm.call_log == ["q0"] and stored_texts(lm, ["q0", "q1"]) == {"q0"}
+    for t in started:
+        t.join(DEADLINE_S)
+        assert not t.is_alive()
+    assert lm.call_log == [] and stored_texts(lm, ["q0", "q1"]) == set()
     assert lm.last_run.state == "stopped early"

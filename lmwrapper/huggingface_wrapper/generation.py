@@ -59,6 +59,7 @@ class RowResult:
     top_logprobs: list[list[tuple[int, float]]] = field(default_factory=list)
     finish_reason: str | None = None  # "stop" or "length" once the row is done; None: unfinished
     prompt_logprobs: list[float | None] | None = None
+    prompt_top_logprobs: list[list[tuple[int, float]] | None] | None = None  # with echo and top_logprobs
 
 
 def left_pad(seqs: Sequence[Sequence[int]], pad_id: int, device: Any
@@ -165,6 +166,10 @@ def _prompt_logprobs(logits: torch.Tensor, ids: torch.Tensor, owner: list[int],
         targets = ids[u, start + 1:]
         picked = lp.gather(-1, targets[:, None])[:, 0].tolist()
         results[i].prompt_logprobs = [None, *picked] if row.prompt_ids else []
+        if row.top_logprobs and row.prompt_ids:  # the argmax at each position: is it greedy?
+            top_v, top_i = lp.topk(row.top_logprobs, dim=-1)
+            results[i].prompt_top_logprobs = [None, *(list(zip(a, b)) for a, b in zip(
+                top_i.tolist(), top_v.tolist()))]
 
 
 def _record(logprobs: torch.Tensor, chosen: torch.Tensor, active: list[int],

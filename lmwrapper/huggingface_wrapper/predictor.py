@@ -18,7 +18,8 @@ from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.huggingface_wrapper import internals as _internals
-from lmwrapper.huggingface_wrapper.generation import Row, RowResult, generate
+from lmwrapper.huggingface_wrapper.generation import Row, RowResult
+from lmwrapper.huggingface_wrapper.prefill import run_rows
 from lmwrapper.huggingface_wrapper.prompts import PromptEncoder
 from lmwrapper.huggingface_wrapper.stopping import (
     RUNNING,
@@ -118,7 +119,8 @@ class HuggingFacePredictor(LmPredictor):
         if prompt.response_format not in (None, "text"):
             raise ValueError(
                 "LmPrompt.response_format: local Hugging Face models do not constrain output to "
-                "JSON; leave it None and parse the text (or use stop / a few-shot prompt)")
+                "JSON yet (no constrained decoding); leave it None, ask for JSON in the prompt and "
+                "parse with lmwrapper.structured.parse_answer(pred.completion_text, YourModel)")
         self.encoder.validate(prompt)
         if prompt.model_internals_request is not None:
             _internals.resolve_layers(prompt.model_internals_request, self.num_layers)
@@ -213,7 +215,8 @@ class HuggingFacePredictor(LmPredictor):
         rows = [r for _, _, r in batch]
         with self._lock:
             model = self.model  # loads the weights on first use, adding generation_config's eos
-            results = generate(model, rows, self.pad_id, self.eos_ids, stop)
+            score_only = [jobs[j].prompt.max_tokens == 0 for j, _, _ in batch]
+            results = run_rows(model, rows, score_only, self.pad_id, self.eos_ids, stop)
             finished = [b for b, res in enumerate(results) if res.finish_reason is not None]
             built = [self._prediction(jobs[batch[b][0]].prompt, rows[b], results[b])
                      for b in finished]
@@ -242,9 +245,16 @@ class HuggingFacePredictor(LmPredictor):
             top_token_logprobs=top,
             prompt_tokens=tuple(self.token_str(t) for t in row.prompt_ids) if prompt.echo else None,
             prompt_logprobs=tuple(res.prompt_logprobs or ()) if prompt.echo else None,
+            prompt_top_logprobs=self._prompt_tops(res) if prompt.echo and prompt.logprobs else None,
             usage=LmUsage(len(row.prompt_ids), len(res.token_ids)),
             provider=self.provider, model=self._name,
         ), ids
+
+    def _prompt_tops(self, res: RowResult) -> tuple[dict[str, float] | None, ...]:
+        """Top-k alternatives at each prompt position, most likely first (None for the first)."""
+        return tuple(None if alts is None else dict(sorted(
+            {self.token_str(t): lp for t, lp in reversed(alts)}.items(), key=lambda kv: -kv[1]))
+            for alts in res.prompt_top_logprobs or ())
 
     def _truncate_at_stop(self, ids: list[int], stop: Sequence[str] | None) -> tuple[list[int], str]:
         """Text ending before the first stop string; tokens that start before it."""

@@ -99,7 +99,8 @@ class OpenAiPredictor(ApiPredictor):
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         return bound(self.price, prompts, completion_window, samples=samples,
                      input_tokens=self.estimate_tokens_in_prompt,
-                     max_output_tokens=lambda p: p.max_tokens or self.default_max_tokens(p),
+                     max_output_tokens=lambda p: p.max_tokens if p.max_tokens is not None
+                     else self.default_max_tokens(p),
                      batch_priced=self.supports_batch)
 
     def batch_adapter(self) -> Any:

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lmwrapper import structured
 from lmwrapper.costs import Price
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames  # noqa: F401
 from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
@@ -59,7 +60,8 @@ def check_prompt(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
         _check_instruct(prompt, name)
     else:
         if prompt.echo:
-            _refuse("echo", name, "chat models cannot echo the prompt; use an instruct model "
+            _refuse("echo", name, "chat models cannot echo the prompt (nor score it with "
+                    "max_tokens=0); use an instruct model "
                     "(OpenAiModelNames.gpt_3_5_turbo_instruct) or set echo=False")
     if model.kind == "reasoning":
         _check_reasoning(prompt, name)
@@ -69,9 +71,6 @@ def _check_instruct(prompt: LmPrompt, name: str) -> None:
     if (prompt.logprobs or 0) > MAX_COMPLETIONS_LOGPROBS:
         _refuse("logprobs", name, f"/v1/completions returns at most {MAX_COMPLETIONS_LOGPROBS} "
                 f"top logprobs; got {prompt.logprobs}")
-    if prompt.response_format not in (None, "text"):
-        _refuse("response_format", name, "structured output needs a chat model; "
-                "use e.g. OpenAiModelNames.gpt_4o_mini or leave response_format None")
 
 
 def _check_reasoning(prompt: LmPrompt, name: str) -> None:
@@ -114,8 +113,10 @@ def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenA
     if prompt.seed is not None:
         body["seed"] = prompt.seed
     _logprobs(prompt, model, body)
-    if prompt.response_format not in (None, "text"):
-        body["response_format"] = response_format_body(prompt.response_format)
+    # /v1/completions has no JSON mode: the answer is stripped to its JSON when parsed
+    if prompt.response_format not in (None, "text") and model.kind != "instruct":
+        body["response_format"] = response_format_body(structured.request_schema(
+            prompt.response_format))
     return OpenAiRequest(url, body)
 
 
@@ -210,12 +211,16 @@ def _completion_choice(c: Mapping[str, Any], prompt: LmPrompt,
         offsets = lp.get("text_offset") or [n_prompt_chars] * len(toks)
         split = sum(1 for o in offsets if o < n_prompt_chars) if prompt.echo else 0
         values = [None if v is None else float(v) for v in lp.get("token_logprobs") or ()]
-        tops = [dict(t or {}) for t in lp.get("top_logprobs") or ()]
+        raw_tops = list(lp.get("top_logprobs") or ())
+        tops = [dict(t or {}) for t in raw_tops]
         fields["completion_tokens"] = tuple(toks[split:])
         fields["completion_logprobs"] = tuple(values[split:])
         fields["top_token_logprobs"] = tuple(tops[split:]) if tops else None
         if prompt.echo:
             fields["prompt_tokens"] = tuple(toks[:split])
             fields["prompt_logprobs"] = tuple(values[:split])
+            if raw_tops:
+                fields["prompt_top_logprobs"] = tuple(None if t is None else dict(t)
+                                                      for t in raw_tops[:split])
     return LmPrediction(completion_text=text, finish_reason=c.get("finish_reason"),
                         **fields, **common)

@@ -33,8 +33,6 @@ def test_bare_list_is_a_chat(openai_env):
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
 
 
-@pytest.mark.xfail(strict=True, reason="structs owner (LmPrompt accepts max_tokens=0) and HF "
-                                       "owner (score the prompt without generating)")
 def test_max_tokens_zero_with_echo_scores_the_prompt(local):
     pred = local.predict(LmPrompt("The capital of France is", max_tokens=0, echo=True,
                                   temperature=0))

@@ -1,0 +1,67 @@
+"""Scoring through OpenAI's legacy completions (echo + max_tokens=0), over real HTTP against
+the fake server, whose tokens here are tiktoken's (what lmwrapper counts the context with)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmwrapper import tokens
+from lmwrapper.openai_wrapper import get_open_ai_lm
+from lmwrapper.scoring import loglikelihood, multiple_choice
+from lmwrapper.structs import LmPrompt
+from lmwrapper.testing import FakeServer
+
+INSTRUCT = "gpt-3.5-turbo-instruct"
+
+
+def tiktoken_tokens(text: str) -> list[str]:
+    return tokens.tokenize(text, "cl100k_base")
+
+
+@pytest.fixture
+def srv():
+    with FakeServer(tokenize=tiktoken_tokens) as s:
+        yield s
+
+
+def make(srv, model=INSTRUCT, **kw):
+    return get_open_ai_lm(model, api_key_secret="sk-test-0123456789", base_url=srv.base_url, **kw)
+
+
+def test_instruct_models_score_with_max_tokens_zero_and_echo(srv):
+    lm = make(srv)
+    pred = lm.predict(LmPrompt("The capital of France is Paris", max_tokens=0, echo=True))
+    (req,) = srv.requests
+    assert req.body["max_tokens"] == 0 and req.body["echo"] is True
+    assert not pred.has_errors and pred.completion_text == "" and pred.completion_tokens == ()
+    assert "".join(pred.prompt_tokens) == "The capital of France is Paris"
+    assert pred.prompt_logprobs[0] is None and all(lp < 0 for lp in pred.prompt_logprobs[1:])
+    assert pred.prompt_top_logprobs[0] is None and len(pred.prompt_top_logprobs) == len(
+        pred.prompt_tokens)
+
+
+def test_loglikelihood_sums_the_continuations_tokens(srv):
+    lm = make(srv)
+    pairs = [("The capital of France is", " Paris"), ("Question: 2+2?\nAnswer: ", "4")]
+    results = loglikelihood(lm, pairs)
+    for (ctx, cont), r in zip(pairs, results):
+        ctx, cont = ctx.rstrip(), ctx[len(ctx.rstrip()):] + cont
+        n_ctx = len(tiktoken_tokens(ctx))
+        pred = lm.predict(LmPrompt(ctx + cont, max_tokens=0, echo=True, logprobs=1,
+                                   temperature=0.0))
+        assert pred.was_cached  # the very prompt loglikelihood sent
+        assert r.tokens == pred.prompt_tokens[n_ctx:] and r.num_tokens == len(r.tokens)
+        assert r.logprob == pytest.approx(sum(pred.prompt_logprobs[n_ctx:]))
+        assert r.is_greedy is True  # the fake's chosen token is always its top one
+    assert lm.last_run.cached == 1 and srv.counts["completions"] == 2
+
+
+def test_multiple_choice_through_the_api(srv):
+    (r,) = multiple_choice(make(srv), [("The capital of France is", ["Paris", "Rome"], 0)])
+    assert r.error is None and len(r.loglikelihoods) == 2 and r.pred in (0, 1)
+
+
+def test_chat_models_refuse_scoring_before_sending(srv):
+    with pytest.raises(ValueError, match="max_tokens=0"):
+        loglikelihood(make(srv, "gpt-4o-mini"), [("a", " b")])
+    assert not srv.requests
