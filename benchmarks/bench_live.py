@@ -33,9 +33,12 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 KEY = "sk-bench-not-a-real-key"
+# Measure this checkout's lmwrapper, not whichever one is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 # -- the server (child process) ----------------------------------------------------------------
@@ -63,8 +66,8 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, la
             await reader.readexactly(length)
             await asyncio.sleep(latency)
             writer.write(head + body)
-    except (asyncio.IncompleteReadError, ConnectionError):
-        pass
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        pass  # the client went away, or the server is shutting down
     finally:
         writer.close()
 

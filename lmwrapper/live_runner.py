@@ -181,7 +181,7 @@ class LiveRunner:
     def _attempt(self, item: _Item) -> None:
         job = item.job
         deadline = (item.first_sent or self._clock()) + self.retry.max_elapsed_s
-        if not self.limiter.acquire(self._tokens_for(job), self._should_stop, deadline):
+        if not self.limiter.acquire(self._tokens_for(job), self._should_stop, deadline, track=True):
             if self._should_stop():
                 self._requeue(item, 0.0)  # stopping: not sent, so not answered
             else:
@@ -206,6 +206,7 @@ class LiveRunner:
                 return
             self._emit(job, preds)
         finally:
+            self.limiter.finished()
             with self._cond:
                 self._sending -= 1
 
