@@ -118,7 +118,12 @@ def run_plain(base_url: str, n: int, in_flight: int) -> int:
     import openai
 
     async def main() -> int:
-        client = openai.AsyncOpenAI(api_key=KEY, base_url=base_url, max_retries=0)
+        # A pool as large as the number in flight (the SDK's default caps it at 1,000).
+        http = openai.DefaultAsyncHttpxClient(
+            limits=_httpx().Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
+            timeout=600)
+        client = openai.AsyncOpenAI(api_key=KEY, base_url=base_url, max_retries=0,
+                                    http_client=http)
         gate = asyncio.Semaphore(in_flight)
 
         async def one(i: int) -> bool:
@@ -133,6 +138,14 @@ def run_plain(base_url: str, n: int, in_flight: int) -> int:
         return sum(ok)
 
     return asyncio.run(main())
+
+
+def _httpx() -> Any:
+    try:  # some builds of the SDK ship httpx as "httpx2"
+        import httpx2 as httpx
+    except ImportError:
+        import httpx  # type: ignore[no-redef]
+    return httpx
 
 
 def measure(fn: Callable[[str, int, int], int], base_url: str, n: int,

@@ -118,7 +118,9 @@ class Bucket:
         if remaining is None:
             return
         self._refill(now)
-        first = self.limit is None
+        # A limit unlike the known one: another account or server (or new limits) behind the
+        # same scope, e.g. a state file left by an earlier run; start from what it says.
+        first = self.limit is None or (limit is not None and limit != self.limit)
         if limit is not None:
             self.limit = limit
         elif first:
