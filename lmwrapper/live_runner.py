@@ -156,7 +156,9 @@ class LiveRunner:
         self._fatal: BaseException | None = None
         self._emit = emit
         self._should_stop = lambda: should_stop() or self._fatal is not None
-        if self._async_sender is not None and jobs:
+        # One job (a `predict` call) goes through `send` and the SDK's pooled connections:
+        # a fresh event loop would open a fresh connection (a TLS handshake) for each call.
+        if self._async_sender is not None and len(jobs) > 1:
             self._run_loop()
         else:
             self._run_threads(len(jobs))
