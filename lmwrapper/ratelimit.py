@@ -228,7 +228,8 @@ class SharedState:
 
     Eleven doubles: (limit, level, rate, time) for requests, then for tokens, then
     paused_until, in_flight and when in_flight last changed; a NaN limit is "not learned
-    yet". Times are `time.monotonic()`, one clock for every process on the machine. An
+    yet". Times are `time.monotonic()`, one clock for every process on the machine (a file
+    from before a reboot has times in the future and is ignored). An
     exclusive `flock` is held only while one decision is made (microseconds), and a process
     killed while holding it releases it with its fd. A process killed with requests in
     flight leaves them counted: after `STALE_IN_FLIGHT_S` without a request starting or
@@ -259,6 +260,8 @@ class SharedState:
         if len(data) != self._FORMAT.size:
             return
         v = self._FORMAT.unpack(data)
+        if max(v[3], v[7], v[10]) > time.monotonic() + 1.0:  # last-touched times
+            return  # written before a reboot (monotonic time restarted): stale, start afresh
         for bucket, (limit, level, rate, t) in ((limiter.requests, v[0:4]), (limiter.tokens, v[4:8])):
             bucket.limit = None if math.isnan(limit) else limit
             bucket.level, bucket.rate, bucket._t = level, rate, t

@@ -131,3 +131,12 @@ def test_requests_in_flight_are_not_granted_twice():
     rl.finished()
     granted = sum(rl.try_acquire(track=True) == 0.0 for _ in range(10))
     assert granted == 6
+
+
+def test_a_file_from_before_a_reboot_is_ignored(tmp_path):
+    path = tmp_path / "scope.bucket"
+    a = RateLimiter(shared=SharedState(path))
+    a.pause(10_000)
+    a.requests.limit, a.requests._t = 5.0, time.monotonic() + 10_000
+    a.shared.store(a)  # as written by a machine whose monotonic clock was further along
+    assert RateLimiter(shared=SharedState(path)).try_acquire() == 0.0
