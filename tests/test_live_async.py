@@ -118,3 +118,95 @@ def test_a_refused_connection_is_a_transport_error():
 
     with pytest.raises(HttpTransportError, match="cannot connect"):
         asyncio.run(main())
+
+
+# -- the runner's policy on the event loop, with a plain async `send` (no HTTP) ----------------
+
+class _LoopSender:
+    """An AsyncSender around a plain function, as the runner's tests use for the threads."""
+
+    def __init__(self, fn, delay_s: float = 0.0) -> None:
+        self.fn, self.delay_s, self.closed, self.sent = fn, delay_s, False, []
+
+    async def send(self, job):
+        self.sent.append(job.key)
+        await asyncio.sleep(self.delay_s)
+        return self.fn(job)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def _jobs(n: int) -> list:
+    from lmwrapper.backend import Job
+
+    return [Job(f"k{i}", LmPrompt(f"p{i}"), [0]) for i in range(n)]
+
+
+def _ok(job) -> list:
+    from lmwrapper.structs import LmPrediction
+
+    return [LmPrediction(f"answer {job.prompt.text}", job.prompt)]
+
+
+def _loop_runner(sender: _LoopSender, **kw):
+    from lmwrapper.live_runner import LiveRunner
+    from lmwrapper.structs import LmPrediction
+
+    def never(job):
+        raise AssertionError("the threaded path was used")
+
+    return LiveRunner(never, async_sender=lambda: sender, **kw, error_prediction=lambda p, e:
+                      LmPrediction(None, p, error_message=str(e), error_is_transient=e.transient))
+
+
+def test_loop_retries_transient_errors_and_answers_permanent_ones_once():
+    from lmwrapper.errors import PermanentProviderError, TransientProviderError
+
+    tries: dict[str, int] = {}
+
+    def send(job):
+        tries[job.key] = tries.get(job.key, 0) + 1
+        if job.key == "k0" and tries["k0"] < 3:
+            raise TransientProviderError("flaky", status_code=500)
+        if job.key == "k1":
+            raise PermanentProviderError("too long", status_code=400)
+        return _ok(job)
+
+    out: dict[str, list] = {}
+    sender = _LoopSender(send)
+    runner = _loop_runner(sender, retry=FAST, max_concurrency=4)
+    runner.run(_jobs(30), lambda j, p: out.setdefault(j.key, list(p)), lambda: False)
+    assert len(out) == 30 and out["k0"][0].completion_text == "answer p0" and tries["k0"] == 3
+    assert out["k1"][0].error_message == "too long" and tries["k1"] == 1
+    assert sender.closed and runner.in_flight() == 0
+
+
+def test_loop_stops_on_a_configuration_error_and_raises_it():
+    from lmwrapper.errors import MissingApiKeyError
+
+    def send(job):
+        raise MissingApiKeyError("no key")
+
+    sender = _LoopSender(send)
+    with pytest.raises(MissingApiKeyError):
+        _loop_runner(sender, max_concurrency=4).run(_jobs(50), lambda j, p: None, lambda: False)
+    assert sender.closed and len(sender.sent) < 50
+
+
+def test_loop_stop_sends_nothing_new_and_emits_what_was_in_flight():
+    stop = threading.Event()
+    emitted: list[str] = []
+    in_flight_when_stopped: list[int] = []
+    sender = _LoopSender(_ok, delay_s=0.05)
+    runner = _loop_runner(sender, max_concurrency=8)
+
+    def emit(job, preds):
+        emitted.append(job.key)
+        if len(emitted) == 10 and not stop.is_set():
+            stop.set()
+            in_flight_when_stopped.append(runner.in_flight())
+
+    runner.run(_jobs(500), emit, stop.is_set)
+    assert 10 <= len(sender.sent) < 500 and sorted(emitted) == sorted(sender.sent)
+    assert 0 <= in_flight_when_stopped[0] <= 8 and runner.in_flight() == 0
