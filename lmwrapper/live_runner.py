@@ -204,8 +204,8 @@ class LiveRunner:
                 self._cond.wait(min(max(wait, 0.001), 0.1))
 
     def _attempt(self, item: _Item) -> None:
-        if not self.limiter.acquire(self._tokens_for(item.job), self._should_stop,
-                                    self._deadline(item), track=True):
+        tokens = self._tokens_for(item.job)
+        if not self.limiter.acquire(tokens, self._should_stop, self._deadline(item), track=True):
             self._refused(item)
             return
         self._started(item)
@@ -217,7 +217,7 @@ class LiveRunner:
                 return
             self._emit(item.job, preds)
         finally:
-            self._ended()
+            self._ended(tokens)
 
     def _deadline(self, item: _Item) -> float:
         return (item.first_sent or self._clock()) + self.retry.max_elapsed_s
@@ -239,8 +239,8 @@ class LiveRunner:
             self.stats.attempts[item.job.key] = item.attempts
             self._sending += 1
 
-    def _ended(self) -> None:
-        self.limiter.finished()
+    def _ended(self, tokens: int) -> None:
+        self.limiter.finished(tokens)
         with self._cond:
             self._sending -= 1
 
@@ -298,7 +298,8 @@ class LiveRunner:
     async def _attempt_async(self, item: _Item, sender: AsyncSender,
                              slots: asyncio.Semaphore) -> None:
         try:
-            if not await self._acquire_async(item):
+            tokens = self._tokens_for(item.job)
+            if not await self._acquire_async(tokens, self._deadline(item)):
                 self._refused(item)
                 return
             self._started(item)
@@ -310,7 +311,7 @@ class LiveRunner:
                     return
                 self._emit(item.job, preds)
             finally:
-                self._ended()
+                self._ended(tokens)
         except BaseException as e:  # a ConfigurationError or a bug: stop everyone, re-raise in run
             self._fatal = self._fatal or e
         finally:
@@ -319,9 +320,8 @@ class LiveRunner:
             slots.release()
             self._wake.set()
 
-    async def _acquire_async(self, item: _Item) -> bool:
+    async def _acquire_async(self, tokens: int, deadline: float) -> bool:
         """`limiter.acquire` without blocking the loop."""
-        tokens, deadline = self._tokens_for(item.job), self._deadline(item)
         while (wait := self.limiter.try_acquire(tokens, track=True)) > 0:
             if self._should_stop() or self._clock() + wait > deadline:
                 return False

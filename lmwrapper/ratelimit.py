@@ -12,7 +12,7 @@ the reset time. `Retry-After` on a 429 pauses every sender until it has passed. 
 `acquire(tokens)` before each request and `observe(headers)` after each response.
 
 Limits belong to the account, not the process: `shared_limiter(base_url, key fingerprint,
-model)` keeps the buckets of one scope in a 72-byte file (`SharedState`) that every process
+model)` keeps the buckets of one scope in a 96-byte file (`SharedState`) that every process
 on the machine locks, reads, updates and writes back around each decision, so four
 processes pace like one instead of meeting through 429s. The file holds numbers only (no
 key: its name is a hash of the scope) and lives in `$LMWRAPPER_RATELIMIT_DIR`, by default a
@@ -151,6 +151,7 @@ class RateLimiter:
         self.tokens = Bucket(clock)
         self.paused_until = 0.0
         self.in_flight = 0.0  # requests granted with track=True and not finished() yet
+        self.in_flight_tokens = 0.0  # and their tokens
         self.in_flight_t = clock()  # when in_flight last changed
         self.waited_s = 0.0
         self.shared = shared
@@ -171,7 +172,7 @@ class RateLimiter:
     def try_acquire(self, tokens: int = 0, track: bool = False) -> float:
         """Take one request of `tokens` tokens if it may go now (returns 0.0); else take
         nothing and return the seconds to wait before asking again (for an event loop).
-        `track=True` counts the request as in flight until `finished()` is called."""
+        `track=True` counts the request as in flight until `finished(tokens)` is called."""
         with self._state():
             now = self._clock()
             wait = max(self.paused_until - now,
@@ -181,13 +182,15 @@ class RateLimiter:
                 self.tokens.spend(tokens)
                 if track:
                     self.in_flight, self.in_flight_t = self.in_flight + 1, now
+                    self.in_flight_tokens += tokens
                 return 0.0
             return wait
 
-    def finished(self) -> None:
-        """A request granted with `track=True` was answered (or failed): no longer in flight."""
+    def finished(self, tokens: int = 0) -> None:
+        """A request of `tokens` granted with `track=True` was answered (or failed)."""
         with self._state():
             self.in_flight, self.in_flight_t = max(0.0, self.in_flight - 1), self._clock()
+            self.in_flight_tokens = max(0.0, self.in_flight_tokens - tokens)
 
     def acquire(self, tokens: int = 0, should_stop: Callable[[], bool] = lambda: False,
                 deadline: float | None = None, track: bool = False) -> bool:
@@ -218,16 +221,18 @@ class RateLimiter:
         with self._state():
             now = self._clock()
             # The response being observed is itself still counted in flight: not the others.
+            # Which request this is, we do not know: take the others' share of the tokens.
             others = max(self.in_flight - 1, 0.0)
+            tokens = self.in_flight_tokens * others / self.in_flight if self.in_flight else 0.0
             self.requests.observe(*read[0], now, in_flight=others)
-            self.tokens.observe(*read[1], now)
+            self.tokens.observe(*read[1], now, in_flight=tokens)
 
 
 class SharedState:
     """A limiter's buckets in a small file that processes on one machine share.
 
-    Eleven doubles: (limit, level, rate, time) for requests, then for tokens, then
-    paused_until, in_flight and when in_flight last changed; a NaN limit is "not learned
+    Twelve doubles: (limit, level, rate, time) for requests, then for tokens, then
+    paused_until, requests and tokens in flight and when they last changed; a NaN limit is "not learned
     yet". Times are `time.monotonic()`, one clock for every process on the machine (a file
     from before a reboot has times in the future and is ignored). An
     exclusive `flock` is held only while one decision is made (microseconds), and a process
@@ -236,7 +241,7 @@ class SharedState:
     ending anywhere, the count is taken to be 0.
     """
 
-    _FORMAT = struct.Struct("<11d")
+    _FORMAT = struct.Struct("<12d")
     STALE_IN_FLIGHT_S = 30.0
 
     def __init__(self, path: Path) -> None:
@@ -260,20 +265,22 @@ class SharedState:
         if len(data) != self._FORMAT.size:
             return
         v = self._FORMAT.unpack(data)
-        if max(v[3], v[7], v[10]) > time.monotonic() + 1.0:  # last-touched times
+        if max(v[3], v[7], v[11]) > time.monotonic() + 1.0:  # last-touched times
             return  # written before a reboot (monotonic time restarted): stale, start afresh
         for bucket, (limit, level, rate, t) in ((limiter.requests, v[0:4]), (limiter.tokens, v[4:8])):
             bucket.limit = None if math.isnan(limit) else limit
             bucket.level, bucket.rate, bucket._t = level, rate, t
         limiter.paused_until = v[8]
-        stale = time.monotonic() - v[10] > self.STALE_IN_FLIGHT_S
-        limiter.in_flight, limiter.in_flight_t = (0.0 if stale else v[9]), v[10]
+        stale = time.monotonic() - v[11] > self.STALE_IN_FLIGHT_S
+        limiter.in_flight, limiter.in_flight_tokens = (0.0, 0.0) if stale else (v[9], v[10])
+        limiter.in_flight_t = v[11]
 
     def store(self, limiter: RateLimiter) -> None:
         values: list[float] = []
         for b in (limiter.requests, limiter.tokens):
             values += [math.nan if b.limit is None else b.limit, b.level, b.rate, b._t]
-        values += [limiter.paused_until, limiter.in_flight, limiter.in_flight_t]
+        values += [limiter.paused_until, limiter.in_flight, limiter.in_flight_tokens,
+                   limiter.in_flight_t]
         os.pwrite(self._fd, self._FORMAT.pack(*values), 0)
 
     def close(self) -> None:

@@ -109,7 +109,7 @@ def test_state_survives_in_the_file_and_holds_no_key(tmp_path):
     a.pause(30)
     b = RateLimiter(shared=SharedState(path))  # another process's view of the same scope
     assert b.try_acquire() > 25  # the pause is shared
-    assert path.stat().st_size == 88 and b"sk-" not in path.read_bytes()
+    assert path.stat().st_size == 96 and b"sk-" not in path.read_bytes()
 
 
 def test_two_limiters_on_one_file_spend_one_budget(tmp_path):
@@ -140,3 +140,15 @@ def test_a_file_from_before_a_reboot_is_ignored(tmp_path):
     a.requests.limit, a.requests._t = 5.0, time.monotonic() + 10_000
     a.shared.store(a)  # as written by a machine whose monotonic clock was further along
     assert RateLimiter(shared=SharedState(path)).try_acquire() == 0.0
+
+
+def test_tokens_in_flight_are_not_granted_twice():
+    rl = RateLimiter()
+    for _ in range(4):  # no limit known yet: 4 requests of 100 tokens go out
+        assert rl.try_acquire(100, track=True) == 0.0
+    # The first answer says 1,000 tokens left; the 300 tokens of the 3 others are not in it.
+    rl.observe({"x-ratelimit-limit-tokens": "100000", "x-ratelimit-remaining-tokens": "1000",
+                "x-ratelimit-reset-tokens": "6000s"})
+    rl.finished(100)
+    granted = sum(rl.try_acquire(100, track=True) == 0.0 for _ in range(10))
+    assert granted == 7
