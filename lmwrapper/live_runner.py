@@ -182,7 +182,7 @@ class LiveRunner:
                     with self._cond:
                         self._in_flight -= 1
                         self._cond.notify_all()
-        except BaseException as e:  # a ConfigurationError or a bug: stop everyone, re-raise in run
+        except BaseException as e:  # noqa: BLE001 — a ConfigurationError or a bug: re-raised in run
             with self._cond:
                 if self._fatal is None:
                     self._fatal = e
@@ -276,7 +276,7 @@ class LiveRunner:
                 task = asyncio.create_task(self._attempt_async(item, sender, slots))
                 tasks.add(task)
                 task.add_done_callback(tasks.discard)
-        except BaseException as e:  # a bug: stop everyone, re-raise in run
+        except BaseException as e:  # noqa: BLE001 — a bug: stop everyone, re-raised in run
             self._fatal = self._fatal or e
         finally:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -312,7 +312,7 @@ class LiveRunner:
                 self._emit(item.job, preds)
             finally:
                 self._ended(tokens)
-        except BaseException as e:  # a ConfigurationError or a bug: stop everyone, re-raise in run
+        except BaseException as e:  # noqa: BLE001 — a ConfigurationError or a bug: re-raised in run
             self._fatal = self._fatal or e
         finally:
             with self._cond:
