@@ -44,7 +44,7 @@ from lmwrapper.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
-from lmwrapper.live_runner import DEFAULT_RETRY, LiveRunner, RetryPolicy, RunnerStats
+from lmwrapper.live_runner import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
 from lmwrapper.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -127,6 +127,12 @@ class ApiPredictor(LmPredictor):
         (use `classify`) or a ConfigurationError (stops the run)."""
         raise NotImplementedError
 
+    def async_sender(self) -> Callable[[], AsyncSender] | None:
+        """Optional: a factory of an event-loop sender doing what `send_once` does, for
+        hundreds of requests in flight at little CPU (see `lmwrapper.async_http`). None (the
+        default): the live runner sends through `send_once` on threads."""
+        return None
+
     # -- the key and the client --------------------------------------------------------------
 
     def api_key(self) -> str:
@@ -180,7 +186,8 @@ class ApiPredictor(LmPredictor):
         self.client()
         runner = LiveRunner(self.send_once, error_prediction=self.error_prediction,
                             max_concurrency=self.max_concurrency, retry=self.retry,
-                            limiter=self.limiter, tokens_for=self.tokens_for)
+                            limiter=self.limiter, tokens_for=self.tokens_for,
+                            async_sender=self.async_sender())
         self.last_runner_stats = runner.stats
         return runner
 

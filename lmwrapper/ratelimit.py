@@ -10,15 +10,30 @@ The buckets start unlimited and learn the account's limits from response headers
 reset is a timestamp.) A bucket refills at the rate that empties the gap to its limit by
 the reset time. `Retry-After` on a 429 pauses every sender until it has passed. Workers call
 `acquire(tokens)` before each request and `observe(headers)` after each response.
+
+Limits belong to the account, not the process: `shared_limiter(base_url, key fingerprint,
+model)` keeps the buckets of one scope in a 96-byte file (`SharedState`) that every process
+on the machine locks, reads, updates and writes back around each decision, so four
+processes pace like one instead of meeting through 429s. The file holds numbers only (no
+key: its name is a hash of the scope) and lives in `$LMWRAPPER_RATELIMIT_DIR`, by default a
+per-user folder in the system temp dir: local disk, where `flock` works (unlike NFS).
+`LMWRAPPER_RATELIMIT_DIR=none` keeps each process's buckets to itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import math
+import os
 import re
+import struct
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from pathlib import Path
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -98,18 +113,24 @@ class Bucket:
             self.level -= amount
 
     def observe(self, limit: float | None, remaining: float | None, reset_s: float | None,
-                now: float) -> None:
+                now: float, in_flight: float = 0.0) -> None:
+        """Learn from a response; `in_flight`: other requests granted and not answered yet,
+        which the server may have counted or not (we assume not: safer)."""
         if remaining is None:
             return
         self._refill(now)
-        first = self.limit is None
+        # A limit unlike the known one: another account or server (or new limits) behind the
+        # same scope, e.g. a state file left by an earlier run; start from what it says.
+        first = self.limit is None or (limit is not None and limit != self.limit)
         if limit is not None:
             self.limit = limit
         elif first:
             self.limit = max(remaining, 1.0)
         # Requests still in flight are spent locally but maybe not yet counted by the server:
-        # take the lower of the two, so a response that left earlier cannot raise the level.
-        self.level = remaining if first else min(self.level, remaining)
+        # take the lower of the two, so a response that left earlier cannot raise the level,
+        # and count the requests in flight as spent, or they would be granted twice.
+        available = remaining - in_flight
+        self.level = available if first else min(self.level, available)
         cap = self.limit if self.limit is not None else remaining
         gap = cap - remaining
         if reset_s is not None and gap > 0:
@@ -124,61 +145,188 @@ class RateLimiter:
     """Request and token buckets plus a global pause, shared by every worker thread."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 shared: SharedState | None = None) -> None:
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests = Bucket(clock)
         self.tokens = Bucket(clock)
         self.paused_until = 0.0
+        self.in_flight = 0.0  # requests granted with track=True and not finished() yet
+        self.in_flight_tokens = 0.0  # and their tokens
+        self.in_flight_t = clock()  # when in_flight last changed
         self.waited_s = 0.0
+        self.shared = shared
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[None]:
+        """Hold the buckets: this process's threads through the lock, other processes through
+        the shared file (loaded before, stored after, so every decision sees theirs)."""
+        with self._lock:
+            if self.shared is None:
+                yield
+                return
+            with self.shared.locked():
+                self.shared.load(self)
+                yield
+                self.shared.store(self)
+
+    def try_acquire(self, tokens: int = 0, track: bool = False) -> float:
+        """Take one request of `tokens` tokens if it may go now (returns 0.0); else take
+        nothing and return the seconds to wait before asking again (for an event loop).
+        `track=True` counts the request as in flight until `finished(tokens)` is called."""
+        with self._state():
+            now = self._clock()
+            wait = max(self.paused_until - now,
+                       self.requests.wait_time(1, now), self.tokens.wait_time(tokens, now))
+            if wait <= 0:
+                self.requests.spend(1)
+                self.tokens.spend(tokens)
+                if track:
+                    self.in_flight, self.in_flight_t = self.in_flight + 1, now
+                    self.in_flight_tokens += tokens
+                return 0.0
+            return wait
+
+    def finished(self, tokens: int = 0) -> None:
+        """A request of `tokens` granted with `track=True` was answered (or failed)."""
+        with self._state():
+            self.in_flight, self.in_flight_t = max(0.0, self.in_flight - 1), self._clock()
+            self.in_flight_tokens = max(0.0, self.in_flight_tokens - tokens)
 
     def acquire(self, tokens: int = 0, should_stop: Callable[[], bool] = lambda: False,
-                deadline: float | None = None) -> bool:
+                deadline: float | None = None, track: bool = False) -> bool:
         """Block until one request of `tokens` tokens may go. False, at once, if `should_stop`
         fires or if the wait would run past `deadline` (a time on this limiter's clock)."""
         while True:
-            with self._lock:
-                now = self._clock()
-                wait = max(self.paused_until - now,
-                           self.requests.wait_time(1, now), self.tokens.wait_time(tokens, now))
-                if wait <= 0:
-                    self.requests.spend(1)
-                    self.tokens.spend(tokens)
-                    return True
-                if deadline is not None and now + wait > deadline:
-                    return False
-                self.waited_s += min(wait, 0.25)
+            wait = self.try_acquire(tokens, track)
+            if wait <= 0:
+                return True
+            if deadline is not None and self._clock() + wait > deadline:
+                return False
+            self.waited_s += min(wait, 0.25)
             if should_stop():
                 return False
             self._sleep(min(wait, 0.25))
 
     def pause(self, seconds: float) -> None:
         """Hold every sender for `seconds` (a 429's Retry-After)."""
-        with self._lock:
+        with self._state():
             self.paused_until = max(self.paused_until, self._clock() + seconds)
 
     def observe(self, headers: Mapping[str, str]) -> None:
         """Learn limits from a response's headers (OpenAI or Anthropic names)."""
         h = {k.lower(): v for k, v in headers.items()}
-        now = self._clock()
-        with self._lock:
-            for kind, bucket in (("requests", self.requests), ("tokens", self.tokens)):
-                limit, remaining, reset = _read(h, kind)
-                bucket.observe(limit, remaining, reset, now)
+        read = [_read(h, kind) for kind in ("requests", "tokens")]
+        if all(r[1] is None for r in read):
+            return  # no rate-limit headers: nothing to learn, no file to lock
+        with self._state():
+            now = self._clock()
+            # The response being observed is itself still counted in flight: not the others.
+            # Which request this is, we do not know: take the others' share of the tokens.
+            others = max(self.in_flight - 1, 0.0)
+            tokens = self.in_flight_tokens * others / self.in_flight if self.in_flight else 0.0
+            self.requests.observe(*read[0], now, in_flight=others)
+            self.tokens.observe(*read[1], now, in_flight=tokens)
+
+
+class SharedState:
+    """A limiter's buckets in a small file that processes on one machine share.
+
+    Twelve doubles: (limit, level, rate, time) for requests, then for tokens, then
+    paused_until, requests and tokens in flight and when they last changed; a NaN limit is "not learned
+    yet". Times are `time.monotonic()`, one clock for every process on the machine (a file
+    from before a reboot has times in the future and is ignored). An
+    exclusive `flock` is held only while one decision is made (microseconds), and a process
+    killed while holding it releases it with its fd. A process killed with requests in
+    flight leaves them counted: after `STALE_IN_FLIGHT_S` without a request starting or
+    ending anywhere, the count is taken to be 0.
+    """
+
+    _FORMAT = struct.Struct("<12d")
+    STALE_IN_FLIGHT_S = 30.0
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        import fcntl
+
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def load(self, limiter: RateLimiter) -> None:
+        """Replace `limiter`'s buckets by the file's (a new, empty file leaves them as they are)."""
+        data = os.pread(self._fd, self._FORMAT.size, 0)
+        if len(data) != self._FORMAT.size:
+            return
+        v = self._FORMAT.unpack(data)
+        if max(v[3], v[7], v[11]) > time.monotonic() + 1.0:  # last-touched times
+            return  # written before a reboot (monotonic time restarted): stale, start afresh
+        for bucket, (limit, level, rate, t) in ((limiter.requests, v[0:4]), (limiter.tokens, v[4:8])):
+            bucket.limit = None if math.isnan(limit) else limit
+            bucket.level, bucket.rate, bucket._t = level, rate, t
+        limiter.paused_until = v[8]
+        stale = time.monotonic() - v[11] > self.STALE_IN_FLIGHT_S
+        limiter.in_flight, limiter.in_flight_tokens = (0.0, 0.0) if stale else (v[9], v[10])
+        limiter.in_flight_t = v[11]
+
+    def store(self, limiter: RateLimiter) -> None:
+        values: list[float] = []
+        for b in (limiter.requests, limiter.tokens):
+            values += [math.nan if b.limit is None else b.limit, b.level, b.rate, b._t]
+        values += [limiter.paused_until, limiter.in_flight, limiter.in_flight_tokens,
+                   limiter.in_flight_t]
+        os.pwrite(self._fd, self._FORMAT.pack(*values), 0)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 _shared: dict[tuple[str, ...], RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
+def shared_dir() -> Path | None:
+    """Where shared buckets live: `$LMWRAPPER_RATELIMIT_DIR` ("none": not shared), else a
+    per-user folder in the temp dir. None also where `fcntl` does not exist (Windows)."""
+    setting = os.environ.get("LMWRAPPER_RATELIMIT_DIR", "").strip()
+    if setting.lower() == "none":
+        return None
+    try:
+        import fcntl  # noqa: F401
+    except ImportError:
+        return None
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(setting) if setting else Path(tempfile.gettempdir()) / f"lmwrapper-ratelimit-{uid}"
+
+
 def shared_limiter(*scope: str) -> RateLimiter:
-    """The process-wide limiter for `scope` (e.g. base URL, key fingerprint, model), so every
-    model object on one account and model paces against the same limits."""
+    """The limiter for `scope` (e.g. base URL, key fingerprint, model): one per process, and
+    its buckets shared with every other process on this machine (see `SharedState`), so
+    every model object on one account and model paces against the same limits."""
     with _shared_lock:
         if scope not in _shared:
-            _shared[scope] = RateLimiter()
+            _shared[scope] = RateLimiter(shared=_open_shared(scope))
         return _shared[scope]
+
+
+def _open_shared(scope: tuple[str, ...]) -> SharedState | None:
+    folder = shared_dir()
+    if folder is None:
+        return None
+    name = hashlib.sha256("\0".join(scope).encode()).hexdigest()[:32]
+    try:
+        return SharedState(folder / f"{name}.bucket")
+    except OSError:  # an unwritable temp dir must not stop a run: pace this process alone
+        return None
 
 
 def _read(h: Mapping[str, str], kind: str) -> tuple[float | None, float | None, float | None]:

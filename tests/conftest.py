@@ -17,4 +17,7 @@ def cache_dir(tmp_path, monkeypatch):
     """Each test gets its own cache directory (via the documented environment variable)."""
     d = tmp_path / "lmwrapper-cache"
     monkeypatch.setenv("LMWRAPPER_CACHE_DIR", str(d))
+    # Rate-limit buckets shared across processes live per test, not in the machine's temp
+    # dir, where another test run's fake server (same port, same test key) would meet them.
+    monkeypatch.setenv("LMWRAPPER_RATELIMIT_DIR", str(tmp_path / "ratelimit"))
     return d

@@ -1,0 +1,233 @@
+"""Hundreds of requests in flight: lmwrapper vs a plain `asyncio.gather` over `AsyncOpenAI`.
+
+    python benchmarks/bench_live.py                          # 16/64/256/1024 in flight, 3 runs
+    python benchmarks/bench_live.py --in-flight 256 --runs 1 # one point, quicker
+    python benchmarks/bench_live.py --profile 256            # cProfile of lmwrapper at 256
+
+The server answers every chat completion after `--latency` (0.5 s) in parallel: a stand-in
+for a continuous-batching engine. It runs in ITS OWN PROCESS so that only the client's CPU is
+measured. By default it is a tiny asyncio HTTP/1.1 server in this file (`--server asyncio`):
+the `FakeServer` (`--server fake`, a thread per connection) costs more CPU per request than
+the client under test and, on 2 cores, starves it at 1024 in flight.
+
+For each number in flight C, each client answers `--per-slot` x C prompts (at least 200):
+  * lmwrapper: `get_open_ai_lm(..., base_url=..., max_concurrency=C).predict_many(prompts)`,
+    a fresh cache directory per run, so every answer is also written to SQLite;
+  * plain: `asyncio.gather` over one `AsyncOpenAI` with a semaphore of C (no cache).
+Reported: requests/s (median of `--runs`), % of ideal (C / latency), and client CPU per
+request (user + system time of this process alone, from `resource.getrusage`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+KEY = "sk-bench-not-a-real-key"
+# Measure this checkout's lmwrapper, not whichever one is installed.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+# -- the server (child process) ----------------------------------------------------------------
+
+def _completion(model: str) -> bytes:
+    return json.dumps({
+        "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                     "message": {"role": "assistant", "content": "42", "refusal": None}}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
+    }).encode()
+
+
+async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float,
+                  body: bytes) -> None:
+    head = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n" % len(body))
+    try:
+        while True:  # keep-alive: one request after another on this connection
+            headers = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in headers.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            await asyncio.sleep(latency)
+            writer.write(head + body)
+    except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+        pass  # the client went away, or the server is shutting down
+    finally:
+        writer.close()
+
+
+async def _serve_asyncio(latency: float) -> None:
+    body = _completion("gpt-4o-mini")
+    server = await asyncio.start_server(lambda r, w: _handle(r, w, latency, body),
+                                        "127.0.0.1", 0, backlog=4096)
+    port = server.sockets[0].getsockname()[1]
+    print(f"http://127.0.0.1:{port}/v1", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+def serve(kind: str, latency: float) -> None:
+    """Child mode: serve until stdin closes."""
+    if kind == "asyncio":
+        asyncio.run(_serve_asyncio(latency))
+        return
+    from lmwrapper.testing import FakeServer
+
+    with FakeServer(latency=latency) as srv:
+        print(srv.base_url, flush=True)
+        sys.stdin.read()
+
+
+# -- the clients -------------------------------------------------------------------------------
+
+def _prompts(n: int) -> list[Any]:
+    from lmwrapper.structs import LmPrompt
+
+    tag = uuid.uuid4().hex[:8]
+    return [LmPrompt(f"bench {tag} question {i}: what is {i}+1?", max_tokens=8, temperature=0)
+            for i in range(n)]
+
+
+def run_lmwrapper(base_url: str, n: int, in_flight: int) -> int:
+    from lmwrapper.openai_wrapper import get_open_ai_lm
+
+    prompts = _prompts(n)
+    with tempfile.TemporaryDirectory() as cache_dir:
+        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret=KEY, base_url=base_url,
+                            max_concurrency=in_flight, cache_dir=cache_dir)
+        preds = list(lm.predict_many(prompts))
+    return sum(not p.has_errors for p in preds)
+
+
+def run_plain(base_url: str, n: int, in_flight: int) -> int:
+    import openai
+
+    async def main() -> int:
+        # A pool as large as the number in flight (the SDK's default caps it at 1,000).
+        http = openai.DefaultAsyncHttpxClient(
+            limits=_httpx().Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
+            timeout=600)
+        client = openai.AsyncOpenAI(api_key=KEY, base_url=base_url, max_retries=0,
+                                    http_client=http)
+        gate = asyncio.Semaphore(in_flight)
+
+        async def one(i: int) -> bool:
+            async with gate:
+                r = await client.chat.completions.create(
+                    model="gpt-4o-mini", max_tokens=8, temperature=0,
+                    messages=[{"role": "user", "content": f"plain question {i}"}])
+                return r.choices[0].message.content is not None
+
+        ok = await asyncio.gather(*(one(i) for i in range(n)))
+        await client.close()
+        return sum(ok)
+
+    return asyncio.run(main())
+
+
+def _httpx() -> Any:
+    try:  # some builds of the SDK ship httpx as "httpx2"
+        import httpx2 as httpx
+    except ImportError:
+        import httpx  # type: ignore[no-redef]
+    return httpx
+
+
+def measure(fn: Callable[[str, int, int], int], base_url: str, n: int,
+            in_flight: int) -> dict[str, float]:
+    r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    ok = fn(base_url, n, in_flight)
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    if ok != n:
+        raise SystemExit(f"only {ok} of {n} requests succeeded: the benchmark is not valid")
+    return {"rps": n / wall, "cpu_ms": 1000 * cpu / n}
+
+
+# -- the report --------------------------------------------------------------------------------
+
+def _start_server(kind: str, latency: float) -> tuple[subprocess.Popen[str], str]:
+    child = subprocess.Popen([sys.executable, __file__, "--serve", kind, str(latency)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    return child, child.stdout.readline().strip()  # type: ignore[union-attr]
+
+
+def bench(args: argparse.Namespace) -> None:
+    import openai  # noqa: F401  (imported before any clock starts)
+
+    import lmwrapper.openai_wrapper  # noqa: F401
+
+    child, base_url = _start_server(args.server, args.latency)
+    try:
+        measure(run_lmwrapper, base_url, 50, 16)  # warm-up: imports, first connections
+        measure(run_plain, base_url, 50, 16)
+        print(f"server: {args.server}, latency {args.latency:g} s, medians of {args.runs} runs")
+        print("| in flight | lmwrapper | plain asyncio.gather over AsyncOpenAI | ideal |")
+        print("|---|---|---|---|")
+        for c in args.in_flight:
+            n = max(200, args.per_slot * c)
+            ideal = c / args.latency
+            cells = []
+            for fn in (run_lmwrapper, run_plain):
+                runs = [measure(fn, base_url, n, c) for _ in range(args.runs)]
+                rps = statistics.median(r["rps"] for r in runs)
+                cpu = statistics.median(r["cpu_ms"] for r in runs)
+                cells.append(f"{rps:,.0f}/s ({100 * rps / ideal:.0f} %), {cpu:.2f} ms")
+            print(f"| {c} | {cells[0]} | {cells[1]} | {ideal:,.0f}/s |", flush=True)
+    finally:
+        child.stdin.close()  # type: ignore[union-attr]
+        child.wait(timeout=30)
+
+
+def profile(args: argparse.Namespace, in_flight: int) -> None:
+    child, base_url = _start_server(args.server, args.latency)
+    try:
+        measure(run_lmwrapper, base_url, 50, 16)
+        prof = cProfile.Profile()
+        prof.enable()
+        measure(run_lmwrapper, base_url, max(200, args.per_slot * in_flight), in_flight)
+        prof.disable()
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    finally:
+        child.stdin.close()  # type: ignore[union-attr]
+        child.wait(timeout=30)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], float(sys.argv[3]))
+        return
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--in-flight", type=int, nargs="+", default=[16, 64, 256, 1024])
+    p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--per-slot", type=int, default=4, help="prompts per slot in flight")
+    p.add_argument("--latency", type=float, default=0.5)
+    p.add_argument("--server", choices=["asyncio", "fake"], default="asyncio")
+    p.add_argument("--profile", type=int, default=None, metavar="IN_FLIGHT",
+                   help="profile lmwrapper at this many in flight instead")
+    args = p.parse_args()
+    if args.profile:
+        profile(args, args.profile)
+    else:
+        bench(args)
+
+
+if __name__ == "__main__":
+    main()
