@@ -131,7 +131,7 @@ def test_hub_name_offline_fails_fast_and_says_what_to_do():
     start = time.perf_counter()
     with pytest.raises(ConfigurationError, match="local folder"):
         get_huggingface_lm("someone/not-downloaded-model")
-    assert time.perf_counter() - start < 10
+    assert time.perf_counter() - start < 60  # no hub retries (they take minutes)
 
 
 def test_weights_differ_means_keys_differ(tiny_dir, tmp_path):

@@ -65,11 +65,13 @@ def test_retries_are_bounded_in_count_and_the_failure_is_not_cached(make_lm, srv
 
 def test_retries_are_bounded_in_time(make_lm, srv):
     srv.server_error(times=None, status=503)
-    policy = RetryPolicy(max_retries=1000, max_elapsed_s=0.5, initial_backoff_s=0.05,
+    # the time budget, not the count (1000), ends the retries; a budget of 2 s leaves room
+    # for a second attempt however slow a loaded machine makes the first
+    policy = RetryPolicy(max_retries=1000, max_elapsed_s=2.0, initial_backoff_s=0.05,
                          max_backoff_s=0.1)
     pred = make_lm(retry=policy).predict("hi")
     assert pred.has_errors and pred.error_is_transient
-    assert 2 <= srv.counts["chat.completions"] < 30
+    assert 2 <= srv.counts["chat.completions"] < 100
 
 
 def test_rate_limit_without_retry_answers_at_once(make_lm, srv):
