@@ -52,12 +52,16 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circul
 class BatchRunner:
     """Runs jobs through `adapter`'s batch API, recording every step in `cache`."""
 
+    # Everything it emits is stored already (collected rows, in the transaction that marks
+    # their lines done; rows read back from the cache) or must not be (failed lines): the
+    # engine does not write it again.
+    stores_results = True
+
     def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
                  settings: BatchSettings, job_id: str | None = None) -> None:
         self.lm, self.adapter, self.settings = lm, adapter, settings
         self.records = Records(cache)
-        self.limits = BatchLimits(settings.max_requests, settings.max_bytes,
-                                  settings.token_limit or adapter.limits.enqueued_tokens)
+        self.limits = _limits(adapter.limits, settings)
         self.directory = Path(cache.path).parent / "batch_files"
         self.job_id = job_id or new_id("j")
         self.owner = ""
@@ -367,6 +371,17 @@ class BatchRunner:
                                          samples=[len(j.sample_indices) for j in jobs]).total_usd
         except Exception:  # noqa: BLE001 — an estimate for the bar only
             return None
+
+
+def _limits(provider: BatchLimits, settings: BatchSettings) -> BatchLimits:
+    """The tighter of the provider's limits and the settings' (a setting can lower a limit,
+    for tests or a cautious run, but a batch above the provider's would be refused)."""
+    def tighter(mine: int | None, theirs: int) -> int:
+        return theirs if mine is None else min(mine, theirs)
+
+    return BatchLimits(tighter(settings.max_requests, provider.max_requests),
+                       tighter(settings.max_bytes, provider.max_bytes),
+                       settings.token_limit or provider.enqueued_tokens)
 
 
 def _runs(indices: list[int], per_line: int) -> list[tuple[int, int]]:
