@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import Emit, Job, ShouldStop
-from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch
+from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch, TimedOut
 from lmwrapper.batching.collector import collect, sweep
 from lmwrapper.batching.planner import plan_files
 from lmwrapper.batching.progress import JobProgress
@@ -72,6 +72,7 @@ class BatchRunner:
         self.mine: set[str] = set()  # batches this runner must upload / create
         self.fresh: set[str] = set()  # batches planned by this runner (no recovery needed)
         self.collect_failures: dict[str, int] = {}
+        self.unsure: dict[str, float] = {}  # uid → when to look for a request whose answer was lost
         self.progress = JobProgress(0, None, False)
         self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
 
@@ -225,6 +226,8 @@ class BatchRunner:
             if b.state not in PRE_SUBMIT_STATES:
                 self.mine.discard(b.uid)
                 continue
+            if time.monotonic() < self.unsure.get(b.uid, 0.0):
+                continue  # its create may still land at the provider: look for it later
             if not self._budget_allows(b.tokens):
                 break
             if b.uid not in self.fresh and not self.records.take_batch(b.uid, self.owner,
@@ -254,7 +257,13 @@ class BatchRunner:
             # the request may have reached the provider with only its answer lost: look for
             # the upload / batch (by name, by metadata) before sending it again
             self.fresh.discard(uid)
+            b = self.records.batch(uid)
+            if isinstance(e, TimedOut) and b is not None and b.state == "uploaded":
+                # a create the provider is still working on would land after we looked:
+                # give it twice as long as we waited for it before looking
+                self.unsure[uid] = time.monotonic() + 2 * float(getattr(self.lm, "timeout_s", 60))
             return False
+        self.unsure.pop(uid, None)
         return True
 
     def _poll(self, emit: Emit) -> bool:
