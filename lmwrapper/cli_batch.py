@@ -129,11 +129,15 @@ def wait_for_job(cache: SqlCache, job_id: str) -> None:
 
 @dataclass(frozen=True)
 class Submitted:
-    """What `submit_or_collect` left: `waiting` prompts not answered yet (0: all cached now),
-    and the job that submitted this call's new lines (None when nothing new was sent)."""
+    """What `submit_or_collect` left: `waiting` prompts not answered yet (0: all in now), in
+    the batches of `jobs`; `failed` prompts whose lines failed for good this time (not cached:
+    a rerun sends them again); and `job_id`, the job that submitted this call's new lines
+    (None when nothing new was sent)."""
 
     job_id: str | None
     waiting: int
+    failed: int = 0
+    jobs: tuple[str, ...] = ()
 
 
 def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> Submitted:
@@ -143,33 +147,75 @@ def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> Submitted
     Rerun it (or `lmwrapper batch wait JOB`) until `waiting` is 0; then every answer is in the
     cache and `predict_many` serves the whole file without a call.
     """
+    jobs = _uncached_jobs(lm, prompts)
+    if not jobs:
+        return Submitted(None, 0)
+    runner = _runner(lm, lm.cache, None)
+    loops = [0]
+    failed: set[str] = set()
+
+    def one_pass_done() -> bool:  # submit everything, poll once, then return
+        loops[0] += 1
+        return loops[0] > 1 and runner.all_submitted()
+
+    def emitted(job: Job, preds: Sequence[Any]) -> None:
+        if any(p.error_is_transient for p in preds):  # not cached: the line failed for good
+            failed.add(job.key)
+
+    runner.run(jobs, emitted, one_pass_done)
+    new = _job(lm.cache, runner.job_id) is not None
+    holding = tuple(sorted({cid.rsplit("-", 1)[0] for cid in runner.waiting}))
+    return Submitted(runner.job_id if new else None, len(runner.got), len(failed), holding)
+
+
+def _uncached_jobs(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> list[Job]:
+    """One Job per distinct prompt with the samples the cache lacks."""
     from lmwrapper.backend import Job
     from lmwrapper.sqlcache import prompt_key
 
-    ident, cache = lm.identity_json(), lm.cache
+    ident = lm.identity_json()
     wanted: dict[str, Job] = {}
     for p in prompts:
         key = prompt_key(p.canonical(), ident)
         wanted.setdefault(key, Job(key, p, list(range(p.samples_needed))))
-    have = cache.get_many(list(wanted))
+    have = lm.cache.get_many(list(wanted))
     jobs = []
     for key, job in wanted.items():
         done = {idx for idx, *_ in have.get(key, ())}
         job.sample_indices = [i for i in job.sample_indices if i not in done]
         if job.sample_indices:
             jobs.append(job)
-    if not jobs:
-        return Submitted(None, 0)
-    runner = _runner(lm, cache, None)
-    loops = [0]
+    return jobs
 
-    def one_pass_done() -> bool:  # submit everything, poll once, then return
-        loops[0] += 1
-        return loops[0] > 1 and runner.all_submitted()
 
-    runner.run(jobs, lambda *_: None, one_pass_done)
-    new = _job(cache, runner.job_id) is not None
-    return Submitted(runner.job_id if new else None, len(runner.got))
+def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
+               max_cost_usd: float | None, output: str) -> int:
+    """`lmwrapper run --batch` (no `--wait`): submit and return; the rerun that finds every
+    answer in the cache writes `output`. Exit 0 (submitted, or written), 1 (lines failed)."""
+    import sys
+
+    from lmwrapper.batch_config import CompletionWindow
+    from lmwrapper.cli_run import write_answers
+    from lmwrapper.engine import Plan
+
+    Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd)  # the cost check
+    sub = submit_or_collect(lm, prompts)
+    where = "stdout" if output == "-" else output
+    if sub.waiting:
+        sent = f"submitted job {sub.job_id}; " if sub.job_id else ""
+        jobs = ", ".join(sub.jobs) or "-"
+        print(f"lmwrapper run: {sent}{sub.waiting} prompts wait in batches (job {jobs}); "
+              f"rerun the same command to collect them and write {where} "
+              f"(or wait: `lmwrapper batch wait JOB`, or add --wait)", file=sys.stderr)
+        return 0
+    if sub.failed:
+        print(f"lmwrapper run: {sub.failed} prompts failed in their batches (not cached); "
+              f"rerun the same command to send them again, or add --wait to write them to "
+              f"{where} as error answers", file=sys.stderr)
+        return 1
+    write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None, output)  # all cached
+    print(f"lmwrapper run: every answer is in; wrote {where}. {lm.last_run}", file=sys.stderr)
+    return 0
 
 
 def predictor_for(identity_json: str) -> LmPredictor:

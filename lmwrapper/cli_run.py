@@ -84,7 +84,10 @@ def add_run_parser(subparsers: Any) -> None:
                    help="refuse to start when the run could cost more")
     p.add_argument("--batch", action="store_true",
                    help="CompletionWindow.BATCH_ANY: the batch API at its price, where the "
-                        "model's backend has one (otherwise the run is live, and says so)")
+                        "model's backend has one (otherwise the run is live, and says so). "
+                        "Submits and returns; rerun the same command to collect")
+    p.add_argument("--wait", action="store_true",
+                   help="with --batch: wait for the batches and write the answers")
     p.add_argument("--max-tokens", type=_positive_int, default=None,
                    help="default max_tokens per prompt")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
@@ -105,6 +108,10 @@ def run_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         return dry_run(lm, prompts, window)
     try:
+        if window is CompletionWindow.BATCH_ANY and not args.wait:
+            from lmwrapper.cli_batch import run_submit
+
+            return run_submit(lm, prompts, rows, args.max_cost_usd, args.output)
         write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
         return _interrupted(lm, prompts, window, args)
@@ -120,6 +127,7 @@ def prepare(args: argparse.Namespace
     """Check the flags, then the output folder, then read the input and make the model:
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
+    check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
     check_output(args.output)
     try:
         prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
@@ -146,6 +154,16 @@ def check_flags(max_tokens: int | None, temperature: float | None) -> None:
         for field in ("max_tokens", "temperature"):
             message = message.replace(f"LmPrompt.{field}", "--" + field.replace("_", "-"))
         raise Refused(message) from None
+
+
+def check_batch_flags(batch: bool, wait: bool, no_cache: bool) -> None:
+    """Submit-and-return keeps the answers in the cache until a rerun writes them out."""
+    if wait and not batch:
+        raise Refused("--wait applies to --batch only (a live run always waits); drop --wait "
+                      "or add --batch")
+    if batch and not wait and no_cache:
+        raise Refused("--batch without --wait keeps the answers in the cache until a rerun "
+                      "writes them; with --no-cache add --wait (or drop --no-cache)")
 
 
 def check_output(output: str) -> None:

@@ -275,7 +275,10 @@ class Run:
             raise RuntimeError(f"backend returned {len(preds)} samples for {len(job.sample_indices)}")
         preds = [p.evolve(prompt=job.prompt, sample_index=i)
                  for i, p in zip(job.sample_indices, preds)]
-        store = self.plan.cache is not None and self.plan.caches(job.prompt)
+        # a runner that stored its results before emitting them (the batch engine: rows and
+        # line states in one transaction) must not have them written a second time
+        store = (self.plan.cache is not None and self.plan.caches(job.prompt)
+                 and not getattr(self.runner, "stores_results", False))
         rows = [self.lm.cache_row(job.key, p) for p in preds if store and not p.error_is_transient]
         preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:

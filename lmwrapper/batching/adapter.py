@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from lmwrapper.errors import TransientProviderError
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 # running: validating / in progress / finalizing / cancelling; the rest are terminal.
@@ -39,6 +40,11 @@ TERMINAL: tuple[State, ...] = ("completed", "expired", "cancelled", "failed")
 # cached; transient goes into a later batch; rejected (not the prompt's fault, e.g. a bad
 # request or an unreadable error) fails for this run and is not cached.
 Outcome = Literal["ok", "transient", "permanent", "rejected"]
+
+
+class TimedOut(TransientProviderError):
+    """A request timed out: the provider may have acted on it, or may still be acting on it.
+    Before sending it again, give it time, then look for what it made."""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@
     failed, token_limit_exceeded  → every line claimed again: re-planned with a halved limit
     failed, anything else         → that batch's lines fail; other batches go on
 
-Rows are stored and the lines marked in one durable transaction: a crash leaves either
-nothing (the next run reads the results again) or both. The batch is then `collected`; its
+Rows (and their prompts) are stored and the lines marked in one durable transaction: a
+crash leaves either nothing (the next run reads the results again) or both. The engine does
+not store what the runner emits (`BatchRunner.stores_results`): it is stored already. The batch is then `collected`; its
 files are deleted at the provider and it becomes `done` — a crash in between leaves files
 that the next batch run (`sweep`) deletes.
 """
@@ -109,6 +110,8 @@ def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[Cache
         c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                       [(r.key, r.sample_index, r.provider, r.model, now, int(r.is_error), r.value,
                         r.blob) for r in rows])
+        c.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)",
+                      {r.key: r.prompt_json for r in rows if r.prompt_json is not None}.items())
         c.executemany("UPDATE batch_lines SET state = ?, error = ?, attempts = ?, "
                       "uid = CASE WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ?",
                       [(st, err, att, st, runner.owner, cid) for st, err, att, cid in updates])

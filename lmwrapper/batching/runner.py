@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import Emit, Job, ShouldStop
-from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch
+from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch, TimedOut
 from lmwrapper.batching.collector import collect, sweep
 from lmwrapper.batching.planner import plan_files
 from lmwrapper.batching.progress import JobProgress
@@ -52,12 +52,16 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circul
 class BatchRunner:
     """Runs jobs through `adapter`'s batch API, recording every step in `cache`."""
 
+    # Everything it emits is stored already (collected rows, in the transaction that marks
+    # their lines done; rows read back from the cache) or must not be (failed lines): the
+    # engine does not write it again.
+    stores_results = True
+
     def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
                  settings: BatchSettings, job_id: str | None = None) -> None:
         self.lm, self.adapter, self.settings = lm, adapter, settings
         self.records = Records(cache)
-        self.limits = BatchLimits(settings.max_requests, settings.max_bytes,
-                                  settings.token_limit or adapter.limits.enqueued_tokens)
+        self.limits = _limits(adapter.limits, settings)
         self.directory = Path(cache.path).parent / "batch_files"
         self.job_id = job_id or new_id("j")
         self.owner = ""
@@ -68,6 +72,7 @@ class BatchRunner:
         self.mine: set[str] = set()  # batches this runner must upload / create
         self.fresh: set[str] = set()  # batches planned by this runner (no recovery needed)
         self.collect_failures: dict[str, int] = {}
+        self.unsure: dict[str, float] = {}  # uid → when to look for a request whose answer was lost
         self.progress = JobProgress(0, None, False)
         self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
 
@@ -221,6 +226,8 @@ class BatchRunner:
             if b.state not in PRE_SUBMIT_STATES:
                 self.mine.discard(b.uid)
                 continue
+            if time.monotonic() < self.unsure.get(b.uid, 0.0):
+                continue  # its create may still land at the provider: look for it later
             if not self._budget_allows(b.tokens):
                 break
             if b.uid not in self.fresh and not self.records.take_batch(b.uid, self.owner,
@@ -250,7 +257,13 @@ class BatchRunner:
             # the request may have reached the provider with only its answer lost: look for
             # the upload / batch (by name, by metadata) before sending it again
             self.fresh.discard(uid)
+            b = self.records.batch(uid)
+            if isinstance(e, TimedOut) and b is not None and b.state == "uploaded":
+                # a create the provider is still working on would land after we looked:
+                # give it twice as long as we waited for it before looking
+                self.unsure[uid] = time.monotonic() + 2 * float(getattr(self.lm, "timeout_s", 60))
             return False
+        self.unsure.pop(uid, None)
         return True
 
     def _poll(self, emit: Emit) -> bool:
@@ -367,6 +380,17 @@ class BatchRunner:
                                          samples=[len(j.sample_indices) for j in jobs]).total_usd
         except Exception:  # noqa: BLE001 — an estimate for the bar only
             return None
+
+
+def _limits(provider: BatchLimits, settings: BatchSettings) -> BatchLimits:
+    """The tighter of the provider's limits and the settings' (a setting can lower a limit,
+    for tests or a cautious run, but a batch above the provider's would be refused)."""
+    def tighter(mine: int | None, theirs: int) -> int:
+        return theirs if mine is None else min(mine, theirs)
+
+    return BatchLimits(tighter(settings.max_requests, provider.max_requests),
+                       tighter(settings.max_bytes, provider.max_bytes),
+                       settings.token_limit or provider.enqueued_tokens)
 
 
 def _runs(indices: list[int], per_line: int) -> list[tuple[int, int]]:

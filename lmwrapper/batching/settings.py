@@ -1,7 +1,9 @@
 """Settings of the batch engine, each resolved once: argument, then `LMWRAPPER_BATCH_*`, then default.
 
-    LMWRAPPER_BATCH_MAX_REQUESTS      requests per batch (OpenAI: 50,000)
-    LMWRAPPER_BATCH_MAX_BYTES         input file bytes per batch (OpenAI: 200 MB)
+    LMWRAPPER_BATCH_MAX_REQUESTS      requests per batch (default: the provider's; OpenAI 50,000,
+                                      Anthropic 100,000); a larger value than the provider's is
+                                      capped at the provider's
+    LMWRAPPER_BATCH_MAX_BYTES         input file bytes per batch (OpenAI 200 MB, Anthropic 256 MB)
     LMWRAPPER_BATCH_TOKEN_LIMIT       enqueued-token limit per model (default: the tier table)
     LMWRAPPER_BATCH_POLL_S            first poll interval; it grows ×1.5 up to POLL_MAX_S
     LMWRAPPER_BATCH_POLL_MAX_S
@@ -21,8 +23,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class BatchSettings:
-    max_requests: int = 50_000
-    max_bytes: int = 200_000_000
+    max_requests: int | None = None  # None: the adapter's limit; never above it
+    max_bytes: int | None = None
     token_limit: int | None = None  # None: the adapter's default for the model
     poll_s: float = 5.0
     poll_max_s: float = 60.0

@@ -31,7 +31,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.batching.adapter import BatchLimits, LineResult, RemoteBatch, State
+from lmwrapper.batching.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
 from lmwrapper.batching.submit import META_BATCH
 from lmwrapper.claude_wrapper.request import build_request, max_tokens_for, parse_message
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
@@ -187,7 +187,10 @@ class ClaudeBatchAdapter:
         except anthropic.APIStatusError as e:
             self.lm.limiter.observe(e.response.headers)
             raise self.lm.classify(e.status_code, e.body, e.response.headers) from None
-        except (anthropic.APIConnectionError, anthropic.APITimeoutError) as e:
+        except anthropic.APITimeoutError as e:  # the provider may still act on it: see TimedOut
+            raise TimedOut(f"{self.lm.base_url} did not answer in time: "
+                           f"{self.lm.scrub(str(e))}") from None
+        except anthropic.APIConnectionError as e:
             raise TransientProviderError(f"connection to {self.lm.base_url} failed: "
                                          f"{self.lm.scrub(str(e))}") from None
 

@@ -20,7 +20,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.batching.adapter import BatchLimits, LineResult, Outcome, RemoteBatch, State
+from lmwrapper.batching.adapter import (
+    BatchLimits,
+    LineResult,
+    Outcome,
+    RemoteBatch,
+    State,
+    TimedOut,
+)
 from lmwrapper.errors import LmWrapperError, PermanentProviderError, TransientProviderError
 from lmwrapper.openai_wrapper.request import (
     CHAT_URL,
@@ -183,7 +190,10 @@ class OpenAiBatchAdapter:
             raise _Gone(self.lm.scrub(str(e))) from None
         except openai.APIStatusError as e:
             raise self.lm.classify(e.status_code, e.body, e.response.headers) from None
-        except (openai.APIConnectionError, openai.APITimeoutError) as e:
+        except openai.APITimeoutError as e:  # the provider may still act on it: see TimedOut
+            raise TimedOut(f"{self.lm.base_url} did not answer in time: "
+                           f"{self.lm.scrub(str(e))}") from None
+        except openai.APIConnectionError as e:
             raise TransientProviderError(f"connection to {self.lm.base_url} failed: "
                                          f"{self.lm.scrub(str(e))}") from None
 

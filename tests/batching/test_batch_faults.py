@@ -209,3 +209,36 @@ def test_results_deleted_at_the_provider_fail_those_prompts_and_a_rerun_resends(
     assert "could not be read" in preds[0].error_message
     again = list(lm.predict_many(qs(2), completion_window=BATCH))
     assert not any(p.has_errors for p in again) and srv.count("batches.create") == 2
+
+
+def test_a_create_whose_answer_is_lost_is_looked_up_not_created_again(srv, provider_lm):
+    """Both providers: the create reaches the server, its answer does not reach us."""
+    lm = provider_lm()
+    route = "batches.create" if provider_lm.provider == "openai" else "messages.batches.create"
+    srv.lose_responses(times=1, endpoint=route)
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds)
+    assert len(srv.state.batches) == 1 and sorted(sent_texts_any(srv)) == ["q0", "q1", "q2"]
+
+
+def test_a_create_that_times_out_and_lands_later_is_adopted_not_created_again(srv, provider_lm):
+    """The create times out at the client; the server creates the batch after that. The
+    retry gives it time, finds it (metadata / shape) and adopts it: one batch, each line once."""
+    lm = provider_lm(timeout_s=1.0)
+    route = "batches.create" if provider_lm.provider == "openai" else "messages.batches.create"
+    srv.slow_responses(1.3, times=1, endpoint=route)
+    preds = list(lm.predict_many(qs(3), completion_window=BATCH))
+    assert not any(p.has_errors for p in preds)
+    assert srv.count(route) == 1  # the create was not sent again
+    assert len(srv.state.batches) == 1 and sorted(sent_texts_any(srv)) == ["q0", "q1", "q2"]
+
+
+def sent_texts_any(srv):
+    """The last user message of every line every batch received (either provider's body)."""
+    from tests.batching.conftest import sent_lines
+
+    out = []
+    for _, _, body in sent_lines(srv):
+        content = body["messages"][-1]["content"]
+        out.append(content if isinstance(content, str) else content[0]["text"])
+    return out
