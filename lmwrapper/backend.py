@@ -28,6 +28,10 @@ class Job:
 
 
 Emit = Callable[[Job, Sequence[LmPrediction]], None]
+
+# A Job's key starts with this when its prompt neither reads nor writes the cache
+# (`cache=False`): a runner that stores results itself must not store those.
+NO_CACHE_PREFIX = "nocache:"
 ShouldStop = Callable[[], bool]
 
 

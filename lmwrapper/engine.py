@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
 from lmwrapper import structured
-from lmwrapper.backend import Emit, Job, Runner, ShouldStop
+from lmwrapper.backend import NO_CACHE_PREFIX, Emit, Job, Runner, ShouldStop
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import format_usd
 from lmwrapper.errors import CostLimitExceededError
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 PROGRESS_MIN_JOBS = 2
 BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
-_NO_CACHE = "nocache:"  # slot-id prefix of prompts that neither read nor write the cache
+_NO_CACHE = NO_CACHE_PREFIX  # slot-id prefix of prompts that neither read nor write the cache
 _STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
 
 

@@ -23,6 +23,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.backend import NO_CACHE_PREFIX
 from lmwrapper.batching.adapter import LineResult, RemoteBatch
 from lmwrapper.batching.records import owner_alive
 from lmwrapper.errors import LmWrapperError
@@ -58,7 +59,8 @@ def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
             preds = [(first + i, p.evolve(prompt=prompts[cid], sample_index=first + i,
                                           batch_id=remote.id))
                      for i, p in enumerate(_predictions(runner, r, prompts[cid], n))]
-            rows += [runner.lm.cache_row(key, p) for _, p in preds]
+            if not key.startswith(NO_CACHE_PREFIX):  # cache=False: answered, never stored
+                rows += [runner.lm.cache_row(key, p) for _, p in preds]
             answered[cid] = (key, preds)
             updates.append(("done", None, attempts, cid))
         else:

@@ -37,3 +37,14 @@ def test_each_batch_answer_is_written_once_with_its_prompt(srv, make_lm):
     assert stored_prompts == 4  # `cache show` can still say what each row answered
     again = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
     assert all(p.was_cached for p in again) and inserts() == written
+
+
+def test_a_cache_false_prompt_in_a_batch_is_answered_and_never_stored(srv, make_lm):
+    lm = make_lm()
+    inserts = count_inserts(lm.cache)
+    prompts = [LmPrompt("kept", max_tokens=5, temperature=0),
+               LmPrompt("not kept", max_tokens=5, temperature=0, cache=False)]
+    preds = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
+    assert all(p.completion_text for p in preds)
+    assert len(inserts()) == 1  # only the cached prompt's row; no "nocache:" row
+    assert lm.cache.stats()["rows"] == 1
