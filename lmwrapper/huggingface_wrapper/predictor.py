@@ -7,7 +7,6 @@ and emit each prompt's predictions as soon as its last sample is done.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
@@ -294,7 +293,7 @@ class HuggingFacePredictor(LmPredictor):
                 tokens=tuple(self.token_str(t) for t in seq), token_ids=tuple(seq),
                 num_prompt_tokens=len(rows[i].prompt_ids), layers=lay,
                 hidden_states=hidden if req.return_hidden_states else None, attentions=attn)
-            out[i] = dataclasses.replace(preds[i], internals=value)
+            out[i] = preds[i].evolve(internals=value)
         return out
 
     # -- helpers for notebooks --------------------------------------------------------------

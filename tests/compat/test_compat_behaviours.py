@@ -62,10 +62,27 @@ def test_max_tokens_none_on_a_local_model_is_bounded(local):
     assert len(pred.completion_tokens) <= local.token_limit // 16
 
 
-@pytest.mark.xfail(strict=True, reason="structs owner: top_token_logprobs with logprobs=0 "
-                                       "raises ValueError saying to set logprobs >= 1")
 def test_top_token_logprobs_without_logprobs_says_why(openai_env):
     lm = get_open_ai_lm("gpt-4o-mini")
     pred = lm.predict(LmPrompt("What is 2+2?", max_tokens=3, temperature=0, logprobs=0))
     with pytest.raises(ValueError, match="logprobs"):
         _ = pred.top_token_logprobs
+
+
+def test_top_token_logprobs_property_keeps_values_usable(tmp_path):
+    """The raising property must not break repr, ==, the cache record or a cached rebuild."""
+    from lmwrapper.structs import LmPrediction
+
+    prompt = LmPrompt("q", max_tokens=1, logprobs=0)
+    pred = LmPrediction("a", prompt, completion_tokens=("a",))
+    assert "completion_text='a'" in repr(pred) and pred == LmPrediction("a", prompt,
+                                                                        completion_tokens=("a",))
+    again = LmPrediction.from_cache_record(pred.cache_record(), prompt)
+    assert LmPrediction.from_dict(pred.to_dict()).completion_text == "a"
+    with pytest.raises(ValueError, match="logprobs"):
+        _ = again.top_token_logprobs
+    tops = ({"a": -0.1},)
+    asked = LmPrediction("a", LmPrompt("q", logprobs=1), top_token_logprobs=tops)
+    assert asked.top_token_logprobs == tops
+    assert LmPrediction.from_cache_record(asked.cache_record(), asked.prompt).top_token_logprobs == tops
+    assert LmPrediction("a", prompt, error_message="x").top_token_logprobs is None
