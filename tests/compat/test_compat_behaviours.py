@@ -23,14 +23,16 @@ def _text(pred) -> str:
     return "".join(pred.prompt_tokens)
 
 
-@pytest.mark.xfail(strict=True, reason="engine owner: predict([...]) with a bare list is a chat "
-                                       "(engine.as_prompt raises TypeError today)")
 def test_bare_list_is_a_chat(openai_env):
     lm = get_open_ai_lm("gpt-4o-mini")
     pred = lm.predict(["What is 2+2?", "4", "What is 3+3?"])
     assert pred.completion_text == "6"
     sent = openai_env.requests[-1].body["messages"]
     assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    # The same default as a bare string, and the same cache entry as the spelled-out prompt.
+    spelled = LmPrompt(["What is 2+2?", "4", "What is 3+3?"], max_tokens=100)
+    assert 100 in (openai_env.requests[-1].body.get(k) for k in ("max_tokens", "max_completion_tokens"))
+    assert lm.predict(spelled).was_cached
 
 
 def test_max_tokens_zero_with_echo_scores_the_prompt(local):
