@@ -55,7 +55,7 @@ class HuggingFacePredictor(LmPredictor):
         self._name = name
         self.encoder = PromptEncoder(tokenizer, use_chat_mode)
         self._identity = {"provider": self.provider, "model": name, **identity,
-                          "chat_mode": self.encoder.chat_mode}
+                          **self.encoder.identity()}
         self._lock = threading.RLock()  # one generation at a time on the model
         self.eos_ids = _eos_ids(config, tokenizer)
         if self._model is not None:
@@ -78,7 +78,7 @@ class HuggingFacePredictor(LmPredictor):
         return HuggingFacePredictor(
             self._model or self._load_model, self.tokenizer, self.config, name=self._name,
             identity={k: v for k, v in self._identity.items()
-                      if k not in ("provider", "model", "chat_mode")},
+                      if k not in ("provider", "model", "chat_mode", "strings")},
             batch_size=batch_size or self.batch_size, use_chat_mode=self.encoder.forced,
             cache_default=self.cache_default if cache_default is None else cache_default,
             cache_dir=cache_dir if cache_dir is not None else self._cache_dir)
@@ -338,6 +338,11 @@ class HuggingFacePredictor(LmPredictor):
 
     @property
     def is_chat_model(self) -> bool:
+        return bool(self.encoder.chat_mode)
+
+    @property
+    def supports_prefilled_chat(self) -> bool:
+        """A chat ending in an assistant turn is continued through the chat template."""
         return bool(self.encoder.chat_mode)
 
     @property

@@ -43,20 +43,24 @@ def test_max_tokens_zero_with_echo_scores_the_prompt(local):
     assert len(pred.prompt_logprobs) == len(pred.prompt_tokens)
 
 
-@pytest.mark.xfail(strict=True, reason="HF owner: a chat ending in an assistant turn is "
-                                       "continued (no generation prompt appended)")
 def test_prefill_continues_the_assistant_turn(local):
     assert local.supports_prefilled_chat
     chat = [LmChatTurn("user", "Count: one,"), LmChatTurn("assistant", "two,")]
     pred = local.predict(LmPrompt(chat, max_tokens=2, temperature=0, echo=True))
-    assert _text(pred).rstrip().endswith("two,")  # not "...two,\n<|assistant|>"
+    assert _text(pred).endswith("<|assistant|>two,")  # not "...two,\n<|assistant|>"
 
 
-@pytest.mark.xfail(strict=True, reason="HF owner decides: 0.18 wraps a plain string in the chat "
-                                       "template on chat models; today it is sent as given")
-def test_plain_string_to_a_local_chat_model_uses_the_template_as_in_018(local):
-    pred = local.predict(LmPrompt("hello", max_tokens=1, temperature=0, echo=True))
-    assert "<|user|>hello" in _text(pred)
+def test_plain_string_to_a_local_chat_model_is_018_with_use_chat_mode_true(tiny_dir):
+    """Decided: a string stays text to continue or score by default (0.18 templated it on chat
+    models, which breaks likelihood scoring and raw continuation); `use_chat_mode=True`, a
+    one-turn chat, or `lmwrapper run` (string lines become one-turn chats) give 0.18's form."""
+    default = get_huggingface_lm(str(tiny_dir), device="cpu", cache_default=False)
+    as_018 = get_huggingface_lm(str(tiny_dir), device="cpu", cache_default=False,
+                                use_chat_mode=True)
+    prompt = LmPrompt("hello", max_tokens=1, temperature=0, echo=True)
+    assert "<|user|>hello" in _text(as_018.predict(prompt))
+    assert _text(default.predict(prompt)) == "hello"
+    assert "<|user|>hello" in _text(default.predict(LmPrompt(["hello"], max_tokens=1, echo=True)))
 
 
 def test_max_tokens_none_on_a_local_model_is_bounded(local):
