@@ -17,6 +17,8 @@ A templated prompt already holds its special tokens, so it is tokenized with
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from lmwrapper.structs import LmPrompt
@@ -34,13 +36,7 @@ class PromptEncoder:
         self.chat_mode = self.has_template if use_chat_mode is None else use_chat_mode
 
     def identity(self) -> dict[str, Any]:
-        """What the model's identity (so every cache key) must say about encoding: whether
-        chats use the template and, apart from that, whether strings do. None and True both
-        template chats, but only True templates strings, so they must not share keys."""
-        ident: dict[str, Any] = {"chat_mode": self.chat_mode}
-        if self.forced:  # absent otherwise, so the keys of existing caches stay as they were
-            ident["strings"] = "chat_template"
-        return ident
+        return encoding_identity(self.has_template, self.forced)
 
     def uses_template(self, prompt: LmPrompt) -> bool:
         if self.forced is None:
@@ -103,3 +99,28 @@ class PromptEncoder:
         if not add_bos and has:
             return ids[1:]
         return ids
+
+
+def encoding_identity(has_template: bool, use_chat_mode: bool | None) -> dict[str, Any]:
+    """What the model's identity (so every cache key) must say about encoding: whether chats
+    use the template and, apart from that, whether strings do. None and True both template
+    chats, but only True templates strings, so they must not share keys. Needs no tokenizer."""
+    if use_chat_mode and not has_template:
+        raise ValueError("use_chat_mode=True, but this tokenizer has no chat_template; set "
+                         "tokenizer.chat_template or leave use_chat_mode=None")
+    ident: dict[str, Any] = {"chat_mode": has_template if use_chat_mode is None else use_chat_mode}
+    if use_chat_mode:  # absent otherwise, so the keys of existing caches stay as they were
+        ident["strings"] = "chat_template"
+    return ident
+
+
+def folder_has_chat_template(folder: Path) -> bool:
+    """Whether a saved tokenizer has a chat template, read from its files (no transformers)."""
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    if (folder / "additional_chat_templates").is_dir():
+        return True
+    config = folder / "tokenizer_config.json"
+    if not config.is_file():
+        return False
+    return bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
