@@ -20,7 +20,7 @@ from lmwrapper.backend import Emit, Job, Runner, SequentialRunner
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import ConfigurationError, ProviderError
 from lmwrapper.sqlcache import CacheRow, SqlCache, get_cache, identity_json, prompt_json
-from lmwrapper.structs import LmPrediction, LmPrompt
+from lmwrapper.structs import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
     from lmwrapper.engine import Results, RunSummary
@@ -61,12 +61,17 @@ class LmPredictor:
 
     # -- the public API -------------------------------------------------------------------
 
-    def predict(self, prompt: LmPrompt | str) -> LmPrediction | list[LmPrediction]:
+    def predict(self, prompt: LmPrompt | str | list[ChatTurnLike] | LmChatDialog
+                ) -> LmPrediction | list[LmPrediction]:
         """One prompt → one `LmPrediction` (a list of them when `num_completions` is set).
 
-        A bare string means `LmPrompt(text, max_tokens=100)`."""
-        from lmwrapper.engine import as_prompt
+        A bare string means `LmPrompt(text, max_tokens=100)`; a bare list (or `LmChatDialog`)
+        is a chat, as in lmwrapper 0.18, with the same default: `LmPrompt(turns, max_tokens=100)`.
+        Only `predict` reads a list this way: `predict_many` takes a list of prompts."""
+        from lmwrapper.engine import BARE_STRING_MAX_TOKENS, as_prompt
 
+        if isinstance(prompt, (list, LmChatDialog)):
+            prompt = LmPrompt(LmChatDialog(prompt), max_tokens=BARE_STRING_MAX_TOKENS)
         with self.predict_many([as_prompt(prompt)], progress=False) as results:
             answer: LmPrediction | list[LmPrediction] = next(results)
             return answer

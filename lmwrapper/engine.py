@@ -237,8 +237,7 @@ class Run:
         self._closed = False
         self._bar = _progress_bar(progress, len(plan.prompts), len(plan.jobs))
         if self._bar is not None:
-            self._bar.update(self.summary.cached)
-            self._refresh_bar()
+            self._advance_bar(self.summary.cached)
         self.lm.last_run = self.summary
         self.runner: Runner | _LoopRunner | None = None
         self._threads: list[threading.Thread] = []
@@ -329,13 +328,15 @@ class Run:
                 done += slot.prompts
             self._cond.notify_all()
         if self._bar is not None:
-            self._bar.update(done)
-            self._refresh_bar()
+            self._advance_bar(done)
 
-    def _refresh_bar(self) -> None:
+    def _advance_bar(self, done: int) -> None:
+        """Counters first, then the step: `update` draws the frame, which must show this
+        step's counters (set after it, they showed one step late)."""
         s = self.summary
         self._bar.set_postfix(cached=s.cached, new=s.new, failed=s.failed,
                               spent=format_usd(s.spent_usd), refresh=False)
+        self._bar.update(done)
 
     def _run_backend(self) -> None:
         assert self.runner is not None

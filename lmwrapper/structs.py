@@ -344,7 +344,10 @@ class LmPrediction:
     finish_reason: str | None = None
     completion_tokens: tuple[str, ...] | None = None
     completion_logprobs: tuple[float, ...] | None = None
-    top_token_logprobs: tuple[dict[str, float], ...] | None = None
+    # Read through the property installed below the class (0.18 raises when logprobs=0);
+    # left out of repr/== because they read it as an attribute.
+    top_token_logprobs: tuple[dict[str, float], ...] | None = field(
+        default=None, repr=False, compare=False)
     prompt_tokens: tuple[str, ...] | None = None
     prompt_logprobs: tuple[float | None, ...] | None = None
     prompt_top_logprobs: tuple[dict[str, float] | None, ...] | None = None
@@ -372,7 +375,8 @@ class LmPrediction:
 
     def to_dict(self, *, include_prompt: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; `internals` (arrays) are stored apart, as blobs, by the cache."""
-        d = {name: getattr(self, name) for name in _PLAIN_FIELDS}
+        values = self.__dict__  # not getattr: `top_token_logprobs` may raise for logprobs=0
+        d = {name: values[name] for name in _PLAIN_FIELDS}
         u = self.usage
         d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
                       "cached_prompt_tokens": u.cached_prompt_tokens,
@@ -399,7 +403,8 @@ class LmPrediction:
         model, so a record does not repeat them); give the same to `from_cache_record`.
         """
         base = {**_DEFAULTS, **defaults} if defaults else _DEFAULTS
-        d = {k: v for k in _RECORD_FIELDS if (v := getattr(self, k)) != base[k]}
+        values = self.__dict__  # not getattr: `top_token_logprobs` may raise for logprobs=0
+        d = {k: v for k in _RECORD_FIELDS if (v := values[k]) != base[k]}
         if self.usage != _DEFAULT_USAGE:
             u = self.usage
             d["usage"] = [u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens]
@@ -501,6 +506,28 @@ class LmPrediction:
         """A copy marked `was_cached` (predictions are frozen: 0.18 changed this one in place)."""
         return self.evolve(was_cached=True)
 
+
+def _get_top_token_logprobs(self: LmPrediction) -> tuple[dict[str, float], ...] | None:
+    value: tuple[dict[str, float], ...] | None = self.__dict__["top_token_logprobs"]
+    if value is None and not self.prompt.logprobs and self.error_message is None:
+        raise ValueError(
+            f"top_token_logprobs: the prompt asked for logprobs={self.prompt.logprobs!r}, so no "
+            "alternatives were requested; set LmPrompt(logprobs=N) with N >= 1 to get the top N")
+    return value
+
+
+def _set_top_token_logprobs(self: LmPrediction, value: tuple[dict[str, float], ...] | None) -> None:
+    # Only the dataclass __init__ gets here (object.__setattr__); assignment on an instance
+    # still raises FrozenInstanceError. The cache's fast path writes __dict__ directly.
+    self.__dict__["top_token_logprobs"] = value
+
+
+# A data descriptor over the field of the same name: the stored value stays in __dict__,
+# so construction and `from_cache_record` cost what they did.
+LmPrediction.top_token_logprobs = property(  # type: ignore[assignment,method-assign]
+    _get_top_token_logprobs, _set_top_token_logprobs,
+    doc="Per completion token, {token: logprob} of the most likely alternatives (None where "
+        "the backend has none); a ValueError when the prompt asked logprobs=0.")
 
 _INTERNALS_DEFAULTS = dataclasses.asdict(ModelInternalsRequest())
 _ALWAYS = object()  # differs from every value: marks the entries without a default

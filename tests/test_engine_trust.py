@@ -51,9 +51,11 @@ def test_a_single_prompt_where_a_list_is_expected_is_refused(bad):
     assert lm.call_log == []
 
 
-def test_predict_refuses_a_list_and_names_the_fix():
+def test_predict_reads_a_list_as_a_chat_and_refuses_a_tuple():
+    # A bare list is a chat, as in lmwrapper 0.18; other sequences are still refused.
+    assert ScriptedLm().predict(["a", "b"]).prompt == LmPrompt(["a", "b"], max_tokens=100)
     with pytest.raises(TypeError, match="several prompts go to predict_many"):
-        ScriptedLm().predict(["a", "b"])
+        ScriptedLm().predict(("a", "b"))
 
 
 def test_a_bare_string_means_max_tokens_100():

@@ -7,20 +7,17 @@ and emit each prompt's predictions as soon as its last sample is done.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.huggingface_wrapper import internals as _internals
-from lmwrapper.huggingface_wrapper.generation import Row, RowResult
-from lmwrapper.huggingface_wrapper.prefill import run_rows
-from lmwrapper.huggingface_wrapper.prompts import PromptEncoder
+from lmwrapper.huggingface_wrapper.prompts import PromptEncoder, encoding_identity
 from lmwrapper.huggingface_wrapper.stopping import (
     RUNNING,
     ShouldStop,
@@ -29,6 +26,9 @@ from lmwrapper.huggingface_wrapper.stopping import (
     stop_check,
 )
 from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
+
+if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
+    from lmwrapper.huggingface_wrapper.generation import Row, RowResult
 
 # max_tokens=None on a local model: token_limit // 16 (as lmwrapper 0.18 did), at most this.
 DEFAULT_MAX_TOKENS_CAP = 512
@@ -42,26 +42,32 @@ class HuggingFacePredictor(LmPredictor):
 
     def __init__(self, model: Any, tokenizer: Any, config: Any, *, name: str,
                  identity: dict[str, Any], batch_size: int, use_chat_mode: bool | None = None,
-                 cache_default: bool = True, cache_dir: str | None = None) -> None:
-        """`model` is a loaded model, or a function that loads it (called on first use)."""
+                 cache_default: bool = True, cache_dir: str | None = None,
+                 load_tokenizer: Callable[[], tuple[Any, Any]] | None = None,
+                 has_template: bool | None = None) -> None:
+        """`model` is a loaded model, or a function that loads it (called on first use).
+        With `load_tokenizer` (and `has_template`, read from the folder), `tokenizer` and
+        `config` may be None: they load on first use too, so a fully cached run needs
+        neither them nor torch."""
         super().__init__(cache_default=cache_default, cache_dir=cache_dir)
-        import torch
-
-        loaded = isinstance(model, torch.nn.Module)
+        loaded = hasattr(model, "parameters")  # a torch module, not a loader function
         self._model: Any = model if loaded else None
         self._load_model: Callable[[], Any] | None = None if loaded else model
-        self.tokenizer = tokenizer
-        self.config = config
+        self._tokenizer, self._config = tokenizer, config
+        self._load_tokenizer = None if tokenizer is not None else load_tokenizer
+        self._encoder: PromptEncoder | None = None
         self.batch_size = batch_size
         self._name = name
-        self.encoder = PromptEncoder(tokenizer, use_chat_mode)
+        self._forced = use_chat_mode
+        if tokenizer is not None:
+            has_template = bool(getattr(tokenizer, "chat_template", None))
+        self._has_template = bool(has_template)
         self._identity = {"provider": self.provider, "model": name, **identity,
-                          "chat_mode": self.encoder.chat_mode}
+                          **encoding_identity(self._has_template, use_chat_mode)}
         self._lock = threading.RLock()  # one generation at a time on the model
-        self.eos_ids = _eos_ids(config, tokenizer)
+        self._eos_extra: set[int] = set()  # the generation config's, once the model loads
         if self._model is not None:
-            self.eos_ids |= _eos_ids(getattr(self._model, "generation_config", None), None)
-        self.pad_id = _pad_id(tokenizer, self.eos_ids)
+            self._eos_extra = _eos_ids(getattr(self._model, "generation_config", None), None)
 
     @property
     def model(self) -> Any:
@@ -69,18 +75,54 @@ class HuggingFacePredictor(LmPredictor):
         with self._lock:
             if self._model is None:
                 assert self._load_model is not None
+                _ = self.tokenizer  # running needs both; a failure here names the folder
                 self._model = self._load_model()
-                self.eos_ids |= _eos_ids(getattr(self._model, "generation_config", None), None)
+                self._eos_extra = _eos_ids(getattr(self._model, "generation_config", None), None)
             return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        with self._lock:
+            if self._tokenizer is None:
+                assert self._load_tokenizer is not None
+                tokenizer, config = self._load_tokenizer()
+                if bool(getattr(tokenizer, "chat_template", None)) != self._has_template:
+                    raise RuntimeError(
+                        f"{self._name}: the tokenizer's chat template does not match what was "
+                        "read from the folder's files (so the cache identity would be wrong); "
+                        "re-save the tokenizer with save_pretrained")
+                self._tokenizer, self._config, self._load_tokenizer = tokenizer, config, None
+            return self._tokenizer
+
+    @property
+    def config(self) -> Any:
+        if self._config is None:
+            _ = self.tokenizer
+        return self._config
+
+    @property
+    def encoder(self) -> PromptEncoder:
+        if self._encoder is None:
+            self._encoder = PromptEncoder(self.tokenizer, self._forced)
+        return self._encoder
+
+    @property
+    def eos_ids(self) -> set[int]:
+        return _eos_ids(self.config, self.tokenizer) | self._eos_extra
+
+    @property
+    def pad_id(self) -> int:
+        return _pad_id(self.tokenizer, self.eos_ids)
 
     def with_settings(self, *, batch_size: int | None = None, cache_default: bool | None = None,
                       cache_dir: str | None = None) -> HuggingFacePredictor:
         """A predictor sharing these weights (no reload) with other run settings."""
         return HuggingFacePredictor(
-            self._model or self._load_model, self.tokenizer, self.config, name=self._name,
+            self._model or self._load_model, self._tokenizer, self._config, name=self._name,
             identity={k: v for k, v in self._identity.items()
-                      if k not in ("provider", "model", "chat_mode")},
-            batch_size=batch_size or self.batch_size, use_chat_mode=self.encoder.forced,
+                      if k not in ("provider", "model", "chat_mode", "strings")},
+            batch_size=batch_size or self.batch_size, use_chat_mode=self._forced,
+            load_tokenizer=self._load_tokenizer, has_template=self._has_template,
             cache_default=self.cache_default if cache_default is None else cache_default,
             cache_dir=cache_dir if cache_dir is not None else self._cache_dir)
 
@@ -121,6 +163,10 @@ class HuggingFacePredictor(LmPredictor):
                 "LmPrompt.response_format: local Hugging Face models do not constrain output to "
                 "JSON yet (no constrained decoding); leave it None, ask for JSON in the prompt and "
                 "parse with lmwrapper.structured.parse_answer(pred.completion_text, YourModel)")
+        if self._tokenizer is not None:  # else checked in _run: a cache hit needs no tokenizer
+            self._validate_encoding(prompt)
+
+    def _validate_encoding(self, prompt: LmPrompt) -> None:
         self.encoder.validate(prompt)
         if prompt.model_internals_request is not None:
             _internals.resolve_layers(prompt.model_internals_request, self.num_layers)
@@ -132,6 +178,8 @@ class HuggingFacePredictor(LmPredictor):
         """Emit each job once all its samples are done; soon after `should_stop()` turns true,
         return without emitting the jobs that are not complete (see generation's docstring)."""
         stop = stop_check(should_stop)
+        for job in jobs:  # what validate_prompt left for when the tokenizer is loaded
+            self._validate_encoding(job.prompt)
         with RUNNING:  # the exit handler waits for us to leave the model
             rows, done = self._plan(jobs, emit, stop)
             for start in range(0, len(rows), self.batch_size):
@@ -185,6 +233,8 @@ class HuggingFacePredictor(LmPredictor):
             def stopped(gen: list[int], stop: Sequence[str] = stop) -> bool:
                 text = self.decode(gen)
                 return any(s in text for s in stop)
+        from lmwrapper.huggingface_wrapper.generation import Row
+
         return Row(prompt_ids=ids, max_new_tokens=max_new, temperature=prompt.temperature,
                    top_p=prompt.top_p, presence_penalty=prompt.presence_penalty,
                    frequency_penalty=prompt.frequency_penalty, top_logprobs=prompt.logprobs or 0,
@@ -212,6 +262,8 @@ class HuggingFacePredictor(LmPredictor):
 
     def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
                        stop: ShouldStop) -> list[LmPrediction | None]:
+        from lmwrapper.huggingface_wrapper.prefill import run_rows
+
         rows = [r for _, _, r in batch]
         with self._lock:
             model = self.model  # loads the weights on first use, adding generation_config's eos
@@ -294,7 +346,7 @@ class HuggingFacePredictor(LmPredictor):
                 tokens=tuple(self.token_str(t) for t in seq), token_ids=tuple(seq),
                 num_prompt_tokens=len(rows[i].prompt_ids), layers=lay,
                 hidden_states=hidden if req.return_hidden_states else None, attentions=attn)
-            out[i] = dataclasses.replace(preds[i], internals=value)
+            out[i] = preds[i].evolve(internals=value)
         return out
 
     # -- helpers for notebooks --------------------------------------------------------------
@@ -339,7 +391,12 @@ class HuggingFacePredictor(LmPredictor):
 
     @property
     def is_chat_model(self) -> bool:
-        return bool(self.encoder.chat_mode)
+        return bool(self._identity["chat_mode"])
+
+    @property
+    def supports_prefilled_chat(self) -> bool:
+        """A chat ending in an assistant turn is continued through the chat template."""
+        return bool(self._identity["chat_mode"])
 
     @property
     def reasoning_style(self) -> Any:  # LmReasoningStyle
@@ -351,7 +408,8 @@ class HuggingFacePredictor(LmPredictor):
         """Pickle with the weights: the lazy loader is a closure, which pickle cannot carry."""
         if self._model is None:
             _ = self.model
-        return {**super().__getstate__(), "_lock": None, "_load_model": None}
+        return {**super().__getstate__(), "_lock": None, "_load_model": None,
+                "_load_tokenizer": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -2,9 +2,14 @@
 
 Chat mode (`use_chat_mode`) is resolved once per model:
 - None (default): chat prompts go through the tokenizer's chat template when it has one
-  (else `role: content` lines); string prompts are tokenized exactly as given.
+  (else `role: content` lines); string prompts are tokenized exactly as given, so a string
+  is text to continue or to score (0.18 templated strings on chat models: use True, or send
+  `["..."]`, as `lmwrapper run` does for string lines).
 - True: every prompt goes through the chat template; a string is one user turn.
 - False: no template; chat prompts are written as `role: content` lines.
+
+A chat that ends in an assistant turn is continued (prefill): no generation prompt is
+appended and the template's end-of-turn after that last turn is not emitted.
 
 A templated prompt already holds its special tokens, so it is tokenized with
 `add_special_tokens=False` (no double BOS).
@@ -12,6 +17,8 @@ A templated prompt already holds its special tokens, so it is tokenized with
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from lmwrapper.structs import LmPrompt
@@ -27,6 +34,9 @@ class PromptEncoder:
                 "tokenizer.chat_template or leave use_chat_mode=None")
         self.forced = use_chat_mode
         self.chat_mode = self.has_template if use_chat_mode is None else use_chat_mode
+
+    def identity(self) -> dict[str, Any]:
+        return encoding_identity(self.has_template, self.forced)
 
     def uses_template(self, prompt: LmPrompt) -> bool:
         if self.forced is None:
@@ -57,8 +67,13 @@ class PromptEncoder:
                              "names, so it would be dropped; put the name in the content instead")
 
     def _render(self, prompt: LmPrompt) -> str:
+        turns = prompt.get_text_as_chat().as_dicts()
+        # A last assistant turn is a prefill: the model continues it rather than starting a
+        # new turn (transformers cuts the render right after that turn's content).
+        prefill = bool(turns) and turns[-1]["role"] == "assistant"
         return self.tokenizer.apply_chat_template(
-            prompt.get_text_as_chat().as_dicts(), tokenize=False, add_generation_prompt=True)
+            turns, tokenize=False, add_generation_prompt=not prefill,
+            continue_final_message=prefill)
 
     def encode(self, prompt: LmPrompt) -> list[int]:
         if self.uses_template(prompt):
@@ -84,3 +99,28 @@ class PromptEncoder:
         if not add_bos and has:
             return ids[1:]
         return ids
+
+
+def encoding_identity(has_template: bool, use_chat_mode: bool | None) -> dict[str, Any]:
+    """What the model's identity (so every cache key) must say about encoding: whether chats
+    use the template and, apart from that, whether strings do. None and True both template
+    chats, but only True templates strings, so they must not share keys. Needs no tokenizer."""
+    if use_chat_mode and not has_template:
+        raise ValueError("use_chat_mode=True, but this tokenizer has no chat_template; set "
+                         "tokenizer.chat_template or leave use_chat_mode=None")
+    ident: dict[str, Any] = {"chat_mode": has_template if use_chat_mode is None else use_chat_mode}
+    if use_chat_mode:  # absent otherwise, so the keys of existing caches stay as they were
+        ident["strings"] = "chat_template"
+    return ident
+
+
+def folder_has_chat_template(folder: Path) -> bool:
+    """Whether a saved tokenizer has a chat template, read from its files (no transformers)."""
+    if (folder / "chat_template.jinja").is_file() or (folder / "chat_template.json").is_file():
+        return True
+    if (folder / "additional_chat_templates").is_dir():
+        return True
+    config = folder / "tokenizer_config.json"
+    if not config.is_file():
+        return False
+    return bool(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))

@@ -48,13 +48,17 @@ def get_huggingface_lm(
     cache_dir: str | None = None,
     **legacy: Any,
 ) -> HuggingFacePredictor:
-    """Load a local causal LM (see the module docstring); the weights load on first use."""
-    try:
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as e:
-        raise install_hint(e.name or "torch/transformers", "hf") from e
+    """Load a local causal LM (see the module docstring); the weights load on first use.
+
+    From a local folder (or the embedded model) with `device="cpu"`, nothing here imports
+    torch: the tokenizer loads on first use too, so a fully cached run never needs them."""
+    import importlib.util
+
+    for package in ("torch", "transformers"):
+        if importlib.util.find_spec(package) is None:  # found, not imported: it takes seconds
+            raise install_hint(package, "hf") from ModuleNotFoundError(package)
     from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
+    from lmwrapper.huggingface_wrapper.prompts import folder_has_chat_template
 
     dtype, device, device_map = hf_factory_args(legacy, dtype=dtype, device=device,
                                                 device_map=device_map)  # 0.18 names
@@ -64,26 +68,37 @@ def get_huggingface_lm(
     kw: dict[str, Any] = {"revision": revision, "trust_remote_code": trust_remote_code}
     if gguf_file is not None:
         kw["gguf_file"] = gguf_file
-    tokenizer, config = _load_tokenizer_and_config(source, kw)
-    if revision is None and getattr(config, "_commit_hash", None):
-        identity["revision"] = config._commit_hash
+    tokenizer = config = None
+    has_template = None
+    if Path(source).is_dir() and gguf_file is None:  # a saved folder: its files say enough
+        has_template = folder_has_chat_template(Path(source))
+    else:  # a hub name (its commit is in the config) or a GGUF (its template is inside)
+        tokenizer, config = _load_tokenizer_and_config(source, kw)
+        if revision is None and getattr(config, "_commit_hash", None):
+            identity["revision"] = config._commit_hash
     identity["dtype"] = dtype
 
     def load_model() -> Any:
         return _load_model(source, kw, device, dtype, device_map)
 
+    def load_tokenizer() -> tuple[Any, Any]:
+        return _load_tokenizer_and_config(source, kw)
+
     return HuggingFacePredictor(
         load_model, tokenizer, config, name=smollm2.NAME if "embedded" in identity else model,
         identity=identity, batch_size=_resolve_batch_size(batch_size, device),
-        use_chat_mode=use_chat_mode, cache_default=cache_default, cache_dir=cache_dir)
+        use_chat_mode=use_chat_mode, cache_default=cache_default, cache_dir=cache_dir,
+        load_tokenizer=load_tokenizer, has_template=has_template)
 
 
 def _resolve_device(device: str | None, device_map: Any) -> str:
-    import torch
-
     source = "device"
     if device is None and os.environ.get("LMWRAPPER_HF_DEVICE"):
         device, source = os.environ["LMWRAPPER_HF_DEVICE"], "$LMWRAPPER_HF_DEVICE"
+    if device_map is None and device == "cpu":
+        return device  # needs no torch (importing it takes seconds)
+    import torch
+
     if device_map is not None:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device is None:

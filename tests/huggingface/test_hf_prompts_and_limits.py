@@ -52,6 +52,32 @@ def test_chat_mode_is_part_of_the_identity(tiny_dir):
     assert b.model_identity()["dtype"] == "float32"
 
 
+def test_chat_mode_none_and_true_never_share_a_cached_string_answer(tiny_dir, tmp_path):
+    """Both template chats on this model, but only True templates a string: the string's
+    answer cached by one must not be served to the other (it was, via equal identities)."""
+    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+
+    auto, forced = (get_huggingface_lm(str(tiny_dir), device="cpu", use_chat_mode=mode,
+                                       cache_dir=str(tmp_path)) for mode in (None, True))
+    prompt = LmPrompt("hello", max_tokens=2, temperature=0, echo=True)
+    first = auto.predict(prompt)
+    second = forced.predict(prompt)
+    assert not second.was_cached
+    assert "<|user|>hello" in "".join(second.prompt_tokens)
+    assert "<|user|>" not in "".join(first.prompt_tokens)
+    assert forced.with_settings(batch_size=2).identity_json() == forced.identity_json()
+
+
+def test_a_chat_ending_in_an_assistant_turn_is_continued(tiny_lm):
+    """Prefill: no generation prompt after the last assistant turn, and no end-of-turn."""
+    assert tiny_lm.supports_prefilled_chat
+    chat = [LmChatTurn("user", "Count: one,"), LmChatTurn("assistant", "two,")]
+    ids = tiny_lm.encoder.encode(LmPrompt(chat))
+    assert tiny_lm.tokenizer.decode(ids).endswith("<|user|>Count: one,\n<|assistant|>two,")
+    asked = tiny_lm.encoder.encode(LmPrompt(chat[:1]))
+    assert tiny_lm.tokenizer.decode(asked).endswith("<|assistant|>")
+
+
 def test_add_bos_token(tiny_lm):
     bos = tiny_lm.tokenizer.bos_token_id
     assert tiny_lm.encoder.encode(LmPrompt("hi", add_bos_token=True))[0] == bos

@@ -46,6 +46,18 @@ def test_chat_template_with_system_turn_and_one_bos(smol_lm):
     assert pred.finish_reason == "stop" and "<|im_end|>" not in pred.completion_text
 
 
+def test_prefill_continues_the_assistant_turn(smol_lm):
+    """A last assistant turn is continued: no <|im_end|> after it, no new assistant header,
+    and the continuation is what plain transformers gives for that exact text."""
+    chat = [LmChatTurn("user", "What is the capital of France?"),
+            LmChatTurn("assistant", "The capital of France is")]
+    ids = smol_lm.encoder.encode(LmPrompt(chat))
+    assert smol_lm.decode(ids).endswith("<|im_start|>assistant\nThe capital of France is")
+    pred = smol_lm.predict(LmPrompt(chat, max_tokens=3, temperature=0))
+    assert pred.completion_text == smol_lm.decode(ref.greedy(smol_lm, ids, 3))
+    assert "Paris" in pred.completion_text
+
+
 def test_batched_greedy_equals_one_at_a_time(smol_lm):
     questions = ["What is 2 + 2?", "Name a color.", "What is the capital of Italy?",
                  "Write a haiku about the sea in one line, please, and keep it short."]
