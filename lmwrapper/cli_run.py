@@ -391,13 +391,22 @@ def apply_chat_mode(spec: str, lm: LmPredictor, prompts: list[LmPrompt],
     says what was sent."""
     if chat_mode is False or not provider_of(spec)[0].local:
         return prompts
-    if not getattr(getattr(lm, "tokenizer", None), "chat_template", None):
+    # the model's identity knows whether it has a template: asking the tokenizer would load it
+    # (and torch) even for a fully cached run
+    if not _has_chat_template(lm):
         if chat_mode:
             raise ValueError(f"--chat-mode: {lm.model_name()} has no chat template; drop the flag "
                              f"to send string lines as plain text")
         return prompts
     return [p if p.is_text_a_chat() else dataclasses.replace(p, text=[str(p.text)])
             for p in prompts]
+
+
+def _has_chat_template(lm: LmPredictor) -> bool:
+    try:
+        return bool(lm.is_chat_model)
+    except NotImplementedError:
+        return bool(getattr(getattr(lm, "tokenizer", None), "chat_template", None))
 
 
 def _refuse_api_flags(spec: str, base_url: str | None, max_concurrency: int | None) -> None:
