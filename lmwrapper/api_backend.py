@@ -22,13 +22,15 @@ the live path (an SDK exception's status and body) and a batch result line
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import importlib
 import json
 import os
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -216,6 +218,38 @@ class ApiPredictor(LmPredictor):
         if pred.error_message is None:
             return pred
         return dataclasses.replace(pred, error_message=self.scrub(pred.error_message))
+
+
+class GoneError(PermanentProviderError):
+    """A file or batch the provider no longer has (404 from a batch endpoint)."""
+
+
+@contextlib.contextmanager
+def sdk_errors(lm: ApiPredictor, sdk_module: str, *,
+               timeout_error: type[TransientProviderError] = TransientProviderError,
+               gone: bool = False) -> Iterator[None]:
+    """The official SDK's exceptions as lmwrapper's, for the live and the batch paths of every
+    provider (OpenAI's and Anthropic's SDKs are generated alike: same names, same fields).
+
+    A status error observes the rate-limit headers and goes through `lm.classify`; with
+    `gone`, a 404 is `GoneError` (a batch or file that no longer exists). A timeout is
+    `timeout_error` (the batch engine passes `TimedOut`: the provider may still act on it),
+    a dropped connection a `TransientProviderError`.
+    """
+    sdk = importlib.import_module(sdk_module)
+    try:
+        yield
+    except sdk.APIStatusError as e:
+        lm.limiter.observe(e.response.headers)
+        if gone and e.status_code == 404:
+            raise GoneError(lm.scrub(str(e))) from None
+        raise lm.classify(e.status_code, e.body, e.response.headers) from None
+    except sdk.APITimeoutError:  # (a subclass of APIConnectionError: first)
+        raise timeout_error(f"{lm.display_name} request to {lm.base_url} timed out after "
+                            f"{lm.timeout_s:g}s") from None
+    except sdk.APIConnectionError as e:
+        raise TransientProviderError(f"connection to {lm.base_url} failed: "
+                                     f"{lm.scrub(str(e.__cause__ or e))}") from None
 
 
 class _Secret:

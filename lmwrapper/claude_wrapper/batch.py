@@ -24,13 +24,13 @@ are this batch's lines, and resends the rest.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.api_backend import GoneError, sdk_errors
 from lmwrapper.batching.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
 from lmwrapper.batching.submit import META_BATCH
 from lmwrapper.claude_wrapper.request import build_request, max_tokens_for, parse_message
@@ -127,7 +127,7 @@ class ClaudeBatchAdapter:
                     for line in resp.iter_lines():
                         if line.strip():
                             yield line
-        except _Gone:
+        except GoneError:
             raise TransientProviderError(f"the results of batch {batch_id} are gone (another "
                                          "process may have collected them)") from None
 
@@ -175,28 +175,10 @@ class ClaudeBatchAdapter:
         with self._errors():
             return fn(self.lm.client())
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self) -> Any:
         """SDK errors as lmwrapper's: transient ones are retried by the engine's next poll."""
-        import anthropic
+        return sdk_errors(self.lm, "anthropic", timeout_error=TimedOut, gone=True)
 
-        try:
-            yield
-        except anthropic.NotFoundError as e:
-            raise _Gone(self.lm.scrub(str(e))) from None
-        except anthropic.APIStatusError as e:
-            self.lm.limiter.observe(e.response.headers)
-            raise self.lm.classify(e.status_code, e.body, e.response.headers) from None
-        except anthropic.APITimeoutError as e:  # the provider may still act on it: see TimedOut
-            raise TimedOut(f"{self.lm.base_url} did not answer in time: "
-                           f"{self.lm.scrub(str(e))}") from None
-        except anthropic.APIConnectionError as e:
-            raise TransientProviderError(f"connection to {self.lm.base_url} failed: "
-                                         f"{self.lm.scrub(str(e))}") from None
-
-
-class _Gone(PermanentProviderError):
-    """A batch the provider no longer has (404)."""
 
 
 def _match(b: Any, waiting: Mapping[str, tuple[int, float]]) -> str | None:

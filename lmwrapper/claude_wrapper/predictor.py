@@ -19,7 +19,7 @@ from typing import Any
 
 from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate
-from lmwrapper.api_backend import ApiPredictor
+from lmwrapper.api_backend import ApiPredictor, sdk_errors
 from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper.errors import spend_limit_message
@@ -37,7 +37,6 @@ from lmwrapper.errors import (
     BadResponseError,
     ConfigurationError,
     LmWrapperError,
-    TransientProviderError,
     install_hint,
 )
 from lmwrapper.live_runner import DEFAULT_RETRY, RetryPolicy
@@ -181,8 +180,6 @@ class ClaudePredictor(ApiPredictor):
         """POST `body` to messages or messages.count_tokens through the SDK's raw-response
         API (the body is ours, so a live call and a batch line are the same); the answer's
         text, or one of our errors."""
-        import anthropic
-
         resource = self.client().messages
         if endpoint == "count_tokens":
             create = resource.with_raw_response.count_tokens
@@ -190,16 +187,8 @@ class ClaudePredictor(ApiPredictor):
             create = resource.with_raw_response.create
         rest = dict(body)
         fixed = {k: rest.pop(k) for k in ("model", "messages", "max_tokens") if k in rest}
-        try:
+        with sdk_errors(self, "anthropic"):
             raw = create(**fixed, extra_body=rest or None)
-        except anthropic.APIStatusError as e:
-            self.limiter.observe(e.response.headers)
-            raise self.classify(e.status_code, e.body, e.response.headers) from None
-        except anthropic.APITimeoutError:
-            raise TransientProviderError(f"Anthropic request timed out after {self.timeout_s}s") from None
-        except anthropic.APIConnectionError as e:
-            raise TransientProviderError(f"connection to {self.base_url} failed: "
-                                         f"{self.scrub(str(e.__cause__ or e))}") from None
         self.limiter.observe(raw.headers)
         return str(raw.text())
 

@@ -12,7 +12,6 @@ Result lines are `{"custom_id", "response": {"status_code", "body"}, "error": {"
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import time
@@ -20,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.api_backend import GoneError, sdk_errors
 from lmwrapper.batching.adapter import (
     BatchLimits,
     LineResult,
@@ -124,7 +124,7 @@ class OpenAiBatchAdapter:
     def delete_file(self, file_id: str) -> None:
         try:
             self._call(lambda c: c.files.delete(file_id))
-        except _Gone:
+        except GoneError:
             pass
 
     def delete_files(self, remote: RemoteBatch) -> None:
@@ -150,7 +150,7 @@ class OpenAiBatchAdapter:
                     for line in resp.iter_lines():
                         if line.strip():
                             yield line
-        except _Gone:
+        except GoneError:
             raise TransientProviderError(f"result file {file_id} of batch {batch_id} is gone "
                                          "(another process may have collected it)") from None
 
@@ -179,23 +179,9 @@ class OpenAiBatchAdapter:
         with self._errors():
             return fn(self.lm.client())
 
-    @contextlib.contextmanager
-    def _errors(self) -> Iterator[None]:
+    def _errors(self) -> Any:
         """SDK errors as lmwrapper's: transient ones are retried by the engine's next poll."""
-        import openai
-
-        try:
-            yield
-        except openai.NotFoundError as e:
-            raise _Gone(self.lm.scrub(str(e))) from None
-        except openai.APIStatusError as e:
-            raise self.lm.classify(e.status_code, e.body, e.response.headers) from None
-        except openai.APITimeoutError as e:  # the provider may still act on it: see TimedOut
-            raise TimedOut(f"{self.lm.base_url} did not answer in time: "
-                           f"{self.lm.scrub(str(e))}") from None
-        except openai.APIConnectionError as e:
-            raise TransientProviderError(f"connection to {self.lm.base_url} failed: "
-                                         f"{self.lm.scrub(str(e))}") from None
+        return sdk_errors(self.lm, "openai", timeout_error=TimedOut, gone=True)
 
 
 def _outcome(error: LmWrapperError) -> Outcome:
@@ -205,9 +191,6 @@ def _outcome(error: LmWrapperError) -> Outcome:
         return "transient"  # a later batch
     return "rejected"  # not the prompt's, not worth resending now: failed, not cached
 
-
-class _Gone(PermanentProviderError):
-    """A file or batch the provider no longer has (404)."""
 
 
 def _remote(b: Any) -> RemoteBatch:

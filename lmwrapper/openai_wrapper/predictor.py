@@ -15,7 +15,7 @@ from typing import Any
 
 from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate
-from lmwrapper.api_backend import ApiPredictor
+from lmwrapper.api_backend import ApiPredictor, sdk_errors
 from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import Price, bound
@@ -121,20 +121,10 @@ class OpenAiPredictor(ApiPredictor):
                              timeout=self.timeout_s)
 
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
-        import openai
-
         n = len(job.sample_indices)
         req = build_request(job.prompt, self.model, n=n)
-        try:
+        with sdk_errors(self, "openai"):
             raw = _post(self.client(), req)
-        except openai.APIStatusError as e:
-            self.limiter.observe(e.response.headers)
-            raise self.classify(e.status_code, e.body, e.response.headers) from None
-        except openai.APITimeoutError:
-            raise TransientProviderError(f"OpenAI request timed out after {self.timeout_s}s") from None
-        except openai.APIConnectionError as e:
-            raise TransientProviderError(f"connection to {self.base_url} failed: "
-                                         f"{self.scrub(str(e.__cause__ or e))}") from None
         self.limiter.observe(raw.headers)
         return self._parse(raw.text, job.prompt, n)
 
