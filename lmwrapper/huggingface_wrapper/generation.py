@@ -50,6 +50,7 @@ class Row:
     echo: bool = False
     seed: int | None = None  # used when temperature > 0
     stopped: Callable[[list[int]], bool] | None = None  # True once a stop string appeared
+    constraint: Callable[[], Any] | None = None  # makes the row's `constrained.Constraint`
 
 
 @dataclass
@@ -111,9 +112,10 @@ def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
     last_pos = positions[:, -1]
     while True:
         chosen = sampler.choose(logits, active)
-        logprobs = torch.log_softmax(logits, dim=-1)
+        logprobs = torch.log_softmax(logits, dim=-1)  # the model's own, before any mask
         _record(logprobs, chosen, active, rows, results)
-        keep = [b for b, i in enumerate(active) if not _finished(rows[i], results[i], eos_ids)]
+        keep = [b for b, i in enumerate(active)
+                if not _finished(rows[i], results[i], eos_ids, sampler.constraints.get(i))]
         if not keep or stop():
             return
         if len(keep) < len(active):
@@ -187,7 +189,7 @@ def _record(logprobs: torch.Tensor, chosen: torch.Tensor, active: list[int],
             res.top_logprobs.append(list(zip(top_i[b, :n].tolist(), top_v[b, :n].tolist())))
 
 
-def _finished(row: Row, res: RowResult, eos_ids: set[int]) -> bool:
+def _finished(row: Row, res: RowResult, eos_ids: set[int], constraint: Any = None) -> bool:
     if res.token_ids[-1] in eos_ids:
         res.token_ids.pop()
         res.logprobs.pop()
@@ -196,6 +198,9 @@ def _finished(row: Row, res: RowResult, eos_ids: set[int]) -> bool:
         res.finish_reason = "stop"
         return True
     if row.stopped is not None and row.stopped(res.token_ids):
+        res.finish_reason = "stop"
+        return True
+    if constraint is not None and constraint.done:  # the JSON value is complete
         res.finish_reason = "stop"
         return True
     if len(res.token_ids) >= row.max_new_tokens:
@@ -208,7 +213,8 @@ class _Sampler:
     """Chooses the next token per row: argmax at temperature 0, else top-p sampling.
 
     Penalties follow OpenAI's definition: logit -= frequency * count + presence * (count > 0),
-    counting the row's generated tokens.
+    counting the row's generated tokens. Rows with a constraint (a response format) choose
+    among the tokens their grammar allows, and each chosen token advances their matcher.
     """
 
     def __init__(self, rows: Sequence[Row], vocab: int, device: Any) -> None:
@@ -222,16 +228,27 @@ class _Sampler:
         penalised = any(r.presence_penalty or r.frequency_penalty for r in rows)
         self.counts = torch.zeros((len(rows), vocab), device=device) if penalised else None
         self.last: torch.Tensor | None = None
+        self.constraints = {i: r.constraint() for i, r in enumerate(rows) if r.constraint}
 
     def choose(self, logits: torch.Tensor, active: list[int]) -> torch.Tensor:
         if self.counts is not None:
             logits = self._penalise(logits, active)
+        if any(i in self.constraints for i in active):
+            logits = logits.clone()  # the caller's logits give the reported logprobs
+            for b, i in enumerate(active):
+                if i in self.constraints:
+                    self.constraints[i].mask_(logits[b])
         chosen = logits.argmax(dim=-1)
         for b, i in enumerate(active):
             if i in self.generators:
                 chosen[b] = self._sample(logits[b], self.rows[i], self.generators[i])
         if self.counts is not None:
             self.counts[torch.tensor(active, device=logits.device), chosen] += 1
+        if self.constraints:
+            tokens = chosen.tolist()
+            for b, i in enumerate(active):
+                if i in self.constraints:
+                    self.constraints[i].advance(tokens[b])
         return chosen
 
     def _penalise(self, logits: torch.Tensor, active: list[int]) -> torch.Tensor:

@@ -26,8 +26,10 @@ from lmwrapper.huggingface_wrapper.stopping import (
     stop_check,
 )
 from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
+from lmwrapper.structured import wants_json
 
 if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
+    from lmwrapper.huggingface_wrapper.constrained import Grammars
     from lmwrapper.huggingface_wrapper.generation import Row, RowResult
 
 # max_tokens=None on a local model: token_limit // 16 (as lmwrapper 0.18 did), at most this.
@@ -56,6 +58,7 @@ class HuggingFacePredictor(LmPredictor):
         self._tokenizer, self._config = tokenizer, config
         self._load_tokenizer = None if tokenizer is not None else load_tokenizer
         self._encoder: PromptEncoder | None = None
+        self._grammars: Grammars | None = None  # compiled response-format grammars
         self.batch_size = batch_size
         self._name = name
         self._forced = use_chat_mode
@@ -105,6 +108,16 @@ class HuggingFacePredictor(LmPredictor):
         if self._encoder is None:
             self._encoder = PromptEncoder(self.tokenizer, self._forced)
         return self._encoder
+
+    @property
+    def grammars(self) -> Grammars:
+        with self._lock:
+            if self._grammars is None:
+                from lmwrapper.huggingface_wrapper.constrained import Grammars
+
+                _ = self.model  # its generation config may add end-of-sequence ids
+                self._grammars = Grammars(self.tokenizer, self.eos_ids)
+            return self._grammars
 
     @property
     def eos_ids(self) -> set[int]:
@@ -158,11 +171,11 @@ class HuggingFacePredictor(LmPredictor):
         return len(self.encoder.encode(prompt))
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
-        if prompt.response_format not in (None, "text"):
-            raise ValueError(
-                "LmPrompt.response_format: local Hugging Face models do not constrain output to "
-                "JSON yet (no constrained decoding); leave it None, ask for JSON in the prompt and "
-                "parse with lmwrapper.structured.parse_answer(pred.completion_text, YourModel)")
+        if wants_json(prompt.response_format):  # decoded under the schema's grammar
+            from lmwrapper.huggingface_wrapper.constrained import require_llguidance, schema_of
+
+            require_llguidance(light=True)
+            schema_of(prompt.response_format)
         if self._tokenizer is not None:  # else checked in _run: a cache hit needs no tokenizer
             self._validate_encoding(prompt)
 
@@ -235,10 +248,14 @@ class HuggingFacePredictor(LmPredictor):
                 return any(s in text for s in stop)
         from lmwrapper.huggingface_wrapper.generation import Row
 
+        constraint = None
+        if wants_json(prompt.response_format):
+            constraint = self.grammars.matcher_factory(prompt.response_format)
         return Row(prompt_ids=ids, max_new_tokens=max_new, temperature=prompt.temperature,
                    top_p=prompt.top_p, presence_penalty=prompt.presence_penalty,
                    frequency_penalty=prompt.frequency_penalty, top_logprobs=prompt.logprobs or 0,
-                   echo=prompt.echo, seed=_sample_seed(prompt.seed, sample_index), stopped=stopped)
+                   echo=prompt.echo, seed=_sample_seed(prompt.seed, sample_index), stopped=stopped,
+                   constraint=constraint)
 
     def _predict_or_split(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
                           stop: ShouldStop) -> list[LmPrediction | None]:
@@ -409,7 +426,7 @@ class HuggingFacePredictor(LmPredictor):
         if self._model is None:
             _ = self.model
         return {**super().__getstate__(), "_lock": None, "_load_model": None,
-                "_load_tokenizer": None}
+                "_load_tokenizer": None, "_grammars": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)

@@ -96,11 +96,6 @@ def test_json_object_and_dict_schemas_get_parsed_values_or_errors(tmp_path):
     assert LmPrompt("c").response_format is None and lm.predict("c").parsed is None
 
 
-def test_local_models_refuse_a_class_with_a_clear_message(tiny_lm):
-    with pytest.raises(ValueError, match="response_format.*parse_answer"):
-        tiny_lm.predict(LmPrompt("x", max_tokens=2, response_format=City))
-
-
 def test_a_non_class_is_still_refused():
     with pytest.raises(ValueError, match="pydantic model class"):
         LmPrompt("x", response_format=int)

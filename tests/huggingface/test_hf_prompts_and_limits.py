@@ -126,7 +126,6 @@ def test_too_long_prompt_is_a_cached_error_with_the_numbers(cached_tiny):
 
 
 @pytest.mark.parametrize("kwargs, field", [
-    ({"response_format": "json_object"}, "response_format"),
     ({"model_internals_request": ModelInternalsRequest(True, hidden_layer_indexes=(7,))},
      "hidden_layer_indexes"),
 ])
