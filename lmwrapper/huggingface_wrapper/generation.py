@@ -1,7 +1,8 @@
 """Batched decoding: left-padded rows through one KV cache, each row with its own settings.
 
     rows ─► left pad + attention mask + position ids ─► prefill (one forward) ─► loop:
-            choose a token per active row (greedy, or sampled with the row's own generator)
+            choose a token per active row (greedy, or sampled with the row's own generator;
+            a row with a response format chooses among the tokens its grammar allows)
             ─► record its logprob and the top-k ─► finished rows leave the batch (the KV
             cache drops them) ─► feed the chosen tokens back
 
