@@ -220,6 +220,22 @@ class ApiPredictor(LmPredictor):
         return dataclasses.replace(pred, error_message=self.scrub(pred.error_message))
 
 
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+def live_settings(max_concurrency: int | None, retry: RetryPolicy | None, *, max_retries: int,
+                  max_retry_time_s: float, retry_on_rate_limit: bool) -> tuple[int, RetryPolicy]:
+    """What every API factory (`get_open_ai_lm`, `get_claude_lm`) resolves the same way:
+    requests in flight — the argument, else `$LMWRAPPER_MAX_CONCURRENCY`, else 8 — and the
+    retry policy — `retry` when given, else one built from the three simple settings."""
+    if max_concurrency is None:
+        max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
+    if retry is None:
+        retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
+                            retry_rate_limits=retry_on_rate_limit)
+    return max_concurrency, retry
+
+
 class GoneError(PermanentProviderError):
     """A file or batch the provider no longer has (404 from a batch endpoint)."""
 

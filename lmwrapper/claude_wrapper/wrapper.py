@@ -9,14 +9,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from lmwrapper.api_backend import live_settings
 from lmwrapper.claude_wrapper.models import ClaudeModelInfo, ClaudeModelNames
 from lmwrapper.claude_wrapper.predictor import ClaudePredictor
 from lmwrapper.live_runner import RetryPolicy
-
-DEFAULT_MAX_CONCURRENCY = 8
 
 
 def get_claude_lm(
@@ -47,11 +45,9 @@ def get_claude_lm(
     or describe a model it does not know (`context_window=`, `max_output_tokens=`).
     """
     model = ClaudeModelInfo.infer(model_name, **model_facts)
-    if max_concurrency is None:
-        max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
-    if retry is None:
-        retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
-                            retry_rate_limits=retry_on_rate_limit)
+    max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
+                                           max_retry_time_s=max_retry_time_s,
+                                           retry_on_rate_limit=retry_on_rate_limit)
     return ClaudePredictor(model, api_key_secret=api_key_secret, base_url=base_url,
                            max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
                            cache_default=cache_default, cache_dir=cache_dir)

@@ -12,13 +12,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lmwrapper.api_backend import live_settings
 from lmwrapper.compat import openai_factory_args
 from lmwrapper.live_runner import RetryPolicy
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames
 from lmwrapper.openai_wrapper.predictor import DEFAULT_BASE_URL, OpenAiPredictor
 from lmwrapper.openai_wrapper.request import OpenAiRequest, build_request, parse_response
-
-DEFAULT_MAX_CONCURRENCY = 8
 
 
 def get_open_ai_lm(
@@ -56,11 +55,9 @@ def get_open_ai_lm(
     base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
                                   **model_facts)
-    if max_concurrency is None:
-        max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
-    if retry is None:
-        retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
-                            retry_rate_limits=retry_on_rate_limit)
+    max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
+                                           max_retry_time_s=max_retry_time_s,
+                                           retry_on_rate_limit=retry_on_rate_limit)
     return OpenAiPredictor(model, api_key_secret=api_key_secret, base_url=base_url,
                            max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
                            cache_default=cache_default, cache_dir=cache_dir)
