@@ -10,6 +10,13 @@ same however it was obtained. Every `LmPrompt` field maps to the body or is refu
 
 A final assistant turn is a prefill: Claude continues it, and `completion_text` is the
 continuation only. The API has no `n`: each sample of `num_completions` is its own request.
+
+Sampling: `temperature` is always sent (1.0, Claude's default, when the prompt leaves it),
+except when the prompt changes only `top_p`; `top_p` is sent only when it is not 1.0.
+Opus 4.1 and the 4.5 models answer 400 to a body with both, so for them (`ClaudeModelInfo.
+one_sampling_knob`) a prompt that changes both is refused before sending, and no body we
+build for them carries both: temperature 0.5 → `temperature` only; top_p 0.9 → `top_p`
+only. Older models take both as given.
 """
 
 from __future__ import annotations
@@ -121,7 +128,7 @@ def build_request(prompt: LmPrompt, model: ClaudeModelInfo) -> dict[str, Any]:
                             "messages": messages}
     if system:
         body["system"] = system
-    # Claude 4.1+ refuse both knobs at once: send top_p alone when only it was changed.
+    # Send top_p alone when only it was changed (see the module docstring).
     if not (prompt.top_p != 1.0 and prompt.temperature == 1.0):
         body["temperature"] = prompt.temperature
     if prompt.top_p != 1.0:

@@ -2,7 +2,10 @@
 
 The installed `anthropic` SDK's `messages.create` has no `temperature`/`top_p`/`top_k`
 keywords; send them with `extra_body={"temperature": 0.0}`: the fake reads them from the
-body and checks their ranges as the real API does (temperature 0–1).
+body and checks them as the real API does (temperature 0–1; the models in
+`ONE_SAMPLING_KNOB` refuse `temperature` and `top_p` together). `max_tokens` is required;
+0 only fills the prompt cache (no content). Sizes past `srv.anthropic_limits` (32 MB a
+request, 100,000 requests or 256 MB a batch) are refused as the real API refuses them.
 
     create → in_progress → ended        (one step per poll; results at `results_url`)
     cancel → canceling   → ended        (lines answered before the cancel are kept)
@@ -18,11 +21,16 @@ from typing import Any
 from lmwrapper.testing.fake_http import ApiError, Request, Response, Route, rfc3339
 from lmwrapper.testing.fake_jobs import Job, due, page, run_lines, shuffled, take_fate
 from lmwrapper.testing.fake_openai import content_text, get, require, stops
+from lmwrapper.testing.fake_state import FakeContext
 from lmwrapper.testing.fake_text import AnswerRequest, generate, json_answer
 
 MODELS = ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-latest"]
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-from lmwrapper.testing.fake_state import FakeContext
+# Model families (and their dated snapshots) that answer 400 to a request setting both
+# temperature and top_p: Opus 4.1 and the 4.5 models (Anthropic's migration guide to
+# Claude 4.5, "use only temperature OR top_p, not both").
+ONE_SAMPLING_KNOB = ("claude-opus-4-1", "claude-opus-4-5", "claude-sonnet-4-5",
+                     "claude-haiku-4-5")
 
 
 def _bad(message: str) -> ApiError:
@@ -45,15 +53,42 @@ def count_input(srv: FakeContext, body: dict[str, Any]) -> int:
     return sum(len(srv.tokenize(t)) for t in texts) + 3 * len(messages) + 1
 
 
-def messages(srv: FakeContext, req: Request) -> Response:
-    body = req.json()
-    model = require(body, "model")
-    max_tokens = body.get("max_tokens")
-    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
-        raise _bad("max_tokens: Field required (an integer ≥ 1).")
+def _check_size(req: Request, limit: int) -> None:
+    """A body past the endpoint's size limit: 413 (at the real API, from its edge proxy)."""
+    if len(req.body) > limit:
+        raise ApiError(413, f"Request exceeds the maximum allowed number of bytes: "
+                       f"{len(req.body)} > {limit}.")
+
+
+def _max_tokens(body: dict[str, Any]) -> int:
+    """Required; 0 is allowed (it fills the prompt cache and generates nothing)."""
+    if "max_tokens" not in body:
+        raise _bad("max_tokens: Field required")
+    value = body["max_tokens"]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _bad(f"max_tokens: Input should be an integer greater than or equal to 0; "
+                   f"got {value!r}")
+    return value
+
+
+def _sampling(body: dict[str, Any], model: str) -> float:
+    """The temperature to answer with, after the API's checks of the sampling knobs."""
     temperature = get(body, "temperature", (int, float), 1.0, 0, 1)
     get(body, "top_p", (int, float), None, 0, 1)
     get(body, "top_k", int, None, 0)
+    both = body.get("temperature") is not None and body.get("top_p") is not None
+    if both and model.startswith(ONE_SAMPLING_KNOB):
+        raise _bad("`temperature` and `top_p` cannot both be specified for this model. "
+                   "Please use only one.")
+    return float(temperature)
+
+
+def messages(srv: FakeContext, req: Request) -> Response:
+    _check_size(req, srv.anthropic_limits.request_bytes)
+    body = req.json()
+    model = require(body, "model")
+    max_tokens = _max_tokens(body)
+    temperature = _sampling(body, model)
     stop = stops(body.get("stop_sequences"), "stop_sequences", most=8191)
     texts, msgs = _prompt_parts(body)
     input_tokens = count_input(srv, body)
@@ -67,20 +102,28 @@ def messages(srv: FakeContext, req: Request) -> Response:
     text = json_answer(srv.answers.answer(q), {"type": "json_schema", "json_schema": fmt}
                        if fmt else None)
     gen = generate(text, srv.tokenize, max_tokens=max_tokens, stop=stop)
-    reason = "max_tokens" if gen.finish_reason == "length" else (
+    out = _message(srv, model, gen, input_tokens, max_tokens)
+    return Response(body=out, tokens=input_tokens + len(gen.tokens))
+
+
+def _message(srv: FakeContext, model: str, gen: Any, input_tokens: int,
+             max_tokens: int) -> dict[str, Any]:
+    """The Message object; with max_tokens 0 (a cache warm-up) it has no content."""
+    reason = "max_tokens" if gen.finish_reason == "length" or not max_tokens else (
         "stop_sequence" if gen.stop_sequence else "end_turn")
-    out = {
+    content = [{"type": "text", "text": gen.text, "citations": None}] if max_tokens else []
+    return {
         "id": srv.new_id("msg_"), "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": gen.text, "citations": None}],
-        "stop_reason": reason, "stop_sequence": gen.stop_sequence,
+        "content": content, "stop_reason": reason,
+        "stop_sequence": gen.stop_sequence if max_tokens else None,
         "usage": {"input_tokens": input_tokens, "output_tokens": len(gen.tokens),
                   "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
                   "service_tier": "standard"},
     }
-    return Response(body=out, tokens=input_tokens + len(gen.tokens))
 
 
 def count_tokens(srv: FakeContext, req: Request) -> Response:
+    _check_size(req, srv.anthropic_limits.request_bytes)
     body = req.json()
     require(body, "model")
     return Response(body={"input_tokens": count_input(srv, body)})
@@ -88,25 +131,37 @@ def count_tokens(srv: FakeContext, req: Request) -> Response:
 
 # -- message batches -------------------------------------------------------------------
 def create_batch(srv: FakeContext, req: Request) -> Response:
+    limits = srv.anthropic_limits
+    _check_size(req, limits.batch_bytes)
     items = req.json().get("requests")
     if not isinstance(items, list) or not items:
         raise _bad("requests: at least one request is required.")
-    seen: set[str] = set()
-    for i, item in enumerate(items):
-        custom_id = item.get("custom_id") if isinstance(item, dict) else None
-        if not isinstance(custom_id, str) or not _CUSTOM_ID.fullmatch(custom_id):
-            raise _bad(f"requests.{i}.custom_id: must match ^[a-zA-Z0-9_-]{{1,64}}$.")
-        if custom_id in seen:
-            raise _bad(f"requests.{i}.custom_id: duplicate custom_id '{custom_id}'.")
-        if not isinstance(item.get("params"), dict):
-            raise _bad(f"requests.{i}.params: Field required.")
-        seen.add(custom_id)
+    if len(items) > limits.batch_requests:
+        raise _bad(f"requests: a Message Batch holds at most {limits.batch_requests:,} "
+                   f"requests; got {len(items):,}.")
+    _check_batch_items(items)
     job = Job(srv.new_id("msgbatch_"), "anthropic",
               [(it["custom_id"], it["params"]) for it in items], time.time(), "in_progress")
     take_fate(srv, job)
     with srv.lock:
         srv.state.batches[job.id] = job
     return Response(body=batch_object(srv, job))
+
+
+def _check_batch_items(items: list[Any]) -> None:
+    """Each `{custom_id, params}`: ids of ^[a-zA-Z0-9_-]{1,64}$, unique in the batch."""
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        custom_id = item.get("custom_id") if isinstance(item, dict) else None
+        if not isinstance(custom_id, str) or not _CUSTOM_ID.fullmatch(custom_id):
+            raise _bad(f"requests.{i}.custom_id: String should match pattern "
+                       "'^[a-zA-Z0-9_-]{1,64}$'")
+        if custom_id in seen:
+            raise _bad(f"requests.{i}.custom_id: custom_id '{custom_id}' is not unique; each "
+                       "request in a Message Batch needs its own.")
+        if not isinstance(item.get("params"), dict):
+            raise _bad(f"requests.{i}.params: Field required")
+        seen.add(custom_id)
 
 
 def advance(srv: FakeContext, job: Job, force: bool = False) -> None:

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import random
 import threading
+from typing import Any
 
 # Route names that model calls go to: faults with endpoint=None apply only to these, so a
 # "fail the next request" does not hit a batch poll or a file download by surprise.
@@ -45,6 +46,7 @@ class Fault:
     delay: float = 0.0
     message: str | None = None
     code: str | None = None
+    details: dict[str, Any] | None = None  # Anthropic's error.details ({"error_code": …})
     seed: int | None = 0
     fired: int = 0
 

@@ -67,30 +67,38 @@ class ApiError(Exception):
         code: str | None = None,
         param: str | None = None,
         headers: dict[str, str] | None = None,
+        details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.message, self.type = status, message, type
         self.code, self.param, self.headers = code, param, dict(headers or {})
+        self.details = details  # Anthropic's `error.details`, e.g. {"error_code": "..."}
 
 
 _OPENAI_TYPES = {429: "requests", 500: "server_error", 502: "server_error", 503: "server_error"}
+# Anthropic's documented status → error type (platform.claude.com/docs/en/api/errors).
+# Other 4xx are `invalid_request_error`, other 5xx `api_error` (503 is not a documented
+# overload: only 529 is).
 _ANTHROPIC_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-    500: "api_error", 503: "overloaded_error", 529: "overloaded_error",
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+    429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error",
 }
+
+
+def anthropic_type(status: int) -> str:
+    return _ANTHROPIC_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
 
 
 def error_response(provider: str, err: ApiError, request_id: str) -> Response:
     """The provider's error body: OpenAI `{"error": {message, type, param, code}}`,
     Anthropic `{"type": "error", "error": {type, message}, "request_id": …}`."""
     if provider == "anthropic":
-        kind = err.type or _ANTHROPIC_TYPES.get(err.status, "api_error")
-        body: dict[str, Any] = {
-            "type": "error",
-            "error": {"type": kind, "message": err.message},
-            "request_id": request_id,
-        }
+        error: dict[str, Any] = {"type": err.type or anthropic_type(err.status),
+                                 "message": err.message}
+        if err.details is not None:
+            error["details"] = err.details
+        body: dict[str, Any] = {"type": "error", "error": error, "request_id": request_id}
     else:
         kind = err.type or _OPENAI_TYPES.get(err.status, "invalid_request_error")
         body = {"error": {"message": err.message, "type": kind, "param": err.param,

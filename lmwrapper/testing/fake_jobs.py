@@ -61,7 +61,8 @@ def _run_line(srv: FakeContext, custom_id: str, body: dict[str, Any],
     try:
         if fault is not None:
             raise ApiError(fault.status, fault.message or f"Injected batch line failure "
-                           f"(HTTP {fault.status}).", code=fault.code)
+                           f"(HTTP {fault.status}).", code=fault.code,
+                           details=fault.details)
         resp = handler(srv, Request("POST", "", {}, {}, raw, error_shape))
         return LineResult(custom_id, resp.status, resp.body, "succeeded")
     except ApiError as err:

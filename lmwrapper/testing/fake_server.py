@@ -42,7 +42,7 @@ from lmwrapper.testing.fake_http import (
     provider_of,
     redact,
 )
-from lmwrapper.testing.fake_state import FakeState, Fate
+from lmwrapper.testing.fake_state import AnthropicLimits, FakeState, Fate
 from lmwrapper.testing.fake_text import AnswerBook, AnswerFn, Tokenizer, tokenize
 from lmwrapper.testing.fake_transport import LoopbackHttpServer
 
@@ -107,6 +107,7 @@ class FakeServer:
         self.batch_seconds_per_step = batch_seconds_per_step
         self.batch_shuffle = batch_shuffle
         self.batch_token_limit = batch_token_limit
+        self.anthropic_limits = AnthropicLimits()  # request sizes, batch sizes: settable
         self.verbose = verbose
         self.faults = FaultPlan()
         self.answers = AnswerBook()
@@ -190,7 +191,8 @@ class FakeServer:
 
     def rate_limit(self, times: int | None = 1, *, retry_after: float = 1.0,
                    **options: Any) -> Fault:
-        """Answer 429 with `Retry-After`, `retry-after-ms` and empty `x-ratelimit-*`."""
+        """Answer 429 with `Retry-After` (OpenAI: also `retry-after-ms`) and the provider's
+        rate-limit headers reporting an empty budget."""
         return self.inject("status", status=429, times=times, retry_after=retry_after,
                            **options)
 
@@ -369,7 +371,7 @@ class FakeServer:
         wait = self.rate_window.admit() if route.name in MODEL_CALLS else None
         if wait is not None:
             raise ApiError(429, "Rate limit reached for requests (simulated window).",
-                           code="rate_limit_exceeded", headers=_retry_headers(wait))
+                           code="rate_limit_exceeded", headers=_retry_headers(wait, req.provider))
         resp = route.handler(self, req)
         self.rate_window.spend(resp.tokens)
         return resp
@@ -381,7 +383,7 @@ class FakeServer:
             return Response(200, b'{"id": "malformed", "choices": [{"index": 0, "mess')
         headers: dict[str, str] = {}
         if fault.retry_after is not None:
-            headers.update(_retry_headers(fault.retry_after))
+            headers.update(_retry_headers(fault.retry_after, req.provider))
         if fault.status == 429:
             headers.update(self.rate_window.headers(req.provider, zero_for=fault.retry_after))
         message, code = fault.message, fault.code
@@ -389,7 +391,7 @@ class FakeServer:
             message = message or "Rate limit reached for requests (injected fault)."
             code = code or "rate_limit_exceeded"
         raise ApiError(fault.status, message or f"Injected fault: HTTP {fault.status}.",
-                       code=code, headers=headers)
+                       code=code, headers=headers, details=fault.details)
 
     def _check_key(self, req: Request) -> None:
         auth = req.headers.get("authorization", "")
@@ -409,8 +411,12 @@ class FakeServer:
                            code="invalid_api_key")
 
 
-def _retry_headers(seconds: float) -> dict[str, str]:
-    return {"retry-after": f"{seconds:g}", "retry-after-ms": str(int(seconds * 1000))}
+def _retry_headers(seconds: float, provider: str) -> dict[str, str]:
+    """OpenAI sends `retry-after-ms` too; Anthropic documents only `retry-after`."""
+    headers = {"retry-after": f"{seconds:g}"}
+    if provider != "anthropic":
+        headers["retry-after-ms"] = str(int(seconds * 1000))
+    return headers
 
 
 def _body_for_log(body: bytes) -> Any:

@@ -62,6 +62,17 @@ class Fate:
 
 
 @dataclasses.dataclass
+class AnthropicLimits:
+    """Anthropic's documented size limits, which the fake enforces (a test may lower them:
+    `srv.anthropic_limits = AnthropicLimits(batch_requests=3)`). "MB" is read as 10^6 bytes,
+    the stricter reading; past a byte limit the answer is a 413 `request_too_large`."""
+
+    request_bytes: int = 32_000_000  # a Messages or count_tokens request body
+    batch_requests: int = 100_000  # requests in one Message Batch
+    batch_bytes: int = 256_000_000  # a Message Batches create request body
+
+
+@dataclasses.dataclass
 class FakeState:
     files: dict[str, StoredFile] = dataclasses.field(default_factory=dict)
     batches: dict[str, Job] = dataclasses.field(default_factory=dict)
@@ -80,6 +91,7 @@ class FakeContext(Protocol):
     batch_seconds_per_step: float
     batch_shuffle: bool
     batch_token_limit: int | None
+    anthropic_limits: AnthropicLimits
 
     @property
     def url(self) -> str: ...
