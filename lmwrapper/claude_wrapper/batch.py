@@ -10,10 +10,12 @@ API's body — so a batch answer and a live one share the cache key and parse th
     ended → cancelled if a cancel was initiated, else expired if any request expired,
             else completed
 
-Per request: `succeeded` → ok; `errored` → the shared classifier, as live (a prompt's
-fault, e.g. too long, is permanent and cached; overload and server errors are transient and
-resent; any other refusal is rejected: failed for this run, not cached); `canceled` /
-`expired` → transient (the engine resends them in a later batch).
+Per request: `succeeded` → ok; `errored` → the shared classifier, as live, given the status
+the error's type is documented with (a prompt's fault, e.g. too long, is permanent and
+cached; overload, timeout and server errors are transient and resent; any other refusal is
+rejected: failed for this run, not cached); `canceled` / `expired` → transient (the engine
+resends them in a later batch). Batches are planned under `batch_limits()`: Anthropic's
+100,000 requests, and its 256 MB less room for the create body's envelope.
 
 Anthropic batches carry no metadata, so a batch created by a run killed before it could
 record the batch's id is recognised by its shape instead: created after this database
@@ -40,8 +42,22 @@ from lmwrapper.structs import LmPrompt
 if TYPE_CHECKING:
     from lmwrapper.claude_wrapper.predictor import ClaudePredictor
 
+# Anthropic's documented limits of one Message Batch: 100,000 requests or 256 MB of create
+# request body, whichever comes first ("MB" read as 10^6 bytes, the stricter reading).
 MAX_REQUESTS = 100_000
 MAX_BYTES = 256_000_000
+# The planner counts the bytes of the JSONL lines; the create body wraps the same lines as
+# `{"requests":[l1,l2,…]}` (the SDK's compact JSON, as ours): 14 bytes more than the lines,
+# whose newlines become the commas. Kept below the limit with room to spare.
+_ENVELOPE_BYTES = 1_024
+# An errored request's result carries only the error's type; the HTTP status each type is
+# documented with lets the shared classifier judge it as it judges a live answer (without
+# it, a `timeout_error` would look like a refusal instead of something to send again).
+_STATUS_OF_TYPE = {
+    "invalid_request_error": 400, "authentication_error": 401, "billing_error": 402,
+    "permission_error": 403, "not_found_error": 404, "request_too_large": 413,
+    "rate_limit_error": 429, "api_error": 500, "timeout_error": 504, "overloaded_error": 529,
+}
 _RUNNING = ("in_progress", "canceling")
 _CLOCK_SKEW_S = 120.0  # our clock vs the provider's created_at, when matching orphans
 _LIST_LIMIT = 100  # recent batches looked at for orphans (a batch lives 24 h)
@@ -53,7 +69,7 @@ class ClaudeBatchAdapter:
     def __init__(self, lm: ClaudePredictor) -> None:
         self.lm = lm
         self.model = str(lm.model)
-        self.limits = BatchLimits(max_requests=MAX_REQUESTS, max_bytes=MAX_BYTES)
+        self.limits = batch_limits()
 
     # -- lines ------------------------------------------------------------------------------
     def build_line(self, custom_id: str, prompt: LmPrompt, n: int) -> dict[str, Any]:
@@ -144,7 +160,8 @@ class ClaudeBatchAdapter:
                 return LineResult(cid, "transient", error=f"malformed batch answer ({type(e).__name__})")
             return LineResult(cid, "ok", [pred])
         if kind == "errored":
-            err = self.lm.classify(None, result.get("error"))
+            error = result.get("error")
+            err = self.lm.classify(_status_of(error), error)
             if isinstance(err, PermanentProviderError):
                 return LineResult(cid, "permanent", error=str(err))  # the prompt's: cached
             if isinstance(err, TransientProviderError):
@@ -181,6 +198,19 @@ class ClaudeBatchAdapter:
 
 
 
+def batch_limits(max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES) -> BatchLimits:
+    """What the planner packs under so that a create request stays within `max_requests`
+    requests and `max_bytes` bytes of body."""
+    return BatchLimits(max_requests=max_requests, max_bytes=max_bytes - _ENVELOPE_BYTES)
+
+
+def _status_of(error: Any) -> int | None:
+    """The documented status of an errored result's `{"type": "error", "error": {type}}`."""
+    inner = error.get("error") if isinstance(error, Mapping) else None
+    kind = inner.get("type") if isinstance(inner, Mapping) else None
+    return _STATUS_OF_TYPE.get(kind) if isinstance(kind, str) else None
+
+
 def _match(b: Any, waiting: Mapping[str, tuple[int, float]]) -> str | None:
     counts = b.request_counts
     total = sum(getattr(counts, k, 0) or 0 for k in
@@ -215,4 +245,4 @@ def _remote(b: Any) -> RemoteBatch:
     return RemoteBatch(id=b.id, state=state, provider_status=status, counts=count_map)
 
 
-__all__ = ["MAX_BYTES", "MAX_REQUESTS", "ClaudeBatchAdapter"]
+__all__ = ["MAX_BYTES", "MAX_REQUESTS", "ClaudeBatchAdapter", "batch_limits"]
