@@ -59,11 +59,11 @@ def test_a_failed_sample_is_retried_without_resending_the_samples_already_answer
 
 
 def test_a_timeout_is_a_transient_error_worded_as_on_the_sdk_path(srv, make_lm):
-    srv.slow_responses(10.0, times=1, match="Question 0")
-    lm = make_lm(timeout_s=3.0, retry=None, max_retries=0)
+    srv.slow_responses(30.0, times=1, match="Question 0")
+    lm = make_lm(timeout_s=5.0, retry=None, max_retries=0)  # generous: CI is loaded
     preds = list(lm.predict_many(prompts(3)))
     assert not sdk_was_used(srv)
     assert preds[0].has_errors and preds[0].error_is_transient
-    assert f"Anthropic request to {srv.anthropic_base_url} timed out after 3s" in \
+    assert f"Anthropic request to {srv.anthropic_base_url} timed out after 5s" in \
         preds[0].error_message
     assert not any(p.has_errors for p in preds[1:])
