@@ -1,19 +1,24 @@
-"""Hundreds of requests in flight: lmwrapper vs a plain `asyncio.gather` over `AsyncOpenAI`.
+"""Hundreds of requests in flight: lmwrapper vs a plain `asyncio.gather` over the provider's
+async SDK (`AsyncOpenAI`, `AsyncAnthropic`), for OpenAI and Claude in one run.
 
     python benchmarks/bench_live.py                          # 16/64/256/1024 in flight, 3 runs
     python benchmarks/bench_live.py --in-flight 256 --runs 1 # one point, quicker
-    python benchmarks/bench_live.py --profile 256            # cProfile of lmwrapper at 256
+    python benchmarks/bench_live.py --providers anthropic    # Claude only
+    python benchmarks/bench_live.py --profile 256 --providers anthropic  # cProfile of lmwrapper
 
-The server answers every chat completion after `--latency` (0.5 s) in parallel: a stand-in
-for a continuous-batching engine. It runs in ITS OWN PROCESS so that only the client's CPU is
+The server answers every chat completion and every Claude message after `--latency` (0.5 s)
+in parallel: a stand-in for a continuous-batching engine. It runs in ITS OWN PROCESS so that only the client's CPU is
 measured. By default it is a tiny asyncio HTTP/1.1 server in this file (`--server asyncio`):
 the `FakeServer` (`--server fake`, a thread per connection) costs more CPU per request than
 the client under test and, on 2 cores, starves it at 1024 in flight.
 
-For each number in flight C, each client answers `--per-slot` x C prompts (at least 200):
-  * lmwrapper: `get_open_ai_lm(..., base_url=..., max_concurrency=C).predict_many(prompts)`,
-    a fresh cache directory per run, so every answer is also written to SQLite;
-  * plain: `asyncio.gather` over one `AsyncOpenAI` with a semaphore of C (no cache).
+For each provider and number in flight C, each client answers `--per-slot` x C prompts (at
+least 200):
+  * lmwrapper: `get_open_ai_lm(...)` / `get_claude_lm(..., base_url=..., max_concurrency=C)`
+    `.predict_many(prompts)`, a fresh cache directory per run, so every answer is also
+    written to SQLite;
+  * plain: `asyncio.gather` over one `AsyncOpenAI` / `AsyncAnthropic` with a semaphore of C
+    (no cache).
 Reported: requests/s (median of `--runs`), % of ideal (C / latency), and client CPU per
 request (user + system time of this process alone, from `resource.getrusage`).
 """
@@ -33,29 +38,37 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+from asap import make_lm  # (puts this checkout's lmwrapper first on sys.path)
+
 KEY = "sk-bench-not-a-real-key"
-# Measure this checkout's lmwrapper, not whichever one is installed.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 # -- the server (child process) ----------------------------------------------------------------
 
-def _completion(model: str) -> bytes:
-    return json.dumps({
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": model,
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": "42", "refusal": None}}],
-        "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13},
-    }).encode()
+def _bodies() -> tuple[bytes, bytes]:
+    """(an OpenAI chat completion, a Claude message): the answers the server gives."""
+    chat = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0,
+            "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": "42", "refusal": None}}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13}}
+    message = {"id": "msg_bench", "type": "message", "role": "assistant",
+               "model": "claude-haiku-4-5", "content": [{"type": "text", "text": "42"}],
+               "stop_reason": "end_turn", "stop_sequence": None,
+               "usage": {"input_tokens": 12, "output_tokens": 1,
+                         "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
+    return json.dumps(chat).encode(), json.dumps(message).encode()
+
+
+def _response(body: bytes) -> bytes:
+    return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n" % len(body)) + body
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float,
-                  body: bytes) -> None:
-    head = (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
-            b"content-length: %d\r\n\r\n" % len(body))
+                  chat: bytes, message: bytes) -> None:
     try:
         while True:  # keep-alive: one request after another on this connection
             headers = await reader.readuntil(b"\r\n\r\n")
@@ -65,7 +78,8 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, la
                     length = int(line[15:])
             await reader.readexactly(length)
             await asyncio.sleep(latency)
-            writer.write(head + body)
+            request_line = headers.split(b"\r\n", 1)[0]
+            writer.write(message if b"/v1/messages" in request_line else chat)
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
         pass  # the client went away, or the server is shutting down
     finally:
@@ -73,11 +87,11 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, la
 
 
 async def _serve_asyncio(latency: float) -> None:
-    body = _completion("gpt-4o-mini")
-    server = await asyncio.start_server(lambda r, w: _handle(r, w, latency, body),
+    chat, message = (_response(b) for b in _bodies())
+    server = await asyncio.start_server(lambda r, w: _handle(r, w, latency, chat, message),
                                         "127.0.0.1", 0, backlog=4096)
     port = server.sockets[0].getsockname()[1]
-    print(f"http://127.0.0.1:{port}/v1", flush=True)
+    print(f"http://127.0.0.1:{port}", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
@@ -89,7 +103,7 @@ def serve(kind: str, latency: float) -> None:
     from lmwrapper.testing import FakeServer
 
     with FakeServer(latency=latency) as srv:
-        print(srv.base_url, flush=True)
+        print(srv.url, flush=True)
         sys.stdin.read()
 
 
@@ -103,41 +117,63 @@ def _prompts(n: int) -> list[Any]:
             for i in range(n)]
 
 
-def run_lmwrapper(base_url: str, n: int, in_flight: int) -> int:
-    from lmwrapper.openai_wrapper import get_open_ai_lm
-
+def run_lmwrapper(provider: str, url: str, n: int, in_flight: int) -> int:
     prompts = _prompts(n)
     with tempfile.TemporaryDirectory() as cache_dir:
-        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret=KEY, base_url=base_url,
-                            max_concurrency=in_flight, cache_dir=cache_dir)
+        lm = make_lm(provider, url, in_flight, cache_dir)
         preds = list(lm.predict_many(prompts))
     return sum(not p.has_errors for p in preds)
 
 
-def run_plain(base_url: str, n: int, in_flight: int) -> int:
-    import openai
-
+def run_plain(provider: str, url: str, n: int, in_flight: int) -> int:
+    """`asyncio.gather` over the provider's async SDK client, C requests at a time."""
     async def main() -> int:
-        # A pool as large as the number in flight (the SDK's default caps it at 1,000).
-        http = openai.DefaultAsyncHttpxClient(
-            limits=_httpx().Limits(max_connections=in_flight, max_keepalive_connections=in_flight),
-            timeout=600)
-        client = openai.AsyncOpenAI(api_key=KEY, base_url=base_url, max_retries=0,
-                                    http_client=http)
+        client, create = _plain_client(provider, url, in_flight)
         gate = asyncio.Semaphore(in_flight)
 
         async def one(i: int) -> bool:
             async with gate:
-                r = await client.chat.completions.create(
-                    model="gpt-4o-mini", max_tokens=8, temperature=0,
-                    messages=[{"role": "user", "content": f"plain question {i}"}])
-                return r.choices[0].message.content is not None
+                return await create(f"plain question {i}")
 
         ok = await asyncio.gather(*(one(i) for i in range(n)))
         await client.close()
         return sum(ok)
 
     return asyncio.run(main())
+
+
+def _plain_client(provider: str, url: str, in_flight: int) -> tuple[Any, Any]:
+    """(the SDK's async client, `create(question) -> answered?`), its connection pool as large
+    as the number in flight (the SDKs' default caps it at 1,000)."""
+    limits = _httpx().Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    if provider == "openai":
+        import openai
+
+        oai = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0,
+                                 http_client=openai.DefaultAsyncHttpxClient(limits=limits,
+                                                                            timeout=600))
+
+        async def ask_openai(question: str) -> bool:
+            r = await oai.chat.completions.create(
+                model="gpt-4o-mini", max_tokens=8, temperature=0,
+                messages=[{"role": "user", "content": question}])
+            return r.choices[0].message.content is not None
+
+        return oai, ask_openai
+    import anthropic
+
+    claude = anthropic.AsyncAnthropic(
+        api_key=KEY, base_url=url, max_retries=0,
+        http_client=anthropic.DefaultAsyncHttpxClient(limits=limits, timeout=600))
+
+    async def ask_claude(question: str) -> bool:
+        # this SDK takes sampling parameters only in the body, not as keywords
+        r = await claude.messages.create(model="claude-haiku-4-5", max_tokens=8,
+                                         messages=[{"role": "user", "content": question}],
+                                         extra_body={"temperature": 0})
+        return bool(r.content)
+
+    return claude, ask_claude
 
 
 def _httpx() -> Any:
@@ -148,10 +184,10 @@ def _httpx() -> Any:
     return httpx
 
 
-def measure(fn: Callable[[str, int, int], int], base_url: str, n: int,
+def measure(fn: Callable[[str, str, int, int], int], provider: str, url: str, n: int,
             in_flight: int) -> dict[str, float]:
     r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    ok = fn(base_url, n, in_flight)
+    ok = fn(provider, url, n, in_flight)
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
@@ -168,40 +204,48 @@ def _start_server(kind: str, latency: float) -> tuple[subprocess.Popen[str], str
     return child, child.stdout.readline().strip()  # type: ignore[union-attr]
 
 
-def bench(args: argparse.Namespace) -> None:
-    import openai  # noqa: F401  (imported before any clock starts)
+def _cell(fn: Callable[[str, str, int, int], int], provider: str, url: str, n: int, c: int,
+          args: argparse.Namespace) -> str:
+    runs = [measure(fn, provider, url, n, c) for _ in range(args.runs)]
+    rps = statistics.median(r["rps"] for r in runs)
+    cpu = statistics.median(r["cpu_ms"] for r in runs)
+    return f"{rps:,.0f}/s ({100 * rps * args.latency / c:.0f} %), {cpu:.2f} ms"
 
+
+def bench(args: argparse.Namespace) -> None:
+    import anthropic  # noqa: F401  (imported before any clock starts)
+    import openai  # noqa: F401
+
+    import lmwrapper.claude_wrapper
     import lmwrapper.openai_wrapper  # noqa: F401
 
-    child, base_url = _start_server(args.server, args.latency)
+    child, url = _start_server(args.server, args.latency)
     try:
-        measure(run_lmwrapper, base_url, 50, 16)  # warm-up: imports, first connections
-        measure(run_plain, base_url, 50, 16)
+        for provider in args.providers:  # warm-up: imports, first connections
+            measure(run_lmwrapper, provider, url, 50, 16)
+            measure(run_plain, provider, url, 50, 16)
         print(f"server: {args.server}, latency {args.latency:g} s, medians of {args.runs} runs")
-        print("| in flight | lmwrapper | plain asyncio.gather over AsyncOpenAI | ideal |")
-        print("|---|---|---|---|")
-        for c in args.in_flight:
-            n = max(200, args.per_slot * c)
-            ideal = c / args.latency
-            cells = []
-            for fn in (run_lmwrapper, run_plain):
-                runs = [measure(fn, base_url, n, c) for _ in range(args.runs)]
-                rps = statistics.median(r["rps"] for r in runs)
-                cpu = statistics.median(r["cpu_ms"] for r in runs)
-                cells.append(f"{rps:,.0f}/s ({100 * rps / ideal:.0f} %), {cpu:.2f} ms")
-            print(f"| {c} | {cells[0]} | {cells[1]} | {ideal:,.0f}/s |", flush=True)
+        print("| provider | in flight | lmwrapper | plain asyncio.gather over the async SDK | ideal |")
+        print("|---|---|---|---|---|")
+        for provider in args.providers:
+            for c in args.in_flight:
+                n = max(200, args.per_slot * c)
+                cells = [_cell(fn, provider, url, n, c, args) for fn in (run_lmwrapper, run_plain)]
+                print(f"| {provider} | {c} | {cells[0]} | {cells[1]} | "
+                      f"{c / args.latency:,.0f}/s |", flush=True)
     finally:
         child.stdin.close()  # type: ignore[union-attr]
         child.wait(timeout=30)
 
 
 def profile(args: argparse.Namespace, in_flight: int) -> None:
-    child, base_url = _start_server(args.server, args.latency)
+    child, url = _start_server(args.server, args.latency)
+    provider = args.providers[0]
     try:
-        measure(run_lmwrapper, base_url, 50, 16)
+        measure(run_lmwrapper, provider, url, 50, 16)
         prof = cProfile.Profile()
         prof.enable()
-        measure(run_lmwrapper, base_url, max(200, args.per_slot * in_flight), in_flight)
+        measure(run_lmwrapper, provider, url, max(200, args.per_slot * in_flight), in_flight)
         prof.disable()
         pstats.Stats(prof).sort_stats("tottime").print_stats(25)
     finally:
@@ -220,6 +264,8 @@ def main() -> None:
     p.add_argument("--per-slot", type=int, default=4, help="prompts per slot in flight")
     p.add_argument("--latency", type=float, default=0.5)
     p.add_argument("--server", choices=["asyncio", "fake"], default="asyncio")
+    p.add_argument("--providers", nargs="+", choices=["openai", "anthropic"],
+                   default=["openai", "anthropic"])
     p.add_argument("--profile", type=int, default=None, metavar="IN_FLIGHT",
                    help="profile lmwrapper at this many in flight instead")
     args = p.parse_args()

@@ -15,6 +15,9 @@ shared rate limiter, the live runner, error predictions) is here, once:
                     raise self.classify(e.status_code, e.body, e.response.headers)
         def model_identity(self): ...
 
+and, for live runs on one event loop over the lean client (`lmwrapper.lean_sender`), a
+fourth: `supports_lean_http = True` and `async def send_async(self, job, post)`.
+
 `classify_error(status, body, headers, label=...)` turns an error *as data* into ours, so
 the live path (an SDK exception's status and body) and a batch result line
 (`{status_code, body}` or `{error: {code}}`) are judged by the same rules.
@@ -32,7 +35,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.backend import Job
@@ -50,6 +53,9 @@ from lmwrapper.live_runner import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryP
 from lmwrapper.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
 from lmwrapper.structs import LmPrediction, LmPrompt
 
+if TYPE_CHECKING:
+    from lmwrapper.lean_sender import AsyncPost
+
 # Anything shaped like an OpenAI or Anthropic key (`sk-...`, `sk-ant-...`), scrubbed from
 # every message even when it is not our key (a server may echo another one).
 _KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
@@ -66,6 +72,8 @@ class ApiPredictor(LmPredictor):
     quota_hint: ClassVar[str] = "add credit on the provider's billing page"
     # provider error codes (error.code or error.type) → what they mean; see classify_error
     error_codes: ClassVar[Mapping[str, ErrorKind]] = {}
+    # whether `send_async` is written: live runs then go over the lean client on one event loop
+    supports_lean_http: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -129,11 +137,21 @@ class ApiPredictor(LmPredictor):
         (use `classify`) or a ConfigurationError (stops the run)."""
         raise NotImplementedError
 
+    async def send_async(self, job: Job, post: AsyncPost) -> Sequence[LmPrediction]:
+        """Optional (with `supports_lean_http = True`): what `send_once` does, on an event
+        loop, each request sent as `text = await post(path, body)` (`lmwrapper.lean_sender`
+        does the headers, the limiter and the errors)."""
+        raise NotImplementedError
+
     def async_sender(self) -> Callable[[], AsyncSender] | None:
-        """Optional: a factory of an event-loop sender doing what `send_once` does, for
-        hundreds of requests in flight at little CPU (see `lmwrapper.async_http`). None (the
-        default): the live runner sends through `send_once` on threads."""
-        return None
+        """The live runner's event-loop sender (hundreds of requests in flight at little
+        CPU), or None: it sends through `send_once` on threads. None when the provider has no
+        `send_async`, behind a proxy, or with `LMWRAPPER_LIVE_HTTP=sdk`."""
+        from lmwrapper.lean_sender import LeanSender, lean_http_allowed
+
+        if not self.supports_lean_http or not lean_http_allowed(self.base_url):
+            return None
+        return lambda: LeanSender(self)
 
     # -- the key and the client --------------------------------------------------------------
 

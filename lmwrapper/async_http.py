@@ -9,7 +9,8 @@ and a bare `httpx` AsyncClient spend 2-6 ms of CPU per request in their layers (
 typed models, pool bookkeeping), so 256 in flight cannot be fed. This does only what one
 JSON POST to one origin needs: a keep-alive pool, Content-Length and chunked bodies, TLS,
 a timeout. Everything else (files, batches, proxies, streaming) stays with the official SDK.
-Transport failures raise `HttpTransportError`; the caller decides what they mean.
+Transport failures raise `HttpTransportError` (a timeout: its subclass `HttpTimeoutError`);
+the caller decides what they mean (`lmwrapper.lean_sender`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from urllib.parse import urlsplit
 
 class HttpTransportError(Exception):
     """The request could not be sent or its response not read (connect, reset, timeout)."""
+
+
+class HttpTimeoutError(HttpTransportError):
+    """No complete response within the client's timeout."""
 
 
 class AsyncHttp:
@@ -48,7 +53,7 @@ class AsyncHttp:
             async with asyncio.timeout(self._timeout_s):
                 return await self._exchange(request)
         except TimeoutError:
-            raise HttpTransportError(f"no response within {self._timeout_s:g}s") from None
+            raise HttpTimeoutError(f"no response within {self._timeout_s:g}s") from None
 
     async def _exchange(self, request: bytes) -> tuple[int, dict[str, str], bytes]:
         # A pooled connection may have been closed by the server while idle; that shows as

@@ -1,21 +1,23 @@
 """`ClaudePredictor`: Anthropic's Messages API behind `LmPredictor`.
 
-What is Anthropic's: the request body, one attempt over the official SDK, parsing the
+What is Anthropic's: the request body, one attempt over the official SDK (or, for the hot
+loop of a live run, `send_async`: the same body over `lmwrapper.lean_sender`), parsing the
 answer, counting tokens. The key, the client, scrubbing, pacing (`anthropic-ratelimit-*`,
-Retry-After), the live runner and error classification are every API provider's
-(`lmwrapper.api_backend.ApiPredictor`). The API has no `n`, so a job's samples are separate
+Retry-After), the live runner, the lean HTTP path and error classification are every API
+provider's (`lmwrapper.api_backend`). The API has no `n`, so a job's samples are separate
 requests; samples already answered are kept across retries of the job, so a failure of
 sample 3 does not pay for samples 1-2 again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import warnings
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate
@@ -25,6 +27,7 @@ from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper.errors import spend_limit_message
 from lmwrapper.claude_wrapper.models import ClaudeModelInfo
 from lmwrapper.claude_wrapper.request import (
+    MESSAGES_PATH,
     ClaudePrice,
     build_request,
     check_prompt,
@@ -42,6 +45,9 @@ from lmwrapper.errors import (
 from lmwrapper.live_runner import DEFAULT_RETRY, RetryPolicy
 from lmwrapper.structs import LmPrediction, LmPrompt
 
+if TYPE_CHECKING:
+    from lmwrapper.lean_sender import AsyncPost
+
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 KEY_FILE = "~/anthropic_key.txt"
 
@@ -53,6 +59,7 @@ class ClaudePredictor(ApiPredictor):
     key_file = KEY_FILE
     quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
     supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.batching
+    supports_lean_http = True  # live runs: send_async on one event loop
 
     def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
                  base_url: str | None = None, max_concurrency: int = 8,
@@ -149,20 +156,36 @@ class ClaudePredictor(ApiPredictor):
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
         """One attempt at a job: one request per sample not answered yet."""
         body = build_request(job.prompt, self.model)
-        out = []
+        with self._keeping_samples(job):
+            for i in self._unanswered(job):
+                self._partial[(job.key, i)] = self._parse(self._call("messages", body), job.prompt)
+            return [self._partial[(job.key, i)] for i in job.sample_indices]
+
+    async def send_async(self, job: Job, post: AsyncPost) -> Sequence[LmPrediction]:
+        """`send_once` on the live runner's event loop (`lmwrapper.lean_sender`): the same
+        body, the same samples, the same parsing, a fraction of the CPU."""
+        body = build_request(job.prompt, self.model)
+        with self._keeping_samples(job):
+            for i in self._unanswered(job):
+                self._partial[(job.key, i)] = self._parse(await post(MESSAGES_PATH, body),
+                                                          job.prompt)
+            return [self._partial[(job.key, i)] for i in job.sample_indices]
+
+    def _unanswered(self, job: Job) -> list[int]:
+        return [i for i in job.sample_indices if (job.key, i) not in self._partial]
+
+    @contextlib.contextmanager
+    def _keeping_samples(self, job: Job) -> Iterator[None]:
+        """Samples answered by a failed attempt are kept for the job's next attempt, so a
+        failure of sample 3 does not pay for samples 1-2 again; forgotten once the job is
+        answered, or failed with an error no retry follows."""
         try:
-            for i in job.sample_indices:
-                pred = self._partial.get((job.key, i))
-                if pred is None:
-                    pred = self._parse(self._call("messages", body), job.prompt)
-                    self._partial[(job.key, i)] = pred
-                out.append(pred)
+            yield
         except LmWrapperError as e:
-            if not getattr(e, "retryable", False):  # no next attempt will want them
+            if not getattr(e, "retryable", False):
                 self._forget(job)
             raise
         self._forget(job)
-        return out
 
     def _forget(self, job: Job) -> None:
         for i in job.sample_indices:

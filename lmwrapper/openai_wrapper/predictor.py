@@ -1,17 +1,17 @@
 """`OpenAiPredictor`: OpenAI (or any OpenAI-compatible server) behind `LmPredictor`.
 
 What is OpenAI's: the request body, one attempt over the official SDK (or, for the hot
-loop of a live run, over `lmwrapper.async_http`: the same body, a fraction of the CPU),
-parsing the answer, counting tokens. The key, the client, scrubbing, pacing, the live runner and error
-classification are every API provider's (`lmwrapper.api_backend.ApiPredictor`).
+loop of a live run, `send_async`: the same body over `lmwrapper.lean_sender`), parsing the
+answer, counting tokens. The key, the client, scrubbing, pacing, the live runner, the lean
+HTTP path and error classification are every API provider's (`lmwrapper.api_backend`).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate
@@ -19,8 +19,8 @@ from lmwrapper.api_backend import ApiPredictor, sdk_errors
 from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import Price, bound
-from lmwrapper.errors import BadResponseError, TransientProviderError, install_hint
-from lmwrapper.live_runner import DEFAULT_RETRY, AsyncSender, RetryPolicy
+from lmwrapper.errors import BadResponseError, install_hint
+from lmwrapper.live_runner import DEFAULT_RETRY, RetryPolicy
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo
 from lmwrapper.openai_wrapper.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
@@ -30,6 +30,9 @@ from lmwrapper.openai_wrapper.request import (
     parse_response,
 )
 from lmwrapper.structs import LmPrediction, LmPrompt
+
+if TYPE_CHECKING:
+    from lmwrapper.lean_sender import AsyncPost
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KEY_FILE = "~/oai_key.txt"
@@ -42,6 +45,7 @@ class OpenAiPredictor(ApiPredictor):
     key_file = KEY_FILE
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = True  # BATCH_ANY goes to lmwrapper.batching with batch_adapter()
+    supports_lean_http = True  # live runs: send_async on one event loop
 
     def __init__(
         self,
@@ -128,15 +132,12 @@ class OpenAiPredictor(ApiPredictor):
         self.limiter.observe(raw.headers)
         return self._parse(raw.text, job.prompt, n)
 
-    def async_sender(self) -> Callable[[], AsyncSender] | None:
-        """The lean event-loop path for live runs, unless a proxy must be used for the
-        server (the SDK honours $HTTPS_PROXY; the lean client does not) or
-        `LMWRAPPER_LIVE_HTTP=sdk` asks for the SDK everywhere."""
-        if os.environ.get("LMWRAPPER_LIVE_HTTP", "").strip().lower() == "sdk":
-            return None
-        if _proxied(self.base_url):
-            return None
-        return lambda: _LeanSender(self)
+    async def send_async(self, job: Job, post: AsyncPost) -> Sequence[LmPrediction]:
+        """`send_once` on the live runner's event loop (`lmwrapper.lean_sender`): the same
+        body, the same parsing, a fraction of the CPU."""
+        n = len(job.sample_indices)
+        req = build_request(job.prompt, self.model, n=n)
+        return self._parse(await post(req.path, req.body), job.prompt, n)
 
     def _parse(self, text: str, prompt: LmPrompt, n: int) -> list[LmPrediction]:
         """The predictions in a 200's body; BadResponseError (retried once: it was billed)
@@ -182,57 +183,3 @@ def _post(client: Any, req: OpenAiRequest) -> Any:
             model=body.pop("model"), messages=body.pop("messages"), extra_body=body)
     return client.completions.with_raw_response.create(
         model=body.pop("model"), prompt=body.pop("prompt"), extra_body=body)
-
-
-class _LeanSender:
-    """`send_once` on an event loop: the same body and headers as the SDK's, over
-    `AsyncHttp`; the same classification and parsing."""
-
-    def __init__(self, lm: OpenAiPredictor) -> None:
-        from lmwrapper.async_http import AsyncHttp
-
-        client = lm.client()  # the SDK's own headers: auth, organization, project, user agent
-        headers = {k: v for k, v in {**client.default_headers, **client.auth_headers}.items()
-                   if isinstance(v, str)}
-        self._lm = lm
-        self._http = AsyncHttp(lm.base_url, headers, timeout_s=lm.timeout_s)
-
-    async def send(self, job: Job) -> Sequence[LmPrediction]:
-        from lmwrapper.async_http import HttpTransportError
-
-        lm, n = self._lm, len(job.sample_indices)
-        req = build_request(job.prompt, lm.model, n=n)
-        try:
-            status, headers, body = await self._http.post(req.path, json.dumps(req.body).encode())
-        except HttpTransportError as e:
-            raise TransientProviderError(f"connection to {lm.base_url} failed: "
-                                         f"{lm.scrub(str(e))}") from None
-        lm.limiter.observe(headers)
-        text = _decoded(body, headers).decode("utf-8", "replace")
-        if not 200 <= status < 300:
-            raise lm.classify(status, text, headers)
-        return lm._parse(text, job.prompt, n)
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-
-def _decoded(body: bytes, headers: dict[str, str]) -> bytes:
-    """The body without gzip/deflate (not asked for, but a proxy may do it anyway)."""
-    encoding = headers.get("content-encoding", "identity").lower()
-    if encoding in ("gzip", "deflate"):
-        import zlib
-
-        return zlib.decompress(body, 47)  # 47: gzip or zlib header, detected
-    return body
-
-
-def _proxied(base_url: str) -> bool:
-    """Whether the environment routes `base_url` through a proxy."""
-    import urllib.parse
-    import urllib.request
-
-    url = urllib.parse.urlsplit(base_url)
-    proxies = urllib.request.getproxies()
-    return bool(proxies.get(url.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(
-        url.hostname or "")
