@@ -40,23 +40,62 @@ def warn(message: str, stacklevel: int = 3) -> None:
     warnings.warn(message, Lmwrapper018Warning, stacklevel=stacklevel)
 
 
+# -- LmPrompt arguments ----------------------------------------------------------------------
+
+def prompt_018_args(prompt: LmPrompt, stop_mode: Any, max_completion_tokens: int | None) -> None:
+    """Give `LmPrompt`'s 0.18 arguments their meaning here (called only when one is used).
+
+    `top_p=None` meant "not sent: the provider's default", which is 1.0 everywhere, so it
+    becomes 1.0 (and the cache key is that of the default). `stop_mode` is not part of the
+    prompt's identity: every backend here already does WILL_NOT_CONTAIN (the stop string is
+    never in `completion_text`), so AUTO and WILL_NOT_CONTAIN are that; ONLY_STOP_GENERATING
+    (which 0.18 refused) is accepted with a warning. `max_completion_tokens` is `max_tokens`.
+    """
+    from lmwrapper.structs import StopMode
+
+    if prompt.top_p is None:
+        object.__setattr__(prompt, "top_p", 1.0)
+    if stop_mode != StopMode.AUTO:
+        mode = _stop_mode(stop_mode)
+        object.__setattr__(prompt, "stop_mode", mode)  # read back as `prompt.stop_mode`
+        if mode == StopMode.ONLY_STOP_GENERATING:
+            warn("LmPrompt(stop_mode=ONLY_STOP_GENERATING): lmwrapper never leaves a stop string "
+                 "in completion_text (WILL_NOT_CONTAIN, on every backend); the text ends where "
+                 "the stop string began. Leave stop_mode at its default.", stacklevel=5)
+    if max_completion_tokens is not None:
+        if prompt.max_tokens is not None and prompt.max_tokens != max_completion_tokens:
+            raise ValueError(f"LmPrompt: max_tokens={prompt.max_tokens} and max_completion_tokens="
+                             f"{max_completion_tokens} disagree; pass only max_tokens (it is sent "
+                             "as max_completion_tokens to the models that take that)")
+        object.__setattr__(prompt, "max_tokens", max_completion_tokens)
+
+
+def _stop_mode(value: Any) -> Any:
+    from lmwrapper.structs import StopMode
+
+    try:
+        return StopMode(str(getattr(value, "value", value)))
+    except ValueError:
+        raise ValueError(f"LmPrompt.stop_mode must be one of {', '.join(StopMode)} (a StopMode "
+                         f"or its name); got {value!r}") from None
+
+
 # -- factory arguments ---------------------------------------------------------------------
 
-def openai_factory_args(cache_default: bool, extra: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    """`get_open_ai_lm`'s 0.18 keywords, taken out of `extra` (the model facts).
+def openai_factory_args(cache_default: bool, cache_outputs_default: bool | None,
+                        organization: str | None) -> bool:
+    """`get_open_ai_lm`'s 0.18 arguments → the cache default to use.
 
     `cache_outputs_default` is 0.18's `cache_default`; `organization` is not sent by this
     client, which says so.
     """
-    extra = dict(extra)
-    if "cache_outputs_default" in extra:
-        cache_default = bool(extra.pop("cache_outputs_default"))
-    organization = extra.pop("organization", None)
+    if cache_outputs_default is not None:
+        cache_default = bool(cache_outputs_default)
     if organization is not None:
         warn(f"get_open_ai_lm(organization={organization!r}): lmwrapper does not send an "
              "organization header; requests bill the key's default organization. Use a key "
              "(or project key) of the organization you want to bill.", stacklevel=4)
-    return cache_default, extra
+    return cache_default
 
 
 _RUNTIMES_REFUSED = {
@@ -65,23 +104,16 @@ _RUNTIMES_REFUSED = {
 }
 
 
-def hf_factory_args(legacy: Mapping[str, Any], *, dtype: str | None, device: Any,
-                    device_map: Any) -> tuple[str | None, str | None, Any]:
-    """`get_huggingface_lm`'s 0.18 keywords → this version's `(dtype, device, device_map)`.
+def hf_factory_args(runtime: Any, precision: Any, allow_patch_model_forward: bool,
+                    prompt_trimmer: Any, *, dtype: str | None, device: Any, device_map: Any
+                    ) -> tuple[str | None, str | None, Any]:
+    """`get_huggingface_lm`'s 0.18 arguments → this version's `(dtype, device, device_map)`.
 
     runtime=PYTORCH is the default; ACCELERATE is `device_map="auto"`; ONNX/BetterTransformer
     runtimes are refused. `precision=torch.float16` is `dtype="float16"`. A
     `prompt_trimmer` is refused (silently not trimming would change outputs);
     `allow_patch_model_forward` is accepted (logprobs never need a patched forward here).
     """
-    legacy = dict(legacy)
-    runtime = legacy.pop("runtime", None)
-    precision = legacy.pop("precision", None)
-    trimmer = legacy.pop("prompt_trimmer", None)
-    patch = legacy.pop("allow_patch_model_forward", True)
-    if legacy:
-        raise TypeError(f"get_huggingface_lm() got unexpected keyword arguments {sorted(legacy)}; "
-                        "see help(get_huggingface_lm) for the arguments it takes")
     if runtime is not None:
         device_map = _runtime_device_map(runtime, device_map)
     if precision is not None:
@@ -89,12 +121,12 @@ def hf_factory_args(legacy: Mapping[str, Any], *, dtype: str | None, device: Any
             raise ValueError(f"get_huggingface_lm: precision={precision} and dtype={dtype!r} "
                              "disagree; pass only dtype")
         dtype = str(precision).removeprefix("torch.")
-    if trimmer is not None:
+    if prompt_trimmer is not None:
         raise ValueError(
             "get_huggingface_lm(prompt_trimmer=...): lmwrapper does not trim prompts. A prompt "
             "that does not fit the context comes back as an error prediction (has_errors); "
             "trim the text before building the LmPrompt (lm.tokenize helps).")
-    if not patch:
+    if not allow_patch_model_forward:
         warn("get_huggingface_lm(allow_patch_model_forward=False) has no effect: lmwrapper "
              "reads logprobs without patching the model's forward.", stacklevel=4)
     if device is not None and not isinstance(device, str):
@@ -163,6 +195,13 @@ def need_echo(value: Any, name: str) -> Any:
         raise ValueError(f"LmPrediction.{name} needs the prompt's tokens and logprobs: build the "
                          "prompt with LmPrompt(..., echo=True) (and logprobs >= 1)")
     return value
+
+
+def need_logprobs(tokens: Any, logprobs: Any) -> tuple[Any, Any]:
+    if tokens is None or logprobs is None:
+        raise ValueError("this prediction has no completion logprobs: build the prompt with "
+                         "LmPrompt(..., logprobs=1) or more (a reasoning model has none)")
+    return tokens, logprobs
 
 
 def prediction_dict(pred: LmPrediction, pull_out_props: bool, include_metad: bool,

@@ -13,12 +13,32 @@ import dataclasses
 import enum
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping, Sequence, Union
+from dataclasses import InitVar, dataclass, field
+from types import GenericAlias
+from typing import Any, ClassVar, Iterable, Literal, Mapping, Sequence, Union
 
 from lmwrapper.structured import is_schema_class, response_format_key
 
 ROLES = ("system", "user", "assistant", "developer", "tool", "function")
+
+
+# -- lmwrapper 0.18 names --
+class ChatGptRoles(enum.StrEnum):
+    """0.18's chat roles; members are the plain role strings (`ChatGptRoles.user == "user"`)."""
+
+    system = "system"
+    user = "user"
+    assistant = "assistant"
+    function = "function"
+
+
+class StopMode(enum.StrEnum):
+    """0.18's stop handling modes. Only AUTO existed in practice (0.18 refused the others);
+    here a stop string is never part of `completion_text`, on every backend."""
+
+    WILL_NOT_CONTAIN = "WILL_NOT_CONTAIN"
+    ONLY_STOP_GENERATING = "ONLY_STOP_GENERATING"
+    AUTO = "AUTO"
 
 
 @dataclass(frozen=True)
@@ -135,6 +155,8 @@ class LmPrompt:
     text: str | LmChatDialog | Sequence[ChatTurnLike]
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
+    # 0.18's, in 0.18's place so its positional calls line up; not a field (see compat.stop_mode)
+    stop_mode: InitVar[StopMode | str] = StopMode.AUTO
     logprobs: int | None = 1
     temperature: float = 1.0
     top_p: float = 1.0
@@ -146,11 +168,16 @@ class LmPrompt:
     add_bos_token: bool | None = None
     add_special_tokens: bool = True
     model_internals_request: ModelInternalsRequest | None = None
+    metadata: Any = field(default=None, compare=False)
+    max_completion_tokens: InitVar[int | None] = None  # 0.18's; another name for max_tokens
     seed: int | None = None
     response_format: ResponseFormat = None
-    metadata: Any = field(default=None, compare=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
+        if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
+            from lmwrapper.compat import prompt_018_args
+
+            prompt_018_args(self, stop_mode, max_completion_tokens)
         if not isinstance(self.text, str):
             _check_text_type(self.text)
             object.__setattr__(self, "text", LmChatDialog(self.text))
@@ -163,6 +190,9 @@ class LmPrompt:
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
         _validate(self)
+
+    # 0.18's LmPrompt was Generic in its metadata type: `LmPrompt[MyMeta]` still works.
+    __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)
 
     def is_text_a_chat(self) -> bool:
         return isinstance(self.text, LmChatDialog)
@@ -338,6 +368,9 @@ class LmPrediction:
 
     completion_text: str | None
     prompt: LmPrompt
+    # 0.18's third argument (the raw API response): kept as `pred.metad` when given, not a
+    # field (not stored, not compared), so `LmPrediction(text, prompt, {})` is not an error.
+    metad: InitVar[Any] = None
     error_message: str | None = None
     error_is_transient: bool = False
     was_cached: bool = False
@@ -360,6 +393,12 @@ class LmPrediction:
     sample_index: int = 0
     internals: Any = field(default=None, compare=False, repr=False)
     parsed: Any = field(default=None, compare=False, repr=False)  # see lmwrapper.structured
+
+    __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)  # 0.18's LmPrediction[T]
+
+    def __post_init__(self, metad: Any) -> None:
+        if metad is not None:
+            object.__setattr__(self, "metad", metad)
 
     @property
     def has_errors(self) -> bool:
@@ -486,6 +525,15 @@ class LmPrediction:
         start = len(self.prompt.get_text_as_string_default_form())
         return token_offsets(self.completion_tokens, start, self.completion_text, "completion")
 
+    @property
+    def logprobs_dict(self) -> list[dict[str, Any]]:
+        """0.18's per completion token `{"repr": repr(token), "probability": logprob}` (a
+        logprob, despite the name)."""
+        from lmwrapper.compat import need_logprobs
+
+        return [{"repr": repr(t), "probability": lp} for t, lp in zip(
+            *need_logprobs(self.completion_tokens, self.completion_logprobs), strict=True)]
+
     def make_reply_prompt(self, new_turns: str | Sequence[ChatTurnLike],
                           **override_prompt_params: Any) -> LmPrompt:
         """The chat so far, this completion as the assistant turn, then `new_turns`."""
@@ -553,21 +601,3 @@ _TUPLE_FIELDS = (
     "prompt_top_logprobs",
 )
 
-
-# -- lmwrapper 0.18 names --
-class ChatGptRoles(enum.StrEnum):
-    """0.18's chat roles; members are the plain role strings (`ChatGptRoles.user == "user"`)."""
-
-    system = "system"
-    user = "user"
-    assistant = "assistant"
-    function = "function"
-
-
-class StopMode(enum.StrEnum):
-    """0.18's stop handling modes. Only AUTO existed in practice (0.18 refused the others);
-    here a stop string is never part of `completion_text`, on every backend."""
-
-    WILL_NOT_CONTAIN = "WILL_NOT_CONTAIN"
-    ONLY_STOP_GENERATING = "ONLY_STOP_GENERATING"
-    AUTO = "AUTO"

@@ -31,8 +31,8 @@ def test_factory_takes_018_keywords(tiny_dir):
 def test_accelerate_runtime_spreads_the_model_with_device_map(tiny_dir):
     from lmwrapper.compat import hf_factory_args
 
-    _, _, device_map = hf_factory_args({"runtime": Runtime.ACCELERATE}, dtype=None, device=None,
-                                       device_map=None)
+    _, _, device_map = hf_factory_args(Runtime.ACCELERATE, None, True, None, dtype=None,
+                                       device=None, device_map=None)
     assert device_map == "auto"
     ns: dict = {}
     exec("from lmwrapper.huggingface_wrapper import *", ns)  # noqa: S102  (as 0.18 scripts do)
