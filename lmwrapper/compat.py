@@ -104,15 +104,15 @@ _RUNTIMES_REFUSED = {
 }
 
 
-def hf_factory_args(runtime: Any, precision: Any, allow_patch_model_forward: bool,
-                    prompt_trimmer: Any, *, dtype: str | None, device: Any, device_map: Any
+def hf_factory_args(runtime: Any, precision: Any, allow_patch_model_forward: bool, *,
+                    dtype: str | None, device: Any, device_map: Any
                     ) -> tuple[str | None, str | None, Any]:
     """`get_huggingface_lm`'s 0.18 arguments → this version's `(dtype, device, device_map)`.
 
     runtime=PYTORCH is the default; ACCELERATE is `device_map="auto"`; ONNX/BetterTransformer
-    runtimes are refused. `precision=torch.float16` is `dtype="float16"`. A
-    `prompt_trimmer` is refused (silently not trimming would change outputs);
+    runtimes are refused. `precision=torch.float16` is `dtype="float16"`.
     `allow_patch_model_forward` is accepted (logprobs never need a patched forward here).
+    (`prompt_trimmer` is honoured by `huggingface_wrapper.trimming`.)
     """
     if runtime is not None:
         device_map = _runtime_device_map(runtime, device_map)
@@ -121,11 +121,6 @@ def hf_factory_args(runtime: Any, precision: Any, allow_patch_model_forward: boo
             raise ValueError(f"get_huggingface_lm: precision={precision} and dtype={dtype!r} "
                              "disagree; pass only dtype")
         dtype = str(precision).removeprefix("torch.")
-    if prompt_trimmer is not None:
-        raise ValueError(
-            "get_huggingface_lm(prompt_trimmer=...): lmwrapper does not trim prompts. A prompt "
-            "that does not fit the context comes back as an error prediction (has_errors); "
-            "trim the text before building the LmPrompt (lm.tokenize helps).")
     if not allow_patch_model_forward:
         warn("get_huggingface_lm(allow_patch_model_forward=False) has no effect: lmwrapper "
              "reads logprobs without patching the model's forward.", stacklevel=4)

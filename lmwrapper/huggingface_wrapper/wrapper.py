@@ -57,8 +57,9 @@ def get_huggingface_lm(
     torch: the tokenizer loads on first use too, so a fully cached run never needs them.
     The positional arguments are lmwrapper 0.18's, in its order: `runtime` (a `Runtime`;
     ACCELERATE is `device_map="auto"`), `precision` (a torch dtype: `dtype`),
-    `allow_patch_model_forward` and `prompt_trimmer` (see `lmwrapper.compat.hf_factory_args`);
-    `device` may be a `torch.device`. The rest are keyword-only."""
+    `allow_patch_model_forward` (no effect), `prompt_trimmer` (string prompts are trimmed
+    before they are keyed and run: `lmwrapper.prompt_trimming`); `device` may be a
+    `torch.device`. The rest are keyword-only."""
     import importlib.util
 
     for package in ("torch", "transformers"):
@@ -68,8 +69,16 @@ def get_huggingface_lm(
     from lmwrapper.huggingface_wrapper.prompts import folder_has_chat_template
 
     dtype, device, device_map = hf_factory_args(  # 0.18 arguments
-        runtime, precision, allow_patch_model_forward, prompt_trimmer, dtype=dtype,
-        device=device, device_map=device_map)
+        runtime, precision, allow_patch_model_forward, dtype=dtype, device=device,
+        device_map=device_map)
+    predictor_class = HuggingFacePredictor
+    if prompt_trimmer is not None:  # 0.18's: string prompts are trimmed before they run
+        from lmwrapper.huggingface_wrapper.trimming import (
+            TrimmingHuggingFacePredictor,
+            check_trimmer,
+        )
+
+        predictor_class, prompt_trimmer = TrimmingHuggingFacePredictor, check_trimmer(prompt_trimmer)
     device = _resolve_device(device, device_map)
     dtype = _resolve_dtype(dtype, device)
     source, identity = _resolve_source(model, revision, gguf_file, cache_dir)
@@ -92,11 +101,14 @@ def get_huggingface_lm(
     def load_tokenizer() -> tuple[Any, Any]:
         return _load_tokenizer_and_config(source, kw)
 
-    return HuggingFacePredictor(
+    lm = predictor_class(
         load_model, tokenizer, config, name=smollm2.NAME if "embedded" in identity else model,
         identity=identity, batch_size=_resolve_batch_size(batch_size, device),
         use_chat_mode=use_chat_mode, cache_default=cache_default, cache_dir=cache_dir,
         load_tokenizer=load_tokenizer, has_template=has_template)
+    if prompt_trimmer is not None:
+        lm.prompt_trimmer = prompt_trimmer  # type: ignore[attr-defined]
+    return lm
 
 
 def _resolve_device(device: str | None, device_map: Any) -> str:
