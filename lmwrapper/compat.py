@@ -142,6 +142,36 @@ def _runtime_device_map(runtime: Any, device_map: Any) -> Any:
                      "faster server, run vLLM/SGLang/TGI and use get_open_ai_lm(base_url=...).")
 
 
+# -- LmPredictor subclasses written for 0.18 ----------------------------------------------
+
+def identity_018(lm: LmPredictor) -> dict[str, Any]:
+    """A 0.18 subclass's identity: its `get_model_cache_key()` (0.18's part of the key)."""
+    from lmwrapper.abstract_predictor import LmPredictor
+
+    if type(lm).get_model_cache_key is LmPredictor.get_model_cache_key:
+        raise NotImplementedError(
+            f"{type(lm).__name__} must implement model_identity(): a dict of what changes its "
+            "outputs (provider, model name, version, ...), which keys its cache entries")
+    return {"provider": lm.provider, "model": str(lm.get_model_cache_key())}
+
+
+def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+    """`n` samples from a 0.18 subclass's `_predict_maybe_cached(prompt)` (one prediction, or
+    a list of `num_completions`)."""
+    predict = getattr(lm, "_predict_maybe_cached", None)
+    if predict is None:
+        raise NotImplementedError(f"{type(lm).__name__} must implement _predict_samples(prompt, "
+                                  "n) (n predictions for the prompt) or _run")
+    asked = prompt if n == 1 and prompt.num_completions is None else prompt.replace(
+        num_completions=n)
+    out = predict(asked)
+    predictions = list(out) if isinstance(out, (list, tuple)) else [out]
+    if len(predictions) != n:
+        raise ValueError(f"{type(lm).__name__}._predict_maybe_cached returned "
+                         f"{len(predictions)} predictions for num_completions={n}")
+    return [p.evolve(prompt=prompt) if p.prompt is not prompt else p for p in predictions]
+
+
 # -- the cache -------------------------------------------------------------------------------
 
 def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:

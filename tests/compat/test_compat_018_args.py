@@ -10,7 +10,7 @@ import warnings
 import pytest
 from conftest import API_KEY
 
-from lmwrapper.abstract_predictor import LmReasoningStyle, get_mock_predictor
+from lmwrapper.abstract_predictor import LmPredictor, LmReasoningStyle, get_mock_predictor
 from lmwrapper.compat import Lmwrapper018Warning
 from lmwrapper.openai_wrapper import OpenAiModelInfo, OpenAiModelNames, get_open_ai_lm
 from lmwrapper.structs import LmPrediction, LmPrompt, StopMode
@@ -120,3 +120,35 @@ def test_get_huggingface_lm_takes_018_positional_arguments(tiny_dir):
     assert lm.model_identity()["dtype"] == "float16" and not lm.is_chat_model
     with pytest.warns(Lmwrapper018Warning, match="allow_patch_model_forward"):
         get_huggingface_lm(str(tiny_dir), Runtime.PYTORCH, None, False, False, device="cpu")
+
+
+class Shout(LmPredictor):
+    """A model written for 0.18: `get_model_cache_key`, `is_chat_model`, `_predict_maybe_cached`."""
+
+    def __init__(self, version: str, cache_dir: str) -> None:
+        super().__init__(True, cache_dir)
+        self.version, self.calls = version, 0
+
+    def get_model_cache_key(self) -> str:
+        return f"shout-{self.version}"
+
+    @property
+    def is_chat_model(self) -> bool:
+        return False
+
+    def _predict_maybe_cached(self, prompt):
+        self.calls += 1
+        preds = [LmPrediction(f"{prompt.text.upper()}{i}", prompt, None)
+                 for i in range(prompt.num_completions or 1)]
+        return preds if prompt.num_completions is not None else preds[0]
+
+
+def test_018_predictor_subclass_runs_through_the_engine(tmp_path):
+    lm = Shout("v1", str(tmp_path))
+    assert lm.predict("abc").completion_text == "ABC0"
+    assert lm.predict("abc").was_cached and lm.calls == 1
+    samples = lm.predict(LmPrompt("hi", max_tokens=3, num_completions=3))
+    assert [p.completion_text for p in samples] == ["HI0", "HI1", "HI2"] and lm.calls == 2
+    other = Shout("v2", str(tmp_path))  # another cache key: nothing shared
+    assert not other.predict("abc").was_cached
+    assert lm.model_identity() != other.model_identity()
