@@ -152,3 +152,24 @@ def test_018_predictor_subclass_runs_through_the_engine(tmp_path):
     other = Shout("v2", str(tmp_path))  # another cache key: nothing shared
     assert not other.predict("abc").was_cached
     assert lm.model_identity() != other.model_identity()
+
+
+def test_openai_predictor_built_as_in_018_from_a_client(srv, monkeypatch):
+    import openai
+
+    from lmwrapper.openai_wrapper.wrapper import OpenAIPredictor
+
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    client = openai.OpenAI(api_key=API_KEY, base_url=srv.base_url)
+    lm = OpenAIPredictor(api=client, engine_name=OpenAiModelNames.gpt_4o_mini)
+    assert isinstance(lm, OpenAIPredictor) and lm.is_chat_model
+    assert lm.predict(LmPrompt("What is 2+6?", max_tokens=5, temperature=0)).completion_text == "8"
+    assert srv.count("chat.completions") == 1
+    # a model the registry does not know, described as 0.18 required
+    served = OpenAIPredictor(client, "my-finetune", chat_mode=False,
+                             reasoning_style=LmReasoningStyle.NEVER_THINK,
+                             cache_outputs_default=False)
+    assert not served.is_chat_model and served.cache_default is False
+    assert served.predict(LmPrompt("one, two,", max_tokens=3)).completion_text is not None
+    assert srv.count("completions") == 1
+    assert isinstance(get_open_ai_lm("gpt-4o-mini", api_key_secret=API_KEY), OpenAIPredictor)

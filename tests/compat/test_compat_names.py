@@ -23,7 +23,7 @@ def test_modules_and_names_import_as_in_018():
     from lmwrapper.runtime import Runtime
     from lmwrapper.structs import ChatGptRoles, StopMode
 
-    assert OpenAIPredictor is ow.OpenAiPredictor and get_open_ai_lm is ow.get_open_ai_lm
+    assert issubclass(ow.OpenAiPredictor, OpenAIPredictor) and get_open_ai_lm is ow.get_open_ai_lm
     assert ModelInternalsRequest is lmwrapper.structs.ModelInternalsRequest
     assert [r.name for r in Runtime] == ["PYTORCH", "ACCELERATE", "ORT_CUDA", "ORT_TENSORRT",
                                          "ORT_CPU", "BETTER_TRANSFORMER"]
