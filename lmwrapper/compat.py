@@ -7,7 +7,8 @@ only gain thin, clearly marked blocks:
 - `openai_factory_args` / `hf_factory_args`: 0.18 factory arguments, honoured where they
   mean something here, otherwise accepted with a `Lmwrapper018Warning` or refused with the
   reason (never an unexpected-keyword `TypeError`);
-- `remove_prompt_from_cache`, token offsets, `LmPrediction.dict_serialize`, pickling state;
+- `remove_prompt_from_cache`, 0.18 `LmPredictor` subclasses, pickling state (0.18's names
+  on `LmPrompt` / `LmPrediction` are in `lmwrapper.compat_values`);
 - fork safety: 0.18 users hand predictors to `multiprocessing`, whose default on Linux is
   fork(); a forked child drops the SQLite and HTTP handles it would share with its parent.
 """
@@ -19,7 +20,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -38,46 +39,6 @@ class Lmwrapper018Warning(FutureWarning):
 def warn(message: str, stacklevel: int = 3) -> None:
     """Warn at the user's line: by default the caller of the function calling `warn`."""
     warnings.warn(message, Lmwrapper018Warning, stacklevel=stacklevel)
-
-
-# -- LmPrompt arguments ----------------------------------------------------------------------
-
-def prompt_018_args(prompt: LmPrompt, stop_mode: Any, max_completion_tokens: int | None) -> None:
-    """Give `LmPrompt`'s 0.18 arguments their meaning here (called only when one is used).
-
-    `top_p=None` meant "not sent: the provider's default", which is 1.0 everywhere, so it
-    becomes 1.0 (and the cache key is that of the default). `stop_mode` is not part of the
-    prompt's identity: every backend here already does WILL_NOT_CONTAIN (the stop string is
-    never in `completion_text`), so AUTO and WILL_NOT_CONTAIN are that; ONLY_STOP_GENERATING
-    (which 0.18 refused) is accepted with a warning. `max_completion_tokens` is `max_tokens`.
-    """
-    from lmwrapper.structs import StopMode
-
-    if prompt.top_p is None:
-        object.__setattr__(prompt, "top_p", 1.0)
-    if stop_mode != StopMode.AUTO:
-        mode = _stop_mode(stop_mode)
-        object.__setattr__(prompt, "stop_mode", mode)  # read back as `prompt.stop_mode`
-        if mode == StopMode.ONLY_STOP_GENERATING:
-            warn("LmPrompt(stop_mode=ONLY_STOP_GENERATING): lmwrapper never leaves a stop string "
-                 "in completion_text (WILL_NOT_CONTAIN, on every backend); the text ends where "
-                 "the stop string began. Leave stop_mode at its default.", stacklevel=5)
-    if max_completion_tokens is not None:
-        if prompt.max_tokens is not None and prompt.max_tokens != max_completion_tokens:
-            raise ValueError(f"LmPrompt: max_tokens={prompt.max_tokens} and max_completion_tokens="
-                             f"{max_completion_tokens} disagree; pass only max_tokens (it is sent "
-                             "as max_completion_tokens to the models that take that)")
-        object.__setattr__(prompt, "max_tokens", max_completion_tokens)
-
-
-def _stop_mode(value: Any) -> Any:
-    from lmwrapper.structs import StopMode
-
-    try:
-        return StopMode(str(getattr(value, "value", value)))
-    except ValueError:
-        raise ValueError(f"LmPrompt.stop_mode must be one of {', '.join(StopMode)} (a StopMode "
-                         f"or its name); got {value!r}") from None
 
 
 # -- factory arguments ---------------------------------------------------------------------
@@ -192,84 +153,6 @@ def clear_cache(directory: str | os.PathLike[str] | None) -> int:
     if not os.path.exists(os.path.join(directory, CACHE_FILE_NAME)):
         return 0  # nothing cached yet: do not create a file just to empty it
     return get_cache(directory).clear()
-
-
-# -- predictions -------------------------------------------------------------------------------
-
-def token_offsets(tokens: Sequence[str] | None, start: int, text: str | None, what: str
-                  ) -> tuple[int, ...]:
-    """Where each token starts in the text, counting from `start`; ValueError if the tokens
-    do not spell `text` (then offsets into the text are not defined)."""
-    if tokens is None:
-        raise ValueError(f"{what} offsets need {what} tokens, and this prediction has none"
-                         + (" (set LmPrompt(echo=True))" if what == "prompt" else ""))
-    joined = "".join(tokens)
-    if text is not None and not (joined.startswith(text) or text.startswith(joined)):
-        raise ValueError(f"the {what} tokens do not spell the {what} text (a BOS token, a chat "
-                         f"template or a token splitting a character), so offsets into the "
-                         f"text are not defined; use {what}_tokens instead")
-    offsets, pos = [], start
-    for tok in tokens:
-        offsets.append(pos)
-        pos += len(tok)
-    return tuple(offsets)
-
-
-def need_echo(value: Any, name: str) -> Any:
-    if value is None:
-        raise ValueError(f"LmPrediction.{name} needs the prompt's tokens and logprobs: build the "
-                         "prompt with LmPrompt(..., echo=True) (and logprobs >= 1)")
-    return value
-
-
-def need_logprobs(tokens: Any, logprobs: Any) -> tuple[Any, Any]:
-    if tokens is None or logprobs is None:
-        raise ValueError("this prediction has no completion logprobs: build the prompt with "
-                         "LmPrompt(..., logprobs=1) or more (a reasoning model has none)")
-    return tokens, logprobs
-
-
-def prediction_dict(pred: LmPrediction, pull_out_props: bool, include_metad: bool,
-                    include_metadata: bool) -> dict[str, Any]:
-    """0.18's `LmPrediction.dict_serialize` layout over this version's fields."""
-    out: dict[str, Any] = {
-        "completion_text": pred.completion_text,
-        "prompt": pred.prompt.dict_serialize(include_metadata=include_metadata),  # type: ignore[attr-defined]
-        "was_cached": pred.was_cached,
-        "error_message": pred.error_message,
-    }
-    if pull_out_props:
-        for name in ("prompt_tokens", "completion_tokens", "prompt_logprobs",
-                     "completion_logprobs", "full_logprobs", "top_token_logprobs"):
-            try:
-                value = getattr(pred, name)
-            except ValueError:
-                continue
-            if value is not None:
-                out[name] = [dict(v) if isinstance(v, Mapping) else v for v in value]
-    if include_metad:  # 0.18 kept the raw API response; we keep the parsed record
-        out["metad"] = pred.to_dict(include_prompt=False)
-    return out
-
-
-def prompt_dict(prompt: LmPrompt, include_metadata: bool) -> dict[str, Any]:
-    """0.18's `LmPrompt.dict_serialize` layout (metadata only when JSON-serialisable)."""
-    import json
-
-    out: dict[str, Any] = {name: getattr(prompt, name) for name in (
-        "max_tokens", "logprobs", "temperature", "top_p", "presence_penalty",
-        "frequency_penalty", "num_completions", "cache", "echo", "add_bos_token",
-        "add_special_tokens")}
-    out["stop"] = list(prompt.stop) if prompt.stop is not None else None
-    chat = prompt.is_text_a_chat()
-    out["text"] = prompt.get_text_as_chat().as_dicts() if chat else prompt.text
-    if include_metadata and prompt.metadata is not None:
-        try:
-            json.dumps(prompt.metadata)
-            out["metadata"] = prompt.metadata
-        except (TypeError, ValueError):
-            pass  # as 0.18: metadata that is not JSON is left out
-    return out
 
 
 # -- pickling ------------------------------------------------------------------------------

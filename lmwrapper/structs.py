@@ -10,35 +10,22 @@ output, with defaults normalised), which is what the cache key hashes:
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import math
 from dataclasses import InitVar, dataclass, field
 from types import GenericAlias
 from typing import Any, ClassVar, Iterable, Literal, Mapping, Sequence, Union
 
+from lmwrapper.compat_values import (  # noqa: F401  (0.18's names, kept apart; re-exported)
+    ChatGptRoles,
+    PredictionCompat018,
+    PromptCompat018,
+    StopMode,
+    prompt_018_args,
+)
 from lmwrapper.structured import is_schema_class, response_format_key
 
 ROLES = ("system", "user", "assistant", "developer", "tool", "function")
-
-
-# -- lmwrapper 0.18 names --
-class ChatGptRoles(enum.StrEnum):
-    """0.18's chat roles; members are the plain role strings (`ChatGptRoles.user == "user"`)."""
-
-    system = "system"
-    user = "user"
-    assistant = "assistant"
-    function = "function"
-
-
-class StopMode(enum.StrEnum):
-    """0.18's stop handling modes. Only AUTO existed in practice (0.18 refused the others);
-    here a stop string is never part of `completion_text`, on every backend."""
-
-    WILL_NOT_CONTAIN = "WILL_NOT_CONTAIN"
-    ONLY_STOP_GENERATING = "ONLY_STOP_GENERATING"
-    AUTO = "AUTO"
 
 
 @dataclass(frozen=True)
@@ -145,7 +132,7 @@ ResponseFormat = Union[Literal["text", "json_object"], Mapping[str, Any], type, 
 
 
 @dataclass(frozen=True)
-class LmPrompt:
+class LmPrompt(PromptCompat018):
     """A request for a completion. Everything but `cache` and `metadata` is part of its cache key.
 
     `text` is a string (completion) or a chat: a list of strings alternating user/assistant,
@@ -175,8 +162,6 @@ class LmPrompt:
 
     def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
         if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
-            from lmwrapper.compat import prompt_018_args
-
             prompt_018_args(self, stop_mode, max_completion_tokens)
         if not isinstance(self.text, str):
             _check_text_type(self.text)
@@ -272,20 +257,6 @@ class LmPrompt:
             d["model_internals_request"] = ModelInternalsRequest(**d["model_internals_request"])
         return cls(**d)
 
-    # -- lmwrapper 0.18 names --
-    def replace(self, **changes: Any) -> LmPrompt:
-        """A copy with `changes` applied (validated like a new prompt)."""
-        return dataclasses.replace(self, **changes)
-
-    def is_deterministic_sampling(self) -> bool:
-        """Whether decoding is greedy (temperature or top_p ~ 0), so every sample is the same."""
-        return self.temperature < 1e-4 or self.top_p < 1e-4
-
-    def dict_serialize(self, include_metadata: bool = False) -> dict[str, Any]:
-        """0.18's JSON-ready dict of the prompt (`to_dict` is the full, round-trippable one)."""
-        from lmwrapper.compat import prompt_dict
-
-        return prompt_dict(self, include_metadata)
 
 
 def _check_text_type(text: Any) -> None:
@@ -355,7 +326,7 @@ class LmUsage:
 
 
 @dataclass(frozen=True)
-class LmPrediction:
+class LmPrediction(PredictionCompat018):
     """The answer to one `LmPrompt` (one sample of it when `num_completions` is set).
 
     Token-level fields are tuples aligned with each other: `completion_tokens[i]` has
@@ -486,73 +457,6 @@ class LmPrediction:
     def from_json(cls, s: str) -> LmPrediction:
         return cls.from_dict(json.loads(s))
 
-    # -- lmwrapper 0.18 names --
-    @property
-    def usage_output_tokens(self) -> int | None:
-        """Output tokens the provider billed (hidden reasoning included), else the tokens seen."""
-        if self.usage.completion_tokens is not None:
-            return self.usage.completion_tokens
-        return len(self.completion_tokens) if self.completion_tokens is not None else None
-
-    @property
-    def full_logprobs(self) -> tuple[float | None, ...]:
-        """Prompt logprobs then completion logprobs (needs `LmPrompt(echo=True)`)."""
-        from lmwrapper.compat import need_echo
-
-        return (tuple(need_echo(self.prompt_logprobs, "full_logprobs"))
-                + tuple(need_echo(self.completion_logprobs, "full_logprobs")))
-
-    def get_full_tokens(self) -> tuple[str, ...]:
-        """Prompt tokens then completion tokens (needs `LmPrompt(echo=True)`)."""
-        from lmwrapper.compat import need_echo
-
-        return (tuple(need_echo(self.prompt_tokens, "get_full_tokens"))
-                + tuple(need_echo(self.completion_tokens, "get_full_tokens")))
-
-    @property
-    def prompt_token_offsets(self) -> tuple[int, ...]:
-        """Where each prompt token starts in `get_full_text()` (needs echo=True)."""
-        from lmwrapper.compat import token_offsets
-
-        return token_offsets(self.prompt_tokens, 0,
-                             self.prompt.get_text_as_string_default_form(), "prompt")
-
-    @property
-    def completion_token_offsets(self) -> tuple[int, ...]:
-        """Where each completion token starts in `get_full_text()` (after the prompt text)."""
-        from lmwrapper.compat import token_offsets
-
-        start = len(self.prompt.get_text_as_string_default_form())
-        return token_offsets(self.completion_tokens, start, self.completion_text, "completion")
-
-    @property
-    def logprobs_dict(self) -> list[dict[str, Any]]:
-        """0.18's per completion token `{"repr": repr(token), "probability": logprob}` (a
-        logprob, despite the name)."""
-        from lmwrapper.compat import need_logprobs
-
-        return [{"repr": repr(t), "probability": lp} for t, lp in zip(
-            *need_logprobs(self.completion_tokens, self.completion_logprobs), strict=True)]
-
-    def make_reply_prompt(self, new_turns: str | Sequence[ChatTurnLike],
-                          **override_prompt_params: Any) -> LmPrompt:
-        """The chat so far, this completion as the assistant turn, then `new_turns`."""
-        turns: list[ChatTurnLike] = list(self.prompt.get_text_as_chat())
-        if self.completion_text is not None:
-            turns.append(LmChatTurn("assistant", self.completion_text))
-        turns.extend(LmChatDialog(new_turns))
-        return self.prompt.replace(text=LmChatDialog(turns), **override_prompt_params)
-
-    def dict_serialize(self, pull_out_props: bool = True, include_metad: bool = False,
-                       include_metadata: bool = False) -> dict[str, Any]:
-        """0.18's JSON-ready dict (`to_dict` is the full, round-trippable one)."""
-        from lmwrapper.compat import prediction_dict
-
-        return prediction_dict(self, pull_out_props, include_metad, include_metadata)
-
-    def mark_as_cached(self) -> LmPrediction:
-        """A copy marked `was_cached` (predictions are frozen: 0.18 changed this one in place)."""
-        return self.evolve(was_cached=True)
 
 
 def _get_top_token_logprobs(self: LmPrediction) -> tuple[dict[str, float], ...] | None:
