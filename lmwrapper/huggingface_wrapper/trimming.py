@@ -9,12 +9,14 @@ did after templating, would garble it. See `lmwrapper.prompt_trimming`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.engine import Results, as_prompts
 from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
 from lmwrapper.structs import LmPrompt
+
+if TYPE_CHECKING:  # only the package's front door imports the engine at load time
+    from lmwrapper.engine import Results
 
 
 class TrimmingHuggingFacePredictor(HuggingFacePredictor):
@@ -25,6 +27,8 @@ class TrimmingHuggingFacePredictor(HuggingFacePredictor):
     def predict_many(self, prompts: Iterable[LmPrompt | str],
                      completion_window: CompletionWindow = CompletionWindow.ASAP,
                      **options: Any) -> Results:
+        from lmwrapper.engine import as_prompts
+
         trimmed = [self._trimmed(p) for p in as_prompts(prompts)]
         return super().predict_many(trimmed, completion_window, **options)
 
