@@ -86,6 +86,9 @@ class LmChatDialog(tuple):
         return "\n".join(f"{t.role}: {t.content}" for t in self) + "\nassistant:"
 
 
+LM_CHAT_DIALOG_COERCIBLE_TYPES = str | Sequence[ChatTurnLike] | LmChatDialog  # 0.18's name
+
+
 def _as_turn(value: ChatTurnLike, default_role: str) -> LmChatTurn:
     if isinstance(value, LmChatTurn):
         return value

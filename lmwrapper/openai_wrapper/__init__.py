@@ -85,5 +85,19 @@ __all__ = [
 # 0.18's `from lmwrapper.openai_wrapper import *` also gave OpenAIPredictor, LmPrompt, ...
 from lmwrapper.openai_wrapper.wrapper import *
 
-__all__ += ["CompletionWindow", "LmPrediction", "LmPredictor", "LmPrompt", "LmReasoningStyle",
-            "OpenAIPredictor", "OpenAiLmPrediction"]
+__all__ += [
+    "ALWAYS_THINK",
+    "CONFIGURABLE_THINKING",
+    "NEVER_THINK",
+    "CompletionWindow",
+    "LmPrediction",
+    "LmPredictor",
+    "LmPrompt",
+    "LmReasoningStyle",
+    "OpenAIPredictor",
+    "OpenAiLmPrediction",
+    "SecretEnvVar",
+    "SecretFile",
+    "SecretInterface",
+    "assert_is_a_secret",
+]

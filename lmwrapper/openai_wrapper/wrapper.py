@@ -22,9 +22,19 @@ from lmwrapper.openai_wrapper import (
     get_open_ai_lm,
     parse_response,
 )
+from lmwrapper.secrets_manager import (
+    SecretEnvVar,
+    SecretFile,
+    SecretInterface,
+    assert_is_a_secret,
+)
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 OpenAiLmPrediction = LmPrediction
+# 0.18's module-level aliases, which its star import gave
+NEVER_THINK = LmReasoningStyle.NEVER_THINK
+ALWAYS_THINK = LmReasoningStyle.ALWAYS_THINK
+CONFIGURABLE_THINKING = LmReasoningStyle.CONFIGURABLE_THINKING
 
 
 class _Spelling018(type):
@@ -65,7 +75,10 @@ def _from_client_018(api: Any, engine_name: str, chat_mode: bool | None = None,
                           retry_on_rate_limit, base_url=str(api.base_url), **facts)
 
 __all__ = [
+    "ALWAYS_THINK",
+    "CONFIGURABLE_THINKING",
     "DEFAULT_BASE_URL",
+    "NEVER_THINK",
     "CompletionWindow",
     "LmPrediction",
     "LmPredictor",
@@ -78,6 +91,10 @@ __all__ = [
     "OpenAiPredictor",
     "OpenAiRequest",
     "RetryPolicy",
+    "SecretEnvVar",
+    "SecretFile",
+    "SecretInterface",
+    "assert_is_a_secret",
     "build_request",
     "get_open_ai_lm",
     "parse_response",
