@@ -22,7 +22,13 @@ if TYPE_CHECKING:  # only the package's front door imports the engine at load ti
 class TrimmingHuggingFacePredictor(HuggingFacePredictor):
     """A `HuggingFacePredictor` that trims string prompts with `prompt_trimmer` first."""
 
-    prompt_trimmer: Any = None
+    def __init__(self, *args: Any, prompt_trimmer: Any, **kwargs: Any) -> None:
+        if not callable(getattr(prompt_trimmer, "trim_text", None)):
+            raise TypeError("get_huggingface_lm(prompt_trimmer=...) needs an object with a "
+                            "trim_text(text) method, e.g. lmwrapper.prompt_trimming."
+                            f"HfTokenTrimmer; got {type(prompt_trimmer).__name__}")
+        super().__init__(*args, **kwargs)
+        self.prompt_trimmer = prompt_trimmer
 
     def predict_many(self, prompts: Iterable[LmPrompt | str],
                      completion_window: CompletionWindow = CompletionWindow.ASAP,
@@ -41,10 +47,3 @@ class TrimmingHuggingFacePredictor(HuggingFacePredictor):
                             "return the trimmed text (a str)")
         return prompt if text == prompt.text else prompt.replace(text=text)
 
-
-def check_trimmer(trimmer: Any) -> Any:
-    if not callable(getattr(trimmer, "trim_text", None)):
-        raise TypeError("get_huggingface_lm(prompt_trimmer=...) needs an object with a "
-                        "trim_text(text) method, e.g. lmwrapper.prompt_trimming.HfTokenTrimmer; "
-                        f"got {type(trimmer).__name__}")
-    return trimmer

@@ -71,14 +71,12 @@ def get_huggingface_lm(
     dtype, device, device_map = hf_factory_args(  # 0.18 arguments
         runtime, precision, allow_patch_model_forward, dtype=dtype, device=device,
         device_map=device_map)
-    predictor_class = HuggingFacePredictor
+    predictor_class: type[HuggingFacePredictor] = HuggingFacePredictor
+    trimming: dict[str, Any] = {}
     if prompt_trimmer is not None:  # 0.18's: string prompts are trimmed before they run
-        from lmwrapper.huggingface_wrapper.trimming import (
-            TrimmingHuggingFacePredictor,
-            check_trimmer,
-        )
+        from lmwrapper.huggingface_wrapper.trimming import TrimmingHuggingFacePredictor
 
-        predictor_class, prompt_trimmer = TrimmingHuggingFacePredictor, check_trimmer(prompt_trimmer)
+        predictor_class, trimming = TrimmingHuggingFacePredictor, {"prompt_trimmer": prompt_trimmer}
     device = _resolve_device(device, device_map)
     dtype = _resolve_dtype(dtype, device)
     source, identity = _resolve_source(model, revision, gguf_file, cache_dir)
@@ -101,14 +99,11 @@ def get_huggingface_lm(
     def load_tokenizer() -> tuple[Any, Any]:
         return _load_tokenizer_and_config(source, kw)
 
-    lm = predictor_class(
+    return predictor_class(
         load_model, tokenizer, config, name=smollm2.NAME if "embedded" in identity else model,
         identity=identity, batch_size=_resolve_batch_size(batch_size, device),
         use_chat_mode=use_chat_mode, cache_default=cache_default, cache_dir=cache_dir,
-        load_tokenizer=load_tokenizer, has_template=has_template)
-    if prompt_trimmer is not None:
-        lm.prompt_trimmer = prompt_trimmer  # type: ignore[attr-defined]
-    return lm
+        load_tokenizer=load_tokenizer, has_template=has_template, **trimming)
 
 
 def _resolve_device(device: str | None, device_map: Any) -> str:
