@@ -145,7 +145,8 @@ class LmPrompt(PromptCompat018):
     text: str | LmChatDialog | Sequence[ChatTurnLike]
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
-    # 0.18's, in 0.18's place so its positional calls line up; not a field (see compat.stop_mode)
+    # 0.18's, in 0.18's place so its positional calls line up; not a field (see
+    # compat_values.prompt_018_args: it never changes the output, so never the cache key)
     stop_mode: InitVar[StopMode | str] = StopMode.AUTO
     logprobs: int | None = 1
     temperature: float = 1.0
@@ -259,7 +260,6 @@ class LmPrompt(PromptCompat018):
         if d.get("model_internals_request") is not None:
             d["model_internals_request"] = ModelInternalsRequest(**d["model_internals_request"])
         return cls(**d)
-
 
 
 def _check_text_type(text: Any) -> None:
