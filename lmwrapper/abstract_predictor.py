@@ -111,7 +111,9 @@ class LmPredictor:
 
     def model_identity(self) -> dict[str, Any]:
         """Everything about the model that changes its outputs (provider, name, base URL, …)."""
-        raise NotImplementedError
+        from lmwrapper.compat import identity_018  # a 0.18 subclass: its get_model_cache_key
+
+        return identity_018(self)
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
         """Raise `ValueError` (field + fix) for a prompt this backend cannot honour."""
@@ -123,7 +125,9 @@ class LmPredictor:
 
     def _predict_samples(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
         """`n` independent samples for `prompt` (used by the default sequential `_run`)."""
-        raise NotImplementedError
+        from lmwrapper.compat import samples_018  # a 0.18 subclass: its _predict_maybe_cached
+
+        return samples_018(self, prompt, n)
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: Callable[[], bool]) -> None:

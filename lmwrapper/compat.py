@@ -7,7 +7,8 @@ only gain thin, clearly marked blocks:
 - `openai_factory_args` / `hf_factory_args`: 0.18 factory arguments, honoured where they
   mean something here, otherwise accepted with a `Lmwrapper018Warning` or refused with the
   reason (never an unexpected-keyword `TypeError`);
-- `remove_prompt_from_cache`, token offsets, `LmPrediction.dict_serialize`, pickling state;
+- `remove_prompt_from_cache`, 0.18 `LmPredictor` subclasses, pickling state (0.18's names
+  on `LmPrompt` / `LmPrediction` are in `lmwrapper.compat_values`);
 - fork safety: 0.18 users hand predictors to `multiprocessing`, whose default on Linux is
   fork(); a forked child drops the SQLite and HTTP handles it would share with its parent.
 """
@@ -19,7 +20,7 @@ import sys
 import threading
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,21 +43,20 @@ def warn(message: str, stacklevel: int = 3) -> None:
 
 # -- factory arguments ---------------------------------------------------------------------
 
-def openai_factory_args(cache_default: bool, extra: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    """`get_open_ai_lm`'s 0.18 keywords, taken out of `extra` (the model facts).
+def openai_factory_args(cache_default: bool, cache_outputs_default: bool | None,
+                        organization: str | None) -> bool:
+    """`get_open_ai_lm`'s 0.18 arguments → the cache default to use.
 
     `cache_outputs_default` is 0.18's `cache_default`; `organization` is not sent by this
     client, which says so.
     """
-    extra = dict(extra)
-    if "cache_outputs_default" in extra:
-        cache_default = bool(extra.pop("cache_outputs_default"))
-    organization = extra.pop("organization", None)
+    if cache_outputs_default is not None:
+        cache_default = bool(cache_outputs_default)
     if organization is not None:
         warn(f"get_open_ai_lm(organization={organization!r}): lmwrapper does not send an "
              "organization header; requests bill the key's default organization. Use a key "
              "(or project key) of the organization you want to bill.", stacklevel=4)
-    return cache_default, extra
+    return cache_default
 
 
 _RUNTIMES_REFUSED = {
@@ -65,23 +65,16 @@ _RUNTIMES_REFUSED = {
 }
 
 
-def hf_factory_args(legacy: Mapping[str, Any], *, dtype: str | None, device: Any,
-                    device_map: Any) -> tuple[str | None, str | None, Any]:
-    """`get_huggingface_lm`'s 0.18 keywords → this version's `(dtype, device, device_map)`.
+def hf_factory_args(runtime: Any, precision: Any, allow_patch_model_forward: bool, *,
+                    dtype: str | None, device: Any, device_map: Any
+                    ) -> tuple[str | None, str | None, Any]:
+    """`get_huggingface_lm`'s 0.18 arguments → this version's `(dtype, device, device_map)`.
 
     runtime=PYTORCH is the default; ACCELERATE is `device_map="auto"`; ONNX/BetterTransformer
-    runtimes are refused. `precision=torch.float16` is `dtype="float16"`. A
-    `prompt_trimmer` is refused (silently not trimming would change outputs);
+    runtimes are refused. `precision=torch.float16` is `dtype="float16"`.
     `allow_patch_model_forward` is accepted (logprobs never need a patched forward here).
+    (`prompt_trimmer` is honoured by `huggingface_wrapper.trimming`.)
     """
-    legacy = dict(legacy)
-    runtime = legacy.pop("runtime", None)
-    precision = legacy.pop("precision", None)
-    trimmer = legacy.pop("prompt_trimmer", None)
-    patch = legacy.pop("allow_patch_model_forward", True)
-    if legacy:
-        raise TypeError(f"get_huggingface_lm() got unexpected keyword arguments {sorted(legacy)}; "
-                        "see help(get_huggingface_lm) for the arguments it takes")
     if runtime is not None:
         device_map = _runtime_device_map(runtime, device_map)
     if precision is not None:
@@ -89,12 +82,7 @@ def hf_factory_args(legacy: Mapping[str, Any], *, dtype: str | None, device: Any
             raise ValueError(f"get_huggingface_lm: precision={precision} and dtype={dtype!r} "
                              "disagree; pass only dtype")
         dtype = str(precision).removeprefix("torch.")
-    if trimmer is not None:
-        raise ValueError(
-            "get_huggingface_lm(prompt_trimmer=...): lmwrapper does not trim prompts. A prompt "
-            "that does not fit the context comes back as an error prediction (has_errors); "
-            "trim the text before building the LmPrompt (lm.tokenize helps).")
-    if not patch:
+    if not allow_patch_model_forward:
         warn("get_huggingface_lm(allow_patch_model_forward=False) has no effect: lmwrapper "
              "reads logprobs without patching the model's forward.", stacklevel=4)
     if device is not None and not isinstance(device, str):
@@ -113,6 +101,36 @@ def _runtime_device_map(runtime: Any, device_map: Any) -> Any:
                      "lmwrapper runs local models with PyTorch (Runtime.PYTORCH, the default), "
                      "or across devices with device_map='auto' (Runtime.ACCELERATE). For a "
                      "faster server, run vLLM/SGLang/TGI and use get_open_ai_lm(base_url=...).")
+
+
+# -- LmPredictor subclasses written for 0.18 ----------------------------------------------
+
+def identity_018(lm: LmPredictor) -> dict[str, Any]:
+    """A 0.18 subclass's identity: its `get_model_cache_key()` (0.18's part of the key)."""
+    from lmwrapper.abstract_predictor import LmPredictor
+
+    if type(lm).get_model_cache_key is LmPredictor.get_model_cache_key:
+        raise NotImplementedError(
+            f"{type(lm).__name__} must implement model_identity(): a dict of what changes its "
+            "outputs (provider, model name, version, ...), which keys its cache entries")
+    return {"provider": lm.provider, "model": str(lm.get_model_cache_key())}
+
+
+def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+    """`n` samples from a 0.18 subclass's `_predict_maybe_cached(prompt)` (one prediction, or
+    a list of `num_completions`)."""
+    predict = getattr(lm, "_predict_maybe_cached", None)
+    if predict is None:
+        raise NotImplementedError(f"{type(lm).__name__} must implement _predict_samples(prompt, "
+                                  "n) (n predictions for the prompt) or _run")
+    asked = prompt if n == 1 and prompt.num_completions is None else prompt.replace(
+        num_completions=n)
+    out = predict(asked)
+    predictions = list(out) if isinstance(out, (list, tuple)) else [out]
+    if len(predictions) != n:
+        raise ValueError(f"{type(lm).__name__}._predict_maybe_cached returned "
+                         f"{len(predictions)} predictions for num_completions={n}")
+    return [p.evolve(prompt=prompt) if p.prompt is not prompt else p for p in predictions]
 
 
 # -- the cache -------------------------------------------------------------------------------
@@ -135,77 +153,6 @@ def clear_cache(directory: str | os.PathLike[str] | None) -> int:
     if not os.path.exists(os.path.join(directory, CACHE_FILE_NAME)):
         return 0  # nothing cached yet: do not create a file just to empty it
     return get_cache(directory).clear()
-
-
-# -- predictions -------------------------------------------------------------------------------
-
-def token_offsets(tokens: Sequence[str] | None, start: int, text: str | None, what: str
-                  ) -> tuple[int, ...]:
-    """Where each token starts in the text, counting from `start`; ValueError if the tokens
-    do not spell `text` (then offsets into the text are not defined)."""
-    if tokens is None:
-        raise ValueError(f"{what} offsets need {what} tokens, and this prediction has none"
-                         + (" (set LmPrompt(echo=True))" if what == "prompt" else ""))
-    joined = "".join(tokens)
-    if text is not None and not (joined.startswith(text) or text.startswith(joined)):
-        raise ValueError(f"the {what} tokens do not spell the {what} text (a BOS token, a chat "
-                         f"template or a token splitting a character), so offsets into the "
-                         f"text are not defined; use {what}_tokens instead")
-    offsets, pos = [], start
-    for tok in tokens:
-        offsets.append(pos)
-        pos += len(tok)
-    return tuple(offsets)
-
-
-def need_echo(value: Any, name: str) -> Any:
-    if value is None:
-        raise ValueError(f"LmPrediction.{name} needs the prompt's tokens and logprobs: build the "
-                         "prompt with LmPrompt(..., echo=True) (and logprobs >= 1)")
-    return value
-
-
-def prediction_dict(pred: LmPrediction, pull_out_props: bool, include_metad: bool,
-                    include_metadata: bool) -> dict[str, Any]:
-    """0.18's `LmPrediction.dict_serialize` layout over this version's fields."""
-    out: dict[str, Any] = {
-        "completion_text": pred.completion_text,
-        "prompt": pred.prompt.dict_serialize(include_metadata=include_metadata),  # type: ignore[attr-defined]
-        "was_cached": pred.was_cached,
-        "error_message": pred.error_message,
-    }
-    if pull_out_props:
-        for name in ("prompt_tokens", "completion_tokens", "prompt_logprobs",
-                     "completion_logprobs", "full_logprobs", "top_token_logprobs"):
-            try:
-                value = getattr(pred, name)
-            except ValueError:
-                continue
-            if value is not None:
-                out[name] = [dict(v) if isinstance(v, Mapping) else v for v in value]
-    if include_metad:  # 0.18 kept the raw API response; we keep the parsed record
-        out["metad"] = pred.to_dict(include_prompt=False)
-    return out
-
-
-def prompt_dict(prompt: LmPrompt, include_metadata: bool) -> dict[str, Any]:
-    """0.18's `LmPrompt.dict_serialize` layout (metadata only when JSON-serialisable)."""
-    import json
-
-    out: dict[str, Any] = {name: getattr(prompt, name) for name in (
-        "max_tokens", "logprobs", "temperature", "top_p", "presence_penalty",
-        "frequency_penalty", "num_completions", "cache", "echo", "add_bos_token",
-        "add_special_tokens")}
-    out["stop"] = list(prompt.stop) if prompt.stop is not None else None
-    chat = prompt.is_text_a_chat()
-    out["text"] = prompt.get_text_as_chat().as_dicts() if chat else prompt.text
-    if include_metadata and prompt.metadata is not None:
-        try:
-            json.dumps(prompt.metadata)
-            out["metadata"] = prompt.metadata
-        except (TypeError, ValueError):
-            pass  # as 0.18: metadata that is not JSON is left out
-    return out
 
 
 # -- pickling ------------------------------------------------------------------------------

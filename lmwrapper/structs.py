@@ -10,12 +10,19 @@ output, with defaults normalised), which is what the cache key hashes:
 from __future__ import annotations
 
 import dataclasses
-import enum
 import json
 import math
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Literal, Mapping, Sequence, Union
+from dataclasses import InitVar, dataclass, field
+from types import GenericAlias
+from typing import Any, ClassVar, Iterable, Literal, Mapping, Sequence, Union
 
+from lmwrapper.compat_values import (  # noqa: F401  (0.18's names, kept apart; re-exported)
+    ChatGptRoles,
+    PredictionCompat018,
+    PromptCompat018,
+    StopMode,
+    prompt_018_args,
+)
 from lmwrapper.structured import is_schema_class, response_format_key
 
 ROLES = ("system", "user", "assistant", "developer", "tool", "function")
@@ -79,6 +86,9 @@ class LmChatDialog(tuple):
         return "\n".join(f"{t.role}: {t.content}" for t in self) + "\nassistant:"
 
 
+LM_CHAT_DIALOG_COERCIBLE_TYPES = str | Sequence[ChatTurnLike] | LmChatDialog  # 0.18's name
+
+
 def _as_turn(value: ChatTurnLike, default_role: str) -> LmChatTurn:
     if isinstance(value, LmChatTurn):
         return value
@@ -125,7 +135,7 @@ ResponseFormat = Union[Literal["text", "json_object"], Mapping[str, Any], type, 
 
 
 @dataclass(frozen=True)
-class LmPrompt:
+class LmPrompt(PromptCompat018):
     """A request for a completion. Everything but `cache` and `metadata` is part of its cache key.
 
     `text` is a string (completion) or a chat: a list of strings alternating user/assistant,
@@ -135,6 +145,9 @@ class LmPrompt:
     text: str | LmChatDialog | Sequence[ChatTurnLike]
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
+    # 0.18's, in 0.18's place so its positional calls line up; not a field (see
+    # compat_values.prompt_018_args: it never changes the output, so never the cache key)
+    stop_mode: InitVar[StopMode | str] = StopMode.AUTO
     logprobs: int | None = 1
     temperature: float = 1.0
     top_p: float = 1.0
@@ -146,11 +159,14 @@ class LmPrompt:
     add_bos_token: bool | None = None
     add_special_tokens: bool = True
     model_internals_request: ModelInternalsRequest | None = None
+    metadata: Any = field(default=None, compare=False)
+    max_completion_tokens: InitVar[int | None] = None  # 0.18's; another name for max_tokens
     seed: int | None = None
     response_format: ResponseFormat = None
-    metadata: Any = field(default=None, compare=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
+        if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
+            prompt_018_args(self, stop_mode, max_completion_tokens)
         if not isinstance(self.text, str):
             _check_text_type(self.text)
             object.__setattr__(self, "text", LmChatDialog(self.text))
@@ -163,6 +179,9 @@ class LmPrompt:
             if isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
         _validate(self)
+
+    # 0.18's LmPrompt was Generic in its metadata type: `LmPrompt[MyMeta]` still works.
+    __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)
 
     def is_text_a_chat(self) -> bool:
         return isinstance(self.text, LmChatDialog)
@@ -242,21 +261,6 @@ class LmPrompt:
             d["model_internals_request"] = ModelInternalsRequest(**d["model_internals_request"])
         return cls(**d)
 
-    # -- lmwrapper 0.18 names --
-    def replace(self, **changes: Any) -> LmPrompt:
-        """A copy with `changes` applied (validated like a new prompt)."""
-        return dataclasses.replace(self, **changes)
-
-    def is_deterministic_sampling(self) -> bool:
-        """Whether decoding is greedy (temperature or top_p ~ 0), so every sample is the same."""
-        return self.temperature < 1e-4 or self.top_p < 1e-4
-
-    def dict_serialize(self, include_metadata: bool = False) -> dict[str, Any]:
-        """0.18's JSON-ready dict of the prompt (`to_dict` is the full, round-trippable one)."""
-        from lmwrapper.compat import prompt_dict
-
-        return prompt_dict(self, include_metadata)
-
 
 def _check_text_type(text: Any) -> None:
     """A clear TypeError for a `text` that is neither a str nor a list of chat turns."""
@@ -325,7 +329,7 @@ class LmUsage:
 
 
 @dataclass(frozen=True)
-class LmPrediction:
+class LmPrediction(PredictionCompat018):
     """The answer to one `LmPrompt` (one sample of it when `num_completions` is set).
 
     Token-level fields are tuples aligned with each other: `completion_tokens[i]` has
@@ -338,6 +342,9 @@ class LmPrediction:
 
     completion_text: str | None
     prompt: LmPrompt
+    # 0.18's third argument (the raw API response): kept as `pred.metad` when given, not a
+    # field (not stored, not compared), so `LmPrediction(text, prompt, {})` is not an error.
+    metad: InitVar[Any] = None
     error_message: str | None = None
     error_is_transient: bool = False
     was_cached: bool = False
@@ -360,6 +367,12 @@ class LmPrediction:
     sample_index: int = 0
     internals: Any = field(default=None, compare=False, repr=False)
     parsed: Any = field(default=None, compare=False, repr=False)  # see lmwrapper.structured
+
+    __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)  # 0.18's LmPrediction[T]
+
+    def __post_init__(self, metad: Any) -> None:
+        if metad is not None:
+            object.__setattr__(self, "metad", metad)
 
     @property
     def has_errors(self) -> bool:
@@ -447,64 +460,6 @@ class LmPrediction:
     def from_json(cls, s: str) -> LmPrediction:
         return cls.from_dict(json.loads(s))
 
-    # -- lmwrapper 0.18 names --
-    @property
-    def usage_output_tokens(self) -> int | None:
-        """Output tokens the provider billed (hidden reasoning included), else the tokens seen."""
-        if self.usage.completion_tokens is not None:
-            return self.usage.completion_tokens
-        return len(self.completion_tokens) if self.completion_tokens is not None else None
-
-    @property
-    def full_logprobs(self) -> tuple[float | None, ...]:
-        """Prompt logprobs then completion logprobs (needs `LmPrompt(echo=True)`)."""
-        from lmwrapper.compat import need_echo
-
-        return (tuple(need_echo(self.prompt_logprobs, "full_logprobs"))
-                + tuple(need_echo(self.completion_logprobs, "full_logprobs")))
-
-    def get_full_tokens(self) -> tuple[str, ...]:
-        """Prompt tokens then completion tokens (needs `LmPrompt(echo=True)`)."""
-        from lmwrapper.compat import need_echo
-
-        return (tuple(need_echo(self.prompt_tokens, "get_full_tokens"))
-                + tuple(need_echo(self.completion_tokens, "get_full_tokens")))
-
-    @property
-    def prompt_token_offsets(self) -> tuple[int, ...]:
-        """Where each prompt token starts in `get_full_text()` (needs echo=True)."""
-        from lmwrapper.compat import token_offsets
-
-        return token_offsets(self.prompt_tokens, 0,
-                             self.prompt.get_text_as_string_default_form(), "prompt")
-
-    @property
-    def completion_token_offsets(self) -> tuple[int, ...]:
-        """Where each completion token starts in `get_full_text()` (after the prompt text)."""
-        from lmwrapper.compat import token_offsets
-
-        start = len(self.prompt.get_text_as_string_default_form())
-        return token_offsets(self.completion_tokens, start, self.completion_text, "completion")
-
-    def make_reply_prompt(self, new_turns: str | Sequence[ChatTurnLike],
-                          **override_prompt_params: Any) -> LmPrompt:
-        """The chat so far, this completion as the assistant turn, then `new_turns`."""
-        turns: list[ChatTurnLike] = list(self.prompt.get_text_as_chat())
-        if self.completion_text is not None:
-            turns.append(LmChatTurn("assistant", self.completion_text))
-        turns.extend(LmChatDialog(new_turns))
-        return self.prompt.replace(text=LmChatDialog(turns), **override_prompt_params)
-
-    def dict_serialize(self, pull_out_props: bool = True, include_metad: bool = False,
-                       include_metadata: bool = False) -> dict[str, Any]:
-        """0.18's JSON-ready dict (`to_dict` is the full, round-trippable one)."""
-        from lmwrapper.compat import prediction_dict
-
-        return prediction_dict(self, pull_out_props, include_metad, include_metadata)
-
-    def mark_as_cached(self) -> LmPrediction:
-        """A copy marked `was_cached` (predictions are frozen: 0.18 changed this one in place)."""
-        return self.evolve(was_cached=True)
 
 
 def _get_top_token_logprobs(self: LmPrediction) -> tuple[dict[str, float], ...] | None:
@@ -553,21 +508,3 @@ _TUPLE_FIELDS = (
     "prompt_top_logprobs",
 )
 
-
-# -- lmwrapper 0.18 names --
-class ChatGptRoles(enum.StrEnum):
-    """0.18's chat roles; members are the plain role strings (`ChatGptRoles.user == "user"`)."""
-
-    system = "system"
-    user = "user"
-    assistant = "assistant"
-    function = "function"
-
-
-class StopMode(enum.StrEnum):
-    """0.18's stop handling modes. Only AUTO existed in practice (0.18 refused the others);
-    here a stop string is never part of `completion_text`, on every backend."""
-
-    WILL_NOT_CONTAIN = "WILL_NOT_CONTAIN"
-    ONLY_STOP_GENERATING = "ONLY_STOP_GENERATING"
-    AUTO = "AUTO"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from typing import Any, Self
 
 CACHE_WRITE_FACTOR = 1.25
@@ -110,7 +111,14 @@ def unknown_model_message(name: str) -> str:
 M = ClaudeModelInfo
 
 
-class ClaudeModelNames:
+class _Iterable(type):
+    """0.18's `for model in ClaudeModelNames`."""
+
+    def __iter__(cls) -> Iterator[ClaudeModelInfo]:
+        return iter(cls.all())  # type: ignore[attr-defined]
+
+
+class ClaudeModelNames(metaclass=_Iterable):
     """Known Claude models; each attribute is an API model id (a str) carrying its facts."""
 
     # Claude 4.x: the family alias is itself a valid model id
@@ -139,6 +147,14 @@ class ClaudeModelNames:
         except ValueError as e:
             raise KeyError(str(e)) from None
 
+    @classmethod
+    def name_to_info(cls, name: str) -> ClaudeModelInfo | None:
+        """0.18: the model `name` names, or None (`get` raises, with close matches)."""
+        try:
+            return ClaudeModelInfo.infer(name)
+        except ValueError:
+            return None
+
 
 # Family → entry. `claude-opus-4-0` is also reached as `claude-opus-4` and by its dated id
 # `claude-opus-4-20250514` (whose family is `claude-opus-4`), hence the extra keys.
@@ -146,5 +162,13 @@ _BY_FAMILY: dict[str, ClaudeModelInfo] = {family_of(str(m)): m for m in ClaudeMo
 _BY_FAMILY["claude-opus-4"] = ClaudeModelNames.claude_opus_4
 _BY_FAMILY["claude-sonnet-4"] = ClaudeModelNames.claude_sonnet_4
 del M
+
+# -- lmwrapper 0.18 names: dated ids of the models above (added after _BY_FAMILY, which they
+# would otherwise replace as their family's entry) --
+for _name, _id in {"claude_4_sonnet": "claude-sonnet-4-20250514",
+                   "claude_4_opus": "claude-opus-4-20250514",
+                   "claude_4_5_sonnet": "claude-sonnet-4-5-20250929",
+                   "claude_4_5_haiku": "claude-haiku-4-5-20251001"}.items():
+    setattr(ClaudeModelNames, _name, ClaudeModelInfo.infer(_id))
 
 __all__ = ["ClaudeModelInfo", "ClaudeModelNames"]

@@ -18,15 +18,17 @@ from lmwrapper.live_runner import RetryPolicy
 
 
 def get_claude_lm(
-    model_name: str = ClaudeModelNames.claude_3_5_haiku,
+    model_name: str = ClaudeModelNames.claude_4_sonnet,  # type: ignore[attr-defined]
     api_key_secret: Any = None,
+    cache_outputs_default: bool | None = None,
+    retry_on_transient_errors: bool = True,
+    max_retries: int = 8,
+    *,
     retry_on_rate_limit: bool = True,
     base_url: str | None = None,
     max_concurrency: int | None = None,
     cache_default: bool = True,
     cache_dir: str | None = None,
-    *,
-    max_retries: int = 8,
     max_retry_time_s: float = 600.0,
     timeout_s: float = 600.0,
     retry: RetryPolicy | None = None,
@@ -43,7 +45,14 @@ def get_claude_lm(
     `max_retries` times within `max_retry_time_s` seconds per prompt (`retry` replaces all three).
     `model_facts` override the registry (see `ClaudeModelInfo`), e.g. `input_usd_per_mtok=0.8`,
     or describe a model it does not know (`context_window=`, `max_output_tokens=`).
+    The positional arguments are lmwrapper 0.18's, in its order (its default model too):
+    `cache_outputs_default` is `cache_default`; `retry_on_transient_errors=False` retries
+    nothing (not even a 429).
     """
+    if cache_outputs_default is not None:
+        cache_default = bool(cache_outputs_default)
+    if not retry_on_transient_errors:
+        max_retries, retry_on_rate_limit = 0, False
     model = ClaudeModelInfo.infer(model_name, **model_facts)
     max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
                                            max_retry_time_s=max_retry_time_s,

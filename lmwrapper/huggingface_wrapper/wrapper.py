@@ -35,23 +35,31 @@ _DTYPES = ("float32", "bfloat16", "float16")
 
 def get_huggingface_lm(
     model: str,
+    runtime: Any = None,
+    precision: Any = None,
+    trust_remote_code: bool = False,
+    allow_patch_model_forward: bool = True,
+    prompt_trimmer: Any = None,
+    device: Any = None,
+    use_chat_mode: bool | None = None,
     *,
     revision: str | None = None,
-    device: str | None = None,
     dtype: str | None = None,
     device_map: str | dict | None = None,
     gguf_file: str | None = None,
     batch_size: int | None = None,
-    use_chat_mode: bool | None = None,
-    trust_remote_code: bool = False,
     cache_default: bool = True,
     cache_dir: str | None = None,
-    **legacy: Any,
 ) -> HuggingFacePredictor:
     """Load a local causal LM (see the module docstring); the weights load on first use.
 
     From a local folder (or the embedded model) with `device="cpu"`, nothing here imports
-    torch: the tokenizer loads on first use too, so a fully cached run never needs them."""
+    torch: the tokenizer loads on first use too, so a fully cached run never needs them.
+    The positional arguments are lmwrapper 0.18's, in its order: `runtime` (a `Runtime`;
+    ACCELERATE is `device_map="auto"`), `precision` (a torch dtype: `dtype`),
+    `allow_patch_model_forward` (no effect), `prompt_trimmer` (string prompts are trimmed
+    before they are keyed and run: `lmwrapper.prompt_trimming`); `device` may be a
+    `torch.device`. The rest are keyword-only."""
     import importlib.util
 
     for package in ("torch", "transformers"):
@@ -60,8 +68,15 @@ def get_huggingface_lm(
     from lmwrapper.huggingface_wrapper.predictor import HuggingFacePredictor
     from lmwrapper.huggingface_wrapper.prompts import folder_has_chat_template
 
-    dtype, device, device_map = hf_factory_args(legacy, dtype=dtype, device=device,
-                                                device_map=device_map)  # 0.18 names
+    dtype, device, device_map = hf_factory_args(  # 0.18 arguments
+        runtime, precision, allow_patch_model_forward, dtype=dtype, device=device,
+        device_map=device_map)
+    predictor_class: type[HuggingFacePredictor] = HuggingFacePredictor
+    trimming: dict[str, Any] = {}
+    if prompt_trimmer is not None:  # 0.18's: string prompts are trimmed before they run
+        from lmwrapper.huggingface_wrapper.trimming import TrimmingHuggingFacePredictor
+
+        predictor_class, trimming = TrimmingHuggingFacePredictor, {"prompt_trimmer": prompt_trimmer}
     device = _resolve_device(device, device_map)
     dtype = _resolve_dtype(dtype, device)
     source, identity = _resolve_source(model, revision, gguf_file, cache_dir)
@@ -84,11 +99,11 @@ def get_huggingface_lm(
     def load_tokenizer() -> tuple[Any, Any]:
         return _load_tokenizer_and_config(source, kw)
 
-    return HuggingFacePredictor(
+    return predictor_class(
         load_model, tokenizer, config, name=smollm2.NAME if "embedded" in identity else model,
         identity=identity, batch_size=_resolve_batch_size(batch_size, device),
         use_chat_mode=use_chat_mode, cache_default=cache_default, cache_dir=cache_dir,
-        load_tokenizer=load_tokenizer, has_template=has_template)
+        load_tokenizer=load_tokenizer, has_template=has_template, **trimming)
 
 
 def _resolve_device(device: str | None, device_map: Any) -> str:

@@ -21,14 +21,16 @@ from lmwrapper.openai_wrapper.request import OpenAiRequest, build_request, parse
 
 
 def get_open_ai_lm(
-    model_name: str = OpenAiModelNames.gpt_4o_mini,
+    model_name: str = OpenAiModelNames.gpt_4_1_mini,
     api_key_secret: Any = None,
+    organization: str | None = None,
+    cache_outputs_default: bool | None = None,
     retry_on_rate_limit: bool = True,
+    *,
     base_url: str | None = None,
     max_concurrency: int | None = None,
     cache_default: bool = True,
     cache_dir: str | None = None,
-    *,
     max_retries: int = 8,
     max_retry_time_s: float = 600.0,
     timeout_s: float = 300.0,
@@ -36,6 +38,10 @@ def get_open_ai_lm(
     **model_facts: Any,
 ) -> OpenAiPredictor:
     """An OpenAI model, ready for `predict` / `predict_many`.
+
+    The positional arguments are lmwrapper 0.18's, in its order (its default model too);
+    `organization` is not sent (a `Lmwrapper018Warning` says so) and `cache_outputs_default`
+    is 0.18's name for `cache_default`. The rest are keyword-only.
 
     `api_key_secret`: the key (or an object with `get_secret()`); else `$OPENAI_API_KEY`,
     else `~/oai_key.txt` — looked up only when a request must be sent.
@@ -51,7 +57,7 @@ def get_open_ai_lm(
     neither a known model nor a snapshot or fine-tune of one raises `UnknownModelError`
     ("did you mean ...?") unless facts are given or `base_url` is not api.openai.com.
     """
-    cache_default, model_facts = openai_factory_args(cache_default, model_facts)  # 0.18 names
+    cache_default = openai_factory_args(cache_default, cache_outputs_default, organization)
     base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
                                   **model_facts)
@@ -79,5 +85,19 @@ __all__ = [
 # 0.18's `from lmwrapper.openai_wrapper import *` also gave OpenAIPredictor, LmPrompt, ...
 from lmwrapper.openai_wrapper.wrapper import *
 
-__all__ += ["CompletionWindow", "LmPrediction", "LmPredictor", "LmPrompt", "LmReasoningStyle",
-            "OpenAIPredictor", "OpenAiLmPrediction"]
+__all__ += [
+    "ALWAYS_THINK",
+    "CONFIGURABLE_THINKING",
+    "NEVER_THINK",
+    "CompletionWindow",
+    "LmPrediction",
+    "LmPredictor",
+    "LmPrompt",
+    "LmReasoningStyle",
+    "OpenAIPredictor",
+    "OpenAiLmPrediction",
+    "SecretEnvVar",
+    "SecretFile",
+    "SecretInterface",
+    "assert_is_a_secret",
+]

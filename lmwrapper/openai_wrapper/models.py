@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from lmwrapper.errors import UnknownModelError
@@ -49,6 +50,9 @@ class OpenAiModelInfo(str):
         encoding: str = "o200k_base",
         batch_discount: float = 0.5,
     ) -> OpenAiModelInfo:
+        if isinstance(kind, bool):  # 0.18: (name, is_chat_model, reasoning_style, token_limit)
+            kind, context_window, max_output_tokens = _facts_018(kind, context_window,
+                                                                 max_output_tokens)
         if kind not in ("chat", "instruct", "reasoning"):
             raise ValueError(f"kind must be 'chat', 'instruct' or 'reasoning'; got {kind!r}")
         obj = super().__new__(cls, name)
@@ -125,6 +129,16 @@ class OpenAiModelInfo(str):
         return LmReasoningStyle.ALWAYS_THINK
 
 
+def _facts_018(is_chat_model: bool, reasoning_style: Any, token_limit: int
+               ) -> tuple[ModelKind, int, int]:
+    """0.18's `OpenAiModelInfo(name, is_chat_model, reasoning_style, token_limit)` → kind,
+    context window and (unknown, so bounded by the context) output limit."""
+    thinks = getattr(reasoning_style, "value", reasoning_style) in (
+        "ALWAYS_THINK", "CONFIGURABLE_THINKING")
+    kind: ModelKind = "reasoning" if thinks else "chat" if is_chat_model else "instruct"
+    return kind, int(token_limit), int(token_limit)
+
+
 _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
           "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount")
 
@@ -166,8 +180,16 @@ def _unknown_model(name: str) -> UnknownModelError:
 M = OpenAiModelInfo
 
 
-class OpenAiModelNames:
-    """Known models. Each attribute is the model's name (a str) carrying its facts."""
+class _Iterable(type):
+    """0.18's `for model in OpenAiModelNames` (and so `"gpt-4o" in OpenAiModelNames`)."""
+
+    def __iter__(cls) -> Iterator[OpenAiModelInfo]:
+        return iter(cls.all())  # type: ignore[attr-defined]
+
+
+class OpenAiModelNames(metaclass=_Iterable):
+    """Known models. Each attribute is the model's name (a str) carrying its facts;
+    iterating the class gives them all."""
 
     # instruct models: /v1/completions (echo, prompt logprobs)
     gpt_3_5_turbo_instruct = M("gpt-3.5-turbo-instruct", "instruct", 4096, 4096, 1.50, 2.00,
@@ -221,7 +243,6 @@ class OpenAiModelNames:
     # scripts and caches still resolve). 0.18's gpt_4_turbo was "gpt-4-1106-preview"; here
     # it is the current "gpt-4-turbo" (above), and the preview is gpt_4_1106_preview.
     gpt_4o_2024_11_20 = M("gpt-4o-2024-11-20", "chat", 128000, 16384, 2.50, 10.00, 1.25)
-    gpt_4o_2024_05_13 = M("gpt-4o-2024-05-13", "chat", 128000, 4096, 5.00, 15.00)
     gpt_4o_mini_2024_07_18 = M("gpt-4o-mini-2024-07-18", "chat", 128000, 16384, 0.15, 0.60, 0.075)
     gpt_4_1106_preview = M("gpt-4-1106-preview", "chat", 128000, 4096, 10.00, 30.00,
                            encoding="cl100k_base")

@@ -10,26 +10,33 @@ from pathlib import Path
 
 import torch
 
-from lmwrapper.abstract_predictor import LmPredictor
+from lmwrapper.abstract_predictor import LmPredictor, get_mock_predictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.caching import cache_dir, clear_cache_dir, set_cache_dir
 from lmwrapper.huggingface_wrapper import get_huggingface_lm
 from lmwrapper.openai_wrapper import *
+from lmwrapper.prompt_trimming import HfTokenTrimmer
 from lmwrapper.runtime import Runtime
-from lmwrapper.structs import ChatGptRoles, LmChatTurn, LmPrediction, LmPrompt
+from lmwrapper.structs import ChatGptRoles, LmChatTurn, LmPrediction, LmPrompt, StopMode
 
 
-def capital_prompts(countries: list[str]) -> list[LmPrompt]:
+def capital_prompts(countries: list[str]) -> list[LmPrompt[dict]]:
     return [
         LmPrompt(
             f"What is the capital of {country}? Answer with just the city name.",
             max_tokens=10,
             temperature=0,
+            top_p=None,
+            stop_mode=StopMode.AUTO,
             cache=True,
             metadata={"country": country},
         )
         for country in countries
     ]
+
+
+def echo_answer(prompt: LmPrompt) -> LmPrediction:
+    return LmPrediction(prompt.text.upper(), prompt, {})
 
 
 def answer(args: tuple[LmPredictor, str]) -> str:
@@ -46,6 +53,11 @@ def openai_part() -> None:
         retry_on_rate_limit=True,
     )
     assert lm.is_chat_model and lm.supports_token_operations
+    chat_models = [m for m in OpenAiModelNames if m.is_chat_model and m.token_limit >= 128_000]
+    assert OpenAiModelNames.gpt_4_1_nano in chat_models
+    positional = get_open_ai_lm(OpenAiModelNames.gpt_4_1_nano, None, None, True, True)
+    assert positional.predict(LmPrompt("What is 2+6?", 10, None, StopMode.AUTO, 1, 0.0)
+                              ).completion_text == "8"
     pred = lm.predict("What is 2+2?")
     print(pred.completion_text)
     pred = lm.predict(LmPrompt("What is 2+6?", max_tokens=10, temperature=0))
@@ -61,6 +73,9 @@ def openai_part() -> None:
     ))
     follow_up = pred.make_reply_prompt("And 6+6?", max_tokens=5)
     assert lm.predict(follow_up).completion_text == "12"
+    scored = lm.predict(LmPrompt("What is 2+6?", max_tokens=3, temperature=0, logprobs=1))
+    assert scored.logprobs_dict[0]["repr"] == repr(scored.completion_tokens[0])
+    assert get_mock_predictor(echo_answer).predict("abc").completion_text == "ABC"
     record = pred.dict_serialize()
     assert record["completion_text"] == "10" and record["prompt"]["max_tokens"] == 25
 
@@ -112,6 +127,15 @@ def local_part(model_dir: str) -> None:
     assert "".join(lm.remove_special_chars_from_tokens(lm.tokenize("Berlin"))) == "Berlin"
     assert lm.predict(prediction.prompt).was_cached
     assert lm.get_model_cache_key() != get_open_ai_lm("gpt-4o-mini").get_model_cache_key()
+
+    from transformers import AutoTokenizer
+
+    trimmer = HfTokenTrimmer(8, AutoTokenizer.from_pretrained(model_dir))
+    trimmed = get_huggingface_lm(model_dir, Runtime.PYTORCH, torch.float32, False, True, trimmer,
+                                 "cpu")
+    long = "Once upon a time there was a small model that learned to count: one, two,"
+    pred = trimmed.predict(LmPrompt(long, max_tokens=2, temperature=0))
+    assert long.endswith(pred.prompt.text) and len(pred.prompt.text) < len(long)
 
 
 if __name__ == "__main__":

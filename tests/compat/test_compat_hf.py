@@ -31,8 +31,8 @@ def test_factory_takes_018_keywords(tiny_dir):
 def test_accelerate_runtime_spreads_the_model_with_device_map(tiny_dir):
     from lmwrapper.compat import hf_factory_args
 
-    _, _, device_map = hf_factory_args({"runtime": Runtime.ACCELERATE}, dtype=None, device=None,
-                                       device_map=None)
+    _, _, device_map = hf_factory_args(Runtime.ACCELERATE, None, True, dtype=None,
+                                       device=None, device_map=None)
     assert device_map == "auto"
     ns: dict = {}
     exec("from lmwrapper.huggingface_wrapper import *", ns)  # noqa: S102  (as 0.18 scripts do)
@@ -47,11 +47,53 @@ def test_unsupported_runtimes_are_refused_with_the_reason(tiny_dir, runtime):
         get_huggingface_lm(str(tiny_dir), runtime=runtime)
 
 
-def test_prompt_trimmer_is_refused_and_typos_still_fail(tiny_dir):
-    with pytest.raises(ValueError, match="does not trim"):
-        get_huggingface_lm(str(tiny_dir), prompt_trimmer=object())
+def test_typos_still_fail(tiny_dir):
     with pytest.raises(TypeError, match="unexpected keyword"):
         get_huggingface_lm(str(tiny_dir), precison="float16")
+    with pytest.raises(TypeError, match="trim_text"):
+        get_huggingface_lm(str(tiny_dir), prompt_trimmer=object())
+
+
+def test_prompt_trimmer_trims_string_prompts_before_they_are_keyed(tiny_dir, tmp_path):
+    from lmwrapper.prompt_trimming import CharPromptTrimmer
+
+    long = "The capital of France is Paris. The capital of Germany is"
+    lm = get_huggingface_lm(str(tiny_dir), prompt_trimmer=CharPromptTrimmer(20), device="cpu",
+                            cache_dir=str(tmp_path))
+    pred = lm.predict(LmPrompt(long, max_tokens=3, temperature=0))
+    assert pred.prompt.text == long[-20:]  # the prompt as sent
+    plain = get_huggingface_lm(str(tiny_dir), device="cpu", cache_default=False)
+    assert pred.completion_tokens == plain.predict(
+        LmPrompt(long[-20:], max_tokens=3, temperature=0)).completion_tokens
+    again = list(lm.predict_many([LmPrompt(long, max_tokens=3, temperature=0)]))
+    assert again[0].was_cached  # a rerun trims the same way: served from the cache
+    chat = LmPrompt([long], max_tokens=1, temperature=0)
+    assert lm.predict(chat).prompt == chat  # a chat is sent whole
+    copy = pickle.loads(pickle.dumps(lm))  # to a worker process, trimmer included
+    assert copy.predict(LmPrompt(long, max_tokens=3, temperature=0)).prompt.text == long[-20:]
+
+
+def test_018_trimmers(tiny_dir):
+    from transformers import AutoTokenizer
+
+    from lmwrapper.prompt_trimming import (
+        CharPromptTrimmer,
+        GenericTokenTrimmer,
+        HfTokenTrimmer,
+        HfTrimmingTokenizer,
+    )
+
+    assert CharPromptTrimmer(5).trim_text("abcdefgh") == "defgh"
+    assert CharPromptTrimmer(7).trim_text_line_level("ab\ncd\nef") == "cd\nef"
+    tok = AutoTokenizer.from_pretrained(str(tiny_dir))
+    text = "Once upon a time there was a small model that learned to count"
+    n = len(tok(text, add_special_tokens=False).input_ids)
+    assert n > 6
+    last = HfTokenTrimmer(6, tok).trim_text(text)  # 0.18: keeps the end by default
+    first = GenericTokenTrimmer(6, HfTrimmingTokenizer(tok)).trim_text(text)  # the start
+    assert text.endswith(last) and text.startswith(first) and last != first
+    assert len(tok(last, add_special_tokens=False).input_ids) <= 6
+    assert HfTokenTrimmer(n, tok).trim_text(text) == text  # fits: unchanged
 
 
 def test_predictor_018_properties(lm):

@@ -23,7 +23,7 @@ def test_modules_and_names_import_as_in_018():
     from lmwrapper.runtime import Runtime
     from lmwrapper.structs import ChatGptRoles, StopMode
 
-    assert OpenAIPredictor is ow.OpenAiPredictor and get_open_ai_lm is ow.get_open_ai_lm
+    assert issubclass(ow.OpenAiPredictor, OpenAIPredictor) and get_open_ai_lm is ow.get_open_ai_lm
     assert ModelInternalsRequest is lmwrapper.structs.ModelInternalsRequest
     assert [r.name for r in Runtime] == ["PYTORCH", "ACCELERATE", "ORT_CUDA", "ORT_TENSORRT",
                                          "ORT_CPU", "BETTER_TRANSFORMER"]
@@ -38,8 +38,16 @@ def test_star_import_gives_018_names():
     ns: dict = {}
     exec("from lmwrapper.openai_wrapper import *", ns)  # noqa: S102
     for name in ("get_open_ai_lm", "OpenAiModelNames", "OpenAIPredictor", "LmPrompt",
-                 "LmPrediction", "CompletionWindow"):
+                 "LmPrediction", "CompletionWindow", "SecretFile", "SecretEnvVar",
+                 "NEVER_THINK", "ALWAYS_THINK"):
         assert name in ns, name
+    assert ns["SecretEnvVar"]("OPENAI_API_KEY").name == "OPENAI_API_KEY"
+    from lmwrapper.structs import LM_CHAT_DIALOG_COERCIBLE_TYPES
+
+    def as_chat(text: LM_CHAT_DIALOG_COERCIBLE_TYPES) -> LmPrompt:  # 0.18's type hint
+        return LmPrompt(text)
+
+    assert as_chat(["hi"]).is_text_a_chat()
     ns2: dict = {}
     exec("from lmwrapper.openai_wrapper.wrapper import *", ns2)  # noqa: S102
     assert ns2["OpenAIPredictor"] is ns["OpenAIPredictor"]
