@@ -197,7 +197,7 @@ def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
 def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
                   window: CompletionWindow, max_cost_usd: float | None, output: str) -> None:
     results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
-    out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")
+    out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115  (closed below unless stdout)
     try:
         for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
             out.write(json.dumps(output_record(i, columns, result), ensure_ascii=False) + "\n")
@@ -291,7 +291,7 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
     """(number, line) for the non-blank lines of `path` ('-': stdin); ValueError when the file
     cannot be read, naming it."""
     try:
-        f = sys.stdin if path == "-" else open(path, encoding="utf-8")
+        f = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
     except FileNotFoundError:
         raise ValueError(f"input file {path} does not exist") from None
     except OSError as e:

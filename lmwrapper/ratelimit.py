@@ -57,7 +57,7 @@ def parse_duration(value: str | None) -> float | None:
     if parts and "".join(n + u for n, u in parts) == value:
         return sum(float(n) * _UNIT_S[u] for n, u in parts)
     try:  # an RFC 3339 timestamp (Anthropic's reset headers)
-        return max(0.0, datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() - time.time())
+        return max(0.0, datetime.fromisoformat(value).timestamp() - time.time())
     except ValueError:
         return None
 

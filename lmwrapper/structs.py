@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from types import GenericAlias
-from typing import Any, ClassVar, Iterable, Literal, Mapping, Sequence, Union
+from typing import Any, ClassVar, Literal
 
 from lmwrapper.compat_values import (  # noqa: F401  (0.18's names, kept apart; re-exported)
     ChatGptRoles,
@@ -40,7 +41,7 @@ class LmChatTurn:
         if self.role not in ROLES:
             raise ValueError(f"LmChatTurn.role must be one of {', '.join(ROLES)}; got {self.role!r}")
         if not isinstance(self.content, str):
-            raise ValueError(f"LmChatTurn.content must be a str; got {type(self.content).__name__}")
+            raise TypeError(f"LmChatTurn.content must be a str; got {type(self.content).__name__}")
 
     def as_dict(self) -> dict[str, str]:
         d = {"role": self.role, "content": self.content}
@@ -49,7 +50,7 @@ class LmChatTurn:
         return d
 
 
-ChatTurnLike = Union[LmChatTurn, str, tuple, Mapping[str, Any]]
+ChatTurnLike = LmChatTurn | str | tuple | Mapping[str, Any]
 
 
 class LmChatDialog(tuple):
@@ -61,7 +62,7 @@ class LmChatDialog(tuple):
         ['user', 'assistant', 'user']
     """
 
-    def __new__(cls, values: Iterable[ChatTurnLike] | str) -> LmChatDialog:
+    def __new__(cls, values: Iterable[ChatTurnLike] | str) -> LmChatDialog:  # noqa: PYI034
         if isinstance(values, LmChatDialog):
             return values
         if isinstance(values, str):
@@ -131,7 +132,7 @@ class ModelInternalsRequest:
         return {k: v for k, v in dataclasses.asdict(self).items() if v != _INTERNALS_DEFAULTS[k]}
 
 
-ResponseFormat = Union[Literal["text", "json_object"], Mapping[str, Any], type, None]
+ResponseFormat = Literal["text", "json_object"] | Mapping[str, Any] | type | None
 
 
 @dataclass(frozen=True)

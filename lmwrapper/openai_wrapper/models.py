@@ -38,7 +38,7 @@ class OpenAiModelInfo(str):
     encoding: str
     batch_discount: float
 
-    def __new__(
+    def __new__(  # noqa: PYI034  (0.18's constructor, then ours)
         cls,
         name: str,
         kind: ModelKind,

@@ -20,7 +20,8 @@ import collections
 import hashlib
 import time
 import types
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
 from lmwrapper.backend import Runner, SequentialRunner
@@ -55,7 +56,7 @@ class ScriptedLm(LmPredictor):
         self.delay = delay
         self.call_log: list[str] = []
         self._queue: collections.deque[str | ProviderError] = collections.deque()
-        self._log_file = open(call_log_path, "a", buffering=1) if call_log_path else None
+        self._log_file = open(call_log_path, "a", buffering=1) if call_log_path else None  # noqa: SIM115  (lives with the model)
         self.cost_per_call = cost_per_call
 
     def enqueue(self, *answers: str | ProviderError) -> None:

@@ -98,7 +98,7 @@ def test_a_waiting_retry_does_not_hold_a_worker():
             raise TransientProviderError("later", retry_after=0.3)
         return ok(job)
 
-    out, _ = run(send, jobs(5), retry=FAST, max_concurrency=1)
+    _out, _ = run(send, jobs(5), retry=FAST, max_concurrency=1)
     order = [k for k, _ in started]
     assert order[0] == "k0" and order[1:5] == ["k1", "k2", "k3", "k4"] and order[5] == "k0"
 

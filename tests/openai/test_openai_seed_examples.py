@@ -175,7 +175,7 @@ def run_example(*names):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the BATCH_ANY "runs live" warning
         for name in names:
-            exec(compile(SEED_EXAMPLES[name], f"seed README: {name}", "exec"), namespace)
+            exec(compile(SEED_EXAMPLES[name], f"seed README: {name}", "exec"), namespace)  # noqa: S102
     return namespace
 
 
@@ -195,7 +195,7 @@ def test_seed_batching_rerun_mixes_cached_and_new_prompts(seed_env):
     namespace["load_data"] = namespace["load_dataset"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exec(compile(SEED_EXAMPLES["batching_more_data"], "seed README: more data", "exec"),
+        exec(compile(SEED_EXAMPLES["batching_more_data"], "seed README: more data", "exec"),  # noqa: S102
              namespace)
     preds = namespace["predictions"]
     assert [p.completion_text for p in preds][-2:] == ["Mexico City", "Ottawa"]

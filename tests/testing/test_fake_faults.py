@@ -126,7 +126,7 @@ def test_slow_responses_and_latency_serve_concurrently():
             arrived.append(req)
         if first:
             waited.append(barrier.wait())
-        return None  # then the default answer
+        # then the default answer
 
     with FakeServer(latency=0.05) as srv:
         srv.set_answer(answer)

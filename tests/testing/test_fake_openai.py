@@ -244,7 +244,7 @@ def test_exact_answers_and_errors_raised_by_the_answer_function(client, fake_ser
     def answer(q):
         if "forbidden" in q.prompt:
             raise FakeApiError(400, "Invalid prompt: flagged.", code="invalid_prompt")
-        return None  # the default answer
+        # the default answer
 
     fake_server.set_answer(answer)
     with pytest.raises(openai.BadRequestError) as e:

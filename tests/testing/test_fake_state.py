@@ -3,7 +3,7 @@
 import ast
 from pathlib import Path
 
-import lmwrapper.testing as testing
+from lmwrapper import testing
 from lmwrapper.testing import FakeServer
 from lmwrapper.testing.fake_state import FakeState, StoredFile
 
