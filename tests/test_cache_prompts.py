@@ -19,10 +19,10 @@ def test_each_prompt_is_stored_once_per_key_without_metadata():
     assert len(rows) == 4
     with sqlite3.connect(lm.cache.path) as c:
         assert c.execute("SELECT count(*) FROM prompts").fetchone()[0] == 2
-    by_text = {json.dumps(r["prompt"]["text"]): r["prompt"] for r in rows}
+    by_text = {json.dumps(r["prompt"]["text"], sort_keys=True): r["prompt"] for r in rows}
     first = by_text['"two plus two?"']
     assert first == {"kind": "text", "text": "two plus two?"}  # defaults left out; no metadata
-    chat = by_text[json.dumps(prompts[1].canonical()["text"])]
+    chat = by_text[json.dumps(prompts[1].canonical()["text"], sort_keys=True)]
     assert chat == {k: prompts[1].canonical()[k] for k in ("kind", "text", "max_tokens")}
 
 
