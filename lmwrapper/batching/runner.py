@@ -47,6 +47,11 @@ log = logging.getLogger("lmwrapper.batching")
 CLAIM_CHUNK = 5_000  # prompts claimed per transaction
 MAX_COLLECT_FAILURES = 5  # reads of a finished batch's results before its lines fail
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+# The waiting lines `_refresh` acts on, chosen in SQL: every loop looks at each waiting
+# line, and most (planned into a submitted batch, or claimed by this runner) need nothing.
+_NEEDS_A_LOOK = ("state IN ('done', 'failed') OR (state = 'claimed' AND l.owner IS NOT ?) OR "
+                 "(state = 'planned' AND uid IS NOT NULL AND uid NOT IN "
+                 "(SELECT uid FROM batch_batches WHERE state = 'submitted'))")
 
 
 class BatchRunner:
@@ -190,9 +195,8 @@ class BatchRunner:
 
     def _replan_mine(self) -> None:
         """Lines sent back to `claimed` (retries) that this runner owns go into new batches."""
-        cids = [cid for cid in self.waiting]
-        rows = [r for r in self.records.lines_by_id(cids)
-                if r.state == "claimed" and r.owner == self.owner]
+        rows = self.records.lines_by_id(list(self.waiting), "state = 'claimed' AND l.owner = ?",
+                                        (self.owner,))
         self._plan([(r.custom_id, r.key, r.n) for r in rows if r.key in self.jobs])
 
     # -- the loop ---------------------------------------------------------------------------
@@ -267,7 +271,7 @@ class BatchRunner:
         return True
 
     def _poll(self, emit: Emit) -> bool:
-        uids = {r.uid for r in self.records.lines_by_id(list(self.waiting)) if r.uid}
+        uids = self.records.batches_of(list(self.waiting))
         did = False
         for b in self.records.batches(uids):
             if b.state != "submitted" or b.remote_id is None:
@@ -320,7 +324,7 @@ class BatchRunner:
 
     def _refresh(self, emit: Emit) -> None:
         """Lines finished by another process (or by an earlier loop) become answers."""
-        rows = self.records.lines_by_id(list(self.waiting))
+        rows = self.records.lines_by_id(list(self.waiting), _NEEDS_A_LOOK, (self.owner,))
         done_keys = []
         for r in rows:
             if r.state == "done":
