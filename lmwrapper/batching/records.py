@@ -196,6 +196,12 @@ class Records:
              "json_each(?)) AND uid IS NOT NULL")
         return {uid for chunk in _chunks(custom_ids) for (uid,) in self.read(q, (json.dumps(chunk),))}
 
+    def set_planned(self, c: sqlite3.Connection, uid: str, custom_ids: list[str]) -> None:
+        """Mark `custom_ids` planned into batch `uid` (one statement per 20,000 lines)."""
+        for chunk in _chunks(custom_ids):
+            c.execute("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id IN "
+                      "(SELECT value FROM json_each(?))", (uid, json.dumps(chunk)))
+
     def line_prompts(self, uid: str) -> list[tuple[str, str, int, int, str, int]]:
         """(custom_id, key, first_sample, n, prompt_json, attempts) of a batch's lines."""
         return [tuple(r) for r in self.read(  # type: ignore[misc]

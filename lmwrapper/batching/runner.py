@@ -118,7 +118,10 @@ class BatchRunner:
     def _claim_chunk(self, jobs: list[Job]) -> list[tuple[str, str, int]]:
         keys = [j.key for j in jobs]
         to_plan: list[tuple[str, str, int]] = []
-        with self.records.durable() as c:
+        # Not `durable()`: nothing is sent for a claim before `_plan` records its batch in a
+        # `synchronous=FULL` transaction, and that commit's sync puts every earlier commit on
+        # disk with it. A power cut before then loses claims of lines nobody has sent.
+        with self.records.cache.write() as c:
             live = self.records.lines_for_keys(c, keys)
             cached = self.records.cached_samples(c, keys)
             new_rows = []
@@ -132,7 +135,8 @@ class BatchRunner:
                 for first, n in _runs(missing, per_line):
                     cid = self._custom_id()
                     new_rows.append((cid, self.job_id, job.key, first, n,
-                                     _JSON.encode(job.prompt.to_dict()), "claimed", self.owner))
+                                     _JSON.encode(job.prompt.to_dict(defaults=False)), "claimed",
+                                     self.owner))
                     to_plan.append((cid, job.key, n))
                     self.waiting[cid] = job.key
             if new_rows:
@@ -159,7 +163,9 @@ class BatchRunner:
 
     def _custom_id(self) -> str:
         self._seq += 1
-        return f"{self.job_id}-{self._seq:x}"  # ≤ 64 chars of [A-Za-z0-9_-]
+        # ≤ 64 chars of [A-Za-z0-9_-]; zero-padded, so that ids sort in the order they are
+        # made and the custom_id index grows at its end instead of splitting pages anywhere
+        return f"{self.job_id}-{self._seq:08x}"
 
     def _plan(self, lines: Iterable[tuple[str, str, int]]) -> None:
         """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
@@ -179,8 +185,7 @@ class BatchRunner:
                           "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
                           (pb.uid, self.job_id, self.adapter.provider, self.adapter.model,
                            self.owner, str(pb.path), pb.lines, pb.tokens, pb.bytes, now, now))
-                c.executemany("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id = ?",
-                              [(pb.uid, cid) for cid in pb.custom_ids])
+                self.records.set_planned(c, pb.uid, pb.custom_ids)
             self.mine.add(pb.uid)
             self.fresh.add(pb.uid)
             log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
