@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import Emit, Job, ShouldStop
 from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch, TimedOut
-from lmwrapper.batching.collector import collect, sweep
+from lmwrapper.batching.collector import collect, gc_paused, sweep
 from lmwrapper.batching.planner import plan_files
 from lmwrapper.batching.progress import JobProgress
 from lmwrapper.batching.records import (
@@ -296,18 +296,19 @@ class BatchRunner:
         return did
 
     def _collect(self, uid: str, remote: RemoteBatch, emit: Emit) -> bool:
-        try:
-            answered = collect(self, uid, remote)
-        except ConfigurationError:
-            raise
-        except LmWrapperError as e:
-            self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
-            log.warning("batch %s: reading results failed (%s)", remote.id, e)
-            if self.collect_failures[uid] >= MAX_COLLECT_FAILURES:
-                self._give_up(uid, f"the results of batch {remote.id} could not be read ({e}); "
-                                   "rerun to send these prompts again")
-            return False
-        self._take(answered, emit)
+        with gc_paused():
+            try:
+                answered = collect(self, uid, remote)
+            except ConfigurationError:
+                raise
+            except LmWrapperError as e:
+                self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
+                log.warning("batch %s: reading results failed (%s)", remote.id, e)
+                if self.collect_failures[uid] >= MAX_COLLECT_FAILURES:
+                    self._give_up(uid, f"the results of batch {remote.id} could not be read "
+                                       f"({e}); rerun to send these prompts again")
+                return False
+            self._take(answered, emit)
         return True
 
     def _give_up(self, uid: str, error: str) -> None:
