@@ -107,8 +107,8 @@ class BatchRunner:
     def _claim(self, jobs: list[Job]) -> None:
         """Claim every sample no live line covers, and plan the new lines into batches.
 
-        Claims are durable transactions of `CLAIM_CHUNK` prompts, consumed by the planner as
-        they commit, so memory does not grow with the job (nor with its prompts' size)."""
+        Claims are transactions of `CLAIM_CHUNK` prompts, consumed by the planner as they
+        commit, so memory does not grow with the job (nor with its prompts' size)."""
         self._plan(self._claimed(jobs))
 
     def _claimed(self, jobs: list[Job]) -> Iterator[tuple[str, str, int]]:
