@@ -1,28 +1,42 @@
 """The batch engine's local work: planning input files, and ingesting a result file.
 
-    python benchmarks/bench_batch.py [--n 200000] [--results 50000]
+    python benchmarks/bench_batch.py [--n 200000] [--results 50000] [--repeats 3]
+                                     [--before PATH] [--only plan|ingest]
 
 1. Plan: claim + plan + write the input files of N uncached prompts for gpt-4o-mini
    (records in SQLite, lines built by the OpenAI adapter with token counts, streamed to
-   disk), at two prompt sizes. Seconds and peak traced memory of that step: memory must
-   not grow with the bytes written (the prompts themselves are the caller's).
+   disk), at two prompt sizes. Seconds (and CPU seconds) untraced, medians of `--repeats`;
+   then once under `tracemalloc` for the peak memory of that step, which must not grow
+   with the bytes written (the prompts themselves are the caller's). Tracing costs 2-4x
+   in time (it hooks every allocation), so it is timed apart.
 2. Ingest: a 50,000-line batch completed at the loopback fake; time from "completed" to
    every result parsed, classified and stored in the cache (download over HTTP included):
    the runner alone, then through `predict_many` (the engine's side of storing included,
    until the caller has every answer).
+
+`--before PATH` measures another checkout (e.g. `git worktree add /tmp/main main`) in the
+same run, each measurement in a fresh process, the two checkouts taking turns, and prints
+the medians side by side with their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve()
+if __name__ == "__main__" and "--checkout" in sys.argv:  # measure another checkout's lmwrapper
+    sys.path.insert(0, sys.argv[sys.argv.index("--checkout") + 1])
+else:
+    sys.path.insert(0, str(HERE.parents[1]))
 
 
 def _jobs(lm, prompts):
@@ -40,7 +54,7 @@ def _prompts(n: int, chars: int):
     return [LmPrompt(f"{i}: {pad}", max_tokens=20, temperature=0) for i in range(n)]
 
 
-def plan(n: int, chars: int) -> dict[str, float]:
+def plan(n: int, chars: int, traced: bool = False) -> dict[str, float]:
     from lmwrapper.batching import batch_runner
     from lmwrapper.openai_wrapper import get_open_ai_lm
 
@@ -52,15 +66,16 @@ def plan(n: int, chars: int) -> dict[str, float]:
         runner.jobs = {j.key: j for j in jobs}
         runner.got = {j.key: {} for j in jobs}
         runner.adapter.line_tokens(jobs[0].prompt, 1)  # load the tokenizer outside the timing
-        tracemalloc.start()
-        t = time.perf_counter()
+        if traced:
+            tracemalloc.start()
+        t, cpu = time.perf_counter(), time.process_time()
         runner._claim(jobs)
-        seconds = time.perf_counter() - t
-        peak = tracemalloc.get_traced_memory()[1]
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
+        peak = tracemalloc.get_traced_memory()[1] if traced else 0
         tracemalloc.stop()
         files = list((Path(d) / "batch_files").glob("*.jsonl"))
         size = sum(f.stat().st_size for f in files)
-    return {"prompts": n, "chars": chars, "seconds": seconds, "peak_mb": peak / 1e6,
+    return {"prompts": n, "chars": chars, "seconds": seconds, "cpu": cpu, "peak_mb": peak / 1e6,
             "file_mb": size / 1e6, "batches": len(files)}
 
 
@@ -81,11 +96,11 @@ def ingest(n: int) -> dict[str, float]:
         runner._submit_ready()
         srv.finish_batches()  # the fake answers every line now, outside the timing
         emitted = []
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         runner._poll(lambda job, preds: emitted.append(job))
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
         assert len(emitted) == n and lm.cache.stats()["rows"] == n
-    return {"lines": n, "seconds": seconds, "lines_per_s": n / seconds}
+    return {"lines": n, "seconds": seconds, "cpu": cpu}
 
 
 def ingest_engine(n: int) -> dict[str, float]:
@@ -104,44 +119,93 @@ def ingest_engine(n: int) -> dict[str, float]:
         while not srv.state.batches:  # created (not just asked for); the fake holds it
             assert time.monotonic() < deadline, "the batch was never created"
             time.sleep(0.01)
-        t = time.perf_counter()
-        srv.finish_batches()
+        srv.finish_batches()  # the fake answers every line, then says "completed"
+        t, cpu = time.perf_counter(), time.process_time()  # the fake's work not counted
         got = list(results)
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
         assert len(got) == n and lm.cache.stats()["rows"] == n
-    return {"lines": n, "seconds": seconds, "lines_per_s": n / seconds}
+    return {"lines": n, "seconds": seconds, "cpu": cpu}
+
+
+MEASURES = {
+    "plan50": lambda a: plan(a.n, 50), "plan2000": lambda a: plan(a.n, 2_000),
+    "mem50": lambda a: plan(a.n, 50, traced=True), "mem2000": lambda a: plan(a.n, 2_000, traced=True),
+    "ingest": lambda a: ingest(a.results), "ingest_engine": lambda a: ingest_engine(a.results),
+}
+
+
+def measure(checkout: Path, name: str, args: argparse.Namespace) -> dict[str, float]:
+    """One measurement of `checkout`'s lmwrapper, in a fresh process."""
+    cmd = [sys.executable, str(HERE), "--checkout", str(checkout), "--measure", name,
+           "--n", str(args.n), "--results", str(args.results)]
+    env = {**os.environ, "LMWRAPPER_PROGRESS": "0", "PYTHONPATH": ""}
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"{name} on {checkout} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=200_000)
     ap.add_argument("--results", type=int, default=50_000)
+    ap.add_argument("--repeats", type=int, default=1, help="rounds of the untraced timings (medians)")
     ap.add_argument("--only", choices=("plan", "ingest"), default=None)
+    ap.add_argument("--before", type=Path, default=None, help="another checkout, measured too")
+    ap.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--measure", choices=tuple(MEASURES), help=argparse.SUPPRESS)
     args = ap.parse_args()
     os.environ.setdefault("LMWRAPPER_PROGRESS", "0")
+    if args.measure:
+        print(json.dumps(MEASURES[args.measure](args)))
+        return
+    checkouts = {"this": HERE.parents[1]}
+    if args.before is not None:
+        checkouts = {"before": args.before.resolve(), **checkouts}
+    timed = [m for m in ("plan50", "plan2000", "ingest", "ingest_engine")
+             if args.only is None or m.startswith(args.only)]
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start; "
+          f"medians of {args.repeats} round(s), checkouts taking turns")
+    runs: dict[tuple[str, str], list[dict[str, float]]] = {}
+    for _ in range(args.repeats):
+        for m in timed:
+            for label, path in checkouts.items():
+                runs.setdefault((label, m), []).append(measure(path, m, args))
     if args.only != "ingest":
-        _print_plan(args.n)
-    if args.only != "plan":
-        _print_ingest(args.results)
+        for m in ("mem50", "mem2000"):
+            for label, path in checkouts.items():
+                runs[(label, m)] = [measure(path, m, args)]
+    _report(runs, checkouts, args)
 
 
-def _print_plan(n: int) -> None:
-    print(f"plan + write input files, {n:,} prompts (load average {os.getloadavg()[0]:.1f})")
-    for chars in (50, 2_000):
-        r = plan(n, chars)
-        print(f"  {chars:>5}-char prompts: {r['seconds']:.1f} s ({n / r['seconds']:,.0f} "
-              f"prompts/s), peak {r['peak_mb']:.1f} MB traced, {r['file_mb']:.0f} MB written "
-              f"in {r['batches']:.0f} batch files")
+def _median(runs: list[dict[str, float]], field: str) -> float:
+    return statistics.median(r[field] for r in runs)
 
 
-def _print_ingest(n: int) -> None:
-    print(f"ingest (load average {os.getloadavg()[0]:.1f})")
-    r = ingest(n)
-    print(f"  a {n:,}-line result file, the runner alone: {r['seconds']:.1f} s "
-          f"({r['lines_per_s']:,.0f} results/s stored)")
-    r = ingest_engine(n)
-    print(f"  the same through predict_many, until the caller has every answer: "
-          f"{r['seconds']:.1f} s ({r['lines_per_s']:,.0f} results/s)")
+def _report(runs: dict[tuple[str, str], list[dict[str, float]]], checkouts: dict[str, Path],
+            args: argparse.Namespace) -> None:
+    rows = [("plan50", args.n, "prompts", "plan + write, 50-char prompts"),
+            ("plan2000", args.n, "prompts", "plan + write, 2,000-char prompts"),
+            ("ingest", args.results, "results", "ingest a result file, the runner alone"),
+            ("ingest_engine", args.results, "results", "ingest through predict_many")]
+    print(f"{'':42}" + "".join(f"{label + ' /s':>14}{'per CPU-s':>11}" for label in checkouts)
+          + ("   ratio (wall, CPU)" if len(checkouts) == 2 else ""))
+    for m, n, unit, text in rows:
+        if (next(iter(checkouts)), m) not in runs:
+            continue
+        rates = [(n / _median(runs[(c, m)], "seconds"), n / _median(runs[(c, m)], "cpu"))
+                 for c in checkouts]
+        line = f"{text:42}" + "".join(f"{w:>14,.0f}{c:>11,.0f}" for w, c in rates)
+        if len(rates) == 2:
+            line += f"   {rates[1][0] / rates[0][0]:.2f}x, {rates[1][1] / rates[0][1]:.2f}x"
+        print(line + f"  ({unit})")
+    for m, chars in (("mem50", 50), ("mem2000", 2_000)):
+        for c in checkouts:
+            if (c, m) in runs:
+                r = runs[(c, m)][0]
+                print(f"{c}: {chars}-char prompts under tracemalloc: {r['seconds']:.1f} s "
+                      f"({args.n / r['seconds']:,.0f} prompts/s traced), peak {r['peak_mb']:.1f} MB "
+                      f"traced, {r['file_mb']:.0f} MB written in {r['batches']:.0f} batch files")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Cache throughput through the engine: cold writes/s and cached predictions/s.
 
-    python benchmarks/bench_cache.py [--n 100000] [--repeats 3] [--no-baseline]
+    python benchmarks/bench_cache.py [--n 100000] [--repeats 3] [--no-baseline] [--before PATH]
 
 Ours: `predict_many` over N distinct prompts on an instant backend into an empty cache
 (cold: keys, lookup, backend, one write per result), then the same N prompts again as new
@@ -9,6 +9,10 @@ Ours: `predict_many` over N distinct prompts on an instant backend into an empty
 Baseline, in the same run: lmwrapper 0.18.0.0 from PyPI, in its own venv under
 `benchmarks/.baseline-venv` (created on first use), with its own mock predictor and SQLite
 cache. It writes about 18 results/s, so it is measured on `--baseline-n` prompts, not N.
+
+`--before PATH` also measures another checkout of this project (e.g. `git worktree add
+/tmp/main main`), each round in a fresh process for both, taking turns, and prints the
+medians side by side with their ratio.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Measure the checkout this script lives in, not whichever lmwrapper the venv has installed
-# (`python benchmarks/bench_cache.py` puts benchmarks/, not the checkout, on sys.path).
-sys.path.insert(0, str(HERE.parent))
+# Measure the checkout this script lives in (or the one `--checkout` names), not whichever
+# lmwrapper the venv has installed (`python benchmarks/bench_cache.py` puts benchmarks/, not
+# the checkout, on sys.path).
+if __name__ == "__main__" and "--checkout" in sys.argv:
+    sys.path.insert(0, sys.argv[sys.argv.index("--checkout") + 1])
+else:
+    sys.path.insert(0, str(HERE.parent))
 BASELINE_VENV = HERE / ".baseline-venv"
 BASELINE_PIN = "lmwrapper==0.18.0.0"
 
@@ -104,6 +112,32 @@ def measure_baseline(py: Path, n_cold: int, n_cached: int) -> tuple[float, float
     return out["cold"], out["cached"]
 
 
+def measure_checkout(checkout: Path, n: int) -> dict[str, float]:
+    """`measure_ours(n)` on `checkout`'s lmwrapper, in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": ""}
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--checkout", str(checkout),
+                        "--measure", str(n)], capture_output=True, text=True, env=env, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"measuring {checkout} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def compare(before: Path, n: int, repeats: int) -> None:
+    """This checkout against `before`, taking turns, each round in fresh processes."""
+    runs: dict[str, list[dict[str, float]]] = {"before": [], "this": []}
+    for _ in range(repeats):
+        runs["before"].append(measure_checkout(before, n))
+        runs["this"].append(measure_checkout(HERE.parent, n))
+    med = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in runs.items()}
+    print(f"before ({before}) and this checkout: medians of {repeats} rounds, {n:,} prompts, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    print(f"{'':24}{'before':>10}{'this':>10}{'ratio':>8}   per CPU-second: before, this, ratio")
+    for label, k in (("cold writes/s", "cold"), ("cached predictions/s", "cached")):
+        b, t = med["before"], med["this"]
+        print(f"{label:24}{b[k]:>10,.0f}{t[k]:>10,.0f}{t[k] / b[k]:>7.2f}x   "
+              f"{b[k + '_cpu']:>10,.0f}{t[k + '_cpu']:>10,.0f}{t[k + '_cpu'] / b[k + '_cpu']:>7.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=100_000)
@@ -111,7 +145,17 @@ def main() -> None:
     ap.add_argument("--baseline-n", type=int, default=300, help="cold prompts for 0.18")
     ap.add_argument("--baseline-cached-n", type=int, default=5_000)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--before", type=Path, default=None,
+                    help="another checkout of this project, measured in the same run")
+    ap.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--measure", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.measure is not None:  # one round of a checkout, for `compare`
+        print(json.dumps(measure_ours(args.measure)))
+        return
+    if args.before is not None:
+        compare(args.before.resolve(), args.n, args.repeats)
+        return
 
     ours = [measure_ours(args.n) for _ in range(args.repeats)]
     med = {k: statistics.median(r[k] for r in ours) for k in ours[0]}

@@ -187,14 +187,15 @@ class LmPredictor:
             self._record_defaults = {"provider": self.provider, "model": self.model_name()}
         return self._record_defaults
 
-    def cache_row(self, key: str, prediction: LmPrediction) -> CacheRow:
-        """`prediction` (one sample) as the cache row the engine or a batch collector stores."""
+    def cache_row(self, key: str, prediction: LmPrediction, canonical: str | None = None) -> CacheRow:
+        """`prediction` (one sample) as the cache row the engine or a batch collector stores;
+        `canonical`: the prompt's `canonical_json`, when the caller kept it from the key."""
         p = prediction
         defaults = self.record_defaults()
         blob = self.internals_to_blob(p.internals) if p.internals is not None else None
         value = _ENCODER.encode(p.cache_record(defaults))
         return CacheRow(key, p.sample_index, defaults["provider"], defaults["model"],
-                        p.has_errors, value, blob, prompt_json(key, p.prompt))
+                        p.has_errors, value, blob, canonical or prompt_json(key, p.prompt))
 
     def blob_to_internals(self, blob: bytes) -> Any:
         return None

@@ -36,7 +36,7 @@ from lmwrapper.backend import NO_CACHE_PREFIX, Emit, Job, Runner, ShouldStop
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import format_usd
 from lmwrapper.errors import CostLimitExceededError
-from lmwrapper.sqlcache import CacheRow, SqlCache, prompt_key
+from lmwrapper.sqlcache import CacheRow, SqlCache, canonical_json, key_of
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
@@ -115,10 +115,11 @@ class Plan:
             lm.validate_prompt(p)
         ident = lm.identity_json()
         with _gc_paused():
+            canonical = [canonical_json(p) for p in self.prompts]
             # A prompt with caching off gets a slot of its own: it must neither be served a
             # cached twin's answer nor decide whether that twin's answer is stored.
             self.keys = [k if self.caches(p) else _NO_CACHE + k
-                         for p in self.prompts for k in (prompt_key(p.canonical(), ident),)]
+                         for p, c in zip(self.prompts, canonical) for k in (key_of(c, ident),)]
         self.cache: SqlCache | None = lm.cache if any(self.caches(p) for p in self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
         self.slots: dict[str, _Slot] = {}
@@ -126,6 +127,13 @@ class Plan:
         self.defaults = lm.record_defaults()
         with _gc_paused():
             self.jobs = self._lookup(retry_errors)
+        # The encoding the key was hashed from is the prompt the `prompts` table stores: kept
+        # for the misses the engine will store (a batch runner stores its own), so a new
+        # result's prompt is not encoded a second time.
+        self.prompt_jsons: dict[str, str] = {}
+        if self.jobs and not routes_to_batch(lm, window):
+            missing = {j.key for j in self.jobs}
+            self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
         self._check_cost(max_cost_usd)
         self._count_cached()
 
@@ -202,10 +210,15 @@ class _LoopRunner:
         self.lm._run(jobs, self.window, emit, should_stop)
 
 
+def routes_to_batch(lm: LmPredictor, window: CompletionWindow) -> bool:
+    """Whether `choose_runner` picks the batch engine (which stores its own results)."""
+    return window is CompletionWindow.BATCH_ANY and lm.supports_batch
+
+
 def choose_runner(lm: LmPredictor, window: CompletionWindow) -> Runner | _LoopRunner:
     """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
     live runner (API backends); else its own loop (local models)."""
-    if window is CompletionWindow.BATCH_ANY and lm.supports_batch:
+    if routes_to_batch(lm, window):
         from lmwrapper.batching import batch_runner  # loaded only on this path
 
         runner: Runner = batch_runner(lm, lm.cache)
@@ -278,7 +291,9 @@ class Run:
         # line states in one transaction) must not have them written a second time
         store = (self.plan.cache is not None and self.plan.caches(job.prompt)
                  and not getattr(self.runner, "stores_results", False))
-        rows = [self.lm.cache_row(job.key, p) for p in preds if store and not p.error_is_transient]
+        # popped: each key is emitted once, and what is stored needs no memory after
+        pj = self.plan.prompt_jsons.pop(job.key, None)
+        rows = [self.lm.cache_row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
         preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
             self._pending.append((job, preds, rows))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import sqlite3
 import sys
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.batching.schema import m0002_batch_jobs
 from lmwrapper.cache_file import (
     ELSEWHERE,
     LOCK_TIMEOUT_ENV,
@@ -41,8 +43,6 @@ from lmwrapper.cache_file import (
     lock_timeout_s,
 )
 from lmwrapper.fsinfo import warn_if_network_fs
-
-from lmwrapper.batching.schema import m0002_batch_jobs
 
 if TYPE_CHECKING:
     from lmwrapper.structs import LmPrompt
@@ -93,9 +93,20 @@ def prompt_key(canonical_prompt: dict[str, Any], model_identity_json: str) -> st
     with a default. A change in what a value *means* still needs a bump of
     `KEY_SCHEMA_VERSION`; `tests/test_cache_key.py` pins golden keys so no change slips by.
     """
-    body = _CANONICAL.encode(canonical_prompt)
+    return key_of(_CANONICAL.encode(canonical_prompt), model_identity_json)
+
+
+def canonical_json(prompt: LmPrompt) -> str:
+    """The prompt's canonical form as the key hashes it (`key_of`) and the `prompts` table
+    stores it: one encoding serves both (no metadata; fields at their default left out, so
+    `{"kind":"text","max_tokens":5,"text":"Hi"}` is 40 bytes where every field takes 270)."""
+    return _CANONICAL.encode(prompt.canonical())
+
+
+def key_of(canonical: str, model_identity_json: str) -> str:
+    """`prompt_key` of a prompt already encoded by `canonical_json`."""
     return hashlib.sha256(
-        f"{KEY_SCHEMA_VERSION}\x1f{model_identity_json}\x1f{body}".encode()
+        f"{KEY_SCHEMA_VERSION}\x1f{model_identity_json}\x1f{canonical}".encode()
     ).hexdigest()
 
 
@@ -103,14 +114,11 @@ def identity_json(identity: dict[str, Any]) -> str:
     return _CANONICAL.encode(identity)
 
 
-_PROMPT_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 _last_prompt: tuple[str, str] = ("", "")
 
 
 def prompt_json(key: str, prompt: LmPrompt) -> str:
-    """The prompt as the `prompts` table stores it, for a person to read back: its canonical
-    form (`LmPrompt.canonical()`: no metadata, fields at their default left out) —
-    `{"kind":"text","text":"Hi","max_tokens":5}` is 40 bytes where every field would take 270.
+    """`canonical_json(prompt)`, for a writer that did not keep it from computing `key`.
 
     Encoded once per key: the samples of one prompt arrive one after another, so a one-entry
     memo suffices (a tuple swap is atomic, so concurrent backend threads are safe).
@@ -119,7 +127,7 @@ def prompt_json(key: str, prompt: LmPrompt) -> str:
     last = _last_prompt
     if last[0] == key:
         return last[1]
-    text = _PROMPT_ENCODER.encode(prompt.canonical())
+    text = canonical_json(prompt)
     _last_prompt = (key, text)
     return text
 
@@ -133,9 +141,33 @@ class CacheRow:
     is_error: bool
     value: str
     blob: bytes | None = None
-    # The prompt's canonical JSON (`LmPrompt.canonical()`, no metadata), stored once per key
-    # in `prompts` so a person can read what was asked; None stores none (old writers).
+    # The prompt's canonical JSON (`canonical_json`: what the key hashed), stored once per
+    # key in `prompts` so a person can read what was asked; None stores none (old writers).
     prompt_json: str | None = None
+
+
+def insert_rows(c: sqlite3.Connection, rows: Iterable[CacheRow]) -> None:
+    """`rows` and their prompts, inside the caller's write transaction.
+
+    In key order: keys are hashes, so rows arriving in any other order land on random pages
+    of the clustered (`WITHOUT ROWID`) tables, and each insert splits or rewrites a different
+    page; in order, neighbours share pages (~15 % of a cold run's CPU). The sort is stable,
+    so of two rows for one sample the later still replaces the earlier.
+    """
+    rows = list(rows)
+    now = time.time()
+    data = [(r.key, r.sample_index, r.provider, r.model, now, int(r.is_error), r.value, r.blob)
+            for r in rows]
+    if not data:
+        return
+    data.sort(key=_ROW_ORDER)
+    c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+    # The key is the hash of the prompt: a stored prompt is already the right one.
+    prompts = {r.key: r.prompt_json for r in rows if r.prompt_json is not None}
+    c.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)", sorted(prompts.items()))
+
+
+_ROW_ORDER = operator.itemgetter(0, 1)  # (key, sample_index)
 
 
 # Each migration gets a sqlite_utils.Database inside the open BEGIN IMMEDIATE transaction
@@ -304,20 +336,11 @@ class SqlCache:
 
     def put_many(self, rows: Iterable[CacheRow]) -> None:
         """Store `rows` and their prompts in one transaction: a row is never without its prompt."""
-        now = time.time()
-        data = []
-        prompts: dict[str, str] = {}
-        for r in rows:
-            data.append((r.key, r.sample_index, r.provider, r.model, now, int(r.is_error),
-                         r.value, r.blob))
-            if r.prompt_json is not None:
-                prompts[r.key] = r.prompt_json
-        if not data:
+        rows = list(rows)
+        if not rows:
             return
         with self._named_errors(), self.write() as c:
-            c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
-            # The key is the hash of the prompt: a stored prompt is already the right one.
-            c.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)", prompts.items())
+            insert_rows(c, rows)
 
     def stats(self) -> dict[str, Any]:
         """Rows, errors, bytes on disk, and per model: rows, dates and `spent_usd` (the sum of

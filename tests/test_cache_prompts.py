@@ -19,10 +19,10 @@ def test_each_prompt_is_stored_once_per_key_without_metadata():
     assert len(rows) == 4
     with sqlite3.connect(lm.cache.path) as c:
         assert c.execute("SELECT count(*) FROM prompts").fetchone()[0] == 2
-    by_text = {json.dumps(r["prompt"]["text"]): r["prompt"] for r in rows}
+    by_text = {json.dumps(r["prompt"]["text"], sort_keys=True): r["prompt"] for r in rows}
     first = by_text['"two plus two?"']
     assert first == {"kind": "text", "text": "two plus two?"}  # defaults left out; no metadata
-    chat = by_text[json.dumps(prompts[1].canonical()["text"])]
+    chat = by_text[json.dumps(prompts[1].canonical()["text"], sort_keys=True)]
     assert chat == {k: prompts[1].canonical()[k] for k in ("kind", "text", "max_tokens")}
 
 
@@ -83,3 +83,20 @@ def test_cache_merge_brings_the_prompts_along(tmp_path):
     merged = SqlCache(tmp_path / "all" / "lmwrapper.sqlite")
     assert sorted(r["prompt"]["text"] for r in merged.export_rows()) == ["from a", "from b"]
     merged.close()
+
+
+def test_rows_are_stored_whatever_their_order_and_the_later_of_two_for_one_sample_wins(cache_dir):
+    """Rows are inserted in key order (fast on the clustered tables), by a stable sort: two
+    rows for one sample in one write keep their order, so the later still replaces the
+    earlier (a sort on whole rows would let the smaller value win)."""
+    cache = get_cache()
+    rows = [CacheRow(k, i, "p", "m", False, f'{{"completion_text":"{k}{i}"}}', None, f'{{"text":"{k}"}}')
+            for k in ("kz", "ka", "km") for i in (1, 0)]
+    rows += [CacheRow("kb", 0, "p", "m", False, '{"completion_text":"z-earlier"}'),
+             CacheRow("kb", 0, "p", "m", False, '{"completion_text":"a-later"}')]
+    cache.put_many(iter(rows))  # any iterable, read once
+    got = {(k, idx): json.loads(v)["completion_text"]
+           for k, found in cache.get_many(["ka", "kb", "km", "kz"]).items() for idx, v, _, _ in found}
+    assert got == {**{(k, i): f"{k}{i}" for k in ("kz", "ka", "km") for i in (0, 1)},
+                   ("kb", 0): "a-later"}
+    assert [r["prompt"] for r in cache.export_rows() if r["key"] == "km"] == [{"text": "km"}] * 2

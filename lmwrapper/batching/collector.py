@@ -18,16 +18,19 @@ that the next batch run (`sweep`) deletes.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import NO_CACHE_PREFIX
 from lmwrapper.batching.adapter import LineResult, RemoteBatch
 from lmwrapper.batching.records import owner_alive
 from lmwrapper.errors import LmWrapperError
-from lmwrapper.sqlcache import CacheRow
+from lmwrapper.sqlcache import CacheRow, insert_rows
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
@@ -45,12 +48,23 @@ def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
     if not lines or b is None or b.state != "submitted":
         return {}  # another process collected it
     prompts = {cid: _prompt(runner, key, pj) for cid, key, _, _, pj, _ in lines}
+    answered, rows, updates = _read(runner, remote, lines, prompts)
+    if not _finish(runner, uid, remote, rows, updates, b.tokens):
+        return {}  # another process collected it first
+    _log(remote, uid, updates)
+    _clean_up(runner, uid, remote, b.input_path)
+    return answered
+
+
+def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, int, int, str, int]],
+          prompts: dict[str, LmPrompt]) -> tuple[Answered, list[CacheRow], list[tuple[Any, ...]]]:
+    """Each line's answers, rows to store and next state, from the batch's result files."""
     results: dict[str, LineResult] = {}
     if remote.state != "failed":
         for res in runner.adapter.results(remote, prompts):
             results[res.custom_id] = res
     answered: Answered = {}
-    rows = []
+    rows: list[CacheRow] = []
     updates: list[tuple[Any, ...]] = []
     for cid, key, first, n, _, attempts in lines:
         r = results.get(cid)
@@ -65,11 +79,21 @@ def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
             updates.append(("done", None, attempts, cid))
         else:
             updates.append(_retry_or_fail(runner, remote, r, attempts, cid, len(lines) == 1))
-    if not _finish(runner, uid, remote, rows, updates, b.tokens):
-        return {}  # another process collected it first
-    _log(remote, uid, updates)
-    _clean_up(runner, uid, remote, b.input_path)
-    return answered
+    return answered, rows, updates
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while a result file becomes 100,000s of acyclic objects (parsed
+    lines, predictions, rows, the engine's copies): its full scans of a heap that holds the
+    whole job, repeated as objects pile up, took a third of ingesting a 50,000-line file."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _predictions(runner: BatchRunner, r: LineResult, prompt: LmPrompt, n: int) -> list[LmPrediction]:
@@ -108,12 +132,7 @@ def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[Cache
         if state is None or state[0] != "submitted":
             return False
         now = time.time()
-        # SqlCache.put_many's statement, inside this transaction (put_many opens its own)
-        c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                      [(r.key, r.sample_index, r.provider, r.model, now, int(r.is_error), r.value,
-                        r.blob) for r in rows])
-        c.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)",
-                      {r.key: r.prompt_json for r in rows if r.prompt_json is not None}.items())
+        insert_rows(c, rows)  # SqlCache.put_many's work, inside this transaction
         c.executemany("UPDATE batch_lines SET state = ?, error = ?, attempts = ?, "
                       "uid = CASE WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ?",
                       [(st, err, att, st, runner.owner, cid) for st, err, att, cid in updates])

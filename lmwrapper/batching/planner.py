@@ -21,6 +21,8 @@ from typing import IO
 from lmwrapper.batching.adapter import BatchLimits
 from lmwrapper.batching.records import new_id
 
+_BUFFER = 1 << 20
+
 
 @dataclass
 class PlannedBatch:
@@ -60,7 +62,8 @@ def plan_files(lines: Iterable[tuple[str, bytes, int]], limits: BatchLimits,
         if current is None:
             uid = new_id("lmwb")
             current = PlannedBatch(uid, directory / f"{uid}.jsonl")
-            out = open(current.path, "wb")  # noqa: SIM115 — closed in _close
+            # a 1 MB buffer: a write call per ~1 MB, not per 8 KB (200 MB files)
+            out = open(current.path, "wb", buffering=_BUFFER)  # noqa: SIM115 — closed in _close
         assert out is not None
         out.write(data)
         current.custom_ids.append(custom_id)

@@ -179,12 +179,28 @@ class Records:
                 out.setdefault(key, set()).add(idx)
         return out
 
-    def lines_by_id(self, custom_ids: list[str]) -> list[LineRow]:
-        q = f"SELECT {_LINE_COLS} FROM batch_lines l WHERE custom_id IN (SELECT value FROM json_each(?))"
+    def lines_by_id(self, custom_ids: list[str], where: str = "", args: tuple[Any, ...] = ()
+                    ) -> list[LineRow]:
+        """The lines of `custom_ids` (those matching the SQL condition `where`, if given)."""
+        q = (f"SELECT {_LINE_COLS} FROM batch_lines l WHERE custom_id IN "
+             f"(SELECT value FROM json_each(?)){f' AND ({where})' if where else ''}")
         out = []
         for chunk in _chunks(custom_ids):
-            out += [LineRow(*r) for r in self.read(q, (json.dumps(chunk),))]
+            out += [LineRow(*r) for r in self.read(q, (json.dumps(chunk), *args))]
         return out
+
+    def batches_of(self, custom_ids: list[str]) -> set[str]:
+        """The batches (uids) holding `custom_ids`: a few queries, no row objects, however
+        many lines a job waits for."""
+        q = ("SELECT DISTINCT uid FROM batch_lines WHERE custom_id IN (SELECT value FROM "
+             "json_each(?)) AND uid IS NOT NULL")
+        return {uid for chunk in _chunks(custom_ids) for (uid,) in self.read(q, (json.dumps(chunk),))}
+
+    def set_planned(self, c: sqlite3.Connection, uid: str, custom_ids: list[str]) -> None:
+        """Mark `custom_ids` planned into batch `uid` (one statement per 20,000 lines)."""
+        for chunk in _chunks(custom_ids):
+            c.execute("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id IN "
+                      "(SELECT value FROM json_each(?))", (uid, json.dumps(chunk)))
 
     def line_prompts(self, uid: str) -> list[tuple[str, str, int, int, str, int]]:
         """(custom_id, key, first_sample, n, prompt_json, attempts) of a batch's lines."""

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import Emit, Job, ShouldStop
 from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch, TimedOut
-from lmwrapper.batching.collector import collect, sweep
+from lmwrapper.batching.collector import collect, gc_paused, sweep
 from lmwrapper.batching.planner import plan_files
 from lmwrapper.batching.progress import JobProgress
 from lmwrapper.batching.records import (
@@ -47,6 +47,11 @@ log = logging.getLogger("lmwrapper.batching")
 CLAIM_CHUNK = 5_000  # prompts claimed per transaction
 MAX_COLLECT_FAILURES = 5  # reads of a finished batch's results before its lines fail
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+# The waiting lines `_refresh` acts on, chosen in SQL: every loop looks at each waiting
+# line, and most (planned into a submitted batch, or claimed by this runner) need nothing.
+_NEEDS_A_LOOK = ("state IN ('done', 'failed') OR (state = 'claimed' AND l.owner IS NOT ?) OR "
+                 "(state = 'planned' AND uid IS NOT NULL AND uid NOT IN "
+                 "(SELECT uid FROM batch_batches WHERE state = 'submitted'))")
 
 
 class BatchRunner:
@@ -102,8 +107,8 @@ class BatchRunner:
     def _claim(self, jobs: list[Job]) -> None:
         """Claim every sample no live line covers, and plan the new lines into batches.
 
-        Claims are durable transactions of `CLAIM_CHUNK` prompts, consumed by the planner as
-        they commit, so memory does not grow with the job (nor with its prompts' size)."""
+        Claims are transactions of `CLAIM_CHUNK` prompts, consumed by the planner as they
+        commit, so memory does not grow with the job (nor with its prompts' size)."""
         self._plan(self._claimed(jobs))
 
     def _claimed(self, jobs: list[Job]) -> Iterator[tuple[str, str, int]]:
@@ -113,7 +118,10 @@ class BatchRunner:
     def _claim_chunk(self, jobs: list[Job]) -> list[tuple[str, str, int]]:
         keys = [j.key for j in jobs]
         to_plan: list[tuple[str, str, int]] = []
-        with self.records.durable() as c:
+        # Not `durable()`: nothing is sent for a claim before `_plan` records its batch in a
+        # `synchronous=FULL` transaction, and that commit's sync puts every earlier commit on
+        # disk with it. A power cut before then loses claims of lines nobody has sent.
+        with self.records.cache.write() as c:
             live = self.records.lines_for_keys(c, keys)
             cached = self.records.cached_samples(c, keys)
             new_rows = []
@@ -127,7 +135,8 @@ class BatchRunner:
                 for first, n in _runs(missing, per_line):
                     cid = self._custom_id()
                     new_rows.append((cid, self.job_id, job.key, first, n,
-                                     _JSON.encode(job.prompt.to_dict()), "claimed", self.owner))
+                                     _JSON.encode(job.prompt.to_dict(defaults=False)), "claimed",
+                                     self.owner))
                     to_plan.append((cid, job.key, n))
                     self.waiting[cid] = job.key
             if new_rows:
@@ -154,7 +163,9 @@ class BatchRunner:
 
     def _custom_id(self) -> str:
         self._seq += 1
-        return f"{self.job_id}-{self._seq:x}"  # ≤ 64 chars of [A-Za-z0-9_-]
+        # ≤ 64 chars of [A-Za-z0-9_-]; zero-padded, so that ids sort in the order they are
+        # made and the custom_id index grows at its end instead of splitting pages anywhere
+        return f"{self.job_id}-{self._seq:08x}"
 
     def _plan(self, lines: Iterable[tuple[str, str, int]]) -> None:
         """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
@@ -174,8 +185,7 @@ class BatchRunner:
                           "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
                           (pb.uid, self.job_id, self.adapter.provider, self.adapter.model,
                            self.owner, str(pb.path), pb.lines, pb.tokens, pb.bytes, now, now))
-                c.executemany("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id = ?",
-                              [(pb.uid, cid) for cid in pb.custom_ids])
+                self.records.set_planned(c, pb.uid, pb.custom_ids)
             self.mine.add(pb.uid)
             self.fresh.add(pb.uid)
             log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
@@ -190,9 +200,8 @@ class BatchRunner:
 
     def _replan_mine(self) -> None:
         """Lines sent back to `claimed` (retries) that this runner owns go into new batches."""
-        cids = [cid for cid in self.waiting]
-        rows = [r for r in self.records.lines_by_id(cids)
-                if r.state == "claimed" and r.owner == self.owner]
+        rows = self.records.lines_by_id(list(self.waiting), "state = 'claimed' AND l.owner = ?",
+                                        (self.owner,))
         self._plan([(r.custom_id, r.key, r.n) for r in rows if r.key in self.jobs])
 
     # -- the loop ---------------------------------------------------------------------------
@@ -267,7 +276,7 @@ class BatchRunner:
         return True
 
     def _poll(self, emit: Emit) -> bool:
-        uids = {r.uid for r in self.records.lines_by_id(list(self.waiting)) if r.uid}
+        uids = self.records.batches_of(list(self.waiting))
         did = False
         for b in self.records.batches(uids):
             if b.state != "submitted" or b.remote_id is None:
@@ -287,18 +296,19 @@ class BatchRunner:
         return did
 
     def _collect(self, uid: str, remote: RemoteBatch, emit: Emit) -> bool:
-        try:
-            answered = collect(self, uid, remote)
-        except ConfigurationError:
-            raise
-        except LmWrapperError as e:
-            self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
-            log.warning("batch %s: reading results failed (%s)", remote.id, e)
-            if self.collect_failures[uid] >= MAX_COLLECT_FAILURES:
-                self._give_up(uid, f"the results of batch {remote.id} could not be read ({e}); "
-                                   "rerun to send these prompts again")
-            return False
-        self._take(answered, emit)
+        with gc_paused():
+            try:
+                answered = collect(self, uid, remote)
+            except ConfigurationError:
+                raise
+            except LmWrapperError as e:
+                self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
+                log.warning("batch %s: reading results failed (%s)", remote.id, e)
+                if self.collect_failures[uid] >= MAX_COLLECT_FAILURES:
+                    self._give_up(uid, f"the results of batch {remote.id} could not be read "
+                                       f"({e}); rerun to send these prompts again")
+                return False
+            self._take(answered, emit)
         return True
 
     def _give_up(self, uid: str, error: str) -> None:
@@ -320,7 +330,7 @@ class BatchRunner:
 
     def _refresh(self, emit: Emit) -> None:
         """Lines finished by another process (or by an earlier loop) become answers."""
-        rows = self.records.lines_by_id(list(self.waiting))
+        rows = self.records.lines_by_id(list(self.waiting), _NEEDS_A_LOOK, (self.owner,))
         done_keys = []
         for r in rows:
             if r.state == "done":
