@@ -50,6 +50,10 @@ class LmPredictor:
     supports_batch: ClassVar[bool] = False
     runs_locally: ClassVar[bool] = False  # a local model: its tokens cost nothing
     key_env_var: ClassVar[str | None] = None
+    # Most samples of one prompt one request can ask for; None: no limit (an API with `n`, a
+    # local model's batch). The engine splits a prompt's missing samples into jobs of at
+    # most this many, so each is sent, retried and stored on its own (Claude: 1, no `n`).
+    max_samples_per_request: ClassVar[int | None] = None
 
     def __init__(self, cache_default: bool = True, cache_dir: str | None = None) -> None:
         self.cache_default = cache_default

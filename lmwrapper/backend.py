@@ -20,7 +20,8 @@ from lmwrapper.structs import LmPrediction, LmPrompt
 
 @dataclass
 class Job:
-    """Samples of one distinct prompt that the cache does not have yet."""
+    """Samples of one distinct prompt that the cache does not have yet, sent together: at
+    most the backend's `max_samples_per_request`, so one prompt may have several jobs."""
 
     key: str
     prompt: LmPrompt

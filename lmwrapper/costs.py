@@ -88,7 +88,7 @@ def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
     from lmwrapper.engine import Plan
 
     plan = Plan(lm, prompts, window)
-    return [j.prompt for j in plan.jobs], [len(j.sample_indices) for j in plan.jobs]
+    return plan.uncached()
 
 
 def estimate_run(lm: LmPredictor, prompts: Sequence[LmPrompt | str],

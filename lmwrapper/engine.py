@@ -1,7 +1,8 @@
 """The predict_many pipeline: validate, key, dedupe, look up, route the misses, store, yield.
 
     Plan:  prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
-                   ─► bulk cache lookup ─► misses become Jobs ─► cost check
+                   ─► bulk cache lookup ─► misses become Jobs (at most the backend's
+                      `max_samples_per_request` samples each) ─► cost check
     Run:   Jobs ─► a runner, chosen here (batch / live API / the backend's own loop), on its
                    own thread, started when `predict_many` is called
                 ─► each result stored the moment it arrives ─► yielded in input order
@@ -81,6 +82,10 @@ class RunSummary:
 class _Slot:
     samples: dict[int, LmPrediction] = field(default_factory=dict)
     prompts: int = 0  # how many input prompts share this key (for progress)
+    # Samples this run sends for the key, not answered yet: its prompts count as new or
+    # failed once, when the last arrives, however many jobs (or runner lines) carry them.
+    left: int = 0
+    failed: bool = False  # one of the samples that arrived is an error
 
 
 def as_prompt(p: LmPrompt | str) -> LmPrompt:
@@ -156,8 +161,9 @@ class Plan:
             if not key.startswith(_NO_CACHE):
                 cached_keys.append(key)
         rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
+        per_request = self.lm.max_samples_per_request
         decode, from_record = _DECODER.raw_decode, LmPrediction.from_cache_record
-        jobs = []
+        jobs: list[Job] = []
         for key, n in need.items():
             samples = slots[key].samples
             for idx, value, blob, is_error in rows.get(key, ()):
@@ -167,24 +173,36 @@ class Plan:
                 samples[idx] = from_record(decode(value)[0], first[key], internals, self.defaults)
                 if first[key].response_format is not None:  # parsed on read, never stored
                     samples[idx] = structured.finish(samples[idx])
-            if len(samples) < n:
+            # all there: exactly 0..n-1 (fast); else a gap, such as a failed sample's error
+            # row skipped by retry_errors, is missing even when later samples are cached
+            if len(samples) < n or max(samples) >= n:
                 missing = [i for i in range(n) if i not in samples]
+                slots[key].left = len(missing)
                 if missing:
-                    jobs.append(Job(key, first[key], missing))
+                    jobs.extend(Job(key, first[key], part) for part in _split(missing, per_request))
         return jobs
+
+    def uncached(self) -> tuple[list[LmPrompt], list[int]]:
+        """The prompts still to send, one per key, and how many samples each lacks (a prompt
+        may be split into several jobs: this is what a person counts)."""
+        todo: dict[str, tuple[LmPrompt, int]] = {}
+        for j in self.jobs:
+            _, n = todo.get(j.key, (j.prompt, 0))
+            todo[j.key] = (j.prompt, n + len(j.sample_indices))
+        return [p for p, _ in todo.values()], [n for _, n in todo.values()]
 
     def _check_cost(self, max_cost_usd: float | None) -> None:
         if max_cost_usd is None or not self.jobs:
             return
-        est = self.lm.estimate_cost([j.prompt for j in self.jobs], self.window,
-                                    samples=[len(j.sample_indices) for j in self.jobs])
+        todo, samples = self.uncached()
+        est = self.lm.estimate_cost(todo, self.window, samples=samples)
         if not est.priced:
             raise CostLimitExceededError(
                 f"cannot bound the cost of {self.lm.model_name()}: pass "
                 "input_usd_per_mtok/output_usd_per_mtok, or drop max_cost_usd")
         if est.total_usd > max_cost_usd:
             raise CostLimitExceededError(
-                f"this run could cost up to ${est.total_usd:.4f} for {len(self.jobs)} uncached "
+                f"this run could cost up to ${est.total_usd:.4f} for {len(todo)} uncached "
                 f"prompts, above max_cost_usd=${max_cost_usd:.4f}. Lower max_tokens, send fewer "
                 "prompts, use CompletionWindow.BATCH_ANY where the model has a batch price, or "
                 "raise the limit.")
@@ -248,7 +266,7 @@ class Run:
         self._next = 0
         self._stopping = threading.Lock()
         self._closed = False
-        self._bar = _progress_bar(progress, len(plan.prompts), len(plan.jobs))
+        self._bar = _progress_bar(progress, len(plan.prompts), len({j.key for j in plan.jobs}))
         if self._bar is not None:
             self._advance_bar(self.summary.cached)
         self.lm.last_run = self.summary
@@ -336,7 +354,11 @@ class Run:
                 for p in preds:
                     slot.samples[p.sample_index] = p
                     self.summary.spent_usd += p.cost_usd or 0.0
-                if any(p.has_errors for p in preds):
+                slot.failed |= any(p.has_errors for p in preds)
+                slot.left -= len(preds)
+                if slot.left != 0:
+                    continue  # a prompt counts once, when its last sample is in
+                if slot.failed:
                     self.summary.failed += slot.prompts
                 else:
                     self.summary.new += slot.prompts
@@ -517,6 +539,17 @@ def _gc_paused() -> Iterator[None]:
 
 
 _DECODER = json.JSONDecoder()
+
+
+def _split(indices: list[int], most: int | None) -> list[list[int]]:
+    """`indices` in runs of at most `most` (None: one run): one job per request.
+
+    >>> _split([0, 1, 3, 4, 5], 2)
+    [[0, 1], [3, 4], [5]]
+    """
+    if most is None or len(indices) <= most:
+        return [indices]
+    return [indices[i : i + most] for i in range(0, len(indices), most)]
 
 
 def _progress_bar(progress: bool | None, total: int, jobs: int) -> Any:

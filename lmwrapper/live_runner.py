@@ -92,7 +92,8 @@ DEFAULT_RETRY = RetryPolicy()
 
 @dataclass
 class RunnerStats:
-    """What the runner did; `attempts[job.key]` is how often each job was sent."""
+    """What the runner did; `attempts[key]` is how many requests a prompt's jobs made (a
+    prompt's samples may be several jobs, each retried on its own)."""
 
     requests: int = 0
     retries: int = 0
@@ -236,7 +237,8 @@ class LiveRunner:
         item.attempts += 1
         with self._cond:
             self.stats.requests += 1
-            self.stats.attempts[item.job.key] = item.attempts
+            key = item.job.key
+            self.stats.attempts[key] = self.stats.attempts.get(key, 0) + 1
             self._sending += 1
 
     def _ended(self, tokens: int) -> None:

@@ -90,6 +90,7 @@ class BatchRunner:
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
         self.owner = new_owner()
+        jobs = _by_key(jobs)  # the engine may split a prompt's samples; lines are ours to cut
         self.jobs = {j.key: j for j in jobs}
         self.got = {j.key: {} for j in jobs}
         self.progress = JobProgress(len(jobs), self._estimate_usd(jobs) if self.show_progress
@@ -401,6 +402,18 @@ def _limits(provider: BatchLimits, settings: BatchSettings) -> BatchLimits:
     return BatchLimits(tighter(settings.max_requests, provider.max_requests),
                        tighter(settings.max_bytes, provider.max_bytes),
                        settings.token_limit or provider.enqueued_tokens)
+
+
+def _by_key(jobs: Sequence[Job]) -> list[Job]:
+    """One job per prompt key (the samples of its jobs together): lines are planned per key,
+    `max_samples_per_line` samples each, and answered by key."""
+    merged: dict[str, Job] = {}
+    for j in jobs:
+        if j.key in merged:
+            merged[j.key].sample_indices.extend(j.sample_indices)
+        else:
+            merged[j.key] = Job(j.key, j.prompt, list(j.sample_indices))
+    return list(merged.values())
 
 
 def _runs(indices: list[int], per_line: int) -> list[tuple[int, int]]:

@@ -4,19 +4,18 @@ What is Anthropic's: the request body, one attempt over the official SDK (or, fo
 loop of a live run, `send_async`: the same body over `lmwrapper.lean_sender`), parsing the
 answer, counting tokens. The key, the client, scrubbing, pacing (`anthropic-ratelimit-*`,
 Retry-After), the live runner, the lean HTTP path and error classification are every API
-provider's (`lmwrapper.api_backend`). The API has no `n`, so a job's samples are separate
-requests; samples already answered are kept across retries of the job, so a failure of
-sample 3 does not pay for samples 1-2 again.
+provider's (`lmwrapper.api_backend`). The API has no `n`, so `max_samples_per_request` is 1:
+the engine makes each sample its own job, sent concurrently, retried alone and stored as it
+arrives, so a failure of sample 3 neither delays nor loses samples 1-2.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper import tokens
@@ -60,6 +59,7 @@ class ClaudePredictor(ApiPredictor):
     quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
     supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.batching
     supports_lean_http = True  # live runs: send_async on one event loop
+    max_samples_per_request = 1  # no `n`: each sample is a job of its own (see the engine)
 
     def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
                  base_url: str | None = None, max_concurrency: int = 8,
@@ -72,7 +72,6 @@ class ClaudePredictor(ApiPredictor):
             timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
         self.price = ClaudePrice.of(model)
         self._counts = tokens.CountCache()
-        self._partial: dict[tuple[str, int], LmPrediction] = {}
         self._warned: set[str] = set()
 
     # -- identity and validation --------------------------------------------------------------
@@ -154,42 +153,15 @@ class ClaudePredictor(ApiPredictor):
                 + self.default_max_tokens(job.prompt)) * len(job.sample_indices)
 
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
-        """One attempt at a job: one request per sample not answered yet."""
+        """One attempt at a job: one request per sample (the engine's jobs have one)."""
         body = build_request(job.prompt, self.model)
-        with self._keeping_samples(job):
-            for i in self._unanswered(job):
-                self._partial[(job.key, i)] = self._parse(self._call("messages", body), job.prompt)
-            return [self._partial[(job.key, i)] for i in job.sample_indices]
+        return [self._parse(self._call("messages", body), job.prompt) for _ in job.sample_indices]
 
     async def send_async(self, job: Job, post: AsyncPost) -> Sequence[LmPrediction]:
         """`send_once` on the live runner's event loop (`lmwrapper.lean_sender`): the same
         body, the same samples, the same parsing, a fraction of the CPU."""
         body = build_request(job.prompt, self.model)
-        with self._keeping_samples(job):
-            for i in self._unanswered(job):
-                self._partial[(job.key, i)] = self._parse(await post(MESSAGES_PATH, body),
-                                                          job.prompt)
-            return [self._partial[(job.key, i)] for i in job.sample_indices]
-
-    def _unanswered(self, job: Job) -> list[int]:
-        return [i for i in job.sample_indices if (job.key, i) not in self._partial]
-
-    @contextlib.contextmanager
-    def _keeping_samples(self, job: Job) -> Iterator[None]:
-        """Samples answered by a failed attempt are kept for the job's next attempt, so a
-        failure of sample 3 does not pay for samples 1-2 again; forgotten once the job is
-        answered, or failed with an error no retry follows."""
-        try:
-            yield
-        except LmWrapperError as e:
-            if not getattr(e, "retryable", False):
-                self._forget(job)
-            raise
-        self._forget(job)
-
-    def _forget(self, job: Job) -> None:
-        for i in job.sample_indices:
-            self._partial.pop((job.key, i), None)
+        return [self._parse(await post(MESSAGES_PATH, body), job.prompt) for _ in job.sample_indices]
 
     def _parse(self, text: str, prompt: LmPrompt) -> LmPrediction:
         """The prediction in a 200's body; BadResponseError (retried once: it was billed)."""
