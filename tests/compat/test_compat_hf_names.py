@@ -43,7 +43,8 @@ def test_tokenize_ids_match_the_tokenizer_and_tokenize(lm, raw_tokenizer):
 
 
 def test_internals_say_whether_the_tokens_start_with_bos(tiny_dir, tmp_path, raw_tokenizer):
-    from lmwrapper.internals import ModelInternalsResults  # 0.18's name for the internals
+    from lmwrapper.huggingface_wrapper.prediction import HuggingFacePrediction  # 0.18's names
+    from lmwrapper.internals import ModelInternalsResults
 
     lm = get_huggingface_lm(str(tiny_dir), device="cpu", cache_dir=str(tmp_path))
     want = ModelInternalsRequest(return_hidden_states=True, hidden_layer_indexes=(-1,))
@@ -59,6 +60,7 @@ def test_internals_say_whether_the_tokens_start_with_bos(tiny_dir, tmp_path, raw
     again = lm.predict(LmPrompt(TEXT, max_tokens=2, temperature=0, add_bos_token=True,
                                 model_internals_request=want))
     assert again.was_cached and again.internals.has_a_bos is True  # kept in the cache
+    assert isinstance(again, HuggingFacePrediction)
 
 
 def test_with_settings_keeps_the_prompt_trimmer(tiny_dir):
