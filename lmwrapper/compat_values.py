@@ -49,6 +49,13 @@ class PromptCompat018:
         temperature: float
         top_p: float
 
+    @property
+    def stop_mode(self) -> StopMode:
+        """0.18's stop handling mode, as given to `LmPrompt(stop_mode=)` (AUTO if not given).
+        Not part of the cache key: see `prompt_018_args`."""
+        mode: StopMode = self.__dict__.get("_stop_mode", StopMode.AUTO)
+        return mode
+
     def replace(self, **changes: Any) -> LmPrompt:
         """A copy with `changes` applied (validated like a new prompt)."""
         return dataclasses.replace(cast("LmPrompt", self), **changes)
@@ -75,7 +82,7 @@ def prompt_018_args(prompt: LmPrompt, stop_mode: Any, max_completion_tokens: int
         object.__setattr__(prompt, "top_p", 1.0)
     if stop_mode != StopMode.AUTO:
         mode = _stop_mode(stop_mode)
-        object.__setattr__(prompt, "stop_mode", mode)  # read back as `prompt.stop_mode`
+        object.__setattr__(prompt, "_stop_mode", mode)  # read back as `prompt.stop_mode`
         if mode == StopMode.ONLY_STOP_GENERATING:
             warn("LmPrompt(stop_mode=ONLY_STOP_GENERATING): lmwrapper never leaves a stop string "
                  "in completion_text (WILL_NOT_CONTAIN, on every backend); the text ends where "
@@ -86,6 +93,14 @@ def prompt_018_args(prompt: LmPrompt, stop_mode: Any, max_completion_tokens: int
                              f"{max_completion_tokens} disagree; pass only max_tokens (it is sent "
                              "as max_completion_tokens to the models that take that)")
         object.__setattr__(prompt, "max_tokens", max_completion_tokens)
+
+
+def function_call_018(function_call: Any) -> None:
+    """`LmChatTurn(function_call=)`: 0.18 kept the call a model asked for on the turn. Here the
+    turn keeps it (`turn.function_call`), but it is neither sent nor part of the cache key."""
+    warn(f"LmChatTurn(function_call={function_call!r}) is kept on the turn but not sent to the "
+         "model and not part of the cache key: lmwrapper does not do function calling. To show "
+         "the model the call, put it in the turn's content.", stacklevel=5)
 
 
 def _stop_mode(value: Any) -> StopMode:

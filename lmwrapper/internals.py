@@ -1,7 +1,8 @@
 """lmwrapper 0.18's home of `ModelInternalsRequest` (and `ModelInternalsResults`).
 
 `ModelInternalsResults` is 0.18's name for what `LmPrediction.internals` holds; here it is
-`lmwrapper.huggingface_wrapper.ModelInternals` (loaded lazily: it needs numpy).
+`lmwrapper.huggingface_wrapper.ModelInternals` (loaded lazily: it needs numpy), with 0.18's
+`hidden_states`, `attentions` (one array per layer) and `has_a_bos`.
 """
 
 from typing import Any

@@ -22,6 +22,7 @@ from lmwrapper.compat_values import (  # noqa: F401  (0.18's names, kept apart; 
     PredictionCompat018,
     PromptCompat018,
     StopMode,
+    function_call_018,
     prompt_018_args,
 )
 from lmwrapper.structured import is_schema_class, response_format_key
@@ -36,10 +37,16 @@ class LmChatTurn:
     role: str
     content: str
     name: str | None = None
+    # 0.18's; kept on the turn but never sent nor keyed (see compat_values.function_call_018)
+    function_call: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"LmChatTurn.role must be one of {', '.join(ROLES)}; got {self.role!r}")
+        if self.function_call is not None:
+            function_call_018(self.function_call)
+            if self.content is None:  # 0.18: a function-call turn needed no content
+                object.__setattr__(self, "content", "")
         if not isinstance(self.content, str):
             raise TypeError(f"LmChatTurn.content must be a str; got {type(self.content).__name__}")
 
@@ -96,7 +103,8 @@ def _as_turn(value: ChatTurnLike, default_role: str) -> LmChatTurn:
     if isinstance(value, str):
         return LmChatTurn(default_role, value)
     if isinstance(value, Mapping):
-        return LmChatTurn(value["role"], value["content"], value.get("name"))
+        return LmChatTurn(value["role"], value["content"], value.get("name"),
+                          value.get("function_call"))
     if isinstance(value, tuple) and len(value) == 2:
         return LmChatTurn(value[0], value[1])
     raise ValueError(
@@ -264,6 +272,12 @@ class LmPrompt(PromptCompat018):
         if d.get("model_internals_request") is not None:
             d["model_internals_request"] = ModelInternalsRequest(**d["model_internals_request"])
         return cls(**d)
+
+
+# The InitVar's default left a class attribute `LmPrompt.stop_mode` (AUTO) that would hide
+# `PromptCompat018.stop_mode`, the property 0.18 code reads (and type-checks); __init__ keeps
+# its own copy of the default.
+delattr(LmPrompt, "stop_mode")
 
 
 def _check_text_type(text: Any) -> None:

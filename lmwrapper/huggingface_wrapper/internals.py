@@ -41,6 +41,9 @@ class ModelInternals:
     layers: tuple[int, ...]
     hidden_states: tuple[np.ndarray, ...] | None = None
     attentions: tuple[np.ndarray, ...] | None = None
+    # 0.18's: whether `tokens` start with the tokenizer's BOS token (None: cached before
+    # lmwrapper recorded it)
+    has_a_bos: bool | None = None
 
     def hidden_state(self, layer: int) -> np.ndarray:
         """The hidden states of `layer` (as numbered in `layers`, negative allowed if requested so)."""
@@ -72,7 +75,8 @@ def to_blob(internals: ModelInternals) -> bytes:
     meta = {"tokens": list(internals.tokens), "token_ids": list(internals.token_ids),
             "num_prompt_tokens": internals.num_prompt_tokens, "layers": list(internals.layers),
             "has_hidden": internals.hidden_states is not None,
-            "n_attentions": len(internals.attentions) if internals.attentions is not None else -1}
+            "n_attentions": len(internals.attentions) if internals.attentions is not None else -1,
+            "has_a_bos": internals.has_a_bos}
     arrays = {"meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
     for j, h in enumerate(internals.hidden_states or ()):
         arrays[f"hidden_{j}"] = h
@@ -91,7 +95,8 @@ def from_blob(blob: bytes) -> ModelInternals:
         attn = (tuple(z[f"attention_{j}"] for j in range(meta["n_attentions"]))
                 if meta["n_attentions"] >= 0 else None)
     return ModelInternals(tuple(meta["tokens"]), tuple(meta["token_ids"]),
-                          meta["num_prompt_tokens"], tuple(meta["layers"]), hidden, attn)
+                          meta["num_prompt_tokens"], tuple(meta["layers"]), hidden, attn,
+                          meta.get("has_a_bos"))
 
 
 def forward_internals(model: Any, seqs: Sequence[Sequence[int]], layers: Sequence[tuple[int, ...]],

@@ -17,6 +17,7 @@ from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.huggingface_wrapper import internals as _internals
+from lmwrapper.huggingface_wrapper.compat018 import HfCompat018  # 0.18 names
 from lmwrapper.huggingface_wrapper.prompts import PromptEncoder, encoding_identity
 from lmwrapper.huggingface_wrapper.stopping import (
     RUNNING,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
 DEFAULT_MAX_TOKENS_CAP = 512
 
 
-class HuggingFacePredictor(LmPredictor):
+class HuggingFacePredictor(HfCompat018, LmPredictor):
     """A loaded model + tokenizer. Build one with `get_huggingface_lm`."""
 
     provider = "huggingface"
@@ -129,15 +130,21 @@ class HuggingFacePredictor(LmPredictor):
 
     def with_settings(self, *, batch_size: int | None = None, cache_default: bool | None = None,
                       cache_dir: str | None = None) -> HuggingFacePredictor:
-        """A predictor sharing these weights (no reload) with other run settings."""
-        return HuggingFacePredictor(
+        """A predictor of the same class (a trimmer, ... kept) sharing these weights (no
+        reload) with other run settings."""
+        return type(self)(
             self._model or self._load_model, self._tokenizer, self._config, name=self._name,
             identity={k: v for k, v in self._identity.items()
                       if k not in ("provider", "model", "chat_mode", "strings")},
             batch_size=batch_size or self.batch_size, use_chat_mode=self._forced,
             load_tokenizer=self._load_tokenizer, has_template=self._has_template,
             cache_default=self.cache_default if cache_default is None else cache_default,
-            cache_dir=cache_dir if cache_dir is not None else self._cache_dir)
+            cache_dir=cache_dir if cache_dir is not None else self._cache_dir,
+            **self._subclass_kwargs())
+
+    def _subclass_kwargs(self) -> dict[str, Any]:
+        """What a subclass's __init__ needs besides ours, for `with_settings`."""
+        return {}
 
     # -- identity, limits, validation -----------------------------------------------------
 
@@ -362,7 +369,8 @@ class HuggingFacePredictor(LmPredictor):
             value = _internals.ModelInternals(
                 tokens=tuple(self.token_str(t) for t in seq), token_ids=tuple(seq),
                 num_prompt_tokens=len(rows[i].prompt_ids), layers=lay,
-                hidden_states=hidden if req.return_hidden_states else None, attentions=attn)
+                hidden_states=hidden if req.return_hidden_states else None, attentions=attn,
+                has_a_bos=bool(seq) and seq[0] == self.tokenizer.bos_token_id)
             out[i] = preds[i].evolve(internals=value)
         return out
 
@@ -395,31 +403,7 @@ class HuggingFacePredictor(LmPredictor):
     def blob_to_internals(self, blob: bytes) -> Any:
         return _internals.from_blob(blob)
 
-    # -- lmwrapper 0.18 names --
-    def tokenize(self, input_str: str) -> list[str]:
-        """`input_str` as token strings, in the same text form as `completion_tokens`
-        (so `"".join(lm.tokenize(s)) == s`; 0.18 gave the tokenizer's raw "Ġ" forms)."""
-        ids = self.tokenizer(input_str, add_special_tokens=False)["input_ids"]
-        return [self.token_str(i) for i in ids]
-
-    @property
-    def supports_token_operations(self) -> bool:
-        return True
-
-    @property
-    def is_chat_model(self) -> bool:
-        return bool(self._identity["chat_mode"])
-
-    @property
-    def supports_prefilled_chat(self) -> bool:
-        """A chat ending in an assistant turn is continued through the chat template."""
-        return bool(self._identity["chat_mode"])
-
-    @property
-    def reasoning_style(self) -> Any:  # LmReasoningStyle
-        from lmwrapper.abstract_predictor import LmReasoningStyle
-
-        return LmReasoningStyle.NEVER_THINK
+    # -- pickling and forking ------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle with the weights: the lazy loader is a closure, which pickle cannot carry."""

@@ -30,6 +30,9 @@ class TrimmingHuggingFacePredictor(HuggingFacePredictor):
         super().__init__(*args, **kwargs)
         self.prompt_trimmer = prompt_trimmer
 
+    def _subclass_kwargs(self) -> dict[str, Any]:
+        return {"prompt_trimmer": self.prompt_trimmer}  # with_settings keeps the trimmer
+
     def predict_many(self, prompts: Iterable[LmPrompt | str],
                      completion_window: CompletionWindow = CompletionWindow.ASAP,
                      **options: Any) -> Results:

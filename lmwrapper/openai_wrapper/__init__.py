@@ -16,7 +16,11 @@ from lmwrapper.api_backend import live_settings
 from lmwrapper.compat import openai_factory_args
 from lmwrapper.live_runner import RetryPolicy
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames
-from lmwrapper.openai_wrapper.predictor import DEFAULT_BASE_URL, OpenAiPredictor
+from lmwrapper.openai_wrapper.predictor import (
+    DEFAULT_BASE_URL,
+    OpenAiInstantiationHook,
+    OpenAiPredictor,
+)
 from lmwrapper.openai_wrapper.request import OpenAiRequest, build_request, parse_response
 
 
@@ -95,6 +99,7 @@ __all__ += [
     "LmPrompt",
     "LmReasoningStyle",
     "OpenAIPredictor",
+    "OpenAiInstantiationHook",
     "OpenAiLmPrediction",
     "SecretEnvVar",
     "SecretFile",

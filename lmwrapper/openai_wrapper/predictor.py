@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lmwrapper import tokens
 from lmwrapper.abstract_predictor import CostEstimate
@@ -66,6 +67,9 @@ class OpenAiPredictor(ApiPredictor):
             timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
         self.price = Price(model.input_usd_per_mtok, model.output_usd_per_mtok,
                            model.cached_input_usd_per_mtok, model.batch_discount)
+        for hook in self._instantiation_hooks:  # 0.18's (see OpenAiInstantiationHook)
+            hook.before_init(self, _ClientView018(self), str(model), model.is_chat_model,
+                             cache_default, retry.retry_rate_limits)
 
     def __repr__(self) -> str:
         return f"OpenAiPredictor(model={str(self.model)!r}, base_url={self.base_url!r})"
@@ -152,9 +156,22 @@ class OpenAiPredictor(ApiPredictor):
         return preds
 
     # -- lmwrapper 0.18 names --
+    _instantiation_hooks: ClassVar[list[OpenAiInstantiationHook]] = []
+
+    @classmethod
+    def add_instantiation_hook(cls, hook: OpenAiInstantiationHook) -> None:
+        """Run `hook.before_init(...)` for every OpenAI predictor made from now on, in this
+        process (e.g. to refuse a key with a model it must not be used with)."""
+        cls._instantiation_hooks.append(hook)
+
     def tokenize(self, input_str: str) -> list[str]:
         """`input_str` as token strings of the model's tiktoken encoding."""
         return tokens.tokenize(input_str, self.model.encoding)
+
+    def tokenize_ids(self, input_str: str) -> list[int]:
+        """`input_str` as token ids of the model's tiktoken encoding (special-token text
+        counts as plain text, as in `tokenize`; 0.18 raised on it)."""
+        return tokens.get_encoding(self.model.encoding).encode(input_str, disallowed_special=())
 
     @property
     def supports_token_operations(self) -> bool:
@@ -172,6 +189,34 @@ class OpenAiPredictor(ApiPredictor):
     def default_tokens_generated(self) -> int | None:
         """16 on /v1/completions (its default); None on chat models (the server's default)."""
         return INSTRUCT_DEFAULT_MAX_TOKENS if self.model.kind == "instruct" else None
+
+
+class OpenAiInstantiationHook(ABC):
+    """lmwrapper 0.18's check run when an OpenAI predictor is made: subclass it, implement
+    `before_init`, register it with `OpenAIPredictor.add_instantiation_hook(hook)`; raising
+    in `before_init` refuses the model. It runs once the predictor is built, and `api` is not
+    an `openai.OpenAI` client (made only when a request is sent) but a view of one:
+    `api.api_key` (looked up when read), `api.base_url`, `api.organization` (None)."""
+
+    @abstractmethod
+    def before_init(self, new_predictor: OpenAiPredictor, api: Any, engine_name: str,
+                    chat_mode: bool, cache_outputs_default: bool,
+                    retry_on_rate_limit: bool) -> None:
+        raise NotImplementedError
+
+
+class _ClientView018:
+    """What an `OpenAiInstantiationHook` reads of 0.18's client, without making one."""
+
+    organization = None
+
+    def __init__(self, lm: OpenAiPredictor) -> None:
+        self._lm = lm
+        self.base_url = lm.base_url
+
+    @property
+    def api_key(self) -> str:
+        return self._lm.api_key()
 
 
 def _post(client: Any, req: OpenAiRequest) -> Any:

@@ -13,6 +13,7 @@ from lmwrapper.abstract_predictor import LmPredictor, LmReasoningStyle
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.openai_wrapper import (
     DEFAULT_BASE_URL,
+    OpenAiInstantiationHook,
     OpenAiModelInfo,
     OpenAiModelNames,
     OpenAiPredictor,
@@ -85,6 +86,7 @@ __all__ = [
     "LmPrompt",
     "LmReasoningStyle",
     "OpenAIPredictor",
+    "OpenAiInstantiationHook",
     "OpenAiLmPrediction",
     "OpenAiModelInfo",
     "OpenAiModelNames",

@@ -8,16 +8,16 @@ import multiprocessing
 import sys
 from pathlib import Path
 
-import torch
-
 from lmwrapper.abstract_predictor import LmPredictor, get_mock_predictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.caching import cache_dir, clear_cache_dir, set_cache_dir
-from lmwrapper.huggingface_wrapper import get_huggingface_lm
+from lmwrapper.huggingface_wrapper import *  # get_huggingface_lm, and torch too
+from lmwrapper.internals import ModelInternalsRequest
 from lmwrapper.openai_wrapper import *
 from lmwrapper.prompt_trimming import HfTokenTrimmer
 from lmwrapper.runtime import Runtime
 from lmwrapper.structs import ChatGptRoles, LmChatTurn, LmPrediction, LmPrompt, StopMode
+from lmwrapper.utils import flatten_dict
 
 
 def capital_prompts(countries: list[str]) -> list[LmPrompt[dict]]:
@@ -78,6 +78,7 @@ def openai_part() -> None:
     assert get_mock_predictor(echo_answer).predict("abc").completion_text == "ABC"
     record = pred.dict_serialize()
     assert record["completion_text"] == "10" and record["prompt"]["max_tokens"] == 25
+    assert flatten_dict(record)["prompt__max_tokens"] == 25  # a row for a CSV
 
     # Caching (0.18 README)
     prompt = LmPrompt("Briefly describe the city of Paris", cache=True, temperature=1,
@@ -97,6 +98,7 @@ def openai_part() -> None:
     again = list(lm.predict_many(capital_prompts(["France", "Germany", "Japan", "Italy"]),
                                  completion_window=CompletionWindow.ASAP))
     assert [p.was_cached for p in again] == [True, True, True, False]
+    assert all(p.prompt.stop_mode == StopMode.AUTO for p in again)
 
     # Token counting (0.18 README)
     lm = get_open_ai_lm(OpenAiModelNames.gpt_3_5_turbo_instruct)
@@ -104,6 +106,7 @@ def openai_part() -> None:
     assert not lm.could_completion_go_over_token_limit(LmPrompt("My name is Spingldorph",
                                                                 max_tokens=1000))
     assert len(lm.tokenize("My name is Spingldorph")) == 7
+    assert len(lm.tokenize_ids("My name is Spingldorph")) == 7
 
     # Predictors go to worker processes (pickled; the key is not in the pickle)
     chat = get_open_ai_lm(OpenAiModelNames.gpt_4o_mini)
@@ -125,6 +128,17 @@ def local_part(model_dir: str) -> None:
     assert len(prediction.completion_tokens) == len(prediction.completion_logprobs)
     assert len(prediction.get_full_tokens()) == len(prediction.full_logprobs)
     assert "".join(lm.remove_special_chars_from_tokens(lm.tokenize("Berlin"))) == "Berlin"
+    assert lm.space_char == "Ġ" and not lm.is_encoder_decoder
+    assert len(lm.tokenize_ids("Berlin")) == len(lm.tokenize("Berlin"))
+    hidden = lm.predict(LmPrompt(
+        "The capital of France is",
+        max_tokens=1,
+        temperature=0,
+        add_bos_token=True,
+        model_internals_request=ModelInternalsRequest(return_hidden_states=True,
+                                                      hidden_layer_indexes=[-1]),
+    ))
+    assert hidden.internals.has_a_bos
     assert lm.predict(prediction.prompt).was_cached
     assert lm.get_model_cache_key() != get_open_ai_lm("gpt-4o-mini").get_model_cache_key()
 
