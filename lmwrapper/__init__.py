@@ -6,7 +6,7 @@ Backends load lazily: `lmwrapper.openai_wrapper`, `lmwrapper.claude_wrapper`,
 
 from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.engine import RunSummary
+from lmwrapper.plan import RunSummary
 from lmwrapper.registry import get_lm
 from lmwrapper.sqlcache import get_cache_dir, set_cache_dir
 from lmwrapper.structs import (

@@ -72,7 +72,7 @@ class LmPredictor:
         A bare string means `LmPrompt(text, max_tokens=100)`; a bare list (or `LmChatDialog`)
         is a chat, as in lmwrapper 0.18, with the same default: `LmPrompt(turns, max_tokens=100)`.
         Only `predict` reads a list this way: `predict_many` takes a list of prompts."""
-        from lmwrapper.engine import BARE_STRING_MAX_TOKENS, as_prompt
+        from lmwrapper.plan import BARE_STRING_MAX_TOKENS, as_prompt
 
         if isinstance(prompt, (list, LmChatDialog)):
             prompt = LmPrompt(LmChatDialog(prompt), max_tokens=BARE_STRING_MAX_TOKENS)
@@ -99,7 +99,8 @@ class LmPredictor:
         whose cached answer is an error again. A bare string means
         `LmPrompt(text, max_tokens=100)`.
         """
-        from lmwrapper.engine import Plan, Results, Run
+        from lmwrapper.engine import Results, Run
+        from lmwrapper.plan import Plan
 
         plan = Plan(self, prompts, completion_window, max_cost_usd=max_cost_usd,
                     retry_errors=retry_errors)

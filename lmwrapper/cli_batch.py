@@ -196,7 +196,7 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, An
 
     from lmwrapper.batch_config import CompletionWindow
     from lmwrapper.cli_run import write_answers
-    from lmwrapper.engine import Plan
+    from lmwrapper.plan import Plan
 
     Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd)  # the cost check
     sub = submit_or_collect(lm, prompts)

@@ -137,7 +137,7 @@ def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]
 
 def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:
     """Delete every cached sample of `prompt` for `lm`; True if there was any."""
-    from lmwrapper.engine import as_prompt
+    from lmwrapper.plan import as_prompt
     from lmwrapper.sqlcache import prompt_key
 
     key = prompt_key(as_prompt(prompt).canonical(), lm.identity_json())

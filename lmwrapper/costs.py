@@ -85,7 +85,7 @@ def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
              window: CompletionWindow = CompletionWindow.ASAP) -> tuple[list[LmPrompt], list[int]]:
     """The prompts (and sample counts) a `predict_many` would send; nothing is sent or started
     (the engine's planning step alone: validate, key, dedupe, look up)."""
-    from lmwrapper.engine import Plan
+    from lmwrapper.plan import Plan
 
     plan = Plan(lm, prompts, window)
     return plan.uncached()

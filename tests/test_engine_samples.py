@@ -6,8 +6,8 @@ from __future__ import annotations
 import threading
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.engine import Plan
 from lmwrapper.errors import PermanentProviderError
+from lmwrapper.plan import Plan
 from lmwrapper.sqlcache import prompt_key
 from lmwrapper.structs import LmPrediction, LmPrompt
 from lmwrapper.testing import ScriptedLm

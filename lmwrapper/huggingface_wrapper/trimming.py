@@ -36,7 +36,7 @@ class TrimmingHuggingFacePredictor(HuggingFacePredictor):
     def predict_many(self, prompts: Iterable[LmPrompt | str],
                      completion_window: CompletionWindow = CompletionWindow.ASAP,
                      **options: Any) -> Results:
-        from lmwrapper.engine import as_prompts
+        from lmwrapper.plan import as_prompts
 
         trimmed = [self._trimmed(p) for p in as_prompts(prompts)]
         return super().predict_many(trimmed, completion_window, **options)

@@ -167,8 +167,8 @@ def parse_response(
     usage = _usage(body.get("usage"))
     cost = price.cost(usage, batch=batch)
     share = cost / len(choices) if cost is not None else None
-    common = dict(prompt=prompt, usage=usage, cost_usd=share, provider=provider,
-                  model=body.get("model") or str(model), request_id=body.get("id"))
+    common = {"prompt": prompt, "usage": usage, "cost_usd": share, "provider": provider,
+              "model": body.get("model") or str(model), "request_id": body.get("id")}
     parse = _completion_choice if "text" in choices[0] else _chat_choice
     return [parse(c, prompt, common) for c in choices]
 
