@@ -48,6 +48,10 @@ def test_chat_validation():
         LmChatTurn(role="robot", content="hi")
     with pytest.raises(ValueError, match="chat turn must be"):
         LmPrompt([42])
+    with pytest.raises(ValueError, match="needs 'role' and 'content'; got the keys \\['role'\\]"):
+        LmPrompt([{"role": "user"}])  # was a bare KeyError: 'content'
+    with pytest.raises(ValueError, match="needs 'role' and 'content'"):
+        LmPrompt([{"content": "hi"}])
 
 
 def test_list_of_strings_alternates_user_assistant():
