@@ -32,6 +32,7 @@ from lmwrapper.errors import LmWrapperError, PermanentProviderError, TransientPr
 from lmwrapper.openai_wrapper.request import (
     CHAT_URL,
     COMPLETIONS_URL,
+    MAX_N,
     build_request,
     parse_response,
 )
@@ -54,7 +55,6 @@ TIER_TOKEN_LIMITS: dict[int, dict[str, int]] = {
 _RUNNING = ("validating", "in_progress", "finalizing", "cancelling")
 _UNRUN_LINE_CODES = ("batch_expired", "batch_cancelled")  # never run: sent again
 _LIST_DAYS = 7  # orphans older than this are not looked for (a batch lives 24 h)
-MAX_SAMPLES_PER_LINE = 128  # OpenAI's cap on `n`
 
 
 def tier_token_limit(model: str, tier: int | None = None) -> int | None:
@@ -87,7 +87,7 @@ class OpenAiBatchAdapter:
         return {"custom_id": custom_id, "method": "POST", "url": req.url, "body": req.body}
 
     def max_samples_per_line(self, prompt: LmPrompt) -> int:
-        return MAX_SAMPLES_PER_LINE
+        return MAX_N
 
     def line_tokens(self, prompt: LmPrompt, n: int) -> int:
         out = prompt.max_tokens or self.lm.default_max_tokens(prompt)

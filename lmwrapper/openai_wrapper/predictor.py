@@ -25,6 +25,7 @@ from lmwrapper.live_runner import DEFAULT_RETRY, RetryPolicy
 from lmwrapper.openai_wrapper.models import OpenAiModelInfo
 from lmwrapper.openai_wrapper.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
+    MAX_N,
     OpenAiRequest,
     build_request,
     check_prompt,
@@ -47,6 +48,7 @@ class OpenAiPredictor(ApiPredictor):
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = True  # BATCH_ANY goes to lmwrapper.batching with batch_adapter()
     supports_lean_http = True  # live runs: send_async on one event loop
+    max_samples_per_request = MAX_N  # more samples: the engine splits them over requests
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ COMPLETIONS_URL = "/v1/completions"
 MAX_CHAT_TOP_LOGPROBS = 20
 MAX_COMPLETIONS_LOGPROBS = 5
 MAX_STOP_SEQUENCES = 4
+MAX_N = 128  # the API's cap on `n`, live and in a batch line
 INSTRUCT_DEFAULT_MAX_TOKENS = 16  # what /v1/completions does when max_tokens is absent
 
 

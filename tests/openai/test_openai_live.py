@@ -74,6 +74,18 @@ def test_samples_are_cached_as_rows_and_only_missing_ones_are_requested(make_lm,
     assert len(srv.requests) == 2
 
 
+def test_more_samples_than_n_allows_are_split_over_requests(make_lm, srv):
+    """OpenAI caps `n` at 128 (the fake refuses more, as the API does): 300 samples are three
+    requests, every sample answered once and in order."""
+    calls = iter(range(1000))
+    srv.set_answer(lambda q: f"story {next(calls)}")
+    preds = make_lm().predict(LmPrompt("Tell me a story", num_completions=300, max_tokens=5))
+    assert len(preds) == 300 and not any(p.has_errors for p in preds)
+    assert sorted(b.get("n", 1) for b in bodies(srv)) == [44, 128, 128]
+    assert [p.sample_index for p in preds] == list(range(300))
+    assert len({p.completion_text for p in preds}) == 300
+
+
 def test_many_prompts_come_back_in_order_and_are_cached(make_lm, srv):
     prompts = [LmPrompt(f"What is {i}+1?", max_tokens=5, temperature=0) for i in range(40)]
     preds = list(make_lm(max_concurrency=8).predict_many(prompts))
