@@ -103,3 +103,27 @@ def test_the_committed_plot_is_the_committed_json(tmp_path: Path) -> None:
     assert (tmp_path / "live.svg").read_text() == (RESULTS / "live.svg").read_text(), (
         "benchmarks/results/live.svg is stale: rerun "
         "`python benchmarks/plot_live.py benchmarks/results/live.json`")
+
+
+def test_bench_live_json_is_what_plot_live_draws(tmp_path: Path) -> None:
+    """End to end on a short run (one point, 50 ms server latency): bench_live.py --json
+    writes every client's medians and runs, and plot_live.py draws them."""
+    out = tmp_path / "live.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_live.py"),
+                           "--in-flight", "16", "--runs", "2", "--providers", "openai",
+                           "--latency", "0.05", "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    assert {(p["provider"], p["client"]) for p in data["points"]} == {("openai", "lmwrapper"),
+                                                                      ("openai", "plain")}
+    assert all(len(p["runs"]) == 2 and p["requests"] == 200 and p["rps"] > 0
+               for p in data["points"])
+    assert data["meta"]["latency_s"] == 0.05 and len(data["meta"]["load_average_end"]) == 3
+
+    drawn = subprocess.run([sys.executable, str(SCRIPT), str(out)], capture_output=True,
+                           text=True, timeout=120, check=False)
+    assert drawn.returncode == 0, drawn.stderr
+    root = ET.parse(tmp_path / "live.svg").getroot()
+    assert set(_polylines(root, "rps")) == {"lmwrapper, OpenAI", "plain AsyncOpenAI",
+                                            "ideal (in flight / latency)"}
