@@ -21,10 +21,11 @@ import argparse
 import json
 import math
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape as _escape
+from xml.sax.saxutils import escape as esc
 from xml.sax.saxutils import quoteattr
 
 # throughster's README, "Throughput Benchmark": vLLM serving Mixtral-8x7B-Instruct-v0.1 on
@@ -58,11 +59,8 @@ SERIES = {
 IDEAL = Style("ideal (in flight / latency)", GREY, "2 4")
 THROUGHSTER_STYLE = Style("throughster vLLM total tokens/s", GREEN, "", "dot")
 WIDTH, HEIGHT = 880, 772
+Curves = dict[tuple[str, str], list[tuple[int, float, float]]]  # (provider, client) -> points
 FONT = "font-family='Helvetica, Arial, sans-serif'"
-
-
-def esc(text: str) -> str:
-    return _escape(text)
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,7 @@ class Panel:
 
 # -- reading the JSON --------------------------------------------------------------------------
 
-def load(path: Path) -> tuple[dict[str, Any], dict[tuple[str, str], list[tuple[int, float, float]]]]:
+def load(path: Path) -> tuple[dict[str, Any], Curves]:
     """(meta, {(provider, client): [(in flight, requests/s, CPU ms), ...] sorted by in flight})."""
     try:
         data = json.loads(path.read_text())
@@ -105,7 +103,7 @@ def load(path: Path) -> tuple[dict[str, Any], dict[tuple[str, str], list[tuple[i
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise SystemExit(f"{path}: cannot read bench_live.py's JSON ({e!r}); "
                          "write it with `python benchmarks/bench_live.py --json PATH`") from e
-    curves: dict[tuple[str, str], list[tuple[int, float, float]]] = {}
+    curves: Curves = {}
     for i, p in enumerate(points):
         try:
             row = (int(p["in_flight"]), float(p["rps"]), float(p["cpu_ms"]))
@@ -114,6 +112,9 @@ def load(path: Path) -> tuple[dict[str, Any], dict[tuple[str, str], list[tuple[i
             raise SystemExit(f"{path}: points[{i}] lacks a usable {e}: each point needs "
                              "provider, client, in_flight, rps and cpu_ms; rerun bench_live.py "
                              "--json") from e
+        if min(row[:2]) <= 0:  # both go on log axes
+            raise SystemExit(f"{path}: points[{i}] has in_flight {row[0]} and rps {row[1]}; "
+                             "both must be > 0 (bench_live.py writes only runs that succeeded)")
     if not curves:
         raise SystemExit(f"{path}: no points to draw; rerun bench_live.py --json")
     meta = dict(data.get("meta") or {})
@@ -124,7 +125,7 @@ def load(path: Path) -> tuple[dict[str, Any], dict[tuple[str, str], list[tuple[i
 def _load_range(meta: dict[str, Any], points: list[dict[str, Any]]) -> tuple[float, float] | None:
     """Lowest and highest 1-minute load average seen: at the start, after each point, at the
     end. How shared the cores were is part of what a figure means."""
-    seen = [meta.get(k, [None])[0] for k in ("load_average_start", "load_average_end")]
+    seen = [(meta.get(k) or [None])[0] for k in ("load_average_start", "load_average_end")]
     seen += [p.get("load_average_1min") for p in points]
     values = [float(v) for v in seen if isinstance(v, int | float)]
     return (min(values), max(values)) if values else None
@@ -219,8 +220,7 @@ def log_ticks(lo: float, hi: float) -> list[float]:
 
 # -- the three panels --------------------------------------------------------------------------
 
-def ours(curves: dict[tuple[str, str], list[tuple[int, float, float]]], latency: float,
-         ) -> list[str]:
+def ours(curves: Curves, latency: float) -> list[str]:
     """Requests/s and client CPU per request, lmwrapper against the plain SDK loop."""
     flights = sorted({c for pts in curves.values() for c, _, _ in pts})
     xlo, xhi = flights[0] / 1.35, flights[-1] * 1.35
@@ -268,31 +268,39 @@ def throughster() -> list[str]:
     return [*out, "</g>"]
 
 
-def notes(meta: dict[str, Any]) -> list[str]:
-    """The setup under the title, and what the bottom-right panel is and is not."""
+def setup_lines(meta: dict[str, Any]) -> list[str]:
+    """How the figures were made: server, sizes, runs, machine, load, date and commit."""
     lo_hi = meta.get("load_range")
-    load_s = f"{lo_hi[0]:.1f}–{lo_hi[1]:.1f}" if lo_hi else ""
-    setup = [(f"Loopback server answering every request after {meta.get('latency_s', 0.5):g} s "
-             f"in its own process; {meta.get('per_slot', 4)} × (in flight) requests per point, "
-             f"at least 200; {_runs(meta.get('runs'))}."),
-             f"Client on {meta.get('cpus', '?')} shared cores"
-             + (f", 1-minute load average {load_s} during the run" if load_s else "")
-             + (f"; {meta['started_utc'][:10]}" if meta.get("started_utc") else "")
-             + (f", commit {meta['commit']}" if meta.get("commit") else "") + ".",
-             ("lmwrapper's figures include writing every answer to its SQLite cache; the plain "
-             "SDK loop caches nothing.")]
-    right = [
-        ("Bottom right: throughster's README table (vLLM serving Mixtral-8x7B-Instruct on "
-        "2×A100): tokens/s of a real model server as its client's"),
-        ("workers grow, i.e. the server's ceiling. The other panels isolate the client (the "
-        "server's time per request is fixed), so heights are not"),
-        ("comparable across panels, only shapes. Its printed 1-worker total (420) is not the sum "
-        "of that row's columns (68); the line uses the sums."),
+    when = [f"1-minute load average {lo_hi[0]:.1f}–{lo_hi[1]:.1f} during the run"] if lo_hi else []
+    when += [meta["started_utc"][:10]] if meta.get("started_utc") else []
+    when += [f"commit {meta['commit']}"] if meta.get("commit") else []
+    return [
+        (f"Loopback server answering every request after {meta.get('latency_s', 0.5):g} s in its "
+        f"own process; {meta.get('per_slot', 4)} × (in flight) requests per point, at least 200; "
+        f"{_runs(meta.get('runs'))}."),
+        f"Client on {meta.get('cpus', '?')} shared cores; " + ", ".join(when) + ".",
+        ("lmwrapper's figures include writing every answer to its SQLite cache; the plain SDK "
+        "loop caches nothing."),
     ]
+
+
+# What the bottom-right panel is and is not, under the panels.
+THROUGHSTER_NOTE = textwrap.wrap(
+    "Bottom right: throughster's README table (vLLM serving Mixtral-8x7B-Instruct on 2×A100): "
+    "tokens/s of a real model server as its client's workers grow, i.e. the server's ceiling. "
+    "The other panels isolate the client (the server's time per request is fixed), so heights "
+    "are not comparable across panels, only shapes. Its printed 1-worker total (420) is not the "
+    "sum of that row's columns (68); the line uses the sums.", 142)
+
+
+def notes(meta: dict[str, Any]) -> list[str]:
+    """The title, the setup under it, and the note on throughster under the panels."""
     out = [text(20, 26, "Hundreds of requests in flight: lmwrapper vs plain asyncio.gather "
                 "over the async SDK", 16, "start", "font-weight='bold'")]
-    out += [text(20, 46 + 15 * i, s, 12, "start", "fill='#444'") for i, s in enumerate(setup)]
-    out += [text(20, 712 + 14 * i, s, 11, "start", "fill='#444'") for i, s in enumerate(right)]
+    out += [text(20, 46 + 15 * i, s, 12, "start", "fill='#444'")
+            for i, s in enumerate(setup_lines(meta))]
+    out += [text(20, 712 + 14 * i, s, 11, "start", "fill='#444'")
+            for i, s in enumerate(THROUGHSTER_NOTE)]
     return out
 
 
@@ -300,8 +308,7 @@ def _runs(n: Any) -> str:
     return "one run" if n == 1 else f"medians of {n if n else '?'} runs"
 
 
-def render(meta: dict[str, Any],
-           curves: dict[tuple[str, str], list[tuple[int, float, float]]]) -> str:
+def render(meta: dict[str, Any], curves: Curves) -> str:
     styles = [style for key, style in SERIES.items() if key in curves] + [IDEAL]
     body = [*notes(meta), *ours(curves, float(meta.get("latency_s", 0.5))),
             *legend(90, 120, styles), *throughster()]
