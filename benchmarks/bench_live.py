@@ -5,6 +5,7 @@ async SDK (`AsyncOpenAI`, `AsyncAnthropic`), for OpenAI and Claude in one run.
     python benchmarks/bench_live.py --in-flight 256 --runs 1 # one point, quicker
     python benchmarks/bench_live.py --providers anthropic    # Claude only
     python benchmarks/bench_live.py --profile 256 --providers anthropic  # cProfile of lmwrapper
+    python benchmarks/bench_live.py --json benchmarks/results/live.json  # ... and keep the figures
 
 The server answers every chat completion and every Claude message after `--latency` (0.5 s)
 in parallel: a stand-in for a continuous-batching engine. It runs in ITS OWN PROCESS so that only the client's CPU is
@@ -29,6 +30,7 @@ import argparse
 import asyncio
 import cProfile
 import json
+import os
 import pstats
 import resource
 import statistics
@@ -38,6 +40,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from asap import make_lm  # (puts this checkout's lmwrapper first on sys.path)
@@ -204,12 +207,46 @@ def _start_server(kind: str, latency: float) -> tuple[subprocess.Popen[str], str
     return child, child.stdout.readline().strip()  # type: ignore[union-attr]
 
 
-def _cell(fn: Callable[[str, str, int, int], int], provider: str, url: str, n: int, c: int,
-          args: argparse.Namespace) -> str:
+def _point(fn: Callable[[str, str, int, int], int], provider: str, url: str, n: int, c: int,
+           args: argparse.Namespace) -> dict[str, Any]:
+    """One client at one number in flight: its medians over `--runs` and every run."""
     runs = [measure(fn, provider, url, n, c) for _ in range(args.runs)]
-    rps = statistics.median(r["rps"] for r in runs)
-    cpu = statistics.median(r["cpu_ms"] for r in runs)
-    return f"{rps:,.0f}/s ({100 * rps * args.latency / c:.0f} %), {cpu:.2f} ms"
+    return {"provider": provider, "client": "lmwrapper" if fn is run_lmwrapper else "plain",
+            "in_flight": c, "requests": n,
+            "rps": statistics.median(r["rps"] for r in runs),
+            "cpu_ms": statistics.median(r["cpu_ms"] for r in runs), "runs": runs,
+            "load_average_1min": round(os.getloadavg()[0], 2)}
+
+
+def _cell(point: dict[str, Any], latency: float) -> str:
+    rps, c = point["rps"], point["in_flight"]
+    return f"{rps:,.0f}/s ({100 * rps * latency / c:.0f} %), {point['cpu_ms']:.2f} ms"
+
+
+def _meta(args: argparse.Namespace) -> dict[str, Any]:
+    """What a reader of the JSON needs to judge the figures: the setup and the machine's load
+    (the load average is the best single sign of how shared the cores were)."""
+    return {"server": args.server, "latency_s": args.latency, "runs": args.runs,
+            "per_slot": args.per_slot, "cpus": os.cpu_count(),
+            "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "load_average_start": list(os.getloadavg()),
+            "python": sys.version.split()[0], "commit": _commit()}
+
+
+def _commit() -> str | None:
+    """The checkout measured, so a figure can be traced to its code."""
+    try:
+        out = subprocess.run(["git", "-C", str(Path(__file__).parent), "rev-parse", "--short",
+                              "HEAD"], check=False, capture_output=True, text=True, timeout=10)
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def _write_json(path: str, meta: dict[str, Any], points: list[dict[str, Any]]) -> None:
+    meta = {**meta, "load_average_end": list(os.getloadavg())}
+    Path(path).write_text(json.dumps({"meta": meta, "points": points}, indent=1) + "\n")
+    print(f"wrote {path}")
 
 
 def bench(args: argparse.Namespace) -> None:
@@ -219,6 +256,7 @@ def bench(args: argparse.Namespace) -> None:
     import lmwrapper.claude_wrapper
     import lmwrapper.openai_wrapper  # noqa: F401
 
+    meta, points = _meta(args), []
     child, url = _start_server(args.server, args.latency)
     try:
         for provider in args.providers:  # warm-up: imports, first connections
@@ -230,9 +268,12 @@ def bench(args: argparse.Namespace) -> None:
         for provider in args.providers:
             for c in args.in_flight:
                 n = max(200, args.per_slot * c)
-                cells = [_cell(fn, provider, url, n, c, args) for fn in (run_lmwrapper, run_plain)]
-                print(f"| {provider} | {c} | {cells[0]} | {cells[1]} | "
-                      f"{c / args.latency:,.0f}/s |", flush=True)
+                pair = [_point(fn, provider, url, n, c, args) for fn in (run_lmwrapper, run_plain)]
+                points += pair
+                print(f"| {provider} | {c} | {_cell(pair[0], args.latency)} | "
+                      f"{_cell(pair[1], args.latency)} | {c / args.latency:,.0f}/s |", flush=True)
+        if args.json:
+            _write_json(args.json, meta, points)
     finally:
         child.stdin.close()  # type: ignore[union-attr]
         child.wait(timeout=30)
@@ -268,6 +309,9 @@ def main() -> None:
                    default=["openai", "anthropic"])
     p.add_argument("--profile", type=int, default=None, metavar="IN_FLIGHT",
                    help="profile lmwrapper at this many in flight instead")
+    p.add_argument("--json", metavar="PATH", default=None,
+                   help="also write the medians, every run and the setup to PATH "
+                        "(benchmarks/plot_live.py draws it)")
     args = p.parse_args()
     if args.profile:
         profile(args, args.profile)
