@@ -318,7 +318,7 @@ def parse_line(value: Any, max_tokens: int | None = None,
     fields = dict(value)
     texts = [k for k in _TEXT_KEYS if k in fields]
     if len(texts) != 1:
-        raise ValueError(f"give the prompt in exactly one of {', '.join(_TEXT_KEYS)}")
+        raise ValueError(_no_prompt_field(fields, texts))
     text = fields.pop(texts[0])
     columns = {k: fields.pop(k) for k in list(fields) if k not in _PROMPT_FIELDS}
     _check_columns(columns)
@@ -331,6 +331,20 @@ def parse_line(value: Any, max_tokens: int | None = None,
     if temperature is not None:
         fields.setdefault("temperature", temperature)
     return LmPrompt.from_dict({"text": text, **fields}), columns
+
+
+def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:
+    """Why an object line has no single prompt field, naming what it has and, for a misspelt
+    or differently cased `prompt` (`promt`, `Prompt`), the field it looks like."""
+    want = f"give the prompt in exactly one of {', '.join(_TEXT_KEYS)}"
+    if texts:
+        return f"the line has {' and '.join(texts)}: {want}"
+    for name in fields:
+        close = difflib.get_close_matches(name.lower(), _TEXT_KEYS, n=1, cutoff=0.75)
+        if close:
+            return f"no prompt field: did you mean {close[0]!r} instead of {name!r}? ({want})"
+    has = ", ".join(repr(k) for k in fields) or "no fields"
+    return f"no prompt field (the line has {has}); {want}, e.g. rename your text column to 'prompt'"
 
 
 def _check_columns(columns: dict[str, Any]) -> None:

@@ -1,0 +1,42 @@
+"""Mistakes a new user makes on day one with `lmwrapper run` / `cache` / `batch`, found by
+using the tool as one: each gets one line that names what is wrong and the fix."""
+
+import json
+
+import pytest
+
+from lmwrapper.cli import main
+from lmwrapper.testing import FakeServer
+
+
+@pytest.fixture
+def srv(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-trial-key")
+    with FakeServer(latency=0.0) as s:
+        yield s
+
+
+def run(srv, tmp_path, rows, *args):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+                 "--base-url", srv.base_url, str(src), *args])
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ({"promt": "hi", "id": 1}, ["did you mean 'prompt'", "'promt'"]),
+    ({"Prompt": "hi"}, ["did you mean 'prompt'", "'Prompt'"]),
+    ({"message": ["hi"]}, ["did you mean 'messages'"]),
+    ({"question": "hi", "id": 1}, ["'question', 'id'", "rename"]),
+    ({"prompt": "a", "text": "b"}, ["prompt and text", "exactly one"]),
+])
+def test_a_line_without_its_prompt_field_says_which_field_it_has(srv, tmp_path, capsys, line,
+                                                                 expected):
+    code = run(srv, tmp_path, [line])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "line 1" in err, err
+    for needle in expected:
+        assert needle in err, err
+    assert srv.counts == {}
