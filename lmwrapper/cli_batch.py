@@ -204,9 +204,11 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, An
     if sub.waiting:
         sent = f"submitted job {sub.job_id}; " if sub.job_id else ""
         jobs = ", ".join(sub.jobs) or "-"
+        # the command to copy, with the real job ids (a user pasting `JOB` gets "no batch job")
+        wait = " && ".join(f"lmwrapper batch wait {j}" for j in sub.jobs) or "lmwrapper batch list"
         print(f"lmwrapper run: {sent}{sub.waiting} prompts wait in batches (job {jobs}); "
               f"rerun the same command to collect them and write {where} "
-              f"(or wait: `lmwrapper batch wait JOB`, or add --wait)", file=sys.stderr)
+              f"(or wait: `{wait}`, or add --wait)", file=sys.stderr)
         return 0
     if sub.failed:
         print(f"lmwrapper run: {sub.failed} prompts failed in their batches (not cached); "

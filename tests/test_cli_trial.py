@@ -40,3 +40,14 @@ def test_a_line_without_its_prompt_field_says_which_field_it_has(srv, tmp_path, 
     for needle in expected:
         assert needle in err, err
     assert srv.counts == {}
+
+
+def test_batch_submit_names_the_wait_command_with_the_real_job_id(srv, tmp_path, capsys):
+    code = run(srv, tmp_path, [{"prompt": "q0", "max_tokens": 5}], "--batch",
+               "-o", str(tmp_path / "out.jsonl"))
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "`lmwrapper batch wait " in err and "batch wait JOB" not in err, err
+    job = err.split("`lmwrapper batch wait ")[1].split("`")[0]
+    # the command the user copies finds the job
+    assert main(["--cache-dir", str(tmp_path / "c"), "batch", "status", job]) == 0
