@@ -145,7 +145,7 @@ def _describe_rows(older_than: float | None, model: str | None, errors: bool) ->
         return "every row"
     parts = [f"older than {older_than:g} days" if older_than is not None else "",
              f"of model {model!r}" if model else ""]
-    return ("error rows " if errors else "rows ") + " and ".join(p for p in parts if p)
+    return " ".join(["error rows" if errors else "rows", " and ".join(p for p in parts if p)]).strip()
 
 
 def _days(text: str) -> float:

@@ -51,3 +51,12 @@ def test_batch_submit_names_the_wait_command_with_the_real_job_id(srv, tmp_path,
     job = err.split("`lmwrapper batch wait ")[1].split("`")[0]
     # the command the user copies finds the job
     assert main(["--cache-dir", str(tmp_path / "c"), "batch", "status", job]) == 0
+
+
+def test_clear_errors_without_yes_reads_as_a_sentence(srv, tmp_path, capsys, monkeypatch):
+    assert run(srv, tmp_path, [{"prompt": "q0", "max_tokens": 5}], "-o", str(tmp_path / "o")) == 0
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["--cache-dir", str(tmp_path / "c"), "cache", "clear", "--errors"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to delete error rows without --yes" in err, err
