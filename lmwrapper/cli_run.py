@@ -278,6 +278,8 @@ def read_prompts(path: str, max_tokens: int | None = None,
             example = json.dumps(line.strip()[:60])
             raise ValueError(f"{path} line {number} is not JSON ({e.msg}); write each prompt as "
                              f"a JSON value, e.g. {example}") from None
+        if "\\u" in line:  # a surrogate can only come in as an escape: the file is UTF-8
+            _refuse_lone_surrogates(value, path, number)
         try:
             prompt, cols = parse_line(value, max_tokens, temperature)
         except (ValueError, TypeError, KeyError) as e:
@@ -285,6 +287,18 @@ def read_prompts(path: str, max_tokens: int | None = None,
         prompts.append(prompt)
         rows.append(cols)
     return prompts, rows
+
+
+def _refuse_lone_surrogates(value: Any, path: str, number: int) -> None:
+    """JSON lets `"\\ud800"` stand alone, but such text is not Unicode and cannot be hashed,
+    stored or sent: refuse it here, by line, rather than with a traceback later."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end].encode("unicode_escape", "backslashreplace").decode()
+        raise ValueError(f"{path} line {number} holds {bad}, half of a UTF-16 surrogate pair, "
+                         f"which is not valid text; fix how the file was written (escape whole "
+                         f"characters, e.g. \\ud83d\\ude00 for one emoji)") from None
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
@@ -300,6 +314,8 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
         number = 0
         try:
             for number, line in enumerate(f, 1):
+                if number == 1:  # a UTF-8 BOM, as Excel and Notepad write one, is not the line's
+                    line = line.removeprefix("\ufeff")
                 if line.strip():
                     yield number, line
         except UnicodeDecodeError:

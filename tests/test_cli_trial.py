@@ -60,3 +60,24 @@ def test_clear_errors_without_yes_reads_as_a_sentence(srv, tmp_path, capsys, mon
     assert main(["--cache-dir", str(tmp_path / "c"), "cache", "clear", "--errors"]) == 2
     err = capsys.readouterr().err
     assert "refusing to delete error rows without --yes" in err, err
+
+
+def test_a_lone_surrogate_is_refused_by_line_without_a_traceback(srv, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"prompt": "ok \\ud83d\\ude00"}\n{"prompt": "bad \\ud800 here"}\n')
+    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+                 "--base-url", srv.base_url, str(src)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "line 2" in err and "\\ud800" in err and "surrogate" in err, err
+    assert srv.counts == {}
+
+
+def test_a_utf8_bom_at_the_start_of_the_file_is_not_part_of_the_first_line(srv, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b'\xef\xbb\xbf{"prompt": "q0", "id": "a", "max_tokens": 3}\n')
+    out = tmp_path / "out.jsonl"
+    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+                 "--base-url", srv.base_url, str(src), "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(out.read_text())["id"] == "a"
