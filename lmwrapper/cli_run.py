@@ -128,7 +128,7 @@ def prepare(args: argparse.Namespace
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
     check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
-    check_output(args.output)
+    check_output(args.output, args.input)
     try:
         prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
@@ -166,12 +166,18 @@ def check_batch_flags(batch: bool, wait: bool, no_cache: bool) -> None:
                       "writes them; with --no-cache add --wait (or drop --no-cache)")
 
 
-def check_output(output: str) -> None:
-    """Refuse an output path that cannot be written, before any answer is paid for."""
+def check_output(output: str, source: str = "-") -> None:
+    """Refuse an output path that cannot be written, or that is the input (writing answers
+    would wipe the prompts, and a run stopped midway would leave neither), before any answer
+    is paid for."""
     if output == "-":
         return
     path = Path(output)
     folder = path.parent
+    if source != "-" and path.exists() and os.path.samefile(path, source):
+        raise Refused(f"-o {output} is the input file; writing the answers there would erase "
+                      f"the prompts. Write them elsewhere, e.g. -o {path.with_suffix('')}"
+                      f".answers.jsonl")
     if path.is_dir():
         raise Refused(f"-o {output} is a folder; give a file name, e.g. -o {path / 'answers.jsonl'}")
     if not folder.is_dir():

@@ -81,3 +81,14 @@ def test_a_utf8_bom_at_the_start_of_the_file_is_not_part_of_the_first_line(srv, 
                  "--base-url", srv.base_url, str(src), "-o", str(out)])
     assert code == 0, capsys.readouterr().err
     assert json.loads(out.read_text())["id"] == "a"
+
+
+def test_output_onto_the_input_file_is_refused_and_the_prompts_are_kept(srv, tmp_path, capsys):
+    src = tmp_path / "in.jsonl"
+    text = '{"prompt": "q0", "max_tokens": 3}\n'
+    src.write_text(text)
+    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+                 "--base-url", srv.base_url, str(src), "-o", str(tmp_path / "." / "in.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "is the input file" in err and "Traceback" not in err, err
+    assert src.read_text() == text and srv.counts == {}
