@@ -111,7 +111,8 @@ def run_command(args: argparse.Namespace) -> int:
         if window is CompletionWindow.BATCH_ANY and not args.wait:
             from lmwrapper.cli_batch import run_submit
 
-            return run_submit(lm, prompts, rows, args.max_cost_usd, args.output)
+            return run_submit(lm, prompts, rows, args.max_cost_usd, args.output,
+                              cache_dir=args.cache_dir)
         write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
         return _interrupted(lm, prompts, window, args)

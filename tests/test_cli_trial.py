@@ -2,6 +2,12 @@
 using the tool as one: each gets one line that names what is wrong and the fix."""
 
 import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -47,10 +53,12 @@ def test_batch_submit_names_the_wait_command_with_the_real_job_id(srv, tmp_path,
                "-o", str(tmp_path / "out.jsonl"))
     err = capsys.readouterr().err
     assert code == 0, err
-    assert "`lmwrapper batch wait " in err and "batch wait JOB" not in err, err
-    job = err.split("`lmwrapper batch wait ")[1].split("`")[0]
-    # the command the user copies finds the job
-    assert main(["--cache-dir", str(tmp_path / "c"), "batch", "status", job]) == 0
+    assert "batch wait JOB" not in err, err
+    command = shlex.split(err.split("(or wait: `")[1].split("`")[0])
+    # the command the user copies names the cache directory given to run, and finds the job
+    assert command[:3] == ["lmwrapper", "--cache-dir", str(tmp_path / "c")], command
+    assert command[3:5] == ["batch", "wait"]
+    assert main([*command[1:4], "status", command[5]]) == 0
 
 
 def test_clear_errors_without_yes_reads_as_a_sentence(srv, tmp_path, capsys, monkeypatch):
@@ -92,3 +100,36 @@ def test_output_onto_the_input_file_is_refused_and_the_prompts_are_kept(srv, tmp
     err = capsys.readouterr().err
     assert code == 2 and "is the input file" in err and "Traceback" not in err, err
     assert src.read_text() == text and srv.counts == {}
+
+
+def test_ctrl_c_in_batch_wait_says_what_is_in_and_how_to_go_on(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-trial-key")
+    with FakeServer(latency=0.0, batch_polls_per_step=10_000) as srv:  # never finishes
+        src = tmp_path / "in.jsonl"
+        src.write_text('{"prompt": "q0", "max_tokens": 3}\n')
+        cache = str(tmp_path / "c")
+        assert main(["--cache-dir", cache, "run", "--model", "openai/gpt-4o-mini", "--base-url",
+                     srv.base_url, str(src), "--batch", "-o", str(tmp_path / "o.jsonl")]) == 0
+        job = main_output(["--cache-dir", cache, "batch", "list"]).split()[0]
+        polls = srv.count("batches.retrieve")
+        env = {**os.environ, "LMWRAPPER_BATCH_POLL_S": "0.05", "LMWRAPPER_BATCH_POLL_MAX_S": "0.05"}
+        proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", "--cache-dir", cache, "batch",
+                                 "wait", job], stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + 60
+        while srv.count("batches.retrieve") < polls + 2 and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling for the child to be waiting, not standing in for it
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "0 done, 1 waiting" in err, err
+    assert f"rerun `lmwrapper --cache-dir {cache} batch wait {job}`" in err, err
+
+
+def main_output(argv):
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(argv) == 0
+    return buf.getvalue()
