@@ -133,3 +133,17 @@ def main_output(argv):
     with contextlib.redirect_stdout(buf):
         assert main(argv) == 0
     return buf.getvalue()
+
+
+def test_cache_show_clips_a_long_prompt_keeping_its_end_and_full_shows_it(srv, tmp_path,
+                                                                          capsys):
+    question = "Q: what comes next? A:"
+    text = "example " * 5000 + question
+    assert run(srv, tmp_path, [{"prompt": text, "max_tokens": 3}], "-o", str(tmp_path / "o")) == 0
+    capsys.readouterr()
+    cache = ["--cache-dir", str(tmp_path / "c"), "cache", "show", "-n", "1"]
+    assert main(cache) == 0
+    out = capsys.readouterr().out
+    assert len(out) < 2000 and question in out and "characters left out; --full" in out, out
+    assert main([*cache, "--full"]) == 0
+    assert text in capsys.readouterr().out
