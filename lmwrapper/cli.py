@@ -71,14 +71,29 @@ def _cache_show(args: argparse.Namespace) -> int:
             return 1
     rows = cache.recent_rows(n=args.n, model=model, search=args.search, errors_only=args.errors)
     for row in rows:
-        print(json.dumps(row, ensure_ascii=False) if args.json else _readable(row))
+        print(json.dumps(row, ensure_ascii=False) if args.json
+              else _readable(row, None if args.full else SHOW_CHARS))
     if not rows and not args.json:
         print("no cached rows match", file=sys.stderr)
     return 0
 
 
-def _readable(row: dict[str, Any]) -> str:
-    """One row as `llm logs` shows one: a heading, the prompt, the answer."""
+SHOW_CHARS = 1000  # per prompt turn and answer in `cache show`; --full shows them whole
+
+
+def _clip(text: str, most: int | None) -> str:
+    """`text`, or its start and end around a note of what was left out: a few-shot prompt of
+    40,000 characters would hide the rows around it, and its question is at its end."""
+    if most is None or len(text) <= most:
+        return text
+    half = most // 2
+    return (f"{text[:half]} … [{len(text) - 2 * half:,} characters left out; --full shows "
+            f"all] … {text[-half:]}")
+
+
+def _readable(row: dict[str, Any], most: int | None = None) -> str:
+    """One row as `llm logs` shows one: a heading, the prompt, the answer (each text clipped
+    to `most` characters)."""
     when = datetime.fromtimestamp(row["created_at"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     pred = row["prediction"]
     head = f"## {when} UTC  {row['provider']}/{row['model']}  key {row['key'][:12]}"
@@ -88,18 +103,18 @@ def _readable(row: dict[str, Any]) -> str:
         head += f"  {format_usd(pred['cost_usd'])}"
     answer = (f"ERROR: {pred['error_message']}" if row["is_error"]
               else str(pred.get("completion_text") or ""))
-    return f"{head}\n\n{prompt_text(row['prompt'])}\n\n{answer}\n"
+    return f"{head}\n\n{prompt_text(row['prompt'], most)}\n\n{_clip(answer, most)}\n"
 
 
-def prompt_text(canonical: dict[str, Any] | None) -> str:
+def prompt_text(canonical: dict[str, Any] | None, most: int | None = None) -> str:
     """A stored canonical prompt as a person reads it: `> text`, or `> role: content` turns."""
     if canonical is None:
         return "> (prompt not stored: this row was cached before lmwrapper stored prompts)"
     text = canonical.get("text")
     if isinstance(text, list):
-        lines = [f"{t.get('role', '?')}: {t.get('content', '')}" for t in text]
+        lines = [f"{t.get('role', '?')}: {_clip(str(t.get('content', '')), most)}" for t in text]
     else:
-        lines = [str(text)]
+        lines = [_clip(str(text), most)]
     return "\n".join("> " + line for turn in lines for line in turn.splitlines() or [""])
 
 
@@ -145,7 +160,7 @@ def _describe_rows(older_than: float | None, model: str | None, errors: bool) ->
         return "every row"
     parts = [f"older than {older_than:g} days" if older_than is not None else "",
              f"of model {model!r}" if model else ""]
-    return ("error rows " if errors else "rows ") + " and ".join(p for p in parts if p)
+    return " ".join(["error rows" if errors else "rows", " and ".join(p for p in parts if p)]).strip()
 
 
 def _days(text: str) -> float:
@@ -224,6 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("-n", type=_count, default=3, metavar="N",
                       help="how many rows, newest first (default 3; 0: all)")
     show.add_argument("--json", action="store_true", help="one JSON object per row")
+    show.add_argument("--full", action="store_true",
+                      help=f"show long prompts and answers whole (default: the first and last "
+                           f"{SHOW_CHARS // 2} characters of each)")
     show.set_defaults(func=_cache_show)
     clear = cache_sub.add_parser("clear", help="delete rows (all, by age, by model, errors)")
     clear.add_argument("--older-than", type=_days, metavar="DAYS", default=None,

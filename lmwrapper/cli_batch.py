@@ -86,10 +86,28 @@ def cmd_wait(args: argparse.Namespace) -> int:
     cache = _cache(args)
     if _job(cache, args.job) is None:
         return _unknown(args.job)
-    wait_for_job(cache, args.job)
+    try:
+        wait_for_job(cache, args.job)
+    except KeyboardInterrupt:  # nothing is lost: what was collected is stored, the rest waits
+        import sys
+
+        print(f"lmwrapper batch wait: interrupted; job {args.job}: "
+              f"{_counts_text(_line_counts(cache, args.job))}. Its batches go on at the "
+              f"provider: rerun `{wait_command(args.job, args.cache_dir)}` to collect them",
+              file=sys.stderr)
+        return 130
     counts = _line_counts(cache, args.job)
     print(f"job {args.job}: " + _counts_text(counts))
     return 1 if counts.get("failed") else 0
+
+
+def wait_command(job_id: str, cache_dir: str | None) -> str:
+    """The command that waits for `job_id`, with the cache directory it was given (without
+    it, `batch wait` would look in the default cache and not find the job)."""
+    import shlex
+
+    where = f"--cache-dir {shlex.quote(cache_dir)} " if cache_dir else ""
+    return f"lmwrapper {where}batch wait {job_id}"
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -107,7 +125,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
             if remote.state == "running" and remote.provider_status != "cancelling":
                 adapter.cancel(remote_id)
                 n += 1
-    print(f"cancelled {n} batches of job {args.job}; `lmwrapper batch wait {args.job}` stores "
+    print(f"cancelled {n} batches of job {args.job}; `{wait_command(args.job, args.cache_dir)}` stores "
           "what they answered before the cancel")
     return 0
 
@@ -189,7 +207,7 @@ def _uncached_jobs(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> list[Job]:
 
 
 def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
-               max_cost_usd: float | None, output: str) -> int:
+               max_cost_usd: float | None, output: str, cache_dir: str | None = None) -> int:
     """`lmwrapper run --batch` (no `--wait`): submit and return; the rerun that finds every
     answer in the cache writes `output`. Exit 0 (submitted, or written), 1 (lines failed)."""
     import sys
@@ -204,9 +222,11 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, An
     if sub.waiting:
         sent = f"submitted job {sub.job_id}; " if sub.job_id else ""
         jobs = ", ".join(sub.jobs) or "-"
+        # the command to copy, with the real job ids (a user pasting `JOB` gets "no batch job")
+        wait = " && ".join(wait_command(j, cache_dir) for j in sub.jobs) or "lmwrapper batch list"
         print(f"lmwrapper run: {sent}{sub.waiting} prompts wait in batches (job {jobs}); "
               f"rerun the same command to collect them and write {where} "
-              f"(or wait: `lmwrapper batch wait JOB`, or add --wait)", file=sys.stderr)
+              f"(or wait: `{wait}`, or add --wait)", file=sys.stderr)
         return 0
     if sub.failed:
         print(f"lmwrapper run: {sub.failed} prompts failed in their batches (not cached); "

@@ -111,7 +111,8 @@ def run_command(args: argparse.Namespace) -> int:
         if window is CompletionWindow.BATCH_ANY and not args.wait:
             from lmwrapper.cli_batch import run_submit
 
-            return run_submit(lm, prompts, rows, args.max_cost_usd, args.output)
+            return run_submit(lm, prompts, rows, args.max_cost_usd, args.output,
+                              cache_dir=args.cache_dir)
         write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
         return _interrupted(lm, prompts, window, args)
@@ -128,7 +129,7 @@ def prepare(args: argparse.Namespace
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
     check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
-    check_output(args.output)
+    check_output(args.output, args.input)
     try:
         prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
@@ -166,12 +167,18 @@ def check_batch_flags(batch: bool, wait: bool, no_cache: bool) -> None:
                       "writes them; with --no-cache add --wait (or drop --no-cache)")
 
 
-def check_output(output: str) -> None:
-    """Refuse an output path that cannot be written, before any answer is paid for."""
+def check_output(output: str, source: str = "-") -> None:
+    """Refuse an output path that cannot be written, or that is the input (writing answers
+    would wipe the prompts, and a run stopped midway would leave neither), before any answer
+    is paid for."""
     if output == "-":
         return
     path = Path(output)
     folder = path.parent
+    if source != "-" and path.exists() and os.path.samefile(path, source):
+        raise Refused(f"-o {output} is the input file; writing the answers there would erase "
+                      f"the prompts. Write them elsewhere, e.g. -o {path.with_suffix('')}"
+                      f".answers.jsonl")
     if path.is_dir():
         raise Refused(f"-o {output} is a folder; give a file name, e.g. -o {path / 'answers.jsonl'}")
     if not folder.is_dir():
@@ -278,6 +285,8 @@ def read_prompts(path: str, max_tokens: int | None = None,
             example = json.dumps(line.strip()[:60])
             raise ValueError(f"{path} line {number} is not JSON ({e.msg}); write each prompt as "
                              f"a JSON value, e.g. {example}") from None
+        if "\\u" in line:  # a surrogate can only come in as an escape: the file is UTF-8
+            _refuse_lone_surrogates(value, path, number)
         try:
             prompt, cols = parse_line(value, max_tokens, temperature)
         except (ValueError, TypeError, KeyError) as e:
@@ -285,6 +294,18 @@ def read_prompts(path: str, max_tokens: int | None = None,
         prompts.append(prompt)
         rows.append(cols)
     return prompts, rows
+
+
+def _refuse_lone_surrogates(value: Any, path: str, number: int) -> None:
+    """JSON lets `"\\ud800"` stand alone, but such text is not Unicode and cannot be hashed,
+    stored or sent: refuse it here, by line, rather than with a traceback later."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end].encode("unicode_escape", "backslashreplace").decode()
+        raise ValueError(f"{path} line {number} holds {bad}, half of a UTF-16 surrogate pair, "
+                         f"which is not valid text; fix how the file was written (escape whole "
+                         f"characters, e.g. \\ud83d\\ude00 for one emoji)") from None
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
@@ -300,6 +321,8 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
         number = 0
         try:
             for number, line in enumerate(f, 1):
+                if number == 1:  # a UTF-8 BOM, as Excel and Notepad write one, is not the line's
+                    line = line.removeprefix("\ufeff")
                 if line.strip():
                     yield number, line
         except UnicodeDecodeError:
@@ -318,7 +341,7 @@ def parse_line(value: Any, max_tokens: int | None = None,
     fields = dict(value)
     texts = [k for k in _TEXT_KEYS if k in fields]
     if len(texts) != 1:
-        raise ValueError(f"give the prompt in exactly one of {', '.join(_TEXT_KEYS)}")
+        raise ValueError(_no_prompt_field(fields, texts))
     text = fields.pop(texts[0])
     columns = {k: fields.pop(k) for k in list(fields) if k not in _PROMPT_FIELDS}
     _check_columns(columns)
@@ -331,6 +354,20 @@ def parse_line(value: Any, max_tokens: int | None = None,
     if temperature is not None:
         fields.setdefault("temperature", temperature)
     return LmPrompt.from_dict({"text": text, **fields}), columns
+
+
+def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:
+    """Why an object line has no single prompt field, naming what it has and, for a misspelt
+    or differently cased `prompt` (`promt`, `Prompt`), the field it looks like."""
+    want = f"give the prompt in exactly one of {', '.join(_TEXT_KEYS)}"
+    if texts:
+        return f"the line has {' and '.join(texts)}: {want}"
+    for name in fields:
+        close = difflib.get_close_matches(name.lower(), _TEXT_KEYS, n=1, cutoff=0.75)
+        if close:
+            return f"no prompt field: did you mean {close[0]!r} instead of {name!r}? ({want})"
+    has = ", ".join(repr(k) for k in fields) or "no fields"
+    return f"no prompt field (the line has {has}); {want}, e.g. rename your text column to 'prompt'"
 
 
 def _check_columns(columns: dict[str, Any]) -> None:

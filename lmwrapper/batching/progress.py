@@ -39,8 +39,10 @@ class JobProgress:
 
     def _postfix(self) -> None:
         if self.bar is not None:
-            self.bar.set_postfix(failed=self.failed, batches=self.counts() or "-",
-                                 est_cost=self.estimate, refresh=False)
+            # "in_progress:2 completed:1", not a dict's repr with its braces and quotes
+            batches = " ".join(f"{k}:{v}" for k, v in self.counts().items()) or "-"
+            self.bar.set_postfix(failed=self.failed, batches=batches, est_cost=self.estimate,
+                                 refresh=False)
 
     def close(self) -> None:
         if self.bar is not None:

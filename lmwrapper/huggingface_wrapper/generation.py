@@ -85,6 +85,12 @@ def accepts_logits_to_keep(model: Any) -> bool:
     return "logits_to_keep" in inspect.signature(model.forward).parameters
 
 
+def _kv_name(model: Any) -> str:
+    """The forward's name for the KV cache: `cache` from transformers 5.x on, which warns on
+    every run ("`past_key_values` is deprecated") for the older `past_key_values`."""
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+
+
 def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
              should_stop: ShouldStop | None = None) -> list[RowResult]:
     """Decode every row of one batch; results in the order of `rows`.
@@ -111,6 +117,7 @@ def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
     sampler = _Sampler(rows, logits.shape[-1], device)
     active = list(range(len(rows)))  # row index of each batch position
     last_pos = positions[:, -1]
+    kv = _kv_name(model)
     while True:
         chosen = sampler.choose(logits, active)
         logprobs = torch.log_softmax(logits, dim=-1)  # the model's own, before any mask
@@ -127,9 +134,9 @@ def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
         mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
         last_pos = last_pos + 1
         out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                    past_key_values=past, use_cache=True)
+                    use_cache=True, **{kv: past})
         logits = out.logits[:, -1, :].float()
-        past = out.past_key_values
+        past = getattr(out, kv)
 
 
 def _prefill(model: Any, rows: Sequence[Row], pad_id: int, results: list[RowResult]
@@ -148,7 +155,7 @@ def _prefill(model: Any, rows: Sequence[Row], pad_id: int, results: list[RowResu
     out = model(input_ids=ids, attention_mask=mask, position_ids=positions, use_cache=True, **kwargs)
     if echo:
         _prompt_logprobs(out.logits, ids, owner, rows, results)
-    logits, past = out.logits[:, -1, :].float(), out.past_key_values
+    logits, past = out.logits[:, -1, :].float(), getattr(out, _kv_name(model))
     if len(unique) < len(rows):
         index = torch.tensor(owner, device=device)
         past.batch_select_indices(index)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.abstract_predictor import LmPredictor
+from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
 from lmwrapper.backend import Emit, Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
@@ -176,6 +176,19 @@ class HuggingFacePredictor(HfCompat018, LmPredictor):
 
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
         return len(self.encoder.encode(prompt))
+
+    def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
+                      CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
+        """Free, with the tokens counted by the model's tokenizer and chat template (the
+        weights are not loaded): how big a run is matters on a local model too."""
+        from lmwrapper.engine import as_prompts  # a bare string, as predict_many reads it
+
+        prompts = as_prompts(prompts)
+        counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
+        sizes = [self.estimate_tokens_in_prompt(p) for p in prompts]
+        out = sum((p.max_tokens if p.max_tokens is not None else self._default_max_new(size)) * n
+                  for p, size, n in zip(prompts, sizes, counts, strict=True))
+        return CostEstimate(len(prompts), sum(sizes), out, 0.0, 0.0, priced=True, free=True)
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
         if wants_json(prompt.response_format):  # decoded under the schema's grammar

@@ -1,0 +1,15 @@
+"""`lmwrapper batch wait`'s bar reads as text: batch statuses as `status:count`."""
+
+from lmwrapper.batching.progress import JobProgress
+
+
+def test_the_bar_shows_batch_statuses_as_words_and_counts(capsys):
+    progress = JobProgress(total=3, estimate_usd=0.5, show=True)
+    progress.batch_status("b1", "in_progress")
+    progress.batch_status("b2", "in_progress")
+    progress.batch_status("b3", "completed")
+    progress.done(failed=False)
+    progress.close()
+    err = capsys.readouterr().err
+    assert "batches=in_progress:2 completed:1" in err, err
+    assert "{" not in err and "'" not in err, err
