@@ -69,7 +69,7 @@ def bound(
     A request for n samples is billed its input once and n outputs (OpenAI's `n=`).
     """
     from lmwrapper.abstract_predictor import CostEstimate
-    from lmwrapper.engine import as_prompts  # a bare string, as predict_many reads it
+    from lmwrapper.plan import as_prompts  # a bare string, as predict_many reads it
 
     prompts = as_prompts(prompts)
     counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]

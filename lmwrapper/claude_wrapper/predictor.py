@@ -124,7 +124,7 @@ class ClaudePredictor(ApiPredictor):
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         """Upper bound; every sample is its own request, so its input is billed per sample."""
-        from lmwrapper.engine import as_prompts  # a bare string, as predict_many reads it
+        from lmwrapper.plan import as_prompts  # a bare string, as predict_many reads it
 
         prompts = as_prompts(prompts)
         counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]

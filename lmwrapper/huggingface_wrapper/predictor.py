@@ -181,7 +181,7 @@ class HuggingFacePredictor(HfCompat018, LmPredictor):
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         """Free, with the tokens counted by the model's tokenizer and chat template (the
         weights are not loaded): how big a run is matters on a local model too."""
-        from lmwrapper.engine import as_prompts  # a bare string, as predict_many reads it
+        from lmwrapper.plan import as_prompts  # a bare string, as predict_many reads it
 
         prompts = as_prompts(prompts)
         counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
