@@ -81,6 +81,21 @@ def as_prompt(p: LmPrompt | str) -> LmPrompt:
     raise TypeError(f"expected an LmPrompt or a str; got {type(p).__name__}{hint}")
 
 
+def _not_utf8(canonical: list[str]) -> ValueError:
+    """The error for a prompt holding a lone surrogate (e.g. "\\ud800" from a broken decode):
+    no provider, tokenizer or cache can take it, so it is refused before anything is sent."""
+    for i, c in enumerate(canonical):
+        try:
+            c.encode()
+        except UnicodeEncodeError as e:
+            bad = c[e.start:e.end].encode("unicode_escape").decode()
+            return ValueError(
+                f"prompt {i}: its text holds {bad}, a lone surrogate that is not valid Unicode "
+                "text (usually a broken decode upstream). Fix: clean it, e.g. "
+                "text.encode('utf-8', 'replace').decode()")
+    return ValueError("a prompt's text is not valid Unicode")
+
+
 def as_prompts(prompts: Iterable[LmPrompt | str]) -> list[LmPrompt]:
     if isinstance(prompts, (str, bytes, bytearray, LmPrompt)):
         raise TypeError(
@@ -105,8 +120,11 @@ class Plan:
             canonical = [canonical_json(p) for p in self.prompts]
             # A prompt with caching off gets a slot of its own: it must neither be served a
             # cached twin's answer nor decide whether that twin's answer is stored.
-            self.keys = [k if self.caches(p) else _NO_CACHE + k
-                         for p, c in zip(self.prompts, canonical) for k in (key_of(c, ident),)]
+            try:
+                self.keys = [k if self.caches(p) else _NO_CACHE + k
+                             for p, c in zip(self.prompts, canonical) for k in (key_of(c, ident),)]
+            except UnicodeEncodeError:
+                raise _not_utf8(canonical) from None
         self.cache: SqlCache | None = lm.cache if any(self.caches(p) for p in self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
         self.slots: dict[str, _Slot] = {}

@@ -153,3 +153,11 @@ def test_no_import_loop_through_the_engine():
     importers = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
                  if "lmwrapper.engine" in _top_level_imports(p)}
     assert importers <= {"__init__.py"}, importers
+
+
+@pytest.mark.parametrize("text", ["a\ud800b", ["hi", "x\udcff"]])
+def test_a_lone_surrogate_is_refused_by_position_before_anything_is_sent(text, tmp_path):
+    lm = ScriptedLm(cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"prompt 1: its text holds \\ud[8c]..?.?, a lone surrogate"):
+        lm.predict_many(["fine", LmPrompt(text, max_tokens=3)])
+    assert lm.call_log == []  # was a UnicodeEncodeError traceback from the cache key
