@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.errors import LmWrapperError
+from lmwrapper.plan import BARE_STRING_MAX_TOKENS
 from lmwrapper.registry import provider_of
 from lmwrapper.sharding import add_shard_argument, apply_shard
 from lmwrapper.structs import LmPrediction, LmPrompt
@@ -89,7 +90,8 @@ def add_run_parser(subparsers: Any) -> None:
     p.add_argument("--wait", action="store_true",
                    help="with --batch: wait for the batches and write the answers")
     p.add_argument("--max-tokens", type=_positive_int, default=None,
-                   help="default max_tokens per prompt")
+                   help="max_tokens of lines that do not set it (default: 100, as a bare "
+                        "string prompt in Python)")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--chat-mode", action=argparse.BooleanOptionalAction, default=None,
@@ -349,8 +351,9 @@ def parse_line(value: Any, max_tokens: int | None = None,
     if extra:
         meta = fields.get("metadata")
         fields["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta or extra
-    if max_tokens is not None:
-        fields.setdefault("max_tokens", max_tokens)
+    # as a bare string in Python (the seed's rule): a line without max_tokens asks for 100
+    # tokens, not the model's whole output limit ("max_tokens": null asks for that)
+    fields.setdefault("max_tokens", BARE_STRING_MAX_TOKENS if max_tokens is None else max_tokens)
     if temperature is not None:
         fields.setdefault("temperature", temperature)
     return LmPrompt.from_dict({"text": text, **fields}), columns

@@ -57,6 +57,26 @@ def test_run_command_writes_answers_in_input_order(srv, tmp_path, monkeypatch, c
     assert main(args) == 0 and srv.counts["chat.completions"] == sent  # all cached now
 
 
+def test_a_line_without_max_tokens_asks_for_100_as_a_bare_string_does(srv, tmp_path, monkeypatch):
+    """The CLI and Python agree: a string line is `LmPrompt(text, max_tokens=100)` (it asked
+    for the model's whole output limit, 16,384 tokens on gpt-4o-mini, and the cost bound
+    assumed that); `--max-tokens` sets another default; `"max_tokens": null` asks for no limit."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-test-key")
+    src = tmp_path / "in.jsonl"
+    write_jsonl(src, ["What is 1+1?", {"prompt": "What is 2+2?", "max_tokens": None},
+                      {"prompt": "What is 3+3?", "max_tokens": 7}])
+    base = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+            "--base-url", srv.base_url, str(src), "-o", str(tmp_path / "out.jsonl")]
+    assert main(base) == 0
+    sent = {r.body["messages"][-1]["content"]: r.body.get("max_completion_tokens",
+                                                          r.body.get("max_tokens"))
+            for r in srv.requests if r.route == "chat.completions"}
+    assert sent == {"What is 1+1?": 100, "What is 2+2?": None, "What is 3+3?": 7}
+    assert main([*base[:-3], "--max-tokens", "9", *base[-3:]]) == 0
+    assert [r.body.get("max_completion_tokens", r.body.get("max_tokens")) for r in srv.requests
+            if r.route == "chat.completions"][3:] == [9]  # only the line that set none changed
+
+
 def test_dry_run_prints_tokens_and_cost_and_sends_nothing(srv, tmp_path, capsys, no_key_anywhere):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, ["What is 2+2?", {"prompt": "Hi", "max_tokens": 100}])
