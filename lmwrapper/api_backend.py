@@ -168,10 +168,11 @@ class ApiPredictor(LmPredictor):
         if not key:
             where = [f"set ${self.key_env_var}"] if self.key_env_var else []
             where += [f"put the key in {self.key_file}"] if self.key_file else []
+            where += ["in Python pass api_key_secret=<key>"]  # the CLI reads the first two
             raise MissingApiKeyError(
-                f"no {self.display_name} API key for {self.model_name()!r}: pass "
-                f"api_key_secret=..., {', or '.join(where) or 'and retry'}. (Cached prompts need "
-                "no key; this run has prompts that are not cached.)")
+                f"no {self.display_name} API key for {self.model_name()!r}: "
+                f"{' or '.join([', '.join(where[:-1]), where[-1]] if where[:-1] else where)}. "
+                "(Cached prompts need no key; this run has prompts that are not cached.)")
         return key
 
     def client(self) -> Any:

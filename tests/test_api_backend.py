@@ -125,7 +125,8 @@ def test_an_unpickled_copy_looks_the_key_up_again(tmp_path, monkeypatch):
     monkeypatch.delenv("ECHO_TEST_KEY", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     copy = pickle.loads(pickle.dumps(Echo(base_url="http://x", api_key_secret=KEY)))
-    with pytest.raises(MissingApiKeyError, match=r"ECHO_TEST_KEY.*echo_key.txt"):
+    with pytest.raises(MissingApiKeyError,
+                       match=r"set \$ECHO_TEST_KEY, put the key in .*echo_key.txt or in Python pass api_key_secret="):
         copy.live_runner()
     (tmp_path / "echo_key.txt").write_text("sk-from-file-123456\n")
     assert copy.api_key() == "sk-from-file-123456"
