@@ -64,12 +64,14 @@ def _cache_show(args: argparse.Namespace) -> int:
     cache = _existing_cache(args)
     if cache is None:
         return 1
-    model = args.model
-    if model is not None:
-        model = _known_model(cache.stats(), model, "cache show", "nothing to show")
-        if model is None:
+    model = provider = None
+    if args.model is not None:
+        found = _known_model(cache.stats(), args.model, "cache show", "nothing to show")
+        if found is None:
             return 1
-    rows = cache.recent_rows(n=args.n, model=model, search=args.search, errors_only=args.errors)
+        provider, model = found
+    rows = cache.recent_rows(n=args.n, model=model, search=args.search, errors_only=args.errors,
+                             provider=provider)
     for row in rows:
         print(json.dumps(row, ensure_ascii=False) if args.json
               else _readable(row, None if args.full else SHOW_CHARS))
@@ -122,12 +124,13 @@ def _cache_clear(args: argparse.Namespace) -> int:
     cache = _existing_cache(args)
     if cache is None:
         return 1
-    model = args.model
-    if model is not None:
-        model = _known_model(cache.stats(), model, "cache clear", "nothing deleted")
-        if model is None:
+    model = provider = None
+    if args.model is not None:
+        found = _known_model(cache.stats(), args.model, "cache clear", "nothing deleted")
+        if found is None:
             return 1
-    what = _describe_rows(args.older_than, model, args.errors)
+        provider, model = found
+    what = _describe_rows(args.older_than, args.model, args.errors)
     if not args.yes:
         if not sys.stdin.isatty():
             print(f"refusing to delete {what} without --yes (stdin is not a terminal)", file=sys.stderr)
@@ -135,17 +138,23 @@ def _cache_clear(args: argparse.Namespace) -> int:
         if input(f"Delete {what} from the cache? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return 1
-    n = cache.clear(older_than_days=args.older_than, model=model, errors_only=args.errors)
+    n = cache.clear(older_than_days=args.older_than, model=model, errors_only=args.errors,
+                    provider=provider)
     print(f"deleted {n} rows")
     return 0
 
 
-def _known_model(stats: dict[str, Any], wanted: str, command: str, outcome: str) -> str | None:
-    """The model name `wanted` stands for (`name` or `provider/name`), or None after saying
-    that no row has it and which models the cache holds."""
+def _known_model(stats: dict[str, Any], wanted: str, command: str, outcome: str
+                 ) -> tuple[str | None, str] | None:
+    """(provider, model name) that `wanted` stands for: `provider/name` names one provider's
+    model, a bare `name` that model of any provider (provider None); None after saying that
+    no row has it and which models the cache holds."""
     for m in stats["models"]:
-        if wanted in (m["model"], f"{m['provider']}/{m['model']}"):
-            return str(m["model"])
+        if wanted == f"{m['provider']}/{m['model']}":
+            return str(m["provider"]), str(m["model"])
+    for m in stats["models"]:
+        if wanted == m["model"]:
+            return None, str(m["model"])
     present = [f"{m['provider']}/{m['model']}" for m in stats["models"]]
     close = difflib.get_close_matches(wanted, present + [m["model"] for m in stats["models"]], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -360,11 +360,12 @@ class SqlCache:
                 "spent_usd": sum(m["spent_usd"] for m in models), "models": models}
 
     def clear(self, *, older_than_days: float | None = None, model: str | None = None,
-              errors_only: bool = False) -> int:
+              errors_only: bool = False, provider: str | None = None) -> int:
         """Delete rows (all, or those matching every filter given); returns how many.
 
         `older_than_days` must be a finite number >= 0 (a negative age would reach into the
-        future and delete everything); `model` is a model name; `errors_only` keeps answers.
+        future and delete everything); `model` is a model name (of `provider`, when given: an
+        `hf/` model may share its name with an API one); `errors_only` keeps answers.
         """
         where: list[str] = []
         args: list[Any] = []
@@ -377,6 +378,9 @@ class SqlCache:
         if model is not None:
             where.append("model = ?")
             args.append(model)
+        if provider is not None:
+            where.append("provider = ?")
+            args.append(provider)
         if errors_only:
             where.append("is_error = 1")
         sql = "DELETE FROM predictions" + (" WHERE " + " AND ".join(where) if where else "")
@@ -388,7 +392,8 @@ class SqlCache:
         yield from self._records(self._select("", [], "ORDER BY d.created_at"))
 
     def recent_rows(self, *, n: int = 3, model: str | None = None, search: str | None = None,
-                    errors_only: bool = False) -> list[dict[str, Any]]:
+                    errors_only: bool = False, provider: str | None = None
+                    ) -> list[dict[str, Any]]:
         """The `n` newest rows (newest first) of `model` (a name), whose prompt or answer
         contains `search` (case-insensitive for ASCII), only errors if `errors_only`."""
         where: list[str] = []
@@ -396,6 +401,9 @@ class SqlCache:
         if model is not None:
             where.append("d.model = ?")
             args.append(model)
+        if provider is not None:
+            where.append("d.provider = ?")
+            args.append(provider)
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"

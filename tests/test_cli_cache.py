@@ -109,6 +109,20 @@ def test_clear_of_an_unknown_model_says_so_and_lists_the_models():
     assert "deleted 2 rows" in cli("cache", "clear", "--model", "scripted/model-b", "--yes").stdout
 
 
+def test_provider_slash_model_names_one_providers_rows_only():
+    class LocalNamesake(ScriptedLm):
+        provider = "hf"  # a local model that shares its name with another provider's
+
+    list(ScriptedLm("same-name").predict_many(["a", "b"]))
+    list(LocalNamesake("same-name").predict_many(["c"]))
+    shown = cli("cache", "show", "--model", "hf/same-name", "--json").stdout.splitlines()
+    assert [json.loads(line)["provider"] for line in shown] == ["hf"]
+    assert "deleted 2 rows" in cli("cache", "clear", "--model", "scripted/same-name", "-y").stdout
+    assert {(m["provider"], m["model"]): m["rows"] for m in get_cache().stats()["models"]} == {
+        ("hf", "same-name"): 1}  # was 0: the provider was dropped from the filter
+    assert "deleted 1 rows" in cli("cache", "clear", "--model", "same-name", "-y").stdout
+
+
 def test_clear_errors_removes_only_error_rows_and_combines_with_model():
     two_models_with_errors()
     assert "deleted 1 rows" in cli("cache", "clear", "--errors", "--model", "model-a", "-y").stdout
