@@ -10,10 +10,8 @@ it. Kept apart from the running so each reads on its own.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -22,6 +20,7 @@ from lmwrapper.backend import NO_CACHE_PREFIX, Job
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.costs import format_usd
 from lmwrapper.errors import CostLimitExceededError
+from lmwrapper.gcpause import gc_paused
 from lmwrapper.sqlcache import SqlCache, canonical_json, key_of
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -116,7 +115,7 @@ class Plan:
         for p in self.prompts:
             lm.validate_prompt(p)
         ident = lm.identity_json()
-        with _gc_paused():
+        with gc_paused():
             canonical = [canonical_json(p) for p in self.prompts]
             # A prompt with caching off gets a slot of its own: it must neither be served a
             # cached twin's answer nor decide whether that twin's answer is stored.
@@ -130,7 +129,7 @@ class Plan:
         self.slots: dict[str, _Slot] = {}
         # what every row of this predictor shares: stored in columns, not in each record
         self.defaults = lm.record_defaults()
-        with _gc_paused():
+        with gc_paused():
             self.jobs = self._lookup(retry_errors)
         # The encoding the key was hashed from is the prompt the `prompts` table stores: kept
         # for the misses the engine will store (a batch runner stores its own), so a new
@@ -217,20 +216,6 @@ class Plan:
 def routes_to_batch(lm: LmPredictor, window: CompletionWindow) -> bool:
     """Whether `choose_runner` picks the batch engine (which stores its own results)."""
     return window is CompletionWindow.BATCH_ANY and lm.supports_batch
-
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while building 100,000s of acyclic objects (keys, cached
-    predictions): its repeated full scans cost ~20 % of serving a cached run."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 _DECODER = json.JSONDecoder()

@@ -18,12 +18,9 @@ that the next batch run (`sweep`) deletes.
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import NO_CACHE_PREFIX
@@ -80,20 +77,6 @@ def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, 
         else:
             updates.append(_retry_or_fail(runner, remote, r, attempts, cid, len(lines) == 1))
     return answered, rows, updates
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC while a result file becomes 100,000s of acyclic objects (parsed
-    lines, predictions, rows, the engine's copies): its full scans of a heap that holds the
-    whole job, repeated as objects pile up, took a third of ingesting a 50,000-line file."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _predictions(runner: BatchRunner, r: LineResult, prompt: LmPrompt, n: int) -> list[LmPrediction]:

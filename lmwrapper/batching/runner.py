@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmwrapper.backend import Emit, Job, ShouldStop
 from lmwrapper.batching.adapter import TERMINAL, BatchAdapter, BatchLimits, RemoteBatch, TimedOut
-from lmwrapper.batching.collector import collect, gc_paused, sweep
+from lmwrapper.batching.collector import collect, sweep
 from lmwrapper.batching.planner import plan_files
 from lmwrapper.batching.progress import JobProgress
 from lmwrapper.batching.records import (
@@ -37,6 +37,7 @@ from lmwrapper.batching.records import (
 )
 from lmwrapper.batching.settings import BatchSettings
 from lmwrapper.errors import ConfigurationError, LmWrapperError
+from lmwrapper.gcpause import gc_paused
 from lmwrapper.sqlcache import SqlCache
 from lmwrapper.structs import LmPrediction, LmPrompt
 
