@@ -12,10 +12,14 @@ max_tokens, stop strings and seed inside one batch; a row's samples come from it
 logprobs we report are the model's own `log_softmax` at each step, comparable with a plain
 forward pass. Greedy rows give exactly the tokens `model.generate(do_sample=False)` gives.
 
+A row is handed over the moment it finishes: `on_done(i, result)` is called as row `i`
+leaves the batch, before the next forward pass, so a caller can store it while the other
+rows still decode (a batch of 64 rows is as slow as its longest row).
+
 Stopping: `should_stop()` is read before the prefill, between decode steps, and (through
 `stopping.interruptible`) between the modules of each forward pass, so a stop returns within
-one module's time. Rows unfinished then keep `finish_reason=None`: a partial answer is never
-reported as complete.
+one module's time. Rows unfinished then keep `finish_reason=None` and are never passed to
+`on_done`: a partial answer is never reported as complete.
 """
 
 from __future__ import annotations
@@ -91,9 +95,14 @@ def _kv_name(model: Any) -> str:
     return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
 
 
+OnDone = Callable[[int, RowResult], None]  # (index in rows, its finished result)
+
+
 def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
-             should_stop: ShouldStop | None = None) -> list[RowResult]:
-    """Decode every row of one batch; results in the order of `rows`.
+             should_stop: ShouldStop | None = None, on_done: OnDone | None = None
+             ) -> list[RowResult]:
+    """Decode every row of one batch; results in the order of `rows`. `on_done(i, result)`
+    is called once for each row as it finishes (see the module docstring).
 
     Returns soon after `should_stop()` turns true; rows not finished by then have
     `finish_reason` None (see the module docstring).
@@ -104,14 +113,18 @@ def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
         return results
     with RUNNING, interruptible(model, stop), torch.inference_mode():
         try:
-            _decode(model, rows, pad_id, eos_ids, results, stop)
+            _decode(model, rows, pad_id, eos_ids, results, stop, on_done or _ignore)
         except Stopped:
             pass
     return results
 
 
+def _ignore(i: int, res: RowResult) -> None:
+    """The default `on_done`: the caller reads the results when `generate` returns."""
+
+
 def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
-            results: list[RowResult], stop: ShouldStop) -> None:
+            results: list[RowResult], stop: ShouldStop, on_done: OnDone) -> None:
     device = model.device
     logits, past, mask, positions = _prefill(model, rows, pad_id, results)
     sampler = _Sampler(rows, logits.shape[-1], device)
@@ -122,8 +135,7 @@ def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
         chosen = sampler.choose(logits, active)
         logprobs = torch.log_softmax(logits, dim=-1)  # the model's own, before any mask
         _record(logprobs, chosen, active, rows, results)
-        keep = [b for b, i in enumerate(active)
-                if not _finished(rows[i], results[i], eos_ids, sampler.constraints.get(i))]
+        keep = _still_running(active, rows, results, eos_ids, sampler, on_done)
         if not keep or stop():
             return
         if len(keep) < len(active):
@@ -195,6 +207,19 @@ def _record(logprobs: torch.Tensor, chosen: torch.Tensor, active: list[int],
         if rows[i].top_logprobs:
             n = rows[i].top_logprobs
             res.top_logprobs.append(list(zip(top_i[b, :n].tolist(), top_v[b, :n].tolist())))
+
+
+def _still_running(active: list[int], rows: Sequence[Row], results: list[RowResult],
+                   eos_ids: set[int], sampler: _Sampler, on_done: OnDone) -> list[int]:
+    """Batch positions of the rows that go on; each row that finished here is handed to
+    `on_done` now, before the next forward pass (a stop after it keeps it)."""
+    keep = []
+    for b, i in enumerate(active):
+        if _finished(rows[i], results[i], eos_ids, sampler.constraints.get(i)):
+            on_done(i, results[i])
+        else:
+            keep.append(b)
+    return keep
 
 
 def _finished(row: Row, res: RowResult, eos_ids: set[int], constraint: Any = None) -> bool:

@@ -2,7 +2,10 @@
 
 The engine hands `_run` the cache misses; we turn each sample into a `Row`, sort rows by
 prompt length (so a batch wastes little padding), run them in batches of `batch_size`,
-and emit each prompt's predictions as soon as its last sample is done.
+and emit each prompt's predictions as soon as its last sample is done: a row is converted
+the moment it leaves its batch, not when the batch ends, so it is stored (and counted by the
+progress bar) while the batch's longer rows still decode. Rows that asked for internals
+wait for the batch's end: their internals come from one extra forward over all of them.
 """
 
 from __future__ import annotations
@@ -218,29 +221,23 @@ class HuggingFacePredictor(HfCompat018, LmPredictor):
             for start in range(0, len(rows), self.batch_size):
                 if stop():
                     return
-                batch = rows[start:start + self.batch_size]
-                for (j, pos, _), pred in zip(batch, self._predict_or_split(jobs, batch, stop)):
-                    if pred is None:
-                        continue  # unfinished when the run stopped: never reported
-                    done[j][pos] = pred
-                    if all(p is not None for p in done[j]):
-                        emit(jobs[j], done.pop(j))
+                self._predict_or_split(jobs, rows[start:start + self.batch_size], stop, done)
 
     def _plan(self, jobs: Sequence[Job], emit: Emit, stop: ShouldStop
-              ) -> tuple[list[tuple[int, int, Row]], dict[int, list[Any]]]:
+              ) -> tuple[list[tuple[int, int, Row]], _Collector]:
         """The rows to generate, sorted for batching; prompts that cannot fit are emitted
         as errors here."""
         rows: list[tuple[int, int, Row]] = []  # (job number, position among its samples, row)
-        done: dict[int, list[Any]] = {}  # job number -> its predictions so far (None: not yet)
+        done = _Collector(jobs, emit)
         for j, job in enumerate(jobs):
             if j % 256 == 0 and stop():  # tokenizing 100,000s of prompts takes a while
-                return [], {}
+                return [], done
             ids = self.encoder.encode(job.prompt)
             error = self._length_error(job.prompt, ids)
             if error is not None:
                 emit(job, [self.error_prediction(job.prompt, error)] * len(job.sample_indices))
                 continue
-            done[j] = [None] * len(job.sample_indices)
+            done.expect(j)
             for pos, sample_index in enumerate(job.sample_indices):
                 rows.append((j, pos, self._row(job.prompt, ids, sample_index)))
         # Similar lengths share a batch (little padding). Rows that need every position's
@@ -278,44 +275,58 @@ class HuggingFacePredictor(HfCompat018, LmPredictor):
                    constraint=constraint)
 
     def _predict_or_split(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
-                          stop: ShouldStop) -> list[LmPrediction | None]:
-        """Run a batch; out of device memory, run its halves instead (down to single rows).
-        None for a row that was not finished when the run stopped."""
+                          stop: ShouldStop, done: _Collector) -> None:
+        """Run a batch, handing each finished row to `done`; out of device memory, run its
+        halves instead (down to single rows), without the rows already handed over. A row
+        unfinished when the run stopped is never handed over."""
         import torch
 
         try:
-            return self._predict_batch(jobs, batch, stop)
+            self._predict_batch(jobs, batch, stop, done)
         except getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError):
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
             if len(batch) == 1:
-                prompt = jobs[batch[0][0]].prompt
-                return [self.error_prediction(prompt, TransientProviderError(
-                    f"out of device memory for one row of {len(batch[0][2].prompt_ids)} prompt "
-                    "tokens; lower max_tokens or use a smaller dtype / another device"))]
-            half = len(batch) // 2
-            return (self._predict_or_split(jobs, batch[:half], stop)
-                    + self._predict_or_split(jobs, batch[half:], stop))
+                j, pos, row = batch[0]
+                done.add(j, pos, self.error_prediction(jobs[j].prompt, TransientProviderError(
+                    f"out of device memory for one row of {len(row.prompt_ids)} prompt "
+                    "tokens; lower max_tokens or use a smaller dtype / another device")))
+                return
+            left = [r for r in batch if not done.has(r[0], r[1])]  # emitted once is enough
+            half = len(left) // 2
+            for part in (left[:half], left[half:]):
+                if part:
+                    self._predict_or_split(jobs, part, stop, done)
 
     def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
-                       stop: ShouldStop) -> list[LmPrediction | None]:
+                       stop: ShouldStop, done: _Collector) -> None:
+        """Each row is converted and handed to `done` as it leaves the batch; rows that
+        asked for internals wait for the batch's end, for their one extra forward."""
         from lmwrapper.huggingface_wrapper.prefill import run_rows
 
         rows = [r for _, _, r in batch]
+        later: list[tuple[int, LmPrediction, list[int]]] = []  # (b, prediction, kept ids)
+
+        def on_done(b: int, res: RowResult) -> None:
+            j, pos, row = batch[b]
+            pred, kept = self._prediction(jobs[j].prompt, row, res)
+            if jobs[j].prompt.model_internals_request is not None:
+                later.append((b, pred, kept))
+            else:
+                done.add(j, pos, pred)
+
         with self._lock:
             model = self.model  # loads the weights on first use, adding generation_config's eos
             score_only = [jobs[j].prompt.max_tokens == 0 for j, _, _ in batch]
-            results = run_rows(model, rows, score_only, self.pad_id, self.eos_ids, stop)
-            finished = [b for b, res in enumerate(results) if res.finish_reason is not None]
-            built = [self._prediction(jobs[batch[b][0]].prompt, rows[b], results[b])
-                     for b in finished]
-            preds = self._add_internals([jobs[batch[b][0]].prompt for b in finished],
-                                        [rows[b] for b in finished], [p for p, _ in built],
-                                        [k for _, k in built], stop)
-        out: list[LmPrediction | None] = [None] * len(batch)
-        for b, pred in zip(finished, preds):
-            out[b] = pred
-        return out
+            run_rows(model, rows, score_only, self.pad_id, self.eos_ids, stop, on_done)
+            if not later:
+                return
+            preds = self._add_internals([jobs[batch[b][0]].prompt for b, _, _ in later],
+                                        [rows[b] for b, _, _ in later], [p for _, p, _ in later],
+                                        [k for _, _, k in later], stop)
+        for (b, _, _), pred in zip(later, preds):
+            if pred is not None:  # None: its internals pass was stopped
+                done.add(batch[b][0], batch[b][1], pred)
 
     def _prediction(self, prompt: LmPrompt, row: Row, res: RowResult
                     ) -> tuple[LmPrediction, list[int]]:
@@ -432,6 +443,29 @@ class HuggingFacePredictor(HfCompat018, LmPredictor):
     def _after_fork(self) -> None:
         super()._after_fork()
         self._lock = threading.RLock()  # a parent thread may have held it at fork
+
+
+class _Collector:
+    """Each job's predictions as its rows finish; a job is emitted with its last sample."""
+
+    def __init__(self, jobs: Sequence[Job], emit: Emit) -> None:
+        self._jobs, self._emit = jobs, emit
+        self._done: dict[int, list[LmPrediction | None]] = {}  # job number -> samples so far
+
+    def expect(self, j: int) -> None:
+        self._done[j] = [None] * len(self._jobs[j].sample_indices)
+
+    def has(self, j: int, pos: int) -> bool:
+        """Whether sample `pos` of job `j` was handed over already (its job maybe emitted)."""
+        samples = self._done.get(j)
+        return samples is None or samples[pos] is not None
+
+    def add(self, j: int, pos: int, pred: LmPrediction) -> None:
+        samples = self._done[j]
+        samples[pos] = pred
+        if all(p is not None for p in samples):
+            del self._done[j]
+            self._emit(self._jobs[j], [p for p in samples if p is not None])
 
 
 def _sample_seed(seed: int | None, sample_index: int) -> int | None:

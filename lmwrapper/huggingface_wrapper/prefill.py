@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from lmwrapper.huggingface_wrapper.generation import (
+    OnDone,
     Row,
     RowResult,
     _prompt_logprobs,
@@ -30,19 +31,24 @@ from lmwrapper.huggingface_wrapper.stopping import (
 
 
 def run_rows(model: Any, rows: Sequence[Row], score_only: Sequence[bool], pad_id: int,
-             eos_ids: set[int], should_stop: ShouldStop | None = None) -> list[RowResult]:
+             eos_ids: set[int], should_stop: ShouldStop | None = None,
+             on_done: OnDone | None = None) -> list[RowResult]:
     """`generate` for ordinary rows, `score` for score-only ones, in the order of `rows`.
-    A stopped row keeps `finish_reason` None (unfinished), as in `generate`."""
+    A stopped row keeps `finish_reason` None (unfinished), as in `generate`; each finished
+    row is handed to `on_done(index in rows, result)` as soon as it is done."""
     gen = [i for i, s in enumerate(score_only) if not s]
     scored = [i for i, s in enumerate(score_only) if s]
     results: list[RowResult] = [RowResult() for _ in rows]
     if gen:
+        done = None if on_done is None else (lambda k, res: on_done(gen[k], res))
         for i, res in zip(gen, generate(model, [rows[i] for i in gen], pad_id, eos_ids,
-                                        should_stop)):
+                                        should_stop, done)):
             results[i] = res
     if scored:
         for i, res in zip(scored, score(model, [rows[i] for i in scored], pad_id, should_stop)):
             results[i] = res
+            if on_done is not None and res.finish_reason is not None:
+                on_done(i, res)
     return results
 
 
