@@ -7,10 +7,9 @@ tokenizer trained on the fly, and a chat template), so these tests need no downl
 from __future__ import annotations
 
 import pytest
+from compat_constants import API_KEY
 
 from lmwrapper.testing import FakeServer
-
-API_KEY = "sk-test-COMPAT0123456789abcdef"
 
 CORPUS = [
     "The capital of France is Paris. The capital of Germany is Berlin.",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from conftest import API_KEY
+from compat_constants import API_KEY
 
 from lmwrapper.abstract_predictor import LmPredictor, LmReasoningStyle, get_mock_predictor
 from lmwrapper.compat import Lmwrapper018Warning

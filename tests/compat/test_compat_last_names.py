@@ -8,7 +8,7 @@ import io
 import textwrap
 
 import pytest
-from conftest import API_KEY
+from compat_constants import API_KEY
 
 from lmwrapper.compat import Lmwrapper018Warning
 from lmwrapper.openai_wrapper import OpenAiModelNames, get_open_ai_lm
