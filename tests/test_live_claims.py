@@ -16,6 +16,8 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 import lmwrapper
 from lmwrapper.sqlcache import CACHE_FILE_NAME, get_cache
 from lmwrapper.structs import LmPrompt
@@ -129,9 +131,17 @@ def _keys(lm, prompts):
     return Plan(lm, prompts, CompletionWindow.ASAP).keys
 
 
-def test_another_hosts_claim_is_waited_for_until_its_lease_lapses(monkeypatch):
+class LoopLm(ScriptedLm):
+    """Answers through its own loop (`_run`), as local models do, not through a live runner."""
+
+    def live_runner(self):
+        return None
+
+
+@pytest.mark.parametrize("lm_class", [ScriptedLm, LoopLm], ids=["live-runner", "own-loop"])
+def test_another_hosts_claim_is_waited_for_until_its_lease_lapses(monkeypatch, lm_class):
     monkeypatch.setenv("LMWRAPPER_CLAIM_POLL_S", "0.05")
-    lm = ScriptedLm()
+    lm = lm_class()
     prompts = [LmPrompt(f"p{i}", temperature=0) for i in range(6)]
     lapses = time.time() + 1.0
     _hold(_keys(lm, prompts[:3]), FOREIGN, expires_in=1.0)
