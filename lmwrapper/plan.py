@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,8 @@ from lmwrapper.sqlcache import SqlCache, canonical_json, key_of
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from lmwrapper.abstract_predictor import LmPredictor
 
 BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
