@@ -40,6 +40,7 @@ from lmwrapper.sqlcache import CACHE_FILE_NAME, MIGRATIONS, SqlCache
 CHUNK_ROWS = 20_000
 MAX_CONFLICTS_LISTED = 1_000
 _OWN_TABLES = {"predictions", "prompts", "_migrations"}
+_LIVE_TABLES = {"claims"}  # a running process's holds on its source file: nothing to merge
 _SAME_SAMPLE = "d.key = s.key AND d.sample_index = s.sample_index"
 _DIFFERS = "(s.value IS NOT d.value OR s.blob IS NOT d.blob)"
 
@@ -246,7 +247,7 @@ def _shared_tables(conn: sqlite3.Connection, report: MergeReport) -> list[str]:
     def tables(schema: str) -> set[str]:
         return {r[0] for r in conn.execute(
             f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table' "
-            "AND name NOT LIKE 'sqlite%'")} - _OWN_TABLES
+            "AND name NOT LIKE 'sqlite%'")} - _OWN_TABLES - _LIVE_TABLES
 
     ours, theirs = tables("main"), tables("src")
     for name in theirs - ours:

@@ -177,12 +177,16 @@ class Run:
                 slot = self.plan.slots[job.key]
                 for p in preds:
                     slot.samples[p.sample_index] = p
-                    self.summary.spent_usd += p.cost_usd or 0.0
+                    if not p.was_cached:  # was_cached: another process's answer, waited for
+                        self.summary.spent_usd += p.cost_usd or 0.0
                 slot.failed |= any(p.has_errors for p in preds)
                 slot.left -= len(preds)
                 if slot.left != 0:
                     continue  # a prompt counts once, when its last sample is in
-                if slot.failed:
+                if all(p.was_cached for p in slot.samples.values()):
+                    self.summary.cached += slot.prompts
+                    self.summary.saved_usd += sum(p.cost_usd or 0.0 for p in slot.samples.values())
+                elif slot.failed:
                     self.summary.failed += slot.prompts
                 else:
                     self.summary.new += slot.prompts
@@ -204,7 +208,7 @@ class Run:
         self._go.wait()
         try:
             if not self._cancelled:
-                self.runner.run(self.plan.jobs, self._emit, self._stop.is_set)
+                self._send(self.plan.jobs)
         except BaseException as e:  # noqa: BLE001  (handed to the consuming thread, which re-raises it)
             self._stop.set()
             with self._cond:
@@ -213,6 +217,74 @@ class Run:
             with self._cond:
                 self._backend_done = True
                 self._cond.notify_all()
+
+    # -- claims: a key another live process is sending is waited for, not sent (lmwrapper.claims)
+
+    def _send(self, jobs: Sequence[Job]) -> None:
+        """Send the jobs this run claims; serve from the cache those another process answers.
+
+        The batch engine claims its own lines; a run without a cache has nothing to share."""
+        assert self.runner is not None
+        if self.plan.cache is None or getattr(self.runner, "stores_results", False):
+            self.runner.run(jobs, self._emit, self._stop.is_set)
+            return
+        from lmwrapper.claims import Lease
+
+        lease = Lease(self.plan.cache, retry_errors=self.plan.retry_errors)
+        try:
+            mine, held = lease.take(jobs)
+            if held:
+                self._send_and_wait(lease, mine, held)
+            elif mine:  # the usual case: nobody else is on these prompts
+                self.runner.run(mine, self._emit, self._stop.is_set)
+        finally:
+            lease.close()
+
+    def _send_and_wait(self, lease: Any, mine: list[Job], held: list[Job]) -> None:
+        """Send `mine` (on a thread, one batch at a time) while polling `held`: each held job is
+        served when its answer is stored, or sent here once its claim lapses."""
+        assert self.runner is not None
+        runner, failed = self.runner, []
+
+        def send(batch: list[Job]) -> None:
+            try:
+                runner.run(batch, self._emit, self._stop.is_set)
+            except BaseException as e:  # noqa: BLE001  (re-raised on the backend thread)
+                failed.append(e)
+                self._stop.set()
+
+        sender: threading.Thread | None = None
+        queue = mine
+        try:
+            while not self._stop.is_set():
+                if queue and (sender is None or not sender.is_alive()):
+                    sender = threading.Thread(target=send, args=(queue,), name="lmwrapper-send",
+                                              daemon=True)
+                    queue = []
+                    sender.start()
+                if not held and not queue:
+                    break
+                self._stop.wait(lease.poll_s)
+                if held:
+                    ready, rows, taken, held = lease.poll(held)
+                    queue = queue + taken
+                    for job in ready:
+                        self._emit_cached(job, rows[job.key])
+        finally:
+            if sender is not None:
+                sender.join()
+        if failed:
+            raise failed[0]
+
+    def _emit_cached(self, job: Job, rows: list[tuple[int, str, bytes | None, bool]]) -> None:
+        """A job another process answered: its stored rows, released as cached predictions."""
+        samples: dict[int, LmPrediction] = {}
+        self.plan.decode_rows(samples, job.prompt, rows, self.plan.retry_errors)
+        self.plan.prompt_jsons.pop(job.key, None)
+        preds = [samples[i] for i in job.sample_indices]
+        with self._cond:
+            self._pending.append((job, preds, []))
+            self._cond.notify_all()
 
     # -- the caller's side ------------------------------------------------------------------
 

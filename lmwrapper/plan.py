@@ -25,6 +25,8 @@ from lmwrapper.sqlcache import SqlCache, canonical_json, key_of
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from lmwrapper.abstract_predictor import LmPredictor
 
 BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
@@ -111,6 +113,7 @@ class Plan:
                  *, max_cost_usd: float | None = None, retry_errors: bool = False) -> None:
         self.lm = lm
         self.window = window
+        self.retry_errors = retry_errors
         self.prompts = as_prompts(prompts)
         for p in self.prompts:
             lm.validate_prompt(p)
@@ -161,17 +164,11 @@ class Plan:
                 cached_keys.append(key)
         rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
         per_request = self.lm.max_samples_per_request
-        decode, from_record = _DECODER.raw_decode, LmPrediction.from_cache_record
         jobs: list[Job] = []
         for key, n in need.items():
             samples = slots[key].samples
-            for idx, value, blob, is_error in rows.get(key, ()):
-                if is_error and retry_errors:
-                    continue  # sent again; its answer replaces the error row
-                internals = self.lm.blob_to_internals(blob) if blob is not None else None
-                samples[idx] = from_record(decode(value)[0], first[key], internals, self.defaults)
-                if first[key].response_format is not None:  # parsed on read, never stored
-                    samples[idx] = structured.finish(samples[idx])
+            if key in rows:
+                self.decode_rows(samples, first[key], rows[key], retry_errors)
             # all there: exactly 0..n-1 (fast); else a gap, such as a failed sample's error
             # row skipped by retry_errors, is missing even when later samples are cached
             if len(samples) < n or max(samples) >= n:
@@ -180,6 +177,18 @@ class Plan:
                 if missing:
                     jobs.extend(Job(key, first[key], part) for part in _split(missing, per_request))
         return jobs
+
+    def decode_rows(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
+                    rows: Sequence[tuple[int, str, bytes | None, bool]], retry_errors: bool) -> None:
+        """Cached `rows` of `prompt`'s key into `samples` (marked `was_cached`)."""
+        decode, from_record = _DECODER.raw_decode, LmPrediction.from_cache_record
+        for idx, value, blob, is_error in rows:
+            if is_error and retry_errors:
+                continue  # sent again; its answer replaces the error row
+            internals = self.lm.blob_to_internals(blob) if blob is not None else None
+            samples[idx] = from_record(decode(value)[0], prompt, internals, self.defaults)
+            if prompt.response_format is not None:  # parsed on read, never stored
+                samples[idx] = structured.finish(samples[idx])
 
     def uncached(self) -> tuple[list[LmPrompt], list[int]]:
         """The prompts still to send, one per key, and how many samples each lacks (a prompt

@@ -200,10 +200,19 @@ def _m0003_prompts(db: Any) -> None:
     db.execute("CREATE TABLE prompts (key TEXT PRIMARY KEY, prompt TEXT NOT NULL) WITHOUT ROWID")
 
 
+def _m0004_claims(db: Any) -> None:
+    # A live run's hold on a key it is about to send (lmwrapper.claims): another process on
+    # this file waits for that key's answer instead of paying for it a second time.
+    db.execute("CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+               "expires REAL NOT NULL) WITHOUT ROWID")
+    db.execute("CREATE INDEX claims_owner ON claims (owner)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_predictions", _m0001_predictions),
     ("0002_batch_jobs", m0002_batch_jobs),
     ("0003_prompts", _m0003_prompts),
+    ("0004_claims", _m0004_claims),
 ]
 
 
