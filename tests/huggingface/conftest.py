@@ -18,6 +18,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from hf_reference import MODELS_CACHE
+from tiny_gpt2 import build_tiny_gpt2
 
 CORPUS = [
     "The capital of France is Paris. The capital of Germany is Berlin.",
@@ -27,10 +28,6 @@ CORPUS = [
     "system: be brief\nuser: hello\nassistant: hi there",
 ] * 20
 
-CHAT_TEMPLATE = (
-    "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -42,28 +39,8 @@ def _torch_threads():
 
 @pytest.fixture(scope="session")
 def tiny_dir(tmp_path_factory) -> Path:
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    tok.post_processor = processors.ByteLevel(trim_offsets=False)
-    trainer = trainers.BpeTrainer(vocab_size=400, special_tokens=["<|endoftext|>", "<|pad|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-    tok.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>",
-                                   eos_token="<|endoftext|>", pad_token="<|pad|>")
-    fast.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=len(fast), n_positions=128, n_embd=64, n_layer=2, n_head=4,
-                        bos_token_id=fast.bos_token_id, eos_token_id=fast.eos_token_id)
-    model = GPT2LMHeadModel(config)
-    d = tmp_path_factory.mktemp("tiny-gpt2")
-    model.save_pretrained(d)
-    fast.save_pretrained(d)
-    return d
+    return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2"), CORPUS, vocab_size=400,
+                           n_embd=64, n_head=4)
 
 
 @pytest.fixture(scope="session")
