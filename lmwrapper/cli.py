@@ -64,12 +64,10 @@ def _cache_show(args: argparse.Namespace) -> int:
     cache = _existing_cache(args)
     if cache is None:
         return 1
-    model = provider = None
-    if args.model is not None:
-        found = _known_model(cache.stats(), args.model, "cache show", "nothing to show")
-        if found is None:
-            return 1
-        provider, model = found
+    found = _known_model(cache, args.model, "cache show", "nothing to show")
+    if found is None:
+        return 1
+    provider, model = found
     rows = cache.recent_rows(n=args.n, model=model, search=args.search, errors_only=args.errors,
                              provider=provider)
     for row in rows:
@@ -124,12 +122,10 @@ def _cache_clear(args: argparse.Namespace) -> int:
     cache = _existing_cache(args)
     if cache is None:
         return 1
-    model = provider = None
-    if args.model is not None:
-        found = _known_model(cache.stats(), args.model, "cache clear", "nothing deleted")
-        if found is None:
-            return 1
-        provider, model = found
+    found = _known_model(cache, args.model, "cache clear", "nothing deleted")
+    if found is None:
+        return 1
+    provider, model = found
     what = _describe_rows(args.older_than, args.model, args.errors)
     if not args.yes:
         if not sys.stdin.isatty():
@@ -144,11 +140,14 @@ def _cache_clear(args: argparse.Namespace) -> int:
     return 0
 
 
-def _known_model(stats: dict[str, Any], wanted: str, command: str, outcome: str
-                 ) -> tuple[str | None, str] | None:
+def _known_model(cache: SqlCache, wanted: str | None, command: str, outcome: str
+                 ) -> tuple[str | None, str | None] | None:
     """(provider, model name) that `wanted` stands for: `provider/name` names one provider's
-    model, a bare `name` that model of any provider (provider None); None after saying that
-    no row has it and which models the cache holds."""
+    model, a bare `name` that model of any provider (provider None), no `--model` every model
+    ((None, None)); None after saying that no row has it and which models the cache holds."""
+    if wanted is None:
+        return None, None
+    stats = cache.stats()  # a scan of every row: only when a model is named
     for m in stats["models"]:
         if wanted == f"{m['provider']}/{m['model']}":
             return str(m["provider"]), str(m["model"])

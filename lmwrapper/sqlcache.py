@@ -110,6 +110,15 @@ def key_of(canonical: str, model_identity_json: str) -> str:
     ).hexdigest()
 
 
+def _model_filter(where: list[str], args: list[Any], table: str, model: str | None,
+                  provider: str | None) -> None:
+    """The conditions for rows of `model` of `provider` (either None: any), added to a query."""
+    for column, value in (("model", model), ("provider", provider)):
+        if value is not None:
+            where.append(f"{table}{column} = ?")
+            args.append(value)
+
+
 def identity_json(identity: dict[str, Any]) -> str:
     return _CANONICAL.encode(identity)
 
@@ -384,12 +393,7 @@ class SqlCache:
                                  f"got {older_than_days!r}")
             where.append("created_at < ?")
             args.append(time.time() - older_than_days * 86400)
-        if model is not None:
-            where.append("model = ?")
-            args.append(model)
-        if provider is not None:
-            where.append("provider = ?")
-            args.append(provider)
+        _model_filter(where, args, "", model, provider)
         if errors_only:
             where.append("is_error = 1")
         sql = "DELETE FROM predictions" + (" WHERE " + " AND ".join(where) if where else "")
@@ -407,12 +411,7 @@ class SqlCache:
         contains `search` (case-insensitive for ASCII), only errors if `errors_only`."""
         where: list[str] = []
         args: list[Any] = []
-        if model is not None:
-            where.append("d.model = ?")
-            args.append(model)
-        if provider is not None:
-            where.append("d.provider = ?")
-            args.append(provider)
+        _model_filter(where, args, "d.", model, provider)
         if search:
             escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = f"%{escaped}%"
