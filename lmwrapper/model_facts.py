@@ -1,0 +1,207 @@
+"""Model facts from sources maintained for us: prices and context windows from `genai-prices`,
+shutdown dates and current model names from the installed provider SDKs.
+
+    >>> f = published("openai", "gpt-4o-mini-2024-07-18")     # a snapshot finds its model
+    >>> f.model_id, f.context_window, f.input_usd_per_mtok
+    ('gpt-4o-mini', 128000, 0.15)
+    >>> published("openai", "gpt-4o-mni") is None             # a typo is not priced as gpt-4o
+    True
+
+Nothing here is a fact we wrote: `pip install -U genai-prices` (pydantic's, updated weekly on
+PyPI) prices next month's model, and `pip install -U openai anthropic` brings each SDK's own
+list of model names and its deprecation table. What no maintained source has (which
+parameters a model family takes, its output limit, its endpoint) lives in each provider's
+`models.toml`, row by row with its source and date.
+
+Why our own code: genai-prices answers "what did this usage cost", one call at a time; the
+engine needs the rates themselves up front (the cost bound before anything is sent, the
+batch discount on top), a "does any source know this name" test for did-you-mean, and the
+SDKs' shutdown dates, which no package collects. Everything loads lazily, on the first model
+built (genai-prices' data is 1.6 MB of Python: `import lmwrapper` must stay light).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib
+import inspect
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+# genai-prices' provider ids for ours.
+_PRICE_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
+
+
+@dataclass(frozen=True)
+class PublishedFacts:
+    """What genai-prices says of one model (USD per million tokens at the live rate).
+
+    `long_context_from`: prompts of more input tokens than this are billed at the `long_*`
+    rates (OpenAI's GPT-5.4+ above 272K tokens, for example); None when the rate is flat.
+    """
+
+    model_id: str
+    context_window: int | None
+    input_usd_per_mtok: float | None
+    output_usd_per_mtok: float | None
+    cache_read_usd_per_mtok: float | None
+    cache_write_usd_per_mtok: float | None
+    long_context_from: int | None = None
+    long_input_usd_per_mtok: float | None = None
+    long_output_usd_per_mtok: float | None = None
+    source: str = ""
+
+
+def genai_prices_version() -> str:
+    """`genai-prices 0.2.5`: the data's source, as shown beside a price."""
+    from importlib.metadata import version
+
+    return f"genai-prices {version('genai-prices')}"
+
+
+def published(provider: str, name: str) -> PublishedFacts | None:
+    """genai-prices' facts for `name` (a snapshot or alias finds its model), else None."""
+    return _published(provider, name.removeprefix(f"{provider}/").lower())
+
+
+@functools.lru_cache(maxsize=512)
+def _published(provider: str, name: str) -> PublishedFacts | None:
+    model = _price_model(provider, name)
+    if model is None:
+        return None
+    prices = model.get_prices(dt.datetime.now(tz=dt.UTC))
+    base_in, tier_in = _rates(prices.input_mtok)
+    base_out, tier_out = _rates(prices.output_mtok)
+    tier_from = tier_in[0] if tier_in else tier_out[0] if tier_out else None
+    return PublishedFacts(
+        model.id, model.context_window, base_in, base_out,
+        _rates(prices.cache_read_mtok)[0], _rates(prices.cache_write_mtok)[0],
+        tier_from, tier_in[1] if tier_in else base_in, tier_out[1] if tier_out else base_out,
+        genai_prices_version())
+
+
+def _price_model(provider: str, name: str) -> Any:
+    """genai-prices' ModelInfo for `name`, or None (also when the package is missing)."""
+    try:
+        from genai_prices.data_snapshot import get_snapshot
+    except ImportError:
+        return None
+    try:
+        _, model = get_snapshot().find_provider_model(name, None, _PRICE_PROVIDER[provider], None)
+    except LookupError:
+        return None
+    return model
+
+
+def _rates(price: Any) -> tuple[float | None, tuple[int, float] | None]:
+    """(base rate, (first tier's start, its rate) or None) of a genai-prices price field."""
+    if price is None:
+        return None, None
+    if isinstance(price, Decimal | int | float):
+        return float(price), None
+    tiers = sorted(price.tiers, key=lambda t: t.start)
+    first = (int(tiers[0].start), float(tiers[0].price)) if tiers else None
+    return float(price.base), first
+
+
+def price_model_ids(provider: str) -> list[str]:
+    """Every model id genai-prices knows for `provider` (empty without the package)."""
+    try:
+        from genai_prices.data_snapshot import get_snapshot
+    except ImportError:
+        return []
+    wanted = _PRICE_PROVIDER[provider]
+    return [m.id for p in get_snapshot().providers if p.id == wanted for m in p.models]
+
+
+# -- the SDKs' own lists ---------------------------------------------------------------------
+
+# Where each SDK keeps its model names (typing Literals) and its deprecation table.
+_SDK_NAME_TYPES = {
+    "openai": [("openai.types.shared.chat_model", "ChatModel"),
+               ("openai.types.completion_create_params", "CompletionCreateParamsBase")],
+    "anthropic": [("anthropic.types.model_param", "ModelParam")],
+}
+
+
+@functools.lru_cache(maxsize=4)
+def sdk_model_names(provider: str) -> tuple[str, ...]:
+    """The model names the installed SDK lists in its request types (empty without it)."""
+    names: list[str] = []
+    for module_name, attr in _SDK_NAME_TYPES[provider]:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        names += re.findall(r'"([a-z0-9][a-z0-9.\-]*)"', _literal_source(module, attr))
+    return tuple(dict.fromkeys(names))
+
+
+def _literal_source(module: Any, attr: str) -> str:
+    """The source text of `attr`'s Literal (the model-name part only) in `module`."""
+    source = inspect.getsource(module)
+    start = source.find(f"{attr}")
+    if attr == "CompletionCreateParamsBase":
+        start = source.find("model: Required[")
+    end = source.find('"""', start)
+    return source[start:end]
+
+
+_MONTH_DAY = re.compile(r"(\w+) (\d+)\w*, (\d{4})")
+
+
+@functools.lru_cache(maxsize=4)
+def sdk_shutdowns(provider: str) -> dict[str, dt.date]:
+    """Model name → announced shutdown date, from the installed SDK's own table.
+
+    anthropic: `anthropic._data.DEPRECATED_MODELS` (the SDK warns with it too); openai: the
+    "Deprecated values" list under `ChatModel` in `openai/types/shared/chat_model.py`
+    ("Announced shutdown date: 2026-12-11"). Empty when the SDK is missing or has none.
+    """
+    try:
+        if provider == "anthropic":
+            from anthropic._data import DEPRECATED_MODELS
+
+            return {m: _parse_long_date(d) for m, d in DEPRECATED_MODELS.items()}
+        module = importlib.import_module("openai.types.shared.chat_model")
+    except ImportError:
+        return {}
+    return _openai_shutdowns(inspect.getsource(module))
+
+
+def _parse_long_date(text: str) -> dt.date:
+    """`January 22nd, 2027` → 2027-01-22."""
+    m = _MONTH_DAY.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"unexpected date {text!r} in the anthropic SDK's deprecation table")
+    return dt.datetime.strptime(f"{m[1]} {m[2]} {m[3]}", "%B %d %Y").date()
+
+
+def _openai_shutdowns(source: str) -> dict[str, dt.date]:
+    """Parse `- "a", "b": Announced shutdown date: YYYY-MM-DD.` items of the docstring."""
+    out: dict[str, dt.date] = {}
+    section = source.partition("Deprecated values:")[2]
+    for item in re.split(r"\n- ", section):
+        names, _, rest = " ".join(item.split()).partition(": Announced shutdown date:")
+        date = re.match(r"\s*(\d{4}-\d{2}-\d{2})", rest)
+        if date:
+            for name in re.findall(r'"([^"]+)"', names):
+                out[name] = dt.date.fromisoformat(date[1])
+    return out
+
+
+def known_names(provider: str) -> list[str]:
+    """Every name some source knows: genai-prices' ids and the SDK's listed names."""
+    return list(dict.fromkeys([*price_model_ids(provider), *sdk_model_names(provider)]))
+
+
+def is_known(provider: str, name: str) -> bool:
+    """Does any source know `name` (genai-prices matches snapshots and aliases too)?"""
+    return published(provider, name) is not None or name in sdk_model_names(provider)
+
+
+__all__ = ["PublishedFacts", "genai_prices_version", "is_known", "known_names", "published",
+           "sdk_model_names", "sdk_shutdowns"]
