@@ -29,26 +29,49 @@ PER = 1_000_000
 
 @dataclass(frozen=True)
 class Price:
-    """USD per million tokens at the live rate; `batch_discount` is the batch API's multiplier."""
+    """USD per million tokens at the live rate; `batch_discount` is the batch API's multiplier.
+
+    A request of more than `long_context_from` input tokens is billed at the `long_*` rates
+    (OpenAI's GPT-5.4 and later above 272K input tokens, some Claude models above 200K; the
+    rates come from genai-prices with the model's others):
+
+    >>> p = Price(2.0, 10.0, long_context_from=272_000, long_input_usd_per_mtok=4.0,
+    ...           long_output_usd_per_mtok=15.0)
+    >>> p.cost(LmUsage(1_000_000, 0)), p.cost(LmUsage(100_000, 0))
+    (4.0, 0.2)
+    """
 
     input_usd_per_mtok: float | None
     output_usd_per_mtok: float | None
     cached_input_usd_per_mtok: float | None = None
     batch_discount: float = 0.5
+    long_context_from: int | None = None
+    long_input_usd_per_mtok: float | None = None
+    long_output_usd_per_mtok: float | None = None
 
     @property
     def known(self) -> bool:
         return self.input_usd_per_mtok is not None and self.output_usd_per_mtok is not None
+
+    def rates(self, prompt_tokens: int) -> tuple[float, float, float]:
+        """(input, cached input, output) USD per million tokens for a request this long."""
+        rate_in, rate_out = self.input_usd_per_mtok or 0.0, self.output_usd_per_mtok or 0.0
+        rate_cached = self.cached_input_usd_per_mtok
+        if rate_cached is None:
+            rate_cached = rate_in
+        if self.long_context_from is not None and prompt_tokens > self.long_context_from:
+            long_in = self.long_input_usd_per_mtok or rate_in
+            # The cached rate scales with the input rate (OpenAI and Anthropic both do so).
+            rate_cached = rate_cached * long_in / rate_in if rate_in else rate_cached
+            rate_in, rate_out = long_in, self.long_output_usd_per_mtok or rate_out
+        return rate_in, rate_cached, rate_out
 
     def cost(self, usage: LmUsage, *, batch: bool = False) -> float | None:
         """USD for one request's usage; None when the price or the usage is unknown."""
         if not self.known or usage.prompt_tokens is None or usage.completion_tokens is None:
             return None
         cached = min(usage.cached_prompt_tokens or 0, usage.prompt_tokens)
-        rate_in, rate_out = self.input_usd_per_mtok or 0.0, self.output_usd_per_mtok or 0.0
-        rate_cached = self.cached_input_usd_per_mtok
-        if rate_cached is None:
-            rate_cached = rate_in
+        rate_in, rate_cached, rate_out = self.rates(usage.prompt_tokens)
         usd = ((usage.prompt_tokens - cached) * rate_in + cached * rate_cached
                + usage.completion_tokens * rate_out) / PER
         return usd * (self.batch_discount if batch else 1.0)
@@ -73,14 +96,19 @@ def bound(
 
     prompts = as_prompts(prompts)
     counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
-    tokens_in = sum(input_tokens(p) for p in prompts)
-    tokens_out = sum(max_output_tokens(p) * n for p, n in zip(prompts, counts))
+    each_in = [input_tokens(p) for p in prompts]
+    each_out = [max_output_tokens(p) * n for p, n in zip(prompts, counts)]
+    tokens_in, tokens_out = sum(each_in), sum(each_out)
     if not price.known:
         return CostEstimate(len(prompts), tokens_in, tokens_out, 0.0, 0.0, priced=False)
     mult = price.batch_discount if (batch_priced and window == CompletionWindow.BATCH_ANY) else 1.0
-    rate_in, rate_out = price.input_usd_per_mtok or 0.0, price.output_usd_per_mtok or 0.0
-    return CostEstimate(len(prompts), tokens_in, tokens_out,
-                        tokens_in * rate_in / PER * mult, tokens_out * rate_out / PER * mult)
+    usd_in = usd_out = 0.0
+    for n_in, n_out in zip(each_in, each_out):  # a long prompt may be billed at a higher rate
+        rate_in, _, rate_out = price.rates(n_in)
+        usd_in += n_in * rate_in
+        usd_out += n_out * rate_out
+    return CostEstimate(len(prompts), tokens_in, tokens_out, usd_in / PER * mult,
+                        usd_out / PER * mult)
 
 
 def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],

@@ -123,3 +123,7 @@ def install_hint(package: str, extra: str) -> ConfigurationError:
     return ConfigurationError(
         f"{package} is not installed. Install it with: pip install 'lmwrapper[{extra}]'"
     )
+
+
+class ModelRetiringWarning(UserWarning):
+    """The model is past, or near, the shutdown date its provider announced."""

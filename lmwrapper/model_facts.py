@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib
-import inspect
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -119,35 +117,43 @@ def price_model_ids(provider: str) -> list[str]:
 
 # -- the SDKs' own lists ---------------------------------------------------------------------
 
-# Where each SDK keeps its model names (typing Literals) and its deprecation table.
-_SDK_NAME_TYPES = {
-    "openai": [("openai.types.shared.chat_model", "ChatModel"),
-               ("openai.types.completion_create_params", "CompletionCreateParamsBase")],
-    "anthropic": [("anthropic.types.model_param", "ModelParam")],
+# Where each SDK keeps its model names (typing Literals) and its deprecation table. They are
+# read as text, not imported: importing an SDK costs more than the run's whole planning.
+_SDK_NAME_FILES = {
+    "openai": [("openai", "types/shared/chat_model.py", "ChatModel"),
+               ("openai", "types/completion_create_params.py", "model: Required[")],
+    "anthropic": [("anthropic", "types/model_param.py", "ModelParam")],
 }
+_SDK_SHUTDOWN_FILES = {"openai": ("openai", "types/shared/chat_model.py"),
+                       "anthropic": ("anthropic", "_data/deprecated_models.py")}
+
+
+def _sdk_source(package: str, path: str) -> str:
+    """The text of `path` inside the installed `package`, without importing it ("" if absent)."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.submodule_search_locations:
+        return ""
+    file = Path(next(iter(spec.submodule_search_locations))) / path
+    return file.read_text("utf-8") if file.is_file() else ""
 
 
 @functools.lru_cache(maxsize=4)
 def sdk_model_names(provider: str) -> tuple[str, ...]:
     """The model names the installed SDK lists in its request types (empty without it)."""
     names: list[str] = []
-    for module_name, attr in _SDK_NAME_TYPES[provider]:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        names += re.findall(r'"([a-z0-9][a-z0-9.\-]*)"', _literal_source(module, attr))
+    for package, path, marker in _SDK_NAME_FILES[provider]:
+        source = _sdk_source(package, path)
+        start = source.find(marker)
+        if start >= 0:
+            literal = source[start:source.find('"""', start)]
+            names += re.findall(r'"([a-z0-9][a-z0-9.\-]*)"', literal)
     return tuple(dict.fromkeys(names))
-
-
-def _literal_source(module: Any, attr: str) -> str:
-    """The source text of `attr`'s Literal (the model-name part only) in `module`."""
-    source = inspect.getsource(module)
-    start = source.find(f"{attr}")
-    if attr == "CompletionCreateParamsBase":
-        start = source.find("model: Required[")
-    end = source.find('"""', start)
-    return source[start:end]
 
 
 _MONTH_DAY = re.compile(r"(\w+) (\d+)\w*, (\d{4})")
@@ -157,19 +163,16 @@ _MONTH_DAY = re.compile(r"(\w+) (\d+)\w*, (\d{4})")
 def sdk_shutdowns(provider: str) -> dict[str, dt.date]:
     """Model name → announced shutdown date, from the installed SDK's own table.
 
-    anthropic: `anthropic._data.DEPRECATED_MODELS` (the SDK warns with it too); openai: the
-    "Deprecated values" list under `ChatModel` in `openai/types/shared/chat_model.py`
-    ("Announced shutdown date: 2026-12-11"). Empty when the SDK is missing or has none.
+    anthropic: `anthropic/_data/deprecated_models.py` (`DEPRECATED_MODELS`, which the SDK
+    warns with too); openai: the "Deprecated values" list under `ChatModel` in
+    `openai/types/shared/chat_model.py` ("Announced shutdown date: 2026-12-11"). Empty when
+    the SDK is missing or has none.
     """
-    try:
-        if provider == "anthropic":
-            from anthropic._data import DEPRECATED_MODELS
-
-            return {m: _parse_long_date(d) for m, d in DEPRECATED_MODELS.items()}
-        module = importlib.import_module("openai.types.shared.chat_model")
-    except ImportError:
-        return {}
-    return _openai_shutdowns(inspect.getsource(module))
+    source = _sdk_source(*_SDK_SHUTDOWN_FILES[provider])
+    if provider == "anthropic":
+        return {m: _parse_long_date(d)
+                for m, d in re.findall(r'"([^"]+)":\s*"([^"]+)"', source)}
+    return _openai_shutdowns(source)
 
 
 def _parse_long_date(text: str) -> dt.date:
@@ -200,8 +203,89 @@ def known_names(provider: str) -> list[str]:
 
 def is_known(provider: str, name: str) -> bool:
     """Does any source know `name` (genai-prices matches snapshots and aliases too)?"""
-    return published(provider, name) is not None or name in sdk_model_names(provider)
+    return name in sdk_model_names(provider) or published(provider, name) is not None
 
 
-__all__ = ["PublishedFacts", "genai_prices_version", "is_known", "known_names", "published",
-           "sdk_model_names", "sdk_shutdowns"]
+
+# -- what no maintained source has: each provider's models.toml ------------------------------
+
+@dataclass(frozen=True)
+class FamilyTable:
+    """A provider's `models.toml`: `[defaults]` and `[families."prefix"]` rows.
+
+    >>> t = FamilyTable({"max_output_tokens": 1}, {"gpt-4": {"kind": "chat"},
+    ...                                              "gpt-4o": {"kind": "chat", "max_output_tokens": 9}})
+    >>> t.row("gpt-4o-mini-2024-07-18")["max_output_tokens"], t.row("gpt-4-0613")["max_output_tokens"]
+    (9, 1)
+    """
+
+    defaults: dict[str, Any]
+    families: dict[str, dict[str, Any]]
+
+    @classmethod
+    def load(cls, package: str) -> FamilyTable:
+        """The `models.toml` shipped inside `package` (e.g. `lmwrapper.claude_wrapper`)."""
+        import tomllib
+        from importlib.resources import files
+
+        data = tomllib.loads(files(package).joinpath("models.toml").read_text("utf-8"))
+        return cls(data.get("defaults", {}), data.get("families", {}))
+
+    def family(self, name: str) -> str | None:
+        """The longest row key `name` starts with, or None."""
+        keys = [k for k in self.families if name.startswith(k)]
+        return max(keys, key=len) if keys else None
+
+    def explicit(self, name: str) -> dict[str, Any]:
+        """The family row of `name` alone (empty when none): facts that win over the sources."""
+        family = self.family(name)
+        return self.families[family] if family else {}
+
+    def row(self, name: str) -> dict[str, Any]:
+        """The defaults, overridden by the family row of `name` (if any)."""
+        family = self.family(name)
+        return {**self.defaults, **(self.families[family] if family else {})}
+
+
+def retirement(provider: str, name: str, row: dict[str, Any]) -> dt.date | None:
+    """When `name` is (or was) shut down: the SDK's table first, else our row's `retired`."""
+    sdk = sdk_shutdowns(provider).get(name)
+    if sdk is not None:
+        return sdk
+    retired = row.get("retired")
+    return dt.date.fromisoformat(retired) if isinstance(retired, str) else retired
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_if_retiring(provider: str, name: str, date: dt.date | None,
+                     today: dt.date | None = None) -> None:
+    """Warn once per process and model that `name` shuts down (or shut down) on `date`."""
+    if date is None or (provider, name) in _WARNED:
+        return
+    import warnings
+
+    from lmwrapper.errors import ModelRetiringWarning
+
+    _WARNED.add((provider, name))
+    today = today or dt.date.today()
+    if date <= today:
+        text = (f"{provider}/{name} was shut down by its provider on {date}: requests for it "
+                "fail (cached answers still load). Pick a current model: `lmwrapper models`.")
+    else:
+        text = (f"{provider}/{name} shuts down on {date} ({(date - today).days} days from "
+                "now): move to a current model before then (`lmwrapper models`).")
+    warnings.warn(text, ModelRetiringWarning, stacklevel=3)
+
+
+def did_you_mean(name: str, known: list[str], cutoff: float = 0.85) -> list[str]:
+    """Known names close enough to `name` to be what was meant (a typo, not a new model)."""
+    import difflib
+
+    return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
+
+
+__all__ = ["FamilyTable", "PublishedFacts", "did_you_mean", "genai_prices_version", "is_known",
+           "known_names", "published", "retirement", "sdk_model_names", "sdk_shutdowns",
+           "warn_if_retiring"]

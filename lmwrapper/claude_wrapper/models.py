@@ -1,33 +1,51 @@
-"""Claude models: context and output limits, and what each token costs.
+"""Claude models: any model id, with its limits and prices looked up when first needed.
 
-    >>> info = ClaudeModelInfo.infer("claude-3-5-haiku-latest")   # an alias of a known family
+    >>> info = ClaudeModelInfo.infer("claude-sonnet-5-5")
     >>> info.context_window, info.max_output_tokens, info.input_usd_per_mtok
-    (200000, 8192, 0.8)
+    (1000000, 128000, 2.0)
 
-A dated snapshot or a `-latest` alias takes its family's facts. A name no family explains
-is refused with the closest known names, unless its facts are given
-(`ClaudeModelInfo.infer("claude-new", context_window=200000, max_output_tokens=64000)`).
+Where each fact comes from (`lmwrapper.model_facts`): prices and context windows from
+`genai-prices` (`pip install -U genai-prices` prices a model released after this release),
+current names and deprecation dates from the installed `anthropic` SDK, and the rest
+(output limits, retirements the SDK no longer lists, which models refuse temperature and
+top_p together) from `models.toml` beside this file, each row with its source and date.
 
-Prices are USD per million tokens at the live rate, copied from anthropic.com/pricing (they
-change: pass `input_usd_per_mtok=` and friends to correct one). Unless a row says
-otherwise, writing the prompt cache costs 1.25x the input rate (5-minute cache), reading
-it 0.1x, and Message Batches half of everything.
+Any name is accepted: the API's own 404 is the (free) check of a name nothing here knows.
+Only a name that is close to a known one *and* unknown to every source is refused here, as
+a typo ("did you mean ..."); give any fact (`context_window=...`) to send it anyway. A model
+no source prices runs unpriced: its estimate says so, and `max_cost_usd` refuses it.
 """
 
 from __future__ import annotations
 
-import difflib
+import datetime as dt
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, Self
 
-CACHE_WRITE_FACTOR = 1.25
-CACHE_READ_FACTOR = 0.1
+from lmwrapper import model_facts
+from lmwrapper.errors import UnknownModelError
+
+PROVIDER = "anthropic"
+FACTS = ("context_window", "max_output_tokens", "input_usd_per_mtok", "output_usd_per_mtok",
+         "cache_write_usd_per_mtok", "cache_read_usd_per_mtok", "batch_discount",
+         "one_sampling_knob", "long_context_from", "long_input_usd_per_mtok",
+         "long_output_usd_per_mtok")
 _DATED = re.compile(r"-(\d{8}|latest)$")
+
+# Facts that come from models.toml alone.
+_TABLE_FACTS = ("max_output_tokens", "batch_discount", "one_sampling_knob")
+
+
+@functools.cache
+def table() -> model_facts.FamilyTable:
+    return model_facts.FamilyTable.load("lmwrapper.claude_wrapper")
 
 
 class ClaudeModelInfo(str):
-    """A Claude model id (it *is* the str) with its limits and prices."""
+    """A Claude model id (it *is* the str); its facts (`FACTS`) are looked up on first use,
+    and facts given to the constructor win over the sources."""
 
     context_window: int
     max_output_tokens: int
@@ -36,27 +54,40 @@ class ClaudeModelInfo(str):
     cache_write_usd_per_mtok: float | None
     cache_read_usd_per_mtok: float | None
     batch_discount: float
-    # Claude 4.1+ refuse a request that sets both temperature and top_p.
     one_sampling_knob: bool
+    long_context_from: int | None
+    long_input_usd_per_mtok: float | None
+    long_output_usd_per_mtok: float | None
 
-    def __new__(cls, name: str, context_window: int, max_output_tokens: int,
-                input_usd_per_mtok: float | None = None, output_usd_per_mtok: float | None = None,
+    def __new__(cls, name: str, context_window: int | None = None,
+                max_output_tokens: int | None = None, input_usd_per_mtok: float | None = None,
+                output_usd_per_mtok: float | None = None,
                 cache_write_usd_per_mtok: float | None = None,
-                cache_read_usd_per_mtok: float | None = None, batch_discount: float = 0.5,
-                one_sampling_knob: bool = False) -> Self:
+                cache_read_usd_per_mtok: float | None = None, batch_discount: float | None = None,
+                one_sampling_knob: bool | None = None) -> Self:
         obj = super().__new__(cls, name)
-        obj.context_window, obj.max_output_tokens = context_window, max_output_tokens
-        obj.input_usd_per_mtok, obj.output_usd_per_mtok = input_usd_per_mtok, output_usd_per_mtok
-        rate = input_usd_per_mtok
-        obj.cache_write_usd_per_mtok = cache_write_usd_per_mtok if cache_write_usd_per_mtok \
-            is not None or rate is None else round(rate * CACHE_WRITE_FACTOR, 6)
-        obj.cache_read_usd_per_mtok = cache_read_usd_per_mtok if cache_read_usd_per_mtok \
-            is not None or rate is None else round(rate * CACHE_READ_FACTOR, 6)
-        obj.batch_discount, obj.one_sampling_knob = batch_discount, one_sampling_knob
+        given = (context_window, max_output_tokens, input_usd_per_mtok, output_usd_per_mtok,
+                 cache_write_usd_per_mtok, cache_read_usd_per_mtok, batch_discount,
+                 one_sampling_knob)
+        obj.__dict__["_given"] = {f: v for f, v in zip(FACTS, given) if v is not None}
         return obj
 
-    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + facts
-        return (ClaudeModelInfo, (str(self), *self.facts().values()))
+    def __getattr__(self, attr: str) -> Any:  # only for what is not set: the facts
+        if attr in _TABLE_FACTS and attr not in self.__dict__["_given"]:
+            # models.toml alone: checking a prompt loads no price data
+            return table().row(str(self))[attr]
+        if attr in FACTS:
+            return self._facts()[attr]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def _facts(self) -> dict[str, Any]:
+        if "_resolved" not in self.__dict__:
+            self.__dict__["_resolved"] = sourced_facts(str(self), self.__dict__["_given"])
+        facts: dict[str, Any] = self.__dict__["_resolved"]
+        return facts
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + the facts it was given
+        return (_rebuild, (str(self), self.__dict__["_given"]))
 
     @property
     def name(self) -> str:
@@ -67,6 +98,11 @@ class ClaudeModelInfo(str):
         """`claude-3-5-haiku-20241022` → `claude-3-5-haiku`: what snapshots and aliases share."""
         return family_of(str(self))
 
+    @property
+    def retires(self) -> dt.date | None:
+        """The date Anthropic shuts (or shut) this model down, if one is announced."""
+        return model_facts.retirement(PROVIDER, str(self), table().row(str(self)))
+
     def facts(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in FACTS}
 
@@ -74,38 +110,84 @@ class ClaudeModelInfo(str):
         unknown = set(overrides) - set(FACTS)
         if unknown:
             raise TypeError(f"unknown Claude model facts {sorted(unknown)}; known: {', '.join(FACTS)}")
-        return ClaudeModelInfo(name, **{**self.facts(), **overrides})
+        return _rebuild(name, {**self.__dict__["_given"], **overrides})
 
     @classmethod
     def infer(cls, name: str, **overrides: Any) -> ClaudeModelInfo:
-        """Facts for `name`: its family's, overridden by `overrides`; ValueError when unknown."""
+        """`name` with its facts; `UnknownModelError` only for a likely typo (see the module)."""
         if isinstance(name, ClaudeModelInfo) and not overrides:
             return name
         name = str(name).removeprefix("anthropic/")
-        family = _BY_FAMILY.get(family_of(name))
-        if family is not None:
-            return family.with_facts(name, **overrides)
-        if {"context_window", "max_output_tokens"} <= set(overrides):
-            return ClaudeModelInfo(name, **overrides)
-        raise ValueError(unknown_model_message(name))
+        unknown = set(overrides) - set(FACTS)
+        if unknown:
+            raise TypeError(f"unknown Claude model facts {sorted(unknown)}; known: {', '.join(FACTS)}")
+        if not overrides and not _known(name):
+            close = model_facts.did_you_mean(name, known_ids())
+            if close:
+                raise UnknownModelError(unknown_model_message(name, close))
+        return _rebuild(name, overrides)
 
 
-FACTS = ("context_window", "max_output_tokens", "input_usd_per_mtok", "output_usd_per_mtok",
-         "cache_write_usd_per_mtok", "cache_read_usd_per_mtok", "batch_discount",
-         "one_sampling_knob")
+def _rebuild(name: str, given: dict[str, Any]) -> ClaudeModelInfo:
+    obj = ClaudeModelInfo(name)
+    obj.__dict__["_given"] = dict(given)
+    return obj
+
+
+def sourced_facts(name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every fact of `name`: `given`, else genai-prices', else models.toml's (see the module)."""
+    row = table().row(name)
+    pub = model_facts.published(PROVIDER, name)
+    context = table().explicit(name).get("context_window") or (
+        pub.context_window if pub else None)
+    facts = {"context_window": context or row["context_window"],
+             "max_output_tokens": row["max_output_tokens"],
+             "input_usd_per_mtok": pub.input_usd_per_mtok if pub else None,
+             "output_usd_per_mtok": pub.output_usd_per_mtok if pub else None,
+             "cache_write_usd_per_mtok": pub.cache_write_usd_per_mtok if pub else None,
+             "cache_read_usd_per_mtok": pub.cache_read_usd_per_mtok if pub else None,
+             "batch_discount": row["batch_discount"],
+             "one_sampling_knob": bool(row.get("one_sampling_knob", False)),
+             "long_context_from": pub.long_context_from if pub else None,
+             "long_input_usd_per_mtok": pub.long_input_usd_per_mtok if pub else None,
+             "long_output_usd_per_mtok": pub.long_output_usd_per_mtok if pub else None}
+    given = given or {}
+    if "input_usd_per_mtok" in given or "output_usd_per_mtok" in given:
+        # Rates given by the caller replace the published ones: the cache rates follow the
+        # input rate, and no tier applies, unless given too.
+        facts.update(cache_write_usd_per_mtok=None, cache_read_usd_per_mtok=None,
+                     long_context_from=None, long_input_usd_per_mtok=None,
+                     long_output_usd_per_mtok=None)
+    facts.update(given)
+    rate = facts["input_usd_per_mtok"]
+    for key, factor in (("cache_write_usd_per_mtok", "cache_write_factor"),
+                        ("cache_read_usd_per_mtok", "cache_read_factor")):
+        if facts[key] is None and rate is not None:  # Anthropic's documented multipliers
+            facts[key] = round(rate * row[factor], 6)
+    return facts
 
 
 def family_of(name: str) -> str:
     return _DATED.sub("", name)
 
 
-def unknown_model_message(name: str) -> str:
-    close = difflib.get_close_matches(family_of(name), list(_BY_FAMILY), n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(_BY_FAMILY[c].name) for c in close)}?" if close else ""
-    return (f"unknown Claude model {name!r}.{hint} Known: ClaudeModelNames "
-            f"({', '.join(_BY_FAMILY)}). For a model lmwrapper does not know yet, give its "
-            "facts: get_claude_lm(name, context_window=200000, max_output_tokens=64000, "
-            "input_usd_per_mtok=..., output_usd_per_mtok=...).")
+def _known(name: str) -> bool:
+    return family_of(name) in table().families or model_facts.is_known(PROVIDER, name)
+
+
+def known_ids() -> list[str]:
+    """Every Claude id some source knows: the SDK's, genai-prices' and our table's rows."""
+    return list(dict.fromkeys([*model_facts.known_names(PROVIDER),
+                               *(k for k in table().families if not k.endswith("2025"))]))
+
+
+def unknown_model_message(name: str, close: list[str]) -> str:
+    return (f"unknown Claude model {name!r}: Did you mean {', '.join(map(repr, close))}? No "
+            f"source lmwrapper reads knows it ({model_facts.genai_prices_version()}, the "
+            "installed anthropic SDK). If it is a new model: `pip install -U genai-prices "
+            "anthropic`, or give any of its facts to send it as named: get_claude_lm("
+            f"{name!r}, context_window=1000000, max_output_tokens=64000). `lmwrapper models "
+            "-p anthropic` lists the known ones.")
 
 
 M = ClaudeModelInfo
@@ -119,21 +201,31 @@ class _Iterable(type):
 
 
 class ClaudeModelNames(metaclass=_Iterable):
-    """Known Claude models; each attribute is an API model id (a str) carrying its facts."""
+    """Claude models by attribute; each is an API model id (a str) carrying its facts. Any
+    other id works too: `get_claude_lm("claude-...")`."""
 
-    # Claude 4.x: the family alias is itself a valid model id
-    claude_opus_4_5 = M("claude-opus-4-5", 200000, 64000, 5.00, 25.00, one_sampling_knob=True)
-    claude_opus_4_1 = M("claude-opus-4-1", 200000, 32000, 15.00, 75.00, one_sampling_knob=True)
-    claude_opus_4 = M("claude-opus-4-0", 200000, 32000, 15.00, 75.00)
-    claude_sonnet_4_5 = M("claude-sonnet-4-5", 200000, 64000, 3.00, 15.00, one_sampling_knob=True)
-    claude_sonnet_4 = M("claude-sonnet-4-0", 200000, 64000, 3.00, 15.00)
-    claude_haiku_4_5 = M("claude-haiku-4-5", 200000, 64000, 1.00, 5.00, one_sampling_knob=True)
-    # Claude 3.x: only dated ids (and some -latest aliases) exist at the API
-    claude_3_7_sonnet = M("claude-3-7-sonnet-20250219", 200000, 64000, 3.00, 15.00)
-    claude_3_5_sonnet = M("claude-3-5-sonnet-20241022", 200000, 8192, 3.00, 15.00)
-    claude_3_5_haiku = M("claude-3-5-haiku-20241022", 200000, 8192, 0.80, 4.00)
-    claude_3_opus = M("claude-3-opus-20240229", 200000, 4096, 15.00, 75.00)
-    claude_3_haiku = M("claude-3-haiku-20240307", 200000, 4096, 0.25, 1.25, 0.30, 0.03)
+    # current (the anthropic SDK's ModelParam, checked 2026-12-07)
+    claude_opus_5_5 = M("claude-opus-5-5")
+    claude_sonnet_5_5 = M("claude-sonnet-5-5")
+    claude_haiku_5_5 = M("claude-haiku-5-5")
+    claude_opus_5 = M("claude-opus-5")
+    claude_sonnet_5 = M("claude-sonnet-5")
+    claude_opus_4_8 = M("claude-opus-4-8")
+    claude_opus_4_7 = M("claude-opus-4-7")
+    claude_opus_4_6 = M("claude-opus-4-6")
+    claude_sonnet_4_6 = M("claude-sonnet-4-6")
+    claude_opus_4_5 = M("claude-opus-4-5")
+    claude_haiku_4_5 = M("claude-haiku-4-5")
+    # older: kept so old scripts and caches resolve (`lmwrapper models` says which are retired)
+    claude_opus_4_1 = M("claude-opus-4-1")
+    claude_opus_4 = M("claude-opus-4-0")
+    claude_sonnet_4_5 = M("claude-sonnet-4-5")
+    claude_sonnet_4 = M("claude-sonnet-4-0")
+    claude_3_7_sonnet = M("claude-3-7-sonnet-20250219")
+    claude_3_5_sonnet = M("claude-3-5-sonnet-20241022")
+    claude_3_5_haiku = M("claude-3-5-haiku-20241022")
+    claude_3_opus = M("claude-3-opus-20240229")
+    claude_3_haiku = M("claude-3-haiku-20240307")
 
     @classmethod
     def all(cls) -> list[ClaudeModelInfo]:
@@ -141,7 +233,7 @@ class ClaudeModelNames(metaclass=_Iterable):
 
     @classmethod
     def get(cls, name: str) -> ClaudeModelInfo:
-        """The model `name` names (a snapshot or alias too); KeyError with close matches."""
+        """The model `name` names (a snapshot or alias too); KeyError for a likely typo."""
         try:
             return ClaudeModelInfo.infer(name)
         except ValueError as e:
@@ -149,26 +241,23 @@ class ClaudeModelNames(metaclass=_Iterable):
 
     @classmethod
     def name_to_info(cls, name: str) -> ClaudeModelInfo | None:
-        """0.18: the model `name` names, or None (`get` raises, with close matches)."""
+        """0.18: the model `name` names, or None for a likely typo (`get` says which)."""
         try:
             return ClaudeModelInfo.infer(name)
         except ValueError:
             return None
 
 
-# Family → entry. `claude-opus-4-0` is also reached as `claude-opus-4` and by its dated id
-# `claude-opus-4-20250514` (whose family is `claude-opus-4`), hence the extra keys.
-_BY_FAMILY: dict[str, ClaudeModelInfo] = {family_of(str(m)): m for m in ClaudeModelNames.all()}
-_BY_FAMILY["claude-opus-4"] = ClaudeModelNames.claude_opus_4
-_BY_FAMILY["claude-sonnet-4"] = ClaudeModelNames.claude_sonnet_4
 del M
 
-# -- lmwrapper 0.18 names: dated ids of the models above (added after _BY_FAMILY, which they
-# would otherwise replace as their family's entry) --
+# -- lmwrapper 0.18 names: dated ids --
 for _name, _id in {"claude_4_sonnet": "claude-sonnet-4-20250514",
                    "claude_4_opus": "claude-opus-4-20250514",
                    "claude_4_5_sonnet": "claude-sonnet-4-5-20250929",
                    "claude_4_5_haiku": "claude-haiku-4-5-20251001"}.items():
-    setattr(ClaudeModelNames, _name, ClaudeModelInfo.infer(_id))
+    setattr(ClaudeModelNames, _name, ClaudeModelInfo(_id))
 
-__all__ = ["ClaudeModelInfo", "ClaudeModelNames"]
+# The model `get_claude_lm()` uses when none is named (Anthropic's current Sonnet).
+DEFAULT_MODEL = ClaudeModelNames.claude_sonnet_5_5
+
+__all__ = ["DEFAULT_MODEL", "ClaudeModelInfo", "ClaudeModelNames"]

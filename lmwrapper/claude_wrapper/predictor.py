@@ -12,6 +12,7 @@ arrives, so a failure of sample 3 neither delays nor loses samples 1-2.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import warnings
@@ -70,9 +71,13 @@ class ClaudePredictor(ApiPredictor):
             base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
             api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
             timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
-        self.price = ClaudePrice.of(model)
         self._counts = tokens.CountCache()
         self._warned: set[str] = set()
+
+    @functools.cached_property
+    def price(self) -> ClaudePrice:
+        """Looked up when first needed: a fully cached run never loads the price data."""
+        return ClaudePrice.of(self.model)
 
     # -- identity and validation --------------------------------------------------------------
 

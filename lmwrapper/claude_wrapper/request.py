@@ -162,7 +162,9 @@ class ClaudePrice(Price):
     def of(cls, model: ClaudeModelInfo) -> ClaudePrice:
         return cls(model.input_usd_per_mtok, model.output_usd_per_mtok,
                    model.cache_read_usd_per_mtok, model.batch_discount,
-                   model.cache_write_usd_per_mtok)
+                   model.long_context_from, model.long_input_usd_per_mtok,
+                   model.long_output_usd_per_mtok,
+                   cache_write_usd_per_mtok=model.cache_write_usd_per_mtok)
 
     def cost(self, usage: LmUsage, *, batch: bool = False) -> float | None:
         base = super().cost(usage, batch=batch)
@@ -170,7 +172,8 @@ class ClaudePrice(Price):
         if base is None or not written:
             return base
         # `super` priced the written tokens as plain input; add the write premium.
-        extra = (self.cache_write_usd_per_mtok or 0.0) - (self.input_usd_per_mtok or 0.0)
+        rate_in = self.rates(usage.prompt_tokens or 0)[0]
+        extra = (self.cache_write_usd_per_mtok or rate_in) - rate_in
         return base + written * extra / PER * (self.batch_discount if batch else 1.0)
 
 

@@ -1,6 +1,6 @@
 """`get_claude_lm`: a Claude model, ready for `predict` / `predict_many`.
 
-    >>> lm = get_claude_lm(ClaudeModelNames.claude_3_5_haiku)
+    >>> lm = get_claude_lm(ClaudeModelNames.claude_haiku_4_5)
     >>> lm.predict("Define 'anthropology' in one short sentence").completion_text
     'Anthropology is the scientific study of human cultures, societies, behaviors, and ...'
 
@@ -9,16 +9,18 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from lmwrapper import model_facts as model_facts_mod
 from lmwrapper.api_backend import live_settings
-from lmwrapper.claude_wrapper.models import ClaudeModelInfo, ClaudeModelNames
+from lmwrapper.claude_wrapper.models import DEFAULT_MODEL, ClaudeModelInfo, ClaudeModelNames
 from lmwrapper.claude_wrapper.predictor import ClaudePredictor
 from lmwrapper.live_runner import RetryPolicy
 
 
 def get_claude_lm(
-    model_name: str = ClaudeModelNames.claude_4_sonnet,  # type: ignore[attr-defined]
+    model_name: str = DEFAULT_MODEL,
     api_key_secret: Any = None,
     cache_outputs_default: bool | None = None,
     retry_on_transient_errors: bool = True,
@@ -34,7 +36,9 @@ def get_claude_lm(
     retry: RetryPolicy | None = None,
     **model_facts: Any,
 ) -> ClaudePredictor:
-    """A Claude model (an id from `ClaudeModelNames`, a dated snapshot or an alias).
+    """A Claude model: any model id (`ClaudeModelNames` lists the known ones), by default
+    Anthropic's current Sonnet (`DEFAULT_MODEL`). A model past or near its announced shutdown
+    date warns once (`ModelRetiringWarning`).
 
     `api_key_secret`: the key (or an object with `get_secret()`); else `$ANTHROPIC_API_KEY`,
     else `~/anthropic_key.txt` — looked up only when a request must be sent.
@@ -45,7 +49,8 @@ def get_claude_lm(
     `max_retries` times within `max_retry_time_s` seconds per prompt (`retry` replaces all three).
     `model_facts` override the registry (see `ClaudeModelInfo`), e.g. `input_usd_per_mtok=0.8`,
     or describe a model it does not know (`context_window=`, `max_output_tokens=`).
-    The positional arguments are lmwrapper 0.18's, in its order (its default model too):
+    The positional arguments are lmwrapper 0.18's, in its order (0.18's default model,
+    claude-sonnet-4-20250514, was retired on 2026-06-15):
     `cache_outputs_default` is `cache_default`; `retry_on_transient_errors=False` retries
     nothing (not even a 429).
     """
@@ -54,6 +59,8 @@ def get_claude_lm(
     if not retry_on_transient_errors:
         max_retries, retry_on_rate_limit = 0, False
     model = ClaudeModelInfo.infer(model_name, **model_facts)
+    if not (base_url or os.environ.get("ANTHROPIC_BASE_URL")):  # a gateway keeps its own dates
+        model_facts_mod.warn_if_retiring("anthropic", str(model), model.retires)
     max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
                                            max_retry_time_s=max_retry_time_s,
                                            retry_on_rate_limit=retry_on_rate_limit)

@@ -1,6 +1,6 @@
 """OpenAI models (and any OpenAI-compatible server) as `LmPredictor`s.
 
-    >>> lm = get_open_ai_lm(OpenAiModelNames.gpt_4o_mini)
+    >>> lm = get_open_ai_lm(OpenAiModelNames.gpt_5_4_mini)
     >>> lm.predict("What is 2+2?").completion_text
     '2 + 2 equals 4.'
 
@@ -12,10 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from lmwrapper import model_facts as facts_source
 from lmwrapper.api_backend import live_settings
 from lmwrapper.compat import openai_factory_args
 from lmwrapper.live_runner import RetryPolicy
-from lmwrapper.openai_wrapper.models import OpenAiModelInfo, OpenAiModelNames
+from lmwrapper.openai_wrapper.models import DEFAULT_MODEL, OpenAiModelInfo, OpenAiModelNames
 from lmwrapper.openai_wrapper.predictor import (
     DEFAULT_BASE_URL,
     OpenAiInstantiationHook,
@@ -25,7 +26,7 @@ from lmwrapper.openai_wrapper.request import OpenAiRequest, build_request, parse
 
 
 def get_open_ai_lm(
-    model_name: str = OpenAiModelNames.gpt_4_1_mini,
+    model_name: str = DEFAULT_MODEL,
     api_key_secret: Any = None,
     organization: str | None = None,
     cache_outputs_default: bool | None = None,
@@ -43,7 +44,10 @@ def get_open_ai_lm(
 ) -> OpenAiPredictor:
     """An OpenAI model, ready for `predict` / `predict_many`.
 
-    The positional arguments are lmwrapper 0.18's, in its order (its default model too);
+    `model_name`: any model name (`OpenAiModelNames` lists the known ones), by default
+    OpenAI's current low-cost model (`DEFAULT_MODEL`). A model past or near the shutdown date
+    OpenAI announced warns once (`ModelRetiringWarning`).
+    The positional arguments are lmwrapper 0.18's, in its order;
     `organization` is not sent (a `Lmwrapper018Warning` says so) and `cache_outputs_default`
     is 0.18's name for `cache_default`. The rest are keyword-only.
 
@@ -57,14 +61,16 @@ def get_open_ai_lm(
     `max_retry_time_s` seconds per prompt.
     `retry`: a full `RetryPolicy` (backoff times too), replacing the three settings above.
     `model_facts` override what the registry knows, e.g. `kind="instruct"`,
-    `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`). A name that is
-    neither a known model nor a snapshot or fine-tune of one raises `UnknownModelError`
-    ("did you mean ...?") unless facts are given or `base_url` is not api.openai.com.
+    `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`). A name close to
+    a known one and unknown to every source raises `UnknownModelError` ("did you mean ...?")
+    unless facts are given or `base_url` is not api.openai.com.
     """
     cache_default = openai_factory_args(cache_default, cache_outputs_default, organization)
     base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
                                   **model_facts)
+    if base_url == DEFAULT_BASE_URL:  # another server keeps its own dates
+        facts_source.warn_if_retiring("openai", str(model), model.retires)
     max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
                                            max_retry_time_s=max_retry_time_s,
                                            retry_on_rate_limit=retry_on_rate_limit)

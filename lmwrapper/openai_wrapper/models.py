@@ -1,33 +1,57 @@
-"""OpenAI models: what each can do, how big its context is, what it costs.
+"""OpenAI models: any model name, with what it can do, its limits and its price looked up
+when first needed.
 
     >>> info = OpenAiModelInfo.infer("gpt-4o-mini-2024-07-18")   # a dated snapshot
     >>> info.kind, info.context_window, info.input_usd_per_mtok
     ('chat', 128000, 0.15)
+    >>> OpenAiModelInfo.infer("gpt-6.2-sol").kind
+    'reasoning'
 
-A dated snapshot of a known model (`gpt-4o-2024-08-06`, `gpt-4-0613`) has its family's
-facts; a fine-tune (`ft:gpt-4o-mini:org::id`) its family's capabilities but no price (fine-
-tunes are billed at their own rates: pass them). Any other name is refused with "did you
-mean ...?" -- `gpt-4o-mni` must not be priced as gpt-4o -- unless the caller gives facts
-(`OpenAiModelInfo.infer("my-model", kind="instruct", context_window=8192)`) or the model
-is on an OpenAI-compatible server (`compatible_server=True`: any name goes, unpriced).
-Prices are USD per million tokens at the live rate (the Batch API costs half); they were
-copied from openai.com/api/pricing and change: pass `input_usd_per_mtok=` to correct one.
+Where each fact comes from (`lmwrapper.model_facts`): prices and context windows from
+`genai-prices` (`pip install -U genai-prices` prices a model released after this release),
+names and shutdown dates from the installed `openai` SDK, and the rest (the endpoint a model
+needs, its output limit, its token encoding) from `models.toml` beside this file, each row
+with its source and date. A fine-tune (`ft:gpt-4o-mini:org::id`) has its base model's
+capabilities but no price (fine-tunes are billed at their own rates: pass them).
+
+Any name is accepted: the API's own 404 is the (free) check of a name nothing here knows.
+Only a name close to a known one *and* unknown to every source is refused here, as a typo
+(`gpt-4o-mni` must not be sent, let alone priced as gpt-4o); give any fact
+(`context_window=...`) to send it anyway. On an OpenAI-compatible server
+(`compatible_server=True`) any name goes, unpriced.
 """
 
 from __future__ import annotations
 
-import difflib
+import datetime as dt
+import functools
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
+from lmwrapper import model_facts
 from lmwrapper.errors import UnknownModelError
 
 ModelKind = Literal["chat", "instruct", "reasoning"]
+PROVIDER = "openai"
+_FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
+          "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount",
+          "long_context_from", "long_input_usd_per_mtok", "long_output_usd_per_mtok")
+# The positional order of the constructor (0.18's order first).
+_POSITIONAL = _FACTS[:9]
+
+# Facts that come from models.toml alone.
+_TABLE_FACTS = ("kind", "max_output_tokens", "encoding", "batch_discount")
+
+
+@functools.cache
+def table() -> model_facts.FamilyTable:
+    return model_facts.FamilyTable.load("lmwrapper.openai_wrapper")
 
 
 class OpenAiModelInfo(str):
-    """A model name (it *is* the str) with the facts lmwrapper needs about the model."""
+    """A model name (it *is* the str); its facts (`_FACTS`) are looked up on first use, and
+    facts given to the constructor win over the sources."""
 
     kind: ModelKind
     context_window: int
@@ -37,37 +61,45 @@ class OpenAiModelInfo(str):
     cached_input_usd_per_mtok: float | None
     encoding: str
     batch_discount: float
+    long_context_from: int | None
+    long_input_usd_per_mtok: float | None
+    long_output_usd_per_mtok: float | None
 
     def __new__(  # noqa: PYI034  (0.18's constructor, then ours)
         cls,
         name: str,
-        kind: ModelKind,
-        context_window: int,
-        max_output_tokens: int,
-        input_usd_per_mtok: float | None = None,
-        output_usd_per_mtok: float | None = None,
-        cached_input_usd_per_mtok: float | None = None,
-        encoding: str = "o200k_base",
-        batch_discount: float = 0.5,
+        kind: ModelKind | bool | None = None,
+        context_window: Any = None,
+        max_output_tokens: Any = None,
+        *rest: Any,
+        **given: Any,
     ) -> OpenAiModelInfo:
         if isinstance(kind, bool):  # 0.18: (name, is_chat_model, reasoning_style, token_limit)
             kind, context_window, max_output_tokens = _facts_018(kind, context_window,
                                                                  max_output_tokens)
-        if kind not in ("chat", "instruct", "reasoning"):
-            raise ValueError(f"kind must be 'chat', 'instruct' or 'reasoning'; got {kind!r}")
+        positional = dict(zip(_POSITIONAL, (kind, context_window, max_output_tokens, *rest)))
+        given = {k: v for k, v in {**positional, **given}.items() if v is not None}
+        _check_given(given)
         obj = super().__new__(cls, name)
-        obj.kind = kind
-        obj.context_window = context_window
-        obj.max_output_tokens = max_output_tokens
-        obj.input_usd_per_mtok = input_usd_per_mtok
-        obj.output_usd_per_mtok = output_usd_per_mtok
-        obj.cached_input_usd_per_mtok = cached_input_usd_per_mtok
-        obj.encoding = encoding
-        obj.batch_discount = batch_discount
+        obj.__dict__["_given"] = given
         return obj
 
-    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + facts
-        return (OpenAiModelInfo, (str(self), *self.facts().values()))
+    def __getattr__(self, attr: str) -> Any:  # only for what is not set: the facts
+        if attr in _TABLE_FACTS and attr not in self.__dict__["_given"]:
+            # models.toml alone: checking a prompt loads no price data
+            return table().row(_family_name(str(self)))[attr]
+        if attr in _FACTS:
+            return self._facts()[attr]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def _facts(self) -> dict[str, Any]:
+        if "_resolved" not in self.__dict__:
+            self.__dict__["_resolved"] = sourced_facts(str(self), self.__dict__["_given"])
+        facts: dict[str, Any] = self.__dict__["_resolved"]
+        return facts
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + the facts it was given
+        return (_rebuild, (str(self), self.__dict__["_given"]))
 
     @property
     def name(self) -> str:
@@ -85,33 +117,33 @@ class OpenAiModelInfo(str):
     def priced(self) -> bool:
         return self.input_usd_per_mtok is not None and self.output_usd_per_mtok is not None
 
+    @property
+    def retires(self) -> dt.date | None:
+        """The shutdown date OpenAI announced for this model (the SDK's table), if any."""
+        return model_facts.retirement(PROVIDER, _family_name(str(self)),
+                                      table().row(_family_name(str(self))))
+
     def facts(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in _FACTS}
 
     def with_facts(self, name: str | None = None, **overrides: Any) -> OpenAiModelInfo:
-        unknown = set(overrides) - set(_FACTS)
-        if unknown:
-            raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(_FACTS)}")
-        return OpenAiModelInfo(name if name is not None else str(self), **{**self.facts(), **overrides})
+        _check_given(overrides)
+        return _rebuild(name if name is not None else str(self),
+                        {**self.__dict__["_given"], **overrides})
 
     @classmethod
     def infer(cls, name: str, *, compatible_server: bool = False,
               **overrides: Any) -> OpenAiModelInfo:
-        """Facts for `name`: a registry entry or a snapshot of one; a fine-tune of one
-        (unpriced); else, if the caller gave facts or `compatible_server`, an unpriced chat
-        model with those facts; else `UnknownModelError` naming the close known names."""
+        """`name` with its facts; `UnknownModelError` only for a likely typo (see the module)."""
         if isinstance(name, OpenAiModelInfo) and not overrides:
             return name
-        name = str(name)
-        family = _family(name)
-        if family is not None:
-            if name.startswith("ft:"):  # same limits, its own (unknown) price
-                family = family.with_facts(input_usd_per_mtok=None, output_usd_per_mtok=None,
-                                           cached_input_usd_per_mtok=None)
-            return family.with_facts(name, **overrides)
-        if overrides or compatible_server:
-            return _UNKNOWN.with_facts(name, **overrides)
-        raise _unknown_model(name)
+        name = str(name).removeprefix("openai/")
+        _check_given(overrides)
+        if not (overrides or compatible_server or _known(name)):
+            close = model_facts.did_you_mean(_family_name(name), known_names())
+            if close:
+                raise _unknown_model(name, close)
+        return _rebuild(name, overrides)
 
     # -- lmwrapper 0.18 names --
     @property
@@ -129,6 +161,20 @@ class OpenAiModelInfo(str):
         return LmReasoningStyle.ALWAYS_THINK
 
 
+def _rebuild(name: str, given: dict[str, Any]) -> OpenAiModelInfo:
+    obj = OpenAiModelInfo(name)
+    obj.__dict__["_given"] = dict(given)
+    return obj
+
+
+def _check_given(given: dict[str, Any]) -> None:
+    unknown = set(given) - set(_FACTS)
+    if unknown:
+        raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(_FACTS)}")
+    if given.get("kind") not in (None, "chat", "instruct", "reasoning"):
+        raise ValueError(f"kind must be 'chat', 'instruct' or 'reasoning'; got {given['kind']!r}")
+
+
 def _facts_018(is_chat_model: bool, reasoning_style: Any, token_limit: int
                ) -> tuple[ModelKind, int, int]:
     """0.18's `OpenAiModelInfo(name, is_chat_model, reasoning_style, token_limit)` → kind,
@@ -139,8 +185,28 @@ def _facts_018(is_chat_model: bool, reasoning_style: Any, token_limit: int
     return kind, int(token_limit), int(token_limit)
 
 
-_FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
-          "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount")
+def sourced_facts(name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every fact of `name`: `given`, else models.toml's family row, else genai-prices', else
+    models.toml's defaults. A fine-tune takes its base model's row but no price."""
+    base = _family_name(name)
+    row, explicit = table().row(base), table().explicit(base)
+    pub = None if name.startswith("ft:") else model_facts.published(PROVIDER, base)
+    context = explicit.get("context_window") or (pub.context_window if pub else None)
+    facts = {"kind": row["kind"], "context_window": context or row["context_window"],
+             "max_output_tokens": row["max_output_tokens"],
+             "input_usd_per_mtok": pub.input_usd_per_mtok if pub else None,
+             "output_usd_per_mtok": pub.output_usd_per_mtok if pub else None,
+             "cached_input_usd_per_mtok": pub.cache_read_usd_per_mtok if pub else None,
+             "encoding": row["encoding"], "batch_discount": row["batch_discount"],
+             "long_context_from": pub.long_context_from if pub else None,
+             "long_input_usd_per_mtok": pub.long_input_usd_per_mtok if pub else None,
+             "long_output_usd_per_mtok": pub.long_output_usd_per_mtok if pub else None}
+    given = given or {}
+    if "input_usd_per_mtok" in given or "output_usd_per_mtok" in given:
+        # Rates given by the caller replace the published ones, tiers included.
+        facts.update(cached_input_usd_per_mtok=None, long_context_from=None,
+                     long_input_usd_per_mtok=None, long_output_usd_per_mtok=None)
+    return {**facts, **given}
 
 
 def _family_name(name: str) -> str:
@@ -151,30 +217,32 @@ def _family_name(name: str) -> str:
 
 
 # What OpenAI appends to a model's name for a snapshot: a date (-2024-08-06) or a month-day
-# (-0613). Only these: a prefix match alone would price "gpt-4o-mni" as gpt-4o (16x what
-# gpt-4o-mini costs), and "gpt-4-1106-preview" (a gpt-4-turbo) as gpt-4 (3x). Snapshots
-# priced unlike their family are registry entries of their own.
-_SNAPSHOT = re.compile(r"-\d{4}-\d{2}-\d{2}|-\d{4}")
+# (-0613). Only these make a name "known" through a table row: a prefix alone would take
+# "gpt-4o-mni" for a gpt-4o.
+_SNAPSHOT = re.compile(r"(-\d{4}-\d{2}-\d{2}|-\d{4})?")
 
 
-def _family(name: str) -> OpenAiModelInfo | None:
-    """The registry entry that `name` is, or is a snapshot or fine-tune of."""
+def _known(name: str) -> bool:
     base = _family_name(name)
-    if base in _BY_NAME:
-        return _BY_NAME[base]
-    return next((_BY_NAME[p] for p in _PREFIXES
-                 if base.startswith(p) and _SNAPSHOT.fullmatch(base[len(p):])), None)
+    family = table().family(base)
+    in_table = family is not None and _SNAPSHOT.fullmatch(base[len(family):]) is not None
+    return in_table or model_facts.is_known(PROVIDER, base)
 
 
-def _unknown_model(name: str) -> UnknownModelError:
-    close = difflib.get_close_matches(_family_name(name), list(_BY_NAME), n=3, cutoff=0.6)
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+def known_names() -> list[str]:
+    """Every OpenAI name some source knows: genai-prices', the SDK's and our table's rows."""
+    return list(dict.fromkeys([*model_facts.known_names(PROVIDER), *table().families]))
+
+
+def _unknown_model(name: str, close: list[str]) -> UnknownModelError:
     return UnknownModelError(
-        f"unknown OpenAI model {name!r}.{hint} lmwrapper does not guess the context size and "
-        "price of a name it does not know. If the name is right, pass its facts, e.g. "
-        f"get_open_ai_lm({name!r}, context_window=128000, input_usd_per_mtok=..., "
-        "output_usd_per_mtok=...); for an OpenAI-compatible server pass base_url=... (then any "
-        "name goes, unpriced). Known models: OpenAiModelNames.all().")
+        f"unknown OpenAI model {name!r}. Did you mean {' or '.join(close)}? No source "
+        f"lmwrapper reads knows it ({model_facts.genai_prices_version()}, the installed openai "
+        "SDK). If it is a new model: `pip install -U genai-prices openai`, or give any of its "
+        f"facts to send it as named: get_open_ai_lm({name!r}, context_window=128000, "
+        "input_usd_per_mtok=..., output_usd_per_mtok=...); for an OpenAI-compatible server "
+        "pass base_url=... (then any name goes, unpriced). `lmwrapper models -p openai` "
+        "lists the known ones.")
 
 
 M = OpenAiModelInfo
@@ -188,42 +256,52 @@ class _Iterable(type):
 
 
 class OpenAiModelNames(metaclass=_Iterable):
-    """Known models. Each attribute is the model's name (a str) carrying its facts;
-    iterating the class gives them all."""
+    """Models by attribute. Each attribute is the model's name (a str) carrying its facts;
+    iterating the class gives them all. Any other name works too."""
 
+    # current (the openai SDK's ChatModel, checked 2026-12-07)
+    gpt_6_2_sol = M("gpt-6.2-sol")
+    gpt_6_2_astra = M("gpt-6.2-astra")
+    gpt_6_1_sol = M("gpt-6.1-sol")
+    gpt_6_1_terra = M("gpt-6.1-terra")
+    gpt_6_sol = M("gpt-6-sol")
+    gpt_6_luna = M("gpt-6-luna")
+    gpt_6_astra = M("gpt-6-astra")
+    gpt_5_6_sol = M("gpt-5.6-sol")
+    gpt_5_6_terra = M("gpt-5.6-terra")
+    gpt_5_6_luna = M("gpt-5.6-luna")
+    gpt_5_5 = M("gpt-5.5")
+    gpt_5_4 = M("gpt-5.4")
+    gpt_5_4_mini = M("gpt-5.4-mini")
+    gpt_5_4_nano = M("gpt-5.4-nano")
+    gpt_5_2 = M("gpt-5.2")
     # instruct models: /v1/completions (echo, prompt logprobs)
-    gpt_3_5_turbo_instruct = M("gpt-3.5-turbo-instruct", "instruct", 4096, 4096, 1.50, 2.00,
-                               encoding="cl100k_base")
-    davinci_002 = M("davinci-002", "instruct", 16384, 16384, 2.00, 2.00, encoding="cl100k_base")
-    babbage_002 = M("babbage-002", "instruct", 16384, 16384, 0.40, 0.40, encoding="cl100k_base")
-    # chat models: /v1/chat/completions
-    gpt_3_5_turbo = M("gpt-3.5-turbo", "chat", 16385, 4096, 0.50, 1.50, encoding="cl100k_base")
-    gpt_3_5_turbo_0613 = M("gpt-3.5-turbo-0613", "chat", 4096, 4096, 1.50, 2.00,
-                           encoding="cl100k_base")
-    gpt_3_5_turbo_1106 = M("gpt-3.5-turbo-1106", "chat", 16385, 4096, 1.00, 2.00,
-                           encoding="cl100k_base")
-    gpt_3_5_turbo_16k = M("gpt-3.5-turbo-16k", "chat", 16385, 4096, 3.00, 4.00,
-                          encoding="cl100k_base")
-    gpt_4 = M("gpt-4", "chat", 8192, 8192, 30.00, 60.00, encoding="cl100k_base")
-    gpt_4_32k = M("gpt-4-32k", "chat", 32768, 8192, 60.00, 120.00, encoding="cl100k_base")
-    gpt_4_turbo = M("gpt-4-turbo", "chat", 128000, 4096, 10.00, 30.00, encoding="cl100k_base")
-    gpt_4o = M("gpt-4o", "chat", 128000, 16384, 2.50, 10.00, 1.25)
-    gpt_4o_2024_05_13 = M("gpt-4o-2024-05-13", "chat", 128000, 4096, 5.00, 15.00)  # not gpt-4o's
-    gpt_4o_mini = M("gpt-4o-mini", "chat", 128000, 16384, 0.15, 0.60, 0.075)
-    gpt_4_1 = M("gpt-4.1", "chat", 1047576, 32768, 2.00, 8.00, 0.50)
-    gpt_4_1_mini = M("gpt-4.1-mini", "chat", 1047576, 32768, 0.40, 1.60, 0.10)
-    gpt_4_1_nano = M("gpt-4.1-nano", "chat", 1047576, 32768, 0.10, 0.40, 0.025)
-    # reasoning models: max_completion_tokens, fixed sampling, no logprobs
-    o1 = M("o1", "reasoning", 200000, 100000, 15.00, 60.00, 7.50)
-    o1_mini = M("o1-mini", "reasoning", 128000, 65536, 1.10, 4.40, 0.55)
-    o3 = M("o3", "reasoning", 200000, 100000, 2.00, 8.00, 0.50)
-    o3_mini = M("o3-mini", "reasoning", 200000, 100000, 1.10, 4.40, 0.55)
-    o4_mini = M("o4-mini", "reasoning", 200000, 100000, 1.10, 4.40, 0.275)
-    gpt_5 = M("gpt-5", "reasoning", 400000, 128000, 1.25, 10.00, 0.125)
-    gpt_5_mini = M("gpt-5-mini", "reasoning", 400000, 128000, 0.25, 2.00, 0.025)
-    gpt_5_nano = M("gpt-5-nano", "reasoning", 400000, 128000, 0.05, 0.40, 0.005)
-    # gpt-5-chat-latest is the non-reasoning chat model behind ChatGPT
-    gpt_5_chat_latest = M("gpt-5-chat-latest", "chat", 128000, 16384, 1.25, 10.00, 0.125)
+    gpt_3_5_turbo_instruct = M("gpt-3.5-turbo-instruct")
+    davinci_002 = M("davinci-002")
+    babbage_002 = M("babbage-002")
+    # older chat and reasoning models (`lmwrapper models` shows which are retiring)
+    gpt_3_5_turbo = M("gpt-3.5-turbo")
+    gpt_3_5_turbo_0613 = M("gpt-3.5-turbo-0613")
+    gpt_3_5_turbo_1106 = M("gpt-3.5-turbo-1106")
+    gpt_3_5_turbo_16k = M("gpt-3.5-turbo-16k")
+    gpt_4 = M("gpt-4")
+    gpt_4_32k = M("gpt-4-32k")
+    gpt_4_turbo = M("gpt-4-turbo")
+    gpt_4o = M("gpt-4o")
+    gpt_4o_2024_05_13 = M("gpt-4o-2024-05-13")
+    gpt_4o_mini = M("gpt-4o-mini")
+    gpt_4_1 = M("gpt-4.1")
+    gpt_4_1_mini = M("gpt-4.1-mini")
+    gpt_4_1_nano = M("gpt-4.1-nano")
+    o1 = M("o1")
+    o1_mini = M("o1-mini")
+    o3 = M("o3")
+    o3_mini = M("o3-mini")
+    o4_mini = M("o4-mini")
+    gpt_5 = M("gpt-5")
+    gpt_5_mini = M("gpt-5-mini")
+    gpt_5_nano = M("gpt-5-nano")
+    gpt_5_chat_latest = M("gpt-5-chat-latest")
 
     @classmethod
     def all(cls) -> list[OpenAiModelInfo]:
@@ -231,52 +309,41 @@ class OpenAiModelNames(metaclass=_Iterable):
 
     @classmethod
     def get(cls, name: str) -> OpenAiModelInfo:
-        """The registry entry for `name`; KeyError with close matches when there is none."""
-        if name in _BY_NAME:
-            return _BY_NAME[name]
-        close = difflib.get_close_matches(name, list(_BY_NAME), n=3)
+        """The entry for `name` (a snapshot too); KeyError with close matches for a name no
+        source knows."""
+        if _known(name):
+            return _BY_NAME.get(name) or OpenAiModelInfo.infer(name)
+        close = model_facts.did_you_mean(name, known_names(), cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"no OpenAI model named {name!r} in the registry.{hint}")
+        raise KeyError(f"no source knows an OpenAI model named {name!r}.{hint}")
 
     # -- lmwrapper 0.18 names --
-    # Every member 0.18 had, with current facts (dated snapshots; retired models kept so old
-    # scripts and caches still resolve). 0.18's gpt_4_turbo was "gpt-4-1106-preview"; here
-    # it is the current "gpt-4-turbo" (above), and the preview is gpt_4_1106_preview.
-    gpt_4o_2024_11_20 = M("gpt-4o-2024-11-20", "chat", 128000, 16384, 2.50, 10.00, 1.25)
-    gpt_4o_mini_2024_07_18 = M("gpt-4o-mini-2024-07-18", "chat", 128000, 16384, 0.15, 0.60, 0.075)
-    gpt_4_1106_preview = M("gpt-4-1106-preview", "chat", 128000, 4096, 10.00, 30.00,
-                           encoding="cl100k_base")
-    o1_preview = M("o1-preview", "reasoning", 128000, 32768, 15.00, 60.00, 7.50)
-    o1_preview_2024_09_12 = M("o1-preview-2024-09-12", "reasoning", 128000, 32768, 15.00, 60.00,
-                              7.50)
-    o1_mini_2024_09_12 = M("o1-mini-2024-09-12", "reasoning", 128000, 65536, 1.10, 4.40, 0.55)
-    o4_mini_2025_04_16 = M("o4-mini-2025-04-16", "reasoning", 200000, 100000, 1.10, 4.40, 0.275)
-    gpt_5_1 = M("gpt-5.1", "reasoning", 400000, 128000, 1.25, 10.00, 0.125)
-    # retired by OpenAI in 2024: requests fail, but cached answers still load
-    code_davinci_002 = M("code-davinci-002", "instruct", 8001, 8001, encoding="p50k_base")
+    # Every member 0.18 had (retired models kept so old scripts and caches still resolve).
+    # 0.18's gpt_4_turbo was "gpt-4-1106-preview"; here it is "gpt-4-turbo" (above), and the
+    # preview is gpt_4_1106_preview.
+    gpt_4o_2024_11_20 = M("gpt-4o-2024-11-20")
+    gpt_4o_mini_2024_07_18 = M("gpt-4o-mini-2024-07-18")
+    gpt_4_1106_preview = M("gpt-4-1106-preview")
+    o1_preview = M("o1-preview")
+    o1_preview_2024_09_12 = M("o1-preview-2024-09-12")
+    o1_mini_2024_09_12 = M("o1-mini-2024-09-12")
+    o4_mini_2025_04_16 = M("o4-mini-2025-04-16")
+    gpt_5_1 = M("gpt-5.1")
+    code_davinci_002 = M("code-davinci-002")  # retired in 2024: cached answers still load
 
     @classmethod
     def name_to_info(cls, name: str) -> OpenAiModelInfo | None:
-        """0.18: the registry entry for `name`, or None (`get` raises, with close matches)."""
+        """0.18: the entry for `name`, or None (`get` raises, with close matches)."""
         if isinstance(name, OpenAiModelInfo):
             return name
         return _BY_NAME.get(name)
 
 
 _BY_NAME: dict[str, OpenAiModelInfo] = {str(m): m for m in OpenAiModelNames.all()}
-# Longest first, so "gpt-4o-mini-2024-07-18" matches gpt-4o-mini, not gpt-4o; "gpt-4-" keeps
-# gpt-4-0613 off gpt-4o. Dated snapshots and fine-tunes share their family's limits and price.
-_PREFIXES = sorted(_BY_NAME, key=len, reverse=True)
-# A name no family explains (a model behind some OpenAI-compatible server): a chat model,
-# context unknown (so generous), price unknown (cost estimates say "not priced").
-_UNKNOWN = M("unknown", "chat", 128000, 16384, None, None)
 del M
 
+# The model an example or `lmwrapper run` uses when none is named: OpenAI's current
+# low-cost model.
+DEFAULT_MODEL = OpenAiModelNames.gpt_5_4_mini
 
-def _sanity() -> None:  # a registry entry must infer to itself
-    for m in OpenAiModelNames.all():
-        assert OpenAiModelInfo.infer(str(m)).facts() == m.facts(), m
-
-
-_sanity()
-__all__ = ["ModelKind", "OpenAiModelInfo", "OpenAiModelNames"]
+__all__ = ["DEFAULT_MODEL", "ModelKind", "OpenAiModelInfo", "OpenAiModelNames"]

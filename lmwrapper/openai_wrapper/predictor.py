@@ -8,6 +8,7 @@ HTTP path and error classification are every API provider's (`lmwrapper.api_back
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from abc import ABC, abstractmethod
@@ -67,11 +68,17 @@ class OpenAiPredictor(ApiPredictor):
             base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
             timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
-        self.price = Price(model.input_usd_per_mtok, model.output_usd_per_mtok,
-                           model.cached_input_usd_per_mtok, model.batch_discount)
         for hook in self._instantiation_hooks:  # 0.18's (see OpenAiInstantiationHook)
             hook.before_init(self, _ClientView018(self), str(model), model.is_chat_model,
                              cache_default, retry.retry_rate_limits)
+
+    @functools.cached_property
+    def price(self) -> Price:
+        """Looked up when first needed: a fully cached run never loads the price data."""
+        m = self.model
+        return Price(m.input_usd_per_mtok, m.output_usd_per_mtok, m.cached_input_usd_per_mtok,
+                     m.batch_discount, m.long_context_from, m.long_input_usd_per_mtok,
+                     m.long_output_usd_per_mtok)
 
     def __repr__(self) -> str:
         return f"OpenAiPredictor(model={str(self.model)!r}, base_url={self.base_url!r})"

@@ -107,8 +107,11 @@ def test_dated_snapshots_and_aliases_take_their_familys_facts():
 
 
 def test_unknown_model_names_get_did_you_mean():
-    with pytest.raises(ValueError, match="Did you mean 'claude-3-5-haiku-20241022'"):
-        ClaudeModelInfo.infer("claude-3-5-haikuu")
+    # near a known name and unknown to every source: a typo, refused before anything is sent
+    with pytest.raises(ValueError, match="Did you mean 'claude-sonnet-5-5'"):
+        ClaudeModelInfo.infer("claude-sonet-5-5")
+    # far from every known name: sent as named (the API's 404 is the check), unpriced
+    assert ClaudeModelInfo.infer("claude-zeta-9").input_usd_per_mtok is None
     made_up = ClaudeModelInfo.infer("claude-next", context_window=1000, max_output_tokens=10)
     assert made_up.context_window == 1000 and made_up.input_usd_per_mtok is None
 

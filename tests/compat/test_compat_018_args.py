@@ -87,7 +87,8 @@ def test_get_open_ai_lm_takes_018_positional_arguments(openai_env):
     assert lm.cache_default is False and lm.retry.retry_rate_limits is False
     with pytest.warns(Lmwrapper018Warning, match="organization"):
         get_open_ai_lm("gpt-4o-mini", None, "org-123", True, True)
-    assert get_open_ai_lm().model_name() == "gpt-4.1-mini"  # 0.18's default model
+    # 0.18's default, gpt-4.1-mini, shuts down on 2027-01-14: the default is a current model
+    assert get_open_ai_lm().model_name() == "gpt-5.4-mini"
     with pytest.raises(TypeError):
         get_open_ai_lm("gpt-4o-mini", None, None, True, True, "http://x")  # no 6th positional
 

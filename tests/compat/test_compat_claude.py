@@ -26,7 +26,7 @@ def test_018_members_iteration_and_name_to_info():
     assert ClaudeModelNames.claude_4_sonnet in list(ClaudeModelNames)
     assert "claude-haiku-4-5" in ClaudeModelNames
     assert ClaudeModelNames.name_to_info("claude-opus-4-20250514").context_window == 200000
-    assert ClaudeModelNames.name_to_info("claude-nonsense") is None
+    assert ClaudeModelNames.name_to_info("claude-sonet-5-5") is None  # a typo
 
 
 def test_get_claude_lm_takes_018_positional_arguments(srv, monkeypatch):
@@ -42,4 +42,5 @@ def test_get_claude_lm_takes_018_positional_arguments(srv, monkeypatch):
     no_retry = get_claude_lm(ClaudeModelNames.claude_4_5_haiku, KEY, True, False)
     assert no_retry.retry.max_retries == 0 and not no_retry.retry.retry_rate_limits
     assert no_retry.cache_default is True
-    assert get_claude_lm(api_key_secret=KEY).model_name() == "claude-sonnet-4-20250514"
+    # 0.18's default (claude-sonnet-4-20250514) was retired on 2026-06-15: today's Sonnet
+    assert get_claude_lm(api_key_secret=KEY).model_name() == "claude-sonnet-5-5"

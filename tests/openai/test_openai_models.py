@@ -54,8 +54,8 @@ def test_fine_tunes_take_their_familys_limits_but_not_its_price():
     ("gpt-4o-mni", "gpt-4o-mini"),      # would be priced as gpt-4o: 16x off
     ("gpt-4o-minii", "gpt-4o-mini"),
     ("gpt4o", "gpt-4o"),
-    ("gpt-4-0125-previeww", None),       # not a snapshot of gpt-4 (it would be priced as one)
-    ("o3-mini-high", None),
+    ("gpt-4-0125-previeww", "gpt-4-0125-preview"),  # not a snapshot of gpt-4
+    ("gpt-6.3-sol", "gpt-6.2-sol"),  # near a known name, unknown to every source
 ])
 def test_unknown_names_are_refused_with_close_matches(name, suggestion, monkeypatch):
     from lmwrapper.errors import ConfigurationError
@@ -66,8 +66,8 @@ def test_unknown_names_are_refused_with_close_matches(name, suggestion, monkeypa
         get_open_ai_lm(name)
     assert isinstance(err.value, ConfigurationError) and isinstance(err.value, ValueError)
     assert "context_window=" in str(err.value) and "base_url" in str(err.value)
-    if suggestion:
-        assert f"Did you mean {suggestion}" in str(err.value)
+    assert f"Did you mean {suggestion}" in str(err.value)
+    assert "pip install -U genai-prices openai" in str(err.value)
 
 
 def test_unknown_names_go_with_facts_or_on_a_compatible_server(monkeypatch):
