@@ -25,15 +25,13 @@ from lmwrapper.structs import LmChatTurn, LmPrompt
 from lmwrapper.testing.fake_anthropic import NO_PREFILL, NO_SAMPLING
 
 # Facts given explicitly: the model table may not know these names yet.
-FACTS = {
-    "claude-sonnet-5-5": dict(context_window=1_000_000, max_output_tokens=64_000,
-                              input_usd_per_mtok=2.0, output_usd_per_mtok=10.0),
-    "claude-haiku-4-5": dict(context_window=200_000, max_output_tokens=64_000,
-                             input_usd_per_mtok=1.0, output_usd_per_mtok=5.0),
-    "claude-opus-4-7": dict(context_window=1_000_000, max_output_tokens=128_000,
-                            input_usd_per_mtok=5.0, output_usd_per_mtok=25.0),
-    "claude-sonnet-4-6": dict(context_window=1_000_000, max_output_tokens=64_000,
-                              input_usd_per_mtok=3.0, output_usd_per_mtok=15.0),
+FACTS = {  # context window, output limit, input and output USD per million tokens
+    name: {"context_window": ctx, "max_output_tokens": out, "input_usd_per_mtok": i,
+           "output_usd_per_mtok": o}
+    for name, ctx, out, i, o in [("claude-sonnet-5-5", 1_000_000, 64_000, 2.0, 10.0),
+                                 ("claude-haiku-4-5", 200_000, 64_000, 1.0, 5.0),
+                                 ("claude-opus-4-7", 1_000_000, 128_000, 5.0, 25.0),
+                                 ("claude-sonnet-4-6", 1_000_000, 64_000, 3.0, 15.0)]
 }
 MODELS = [ClaudeModelInfo(name, **facts) for name, facts in FACTS.items()]
 
