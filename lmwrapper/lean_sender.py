@@ -7,9 +7,10 @@ as the SDK path judges it. A provider writes only the request and the parsing:
 
         async def send_async(self, job, post):  # send_once, with `await post(...)` per request
             body = build_request(job.prompt, self.model)
-            return [self._parse(await post("/v1/messages", body), job.prompt)]
+            return [self._parse(await post("/v1/messages", body, headers_for(body)), job.prompt)]
 
-`post(path, body)` returns the text of a 2xx answer. Everything else is here, once: the
+`post(path, body, headers=None)` returns the text of a 2xx answer; `headers` replace the
+client's for that request (Anthropic's `anthropic-version`, which depends on the body). Everything else is here, once: the
 rate-limit headers go to `lm.limiter`, a non-2xx answer goes through `lm.classify` with its
 body parsed as the SDKs parse it (so Anthropic's spend-limit body is seen), and a failed
 connection or a timeout is a `TransientProviderError` worded as on the SDK path.

@@ -107,7 +107,8 @@ def sampling_fields(prompt: LmPrompt, model: Any, api_version: str | None = None
     if api_version is not None and api_version != legacy_version():
         _refuse(next(iter(wanted)), name, f"{fields} exist only under API version "
                 f"{legacy_version()}, not {api_version}; leave them at their defaults")
-    if len(wanted) == 2 and (rule.one_sampling_knob or getattr(model, "one_sampling_knob", False)):
+    one_knob = rule.one_sampling_knob or getattr(model, "one_sampling_knob", False)
+    if len(wanted) == 2 and one_knob:
         _refuse("top_p", name, "this model takes temperature or top_p, not both; leave "
                 "temperature=1.0 to sample with top_p, or top_p=1.0")
     return wanted
@@ -117,12 +118,12 @@ def check_prefill(prompt: LmPrompt, model: Any) -> None:
     """Refuse a chat ending in an assistant turn for a model that answers it with a 400."""
     if not prompt.is_text_a_chat() or rule_for(str(model)).prefill:
         return
-    last = prompt.get_text_as_chat()[-1]
-    if last.role == "assistant":
+    if prompt.get_text_as_chat()[-1].role == "assistant":
+        takes = ", ".join(r.prefix for r in families() if r.prefill and not r.retired)
         _refuse("text", str(model), "the chat ends with an assistant turn (a prefill), which "
                 "Claude 4.6 and later answer with a 400. End with a user turn (put the start "
                 "of the answer in it as an instruction), use response_format for JSON, or a "
-                f"model that takes a prefill: {', '.join(r.prefix for r in families() if r.prefill and not r.retired)}")
+                f"model that takes a prefill: {takes}")
 
 
 def honouring() -> list[str]:
