@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 
@@ -40,14 +41,19 @@ class AsyncHttp:
         self._prefix = url.path.rstrip("/")
         self._ssl = ssl.create_default_context() if url.scheme == "https" else None
         host = url.netloc.rpartition("@")[2]
-        fixed = {"host": host, "connection": "keep-alive", **{k.lower(): v for k, v in headers.items()}}
-        self._head = "".join(f"{k}: {v}\r\n" for k, v in fixed.items())
+        self._fixed = {"host": host, "connection": "keep-alive",
+                       **{k.lower(): v for k, v in headers.items()}}
+        self._head = _head(self._fixed)
         self._timeout_s = timeout_s
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def post(self, path: str, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        """(status, lower-cased headers, body) of one POST of a JSON `body` to `path`."""
-        request = (f"POST {self._prefix}{path} HTTP/1.1\r\n{self._head}"
+    async def post(self, path: str, body: bytes, headers: Mapping[str, str] | None = None,
+                   ) -> tuple[int, dict[str, str], bytes]:
+        """(status, lower-cased headers, body) of one POST of a JSON `body` to `path`;
+        `headers` replace the client's headers of the same names for this request."""
+        head = _head({**self._fixed, **{k.lower(): v for k, v in headers.items()}}) \
+            if headers else self._head
+        request = (f"POST {self._prefix}{path} HTTP/1.1\r\n{head}"
                    f"content-length: {len(body)}\r\n\r\n").encode("latin-1") + body
         try:
             async with asyncio.timeout(self._timeout_s):
@@ -101,6 +107,10 @@ class AsyncHttp:
         while self._idle:
             _, writer = self._idle.pop()
             writer.close()
+
+
+def _head(headers: Mapping[str, str]) -> str:
+    return "".join(f"{k}: {v}\r\n" for k, v in headers.items())
 
 
 class _StaleConnection(Exception):

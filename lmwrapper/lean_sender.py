@@ -7,9 +7,10 @@ as the SDK path judges it. A provider writes only the request and the parsing:
 
         async def send_async(self, job, post):  # send_once, with `await post(...)` per request
             body = build_request(job.prompt, self.model)
-            return [self._parse(await post("/v1/messages", body), job.prompt)]
+            return [self._parse(await post("/v1/messages", body, headers_for(body)), job.prompt)]
 
-`post(path, body)` returns the text of a 2xx answer. Everything else is here, once: the
+`post(path, body, headers=None)` returns the text of a 2xx answer; `headers` replace the
+client's for that request (Anthropic's `anthropic-version`, which depends on the body). Everything else is here, once: the
 rate-limit headers go to `lm.limiter`, a non-2xx answer goes through `lm.classify` with its
 body parsed as the SDKs parse it (so Anthropic's spend-limit body is seen), and a failed
 connection or a timeout is a `TransientProviderError` worded as on the SDK path.
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lmwrapper.errors import TransientProviderError
 
@@ -32,8 +33,12 @@ if TYPE_CHECKING:
     from lmwrapper.backend import Job
     from lmwrapper.structs import LmPrediction
 
-# `await post(path, body)`: the text of a 2xx answer to `body` POSTed to base_url + path.
-AsyncPost = Callable[[str, Mapping[str, Any]], Awaitable[str]]
+class AsyncPost(Protocol):
+    """`await post(path, body)`: the text of a 2xx answer to `body` POSTed to base_url +
+    path; `headers` replace the client's for this request (Anthropic's API version)."""
+
+    def __call__(self, path: str, body: Mapping[str, Any],
+                 headers: Mapping[str, str] | None = None) -> Awaitable[str]: ...
 
 
 def lean_http_allowed(base_url: str) -> bool:
@@ -57,13 +62,15 @@ class LeanSender:
     async def send(self, job: Job) -> Sequence[LmPrediction]:
         return await self._lm.send_async(job, self.post)
 
-    async def post(self, path: str, body: Mapping[str, Any]) -> str:
+    async def post(self, path: str, body: Mapping[str, Any],
+                   headers: Mapping[str, str] | None = None) -> str:
         """The text of a 2xx answer; otherwise the error the SDK path would raise."""
         from lmwrapper.async_http import HttpTimeoutError, HttpTransportError
 
         lm = self._lm
         try:
-            status, headers, raw = await self._http.post(path, json.dumps(body).encode())
+            status, headers, raw = await self._http.post(path, json.dumps(body).encode(),
+                                                         headers)
             text = _decoded(raw, headers).decode("utf-8", "replace")
         except HttpTimeoutError:
             raise TransientProviderError(f"{lm.display_name} request to {lm.base_url} timed "

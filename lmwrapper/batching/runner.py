@@ -36,7 +36,7 @@ from lmwrapper.batching.records import (
     release_owner,
 )
 from lmwrapper.batching.settings import BatchSettings
-from lmwrapper.errors import ConfigurationError, LmWrapperError
+from lmwrapper.errors import ConfigurationError, LmWrapperError, TransientProviderError
 from lmwrapper.gcpause import gc_paused
 from lmwrapper.sqlcache import SqlCache
 from lmwrapper.structs import LmPrediction, LmPrompt
@@ -47,6 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("lmwrapper.batching")
 CLAIM_CHUNK = 5_000  # prompts claimed per transaction
 MAX_COLLECT_FAILURES = 5  # reads of a finished batch's results before its lines fail
+# Tries of a create or poll the provider refused for a reason that is not transient (a 400
+# for a request we built, a 404): one retry, then the run stops with the error (DESIGN.md:
+# "a refusal that is ours stops the run after one retry"). Transient ones are retried on.
+MAX_REFUSALS = 2
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 # The waiting lines `_refresh` acts on, chosen in SQL: every loop looks at each waiting
 # line, and most (planned into a submitted batch, or claimed by this runner) need nothing.
@@ -78,6 +82,7 @@ class BatchRunner:
         self.mine: set[str] = set()  # batches this runner must upload / create
         self.fresh: set[str] = set()  # batches planned by this runner (no recovery needed)
         self.collect_failures: dict[str, int] = {}
+        self.refusals: dict[str, int] = {}  # uid or remote id → refused creates / polls
         self.unsure: dict[str, float] = {}  # uid → when to look for a request whose answer was lost
         self.progress = JobProgress(0, None, False)
         self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
@@ -263,7 +268,11 @@ class BatchRunner:
             submit(self, uid)
         except ConfigurationError:
             raise
-        except LmWrapperError as e:  # transient: the next loop tries again
+        except LmWrapperError as e:
+            if not isinstance(e, TransientProviderError):
+                self._refused_create(uid, e)
+                return False
+            # transient: the next loop tries again
             log.warning("batch %s: submitting failed (%s); retrying", uid, e)
             # the request may have reached the provider with only its answer lost: look for
             # the upload / batch (by name, by metadata) before sending it again
@@ -277,6 +286,30 @@ class BatchRunner:
         self.unsure.pop(uid, None)
         return True
 
+    def _count_refusal(self, what: str, e: LmWrapperError) -> None:
+        """Raise `e` when `what` was refused `MAX_REFUSALS` times."""
+        self.refusals[what] = self.refusals.get(what, 0) + 1
+        if self.refusals[what] >= MAX_REFUSALS:
+            raise e
+
+    def _refused_create(self, uid: str, e: LmWrapperError) -> None:
+        """A batch the provider refused to create (not transient). Retried once, from an input
+        file rebuilt from the prompts (it may have been written by an older lmwrapper); then
+        its lines fail (not cached: a rerun sends them again) and the run stops with `e`.
+        Answers already collected are stored; batches at the provider stay recorded."""
+        log.warning("batch %s: the provider refused to create it (%s)", uid, e)
+        b = self.records.batch(uid)
+        if self.refusals.get(uid, 0) + 1 >= MAX_REFUSALS:
+            with self.records.durable() as c:
+                c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
+                          "state = 'planned'", (f"the batch was refused: {e}", uid))
+                c.execute("UPDATE batch_batches SET state = 'done', error = 'refused', "
+                          "updated_at = ? WHERE uid = ?", (time.time(), uid))
+            self.mine.discard(uid)
+        elif b is not None and b.file_id is None and b.input_path:
+            Path(b.input_path).unlink(missing_ok=True)  # nothing uploaded: rebuilt on retry
+        self._count_refusal(uid, e)
+
     def _poll(self, emit: Emit) -> bool:
         uids = self.records.batches_of(list(self.waiting))
         did = False
@@ -288,8 +321,11 @@ class BatchRunner:
             except ConfigurationError:
                 raise
             except LmWrapperError as e:
+                if not isinstance(e, TransientProviderError):
+                    self._count_refusal(b.remote_id, e)  # the batch stays recorded: a rerun polls it
                 log.warning("batch %s: polling failed (%s); retrying", b.remote_id, e)
                 continue
+            self.refusals.pop(b.remote_id, None)
             if remote.provider_status != b.remote_status:
                 self.records.set_batch(b.uid, remote_status=remote.provider_status)
                 self.progress.batch_status(b.uid, remote.provider_status)

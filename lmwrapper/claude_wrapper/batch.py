@@ -4,7 +4,13 @@ A line is `{"custom_id", "params"}` whose params are `request.build_request` —
 API's body — so a batch answer and a live one share the cache key and parse the same way
 (`parse_message(batch=True)`, at the batch price). Requests go inline with the create call
 (no file upload, so nothing to delete afterwards); results are read from the batch's
-`results_url`. The API has no `n`: a line is one sample. States:
+`results_url`. The API has no `n`: a line is one sample.
+
+The API version is a header of the create call, so one per batch: 2023-06-01 when a line
+carries sampling fields (`rules.api_version_for`), else 2026-10-21. A batch holds one
+model's lines, and a model that takes sampling fields on 2023-06-01 answers its default
+lines there too (they carry no sampling fields, which both versions accept), so no batch is
+split and no line is sent under a version that refuses it. States:
 
     in_progress / canceling → running
     ended → cancelled if a cancel was initiated, else expired if any request expired,
@@ -35,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from lmwrapper.api_backend import GoneError, sdk_errors
 from lmwrapper.batching.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
 from lmwrapper.batching.submit import META_BATCH
+from lmwrapper.claude_wrapper import rules
 from lmwrapper.claude_wrapper.request import build_request, max_tokens_for, parse_message
 from lmwrapper.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.structs import LmPrompt
@@ -91,7 +98,9 @@ class ClaudeBatchAdapter:
     def create(self, path: Path, file_id: str | None, metadata: Mapping[str, str]) -> RemoteBatch:
         with open(path, encoding="utf-8") as f:
             requests = [json.loads(line) for line in f if line.strip()]
-        return _remote(self._call(lambda c: c.messages.batches.create(requests=requests)))
+        headers = batch_headers(requests)
+        return _remote(self._call(lambda c: c.messages.batches.create(requests=requests,
+                                                                      extra_headers=headers)))
 
     def retrieve(self, batch_id: str) -> RemoteBatch:
         return _remote(self._call(lambda c: c.messages.batches.retrieve(batch_id)))
@@ -202,6 +211,13 @@ def batch_limits(max_requests: int = MAX_REQUESTS, max_bytes: int = MAX_BYTES) -
     """What the planner packs under so that a create request stays within `max_requests`
     requests and `max_bytes` bytes of body."""
     return BatchLimits(max_requests=max_requests, max_bytes=max_bytes - _ENVELOPE_BYTES)
+
+
+def batch_headers(requests: list[dict[str, Any]]) -> dict[str, str]:
+    """The create call's API version: the old one if any line needs it (module docstring)."""
+    versions = {rules.api_version_for(r.get("params") or {}) for r in requests}
+    legacy = rules.legacy_version()
+    return {rules.HEADER: legacy if legacy in versions else rules.current_version()}
 
 
 def _status_of(error: Any) -> int | None:

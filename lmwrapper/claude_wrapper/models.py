@@ -178,7 +178,7 @@ def _known(name: str) -> bool:
 def known_ids() -> list[str]:
     """Every Claude id some source knows: the SDK's, genai-prices' and our table's rows."""
     return list(dict.fromkeys([*model_facts.known_names(PROVIDER),
-                               *(k for k in table().families if not k.endswith("2025"))]))
+                               *table().families]))
 
 
 def unknown_model_message(name: str, close: list[str]) -> str:

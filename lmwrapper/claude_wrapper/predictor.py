@@ -24,6 +24,7 @@ from lmwrapper.abstract_predictor import CostEstimate
 from lmwrapper.api_backend import ApiPredictor, sdk_errors
 from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.claude_wrapper import rules
 from lmwrapper.claude_wrapper.errors import spend_limit_message
 from lmwrapper.claude_wrapper.models import ClaudeModelInfo
 from lmwrapper.claude_wrapper.request import (
@@ -169,7 +170,9 @@ class ClaudePredictor(ApiPredictor):
         """`send_once` on the live runner's event loop (`lmwrapper.lean_sender`): the same
         body, the same samples, the same parsing, a fraction of the CPU."""
         body = build_request(job.prompt, self.model)
-        return [self._parse(await post(MESSAGES_PATH, body), job.prompt) for _ in job.sample_indices]
+        headers = rules.headers_for(body)  # the API version this body needs, as _call sends
+        return [self._parse(await post(MESSAGES_PATH, body, headers), job.prompt)
+                for _ in job.sample_indices]
 
     def _parse(self, text: str, prompt: LmPrompt) -> LmPrediction:
         """The prediction in a 200's body; BadResponseError (retried once: it was billed)."""
@@ -181,8 +184,8 @@ class ClaudePredictor(ApiPredictor):
 
     def _call(self, endpoint: str, body: dict[str, Any]) -> str:
         """POST `body` to messages or messages.count_tokens through the SDK's raw-response
-        API (the body is ours, so a live call and a batch line are the same); the answer's
-        text, or one of our errors."""
+        API (the body is ours, so a live call and a batch line are the same), with the API
+        version the body needs (not the SDK's default); the answer's text, or our error."""
         resource = self.client().messages
         if endpoint == "count_tokens":
             create = resource.with_raw_response.count_tokens
@@ -191,7 +194,7 @@ class ClaudePredictor(ApiPredictor):
         rest = dict(body)
         fixed = {k: rest.pop(k) for k in ("model", "messages", "max_tokens") if k in rest}
         with sdk_errors(self, "anthropic"):
-            raw = create(**fixed, extra_body=rest or None)
+            raw = create(**fixed, extra_body=rest or None, extra_headers=rules.headers_for(body))
         self.limiter.observe(raw.headers)
         return str(raw.text())
 

@@ -4,19 +4,24 @@ The live API and a Message Batch line (`params`) carry the same body, so an answ
 same however it was obtained. Every `LmPrompt` field maps to the body or is refused by
 `check_prompt` with the field and the fix; none is dropped silently:
 
-    >>> build_request(LmPrompt([("system", "Be brief."), "2+2?"], max_tokens=5, temperature=0),
-    ...               ClaudeModelNames.claude_3_5_haiku)
-    {'model': 'claude-3-5-haiku-20241022', 'max_tokens': 5, 'messages': [{'role': 'user', 'content': '2+2?'}], 'system': 'Be brief.', 'temperature': 0.0}
+    >>> build_request(LmPrompt([("system", "Be brief."), "2+2?"], max_tokens=5),
+    ...               ClaudeModelNames.claude_haiku_4_5)
+    {'model': 'claude-haiku-4-5', 'max_tokens': 5, 'messages': [{'role': 'user', 'content': '2+2?'}], 'system': 'Be brief.'}
 
-A final assistant turn is a prefill: Claude continues it, and `completion_text` is the
-continuation only. The API has no `n`: each sample of `num_completions` is its own request.
+Sampling (`rules.py`, facts in `models.toml`): API version 2026-10-21, which the SDK sends,
+has no `temperature`/`top_p`/`top_k`, so a prompt at default sampling (1.0, 1.0) sends none.
+Other values are sent, with header `anthropic-version: 2023-06-01` (`rules.headers_for`),
+to models that still honour them there; for 4.7+ and 5.x they are refused before sending:
 
-Sampling: `temperature` is always sent (1.0, Claude's default, when the prompt leaves it),
-except when the prompt changes only `top_p`; `top_p` is sent only when it is not 1.0.
-Opus 4.1 and the 4.5 models answer 400 to a body with both, so for them (`ClaudeModelInfo.
-one_sampling_knob`) a prompt that changes both is refused before sending, and no body we
-build for them carries both: temperature 0.5 → `temperature` only; top_p 0.9 → `top_p`
-only. Older models take both as given.
+    >>> build_request(LmPrompt("2+2?", max_tokens=5, temperature=0),
+    ...               ClaudeModelNames.claude_haiku_4_5)["temperature"]
+    0.0
+
+Opus 4.1 and the 4.5/4.6 models answer 400 to a body with both, so for them a prompt that
+changes both is refused. Whitespace-only stop strings (the API refuses them) are applied
+here to the answer instead of being sent. A final assistant turn is a prefill: Claude
+continues it, and `completion_text` is the continuation only; 4.6+ refuse it (refused here).
+The API has no `n`: each sample of `num_completions` is its own request.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lmwrapper import structured
+from lmwrapper.claude_wrapper import rules
 from lmwrapper.claude_wrapper.models import ClaudeModelInfo, ClaudeModelNames  # noqa: F401
 from lmwrapper.costs import PER, Price
 from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
@@ -48,9 +55,7 @@ def check_prompt(prompt: LmPrompt, model: ClaudeModelInfo) -> None:
     if prompt.temperature > 1.0:
         _refuse("temperature", name, f"Claude samples at temperature 0 to 1; got "
                 f"{prompt.temperature}. Use a value <= 1 (1.0 is Claude's default)")
-    if model.one_sampling_knob and prompt.top_p != 1.0 and prompt.temperature != 1.0:
-        _refuse("top_p", name, "this model takes temperature or top_p, not both; leave "
-                "temperature=1.0 to sample with top_p, or top_p=1.0")
+    rules.sampling_fields(prompt, model)
     if prompt.response_format == "json_object":
         _refuse("response_format", name, "Claude's structured output needs a JSON schema; "
                 "pass the schema dict instead of 'json_object'")
@@ -59,6 +64,7 @@ def check_prompt(prompt: LmPrompt, model: ClaudeModelInfo) -> None:
                 f"{prompt.max_tokens}")
     if prompt.is_text_a_chat():
         _check_chat(prompt, name)
+        rules.check_prefill(prompt, model)
 
 
 def _check_unsupported(prompt: LmPrompt, name: str) -> None:
@@ -121,20 +127,21 @@ def split_chat(prompt: LmPrompt) -> tuple[str, list[dict[str, str]]]:
     return system, messages
 
 
-def build_request(prompt: LmPrompt, model: ClaudeModelInfo) -> dict[str, Any]:
-    """The Messages API body for one sample of `prompt` (call `check_prompt` first)."""
+def build_request(prompt: LmPrompt, model: ClaudeModelInfo,
+                  api_version: str | None = None) -> dict[str, Any]:
+    """The Messages API body for one sample of `prompt`, under `api_version` (None: the one
+    the body needs, `rules.api_version_for`). Raises ValueError for what `model` cannot take
+    there (sampling, prefill) before anything is sent; call `check_prompt` for the rest."""
+    rules.check_prefill(prompt, model)
     system, messages = split_chat(prompt)
     body: dict[str, Any] = {"model": str(model), "max_tokens": max_tokens_for(prompt, model),
                             "messages": messages}
     if system:
         body["system"] = system
-    # Send top_p alone when only it was changed (see the module docstring).
-    if not (prompt.top_p != 1.0 and prompt.temperature == 1.0):
-        body["temperature"] = prompt.temperature
-    if prompt.top_p != 1.0:
-        body["top_p"] = prompt.top_p
-    if prompt.stop:
-        body["stop_sequences"] = list(prompt.stop)
+    body.update(rules.sampling_fields(prompt, model, api_version))
+    stops = rules.sent_stops(prompt)  # whitespace-only ones are cut in parse_message
+    if stops:
+        body["stop_sequences"] = stops
     if prompt.response_format not in (None, "text"):
         body["output_config"] = {"format": {"type": "json_schema",
                                             "schema": json_schema_of(prompt.response_format)}}
@@ -142,8 +149,11 @@ def build_request(prompt: LmPrompt, model: ClaudeModelInfo) -> dict[str, Any]:
 
 
 def json_schema_of(rf: Any) -> dict[str, Any]:
-    """The JSON schema in `response_format`: a bare schema, or OpenAI's
+    """The JSON schema in `response_format`: a pydantic model class (its schema, objects
+    closed as structured outputs require), a bare schema, or OpenAI's
     `{"type": "json_schema", "json_schema": {"schema": …}}`, so one prompt serves both."""
+    if structured.is_schema_class(rf):
+        return dict(structured.strict_schema(structured.json_schema(rf)))
     rf = dict(rf)
     if rf.get("type") == "json_schema" and isinstance(rf.get("json_schema"), Mapping):
         return dict(rf["json_schema"].get("schema") or {})
@@ -196,8 +206,11 @@ def parse_message(body: Mapping[str, Any], prompt: LmPrompt, model: ClaudeModelI
     text = "".join(b["text"] for b in body["content"] if b.get("type") == "text")
     usage = usage_of(body.get("usage"))
     reason = body.get("stop_reason")
-    return LmPrediction(completion_text=text, prompt=prompt,
-                        finish_reason=FINISH_REASONS.get(reason, reason) if reason else None,
+    finish = FINISH_REASONS.get(reason, reason) if reason else None
+    cut = rules.cut_at_stops(text, prompt)  # whitespace-only stops, applied here
+    if cut is not None:
+        text, finish = cut, "stop"
+    return LmPrediction(completion_text=text, prompt=prompt, finish_reason=finish,
                         usage=usage,
                         cost_usd=price.cost(usage, batch=batch), provider="anthropic",
                         model=body.get("model") or str(model), request_id=body.get("id"))

@@ -1,18 +1,27 @@
 """The fake Anthropic API: messages, count_tokens, message batches, models.
 
-The installed `anthropic` SDK's `messages.create` has no `temperature`/`top_p`/`top_k`
-keywords; send them with `extra_body={"temperature": 0.0}`: the fake reads them from the
-body and checks them as the real API does (temperature 0–1; the models in
-`ONE_SAMPLING_KNOB` refuse `temperature` and `top_p` together). `max_tokens` is required;
-0 only fills the prompt cache (no content). Sizes past `srv.anthropic_limits` (32 MB a
+It enforces the rules of the real API's versions (the `anthropic-version` header: missing or
+unknown is a 400). Under 2026-10-21, the version `anthropic>=2.0` sends, a body may carry
+only the keys of the installed SDK's own request types (`MessageCreateParams`), so
+`temperature`/`top_p`/`top_k` are "Extra inputs are not permitted", as at the real API.
+Under 2023-06-01 they are read from the body and checked as the real API did (temperature
+0–1; `ONE_SAMPLING_KNOB` families refuse `temperature` and `top_p` together;
+`NO_SAMPLING` families refuse non-default values). A whitespace-only stop sequence is a
+400, and so is an assistant prefill to `NO_PREFILL` families. `max_tokens` is required; 0
+only fills the prompt cache (no content). Sizes past `srv.anthropic_limits` (32 MB a
 request, 100,000 requests or 256 MB a batch) are refused as the real API refuses them.
 
     create → in_progress → ended        (one step per poll; results at `results_url`)
     cancel → canceling   → ended        (lines answered before the cancel are kept)
+
+A batch's lines are checked under the version its create call carried, when they are run
+(the real API validates `params` asynchronously: a bad line is an errored result).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import re
 import time
@@ -24,13 +33,26 @@ from lmwrapper.testing.fake_openai import content_text, get, require, stops
 from lmwrapper.testing.fake_state import FakeContext
 from lmwrapper.testing.fake_text import AnswerRequest, generate, json_answer
 
-MODELS = ["claude-opus-4-1", "claude-sonnet-4-5", "claude-haiku-4-5", "claude-3-5-haiku-latest"]
+# The models the SDK's `ModelParam` names (anthropic 2.17), newest first.
+MODELS = ["claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-sonnet-5",
+          "claude-opus-4-8", "claude-opus-4-7", "claude-opus-4-6", "claude-sonnet-4-6",
+          "claude-haiku-4-5", "claude-opus-4-5", "claude-sonnet-4-5"]
 _CUSTOM_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-# Model families (and their dated snapshots) that answer 400 to a request setting both
-# temperature and top_p: Opus 4.1 and the 4.5 models (Anthropic's migration guide to
-# Claude 4.5, "use only temperature OR top_p, not both").
+VERSION_HEADER = "anthropic-version"
+# https://platform.claude.com/docs/en/api/versioning (checked 2026-12-07)
+LEGACY, CURRENT = "2023-06-01", "2026-10-21"
+SAMPLING = ("temperature", "top_p", "top_k")
+# Families (and their dated snapshots) that answer 400 to a request setting both
+# temperature and top_p: Opus 4.1 and later (Anthropic's migration guide to Claude 4.5,
+# "use only temperature OR top_p, not both").
 ONE_SAMPLING_KNOB = ("claude-opus-4-1", "claude-opus-4-5", "claude-sonnet-4-5",
-                     "claude-haiku-4-5")
+                     "claude-haiku-4-5", "claude-opus-4-6", "claude-sonnet-4-6")
+# Families that refuse non-default sampling under every API version (Opus 4.7+, Claude 5):
+# https://platform.claude.com/docs/en/about-claude/models/migration-guide (checked 2026-12-07)
+NO_SAMPLING = ("claude-opus-4-7", "claude-opus-4-8", "claude-sonnet-5", "claude-opus-5",
+               "claude-haiku-5", "claude-fable-5", "claude-mythos")
+# ... and those that refuse an assistant prefill (4.6 and later; same guide).
+NO_PREFILL = (*NO_SAMPLING, "claude-opus-4-6", "claude-sonnet-4-6")
 
 
 def _bad(message: str) -> ApiError:
@@ -71,26 +93,77 @@ def _max_tokens(body: dict[str, Any]) -> int:
     return value
 
 
+def _version(req: Request) -> str:
+    version = req.headers.get(VERSION_HEADER)
+    if version is None:
+        raise _bad(f"{VERSION_HEADER}: header is required")
+    if version not in (LEGACY, CURRENT):
+        raise _bad(f"{VERSION_HEADER}: invalid version {version!r}; use {CURRENT} or {LEGACY}")
+    return version
+
+
+@functools.cache
+def _sdk_keys(kind: str) -> frozenset[str] | None:
+    """The body keys of the installed SDK's request type (None without the SDK)."""
+    try:
+        from anthropic.types.message_count_tokens_params import MessageCountTokensParams
+        from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
+    except ImportError:
+        return None
+    td: Any = MessageCountTokensParams if kind == "count" else MessageCreateParamsNonStreaming
+    return frozenset(td.__required_keys__ | td.__optional_keys__)
+
+
+def _check_keys(body: dict[str, Any], version: str, kind: str = "create") -> None:
+    """Keys the SDK's request type lacks are refused, as the real API refuses them (the
+    sampling fields too under 2026-10-21; under 2023-06-01 they still exist)."""
+    known = _sdk_keys(kind)
+    extra = set(SAMPLING) & set(body) if version == CURRENT else set()
+    if known is not None:
+        extra |= set(body) - known - (set(SAMPLING) if version == LEGACY else set())
+    if extra:
+        raise _bad(f"{min(extra)}: Extra inputs are not permitted")
+
+
 def _sampling(body: dict[str, Any], model: str) -> float:
-    """The temperature to answer with, after the API's checks of the sampling knobs."""
+    """The temperature to answer with, after the API's checks of the sampling knobs (2023-06-01)."""
     temperature = get(body, "temperature", (int, float), 1.0, 0, 1)
-    get(body, "top_p", (int, float), None, 0, 1)
+    top_p = get(body, "top_p", (int, float), None, 0, 1)
     get(body, "top_k", int, None, 0)
+    changed = [k for k, v in (("temperature", temperature), ("top_p", top_p)) if v not in (None, 1.0)]
+    if model.startswith(NO_SAMPLING) and (changed or body.get("top_k") is not None):
+        raise _bad(f"`{(changed or ['top_k'])[0]}` is deprecated for this model.")
     both = body.get("temperature") is not None and body.get("top_p") is not None
-    if both and model.startswith(ONE_SAMPLING_KNOB):
+    if both and model.startswith(ONE_SAMPLING_KNOB + NO_SAMPLING):
         raise _bad("`temperature` and `top_p` cannot both be specified for this model. "
                    "Please use only one.")
     return float(temperature)
 
 
+def _check_stops(body: dict[str, Any]) -> list[str]:
+    stop = stops(body.get("stop_sequences"), "stop_sequences", most=8191)
+    if any(not s.strip() for s in stop):
+        raise _bad("stop_sequences: each stop sequence must contain non-whitespace")
+    return stop
+
+
+def _check_prefill(messages: list[dict[str, Any]], model: str) -> None:
+    if messages and messages[-1]["role"] == "assistant" and model.startswith(NO_PREFILL):
+        raise _bad("This model does not support assistant message prefill. The conversation "
+                   "must end with a user message.")
+
+
 def messages(srv: FakeContext, req: Request) -> Response:
     _check_size(req, srv.anthropic_limits.request_bytes)
+    version = _version(req)
     body = req.json()
+    _check_keys(body, version)
     model = require(body, "model")
     max_tokens = _max_tokens(body)
     temperature = _sampling(body, model)
-    stop = stops(body.get("stop_sequences"), "stop_sequences", most=8191)
+    stop = _check_stops(body)
     texts, msgs = _prompt_parts(body)
+    _check_prefill(msgs, model)
     input_tokens = count_input(srv, body)
     limit = srv.context_limit_for(model)
     if input_tokens + max_tokens > limit:
@@ -124,7 +197,9 @@ def _message(srv: FakeContext, model: str, gen: Any, input_tokens: int,
 
 def count_tokens(srv: FakeContext, req: Request) -> Response:
     _check_size(req, srv.anthropic_limits.request_bytes)
+    version = _version(req)
     body = req.json()
+    _check_keys(body, version, "count")
     require(body, "model")
     return Response(body={"input_tokens": count_input(srv, body)})
 
@@ -133,6 +208,7 @@ def count_tokens(srv: FakeContext, req: Request) -> Response:
 def create_batch(srv: FakeContext, req: Request) -> Response:
     limits = srv.anthropic_limits
     _check_size(req, limits.batch_bytes)
+    version = _version(req)
     items = req.json().get("requests")
     if not isinstance(items, list) or not items:
         raise _bad("requests: at least one request is required.")
@@ -142,6 +218,7 @@ def create_batch(srv: FakeContext, req: Request) -> Response:
     _check_batch_items(items)
     job = Job(srv.new_id("msgbatch_"), "anthropic",
               [(it["custom_id"], it["params"]) for it in items], time.time(), "in_progress")
+    job.extra[VERSION_HEADER] = version  # its lines are checked under it when run
     take_fate(srv, job)
     with srv.lock:
         srv.state.batches[job.id] = job
@@ -172,12 +249,18 @@ def advance(srv: FakeContext, job: Job, force: bool = False) -> None:
         keep = job.keep or 0
     elif job.fate == "expire":
         keep = len(job.requests) // 2 if job.keep is None else job.keep
-    job.results = run_lines(srv, job, messages, "anthropic", upto=keep)
+    job.results = run_lines(srv, job, functools.partial(_line, job.extra[VERSION_HEADER]),
+                            "anthropic", upto=keep)
     for r in job.results:
         if r.outcome == "unrun":
             r.outcome = "canceled" if job.status == "canceling" else "expired"
     job.status = "ended"
     job.stamps["ended"] = time.time()
+
+
+def _line(version: str, srv: FakeContext, req: Request) -> Response:
+    """One batch line, answered as a live request under the batch's API version."""
+    return messages(srv, dataclasses.replace(req, headers={VERSION_HEADER: version}))
 
 
 def batch_object(srv: FakeContext, job: Job) -> dict[str, Any]:

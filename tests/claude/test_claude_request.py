@@ -16,11 +16,27 @@ def test_system_turns_become_system_and_stop_becomes_stop_sequences(srv, make_lm
     pred = lm.predict(LmPrompt([LmChatTurn("system", "Answer like a pirate"), "Hi"],
                                max_tokens=20, stop=["\n\n", "END"], temperature=0))
     assert not pred.has_errors
-    body = sent_bodies(srv)[-1]
+    sent = [r for r in srv.requests if r.route == "messages"][-1]
+    body = sent.body
     assert body["system"] == "Answer like a pirate"
     assert body["messages"] == [{"role": "user", "content": "Hi"}]
-    assert body["stop_sequences"] == ["\n\n", "END"]
+    assert body["stop_sequences"] == ["END"]  # whitespace-only: applied here (the API refuses it)
     assert body["temperature"] == 0.0 and body["max_tokens"] == 20
+    assert sent.headers["anthropic-version"] == "2023-06-01"  # the version with temperature
+
+
+def test_default_sampling_sends_no_sampling_fields_on_the_current_api_version(srv, make_lm):
+    make_lm().predict(LmPrompt("Hi", max_tokens=5))
+    sent = [r for r in srv.requests if r.route == "messages"][-1]
+    assert not {"temperature", "top_p", "top_k"} & set(sent.body)
+    assert sent.headers["anthropic-version"] == "2026-10-21"
+
+
+def test_whitespace_only_stop_is_applied_to_the_answer(srv, make_lm):
+    srv.add_answer("Two paragraphs", "First part.\n\nSecond part.")
+    pred = make_lm().predict(LmPrompt("Two paragraphs", stop=["\n\n"], max_tokens=50))
+    assert "stop_sequences" not in sent_bodies(srv)[-1]
+    assert pred.completion_text == "First part." and pred.finish_reason == "stop"
 
 
 def test_max_tokens_default_is_documented_and_capped_by_the_model(srv, make_lm):

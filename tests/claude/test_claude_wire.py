@@ -12,6 +12,7 @@ import anthropic
 import pytest
 
 from lmwrapper.claude_wrapper import ClaudeModelNames
+from lmwrapper.claude_wrapper.rules import rule_for
 from lmwrapper.errors import ConfigurationError
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing.fake_anthropic import ONE_SAMPLING_KNOB
@@ -19,6 +20,7 @@ from lmwrapper.testing.fake_state import AnthropicLimits
 from tests.claude.conftest import sent_bodies
 
 BOTH = "cannot both be specified"
+OLD = {"anthropic-version": "2023-06-01"}  # sampling fields exist only under this version
 
 
 @pytest.fixture
@@ -38,25 +40,31 @@ def ask(client, model="claude-haiku-4-5", content="hi", **kw):
                                    "claude-sonnet-4-5-20250929", "claude-haiku-4-5"])
 def test_recent_models_refuse_temperature_with_top_p(client, model):
     with pytest.raises(anthropic.BadRequestError, match=BOTH) as e:
-        ask(client, model, extra_body={"temperature": 0.5, "top_p": 0.9})
+        ask(client, model, extra_body={"temperature": 0.5, "top_p": 0.9}, extra_headers=OLD)
     assert e.value.body["error"]["type"] == "invalid_request_error"
-    assert ask(client, model, extra_body={"temperature": 0.5}).content
-    assert ask(client, model, extra_body={"top_p": 0.9}).content
+    assert ask(client, model, extra_body={"temperature": 0.5}, extra_headers=OLD).content
+    assert ask(client, model, extra_body={"top_p": 0.9}, extra_headers=OLD).content
 
 
 @pytest.mark.parametrize("model", ["claude-3-5-haiku-20241022", "claude-opus-4-0",
                                    "claude-3-7-sonnet-20250219"])
 def test_older_models_take_both_sampling_knobs(client, model):
-    assert ask(client, model, extra_body={"temperature": 0.5, "top_p": 0.9}).content
+    assert ask(client, model, extra_body={"temperature": 0.5, "top_p": 0.9},
+               extra_headers=OLD).content
+
+
+def _one_knob(m):
+    """A model that takes sampling fields (on 2023-06-01), but not both at once."""
+    return m.one_sampling_knob and rule_for(m).legacy_sampling
 
 
 def test_our_model_table_agrees_with_the_fakes_on_which_models_take_one_knob():
-    ours = {str(m) for m in ClaudeModelNames.all() if m.one_sampling_knob}
+    ours = {str(m) for m in ClaudeModelNames.all() if _one_knob(m)}
     fakes = {str(m) for m in ClaudeModelNames.all() if str(m).startswith(ONE_SAMPLING_KNOB)}
     assert ours == fakes and ours
 
 
-@pytest.mark.parametrize("model", [m for m in ClaudeModelNames.all() if m.one_sampling_knob])
+@pytest.mark.parametrize("model", [m for m in ClaudeModelNames.all() if _one_knob(m)])
 def test_no_body_we_build_sends_both_knobs_to_a_model_that_refuses_them(srv, make_lm, model):
     lm = make_lm(model)
     for temperature in (0.0, 0.5, 1.0):

@@ -16,10 +16,13 @@ def ask(client, content, **kw):
     return client.messages.create(messages=[{"role": "user", "content": content}], **kw)
 
 
+OLD = {"anthropic-version": "2023-06-01"}  # the API version that still has sampling fields
+
+
 def test_message_with_system_and_sampling_in_extra_body(client, fake_server):
     m = ask(client, "What is the capital of Japan?", system="Be brief.",
             model="claude-3-5-haiku-latest",  # the 4.5 models refuse both knobs at once
-            extra_body={"temperature": 0.0, "top_p": 0.9})
+            extra_body={"temperature": 0.0, "top_p": 0.9}, extra_headers=OLD)
     assert m.type == "message" and m.role == "assistant"
     assert m.content[0].type == "text" and m.content[0].text == "Tokyo"
     assert m.stop_reason == "end_turn" and m.stop_sequence is None
@@ -42,7 +45,7 @@ def test_stop_sequences_and_max_tokens(client, fake_server):
 
 def test_temperature_out_of_range_and_negative_max_tokens(client, fake_server):
     with pytest.raises(anthropic.BadRequestError) as e:
-        ask(client, "hi", extra_body={"temperature": 1.5})
+        ask(client, "hi", extra_body={"temperature": 1.5}, extra_headers=OLD)
     assert e.value.body["type"] == "error"
     assert e.value.body["error"]["type"] == "invalid_request_error"
     with pytest.raises(anthropic.BadRequestError):  # 0 is allowed: see tests/claude
@@ -90,6 +93,65 @@ def test_errors_have_the_anthropic_shape(client, fake_server):
     ok = client.messages.with_raw_response.create(
         model="claude-haiku-4-5", max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     assert "anthropic-ratelimit-requests-limit" in ok.headers
+
+
+def test_the_current_api_version_has_no_sampling_fields(client):
+    """2026-10-21 (the SDK's default) refuses each of them, even at its default value."""
+    assert client.default_headers["anthropic-version"] == "2026-10-21"
+    for field, value in (("temperature", 1.0), ("top_p", 1.0), ("top_k", 5)):
+        with pytest.raises(anthropic.BadRequestError, match=f"{field}: Extra inputs are not "
+                           "permitted"):
+            ask(client, "hi", extra_body={field: value})
+
+
+def test_unknown_keys_are_refused_as_the_sdk_types_say(client):
+    with pytest.raises(anthropic.BadRequestError, match="frequency_penalty: Extra inputs"):
+        ask(client, "hi", extra_body={"frequency_penalty": 0.5}, extra_headers=OLD)
+
+
+@pytest.mark.parametrize("version", [None, "2024-01-01"])
+def test_a_missing_or_unknown_api_version_is_a_400(fake_server, version):
+    import json
+    import urllib.error
+    import urllib.request
+
+    headers = {"x-api-key": "test", "content-type": "application/json"}
+    if version:
+        headers["anthropic-version"] = version
+    body = json.dumps({"model": "claude-haiku-4-5", "max_tokens": 5,
+                       "messages": [{"role": "user", "content": "hi"}]}).encode()
+    req = urllib.request.Request(fake_server.anthropic_base_url + "/v1/messages", body,
+                                 method="POST", headers=headers)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=10)
+    assert e.value.code == 400 and "anthropic-version" in json.loads(e.value.read())["error"]["message"]
+
+
+@pytest.mark.parametrize("model,ok", [("claude-sonnet-4-6", True), ("claude-haiku-4-5", True),
+                                      ("claude-opus-4-7", False), ("claude-sonnet-5-5", False)])
+def test_old_api_version_takes_sampling_only_on_families_that_honour_it(client, model, ok):
+    if ok:
+        assert ask(client, "hi", model=model, extra_body={"temperature": 0.0},
+                   extra_headers=OLD).content
+    else:
+        with pytest.raises(anthropic.BadRequestError, match="temperature"):
+            ask(client, "hi", model=model, extra_body={"temperature": 0.0}, extra_headers=OLD)
+
+
+def test_whitespace_only_stop_sequence_is_a_400(client):
+    with pytest.raises(anthropic.BadRequestError, match="non-whitespace"):
+        ask(client, "hi", stop_sequences=["\n\n"])
+
+
+@pytest.mark.parametrize("model,ok", [("claude-haiku-4-5", True), ("claude-sonnet-4-6", False),
+                                      ("claude-opus-4-7", False)])
+def test_prefill_is_a_400_on_4_6_and_later(client, model, ok):
+    turns = [{"role": "user", "content": "Name a colour."}, {"role": "assistant", "content": "The"}]
+    if ok:
+        assert client.messages.create(model=model, max_tokens=5, messages=turns).content
+    else:
+        with pytest.raises(anthropic.BadRequestError, match="prefill"):
+            client.messages.create(model=model, max_tokens=5, messages=turns)
 
 
 def test_missing_key_is_a_401(fake_server):
