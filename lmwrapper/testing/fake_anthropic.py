@@ -53,6 +53,12 @@ def count_input(srv: FakeContext, body: dict[str, Any]) -> int:
     return sum(len(srv.tokenize(t)) for t in texts) + 3 * len(messages) + 1
 
 
+def check_model_exists(srv: FakeContext, model: str) -> None:
+    """Anthropic's answer to a model it does not have (misspelt, or past its shutdown date)."""
+    if srv.model_missing("anthropic", model):
+        raise ApiError(404, f"model: {model}", type="not_found_error")
+
+
 def _check_size(req: Request, limit: int) -> None:
     """A body past the endpoint's size limit: 413 (at the real API, from its edge proxy)."""
     if len(req.body) > limit:
@@ -87,6 +93,7 @@ def messages(srv: FakeContext, req: Request) -> Response:
     _check_size(req, srv.anthropic_limits.request_bytes)
     body = req.json()
     model = require(body, "model")
+    check_model_exists(srv, model)
     max_tokens = _max_tokens(body)
     temperature = _sampling(body, model)
     stop = stops(body.get("stop_sequences"), "stop_sequences", most=8191)
@@ -125,7 +132,7 @@ def _message(srv: FakeContext, model: str, gen: Any, input_tokens: int,
 def count_tokens(srv: FakeContext, req: Request) -> Response:
     _check_size(req, srv.anthropic_limits.request_bytes)
     body = req.json()
-    require(body, "model")
+    check_model_exists(srv, require(body, "model"))
     return Response(body={"input_tokens": count_input(srv, body)})
 
 
