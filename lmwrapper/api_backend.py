@@ -241,7 +241,7 @@ class ApiPredictor(LmPredictor):
     def model_not_found(self, status: int | None, message: str) -> ModelNotFoundError:
         """The provider's "no such model", with the names it may have meant."""
         name = self.model_name()
-        said = self.scrub(f"{self.display_name} {status or ''}: {message}")
+        said = self.scrub(f"{self.display_name}{f' {status}' if status else ''}: {message}")
         return ModelNotFoundError(
             f"model {name!r} not found ({' '.join(said.split())}) — "
             f"{did_you_mean(self.provider, name)}",

@@ -26,7 +26,9 @@ when the prompt is built, before any money is spent.
 
 Inside `predict_many`, a provider error for one prompt does not raise: it comes back as an
 `LmPrediction` with `has_errors` and `error_message` (and `error_is_transient` = the error's
-`transient`), so the other results are kept. Only permanent errors are cached.
+`transient`), so the other results are kept. Only permanent errors are cached. A
+`ConfigurationError` concerns every prompt (a bad key, no credit, a model the provider does
+not have: `ModelNotFoundError`), so it is raised once instead and the run sends nothing more.
 """
 
 from __future__ import annotations

@@ -149,10 +149,27 @@ def test_the_fake_answers_anthropics_exact_404(srv):
 def test_the_fake_retires_a_model_after_its_sdk_announced_shutdown_date():
     from lmwrapper.model_facts import sdk_shutdowns
 
-    name, shutdown = sorted(sdk_shutdowns("openai").items(), key=lambda kv: kv[1])[-1]
+    shutdowns = sdk_shutdowns("openai")
+    if not shutdowns:
+        pytest.skip("the installed openai SDK lists no shutdown dates")
+    name, shutdown = max(shutdowns.items(), key=lambda kv: kv[1])
     with FakeServer(today=shutdown) as srv:  # on the day itself it still answers
         assert not srv.model_missing("openai", name)
         srv.today = shutdown + dt.timedelta(days=1)
         assert srv.model_missing("openai", name)
-        assert not srv.model_missing("openai", "gpt-4o-mini") or "gpt-4o-mini" in \
-            sdk_shutdowns("openai")
+        assert not srv.model_missing("openai", "a-name-in-no-table")  # made-up names answer
+
+
+def test_lmwrapper_run_prints_one_line_and_exits_non_zero(srv, tmp_path, monkeypatch, capsys):
+    from lmwrapper.cli import main
+
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI.key)
+    srv.missing_models = {"gpt-4o"}  # a name the local tables know: it reaches the server
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(f'"q{i}"\n' for i in range(N)))
+    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o",
+                 "--base-url", srv.base_url, str(src), "-o", str(tmp_path / "out.jsonl")])
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "ModelNotFoundError: model 'gpt-4o' not found" in err and "lmwrapper models" in err
+    assert srv.count("chat.completions") < N
