@@ -420,18 +420,21 @@ def model_not_found_message(status: int | None, body: Any) -> str | None:
 
 
 def did_you_mean(provider: str, name: str) -> str:
-    """What to tell someone whose model name the provider does not know: the close names
-    any source knows (genai-prices, the SDK's list), and where to find current ones."""
-    from lmwrapper.model_facts import known_names  # loads genai-prices' data: only here
+    """What to tell someone whose model name the provider does not know: when the SDK's
+    table says it was retired, since when; the close names any source knows (genai-prices,
+    the SDK's list); and where to find current ones."""
+    from lmwrapper.model_facts import known_names, sdk_shutdowns  # genai-prices' data: only here
 
     try:
-        names = known_names(provider)
+        names, shutdown = known_names(provider), sdk_shutdowns(provider).get(name)
     except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
-        names = []
-    names = [n for n in names if ":" not in n]  # not "ft:gpt-4o-mini" (a fine-tune's prefix)
+        names, shutdown = [], None
+    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's prefix)
+    names = [n for n in names if ":" not in n and n != name]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    retired = f"the {provider} SDK lists its shutdown on {shutdown}; " if shutdown else ""
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    return f"{hint}If the model was retired, pick a current one: `lmwrapper models`"
+    return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
 
 
 def _kind(status: int | None, code: str, message: str, readable: bool,

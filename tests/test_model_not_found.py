@@ -173,3 +173,25 @@ def test_lmwrapper_run_prints_one_line_and_exits_non_zero(srv, tmp_path, monkeyp
     assert code != 0 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "ModelNotFoundError: model 'gpt-4o' not found" in err and "lmwrapper models" in err
     assert srv.count("chat.completions") < N
+
+
+def test_a_retired_name_is_not_its_own_did_you_mean():
+    from lmwrapper.api_backend import did_you_mean
+    from lmwrapper.model_facts import sdk_shutdowns
+
+    shutdowns = sdk_shutdowns("openai")
+    if not shutdowns:
+        pytest.skip("the installed openai SDK lists no shutdown dates")
+    name, shutdown = max(shutdowns.items(), key=lambda kv: kv[1])
+    hint = did_you_mean("openai", name)
+    assert f"shutdown on {shutdown}" in hint and f"{name!r}" not in hint
+
+
+def test_an_openai_batch_failed_for_its_model_ends_the_run(srv):
+    lm = misspelt(OPENAI, srv)
+    srv.fail_next_batch("model_not_found", message="The model `gpt-4o-mni` does not exist "
+                        "or you do not have access to it.")
+    with pytest.raises(ModelNotFoundError) as info:
+        list(lm.predict_many(prompts(3), completion_window=CompletionWindow.BATCH_ANY))
+    assert_one_clear_error(info.value, OPENAI)
+    assert srv.count("batches.create") == 1 and get_cache().stats()["rows"] == 0
