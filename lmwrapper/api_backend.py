@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import hashlib
 import importlib
 import json
@@ -43,6 +44,7 @@ from lmwrapper.errors import (
     ConfigurationError,
     LmWrapperError,
     MissingApiKeyError,
+    ModelNotFoundError,
     PermanentProviderError,
     ProviderError,
     RateLimitError,
@@ -225,12 +227,25 @@ class ApiPredictor(LmPredictor):
 
     def classify(self, status: int | None, body: Any,
                  headers: Mapping[str, str] | None = None) -> LmWrapperError:
-        """`classify_error` with this provider's label, codes, hints and scrubbing."""
+        """`classify_error` with this provider's label, codes, hints and scrubbing; a 404
+        for the model itself is a `ModelNotFoundError` (it stops the run, see errors.py)."""
+        missing = model_not_found_message(status, body)
+        if missing is not None:
+            return self.model_not_found(status, missing)
         return classify_error(
             status, body, headers, label=self.display_name, codes=self.error_codes,
             config_hint=(f"check the API key, the model name {self.model_name()!r} and "
                          f"base_url {self.base_url!r}"),
             quota_hint=self.quota_hint, scrub=self.scrub)
+
+    def model_not_found(self, status: int | None, message: str) -> ModelNotFoundError:
+        """The provider's "no such model", with the names it may have meant."""
+        name = self.model_name()
+        said = self.scrub(f"{self.display_name}{f' {status}' if status else ''}: {message}")
+        return ModelNotFoundError(
+            f"model {name!r} not found ({' '.join(said.split())}) — "
+            f"{did_you_mean(self.provider, name)}",
+            model=name, status_code=status, code="model_not_found")
 
     def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction:
         pred = super().error_prediction(prompt, error)
@@ -276,9 +291,11 @@ def sdk_errors(lm: ApiPredictor, sdk_module: str, *,
         yield
     except sdk.APIStatusError as e:
         lm.limiter.observe(e.response.headers)
-        if gone and e.status_code == 404:
+        error = lm.classify(e.status_code, e.body, e.response.headers)
+        # a batch create naming a model that does not exist is not a batch that is gone
+        if gone and e.status_code == 404 and not isinstance(error, ModelNotFoundError):
             raise GoneError(lm.scrub(str(e))) from None
-        raise lm.classify(e.status_code, e.body, e.response.headers) from None
+        raise error from None
     except sdk.APITimeoutError:  # (a subclass of APIConnectionError: first)
         raise timeout_error(f"{lm.display_name} request to {lm.base_url} timed out after "
                             f"{lm.timeout_s:g}s") from None
@@ -379,6 +396,45 @@ def classify_error(
         f"{text} — refused for a reason that is not the prompt's, so it is not cached and a "
         "rerun sends it again; if it persists, the request or the model settings need a fix",
         **common)
+
+
+def model_not_found_message(status: int | None, body: Any) -> str | None:
+    """The provider's message when `body` says the model does not exist, else None.
+
+        >>> model_not_found_message(404, {"type": "error", "error": {
+        ...     "type": "not_found_error", "message": "model: claude-sonet-5-5"}})
+        'model: claude-sonet-5-5'
+
+    OpenAI: `error.code == "model_not_found"`; Anthropic: a `not_found_error` whose message
+    names the model (its other 404s — a batch or file gone — are not this). `status` None is
+    a batch line that has only an error object.
+    """
+    if status not in (None, 404):
+        return None
+    fields = _error_fields(body)
+    code = fields.get("code") or fields.get("type")
+    message = str(fields.get("message") or "")
+    if code == "model_not_found" or (code == "not_found_error" and message.startswith("model:")):
+        return message or str(code)
+    return None
+
+
+def did_you_mean(provider: str, name: str) -> str:
+    """What to tell someone whose model name the provider does not know: when the SDK's
+    table says it was retired, since when; the close names any source knows (genai-prices,
+    the SDK's list); and where to find current ones."""
+    from lmwrapper.model_facts import known_names, sdk_shutdowns  # genai-prices' data: only here
+
+    try:
+        names, shutdown = known_names(provider), sdk_shutdowns(provider).get(name)
+    except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
+        names, shutdown = [], None
+    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's prefix)
+    names = [n for n in names if ":" not in n and n != name]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    retired = f"the {provider} SDK lists its shutdown on {shutdown}; " if shutdown else ""
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
 
 
 def _kind(status: int | None, code: str, message: str, readable: bool,

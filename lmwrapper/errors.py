@@ -3,7 +3,8 @@
     LmWrapperError                 base of everything below
     ├── ConfigurationError         a setting, key or dependency is missing; says how to set it
     │   ├── MissingApiKeyError     raised only when a request must actually be sent
-    │   └── UnknownModelError      a model name we do not know (also a ValueError): did you mean
+    │   ├── UnknownModelError      a model name we do not know (also a ValueError): did you mean
+    │   └── ModelNotFoundError     the provider answered 404: no such model (a typo, or retired)
     ├── CostLimitExceededError     the upper bound of a run's cost is above max_cost_usd
     ├── PromptTooLongError         the prompt + max_tokens cannot fit the model's context
     └── ProviderError              a provider answered with an error
@@ -25,7 +26,9 @@ when the prompt is built, before any money is spent.
 
 Inside `predict_many`, a provider error for one prompt does not raise: it comes back as an
 `LmPrediction` with `has_errors` and `error_message` (and `error_is_transient` = the error's
-`transient`), so the other results are kept. Only permanent errors are cached.
+`transient`), so the other results are kept. Only permanent errors are cached. A
+`ConfigurationError` concerns every prompt (a bad key, no credit, a model the provider does
+not have: `ModelNotFoundError`), so it is raised once instead and the run sends nothing more.
 """
 
 from __future__ import annotations
@@ -45,6 +48,25 @@ class MissingApiKeyError(ConfigurationError):
 
 class UnknownModelError(ConfigurationError, ValueError):
     """A model name lmwrapper does not know and will not guess facts (price, context) for."""
+
+
+class ModelNotFoundError(ConfigurationError):
+    """The provider does not know the model: a misspelt name, or one it has retired (404).
+
+    It concerns every prompt of the run, not one: `predict_many` raises it once and sends
+    nothing more (answers already received stay stored). Never retried, never cached
+    (`transient`): a rerun with the right name sends every prompt.
+    """
+
+    transient = True  # does not belong to a prompt: not cached
+    retryable = False  # the same name will not exist a second later
+
+    def __init__(self, message: str, *, model: str, status_code: int | None = 404,
+                 code: str | None = None) -> None:
+        super().__init__(message)
+        self.model = model
+        self.status_code = status_code
+        self.code = code
 
 
 class CostLimitExceededError(LmWrapperError):

@@ -8,7 +8,7 @@
 `BadResponseError` (a billed 200 we could not read: retried at most
 `retry.max_bad_response_retries` times), `PermanentProviderError` / `RejectedRequestError`
 (answered as an error prediction, no retry), or a `ConfigurationError` such as
-`MissingApiKeyError` (stops the run and is re-raised).
+`MissingApiKeyError` or `ModelNotFoundError` (stops the run and is re-raised).
 
 Up to `max_concurrency` worker threads take jobs from a queue ordered by when each may go
 next; a job waiting out its backoff does not hold a thread. Before each attempt a worker

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from lmwrapper.errors import TransientProviderError
+from lmwrapper.errors import LmWrapperError, TransientProviderError
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 # running: validating / in progress / finalizing / cancelling; the rest are terminal.
@@ -38,7 +38,8 @@ TERMINAL: tuple[State, ...] = ("completed", "expired", "cancelled", "failed")
 
 # What a line's outcome means for the engine: ok and permanent (the prompt's fault) are
 # cached; transient goes into a later batch; rejected (not the prompt's fault, e.g. a bad
-# request or an unreadable error) fails for this run and is not cached.
+# request or an unreadable error) fails for this run and is not cached. A rejected line with
+# `stops_run` (a model that does not exist) also ends the run with that error.
 Outcome = Literal["ok", "transient", "permanent", "rejected"]
 
 
@@ -83,6 +84,9 @@ class LineResult:
     outcome: Outcome
     predictions: Sequence[LmPrediction] = ()
     error: str | None = None
+    # an error that concerns every prompt (the model does not exist): once the batch is
+    # stored, the run stops with it instead of sending the rest
+    stops_run: LmWrapperError | None = None
 
 
 class BatchAdapter(Protocol):

@@ -8,6 +8,8 @@
         (cancelled with resubmit_cancelled=False: the unanswered lines fail)
     failed, token_limit_exceeded  → every line claimed again: re-planned with a halved limit
     failed, anything else         → that batch's lines fail; other batches go on
+    a line or the batch says the model does not exist → stored as above, then the run stops
+                                   with one `ModelNotFoundError`
 
 Rows (and their prompts) are stored and the lines marked in one durable transaction: a
 crash leaves either nothing (the next run reads the results again) or both. The engine does
@@ -45,21 +47,45 @@ def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
     if not lines or b is None or b.state != "submitted":
         return {}  # another process collected it
     prompts = {cid: _prompt(runner, key, pj) for cid, key, _, _, pj, _ in lines}
-    answered, rows, updates = _read(runner, remote, lines, prompts)
+    results = _results(runner, remote, prompts)
+    answered, rows, updates = _read(runner, remote, lines, prompts, results)
     if not _finish(runner, uid, remote, rows, updates, b.tokens):
         return {}  # another process collected it first
     _log(remote, uid, updates)
     _clean_up(runner, uid, remote, b.input_path)
+    _stop_if_fatal(runner, remote, results)
     return answered
 
 
+def _results(runner: BatchRunner, remote: RemoteBatch,
+             prompts: dict[str, LmPrompt]) -> dict[str, LineResult]:
+    """custom id → its line's result; none for a batch that failed as a whole."""
+    if remote.state == "failed":
+        return {}
+    return {res.custom_id: res for res in runner.adapter.results(remote, prompts)}
+
+
+def _stop_if_fatal(runner: BatchRunner, remote: RemoteBatch,
+                   results: dict[str, LineResult]) -> None:
+    """Raise the error that concerns every prompt (the model does not exist), after the
+    batch is stored: resending its lines, or sending the next batch, cannot help."""
+    fatal = next((r.stops_run for r in results.values() if r.stops_run is not None), None)
+    if fatal is None and remote.state == "failed" and remote.error_code == "model_not_found":
+        from lmwrapper.api_backend import did_you_mean  # the hint reads genai-prices' data
+        from lmwrapper.errors import ModelNotFoundError
+
+        model = runner.adapter.model
+        fatal = ModelNotFoundError(
+            f"model {model!r} not found (batch {remote.id} failed: {remote.error_message}) — "
+            f"{did_you_mean(runner.adapter.provider, model)}", model=model, code=remote.error_code)
+    if fatal is not None:
+        raise fatal
+
+
 def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, int, int, str, int]],
-          prompts: dict[str, LmPrompt]) -> tuple[Answered, list[CacheRow], list[tuple[Any, ...]]]:
-    """Each line's answers, rows to store and next state, from the batch's result files."""
-    results: dict[str, LineResult] = {}
-    if remote.state != "failed":
-        for res in runner.adapter.results(remote, prompts):
-            results[res.custom_id] = res
+          prompts: dict[str, LmPrompt], results: dict[str, LineResult]
+          ) -> tuple[Answered, list[CacheRow], list[tuple[Any, ...]]]:
+    """Each line's answers, rows to store and next state, from the batch's result lines."""
     answered: Answered = {}
     rows: list[CacheRow] = []
     updates: list[tuple[Any, ...]] = []

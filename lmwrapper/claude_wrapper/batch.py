@@ -43,7 +43,7 @@ from lmwrapper.batching.adapter import BatchLimits, LineResult, RemoteBatch, Sta
 from lmwrapper.batching.submit import META_BATCH
 from lmwrapper.claude_wrapper import rules
 from lmwrapper.claude_wrapper.request import build_request, max_tokens_for, parse_message
-from lmwrapper.errors import PermanentProviderError, TransientProviderError
+from lmwrapper.errors import ModelNotFoundError, PermanentProviderError, TransientProviderError
 from lmwrapper.structs import LmPrompt
 
 if TYPE_CHECKING:
@@ -175,7 +175,8 @@ class ClaudeBatchAdapter:
                 return LineResult(cid, "permanent", error=str(err))  # the prompt's: cached
             if isinstance(err, TransientProviderError):
                 return LineResult(cid, "transient", error=str(err))  # a later batch
-            return LineResult(cid, "rejected", error=str(err))  # failed this run, not cached
+            fatal = err if isinstance(err, ModelNotFoundError) else None  # ends the run
+            return LineResult(cid, "rejected", error=str(err), stops_run=fatal)  # not cached
         return LineResult(cid, "transient", error=f"Anthropic batch request {kind or 'unknown'}: "
                           "the batch ended before answering it")
 

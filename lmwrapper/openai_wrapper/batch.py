@@ -28,7 +28,12 @@ from lmwrapper.batching.adapter import (
     State,
     TimedOut,
 )
-from lmwrapper.errors import LmWrapperError, PermanentProviderError, TransientProviderError
+from lmwrapper.errors import (
+    LmWrapperError,
+    ModelNotFoundError,
+    PermanentProviderError,
+    TransientProviderError,
+)
 from lmwrapper.openai_wrapper.request import (
     CHAT_URL,
     COMPLETIONS_URL,
@@ -171,7 +176,8 @@ class OpenAiBatchAdapter:
             error = self.lm.classify(None, {"error": err or {}})
         if (err or {}).get("code") in _UNRUN_LINE_CODES:
             return LineResult(cid, "transient", error=str(error))
-        return LineResult(cid, _outcome(error), error=str(error))
+        fatal = error if isinstance(error, ModelNotFoundError) else None
+        return LineResult(cid, _outcome(error), error=str(error), stops_run=fatal)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, fn: Any) -> Any:

@@ -75,6 +75,12 @@ def count_input(srv: FakeContext, body: dict[str, Any]) -> int:
     return sum(len(srv.tokenize(t)) for t in texts) + 3 * len(messages) + 1
 
 
+def check_model_exists(srv: FakeContext, model: str) -> None:
+    """Anthropic's answer to a model it does not have (misspelt, or past its shutdown date)."""
+    if srv.model_missing("anthropic", model):
+        raise ApiError(404, f"model: {model}", type="not_found_error")
+
+
 def _check_size(req: Request, limit: int) -> None:
     """A body past the endpoint's size limit: 413 (at the real API, from its edge proxy)."""
     if len(req.body) > limit:
@@ -159,6 +165,7 @@ def messages(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     _check_keys(body, version)
     model = require(body, "model")
+    check_model_exists(srv, model)
     max_tokens = _max_tokens(body)
     temperature = _sampling(body, model)
     stop = _check_stops(body)
@@ -200,7 +207,7 @@ def count_tokens(srv: FakeContext, req: Request) -> Response:
     version = _version(req)
     body = req.json()
     _check_keys(body, version, "count")
-    require(body, "model")
+    check_model_exists(srv, require(body, "model"))
     return Response(body={"input_tokens": count_input(srv, body)})
 
 

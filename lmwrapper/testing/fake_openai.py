@@ -101,10 +101,20 @@ def content_text(content: Any) -> str:
     return ""
 
 
+def check_model_exists(srv: FakeContext, model: str) -> None:
+    """OpenAI's answer to a model it does not have (misspelt, or past its shutdown date),
+    before any parameter is looked at."""
+    if srv.model_missing("openai", model):
+        raise ApiError(404, f"The model `{model}` does not exist or you do not have access "
+                       "to it.", type="invalid_request_error", code="model_not_found")
+
+
 # -- chat completions ------------------------------------------------------------------
 def chat_completions(srv: FakeContext, req: Request) -> Response:
     body = req.json()
-    model, messages = require(body, "model"), require(body, "messages")
+    model = require(body, "model")
+    check_model_exists(srv, model)
+    messages = require(body, "messages")
     if is_completion_model(model):
         raise ApiError(404, "This is not a chat model and thus not supported in the "
                        "v1/chat/completions endpoint. Did you mean to use v1/completions?",
@@ -194,6 +204,7 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
 def completions(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     model, prompt = require(body, "model"), body.get("prompt")
+    check_model_exists(srv, model)
     if is_chat_only_model(model):
         raise ApiError(404, "This is a chat model and not supported in the v1/completions "
                        "endpoint. Did you mean to use v1/chat/completions?", param="model")

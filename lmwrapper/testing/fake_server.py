@@ -10,7 +10,7 @@
 It is a real server (stdlib `ThreadingHTTPServer` on 127.0.0.1, an ephemeral port, one
 thread per connection), so the official SDKs talk to it unmodified through `base_url` and
 every layer of a client — connection pool, retries, timeouts — is exercised. It imports no
-SDK. Sockets are in `fake_transport.py`; endpoints in `fake_openai.py`, `fake_batches.py`
+SDK (only reads an installed SDK's table of retired models). Sockets are in `fake_transport.py`; endpoints in `fake_openai.py`, `fake_batches.py`
 (files, Batch API) and `fake_anthropic.py`; batch job life cycles in `fake_jobs.py`; answers,
 tokens and logprobs in `fake_text.py`; faults in `fake_faults.py`.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import datetime
 import json
 import sys
 import threading
@@ -76,6 +77,10 @@ class FakeServer:
     batch_polls_per_step / batch_seconds_per_step: how fast batches move on.
     batch_shuffle: result files in an order unlike the input's (as the real APIs may).
     batch_token_limit: OpenAI enqueued-token limit per model (`token_limit_exceeded`).
+    missing_models: names answered with the provider's 404 "no such model" (settable later
+        as `srv.missing_models`); besides them, every name whose shutdown date in the
+        installed SDK's table (`model_facts.sdk_shutdowns`) is before `today` (default: the
+        real date), as the real API answers a retired model.
     """
 
     def __init__(
@@ -94,6 +99,8 @@ class FakeServer:
         batch_seconds_per_step: float = 0.0,
         batch_shuffle: bool = True,
         batch_token_limit: int | None = None,
+        missing_models: set[str] | None = None,
+        today: datetime.date | None = None,
         verbose: bool = False,
     ) -> None:
         self.host, self._port = host, port
@@ -108,6 +115,8 @@ class FakeServer:
         self.batch_shuffle = batch_shuffle
         self.batch_token_limit = batch_token_limit
         self.anthropic_limits = AnthropicLimits()  # request sizes, batch sizes: settable
+        self.missing_models = set(missing_models or ())
+        self.today = today
         self.verbose = verbose
         self.faults = FaultPlan()
         self.answers = AnswerBook()
@@ -183,6 +192,16 @@ class FakeServer:
 
     def context_limit_for(self, model: str) -> int:
         return self.context_limits.get(model, self.context_limit)
+
+    def model_missing(self, provider: str, model: str) -> bool:
+        """Whether `model` gets the provider's 404: named in `missing_models`, or retired
+        (its SDK-announced shutdown date is before `today`)."""
+        if model in self.missing_models:
+            return True
+        from lmwrapper.model_facts import sdk_shutdowns  # reads the SDK's table, if installed
+
+        shutdown = sdk_shutdowns(provider).get(model)
+        return shutdown is not None and shutdown < (self.today or datetime.date.today())
 
     # -- faults ----------------------------------------------------------------------
     def inject(self, kind: str = "status", **options: Any) -> Fault:
