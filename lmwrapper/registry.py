@@ -1,8 +1,8 @@
 """One name for any model, in Python and on the command line: `provider/name`.
 
     >>> import lmwrapper
-    >>> lm = lmwrapper.get_lm("openai/gpt-4o-mini")             # doctest: +SKIP
-    >>> lm = lmwrapper.get_lm("anthropic/claude-3-5-haiku")     # doctest: +SKIP
+    >>> lm = lmwrapper.get_lm("openai/gpt-5.4-mini")            # doctest: +SKIP
+    >>> lm = lmwrapper.get_lm("anthropic/claude-sonnet-5-5")    # doctest: +SKIP
     >>> lm = lmwrapper.get_lm("hf/smollm2-135m-instruct")       # doctest: +SKIP
 
 A provider is a `Provider`: a name (plus aliases), a constructor taking the model name and
@@ -40,6 +40,8 @@ class ModelEntry:
     batch_output_usd_per_mtok: float | None
     local: bool = False
     downloaded: bool | None = None  # local models only
+    endpoint: str | None = None  # how it is called: chat, instruct, reasoning, messages
+    retires: str | None = None  # the shutdown date its provider announced (ISO), if any
 
     @property
     def spec(self) -> str:
@@ -119,11 +121,32 @@ def _from_infos(provider: str, infos: list[Any]) -> list[ModelEntry]:
     for m in infos:
         live_in, live_out = m.input_usd_per_mtok, m.output_usd_per_mtok
         discount = getattr(m, "batch_discount", None)
+        retires = m.retires
         out.append(ModelEntry(
             provider, str(m), m.context_window, m.max_output_tokens, live_in, live_out,
             live_in * discount if live_in is not None and discount else None,
-            live_out * discount if live_out is not None and discount else None))
+            live_out * discount if live_out is not None and discount else None,
+            endpoint=getattr(m, "kind", "messages"),
+            retires=retires.isoformat() if retires else None))
     return out
+
+
+def facts_source() -> str:
+    """Where `lmwrapper models`' prices and limits come from, for its footer."""
+    from lmwrapper.model_facts import genai_prices_version
+
+    return (f"prices and context windows: {genai_prices_version()}; names and shutdown dates: "
+            f"{_installed('openai')}, {_installed('anthropic')}; the rest: each provider's "
+            "models.toml")
+
+
+def _installed(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{package} {version(package)}"
+    except PackageNotFoundError:
+        return f"{package} (not installed)"
 
 
 # -- the built-in providers ----------------------------------------------------------------

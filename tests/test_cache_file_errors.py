@@ -121,7 +121,7 @@ def test_cli_says_which_file_in_one_line(tmp_path):
     (cache_dir / CACHE_FILE_NAME).write_text("not a database")
     src = tmp_path / "in.jsonl"
     src.write_text('"What is 2+2?"\n')
-    for args in (["cache", "stats"], ["run", "--model", "openai/gpt-4o-mini", str(src), "--dry-run"]):
+    for args in (["cache", "stats"], ["run", "--model", "openai/gpt-5.4-mini", str(src), "--dry-run"]):
         r = cli("--cache-dir", str(cache_dir), *args)
         assert r.returncode == 1, r
         assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1

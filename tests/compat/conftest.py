@@ -7,7 +7,7 @@ tokenizer trained on the fly, and a chat template), so these tests need no downl
 from __future__ import annotations
 
 import pytest
-from compat_constants import API_KEY
+from compat_constants import API_KEY, SERVED_DAY
 from tiny_gpt2 import build_tiny_gpt2
 
 from lmwrapper.testing import FakeServer
@@ -23,7 +23,7 @@ CORPUS = [
 
 @pytest.fixture
 def srv():
-    with FakeServer(latency=0.0) as s:
+    with FakeServer(latency=0.0, today=SERVED_DAY) as s:  # see compat_constants.SERVED_DAY
         yield s
 
 

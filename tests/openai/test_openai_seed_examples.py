@@ -7,6 +7,7 @@ outside the repository. BATCH_ANY runs live until the batch engine lands (it war
 import warnings
 
 import pytest
+from compat_constants import SERVED_DAY
 
 SEED_EXAMPLES = {
     "basic_completion": '''\
@@ -164,6 +165,7 @@ assert not lm.could_completion_go_over_token_limit(LmPrompt(
 
 @pytest.fixture
 def seed_env(srv, monkeypatch, tmp_path):
+    srv.today = SERVED_DAY  # the seed names gpt-3.5-turbo, since retired: see compat_constants
     monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-seed-example-key")
     monkeypatch.chdir(tmp_path)
