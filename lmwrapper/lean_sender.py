@@ -10,7 +10,8 @@ as the SDK path judges it. A provider writes only the request and the parsing:
             return [self._parse(await post("/v1/messages", body, headers_for(body)), job.prompt)]
 
 `post(path, body, headers=None)` returns the text of a 2xx answer; `headers` replace the
-client's for that request (Anthropic's `anthropic-version`, which depends on the body). Everything else is here, once: the
+client's for that request (Anthropic's `anthropic-version`, which depends on the body).
+Everything else is here, once: the
 rate-limit headers go to `lm.limiter`, a non-2xx answer goes through `lm.classify` with its
 body parsed as the SDKs parse it (so Anthropic's spend-limit body is seen), and a failed
 connection or a timeout is a `TransientProviderError` worded as on the SDK path.
@@ -69,18 +70,18 @@ class LeanSender:
 
         lm = self._lm
         try:
-            status, headers, raw = await self._http.post(path, json.dumps(body).encode(),
-                                                         headers)
-            text = _decoded(raw, headers).decode("utf-8", "replace")
+            status, answer_headers, raw = await self._http.post(
+                path, json.dumps(body).encode(), headers)
+            text = _decoded(raw, answer_headers).decode("utf-8", "replace")
         except HttpTimeoutError:
             raise TransientProviderError(f"{lm.display_name} request to {lm.base_url} timed "
                                          f"out after {lm.timeout_s:g}s") from None
         except HttpTransportError as e:
             raise TransientProviderError(f"connection to {lm.base_url} failed: "
                                          f"{lm.scrub(str(e))}") from None
-        lm.limiter.observe(headers)
+        lm.limiter.observe(answer_headers)
         if not 200 <= status < 300:
-            raise lm.classify(status, _error_body(text), headers)
+            raise lm.classify(status, _error_body(text), answer_headers)
         return text
 
     async def aclose(self) -> None:
