@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import difflib
 import hashlib
 import importlib
@@ -242,9 +243,10 @@ class ApiPredictor(LmPredictor):
         """The provider's "no such model", with the names it may have meant."""
         name = self.model_name()
         said = self.scrub(f"{self.display_name}{f' {status}' if status else ''}: {message}")
+        retired = getattr(getattr(self, "model", None), "retires", None)  # OpenAI's, Claude's
         return ModelNotFoundError(
             f"model {name!r} not found ({' '.join(said.split())}) — "
-            f"{did_you_mean(self.provider, name)}",
+            f"{did_you_mean(self.provider, name, retired)}",
             model=name, status_code=status, code="model_not_found")
 
     def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction:
@@ -419,20 +421,24 @@ def model_not_found_message(status: int | None, body: Any) -> str | None:
     return None
 
 
-def did_you_mean(provider: str, name: str) -> str:
-    """What to tell someone whose model name the provider does not know: when the SDK's
-    table says it was retired, since when; the close names any source knows (genai-prices,
-    the SDK's list); and where to find current ones."""
+def did_you_mean(provider: str, name: str, shutdown: datetime.date | None = None) -> str:
+    """What to tell someone whose model name the provider does not know: when it was
+    retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
+    any source knows (genai-prices, the SDK's list) that are still served; and where to find
+    current ones."""
     from lmwrapper.model_facts import known_names, sdk_shutdowns  # genai-prices' data: only here
 
     try:
-        names, shutdown = known_names(provider), sdk_shutdowns(provider).get(name)
+        names, ends = known_names(provider), sdk_shutdowns(provider)
     except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
-        names, shutdown = [], None
-    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's prefix)
-    names = [n for n in names if ":" not in n and n != name]
+        names, ends = [], {}
+    shutdown = shutdown or ends.get(name)
+    today = datetime.date.today()
+    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's
+    # prefix), nor a name that is itself retired
+    names = [n for n in names if ":" not in n and n != name and ends.get(n, today) >= today]
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
-    retired = f"the {provider} SDK lists its shutdown on {shutdown}; " if shutdown else ""
+    retired = f"it was shut down on {shutdown}; " if shutdown else ""
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
 

@@ -1,4 +1,4 @@
-"""Constants of the 0.18 drop-in tests (tests/compat), importable by name from any test:
+"""Constants shared by tests (the 0.18 drop-in tests, the fake's calendar), importable by name:
 `from conftest import ...` would get whichever conftest.py was imported first."""
 
 API_KEY = "sk-test-COMPAT0123456789abcdef"
@@ -10,3 +10,5 @@ API_KEY = "sk-test-COMPAT0123456789abcdef"
 import datetime as _dt
 
 SERVED_DAY = _dt.date(2026, 1, 2)
+# The day the suite's fake server stands on ($LMWRAPPER_FAKE_TODAY, set in tests/conftest.py).
+SUITE_DAY = _dt.date(2026, 12, 7)

@@ -26,7 +26,7 @@ CONCURRENCY = 4
 NAMES = {
     "openai": ("gpt-4o-mni", "gpt-4o-mini", {"context_window": 128_000,
                                              "max_output_tokens": 16_384}),
-    "anthropic": ("claude-sonet-4-5", "claude-sonnet-4-5", {"context_window": 200_000,
+    "anthropic": ("claude-sonet-4-6", "claude-sonnet-4-6", {"context_window": 200_000,
                                                             "max_output_tokens": 8_192}),
 }
 
@@ -138,12 +138,12 @@ def test_the_fake_answers_anthropics_exact_404(srv):
     client = anthropic.Anthropic(base_url=srv.anthropic_base_url, api_key=ANTHROPIC.key,
                                  max_retries=0)
     with pytest.raises(anthropic.NotFoundError) as info:
-        client.messages.create(model="claude-sonet-4-5", max_tokens=5,
+        client.messages.create(model="claude-sonet-4-6", max_tokens=5,
                                messages=[{"role": "user", "content": "hi"}])
     body = dict(info.value.body)
     body.pop("request_id")
     assert body == {"type": "error", "error": {"type": "not_found_error",
-                                               "message": "model: claude-sonet-4-5"}}
+                                               "message": "model: claude-sonet-4-6"}}
 
 
 def test_the_fake_retires_a_model_after_its_sdk_announced_shutdown_date():
@@ -184,7 +184,7 @@ def test_a_retired_name_is_not_its_own_did_you_mean():
         pytest.skip("the installed openai SDK lists no shutdown dates")
     name, shutdown = max(shutdowns.items(), key=lambda kv: kv[1])
     hint = did_you_mean("openai", name)
-    assert f"shutdown on {shutdown}" in hint and f"{name!r}" not in hint
+    assert f"shut down on {shutdown}" in hint and f"{name!r}" not in hint
 
 
 def test_an_openai_batch_failed_for_its_model_ends_the_run(srv):

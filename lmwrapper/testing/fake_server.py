@@ -22,6 +22,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import os
 import sys
 import threading
 import time
@@ -78,9 +79,11 @@ class FakeServer:
     batch_shuffle: result files in an order unlike the input's (as the real APIs may).
     batch_token_limit: OpenAI enqueued-token limit per model (`token_limit_exceeded`).
     missing_models: names answered with the provider's 404 "no such model" (settable later
-        as `srv.missing_models`); besides them, every name whose shutdown date in the
-        installed SDK's table (`model_facts.sdk_shutdowns`) is before `today` (default: the
-        real date), as the real API answers a retired model.
+        as `srv.missing_models`); besides them, every name whose shutdown date (the installed
+        SDK's table, else the provider's models.toml) is before `today`, as the real API
+        answers a retired model. `today` defaults to `$LMWRAPPER_FAKE_TODAY` (ISO date; a
+        test suite pins it, so that a model retiring next month does not fail it then),
+        else the real date.
     """
 
     def __init__(
@@ -195,13 +198,12 @@ class FakeServer:
 
     def model_missing(self, provider: str, model: str) -> bool:
         """Whether `model` gets the provider's 404: named in `missing_models`, or retired
-        (its SDK-announced shutdown date is before `today`)."""
+        (its shutdown date is before `today`: the installed SDK's table, else the provider's
+        models.toml, as the client reads them)."""
         if model in self.missing_models:
             return True
-        from lmwrapper.model_facts import sdk_shutdowns  # reads the SDK's table, if installed
-
-        shutdown = sdk_shutdowns(provider).get(model)
-        return shutdown is not None and shutdown < (self.today or datetime.date.today())
+        shutdown = _retirement(provider, model)
+        return shutdown is not None and shutdown < (self.today or _default_today())
 
     # -- faults ----------------------------------------------------------------------
     def inject(self, kind: str = "status", **options: Any) -> Fault:
@@ -443,3 +445,19 @@ def _body_for_log(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return body
+
+
+def _retirement(provider: str, model: str) -> datetime.date | None:
+    """The shutdown date lmwrapper's model facts give `model` (None: none announced)."""
+    if provider == "anthropic":
+        from lmwrapper.claude_wrapper.models import ClaudeModelInfo
+
+        return ClaudeModelInfo(model).retires
+    from lmwrapper.openai_wrapper.models import OpenAiModelInfo
+
+    return OpenAiModelInfo(model).retires
+
+
+def _default_today() -> datetime.date:
+    pinned = os.environ.get("LMWRAPPER_FAKE_TODAY")
+    return datetime.date.fromisoformat(pinned) if pinned else datetime.date.today()

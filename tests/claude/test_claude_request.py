@@ -56,7 +56,7 @@ def test_stop_sequence_cuts_the_answer_and_maps_finish_reason(srv, make_lm):
 
 
 def test_top_p_alone_is_sent_without_temperature(srv, make_lm):
-    make_lm("claude-sonnet-4-5").predict(LmPrompt("Hi", top_p=0.5, max_tokens=5))
+    make_lm("claude-sonnet-4-6").predict(LmPrompt("Hi", top_p=0.5, max_tokens=5))
     body = sent_bodies(srv)[-1]
     assert body["top_p"] == 0.5 and "temperature" not in body
 
@@ -104,7 +104,7 @@ def test_what_claude_cannot_honour_is_refused_before_sending(srv, make_lm, kw, f
 def test_both_sampling_knobs_are_refused_only_where_the_model_refuses_them(srv, make_lm):
     both = LmPrompt("Hi", temperature=0.5, top_p=0.5, max_tokens=5)
     with pytest.raises(ValueError, match="temperature or top_p"):
-        make_lm("claude-sonnet-4-5").predict(both)
+        make_lm("claude-sonnet-4-6").predict(both)
     assert not make_lm().predict(both).has_errors  # 3.5 Haiku takes both
     assert sent_bodies(srv)[-1]["top_p"] == 0.5
 
