@@ -24,16 +24,9 @@ from lmwrapper.claude_wrapper.request import build_request, check_prompt
 from lmwrapper.structs import LmChatTurn, LmPrompt
 from lmwrapper.testing.fake_anthropic import NO_PREFILL, NO_SAMPLING
 
-# Facts given explicitly: the model table may not know these names yet.
-FACTS = {  # context window, output limit, input and output USD per million tokens
-    name: {"context_window": ctx, "max_output_tokens": out, "input_usd_per_mtok": i,
-           "output_usd_per_mtok": o}
-    for name, ctx, out, i, o in [("claude-sonnet-5-5", 1_000_000, 64_000, 2.0, 10.0),
-                                 ("claude-haiku-4-5", 200_000, 64_000, 1.0, 5.0),
-                                 ("claude-opus-4-7", 1_000_000, 128_000, 5.0, 25.0),
-                                 ("claude-sonnet-4-6", 1_000_000, 64_000, 3.0, 15.0)]
-}
-MODELS = [ClaudeModelInfo(name, **facts) for name, facts in FACTS.items()]
+# This year's models, with the facts the sources give (genai-prices, the SDK, models.toml).
+MODELS = [ClaudeModelInfo.infer(name) for name in ("claude-sonnet-5-5", "claude-haiku-4-5",
+                                                   "claude-opus-4-7", "claude-sonnet-4-6")]
 
 
 class City(pydantic.BaseModel):
@@ -104,7 +97,7 @@ def test_every_body_we_build_validates_against_the_sdk_types(name, model, make_l
     validate_params(body)
     changed = {k for k, d in rules.DEFAULT_SAMPLING.items() if getattr(prompt, k) != d}
     assert set(rules.SAMPLING) & set(body) == changed  # default sampling: nothing is sent
-    line = ClaudeBatchAdapter(make_lm(str(model), **FACTS[str(model)])).build_line(
+    line = ClaudeBatchAdapter(make_lm(str(model))).build_line(
         "line-1", prompt, 1)
     validate_params(line["params"])
     _adapter("line").validate_python({**line, "params": {
@@ -143,7 +136,7 @@ def _sent(srv, route):
 
 
 def test_twenty_prompts_live_on_sonnet_5_5_without_a_400(srv, make_lm):
-    lm = make_lm("claude-sonnet-5-5", **FACTS["claude-sonnet-5-5"])
+    lm = make_lm("claude-sonnet-5-5")
     preds = list(lm.predict_many([LmPrompt(f"What is {i}+1?", max_tokens=10)
                                   for i in range(20)]))
     assert [p.error_message for p in preds if p.has_errors] == []
@@ -156,7 +149,7 @@ def test_twenty_prompts_live_on_sonnet_5_5_without_a_400(srv, make_lm):
 def test_twenty_prompts_through_message_batches_on_haiku_4_5(srv, make_lm, monkeypatch):
     monkeypatch.setenv("LMWRAPPER_BATCH_POLL_S", "0.01")
     monkeypatch.setenv("LMWRAPPER_BATCH_POLL_MAX_S", "0.05")
-    lm = make_lm("claude-haiku-4-5", **FACTS["claude-haiku-4-5"])
+    lm = make_lm("claude-haiku-4-5")
     prompts = [LmPrompt(f"What is {i}+1?", max_tokens=10) for i in range(20)]
     preds = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
     assert [p.error_message for p in preds if p.has_errors] == []
@@ -168,7 +161,7 @@ def test_twenty_prompts_through_message_batches_on_haiku_4_5(srv, make_lm, monke
 
 
 def test_temperature_0_on_opus_4_7_is_refused_with_no_request(srv, make_lm):
-    lm = make_lm("claude-opus-4-7", **FACTS["claude-opus-4-7"])
+    lm = make_lm("claude-opus-4-7")
     with pytest.raises(ValueError, match=r"LmPrompt\.temperature .*claude-opus-4-7"):
         list(lm.predict_many([LmPrompt("Hi", max_tokens=5, temperature=0)]))
     with pytest.raises(ValueError, match="temperature"):
@@ -181,7 +174,7 @@ def test_temperature_0_on_opus_4_7_is_refused_with_no_request(srv, make_lm):
 def test_temperature_on_sonnet_4_6_goes_on_the_old_api_version(srv, make_lm, monkeypatch, http):
     if http == "sdk":
         monkeypatch.setenv("LMWRAPPER_LIVE_HTTP", "sdk")
-    lm = make_lm("claude-sonnet-4-6", **FACTS["claude-sonnet-4-6"])
+    lm = make_lm("claude-sonnet-4-6")
     preds = list(lm.predict_many([LmPrompt(f"What is {i}+1?", max_tokens=10, temperature=0)
                                   for i in range(3)] + [LmPrompt("What is 9+1?", max_tokens=10)]))
     assert not any(p.has_errors for p in preds)
@@ -194,7 +187,7 @@ def test_temperature_on_sonnet_4_6_goes_on_the_old_api_version(srv, make_lm, mon
 
 def test_a_batch_with_temperature_is_created_on_the_old_api_version(srv, make_lm, monkeypatch):
     monkeypatch.setenv("LMWRAPPER_BATCH_POLL_S", "0.01")
-    lm = make_lm("claude-haiku-4-5", **FACTS["claude-haiku-4-5"])
+    lm = make_lm("claude-haiku-4-5")
     prompts = [LmPrompt("What is 1+1?", max_tokens=10, temperature=0),
                LmPrompt("What is 2+1?", max_tokens=10)]
     preds = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
@@ -208,7 +201,7 @@ def test_pydantic_response_format_and_blank_line_stop_answer_without_a_400(srv, 
                                                                            monkeypatch, window):
     monkeypatch.setenv("LMWRAPPER_BATCH_POLL_S", "0.01")
     srv.add_answer("Two paragraphs please", "First.\n\nSecond.")
-    lm = make_lm("claude-sonnet-5-5", **FACTS["claude-sonnet-5-5"])
+    lm = make_lm("claude-sonnet-5-5")
     city, stop = lm.predict_many([PROMPTS["pydantic response_format"], PROMPTS["stop blank line"]],
                                  completion_window=window)
     assert not city.has_errors and isinstance(city.parsed, City) and city.parsed.name == "Paris"
@@ -217,7 +210,7 @@ def test_pydantic_response_format_and_blank_line_stop_answer_without_a_400(srv, 
 
 
 def test_prefill_on_4_6_and_later_is_refused_before_sending(srv, make_lm):
-    lm = make_lm("claude-sonnet-4-6", **FACTS["claude-sonnet-4-6"])
+    lm = make_lm("claude-sonnet-4-6")
     with pytest.raises(ValueError, match="prefill"):
         lm.predict(LmPrompt(["Name a colour", "The colour is"], max_tokens=5))
     assert srv.requests == []
