@@ -37,8 +37,8 @@ def get_claude_lm(
     **model_facts: Any,
 ) -> ClaudePredictor:
     """A Claude model: any model id (`ClaudeModelNames` lists the known ones), by default
-    Anthropic's current Sonnet (`DEFAULT_MODEL`). A model past or near its announced shutdown
-    date warns once (`ModelRetiringWarning`).
+    Anthropic's current Sonnet (`DEFAULT_MODEL`). A model with an announced shutdown date
+    warns once (`ModelRetiringWarning`).
 
     `api_key_secret`: the key (or an object with `get_secret()`); else `$ANTHROPIC_API_KEY`,
     else `~/anthropic_key.txt` — looked up only when a request must be sent.

@@ -45,8 +45,8 @@ def get_open_ai_lm(
     """An OpenAI model, ready for `predict` / `predict_many`.
 
     `model_name`: any model name (`OpenAiModelNames` lists the known ones), by default
-    OpenAI's current low-cost model (`DEFAULT_MODEL`). A model past or near the shutdown date
-    OpenAI announced warns once (`ModelRetiringWarning`).
+    OpenAI's current low-cost model (`DEFAULT_MODEL`). A model OpenAI announced a shutdown date
+    for warns once (`ModelRetiringWarning`).
     The positional arguments are lmwrapper 0.18's, in its order;
     `organization` is not sent (a `Lmwrapper018Warning` says so) and `cache_outputs_default`
     is 0.18's name for `cache_default`. The rest are keyword-only.
