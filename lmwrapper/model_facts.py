@@ -256,6 +256,67 @@ def retirement(provider: str, name: str, row: dict[str, Any]) -> dt.date | None:
     return dt.date.fromisoformat(retired) if isinstance(retired, str) else retired
 
 
+class ModelInfo(str):
+    """A model name (it *is* the str, as lmwrapper 0.18's were) whose facts are looked up on
+    first use; facts given when it was made win over the sources.
+
+    A provider's subclass names its facts (`FACTS`), those its `models.toml` alone answers
+    (`TABLE_FACTS`: checking a prompt loads no price data), and implements `table_row` and
+    `sourced` (every fact, from the sources and what was given).
+    """
+
+    FACTS: tuple[str, ...] = ()
+    TABLE_FACTS: tuple[str, ...] = ()
+
+    def __getattr__(self, attr: str) -> Any:  # only for what is not set: the facts
+        given = self.__dict__.get("_given", {})
+        if attr in self.TABLE_FACTS and attr not in given:
+            return self.table_row()[attr]
+        if attr in self.FACTS:
+            return self._resolved()[attr]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def _resolved(self) -> dict[str, Any]:
+        if "_known_facts" not in self.__dict__:  # (not "_resolved": that would hide the method)
+            self.__dict__["_known_facts"] = self.sourced(self.__dict__.get("_given", {}))
+        facts: dict[str, Any] = self.__dict__["_known_facts"]
+        return facts
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + the facts it was given
+        return (_rebuild, (type(self), str(self), self.given()))
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    def given(self) -> dict[str, Any]:
+        """The facts given when it was made (the rest come from the sources)."""
+        return dict(self.__dict__.get("_given", {}))
+
+    def facts(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.FACTS}
+
+    @classmethod
+    def made(cls, name: str, given: dict[str, Any]) -> Any:
+        """`name` with the facts `given` (checked by name), bypassing the 0.18 constructor."""
+        unknown = set(given) - set(cls.FACTS)
+        if unknown:
+            raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(cls.FACTS)}")
+        return _rebuild(cls, name, given)
+
+    def table_row(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def sourced(self, given: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _rebuild(cls: type[ModelInfo], name: str, given: dict[str, Any]) -> Any:
+    obj = str.__new__(cls, name)
+    obj.__dict__["_given"] = dict(given)
+    return obj
+
+
 _WARNED: set[tuple[str, str]] = set()
 
 
@@ -286,6 +347,6 @@ def did_you_mean(name: str, known: list[str], cutoff: float = 0.85) -> list[str]
     return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
 
 
-__all__ = ["FamilyTable", "PublishedFacts", "did_you_mean", "genai_prices_version", "is_known",
-           "known_names", "published", "retirement", "sdk_model_names", "sdk_shutdowns",
-           "warn_if_retiring"]
+__all__ = ["FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
+           "is_known", "known_names", "published", "retirement", "sdk_model_names",
+           "sdk_shutdowns", "warn_if_retiring"]

@@ -34,8 +34,6 @@ FACTS = ("context_window", "max_output_tokens", "input_usd_per_mtok", "output_us
          "long_output_usd_per_mtok")
 _DATED = re.compile(r"-(\d{8}|latest)$")
 
-# Facts that come from models.toml alone.
-_TABLE_FACTS = ("max_output_tokens", "batch_discount", "one_sampling_knob")
 
 
 @functools.cache
@@ -43,10 +41,12 @@ def table() -> model_facts.FamilyTable:
     return model_facts.FamilyTable.load("lmwrapper.claude_wrapper")
 
 
-class ClaudeModelInfo(str):
+class ClaudeModelInfo(model_facts.ModelInfo):
     """A Claude model id (it *is* the str); its facts (`FACTS`) are looked up on first use,
     and facts given to the constructor win over the sources."""
 
+    FACTS = FACTS
+    TABLE_FACTS = ("max_output_tokens", "batch_discount", "one_sampling_knob")
     context_window: int
     max_output_tokens: int
     input_usd_per_mtok: float | None
@@ -65,33 +65,16 @@ class ClaudeModelInfo(str):
                 cache_write_usd_per_mtok: float | None = None,
                 cache_read_usd_per_mtok: float | None = None, batch_discount: float | None = None,
                 one_sampling_knob: bool | None = None) -> Self:
-        obj = super().__new__(cls, name)
         given = (context_window, max_output_tokens, input_usd_per_mtok, output_usd_per_mtok,
                  cache_write_usd_per_mtok, cache_read_usd_per_mtok, batch_discount,
                  one_sampling_knob)
-        obj.__dict__["_given"] = {f: v for f, v in zip(FACTS, given) if v is not None}
-        return obj
+        return cls.made(name, {f: v for f, v in zip(FACTS, given) if v is not None})
 
-    def __getattr__(self, attr: str) -> Any:  # only for what is not set: the facts
-        if attr in _TABLE_FACTS and attr not in self.__dict__["_given"]:
-            # models.toml alone: checking a prompt loads no price data
-            return table().row(str(self))[attr]
-        if attr in FACTS:
-            return self._facts()[attr]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+    def table_row(self) -> dict[str, Any]:
+        return table().row(str(self))
 
-    def _facts(self) -> dict[str, Any]:
-        if "_resolved" not in self.__dict__:
-            self.__dict__["_resolved"] = sourced_facts(str(self), self.__dict__["_given"])
-        facts: dict[str, Any] = self.__dict__["_resolved"]
-        return facts
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + the facts it was given
-        return (_rebuild, (str(self), self.__dict__["_given"]))
-
-    @property
-    def name(self) -> str:
-        return str(self)
+    def sourced(self, given: dict[str, Any]) -> dict[str, Any]:
+        return sourced_facts(str(self), given)
 
     @property
     def family(self) -> str:
@@ -101,16 +84,10 @@ class ClaudeModelInfo(str):
     @property
     def retires(self) -> dt.date | None:
         """The date Anthropic shuts (or shut) this model down, if one is announced."""
-        return model_facts.retirement(PROVIDER, str(self), table().row(str(self)))
-
-    def facts(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in FACTS}
+        return model_facts.retirement(PROVIDER, str(self), self.table_row())
 
     def with_facts(self, name: str, **overrides: Any) -> ClaudeModelInfo:
-        unknown = set(overrides) - set(FACTS)
-        if unknown:
-            raise TypeError(f"unknown Claude model facts {sorted(unknown)}; known: {', '.join(FACTS)}")
-        return _rebuild(name, {**self.__dict__["_given"], **overrides})
+        return ClaudeModelInfo.made(name, {**self.given(), **overrides})  # type: ignore[no-any-return]
 
     @classmethod
     def infer(cls, name: str, **overrides: Any) -> ClaudeModelInfo:
@@ -118,20 +95,12 @@ class ClaudeModelInfo(str):
         if isinstance(name, ClaudeModelInfo) and not overrides:
             return name
         name = str(name).removeprefix("anthropic/")
-        unknown = set(overrides) - set(FACTS)
-        if unknown:
-            raise TypeError(f"unknown Claude model facts {sorted(unknown)}; known: {', '.join(FACTS)}")
+        info: ClaudeModelInfo = cls.made(name, overrides)
         if not overrides and not _known(name):
             close = model_facts.did_you_mean(name, known_ids())
             if close:
                 raise UnknownModelError(unknown_model_message(name, close))
-        return _rebuild(name, overrides)
-
-
-def _rebuild(name: str, given: dict[str, Any]) -> ClaudeModelInfo:
-    obj = ClaudeModelInfo(name)
-    obj.__dict__["_given"] = dict(given)
-    return obj
+        return info
 
 
 def sourced_facts(name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:

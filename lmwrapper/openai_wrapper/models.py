@@ -40,19 +40,18 @@ _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
 # The positional order of the constructor (0.18's order first).
 _POSITIONAL = _FACTS[:9]
 
-# Facts that come from models.toml alone.
-_TABLE_FACTS = ("kind", "max_output_tokens", "encoding", "batch_discount")
-
 
 @functools.cache
 def table() -> model_facts.FamilyTable:
     return model_facts.FamilyTable.load("lmwrapper.openai_wrapper")
 
 
-class OpenAiModelInfo(str):
+class OpenAiModelInfo(model_facts.ModelInfo):
     """A model name (it *is* the str); its facts (`_FACTS`) are looked up on first use, and
     facts given to the constructor win over the sources."""
 
+    FACTS = _FACTS
+    TABLE_FACTS = ("kind", "max_output_tokens", "encoding", "batch_discount")
     kind: ModelKind
     context_window: int
     max_output_tokens: int
@@ -79,31 +78,13 @@ class OpenAiModelInfo(str):
                                                                  max_output_tokens)
         positional = dict(zip(_POSITIONAL, (kind, context_window, max_output_tokens, *rest)))
         given = {k: v for k, v in {**positional, **given}.items() if v is not None}
-        _check_given(given)
-        obj = super().__new__(cls, name)
-        obj.__dict__["_given"] = given
-        return obj
+        return _made(name, given)
 
-    def __getattr__(self, attr: str) -> Any:  # only for what is not set: the facts
-        if attr in _TABLE_FACTS and attr not in self.__dict__["_given"]:
-            # models.toml alone: checking a prompt loads no price data
-            return table().row(_family_name(str(self)))[attr]
-        if attr in _FACTS:
-            return self._facts()[attr]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+    def table_row(self) -> dict[str, Any]:
+        return table().row(_family_name(str(self)))
 
-    def _facts(self) -> dict[str, Any]:
-        if "_resolved" not in self.__dict__:
-            self.__dict__["_resolved"] = sourced_facts(str(self), self.__dict__["_given"])
-        facts: dict[str, Any] = self.__dict__["_resolved"]
-        return facts
-
-    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + the facts it was given
-        return (_rebuild, (str(self), self.__dict__["_given"]))
-
-    @property
-    def name(self) -> str:
-        return str(self)
+    def sourced(self, given: dict[str, Any]) -> dict[str, Any]:
+        return sourced_facts(str(self), given)
 
     @property
     def is_chat_model(self) -> bool:
@@ -120,16 +101,10 @@ class OpenAiModelInfo(str):
     @property
     def retires(self) -> dt.date | None:
         """The shutdown date OpenAI announced for this model (the SDK's table), if any."""
-        return model_facts.retirement(PROVIDER, _family_name(str(self)),
-                                      table().row(_family_name(str(self))))
-
-    def facts(self) -> dict[str, Any]:
-        return {f: getattr(self, f) for f in _FACTS}
+        return model_facts.retirement(PROVIDER, _family_name(str(self)), self.table_row())
 
     def with_facts(self, name: str | None = None, **overrides: Any) -> OpenAiModelInfo:
-        _check_given(overrides)
-        return _rebuild(name if name is not None else str(self),
-                        {**self.__dict__["_given"], **overrides})
+        return _made(name if name is not None else str(self), {**self.given(), **overrides})
 
     @classmethod
     def infer(cls, name: str, *, compatible_server: bool = False,
@@ -138,12 +113,12 @@ class OpenAiModelInfo(str):
         if isinstance(name, OpenAiModelInfo) and not overrides:
             return name
         name = str(name).removeprefix("openai/")
-        _check_given(overrides)
+        info = _made(name, overrides)
         if not (overrides or compatible_server or _known(name)):
             close = model_facts.did_you_mean(_family_name(name), known_names())
             if close:
                 raise _unknown_model(name, close)
-        return _rebuild(name, overrides)
+        return info
 
     # -- lmwrapper 0.18 names --
     @property
@@ -161,18 +136,11 @@ class OpenAiModelInfo(str):
         return LmReasoningStyle.ALWAYS_THINK
 
 
-def _rebuild(name: str, given: dict[str, Any]) -> OpenAiModelInfo:
-    obj = OpenAiModelInfo(name)
-    obj.__dict__["_given"] = dict(given)
-    return obj
-
-
-def _check_given(given: dict[str, Any]) -> None:
-    unknown = set(given) - set(_FACTS)
-    if unknown:
-        raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(_FACTS)}")
+def _made(name: str, given: dict[str, Any]) -> OpenAiModelInfo:
     if given.get("kind") not in (None, "chat", "instruct", "reasoning"):
         raise ValueError(f"kind must be 'chat', 'instruct' or 'reasoning'; got {given['kind']!r}")
+    info: OpenAiModelInfo = OpenAiModelInfo.made(name, given)
+    return info
 
 
 def _facts_018(is_chat_model: bool, reasoning_style: Any, token_limit: int
