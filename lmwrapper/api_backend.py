@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime
-import difflib
 import hashlib
 import importlib
 import json
@@ -53,6 +51,7 @@ from lmwrapper.errors import (
     TransientProviderError,
 )
 from lmwrapper.live_runner import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
+from lmwrapper.model_facts import model_not_found_hint
 from lmwrapper.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -246,7 +245,7 @@ class ApiPredictor(LmPredictor):
         retired = getattr(getattr(self, "model", None), "retires", None)  # OpenAI's, Claude's
         return ModelNotFoundError(
             f"model {name!r} not found ({' '.join(said.split())}) — "
-            f"{did_you_mean(self.provider, name, retired)}",
+            f"{model_not_found_hint(self.provider, name, retired)}",
             model=name, status_code=status, code="model_not_found")
 
     def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction:
@@ -419,28 +418,6 @@ def model_not_found_message(status: int | None, body: Any) -> str | None:
     if code == "model_not_found" or (code == "not_found_error" and message.startswith("model:")):
         return message or str(code)
     return None
-
-
-def did_you_mean(provider: str, name: str, shutdown: datetime.date | None = None) -> str:
-    """What to tell someone whose model name the provider does not know: when it was
-    retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
-    any source knows (genai-prices, the SDK's list) that are still served; and where to find
-    current ones."""
-    from lmwrapper.model_facts import known_names, sdk_shutdowns  # genai-prices' data: only here
-
-    try:
-        names, ends = known_names(provider), sdk_shutdowns(provider)
-    except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
-        names, ends = [], {}
-    shutdown = shutdown or ends.get(name)
-    today = datetime.date.today()
-    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's
-    # prefix), nor a name that is itself retired
-    names = [n for n in names if ":" not in n and n != name and ends.get(n, today) >= today]
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
-    retired = f"it was shut down on {shutdown}; " if shutdown else ""
-    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-    return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
 
 
 def _kind(status: int | None, code: str, message: str, readable: bool,

@@ -347,6 +347,29 @@ def did_you_mean(name: str, known: list[str], cutoff: float = 0.85) -> list[str]
     return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
 
 
+def model_not_found_hint(provider: str, name: str, shutdown: dt.date | None = None) -> str:
+    """What to tell someone whose model name the provider does not know: when it was
+    retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
+    any source knows (genai-prices, the SDK's list) that are still served; and where to find
+    current ones."""
+    import difflib
+
+    try:
+        names, ends = known_names(provider), sdk_shutdowns(provider)
+    except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
+        names, ends = [], {}
+    shutdown = shutdown or ends.get(name)
+    today = dt.date.today()
+    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's
+    # prefix), nor a name that is itself retired
+    names = [n for n in names if ":" not in n and n != name and ends.get(n, today) >= today]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    retired = f"it was shut down on {shutdown}; " if shutdown else ""
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
+
+
 __all__ = ["FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
-           "is_known", "known_names", "published", "retirement", "sdk_model_names",
+           "is_known", "known_names", "model_not_found_hint", "published", "retirement",
+           "sdk_model_names",
            "sdk_shutdowns", "warn_if_retiring"]

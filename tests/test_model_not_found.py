@@ -176,14 +176,13 @@ def test_lmwrapper_run_prints_one_line_and_exits_non_zero(srv, tmp_path, monkeyp
 
 
 def test_a_retired_name_is_not_its_own_did_you_mean():
-    from lmwrapper.api_backend import did_you_mean
-    from lmwrapper.model_facts import sdk_shutdowns
+    from lmwrapper.model_facts import model_not_found_hint, sdk_shutdowns
 
     shutdowns = sdk_shutdowns("openai")
     if not shutdowns:
         pytest.skip("the installed openai SDK lists no shutdown dates")
     name, shutdown = max(shutdowns.items(), key=lambda kv: kv[1])
-    hint = did_you_mean("openai", name)
+    hint = model_not_found_hint("openai", name)
     assert f"shut down on {shutdown}" in hint and f"{name!r}" not in hint
 
 

@@ -71,13 +71,13 @@ def _stop_if_fatal(runner: BatchRunner, remote: RemoteBatch,
     batch is stored: resending its lines, or sending the next batch, cannot help."""
     fatal = next((r.stops_run for r in results.values() if r.stops_run is not None), None)
     if fatal is None and remote.state == "failed" and remote.error_code == "model_not_found":
-        from lmwrapper.api_backend import did_you_mean  # the hint reads genai-prices' data
         from lmwrapper.errors import ModelNotFoundError
+        from lmwrapper.model_facts import model_not_found_hint  # reads genai-prices' data
 
         model = runner.adapter.model
         fatal = ModelNotFoundError(
             f"model {model!r} not found (batch {remote.id} failed: {remote.error_message}) — "
-            f"{did_you_mean(runner.adapter.provider, model)}", model=model, code=remote.error_code)
+            f"{model_not_found_hint(runner.adapter.provider, model)}", model=model, code=remote.error_code)
     if fatal is not None:
         raise fatal
 
