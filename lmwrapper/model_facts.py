@@ -27,7 +27,7 @@ import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 # genai-prices' provider ids for ours.
 _PRICE_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
@@ -297,7 +297,7 @@ class ModelInfo(str):
         return {f: getattr(self, f) for f in self.FACTS}
 
     @classmethod
-    def made(cls, name: str, given: dict[str, Any]) -> Any:
+    def made(cls, name: str, given: dict[str, Any]) -> Self:
         """`name` with the facts `given` (checked by name), bypassing the 0.18 constructor."""
         unknown = set(given) - set(cls.FACTS)
         if unknown:

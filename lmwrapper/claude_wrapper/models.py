@@ -7,8 +7,9 @@
 Where each fact comes from (`lmwrapper.model_facts`): prices and context windows from
 `genai-prices` (`pip install -U genai-prices` prices a model released after this release),
 current names and deprecation dates from the installed `anthropic` SDK, and the rest
-(output limits, retirements the SDK no longer lists, which models refuse temperature and
-top_p together) from `models.toml` beside this file, each row with its source and date.
+(output limits, retirements the SDK no longer lists, which sampling fields and prefills
+each family takes: `rules.py`) from `models.toml` beside this file, each row with its
+source and date.
 
 Any name is accepted: the API's own 404 is the (free) check of a name nothing here knows.
 Only a name that is close to a known one *and* unknown to every source is refused here, as
@@ -33,7 +34,6 @@ FACTS = ("context_window", "max_output_tokens", "input_usd_per_mtok", "output_us
          "one_sampling_knob", "long_context_from", "long_input_usd_per_mtok",
          "long_output_usd_per_mtok")
 _DATED = re.compile(r"-(\d{8}|latest)$")
-
 
 
 @functools.cache
@@ -87,7 +87,7 @@ class ClaudeModelInfo(model_facts.ModelInfo):
         return model_facts.retirement(PROVIDER, str(self), self.table_row())
 
     def with_facts(self, name: str, **overrides: Any) -> ClaudeModelInfo:
-        return ClaudeModelInfo.made(name, {**self.given(), **overrides})  # type: ignore[no-any-return]
+        return ClaudeModelInfo.made(name, {**self.given(), **overrides})
 
     @classmethod
     def infer(cls, name: str, **overrides: Any) -> ClaudeModelInfo:
@@ -95,7 +95,7 @@ class ClaudeModelInfo(model_facts.ModelInfo):
         if isinstance(name, ClaudeModelInfo) and not overrides:
             return name
         name = str(name).removeprefix("anthropic/")
-        info: ClaudeModelInfo = cls.made(name, overrides)
+        info = cls.made(name, overrides)
         if not overrides and not _known(name):
             close = model_facts.did_you_mean(name, known_ids())
             if close:

@@ -139,8 +139,7 @@ class OpenAiModelInfo(model_facts.ModelInfo):
 def _made(name: str, given: dict[str, Any]) -> OpenAiModelInfo:
     if given.get("kind") not in (None, "chat", "instruct", "reasoning"):
         raise ValueError(f"kind must be 'chat', 'instruct' or 'reasoning'; got {given['kind']!r}")
-    info: OpenAiModelInfo = OpenAiModelInfo.made(name, given)
-    return info
+    return OpenAiModelInfo.made(name, given)
 
 
 def _facts_018(is_chat_model: bool, reasoning_style: Any, token_limit: int
