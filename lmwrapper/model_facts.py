@@ -268,19 +268,23 @@ class ModelInfo(str):
     FACTS: tuple[str, ...] = ()
     TABLE_FACTS: tuple[str, ...] = ()
 
-    def __getattr__(self, attr: str) -> Any:  # only for what is not set: the facts
+    def __getattr__(self, attr: str) -> Any:  # only for what is not set yet: the facts
         given = self.__dict__.get("_given", {})
         if attr in self.TABLE_FACTS and attr not in given:
-            return self.table_row()[attr]
-        if attr in self.FACTS:
-            return self._resolved()[attr]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+            row = self.table_row()
+            # set as plain attributes: the hot path (a prompt checked per attribute read)
+            # then reads them without coming back here
+            self.__dict__.update({f: row[f] for f in self.TABLE_FACTS if f not in given})
+        elif attr in self.FACTS:
+            self.__dict__.update(self._resolved())
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+        return self.__dict__[attr]
 
     def _resolved(self) -> dict[str, Any]:
-        if "_known_facts" not in self.__dict__:  # (not "_resolved": that would hide the method)
-            self.__dict__["_known_facts"] = self.sourced(self.__dict__.get("_given", {}))
-        facts: dict[str, Any] = self.__dict__["_known_facts"]
-        return facts
+        """Every fact: from the sources, and what was given."""
+        return {f: v for f, v in self.sourced(self.__dict__.get("_given", {})).items()
+                if f in self.FACTS}
 
     def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + the facts it was given
         return (_rebuild, (type(self), str(self), self.given()))
