@@ -25,7 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Self
 
@@ -50,7 +50,6 @@ class PublishedFacts:
     long_context_from: int | None = None
     long_input_usd_per_mtok: float | None = None
     long_output_usd_per_mtok: float | None = None
-    source: str = ""
 
 
 def genai_prices_version() -> str:
@@ -77,8 +76,7 @@ def _published(provider: str, name: str) -> PublishedFacts | None:
     return PublishedFacts(
         model.id, model.context_window, base_in, base_out,
         _rates(prices.cache_read_mtok)[0], _rates(prices.cache_write_mtok)[0],
-        tier_from, tier_in[1] if tier_in else base_in, tier_out[1] if tier_out else base_out,
-        genai_prices_version())
+        tier_from, tier_in[1] if tier_in else base_in, tier_out[1] if tier_out else base_out)
 
 
 def _price_model(provider: str, name: str) -> Any:
@@ -206,12 +204,12 @@ def is_known(provider: str, name: str) -> bool:
     return name in sdk_model_names(provider) or published(provider, name) is not None
 
 
-
 # -- what no maintained source has: each provider's models.toml ------------------------------
 
 @dataclass(frozen=True)
 class FamilyTable:
-    """A provider's `models.toml`: `[defaults]` and `[families."prefix"]` rows.
+    """A provider's `models.toml`: `[defaults]` and `[families."prefix"]` rows, and any other
+    top-level table under its name in `sections` (Claude's `[api]` versions).
 
     >>> t = FamilyTable({"max_output_tokens": 1}, {"gpt-4": {"kind": "chat"},
     ...                                              "gpt-4o": {"kind": "chat", "max_output_tokens": 9}})
@@ -221,6 +219,7 @@ class FamilyTable:
 
     defaults: dict[str, Any]
     families: dict[str, dict[str, Any]]
+    sections: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, package: str) -> FamilyTable:
@@ -229,7 +228,7 @@ class FamilyTable:
         from importlib.resources import files
 
         data = tomllib.loads(files(package).joinpath("models.toml").read_text("utf-8"))
-        return cls(data.get("defaults", {}), data.get("families", {}))
+        return cls(data.pop("defaults", {}), data.pop("families", {}), data)
 
     def family(self, name: str) -> str | None:
         """The longest row key `name` starts with, or None."""
@@ -243,8 +242,7 @@ class FamilyTable:
 
     def row(self, name: str) -> dict[str, Any]:
         """The defaults, overridden by the family row of `name` (if any)."""
-        family = self.family(name)
-        return {**self.defaults, **(self.families[family] if family else {})}
+        return {**self.defaults, **self.explicit(name)}
 
 
 def retirement(provider: str, name: str, row: dict[str, Any]) -> dt.date | None:
@@ -356,8 +354,6 @@ def model_not_found_hint(provider: str, name: str, shutdown: dt.date | None = No
     retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
     any source knows (genai-prices, the SDK's list) that are still served; and where to find
     current ones."""
-    import difflib
-
     try:
         names, ends = known_names(provider), sdk_shutdowns(provider)
     except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
@@ -367,7 +363,7 @@ def model_not_found_hint(provider: str, name: str, shutdown: dt.date | None = No
     # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's
     # prefix), nor a name that is itself retired
     names = [n for n in names if ":" not in n and n != name and ends.get(n, today) >= today]
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.75)
+    close = did_you_mean(name, names, cutoff=0.75)
     retired = f"it was shut down on {shutdown}; " if shutdown else ""
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
@@ -375,5 +371,4 @@ def model_not_found_hint(provider: str, name: str, shutdown: dt.date | None = No
 
 __all__ = ["FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
            "is_known", "known_names", "model_not_found_hint", "published", "retirement",
-           "sdk_model_names",
-           "sdk_shutdowns", "warn_if_retiring"]
+           "sdk_model_names", "sdk_shutdowns", "warn_if_retiring"]

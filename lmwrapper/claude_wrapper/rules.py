@@ -21,12 +21,11 @@ no prefill.
 from __future__ import annotations
 
 import functools
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
+from lmwrapper.claude_wrapper import models
 from lmwrapper.structs import LmPrompt
 
 SAMPLING = ("temperature", "top_p", "top_k")
@@ -50,12 +49,11 @@ class FamilyRule:
 
 @functools.cache
 def _table() -> tuple[dict[str, Any], tuple[FamilyRule, ...]]:
-    text = resources.files("lmwrapper.claude_wrapper").joinpath("models.toml").read_text("utf-8")
-    data = tomllib.loads(text)
+    data = models.table()  # models.toml, read once for the limits and these rules
     rules = [FamilyRule(prefix, row["legacy_sampling"], row["prefill"], row["one_sampling_knob"],
                         _source(row["source"]), row["checked"], row.get("retired"))
-             for prefix, row in data["families"].items()]
-    return data["api"], tuple(rules)
+             for prefix, row in data.families.items()]
+    return data.sections["api"], tuple(rules)
 
 
 def _source(source: str | list[str]) -> str:
