@@ -148,4 +148,4 @@ def install_hint(package: str, extra: str) -> ConfigurationError:
 
 
 class ModelRetiringWarning(UserWarning):
-    """The model is past, or near, the shutdown date its provider announced."""
+    """The model's provider has announced its shutdown (the date may be past)."""

@@ -309,8 +309,7 @@ class OpenAiModelNames(metaclass=_Iterable):
 _BY_NAME: dict[str, OpenAiModelInfo] = {str(m): m for m in OpenAiModelNames.all()}
 del M
 
-# The model an example or `lmwrapper run` uses when none is named: OpenAI's current
-# low-cost model.
+# The model `get_open_ai_lm()` uses when none is named: OpenAI's current low-cost model.
 DEFAULT_MODEL = OpenAiModelNames.gpt_5_4_mini
 
 __all__ = ["DEFAULT_MODEL", "ModelKind", "OpenAiModelInfo", "OpenAiModelNames"]

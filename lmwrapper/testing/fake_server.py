@@ -10,7 +10,8 @@
 It is a real server (stdlib `ThreadingHTTPServer` on 127.0.0.1, an ephemeral port, one
 thread per connection), so the official SDKs talk to it unmodified through `base_url` and
 every layer of a client — connection pool, retries, timeouts — is exercised. It imports no
-SDK (only reads an installed SDK's table of retired models). Sockets are in `fake_transport.py`; endpoints in `fake_openai.py`, `fake_batches.py`
+SDK (which models are retired it reads from lmwrapper's model facts, as the client does).
+Sockets are in `fake_transport.py`; endpoints in `fake_openai.py`, `fake_batches.py`
 (files, Batch API) and `fake_anthropic.py`; batch job life cycles in `fake_jobs.py`; answers,
 tokens and logprobs in `fake_text.py`; faults in `fake_faults.py`.
 """
