@@ -22,7 +22,7 @@ test: $(VENV)/.installed
 	$(PY) -m pytest -q --durations=15
 
 demo: $(VENV)/.installed
-	$(PY) -m lmwrapper.demo
+	$(PY) -m lmwrapper.tools.demo
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_cache.py

@@ -48,12 +48,12 @@ def serve(latency: float, fraction: float, status: int) -> None:
 
 def make_lm(provider: str, url: str, concurrency: int, cache_dir: str) -> Any:
     if provider == "openai":
-        from lmwrapper.openai_wrapper import get_open_ai_lm
+        from lmwrapper.providers.openai import get_open_ai_lm
 
         return get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-bench-not-a-real-key",
                               base_url=url + "/v1", max_concurrency=concurrency,
                               cache_dir=cache_dir)
-    from lmwrapper.claude_wrapper import get_claude_lm
+    from lmwrapper.providers.anthropic import get_claude_lm
 
     return get_claude_lm("claude-haiku-4-5", api_key_secret="sk-ant-bench-not-a-real-key",
                          base_url=url, max_concurrency=concurrency, cache_dir=cache_dir)
@@ -65,7 +65,7 @@ def run(provider: str, n: int, concurrency: int, latency: float, fraction: float
     import anthropic  # noqa: F401  (imported before the clock starts, for every run alike)
     import openai  # noqa: F401
 
-    from lmwrapper.structs import LmPrompt
+    from lmwrapper.core.prompt import LmPrompt
 
     child = subprocess.Popen([sys.executable, __file__, "--serve", str(latency), str(fraction),
                               str(status)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

@@ -40,23 +40,23 @@ else:
 
 
 def _jobs(lm, prompts):
-    from lmwrapper.backend import Job
-    from lmwrapper.sqlcache import prompt_key
+    from lmwrapper.core.contract import Job
+    from lmwrapper.store.db import prompt_key
 
     ident = lm.identity_json()
     return [Job(prompt_key(p.canonical(), ident), p, [0]) for p in prompts]
 
 
 def _prompts(n: int, chars: int):
-    from lmwrapper.structs import LmPrompt
+    from lmwrapper.core.prompt import LmPrompt
 
     pad = ("lorem ipsum dolor sit amet " * (chars // 27 + 1))[:chars]
     return [LmPrompt(f"{i}: {pad}", max_tokens=20, temperature=0) for i in range(n)]
 
 
 def plan(n: int, chars: int, traced: bool = False) -> dict[str, float]:
-    from lmwrapper.batching import batch_runner
-    from lmwrapper.openai_wrapper import get_open_ai_lm
+    from lmwrapper.providers.openai import get_open_ai_lm
+    from lmwrapper.runners.batch import batch_runner
 
     with tempfile.TemporaryDirectory() as d:
         lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-bench", cache_dir=d)
@@ -80,8 +80,8 @@ def plan(n: int, chars: int, traced: bool = False) -> dict[str, float]:
 
 
 def ingest(n: int) -> dict[str, float]:
-    from lmwrapper.batching import batch_runner
-    from lmwrapper.openai_wrapper import get_open_ai_lm
+    from lmwrapper.providers.openai import get_open_ai_lm
+    from lmwrapper.runners.batch import batch_runner
     from lmwrapper.testing import FakeServer
 
     with tempfile.TemporaryDirectory() as d, FakeServer(batch_shuffle=True) as srv:
@@ -106,8 +106,8 @@ def ingest(n: int) -> dict[str, float]:
 def ingest_engine(n: int) -> dict[str, float]:
     """`predict_many(BATCH_ANY)` over `n` prompts: from the batch completing to the caller
     holding every answer (the runner's poll interval is 0.01 s)."""
-    from lmwrapper.batch_config import CompletionWindow
-    from lmwrapper.openai_wrapper import get_open_ai_lm
+    from lmwrapper.core.window import CompletionWindow
+    from lmwrapper.providers.openai import get_open_ai_lm
     from lmwrapper.testing import FakeServer
 
     os.environ["LMWRAPPER_BATCH_POLL_S"] = os.environ["LMWRAPPER_BATCH_POLL_MAX_S"] = "0.01"

@@ -48,7 +48,7 @@ def _timed(fn) -> tuple[float, float]:
 
 
 def measure_ours(n: int) -> dict[str, float]:
-    from lmwrapper.structs import LmPrompt
+    from lmwrapper.core.prompt import LmPrompt
     from lmwrapper.testing import ScriptedLm
 
     with tempfile.TemporaryDirectory() as d:
@@ -67,12 +67,12 @@ def measure_ours(n: int) -> dict[str, float]:
 BASELINE_SCRIPT = textwrap.dedent("""
     import json, sys, tempfile, time
     from pathlib import Path
-    import lmwrapper.caching as caching
+    import lmwrapper.compat018.caching as caching
     d = Path(tempfile.mkdtemp())
     caching._set_cache_dir = d
-    from lmwrapper.abstract_predictor import get_mock_predictor
-    from lmwrapper.batch_config import CompletionWindow
-    from lmwrapper.structs import LmPrompt
+    from lmwrapper.engine.predictor import get_mock_predictor
+    from lmwrapper.core.window import CompletionWindow
+    from lmwrapper.core.prompt import LmPrompt
     n_cold, n_cached = int(sys.argv[1]), int(sys.argv[2])
     lm = get_mock_predictor()
     mk = lambda i: LmPrompt(f"prompt number {i}", max_tokens=10, cache=True)

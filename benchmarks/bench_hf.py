@@ -58,7 +58,7 @@ def batched(lm, texts: list[str], tokens: int, batch_size: int) -> float:
 
 
 def _prompt(text: str, tokens: int):
-    from lmwrapper.structs import LmPrompt
+    from lmwrapper.core.prompt import LmPrompt
 
     return LmPrompt([text], max_tokens=tokens, temperature=0, cache=False, logprobs=1)
 
@@ -75,7 +75,7 @@ def main() -> None:
 
     import torch
 
-    from lmwrapper.huggingface_wrapper import get_huggingface_lm
+    from lmwrapper.providers.huggingface import get_huggingface_lm
 
     torch.set_num_threads(args.threads)
     lm = get_huggingface_lm("smollm2-135m-instruct", device=args.device, cache_default=False)
@@ -115,8 +115,8 @@ def _check_same(lm, texts: list[str], tokens: int) -> bool:
     """Greedy tokens from one batch equal plain `model.generate`, one prompt at a time."""
     import torch
 
-    from lmwrapper.huggingface_wrapper.generation import Row, generate
-    from lmwrapper.huggingface_wrapper.predictor import _eos_ids
+    from lmwrapper.providers.huggingface.generation import Row, generate
+    from lmwrapper.providers.huggingface.predictor import _eos_ids
 
     eos = _eos_ids(lm.model.generation_config, lm.tokenizer) | _eos_ids(lm.config, None)
     rows = [Row(lm.encoder.encode(_prompt(t, tokens)), tokens) for t in texts[:16]]

@@ -113,7 +113,7 @@ def serve(kind: str, latency: float) -> None:
 # -- the clients -------------------------------------------------------------------------------
 
 def _prompts(n: int) -> list[Any]:
-    from lmwrapper.structs import LmPrompt
+    from lmwrapper.core.prompt import LmPrompt
 
     tag = uuid.uuid4().hex[:8]
     return [LmPrompt(f"bench {tag} question {i}: what is {i}+1?", max_tokens=8, temperature=0)
@@ -253,8 +253,8 @@ def bench(args: argparse.Namespace) -> None:
     import anthropic  # noqa: F401  (imported before any clock starts)
     import openai  # noqa: F401
 
-    import lmwrapper.claude_wrapper
-    import lmwrapper.openai_wrapper  # noqa: F401
+    import lmwrapper.providers.anthropic
+    import lmwrapper.providers.openai  # noqa: F401
 
     meta, points = _meta(args), []
     child, url = _start_server(args.server, args.latency)

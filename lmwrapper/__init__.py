@@ -1,15 +1,10 @@
 """lmwrapper: run language models over datasets, cached on disk, resumable, cost known up front.
 
-Backends load lazily: `lmwrapper.openai_wrapper`, `lmwrapper.claude_wrapper`,
-`lmwrapper.huggingface_wrapper`; `lmwrapper.get_lm("openai/gpt-4o-mini")` picks one by name.
+Backends load lazily: `lmwrapper.providers.openai`, `lmwrapper.providers.anthropic`,
+`lmwrapper.providers.huggingface`; `lmwrapper.get_lm("openai/gpt-4o-mini")` picks one by name.
 """
 
-from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
-from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.plan import RunSummary
-from lmwrapper.registry import get_lm
-from lmwrapper.sqlcache import get_cache_dir, set_cache_dir
-from lmwrapper.structs import (
+from lmwrapper.core.prompt import (
     LmChatDialog,
     LmChatTurn,
     LmPrediction,
@@ -17,6 +12,11 @@ from lmwrapper.structs import (
     LmUsage,
     ModelInternalsRequest,
 )
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.plan import RunSummary
+from lmwrapper.engine.predictor import CostEstimate, LmPredictor
+from lmwrapper.providers.registry import get_lm
+from lmwrapper.store.db import get_cache_dir, set_cache_dir
 
 __version__ = "0.1.0"
 

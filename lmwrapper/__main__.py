@@ -1,5 +1,5 @@
 import sys
 
-from lmwrapper.cli import main
+from lmwrapper.cli.main import main
 
 sys.exit(main())

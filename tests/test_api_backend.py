@@ -5,9 +5,8 @@ import threading
 
 import pytest
 
-from lmwrapper.api_backend import ApiPredictor, classify_error
-from lmwrapper.backend import Job
-from lmwrapper.errors import (
+from lmwrapper.core.contract import Job
+from lmwrapper.core.errors import (
     ConfigurationError,
     MissingApiKeyError,
     PermanentProviderError,
@@ -15,7 +14,8 @@ from lmwrapper.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
-from lmwrapper.live_runner import LiveRunner, RetryPolicy
+from lmwrapper.providers.base import ApiPredictor, classify_error
+from lmwrapper.runners.live import LiveRunner, RetryPolicy
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 KEY = "sk-base-SECRET0123456789"

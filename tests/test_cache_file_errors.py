@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from lmwrapper.errors import ConfigurationError
-from lmwrapper.sqlcache import CACHE_FILE_NAME, CacheFileError, CacheLockedError, CacheRow, SqlCache
+from lmwrapper.core.errors import ConfigurationError
+from lmwrapper.store.db import CACHE_FILE_NAME, CacheFileError, CacheLockedError, CacheRow, SqlCache
 
 
 def filled_cache(path, rows=400):
@@ -110,7 +110,7 @@ def test_predictor_fails_before_sending_anything(tmp_path):
 
 
 def cli(*args):
-    return subprocess.run([sys.executable, "-m", "lmwrapper.cli", *args], check=False,
+    return subprocess.run([sys.executable, "-m", "lmwrapper.cli.main", *args], check=False,
                           capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120)
 

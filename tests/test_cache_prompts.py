@@ -5,7 +5,7 @@ import sqlite3
 
 import pytest
 
-from lmwrapper.sqlcache import CacheRow, SqlCache, get_cache
+from lmwrapper.store.db import CacheRow, SqlCache, get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -54,7 +54,7 @@ def test_an_old_cache_file_keeps_working_and_shows_no_prompt(cache_dir):
 
 
 def test_recent_rows_filter_by_model_text_and_errors():
-    from lmwrapper.errors import PermanentProviderError
+    from lmwrapper.core.errors import PermanentProviderError
 
     list(ScriptedLm("model-a").predict_many(["What is the capital of France?", "2+2?"]))
     b = ScriptedLm("model-b")
@@ -75,7 +75,7 @@ def test_recent_rows_filter_by_model_text_and_errors():
 
 
 def test_cache_merge_brings_the_prompts_along(tmp_path):
-    from lmwrapper.cache_merge import merge_caches
+    from lmwrapper.store.merge import merge_caches
 
     for shard in ("a", "b"):
         list(ScriptedLm(cache_dir=str(tmp_path / shard)).predict_many([f"from {shard}"]))

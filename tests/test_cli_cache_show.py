@@ -5,8 +5,8 @@ import os
 import subprocess
 import sys
 
-from lmwrapper.errors import PermanentProviderError
-from lmwrapper.sqlcache import get_cache
+from lmwrapper.core.errors import PermanentProviderError
+from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 

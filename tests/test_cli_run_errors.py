@@ -11,8 +11,8 @@ import time
 import pytest
 
 import lmwrapper
-from lmwrapper.cli import main
-from lmwrapper.sqlcache import CACHE_FILE_NAME, SqlCache
+from lmwrapper.cli.main import main
+from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache
 from lmwrapper.testing import FakeServer
 
 REPO = os.path.dirname(os.path.dirname(lmwrapper.__file__))
@@ -125,7 +125,7 @@ def test_batch_without_a_batch_engine_says_it_runs_live_and_prices_live(srv, tmp
 def cli_process(srv, tmp_path, src, out):
     env = {**os.environ, "PYTHONPATH": REPO, "OPENAI_API_KEY": "sk-cli-run-test-key"}
     return subprocess.Popen(
-        [sys.executable, "-m", "lmwrapper.cli", "--cache-dir", str(tmp_path / "c"), "run",
+        [sys.executable, "-m", "lmwrapper.cli.main", "--cache-dir", str(tmp_path / "c"), "run",
          "--model", "openai/gpt-4o-mini", "--base-url", srv.base_url, "--max-concurrency", "4",
          "--max-tokens", "5", src, "-o", str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

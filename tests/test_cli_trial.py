@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from lmwrapper.cli import main
+from lmwrapper.cli.main import main
 from lmwrapper.testing import FakeServer
 
 

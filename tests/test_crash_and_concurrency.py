@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from lmwrapper.sqlcache import CACHE_FILE_NAME, prompt_key
+from lmwrapper.store.db import CACHE_FILE_NAME, prompt_key
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 

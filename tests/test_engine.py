@@ -5,8 +5,8 @@ import threading
 import pytest
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.errors import PermanentProviderError, RateLimitError
-from lmwrapper.sqlcache import get_cache
+from lmwrapper.core.errors import PermanentProviderError, RateLimitError
+from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -160,8 +160,8 @@ def test_backend_crash_surfaces_to_the_caller():
 
 
 def test_cost_limit_refuses_before_sending():
-    from lmwrapper.abstract_predictor import CostEstimate
-    from lmwrapper.errors import CostLimitExceededError
+    from lmwrapper.core.errors import CostLimitExceededError
+    from lmwrapper.engine.predictor import CostEstimate
 
     class Priced(ScriptedLm):
         def estimate_cost(self, prompts, completion_window=CompletionWindow.ASAP, *, samples=None):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.errors import PermanentProviderError
-from lmwrapper.plan import Plan
-from lmwrapper.sqlcache import prompt_key
+from lmwrapper.core.errors import PermanentProviderError
+from lmwrapper.engine.plan import Plan
+from lmwrapper.store.db import prompt_key
 from lmwrapper.structs import LmPrediction, LmPrompt
 from lmwrapper.testing import ScriptedLm
 

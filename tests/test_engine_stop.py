@@ -10,11 +10,11 @@ import threading
 
 import pytest
 
-from lmwrapper.backend import SequentialRunner
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.costs import estimate_run, uncached
-from lmwrapper.live_runner import LiveRunner
-from lmwrapper.sqlcache import SqlCache
+from lmwrapper.core.contract import SequentialRunner
+from lmwrapper.core.money import estimate_run, uncached
+from lmwrapper.runners.live import LiveRunner
+from lmwrapper.store.db import SqlCache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -179,7 +179,7 @@ def test_batch_any_with_batch_support_goes_to_the_batch_engine(monkeypatch):
         calls.append((lm, cache))
         return SequentialRunner(lambda p, n: [lm._one(p) for _ in range(n)])
 
-    monkeypatch.setitem(sys.modules, "lmwrapper.batching",
+    monkeypatch.setitem(sys.modules, "lmwrapper.runners.batch",
                         types.SimpleNamespace(batch_runner=batch_runner))
 
     class BatchLm(ScriptedLm):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lmwrapper.abstract_predictor import LmPredictor
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.errors import CostLimitExceededError, PermanentProviderError
-from lmwrapper.sqlcache import get_cache
+from lmwrapper.core.errors import CostLimitExceededError, PermanentProviderError
+from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -149,9 +149,9 @@ def _top_level_imports(path: Path) -> set[str]:
 def test_no_import_loop_through_the_engine():
     """The engine needs no predictor at run time, and only the package's front door
     (`lmwrapper/__init__`, for `RunSummary`) imports the engine when loaded."""
-    assert "lmwrapper.abstract_predictor" not in _runtime_imports(PACKAGE / "engine.py")
+    assert "lmwrapper.engine.predictor" not in _runtime_imports(PACKAGE / "engine" / "run.py")
     importers = {str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                 if "lmwrapper.engine" in _top_level_imports(p)}
+                 if "lmwrapper.engine.run" in _top_level_imports(p)}
     assert importers <= {"__init__.py"}, importers
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from lmwrapper.async_http import AsyncHttp, HttpTransportError
-from lmwrapper.live_runner import RetryPolicy
-from lmwrapper.sqlcache import SqlCache
+from lmwrapper.runners.live import RetryPolicy
+from lmwrapper.runners.transport import AsyncHttp, HttpTransportError
+from lmwrapper.store.db import SqlCache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 from tests.api_providers import PROVIDERS, Provider
@@ -81,7 +81,7 @@ def test_lean_path_sends_the_sdks_body_and_answers_exactly_like_it(provider, mon
 
 @per_provider
 def test_the_key_goes_in_the_sdks_auth_header_and_a_wrong_one_stops_the_run(provider):
-    from lmwrapper.errors import ConfigurationError
+    from lmwrapper.core.errors import ConfigurationError
 
     prompts = [LmPrompt(f"q {i}", max_tokens=2) for i in range(4)]
     with FakeServer(api_key=provider.key) as srv:
@@ -267,7 +267,7 @@ class _LoopSender:
 
 
 def _jobs(n: int) -> list:
-    from lmwrapper.backend import Job
+    from lmwrapper.core.contract import Job
 
     return [Job(f"k{i}", LmPrompt(f"p{i}"), [0]) for i in range(n)]
 
@@ -279,7 +279,7 @@ def _ok(job) -> list:
 
 
 def _loop_runner(sender: _LoopSender, **kw):
-    from lmwrapper.live_runner import LiveRunner
+    from lmwrapper.runners.live import LiveRunner
     from lmwrapper.structs import LmPrediction
 
     def never(job):
@@ -290,7 +290,7 @@ def _loop_runner(sender: _LoopSender, **kw):
 
 
 def test_loop_retries_transient_errors_and_answers_permanent_ones_once():
-    from lmwrapper.errors import PermanentProviderError, TransientProviderError
+    from lmwrapper.core.errors import PermanentProviderError, TransientProviderError
 
     tries: dict[str, int] = {}
 
@@ -312,7 +312,7 @@ def test_loop_retries_transient_errors_and_answers_permanent_ones_once():
 
 
 def test_loop_stops_on_a_configuration_error_and_raises_it():
-    from lmwrapper.errors import MissingApiKeyError
+    from lmwrapper.core.errors import MissingApiKeyError
 
     def send(job):
         raise MissingApiKeyError("no key")

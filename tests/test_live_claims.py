@@ -1,4 +1,4 @@
-"""Two processes on the same prompts and cache file pay for each prompt once (lmwrapper.claims).
+"""Two processes on the same prompts and cache file pay for each prompt once (lmwrapper.store.claims).
 
 Real processes, the official SDK over real HTTP against the loopback fake, SQLite on disk;
 one holder killed with SIGKILL mid-run. Handshakes by files, no sleeps standing for sync.
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import lmwrapper
-from lmwrapper.sqlcache import CACHE_FILE_NAME, get_cache
+from lmwrapper.store.db import CACHE_FILE_NAME, get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer, ScriptedLm
 
@@ -126,7 +126,7 @@ def _hold(keys, owner, expires_in):
 
 def _keys(lm, prompts):
     from lmwrapper.batch_config import CompletionWindow
-    from lmwrapper.plan import Plan
+    from lmwrapper.engine.plan import Plan
 
     return Plan(lm, prompts, CompletionWindow.ASAP).keys
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 import lmwrapper
-from lmwrapper import model_facts
-from lmwrapper.claude_wrapper.request import ClaudePrice
-from lmwrapper.costs import Price
-from lmwrapper.errors import ModelRetiringWarning, UnknownModelError
+from lmwrapper.core import models as model_facts
+from lmwrapper.core.errors import ModelRetiringWarning, UnknownModelError
+from lmwrapper.core.money import Price
+from lmwrapper.providers.anthropic.request import ClaudePrice
 from lmwrapper.structs import LmUsage
 
 CURRENT = ["openai/gpt-6.2-sol", "openai/gpt-5.4-mini", "anthropic/claude-sonnet-5-5",
@@ -74,7 +74,7 @@ def test_a_long_prompt_costs_the_long_context_rate_in_the_bound_too():
 
 
 def test_claude_cache_writes_cost_the_write_rate():
-    from lmwrapper.claude_wrapper.models import ClaudeModelInfo
+    from lmwrapper.providers.anthropic.models import ClaudeModelInfo
 
     m = ClaudeModelInfo.infer("claude-sonnet-5-5")
     price = ClaudePrice.of(m)
@@ -134,7 +134,7 @@ def test_the_sdk_tables_are_read_without_importing_the_sdks():
     import subprocess
     import sys
 
-    code = ("from lmwrapper import model_facts as f; import sys; "
+    code = ("from lmwrapper.core import models as f; import sys; "
             "assert f.sdk_shutdowns('openai') and f.sdk_model_names('anthropic'); "
             "print('openai' in sys.modules, 'anthropic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -142,7 +142,7 @@ def test_the_sdk_tables_are_read_without_importing_the_sdks():
     assert out.stdout.split() == ["False", "False"]
 
 
-@pytest.mark.parametrize("package", ["openai_wrapper", "claude_wrapper"])
+@pytest.mark.parametrize("package", ["providers/openai", "providers/anthropic"])
 def test_every_row_of_our_own_facts_has_a_source_and_a_date_and_no_price(package):
     path = Path(lmwrapper.__file__).parent / package / "models.toml"
     data = tomllib.loads(path.read_text())

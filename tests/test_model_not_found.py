@@ -13,9 +13,9 @@ import datetime as dt
 import pytest
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.costs import uncached
-from lmwrapper.errors import ModelNotFoundError
-from lmwrapper.sqlcache import get_cache
+from lmwrapper.core.errors import ModelNotFoundError
+from lmwrapper.core.money import uncached
+from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 from tests.api_providers import ANTHROPIC, OPENAI, PROVIDERS, Provider
@@ -147,7 +147,7 @@ def test_the_fake_answers_anthropics_exact_404(srv):
 
 
 def test_the_fake_retires_a_model_after_its_sdk_announced_shutdown_date():
-    from lmwrapper.model_facts import sdk_shutdowns
+    from lmwrapper.core.models import sdk_shutdowns
 
     shutdowns = sdk_shutdowns("openai")
     if not shutdowns:
@@ -161,7 +161,7 @@ def test_the_fake_retires_a_model_after_its_sdk_announced_shutdown_date():
 
 
 def test_lmwrapper_run_prints_one_line_and_exits_non_zero(srv, tmp_path, monkeypatch, capsys):
-    from lmwrapper.cli import main
+    from lmwrapper.cli.main import main
 
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI.key)
     srv.missing_models = {"gpt-4o"}  # a name the local tables know: it reaches the server
@@ -176,7 +176,7 @@ def test_lmwrapper_run_prints_one_line_and_exits_non_zero(srv, tmp_path, monkeyp
 
 
 def test_a_retired_name_is_not_its_own_did_you_mean():
-    from lmwrapper.model_facts import model_not_found_hint, sdk_shutdowns
+    from lmwrapper.core.models import model_not_found_hint, sdk_shutdowns
 
     shutdowns = sdk_shutdowns("openai")
     if not shutdowns:

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from lmwrapper.ratelimit import RateLimiter, SharedState, shared_dir
+from lmwrapper.runners.ratelimit import RateLimiter, SharedState, shared_dir
 from lmwrapper.testing import FakeServer
-from lmwrapper.testing.fake_http import RateWindow
+from lmwrapper.testing.http import RateWindow
 
 pytestmark = pytest.mark.skipif(shared_dir() is None and sys.platform == "win32",
                                 reason="shared buckets need fcntl (POSIX)")

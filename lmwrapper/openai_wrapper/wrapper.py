@@ -1,6 +1,6 @@
 """lmwrapper 0.18's module path for the OpenAI wrapper: `from lmwrapper.openai_wrapper.wrapper import *`.
 
-It has every public name of `lmwrapper.openai_wrapper`, plus the 0.18 spellings scripts use
+It has every public name of `lmwrapper.providers.openai`, plus the 0.18 spellings scripts use
 with a star import: `OpenAIPredictor` (this version's `OpenAiPredictor`, which also takes
 0.18's constructor: `OpenAIPredictor(api=OpenAI(...), engine_name=...)`), `OpenAiLmPrediction`
 (predictions of every backend are `LmPrediction`s now), and the core names 0.18's module
@@ -9,9 +9,16 @@ re-exported (`LmPrompt`, `LmPrediction`, `LmPredictor`, `LmReasoningStyle`, `Com
 
 from typing import Any
 
-from lmwrapper.abstract_predictor import LmPredictor, LmReasoningStyle
-from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.openai_wrapper import (
+from lmwrapper.compat018.secrets_manager import (
+    SecretEnvVar,
+    SecretFile,
+    SecretInterface,
+    assert_is_a_secret,
+)
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.predictor import LmPredictor, LmReasoningStyle
+from lmwrapper.providers.openai import (
     DEFAULT_BASE_URL,
     OpenAiInstantiationHook,
     OpenAiModelInfo,
@@ -23,13 +30,6 @@ from lmwrapper.openai_wrapper import (
     get_open_ai_lm,
     parse_response,
 )
-from lmwrapper.secrets_manager import (
-    SecretEnvVar,
-    SecretFile,
-    SecretInterface,
-    assert_is_a_secret,
-)
-from lmwrapper.structs import LmPrediction, LmPrompt
 
 OpenAiLmPrediction = LmPrediction
 # 0.18's module-level aliases, which its star import gave

@@ -4,9 +4,9 @@
 HTTP APIs that the official SDKs talk to through `base_url`, with fault injection.
 """
 
-from lmwrapper.testing.fake_http import ApiError as FakeApiError
-from lmwrapper.testing.fake_server import FakeServer
-from lmwrapper.testing.fake_text import AnswerRequest
+from lmwrapper.testing.http import ApiError as FakeApiError
 from lmwrapper.testing.scripted import ScriptedLm
+from lmwrapper.testing.server import FakeServer
+from lmwrapper.testing.text import AnswerRequest
 
 __all__ = ["AnswerRequest", "FakeApiError", "FakeServer", "ScriptedLm"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from lmwrapper.testing.fake_server import FakeServer
+from lmwrapper.testing.server import FakeServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

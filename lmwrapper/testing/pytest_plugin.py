@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lmwrapper.testing.fake_server import FakeServer
+from lmwrapper.testing.server import FakeServer
 
 
 @pytest.fixture

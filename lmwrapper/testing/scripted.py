@@ -23,11 +23,11 @@ import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from lmwrapper.abstract_predictor import CostEstimate, LmPredictor
-from lmwrapper.backend import Runner, SequentialRunner
-from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.errors import ProviderError
-from lmwrapper.structs import LmPrediction, LmPrompt, LmUsage
+from lmwrapper.core.contract import Runner, SequentialRunner
+from lmwrapper.core.errors import ProviderError
+from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.predictor import CostEstimate, LmPredictor
 
 
 def default_answer(prompt: LmPrompt, call_number: int) -> str:

@@ -17,9 +17,9 @@ import sys
 import time
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter
 from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.openai_wrapper.batch import OpenAiBatchAdapter
+from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
+from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
 from lmwrapper.structs import LmPrompt
 
 

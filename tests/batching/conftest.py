@@ -75,8 +75,8 @@ def sent_texts(srv):
 
 def jobs_for(lm, prompts):
     """The engine's Jobs for `prompts` (nothing cached), for driving the runner directly."""
-    from lmwrapper.backend import Job
-    from lmwrapper.sqlcache import prompt_key
+    from lmwrapper.core.contract import Job
+    from lmwrapper.store.db import prompt_key
 
     ident = lm.identity_json()
     return [Job(prompt_key(p.canonical(), ident), p, list(range(p.samples_needed))) for p in prompts]
@@ -84,7 +84,7 @@ def jobs_for(lm, prompts):
 
 def run_runner(lm, prompts, should_stop=lambda: False, **settings):
     """Drive `batch_runner` directly; returns {prompt text: [predictions]} of what was emitted."""
-    from lmwrapper.batching import batch_runner
+    from lmwrapper.runners.batch import batch_runner
 
     got = {}
     runner = batch_runner(lm, lm.cache, **settings)

@@ -9,7 +9,7 @@ import os
 import sqlite3
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.sqlcache import KEY_SCHEMA_VERSION
+from lmwrapper.store.db import KEY_SCHEMA_VERSION
 from lmwrapper.structs import LmPrompt
 from tests.batching.conftest import run_runner, sent_lines
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.openai_wrapper.request import build_request
+from lmwrapper.providers.openai.request import build_request
 from lmwrapper.structs import LmPrompt
 from tests.batching.conftest import sent_lines, sent_texts
 
@@ -56,7 +56,7 @@ def test_each_batch_carries_metadata_naming_its_job(srv, make_lm):
 
 
 def test_results_are_emitted_when_their_batch_completes_not_when_all_do(srv, make_lm, monkeypatch):
-    from lmwrapper.batching import batch_runner
+    from lmwrapper.runners.batch import batch_runner
     from tests.batching.conftest import jobs_for
 
     monkeypatch.setenv("LMWRAPPER_BATCH_MAX_REQUESTS", "2")
@@ -75,7 +75,7 @@ def test_results_are_emitted_when_their_batch_completes_not_when_all_do(srv, mak
 
 
 def test_status_counts_batches_and_the_bar_shows_them_when_asked(srv, make_lm, capsys):
-    from lmwrapper.batching import batch_runner
+    from lmwrapper.runners.batch import batch_runner
     from tests.batching.conftest import jobs_for
 
     lm = make_lm()

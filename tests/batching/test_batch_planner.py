@@ -7,9 +7,9 @@ import math
 
 import pytest
 
-from lmwrapper.batching.adapter import BatchLimits
-from lmwrapper.batching.planner import plan_files
 from lmwrapper.openai_wrapper import get_open_ai_lm
+from lmwrapper.runners.batch.adapter import BatchLimits
+from lmwrapper.runners.batch.planner import plan_files
 from lmwrapper.structs import LmPrompt
 
 N = 120_000

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lmwrapper.batching.records import _HOST, new_owner, owner_alive, release_owner
+from lmwrapper.store.batch_records import _HOST, new_owner, owner_alive, release_owner
 
 
 def test_a_runner_of_this_process_is_alive_until_released():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lmwrapper.batching.settings import BatchSettings
+from lmwrapper.runners.batch.settings import BatchSettings
 
 
 def test_argument_then_environment_then_default(monkeypatch):
@@ -21,7 +21,7 @@ def test_a_bad_environment_value_names_the_variable(monkeypatch):
 
 
 def test_limits_are_the_tighter_of_the_providers_and_the_settings(provider_lm):
-    from lmwrapper.batching import batch_runner
+    from lmwrapper.runners.batch import batch_runner
 
     lm = provider_lm()
     own = lm.batch_adapter().limits

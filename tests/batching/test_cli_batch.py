@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.cli_batch import submit_or_collect
+from lmwrapper.cli.batch import submit_or_collect
 from lmwrapper.structs import LmPrompt
 from tests.batching.conftest import API_KEY, sent_texts
 

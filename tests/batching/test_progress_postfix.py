@@ -1,6 +1,6 @@
 """`lmwrapper batch wait`'s bar reads as text: batch statuses as `status:count`."""
 
-from lmwrapper.batching.progress import JobProgress
+from lmwrapper.runners.batch.progress import JobProgress
 
 
 def test_the_bar_shows_batch_statuses_as_words_and_counts(capsys):

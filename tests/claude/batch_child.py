@@ -14,7 +14,7 @@ import sys
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper import get_claude_lm
-from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter
+from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
 from lmwrapper.structs import LmPrompt
 
 

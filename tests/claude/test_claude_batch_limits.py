@@ -12,10 +12,15 @@ import anthropic
 import pytest
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.batching.planner import plan_files
-from lmwrapper.claude_wrapper.batch import MAX_BYTES, MAX_REQUESTS, ClaudeBatchAdapter, batch_limits
+from lmwrapper.providers.anthropic.batch import (
+    MAX_BYTES,
+    MAX_REQUESTS,
+    ClaudeBatchAdapter,
+    batch_limits,
+)
+from lmwrapper.runners.batch.planner import plan_files
 from lmwrapper.structs import LmPrompt
-from lmwrapper.testing.fake_state import AnthropicLimits
+from lmwrapper.testing.state import AnthropicLimits
 
 FAST = {"LMWRAPPER_BATCH_POLL_S": "0.01", "LMWRAPPER_BATCH_POLL_MAX_S": "0.05"}
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.errors import RejectedRequestError
+from lmwrapper.core.errors import RejectedRequestError
 from lmwrapper.structs import LmPrompt
 
 BATCH = CompletionWindow.BATCH_ANY

@@ -18,11 +18,11 @@ from anthropic.types.messages.batch_create_params import Request as BatchRequest
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper import rules
-from lmwrapper.claude_wrapper.batch import ClaudeBatchAdapter, batch_headers
-from lmwrapper.claude_wrapper.models import ClaudeModelInfo
-from lmwrapper.claude_wrapper.request import build_request, check_prompt
+from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter, batch_headers
+from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+from lmwrapper.providers.anthropic.request import build_request, check_prompt
 from lmwrapper.structs import LmChatTurn, LmPrompt
-from lmwrapper.testing.fake_anthropic import NO_PREFILL, NO_SAMPLING
+from lmwrapper.testing.providers.anthropic import NO_PREFILL, NO_SAMPLING
 
 # This year's models, with the facts the sources give (genai-prices, the SDK, models.toml).
 MODELS = [ClaudeModelInfo.infer(name) for name in ("claude-sonnet-5-5", "claude-haiku-4-5",

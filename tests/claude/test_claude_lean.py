@@ -1,4 +1,4 @@
-"""Claude's live runs on the lean event-loop path (`lmwrapper.lean_sender`): Anthropic's own
+"""Claude's live runs on the lean event-loop path (`lmwrapper.runners.lean`): Anthropic's own
 error bodies, pacing headers, samples and timeouts judged as on the SDK path. What every
 provider shares (same answers as the SDK, faults, stop, Ctrl-C, the proxy opt-out) is in
 tests/test_live_async.py, run for Claude too."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmwrapper.errors import ConfigurationError
+from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.structs import LmPrompt
 from tests.test_live_async import sdk_was_used
 

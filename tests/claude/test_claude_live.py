@@ -8,8 +8,8 @@ import warnings
 import pytest
 
 from lmwrapper.claude_wrapper import ClaudeModelNames, get_claude_lm
-from lmwrapper.claude_wrapper.request import ClaudePrice, parse_message
-from lmwrapper.errors import ConfigurationError, CostLimitExceededError, MissingApiKeyError
+from lmwrapper.core.errors import ConfigurationError, CostLimitExceededError, MissingApiKeyError
+from lmwrapper.providers.anthropic.request import ClaudePrice, parse_message
 from lmwrapper.structs import LmPrompt
 from tests.claude.conftest import API_KEY, sent_bodies
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from lmwrapper.ratelimit import RateLimiter
+from lmwrapper.runners.ratelimit import RateLimiter
 
 
 def stamp(seconds_from_now: float) -> str:

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from lmwrapper.structs import LmPrompt
-from lmwrapper.testing.fake_http import ApiError
+from lmwrapper.testing.http import ApiError
 
 BARRIER_TIMEOUT_S = 60.0  # generous: four requests arriving on a loaded 2-core machine
 

@@ -8,7 +8,7 @@ import json
 import pytest
 from readme_blocks import python_blocks
 
-from lmwrapper.cli import main
+from lmwrapper.cli.main import main
 
 # Copied from ../shared/seeds/lmwrapper-README.md ("## Claude"), so the test does not depend
 # on a path outside the repository.

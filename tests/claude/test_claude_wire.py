@@ -13,11 +13,11 @@ import pytest
 from compat_constants import SERVED_DAY, SUITE_DAY
 
 from lmwrapper.claude_wrapper import ClaudeModelNames
-from lmwrapper.claude_wrapper.rules import rule_for
-from lmwrapper.errors import ConfigurationError
+from lmwrapper.core.errors import ConfigurationError
+from lmwrapper.providers.anthropic.rules import rule_for
 from lmwrapper.structs import LmPrompt
-from lmwrapper.testing.fake_anthropic import ONE_SAMPLING_KNOB
-from lmwrapper.testing.fake_state import AnthropicLimits
+from lmwrapper.testing.providers.anthropic import ONE_SAMPLING_KNOB
+from lmwrapper.testing.state import AnthropicLimits
 from tests.claude.conftest import sent_bodies
 
 BOTH = "cannot both be specified"

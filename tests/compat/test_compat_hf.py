@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from lmwrapper.compat import Lmwrapper018Warning
+from lmwrapper.compat018.hooks import Lmwrapper018Warning
 from lmwrapper.huggingface_wrapper import get_huggingface_lm
 from lmwrapper.runtime import Runtime
 from lmwrapper.structs import LmPrompt
@@ -29,7 +29,7 @@ def test_factory_takes_018_keywords(tiny_dir):
 
 
 def test_accelerate_runtime_spreads_the_model_with_device_map(tiny_dir):
-    from lmwrapper.compat import hf_factory_args
+    from lmwrapper.compat018.hooks import hf_factory_args
 
     _, _, device_map = hf_factory_args(Runtime.ACCELERATE, None, True, dtype=None,
                                        device=None, device_map=None)

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from compat_constants import API_KEY
 
-from lmwrapper.compat import Lmwrapper018Warning
+from lmwrapper.compat018.hooks import Lmwrapper018Warning
 from lmwrapper.openai_wrapper import OpenAiModelNames, get_open_ai_lm
 from lmwrapper.structs import LmChatTurn, LmPrompt, StopMode
 
@@ -32,7 +32,7 @@ def test_function_call_turn_is_kept_warned_and_neither_sent_nor_keyed(openai_env
 
 
 def test_tokenize_ids_are_the_tiktoken_ids_of_tokenize(openai_env):
-    from lmwrapper.tokens import get_encoding
+    from lmwrapper.providers.openai.tokens import get_encoding
 
     lm = get_open_ai_lm(OpenAiModelNames.gpt_3_5_turbo_instruct)
     ids = lm.tokenize_ids("My name is Spingldorph")
@@ -125,4 +125,4 @@ def test_stop_mode_reads_back_type_checks_and_leaves_the_key_alone(tmp_path):
     out, err, status = api.run([str(user_code), "--follow-imports=silent",
                                 "--cache-dir", str(tmp_path / "mypy_cache")])
     assert status == 0, out + err
-    assert 'Revealed type is "lmwrapper.compat_values.StopMode"' in out, out
+    assert 'Revealed type is "lmwrapper.compat018.values.StopMode"' in out, out

@@ -10,7 +10,8 @@ import pytest
 import torch
 from hf_reference import full_logprobs, token_logprobs
 
-from lmwrapper.scoring import (
+from lmwrapper.structs import LmPrompt
+from lmwrapper.tools.scoring import (
     Loglikelihood,
     _choose,
     loglikelihood,
@@ -18,7 +19,6 @@ from lmwrapper.scoring import (
     multiple_choice,
     split_pair,
 )
-from lmwrapper.structs import LmPrompt
 
 TOL = 1e-4
 

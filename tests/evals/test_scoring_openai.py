@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from lmwrapper import tokens
 from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.scoring import loglikelihood, multiple_choice
+from lmwrapper.providers.openai import tokens
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
+from lmwrapper.tools.scoring import loglikelihood, multiple_choice
 
 INSTRUCT = "gpt-3.5-turbo-instruct"
 

@@ -8,10 +8,10 @@ import json
 import pytest
 from pydantic import BaseModel, Field
 
+from lmwrapper.core.structured import extract_json, json_schema, parse_answer, with_json_prefill
 from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.sqlcache import get_cache, prompt_key
+from lmwrapper.store.db import get_cache, prompt_key
 from lmwrapper.structs import LmPrompt
-from lmwrapper.structured import extract_json, json_schema, parse_answer, with_json_prefill
 from lmwrapper.testing import FakeServer, ScriptedLm
 
 

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from lmwrapper.errors import ConfigurationError
+from lmwrapper.core.errors import ConfigurationError
 
 
 def load(path, **kwargs):

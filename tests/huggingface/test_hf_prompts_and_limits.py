@@ -9,7 +9,7 @@ import time
 import hf_reference as ref
 import pytest
 
-from lmwrapper.errors import ConfigurationError
+from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.structs import LmChatTurn, LmPrompt, ModelInternalsRequest
 
 CHAT = [LmChatTurn("system", "be brief"), LmChatTurn("user", "hello")]
@@ -33,7 +33,7 @@ def test_string_prompts_are_tokenized_as_given(tiny_lm):
 
 
 def test_use_chat_mode_overrides(tiny_lm):
-    from lmwrapper.huggingface_wrapper.prompts import PromptEncoder
+    from lmwrapper.providers.huggingface.prompts import PromptEncoder
 
     off = PromptEncoder(tiny_lm.tokenizer, use_chat_mode=False)
     text = LmPrompt(CHAT).get_text_as_string_default_form()

@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 import lmwrapper
-from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.costs import uncached
-from lmwrapper.huggingface_wrapper.generation import Row, generate
-from lmwrapper.huggingface_wrapper.stopping import RUNNING
+from lmwrapper.core.contract import Job
+from lmwrapper.core.money import uncached
+from lmwrapper.providers.huggingface.generation import Row, generate
+from lmwrapper.providers.huggingface.stopping import RUNNING
 from lmwrapper.structs import LmPrompt
 
 DEADLINE_S = 60  # generous: the machine may be busy; a pass takes well under a second

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 import lmwrapper
-from lmwrapper.backend import Job
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.huggingface_wrapper.generation import Row, generate
-from lmwrapper.huggingface_wrapper.stopping import RUNNING
+from lmwrapper.core.contract import Job
+from lmwrapper.providers.huggingface.generation import Row, generate
+from lmwrapper.providers.huggingface.stopping import RUNNING
 from lmwrapper.structs import LmPrompt
 
 

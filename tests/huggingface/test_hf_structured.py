@@ -91,7 +91,7 @@ def test_cached_rerun_returns_parsed(cached_tiny):
 def test_missing_llguidance_is_a_configuration_error_with_the_install_hint(tiny_dir):
     code = (
         "import sys; sys.modules['llguidance'] = None\n"
-        "from lmwrapper.errors import ConfigurationError\n"
+        "from lmwrapper.core.errors import ConfigurationError\n"
         "from lmwrapper.huggingface_wrapper import get_huggingface_lm\n"
         "from lmwrapper.structs import LmPrompt\n"
         f"lm = get_huggingface_lm({str(tiny_dir)!r}, device='cpu', cache_default=False)\n"

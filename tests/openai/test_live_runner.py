@@ -5,14 +5,14 @@ import time
 
 import pytest
 
-from lmwrapper.backend import Job
-from lmwrapper.errors import (
+from lmwrapper.core.contract import Job
+from lmwrapper.core.errors import (
     MissingApiKeyError,
     PermanentProviderError,
     RateLimitError,
     TransientProviderError,
 )
-from lmwrapper.live_runner import LiveRunner, RetryPolicy
+from lmwrapper.runners.live import LiveRunner, RetryPolicy
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 FAST = RetryPolicy(max_retries=3, initial_backoff_s=0.001, max_backoff_s=0.01)

@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from lmwrapper import tokens
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.costs import estimate_run
-from lmwrapper.errors import CostLimitExceededError
+from lmwrapper.core.errors import CostLimitExceededError
+from lmwrapper.core.money import estimate_run
 from lmwrapper.openai_wrapper import OpenAiModelNames, get_open_ai_lm
+from lmwrapper.providers.openai import tokens
 from lmwrapper.structs import LmPrompt
 
 
@@ -79,7 +79,7 @@ def test_prediction_cost_comes_from_usage(make_lm):
 
 def test_offline_encodings_are_seeded_where_tiktoken_looks(tmp_path):
     """In a fresh process with an empty TIKTOKEN_CACHE_DIR and no network, counting works."""
-    code = ("from lmwrapper import tokens; print(tokens.count_text_tokens('hello world', "
+    code = ("from lmwrapper.providers.openai import tokens; print(tokens.count_text_tokens('hello world', "
             "'o200k_base'), tokens.count_text_tokens('hello world', 'cl100k_base'))")
     env = {"TIKTOKEN_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin",
            "HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"}

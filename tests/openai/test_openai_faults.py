@@ -4,9 +4,9 @@ import itertools
 
 import pytest
 
-from lmwrapper.errors import ConfigurationError
-from lmwrapper.live_runner import RetryPolicy
-from lmwrapper.sqlcache import get_cache
+from lmwrapper.core.errors import ConfigurationError
+from lmwrapper.runners.live import RetryPolicy
+from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 

@@ -4,9 +4,9 @@ import logging
 
 import pytest
 
-from lmwrapper.errors import ConfigurationError, MissingApiKeyError
-from lmwrapper.live_runner import RetryPolicy
+from lmwrapper.core.errors import ConfigurationError, MissingApiKeyError
 from lmwrapper.openai_wrapper import get_open_ai_lm
+from lmwrapper.runners.live import RetryPolicy
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 

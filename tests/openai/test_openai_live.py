@@ -143,7 +143,7 @@ def test_any_name_works_on_a_compatible_server(make_lm, srv):
 
 
 def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv):
-    from lmwrapper.sqlcache import get_cache
+    from lmwrapper.store.db import get_cache
 
     srv.latency = 0.05
     lm = make_lm(max_concurrency=2)

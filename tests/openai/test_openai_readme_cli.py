@@ -5,7 +5,7 @@ import json
 import pytest
 from readme_blocks import python_blocks
 
-from lmwrapper.cli import main
+from lmwrapper.cli.main import main
 
 
 def openai_section_blocks():
@@ -84,7 +84,7 @@ def test_dry_run_prints_tokens_and_cost_and_sends_nothing(srv, tmp_path, capsys,
                  "--base-url", srv.base_url, "--max-tokens", "10", str(src), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "to send: 2" in out and "output tokens (upper bound): 110" in out
-    from lmwrapper import tokens
+    from lmwrapper.providers.openai import tokens
 
     n_in = sum(tokens.count_chat_tokens([{"role": "user", "content": t}], "o200k_base")
                for t in ("What is 2+2?", "Hi"))

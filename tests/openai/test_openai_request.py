@@ -4,9 +4,9 @@ import dataclasses
 
 import pytest
 
-from lmwrapper.costs import Price
+from lmwrapper.core.money import Price
 from lmwrapper.openai_wrapper import OpenAiModelNames as N
-from lmwrapper.openai_wrapper.request import build_request, check_prompt, parse_response
+from lmwrapper.providers.openai.request import build_request, check_prompt, parse_response
 from lmwrapper.structs import LmChatTurn, LmPrompt, ModelInternalsRequest
 
 # A non-default value for every LmPrompt field.
@@ -37,7 +37,7 @@ def test_every_field_changes_the_body_or_is_refused(model, field):
         assert f"LmPrompt.{field}" in str(e) and str(model) in str(e)
         return
     if field in NOT_SENT or (field == "response_format" and model.kind == "instruct"):
-        # /v1/completions has no JSON mode: the answer is parsed (lmwrapper.structured)
+        # /v1/completions has no JSON mode: the answer is parsed (lmwrapper.core.structured)
         assert build_request(changed, model).body == build_request(base, model).body
     else:
         assert build_request(changed, model).body != build_request(base, model).body

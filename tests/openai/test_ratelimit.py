@@ -2,7 +2,7 @@
 
 import pytest
 
-from lmwrapper.ratelimit import RateLimiter, parse_duration, retry_after_seconds
+from lmwrapper.runners.ratelimit import RateLimiter, parse_duration, retry_after_seconds
 
 
 class Clock:

@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from lmwrapper.cache_merge import MergeError, add_merge_parser, cache_file, merge_caches
-from lmwrapper.errors import PermanentProviderError
-from lmwrapper.sqlcache import CACHE_FILE_NAME
+from lmwrapper.core.errors import PermanentProviderError
+from lmwrapper.store.db import CACHE_FILE_NAME
+from lmwrapper.store.merge import MergeError, add_merge_parser, cache_file, merge_caches
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -162,7 +162,7 @@ def test_the_cli_merges_with_a_progress_bar(tmp_path, capsys):
 
 
 def test_a_merge_spanning_several_chunks_keeps_every_row(tmp_path, monkeypatch):
-    import lmwrapper.cache_merge as cm
+    import lmwrapper.store.merge as cm
 
     monkeypatch.setattr(cm, "CHUNK_ROWS", 7)
     _fill(tmp_path / "a", _prompts(40))

@@ -4,7 +4,7 @@ import warnings
 
 import pytest
 
-from lmwrapper.fsinfo import network_filesystem, network_warning, warn_if_network_fs
+from lmwrapper.store.fsinfo import network_filesystem, network_warning, warn_if_network_fs
 
 
 @pytest.fixture

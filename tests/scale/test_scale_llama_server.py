@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from lmwrapper.sqlcache import prompt_key
+from lmwrapper.store.db import prompt_key
 from lmwrapper.structs import LmPrompt
 
 pytestmark = pytest.mark.slow

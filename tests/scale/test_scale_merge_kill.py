@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import lmwrapper
-from lmwrapper.cache_merge import cache_file, merge_caches
-from lmwrapper.sqlcache import CacheRow, SqlCache
+from lmwrapper.store.db import CacheRow, SqlCache
+from lmwrapper.store.merge import cache_file, merge_caches
 
 ROWS, CHUNK = 600, 100
 
@@ -19,7 +19,7 @@ ROWS, CHUNK = 600, 100
 # process says so through a file and waits to be killed.
 MERGER = textwrap.dedent("""
     import sys, time
-    import lmwrapper.cache_merge as cm
+    import lmwrapper.store.merge as cm
 
     src, dst, marker, chunk = sys.argv[1:5]
     cm.CHUNK_ROWS = int(chunk)

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 import lmwrapper
-from lmwrapper.cache_merge import merge_caches
+from lmwrapper.store.merge import merge_caches
 from lmwrapper.testing import ScriptedLm
 
 N_SHARDS = 4
@@ -28,7 +28,7 @@ PROMPTS_SRC = textwrap.dedent("""
 
 SHARD = PROMPTS_SRC + textwrap.dedent("""
     import json, random, sys
-    from lmwrapper.sharding import select_shard
+    from lmwrapper.tools.sharding import select_shard
     from lmwrapper.testing import ScriptedLm
 
     k, n, cache, log = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]

@@ -5,15 +5,15 @@ import random
 
 import pytest
 
-from lmwrapper.sharding import (
+from lmwrapper.structs import LmPrompt
+from lmwrapper.testing import ScriptedLm
+from lmwrapper.tools.sharding import (
     add_shard_argument,
     apply_shard,
     parse_shard,
     select_shard,
     shard_of,
 )
-from lmwrapper.structs import LmPrompt
-from lmwrapper.testing import ScriptedLm
 
 
 def _prompts(n=120):

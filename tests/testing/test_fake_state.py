@@ -5,9 +5,10 @@ from pathlib import Path
 
 from lmwrapper import testing
 from lmwrapper.testing import FakeServer
-from lmwrapper.testing.fake_state import FakeState, StoredFile
+from lmwrapper.testing.state import FakeState, StoredFile
 
-ENDPOINTS = ["fake_openai", "fake_batches", "fake_anthropic", "fake_jobs", "fake_http", "fake_state"]
+ENDPOINTS = ["providers/openai", "providers/openai_batches", "providers/anthropic", "jobs", "http",
+             "state"]
 
 
 def imported_modules(name):
@@ -22,7 +23,7 @@ def imported_modules(name):
 
 def test_no_endpoint_module_imports_the_server():
     for name in ENDPOINTS:
-        assert not any("fake_server" in m for m in imported_modules(name)), name
+        assert not any("testing.server" in m for m in imported_modules(name)), name
 
 
 def test_uploads_land_in_the_typed_state():

@@ -1,0 +1,460 @@
+"""`lmwrapper run`: a JSONL file of prompts through a model, answers as JSONL in input order.
+
+    lmwrapper run --model openai/gpt-4o-mini prompts.jsonl -o out.jsonl
+    lmwrapper run --model openai/gpt-4o-mini prompts.jsonl --dry-run    # tokens + cost only
+
+Each input line is one of
+    "What is 2+2?"                                    a prompt string
+    [{"role": "system", "content": "..."}, "Hi"]      chat turns (strings alternate user/assistant)
+    {"prompt": "..." or [...turns], "max_tokens": 5, "temperature": 0, "id": "q1", ...}
+where the object form takes any `LmPrompt` field (`text`/`messages` are accepted for
+`prompt`) and `metadata`; every other field (`id`, a gold `label`, ...) is copied to the
+output line and into the prompt's metadata. `--max-tokens`/`--temperature` apply to lines
+that do not set them. Each output line is `index`, those columns, then the prediction's
+fields; with `num_completions` it holds `samples` instead. A string line for a local
+instruct model is sent as a one-turn chat, through the model's template (`--no-chat-mode`:
+as plain text). Answers are written as they become ready, in input order; the cache makes a
+rerun after a crash free.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import json
+import math
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS
+from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.providers.registry import provider_of
+from lmwrapper.tools.sharding import add_shard_argument, apply_shard
+
+_PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
+_TEXT_KEYS = ("prompt", "text", "messages")
+_OUTPUT_FIELDS = {"index", "samples", "usage"} | {
+    f.name for f in dataclasses.fields(LmPrediction)} - {"prompt", "internals"}
+
+
+class Refused(ValueError):
+    """A flag, the input or the output cannot work: one line for the user, exit 2, nothing sent."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}")
+    return value
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"must be an amount of US dollars >= 0; got {text!r}")
+    return value
+
+
+def add_run_parser(subparsers: Any) -> None:
+    """Register `run` on the `lmwrapper` command's subparsers."""
+    p = subparsers.add_parser("run", help="run a JSONL file of prompts through a model",
+                              description=__doc__.split("\n")[0],
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              epilog=__doc__.split("\n", 2)[2])
+    p.add_argument("input", help="JSONL file of prompts ('-' for stdin)")
+    p.add_argument("--model", "-m", required=True, help="provider/name, e.g. openai/gpt-4o-mini")
+    p.add_argument("-o", "--output", default="-", help="JSONL answers (default: stdout)")
+    p.add_argument("--dry-run", action="store_true", help="print the token and cost estimate only")
+    p.add_argument("--base-url", default=None, help="an OpenAI-compatible server (API models only)")
+    p.add_argument("--max-concurrency", type=_positive_int, default=None,
+                   help="requests in flight (API models only)")
+    p.add_argument("--max-cost-usd", type=_usd, default=None,
+                   help="refuse to start when the run could cost more")
+    p.add_argument("--batch", action="store_true",
+                   help="CompletionWindow.BATCH_ANY: the batch API at its price, where the "
+                        "model's backend has one (otherwise the run is live, and says so). "
+                        "Submits and returns; rerun the same command to collect")
+    p.add_argument("--wait", action="store_true",
+                   help="with --batch: wait for the batches and write the answers")
+    p.add_argument("--max-tokens", type=_positive_int, default=None,
+                   help="max_tokens of lines that do not set it (default: 100, as a bare "
+                        "string prompt in Python)")
+    p.add_argument("--temperature", type=float, default=None, help="default temperature")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--chat-mode", action=argparse.BooleanOptionalAction, default=None,
+                   help="local models: send string lines through the model's chat template "
+                        "(default: yes when the model has one; --no-chat-mode: plain text)")
+    add_shard_argument(p)
+    p.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    try:
+        lm, prompts, rows, window = prepare(args)
+    except Refused as e:
+        print(f"lmwrapper run: {e}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        return dry_run(lm, prompts, window)
+    try:
+        if window is CompletionWindow.BATCH_ANY and not args.wait:
+            from lmwrapper.cli.batch import run_submit
+
+            return run_submit(lm, prompts, rows, args.max_cost_usd, args.output,
+                              cache_dir=args.cache_dir)
+        write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
+    except KeyboardInterrupt:
+        return _interrupted(lm, prompts, window, args)
+    except LmWrapperError as e:  # no key, over the cost limit, bad key ...: say so, no traceback
+        print(f"lmwrapper run: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+    print(f"lmwrapper run: {lm.last_run}", file=sys.stderr)
+    return 0
+
+
+def prepare(args: argparse.Namespace
+            ) -> tuple[LmPredictor, list[LmPrompt], list[dict[str, Any]], CompletionWindow]:
+    """Check the flags, then the output folder, then read the input and make the model:
+    everything that can be wrong is found here, before anything is sent."""
+    check_flags(args.max_tokens, args.temperature)
+    check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
+    check_output(args.output, args.input)
+    try:
+        prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
+        lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
+                     cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache,
+                     chat_mode=getattr(args, "chat_mode", None))
+        prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
+        prompts, rows = apply_shard(args, lm, prompts, rows)
+    except (ValueError, KeyError) as e:
+        raise Refused(str(e)) from None
+    return lm, prompts, rows, _window(lm, args.batch)
+
+
+def check_flags(max_tokens: int | None, temperature: float | None) -> None:
+    """The defaults the flags give every prompt must be valid prompt fields themselves, so a
+    bad flag is blamed on the flag and not on line 1 of the input."""
+    try:
+        if max_tokens is not None:
+            LmPrompt("x", max_tokens=max_tokens)
+        if temperature is not None:
+            LmPrompt("x", temperature=temperature)
+    except ValueError as e:  # "LmPrompt.max_tokens must be ..." → "--max-tokens must be ..."
+        message = str(e)
+        for field in ("max_tokens", "temperature"):
+            message = message.replace(f"LmPrompt.{field}", "--" + field.replace("_", "-"))
+        raise Refused(message) from None
+
+
+def check_batch_flags(batch: bool, wait: bool, no_cache: bool) -> None:
+    """Submit-and-return keeps the answers in the cache until a rerun writes them out."""
+    if wait and not batch:
+        raise Refused("--wait applies to --batch only (a live run always waits); drop --wait "
+                      "or add --batch")
+    if batch and not wait and no_cache:
+        raise Refused("--batch without --wait keeps the answers in the cache until a rerun "
+                      "writes them; with --no-cache add --wait (or drop --no-cache)")
+
+
+def check_output(output: str, source: str = "-") -> None:
+    """Refuse an output path that cannot be written, or that is the input (writing answers
+    would wipe the prompts, and a run stopped midway would leave neither), before any answer
+    is paid for."""
+    if output == "-":
+        return
+    path = Path(output)
+    folder = path.parent
+    if source != "-" and path.exists() and os.path.samefile(path, source):
+        raise Refused(f"-o {output} is the input file; writing the answers there would erase "
+                      f"the prompts. Write them elsewhere, e.g. -o {path.with_suffix('')}"
+                      f".answers.jsonl")
+    if path.is_dir():
+        raise Refused(f"-o {output} is a folder; give a file name, e.g. -o {path / 'answers.jsonl'}")
+    if not folder.is_dir():
+        raise Refused(f"-o {output}: the folder {folder} does not exist; create it "
+                      f"(mkdir -p {folder}) or write elsewhere")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise Refused(f"-o {output}: cannot write there (permission denied); choose another path")
+
+
+def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
+    if not batch:
+        return CompletionWindow.ASAP
+    if lm.supports_batch:
+        return CompletionWindow.BATCH_ANY
+    # Until this backend has a batch engine, --batch would run live while claiming the batch
+    # price: run it live, price it live, and say so.
+    print(f"lmwrapper run: --batch: lmwrapper has no batch engine for {lm.model_name()} yet; "
+          f"these prompts run live, at the live price (and --dry-run prices them live).",
+          file=sys.stderr)
+    return CompletionWindow.ASAP
+
+
+def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
+                  window: CompletionWindow, max_cost_usd: float | None, output: str) -> None:
+    results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
+    out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115  (closed below unless stdout)
+    try:
+        for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
+            out.write(json.dumps(output_record(i, columns, result), ensure_ascii=False) + "\n")
+            out.flush()
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()  # stops the run: nothing new is sent, what arrives is stored
+        if out is not sys.stdout:
+            out.close()
+
+
+def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow,
+                 args: argparse.Namespace) -> int:
+    """Ctrl-C: say how much is safe in the cache and how to go on; exit 130 like a shell."""
+    total = len(prompts)
+    try:
+        if args.no_cache:
+            print(f"lmwrapper run: interrupted; nothing is cached (--no-cache), so a rerun "
+                  f"starts over ({total} prompts)", file=sys.stderr)
+            return 130
+        from lmwrapper.core.money import uncached
+
+        todo, _ = uncached(lm, prompts, window)
+        print(f"lmwrapper run: interrupted; {total - len(todo)} of {total} answers saved; "
+              f"rerun the same command to resume", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("lmwrapper run: interrupted again; stopped without counting the saved answers",
+              file=sys.stderr)
+    except LmWrapperError as e:
+        print(f"lmwrapper run: interrupted; could not count the saved answers ({e})", file=sys.stderr)
+    return 130
+
+
+def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) -> int:
+    from lmwrapper.core.money import uncached
+
+    todo, samples = uncached(lm, prompts, window)
+    est = lm.estimate_cost(todo, window, samples=samples)
+    print(f"model: {lm.model_name()}  window: {window.value}")
+    print(f"prompts: {len(prompts)}  cached: {len(prompts) - len(todo)}  to send: {len(todo)} "
+          f"({sum(samples)} samples)")
+    tokens_in, tokens_out = est.input_tokens, est.max_output_tokens
+    if (est.free or not est.priced) and todo and not tokens_in:  # a local model: its tokenizer counts
+        tokens_in, tokens_out = _count_tokens(lm, todo, samples)
+    print(f"input tokens: {tokens_in}  output tokens (upper bound): {tokens_out}")
+    if est.free:
+        print("cost: $0 (a local model)")
+    elif est.priced:
+        print(f"cost upper bound: ${est.total_usd:.6f} "
+              f"(input ${est.input_usd:.6f} + output ${est.output_usd:.6f})")
+    else:
+        print("cost upper bound: unknown (no price for this model)")
+    return 0
+
+
+def _count_tokens(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> tuple[Any, Any]:
+    """(input, output upper bound) tokens by the model's own tokenizer and chat template; the
+    weights are not loaded. "unknown" where the model cannot count."""
+    try:
+        tokens_in = sum(lm.estimate_tokens_in_prompt(p) for p in todo)
+        tokens_out = sum((p.max_tokens or lm.default_max_tokens(p)) * n
+                         for p, n in zip(todo, samples, strict=True))
+    except NotImplementedError:
+        return "unknown", "unknown"
+    return tokens_in, tokens_out
+
+
+def read_prompts(path: str, max_tokens: int | None = None,
+                 temperature: float | None = None) -> tuple[list[LmPrompt], list[dict[str, Any]]]:
+    """Prompts and their passed-through columns (`id`, labels, ...) from a JSONL file; a bad
+    line raises ValueError naming its number."""
+    prompts, rows = [], []
+    for number, line in _lines(path):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            example = json.dumps(line.strip()[:60])
+            raise ValueError(f"{path} line {number} is not JSON ({e.msg}); write each prompt as "
+                             f"a JSON value, e.g. {example}") from None
+        if "\\u" in line:  # a surrogate can only come in as an escape: the file is UTF-8
+            _refuse_lone_surrogates(value, path, number)
+        try:
+            prompt, cols = parse_line(value, max_tokens, temperature)
+        except (ValueError, TypeError, KeyError) as e:
+            raise ValueError(f"{path} line {number}: {e}") from None
+        prompts.append(prompt)
+        rows.append(cols)
+    return prompts, rows
+
+
+def _refuse_lone_surrogates(value: Any, path: str, number: int) -> None:
+    """JSON lets `"\\ud800"` stand alone, but such text is not Unicode and cannot be hashed,
+    stored or sent: refuse it here, by line, rather than with a traceback later."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        bad = e.object[e.start:e.end].encode("unicode_escape", "backslashreplace").decode()
+        raise ValueError(f"{path} line {number} holds {bad}, half of a UTF-16 surrogate pair, "
+                         f"which is not valid text; fix how the file was written (escape whole "
+                         f"characters, e.g. \\ud83d\\ude00 for one emoji)") from None
+
+
+def _lines(path: str) -> Iterator[tuple[int, str]]:
+    """(number, line) for the non-blank lines of `path` ('-': stdin); ValueError when the file
+    cannot be read, naming it."""
+    try:
+        f = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    except FileNotFoundError:
+        raise ValueError(f"input file {path} does not exist") from None
+    except OSError as e:
+        raise ValueError(f"cannot read input file {path}: {e.strerror}") from None
+    with f:
+        number = 0
+        try:
+            for number, line in enumerate(f, 1):
+                if number == 1:  # a UTF-8 BOM, as Excel and Notepad write one, is not the line's
+                    line = line.removeprefix("\ufeff")
+                if line.strip():
+                    yield number, line
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} line {number + 1} is not UTF-8 text; save the file as "
+                             f"UTF-8 JSONL") from None
+
+
+def parse_line(value: Any, max_tokens: int | None = None,
+               temperature: float | None = None) -> tuple[LmPrompt, dict[str, Any]]:
+    """One JSON value → (LmPrompt, the columns copied to its output line: `id` and any field
+    that is not a prompt field, e.g. a gold label; those also go into the prompt's metadata)."""
+    if isinstance(value, (str, list)):
+        value = {"prompt": value}
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a string, a list of chat turns or an object; got {value!r}")
+    fields = dict(value)
+    texts = [k for k in _TEXT_KEYS if k in fields]
+    if len(texts) != 1:
+        raise ValueError(_no_prompt_field(fields, texts))
+    text = fields.pop(texts[0])
+    columns = {k: fields.pop(k) for k in list(fields) if k not in _PROMPT_FIELDS}
+    _check_columns(columns)
+    extra = {k: v for k, v in columns.items() if k != "id"}
+    if extra:
+        meta = fields.get("metadata")
+        fields["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta or extra
+    # as a bare string in Python (the seed's rule): a line without max_tokens asks for 100
+    # tokens, not the model's whole output limit ("max_tokens": null asks for that)
+    fields.setdefault("max_tokens", BARE_STRING_MAX_TOKENS if max_tokens is None else max_tokens)
+    if temperature is not None:
+        fields.setdefault("temperature", temperature)
+    return LmPrompt.from_dict({"text": text, **fields}), columns
+
+
+def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:
+    """Why an object line has no single prompt field, naming what it has and, for a misspelt
+    or differently cased `prompt` (`promt`, `Prompt`), the field it looks like."""
+    want = f"give the prompt in exactly one of {', '.join(_TEXT_KEYS)}"
+    if texts:
+        return f"the line has {' and '.join(texts)}: {want}"
+    for name in fields:
+        close = difflib.get_close_matches(name.lower(), _TEXT_KEYS, n=1, cutoff=0.75)
+        if close:
+            return f"no prompt field: did you mean {close[0]!r} instead of {name!r}? ({want})"
+    has = ", ".join(repr(k) for k in fields) or "no fields"
+    return f"no prompt field (the line has {has}); {want}, e.g. rename your text column to 'prompt'"
+
+
+def _check_columns(columns: dict[str, Any]) -> None:
+    """A column that looks like a misspelt prompt field, or that the output line would
+    overwrite, is refused: passing it through silently would lose it or its meaning."""
+    for name in columns:
+        close = difflib.get_close_matches(name, sorted(_PROMPT_FIELDS), n=1, cutoff=0.8)
+        if close:
+            raise ValueError(f"unknown field {name!r}: did you mean {close[0]!r}? (other fields "
+                             f"are copied to the output line; known prompt fields: "
+                             f"{', '.join(sorted(_PROMPT_FIELDS))})")
+        if name in _OUTPUT_FIELDS:
+            raise ValueError(f"field {name!r} would be overwritten by the output's {name!r}; "
+                             f"rename the column (e.g. to 'input_{name}')")
+
+
+def output_record(index: int, columns: dict[str, Any],
+                  result: LmPrediction | list[LmPrediction]) -> dict[str, Any]:
+    """The output line: `index`, the input's passed-through columns, then the prediction."""
+    rec: dict[str, Any] = {"index": index, **columns}
+    if isinstance(result, list):
+        rec["samples"] = [p.to_dict(include_prompt=False) for p in result]
+    else:
+        rec.update(result.to_dict(include_prompt=False))
+    return rec
+
+
+def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | None = None,
+            cache_dir: str | None = None, cache_default: bool = True,
+            chat_mode: bool | None = None) -> LmPredictor:
+    """`openai/gpt-4o-mini` → the model, by `lmwrapper.providers.registry` (the names `get_lm` takes);
+    ValueError with "did you mean" otherwise, or when a flag does not apply to the model."""
+    provider, name = provider_of(spec)
+    kw: dict[str, Any] = {"cache_dir": cache_dir, "cache_default": cache_default}
+    if provider.local:
+        _refuse_api_flags(spec, base_url, max_concurrency)
+        if chat_mode is False:  # no template at all, for chat lines too (see apply_chat_mode)
+            kw["use_chat_mode"] = False
+    else:
+        if chat_mode is not None:
+            raise ValueError(f"--chat-mode/--no-chat-mode apply to local models only; {spec} is "
+                             f"an API model (give a prompt as chat turns to send a chat)")
+        if provider.name == "openai" or base_url:
+            kw["base_url"] = base_url
+        if max_concurrency is not None:
+            kw["max_concurrency"] = max_concurrency
+    try:
+        return provider.make(name, **kw)
+    except ImportError as e:
+        raise ValueError(f"the {provider.name} backend is not available here ({e})") from None
+
+
+def apply_chat_mode(spec: str, lm: LmPredictor, prompts: list[LmPrompt],
+                    chat_mode: bool | None) -> list[LmPrompt]:
+    """On the command line a string line for a local instruct model is a question, not text to
+    continue: it is sent as a one-turn chat (the model's template applies) unless
+    --no-chat-mode. A real chat prompt, not a flag in the model's identity, so its cache key
+    says what was sent."""
+    if chat_mode is False or not provider_of(spec)[0].local:
+        return prompts
+    # the model's identity knows whether it has a template: asking the tokenizer would load it
+    # (and torch) even for a fully cached run
+    if not _has_chat_template(lm):
+        if chat_mode:
+            raise ValueError(f"--chat-mode: {lm.model_name()} has no chat template; drop the flag "
+                             f"to send string lines as plain text")
+        return prompts
+    return [p if p.is_text_a_chat() else dataclasses.replace(p, text=[str(p.text)])
+            for p in prompts]
+
+
+def _has_chat_template(lm: LmPredictor) -> bool:
+    try:
+        return bool(lm.is_chat_model)
+    except NotImplementedError:
+        return bool(getattr(getattr(lm, "tokenizer", None), "chat_template", None))
+
+
+def _refuse_api_flags(spec: str, base_url: str | None, max_concurrency: int | None) -> None:
+    """A local model runs in this process: flags about API servers would be silently ignored."""
+    if base_url is not None:
+        raise ValueError(f"--base-url does not apply to {spec}: a local model runs in this "
+                         f"process. For a model behind an OpenAI-compatible server (vLLM, TGI, "
+                         f"llama.cpp) use --model openai/NAME --base-url URL")
+    if max_concurrency is not None:
+        raise ValueError(f"--max-concurrency does not apply to {spec}: a local model runs its "
+                         f"prompts in batches on this machine's device; drop the flag")

@@ -1,0 +1,374 @@
+"""Model facts from sources maintained for us: prices and context windows from `genai-prices`,
+shutdown dates and current model names from the installed provider SDKs.
+
+    >>> f = published("openai", "gpt-4o-mini-2024-07-18")     # a snapshot finds its model
+    >>> f.model_id, f.context_window, f.input_usd_per_mtok
+    ('gpt-4o-mini', 128000, 0.15)
+    >>> published("openai", "gpt-4o-mni") is None             # a typo is not priced as gpt-4o
+    True
+
+Nothing here is a fact we wrote: `pip install -U genai-prices` (pydantic's, updated weekly on
+PyPI) prices next month's model, and `pip install -U openai anthropic` brings each SDK's own
+list of model names and its deprecation table. What no maintained source has (which
+parameters a model family takes, its output limit, its endpoint) lives in each provider's
+`models.toml`, row by row with its source and date.
+
+Why our own code: genai-prices answers "what did this usage cost", one call at a time; the
+engine needs the rates themselves up front (the cost bound before anything is sent, the
+batch discount on top), a "does any source know this name" test for did-you-mean, and the
+SDKs' shutdown dates, which no package collects. Everything loads lazily, on the first model
+built (genai-prices' data is 1.6 MB of Python: `import lmwrapper` must stay light).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Self
+
+# genai-prices' provider ids for ours.
+_PRICE_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
+
+
+@dataclass(frozen=True)
+class PublishedFacts:
+    """What genai-prices says of one model (USD per million tokens at the live rate).
+
+    `long_context_from`: prompts of more input tokens than this are billed at the `long_*`
+    rates (OpenAI's GPT-5.4+ above 272K tokens, for example); None when the rate is flat.
+    """
+
+    model_id: str
+    context_window: int | None
+    input_usd_per_mtok: float | None
+    output_usd_per_mtok: float | None
+    cache_read_usd_per_mtok: float | None
+    cache_write_usd_per_mtok: float | None
+    long_context_from: int | None = None
+    long_input_usd_per_mtok: float | None = None
+    long_output_usd_per_mtok: float | None = None
+
+
+def genai_prices_version() -> str:
+    """`genai-prices 0.2.5`: the data's source, as shown beside a price."""
+    from importlib.metadata import version
+
+    return f"genai-prices {version('genai-prices')}"
+
+
+def published(provider: str, name: str) -> PublishedFacts | None:
+    """genai-prices' facts for `name` (a snapshot or alias finds its model), else None."""
+    return _published(provider, name.removeprefix(f"{provider}/").lower())
+
+
+@functools.lru_cache(maxsize=512)
+def _published(provider: str, name: str) -> PublishedFacts | None:
+    model = _price_model(provider, name)
+    if model is None:
+        return None
+    prices = model.get_prices(dt.datetime.now(tz=dt.UTC))
+    base_in, tier_in = _rates(prices.input_mtok)
+    base_out, tier_out = _rates(prices.output_mtok)
+    tier_from = tier_in[0] if tier_in else tier_out[0] if tier_out else None
+    return PublishedFacts(
+        model.id, model.context_window, base_in, base_out,
+        _rates(prices.cache_read_mtok)[0], _rates(prices.cache_write_mtok)[0],
+        tier_from, tier_in[1] if tier_in else base_in, tier_out[1] if tier_out else base_out)
+
+
+def _price_model(provider: str, name: str) -> Any:
+    """genai-prices' ModelInfo for `name`, or None (also when the package is missing)."""
+    try:
+        from genai_prices.data_snapshot import get_snapshot
+    except ImportError:
+        return None
+    try:
+        _, model = get_snapshot().find_provider_model(name, None, _PRICE_PROVIDER[provider], None)
+    except LookupError:
+        return None
+    return model
+
+
+def _rates(price: Any) -> tuple[float | None, tuple[int, float] | None]:
+    """(base rate, (first tier's start, its rate) or None) of a genai-prices price field."""
+    if price is None:
+        return None, None
+    if isinstance(price, Decimal | int | float):
+        return float(price), None
+    tiers = sorted(price.tiers, key=lambda t: t.start)
+    first = (int(tiers[0].start), float(tiers[0].price)) if tiers else None
+    return float(price.base), first
+
+
+def price_model_ids(provider: str) -> list[str]:
+    """Every model id genai-prices knows for `provider` (empty without the package)."""
+    try:
+        from genai_prices.data_snapshot import get_snapshot
+    except ImportError:
+        return []
+    wanted = _PRICE_PROVIDER[provider]
+    return [m.id for p in get_snapshot().providers if p.id == wanted for m in p.models]
+
+
+# -- the SDKs' own lists ---------------------------------------------------------------------
+
+# Where each SDK keeps its model names (typing Literals) and its deprecation table. They are
+# read as text, not imported: importing an SDK costs more than the run's whole planning.
+_SDK_NAME_FILES = {
+    "openai": [("openai", "types/shared/chat_model.py", "ChatModel"),
+               ("openai", "types/completion_create_params.py", "model: Required[")],
+    "anthropic": [("anthropic", "types/model_param.py", "ModelParam")],
+}
+_SDK_SHUTDOWN_FILES = {"openai": ("openai", "types/shared/chat_model.py"),
+                       "anthropic": ("anthropic", "_data/deprecated_models.py")}
+
+
+def _sdk_source(package: str, path: str) -> str:
+    """The text of `path` inside the installed `package`, without importing it ("" if absent)."""
+    import importlib.util
+    from pathlib import Path
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return ""
+    if spec is None or not spec.submodule_search_locations:
+        return ""
+    file = Path(next(iter(spec.submodule_search_locations))) / path
+    return file.read_text("utf-8") if file.is_file() else ""
+
+
+@functools.lru_cache(maxsize=4)
+def sdk_model_names(provider: str) -> tuple[str, ...]:
+    """The model names the installed SDK lists in its request types (empty without it)."""
+    names: list[str] = []
+    for package, path, marker in _SDK_NAME_FILES[provider]:
+        source = _sdk_source(package, path)
+        start = source.find(marker)
+        if start >= 0:
+            literal = source[start:source.find('"""', start)]
+            names += re.findall(r'"([a-z0-9][a-z0-9.\-]*)"', literal)
+    return tuple(dict.fromkeys(names))
+
+
+_MONTH_DAY = re.compile(r"(\w+) (\d+)\w*, (\d{4})")
+
+
+@functools.lru_cache(maxsize=4)
+def sdk_shutdowns(provider: str) -> dict[str, dt.date]:
+    """Model name → announced shutdown date, from the installed SDK's own table.
+
+    anthropic: `anthropic/_data/deprecated_models.py` (`DEPRECATED_MODELS`, which the SDK
+    warns with too); openai: the "Deprecated values" list under `ChatModel` in
+    `openai/types/shared/chat_model.py` ("Announced shutdown date: 2026-12-11"). Empty when
+    the SDK is missing or has none.
+    """
+    source = _sdk_source(*_SDK_SHUTDOWN_FILES[provider])
+    if provider == "anthropic":
+        return {m: _parse_long_date(d)
+                for m, d in re.findall(r'"([^"]+)":\s*"([^"]+)"', source)}
+    return _openai_shutdowns(source)
+
+
+def _parse_long_date(text: str) -> dt.date:
+    """`January 22nd, 2027` → 2027-01-22."""
+    m = _MONTH_DAY.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"unexpected date {text!r} in the anthropic SDK's deprecation table")
+    return dt.datetime.strptime(f"{m[1]} {m[2]} {m[3]}", "%B %d %Y").date()
+
+
+def _openai_shutdowns(source: str) -> dict[str, dt.date]:
+    """Parse `- "a", "b": Announced shutdown date: YYYY-MM-DD.` items of the docstring."""
+    out: dict[str, dt.date] = {}
+    section = source.partition("Deprecated values:")[2]
+    for item in re.split(r"\n- ", section):
+        names, _, rest = " ".join(item.split()).partition(": Announced shutdown date:")
+        date = re.match(r"\s*(\d{4}-\d{2}-\d{2})", rest)
+        if date:
+            for name in re.findall(r'"([^"]+)"', names):
+                out[name] = dt.date.fromisoformat(date[1])
+    return out
+
+
+def known_names(provider: str) -> list[str]:
+    """Every name some source knows: genai-prices' ids and the SDK's listed names."""
+    return list(dict.fromkeys([*price_model_ids(provider), *sdk_model_names(provider)]))
+
+
+def is_known(provider: str, name: str) -> bool:
+    """Does any source know `name` (genai-prices matches snapshots and aliases too)?"""
+    return name in sdk_model_names(provider) or published(provider, name) is not None
+
+
+# -- what no maintained source has: each provider's models.toml ------------------------------
+
+@dataclass(frozen=True)
+class FamilyTable:
+    """A provider's `models.toml`: `[defaults]` and `[families."prefix"]` rows, and any other
+    top-level table under its name in `sections` (Claude's `[api]` versions).
+
+    >>> t = FamilyTable({"max_output_tokens": 1}, {"gpt-4": {"kind": "chat"},
+    ...                                              "gpt-4o": {"kind": "chat", "max_output_tokens": 9}})
+    >>> t.row("gpt-4o-mini-2024-07-18")["max_output_tokens"], t.row("gpt-4-0613")["max_output_tokens"]
+    (9, 1)
+    """
+
+    defaults: dict[str, Any]
+    families: dict[str, dict[str, Any]]
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, package: str) -> FamilyTable:
+        """The `models.toml` shipped inside `package` (e.g. `lmwrapper.providers.anthropic`)."""
+        import tomllib
+        from importlib.resources import files
+
+        data = tomllib.loads(files(package).joinpath("models.toml").read_text("utf-8"))
+        return cls(data.pop("defaults", {}), data.pop("families", {}), data)
+
+    def family(self, name: str) -> str | None:
+        """The longest row key `name` starts with, or None."""
+        keys = [k for k in self.families if name.startswith(k)]
+        return max(keys, key=len) if keys else None
+
+    def explicit(self, name: str) -> dict[str, Any]:
+        """The family row of `name` alone (empty when none): facts that win over the sources."""
+        family = self.family(name)
+        return self.families[family] if family else {}
+
+    def row(self, name: str) -> dict[str, Any]:
+        """The defaults, overridden by the family row of `name` (if any)."""
+        return {**self.defaults, **self.explicit(name)}
+
+
+def retirement(provider: str, name: str, row: dict[str, Any]) -> dt.date | None:
+    """When `name` is (or was) shut down: the SDK's table first, else our row's `retired`."""
+    sdk = sdk_shutdowns(provider).get(name)
+    if sdk is not None:
+        return sdk
+    retired = row.get("retired")
+    return dt.date.fromisoformat(retired) if isinstance(retired, str) else retired
+
+
+class ModelInfo(str):
+    """A model name (it *is* the str, as lmwrapper 0.18's were) whose facts are looked up on
+    first use; facts given when it was made win over the sources.
+
+    A provider's subclass names its facts (`FACTS`), those its `models.toml` alone answers
+    (`TABLE_FACTS`: checking a prompt loads no price data), and implements `table_row` and
+    `sourced` (every fact, from the sources and what was given).
+    """
+
+    FACTS: tuple[str, ...] = ()
+    TABLE_FACTS: tuple[str, ...] = ()
+
+    def __getattr__(self, attr: str) -> Any:  # only for what is not set yet: the facts
+        given = self.__dict__.get("_given", {})
+        if attr in self.TABLE_FACTS and attr not in given:
+            row = self.table_row()
+            # set as plain attributes: the hot path (a prompt checked per attribute read)
+            # then reads them without coming back here
+            self.__dict__.update({f: row[f] for f in self.TABLE_FACTS if f not in given})
+        elif attr in self.FACTS:
+            self.__dict__.update(self._resolved())
+        else:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+        return self.__dict__[attr]
+
+    def _resolved(self) -> dict[str, Any]:
+        """Every fact: from the sources, and what was given."""
+        return {f: v for f, v in self.sourced(self.__dict__.get("_given", {})).items()
+                if f in self.FACTS}
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickle/copy as name + the facts it was given
+        return (_rebuild, (type(self), str(self), self.given()))
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    def given(self) -> dict[str, Any]:
+        """The facts given when it was made (the rest come from the sources)."""
+        return dict(self.__dict__.get("_given", {}))
+
+    def facts(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.FACTS}
+
+    @classmethod
+    def made(cls, name: str, given: dict[str, Any]) -> Self:
+        """`name` with the facts `given` (checked by name), bypassing the 0.18 constructor."""
+        unknown = set(given) - set(cls.FACTS)
+        if unknown:
+            raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(cls.FACTS)}")
+        return _rebuild(cls, name, given)
+
+    def table_row(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def sourced(self, given: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+def _rebuild(cls: type[ModelInfo], name: str, given: dict[str, Any]) -> Any:
+    obj = str.__new__(cls, name)
+    obj.__dict__["_given"] = dict(given)
+    return obj
+
+
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_if_retiring(provider: str, name: str, date: dt.date | None,
+                     today: dt.date | None = None) -> None:
+    """Warn once per process and model that `name` shuts down (or shut down) on `date`."""
+    if date is None or (provider, name) in _WARNED:
+        return
+    import warnings
+
+    from lmwrapper.core.errors import ModelRetiringWarning
+
+    _WARNED.add((provider, name))
+    today = today or dt.date.today()
+    if date <= today:
+        text = (f"{provider}/{name} was shut down by its provider on {date}: requests for it "
+                "fail (cached answers still load). Pick a current model: `lmwrapper models`.")
+    else:
+        text = (f"{provider}/{name} shuts down on {date} ({(date - today).days} days from "
+                "now): move to a current model before then (`lmwrapper models`).")
+    warnings.warn(text, ModelRetiringWarning, stacklevel=3)
+
+
+def did_you_mean(name: str, known: list[str], cutoff: float = 0.85) -> list[str]:
+    """Known names close enough to `name` to be what was meant (a typo, not a new model)."""
+    import difflib
+
+    return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
+
+
+def model_not_found_hint(provider: str, name: str, shutdown: dt.date | None = None) -> str:
+    """What to tell someone whose model name the provider does not know: when it was
+    retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
+    any source knows (genai-prices, the SDK's list) that are still served; and where to find
+    current ones."""
+    try:
+        names, ends = known_names(provider), sdk_shutdowns(provider)
+    except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
+        names, ends = [], {}
+    shutdown = shutdown or ends.get(name)
+    today = dt.date.today()
+    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's
+    # prefix), nor a name that is itself retired
+    names = [n for n in names if ":" not in n and n != name and ends.get(n, today) >= today]
+    close = did_you_mean(name, names, cutoff=0.75)
+    retired = f"it was shut down on {shutdown}; " if shutdown else ""
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
+
+
+__all__ = ["FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
+           "is_known", "known_names", "model_not_found_hint", "published", "retirement",
+           "sdk_model_names", "sdk_shutdowns", "warn_if_retiring"]

@@ -1,0 +1,459 @@
+"""The values that travel through lmwrapper: prompts, chat turns, predictions.
+
+Values are frozen. A prompt knows its canonical JSON (every field that can change the
+output, with defaults normalised), which is what the cache key hashes:
+
+    >>> LmPrompt("hi", max_tokens=5).canonical() == LmPrompt("hi", max_tokens=5, stop=[]).canonical()
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import InitVar, dataclass, field
+from types import GenericAlias
+from typing import Any, ClassVar, Literal
+
+from lmwrapper.compat018.values import (  # noqa: F401  (0.18's names, kept apart; re-exported)
+    ChatGptRoles,
+    PredictionCompat018,
+    PromptCompat018,
+    StopMode,
+    function_call_018,
+    prompt_018_args,
+)
+from lmwrapper.core.chat import (  # noqa: F401  (their home was here: re-exported)
+    LM_CHAT_DIALOG_COERCIBLE_TYPES,
+    ROLES,
+    ChatTurnLike,
+    LmChatDialog,
+    LmChatTurn,
+)
+from lmwrapper.core.structured import is_schema_class, response_format_key
+
+
+@dataclass(frozen=True)
+class ModelInternalsRequest:
+    """What a local model should return besides the text (see `LmPrediction.internals`).
+
+    Layers are chosen by index (negative counts from the end, 0 is the embeddings) or by
+    fraction of depth (0.0 = embeddings, 1.0 = last layer); neither means every layer.
+    """
+
+    return_hidden_states: bool = False
+    return_attentions: bool = False
+    hidden_layer_indexes: tuple[int, ...] | None = None
+    hidden_layer_fractions: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("hidden_layer_indexes", "hidden_layer_fractions"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))
+        for f in self.hidden_layer_fractions or ():
+            if not 0.0 <= f <= 1.0:
+                raise ValueError(f"ModelInternalsRequest.hidden_layer_fractions must be in [0, 1]; got {f}")
+
+    def canonical(self) -> dict[str, Any]:
+        """The fields that differ from their defaults (a new field with a default keeps old keys)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v != _INTERNALS_DEFAULTS[k]}
+
+
+ResponseFormat = Literal["text", "json_object"] | Mapping[str, Any] | type | None
+
+
+@dataclass(frozen=True)
+class LmPrompt(PromptCompat018):
+    """A request for a completion. Everything but `cache` and `metadata` is part of its cache key.
+
+    `text` is a string (completion) or a chat: a list of strings alternating user/assistant,
+    or `LmChatTurn`s. `num_completions=None` returns one `LmPrediction`; an int returns a list.
+    """
+
+    text: str | LmChatDialog | Sequence[ChatTurnLike]
+    max_tokens: int | None = None
+    stop: Sequence[str] | None = None
+    # 0.18's, in 0.18's place so its positional calls line up; not a field (see
+    # compat_values.prompt_018_args: it never changes the output, so never the cache key)
+    stop_mode: InitVar[StopMode | str] = StopMode.AUTO
+    logprobs: int | None = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    num_completions: int | None = None
+    cache: bool | None = None
+    echo: bool = False
+    add_bos_token: bool | None = None
+    add_special_tokens: bool = True
+    model_internals_request: ModelInternalsRequest | None = None
+    metadata: Any = field(default=None, compare=False)
+    max_completion_tokens: InitVar[int | None] = None  # 0.18's; another name for max_tokens
+    seed: int | None = None
+    response_format: ResponseFormat = None
+
+    def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
+        if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
+            prompt_018_args(self, stop_mode, max_completion_tokens)
+        if not isinstance(self.text, str):
+            _check_text_type(self.text)
+            object.__setattr__(self, "text", LmChatDialog(self.text))
+        if isinstance(self.stop, str):
+            object.__setattr__(self, "stop", (self.stop,))
+        elif self.stop is not None:
+            object.__setattr__(self, "stop", tuple(self.stop))
+        for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+        _validate(self)
+
+    # 0.18's LmPrompt was Generic in its metadata type: `LmPrompt[MyMeta]` still works.
+    __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)
+
+    def is_text_a_chat(self) -> bool:
+        return isinstance(self.text, LmChatDialog)
+
+    def get_text_as_chat(self) -> LmChatDialog:
+        if isinstance(self.text, LmChatDialog):
+            return self.text
+        return LmChatDialog([str(self.text)])
+
+    def get_text_as_string_default_form(self) -> str:
+        """The text as a string; a chat is written in `LmChatDialog.to_default_string_prompt` form."""
+        if isinstance(self.text, LmChatDialog):
+            return self.text.to_default_string_prompt()
+        return str(self.text)
+
+    @property
+    def samples_needed(self) -> int:
+        """How many distinct samples this prompt needs (1 when decoding is greedy)."""
+        return 1 if self.temperature == 0.0 else (self.num_completions or 1)
+
+    def canonical(self, *, include_defaults: bool = False) -> dict[str, Any]:
+        """Every output-affecting field by name, normalised (stop None == [], a chat as dicts).
+
+        Fields at their default are left out (unless `include_defaults`): the cache key hashes
+        this dict, so a field added later with a default does not change any existing key.
+        `num_completions` is left out too: samples are cached as rows with a sample index.
+
+            >>> LmPrompt("hi", max_tokens=5).canonical()
+            {'kind': 'text', 'text': 'hi', 'max_tokens': 5}
+        """
+        text: Any = self.text
+        if isinstance(text, LmChatDialog):
+            text = [t.as_dict() for t in text]
+        full = {
+            "kind": "chat" if isinstance(self.text, LmChatDialog) else "text",
+            "text": text,
+            "max_tokens": self.max_tokens,
+            "stop": list(self.stop) if self.stop else [],
+            "logprobs": self.logprobs or 0,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "presence_penalty": self.presence_penalty,
+            "frequency_penalty": self.frequency_penalty,
+            "echo": self.echo,
+            "add_bos_token": self.add_bos_token,
+            "add_special_tokens": self.add_special_tokens,
+            "internals": self.model_internals_request.canonical()
+            if self.model_internals_request
+            else None,
+            "seed": self.seed,
+            "response_format": response_format_key(self.response_format),
+        }
+        if include_defaults:
+            return full
+        # `kind` and `text` have no default, so they always count. Validation fixed each
+        # field's type, so `==` cannot confuse 1 with True or 1.0.
+        default = _CANONICAL_DEFAULTS.get
+        return {k: v for k, v in full.items() if v != default(k, _ALWAYS)}
+
+    def to_dict(self, *, defaults: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict of every field, as given (`from_dict` rebuilds an equal prompt);
+        `defaults=False` leaves out the fields at their default (`from_dict` fills them in)."""
+        d = {name: getattr(self, name) for name in _PROMPT_FIELDS}
+        if not defaults:
+            d = {k: v for k, v in d.items() if not _is_default(k, v)}
+        if isinstance(self.text, LmChatDialog):
+            d["text"] = self.text.as_dicts()
+        if self.stop is not None:
+            d["stop"] = list(self.stop)
+        if self.model_internals_request is not None:
+            d["model_internals_request"] = self.model_internals_request.canonical()
+        if is_schema_class(self.response_format):
+            d["response_format"] = response_format_key(self.response_format)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LmPrompt:
+        d = dict(d)
+        if d.get("model_internals_request") is not None:
+            d["model_internals_request"] = ModelInternalsRequest(**d["model_internals_request"])
+        return cls(**d)
+
+
+# The InitVar's default left a class attribute `LmPrompt.stop_mode` (AUTO) that would hide
+# `PromptCompat018.stop_mode`, the property 0.18 code reads (and type-checks); __init__ keeps
+# its own copy of the default.
+delattr(LmPrompt, "stop_mode")
+
+
+def _check_text_type(text: Any) -> None:
+    """A clear TypeError for a `text` that is neither a str nor a list of chat turns."""
+    if isinstance(text, (bytes, bytearray)):
+        raise TypeError("LmPrompt.text must be a str or a list of chat turns; got bytes: "
+                        "decode it first, e.g. LmPrompt(data.decode('utf-8'))")
+    if isinstance(text, Mapping) or not isinstance(text, Iterable):
+        raise TypeError("LmPrompt.text must be a str (a completion prompt) or a list of chat "
+                        f"turns (str, LmChatTurn, (role, content) or dict); got {type(text).__name__}"
+                        + (": wrap the turn in a list" if isinstance(text, Mapping) else ""))
+
+
+def _check(ok: bool, field_name: str, allowed: str, value: Any) -> None:
+    if not ok:
+        raise ValueError(f"LmPrompt.{field_name} must be {allowed}; got {value!r}")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _validate(p: LmPrompt) -> None:
+    m = p.max_tokens
+    _check(m is None or (_is_int(m) and (m >= 1 or (m == 0 and p.echo is True))), "max_tokens",
+           "None or an int >= 1 (0 only with echo=True: score the prompt, generate nothing)", m)
+    _check(p.stop is None or all(isinstance(s, str) and s for s in p.stop), "stop",
+           "None or a list of non-empty strings", p.stop)
+    _check(p.logprobs is None or (_is_int(p.logprobs) and 0 <= p.logprobs <= 20), "logprobs",
+           "None or an int in [0, 20]", p.logprobs)
+    _check(_is_num(p.temperature) and 0.0 <= p.temperature <= 2.0, "temperature",
+           "a number in [0, 2]", p.temperature)
+    _check(_is_num(p.top_p) and 0.0 < p.top_p <= 1.0, "top_p", "a number in (0, 1]", p.top_p)
+    for name in ("presence_penalty", "frequency_penalty"):
+        v = getattr(p, name)
+        _check(_is_num(v) and -2.0 <= v <= 2.0, name, "a number in [-2, 2]", v)
+    n = p.num_completions
+    _check(n is None or (_is_int(n) and n >= 1), "num_completions", "None or an int >= 1", n)
+    _check(p.cache is None or isinstance(p.cache, bool), "cache", "None, True or False", p.cache)
+    for name in ("echo", "add_special_tokens"):
+        _check(isinstance(getattr(p, name), bool), name, "True or False", getattr(p, name))
+    _check(p.add_bos_token is None or isinstance(p.add_bos_token, bool), "add_bos_token",
+           "None, True or False", p.add_bos_token)
+    _check(p.seed is None or _is_int(p.seed), "seed", "None or an int", p.seed)
+    rf = p.response_format
+    _check(rf in (None, "text", "json_object") or isinstance(rf, Mapping) or is_schema_class(rf),
+           "response_format", "None, 'text', 'json_object', a JSON-schema dict or a pydantic "
+           "model class", rf)
+    mir = p.model_internals_request
+    _check(mir is None or isinstance(mir, ModelInternalsRequest), "model_internals_request",
+           "None or a ModelInternalsRequest", mir)
+
+
+@dataclass(frozen=True)
+class LmUsage:
+    """Tokens the provider counted (or the local model processed) for one request."""
+
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_prompt_tokens: int | None = None
+    # Tokens written to the provider's prompt cache (Anthropic bills them above the input rate).
+    cache_write_prompt_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class LmPrediction(PredictionCompat018):
+    """The answer to one `LmPrompt` (one sample of it when `num_completions` is set).
+
+    Token-level fields are tuples aligned with each other: `completion_tokens[i]` has
+    `completion_logprobs[i]` and `top_token_logprobs[i]` (a dict token → logprob of the
+    most likely alternatives). They are None where the backend cannot provide them.
+    With `echo=True`, `prompt_tokens`, `prompt_logprobs` and `prompt_top_logprobs` do the
+    same for the prompt (None at the first position). `parsed` holds the decoded answer
+    of a JSON `response_format` (see `lmwrapper.core.structured`); it is never stored.
+    """
+
+    completion_text: str | None
+    prompt: LmPrompt
+    # 0.18's third argument (the raw API response): kept as `pred.metad` when given, not a
+    # field (not stored, not compared), so `LmPrediction(text, prompt, {})` is not an error.
+    metad: InitVar[Any] = None
+    error_message: str | None = None
+    error_is_transient: bool = False
+    was_cached: bool = False
+    finish_reason: str | None = None
+    completion_tokens: tuple[str, ...] | None = None
+    completion_logprobs: tuple[float, ...] | None = None
+    # Read through the property installed below the class (0.18 raises when logprobs=0);
+    # left out of repr/== because they read it as an attribute.
+    top_token_logprobs: tuple[dict[str, float], ...] | None = field(
+        default=None, repr=False, compare=False)
+    prompt_tokens: tuple[str, ...] | None = None
+    prompt_logprobs: tuple[float | None, ...] | None = None
+    prompt_top_logprobs: tuple[dict[str, float] | None, ...] | None = None
+    usage: LmUsage = field(default_factory=LmUsage)
+    cost_usd: float | None = None
+    provider: str | None = None
+    model: str | None = None
+    request_id: str | None = None
+    batch_id: str | None = None
+    sample_index: int = 0
+    internals: Any = field(default=None, compare=False, repr=False)
+    parsed: Any = field(default=None, compare=False, repr=False)  # see lmwrapper.core.structured
+
+    __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)  # 0.18's LmPrediction[T]
+
+    def __post_init__(self, metad: Any) -> None:
+        if metad is not None:
+            object.__setattr__(self, "metad", metad)
+
+    @property
+    def has_errors(self) -> bool:
+        return self.error_message is not None
+
+    def completion_mean_logprob(self) -> float:
+        if not self.completion_logprobs:
+            raise ValueError("this prediction has no completion logprobs (set LmPrompt.logprobs >= 1)")
+        return sum(self.completion_logprobs) / len(self.completion_logprobs)
+
+    def get_full_text(self) -> str:
+        return self.prompt.get_text_as_string_default_form() + (self.completion_text or "")
+
+    def to_dict(self, *, include_prompt: bool = True) -> dict[str, Any]:
+        """A JSON-ready dict; `internals` (arrays) are stored apart, as blobs, by the cache."""
+        values = self.__dict__  # not getattr: `top_token_logprobs` may raise for logprobs=0
+        d = {name: values[name] for name in _PLAIN_FIELDS}
+        u = self.usage
+        d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                      "cached_prompt_tokens": u.cached_prompt_tokens,
+                      "cache_write_prompt_tokens": u.cache_write_prompt_tokens}
+        if include_prompt:
+            d["prompt"] = self.prompt.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], prompt: LmPrompt | None = None) -> LmPrediction:
+        """Inverse of `to_dict`; `prompt` overrides the stored one."""
+        kw = dict(d)
+        kw["prompt"] = prompt if prompt is not None else LmPrompt.from_dict(kw["prompt"])
+        kw["usage"] = LmUsage(**kw["usage"]) if kw.get("usage") else LmUsage()
+        for name in _TUPLE_FIELDS:
+            if kw.get(name) is not None:
+                kw[name] = tuple(kw[name])
+        return cls(**kw)
+
+    def cache_record(self, defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """The fields that differ from their defaults (prompt, internals and was_cached aside).
+
+        `defaults` overrides some defaults (the engine passes the predictor's provider and
+        model, so a record does not repeat them); give the same to `from_cache_record`.
+        """
+        base = {**_DEFAULTS, **defaults} if defaults else _DEFAULTS
+        values = self.__dict__  # not getattr: `top_token_logprobs` may raise for logprobs=0
+        d = {k: v for k in _RECORD_FIELDS if (v := values[k]) != base[k]}
+        if self.usage != _DEFAULT_USAGE:
+            u = self.usage
+            d["usage"] = [u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens]
+            if u.cache_write_prompt_tokens is not None:  # older rows have three
+                d["usage"].append(u.cache_write_prompt_tokens)
+        return d
+
+    @classmethod
+    def from_cache_record(cls, record: dict[str, Any], prompt: LmPrompt, internals: Any = None,
+                          defaults: Mapping[str, Any] | None = None) -> LmPrediction:
+        """Rebuild a cached prediction (marked `was_cached`). Trusted input: the fast path
+        skips `__init__`, which matters when serving 100,000 cached predictions."""
+        obj = object.__new__(cls)
+        d = obj.__dict__
+        d.update(_DEFAULTS)
+        if defaults:
+            d.update(defaults)
+        d.update(record)
+        for name in _TUPLE_FIELDS:
+            if name in record:
+                d[name] = tuple(record[name])
+        if "usage" in record:
+            d["usage"] = LmUsage(*record["usage"])
+        d["prompt"] = prompt
+        d["was_cached"] = True
+        d["internals"] = internals
+        return obj
+
+    def evolve(self, **changes: Any) -> LmPrediction:
+        """A copy with `changes` applied (a cheap `dataclasses.replace`)."""
+        obj = object.__new__(type(self))
+        obj.__dict__.update(self.__dict__)
+        obj.__dict__.update(changes)
+        return obj
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, allow_nan=True)
+
+    @classmethod
+    def from_json(cls, s: str) -> LmPrediction:
+        return cls.from_dict(json.loads(s))
+
+
+
+def _get_top_token_logprobs(self: LmPrediction) -> tuple[dict[str, float], ...] | None:
+    value: tuple[dict[str, float], ...] | None = self.__dict__["top_token_logprobs"]
+    if value is None and not self.prompt.logprobs and self.error_message is None:
+        raise ValueError(
+            f"top_token_logprobs: the prompt asked for logprobs={self.prompt.logprobs!r}, so no "
+            "alternatives were requested; set LmPrompt(logprobs=N) with N >= 1 to get the top N")
+    return value
+
+
+def _set_top_token_logprobs(self: LmPrediction, value: tuple[dict[str, float], ...] | None) -> None:
+    # Only the dataclass __init__ gets here (object.__setattr__); assignment on an instance
+    # still raises FrozenInstanceError. The cache's fast path writes __dict__ directly.
+    self.__dict__["top_token_logprobs"] = value
+
+
+# A data descriptor over the field of the same name: the stored value stays in __dict__,
+# so construction and `from_cache_record` cost what they did.
+LmPrediction.top_token_logprobs = property(  # type: ignore[assignment,method-assign]
+    _get_top_token_logprobs, _set_top_token_logprobs,
+    doc="Per completion token, {token: logprob} of the most likely alternatives (None where "
+        "the backend has none); a ValueError when the prompt asked logprobs=0.")
+
+_INTERNALS_DEFAULTS = dataclasses.asdict(ModelInternalsRequest())
+# `dataclasses.fields()` per call was a tenth of `to_dict` (the batch engine calls it per line)
+_PROMPT_FIELDS = tuple(f.name for f in dataclasses.fields(LmPrompt))
+_PROMPT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LmPrompt)
+                    if f.default is not dataclasses.MISSING}
+
+
+def _is_default(name: str, value: Any) -> bool:
+    default = _PROMPT_DEFAULTS.get(name, _ALWAYS)
+    return value is default or (type(value) is type(default) and value == default)
+_ALWAYS = object()  # differs from every value: marks the entries without a default
+_CANONICAL_DEFAULTS = {k: v for k, v in LmPrompt("").canonical(include_defaults=True).items()
+                       if k not in ("kind", "text")}
+
+_PLAIN_FIELDS = tuple(
+    f.name for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage", "parsed")
+)
+_RECORD_FIELDS = tuple(n for n in _PLAIN_FIELDS if n != "was_cached")
+_DEFAULT_USAGE = LmUsage()
+_DEFAULTS: dict[str, Any] = {
+    f.name: f.default for f in dataclasses.fields(LmPrediction)
+    if f.default is not dataclasses.MISSING
+}
+_DEFAULTS.update(usage=_DEFAULT_USAGE, completion_text=None)
+_TUPLE_FIELDS = (
+    "completion_tokens",
+    "completion_logprobs",
+    "top_token_logprobs",
+    "prompt_tokens",
+    "prompt_logprobs",
+    "prompt_top_logprobs",
+)
+

@@ -1,0 +1,241 @@
+"""Planning a `predict_many`: validate, key, dedupe, look up; the misses become Jobs.
+
+    prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
+            ─► bulk cache lookup ─► misses become Jobs (at most the backend's
+               `max_samples_per_request` samples each) ─► cost check
+
+A `Plan` sends nothing (`costs.uncached` and `--dry-run` stop here); `lmwrapper.engine.run` runs
+it. Kept apart from the running so each reads on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lmwrapper.core import structured
+from lmwrapper.core.contract import NO_CACHE_PREFIX, Job
+from lmwrapper.core.errors import CostLimitExceededError
+from lmwrapper.core.gcpause import gc_paused
+from lmwrapper.core.money import format_usd
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.store.db import SqlCache, canonical_json, key_of
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lmwrapper.engine.predictor import LmPredictor
+
+BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
+_NO_CACHE = NO_CACHE_PREFIX  # slot-id prefix of prompts that neither read nor write the cache
+
+@dataclass
+class RunSummary:
+    """What a `predict_many` did, counted in prompts; `saved_usd` is what the cached answers
+    cost when they were made. Live: `lm.last_run` is this object from the start of the run.
+
+    `state` is "running", "finished" (every prediction yielded) or "stopped early".
+    """
+
+    prompts: int = 0
+    cached: int = 0
+    new: int = 0
+    failed: int = 0
+    spent_usd: float = 0.0
+    saved_usd: float = 0.0
+    state: str = "running"
+
+    @property
+    def answered(self) -> int:
+        return self.cached + self.new + self.failed
+
+    def __str__(self) -> str:
+        text = (f"{self.prompts} prompts: {self.cached} cached, {self.new} new, {self.failed} failed; "
+                f"spent {format_usd(self.spent_usd)}, saved {format_usd(self.saved_usd)} by the cache")
+        if self.state == "finished":
+            return text
+        left = self.prompts - self.answered
+        return f"{text}; {self.state}: {left} of {self.prompts} prompts not answered"
+
+
+@dataclass
+class _Slot:
+    samples: dict[int, LmPrediction] = field(default_factory=dict)
+    prompts: int = 0  # how many input prompts share this key (for progress)
+    # Samples this run sends for the key, not answered yet: its prompts count as new or
+    # failed once, when the last arrives, however many jobs (or runner lines) carry them.
+    left: int = 0
+    failed: bool = False  # one of the samples that arrived is an error
+
+
+def as_prompt(p: LmPrompt | str) -> LmPrompt:
+    """An `LmPrompt` as is; a bare string is `LmPrompt(text, max_tokens=100)` (the seed's meaning)."""
+    if isinstance(p, LmPrompt):
+        return p
+    if isinstance(p, str):
+        return LmPrompt(p, max_tokens=BARE_STRING_MAX_TOKENS)
+    hint = (": a chat is LmPrompt([...turns]); several prompts go to predict_many"
+            if isinstance(p, (list, tuple)) else "")
+    raise TypeError(f"expected an LmPrompt or a str; got {type(p).__name__}{hint}")
+
+
+def _not_utf8(canonical: list[str]) -> ValueError:
+    """The error for a prompt holding a lone surrogate (e.g. "\\ud800" from a broken decode):
+    no provider, tokenizer or cache can take it, so it is refused before anything is sent."""
+    for i, c in enumerate(canonical):
+        try:
+            c.encode()
+        except UnicodeEncodeError as e:
+            bad = c[e.start:e.end].encode("unicode_escape").decode()
+            return ValueError(
+                f"prompt {i}: its text holds {bad}, a lone surrogate that is not valid Unicode "
+                "text (usually a broken decode upstream). Fix: clean it, e.g. "
+                "text.encode('utf-8', 'replace').decode()")
+    return ValueError("a prompt's text is not valid Unicode")
+
+
+def as_prompts(prompts: Iterable[LmPrompt | str]) -> list[LmPrompt]:
+    if isinstance(prompts, (str, bytes, bytearray, LmPrompt)):
+        raise TypeError(
+            f"predict_many takes a list of prompts; got a single {type(prompts).__name__}, which "
+            "would be sent one character at a time. Write predict_many([prompt]) or predict(prompt)")
+    return [as_prompt(p) for p in prompts]
+
+
+class Plan:
+    """What a `predict_many` would do, worked out without sending anything: the prompts,
+    their keys, what the cache already has (`slots`) and the `jobs` still to run."""
+
+    def __init__(self, lm: LmPredictor, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
+                 *, max_cost_usd: float | None = None, retry_errors: bool = False) -> None:
+        self.lm = lm
+        self.window = window
+        self.retry_errors = retry_errors
+        self.prompts = as_prompts(prompts)
+        for p in self.prompts:
+            lm.validate_prompt(p)
+        ident = lm.identity_json()
+        with gc_paused():
+            canonical = [canonical_json(p) for p in self.prompts]
+            # A prompt with caching off gets a slot of its own: it must neither be served a
+            # cached twin's answer nor decide whether that twin's answer is stored.
+            try:
+                self.keys = [k if self.caches(p) else _NO_CACHE + k
+                             for p, c in zip(self.prompts, canonical) for k in (key_of(c, ident),)]
+            except UnicodeEncodeError:
+                raise _not_utf8(canonical) from None
+        self.cache: SqlCache | None = lm.cache if any(self.caches(p) for p in self.prompts) else None
+        self.summary = RunSummary(prompts=len(self.prompts))
+        self.slots: dict[str, _Slot] = {}
+        # what every row of this predictor shares: stored in columns, not in each record
+        self.defaults = lm.record_defaults()
+        with gc_paused():
+            self.jobs = self._lookup(retry_errors)
+        # The encoding the key was hashed from is the prompt the `prompts` table stores: kept
+        # for the misses the engine will store (a batch runner stores its own), so a new
+        # result's prompt is not encoded a second time.
+        self.prompt_jsons: dict[str, str] = {}
+        if self.jobs and not routes_to_batch(lm, window):
+            missing = {j.key for j in self.jobs}
+            self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
+        self._check_cost(max_cost_usd)
+        self._count_cached()
+
+    def caches(self, p: LmPrompt) -> bool:
+        return self.lm.cache_default if p.cache is None else p.cache
+
+    def _lookup(self, retry_errors: bool) -> list[Job]:
+        need: dict[str, int] = {}
+        first: dict[str, LmPrompt] = {}
+        cached_keys: list[str] = []
+        slots = self.slots
+        for key, p in zip(self.keys, self.prompts):
+            n = p.samples_needed
+            if key in slots:
+                slots[key].prompts += 1
+                need[key] = max(need[key], n)
+            else:
+                slots[key] = _Slot(prompts=1)
+                need[key], first[key] = n, p
+            if not key.startswith(_NO_CACHE):
+                cached_keys.append(key)
+        rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
+        per_request = self.lm.max_samples_per_request
+        jobs: list[Job] = []
+        for key, n in need.items():
+            samples = slots[key].samples
+            if key in rows:
+                self.decode_rows(samples, first[key], rows[key], retry_errors)
+            # all there: exactly 0..n-1 (fast); else a gap, such as a failed sample's error
+            # row skipped by retry_errors, is missing even when later samples are cached
+            if len(samples) < n or max(samples) >= n:
+                missing = [i for i in range(n) if i not in samples]
+                slots[key].left = len(missing)
+                if missing:
+                    jobs.extend(Job(key, first[key], part) for part in _split(missing, per_request))
+        return jobs
+
+    def decode_rows(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
+                    rows: Sequence[tuple[int, str, bytes | None, bool]], retry_errors: bool) -> None:
+        """Cached `rows` of `prompt`'s key into `samples` (marked `was_cached`)."""
+        decode, from_record = _DECODER.raw_decode, LmPrediction.from_cache_record
+        for idx, value, blob, is_error in rows:
+            if is_error and retry_errors:
+                continue  # sent again; its answer replaces the error row
+            internals = self.lm.blob_to_internals(blob) if blob is not None else None
+            samples[idx] = from_record(decode(value)[0], prompt, internals, self.defaults)
+            if prompt.response_format is not None:  # parsed on read, never stored
+                samples[idx] = structured.finish(samples[idx])
+
+    def uncached(self) -> tuple[list[LmPrompt], list[int]]:
+        """The prompts still to send, one per key, and how many samples each lacks (a prompt
+        may be split into several jobs: this is what a person counts)."""
+        todo: dict[str, tuple[LmPrompt, int]] = {}
+        for j in self.jobs:
+            _, n = todo.get(j.key, (j.prompt, 0))
+            todo[j.key] = (j.prompt, n + len(j.sample_indices))
+        return [p for p, _ in todo.values()], [n for _, n in todo.values()]
+
+    def _check_cost(self, max_cost_usd: float | None) -> None:
+        if max_cost_usd is None or not self.jobs:
+            return
+        todo, samples = self.uncached()
+        est = self.lm.estimate_cost(todo, self.window, samples=samples)
+        if not est.priced:
+            raise CostLimitExceededError(
+                f"cannot bound the cost of {self.lm.model_name()}: pass "
+                "input_usd_per_mtok/output_usd_per_mtok, or drop max_cost_usd")
+        if est.total_usd > max_cost_usd:
+            raise CostLimitExceededError(
+                f"this run could cost up to ${est.total_usd:.4f} for {len(todo)} uncached "
+                f"prompts, above max_cost_usd=${max_cost_usd:.4f}. Lower max_tokens, send fewer "
+                "prompts, use CompletionWindow.BATCH_ANY where the model has a batch price, or "
+                "raise the limit.")
+
+    def _count_cached(self) -> None:
+        for key, p in zip(self.keys, self.prompts):
+            samples = self.slots[key].samples
+            if samples and all(i in samples for i in range(p.samples_needed)):
+                self.summary.cached += 1
+                self.summary.saved_usd += sum(s.cost_usd or 0.0 for s in samples.values())
+
+def routes_to_batch(lm: LmPredictor, window: CompletionWindow) -> bool:
+    """Whether `choose_runner` picks the batch engine (which stores its own results)."""
+    return window is CompletionWindow.BATCH_ANY and lm.supports_batch
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _split(indices: list[int], most: int | None) -> list[list[int]]:
+    """`indices` in runs of at most `most` (None: one run): one job per request.
+
+    >>> _split([0, 1, 3, 4, 5], 2)
+    [[0, 1], [3, 4], [5]]
+    """
+    if most is None or len(indices) <= most:
+        return [indices]
+    return [indices[i : i + most] for i in range(0, len(indices), most)]

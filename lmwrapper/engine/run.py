@@ -1,0 +1,434 @@
+"""The predict_many pipeline: validate, key, dedupe, look up, route the misses, store, yield.
+
+    Plan:  prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
+                   ─► bulk cache lookup ─► misses become Jobs (at most the backend's
+                      `max_samples_per_request` samples each) ─► cost check
+    Run:   Jobs ─► a runner, chosen here (batch / live API / the backend's own loop), on its
+                   own thread, started when `predict_many` is called
+                ─► each result stored the moment it arrives ─► yielded in input order
+
+Planning (`lmwrapper.engine.plan`) sends nothing (`costs.uncached` and `--dry-run` stop there).
+Policy lives here; a runner only turns Jobs into predictions and hands each to `emit`. A prompt whose result is
+not ready blocks only the yield, never the runner, so results keep reaching the cache while
+the caller is busy with earlier ones.
+
+Stopping (Ctrl-C, `break`, an exception in the caller's loop, the iterator closed or
+garbage-collected, the interpreter exiting) sends nothing new, then waits until every
+request already sent has been answered and stored: it was paid for. A second Ctrl-C
+abandons that wait.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import sys
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+from lmwrapper.core import structured
+from lmwrapper.core.contract import Emit, Job, Runner, ShouldStop
+from lmwrapper.core.money import format_usd
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.plan import Plan, RunSummary, routes_to_batch
+from lmwrapper.store.db import CacheRow
+
+if TYPE_CHECKING:
+    from lmwrapper.engine.predictor import LmPredictor
+
+PROGRESS_MIN_JOBS = 2
+_STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
+
+
+# -- routing: which runner answers the jobs ----------------------------------------------------
+
+class _LoopRunner:
+    """A backend's own loop, `lm._run(jobs, window, emit, should_stop)`, as a runner. How many
+    requests it has in flight it does not say (it has no `in_flight`)."""
+
+    def __init__(self, lm: LmPredictor, window: CompletionWindow) -> None:
+        self.lm, self.window = lm, window
+
+    def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
+        self.lm._run(jobs, self.window, emit, should_stop)
+
+
+def choose_runner(lm: LmPredictor, window: CompletionWindow) -> Runner | _LoopRunner:
+    """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
+    live runner (API backends); else its own loop (local models)."""
+    if routes_to_batch(lm, window):
+        from lmwrapper.runners.batch import batch_runner  # loaded only on this path
+
+        runner: Runner = batch_runner(lm, lm.cache)
+        return runner
+    live = lm.live_runner()
+    return live if live is not None else _LoopRunner(lm, window)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+_Arrived = tuple[Job, list[LmPrediction], list[CacheRow]]
+
+
+class Run:
+    """One predict_many call: `start()` it (predict_many does), iterate it with `Results`."""
+
+    def __init__(self, plan: Plan, progress: bool | None) -> None:
+        self.plan = plan
+        self.lm = plan.lm
+        self.summary = plan.summary
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._stop = threading.Event()
+        self._pending: list[_Arrived] = []
+        self._backend_done = False
+        self._finished = not plan.jobs  # the writer has stored everything it will get
+        self._next = 0
+        self._stopping = threading.Lock()
+        self._closed = False
+        self._bar = _progress_bar(progress, len(plan.prompts), len({j.key for j in plan.jobs}))
+        if self._bar is not None:
+            self._advance_bar(self.summary.cached)
+        self.lm.last_run = self.summary
+        self.runner: Runner | _LoopRunner | None = None
+        self._threads: list[threading.Thread] = []
+        self._go = threading.Event()  # set once every thread started (see start)
+        self._cancelled = False
+        if not plan.prompts:
+            self._finish("finished")
+
+    def start(self) -> None:
+        """Hand the jobs to a runner (chosen here) and start storing its answers."""
+        if not self.plan.jobs:
+            return
+        self.runner = choose_runner(self.lm, self.plan.window)
+        self._threads = [
+            threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
+            threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]
+        _LIVE_RUNS.add(self)  # before anything is sent: stopped at exit whatever happens next
+        try:
+            for t in self._threads:
+                t.start()
+        except BaseException:  # Ctrl-C while starting: whether a thread runs is unknowable
+            # here, so the threads wait for `_go` and, cancelled, leave before sending anything
+            self._cancelled = True
+            self._go.set()
+            self._threads = []
+            self.stop()
+            raise
+        self._go.set()
+
+    # -- results arriving: the runner's threads call _emit; one writer thread stores them --
+
+    def _emit(self, job: Job, preds: Sequence[LmPrediction]) -> None:
+        if len(preds) != len(job.sample_indices):
+            raise RuntimeError(f"backend returned {len(preds)} samples for {len(job.sample_indices)}")
+        preds = [p.evolve(prompt=job.prompt, sample_index=i)
+                 for i, p in zip(job.sample_indices, preds)]
+        # a runner that stored its results before emitting them (the batch engine: rows and
+        # line states in one transaction) must not have them written a second time
+        store = (self.plan.cache is not None and self.plan.caches(job.prompt)
+                 and not getattr(self.runner, "stores_results", False))
+        # popped: each key is emitted once, and what is stored needs no memory after
+        pj = self.plan.prompt_jsons.pop(job.key, None)
+        rows = [self.lm.cache_row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
+        preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
+        with self._cond:
+            self._pending.append((job, preds, rows))
+            self._cond.notify_all()
+
+    def _write_loop(self) -> None:
+        """Store what has arrived, all of it in one transaction, then release it to the caller.
+
+        A result waits here only while the previous transaction commits, so a crash loses at
+        most what arrived in that instant, and nothing is shown before it is stored."""
+        self._go.wait()
+        if self._cancelled:
+            return
+        while True:
+            with self._cond:
+                while not self._pending and not self._backend_done:
+                    self._cond.wait(timeout=0.5)
+                if not self._pending:
+                    self._finished = True
+                    self._cond.notify_all()
+                    return
+                batch, self._pending = self._pending, []
+            try:
+                if self.plan.cache is not None:
+                    self.plan.cache.put_many(r for _, _, rows in batch for r in rows)
+            except BaseException as e:  # noqa: BLE001  (cannot store: stop spending, tell the caller)
+                self._stop.set()
+                with self._cond:
+                    self._error = self._error or e
+                    self._finished = True
+                    self._cond.notify_all()
+                return
+            self._release(batch)
+
+    def _release(self, batch: list[_Arrived]) -> None:
+        done = 0
+        with self._cond:
+            for job, preds, _ in batch:
+                slot = self.plan.slots[job.key]
+                for p in preds:
+                    slot.samples[p.sample_index] = p
+                    if not p.was_cached:  # was_cached: another process's answer, waited for
+                        self.summary.spent_usd += p.cost_usd or 0.0
+                slot.failed |= any(p.has_errors for p in preds)
+                slot.left -= len(preds)
+                if slot.left != 0:
+                    continue  # a prompt counts once, when its last sample is in
+                if all(p.was_cached for p in slot.samples.values()):
+                    self.summary.cached += slot.prompts
+                    self.summary.saved_usd += sum(p.cost_usd or 0.0 for p in slot.samples.values())
+                elif slot.failed:
+                    self.summary.failed += slot.prompts
+                else:
+                    self.summary.new += slot.prompts
+                done += slot.prompts
+            self._cond.notify_all()
+        if self._bar is not None:
+            self._advance_bar(done)
+
+    def _advance_bar(self, done: int) -> None:
+        """Counters first, then the step: `update` draws the frame, which must show this
+        step's counters (set after it, they showed one step late)."""
+        s = self.summary
+        self._bar.set_postfix(cached=s.cached, new=s.new, failed=s.failed,
+                              spent=format_usd(s.spent_usd), refresh=False)
+        self._bar.update(done)
+
+    def _run_backend(self) -> None:
+        assert self.runner is not None
+        self._go.wait()
+        try:
+            if not self._cancelled:
+                self._send(self.plan.jobs)
+        except BaseException as e:  # noqa: BLE001  (handed to the consuming thread, which re-raises it)
+            self._stop.set()
+            with self._cond:
+                self._error = e
+        finally:
+            with self._cond:
+                self._backend_done = True
+                self._cond.notify_all()
+
+    # -- claims: a key another live process is sending is waited for, not sent (lmwrapper.store.claims)
+
+    def _send(self, jobs: Sequence[Job]) -> None:
+        """Send the jobs this run claims; serve from the cache those another process answers.
+
+        The batch engine claims its own lines; a run without a cache has nothing to share."""
+        assert self.runner is not None
+        if self.plan.cache is None or getattr(self.runner, "stores_results", False):
+            self.runner.run(jobs, self._emit, self._stop.is_set)
+            return
+        from lmwrapper.store.claims import Lease
+
+        lease = Lease(self.plan.cache, retry_errors=self.plan.retry_errors)
+        try:
+            mine, held = lease.take(jobs)
+            if held:
+                self._send_and_wait(lease, mine, held)
+            elif mine:  # the usual case: nobody else is on these prompts
+                self.runner.run(mine, self._emit, self._stop.is_set)
+        finally:
+            lease.close()
+
+    def _send_and_wait(self, lease: Any, mine: list[Job], held: list[Job]) -> None:
+        """Send `mine` (on a thread, one batch at a time) while polling `held`: each held job is
+        served when its answer is stored, or sent here once its claim lapses."""
+        assert self.runner is not None
+        runner, failed = self.runner, []
+
+        def send(batch: list[Job]) -> None:
+            try:
+                runner.run(batch, self._emit, self._stop.is_set)
+            except BaseException as e:  # noqa: BLE001  (re-raised on the backend thread)
+                failed.append(e)
+                self._stop.set()
+
+        sender: threading.Thread | None = None
+        queue = mine
+        try:
+            while not self._stop.is_set():
+                if queue and (sender is None or not sender.is_alive()):
+                    sender = threading.Thread(target=send, args=(queue,), name="lmwrapper-send",
+                                              daemon=True)
+                    queue = []
+                    sender.start()
+                if not held and not queue:
+                    break
+                self._stop.wait(lease.poll_s)
+                if held:
+                    ready, rows, taken, held = lease.poll(held)
+                    queue = queue + taken
+                    for job in ready:
+                        self._emit_cached(job, rows[job.key])
+        finally:
+            if sender is not None:
+                sender.join()
+        if failed:
+            raise failed[0]
+
+    def _emit_cached(self, job: Job, rows: list[tuple[int, str, bytes | None, bool]]) -> None:
+        """A job another process answered: its stored rows, released as cached predictions."""
+        samples: dict[int, LmPrediction] = {}
+        self.plan.decode_rows(samples, job.prompt, rows, self.plan.retry_errors)
+        self.plan.prompt_jsons.pop(job.key, None)
+        preds = [samples[i] for i in job.sample_indices]
+        with self._cond:
+            self._pending.append((job, preds, []))
+            self._cond.notify_all()
+
+    # -- the caller's side ------------------------------------------------------------------
+
+    def next_result(self) -> LmPrediction | list[LmPrediction]:
+        """The next prediction in input order (blocks until it is stored)."""
+        i = self._next
+        if i >= len(self.plan.prompts) or self._closed:
+            raise StopIteration
+        key, p = self.plan.keys[i], self.plan.prompts[i]
+        samples = self._wait_for(key, p.samples_needed)
+        self._next = i + 1
+        if self._next == len(self.plan.prompts):
+            self._finish("finished")
+        return _as_answer(p, samples)
+
+    def _wait_for(self, key: str, n: int) -> list[LmPrediction]:
+        samples = self.plan.slots[key].samples
+        if len(samples) >= n and all(i in samples for i in range(n)):  # the common, cached case
+            return [samples[i] for i in range(n)]
+        with self._cond:
+            while not all(i in samples for i in range(n)):
+                if self._error is not None:
+                    raise self._error
+                if self._finished:
+                    raise RuntimeError("the backend finished without answering every prompt")
+                self._cond.wait(timeout=0.5)
+            return [samples[i] for i in range(n)]
+
+    def stop(self) -> None:
+        """Send nothing new; wait until what was sent is answered and stored. Idempotent."""
+        with self._stopping:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        if threading.current_thread() in self._threads:  # a finalizer run by our own thread:
+            self._finish("stopped early")  # it cannot wait for itself; exit still waits
+            return
+        try:
+            self._wait_for_threads()
+        finally:
+            self._finish("stopped early")
+            _LIVE_RUNS.discard(self)
+
+    def _wait_for_threads(self) -> None:
+        if not self._threads:
+            return
+        backend = self._threads[0]
+        backend.join(timeout=_STOP_GRACE_S)
+        waiting = self._in_flight_text()
+        if backend.is_alive() and waiting and self.summary.state != "finished":
+            print(f"lmwrapper: stopping; waiting for {waiting} to be answered and stored "
+                  "(Ctrl-C again to abandon them)", file=sys.stderr, flush=True)
+        for t in self._threads:  # joined in slices: a second Ctrl-C gets through
+            while t.is_alive():
+                t.join(timeout=0.5)
+
+    def _in_flight_text(self) -> str:
+        """What a stopping run waits for, in words; "" when the runner says nothing is in flight."""
+        count = getattr(self.runner, "in_flight", None)
+        if count is None:  # a backend's own loop does not say
+            return "the requests already sent"
+        n = count()
+        return f"{n} request{'s' if n != 1 else ''} already sent" if n else ""
+
+    def _finish(self, state: str) -> None:
+        if self.summary.state == "running":
+            self.summary.state = state
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+class Results(Iterator["LmPrediction | list[LmPrediction]"]):
+    """The iterator `predict_many` returns: predictions in input order.
+
+    Leaving it early — `break`, an exception, Ctrl-C, `close()`, or dropping it — stops the
+    run: nothing new is sent, and what was already sent is stored before control returns.
+    """
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+
+    def __iter__(self) -> Results:
+        return self
+
+    def __next__(self) -> LmPrediction | list[LmPrediction]:
+        try:
+            return self._run.next_result()
+        except StopIteration:
+            raise
+        except BaseException:  # Ctrl-C while waiting, a storage or backend failure
+            self._run.stop()
+            raise
+
+    def close(self) -> None:
+        self._run.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._run.stop()
+
+    @property
+    def summary(self) -> RunSummary:
+        return self._run.summary
+
+
+def _as_answer(p: LmPrompt, samples: list[LmPrediction]) -> LmPrediction | list[LmPrediction]:
+    """The shape `p` asked for, each prediction labelled with `p` itself (a twin that differs
+    only in metadata or num_completions shares the samples, not the label)."""
+    if p.num_completions is None:
+        s = samples[0]
+        return s if s.prompt is p else s.evolve(prompt=p)
+    if p.temperature == 0.0:
+        samples = samples[:1] * p.num_completions
+    else:
+        samples = samples[: p.num_completions]
+    return [s if s.prompt is p else s.evolve(prompt=p) for s in samples]
+
+
+# Runs with threads still going: stopped (what was sent is stored) when the interpreter exits.
+_LIVE_RUNS: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_runs() -> None:
+    for run in list(_LIVE_RUNS):
+        run.stop()
+
+
+
+
+def _progress_bar(progress: bool | None, total: int, jobs: int) -> Any:
+    if progress is None:
+        env = os.environ.get("LMWRAPPER_PROGRESS")
+        progress = env != "0" if env else (jobs >= PROGRESS_MIN_JOBS and sys.stderr.isatty())
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="lmwrapper", unit="prompt", dynamic_ncols=True)

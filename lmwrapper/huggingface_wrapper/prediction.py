@@ -1,8 +1,0 @@
-"""lmwrapper 0.18's home of `HuggingFacePrediction`: predictions of every backend are
-`LmPrediction`s now, with the same properties (tokens, logprobs, offsets, `internals`)."""
-
-from lmwrapper.structs import LmPrediction
-
-HuggingFacePrediction = LmPrediction
-
-__all__ = ["HuggingFacePrediction"]

@@ -1,0 +1,460 @@
+"""What every API provider shares: the key, the client, secrets, pacing, error classification.
+
+A provider subclasses `ApiPredictor`, declares its capabilities as class attributes and
+implements three hooks; everything else (key lookup, the lazy client, scrubbing, the
+shared rate limiter, the live runner, error predictions) is here, once:
+
+    class ClaudePredictor(ApiPredictor):
+        provider, display_name = "anthropic", "Anthropic"
+        key_env_var, key_file = "ANTHROPIC_API_KEY", "~/anthropic_key.txt"
+
+        def _make_client(self, key):        # the SDK client; called once, lazily
+            return anthropic.Anthropic(api_key=key, base_url=self.base_url, max_retries=0)
+        def send_once(self, job):           # ONE attempt: predictions, or a ProviderError
+            ... except anthropic.APIStatusError as e:
+                    raise self.classify(e.status_code, e.body, e.response.headers)
+        def model_identity(self): ...
+
+and, for live runs on one event loop over the lean client (`lmwrapper.runners.lean`), a
+fourth: `supports_lean_http = True` and `async def send_async(self, job, post)`.
+
+`classify_error(status, body, headers, label=...)` turns an error *as data* into ours, so
+the live path (an SDK exception's status and body) and a batch result line
+(`{status_code, body}` or `{error: {code}}`) are judged by the same rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import re
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from lmwrapper.core.contract import Job
+from lmwrapper.core.errors import (
+    ConfigurationError,
+    LmWrapperError,
+    MissingApiKeyError,
+    ModelNotFoundError,
+    PermanentProviderError,
+    ProviderError,
+    RateLimitError,
+    RejectedRequestError,
+    TransientProviderError,
+)
+from lmwrapper.core.models import model_not_found_hint
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
+from lmwrapper.runners.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
+
+if TYPE_CHECKING:
+    from lmwrapper.runners.lean import AsyncPost
+
+# Anything shaped like an OpenAI or Anthropic key (`sk-...`, `sk-ant-...`), scrubbed from
+# every message even when it is not our key (a server may echo another one).
+_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
+
+# What a provider error means for the run (see classify_error).
+ErrorKind = Literal["rate_limit", "quota", "config", "transient", "permanent", "rejected"]
+
+
+class ApiPredictor(LmPredictor):
+    """Base of every HTTP API backend (OpenAI, Anthropic, compatible servers)."""
+
+    display_name: ClassVar[str] = "API"  # for messages: "OpenAI 429 rate_limit_exceeded: ..."
+    key_file: ClassVar[str | None] = None  # e.g. "~/oai_key.txt", read after the env var
+    quota_hint: ClassVar[str] = "add credit on the provider's billing page"
+    # provider error codes (error.code or error.type) → what they mean; see classify_error
+    error_codes: ClassVar[Mapping[str, ErrorKind]] = {}
+    # whether `send_async` is written: live runs then go over the lean client on one event loop
+    supports_lean_http: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key_secret: Any = None,
+        max_concurrency: int = 8,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        timeout_s: float = 300.0,
+        cache_default: bool = True,
+        cache_dir: str | None = None,
+    ) -> None:
+        super().__init__(cache_default=cache_default, cache_dir=cache_dir)
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an int >= 1; got {max_concurrency!r}")
+        self.base_url = base_url.rstrip("/")
+        self.max_concurrency = max_concurrency
+        self.retry = retry
+        self.timeout_s = timeout_s
+        self.limiter = RateLimiter()  # replaced by the account's shared one with the client
+        self.last_runner_stats: RunnerStats | None = None
+        self.__secret = _Secret(api_key_secret)  # masked in repr / vars(); dropped by pickle
+        self.__key = _Secret(None)
+        self._client_obj: Any = None
+        self._client_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model={self.model_name()!r}, base_url={self.base_url!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the key, the client (which holds it), locks or open connections:
+        an unpickled copy looks the key up again (env var, key file) when it must send."""
+        state = dict(self.__dict__)  # the _Secret holders drop any key (see _Secret.__reduce__)
+        state["_ApiPredictor__key"] = _Secret(None)
+        state.update(_client_obj=None, _client_lock=None, limiter=None, _cache=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._client_lock = threading.Lock()
+        self.limiter = RateLimiter()
+
+    def _after_fork(self) -> None:
+        """In a forked child: a client of its own (the parent's shares its sockets)."""
+        from lmwrapper.compat018.hooks import inherit
+
+        super()._after_fork()
+        inherit(self.__dict__.get("_client_obj"))
+        self._client_obj = None
+        self._client_lock = threading.Lock()
+        self.limiter = RateLimiter()
+
+    # -- hooks a provider implements ---------------------------------------------------------
+
+    def _make_client(self, key: str) -> Any:
+        """The provider's SDK client for `key` (SDK retries off: the runner retries)."""
+        raise NotImplementedError
+
+    def send_once(self, job: Job) -> Sequence[LmPrediction]:
+        """ONE attempt at `job`: one prediction per sample index, or raise a ProviderError
+        (use `classify`) or a ConfigurationError (stops the run)."""
+        raise NotImplementedError
+
+    async def send_async(self, job: Job, post: AsyncPost) -> Sequence[LmPrediction]:
+        """Optional (with `supports_lean_http = True`): what `send_once` does, on an event
+        loop, each request sent as `text = await post(path, body)` (`lmwrapper.runners.lean`
+        does the headers, the limiter and the errors)."""
+        raise NotImplementedError
+
+    def async_sender(self) -> Callable[[], AsyncSender] | None:
+        """The live runner's event-loop sender (hundreds of requests in flight at little
+        CPU), or None: it sends through `send_once` on threads. None when the provider has no
+        `send_async`, behind a proxy, or with `LMWRAPPER_LIVE_HTTP=sdk`."""
+        from lmwrapper.runners.lean import LeanSender, lean_http_allowed
+
+        if not self.supports_lean_http or not lean_http_allowed(self.base_url):
+            return None
+        return lambda: LeanSender(self)
+
+    # -- the key and the client --------------------------------------------------------------
+
+    def api_key(self) -> str:
+        """The argument, then `$key_env_var`, then `key_file`; MissingApiKeyError otherwise."""
+        secret = self.__secret.value
+        if secret is not None:
+            key = secret.get_secret() if hasattr(secret, "get_secret") else str(secret)
+        else:
+            key = os.environ.get(self.key_env_var or "", "").strip()
+            path = Path(self.key_file).expanduser() if self.key_file else None
+            if not key and path is not None and path.is_file():
+                key = path.read_text().strip()
+        if not key:
+            where = [f"set ${self.key_env_var}"] if self.key_env_var else []
+            where += [f"put the key in {self.key_file}"] if self.key_file else []
+            where += ["in Python pass api_key_secret=<key>"]  # the CLI reads the first two
+            raise MissingApiKeyError(
+                f"no {self.display_name} API key for {self.model_name()!r}: "
+                f"{' or '.join([', '.join(where[:-1]), where[-1]] if where[:-1] else where)}. "
+                "(Cached prompts need no key; this run has prompts that are not cached.)")
+        return key
+
+    def client(self) -> Any:
+        """The SDK client, made on first use (thread-safe). Looking the key up here, not in
+        __init__, lets a fully cached run go without one."""
+        with self._client_lock:
+            if self._client_obj is None:
+                key = self.api_key()
+                client = self._make_client(key)
+                self.__key = _Secret(key)
+                # Limits are per account and model: share the buckets with every object using
+                # the same server, key and model (the key only as a fingerprint).
+                fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
+                self.limiter = shared_limiter(self.base_url, fingerprint, self.model_name())
+                self._client_obj = client
+            return self._client_obj
+
+    def scrub(self, text: str) -> str:
+        """`text` with the API key (and anything shaped like a key) removed."""
+        for secret in (self.__key.value, self.__secret.value):
+            if isinstance(secret, str) and len(secret) >= 4:
+                text = text.replace(secret, "[api key]")
+        return _KEY_LIKE.sub("sk-[redacted]", text)
+
+    # -- running -----------------------------------------------------------------------------
+
+    def live_runner(self) -> LiveRunner:
+        """A `backend.Runner` sending jobs through `send_once`: concurrent, paced, retried.
+
+        Call it when there is something to send: it looks the key up (MissingApiKeyError)
+        and joins the account's shared rate limiter. `last_runner_stats` is its stats."""
+        self.client()
+        runner = LiveRunner(self.send_once, error_prediction=self.error_prediction,
+                            max_concurrency=self.max_concurrency, retry=self.retry,
+                            limiter=self.limiter, tokens_for=self.tokens_for,
+                            async_sender=self.async_sender())
+        self.last_runner_stats = runner.stats
+        return runner
+
+    def tokens_for(self, job: Job) -> int:
+        """What a request counts against a tokens-per-minute limit.
+
+        Providers admit a request by an estimate from its characters (about 4 per token)
+        and its max_tokens (real usage is known only afterwards); we pace by the same
+        estimate, which is also far cheaper than tokenizing every prompt."""
+        p = job.prompt
+        chars = len(p.text) if isinstance(p.text, str) else sum(
+            len(t.content) for t in p.get_text_as_chat())
+        return chars // 4 + (p.max_tokens or 0) * len(job.sample_indices)
+
+    def classify(self, status: int | None, body: Any,
+                 headers: Mapping[str, str] | None = None) -> LmWrapperError:
+        """`classify_error` with this provider's label, codes, hints and scrubbing; a 404
+        for the model itself is a `ModelNotFoundError` (it stops the run, see errors.py)."""
+        missing = model_not_found_message(status, body)
+        if missing is not None:
+            return self.model_not_found(status, missing)
+        return classify_error(
+            status, body, headers, label=self.display_name, codes=self.error_codes,
+            config_hint=(f"check the API key, the model name {self.model_name()!r} and "
+                         f"base_url {self.base_url!r}"),
+            quota_hint=self.quota_hint, scrub=self.scrub)
+
+    def model_not_found(self, status: int | None, message: str) -> ModelNotFoundError:
+        """The provider's "no such model", with the names it may have meant."""
+        name = self.model_name()
+        said = self.scrub(f"{self.display_name}{f' {status}' if status else ''}: {message}")
+        retired = getattr(getattr(self, "model", None), "retires", None)  # OpenAI's, Claude's
+        return ModelNotFoundError(
+            f"model {name!r} not found ({' '.join(said.split())}) — "
+            f"{model_not_found_hint(self.provider, name, retired)}",
+            model=name, status_code=status, code="model_not_found")
+
+    def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction:
+        pred = super().error_prediction(prompt, error)
+        if pred.error_message is None:
+            return pred
+        return dataclasses.replace(pred, error_message=self.scrub(pred.error_message))
+
+
+DEFAULT_MAX_CONCURRENCY = 8
+
+
+def live_settings(max_concurrency: int | None, retry: RetryPolicy | None, *, max_retries: int,
+                  max_retry_time_s: float, retry_on_rate_limit: bool) -> tuple[int, RetryPolicy]:
+    """What every API factory (`get_open_ai_lm`, `get_claude_lm`) resolves the same way:
+    requests in flight — the argument, else `$LMWRAPPER_MAX_CONCURRENCY`, else 8 — and the
+    retry policy — `retry` when given, else one built from the three simple settings."""
+    if max_concurrency is None:
+        max_concurrency = int(os.environ.get("LMWRAPPER_MAX_CONCURRENCY") or DEFAULT_MAX_CONCURRENCY)
+    if retry is None:
+        retry = RetryPolicy(max_retries=max_retries, max_elapsed_s=max_retry_time_s,
+                            retry_rate_limits=retry_on_rate_limit)
+    return max_concurrency, retry
+
+
+class GoneError(PermanentProviderError):
+    """A file or batch the provider no longer has (404 from a batch endpoint)."""
+
+
+@contextlib.contextmanager
+def sdk_errors(lm: ApiPredictor, sdk_module: str, *,
+               timeout_error: type[TransientProviderError] = TransientProviderError,
+               gone: bool = False) -> Iterator[None]:
+    """The official SDK's exceptions as lmwrapper's, for the live and the batch paths of every
+    provider (OpenAI's and Anthropic's SDKs are generated alike: same names, same fields).
+
+    A status error observes the rate-limit headers and goes through `lm.classify`; with
+    `gone`, a 404 is `GoneError` (a batch or file that no longer exists). A timeout is
+    `timeout_error` (the batch engine passes `TimedOut`: the provider may still act on it),
+    a dropped connection a `TransientProviderError`.
+    """
+    sdk = importlib.import_module(sdk_module)
+    try:
+        yield
+    except sdk.APIStatusError as e:
+        lm.limiter.observe(e.response.headers)
+        error = lm.classify(e.status_code, e.body, e.response.headers)
+        # a batch create naming a model that does not exist is not a batch that is gone
+        if gone and e.status_code == 404 and not isinstance(error, ModelNotFoundError):
+            raise GoneError(lm.scrub(str(e))) from None
+        raise error from None
+    except sdk.APITimeoutError:  # (a subclass of APIConnectionError: first)
+        raise timeout_error(f"{lm.display_name} request to {lm.base_url} timed out after "
+                            f"{lm.timeout_s:g}s") from None
+    except sdk.APIConnectionError as e:
+        raise TransientProviderError(f"connection to {lm.base_url} failed: "
+                                     f"{lm.scrub(str(e.__cause__ or e))}") from None
+
+
+class _Secret:
+    """Holds a key (or a secret object) without showing it in repr, logs, dumps or pickles."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "<secret>" if self.value is not None else "<no secret>"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a SecretEnvVar / SecretFile says where the key is, not what it is: it may travel
+        from lmwrapper.compat018.secrets_manager import SecretEnvVar, SecretFile
+
+        kept = self.value if isinstance(self.value, (SecretEnvVar, SecretFile)) else None
+        return (_Secret, (kept,))
+
+
+# -- classification: a pure function of (status, body, headers) ------------------------------
+
+# Error codes (OpenAI's `error.code`, Anthropic's `error.type`, batch-line codes) whose
+# meaning does not depend on the status. A provider adds its own through `codes=`.
+KNOWN_CODES: Mapping[str, ErrorKind] = {
+    "insufficient_quota": "quota", "billing_hard_limit_reached": "quota",
+    "billing_error": "quota",
+    "rate_limit_exceeded": "rate_limit", "rate_limit_error": "rate_limit",
+    "invalid_api_key": "config", "authentication_error": "config",
+    "permission_error": "config", "not_found_error": "config", "model_not_found": "config",
+    "context_length_exceeded": "permanent", "string_above_max_length": "permanent",
+    "content_policy_violation": "permanent", "content_filter": "permanent",
+    "invalid_prompt": "permanent", "request_too_large": "permanent",
+    "server_error": "transient", "api_error": "transient", "overloaded_error": "transient",
+    "timeout": "transient", "request_timeout": "transient", "batch_expired": "transient",
+}
+# Errors without a telling code that still belong to the prompt (Anthropic says
+# `invalid_request_error` + "prompt is too long: 210000 tokens > 200000 maximum").
+_PROMPT_FAULT = re.compile(
+    r"prompt is too long|maximum context length|context (length|window)|too many tokens|"
+    r"content (management )?policy|flagged|safety system", re.IGNORECASE)
+_CONFIG_STATUS = (401, 403, 404)
+_TRANSIENT_STATUS = (408, 409, 529)  # 529: Anthropic's "overloaded"
+
+
+def classify_error(
+    status: int | None,
+    body: Any,
+    headers: Mapping[str, str] | None = None,
+    *,
+    label: str,
+    codes: Mapping[str, ErrorKind] | None = None,
+    config_hint: str = "check the API key, the model name and base_url",
+    quota_hint: str = "add credit on the provider's billing page",
+    scrub: Callable[[str], str] = lambda text: text,
+) -> LmWrapperError:
+    """Our error for a provider error given as data, live or from a batch line.
+
+        >>> classify_error(400, {"error": {"code": "context_length_exceeded",
+        ...                               "message": "too long"}}, label="OpenAI")
+        PermanentProviderError('OpenAI 400 context_length_exceeded: too long')
+
+    `body`: the parsed JSON (`{"error": {...}}`, the inner error object, Anthropic's
+    `{"type": "error", "error": {...}}`), its text, or None. `status` None means a batch
+    line that has only an error code. Returns (never raises):
+    429 → RateLimitError (Retry-After from `headers`); out of credit → ConfigurationError;
+    401/403/404 → ConfigurationError (stops the run); 408/409/5xx/529 → TransientProviderError;
+    an error of the prompt (context too long, a content refusal) → PermanentProviderError
+    (cached); any other refusal, or a body we cannot read → RejectedRequestError (not cached).
+    """
+    fields = _error_fields(body)
+    code = str(fields.get("code") or fields.get("type") or "")
+    message = str(fields.get("message") or "")
+    if not fields:
+        message = f"an error we cannot read: {str(body)[:200]!r}" if body else "no error body"
+    text = scrub(" ".join(s for s in (label, str(status or ""), code) if s) + f": {message}")
+    retry_after = retry_after_seconds(headers) if headers else None
+    kind = _kind(status, code, message, bool(fields), {**KNOWN_CODES, **(codes or {})})
+    common: dict[str, Any] = {"status_code": status, "code": code or None}
+    if kind == "quota":
+        return ConfigurationError(f"{text} — the account has no credit left; {quota_hint}")
+    if kind == "config":
+        return ConfigurationError(f"{text} — {config_hint}")
+    if kind == "rate_limit":
+        return RateLimitError(text, retry_after=retry_after, **common)
+    if kind == "transient":
+        return TransientProviderError(text, retry_after=retry_after, **common)
+    if kind == "permanent":
+        return PermanentProviderError(text, **common)
+    return RejectedRequestError(
+        f"{text} — refused for a reason that is not the prompt's, so it is not cached and a "
+        "rerun sends it again; if it persists, the request or the model settings need a fix",
+        **common)
+
+
+def model_not_found_message(status: int | None, body: Any) -> str | None:
+    """The provider's message when `body` says the model does not exist, else None.
+
+        >>> model_not_found_message(404, {"type": "error", "error": {
+        ...     "type": "not_found_error", "message": "model: claude-sonet-5-5"}})
+        'model: claude-sonet-5-5'
+
+    OpenAI: `error.code == "model_not_found"`; Anthropic: a `not_found_error` whose message
+    names the model (its other 404s — a batch or file gone — are not this). `status` None is
+    a batch line that has only an error object.
+    """
+    if status not in (None, 404):
+        return None
+    fields = _error_fields(body)
+    code = fields.get("code") or fields.get("type")
+    message = str(fields.get("message") or "")
+    if code == "model_not_found" or (code == "not_found_error" and message.startswith("model:")):
+        return message or str(code)
+    return None
+
+
+def _kind(status: int | None, code: str, message: str, readable: bool,
+          codes: Mapping[str, ErrorKind]) -> ErrorKind:
+    if code in codes:
+        return codes[code]
+    if status == 429:
+        return "rate_limit"
+    if status == 402:
+        return "quota"
+    if status in _CONFIG_STATUS:
+        return "config"
+    if status in _TRANSIENT_STATUS or (status is not None and status >= 500):
+        return "transient"
+    # Only an error we can read can be the prompt's: a proxy's HTML page is not an answer.
+    if readable and (status == 413 or _PROMPT_FAULT.search(message)):
+        return "permanent"
+    return "rejected"
+
+
+def _error_fields(body: Any) -> Mapping[str, Any]:
+    """The error object inside `body` (code/type/message), or {} if there is none."""
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return {}
+    if not isinstance(body, Mapping):
+        return {}
+    inner = body.get("error", body)
+    if isinstance(inner, Mapping) and isinstance(inner.get("error"), Mapping):
+        inner = inner["error"]  # an Anthropic batch line: {"type": "error", "error": {...}}
+    if not isinstance(inner, Mapping):
+        return {"message": str(inner)} if inner else {}
+    known = {k: inner[k] for k in ("code", "type", "message") if inner.get(k)}
+    if known.get("type") == "error" and "code" not in known:
+        known.pop("type")  # Anthropic's envelope type says nothing
+    return known

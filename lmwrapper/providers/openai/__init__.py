@@ -1,0 +1,114 @@
+"""OpenAI models (and any OpenAI-compatible server) as `LmPredictor`s.
+
+    >>> lm = get_open_ai_lm(OpenAiModelNames.gpt_5_4_mini)
+    >>> lm.predict("What is 2+2?").completion_text
+    '2 + 2 equals 4.'
+
+`openai` and `tiktoken` load only when a request is sent or tokens are counted.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lmwrapper.compat018.hooks import openai_factory_args
+from lmwrapper.core import models as facts_source
+from lmwrapper.providers.base import live_settings
+from lmwrapper.providers.openai.models import DEFAULT_MODEL, OpenAiModelInfo, OpenAiModelNames
+from lmwrapper.providers.openai.predictor import (
+    DEFAULT_BASE_URL,
+    OpenAiInstantiationHook,
+    OpenAiPredictor,
+)
+from lmwrapper.providers.openai.request import OpenAiRequest, build_request, parse_response
+from lmwrapper.runners.live import RetryPolicy
+
+
+def get_open_ai_lm(
+    model_name: str = DEFAULT_MODEL,
+    api_key_secret: Any = None,
+    organization: str | None = None,
+    cache_outputs_default: bool | None = None,
+    retry_on_rate_limit: bool = True,
+    *,
+    base_url: str | None = None,
+    max_concurrency: int | None = None,
+    cache_default: bool = True,
+    cache_dir: str | None = None,
+    max_retries: int = 8,
+    max_retry_time_s: float = 600.0,
+    timeout_s: float = 300.0,
+    retry: RetryPolicy | None = None,
+    **model_facts: Any,
+) -> OpenAiPredictor:
+    """An OpenAI model, ready for `predict` / `predict_many`.
+
+    `model_name`: any model name (`OpenAiModelNames` lists the known ones), by default
+    OpenAI's current low-cost model (`DEFAULT_MODEL`). A model OpenAI announced a shutdown date
+    for warns once (`ModelRetiringWarning`).
+    The positional arguments are lmwrapper 0.18's, in its order;
+    `organization` is not sent (a `Lmwrapper018Warning` says so) and `cache_outputs_default`
+    is 0.18's name for `cache_default`. The rest are keyword-only.
+
+    `api_key_secret`: the key (or an object with `get_secret()`); else `$OPENAI_API_KEY`,
+    else `~/oai_key.txt` — looked up only when a request must be sent.
+    `base_url`: any OpenAI-compatible server (vLLM, llama.cpp, ...); else
+    `$OPENAI_BASE_URL`, else api.openai.com. It is part of the cache identity.
+    `max_concurrency`: requests in flight; else `$LMWRAPPER_MAX_CONCURRENCY`, else 8.
+    `retry_on_rate_limit=False` answers a 429 at once with an error prediction instead of
+    waiting; other transient errors are still retried up to `max_retries` times within
+    `max_retry_time_s` seconds per prompt.
+    `retry`: a full `RetryPolicy` (backoff times too), replacing the three settings above.
+    `model_facts` override what the registry knows, e.g. `kind="instruct"`,
+    `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`). A name close to
+    a known one and unknown to every source raises `UnknownModelError` ("did you mean ...?")
+    unless facts are given or `base_url` is not api.openai.com.
+    """
+    cache_default = openai_factory_args(cache_default, cache_outputs_default, organization)
+    base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
+                                  **model_facts)
+    if base_url == DEFAULT_BASE_URL:  # another server keeps its own dates
+        facts_source.warn_if_retiring("openai", str(model), model.retires)
+    max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
+                                           max_retry_time_s=max_retry_time_s,
+                                           retry_on_rate_limit=retry_on_rate_limit)
+    return OpenAiPredictor(model, api_key_secret=api_key_secret, base_url=base_url,
+                           max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
+                           cache_default=cache_default, cache_dir=cache_dir)
+
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "OpenAiModelInfo",
+    "OpenAiModelNames",
+    "OpenAiPredictor",
+    "OpenAiRequest",
+    "RetryPolicy",
+    "build_request",
+    "get_open_ai_lm",
+    "parse_response",
+]
+
+# -- lmwrapper 0.18 names --
+# 0.18's `from lmwrapper.providers.openai import *` also gave OpenAIPredictor, LmPrompt, ...
+from lmwrapper.openai_wrapper.wrapper import *
+
+__all__ += [
+    "ALWAYS_THINK",
+    "CONFIGURABLE_THINKING",
+    "NEVER_THINK",
+    "CompletionWindow",
+    "LmPrediction",
+    "LmPredictor",
+    "LmPrompt",
+    "LmReasoningStyle",
+    "OpenAIPredictor",
+    "OpenAiInstantiationHook",
+    "OpenAiLmPrediction",
+    "SecretEnvVar",
+    "SecretFile",
+    "SecretInterface",
+    "assert_is_a_secret",
+]

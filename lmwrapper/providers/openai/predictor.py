@@ -1,0 +1,239 @@
+"""`OpenAiPredictor`: OpenAI (or any OpenAI-compatible server) behind `LmPredictor`.
+
+What is OpenAI's: the request body, one attempt over the official SDK (or, for the hot
+loop of a live run, `send_async`: the same body over `lmwrapper.runners.lean`), parsing the
+answer, counting tokens. The key, the client, scrubbing, pacing, the live runner, the lean
+HTTP path and error classification are every API provider's (`lmwrapper.providers.base`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from lmwrapper.core.contract import Job
+from lmwrapper.core.errors import BadResponseError, install_hint
+from lmwrapper.core.money import Price, bound
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.predictor import CostEstimate
+from lmwrapper.providers.base import ApiPredictor, sdk_errors
+from lmwrapper.providers.openai import tokens
+from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.providers.openai.request import (
+    INSTRUCT_DEFAULT_MAX_TOKENS,
+    MAX_N,
+    OpenAiRequest,
+    build_request,
+    check_prompt,
+    parse_response,
+)
+from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
+
+if TYPE_CHECKING:
+    from lmwrapper.runners.lean import AsyncPost
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+KEY_FILE = "~/oai_key.txt"
+
+
+class OpenAiPredictor(ApiPredictor):
+    provider = "openai"
+    display_name = "OpenAI"
+    key_env_var = "OPENAI_API_KEY"
+    key_file = KEY_FILE
+    quota_hint = "add some at platform.openai.com/settings/organization/billing"
+    supports_batch = True  # BATCH_ANY goes to lmwrapper.runners.batch with batch_adapter()
+    supports_lean_http = True  # live runs: send_async on one event loop
+    max_samples_per_request = MAX_N  # more samples: the engine splits them over requests
+
+    def __init__(
+        self,
+        model: OpenAiModelInfo,
+        *,
+        api_key_secret: Any = None,
+        base_url: str | None = None,
+        max_concurrency: int = 8,
+        retry: RetryPolicy = DEFAULT_RETRY,
+        timeout_s: float = 300.0,
+        cache_default: bool = True,
+        cache_dir: str | None = None,
+    ) -> None:
+        self.model = model
+        super().__init__(
+            base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
+            api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
+            timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
+        for hook in self._instantiation_hooks:  # 0.18's (see OpenAiInstantiationHook)
+            hook.before_init(self, _ClientView018(self), str(model), model.is_chat_model,
+                             cache_default, retry.retry_rate_limits)
+
+    @functools.cached_property
+    def price(self) -> Price:
+        """Looked up when first needed: a fully cached run never loads the price data."""
+        m = self.model
+        return Price(m.input_usd_per_mtok, m.output_usd_per_mtok, m.cached_input_usd_per_mtok,
+                     m.batch_discount, m.long_context_from, m.long_input_usd_per_mtok,
+                     m.long_output_usd_per_mtok)
+
+    def __repr__(self) -> str:
+        return f"OpenAiPredictor(model={str(self.model)!r}, base_url={self.base_url!r})"
+
+    # -- identity and validation ------------------------------------------------------------
+
+    def model_identity(self) -> dict[str, Any]:
+        ident = {"provider": self.provider, "model": str(self.model),
+                 "api": "completions" if self.model.kind == "instruct" else "chat"}
+        if self.base_url != DEFAULT_BASE_URL:
+            ident["base_url"] = self.base_url
+        return ident
+
+    def validate_prompt(self, prompt: LmPrompt) -> None:
+        check_prompt(prompt, self.model)
+
+    # -- tokens and money --------------------------------------------------------------------
+
+    def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
+        if self.model.kind == "instruct":
+            return tokens.count_text_tokens(prompt.get_text_as_string_default_form(),
+                                            self.model.encoding)
+        return tokens.count_chat_tokens(prompt.get_text_as_chat().as_dicts(), self.model.encoding)
+
+    @property
+    def token_limit(self) -> int:
+        return self.model.context_window
+
+    def default_max_tokens(self, prompt: LmPrompt) -> int:
+        if self.model.kind == "instruct":
+            return INSTRUCT_DEFAULT_MAX_TOKENS
+        room = self.token_limit - self.estimate_tokens_in_prompt(prompt)
+        return max(1, min(self.model.max_output_tokens, room))
+
+    def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
+                      CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
+        return bound(self.price, prompts, completion_window, samples=samples,
+                     input_tokens=self.estimate_tokens_in_prompt,
+                     max_output_tokens=lambda p: p.max_tokens if p.max_tokens is not None
+                     else self.default_max_tokens(p),
+                     batch_priced=self.supports_batch)
+
+    def batch_adapter(self) -> Any:
+        """The OpenAI Batch API for `lmwrapper.runners.batch` (same request bodies as live)."""
+        from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
+
+        return OpenAiBatchAdapter(self)
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _make_client(self, key: str) -> Any:
+        try:
+            import openai
+        except ImportError as e:
+            raise install_hint("openai", "openai") from e
+        return openai.OpenAI(api_key=key, base_url=self.base_url, max_retries=0,
+                             timeout=self.timeout_s)
+
+    def send_once(self, job: Job) -> Sequence[LmPrediction]:
+        n = len(job.sample_indices)
+        req = build_request(job.prompt, self.model, n=n)
+        with sdk_errors(self, "openai"):
+            raw = _post(self.client(), req)
+        self.limiter.observe(raw.headers)
+        return self._parse(raw.text, job.prompt, n)
+
+    async def send_async(self, job: Job, post: AsyncPost) -> Sequence[LmPrediction]:
+        """`send_once` on the live runner's event loop (`lmwrapper.runners.lean`): the same
+        body, the same parsing, a fraction of the CPU."""
+        n = len(job.sample_indices)
+        req = build_request(job.prompt, self.model, n=n)
+        return self._parse(await post(req.path, req.body), job.prompt, n)
+
+    def _parse(self, text: str, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+        """The predictions in a 200's body; BadResponseError (retried once: it was billed)
+        when the body is not a completion or has fewer choices than asked."""
+        try:
+            preds = parse_response(json.loads(text), prompt, self.model, self.price)
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
+            raise BadResponseError(f"malformed 200 response from {self.base_url} "
+                                   f"({type(e).__name__}: {self.scrub(str(e))[:200]})") from None
+        if len(preds) != n:
+            raise BadResponseError(f"asked {self.base_url} for {n} choices, got {len(preds)}")
+        return preds
+
+    # -- lmwrapper 0.18 names --
+    _instantiation_hooks: ClassVar[list[OpenAiInstantiationHook]] = []
+
+    @classmethod
+    def add_instantiation_hook(cls, hook: OpenAiInstantiationHook) -> None:
+        """Run `hook.before_init(...)` for every OpenAI predictor made from now on, in this
+        process (e.g. to refuse a key with a model it must not be used with)."""
+        cls._instantiation_hooks.append(hook)
+
+    def tokenize(self, input_str: str) -> list[str]:
+        """`input_str` as token strings of the model's tiktoken encoding."""
+        return tokens.tokenize(input_str, self.model.encoding)
+
+    def tokenize_ids(self, input_str: str) -> list[int]:
+        """`input_str` as token ids of the model's tiktoken encoding (special-token text
+        counts as plain text, as in `tokenize`; 0.18 raised on it)."""
+        return tokens.get_encoding(self.model.encoding).encode(input_str, disallowed_special=())
+
+    @property
+    def supports_token_operations(self) -> bool:
+        return True
+
+    @property
+    def is_chat_model(self) -> bool:
+        return self.model.is_chat_model
+
+    @property
+    def reasoning_style(self) -> Any:  # LmReasoningStyle
+        return self.model.reasoning_style
+
+    @property
+    def default_tokens_generated(self) -> int | None:
+        """16 on /v1/completions (its default); None on chat models (the server's default)."""
+        return INSTRUCT_DEFAULT_MAX_TOKENS if self.model.kind == "instruct" else None
+
+
+class OpenAiInstantiationHook(ABC):
+    """lmwrapper 0.18's check run when an OpenAI predictor is made: subclass it, implement
+    `before_init`, register it with `OpenAIPredictor.add_instantiation_hook(hook)`; raising
+    in `before_init` refuses the model. It runs once the predictor is built, and `api` is not
+    an `openai.OpenAI` client (made only when a request is sent) but a view of one:
+    `api.api_key` (looked up when read), `api.base_url`, `api.organization` (None)."""
+
+    @abstractmethod
+    def before_init(self, new_predictor: OpenAiPredictor, api: Any, engine_name: str,
+                    chat_mode: bool, cache_outputs_default: bool,
+                    retry_on_rate_limit: bool) -> None:
+        raise NotImplementedError
+
+
+class _ClientView018:
+    """What an `OpenAiInstantiationHook` reads of 0.18's client, without making one."""
+
+    organization = None
+
+    def __init__(self, lm: OpenAiPredictor) -> None:
+        self._lm = lm
+        self.base_url = lm.base_url
+
+    @property
+    def api_key(self) -> str:
+        return self._lm.api_key()
+
+
+def _post(client: Any, req: OpenAiRequest) -> Any:
+    """Send `req.body` as it is, through the SDK's public raw-response API (the body is
+    ours, not the SDK's typed parameters, so a batch line and a live call are the same)."""
+    body = dict(req.body)
+    if req.url.endswith("/chat/completions"):
+        return client.chat.completions.with_raw_response.create(
+            model=body.pop("model"), messages=body.pop("messages"), extra_body=body)
+    return client.completions.with_raw_response.create(
+        model=body.pop("model"), prompt=body.pop("prompt"), extra_body=body)

@@ -1,0 +1,227 @@
+"""`LmPrompt` → OpenAI request body, and response body → `LmPrediction`s.
+
+The live runner and the Batch API send the same body (`build_request`), so an answer is the
+same however it was obtained. Every `LmPrompt` field either maps to the body or is refused
+by `check_prompt` with the field and the fix; none is dropped:
+
+    >>> build_request(LmPrompt("2+2?", max_tokens=5, temperature=0), OpenAiModelNames.gpt_4o_mini).body
+    {'model': 'gpt-4o-mini', 'messages': [{'role': 'user', 'content': '2+2?'}], 'temperature': 0.0, 'max_tokens': 5, 'logprobs': True, 'top_logprobs': 1}
+
+Token-level results have the Hugging Face backend's shape: `completion_tokens`,
+`completion_logprobs` (tuples) and `top_token_logprobs` (a tuple of {token: logprob}).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lmwrapper.core import structured
+from lmwrapper.core.money import Price
+from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
+from lmwrapper.providers.openai.models import OpenAiModelInfo, OpenAiModelNames  # noqa: F401
+
+CHAT_URL = "/v1/chat/completions"
+COMPLETIONS_URL = "/v1/completions"
+MAX_CHAT_TOP_LOGPROBS = 20
+MAX_COMPLETIONS_LOGPROBS = 5
+MAX_STOP_SEQUENCES = 4
+MAX_N = 128  # the API's cap on `n`, live and in a batch line
+INSTRUCT_DEFAULT_MAX_TOKENS = 16  # what /v1/completions does when max_tokens is absent
+
+
+@dataclass(frozen=True)
+class OpenAiRequest:
+    """Where to send (`url`, as a batch line names it) and what (`body`)."""
+
+    url: str
+    body: dict[str, Any]
+
+    @property
+    def path(self) -> str:
+        """The URL relative to a base URL that ends in /v1."""
+        return self.url.removeprefix("/v1")
+
+
+def check_prompt(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
+    """Raise `ValueError` naming the field and the fix for anything `model` cannot honour."""
+    name = str(model)
+    if prompt.model_internals_request is not None:
+        _refuse("model_internals_request", name, "the OpenAI API does not return hidden states or "
+                "attentions; use a Hugging Face model, or leave it None")
+    if prompt.add_bos_token is not None:
+        _refuse("add_bos_token", name, "the API adds its own special tokens; leave it None")
+    if not prompt.add_special_tokens:
+        _refuse("add_special_tokens", name, "the API always formats the prompt itself; leave it True")
+    if prompt.stop and len(prompt.stop) > MAX_STOP_SEQUENCES:
+        _refuse("stop", name, f"at most {MAX_STOP_SEQUENCES} stop sequences are allowed; "
+                f"got {len(prompt.stop)}")
+    if model.kind == "instruct":
+        _check_instruct(prompt, name)
+    else:
+        if prompt.echo:
+            _refuse("echo", name, "chat models cannot echo the prompt (nor score it with "
+                    "max_tokens=0); use an instruct model "
+                    "(OpenAiModelNames.gpt_3_5_turbo_instruct) or set echo=False")
+    if model.kind == "reasoning":
+        _check_reasoning(prompt, name)
+
+
+def _check_instruct(prompt: LmPrompt, name: str) -> None:
+    if (prompt.logprobs or 0) > MAX_COMPLETIONS_LOGPROBS:
+        _refuse("logprobs", name, f"/v1/completions returns at most {MAX_COMPLETIONS_LOGPROBS} "
+                f"top logprobs; got {prompt.logprobs}")
+
+
+def _check_reasoning(prompt: LmPrompt, name: str) -> None:
+    fixed = {"temperature": 1.0, "top_p": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
+    for field_name, only in fixed.items():
+        if getattr(prompt, field_name) != only:
+            _refuse(field_name, name, f"reasoning models only sample at {field_name}={only}; "
+                    f"got {getattr(prompt, field_name)}. Leave it at {only} or use a chat model "
+                    "such as gpt-4o")
+    if (prompt.logprobs or 0) > 1:
+        _refuse("logprobs", name, "reasoning models return no logprobs; use logprobs=None "
+                "(or the default, which then gives completion_logprobs=None) or a chat model")
+    if prompt.stop:
+        _refuse("stop", name, "reasoning models do not take stop sequences; cut the text "
+                "yourself, or use a chat model")
+
+
+def _refuse(field_name: str, model: str, why: str) -> None:
+    raise ValueError(f"LmPrompt.{field_name} cannot be honoured by {model}: {why}")
+
+
+def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenAiRequest:
+    """The request for `n` samples of `prompt` (call `check_prompt` first)."""
+    body: dict[str, Any] = {"model": str(model)}
+    if model.kind == "instruct":
+        body["prompt"] = prompt.get_text_as_string_default_form()
+        url = COMPLETIONS_URL
+    else:
+        body["messages"] = prompt.get_text_as_chat().as_dicts()
+        url = CHAT_URL
+    if n > 1:
+        body["n"] = n
+    if model.kind != "reasoning":
+        _sampling(prompt, body)
+    if prompt.max_tokens is not None:
+        key = "max_completion_tokens" if model.kind == "reasoning" else "max_tokens"
+        body[key] = prompt.max_tokens
+    if prompt.stop:
+        body["stop"] = list(prompt.stop)
+    if prompt.seed is not None:
+        body["seed"] = prompt.seed
+    _logprobs(prompt, model, body)
+    # /v1/completions has no JSON mode: the answer is stripped to its JSON when parsed
+    if prompt.response_format not in (None, "text") and model.kind != "instruct":
+        body["response_format"] = response_format_body(structured.request_schema(
+            prompt.response_format))
+    return OpenAiRequest(url, body)
+
+
+def _sampling(prompt: LmPrompt, body: dict[str, Any]) -> None:
+    body["temperature"] = prompt.temperature
+    if prompt.top_p != 1.0:
+        body["top_p"] = prompt.top_p
+    if prompt.presence_penalty:
+        body["presence_penalty"] = prompt.presence_penalty
+    if prompt.frequency_penalty:
+        body["frequency_penalty"] = prompt.frequency_penalty
+
+
+def _logprobs(prompt: LmPrompt, model: OpenAiModelInfo, body: dict[str, Any]) -> None:
+    k = prompt.logprobs or 0  # None and 0 are the same cache key: both mean "no logprobs"
+    if model.kind == "instruct":
+        if k:
+            body["logprobs"] = k
+        if prompt.echo:
+            body["echo"] = True
+    elif model.kind == "chat" and k:
+        body["logprobs"] = True
+        body["top_logprobs"] = k
+
+
+def response_format_body(rf: Any) -> dict[str, Any]:
+    """`"json_object"` → {"type": "json_object"}; a JSON schema → a strict json_schema format."""
+    if rf == "json_object":
+        return {"type": "json_object"}
+    rf = dict(rf)
+    if rf.get("type") in ("json_schema", "json_object", "text"):
+        return rf  # already in the API's own form
+    return {"type": "json_schema",
+            "json_schema": {"name": rf.pop("title", "response"), "schema": rf, "strict": True}}
+
+
+def parse_response(
+    body: Mapping[str, Any], prompt: LmPrompt, model: OpenAiModelInfo, price: Price,
+    *, batch: bool = False, provider: str = "openai",
+) -> list[LmPrediction]:
+    """One `LmPrediction` per choice, in choice order; cost split evenly across them.
+
+    Raises `KeyError`/`TypeError`/`ValueError` on a body that is not a completion.
+    """
+    choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
+    if not choices:
+        raise ValueError("the response has no choices")
+    usage = _usage(body.get("usage"))
+    cost = price.cost(usage, batch=batch)
+    share = cost / len(choices) if cost is not None else None
+    common = {"prompt": prompt, "usage": usage, "cost_usd": share, "provider": provider,
+              "model": body.get("model") or str(model), "request_id": body.get("id")}
+    parse = _completion_choice if "text" in choices[0] else _chat_choice
+    return [parse(c, prompt, common) for c in choices]
+
+
+def _usage(u: Mapping[str, Any] | None) -> LmUsage:
+    if not u:
+        return LmUsage()
+    details = u.get("prompt_tokens_details") or {}
+    return LmUsage(u.get("prompt_tokens"), u.get("completion_tokens"), details.get("cached_tokens"))
+
+
+def _chat_choice(c: Mapping[str, Any], prompt: LmPrompt, common: dict[str, Any]) -> LmPrediction:
+    msg = c.get("message") or {}
+    text = msg.get("content")
+    if text is None and msg.get("refusal"):
+        text = msg["refusal"]
+    tokens = logprobs = top = None
+    content = (c.get("logprobs") or {}).get("content")
+    if content is not None:
+        tokens = tuple(t["token"] for t in content)
+        logprobs = tuple(float(t["logprob"]) for t in content)
+        if (prompt.logprobs or 0) >= 1:
+            top = tuple({a["token"]: float(a["logprob"]) for a in t.get("top_logprobs") or ()}
+                        for t in content)
+    return LmPrediction(completion_text=text if text is not None else "",
+                        finish_reason=c.get("finish_reason"), completion_tokens=tokens,
+                        completion_logprobs=logprobs, top_token_logprobs=top, **common)
+
+
+def _completion_choice(c: Mapping[str, Any], prompt: LmPrompt,
+                       common: dict[str, Any]) -> LmPrediction:
+    text: str = c.get("text") or ""
+    lp = c.get("logprobs") or None
+    n_prompt_chars = len(prompt.get_text_as_string_default_form()) if prompt.echo else 0
+    if prompt.echo:
+        text = text[n_prompt_chars:]  # the API returns prompt + completion
+    fields: dict[str, Any] = {}
+    if lp and lp.get("tokens") is not None:
+        toks = list(lp["tokens"])
+        offsets = lp.get("text_offset") or [n_prompt_chars] * len(toks)
+        split = sum(1 for o in offsets if o < n_prompt_chars) if prompt.echo else 0
+        values = [None if v is None else float(v) for v in lp.get("token_logprobs") or ()]
+        raw_tops = list(lp.get("top_logprobs") or ())
+        tops = [dict(t or {}) for t in raw_tops]
+        fields["completion_tokens"] = tuple(toks[split:])
+        fields["completion_logprobs"] = tuple(values[split:])
+        fields["top_token_logprobs"] = tuple(tops[split:]) if tops else None
+        if prompt.echo:
+            fields["prompt_tokens"] = tuple(toks[:split])
+            fields["prompt_logprobs"] = tuple(values[:split])
+            if raw_tops:
+                fields["prompt_top_logprobs"] = tuple(None if t is None else dict(t)
+                                                      for t in raw_tops[:split])
+    return LmPrediction(completion_text=text, finish_reason=c.get("finish_reason"),
+                        **fields, **common)

@@ -1,0 +1,480 @@
+"""`BatchRunner`: the engine's runner for `CompletionWindow.BATCH_ANY` (any provider).
+
+    claim lines (one transaction) ─► plan into input files (records first) ─► upload ─► create
+       ▲                                                                              │
+       └── transient line failures, expired / cancelled remainders, token-limit fails ◄┤
+                                                                 poll with backoff ◄──┘
+                                                     terminal ─► collect: rows stored, emit
+
+Each step is recorded in the cache database before it is taken at the provider (see
+`records.py`), so a rerun after a crash adopts what was already sent instead of paying for
+it twice. `in_flight()` is 0: a stopping run does not wait for batches; they live on at the
+provider and the next run collects them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmwrapper.core.contract import Emit, Job, ShouldStop
+from lmwrapper.core.errors import ConfigurationError, LmWrapperError, TransientProviderError
+from lmwrapper.core.gcpause import gc_paused
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.runners.batch.adapter import (
+    TERMINAL,
+    BatchAdapter,
+    BatchLimits,
+    RemoteBatch,
+    TimedOut,
+)
+from lmwrapper.runners.batch.collector import collect, sweep
+from lmwrapper.runners.batch.planner import plan_files
+from lmwrapper.runners.batch.progress import JobProgress
+from lmwrapper.runners.batch.settings import BatchSettings
+from lmwrapper.store.batch_records import (
+    PRE_SUBMIT_STATES,
+    LineRow,
+    Records,
+    new_id,
+    new_owner,
+    owner_alive,
+    release_owner,
+)
+from lmwrapper.store.db import SqlCache
+
+if TYPE_CHECKING:
+    from lmwrapper.engine.predictor import LmPredictor
+
+log = logging.getLogger("lmwrapper.runners.batch")
+CLAIM_CHUNK = 5_000  # prompts claimed per transaction
+MAX_COLLECT_FAILURES = 5  # reads of a finished batch's results before its lines fail
+# Tries of a create or poll the provider refused for a reason that is not transient (a 400
+# for a request we built, a 404): one retry, then the run stops with the error (DESIGN.md:
+# "a refusal that is ours stops the run after one retry"). Transient ones are retried on.
+MAX_REFUSALS = 2
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+# The waiting lines `_refresh` acts on, chosen in SQL: every loop looks at each waiting
+# line, and most (planned into a submitted batch, or claimed by this runner) need nothing.
+_NEEDS_A_LOOK = ("state IN ('done', 'failed') OR (state = 'claimed' AND l.owner IS NOT ?) OR "
+                 "(state = 'planned' AND uid IS NOT NULL AND uid NOT IN "
+                 "(SELECT uid FROM batch_batches WHERE state = 'submitted'))")
+
+
+class BatchRunner:
+    """Runs jobs through `adapter`'s batch API, recording every step in `cache`."""
+
+    # Everything it emits is stored already (collected rows, in the transaction that marks
+    # their lines done; rows read back from the cache) or must not be (failed lines): the
+    # engine does not write it again.
+    stores_results = True
+
+    def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
+                 settings: BatchSettings, job_id: str | None = None) -> None:
+        self.lm, self.adapter, self.settings = lm, adapter, settings
+        self.records = Records(cache)
+        self.limits = _limits(adapter.limits, settings)
+        self.directory = Path(cache.path).parent / "batch_files"
+        self.job_id = job_id or new_id("j")
+        self.owner = ""
+        self._seq = 0
+        self.jobs: dict[str, Job] = {}
+        self.got: dict[str, dict[int, LmPrediction]] = {}
+        self.waiting: dict[str, str] = {}  # custom id → key: lines whose answers we wait for
+        self.mine: set[str] = set()  # batches this runner must upload / create
+        self.fresh: set[str] = set()  # batches planned by this runner (no recovery needed)
+        self.collect_failures: dict[str, int] = {}
+        self.refusals: dict[str, int] = {}  # uid or remote id → refused creates / polls
+        self.unsure: dict[str, float] = {}  # uid → when to look for a request whose answer was lost
+        self.progress = JobProgress(0, None, False)
+        self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
+
+    def in_flight(self) -> int:
+        return 0  # batches live on at the provider; a rerun adopts them
+
+    def status(self) -> dict[str, int]:
+        """This run's batches by provider status (for a progress bar's postfix)."""
+        return self.progress.counts()
+
+    def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
+        self.owner = new_owner()
+        jobs = _by_key(jobs)  # the engine may split a prompt's samples; lines are ours to cut
+        self.jobs = {j.key: j for j in jobs}
+        self.got = {j.key: {} for j in jobs}
+        self.progress = JobProgress(len(jobs), self._estimate_usd(jobs) if self.show_progress
+                                    else None, self.show_progress)
+        try:
+            self._claim(list(jobs))
+            self._emit_ready(emit, list(self.jobs))
+            sweep(self)
+            self._loop(emit, should_stop)
+        finally:
+            release_owner(self.owner)
+            self.progress.close()
+
+    # -- claiming and planning --------------------------------------------------------------
+    def _claim(self, jobs: list[Job]) -> None:
+        """Claim every sample no live line covers, and plan the new lines into batches.
+
+        Claims are transactions of `CLAIM_CHUNK` prompts, consumed by the planner as they
+        commit, so memory does not grow with the job (nor with its prompts' size)."""
+        self._plan(self._claimed(jobs))
+
+    def _claimed(self, jobs: list[Job]) -> Iterator[tuple[str, str, int]]:
+        for start in range(0, len(jobs), CLAIM_CHUNK):
+            yield from self._claim_chunk(jobs[start : start + CLAIM_CHUNK])
+
+    def _claim_chunk(self, jobs: list[Job]) -> list[tuple[str, str, int]]:
+        keys = [j.key for j in jobs]
+        to_plan: list[tuple[str, str, int]] = []
+        # Not `durable()`: nothing is sent for a claim before `_plan` records its batch in a
+        # `synchronous=FULL` transaction, and that commit's sync puts every earlier commit on
+        # disk with it. A power cut before then loses claims of lines nobody has sent.
+        with self.records.cache.write() as c:
+            live = self.records.lines_for_keys(c, keys)
+            cached = self.records.cached_samples(c, keys)
+            new_rows = []
+            for job in jobs:
+                covered = set(cached.get(job.key, ()))
+                for line in live.get(job.key, ()):
+                    self._adopt(c, line)
+                    covered.update(line.samples)
+                missing = [i for i in job.sample_indices if i not in covered]
+                per_line = max(1, self.adapter.max_samples_per_line(job.prompt))
+                for first, n in _runs(missing, per_line):
+                    cid = self._custom_id()
+                    new_rows.append((cid, self.job_id, job.key, first, n,
+                                     _JSON.encode(job.prompt.to_dict(defaults=False)), "claimed",
+                                     self.owner))
+                    to_plan.append((cid, job.key, n))
+                    self.waiting[cid] = job.key
+            if new_rows:
+                self._record_job(c)
+                c.executemany("INSERT INTO batch_lines (custom_id, job_id, key, first_sample, n, "
+                              "prompt, state, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
+        self._read_cached([k for k in keys if k in cached])
+        return to_plan
+
+    def _record_job(self, c: Any) -> None:
+        c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?, ?)",
+                  (self.job_id, self.adapter.provider, self.adapter.model, self.lm.identity_json(),
+                   time.time(), self.owner))
+
+    def _adopt(self, c: Any, line: LineRow) -> None:
+        """Wait for a live line; take it over when its owner is gone."""
+        self.waiting[line.custom_id] = line.key
+        if line.owner == self.owner or owner_alive(line.owner, line.claimed_at, self.settings.stale_s):
+            return
+        if line.state == "claimed":
+            c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ?", (self.owner, line.custom_id))
+        elif line.uid is not None:
+            self.mine.add(line.uid)  # taken over in _submit_ready if not yet submitted
+
+    def _custom_id(self) -> str:
+        self._seq += 1
+        # ≤ 64 chars of [A-Za-z0-9_-]; zero-padded, so that ids sort in the order they are
+        # made and the custom_id index grows at its end instead of splitting pages anywhere
+        return f"{self.job_id}-{self._seq:08x}"
+
+    def _plan(self, lines: Iterable[tuple[str, str, int]]) -> None:
+        """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
+
+        def encoded() -> Any:
+            for cid, key, n in lines:
+                prompt = self.jobs[key].prompt
+                data = (_JSON.encode(self.adapter.build_line(cid, prompt, n)) + "\n").encode()
+                yield cid, data, self._tokens(data, prompt, n)
+
+        for pb in plan_files(encoded(), self.limits, self.directory):
+            now = time.time()
+            with self.records.durable() as c:
+                self._record_job(c)
+                c.execute("INSERT INTO batch_batches (uid, job_id, provider, model, state, owner, "
+                          "input_path, lines, tokens, bytes, created_at, updated_at) "
+                          "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
+                          (pb.uid, self.job_id, self.adapter.provider, self.adapter.model,
+                           self.owner, str(pb.path), pb.lines, pb.tokens, pb.bytes, now, now))
+                self.records.set_planned(c, pb.uid, pb.custom_ids)
+            self.mine.add(pb.uid)
+            self.fresh.add(pb.uid)
+            log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
+                     pb.bytes, pb.tokens)
+
+    def _tokens(self, data: bytes, prompt: LmPrompt, n: int) -> int:
+        """A line's enqueued tokens: the tokenizer's count when a limit must be respected,
+        else a cheap bound (4 bytes a token + max output) kept for re-planning smaller."""
+        if self.limits.enqueued_tokens is not None:
+            return self.adapter.line_tokens(prompt, n)
+        return len(data) // 4 + (prompt.max_tokens or 0) * n
+
+    def _replan_mine(self) -> None:
+        """Lines sent back to `claimed` (retries) that this runner owns go into new batches."""
+        rows = self.records.lines_by_id(list(self.waiting), "state = 'claimed' AND l.owner = ?",
+                                        (self.owner,))
+        self._plan([(r.custom_id, r.key, r.n) for r in rows if r.key in self.jobs])
+
+    # -- the loop ---------------------------------------------------------------------------
+    def _loop(self, emit: Emit, should_stop: ShouldStop) -> None:
+        delay = self.settings.poll_s
+        while self.waiting or self._unanswered():
+            if should_stop():
+                return
+            progressed = self._submit_ready()
+            progressed |= self._poll(emit)
+            self._refresh(emit)
+            self._replan_mine()
+            if not self.waiting and self._unanswered():  # e.g. a done line whose rows were cleared
+                left = self._unanswered()
+                self._claim(left)
+                self._emit_ready(emit, [j.key for j in left])
+            delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
+            if self.waiting:
+                _wait(delay, should_stop)
+
+    def all_submitted(self) -> bool:
+        """Every batch this runner planned is at the provider (submit-and-return may stop)."""
+        return all(b.state not in PRE_SUBMIT_STATES for b in self.records.batches(self.fresh))
+
+    def _unanswered(self) -> list[Job]:
+        return [j for j in self.jobs.values() if j.key in self.got]
+
+    def _submit_ready(self) -> bool:
+        did = False
+        for b in sorted(self.records.batches(self.mine), key=lambda b: b.uid):
+            if b.state not in PRE_SUBMIT_STATES:
+                self.mine.discard(b.uid)
+                continue
+            if time.monotonic() < self.unsure.get(b.uid, 0.0):
+                continue  # its create may still land at the provider: look for it later
+            if not self._budget_allows(b.tokens):
+                break
+            if b.uid not in self.fresh and not self.records.take_batch(b.uid, self.owner,
+                                                                        self.settings.stale_s):
+                continue  # its owner is alive: it submits
+            did |= self._submit(b.uid)
+        return did
+
+    def _budget_allows(self, tokens: int) -> bool:
+        limit = self.limits.enqueued_tokens
+        if limit is None:
+            return True
+        rows = self.records.read("SELECT coalesce(sum(tokens), 0), count(*) FROM batch_batches "
+                                 "WHERE owner = ? AND state = 'submitted'", (self.owner,))
+        queued, count = rows[0]
+        return count == 0 or queued + tokens <= limit
+
+    def _submit(self, uid: str) -> bool:
+        from lmwrapper.runners.batch.submit import submit
+
+        try:
+            submit(self, uid)
+        except ConfigurationError:
+            raise
+        except LmWrapperError as e:
+            if not isinstance(e, TransientProviderError):
+                self._refused_create(uid, e)
+                return False
+            # transient: the next loop tries again
+            log.warning("batch %s: submitting failed (%s); retrying", uid, e)
+            # the request may have reached the provider with only its answer lost: look for
+            # the upload / batch (by name, by metadata) before sending it again
+            self.fresh.discard(uid)
+            b = self.records.batch(uid)
+            if isinstance(e, TimedOut) and b is not None and b.state == "uploaded":
+                # a create the provider is still working on would land after we looked:
+                # give it twice as long as we waited for it before looking
+                self.unsure[uid] = time.monotonic() + 2 * float(getattr(self.lm, "timeout_s", 60))
+            return False
+        self.unsure.pop(uid, None)
+        return True
+
+    def _count_refusal(self, what: str, e: LmWrapperError) -> None:
+        """Raise `e` when `what` was refused `MAX_REFUSALS` times."""
+        self.refusals[what] = self.refusals.get(what, 0) + 1
+        if self.refusals[what] >= MAX_REFUSALS:
+            raise e
+
+    def _refused_create(self, uid: str, e: LmWrapperError) -> None:
+        """A batch the provider refused to create (not transient). Retried once, from an input
+        file rebuilt from the prompts (it may have been written by an older lmwrapper); then
+        its lines fail (not cached: a rerun sends them again) and the run stops with `e`.
+        Answers already collected are stored; batches at the provider stay recorded."""
+        log.warning("batch %s: the provider refused to create it (%s)", uid, e)
+        b = self.records.batch(uid)
+        if self.refusals.get(uid, 0) + 1 >= MAX_REFUSALS:
+            with self.records.durable() as c:
+                c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
+                          "state = 'planned'", (f"the batch was refused: {e}", uid))
+                c.execute("UPDATE batch_batches SET state = 'done', error = 'refused', "
+                          "updated_at = ? WHERE uid = ?", (time.time(), uid))
+            self.mine.discard(uid)
+        elif b is not None and b.file_id is None and b.input_path:
+            Path(b.input_path).unlink(missing_ok=True)  # nothing uploaded: rebuilt on retry
+        self._count_refusal(uid, e)
+
+    def _poll(self, emit: Emit) -> bool:
+        uids = self.records.batches_of(list(self.waiting))
+        did = False
+        for b in self.records.batches(uids):
+            if b.state != "submitted" or b.remote_id is None:
+                continue
+            try:
+                remote = self.adapter.retrieve(b.remote_id)
+            except ConfigurationError:
+                raise
+            except LmWrapperError as e:
+                if not isinstance(e, TransientProviderError):
+                    self._count_refusal(b.remote_id, e)  # the batch stays recorded: a rerun polls it
+                log.warning("batch %s: polling failed (%s); retrying", b.remote_id, e)
+                continue
+            self.refusals.pop(b.remote_id, None)
+            if remote.provider_status != b.remote_status:
+                self.records.set_batch(b.uid, remote_status=remote.provider_status)
+                self.progress.batch_status(b.uid, remote.provider_status)
+            if remote.state in TERMINAL:
+                did |= self._collect(b.uid, remote, emit)
+        return did
+
+    def _collect(self, uid: str, remote: RemoteBatch, emit: Emit) -> bool:
+        with gc_paused():
+            try:
+                answered = collect(self, uid, remote)
+            except ConfigurationError:
+                raise
+            except LmWrapperError as e:
+                self.collect_failures[uid] = self.collect_failures.get(uid, 0) + 1
+                log.warning("batch %s: reading results failed (%s)", remote.id, e)
+                if self.collect_failures[uid] >= MAX_COLLECT_FAILURES:
+                    self._give_up(uid, f"the results of batch {remote.id} could not be read "
+                                       f"({e}); rerun to send these prompts again")
+                return False
+            self._take(answered, emit)
+        return True
+
+    def _give_up(self, uid: str, error: str) -> None:
+        """Fail a batch's waiting lines (not cached: a rerun sends them again)."""
+        with self.records.durable() as c:
+            c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
+                      "state = 'planned'", (error, uid))
+            c.execute("UPDATE batch_batches SET state = 'done', error = 'unreadable results', "
+                      "updated_at = ? WHERE uid = ? AND state = 'submitted'", (time.time(), uid))
+
+    def _take(self, answered: dict[str, tuple[str, list[tuple[int, LmPrediction]]]], emit: Emit) -> None:
+        touched = []
+        for cid, (key, preds) in answered.items():
+            self.waiting.pop(cid, None)
+            if key in self.got:
+                self.got[key].update(preds)
+                touched.append(key)
+        self._emit_ready(emit, touched)
+
+    def _refresh(self, emit: Emit) -> None:
+        """Lines finished by another process (or by an earlier loop) become answers."""
+        rows = self.records.lines_by_id(list(self.waiting), _NEEDS_A_LOOK, (self.owner,))
+        done_keys = []
+        for r in rows:
+            if r.state == "done":
+                done_keys.append(r.key)
+                self.waiting.pop(r.custom_id, None)
+            elif r.state == "failed":
+                self.waiting.pop(r.custom_id, None)
+                self._take({r.custom_id: (r.key, self._failed(r))}, emit)
+            elif r.state == "claimed" and r.owner != self.owner and not owner_alive(
+                    r.owner, r.claimed_at, self.settings.stale_s):
+                with self.records.durable() as c:
+                    c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ? AND state = 'claimed'",
+                              (self.owner, r.custom_id))
+            elif r.state == "planned" and r.uid is not None:
+                self.mine.add(r.uid)
+        self._read_cached(done_keys)
+        self._emit_ready(emit, done_keys)
+
+    def _failed(self, r: LineRow) -> list[tuple[int, LmPrediction]]:
+        from lmwrapper.core.errors import TransientProviderError
+
+        job = self.jobs.get(r.key)
+        if job is None:
+            return []
+        pred = self.lm.error_prediction(job.prompt, TransientProviderError(
+            r.error or "the batch failed for this prompt"))
+        return [(i, pred) for i in r.samples]
+
+    def _read_cached(self, keys: list[str]) -> None:
+        keys = [k for k in dict.fromkeys(keys) if k in self.got]
+        if not keys:
+            return
+        defaults = self.lm.record_defaults()
+        for key, rows in self.records.cache.get_many(keys).items():
+            prompt = self.jobs[key].prompt
+            for idx, value, blob, _ in rows:
+                internals = self.lm.blob_to_internals(blob) if blob is not None else None
+                self.got[key].setdefault(idx, LmPrediction.from_cache_record(
+                    json.loads(value), prompt, internals, defaults))
+
+    def _emit_ready(self, emit: Emit, keys: list[str]) -> None:
+        for key in dict.fromkeys(keys):
+            got = self.got.get(key)
+            job = self.jobs[key]
+            if got is None or not all(i in got for i in job.sample_indices):
+                continue
+            preds = [got[i] for i in job.sample_indices]
+            del self.got[key]
+            emit(job, preds)
+            self.progress.done(any(p.has_errors for p in preds))
+
+    def _estimate_usd(self, jobs: Sequence[Job]) -> float | None:
+        from lmwrapper.core.window import CompletionWindow
+
+        try:
+            return self.lm.estimate_cost([j.prompt for j in jobs], CompletionWindow.BATCH_ANY,
+                                         samples=[len(j.sample_indices) for j in jobs]).total_usd
+        except Exception:  # noqa: BLE001 — an estimate for the bar only
+            return None
+
+
+def _limits(provider: BatchLimits, settings: BatchSettings) -> BatchLimits:
+    """The tighter of the provider's limits and the settings' (a setting can lower a limit,
+    for tests or a cautious run, but a batch above the provider's would be refused)."""
+    def tighter(mine: int | None, theirs: int) -> int:
+        return theirs if mine is None else min(mine, theirs)
+
+    return BatchLimits(tighter(settings.max_requests, provider.max_requests),
+                       tighter(settings.max_bytes, provider.max_bytes),
+                       settings.token_limit or provider.enqueued_tokens)
+
+
+def _by_key(jobs: Sequence[Job]) -> list[Job]:
+    """One job per prompt key (the samples of its jobs together): lines are planned per key,
+    `max_samples_per_line` samples each, and answered by key."""
+    merged: dict[str, Job] = {}
+    for j in jobs:
+        if j.key in merged:
+            merged[j.key].sample_indices.extend(j.sample_indices)
+        else:
+            merged[j.key] = Job(j.key, j.prompt, list(j.sample_indices))
+    return list(merged.values())
+
+
+def _runs(indices: list[int], per_line: int) -> list[tuple[int, int]]:
+    """Contiguous runs of sample indices as (first, n), none longer than `per_line`."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if out and out[-1][0] + out[-1][1] == i and out[-1][1] < per_line:
+            out[-1] = (out[-1][0], out[-1][1] + 1)
+        else:
+            out.append((i, 1))
+    return out
+
+
+def _wait(seconds: float, should_stop: ShouldStop) -> None:
+    """Sleep between polls, waking early when the run is stopped."""
+    end = time.monotonic() + seconds
+    while not should_stop():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.05))

@@ -1,0 +1,494 @@
+"""The on-disk cache: one SQLite file, shared safely by threads and processes.
+
+A row is one sample of one prompt: `(key, sample_index)` → the prediction as JSON, plus an
+optional blob (model internals as an .npz without pickle). The key is the sha256 of the
+prompt's canonical JSON, the model's identity and `KEY_SCHEMA_VERSION` (see `prompt_key`).
+
+WAL journaling, a busy timeout and `BEGIN IMMEDIATE` writes let several processes share one
+file without "database is locked"; every write is one transaction, so a process killed at
+any moment leaves only whole rows behind. The schema only grows, by the named migrations in
+`MIGRATIONS`.
+
+A file that is not a cache of ours is never changed: opening checks its header (a SQLite
+database, complete) and its tables (empty, or ours) before anything is written, and every
+failure of the file (damaged, foreign, locked, unwritable) is a `CacheFileError` that names
+the file and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import operator
+import os
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmwrapper.store.batch_schema import m0002_batch_jobs
+from lmwrapper.store.cache_file import (
+    ELSEWHERE,
+    LOCK_TIMEOUT_ENV,
+    CacheFileError,
+    CacheLockedError,  # noqa: F401  re-exported: callers catch it from here
+    explain,
+    header_problem,
+    is_file_error,
+    lock_timeout_s,
+)
+from lmwrapper.store.fsinfo import warn_if_network_fs
+
+if TYPE_CHECKING:
+    from lmwrapper.core.prompt import LmPrompt
+
+# 2: named entries, defaults left out (1 hashed the values by position).
+KEY_SCHEMA_VERSION = 2
+CACHE_FILE_NAME = "lmwrapper.sqlite"
+_LOOKUP_CHUNK = 20_000
+
+_cache_dir_override: Path | None = None
+
+
+def set_cache_dir(path: str | os.PathLike[str] | None) -> None:
+    """Use `path` as the cache directory from now on (None: back to the default order)."""
+    global _cache_dir_override
+    _cache_dir_override = Path(path) if path is not None else None
+
+
+def get_cache_dir() -> Path:
+    """`set_cache_dir()`, else `$LMWRAPPER_CACHE_DIR`, else `cache/` in the project root.
+
+    The project root is the nearest ancestor of the working directory holding `.git` or
+    `pyproject.toml`, else the working directory itself.
+    """
+    if _cache_dir_override is not None:
+        return _cache_dir_override
+    if os.environ.get("LMWRAPPER_CACHE_DIR"):
+        return Path(os.environ["LMWRAPPER_CACHE_DIR"])
+    cwd = Path.cwd()
+    for d in (cwd, *cwd.parents):
+        if (d / ".git").exists() or (d / "pyproject.toml").exists():
+            return d / "cache"
+    return cwd / "cache"
+
+
+# One encoder for every key: json.dumps with options builds a new encoder per call.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
+)
+
+
+def prompt_key(canonical_prompt: dict[str, Any], model_identity_json: str) -> str:
+    """The cache key: sha256 over key-schema version, model identity and canonical prompt.
+
+    The prompt is encoded as named entries, key-sorted, nested dicts too (chat turns,
+    response formats): reordering fields in code does not move a key, and since
+    `LmPrompt.canonical()` leaves out fields at their default, neither does adding a field
+    with a default. A change in what a value *means* still needs a bump of
+    `KEY_SCHEMA_VERSION`; `tests/test_cache_key.py` pins golden keys so no change slips by.
+    """
+    return key_of(_CANONICAL.encode(canonical_prompt), model_identity_json)
+
+
+def canonical_json(prompt: LmPrompt) -> str:
+    """The prompt's canonical form as the key hashes it (`key_of`) and the `prompts` table
+    stores it: one encoding serves both (no metadata; fields at their default left out, so
+    `{"kind":"text","max_tokens":5,"text":"Hi"}` is 40 bytes where every field takes 270)."""
+    return _CANONICAL.encode(prompt.canonical())
+
+
+def key_of(canonical: str, model_identity_json: str) -> str:
+    """`prompt_key` of a prompt already encoded by `canonical_json`."""
+    return hashlib.sha256(
+        f"{KEY_SCHEMA_VERSION}\x1f{model_identity_json}\x1f{canonical}".encode()
+    ).hexdigest()
+
+
+def _model_filter(where: list[str], args: list[Any], table: str, model: str | None,
+                  provider: str | None) -> None:
+    """The conditions for rows of `model` of `provider` (either None: any), added to a query."""
+    for column, value in (("model", model), ("provider", provider)):
+        if value is not None:
+            where.append(f"{table}{column} = ?")
+            args.append(value)
+
+
+def identity_json(identity: dict[str, Any]) -> str:
+    return _CANONICAL.encode(identity)
+
+
+_last_prompt: tuple[str, str] = ("", "")
+
+
+def prompt_json(key: str, prompt: LmPrompt) -> str:
+    """`canonical_json(prompt)`, for a writer that did not keep it from computing `key`.
+
+    Encoded once per key: the samples of one prompt arrive one after another, so a one-entry
+    memo suffices (a tuple swap is atomic, so concurrent backend threads are safe).
+    """
+    global _last_prompt
+    last = _last_prompt
+    if last[0] == key:
+        return last[1]
+    text = canonical_json(prompt)
+    _last_prompt = (key, text)
+    return text
+
+
+@dataclass(frozen=True)
+class CacheRow:
+    key: str
+    sample_index: int
+    provider: str
+    model: str
+    is_error: bool
+    value: str
+    blob: bytes | None = None
+    # The prompt's canonical JSON (`canonical_json`: what the key hashed), stored once per
+    # key in `prompts` so a person can read what was asked; None stores none (old writers).
+    prompt_json: str | None = None
+
+
+def insert_rows(c: sqlite3.Connection, rows: Iterable[CacheRow]) -> None:
+    """`rows` and their prompts, inside the caller's write transaction.
+
+    In key order: keys are hashes, so rows arriving in any other order land on random pages
+    of the clustered (`WITHOUT ROWID`) tables, and each insert splits or rewrites a different
+    page; in order, neighbours share pages (~15 % of a cold run's CPU). The sort is stable,
+    so of two rows for one sample the later still replaces the earlier.
+    """
+    rows = list(rows)
+    now = time.time()
+    data = [(r.key, r.sample_index, r.provider, r.model, now, int(r.is_error), r.value, r.blob)
+            for r in rows]
+    if not data:
+        return
+    data.sort(key=_ROW_ORDER)
+    c.executemany("INSERT OR REPLACE INTO predictions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", data)
+    # The key is the hash of the prompt: a stored prompt is already the right one.
+    prompts = {r.key: r.prompt_json for r in rows if r.prompt_json is not None}
+    c.executemany("INSERT OR IGNORE INTO prompts VALUES (?, ?)", sorted(prompts.items()))
+
+
+_ROW_ORDER = operator.itemgetter(0, 1)  # (key, sample_index)
+
+
+# Each migration gets a sqlite_utils.Database inside the open BEGIN IMMEDIATE transaction
+# (sqlite-utils nests its own work as savepoints), so concurrent openers apply it once.
+def _m0001_predictions(db: Any) -> None:
+    # WITHOUT ROWID: a lookup by (key, sample_index) is one b-tree search, not two; it halves
+    # the cost of serving cached predictions. sqlite-utils' create() cannot say that.
+    db.execute(
+        """CREATE TABLE predictions (
+            key TEXT NOT NULL,
+            sample_index INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            is_error INTEGER NOT NULL DEFAULT 0,
+            value TEXT NOT NULL,
+            blob BLOB,
+            PRIMARY KEY (key, sample_index)
+        ) WITHOUT ROWID"""
+    )
+    db["predictions"].create_index(["created_at"])
+    db["predictions"].create_index(["model"])
+
+
+# 0003, not 0002: the batch engine's `0002_batch_jobs` comes first. Names, not numbers, are
+# what `_migrations` records, so the order of merging the two does not matter to a file.
+def _m0003_prompts(db: Any) -> None:
+    # One row per key, not per sample: the prompt is what the key was hashed from, so a key
+    # never needs a second prompt. Rows written before this migration simply have none.
+    db.execute("CREATE TABLE prompts (key TEXT PRIMARY KEY, prompt TEXT NOT NULL) WITHOUT ROWID")
+
+
+def _m0004_claims(db: Any) -> None:
+    # A live run's hold on a key it is about to send (lmwrapper.store.claims): another process on
+    # this file waits for that key's answer instead of paying for it a second time.
+    db.execute("CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+               "expires REAL NOT NULL) WITHOUT ROWID")
+    db.execute("CREATE INDEX claims_owner ON claims (owner)")
+
+
+MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
+    ("0001_predictions", _m0001_predictions),
+    ("0002_batch_jobs", m0002_batch_jobs),
+    ("0003_prompts", _m0003_prompts),
+    ("0004_claims", _m0004_claims),
+]
+
+
+class SqlCache:
+    """A cache file. Safe to share across threads (one locked connection) and processes."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._lock_timeout = lock_timeout_s()
+        # SQLite's own wait per attempt; past it we tell the user which file we wait for.
+        self._note_after = min(10.0, self._lock_timeout / 4)
+        self._noted_lock = False
+        problem = header_problem(self.path)
+        if problem:
+            raise CacheFileError(f"cache file {self.path} {problem}; lmwrapper left it untouched. "
+                                 f"Move it aside to start a new cache there, {ELSEWHERE}.")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CacheFileError(f"cache directory {self.path.parent} cannot be created "
+                                 f"({e.strerror}); {ELSEWHERE}.") from None
+        warn_if_network_fs(self.path)  # SQLite's locks are not safe on NFS & co.
+        with self._named_errors():
+            self._conn = sqlite3.connect(self.path, timeout=self._note_after, isolation_level=None,
+                                         check_same_thread=False)
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        with self._named_errors():
+            self._check_ours(self._conn)  # before WAL: switching to it rewrites the header
+            self._wait_for_lock(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+
+    def _check_ours(self, c: sqlite3.Connection) -> None:
+        """Refuse a SQLite database that holds someone else's tables (an empty one is new)."""
+        tables = sorted(r[0] for r in c.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+        if not tables:
+            return
+        if "_migrations" in tables and "predictions" in tables:
+            try:
+                applied = {r[0] for r in c.execute("SELECT name FROM _migrations")}
+            except sqlite3.OperationalError:  # a _migrations table of another shape
+                applied = set()
+            if applied & {name for name, _ in MIGRATIONS}:
+                return
+        shown = ", ".join(tables[:6]) + (", ..." if len(tables) > 6 else "")
+        raise CacheFileError(
+            f"cache file {self.path} is a SQLite database of another program (tables: {shown}), "
+            f"not an lmwrapper cache; lmwrapper left it untouched. Move it elsewhere, {ELSEWHERE}.")
+
+    def _migrate(self) -> None:
+        import sqlite_utils  # 0.3 s to import: only when a cache is actually opened
+
+        # Always one write transaction, even with nothing to migrate: a file that another
+        # process keeps locked is found here, before a run spends anything.
+        with self.write() as c:
+            self._check_ours(c)  # again under the lock: another program may have been first
+            c.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+            done = {r[0] for r in c.execute("SELECT name FROM _migrations")}
+            db = sqlite_utils.Database(c)
+            for name, apply in MIGRATIONS:
+                if name not in done:
+                    apply(db)
+                    c.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+
+    @contextmanager
+    def _named_errors(self) -> Iterator[None]:
+        """Turn sqlite3's errors about the file into a `CacheFileError` naming it."""
+        try:
+            yield
+        except sqlite3.Error as e:
+            if not is_file_error(e):
+                raise
+            raise explain(self.path, e) from e
+
+    def _wait_for_lock(self, attempt: Callable[[], Any]) -> Any:
+        """Run `attempt` until no other process holds the lock it needs, up to the lock timeout.
+
+        SQLite waits `_note_after` seconds per try; some paths (switching to WAL) report
+        "busy" at once instead, hence the short pause. After the first long wait we say
+        which file is locked, so a stuck process can be found; the final error names it too.
+        """
+        deadline = time.monotonic() + self._lock_timeout
+        pause = 0.01
+        while True:
+            started = time.monotonic()
+            try:
+                return attempt()
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e) and "busy" not in str(e):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                if time.monotonic() - started >= self._note_after * 0.9:
+                    self._note_lock_wait()
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+
+    def _note_lock_wait(self) -> None:
+        if self._noted_lock:
+            return
+        self._noted_lock = True
+        print(f"lmwrapper: waiting for the lock on cache file {self.path}: another process is "
+              f"writing to it or keeps it locked (`fuser {self.path}` shows which); giving up "
+              f"after {self._lock_timeout:g} s (${LOCK_TIMEOUT_ENV}).", file=sys.stderr)
+
+    def write(self) -> _WriteTxn:
+        """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock."""
+        return _WriteTxn(self)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, list[tuple[int, str, bytes | None, bool]]]:
+        """Rows for `keys`: key → [(sample_index, value_json, blob, is_error)], a few queries in all."""
+        found: dict[str, list[tuple[int, str, bytes | None, bool]]] = {}
+        q = ("SELECT key, sample_index, value, blob, is_error FROM predictions "
+             "WHERE key IN (SELECT value FROM json_each(?))")
+        with self._lock, self._named_errors():
+            ordered = sorted(keys)  # walks the b-tree in order: ~25 % faster than input order
+            for start in range(0, len(ordered), _LOOKUP_CHUNK):
+                chunk = json.dumps(ordered[start : start + _LOOKUP_CHUNK])
+                for key, idx, value, blob, is_error in self._conn.execute(q, (chunk,)):
+                    found.setdefault(key, []).append((idx, value, blob, bool(is_error)))
+        return found
+
+    def put_many(self, rows: Iterable[CacheRow]) -> None:
+        """Store `rows` and their prompts in one transaction: a row is never without its prompt."""
+        rows = list(rows)
+        if not rows:
+            return
+        with self._named_errors(), self.write() as c:
+            insert_rows(c, rows)
+
+    def stats(self) -> dict[str, Any]:
+        """Rows, errors, bytes on disk, and per model: rows, dates and `spent_usd` (the sum of
+        its rows' `cost_usd`: what making the cached answers cost)."""
+        with self._lock, self._named_errors():
+            c = self._conn
+            total, errors = c.execute(
+                "SELECT count(*), coalesce(sum(is_error), 0) FROM predictions").fetchone()
+            by_model = c.execute(
+                "SELECT provider, model, count(*), min(created_at), max(created_at), "
+                "coalesce(sum(is_error), 0), coalesce(sum(json_extract(value, '$.cost_usd')), 0) "
+                "FROM predictions GROUP BY provider, model ORDER BY count(*) DESC").fetchall()
+        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
+        models = [{"provider": p, "model": m, "rows": n, "oldest": lo, "newest": hi, "errors": e,
+                   "spent_usd": usd} for p, m, n, lo, hi, e, usd in by_model]
+        return {"path": str(self.path), "rows": total, "errors": errors, "bytes": size,
+                "spent_usd": sum(m["spent_usd"] for m in models), "models": models}
+
+    def clear(self, *, older_than_days: float | None = None, model: str | None = None,
+              errors_only: bool = False, provider: str | None = None) -> int:
+        """Delete rows (all, or those matching every filter given); returns how many.
+
+        `older_than_days` must be a finite number >= 0 (a negative age would reach into the
+        future and delete everything); `model` is a model name (of `provider`, when given: an
+        `hf/` model may share its name with an API one); `errors_only` keeps answers.
+        """
+        where: list[str] = []
+        args: list[Any] = []
+        if older_than_days is not None:
+            if not 0 <= older_than_days < float("inf"):
+                raise ValueError(f"older_than_days must be a number of days >= 0; "
+                                 f"got {older_than_days!r}")
+            where.append("created_at < ?")
+            args.append(time.time() - older_than_days * 86400)
+        _model_filter(where, args, "", model, provider)
+        if errors_only:
+            where.append("is_error = 1")
+        sql = "DELETE FROM predictions" + (" WHERE " + " AND ".join(where) if where else "")
+        with self._named_errors(), self.write() as c:
+            return c.execute(sql, args).rowcount
+
+    def export_rows(self) -> Iterator[dict[str, Any]]:
+        """Every row, oldest first, with its prompt (None for rows stored before prompts were)."""
+        yield from self._records(self._select("", [], "ORDER BY d.created_at"))
+
+    def recent_rows(self, *, n: int = 3, model: str | None = None, search: str | None = None,
+                    errors_only: bool = False, provider: str | None = None
+                    ) -> list[dict[str, Any]]:
+        """The `n` newest rows (newest first) of `model` (a name), whose prompt or answer
+        contains `search` (case-insensitive for ASCII), only errors if `errors_only`."""
+        where: list[str] = []
+        args: list[Any] = []
+        _model_filter(where, args, "d.", model, provider)
+        if search:
+            escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            pattern = f"%{escaped}%"
+            # the texts only: the JSON around them ("max_tokens", ...) would match everything
+            where.append("(json_extract(p.prompt, '$.text') LIKE ? ESCAPE '\\' OR "
+                         "json_extract(d.value, '$.completion_text') LIKE ? ESCAPE '\\' OR "
+                         "json_extract(d.value, '$.error_message') LIKE ? ESCAPE '\\')")
+            args += [pattern] * 3
+        if errors_only:
+            where.append("d.is_error = 1")
+        rows = self._select(" AND ".join(where), args, "ORDER BY d.created_at DESC LIMIT ?", [n])
+        return list(self._records(rows))
+
+    def _select(self, where: str, args: list[Any], tail: str, tail_args: Sequence[Any] = ()
+                ) -> list[tuple[Any, ...]]:
+        sql = ("SELECT d.key, d.sample_index, d.provider, d.model, d.created_at, d.is_error, "
+               "d.value, d.blob IS NOT NULL, p.prompt FROM predictions d "
+               "LEFT JOIN prompts p ON p.key = d.key "
+               + (f"WHERE {where} " if where else "") + tail)
+        with self._lock, self._named_errors():
+            return self._conn.execute(sql, [*args, *tail_args]).fetchall()
+
+    @staticmethod
+    def _records(rows: list[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
+        from lmwrapper.core.prompt import LmPrediction
+
+        for key, idx, provider, model, created, is_error, value, has_blob, prompt in rows:
+            pred = LmPrediction.from_cache_record(
+                json.loads(value), prompt=None,  # type: ignore[arg-type]  # given apart, below
+                defaults={"provider": provider, "model": model})
+            yield {"key": key, "sample_index": idx, "provider": provider, "model": model,
+                   "created_at": created, "is_error": bool(is_error),
+                   "has_internals": bool(has_blob),
+                   "prompt": json.loads(prompt) if prompt is not None else None,
+                   "prediction": pred.to_dict(include_prompt=False)}
+
+    def integrity_check(self) -> str:
+        with self._lock, self._named_errors():
+            return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+class _WriteTxn:
+    def __init__(self, cache: SqlCache) -> None:
+        self.cache = cache
+
+    def __enter__(self) -> sqlite3.Connection:
+        cache = self.cache
+        cache._lock.acquire()
+        try:
+            with cache._named_errors():
+                cache._wait_for_lock(lambda: cache._conn.execute("BEGIN IMMEDIATE"))
+        except BaseException:
+            cache._lock.release()
+            raise
+        return cache._conn
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            with self.cache._named_errors():
+                self.cache._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.cache._lock.release()
+
+
+_open_caches: dict[Path, SqlCache] = {}
+_open_lock = threading.Lock()
+
+
+def get_cache(directory: str | os.PathLike[str] | None = None) -> SqlCache:
+    """The (per-process, shared) cache in `directory`, default `get_cache_dir()`."""
+    path = (Path(directory) if directory is not None else get_cache_dir()) / CACHE_FILE_NAME
+    path = path.resolve()
+    with _open_lock:
+        if path not in _open_caches:
+            _open_caches[path] = SqlCache(path)
+        return _open_caches[path]

@@ -1,0 +1,298 @@
+"""The fake OpenAI model endpoints: chat completions, legacy completions, models.
+
+Like the real API: unknown parameters are ignored, out-of-range ones get a 400 with
+`param` set, chat models are refused on /v1/completions (and instruct models on chat),
+reasoning models (o1, o3, o4, gpt-5) refuse `max_tokens` and `temperature` ≠ 1, legacy
+completions default to `max_tokens=16`, and a prompt plus `max_tokens` over the model's
+context limit is a 400 `context_length_exceeded`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lmwrapper.testing.http import ApiError, Request, Response, Route
+from lmwrapper.testing.text import (
+    AnswerRequest,
+    Generation,
+    generate,
+    json_answer,
+    token_logprob,
+    top_alternatives,
+)
+
+MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "gpt-5",
+          "gpt-5-mini", "o3", "o4-mini", "gpt-3.5-turbo", "gpt-3.5-turbo-instruct",
+          "davinci-002", "babbage-002"]
+REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+from lmwrapper.testing.state import FakeContext
+
+
+def is_completion_model(model: str) -> bool:
+    return "instruct" in model or model.startswith(("davinci", "babbage", "text-"))
+
+
+def is_chat_only_model(model: str) -> bool:
+    return model.startswith(("gpt-3.5-turbo", "gpt-4", "chatgpt", *REASONING_PREFIXES)) \
+        and not is_completion_model(model)
+
+
+def get(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None,
+        lo: float | None = None, hi: float | None = None) -> Any:
+    """`body[name]` checked for type and range, or a 400 naming the parameter."""
+    value: Any = body.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in _tuple(kind):
+        raise ApiError(400, f"Invalid type for '{name}': got {type(value).__name__}.",
+                       param=name, code="invalid_type")
+    number = float(value) if isinstance(value, (int, float)) else None
+    if number is not None and ((lo is not None and number < lo) or
+                               (hi is not None and number > hi)):
+        raise ApiError(400, f"Invalid '{name}': expected a value between {lo} and {hi}, "
+                       f"but got {value} instead.", param=name, code="invalid_value")
+    return value
+
+
+def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def require(body: dict[str, Any], name: str) -> Any:
+    if body.get(name) in (None, "", []):
+        raise ApiError(400, f"Missing required parameter: '{name}'.", param=name,
+                       code="missing_required_parameter")
+    return body[name]
+
+
+def stops(value: Any, param: str = "stop", most: int = 4) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
+        raise ApiError(400, f"Invalid type for '{param}'.", param=param, code="invalid_type")
+    if len(items) > most:
+        raise ApiError(400, f"Invalid '{param}': at most {most} stop sequences.",
+                       param=param, code="invalid_value")
+    return items
+
+
+def check_context(srv: FakeContext, model: str, prompt_tokens: int, max_tokens: int | None,
+                  param: str) -> None:
+    limit = srv.context_limit_for(model)
+    asked = prompt_tokens + (max_tokens or 0)
+    if asked > limit:
+        raise ApiError(
+            400,
+            f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{asked} tokens ({prompt_tokens} in the {param}, {max_tokens or 0} in the "
+            f"completion). Please reduce the length of the {param} or completion.",
+            param=param, code="context_length_exceeded",
+        )
+
+
+def content_text(content: Any) -> str:
+    """A message's text: a string, or the text parts of a list of content parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def check_model_exists(srv: FakeContext, model: str) -> None:
+    """OpenAI's answer to a model it does not have (misspelt, or past its shutdown date),
+    before any parameter is looked at."""
+    if srv.model_missing("openai", model):
+        raise ApiError(404, f"The model `{model}` does not exist or you do not have access "
+                       "to it.", type="invalid_request_error", code="model_not_found")
+
+
+# -- chat completions ------------------------------------------------------------------
+def chat_completions(srv: FakeContext, req: Request) -> Response:
+    body = req.json()
+    model = require(body, "model")
+    check_model_exists(srv, model)
+    messages = require(body, "messages")
+    if is_completion_model(model):
+        raise ApiError(404, "This is not a chat model and thus not supported in the "
+                       "v1/chat/completions endpoint. Did you mean to use v1/completions?",
+                       param="model", code=None)
+    max_tokens = _chat_max_tokens(body, model)
+    n = get(body, "n", int, 1, 1, 128)
+    temperature = get(body, "temperature", (int, float), 1.0, 0, 2)
+    get(body, "top_p", (int, float), 1.0, 0, 1)
+    seed = get(body, "seed", int)
+    stop = stops(body.get("stop"))
+    logprobs = bool(body.get("logprobs"))
+    top = get(body, "top_logprobs", int, None, 0, 20)
+    if top is not None and not logprobs:
+        raise ApiError(400, "Invalid value for 'top_logprobs': 'logprobs' must be set to "
+                       "true when 'top_logprobs' is used.", param="top_logprobs")
+    texts = [content_text(m.get("content")) for m in messages]
+    prompt_tokens = sum(len(srv.tokenize(t)) + 3 for t in texts) + 3
+    check_context(srv, model, prompt_tokens, max_tokens, "messages")
+    users = [t for m, t in zip(messages, texts) if m.get("role") == "user"]
+    choices, completion_tokens = [], 0
+    for i in range(n):
+        q = AnswerRequest(prompt=(users or texts)[-1], full_text="\n".join(texts), model=model,
+                          sample_index=i, seed=seed, temperature=temperature, body=body)
+        text = json_answer(srv.answers.answer(q), body.get("response_format"))
+        gen = generate(text, srv.tokenize, max_tokens=max_tokens, stop=stop)
+        completion_tokens += len(gen.tokens)
+        choices.append(_chat_choice(i, gen, logprobs, top or 0, f"{q.full_text}|{i}|{seed}"))
+    usage = _usage(prompt_tokens, completion_tokens)
+    out = {
+        "id": srv.new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
+        "model": model, "choices": choices, "usage": usage, "service_tier": "default",
+        "system_fingerprint": "fp_lmwrapper_fake",
+    }
+    return Response(body=out, tokens=prompt_tokens + completion_tokens)
+
+
+def _chat_max_tokens(body: dict[str, Any], model: str) -> int | None:
+    reasoning = model.startswith(REASONING_PREFIXES)
+    if reasoning and body.get("max_tokens") is not None:
+        raise ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this "
+                       "model. Use 'max_completion_tokens' instead.", param="max_tokens",
+                       code="unsupported_parameter")
+    if reasoning and body.get("temperature") not in (None, 1, 1.0):
+        raise ApiError(400, "Unsupported value: 'temperature' does not support "
+                       f"{body['temperature']} with this model. Only the default (1) value "
+                       "is supported.", param="temperature", code="unsupported_value")
+    if body.get("max_completion_tokens") is not None:
+        return get(body, "max_completion_tokens", int, None, 1)
+    return get(body, "max_tokens", int, None, 1)
+
+
+def _chat_choice(index: int, gen: Generation, logprobs: bool, top: int,
+                 salt: str) -> dict[str, Any]:
+    choice: dict[str, Any] = {
+        "index": index,
+        "message": {"role": "assistant", "content": gen.text, "refusal": None,
+                    "annotations": []},
+        "logprobs": None,
+        "finish_reason": gen.finish_reason,
+    }
+    if logprobs:
+        content = []
+        for pos, tok in enumerate(gen.tokens):
+            lp = token_logprob(tok, pos, salt)
+            content.append({
+                "token": tok, "logprob": lp, "bytes": list(tok.encode()),
+                "top_logprobs": [{"token": t, "logprob": v, "bytes": list(t.encode())}
+                                 for t, v in top_alternatives(tok, lp, top)],
+            })
+        choice["logprobs"] = {"content": content, "refusal": None}
+    return choice
+
+
+def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0,
+                                      "rejected_prediction_tokens": 0},
+    }
+
+
+# -- legacy completions ----------------------------------------------------------------
+def completions(srv: FakeContext, req: Request) -> Response:
+    body = req.json()
+    model, prompt = require(body, "model"), body.get("prompt")
+    check_model_exists(srv, model)
+    if is_chat_only_model(model):
+        raise ApiError(404, "This is a chat model and not supported in the v1/completions "
+                       "endpoint. Did you mean to use v1/chat/completions?", param="model")
+    prompts = [prompt] if isinstance(prompt, str) else prompt
+    if not isinstance(prompts, list) or not prompts or not all(
+            isinstance(p, str) for p in prompts):
+        raise ApiError(400, "Invalid 'prompt': expected a string or a list of strings "
+                       "(token arrays are not supported by the fake).", param="prompt")
+    max_tokens = get(body, "max_tokens", int, 16, 0)
+    n = get(body, "n", int, 1, 1, 128)
+    temperature = get(body, "temperature", (int, float), 1.0, 0, 2)
+    seed, echo = get(body, "seed", int), bool(body.get("echo"))
+    top = get(body, "logprobs", int, None, 0, 5)
+    stop = stops(body.get("stop"))
+    choices, prompt_tokens, completion_tokens = [], 0, 0
+    for p_index, p in enumerate(prompts):
+        p_tokens = srv.tokenize(p)
+        check_context(srv, model, len(p_tokens), max_tokens, "prompt")
+        prompt_tokens += len(p_tokens)
+        for j in range(n):
+            q = AnswerRequest(prompt=p, model=model, sample_index=j, seed=seed,
+                              temperature=temperature, body=body)
+            gen = generate(_continuation(p, srv.answers.answer(q)), srv.tokenize,
+                           max_tokens=max_tokens, stop=stop)
+            completion_tokens += len(gen.tokens)
+            choice = {"index": p_index * n + j, "text": (p if echo else "") + gen.text,
+                      "logprobs": None, "finish_reason": gen.finish_reason}
+            if top is not None:
+                choice["logprobs"] = _legacy_logprobs(p, p_tokens, gen, echo, top, j, seed)
+            choices.append(choice)
+    out = {
+        "id": srv.new_id("cmpl-"), "object": "text_completion", "created": int(time.time()),
+        "model": model, "choices": choices, "system_fingerprint": "fp_lmwrapper_fake",
+        "usage": _usage(prompt_tokens, completion_tokens),
+    }
+    return Response(body=out, tokens=prompt_tokens + completion_tokens)
+
+
+def _continuation(prompt: str, answer: str) -> str:
+    """An answer read as a continuation: a space after a prompt that ends mid-line."""
+    if prompt and not prompt[-1].isspace() and answer and not answer[0].isspace():
+        return " " + answer
+    return answer
+
+
+def _legacy_logprobs(prompt: str, p_tokens: list[str], gen: Generation, echo: bool, top: int,
+                     sample: int, seed: int | None) -> dict[str, Any]:
+    """tokens / token_logprobs / top_logprobs / text_offset. With echo the prompt tokens
+    come first, the very first one with logprob None (nothing precedes it); offsets index
+    into prompt + completion, as the real API's do."""
+    tokens, lps, tops, offsets = [], [], [], []
+    offset = 0 if echo else len(prompt)
+    if echo:
+        for pos, tok in enumerate(p_tokens):
+            lp = None if pos == 0 else token_logprob(tok, pos, prompt)
+            tokens.append(tok)
+            lps.append(lp)
+            tops.append(None if lp is None else dict(top_alternatives(tok, lp, max(top, 1))))
+            offsets.append(offset)
+            offset += len(tok)
+    salt = f"{prompt}|{sample}|{seed}"
+    for pos, tok in enumerate(gen.tokens):
+        lp = token_logprob(tok, pos, salt)
+        tokens.append(tok)
+        lps.append(lp)
+        tops.append(dict(top_alternatives(tok, lp, max(top, 1))))
+        offsets.append(offset)
+        offset += len(tok)
+    return {"tokens": tokens, "token_logprobs": lps, "top_logprobs": tops,
+            "text_offset": offsets}
+
+
+# -- models ----------------------------------------------------------------------------
+def _model(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 1_700_000_000, "owned_by": "system"}
+
+
+def list_models(srv: FakeContext, req: Request) -> Response:
+    return Response(body={"object": "list", "data": [_model(m) for m in MODELS]})
+
+
+def retrieve_model(srv: FakeContext, req: Request) -> Response:
+    return Response(body=_model(req.params["model"]))
+
+
+ROUTES = [
+    Route("POST", "/v1/chat/completions", "chat.completions", "openai", chat_completions),
+    Route("POST", "/v1/completions", "completions", "openai", completions),
+    Route("GET", "/v1/models", "models.list", "openai", list_models),
+    Route("GET", "/v1/models/{model}", "models.retrieve", "openai", retrieve_model),
+]
