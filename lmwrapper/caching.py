@@ -1,0 +1,12 @@
+"""`lmwrapper.caching`, an import path of lmwrapper 0.18: 0.18's cache-directory functions now live in `lmwrapper.compat018.caching`.
+
+A thin re-export, so scripts written for 0.18 keep working; new code imports from
+`lmwrapper` (the public names) or from `lmwrapper.compat018.caching`.
+"""
+
+from lmwrapper.compat018 import caching as _home
+from lmwrapper.compat018.caching import *
+
+
+def __getattr__(name: str) -> object:
+    return getattr(_home, name)

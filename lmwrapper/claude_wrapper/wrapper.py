@@ -1,0 +1,12 @@
+"""`lmwrapper.claude_wrapper.wrapper`, an import path of lmwrapper 0.18: `get_claude_lm` now live in `lmwrapper.providers.anthropic.factory`.
+
+A thin re-export, so scripts written for 0.18 keep working; new code imports from
+`lmwrapper` (the public names) or from `lmwrapper.providers.anthropic.factory`.
+"""
+
+from lmwrapper.providers.anthropic import factory as _home
+from lmwrapper.providers.anthropic.factory import *
+
+
+def __getattr__(name: str) -> object:
+    return getattr(_home, name)

@@ -1,0 +1,37 @@
+"""`lmwrapper.huggingface_wrapper`, an import path of lmwrapper 0.18: local Hugging Face
+models now live in `lmwrapper.providers.huggingface`.
+
+A thin re-export, so scripts written for 0.18 keep working. 0.18's
+`from lmwrapper.huggingface_wrapper import *` also gave Runtime, LmPrompt, PromptTrimmer,
+and torch and transformers with the transformers classes its notebooks use
+(`torch.float16`, `AutoTokenizer`). Those load only when star-imported or asked for by
+name, so `from lmwrapper.huggingface_wrapper import get_huggingface_lm` stays light.
+"""
+
+import importlib
+from typing import Any
+
+from lmwrapper.compat018.prompt_trimming import PromptTrimmer
+from lmwrapper.compat018.runtime import Runtime
+from lmwrapper.core.errors import install_hint
+from lmwrapper.core.prompt import LmPrompt, ModelInternalsRequest
+from lmwrapper.providers import huggingface as _home
+from lmwrapper.providers.huggingface.factory import get_huggingface_lm
+
+_STAR_018 = ("torch", "transformers", "AutoConfig", "AutoModelForCausalLM", "AutoTokenizer",
+             "PreTrainedModel", "PreTrainedTokenizerFast")
+__all__ = ["AutoConfig", "AutoModelForCausalLM", "AutoTokenizer", "HuggingFacePredictor",
+           "LmPrompt", "ModelInternals", "ModelInternalsRequest", "PreTrainedModel",
+           "PreTrainedTokenizerFast", "PromptTrimmer", "Runtime", "get_huggingface_lm", "torch",
+           "transformers"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _STAR_018:  # lazy: the ML stack loads only when asked for
+        module = name if name in ("torch", "transformers") else "transformers"
+        try:
+            loaded = importlib.import_module(module)
+        except ImportError as e:
+            raise install_hint(module, "hf") from e
+        return loaded if name == module else getattr(loaded, name)
+    return getattr(_home, name)

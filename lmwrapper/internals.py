@@ -1,0 +1,12 @@
+"""`lmwrapper.internals`, an import path of lmwrapper 0.18: `ModelInternalsRequest` and `ModelInternalsResults` now live in `lmwrapper.compat018.internals`.
+
+A thin re-export, so scripts written for 0.18 keep working; new code imports from
+`lmwrapper` (the public names) or from `lmwrapper.compat018.internals`.
+"""
+
+from lmwrapper.compat018 import internals as _home
+from lmwrapper.compat018.internals import *  # noqa: F403  (every public name of its new home)
+
+
+def __getattr__(name: str) -> object:
+    return getattr(_home, name)

@@ -1,0 +1,12 @@
+"""`lmwrapper.structs`, an import path of lmwrapper 0.18: the values now live in `lmwrapper.core.prompt`.
+
+A thin re-export, so scripts written for 0.18 keep working; new code imports from
+`lmwrapper` (the public names) or from `lmwrapper.core.prompt`.
+"""
+
+from lmwrapper.core import prompt as _home
+from lmwrapper.core.prompt import *
+
+
+def __getattr__(name: str) -> object:
+    return getattr(_home, name)
