@@ -5,7 +5,7 @@ A thin re-export, so scripts written for 0.18 keep working; new code imports fro
 """
 
 from lmwrapper.compat018 import internals as _home
-from lmwrapper.compat018.internals import *  # noqa: F403  (every public name of its new home)
+from lmwrapper.compat018.internals import *
 
 
 def __getattr__(name: str) -> object:

@@ -196,6 +196,10 @@ def _fill_schema(schema: dict[str, Any], text: str) -> Any:
     """A value that satisfies a simple JSON schema, with `text` in its strings."""
     if "enum" in schema:
         return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    if schema.get("anyOf"):  # an optional field (a union with null): its first branch
+        return _fill_schema(schema["anyOf"][0], text)
     kind = schema.get("type", "object")
     kind = kind[0] if isinstance(kind, list) else kind
     if kind == "object":

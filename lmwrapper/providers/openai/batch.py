@@ -30,10 +30,10 @@ from lmwrapper.providers.base import GoneError, sdk_errors
 from lmwrapper.providers.openai.request import (
     CHAT_URL,
     COMPLETIONS_URL,
-    MAX_N,
     build_request,
     parse_response,
 )
+from lmwrapper.providers.openai.rules import samples_per_request
 from lmwrapper.runners.batch.adapter import (
     BatchLimits,
     LineResult,
@@ -92,7 +92,7 @@ class OpenAiBatchAdapter:
         return {"custom_id": custom_id, "method": "POST", "url": req.url, "body": req.body}
 
     def max_samples_per_line(self, prompt: LmPrompt) -> int:
-        return MAX_N
+        return samples_per_request(self.lm.model)  # `n` only where the model takes it
 
     def line_tokens(self, prompt: LmPrompt, n: int) -> int:
         out = prompt.max_tokens or self.lm.default_max_tokens(prompt)

@@ -8,6 +8,7 @@ HTTP path and error classification are every API provider's (`lmwrapper.provider
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import os
@@ -26,12 +27,12 @@ from lmwrapper.providers.openai import tokens
 from lmwrapper.providers.openai.models import OpenAiModelInfo
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
-    MAX_N,
     OpenAiRequest,
     build_request,
     check_prompt,
     parse_response,
 )
+from lmwrapper.providers.openai.rules import samples_per_request
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
 
 if TYPE_CHECKING:
@@ -49,7 +50,6 @@ class OpenAiPredictor(ApiPredictor):
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = True  # BATCH_ANY goes to lmwrapper.runners.batch with batch_adapter()
     supports_lean_http = True  # live runs: send_async on one event loop
-    max_samples_per_request = MAX_N  # more samples: the engine splits them over requests
 
     def __init__(
         self,
@@ -71,6 +71,11 @@ class OpenAiPredictor(ApiPredictor):
         for hook in self._instantiation_hooks:  # 0.18's (see OpenAiInstantiationHook)
             hook.before_init(self, _ClientView018(self), str(model), model.is_chat_model,
                              cache_default, retry.retry_rate_limits)
+
+    @property
+    def max_samples_per_request(self) -> int:  # type: ignore[override]
+        """`MAX_N` where the model takes `n`, else 1 (rules.py); the engine splits the rest."""
+        return samples_per_request(self.model)
 
     @functools.cached_property
     def price(self) -> Price:
@@ -115,11 +120,24 @@ class OpenAiPredictor(ApiPredictor):
 
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
-        return bound(self.price, prompts, completion_window, samples=samples,
-                     input_tokens=self.estimate_tokens_in_prompt,
-                     max_output_tokens=lambda p: p.max_tokens if p.max_tokens is not None
-                     else self.default_max_tokens(p),
-                     batch_priced=self.supports_batch)
+        """Upper bound. A model that takes `n` is billed a prompt's input once for all its
+        samples; one that does not (rules.py), once per sample: each is a request."""
+        from lmwrapper.engine.plan import as_prompts  # a bare string, as predict_many reads it
+
+        def out(p: LmPrompt) -> int:
+            return p.max_tokens if p.max_tokens is not None else self.default_max_tokens(p)
+
+        if self.max_samples_per_request > 1:
+            return bound(self.price, prompts, completion_window, samples=samples,
+                         input_tokens=self.estimate_tokens_in_prompt, max_output_tokens=out,
+                         batch_priced=self.supports_batch)
+        prompts = as_prompts(prompts)
+        counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
+        each = [p for p, n in zip(prompts, counts) for _ in range(n)]
+        est = bound(self.price, each, completion_window, samples=[1] * len(each),
+                    input_tokens=self.estimate_tokens_in_prompt, max_output_tokens=out,
+                    batch_priced=self.supports_batch)
+        return dataclasses.replace(est, prompts=len(prompts))
 
     def batch_adapter(self) -> Any:
         """The OpenAI Batch API for `lmwrapper.runners.batch` (same request bodies as live)."""

@@ -20,6 +20,7 @@ from typing import Any
 from lmwrapper.core import structured
 from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
+from lmwrapper.providers.openai import rules, strict
 from lmwrapper.providers.openai.models import OpenAiModelInfo, OpenAiModelNames  # noqa: F401
 
 CHAT_URL = "/v1/chat/completions"
@@ -27,7 +28,7 @@ COMPLETIONS_URL = "/v1/completions"
 MAX_CHAT_TOP_LOGPROBS = 20
 MAX_COMPLETIONS_LOGPROBS = 5
 MAX_STOP_SEQUENCES = 4
-MAX_N = 128  # the API's cap on `n`, live and in a batch line
+MAX_N = rules.MAX_N  # the API's cap on `n`, live and in a batch line (where `n` is taken)
 INSTRUCT_DEFAULT_MAX_TOKENS = 16  # what /v1/completions does when max_tokens is absent
 
 
@@ -66,6 +67,7 @@ def check_prompt(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
                     "(OpenAiModelNames.gpt_3_5_turbo_instruct) or set echo=False")
     if model.kind == "reasoning":
         _check_reasoning(prompt, name)
+    rules.sampling_fields(prompt, model)  # what the model's row allows (rules.py)
 
 
 def _check_instruct(prompt: LmPrompt, name: str) -> None:
@@ -75,15 +77,6 @@ def _check_instruct(prompt: LmPrompt, name: str) -> None:
 
 
 def _check_reasoning(prompt: LmPrompt, name: str) -> None:
-    fixed = {"temperature": 1.0, "top_p": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
-    for field_name, only in fixed.items():
-        if getattr(prompt, field_name) != only:
-            _refuse(field_name, name, f"reasoning models only sample at {field_name}={only}; "
-                    f"got {getattr(prompt, field_name)}. Leave it at {only} or use a chat model "
-                    "such as gpt-4o")
-    if (prompt.logprobs or 0) > 1:
-        _refuse("logprobs", name, "reasoning models return no logprobs; use logprobs=None "
-                "(or the default, which then gives completion_logprobs=None) or a chat model")
     if prompt.stop:
         _refuse("stop", name, "reasoning models do not take stop sequences; cut the text "
                 "yourself, or use a chat model")
@@ -102,10 +95,10 @@ def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenA
     else:
         body["messages"] = prompt.get_text_as_chat().as_dicts()
         url = CHAT_URL
-    if n > 1:
-        body["n"] = n
-    if model.kind != "reasoning":
-        _sampling(prompt, body)
+    sampling = rules.sampling_fields(prompt, model, n)
+    late: dict[str, Any] = {k: sampling.pop(k) for k in ("logprobs", "top_logprobs", "echo")
+                            if k in sampling}
+    body.update(sampling)
     if prompt.max_tokens is not None:
         key = "max_completion_tokens" if model.kind == "reasoning" else "max_tokens"
         body[key] = prompt.max_tokens
@@ -113,7 +106,7 @@ def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenA
         body["stop"] = list(prompt.stop)
     if prompt.seed is not None:
         body["seed"] = prompt.seed
-    _logprobs(prompt, model, body)
+    body.update(late)  # after the rest, in the order bodies always had
     # /v1/completions has no JSON mode: the answer is stripped to its JSON when parsed
     if prompt.response_format not in (None, "text") and model.kind != "instruct":
         body["response_format"] = response_format_body(structured.request_schema(
@@ -121,37 +114,21 @@ def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenA
     return OpenAiRequest(url, body)
 
 
-def _sampling(prompt: LmPrompt, body: dict[str, Any]) -> None:
-    body["temperature"] = prompt.temperature
-    if prompt.top_p != 1.0:
-        body["top_p"] = prompt.top_p
-    if prompt.presence_penalty:
-        body["presence_penalty"] = prompt.presence_penalty
-    if prompt.frequency_penalty:
-        body["frequency_penalty"] = prompt.frequency_penalty
-
-
-def _logprobs(prompt: LmPrompt, model: OpenAiModelInfo, body: dict[str, Any]) -> None:
-    k = prompt.logprobs or 0  # None and 0 are the same cache key: both mean "no logprobs"
-    if model.kind == "instruct":
-        if k:
-            body["logprobs"] = k
-        if prompt.echo:
-            body["echo"] = True
-    elif model.kind == "chat" and k:
-        body["logprobs"] = True
-        body["top_logprobs"] = k
-
-
 def response_format_body(rf: Any) -> dict[str, Any]:
-    """`"json_object"` → {"type": "json_object"}; a JSON schema → a strict json_schema format."""
+    """`"json_object"` → {"type": "json_object"}; a JSON schema → a json_schema format, strict
+    only when the schema meets strict mode's rules (`strict.violation`), else as given:
+
+        >>> response_format_body({"type": "object", "properties": {"a": {"type": "string"}}})["json_schema"]["strict"]
+        False
+    """
     if rf == "json_object":
         return {"type": "json_object"}
     rf = dict(rf)
     if rf.get("type") in ("json_schema", "json_object", "text"):
         return rf  # already in the API's own form
-    return {"type": "json_schema",
-            "json_schema": {"name": rf.pop("title", "response"), "schema": rf, "strict": True}}
+    name = rf.pop("title", "response")
+    return {"type": "json_schema", "json_schema": {"name": name, "schema": rf,
+                                                   "strict": strict.violation(rf) is None}}
 
 
 def parse_response(

@@ -3,7 +3,7 @@
     runner = batch_runner(lm, cache)      # lm.supports_batch and lm.batch_adapter()
     runner.run(jobs, emit, should_stop)   # the `backend.Runner` protocol
 
-A provider plugs in through `adapter.BatchAdapter` (OpenAI: `openai_wrapper/batch.py`).
+A provider plugs in through `adapter.BatchAdapter` (OpenAI: `providers/openai/batch.py`).
 """
 
 from __future__ import annotations

@@ -1,15 +1,23 @@
 """The fake OpenAI model endpoints: chat completions, legacy completions, models.
 
-Like the real API: unknown parameters are ignored, out-of-range ones get a 400 with
-`param` set, chat models are refused on /v1/completions (and instruct models on chat),
-reasoning models (o1, o3, o4, gpt-5) refuse `max_tokens` and `temperature` ≠ 1, legacy
-completions default to `max_tokens=16`, and a prompt plus `max_tokens` over the model's
-context limit is a 400 `context_length_exceeded`.
+Like the real API: a parameter the endpoint does not have is a 400 ("Unrecognized request
+argument supplied"; the endpoint's parameters are the installed openai SDK's request
+TypedDict), out-of-range ones get a 400 with `param` set, chat models are refused on
+/v1/completions (and instruct models on chat), legacy completions default to
+`max_tokens=16`, and a prompt plus `max_tokens` over the model's context limit is a 400
+`context_length_exceeded`. What each model takes is lmwrapper's sourced data
+(`providers/openai/models.toml` through `rules.rule_for`): a reasoning model refuses
+`max_tokens`, penalties, and — unless its reasoning effort (the request's, else its
+default) is `none` — temperature, top_p, logprobs and top_logprobs, sent at any value; a
+model whose row says it takes no `n` refuses an explicit one, even n=1; a `strict: true`
+JSON schema that strict mode does not accept is a 400.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+import typing
 from typing import Any
 
 from lmwrapper.testing.http import ApiError, Request, Response, Route
@@ -101,6 +109,63 @@ def content_text(content: Any) -> str:
     return ""
 
 
+@functools.cache
+def known_params(route: str) -> frozenset[str] | None:
+    """The body keys the endpoint has: the openai SDK's request TypedDict (None without it)."""
+    try:
+        from openai.types import completion_create_params as completions
+        from openai.types.chat import completion_create_params as chat
+    except ImportError:  # the fake also serves clients that are not the SDK
+        return None
+    params = chat if route == "chat" else completions
+    return frozenset(typing.get_type_hints(params.CompletionCreateParamsNonStreaming))
+
+
+def check_known_params(body: dict[str, Any], route: str) -> None:
+    known = known_params(route)
+    unknown = sorted(set(body) - known) if known is not None else []
+    if unknown:
+        raise ApiError(400, f"Unrecognized request argument supplied: {unknown[0]}",
+                       type="invalid_request_error", param=None, code=None)
+
+
+def check_model_rules(body: dict[str, Any], model: str) -> None:
+    """What the model's row refuses (see the module docstring), as the real API answers it."""
+    from lmwrapper.providers.openai.rules import rule_for  # the rows and their sources
+
+    rule = rule_for(model)
+    if "n" in body and body["n"] is not None and not rule.takes_n:
+        _unsupported("n")
+    if rule.kind != "reasoning":
+        return
+    for name in ("presence_penalty", "frequency_penalty"):
+        if body.get(name) not in (None, 0, 0.0):
+            _unsupported(name)
+    effort = body.get("reasoning_effort") or rule.effort_default
+    if effort != "none":
+        for name in ("temperature", "top_p", "logprobs", "top_logprobs"):
+            if body.get(name) is not None:
+                _unsupported(name)
+
+
+def _unsupported(name: str) -> None:
+    raise ApiError(400, f"Unsupported parameter: '{name}' is not supported with this model.",
+                   type="invalid_request_error", param=name, code="unsupported_parameter")
+
+
+def check_strict_schema(response_format: Any) -> None:
+    """A strict json_schema strict mode would not take: the API's 400 (providers/openai/strict.py)."""
+    from lmwrapper.providers.openai.strict import violation
+
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return
+    spec = response_format.get("json_schema") or {}
+    if spec.get("strict") and (why := violation(spec.get("schema"))):
+        raise ApiError(400, f"Invalid schema for response_format '{spec.get('name')}': {why}",
+                       type="invalid_request_error", param="response_format",
+                       code="invalid_json_schema")
+
+
 def check_model_exists(srv: FakeContext, model: str) -> None:
     """OpenAI's answer to a model it does not have (misspelt, or past its shutdown date),
     before any parameter is looked at."""
@@ -114,11 +179,14 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     model = require(body, "model")
     check_model_exists(srv, model)
+    check_known_params(body, "chat")
     messages = require(body, "messages")
     if is_completion_model(model):
         raise ApiError(404, "This is not a chat model and thus not supported in the "
                        "v1/chat/completions endpoint. Did you mean to use v1/completions?",
                        param="model", code=None)
+    check_model_rules(body, model)
+    check_strict_schema(body.get("response_format"))
     max_tokens = _chat_max_tokens(body, model)
     n = get(body, "n", int, 1, 1, 128)
     temperature = get(body, "temperature", (int, float), 1.0, 0, 2)
@@ -152,15 +220,13 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
 
 
 def _chat_max_tokens(body: dict[str, Any], model: str) -> int | None:
-    reasoning = model.startswith(REASONING_PREFIXES)
+    from lmwrapper.providers.openai.rules import rule_for
+
+    reasoning = model.startswith(REASONING_PREFIXES) or rule_for(model).kind == "reasoning"
     if reasoning and body.get("max_tokens") is not None:
         raise ApiError(400, "Unsupported parameter: 'max_tokens' is not supported with this "
                        "model. Use 'max_completion_tokens' instead.", param="max_tokens",
                        code="unsupported_parameter")
-    if reasoning and body.get("temperature") not in (None, 1, 1.0):
-        raise ApiError(400, "Unsupported value: 'temperature' does not support "
-                       f"{body['temperature']} with this model. Only the default (1) value "
-                       "is supported.", param="temperature", code="unsupported_value")
     if body.get("max_completion_tokens") is not None:
         return get(body, "max_completion_tokens", int, None, 1)
     return get(body, "max_tokens", int, None, 1)
@@ -205,6 +271,7 @@ def completions(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     model, prompt = require(body, "model"), body.get("prompt")
     check_model_exists(srv, model)
+    check_known_params(body, "completions")
     if is_chat_only_model(model):
         raise ApiError(404, "This is a chat model and not supported in the v1/completions "
                        "endpoint. Did you mean to use v1/chat/completions?", param="model")

@@ -1,0 +1,146 @@
+"""What an OpenAI model takes in a request (data: `models.toml` beside this file).
+
+One function, `sampling_fields`, turns a prompt and its model into the sampling part of the
+body — temperature, top_p, penalties, logprobs, `n` — or refuses before anything is sent,
+naming the field and the way out. Chat and instruct models take every field. A reasoning
+model is asked at its default reasoning effort (lmwrapper sends no `reasoning_effort`), and
+only at effort `none` does it honour temperature, top_p and logprobs; no GPT-6 model
+defaults to none, so a prompt at default sampling sends none of them, and any other value
+is refused:
+
+    >>> sampling_fields(LmPrompt("q", logprobs=None), M("gpt-6.2-sol"))
+    {}
+    >>> sampling_fields(LmPrompt("q", temperature=0, logprobs=None), M("gpt-5.1"))
+    {'temperature': 0.0}
+    >>> rule_for("gpt-6.2-sol").takes_n, rule_for("gpt-4o-mini").takes_n
+    (False, True)
+
+`n` is sent only where a row says the model takes it (the SDK: "newer models reject an
+explicit `n`, even `n=1`"); elsewhere the engine sends one request per sample
+(`samples_per_request`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lmwrapper.core.prompt import LmPrompt
+from lmwrapper.providers.openai.models import OpenAiModelInfo, _family_name, table
+from lmwrapper.providers.openai.models import OpenAiModelInfo as M  # noqa: F401  (doctest)
+
+MAX_N = 128  # the API's cap on `n` (CreateChatCompletionRequest: maximum 128)
+# What a reasoning model takes only at effort "none" (the deployment checklist: "remove
+# temperature, top_p, and top_logprobs; also remove logprobs" otherwise).
+EFFORT_NONE_ONLY = ("temperature", "top_p", "logprobs")
+# Fixed on every reasoning model, whatever the effort (never documented as taken; gpt-6.2
+# answers 400 to a non-zero one: see the gpt-6 row's sources).
+PENALTIES = {"presence_penalty": 0.0, "frequency_penalty": 0.0}
+DEFAULTS = {"temperature": 1.0, "top_p": 1.0}
+
+
+@dataclass(frozen=True)
+class FamilyRule:
+    """The facts of one `models.toml` row that decide what a request may carry."""
+
+    family: str  # the row's key, or "" for [defaults]
+    kind: str
+    takes_n: bool
+    effort_default: str | None  # reasoning models only
+    source: str
+
+    @property
+    def samples_at_effort_none(self) -> bool:
+        """temperature, top_p and logprobs are honoured (reasoning at effort none, or chat)."""
+        return self.kind != "reasoning" or self.effort_default == "none"
+
+
+def rule_for(model: OpenAiModelInfo | str) -> FamilyRule:
+    """The row of `model`'s family; its `kind` is the model's own (given facts win)."""
+    info = model if isinstance(model, OpenAiModelInfo) else OpenAiModelInfo(str(model))
+    base = _family_name(str(info))
+    row = table().row(base)
+    source = row.get("source", "")
+    return FamilyRule(table().family(base) or "", info.kind, bool(row["takes_n"]),
+                      row.get("effort_default") if info.kind == "reasoning" else None,
+                      source if isinstance(source, str) else "; ".join(source))
+
+
+def samples_per_request(model: OpenAiModelInfo) -> int:
+    """How many samples one request may ask for: `MAX_N` with `n`, else 1."""
+    return MAX_N if rule_for(model).takes_n else 1
+
+
+def sampling_fields(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> dict[str, Any]:
+    """The sampling part of the body for `n` samples of `prompt`, or ValueError naming the
+    field the model cannot take and the way out."""
+    rule = rule_for(model)
+    body: dict[str, Any] = {}
+    if n > 1:
+        if not rule.takes_n:
+            _refuse("num_completions", str(model), f"this model takes no `n` ({rule.source}); "
+                    "the engine sends one request per sample (samples_per_request)")
+        body["n"] = n
+    if rule.kind == "reasoning":
+        body.update(_reasoning(prompt, model, rule))
+    else:
+        body.update(_plain(prompt, model.kind))
+    return body
+
+
+def _plain(prompt: LmPrompt, kind: str) -> dict[str, Any]:
+    """Chat and instruct models: every sampling field, temperature always (as 0.18 sent it)."""
+    body: dict[str, Any] = {"temperature": prompt.temperature}
+    if prompt.top_p != 1.0:
+        body["top_p"] = prompt.top_p
+    for name in PENALTIES:
+        if getattr(prompt, name):
+            body[name] = getattr(prompt, name)
+    k = prompt.logprobs or 0  # None and 0 are one cache key: both mean "no logprobs"
+    if kind == "instruct":
+        if k:
+            body["logprobs"] = k
+        if prompt.echo:
+            body["echo"] = True
+    elif k:
+        body["logprobs"] = True
+        body["top_logprobs"] = k
+    return body
+
+
+def _reasoning(prompt: LmPrompt, model: OpenAiModelInfo, rule: FamilyRule) -> dict[str, Any]:
+    name = str(model)
+    for field_name, only in PENALTIES.items():
+        if getattr(prompt, field_name) != only:
+            _refuse(field_name, name, f"reasoning models take no {field_name}; leave it at "
+                    f"{only} or use a chat model such as gpt-4.1")
+    wanted = {k: float(getattr(prompt, k)) for k, d in DEFAULTS.items() if getattr(prompt, k) != d}
+    k = prompt.logprobs or 0
+    if not rule.samples_at_effort_none:
+        for field_name in wanted:
+            _refuse(field_name, name, f"this model reasons by default (effort "
+                    f"{rule.effort_default!r}, not 'none'), and then {field_name} is rejected "
+                    f"({rule.source}). Leave temperature=1.0 and top_p=1.0 (nothing is sent), "
+                    f"or use a model that takes them: {', '.join(honouring())} or a chat model")
+        if k > 1:
+            _refuse("logprobs", name, "reasoning models return no logprobs at their default "
+                    "effort; use logprobs=None (the default 1 gives completion_logprobs=None) "
+                    "or a chat model")
+        return {}  # logprobs=1 is LmPrompt's default, not a request: nothing is sent
+    body: dict[str, Any] = dict(wanted)
+    if k:
+        body.update(logprobs=True, top_logprobs=k)
+    return body
+
+
+def honouring() -> list[str]:
+    """Reasoning families that take temperature/top_p/logprobs at their default effort."""
+    return [f for f, row in table().families.items()
+            if row.get("kind") == "reasoning" and row.get("effort_default") == "none"]
+
+
+def _refuse(field_name: str, model: str, why: str) -> None:
+    raise ValueError(f"LmPrompt.{field_name} cannot be honoured by {model}: {why}")
+
+
+__all__ = ["FamilyRule", "rule_for", "samples_per_request", "sampling_fields"]
