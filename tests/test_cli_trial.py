@@ -115,11 +115,16 @@ def test_ctrl_c_in_batch_wait_says_what_is_in_and_how_to_go_on(tmp_path, monkeyp
         env = {**os.environ, "LMWRAPPER_BATCH_POLL_S": "0.05", "LMWRAPPER_BATCH_POLL_MAX_S": "0.05"}
         proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", "--cache-dir", cache, "batch",
                                  "wait", job], stderr=subprocess.PIPE, text=True, env=env)
-        deadline = time.monotonic() + 60
-        while srv.count("batches.retrieve") < polls + 2 and time.monotonic() < deadline:
-            time.sleep(0.02)  # polling for the child to be waiting, not standing in for it
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
+        try:
+            deadline = time.monotonic() + 120
+            while srv.count("batches.retrieve") < polls + 2 and time.monotonic() < deadline:
+                time.sleep(0.02)  # polling for the child to be waiting, not standing in for it
+            assert srv.count("batches.retrieve") >= polls + 2, "the child never polled"
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=120)
+        finally:  # a failed assertion must not leave the child polling
+            if proc.poll() is None:
+                proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "0 done, 1 waiting" in err, err
     assert f"rerun `lmwrapper --cache-dir {cache} batch wait {job}`" in err, err

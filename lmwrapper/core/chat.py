@@ -40,10 +40,10 @@ class LmChatTurn:
         return d
 
 
-ChatTurnLike = LmChatTurn | str | tuple | Mapping[str, Any]
+ChatTurnLike = LmChatTurn | str | tuple[str, str] | Mapping[str, Any]
 
 
-class LmChatDialog(tuple):
+class LmChatDialog(tuple[LmChatTurn, ...]):
     """An immutable sequence of `LmChatTurn`.
 
     Plain strings alternate user/assistant, starting with user (after any system turn):

@@ -304,7 +304,8 @@ class ModelInfo(str):
         unknown = set(given) - set(cls.FACTS)
         if unknown:
             raise TypeError(f"unknown model facts {sorted(unknown)}; known: {', '.join(cls.FACTS)}")
-        return _rebuild(cls, name, given)
+        made: Self = _rebuild(cls, name, given)
+        return made
 
     def table_row(self) -> dict[str, Any]:
         raise NotImplementedError
