@@ -18,6 +18,8 @@ $(VENV)/.installed: pyproject.toml
 test: $(VENV)/.installed
 	@echo "== mypy: type-checking lmwrapper/ (about 15 s on a fresh clone)"
 	$(PY) -m mypy
+	@echo "== import-linter: imports point one way (layers in .importlinter; a few seconds)"
+	$(VENV)/bin/lint-imports
 	@echo "== pytest: the suite (about 5 minutes on 2 idle cores; the slowest 15 are listed at the end)"
 	$(PY) -m pytest -q --durations=15
 
@@ -28,8 +30,9 @@ bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_cache.py
 
 lint: $(VENV)/.installed
-	$(PY) -m ruff check lmwrapper tests benchmarks
+	$(PY) -m ruff check lmwrapper tests benchmarks scripts
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) cache/lmwrapper.sqlite*

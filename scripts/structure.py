@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PKG = ROOT / "lmwrapper"
 SQL = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|BEGIN|PRAGMA|REPLACE|"
-                 r"WITH|ATTACH|VACUUM)\b", re.I)
+                 r"WITH|ATTACH|VACUUM)\b", re.IGNORECASE)
 
 
 def modules() -> dict[str, Path]:
@@ -129,7 +129,7 @@ def sql_modules(found: dict[str, Path]) -> list[str]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str) \
                     and SQL.match(node.value) and re.search(r"\b(FROM|INTO|TABLE|SET|"
                                                              r"TRANSACTION|IMMEDIATE)\b|^\s*PRAGMA|^\s*BEGIN",
-                                                             node.value, re.I):
+                                                             node.value, re.IGNORECASE):
                 out.append(name)
                 break
     return out
