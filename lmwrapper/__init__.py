@@ -1,9 +1,29 @@
 """lmwrapper: run language models over datasets, cached on disk, resumable, cost known up front.
 
-Backends load lazily: `lmwrapper.providers.openai`, `lmwrapper.providers.anthropic`,
-`lmwrapper.providers.huggingface`; `lmwrapper.get_lm("openai/gpt-4o-mini")` picks one by name.
+The public surface is `__all__` below, the provider modules `lmwrapper.openai_wrapper`,
+`lmwrapper.claude_wrapper` and `lmwrapper.huggingface_wrapper` (their backends load lazily;
+`lmwrapper.get_lm("openai/gpt-5.4-mini")` picks one by name), `lmwrapper.tools` (scoring,
+sharding) and `lmwrapper.testing` (fakes). The layer packages (`core`, `store`, `engine`,
+`runners`, `providers`, `cli`, `compat018`) are internal: their module paths may change.
 """
 
+from lmwrapper.core.errors import (
+    CacheFileError,
+    CacheLockedError,
+    ConfigurationError,
+    CostLimitExceededError,
+    LmWrapperError,
+    MissingApiKeyError,
+    ModelNotFoundError,
+    ModelRetiringWarning,
+    PermanentProviderError,
+    PromptTooLongError,
+    ProviderError,
+    RateLimitError,
+    RejectedRequestError,
+    TransientProviderError,
+    UnknownModelError,
+)
 from lmwrapper.core.prompt import (
     LmChatDialog,
     LmChatTurn,
@@ -21,16 +41,31 @@ from lmwrapper.store.db import get_cache_dir, set_cache_dir
 __version__ = "0.1.0"
 
 __all__ = [
+    "CacheFileError",
+    "CacheLockedError",
     "CompletionWindow",
+    "ConfigurationError",
     "CostEstimate",
+    "CostLimitExceededError",
     "LmChatDialog",
     "LmChatTurn",
     "LmPrediction",
     "LmPredictor",
     "LmPrompt",
     "LmUsage",
+    "LmWrapperError",
+    "MissingApiKeyError",
     "ModelInternalsRequest",
+    "ModelNotFoundError",
+    "ModelRetiringWarning",
+    "PermanentProviderError",
+    "PromptTooLongError",
+    "ProviderError",
+    "RateLimitError",
+    "RejectedRequestError",
     "RunSummary",
+    "TransientProviderError",
+    "UnknownModelError",
     "get_cache_dir",
     "get_lm",
     "set_cache_dir",

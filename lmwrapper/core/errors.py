@@ -4,7 +4,9 @@
     ├── ConfigurationError         a setting, key or dependency is missing; says how to set it
     │   ├── MissingApiKeyError     raised only when a request must actually be sent
     │   ├── UnknownModelError      a model name we do not know (also a ValueError): did you mean
-    │   └── ModelNotFoundError     the provider answered 404: no such model (a typo, or retired)
+    │   ├── ModelNotFoundError     the provider answered 404: no such model (a typo, or retired)
+    │   └── CacheFileError         the cache file is damaged, not ours or unwritable (names it)
+    │       └── CacheLockedError   another process held its write lock past the lock timeout
     ├── CostLimitExceededError     the upper bound of a run's cost is above max_cost_usd
     ├── PromptTooLongError         the prompt + max_tokens cannot fit the model's context
     └── ProviderError              a provider answered with an error
@@ -67,6 +69,17 @@ class ModelNotFoundError(ConfigurationError):
         self.model = model
         self.status_code = status_code
         self.code = code
+
+
+class CacheFileError(ConfigurationError):
+    """The cache file cannot be used: damaged, not ours, locked or unwritable.
+
+    The message names the file and what to do; the file itself is left as it was.
+    """
+
+
+class CacheLockedError(CacheFileError):
+    """Another process held the cache file's write lock for longer than the lock timeout."""
 
 
 class CostLimitExceededError(LmWrapperError):

@@ -1,0 +1,5 @@
+"""The front door (`LmPredictor`), planning (validate, key, dedupe, look up) and the run
+that routes misses to a runner and yields in input order.
+
+Internal, except `LmPredictor` (exported by `lmwrapper`).
+"""

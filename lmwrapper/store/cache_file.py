@@ -12,19 +12,9 @@ import os
 import sqlite3
 from pathlib import Path
 
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper.core.errors import CacheFileError, CacheLockedError, ConfigurationError
 
-
-class CacheFileError(ConfigurationError):
-    """The cache file cannot be used: damaged, not ours, locked or unwritable.
-
-    The message names the file and what to do; the file itself is left as it was.
-    """
-
-
-class CacheLockedError(CacheFileError):
-    """Another process held the cache file's write lock for longer than the lock timeout."""
-
+__all__ = ["CacheFileError", "CacheLockedError", "explain", "header_problem"]
 
 ELSEWHERE = ("or use another cache directory (--cache-dir DIR, $LMWRAPPER_CACHE_DIR or "
              "lmwrapper.set_cache_dir(DIR))")
