@@ -7,20 +7,15 @@ only gain thin, clearly marked blocks:
 - `openai_factory_args` / `hf_factory_args`: 0.18 factory arguments, honoured where they
   mean something here, otherwise accepted with a `Lmwrapper018Warning` or refused with the
   reason (never an unexpected-keyword `TypeError`);
-- `remove_prompt_from_cache`, 0.18 `LmPredictor` subclasses, pickling state (0.18's names
-  on `LmPrompt` / `LmPrediction` are in `lmwrapper.compat018.values`);
-- fork safety: 0.18 users hand predictors to `multiprocessing`, whose default on Linux is
-  fork(); a forked child drops the SQLite and HTTP handles it would share with its parent.
+- `remove_prompt_from_cache`, 0.18 `LmPredictor` subclasses (0.18's names on `LmPrompt` /
+  `LmPrediction` are in `lmwrapper.compat018.values`). Fork safety and pickling are the
+  engine's (`lmwrapper.engine.fork`, `LmPredictor.__getstate__`).
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import threading
 import warnings
-import weakref
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -153,59 +148,3 @@ def clear_cache(directory: str | os.PathLike[str] | None) -> int:
     if not os.path.exists(os.path.join(directory, CACHE_FILE_NAME)):
         return 0  # nothing cached yet: do not create a file just to empty it
     return get_cache(directory).clear()
-
-
-# -- pickling ------------------------------------------------------------------------------
-
-def predictor_state(lm: LmPredictor, drop: Sequence[str] = ()) -> dict[str, Any]:
-    """`lm.__dict__` without what cannot or must not travel: the open cache handle (rebuilt
-    lazily on first use) and the attributes named in `drop` (set to None)."""
-    state = dict(lm.__dict__)
-    state["_cache"] = None
-    for name in drop:
-        if name in state:
-            state[name] = None
-    return state
-
-
-# -- fork safety ---------------------------------------------------------------------------
-
-_live: weakref.WeakSet[Any] = weakref.WeakSet()  # every predictor of this process
-# Handles a forked child inherited from its parent. Kept referenced, never used or closed:
-# closing them could disturb the parent (SQLite's file locks, a shared socket).
-_inherited: list[Any] = []
-
-
-def track(lm: LmPredictor) -> None:
-    _live.add(lm)
-
-
-def inherit(*handles: Any) -> None:
-    _inherited.extend(h for h in handles if h is not None)
-
-
-def _after_fork_in_child() -> None:
-    """In a fork()ed child, forget the parent's SQLite connections, HTTP clients and locks.
-
-    Used from several processes at once, an inherited keep-alive socket interleaves their
-    requests (garbled bodies, a 400 cached as an error, reads that never return) and an
-    inherited SQLite connection shares file locks it must not. Each predictor reopens what
-    it needs on first use, as an unpickled one does.
-    """
-    if "lmwrapper.store.db" in sys.modules:  # (importing it here would be wasted work)
-        from lmwrapper.store import db as sqlcache
-
-        inherit(*sqlcache._open_caches.values())
-        sqlcache._open_caches.clear()
-        sqlcache._open_lock = threading.Lock()  # a parent thread may have held it at fork
-    if "lmwrapper.runners.ratelimit" in sys.modules:
-        from lmwrapper.runners import ratelimit
-
-        ratelimit._shared.clear()
-        ratelimit._shared_lock = threading.Lock()
-    for lm in list(_live):
-        lm._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

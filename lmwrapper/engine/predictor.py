@@ -20,6 +20,7 @@ from lmwrapper.core.contract import Emit, Job, Runner, SequentialRunner
 from lmwrapper.core.errors import ConfigurationError, ProviderError
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine import fork
 from lmwrapper.store.db import CacheRow, SqlCache, get_cache, identity_json, prompt_json
 
 if TYPE_CHECKING:
@@ -279,29 +280,27 @@ class LmPredictor:
              "and retries 429s. To send fewer requests at once, pass max_concurrency= to the "
              "model's factory.")
 
+    # -- pickling and fork() ---------------------------------------------------------------
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the open cache handle (it reopens on first use)."""
-        from lmwrapper.compat018.hooks import predictor_state
-
-        return predictor_state(self)
+        state = dict(self.__dict__)
+        state["_cache"] = None
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         """Every predictor is tracked, so a fork()ed child can drop what it shares with its
-        parent (`lmwrapper.compat018.hooks`: multiprocessing forks on Linux)."""
-        from lmwrapper.compat018.hooks import track
-
+        parent (`lmwrapper.engine.fork`: multiprocessing forks on Linux)."""
         obj = super().__new__(cls)
-        track(obj)
+        fork.track(obj)
         return obj
 
     def _after_fork(self) -> None:
         """In a forked child: reopen the cache on first use instead of sharing the parent's."""
-        from lmwrapper.compat018.hooks import inherit
-
-        inherit(self.__dict__.get("_cache"))
+        fork.inherit(self.__dict__.get("_cache"))
         self._cache = None
 
 
