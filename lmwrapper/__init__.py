@@ -70,3 +70,7 @@ __all__ = [
     "get_lm",
     "set_cache_dir",
 ]
+
+# Last, once the public names exist: lmwrapper 0.18's behaviour plugs into the core's
+# extension points (see lmwrapper.compat018), so it is there before any user code runs.
+from lmwrapper import compat018  # noqa: F401

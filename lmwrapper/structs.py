@@ -4,6 +4,7 @@ A thin re-export, so scripts written for 0.18 keep working; new code imports fro
 `lmwrapper` (the public names) or from `lmwrapper.core.prompt`.
 """
 
+from lmwrapper.compat018.values import ChatGptRoles  # noqa: F401  (0.18's, kept in compat018)
 from lmwrapper.core import prompt as _home
 from lmwrapper.core.prompt import *
 

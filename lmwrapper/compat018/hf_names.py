@@ -1,6 +1,9 @@
 """lmwrapper 0.18's names on `HuggingFacePredictor` (see README, "Coming from lmwrapper 0.18").
 
-A mixin of methods and properties only; the predictor's own logic stays in `predictor.py`.
+A mixin of methods and properties only, lent to the class by name when its module loads
+(`lmwrapper.core.extend.receive`: the local-model modules import numpy, so not before); the
+predictor declares them for mypy. Its own token helpers are in
+`lmwrapper.providers.huggingface.tokens`.
 """
 
 from __future__ import annotations
@@ -9,25 +12,15 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.core import extend
+
 
 class HfCompat018:
-    """0.18's token helpers and capability flags of a local model."""
+    """0.18's raw-token helpers of a local model."""
 
     if TYPE_CHECKING:
         tokenizer: Any
         config: Any
-        _identity: dict[str, Any]
-
-        def token_str(self, token_id: int) -> str: ...
-
-    def tokenize(self, input_str: str) -> list[str]:
-        """`input_str` as token strings, in the same text form as `completion_tokens`
-        (so `"".join(lm.tokenize(s)) == s`; 0.18 gave the tokenizer's raw "Ġ" forms)."""
-        return [self.token_str(i) for i in self.tokenize_ids(input_str)]
-
-    def tokenize_ids(self, input_str: str) -> list[int]:
-        """`input_str` as token ids, without special tokens (no BOS), as `tokenize` splits it."""
-        return list(self.tokenizer(input_str, add_special_tokens=False)["input_ids"])
 
     @cached_property
     def space_char(self) -> str | None:
@@ -67,21 +60,7 @@ class HfCompat018:
         """False for the causal LMs lmwrapper loads (0.18 also loaded T5-style models)."""
         return bool(getattr(self.config, "is_encoder_decoder", False))
 
-    @property
-    def supports_token_operations(self) -> bool:
-        return True
 
-    @property
-    def is_chat_model(self) -> bool:
-        return bool(self._identity["chat_mode"])
-
-    @property
-    def supports_prefilled_chat(self) -> bool:
-        """A chat ending in an assistant turn is continued through the chat template."""
-        return bool(self._identity["chat_mode"])
-
-    @property
-    def reasoning_style(self) -> Any:  # LmReasoningStyle
-        from lmwrapper.engine.predictor import LmReasoningStyle
-
-        return LmReasoningStyle.NEVER_THINK
+def install() -> None:
+    """Lend `HfCompat018` to `HuggingFacePredictor`, whenever its module is loaded."""
+    extend.lend("lmwrapper.providers.huggingface.predictor.HuggingFacePredictor", HfCompat018)

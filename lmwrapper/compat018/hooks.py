@@ -1,31 +1,32 @@
 """What lets a script written for lmwrapper 0.18 run unchanged (see README, "Coming from 0.18").
 
-The 0.18 names live where 0.18 had them (`lmwrapper.compat018.caching`, `lmwrapper.compat018.runtime`,
-`LmPredictor.tokenize`, ...); this module holds the logic behind them, so the core classes
-only gain thin, clearly marked blocks:
+The 0.18 names live where 0.18 had them (`lmwrapper.caching`, `lmwrapper.runtime`,
+`lm.remove_prompt_from_cache`, ...); this module holds the logic behind the predictors' and
+the factories' ones, which `install()` plugs into the extension points of
+`lmwrapper.core.extend` (0.18's names on `LmPrompt` / `LmPrediction` are in
+`lmwrapper.compat018.values`):
 
 - `openai_factory_args` / `hf_factory_args`: 0.18 factory arguments, honoured where they
   mean something here, otherwise accepted with a `Lmwrapper018Warning` or refused with the
   reason (never an unexpected-keyword `TypeError`);
-- `remove_prompt_from_cache`, 0.18 `LmPredictor` subclasses, pickling state (0.18's names
-  on `LmPrompt` / `LmPrediction` are in `lmwrapper.compat018.values`);
-- fork safety: 0.18 users hand predictors to `multiprocessing`, whose default on Linux is
-  fork(); a forked child drops the SQLite and HTTP handles it would share with its parent.
+- `PredictorCompat018`: 0.18's methods of `LmPredictor` (`remove_prompt_from_cache`, ...);
+- `identity_018` / `samples_018`: an `LmPredictor` subclass written for 0.18.
 """
 
 from __future__ import annotations
 
 import os
-import sys
-import threading
 import warnings
-import weakref
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+from lmwrapper.core import extend
+from lmwrapper.engine.plan import as_prompt
+from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.store.db import CACHE_FILE_NAME, get_cache, get_cache_dir, prompt_key
 
 if TYPE_CHECKING:
     from lmwrapper.core.prompt import LmPrediction, LmPrompt
-    from lmwrapper.engine.predictor import LmPredictor
 
 
 class Lmwrapper018Warning(FutureWarning):
@@ -90,6 +91,15 @@ def hf_factory_args(runtime: Any, precision: Any, allow_patch_model_forward: boo
     return dtype, device, device_map
 
 
+def hf_prompt_trimmer(prompt_trimmer: Any) -> tuple[type, dict[str, Any]]:
+    """`get_huggingface_lm(prompt_trimmer=)`: the predictor class that trims string prompts
+    before they are keyed and run, and its keyword arguments."""
+    # the local model's modules import numpy: loaded only when a trimmer is given
+    from lmwrapper.compat018.hf_trimming import TrimmingHuggingFacePredictor
+
+    return TrimmingHuggingFacePredictor, {"prompt_trimmer": prompt_trimmer}
+
+
 def _runtime_device_map(runtime: Any, device_map: Any) -> Any:
     name = getattr(runtime, "name", str(runtime)).rsplit(".", 1)[-1].upper()
     if name == "PYTORCH":
@@ -107,8 +117,6 @@ def _runtime_device_map(runtime: Any, device_map: Any) -> Any:
 
 def identity_018(lm: LmPredictor) -> dict[str, Any]:
     """A 0.18 subclass's identity: its `get_model_cache_key()` (0.18's part of the key)."""
-    from lmwrapper.engine.predictor import LmPredictor
-
     if type(lm).get_model_cache_key is LmPredictor.get_model_cache_key:
         raise NotImplementedError(
             f"{type(lm).__name__} must implement model_identity(): a dict of what changes its "
@@ -137,9 +145,6 @@ def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]
 
 def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:
     """Delete every cached sample of `prompt` for `lm`; True if there was any."""
-    from lmwrapper.engine.plan import as_prompt
-    from lmwrapper.store.db import prompt_key
-
     key = prompt_key(as_prompt(prompt).canonical(), lm.identity_json())
     with lm.cache.write() as conn:
         return conn.execute("DELETE FROM predictions WHERE key = ?", (key,)).rowcount > 0
@@ -147,65 +152,58 @@ def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:
 
 def clear_cache(directory: str | os.PathLike[str] | None) -> int:
     """Delete every row of the cache file in `directory` (default: the cache dir); how many."""
-    from lmwrapper.store.db import CACHE_FILE_NAME, get_cache, get_cache_dir
-
     directory = directory if directory is not None else get_cache_dir()
     if not os.path.exists(os.path.join(directory, CACHE_FILE_NAME)):
         return 0  # nothing cached yet: do not create a file just to empty it
     return get_cache(directory).clear()
 
 
-# -- pickling ------------------------------------------------------------------------------
+# -- LmPredictor's 0.18 methods --------------------------------------------------------------
 
-def predictor_state(lm: LmPredictor, drop: Sequence[str] = ()) -> dict[str, Any]:
-    """`lm.__dict__` without what cannot or must not travel: the open cache handle (rebuilt
-    lazily on first use) and the attributes named in `drop` (set to None)."""
-    state = dict(lm.__dict__)
-    state["_cache"] = None
-    for name in drop:
-        if name in state:
-            state[name] = None
-    return state
+class PredictorCompat018:
+    """0.18's methods of `LmPredictor`, lent to it by `install()`."""
 
+    if TYPE_CHECKING:
+        def identity_json(self) -> str: ...
+        @property
+        def token_limit(self) -> int: ...
 
-# -- fork safety ---------------------------------------------------------------------------
+    def remove_prompt_from_cache(self, prompt: LmPrompt | str) -> bool:
+        """Forget every cached sample of `prompt` for this model; True if any was cached."""
+        return remove_prompt_from_cache(cast("LmPredictor", self), prompt)
 
-_live: weakref.WeakSet[Any] = weakref.WeakSet()  # every predictor of this process
-# Handles a forked child inherited from its parent. Kept referenced, never used or closed:
-# closing them could disturb the parent (SQLite's file locks, a shared socket).
-_inherited: list[Any] = []
+    def get_model_cache_key(self) -> str:
+        """The model's part of every cache key (its identity, as canonical JSON)."""
+        return self.identity_json()
 
+    @property
+    def default_tokens_generated(self) -> int | None:
+        """0.18's prompt-independent default for `max_tokens=None` (`token_limit // 16`);
+        what a given prompt gets is `default_max_tokens(prompt)`."""
+        try:
+            return self.token_limit // 16
+        except NotImplementedError:
+            return None
 
-def track(lm: LmPredictor) -> None:
-    _live.add(lm)
+    def remove_special_chars_from_tokens(self, tokens: Sequence[str]) -> list[str]:
+        """Token strings as text. Ours already are text (no "Ġ" for a space), so unchanged."""
+        return list(tokens)
 
-
-def inherit(*handles: Any) -> None:
-    _inherited.extend(h for h in handles if h is not None)
-
-
-def _after_fork_in_child() -> None:
-    """In a fork()ed child, forget the parent's SQLite connections, HTTP clients and locks.
-
-    Used from several processes at once, an inherited keep-alive socket interleaves their
-    requests (garbled bodies, a 400 cached as an error, reads that never return) and an
-    inherited SQLite connection shares file locks it must not. Each predictor reopens what
-    it needs on first use, as an unpickled one does.
-    """
-    if "lmwrapper.store.db" in sys.modules:  # (importing it here would be wasted work)
-        from lmwrapper.store import db as sqlcache
-
-        inherit(*sqlcache._open_caches.values())
-        sqlcache._open_caches.clear()
-        sqlcache._open_lock = threading.Lock()  # a parent thread may have held it at fork
-    if "lmwrapper.runners.ratelimit" in sys.modules:
-        from lmwrapper.runners import ratelimit
-
-        ratelimit._shared.clear()
-        ratelimit._shared_lock = threading.Lock()
-    for lm in list(_live):
-        lm._after_fork()
+    def configure_global_ratelimit(self, max_count: int = 1, per_seconds: float = 1,
+                                   greedy: bool = False) -> None:
+        """0.18's client-side request cap: accepted, with a warning, and not applied."""
+        warn("configure_global_ratelimit() is not needed and has no effect: lmwrapper paces "
+             "requests by the limits the provider reports (rate-limit headers, Retry-After) "
+             "and retries 429s. To send fewer requests at once, pass max_concurrency= to the "
+             "model's factory.")
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+def install() -> None:
+    """Lend `PredictorCompat018` to `LmPredictor`; register the adapters the front door and
+    the factories call."""
+    extend.lend(LmPredictor, PredictorCompat018)
+    extend.install("predictor_identity", identity_018)
+    extend.install("predictor_samples", samples_018)
+    extend.install("openai_factory_args", openai_factory_args)
+    extend.install("hf_factory_args", hf_factory_args)
+    extend.install("hf_prompt_trimmer", hf_prompt_trimmer)

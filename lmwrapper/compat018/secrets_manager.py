@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 
 class SecretInterface:
@@ -26,6 +27,8 @@ class SecretInterface:
 
 class SecretEnvVar(SecretInterface):
     """The key in the environment variable `name`."""
+
+    pickles_without_key: ClassVar[bool] = True  # holds a name: a pickled predictor keeps it
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -44,6 +47,8 @@ class SecretEnvVar(SecretInterface):
 
 class SecretFile(SecretInterface):
     """The key in the text file `path` (surrounding whitespace ignored)."""
+
+    pickles_without_key: ClassVar[bool] = True  # holds a path: a pickled predictor keeps it
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path).expanduser()

@@ -1,11 +1,14 @@
 """lmwrapper 0.18's names on the values, kept out of `lmwrapper.core.prompt` (see README,
 "Coming from lmwrapper 0.18").
 
-`LmPrompt` and `LmPrediction` inherit `PromptCompat018` and `PredictionCompat018`: methods
-and properties only, no state, so the values cost what they did to build and to serve from
-the cache. `ChatGptRoles` and `StopMode` are importable from `lmwrapper.core.prompt`, where 0.18
-had them. `prompt_018_args` gives `LmPrompt`'s 0.18 arguments (`stop_mode`, `top_p=None`,
-`max_completion_tokens`) their meaning; `LmPrompt` calls it only when one of them is used.
+`install()` lends `PromptCompat018` and `PredictionCompat018` to `LmPrompt` and
+`LmPrediction` (`lmwrapper.core.extend.lend`: their members become the classes' own; the
+classes declare them for mypy): methods and properties only, no state, so the values cost
+what they did to build and to serve from the cache. `ChatGptRoles` and `StopMode` are
+importable from `lmwrapper.structs`, where 0.18 had them (`StopMode` lives in the core: it is
+the type of an `LmPrompt` argument). `prompt_018_args` gives `LmPrompt`'s 0.18 arguments
+(`stop_mode`, `top_p=None`, `max_completion_tokens`) their meaning; `LmPrompt` calls it, as
+the adapter "prompt_args", only when one of them is used.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from lmwrapper.compat018.hooks import warn
+from lmwrapper.core import extend
+from lmwrapper.core.prompt import LmChatDialog, LmChatTurn, LmPrediction, LmPrompt, StopMode
 
 if TYPE_CHECKING:
-    from lmwrapper.core.prompt import ChatTurnLike, LmPrediction, LmPrompt, LmUsage
+    from lmwrapper.core.prompt import ChatTurnLike, LmUsage
 
 
 class ChatGptRoles(enum.StrEnum):
@@ -31,30 +36,15 @@ class ChatGptRoles(enum.StrEnum):
     function = "function"
 
 
-class StopMode(enum.StrEnum):
-    """0.18's stop handling modes. Only AUTO existed in practice (0.18 refused the others);
-    here a stop string is never part of `completion_text`, on every backend."""
-
-    WILL_NOT_CONTAIN = "WILL_NOT_CONTAIN"
-    ONLY_STOP_GENERATING = "ONLY_STOP_GENERATING"
-    AUTO = "AUTO"
-
-
 # -- LmPrompt ----------------------------------------------------------------------------------
 
 class PromptCompat018:
-    """0.18's methods of `LmPrompt`."""
+    """0.18's methods of `LmPrompt` (`prompt.stop_mode` is the core's: `dataclasses.replace`
+    reads it)."""
 
     if TYPE_CHECKING:
         temperature: float
         top_p: float
-
-    @property
-    def stop_mode(self) -> StopMode:
-        """0.18's stop handling mode, as given to `LmPrompt(stop_mode=)` (AUTO if not given).
-        Not part of the cache key: see `prompt_018_args`."""
-        mode: StopMode = self.__dict__.get("_stop_mode", StopMode.AUTO)
-        return mode
 
     def replace(self, **changes: Any) -> LmPrompt:
         """A copy with `changes` applied (validated like a new prompt)."""
@@ -186,8 +176,6 @@ class PredictionCompat018:
     def make_reply_prompt(self, new_turns: str | Sequence[ChatTurnLike],
                           **override_prompt_params: Any) -> LmPrompt:
         """The chat so far, this completion as the assistant turn, then `new_turns`."""
-        from lmwrapper.core.prompt import LmChatDialog, LmChatTurn
-
         turns: list[ChatTurnLike] = list(self.prompt.get_text_as_chat())
         if self.completion_text is not None:
             turns.append(LmChatTurn("assistant", self.completion_text))
@@ -252,3 +240,16 @@ def _prediction_dict(pred: LmPrediction, pull_out_props: bool, include_metad: bo
     if include_metad:  # 0.18 kept the raw API response; we keep the parsed record
         out["metad"] = pred.to_dict(include_prompt=False)
     return out
+
+
+def install() -> None:
+    """Lend the mixins to the values and register the adapters `LmPrompt` and `LmChatTurn`
+    call for 0.18's arguments."""
+    extend.lend(LmPrompt, PromptCompat018)
+    extend.lend(LmPrediction, PredictionCompat018)
+    extend.install("prompt_args", prompt_018_args)
+    extend.install("chat_function_call", function_call_018)
+
+
+__all__ = ["ChatGptRoles", "PredictionCompat018", "PromptCompat018", "StopMode",
+           "function_call_018", "prompt_018_args"]

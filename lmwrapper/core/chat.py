@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from lmwrapper.compat018.values import function_call_018
+from lmwrapper.core import extend
 
 ROLES = ("system", "user", "assistant", "developer", "tool", "function")
 
@@ -20,14 +20,14 @@ class LmChatTurn:
     role: str
     content: str
     name: str | None = None
-    # 0.18's; kept on the turn but never sent nor keyed (see compat_values.function_call_018)
+    # 0.18's; kept on the turn but never sent nor keyed (see compat018.values.function_call_018)
     function_call: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"LmChatTurn.role must be one of {', '.join(ROLES)}; got {self.role!r}")
         if self.function_call is not None:
-            function_call_018(self.function_call)
+            extend.adapter("chat_function_call")(self.function_call)  # 0.18's: a warning
             if self.content is None:  # 0.18: a function-call turn needed no content
                 object.__setattr__(self, "content", "")
         if not isinstance(self.content, str):

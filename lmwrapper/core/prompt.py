@@ -10,21 +10,15 @@ output, with defaults normalised), which is what the cache key hashes:
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from types import GenericAlias
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from lmwrapper.compat018.values import (  # noqa: F401  (0.18's names, kept apart; re-exported)
-    ChatGptRoles,
-    PredictionCompat018,
-    PromptCompat018,
-    StopMode,
-    function_call_018,
-    prompt_018_args,
-)
+from lmwrapper.core import extend
 from lmwrapper.core.chat import (  # noqa: F401  (their home was here: re-exported)
     LM_CHAT_DIALOG_COERCIBLE_TYPES,
     ROLES,
@@ -33,6 +27,19 @@ from lmwrapper.core.chat import (  # noqa: F401  (their home was here: re-export
     LmChatTurn,
 )
 from lmwrapper.core.structured import is_schema_class, response_format_key
+
+
+class StopMode(enum.StrEnum):
+    """The type of `LmPrompt`'s `stop_mode` argument (lmwrapper 0.18's, in its positional place).
+
+    Every backend here does WILL_NOT_CONTAIN: a stop string is never part of
+    `completion_text`, so the mode never changes the output nor the cache key; what it means
+    for a prompt is `lmwrapper.compat018.values.prompt_018_args`.
+    """
+
+    WILL_NOT_CONTAIN = "WILL_NOT_CONTAIN"
+    ONLY_STOP_GENERATING = "ONLY_STOP_GENERATING"
+    AUTO = "AUTO"
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,23 @@ class ModelInternalsRequest:
         return {k: v for k, v in dataclasses.asdict(self).items() if v != _INTERNALS_DEFAULTS[k]}
 
 
+class _StopModeReader:
+    """`LmPrompt.stop_mode`, read back. A base class, since in `LmPrompt` itself the name is
+    the constructor's InitVar (see the `delattr` below the class)."""
+
+    @property
+    def stop_mode(self) -> StopMode:
+        """0.18's stop handling mode, as given to `LmPrompt(stop_mode=)` (AUTO if not given).
+        Not part of the cache key; `dataclasses.replace` reads it to carry it over."""
+        mode: StopMode = self.__dict__.get("_stop_mode", StopMode.AUTO)
+        return mode
+
+
 ResponseFormat = Literal["text", "json_object"] | Mapping[str, Any] | type | None
 
 
 @dataclass(frozen=True)
-class LmPrompt(PromptCompat018):
+class LmPrompt(_StopModeReader):
     """A request for a completion. Everything but `cache` and `metadata` is part of its cache key.
 
     `text` is a string (completion) or a chat: a list of strings alternating user/assistant,
@@ -77,7 +96,7 @@ class LmPrompt(PromptCompat018):
     max_tokens: int | None = None
     stop: Sequence[str] | None = None
     # 0.18's, in 0.18's place so its positional calls line up; not a field (see
-    # compat_values.prompt_018_args: it never changes the output, so never the cache key)
+    # compat018.values.prompt_018_args: it never changes the output, so never the cache key)
     stop_mode: InitVar[StopMode | str] = StopMode.AUTO
     logprobs: int | None = 1
     temperature: float = 1.0
@@ -97,7 +116,7 @@ class LmPrompt(PromptCompat018):
 
     def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
         if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
-            prompt_018_args(self, stop_mode, max_completion_tokens)
+            extend.adapter("prompt_args")(self, stop_mode, max_completion_tokens)  # 0.18's
         if not isinstance(self.text, str):
             _check_text_type(self.text)
             object.__setattr__(self, "text", LmChatDialog(self.text))
@@ -113,6 +132,11 @@ class LmPrompt(PromptCompat018):
 
     # 0.18's LmPrompt was Generic in its metadata type: `LmPrompt[MyMeta]` still works.
     __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)
+
+    if TYPE_CHECKING:  # 0.18's methods, lent by lmwrapper.compat018.values.PromptCompat018
+        def replace(self, **changes: Any) -> LmPrompt: ...
+        def is_deterministic_sampling(self) -> bool: ...
+        def dict_serialize(self, include_metadata: bool = False) -> dict[str, Any]: ...
 
     def is_text_a_chat(self) -> bool:
         return isinstance(self.text, LmChatDialog)
@@ -197,7 +221,7 @@ class LmPrompt(PromptCompat018):
 
 
 # The InitVar's default left a class attribute `LmPrompt.stop_mode` (AUTO) that would hide
-# `PromptCompat018.stop_mode`, the property 0.18 code reads (and type-checks); __init__ keeps
+# `_StopModeReader.stop_mode`, the property 0.18 code reads (and type-checks); __init__ keeps
 # its own copy of the default.
 delattr(LmPrompt, "stop_mode")
 
@@ -269,7 +293,7 @@ class LmUsage:
 
 
 @dataclass(frozen=True)
-class LmPrediction(PredictionCompat018):
+class LmPrediction:
     """The answer to one `LmPrompt` (one sample of it when `num_completions` is set).
 
     Token-level fields are tuples aligned with each other: `completion_tokens[i]` has
@@ -309,6 +333,24 @@ class LmPrediction(PredictionCompat018):
     parsed: Any = field(default=None, compare=False, repr=False)  # see lmwrapper.core.structured
 
     __class_getitem__: ClassVar[Any] = classmethod(GenericAlias)  # 0.18's LmPrediction[T]
+
+    if TYPE_CHECKING:  # 0.18's names, lent by lmwrapper.compat018.values.PredictionCompat018
+        @property
+        def usage_output_tokens(self) -> int | None: ...
+        @property
+        def full_logprobs(self) -> tuple[float | None, ...]: ...
+        @property
+        def prompt_token_offsets(self) -> tuple[int, ...]: ...
+        @property
+        def completion_token_offsets(self) -> tuple[int, ...]: ...
+        @property
+        def logprobs_dict(self) -> list[dict[str, Any]]: ...
+        def get_full_tokens(self) -> tuple[str, ...]: ...
+        def make_reply_prompt(self, new_turns: str | Sequence[ChatTurnLike],
+                              **override_prompt_params: Any) -> LmPrompt: ...
+        def dict_serialize(self, pull_out_props: bool = True, include_metad: bool = False,
+                           include_metadata: bool = False) -> dict[str, Any]: ...
+        def mark_as_cached(self) -> LmPrediction: ...
 
     def __post_init__(self, metad: Any) -> None:
         if metad is not None:

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
+from lmwrapper.core import extend
 from lmwrapper.core.contract import Emit, Job, Runner, SequentialRunner
 from lmwrapper.core.errors import ConfigurationError, ProviderError
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine import fork
 from lmwrapper.store.db import CacheRow, SqlCache, get_cache, identity_json, prompt_json
 
 if TYPE_CHECKING:
@@ -115,12 +117,11 @@ class LmPredictor:
     # -- what a backend provides ----------------------------------------------------------
 
     def model_identity(self) -> dict[str, Any]:
-        """Everything about the model that changes its outputs (provider, name, base URL, …)."""
-        from lmwrapper.compat018.hooks import (
-            identity_018,  # a 0.18 subclass: its get_model_cache_key
-        )
-
-        return identity_018(self)
+        """Everything about the model that changes its outputs (provider, name, base URL, …).
+        Left unwritten, a 0.18 subclass's `get_model_cache_key()` stands in (an adapter of
+        lmwrapper.compat018)."""
+        identity: dict[str, Any] = extend.adapter("predictor_identity")(self)
+        return identity
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
         """Raise `ValueError` (field + fix) for a prompt this backend cannot honour."""
@@ -131,12 +132,11 @@ class LmPredictor:
         return None
 
     def _predict_samples(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
-        """`n` independent samples for `prompt` (used by the default sequential `_run`)."""
-        from lmwrapper.compat018.hooks import (
-            samples_018,  # a 0.18 subclass: its _predict_maybe_cached
-        )
-
-        return samples_018(self, prompt, n)
+        """`n` independent samples for `prompt` (used by the default sequential `_run`).
+        Left unwritten, a 0.18 subclass's `_predict_maybe_cached` stands in (an adapter of
+        lmwrapper.compat018)."""
+        samples: Sequence[LmPrediction] = extend.adapter("predictor_samples")(self, prompt, n)
+        return samples
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: Callable[[], bool]) -> None:
@@ -222,34 +222,12 @@ class LmPredictor:
             self._identity_json = identity_json(self.model_identity())
         return self._identity_json
 
-    # -- lmwrapper 0.18 names --
-    def remove_prompt_from_cache(self, prompt: LmPrompt | str) -> bool:
-        """Forget every cached sample of `prompt` for this model; True if any was cached."""
-        from lmwrapper.compat018.hooks import remove_prompt_from_cache
-
-        return remove_prompt_from_cache(self, prompt)
+    # -- what a model says about itself (0.18's names; providers answer them) ----------------
 
     def tokenize(self, input_str: str) -> list[str]:
         """`input_str` as the model's token strings."""
         raise NotImplementedError(f"{type(self).__name__} cannot tokenize: its provider does not "
                                   "publish its tokenizer; use estimate_tokens_in_prompt to count")
-
-    def get_model_cache_key(self) -> str:
-        """The model's part of every cache key (its identity, as canonical JSON)."""
-        return self.identity_json()
-
-    @property
-    def default_tokens_generated(self) -> int | None:
-        """0.18's prompt-independent default for `max_tokens=None` (`token_limit // 16`);
-        what a given prompt gets is `default_max_tokens(prompt)`."""
-        try:
-            return self.token_limit // 16
-        except NotImplementedError:
-            return None
-
-    def remove_special_chars_from_tokens(self, tokens: Sequence[str]) -> list[str]:
-        """Token strings as text. Ours already are text (no "Ġ" for a space), so unchanged."""
-        return list(tokens)
 
     @property
     def supports_prefilled_chat(self) -> bool:
@@ -269,39 +247,36 @@ class LmPredictor:
     def reasoning_style(self) -> LmReasoningStyle:
         return LmReasoningStyle.UNKNOWN
 
-    def configure_global_ratelimit(self, max_count: int = 1, per_seconds: float = 1,
-                                   greedy: bool = False) -> None:
-        """0.18's client-side request cap: accepted, with a warning, and not applied."""
-        from lmwrapper.compat018.hooks import warn
+    if TYPE_CHECKING:  # 0.18's methods, lent by lmwrapper.compat018.hooks.PredictorCompat018
+        def remove_prompt_from_cache(self, prompt: LmPrompt | str) -> bool: ...
+        def get_model_cache_key(self) -> str: ...
+        @property
+        def default_tokens_generated(self) -> int | None: ...
+        def remove_special_chars_from_tokens(self, tokens: Sequence[str]) -> list[str]: ...
+        def configure_global_ratelimit(self, max_count: int = 1, per_seconds: float = 1,
+                                       greedy: bool = False) -> None: ...
 
-        warn("configure_global_ratelimit() is not needed and has no effect: lmwrapper paces "
-             "requests by the limits the provider reports (rate-limit headers, Retry-After) "
-             "and retries 429s. To send fewer requests at once, pass max_concurrency= to the "
-             "model's factory.")
+    # -- pickling and fork() ---------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the open cache handle (it reopens on first use)."""
-        from lmwrapper.compat018.hooks import predictor_state
-
-        return predictor_state(self)
+        state = dict(self.__dict__)
+        state["_cache"] = None
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         """Every predictor is tracked, so a fork()ed child can drop what it shares with its
-        parent (`lmwrapper.compat018.hooks`: multiprocessing forks on Linux)."""
-        from lmwrapper.compat018.hooks import track
-
+        parent (`lmwrapper.engine.fork`: multiprocessing forks on Linux)."""
         obj = super().__new__(cls)
-        track(obj)
+        fork.track(obj)
         return obj
 
     def _after_fork(self) -> None:
         """In a forked child: reopen the cache on first use instead of sharing the parent's."""
-        from lmwrapper.compat018.hooks import inherit
-
-        inherit(self.__dict__.get("_cache"))
+        fork.inherit(self.__dict__.get("_cache"))
         self._cache = None
 
 

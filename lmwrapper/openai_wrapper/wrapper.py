@@ -20,7 +20,6 @@ from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.predictor import LmPredictor, LmReasoningStyle
 from lmwrapper.providers.openai import (
     DEFAULT_BASE_URL,
-    OpenAiInstantiationHook,
     OpenAiModelInfo,
     OpenAiModelNames,
     OpenAiPredictor,
@@ -30,6 +29,7 @@ from lmwrapper.providers.openai import (
     get_open_ai_lm,
     parse_response,
 )
+from lmwrapper.providers.openai.predictor import OpenAiInstantiationHook
 
 OpenAiLmPrediction = LmPrediction
 # 0.18's module-level aliases, which its star import gave

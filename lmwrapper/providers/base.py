@@ -51,6 +51,7 @@ from lmwrapper.core.errors import (
 )
 from lmwrapper.core.models import model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.engine import fork
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
 from lmwrapper.runners.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
@@ -120,10 +121,8 @@ class ApiPredictor(LmPredictor):
 
     def _after_fork(self) -> None:
         """In a forked child: a client of its own (the parent's shares its sockets)."""
-        from lmwrapper.compat018.hooks import inherit
-
         super()._after_fork()
-        inherit(self.__dict__.get("_client_obj"))
+        fork.inherit(self.__dict__.get("_client_obj"))
         self._client_obj = None
         self._client_lock = threading.Lock()
         self.limiter = RateLimiter()
@@ -317,10 +316,9 @@ class _Secret:
         return "<secret>" if self.value is not None else "<no secret>"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # a SecretEnvVar / SecretFile says where the key is, not what it is: it may travel
-        from lmwrapper.compat018.secrets_manager import SecretEnvVar, SecretFile
-
-        kept = self.value if isinstance(self.value, (SecretEnvVar, SecretFile)) else None
+        # a holder that says where the key is, not what it is (0.18's SecretEnvVar and
+        # SecretFile declare `pickles_without_key`), may travel; a key never does
+        kept = self.value if getattr(self.value, "pickles_without_key", False) is True else None
         return (_Secret, (kept,))
 
 

@@ -125,4 +125,4 @@ def test_stop_mode_reads_back_type_checks_and_leaves_the_key_alone(tmp_path):
     out, err, status = api.run([str(user_code), "--follow-imports=silent",
                                 "--cache-dir", str(tmp_path / "mypy_cache")])
     assert status == 0, out + err
-    assert 'Revealed type is "lmwrapper.compat018.values.StopMode"' in out, out
+    assert 'Revealed type is "lmwrapper.core.prompt.StopMode"' in out, out

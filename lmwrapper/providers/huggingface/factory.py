@@ -19,7 +19,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.compat018.hooks import hf_factory_args
+from lmwrapper.core import extend
 from lmwrapper.core.errors import ConfigurationError, install_hint
 from lmwrapper.providers.huggingface import smollm2
 from lmwrapper.providers.huggingface.model_folder import check_model_folder
@@ -68,15 +68,13 @@ def get_huggingface_lm(
     from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
     from lmwrapper.providers.huggingface.prompts import folder_has_chat_template
 
-    dtype, device, device_map = hf_factory_args(  # 0.18 arguments
+    dtype, device, device_map = extend.adapter("hf_factory_args")(  # 0.18's arguments
         runtime, precision, allow_patch_model_forward, dtype=dtype, device=device,
         device_map=device_map)
     predictor_class: type[HuggingFacePredictor] = HuggingFacePredictor
     trimming: dict[str, Any] = {}
     if prompt_trimmer is not None:  # 0.18's: string prompts are trimmed before they run
-        from lmwrapper.compat018.hf_trimming import TrimmingHuggingFacePredictor
-
-        predictor_class, trimming = TrimmingHuggingFacePredictor, {"prompt_trimmer": prompt_trimmer}
+        predictor_class, trimming = extend.adapter("hf_prompt_trimmer")(prompt_trimmer)
     device = _resolve_device(device, device_map)
     dtype = _resolve_dtype(dtype, device)
     source, identity = _resolve_source(model, revision, gguf_file, cache_dir)

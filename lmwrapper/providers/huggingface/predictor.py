@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.compat018.hf_names import HfCompat018  # 0.18 names
+from lmwrapper.core import extend
 from lmwrapper.core.contract import Emit, Job
 from lmwrapper.core.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
@@ -31,6 +31,7 @@ from lmwrapper.providers.huggingface.stopping import (
     interruptible,
     stop_check,
 )
+from lmwrapper.providers.huggingface.tokens import LocalTokens
 
 if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
     from lmwrapper.providers.huggingface.constrained import Grammars
@@ -40,8 +41,14 @@ if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
 DEFAULT_MAX_TOKENS_CAP = 512
 
 
-class HuggingFacePredictor(HfCompat018, LmPredictor):
+class HuggingFacePredictor(LocalTokens, LmPredictor):
     """A loaded model + tokenizer. Build one with `get_huggingface_lm`."""
+
+    if TYPE_CHECKING:  # 0.18's, lent by lmwrapper.compat018.hf_names.HfCompat018 (below)
+        space_char: str | None
+        newline_char: str | None
+        @property
+        def is_encoder_decoder(self) -> bool: ...
 
     provider = "huggingface"
     runs_locally = True  # its tokens cost nothing: max_cost_usd is satisfied, not refused
@@ -443,6 +450,9 @@ class HuggingFacePredictor(HfCompat018, LmPredictor):
     def _after_fork(self) -> None:
         super()._after_fork()
         self._lock = threading.RLock()  # a parent thread may have held it at fork
+
+
+extend.receive(HuggingFacePredictor)  # 0.18's names (lmwrapper.compat018.hf_names)
 
 
 class _Collector:

@@ -12,15 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lmwrapper.compat018.hooks import openai_factory_args
+from lmwrapper.core import extend
 from lmwrapper.core import models as facts_source
 from lmwrapper.providers.base import live_settings
 from lmwrapper.providers.openai.models import DEFAULT_MODEL, OpenAiModelInfo, OpenAiModelNames
-from lmwrapper.providers.openai.predictor import (
-    DEFAULT_BASE_URL,
-    OpenAiInstantiationHook,
-    OpenAiPredictor,
-)
+from lmwrapper.providers.openai.predictor import DEFAULT_BASE_URL, OpenAiPredictor
 from lmwrapper.providers.openai.request import OpenAiRequest, build_request, parse_response
 from lmwrapper.runners.live import RetryPolicy
 
@@ -65,7 +61,8 @@ def get_open_ai_lm(
     a known one and unknown to every source raises `UnknownModelError` ("did you mean ...?")
     unless facts are given or `base_url` is not api.openai.com.
     """
-    cache_default = openai_factory_args(cache_default, cache_outputs_default, organization)
+    cache_default = extend.adapter("openai_factory_args")(  # 0.18's arguments
+        cache_default, cache_outputs_default, organization)
     base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
     model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
                                   **model_facts)
@@ -89,26 +86,4 @@ __all__ = [
     "build_request",
     "get_open_ai_lm",
     "parse_response",
-]
-
-# -- lmwrapper 0.18 names --
-# 0.18's `from lmwrapper.providers.openai import *` also gave OpenAIPredictor, LmPrompt, ...
-from lmwrapper.openai_wrapper.wrapper import *
-
-__all__ += [
-    "ALWAYS_THINK",
-    "CONFIGURABLE_THINKING",
-    "NEVER_THINK",
-    "CompletionWindow",
-    "LmPrediction",
-    "LmPredictor",
-    "LmPrompt",
-    "LmReasoningStyle",
-    "OpenAIPredictor",
-    "OpenAiInstantiationHook",
-    "OpenAiLmPrediction",
-    "SecretEnvVar",
-    "SecretFile",
-    "SecretInterface",
-    "assert_is_a_secret",
 ]
