@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.plan import Plan
 from lmwrapper.store.db import SqlCache, get_cache
 
 if TYPE_CHECKING:
@@ -89,8 +92,6 @@ def cmd_wait(args: argparse.Namespace) -> int:
     try:
         wait_for_job(cache, args.job)
     except KeyboardInterrupt:  # nothing is lost: what was collected is stored, the rest waits
-        import sys
-
         print(f"lmwrapper batch wait: interrupted; job {args.job}: "
               f"{_counts_text(_line_counts(cache, args.job))}. Its batches go on at the "
               f"provider: rerun `{wait_command(args.job, args.cache_dir)}` to collect them",
@@ -138,8 +139,6 @@ def wait_for_job(cache: SqlCache, job_id: str) -> None:
     lm = predictor_for(job[4])
     jobs = _open_jobs(lm, cache, job_id)
     if jobs:
-        import sys
-
         runner = _runner(lm, cache, job_id)
         runner.show_progress = sys.stderr.isatty()
         runner.run(jobs, lambda *_: None, lambda: False)
@@ -206,16 +205,11 @@ def _uncached_jobs(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> list[Job]:
     return jobs
 
 
-def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
+def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], None],
                max_cost_usd: float | None, output: str, cache_dir: str | None = None) -> int:
     """`lmwrapper run --batch` (no `--wait`): submit and return; the rerun that finds every
-    answer in the cache writes `output`. Exit 0 (submitted, or written), 1 (lines failed)."""
-    import sys
-
-    from lmwrapper.cli.run import write_answers
-    from lmwrapper.core.window import CompletionWindow
-    from lmwrapper.engine.plan import Plan
-
+    answer in the cache writes `output` (`write_all()`: `lmwrapper run`'s writer, with every
+    answer cached). Exit 0 (submitted, or written), 1 (lines failed)."""
     Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd)  # the cost check
     sub = submit_or_collect(lm, prompts)
     where = "stdout" if output == "-" else output
@@ -233,7 +227,7 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, An
               f"rerun the same command to send them again, or add --wait to write them to "
               f"{where} as error answers", file=sys.stderr)
         return 1
-    write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None, output)  # all cached
+    write_all()  # every answer is cached
     print(f"lmwrapper run: every answer is in; wrote {where}. {lm.last_run}", file=sys.stderr)
     return 0
 
