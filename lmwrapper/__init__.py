@@ -4,6 +4,7 @@ Backends load lazily: `lmwrapper.providers.openai`, `lmwrapper.providers.anthrop
 `lmwrapper.providers.huggingface`; `lmwrapper.get_lm("openai/gpt-4o-mini")` picks one by name.
 """
 
+from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import (
     LmChatDialog,
     LmChatTurn,
@@ -14,7 +15,7 @@ from lmwrapper.core.prompt import (
 )
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import RunSummary
-from lmwrapper.engine.predictor import CostEstimate, LmPredictor
+from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import get_lm
 from lmwrapper.store.db import get_cache_dir, set_cache_dir
 

@@ -35,9 +35,9 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from lmwrapper.core.contract import Job
+from lmwrapper.core.contract import ApiBackend, AsyncPost, Job
 from lmwrapper.core.errors import (
     ConfigurationError,
     LmWrapperError,
@@ -52,11 +52,9 @@ from lmwrapper.core.errors import (
 from lmwrapper.core.models import model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.runners.lean import LeanSender, lean_http_allowed
 from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
 from lmwrapper.runners.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
-
-if TYPE_CHECKING:
-    from lmwrapper.runners.lean import AsyncPost
 
 # Anything shaped like an OpenAI or Anthropic key (`sk-...`, `sk-ant-...`), scrubbed from
 # every message even when it is not our key (a server may echo another one).
@@ -149,8 +147,6 @@ class ApiPredictor(LmPredictor):
         """The live runner's event-loop sender (hundreds of requests in flight at little
         CPU), or None: it sends through `send_once` on threads. None when the provider has no
         `send_async`, behind a proxy, or with `LMWRAPPER_LIVE_HTTP=sdk`."""
-        from lmwrapper.runners.lean import LeanSender, lean_http_allowed
-
         if not self.supports_lean_http or not lean_http_allowed(self.base_url):
             return None
         return lambda: LeanSender(self)
@@ -276,7 +272,7 @@ class GoneError(PermanentProviderError):
 
 
 @contextlib.contextmanager
-def sdk_errors(lm: ApiPredictor, sdk_module: str, *,
+def sdk_errors(lm: ApiBackend, sdk_module: str, *,
                timeout_error: type[TransientProviderError] = TransientProviderError,
                gone: bool = False) -> Iterator[None]:
     """The official SDK's exceptions as lmwrapper's, for the live and the batch paths of every

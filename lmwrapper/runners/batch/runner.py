@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmwrapper.core.contract import Emit, Job, ShouldStop
 from lmwrapper.core.errors import ConfigurationError, LmWrapperError, TransientProviderError
@@ -28,6 +28,7 @@ from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.runners.batch.adapter import (
     TERMINAL,
     BatchAdapter,
+    BatchBackend,
     BatchLimits,
     RemoteBatch,
     TimedOut,
@@ -46,9 +47,6 @@ from lmwrapper.store.batch_records import (
     release_owner,
 )
 from lmwrapper.store.db import SqlCache
-
-if TYPE_CHECKING:
-    from lmwrapper.engine.predictor import LmPredictor
 
 log = logging.getLogger("lmwrapper.runners.batch")
 CLAIM_CHUNK = 5_000  # prompts claimed per transaction
@@ -73,7 +71,7 @@ class BatchRunner:
     # engine does not write it again.
     stores_results = True
 
-    def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
+    def __init__(self, lm: BatchBackend, cache: SqlCache, adapter: BatchAdapter,
                  settings: BatchSettings, job_id: str | None = None) -> None:
         self.lm, self.adapter, self.settings = lm, adapter, settings
         self.records = Records(cache)
