@@ -194,14 +194,14 @@ def _uncached_jobs(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> list[Job]:
     wanted: dict[str, Job] = {}
     for p in prompts:
         key = prompt_key(p.canonical(), ident)
-        wanted.setdefault(key, Job(key, p, list(range(p.samples_needed))))
+        wanted.setdefault(key, Job(key, p, tuple(range(p.samples_needed))))
     have = lm.cache.get_many(list(wanted))
     jobs = []
     for key, job in wanted.items():
         done = {idx for idx, *_ in have.get(key, ())}
-        job.sample_indices = [i for i in job.sample_indices if i not in done]
-        if job.sample_indices:
-            jobs.append(job)
+        missing = tuple(i for i in job.sample_indices if i not in done)
+        if missing:
+            jobs.append(Job(key, job.prompt, missing))
     return jobs
 
 
@@ -259,15 +259,15 @@ def _open_jobs(lm: LmPredictor, cache: SqlCache, job_id: str) -> list[Job]:
     from lmwrapper.core.contract import Job
     from lmwrapper.core.prompt import LmPrompt
 
-    jobs: dict[str, Job] = {}
+    prompts: dict[str, LmPrompt] = {}
+    samples: dict[str, list[int]] = {}
     for key, first, n, prompt in _rows(cache, "SELECT key, first_sample, n, prompt FROM batch_lines "
                                               "WHERE job_id = ? AND state IN ('claimed', 'planned')",
                                        (job_id,)):
-        job = jobs.setdefault(key, Job(key, LmPrompt.from_dict(json.loads(prompt)), []))
-        job.sample_indices.extend(range(first, first + n))
-    for job in jobs.values():
-        job.sample_indices.sort()
-    return list(jobs.values())
+        if key not in prompts:
+            prompts[key] = LmPrompt.from_dict(json.loads(prompt))
+        samples.setdefault(key, []).extend(range(first, first + n))
+    return [Job(key, prompts[key], tuple(sorted(samples[key]))) for key in prompts]
 
 
 def _job(cache: SqlCache, job_id: str) -> tuple[Any, ...] | None:

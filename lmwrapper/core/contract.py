@@ -21,14 +21,21 @@ from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
     """Samples of one distinct prompt that the cache does not have yet, sent together: at
-    most the backend's `max_samples_per_request`, so one prompt may have several jobs."""
+    most the backend's `max_samples_per_request`, so one prompt may have several jobs.
+
+    A value: a runner that cuts or merges jobs makes new ones (`sample_indices` given as
+    any sequence is kept as a tuple)."""
 
     key: str
     prompt: LmPrompt
-    sample_indices: list[int]
+    sample_indices: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sample_indices, tuple):
+            object.__setattr__(self, "sample_indices", tuple(self.sample_indices))
 
 
 Emit = Callable[[Job, Sequence[LmPrediction]], None]
@@ -44,12 +51,20 @@ class Runner(Protocol):
 
     `run` returns once every job was emitted, or soon after `should_stop()` turns true: it
     starts nothing new then, but emits what arrives for requests already sent.
+
+    `stores_results`: True when everything the runner emits is in the cache already (or
+    must not be: the batch engine stores each answer with the line it closes), so the
+    engine does not write it again; False (most runners): the engine stores what is emitted.
     """
+
+    @property
+    def stores_results(self) -> bool: ...
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None: ...
 
-    def in_flight(self) -> int:
-        """Requests sent and not answered yet (what a stopping run still waits for)."""
+    def in_flight(self) -> int | None:
+        """Requests sent and not answered yet (what a stopping run still waits for); None
+        when the runner cannot tell (a local model's own loop)."""
         ...
 
 
@@ -86,6 +101,8 @@ class Backend(Protocol):
 class SequentialRunner:
     """One request at a time, in job order: the runner of a backend that only knows how to
     answer one prompt (`answer(prompt, n)` → n predictions, or error predictions)."""
+
+    stores_results = False
 
     def __init__(self, answer: Callable[[LmPrompt, int], Sequence[LmPrediction]]) -> None:
         self._answer = answer

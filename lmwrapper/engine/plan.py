@@ -176,7 +176,8 @@ class Plan:
                 missing = [i for i in range(n) if i not in samples]
                 slots[key].left = len(missing)
                 if missing:
-                    jobs.extend(Job(key, first[key], part) for part in _split(missing, per_request))
+                    jobs.extend(Job(key, first[key], tuple(part))
+                                for part in _split(missing, per_request))
         return jobs
 
     def decode_rows(self, samples: dict[int, LmPrediction], prompt: LmPrompt,

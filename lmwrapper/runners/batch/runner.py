@@ -450,10 +450,9 @@ def _by_key(jobs: Sequence[Job]) -> list[Job]:
     `max_samples_per_line` samples each, and answered by key."""
     merged: dict[str, Job] = {}
     for j in jobs:
-        if j.key in merged:
-            merged[j.key].sample_indices.extend(j.sample_indices)
-        else:
-            merged[j.key] = Job(j.key, j.prompt, list(j.sample_indices))
+        was = merged.get(j.key)
+        merged[j.key] = j if was is None else Job(j.key, j.prompt,
+                                                  was.sample_indices + j.sample_indices)
     return list(merged.values())
 
 
