@@ -13,7 +13,6 @@ collects what has finished and returns at once; rerun it until nothing is waitin
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan
+from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.store.db import SqlCache, get_cache
 
 if TYPE_CHECKING:
@@ -30,10 +30,6 @@ if TYPE_CHECKING:
     from lmwrapper.core.prompt import LmPrompt
     from lmwrapper.engine.predictor import LmPredictor
     from lmwrapper.runners.batch.runner import BatchRunner
-
-# provider → "module:factory(model, base_url=...)"; a provider with a batch adapter adds itself
-PREDICTORS = {"openai": "lmwrapper.providers.openai:get_open_ai_lm",
-              "anthropic": "lmwrapper.providers.anthropic:get_claude_lm"}
 
 
 def add_batch_parser(subparsers: Any) -> None:
@@ -235,15 +231,13 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
 def predictor_for(identity_json: str) -> LmPredictor:
     """Rebuild the predictor a job was run with, from its recorded identity."""
     ident = json.loads(identity_json)
-    target = PREDICTORS.get(ident.get("provider"))
-    if target is None:
+    provider = PROVIDERS.get(ident.get("provider"))
+    if provider is None or not provider.spec().batch:
+        known = sorted(p.name for p in PROVIDERS.values() if p.spec().batch)
         raise ValueError(f"no batch support for provider {ident.get('provider')!r} "
-                         f"(known: {sorted(PREDICTORS)})")
-    module, _, name = target.partition(":")
-    factory = getattr(importlib.import_module(module), name)
+                         f"(known: {known})")
     kwargs = {"base_url": ident["base_url"]} if ident.get("base_url") else {}
-    lm: LmPredictor = factory(ident["model"], **kwargs)
-    return lm
+    return provider.make(ident["model"], **kwargs)
 
 
 def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None) -> BatchRunner:

@@ -411,7 +411,7 @@ def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | No
         if chat_mode is not None:
             raise ValueError(f"--chat-mode/--no-chat-mode apply to local models only; {spec} is "
                              f"an API model (give a prompt as chat turns to send a chat)")
-        if provider.name == "openai" or base_url:
+        if base_url:
             kw["base_url"] = base_url
         if max_concurrency is not None:
             kw["max_concurrency"] = max_concurrency

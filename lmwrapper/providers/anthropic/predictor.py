@@ -30,7 +30,7 @@ from lmwrapper.core.money import CostEstimate, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import as_prompts
-from lmwrapper.providers.anthropic import rules
+from lmwrapper.providers.anthropic import rules, tokens
 from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
 from lmwrapper.providers.anthropic.errors import spend_limit_message
 from lmwrapper.providers.anthropic.models import ClaudeModelInfo
@@ -44,7 +44,6 @@ from lmwrapper.providers.anthropic.request import (
     split_chat,
 )
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
-from lmwrapper.providers.openai import tokens
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
