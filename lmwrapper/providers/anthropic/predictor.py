@@ -45,6 +45,7 @@ from lmwrapper.providers.anthropic.request import (
 )
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
+from lmwrapper.runners.ratelimit import LimitHeaders
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 KEY_FILE = "~/anthropic_key.txt"
@@ -58,6 +59,10 @@ class ClaudePredictor(ApiPredictor):
     quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
     supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.runners.batch
     supports_lean_http = True  # live runs: send_async on one event loop
+    # anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}; reset is an RFC 3339 time
+    rate_limit_headers = (LimitHeaders("anthropic-ratelimit-{kind}-limit",
+                                       "anthropic-ratelimit-{kind}-remaining",
+                                       "anthropic-ratelimit-{kind}-reset"),)
     max_samples_per_request = 1  # no `n`: each sample is a job of its own (see the engine)
 
     def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
