@@ -64,7 +64,7 @@ class ProviderSpec:
     make: Callable[..., LmPredictor]  # get_lm's constructor: (model name, **keyword arguments)
     models: Callable[[], list[ModelEntry]]  # what `lmwrapper models` lists
     batch: bool = False  # has a batch API: its predictors' `batch_adapter()` (`lmwrapper batch`)
-    fake: str | None = None  # module of its loopback fake's `ROUTES` (`lmwrapper.testing`)
+    fakes: tuple[str, ...] = ()  # modules of its loopback fake's `ROUTES` (`lmwrapper.testing`)
     sdk: str | None = None  # the SDK package whose model tables it reads (`lmwrapper models`)
 
 

@@ -21,4 +21,5 @@ def _models() -> list[ModelEntry]:
 
 
 SPEC = ProviderSpec(make=_make, models=_models, batch=True,
-                    fake="lmwrapper.testing.providers.anthropic", sdk="anthropic")
+                    sdk="anthropic",
+                    fakes=("lmwrapper.testing.providers.anthropic",))

@@ -12,4 +12,6 @@ def _models() -> list[ModelEntry]:
 
 
 SPEC = ProviderSpec(make=get_open_ai_lm, models=_models, batch=True,
-                    fake="lmwrapper.testing.providers.openai", sdk="openai")
+                    sdk="openai",
+                    fakes=("lmwrapper.testing.providers.openai",
+                           "lmwrapper.testing.providers.openai_batches"))
