@@ -24,6 +24,7 @@ from lmwrapper.core.errors import (
     TransientProviderError,
     UnknownModelError,
 )
+from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import (
     LmChatDialog,
     LmChatTurn,
@@ -34,7 +35,7 @@ from lmwrapper.core.prompt import (
 )
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import RunSummary
-from lmwrapper.engine.predictor import CostEstimate, LmPredictor
+from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import get_lm
 from lmwrapper.store.db import get_cache_dir, set_cache_dir
 

@@ -36,11 +36,11 @@ def sampled(text: str, n: int) -> LmPrompt:
 def test_plan_splits_missing_samples_into_jobs_of_at_most_the_backend_limit(tmp_path):
     lm = TwoPerRequest(cache_dir=str(tmp_path))
     plan = Plan(lm, [sampled("a", 5), sampled("b", 1)], CompletionWindow.ASAP)
-    assert [j.sample_indices for j in plan.jobs] == [[0, 1], [2, 3], [4], [0]]
+    assert [j.sample_indices for j in plan.jobs] == [(0, 1), (2, 3), (4,), (0,)]
     assert plan.uncached()[1] == [5, 1]  # counted per prompt, not per job
     unlimited = ScriptedLm(cache_dir=str(tmp_path))  # max_samples_per_request None: one job
     assert [j.sample_indices for j in Plan(unlimited, [sampled("a", 5)],
-                                           CompletionWindow.ASAP).jobs] == [[0, 1, 2, 3, 4]]
+                                           CompletionWindow.ASAP).jobs] == [(0, 1, 2, 3, 4)]
 
 
 def test_split_samples_are_answered_in_order_and_count_once_per_prompt(tmp_path):

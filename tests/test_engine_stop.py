@@ -12,7 +12,7 @@ import pytest
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.core.contract import SequentialRunner
-from lmwrapper.core.money import estimate_run, uncached
+from lmwrapper.engine.plan import estimate_run, uncached
 from lmwrapper.runners.live import LiveRunner
 from lmwrapper.store.db import SqlCache
 from lmwrapper.structs import LmPrompt

@@ -14,7 +14,7 @@ import pytest
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.core.errors import ModelNotFoundError
-from lmwrapper.core.money import uncached
+from lmwrapper.engine.plan import uncached
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer

@@ -13,13 +13,16 @@ collects what has finished and returns at once; rerun it until nothing is waitin
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.plan import Plan
+from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.store.db import SqlCache, get_cache
 
 if TYPE_CHECKING:
@@ -27,10 +30,6 @@ if TYPE_CHECKING:
     from lmwrapper.core.prompt import LmPrompt
     from lmwrapper.engine.predictor import LmPredictor
     from lmwrapper.runners.batch.runner import BatchRunner
-
-# provider → "module:factory(model, base_url=...)"; a provider with a batch adapter adds itself
-PREDICTORS = {"openai": "lmwrapper.providers.openai:get_open_ai_lm",
-              "anthropic": "lmwrapper.providers.anthropic:get_claude_lm"}
 
 
 def add_batch_parser(subparsers: Any) -> None:
@@ -89,8 +88,6 @@ def cmd_wait(args: argparse.Namespace) -> int:
     try:
         wait_for_job(cache, args.job)
     except KeyboardInterrupt:  # nothing is lost: what was collected is stored, the rest waits
-        import sys
-
         print(f"lmwrapper batch wait: interrupted; job {args.job}: "
               f"{_counts_text(_line_counts(cache, args.job))}. Its batches go on at the "
               f"provider: rerun `{wait_command(args.job, args.cache_dir)}` to collect them",
@@ -138,8 +135,6 @@ def wait_for_job(cache: SqlCache, job_id: str) -> None:
     lm = predictor_for(job[4])
     jobs = _open_jobs(lm, cache, job_id)
     if jobs:
-        import sys
-
         runner = _runner(lm, cache, job_id)
         runner.show_progress = sys.stderr.isatty()
         runner.run(jobs, lambda *_: None, lambda: False)
@@ -195,27 +190,22 @@ def _uncached_jobs(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> list[Job]:
     wanted: dict[str, Job] = {}
     for p in prompts:
         key = prompt_key(p.canonical(), ident)
-        wanted.setdefault(key, Job(key, p, list(range(p.samples_needed))))
+        wanted.setdefault(key, Job(key, p, tuple(range(p.samples_needed))))
     have = lm.cache.get_many(list(wanted))
     jobs = []
     for key, job in wanted.items():
         done = {idx for idx, *_ in have.get(key, ())}
-        job.sample_indices = [i for i in job.sample_indices if i not in done]
-        if job.sample_indices:
-            jobs.append(job)
+        missing = tuple(i for i in job.sample_indices if i not in done)
+        if missing:
+            jobs.append(Job(key, job.prompt, missing))
     return jobs
 
 
-def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
+def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], None],
                max_cost_usd: float | None, output: str, cache_dir: str | None = None) -> int:
     """`lmwrapper run --batch` (no `--wait`): submit and return; the rerun that finds every
-    answer in the cache writes `output`. Exit 0 (submitted, or written), 1 (lines failed)."""
-    import sys
-
-    from lmwrapper.cli.run import write_answers
-    from lmwrapper.core.window import CompletionWindow
-    from lmwrapper.engine.plan import Plan
-
+    answer in the cache writes `output` (`write_all()`: `lmwrapper run`'s writer, with every
+    answer cached). Exit 0 (submitted, or written), 1 (lines failed)."""
     Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd)  # the cost check
     sub = submit_or_collect(lm, prompts)
     where = "stdout" if output == "-" else output
@@ -233,7 +223,7 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, An
               f"rerun the same command to send them again, or add --wait to write them to "
               f"{where} as error answers", file=sys.stderr)
         return 1
-    write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None, output)  # all cached
+    write_all()  # every answer is cached
     print(f"lmwrapper run: every answer is in; wrote {where}. {lm.last_run}", file=sys.stderr)
     return 0
 
@@ -241,15 +231,13 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, An
 def predictor_for(identity_json: str) -> LmPredictor:
     """Rebuild the predictor a job was run with, from its recorded identity."""
     ident = json.loads(identity_json)
-    target = PREDICTORS.get(ident.get("provider"))
-    if target is None:
+    provider = PROVIDERS.get(ident.get("provider"))
+    if provider is None or not provider.spec().batch:
+        known = sorted(p.name for p in PROVIDERS.values() if p.spec().batch)
         raise ValueError(f"no batch support for provider {ident.get('provider')!r} "
-                         f"(known: {sorted(PREDICTORS)})")
-    module, _, name = target.partition(":")
-    factory = getattr(importlib.import_module(module), name)
+                         f"(known: {known})")
     kwargs = {"base_url": ident["base_url"]} if ident.get("base_url") else {}
-    lm: LmPredictor = factory(ident["model"], **kwargs)
-    return lm
+    return provider.make(ident["model"], **kwargs)
 
 
 def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None) -> BatchRunner:
@@ -265,15 +253,15 @@ def _open_jobs(lm: LmPredictor, cache: SqlCache, job_id: str) -> list[Job]:
     from lmwrapper.core.contract import Job
     from lmwrapper.core.prompt import LmPrompt
 
-    jobs: dict[str, Job] = {}
+    prompts: dict[str, LmPrompt] = {}
+    samples: dict[str, list[int]] = {}
     for key, first, n, prompt in _rows(cache, "SELECT key, first_sample, n, prompt FROM batch_lines "
                                               "WHERE job_id = ? AND state IN ('claimed', 'planned')",
                                        (job_id,)):
-        job = jobs.setdefault(key, Job(key, LmPrompt.from_dict(json.loads(prompt)), []))
-        job.sample_indices.extend(range(first, first + n))
-    for job in jobs.values():
-        job.sample_indices.sort()
-    return list(jobs.values())
+        if key not in prompts:
+            prompts[key] = LmPrompt.from_dict(json.loads(prompt))
+        samples.setdefault(key, []).extend(range(first, first + n))
+    return [Job(key, prompts[key], tuple(sorted(samples[key]))) for key in prompts]
 
 
 def _job(cache: SqlCache, job_id: str) -> tuple[Any, ...] | None:

@@ -30,10 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from lmwrapper.cli.batch import run_submit
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS
+from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, uncached
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import provider_of
 from lmwrapper.tools.sharding import add_shard_argument, apply_shard
@@ -111,9 +112,10 @@ def run_command(args: argparse.Namespace) -> int:
         return dry_run(lm, prompts, window)
     try:
         if window is CompletionWindow.BATCH_ANY and not args.wait:
-            from lmwrapper.cli.batch import run_submit
+            def write_all() -> None:
+                write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None, args.output)
 
-            return run_submit(lm, prompts, rows, args.max_cost_usd, args.output,
+            return run_submit(lm, prompts, write_all, args.max_cost_usd, args.output,
                               cache_dir=args.cache_dir)
         write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
@@ -228,8 +230,6 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
             print(f"lmwrapper run: interrupted; nothing is cached (--no-cache), so a rerun "
                   f"starts over ({total} prompts)", file=sys.stderr)
             return 130
-        from lmwrapper.core.money import uncached
-
         todo, _ = uncached(lm, prompts, window)
         print(f"lmwrapper run: interrupted; {total - len(todo)} of {total} answers saved; "
               f"rerun the same command to resume", file=sys.stderr)
@@ -242,8 +242,6 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
 
 
 def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) -> int:
-    from lmwrapper.core.money import uncached
-
     todo, samples = uncached(lm, prompts, window)
     est = lm.estimate_cost(todo, window, samples=samples)
     print(f"model: {lm.model_name()}  window: {window.value}")
@@ -413,7 +411,7 @@ def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | No
         if chat_mode is not None:
             raise ValueError(f"--chat-mode/--no-chat-mode apply to local models only; {spec} is "
                              f"an API model (give a prompt as chat turns to send a chat)")
-        if provider.name == "openai" or base_url:
+        if base_url:
             kw["base_url"] = base_url
         if max_concurrency is not None:
             kw["max_concurrency"] = max_concurrency

@@ -11,21 +11,31 @@ lmwrapper but the values.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
+from lmwrapper.core.errors import LmWrapperError, ProviderError
+from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
 
 
-@dataclass
+@dataclass(frozen=True)
 class Job:
     """Samples of one distinct prompt that the cache does not have yet, sent together: at
-    most the backend's `max_samples_per_request`, so one prompt may have several jobs."""
+    most the backend's `max_samples_per_request`, so one prompt may have several jobs.
+
+    A value: a runner that cuts or merges jobs makes new ones (`sample_indices` given as
+    any sequence is kept as a tuple)."""
 
     key: str
     prompt: LmPrompt
-    sample_indices: list[int]
+    sample_indices: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.sample_indices, tuple):
+            object.__setattr__(self, "sample_indices", tuple(self.sample_indices))
 
 
 Emit = Callable[[Job, Sequence[LmPrediction]], None]
@@ -41,18 +51,58 @@ class Runner(Protocol):
 
     `run` returns once every job was emitted, or soon after `should_stop()` turns true: it
     starts nothing new then, but emits what arrives for requests already sent.
+
+    `stores_results`: True when everything the runner emits is in the cache already (or
+    must not be: the batch engine stores each answer with the line it closes), so the
+    engine does not write it again; False (most runners): the engine stores what is emitted.
     """
+
+    @property
+    def stores_results(self) -> bool: ...
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None: ...
 
-    def in_flight(self) -> int:
-        """Requests sent and not answered yet (what a stopping run still waits for)."""
+    def in_flight(self) -> int | None:
+        """Requests sent and not answered yet (what a stopping run still waits for); None
+        when the runner cannot tell (a local model's own loop)."""
         ...
+
+
+class Backend(Protocol):
+    """What the engine and the runners may ask of a model, beyond sending: its name and
+    identity, how its cache rows read back, its error predictions and its cost bound.
+    Every `LmPredictor` is one (the front door and the backend are one object today)."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def supports_batch(self) -> bool: ...
+
+    def model_name(self) -> str: ...
+
+    def identity_json(self) -> str:
+        """The canonical JSON of `model_identity()`: part of every cache key."""
+        ...
+
+    def record_defaults(self) -> dict[str, Any]:
+        """What every cache row of this model shares (stored in columns, not per record)."""
+        ...
+
+    def blob_to_internals(self, blob: bytes) -> Any: ...
+
+    def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction: ...
+
+    def estimate_cost(self, prompts: Sequence[LmPrompt],
+                      completion_window: CompletionWindow = CompletionWindow.ASAP, *,
+                      samples: Sequence[int] | None = None) -> CostEstimate: ...
 
 
 class SequentialRunner:
     """One request at a time, in job order: the runner of a backend that only knows how to
     answer one prompt (`answer(prompt, n)` → n predictions, or error predictions)."""
+
+    stores_results = False
 
     def __init__(self, answer: Callable[[LmPrompt, int], Sequence[LmPrediction]]) -> None:
         self._answer = answer
@@ -74,3 +124,49 @@ class SequentialRunner:
     def in_flight(self) -> int:
         with self._lock:
             return self._busy
+
+
+# -- what the event-loop sender (`runners.lean`) needs of an API backend -----------------------
+
+class AsyncPost(Protocol):
+    """`await post(path, body)`: the text of a 2xx answer to `body` POSTed to base_url +
+    path; `headers` replace the client's for this request (Anthropic's API version)."""
+
+    def __call__(self, path: str, body: Mapping[str, Any],
+                 headers: Mapping[str, str] | None = None) -> Awaitable[str]: ...
+
+
+class HeaderObserver(Protocol):
+    """A rate limiter, as a sender sees it: it learns from every answer's headers."""
+
+    def observe(self, headers: Mapping[str, str]) -> None: ...
+
+
+class ApiBackend(Protocol):
+    """An HTTP API backend (`providers.base.ApiPredictor`) as its senders see it: where it
+    sends, how it paces, and how it reads and words an error."""
+
+    base_url: str
+    timeout_s: float
+
+    @property
+    def display_name(self) -> str: ...  # "OpenAI": for messages
+
+    @property
+    def limiter(self) -> HeaderObserver: ...
+
+    def client(self) -> Any:
+        """The SDK client: its headers (auth, API version) are the lean client's too."""
+        ...
+
+    def scrub(self, text: str) -> str: ...
+
+    def classify(self, status: int | None, body: Any,
+                 headers: Mapping[str, str] | None = None) -> LmWrapperError: ...
+
+
+class AsyncBackend(ApiBackend, Protocol):
+    """An API backend whose requests the lean client sends (`supports_lean_http`): the
+    sender does the transport, the backend builds each request and parses its answer."""
+
+    async def send_async(self, job: Job, post: AsyncPost) -> Sequence[LmPrediction]: ...

@@ -16,15 +16,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from lmwrapper.core.prompt import LmPrompt, LmUsage
 from lmwrapper.core.window import CompletionWindow
 
-if TYPE_CHECKING:
-    from lmwrapper.engine.predictor import CostEstimate, LmPredictor
-
 PER = 1_000_000
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """An upper bound on a run's cost, before anything is sent."""
+
+    prompts: int
+    input_tokens: int
+    max_output_tokens: int
+    input_usd: float
+    output_usd: float
+    priced: bool = True  # False: the price is unknown, and the USD figures are 0, not a bound
+    free: bool = False  # a local model: priced, and nothing to pay
+
+    @property
+    def total_usd(self) -> float:
+        return self.input_usd + self.output_usd
 
 
 @dataclass(frozen=True)
@@ -89,12 +102,9 @@ def bound(
 ) -> CostEstimate:
     """Upper bound for sending `prompts` (`samples[i]` completions of prompt i, default its need).
 
-    A request for n samples is billed its input once and n outputs (OpenAI's `n=`).
+    A request for n samples is billed its input once and n outputs (OpenAI's `n=`). The
+    caller reads bare strings as prompts first (`engine.plan.as_prompts`).
     """
-    from lmwrapper.engine.plan import as_prompts  # a bare string, as predict_many reads it
-    from lmwrapper.engine.predictor import CostEstimate
-
-    prompts = as_prompts(prompts)
     counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
     each_in = [input_tokens(p) for p in prompts]
     each_out = [max_output_tokens(p) * n for p, n in zip(prompts, counts)]
@@ -109,23 +119,6 @@ def bound(
         usd_out += n_out * rate_out
     return CostEstimate(len(prompts), tokens_in, tokens_out, usd_in / PER * mult,
                         usd_out / PER * mult)
-
-
-def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
-             window: CompletionWindow = CompletionWindow.ASAP) -> tuple[list[LmPrompt], list[int]]:
-    """The prompts (and sample counts) a `predict_many` would send; nothing is sent or started
-    (the engine's planning step alone: validate, key, dedupe, look up)."""
-    from lmwrapper.engine.plan import Plan
-
-    plan = Plan(lm, prompts, window)
-    return plan.uncached()
-
-
-def estimate_run(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
-                 window: CompletionWindow = CompletionWindow.ASAP) -> CostEstimate:
-    """What a `predict_many(prompts, window)` would cost at most, cached answers excluded."""
-    todo, samples = uncached(lm, prompts, window)
-    return lm.estimate_cost(todo, window, samples=samples)
 
 
 def format_usd(usd: float) -> str:

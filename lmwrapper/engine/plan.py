@@ -27,6 +27,7 @@ from lmwrapper.store.db import SqlCache, canonical_json, key_of
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from lmwrapper.core.money import CostEstimate
     from lmwrapper.engine.predictor import LmPredictor
 
 BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
@@ -175,7 +176,8 @@ class Plan:
                 missing = [i for i in range(n) if i not in samples]
                 slots[key].left = len(missing)
                 if missing:
-                    jobs.extend(Job(key, first[key], part) for part in _split(missing, per_request))
+                    jobs.extend(Job(key, first[key], tuple(part))
+                                for part in _split(missing, per_request))
         return jobs
 
     def decode_rows(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
@@ -221,6 +223,20 @@ class Plan:
             if samples and all(i in samples for i in range(p.samples_needed)):
                 self.summary.cached += 1
                 self.summary.saved_usd += sum(s.cost_usd or 0.0 for s in samples.values())
+
+
+def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
+             window: CompletionWindow = CompletionWindow.ASAP) -> tuple[list[LmPrompt], list[int]]:
+    """The prompts (and sample counts) a `predict_many` would send; nothing is sent or started
+    (the engine's planning step alone: validate, key, dedupe, look up)."""
+    return Plan(lm, prompts, window).uncached()
+
+
+def estimate_run(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
+                 window: CompletionWindow = CompletionWindow.ASAP) -> CostEstimate:
+    """What a `predict_many(prompts, window)` would cost at most, cached answers excluded."""
+    todo, samples = uncached(lm, prompts, window)
+    return lm.estimate_cost(todo, window, samples=samples)
 
 def routes_to_batch(lm: LmPredictor, window: CompletionWindow) -> bool:
     """Whether `choose_runner` picks the batch engine (which stores its own results)."""

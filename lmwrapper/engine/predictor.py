@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from lmwrapper.core import extend
 from lmwrapper.core.contract import Emit, Job, Runner, SequentialRunner
 from lmwrapper.core.errors import ConfigurationError, ProviderError
+from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine import fork
@@ -26,23 +26,6 @@ from lmwrapper.store.db import CacheRow, SqlCache, get_cache, identity_json, pro
 
 if TYPE_CHECKING:
     from lmwrapper.engine.run import Results, RunSummary
-
-
-@dataclass(frozen=True)
-class CostEstimate:
-    """An upper bound on a run's cost, before anything is sent."""
-
-    prompts: int
-    input_tokens: int
-    max_output_tokens: int
-    input_usd: float
-    output_usd: float
-    priced: bool = True  # False: the price is unknown, and the USD figures are 0, not a bound
-    free: bool = False  # a local model: priced, and nothing to pay
-
-    @property
-    def total_usd(self) -> float:
-        return self.input_usd + self.output_usd
 
 
 class LmPredictor:

@@ -48,7 +48,9 @@ _STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what
 
 class _LoopRunner:
     """A backend's own loop, `lm._run(jobs, window, emit, should_stop)`, as a runner. How many
-    requests it has in flight it does not say (it has no `in_flight`)."""
+    requests it has in flight it does not say."""
+
+    stores_results = False
 
     def __init__(self, lm: LmPredictor, window: CompletionWindow) -> None:
         self.lm, self.window = lm, window
@@ -56,8 +58,11 @@ class _LoopRunner:
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
         self.lm._run(jobs, self.window, emit, should_stop)
 
+    def in_flight(self) -> None:
+        return None
 
-def choose_runner(lm: LmPredictor, window: CompletionWindow) -> Runner | _LoopRunner:
+
+def choose_runner(lm: LmPredictor, window: CompletionWindow) -> Runner:
     """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
     live runner (API backends); else its own loop (local models)."""
     if routes_to_batch(lm, window):
@@ -94,7 +99,7 @@ class Run:
         if self._bar is not None:
             self._advance_bar(self.summary.cached)
         self.lm.last_run = self.summary
-        self.runner: Runner | _LoopRunner | None = None
+        self.runner: Runner | None = None
         self._threads: list[threading.Thread] = []
         self._go = threading.Event()  # set once every thread started (see start)
         self._cancelled = False
@@ -132,7 +137,7 @@ class Run:
         # a runner that stored its results before emitting them (the batch engine: rows and
         # line states in one transaction) must not have them written a second time
         store = (self.plan.cache is not None and self.plan.caches(job.prompt)
-                 and not getattr(self.runner, "stores_results", False))
+                 and not (self.runner is not None and self.runner.stores_results))
         # popped: each key is emitted once, and what is stored needs no memory after
         pj = self.plan.prompt_jsons.pop(job.key, None)
         rows = [self.lm.cache_row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
@@ -225,7 +230,7 @@ class Run:
 
         The batch engine claims its own lines; a run without a cache has nothing to share."""
         assert self.runner is not None
-        if self.plan.cache is None or getattr(self.runner, "stores_results", False):
+        if self.plan.cache is None or self.runner.stores_results:
             self.runner.run(jobs, self._emit, self._stop.is_set)
             return
         from lmwrapper.store.claims import Lease
@@ -344,10 +349,9 @@ class Run:
 
     def _in_flight_text(self) -> str:
         """What a stopping run waits for, in words; "" when the runner says nothing is in flight."""
-        count = getattr(self.runner, "in_flight", None)
-        if count is None:  # a backend's own loop does not say
+        n = self.runner.in_flight() if self.runner is not None else 0
+        if n is None:  # a backend's own loop does not say
             return "the requests already sent"
-        n = count()
         return f"{n} request{'s' if n != 1 else ''} already sent" if n else ""
 
     def _finish(self, state: str) -> None:

@@ -35,9 +35,9 @@ import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from lmwrapper.core.contract import Job
+from lmwrapper.core.contract import ApiBackend, AsyncPost, Job
 from lmwrapper.core.errors import (
     ConfigurationError,
     LmWrapperError,
@@ -53,15 +53,20 @@ from lmwrapper.core.models import model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.runners.lean import LeanSender, lean_http_allowed
 from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
-from lmwrapper.runners.ratelimit import RateLimiter, retry_after_seconds, shared_limiter
+from lmwrapper.runners.ratelimit import (
+    X_RATELIMIT,
+    LimitHeaders,
+    RateLimiter,
+    retry_after_seconds,
+    shared_limiter,
+)
 
-if TYPE_CHECKING:
-    from lmwrapper.runners.lean import AsyncPost
-
-# Anything shaped like an OpenAI or Anthropic key (`sk-...`, `sk-ant-...`), scrubbed from
-# every message even when it is not our key (a server may echo another one).
-_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
+# The key shape many providers share (OpenAI's `sk-...`, Anthropic's `sk-ant-...`, and most
+# OpenAI-compatible servers'): scrubbed from every message of every provider, even when it is
+# not our key. A provider whose keys look otherwise declares its own `key_pattern`.
+_SK_KEY = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
 
 # What a provider error means for the run (see classify_error).
 ErrorKind = Literal["rate_limit", "quota", "config", "transient", "permanent", "rejected"]
@@ -77,6 +82,12 @@ class ApiPredictor(LmPredictor):
     error_codes: ClassVar[Mapping[str, ErrorKind]] = {}
     # whether `send_async` is written: live runs then go over the lean client on one event loop
     supports_lean_http: ClassVar[bool] = False
+    # the names of its rate-limit headers (the limiter learns the account's limits from them)
+    rate_limit_headers: ClassVar[tuple[LimitHeaders, ...]] = (X_RATELIMIT,)
+    # anything shaped like one of its keys (besides the shared `sk-` shape), and what replaces
+    # it in every message (even when it is not our key: a server may echo another one)
+    key_pattern: ClassVar[re.Pattern[str] | None] = None
+    key_mask: ClassVar[str] = "[redacted key]"
 
     def __init__(
         self,
@@ -96,7 +107,8 @@ class ApiPredictor(LmPredictor):
         self.max_concurrency = max_concurrency
         self.retry = retry
         self.timeout_s = timeout_s
-        self.limiter = RateLimiter()  # replaced by the account's shared one with the client
+        # replaced by the account's shared one with the client
+        self.limiter = RateLimiter(headers=self.rate_limit_headers)
         self.last_runner_stats: RunnerStats | None = None
         self.__secret = _Secret(api_key_secret)  # masked in repr / vars(); dropped by pickle
         self.__key = _Secret(None)
@@ -117,7 +129,7 @@ class ApiPredictor(LmPredictor):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._client_lock = threading.Lock()
-        self.limiter = RateLimiter()
+        self.limiter = RateLimiter(headers=self.rate_limit_headers)
 
     def _after_fork(self) -> None:
         """In a forked child: a client of its own (the parent's shares its sockets)."""
@@ -125,7 +137,7 @@ class ApiPredictor(LmPredictor):
         fork.inherit(self.__dict__.get("_client_obj"))
         self._client_obj = None
         self._client_lock = threading.Lock()
-        self.limiter = RateLimiter()
+        self.limiter = RateLimiter(headers=self.rate_limit_headers)
 
     # -- hooks a provider implements ---------------------------------------------------------
 
@@ -148,8 +160,6 @@ class ApiPredictor(LmPredictor):
         """The live runner's event-loop sender (hundreds of requests in flight at little
         CPU), or None: it sends through `send_once` on threads. None when the provider has no
         `send_async`, behind a proxy, or with `LMWRAPPER_LIVE_HTTP=sdk`."""
-        from lmwrapper.runners.lean import LeanSender, lean_http_allowed
-
         if not self.supports_lean_http or not lean_http_allowed(self.base_url):
             return None
         return lambda: LeanSender(self)
@@ -187,7 +197,8 @@ class ApiPredictor(LmPredictor):
                 # Limits are per account and model: share the buckets with every object using
                 # the same server, key and model (the key only as a fingerprint).
                 fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
-                self.limiter = shared_limiter(self.base_url, fingerprint, self.model_name())
+                self.limiter = shared_limiter(self.base_url, fingerprint, self.model_name(),
+                                              headers=self.rate_limit_headers)
                 self._client_obj = client
             return self._client_obj
 
@@ -196,7 +207,8 @@ class ApiPredictor(LmPredictor):
         for secret in (self.__key.value, self.__secret.value):
             if isinstance(secret, str) and len(secret) >= 4:
                 text = text.replace(secret, "[api key]")
-        return _KEY_LIKE.sub("sk-[redacted]", text)
+        text = _SK_KEY.sub("sk-[redacted]", text)
+        return self.key_pattern.sub(self.key_mask, text) if self.key_pattern else text
 
     # -- running -----------------------------------------------------------------------------
 
@@ -275,7 +287,7 @@ class GoneError(PermanentProviderError):
 
 
 @contextlib.contextmanager
-def sdk_errors(lm: ApiPredictor, sdk_module: str, *,
+def sdk_errors(lm: ApiBackend, sdk_module: str, *,
                timeout_error: type[TransientProviderError] = TransientProviderError,
                gone: bool = False) -> Iterator[None]:
     """The official SDK's exceptions as lmwrapper's, for the live and the batch paths of every

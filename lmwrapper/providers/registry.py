@@ -5,10 +5,12 @@
     >>> lm = lmwrapper.get_lm("anthropic/claude-sonnet-5-5")    # doctest: +SKIP
     >>> lm = lmwrapper.get_lm("hf/smollm2-135m-instruct")       # doctest: +SKIP
 
-A provider is a `Provider`: a name (plus aliases), a constructor taking the model name and
-keyword arguments, and a function listing its known models (`lmwrapper models` prints
-them). Constructors and tables load lazily, so this module imports nothing heavy; a new
-backend registers itself with `register_provider`. An unknown provider, or a bare model
+A provider is one line here, a `Provider`: its name (plus aliases) and the module of its
+`ProviderSpec` (`providers/<name>/spec.py`: a constructor taking the model name and keyword
+arguments, a function listing its known models, whether it has a batch API, the module of
+its loopback fake). `get_lm`, `lmwrapper run`, `lmwrapper models` and `lmwrapper batch` all
+read this list. A spec is imported on first use, so `import lmwrapper` loads no provider; a
+backend from elsewhere registers itself with `register_provider`. An unknown provider, or a bare model
 name, is refused with "did you mean"; an unknown model name is the provider's to judge
 (OpenAI and Claude refuse it with close matches; Hugging Face takes any hub name or folder).
 """
@@ -16,10 +18,9 @@ name, is refused with "did you mean"; an unknown model name is the provider's to
 from __future__ import annotations
 
 import difflib
-import json
+import importlib
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,12 +53,41 @@ class ModelEntry:
 
 
 @dataclass(frozen=True)
+class ProviderSpec:
+    """What one provider declares, as `SPEC` in its `providers/<name>/spec.py`.
+
+    Its facts about the outside world (key variable and key pattern, error codes, rate-limit
+    header names, token counting) are its predictor's class attributes and modules, in the
+    same folder; the spec wires the folder to the registry, the CLI and the fake.
+    """
+
+    make: Callable[..., LmPredictor]  # get_lm's constructor: (model name, **keyword arguments)
+    models: Callable[[], list[ModelEntry]]  # what `lmwrapper models` lists
+    batch: bool = False  # has a batch API: its predictors' `batch_adapter()` (`lmwrapper batch`)
+    fakes: tuple[str, ...] = ()  # modules of its loopback fake's `ROUTES` (`lmwrapper.testing`)
+    sdk: str | None = None  # the SDK package whose model tables it reads (`lmwrapper models`)
+
+
+@dataclass(frozen=True)
 class Provider:
+    """One line of the registry: a name, and where its `ProviderSpec` is (loaded lazily)."""
+
     name: str
-    make: Callable[..., LmPredictor]
-    models: Callable[[], list[ModelEntry]]
+    spec_module: str  # a module defining `SPEC: ProviderSpec`
     aliases: tuple[str, ...] = ()
     local: bool = False  # runs in this process: API flags (base_url, concurrency) do not apply
+
+    def spec(self) -> ProviderSpec:
+        # By name, on first use: `import lmwrapper` stays light (a provider package loads its
+        # engine, request rules and model tables). The providers are this module's layer.
+        spec: ProviderSpec = importlib.import_module(self.spec_module).SPEC
+        return spec
+
+    def make(self, name: str, **kwargs: Any) -> LmPredictor:
+        return self.spec().make(name, **kwargs)
+
+    def models(self) -> list[ModelEntry]:
+        return self.spec().models()
 
 
 PROVIDERS: dict[str, Provider] = {}
@@ -98,6 +128,15 @@ def _did_you_mean(spec: str) -> str:
     return f" Did you mean {', '.join(repr(c) for c in full)}?"
 
 
+def provider_named(name: str) -> Provider:
+    """The provider called `name` (or an alias); ValueError listing the known ones."""
+    if name not in _ALIASES:
+        close = difflib.get_close_matches(name, list(_ALIASES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}.{hint}")
+    return PROVIDERS[_ALIASES[name]]
+
+
 def get_lm(spec: str, **kwargs: Any) -> LmPredictor:
     """The model `spec` names (`provider/name`), built with the provider's own keyword
     arguments (`cache_dir=`, `cache_default=`, `base_url=`, `max_concurrency=`, ...)."""
@@ -107,15 +146,11 @@ def get_lm(spec: str, **kwargs: Any) -> LmPredictor:
 
 def known_models(provider: str | None = None) -> list[ModelEntry]:
     """Every model the registered providers know (those of `provider` only, if given)."""
-    if provider is not None and provider not in _ALIASES:
-        close = difflib.get_close_matches(provider, list(_ALIASES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown provider {provider!r}; known: {', '.join(PROVIDERS)}.{hint}")
-    wanted = [PROVIDERS[_ALIASES[provider]]] if provider else list(PROVIDERS.values())
+    wanted = [provider_named(provider)] if provider is not None else list(PROVIDERS.values())
     return [m for p in wanted for m in p.models()]
 
 
-def _from_infos(provider: str, infos: list[Any]) -> list[ModelEntry]:
+def from_infos(provider: str, infos: list[Any]) -> list[ModelEntry]:
     """Entries from a provider's table of `*ModelInfo`s (OpenAI's and Claude's share a shape)."""
     out = []
     for m in infos:
@@ -135,9 +170,9 @@ def facts_source() -> str:
     """Where `lmwrapper models`' prices and limits come from, for its footer."""
     from lmwrapper.core.models import genai_prices_version
 
+    sdks = [s for p in PROVIDERS.values() if (s := p.spec().sdk) is not None]
     return (f"prices and context windows: {genai_prices_version()}; names and shutdown dates: "
-            f"{_installed('openai')}, {_installed('anthropic')}; the rest: each provider's "
-            "models.toml")
+            f"{', '.join(_installed(s) for s in sdks)}; the rest: each provider's models.toml")
 
 
 def _installed(package: str) -> str:
@@ -149,64 +184,11 @@ def _installed(package: str) -> str:
         return f"{package} (not installed)"
 
 
-# -- the built-in providers ----------------------------------------------------------------
+# -- the providers: one line each -------------------------------------------------------------
+# A new provider is a folder `providers/<name>/` with a `spec.py` that defines `SPEC`, plus one
+# line here (and its fake's routes in `lmwrapper.testing.providers.<name>`).
 
-def _openai(name: str, **kw: Any) -> LmPredictor:
-    from lmwrapper.providers.openai import get_open_ai_lm
-
-    return get_open_ai_lm(name, **kw)
-
-
-def _openai_models() -> list[ModelEntry]:
-    from lmwrapper.providers.openai.models import OpenAiModelNames
-
-    return _from_infos("openai", OpenAiModelNames.all())
-
-
-def _anthropic(name: str, **kw: Any) -> LmPredictor:
-    from lmwrapper.providers.anthropic import get_claude_lm  # type: ignore[attr-defined]
-
-    if kw.get("base_url") is None:
-        kw.pop("base_url", None)
-    return get_claude_lm(name, **kw)  # type: ignore[no-any-return]
-
-
-def _anthropic_models() -> list[ModelEntry]:
-    try:
-        from lmwrapper.providers.anthropic.models import (  # type: ignore[import-not-found]
-            ClaudeModelNames,
-        )
-    except ImportError:  # the Claude backend or its table is not installed: nothing to list
-        return []
-    return _from_infos("anthropic", ClaudeModelNames.all())
-
-
-def _hf(name: str, **kw: Any) -> LmPredictor:
-    from lmwrapper.providers.huggingface import get_huggingface_lm  # type: ignore[attr-defined]
-
-    return get_huggingface_lm(name, **kw)  # type: ignore[no-any-return]
-
-
-def _hf_models() -> list[ModelEntry]:
-    """The embedded model; any hub name or local folder works too, but cannot be listed."""
-    from lmwrapper.providers.huggingface import smollm2
-
-    folder = smollm2.models_dir() / smollm2.FOLDER_NAME
-    downloaded = (folder / "config.json").exists() and (folder / "model.safetensors").exists()
-    context = _config_context(folder / "config.json") if downloaded else None
-    return [ModelEntry("hf", smollm2.NAME, context, context, 0.0, 0.0, None, None,
-                       local=True, downloaded=downloaded)]
-
-
-def _config_context(config: Path) -> int | None:
-    """The context size a saved model's config.json states (read without transformers)."""
-    try:
-        value = json.loads(config.read_text()).get("max_position_embeddings")
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, int) else None
-
-
-register_provider(Provider("openai", _openai, _openai_models))
-register_provider(Provider("anthropic", _anthropic, _anthropic_models, aliases=("claude",)))
-register_provider(Provider("hf", _hf, _hf_models, aliases=("huggingface",), local=True))
+register_provider(Provider("openai", "lmwrapper.providers.openai.spec"))
+register_provider(Provider("anthropic", "lmwrapper.providers.anthropic.spec", aliases=("claude",)))
+register_provider(Provider("hf", "lmwrapper.providers.huggingface.spec", aliases=("huggingface",),
+                           local=True))

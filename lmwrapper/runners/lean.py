@@ -24,22 +24,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from lmwrapper.core.contract import AsyncBackend, AsyncPost, Job
 from lmwrapper.core.errors import TransientProviderError
+from lmwrapper.core.prompt import LmPrediction
+from lmwrapper.runners.transport import AsyncHttp, HttpTimeoutError, HttpTransportError
 
-if TYPE_CHECKING:
-    from lmwrapper.core.contract import Job
-    from lmwrapper.core.prompt import LmPrediction
-    from lmwrapper.providers.base import ApiPredictor
-
-class AsyncPost(Protocol):
-    """`await post(path, body)`: the text of a 2xx answer to `body` POSTed to base_url +
-    path; `headers` replace the client's for this request (Anthropic's API version)."""
-
-    def __call__(self, path: str, body: Mapping[str, Any],
-                 headers: Mapping[str, str] | None = None) -> Awaitable[str]: ...
+__all__ = ["AsyncPost", "LeanSender", "lean_http_allowed", "sdk_headers"]
 
 
 def lean_http_allowed(base_url: str) -> bool:
@@ -51,12 +44,10 @@ def lean_http_allowed(base_url: str) -> bool:
 
 
 class LeanSender:
-    """A `live_runner.AsyncSender` for any `ApiPredictor` with `send_async` (made inside the
-    event loop, closed when it ends)."""
+    """A `live_runner.AsyncSender` for any `AsyncBackend` (an `ApiPredictor` with
+    `send_async`; made inside the event loop, closed when it ends)."""
 
-    def __init__(self, lm: ApiPredictor) -> None:
-        from lmwrapper.runners.transport import AsyncHttp
-
+    def __init__(self, lm: AsyncBackend) -> None:
         self._lm = lm
         self._http = AsyncHttp(lm.base_url, sdk_headers(lm.client()), timeout_s=lm.timeout_s)
 
@@ -66,8 +57,6 @@ class LeanSender:
     async def post(self, path: str, body: Mapping[str, Any],
                    headers: Mapping[str, str] | None = None) -> str:
         """The text of a 2xx answer; otherwise the error the SDK path would raise."""
-        from lmwrapper.runners.transport import HttpTimeoutError, HttpTransportError
-
         lm = self._lm
         try:
             status, answer_headers, raw = await self._http.post(
@@ -110,8 +99,6 @@ def _decoded(body: bytes, headers: dict[str, str]) -> bytes:
     if encoding not in ("gzip", "deflate"):
         return body
     import zlib
-
-    from lmwrapper.runners.transport import HttpTransportError
 
     try:
         return zlib.decompress(body, 47)  # 47: gzip or zlib header, detected

@@ -121,6 +121,8 @@ class _Item:
 class LiveRunner:
     """Runs jobs through `send` with bounded concurrency, pacing and retries."""
 
+    stores_results = False  # the engine stores what it emits
+
     def __init__(
         self,
         send: Callable[[Job], Sequence[LmPrediction]],

@@ -6,8 +6,8 @@ The buckets start unlimited and learn the account's limits from response headers
     x-ratelimit-remaining-requests: 499    x-ratelimit-remaining-tokens: 199000
     x-ratelimit-reset-requests: 120ms      x-ratelimit-reset-tokens: 300ms
 
-(Anthropic's `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}` too, where
-reset is a timestamp.) A bucket refills at the rate that empties the gap to its limit by
+(the common convention, OpenAI's; a provider that names them otherwise gives its own
+`LimitHeaders`, as Anthropic does in `providers/anthropic/`; reset may also be a timestamp.) A bucket refills at the rate that empties the gap to its limit by
 the reset time. `Retry-After` on a 429 pauses every sender until it has passed. Workers call
 `acquire(tokens)` before each request and `observe(headers)` after each response.
 
@@ -31,13 +31,28 @@ import struct
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _MIN_RESET_S = 0.05
+
+
+@dataclass(frozen=True)
+class LimitHeaders:
+    """The names of one provider's rate-limit headers; `{kind}` is "requests" or "tokens"."""
+
+    limit: str
+    remaining: str
+    reset: str
+
+
+# The common names (OpenAI's; many OpenAI-compatible servers send them too).
+X_RATELIMIT = LimitHeaders("x-ratelimit-limit-{kind}", "x-ratelimit-remaining-{kind}",
+                           "x-ratelimit-reset-{kind}")
 
 
 def parse_duration(value: str | None) -> float | None:
@@ -146,8 +161,10 @@ class RateLimiter:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep,
-                 shared: SharedState | None = None) -> None:
+                 shared: SharedState | None = None,
+                 headers: Sequence[LimitHeaders] = (X_RATELIMIT,)) -> None:
         self._clock = clock
+        self.header_names = tuple(headers)  # which headers `observe` reads
         self._sleep = sleep
         self._lock = threading.Lock()
         self.requests = Bucket(clock)
@@ -216,9 +233,9 @@ class RateLimiter:
             self.paused_until = max(self.paused_until, self._clock() + seconds)
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Learn limits from a response's headers (OpenAI or Anthropic names)."""
+        """Learn limits from a response's headers (named as `header_names` say)."""
         h = {k.lower(): v for k, v in headers.items()}
-        read = [_read(h, kind) for kind in ("requests", "tokens")]
+        read = [_read(h, kind, self.header_names) for kind in ("requests", "tokens")]
         if all(r[1] is None for r in read):
             return  # no rate-limit headers: nothing to learn, no file to lock
         with self._state():
@@ -308,13 +325,14 @@ def shared_dir() -> Path | None:
     return Path(setting) if setting else Path(tempfile.gettempdir()) / f"lmwrapper-ratelimit-{uid}"
 
 
-def shared_limiter(*scope: str) -> RateLimiter:
+def shared_limiter(*scope: str, headers: Sequence[LimitHeaders] = (X_RATELIMIT,)) -> RateLimiter:
     """The limiter for `scope` (e.g. base URL, key fingerprint, model): one per process, and
     its buckets shared with every other process on this machine (see `SharedState`), so
-    every model object on one account and model paces against the same limits."""
+    every model object on one account and model paces against the same limits. `headers`:
+    the names its provider gives its rate-limit headers."""
     with _shared_lock:
         if scope not in _shared:
-            _shared[scope] = RateLimiter(shared=_open_shared(scope))
+            _shared[scope] = RateLimiter(shared=_open_shared(scope), headers=headers)
         return _shared[scope]
 
 
@@ -329,12 +347,11 @@ def _open_shared(scope: tuple[str, ...]) -> SharedState | None:
         return None
 
 
-def _read(h: Mapping[str, str], kind: str) -> tuple[float | None, float | None, float | None]:
-    for limit_k, remaining_k, reset_k in (
-        (f"x-ratelimit-limit-{kind}", f"x-ratelimit-remaining-{kind}", f"x-ratelimit-reset-{kind}"),
-        (f"anthropic-ratelimit-{kind}-limit", f"anthropic-ratelimit-{kind}-remaining",
-         f"anthropic-ratelimit-{kind}-reset"),
-    ):
+def _read(h: Mapping[str, str], kind: str, names: Sequence[LimitHeaders]
+          ) -> tuple[float | None, float | None, float | None]:
+    for n in names:
+        limit_k, remaining_k, reset_k = (n.limit.format(kind=kind), n.remaining.format(kind=kind),
+                                         n.reset.format(kind=kind))
         if remaining_k in h:
             return _num(h.get(limit_k)), _num(h.get(remaining_k)), parse_duration(h.get(reset_k))
     return None, None, None

@@ -25,9 +25,10 @@ from typing import Any
 
 from lmwrapper.core.contract import Runner, SequentialRunner
 from lmwrapper.core.errors import ProviderError
+from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.predictor import CostEstimate, LmPredictor
+from lmwrapper.engine.predictor import LmPredictor
 
 
 def default_answer(prompt: LmPrompt, call_number: int) -> str:

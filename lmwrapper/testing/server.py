@@ -22,6 +22,7 @@ import collections
 import contextlib
 import dataclasses
 import datetime
+import importlib
 import json
 import os
 import sys
@@ -33,6 +34,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Self
 
+from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.testing import jobs as fake_jobs
 from lmwrapper.testing.faults import MODEL_CALLS, Fault, FaultPlan
 from lmwrapper.testing.http import (
@@ -46,13 +48,15 @@ from lmwrapper.testing.http import (
     redact,
 )
 from lmwrapper.testing.providers import anthropic as fake_anthropic
-from lmwrapper.testing.providers import openai as fake_openai
 from lmwrapper.testing.providers import openai_batches as fake_batches
 from lmwrapper.testing.state import AnthropicLimits, FakeState, Fate
 from lmwrapper.testing.text import AnswerBook, AnswerFn, Tokenizer, tokenize
 from lmwrapper.testing.transport import LoopbackHttpServer
 
-ROUTES: list[Route] = [*fake_openai.ROUTES, *fake_batches.ROUTES, *fake_anthropic.ROUTES]
+# Every registered provider's fake routes (its spec's `fakes` modules, each with `ROUTES`).
+ROUTES: list[Route] = [route for provider in PROVIDERS.values()
+                       for module in provider.spec().fakes
+                       for route in importlib.import_module(module).ROUTES]
 
 
 @dataclasses.dataclass

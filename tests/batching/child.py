@@ -3,8 +3,8 @@
 
     python -m tests.batching.child BASE_URL POINT N OUT [GO_FILE]
 
-`$LMWRAPPER_TEST_PROVIDER` (default openai) picks the provider from `PROVIDERS`; a new batch
-adapter adds its adapter class and model factory there.
+`$LMWRAPPER_TEST_PROVIDER` (default openai) picks the provider from the registry
+(`lmwrapper.providers.registry`); a new batch provider adds the model its fake serves to `MODELS`.
 """
 
 from __future__ import annotations
@@ -17,27 +17,25 @@ import sys
 import time
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
-from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
+from lmwrapper.providers.registry import provider_named
 from lmwrapper.structs import LmPrompt
 
-
-def _openai(base_url: str):  # type: ignore[no-untyped-def]
-    return get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-child", base_url=base_url)
-
-
-def _anthropic(base_url: str):  # type: ignore[no-untyped-def]
-    from lmwrapper.claude_wrapper import get_claude_lm
-
-    # the fake's OpenAI base URL ends in /v1; Anthropic's SDK adds /v1/... itself
-    return get_claude_lm("claude-haiku-4-5", api_key_secret="sk-ant-test-child",
-                         base_url=base_url.removesuffix("/v1"))
-
-
-PROVIDERS = {"openai": (OpenAiBatchAdapter, _openai), "anthropic": (ClaudeBatchAdapter, _anthropic)}
+# the model each provider's fake serves; keys the fake takes (any non-empty one)
+MODELS = {"openai": ("gpt-4o-mini", "sk-test-child"),
+          "anthropic": ("claude-haiku-4-5", "sk-ant-test-child")}
 PROVIDER = os.environ.get("LMWRAPPER_TEST_PROVIDER", "openai")
-ADAPTER, MAKE_LM = PROVIDERS[PROVIDER]
+
+
+def make_lm(base_url: str):  # type: ignore[no-untyped-def]
+    """The provider's model, by the registry (as `lmwrapper batch` rebuilds it). The fake's
+    OpenAI base URL ends in /v1; Anthropic's SDK adds /v1/... itself."""
+    model, key = MODELS[PROVIDER]
+    if PROVIDER == "anthropic":
+        base_url = base_url.removesuffix("/v1")
+    return provider_named(PROVIDER).make(model, api_key_secret=key, base_url=base_url)
+
+
+ADAPTER = type(make_lm("http://127.0.0.1:9/v1").batch_adapter())
 
 
 def die() -> None:
@@ -95,7 +93,7 @@ def main() -> None:
         deadline = time.monotonic() + 60
         while not go.exists() and time.monotonic() < deadline:
             time.sleep(0.01)
-    lm = MAKE_LM(base_url)
+    lm = make_lm(base_url)
     prompts = [LmPrompt(f"q{i}", max_tokens=5, temperature=0) for i in range(n)]
     preds = list(lm.predict_many(prompts, completion_window=CompletionWindow.BATCH_ANY))
     pathlib.Path(out).write_text(json.dumps([[p.completion_text, p.has_errors] for p in preds]))

@@ -22,7 +22,7 @@ import pytest
 import lmwrapper
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.core.contract import Job
-from lmwrapper.core.money import uncached
+from lmwrapper.engine.plan import uncached
 from lmwrapper.providers.huggingface.generation import Row, generate
 from lmwrapper.providers.huggingface.stopping import RUNNING
 from lmwrapper.structs import LmPrompt

@@ -9,7 +9,7 @@ import pytest
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.core.errors import CostLimitExceededError
-from lmwrapper.core.money import estimate_run
+from lmwrapper.engine.plan import estimate_run
 from lmwrapper.openai_wrapper import OpenAiModelNames, get_open_ai_lm
 from lmwrapper.providers.openai import tokens
 from lmwrapper.structs import LmPrompt

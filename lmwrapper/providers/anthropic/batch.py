@@ -36,18 +36,35 @@ import datetime
 import json
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from lmwrapper.core.contract import ApiBackend
 from lmwrapper.core.errors import ModelNotFoundError, PermanentProviderError, TransientProviderError
+from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.anthropic import rules
+from lmwrapper.providers.anthropic.models import ClaudeModelInfo
 from lmwrapper.providers.anthropic.request import build_request, max_tokens_for, parse_message
 from lmwrapper.providers.base import GoneError, sdk_errors
 from lmwrapper.runners.batch.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
 from lmwrapper.runners.batch.submit import META_BATCH
+from lmwrapper.store.db import SqlCache
 
-if TYPE_CHECKING:
-    from lmwrapper.providers.anthropic.predictor import ClaudePredictor
+
+class BatchModel(ApiBackend, Protocol):
+    """What the adapter needs of its `ClaudePredictor` (the model's facts, price and token
+    estimate, the client and its error reading, and the cache its job records are in)."""
+
+    @property
+    def model(self) -> ClaudeModelInfo: ...
+
+    @property
+    def price(self) -> Price: ...
+
+    @property
+    def cache(self) -> SqlCache: ...
+
+    def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int: ...
 
 # Anthropic's documented limits of one Message Batch: 100,000 requests or 256 MB of create
 # request body, whichever comes first ("MB" read as 10^6 bytes, the stricter reading).
@@ -73,7 +90,7 @@ _LIST_LIMIT = 100  # recent batches looked at for orphans (a batch lives 24 h)
 class ClaudeBatchAdapter:
     provider = "anthropic"
 
-    def __init__(self, lm: ClaudePredictor) -> None:
+    def __init__(self, lm: BatchModel) -> None:
         self.lm = lm
         self.model = str(lm.model)
         self.limits = batch_limits()

@@ -17,20 +17,21 @@ import json
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lmwrapper.core.contract import Job
+from lmwrapper.core.contract import AsyncPost, Job
 from lmwrapper.core.errors import (
     BadResponseError,
     ConfigurationError,
     LmWrapperError,
     install_hint,
 )
-from lmwrapper.core.money import bound
+from lmwrapper.core.money import CostEstimate, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.predictor import CostEstimate
-from lmwrapper.providers.anthropic import rules
+from lmwrapper.engine.plan import as_prompts
+from lmwrapper.providers.anthropic import rules, tokens
+from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
 from lmwrapper.providers.anthropic.errors import spend_limit_message
 from lmwrapper.providers.anthropic.models import ClaudeModelInfo
 from lmwrapper.providers.anthropic.request import (
@@ -43,11 +44,8 @@ from lmwrapper.providers.anthropic.request import (
     split_chat,
 )
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
-from lmwrapper.providers.openai import tokens
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
-
-if TYPE_CHECKING:
-    from lmwrapper.runners.lean import AsyncPost
+from lmwrapper.runners.ratelimit import LimitHeaders
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 KEY_FILE = "~/anthropic_key.txt"
@@ -61,6 +59,10 @@ class ClaudePredictor(ApiPredictor):
     quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
     supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.runners.batch
     supports_lean_http = True  # live runs: send_async on one event loop
+    # anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}; reset is an RFC 3339 time
+    rate_limit_headers = (LimitHeaders("anthropic-ratelimit-{kind}-limit",
+                                       "anthropic-ratelimit-{kind}-remaining",
+                                       "anthropic-ratelimit-{kind}-reset"),)
     max_samples_per_request = 1  # no `n`: each sample is a job of its own (see the engine)
 
     def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
@@ -130,9 +132,7 @@ class ClaudePredictor(ApiPredictor):
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         """Upper bound; every sample is its own request, so its input is billed per sample."""
-        from lmwrapper.engine.plan import as_prompts  # a bare string, as predict_many reads it
-
-        prompts = as_prompts(prompts)
+        prompts = as_prompts(prompts)  # a bare string, as predict_many reads it
         counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
         each = [p for p, n in zip(prompts, counts) for _ in range(n)]
         est = bound(self.price, each, completion_window, samples=[1] * len(each),
@@ -142,10 +142,8 @@ class ClaudePredictor(ApiPredictor):
 
     # -- sending ------------------------------------------------------------------------------
 
-    def batch_adapter(self) -> Any:
+    def batch_adapter(self) -> ClaudeBatchAdapter:
         """Message Batches for `lmwrapper.runners.batch` (the live API's request bodies)."""
-        from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
-
         return ClaudeBatchAdapter(self)
 
     def _make_client(self, key: str) -> Any:

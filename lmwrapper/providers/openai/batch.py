@@ -17,16 +17,19 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from lmwrapper.core.contract import ApiBackend
 from lmwrapper.core.errors import (
     LmWrapperError,
     ModelNotFoundError,
     PermanentProviderError,
     TransientProviderError,
 )
+from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.base import GoneError, sdk_errors
+from lmwrapper.providers.openai.models import OpenAiModelInfo
 from lmwrapper.providers.openai.request import (
     CHAT_URL,
     COMPLETIONS_URL,
@@ -43,8 +46,20 @@ from lmwrapper.runners.batch.adapter import (
     TimedOut,
 )
 
-if TYPE_CHECKING:
-    from lmwrapper.providers.openai.predictor import OpenAiPredictor
+
+class BatchModel(ApiBackend, Protocol):
+    """What the adapter needs of its `OpenAiPredictor` (the model's facts, price and token
+    estimates, the client and its error reading)."""
+
+    @property
+    def model(self) -> OpenAiModelInfo: ...
+
+    @property
+    def price(self) -> Price: ...
+
+    def default_max_tokens(self, prompt: LmPrompt) -> int: ...
+
+    def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int: ...
 
 # Batch queue limits (enqueued tokens per model) by usage tier, from OpenAI's limits page
 # (2024-25). Set LMWRAPPER_OPENAI_TIER to use them; without it no limit is planned for up
@@ -80,7 +95,7 @@ def tier_token_limit(model: str, tier: int | None = None) -> int | None:
 class OpenAiBatchAdapter:
     provider = "openai"
 
-    def __init__(self, lm: OpenAiPredictor) -> None:
+    def __init__(self, lm: BatchModel) -> None:
         self.lm = lm
         self.model = str(lm.model)
         self.limits = BatchLimits(enqueued_tokens=tier_token_limit(self.model))

@@ -14,16 +14,17 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from lmwrapper.core.contract import Job
+from lmwrapper.core.contract import AsyncPost, Job
 from lmwrapper.core.errors import BadResponseError, install_hint
-from lmwrapper.core.money import Price, bound
+from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.predictor import CostEstimate
+from lmwrapper.engine.plan import as_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
 from lmwrapper.providers.openai import tokens
+from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
 from lmwrapper.providers.openai.models import OpenAiModelInfo
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
@@ -34,9 +35,6 @@ from lmwrapper.providers.openai.request import (
 )
 from lmwrapper.providers.openai.rules import samples_per_request
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
-
-if TYPE_CHECKING:
-    from lmwrapper.runners.lean import AsyncPost
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KEY_FILE = "~/oai_key.txt"
@@ -122,16 +120,14 @@ class OpenAiPredictor(ApiPredictor):
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         """Upper bound. A model that takes `n` is billed a prompt's input once for all its
         samples; one that does not (rules.py), once per sample: each is a request."""
-        from lmwrapper.engine.plan import as_prompts  # a bare string, as predict_many reads it
-
         def out(p: LmPrompt) -> int:
             return p.max_tokens if p.max_tokens is not None else self.default_max_tokens(p)
 
+        prompts = as_prompts(prompts)  # a bare string, as predict_many reads it
         if self.max_samples_per_request > 1:
             return bound(self.price, prompts, completion_window, samples=samples,
                          input_tokens=self.estimate_tokens_in_prompt, max_output_tokens=out,
                          batch_priced=self.supports_batch)
-        prompts = as_prompts(prompts)
         counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
         each = [p for p, n in zip(prompts, counts) for _ in range(n)]
         est = bound(self.price, each, completion_window, samples=[1] * len(each),
@@ -139,10 +135,8 @@ class OpenAiPredictor(ApiPredictor):
                     batch_priced=self.supports_batch)
         return dataclasses.replace(est, prompts=len(prompts))
 
-    def batch_adapter(self) -> Any:
+    def batch_adapter(self) -> OpenAiBatchAdapter:
         """The OpenAI Batch API for `lmwrapper.runners.batch` (same request bodies as live)."""
-        from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
-
         return OpenAiBatchAdapter(self)
 
     # -- sending -----------------------------------------------------------------------------

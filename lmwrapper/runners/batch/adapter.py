@@ -26,10 +26,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
+from lmwrapper.core.contract import Backend
 from lmwrapper.core.errors import LmWrapperError, TransientProviderError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.store.db import CacheRow
 
 # running: validating / in progress / finalizing / cancelling; the rest are terminal.
 State = Literal["running", "completed", "expired", "cancelled", "failed"]
@@ -139,4 +141,18 @@ class BatchAdapter(Protocol):
 
     def delete_files(self, remote: RemoteBatch) -> None:
         """Delete the batch's input and result files (missing ones are ignored)."""
+        ...
+
+
+@runtime_checkable
+class BatchBackend(Backend, Protocol):
+    """A backend with a batch API (`supports_batch`): what the batch engine asks of it."""
+
+    def batch_adapter(self) -> BatchAdapter:
+        """Its provider's batch API, for this model (`providers/<name>/batch.py`)."""
+        ...
+
+    def cache_row(self, key: str, prediction: LmPrediction,
+                  canonical: str | None = None) -> CacheRow:
+        """One sample as the cache row the collector stores with its line."""
         ...

@@ -19,7 +19,7 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmwrapper.core.contract import Emit, Job, ShouldStop
 from lmwrapper.core.errors import ConfigurationError, LmWrapperError, TransientProviderError
@@ -28,6 +28,7 @@ from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.runners.batch.adapter import (
     TERMINAL,
     BatchAdapter,
+    BatchBackend,
     BatchLimits,
     RemoteBatch,
     TimedOut,
@@ -46,9 +47,6 @@ from lmwrapper.store.batch_records import (
     release_owner,
 )
 from lmwrapper.store.db import SqlCache
-
-if TYPE_CHECKING:
-    from lmwrapper.engine.predictor import LmPredictor
 
 log = logging.getLogger("lmwrapper.runners.batch")
 CLAIM_CHUNK = 5_000  # prompts claimed per transaction
@@ -73,7 +71,7 @@ class BatchRunner:
     # engine does not write it again.
     stores_results = True
 
-    def __init__(self, lm: LmPredictor, cache: SqlCache, adapter: BatchAdapter,
+    def __init__(self, lm: BatchBackend, cache: SqlCache, adapter: BatchAdapter,
                  settings: BatchSettings, job_id: str | None = None) -> None:
         self.lm, self.adapter, self.settings = lm, adapter, settings
         self.records = Records(cache)
@@ -452,10 +450,9 @@ def _by_key(jobs: Sequence[Job]) -> list[Job]:
     `max_samples_per_line` samples each, and answered by key."""
     merged: dict[str, Job] = {}
     for j in jobs:
-        if j.key in merged:
-            merged[j.key].sample_indices.extend(j.sample_indices)
-        else:
-            merged[j.key] = Job(j.key, j.prompt, list(j.sample_indices))
+        was = merged.get(j.key)
+        merged[j.key] = j if was is None else Job(j.key, j.prompt,
+                                                  was.sample_indices + j.sample_indices)
     return list(merged.values())
 
 
