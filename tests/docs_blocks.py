@@ -37,11 +37,12 @@ def blocks(page: str) -> list[Block]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        if line.startswith("```") and line.strip() != "```":
+        if line.startswith("```"):  # a fence, with a language or without: skip to its end
             end = next(j for j in range(i + 1, len(lines)) if lines[j].startswith("```"))
             skip = SKIP.fullmatch(lines[i - 1].strip()) if i else None
-            found.append(Block(page, heading, "\n".join(lines[i + 1:end]) + "\n",
-                               skip.group(1) if skip else None, line[3:].strip()))
+            if line[3:].strip():
+                found.append(Block(page, heading, "\n".join(lines[i + 1:end]) + "\n",
+                                   skip.group(1) if skip else None, line[3:].strip()))
             i = end + 1
             continue
         if re.match(r"#{1,6} ", line):
