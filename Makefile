@@ -1,4 +1,4 @@
-# `make test` and `make demo` set everything up themselves on a fresh machine.
+# `make test`, `make demo` and `make docs` set everything up themselves on a fresh machine.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,11 +8,11 @@ TORCH ?= torch==2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: test demo bench lint clean
+.PHONY: test demo bench lint docs clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet "$(TORCH)" -e '.[all,dev]'
+	$(PY) -m pip install --quiet "$(TORCH)" -e '.[all,dev,docs]'
 	touch $@
 
 test: $(VENV)/.installed
@@ -20,8 +20,15 @@ test: $(VENV)/.installed
 	$(PY) -m mypy
 	@echo "== import-linter: imports point one way (layers in .importlinter; a few seconds)"
 	$(VENV)/bin/lint-imports
+	@echo "== mkdocs: the documentation site, warnings as errors (about 5 s; make docs alone)"
+	$(MAKE) --no-print-directory docs
 	@echo "== pytest: the suite (about 5 minutes on 2 idle cores; the slowest 15 are listed at the end)"
 	$(PY) -m pytest -q --durations=15
+
+# The site in site/, built offline from docs/ and the docstrings; a warning (a broken link,
+# a page missing from the nav, a name mkdocstrings cannot find) fails the build.
+docs: $(VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 demo: $(VENV)/.installed
 	$(PY) -m lmwrapper.tools.demo
@@ -35,4 +42,4 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/lint-imports
 
 clean:
-	rm -rf $(VENV) cache/lmwrapper.sqlite*
+	rm -rf $(VENV) site cache/lmwrapper.sqlite*

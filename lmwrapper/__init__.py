@@ -7,6 +7,7 @@ sharding) and `lmwrapper.testing` (fakes). The layer packages (`core`, `store`, 
 `runners`, `providers`, `cli`, `compat018`) are internal: their module paths may change.
 """
 
+from lmwrapper._version import __version__ as __version__  # re-exported
 from lmwrapper.core.errors import (
     CacheFileError,
     CacheLockedError,
@@ -38,8 +39,6 @@ from lmwrapper.engine.plan import RunSummary
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import get_lm
 from lmwrapper.store.db import get_cache_dir, set_cache_dir
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CacheFileError",

@@ -133,14 +133,14 @@ def test_chat_mode_is_refused_for_an_api_model(tmp_path, capsys):
     assert "local models only" in capsys.readouterr().err
 
 
-def test_readme_one_name_example_runs(monkeypatch, capsys):
+def test_docs_one_name_example_runs(monkeypatch, capsys):
     pytest.importorskip("transformers")
-    from readme_blocks import python_blocks
+    from docs_blocks import python_blocks
 
     folder = smollm2.smollm2_path(str(REPO / "cache"))
     monkeypatch.setenv("LMWRAPPER_MODELS_DIR", str(folder.parent))
-    (block,) = python_blocks("One name for any model")
-    exec(compile(block, "README.md[One name for any model]", "exec"), {})  # noqa: S102
+    (block,) = python_blocks("costs-and-models.md", "One name for any model")
+    exec(compile(block, "docs/costs-and-models.md[One name for any model]", "exec"), {})  # noqa: S102
     assert capsys.readouterr().out == " Paris\n"
 
 

@@ -39,3 +39,27 @@ def test_public_api_is_declared():
 
     for name in lmwrapper.__all__:
         assert hasattr(lmwrapper, name), name
+
+
+def test_the_version_is_written_once_and_the_cli_prints_it():
+    """1.0.0, above lmwrapper 0.18 on PyPI (this project is its successor, so pip must prefer
+    it); lmwrapper/_version.py is the only place it is written."""
+    import lmwrapper
+    from lmwrapper._version import __version__
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {
+        "attr": "lmwrapper._version.__version__"}
+    assert lmwrapper.__version__ == __version__
+    assert tuple(int(p) for p in __version__.split(".")[:2]) > (0, 18)
+    out = subprocess.run([sys.executable, "-m", "lmwrapper", "--version"], capture_output=True,
+                         text=True, check=True, cwd=ROOT)
+    assert out.stdout == f"lmwrapper {__version__}\n"
+
+
+def test_the_changelog_has_a_section_for_this_version():
+    from lmwrapper._version import __version__
+
+    assert re.search(rf"^## \[{re.escape(__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$",
+                     (ROOT / "CHANGELOG.md").read_text(), re.MULTILINE)

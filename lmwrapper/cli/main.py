@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
+from lmwrapper._version import __version__
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.money import format_usd
 from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
@@ -233,6 +234,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="lmwrapper", description=__doc__.split("\n")[0])
     parser.add_argument("--cache-dir", default=None, help="cache directory (default: see docs)")
+    parser.add_argument("--version", action="version", version=f"lmwrapper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     cache = sub.add_parser("cache", help="inspect or prune the on-disk cache")

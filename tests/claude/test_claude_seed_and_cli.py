@@ -1,4 +1,4 @@
-"""The seed README's Claude example verbatim, this README's Claude section, and
+"""The seed README's Claude example verbatim, the examples of docs/claude.md, and
 `lmwrapper run --model anthropic/…`, all against the fake server."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from readme_blocks import python_blocks
+from docs_blocks import python_blocks
 
 from lmwrapper.cli.main import main
 
@@ -26,7 +26,7 @@ print(prediction.completion_text) # Anthropology is the scientific study of huma
 def claude_env(srv, monkeypatch, tmp_path):
     monkeypatch.setenv("ANTHROPIC_BASE_URL", srv.anthropic_base_url)
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-seed-example-key")
-    monkeypatch.setenv("LMWRAPPER_BATCH_POLL_S", "0.01")  # the README's batch example
+    monkeypatch.setenv("LMWRAPPER_BATCH_POLL_S", "0.01")  # the docs' batch example
     monkeypatch.chdir(tmp_path)
     return srv
 
@@ -40,18 +40,18 @@ def test_seed_claude_example_runs_as_written(claude_env, capsys):
 
 
 def claude_blocks():
-    return python_blocks("Claude")
+    return python_blocks("claude.md")
 
 
-def test_the_readme_section_has_the_seed_example_and_a_batch():
+def test_the_claude_page_has_the_seed_example_and_a_batch():
     assert any("get_claude_lm(ClaudeModelNames.claude_3_5_haiku)" in b for b in claude_blocks())
     assert any("CompletionWindow.BATCH_ANY" in b for b in claude_blocks())
 
 
 @pytest.mark.parametrize("index", range(len(claude_blocks())))
-def test_readme_claude_example_runs_as_written(index, claude_env, capsys):
+def test_docs_claude_example_runs_as_written(index, claude_env, capsys):
     code = claude_blocks()[index]
-    exec(compile(code, f"README.md[claude block {index}]", "exec"), {"__name__": "__readme__"})  # noqa: S102
+    exec(compile(code, f"docs/claude.md[block {index}]", "exec"), {"__name__": "__readme__"})  # noqa: S102
     assert "Error" not in capsys.readouterr().out
 
 

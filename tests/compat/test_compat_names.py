@@ -163,14 +163,14 @@ def test_prediction_dict_serialize_and_mark_as_cached():
     assert cached.completion_text == pred.completion_text
 
 
-def test_readme_section_runs_as_written(monkeypatch):
-    from readme_blocks import python_blocks
+def test_docs_page_runs_as_written(monkeypatch):
+    from docs_blocks import python_blocks
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # nothing is sent: no key needed
-    blocks = python_blocks("Coming from lmwrapper 0.18")
+    blocks = python_blocks("coming-from-0.18.md")
     assert blocks
     for code in blocks:
-        exec(compile(code, "README.md", "exec"), {})  # noqa: S102
+        exec(compile(code, "docs/coming-from-0.18.md", "exec"), {})  # noqa: S102
 
 
 def test_mock_predictor_for_unit_tests(cache_dir):

@@ -1,24 +1,24 @@
-"""The README's examples for likelihood scoring and structured answers run as written."""
+"""The examples of docs/scoring.md and docs/structured-answers.md run as written."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from docs_blocks import python_blocks
 from hf_reference import MODELS_CACHE
-from readme_blocks import python_blocks
 
 from lmwrapper.testing import FakeServer
 
-LIKELIHOOD = "Evaluating by likelihood"
-STRUCTURED = "Structured answers"
+LIKELIHOOD = "scoring.md"
+STRUCTURED = "structured-answers.md"
 
 
 def run(code: str, name: str) -> None:
-    exec(compile(code, f"README.md[{name}]", "exec"), {"__name__": "__readme__"})  # noqa: S102
+    exec(compile(code, f"docs/{name}", "exec"), {"__name__": "__readme__"})  # noqa: S102
 
 
-def test_both_sections_have_examples():
+def test_both_pages_have_examples():
     assert "multiple_choice(lm, items)" in "".join(python_blocks(LIKELIHOOD))
     assert "response_format=Capital" in "".join(python_blocks(STRUCTURED))
 

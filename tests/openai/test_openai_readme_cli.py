@@ -1,19 +1,20 @@
-"""The README's OpenAI examples run as written against the fake; the `run` command."""
+"""The examples of README.md, docs/openai.md and docs/evaluate-a-dataset.md run as written
+against the fake; the `run` command."""
 
 import json
 
 import pytest
-from readme_blocks import python_blocks
+from docs_blocks import python_blocks
 
 from lmwrapper.cli.main import main
 
 
-def openai_section_blocks():
-    return python_blocks("OpenAI (live API)")
+def openai_page_blocks():
+    return python_blocks("openai.md") + python_blocks("evaluate-a-dataset.md")
 
 
-def test_the_section_has_the_seed_examples():
-    blocks = openai_section_blocks()
+def test_the_pages_have_the_seed_examples():
+    blocks = openai_page_blocks()
     assert len(blocks) >= 6
     joined = "\n".join(blocks)
     for needle in ("LmChatTurn(role=\"system\"", "retry_on_rate_limit=True", "Spingldorph",
@@ -21,14 +22,42 @@ def test_the_section_has_the_seed_examples():
         assert needle in joined
 
 
-@pytest.mark.parametrize("index", range(len(openai_section_blocks())))
-def test_readme_openai_example_runs_as_written(index, srv, monkeypatch, tmp_path, capsys):
+@pytest.fixture
+def openai_env(srv, monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-readme-test-key")
     monkeypatch.chdir(tmp_path)
-    code = openai_section_blocks()[index]
-    exec(compile(code, f"README.md[openai block {index}]", "exec"), {"__name__": "__readme__"})  # noqa: S102  (the README as written)
+    return srv
+
+
+@pytest.mark.parametrize("index", range(len(openai_page_blocks())))
+def test_docs_openai_example_runs_as_written(index, openai_env, capsys):
+    code = openai_page_blocks()[index]
+    exec(compile(code, f"docs[openai block {index}]", "exec"), {"__name__": "__docs__"})  # noqa: S102  (the docs as written)
     assert "Error" not in capsys.readouterr().out
+
+
+def test_the_chat_example_sends_alternating_turns(openai_env):
+    """The conversation example: five turns, user and assistant alternating, the last a user's."""
+    (chat,) = [b for b in python_blocks("openai.md", "Chat")]
+    exec(compile(chat, "docs/openai.md[Chat]", "exec"), {"__name__": "__docs__"})  # noqa: S102
+    sent = [r.body["messages"] for r in openai_env.requests if r.route == "chat.completions"]
+    conversation = next(m for m in sent if len(m) == 5)
+    assert [m["role"] for m in conversation] == ["user", "assistant"] * 2 + ["user"]
+    assert conversation[3]["content"] == "8"
+
+
+def test_the_readme_example_runs_and_a_rerun_is_cached(openai_env, capsys):
+    (code,) = python_blocks("README.md")
+    openai_env.add_answer("capital of Japan", "Tokyo")
+    exec(compile(code, "README.md", "exec"), {"__name__": "__docs__"})  # noqa: S102
+    out = capsys.readouterr().out
+    assert "France -> Paris" in out and "Japan -> Tokyo" in out
+    assert "3 prompts: 0 cached, 3 new, 0 failed" in out
+    sent = openai_env.counts["chat.completions"]
+    exec(compile(code, "README.md", "exec"), {"__name__": "__docs__"})  # noqa: S102
+    assert "3 prompts: 3 cached, 0 new" in capsys.readouterr().out
+    assert openai_env.counts["chat.completions"] == sent
 
 
 def write_jsonl(path, rows):

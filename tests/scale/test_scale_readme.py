@@ -1,13 +1,13 @@
-"""The README's "Scaling out" examples run as written (the engine recipe runs in the llama test)."""
+"""The examples of docs/sharding.md run as written (the engine recipe runs in the llama test)."""
 
-from readme_blocks import python_blocks
+from docs_blocks import python_blocks
 
 
 def test_the_sharding_example_runs_and_prints_its_share(monkeypatch, tmp_path, capsys):
-    blocks = python_blocks("Scaling out")
+    blocks = python_blocks("sharding.md")
     assert len(blocks) == 1  # the engine recipe is marked skip: it needs a running server
     monkeypatch.chdir(tmp_path)
-    exec(compile(blocks[0], "README.md[Scaling out]", "exec"), {"__name__": "__readme__"})  # noqa: S102
+    exec(compile(blocks[0], "docs/sharding.md", "exec"), {"__name__": "__readme__"})  # noqa: S102
     lines = capsys.readouterr().out.splitlines()
     positions = [int(line.split()[0]) for line in lines]
     assert 10 < len(lines) < 40 and positions == sorted(positions)  # about a quarter of 100
