@@ -1,6 +1,7 @@
 """Shared test setup: offline hub, a fresh cache directory per test, pinned torch threads."""
 
 import os
+import signal
 
 import pytest
 from compat_constants import SUITE_DAY
@@ -15,6 +16,12 @@ os.environ.setdefault("LMWRAPPER_BATCH_POLL_MAX_S", "0.05")
 # chosen on this day: pinned, a model that retires next month does not fail CI then (the
 # 404 itself is tested with dates of its own, in test_model_not_found.py).
 os.environ.setdefault("LMWRAPPER_FAKE_TODAY", SUITE_DAY.isoformat())
+# A suite started in the background by a non-interactive shell (`make test &`, some CI
+# runners) inherits SIGINT ignored, and so would every child the Ctrl-C tests start (an
+# ignored signal stays ignored across exec): they would wait for a Ctrl-C that never lands.
+# A handled one is reset to the default in a child, so Python there installs its own.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
