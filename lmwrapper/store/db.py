@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.store.batch_schema import m0002_batch_jobs
+from lmwrapper.store.migrations import m0002_batch_jobs
 from lmwrapper.store.cache_file import (
     ELSEWHERE,
     LOCK_TIMEOUT_ENV,
