@@ -189,7 +189,7 @@ def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> Submitted
 def _uncached_jobs(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> list[Job]:
     """One Job per distinct prompt with the samples the cache lacks."""
     from lmwrapper.core.contract import Job
-    from lmwrapper.store.db import prompt_key
+    from lmwrapper.store.keys import prompt_key
 
     ident = lm.identity_json()
     wanted: dict[str, Job] = {}

@@ -138,7 +138,7 @@ def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]
 def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:
     """Delete every cached sample of `prompt` for `lm`; True if there was any."""
     from lmwrapper.engine.plan import as_prompt
-    from lmwrapper.store.db import prompt_key
+    from lmwrapper.store.keys import prompt_key
 
     key = prompt_key(as_prompt(prompt).canonical(), lm.identity_json())
     with lm.cache.write() as conn:

@@ -30,7 +30,8 @@ from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.runners.batch.adapter import LineResult, RemoteBatch
 from lmwrapper.store.batch_records import owner_alive
-from lmwrapper.store.db import CacheRow, insert_rows
+from lmwrapper.store.db import insert_rows
+from lmwrapper.store.rows import CacheRow
 
 if TYPE_CHECKING:
     from lmwrapper.runners.batch.runner import BatchRunner
@@ -89,6 +90,7 @@ def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, 
     answered: Answered = {}
     rows: list[CacheRow] = []
     updates: list[tuple[Any, ...]] = []
+    codec = runner.lm.row_codec()
     for cid, key, first, n, _, attempts in lines:
         r = results.get(cid)
         if r is not None and (r.outcome == "permanent" or
@@ -97,7 +99,7 @@ def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, 
                                           batch_id=remote.id))
                      for i, p in enumerate(_predictions(runner, r, prompts[cid], n))]
             if not key.startswith(NO_CACHE_PREFIX):  # cache=False: answered, never stored
-                rows += [runner.lm.cache_row(key, p) for _, p in preds]
+                rows += [codec.row(key, p) for _, p in preds]
             answered[cid] = (key, preds)
             updates.append(("done", None, attempts, cid))
         else:

@@ -407,13 +407,12 @@ class BatchRunner:
         keys = [k for k in dict.fromkeys(keys) if k in self.got]
         if not keys:
             return
-        defaults = self.lm.record_defaults()
+        codec = self.lm.row_codec()
         for key, rows in self.records.cache.get_many(keys).items():
-            prompt = self.jobs[key].prompt
-            for idx, value, blob, _ in rows:
-                internals = self.lm.blob_to_internals(blob) if blob is not None else None
-                self.got[key].setdefault(idx, LmPrediction.from_cache_record(
-                    json.loads(value), prompt, internals, defaults))
+            got, prompt = self.got[key], self.jobs[key].prompt
+            for row in rows:
+                if row[0] not in got:  # an answer of this run is the one to keep
+                    got[row[0]] = codec.prediction(row, prompt)
 
     def _emit_ready(self, emit: Emit, keys: list[str]) -> None:
         for key in dict.fromkeys(keys):
