@@ -141,8 +141,7 @@ def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:
     from lmwrapper.store.keys import prompt_key
 
     key = prompt_key(as_prompt(prompt).canonical(), lm.identity_json())
-    with lm.cache.write() as conn:
-        return conn.execute("DELETE FROM predictions WHERE key = ?", (key,)).rowcount > 0
+    return lm.cache.delete_key(key) > 0
 
 
 def clear_cache(directory: str | os.PathLike[str] | None) -> int:

@@ -226,6 +226,23 @@ class SqlCache:
         """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock."""
         return _WriteTxn(self)
 
+    @contextmanager
+    def durable_write(self) -> Iterator[sqlite3.Connection]:
+        """`write()` committed with `synchronous=FULL`: on disk before we go on (a batch
+        record must survive a power cut before the provider is told anything)."""
+        with self._lock:  # re-entrant: write() takes it again
+            self._conn.execute("PRAGMA synchronous = FULL")  # cannot change inside a transaction
+            try:
+                with self.write() as c:
+                    yield c
+            finally:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read statement, under the lock (for the store's own modules)."""
+        with self._lock:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+
     def get_many(self, keys: Sequence[str]) -> dict[str, list[tuple[int, str, bytes | None, bool]]]:
         """Rows for `keys`: key → [(sample_index, value_json, blob, is_error)], a few queries in all."""
         found: dict[str, list[tuple[int, str, bytes | None, bool]]] = {}
