@@ -164,11 +164,15 @@ class Plan:
                 cached_keys.append(key)
         rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
         per_request = self.lm.max_samples_per_request
+        decode_into = self.codec.decode_into  # `decode_rows`, inlined: once per cached key
         jobs: list[Job] = []
         for key, n in need.items():
             samples = slots[key].samples
             if key in rows:
-                self.decode_rows(samples, first[key], rows[key], retry_errors)
+                prompt = first[key]
+                decode_into(samples, prompt, rows[key], retry_errors)
+                if prompt.response_format is not None:
+                    _finish(samples, rows[key])
             # all there: exactly 0..n-1 (fast); else a gap, such as a failed sample's error
             # row skipped by retry_errors, is missing even when later samples are cached
             if len(samples) < n or max(samples) >= n:
@@ -182,11 +186,9 @@ class Plan:
                     rows: Sequence[StoredSample], retry_errors: bool) -> None:
         """Cached `rows` of `prompt`'s key into `samples` (marked `was_cached`); error rows
         left out when `retry_errors` (sent again: the answer replaces the error row)."""
-        self.codec.decode_into(samples, prompt, rows, skip_errors=retry_errors)
-        if prompt.response_format is not None:  # parsed on read, never stored
-            for idx, *_ in rows:
-                if idx in samples:
-                    samples[idx] = structured.finish(samples[idx])
+        self.codec.decode_into(samples, prompt, rows, retry_errors)
+        if prompt.response_format is not None:
+            _finish(samples, rows)
 
     def uncached(self) -> tuple[list[LmPrompt], list[int]]:
         """The prompts still to send, one per key, and how many samples each lacks (a prompt
@@ -223,6 +225,14 @@ class Plan:
 def routes_to_batch(lm: LmPredictor, window: CompletionWindow) -> bool:
     """Whether `choose_runner` picks the batch engine (which stores its own results)."""
     return window is CompletionWindow.BATCH_ANY and lm.supports_batch
+
+
+def _finish(samples: dict[int, LmPrediction], rows: Sequence[StoredSample]) -> None:
+    """Parse the answers just decoded from `rows` (a JSON response format is parsed on read,
+    never stored)."""
+    for idx, *_ in rows:
+        if idx in samples:
+            samples[idx] = structured.finish(samples[idx])
 
 
 def _split(indices: list[int], most: int | None) -> list[list[int]]:

@@ -73,17 +73,20 @@ class RowCodec:
                                               self.defaults)
 
     def decode_into(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
-                    rows: Sequence[StoredSample], *, skip_errors: bool = False) -> None:
+                    rows: Sequence[StoredSample], skip_errors: bool = False) -> None:
         """`rows` of `prompt`'s key into `samples` by sample index; `skip_errors` leaves out
-        error rows (to be sent again). The loop of a fully cached rerun: kept flat."""
-        decode, from_record, from_blob = (_DECODER.raw_decode, LmPrediction.from_cache_record,
-                                          self._from_blob)
-        defaults = self.defaults
+        error rows (to be sent again). The loop of a fully cached rerun (once per key): kept
+        flat, with its callables bound once at import."""
+        defaults, from_blob = self.defaults, self._from_blob
         for idx, value, blob, is_error in rows:
             if is_error and skip_errors:
                 continue
-            internals = from_blob(blob) if blob is not None else None
-            samples[idx] = from_record(decode(value)[0], prompt, internals, defaults)
+            samples[idx] = _FROM_RECORD(_RAW_DECODE(value)[0], prompt,
+                                        from_blob(blob) if blob is not None else None, defaults)
+
+
+_RAW_DECODE = _DECODER.raw_decode
+_FROM_RECORD = LmPrediction.from_cache_record
 
 
 def exported(value: str, provider: str, model: str) -> dict[str, Any]:
