@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from lmwrapper.store.db import identity_json, prompt_key
+from lmwrapper.store.keys import identity_json, prompt_key
 from lmwrapper.structs import LmChatTurn, LmPrompt, ModelInternalsRequest
 
 MODEL = identity_json({"provider": "openai", "model": "gpt-4o-mini"})
@@ -59,7 +59,7 @@ def test_model_identity_and_schema_version_change_the_key(monkeypatch):
     compat = identity_json({"provider": "openai", "model": "gpt-4o-mini",
                             "base_url": "http://localhost:8000/v1"})
     assert len({key(BASE), key(BASE, other), key(BASE, compat)}) == 3
-    import lmwrapper.store.db as sc
+    import lmwrapper.store.keys as sc
 
     before = key(BASE)
     monkeypatch.setattr(sc, "KEY_SCHEMA_VERSION", sc.KEY_SCHEMA_VERSION + 1)
@@ -137,7 +137,7 @@ def test_golden_keys(name):
 
 def test_golden_canonical_form():
     """What the key hashes, spelled out: named entries, defaults left out, sorted."""
-    from lmwrapper.store.db import _CANONICAL, KEY_SCHEMA_VERSION
+    from lmwrapper.store.keys import _CANONICAL, KEY_SCHEMA_VERSION
 
     assert KEY_SCHEMA_VERSION == 2
     assert _CANONICAL.encode(GOLDEN["samples"][0].canonical()) == (

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan
 from lmwrapper.providers.registry import PROVIDERS
+from lmwrapper.store.batch_records import Records
 from lmwrapper.store.db import SqlCache, get_cache
 
 if TYPE_CHECKING:
@@ -48,52 +49,47 @@ def _cache(args: argparse.Namespace) -> SqlCache:
     return get_cache(getattr(args, "cache_dir", None))
 
 
-def _rows(cache: SqlCache, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    with cache._lock:
-        return cache._conn.execute(sql, tuple(params)).fetchall()
-
-
 def cmd_list(args: argparse.Namespace) -> int:
-    cache = _cache(args)
-    jobs = _rows(cache, "SELECT job_id, provider, model, created_at FROM batch_jobs ORDER BY created_at")
+    records = Records(_cache(args))
+    jobs = records.jobs()
     if not jobs:
         print("no batch jobs in this cache")
         return 0
-    for job_id, provider, model, created in jobs:
-        counts = _line_counts(cache, job_id)
-        print(f"{job_id}  {provider}/{model}  {_when(created)}  " + _counts_text(counts))
+    for job in jobs:
+        counts = records.line_counts(job.job_id)
+        print(f"{job.job_id}  {job.provider}/{job.model}  {_when(job.created_at)}  "
+              + _counts_text(counts))
     return 0
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    cache = _cache(args)
-    job = _job(cache, args.job)
+    records = Records(_cache(args))
+    job = records.job(args.job)
     if job is None:
         return _unknown(args.job)
-    print(f"job {args.job}: {job[1]}/{job[2]}, created {_when(job[3])}; "
-          + _counts_text(_line_counts(cache, args.job)))
-    for uid, remote_id, state, remote_status, lines, error in _rows(
-            cache, "SELECT uid, remote_id, state, remote_status, lines, error FROM batch_batches "
-            "WHERE job_id = ? ORDER BY created_at", (args.job,)):
-        extra = f" ({error})" if error else ""
-        print(f"  {uid}  {remote_id or '-':<32} {state:<10} {remote_status or '-':<12} "
-              f"{lines} lines{extra}")
+    print(f"job {args.job}: {job.provider}/{job.model}, created {_when(job.created_at)}; "
+          + _counts_text(records.line_counts(args.job)))
+    for b in records.job_batches(args.job):
+        extra = f" ({b.error})" if b.error else ""
+        print(f"  {b.uid}  {b.remote_id or '-':<32} {b.state:<10} {b.remote_status or '-':<12} "
+              f"{b.lines} lines{extra}")
     return 0
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
     cache = _cache(args)
-    if _job(cache, args.job) is None:
+    records = Records(cache)
+    if records.job(args.job) is None:
         return _unknown(args.job)
     try:
         wait_for_job(cache, args.job)
     except KeyboardInterrupt:  # nothing is lost: what was collected is stored, the rest waits
         print(f"lmwrapper batch wait: interrupted; job {args.job}: "
-              f"{_counts_text(_line_counts(cache, args.job))}. Its batches go on at the "
+              f"{_counts_text(records.line_counts(args.job))}. Its batches go on at the "
               f"provider: rerun `{wait_command(args.job, args.cache_dir)}` to collect them",
               file=sys.stderr)
         return 130
-    counts = _line_counts(cache, args.job)
+    counts = records.line_counts(args.job)
     print(f"job {args.job}: " + _counts_text(counts))
     return 1 if counts.get("failed") else 0
 
@@ -108,19 +104,17 @@ def wait_command(job_id: str, cache_dir: str | None) -> str:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    cache = _cache(args)
-    job = _job(cache, args.job)
+    records = Records(_cache(args))
+    job = records.job(args.job)
     if job is None:
         return _unknown(args.job)
-    adapter = predictor_for(job[4]).batch_adapter()  # type: ignore[attr-defined]
+    adapter = predictor_for(job.identity).batch_adapter()  # type: ignore[attr-defined]
     n = 0
-    for uid, remote_id, state in _rows(cache, "SELECT uid, remote_id, state FROM batch_batches "
-                                              "WHERE job_id = ? AND state IN ('planned', 'uploaded', "
-                                              "'submitted')", (args.job,)):
-        if state == "submitted":
-            remote = adapter.retrieve(remote_id)
+    for b in records.job_batches(args.job):
+        if b.state == "submitted" and b.remote_id is not None:
+            remote = adapter.retrieve(b.remote_id)
             if remote.state == "running" and remote.provider_status != "cancelling":
-                adapter.cancel(remote_id)
+                adapter.cancel(b.remote_id)
                 n += 1
     print(f"cancelled {n} batches of job {args.job}; `{wait_command(args.job, args.cache_dir)}` stores "
           "what they answered before the cancel")
@@ -129,11 +123,11 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def wait_for_job(cache: SqlCache, job_id: str) -> None:
     """Collect every batch of `job_id` (and resend what needs it) until its lines are final."""
-    job = _job(cache, job_id)
+    job = Records(cache).job(job_id)
     if job is None:
         raise KeyError(f"no batch job {job_id!r} in {cache.path}; see `lmwrapper batch list`")
-    lm = predictor_for(job[4])
-    jobs = _open_jobs(lm, cache, job_id)
+    lm = predictor_for(job.identity)
+    jobs = _open_jobs(cache, job_id)
     if jobs:
         runner = _runner(lm, cache, job_id)
         runner.show_progress = sys.stderr.isatty()
@@ -153,14 +147,17 @@ class Submitted:
     jobs: tuple[str, ...] = ()
 
 
-def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> Submitted:
+def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt], *,
+                      max_cost_usd: float | None = None) -> Submitted:
     """`lmwrapper run --batch` without `--wait`: submit what is neither cached nor already in
     a batch, collect the batches that have finished, and return at once.
 
+    Planned as `predict_many(prompts, CompletionWindow.BATCH_ANY)` plans (`engine.plan.Plan`:
+    validate, key, dedupe, look up, `max_cost_usd` check), so both send the same lines.
     Rerun it (or `lmwrapper batch wait JOB`) until `waiting` is 0; then every answer is in the
     cache and `predict_many` serves the whole file without a call.
     """
-    jobs = _uncached_jobs(lm, prompts)
+    jobs = Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd).jobs
     if not jobs:
         return Submitted(None, 0)
     runner = _runner(lm, lm.cache, None)
@@ -176,29 +173,9 @@ def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> Submitted
             failed.add(job.key)
 
     runner.run(jobs, emitted, one_pass_done)
-    new = _job(lm.cache, runner.job_id) is not None
+    new = Records(lm.cache).job(runner.job_id) is not None
     holding = tuple(sorted({cid.rsplit("-", 1)[0] for cid in runner.waiting}))
     return Submitted(runner.job_id if new else None, len(runner.got), len(failed), holding)
-
-
-def _uncached_jobs(lm: LmPredictor, prompts: Iterable[LmPrompt]) -> list[Job]:
-    """One Job per distinct prompt with the samples the cache lacks."""
-    from lmwrapper.core.contract import Job
-    from lmwrapper.store.db import prompt_key
-
-    ident = lm.identity_json()
-    wanted: dict[str, Job] = {}
-    for p in prompts:
-        key = prompt_key(p.canonical(), ident)
-        wanted.setdefault(key, Job(key, p, tuple(range(p.samples_needed))))
-    have = lm.cache.get_many(list(wanted))
-    jobs = []
-    for key, job in wanted.items():
-        done = {idx for idx, *_ in have.get(key, ())}
-        missing = tuple(i for i in job.sample_indices if i not in done)
-        if missing:
-            jobs.append(Job(key, job.prompt, missing))
-    return jobs
 
 
 def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], None],
@@ -206,8 +183,7 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
     """`lmwrapper run --batch` (no `--wait`): submit and return; the rerun that finds every
     answer in the cache writes `output` (`write_all()`: `lmwrapper run`'s writer, with every
     answer cached). Exit 0 (submitted, or written), 1 (lines failed)."""
-    Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd)  # the cost check
-    sub = submit_or_collect(lm, prompts)
+    sub = submit_or_collect(lm, prompts, max_cost_usd=max_cost_usd)
     where = "stdout" if output == "-" else output
     if sub.waiting:
         sent = f"submitted job {sub.job_id}; " if sub.job_id else ""
@@ -249,30 +225,17 @@ def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None) -> BatchRunner
     return runner
 
 
-def _open_jobs(lm: LmPredictor, cache: SqlCache, job_id: str) -> list[Job]:
+def _open_jobs(cache: SqlCache, job_id: str) -> list[Job]:
     from lmwrapper.core.contract import Job
     from lmwrapper.core.prompt import LmPrompt
 
     prompts: dict[str, LmPrompt] = {}
     samples: dict[str, list[int]] = {}
-    for key, first, n, prompt in _rows(cache, "SELECT key, first_sample, n, prompt FROM batch_lines "
-                                              "WHERE job_id = ? AND state IN ('claimed', 'planned')",
-                                       (job_id,)):
+    for key, first, n, prompt in Records(cache).open_lines(job_id):
         if key not in prompts:
             prompts[key] = LmPrompt.from_dict(json.loads(prompt))
         samples.setdefault(key, []).extend(range(first, first + n))
     return [Job(key, prompts[key], tuple(sorted(samples[key]))) for key in prompts]
-
-
-def _job(cache: SqlCache, job_id: str) -> tuple[Any, ...] | None:
-    rows = _rows(cache, "SELECT job_id, provider, model, created_at, identity FROM batch_jobs "
-                        "WHERE job_id = ?", (job_id,))
-    return rows[0] if rows else None
-
-
-def _line_counts(cache: SqlCache, job_id: str) -> dict[str, int]:
-    return dict(_rows(cache, "SELECT state, count(*) FROM batch_lines WHERE job_id = ? "  # type: ignore[arg-type]
-                             "GROUP BY state", (job_id,)))
 
 
 def _counts_text(counts: dict[str, int]) -> str:
@@ -280,7 +243,9 @@ def _counts_text(counts: dict[str, int]) -> str:
     return f"{counts.get('done', 0)} done, {waiting} waiting, {counts.get('failed', 0)} failed"
 
 
-def _when(ts: float) -> str:
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
     return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 

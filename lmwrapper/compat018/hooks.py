@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any, cast
 from lmwrapper.core import extend
 from lmwrapper.engine.plan import as_prompt
 from lmwrapper.engine.predictor import LmPredictor
-from lmwrapper.store.db import CACHE_FILE_NAME, get_cache, get_cache_dir, prompt_key
+from lmwrapper.store.db import CACHE_FILE_NAME, get_cache, get_cache_dir
+from lmwrapper.store.keys import prompt_key
 
 if TYPE_CHECKING:
     from lmwrapper.core.prompt import LmPrediction, LmPrompt
@@ -146,8 +147,7 @@ def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]
 def remove_prompt_from_cache(lm: LmPredictor, prompt: LmPrompt | str) -> bool:
     """Delete every cached sample of `prompt` for `lm`; True if there was any."""
     key = prompt_key(as_prompt(prompt).canonical(), lm.identity_json())
-    with lm.cache.write() as conn:
-        return conn.execute("DELETE FROM predictions WHERE key = ?", (key,)).rowcount > 0
+    return lm.cache.delete_key(key) > 0
 
 
 def clear_cache(directory: str | os.PathLike[str] | None) -> int:

@@ -10,7 +10,6 @@ it. Kept apart from the running so each reads on its own.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -22,7 +21,9 @@ from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.store.db import SqlCache, canonical_json, key_of
+from lmwrapper.store.db import SqlCache
+from lmwrapper.store.keys import canonical_json, key_of
+from lmwrapper.store.rows import RowCodec, StoredSample
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -131,8 +132,7 @@ class Plan:
         self.cache: SqlCache | None = lm.cache if any(self.caches(p) for p in self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
         self.slots: dict[str, _Slot] = {}
-        # what every row of this predictor shares: stored in columns, not in each record
-        self.defaults = lm.record_defaults()
+        self.codec: RowCodec = lm.row_codec()  # how a cached row becomes a prediction and back
         with gc_paused():
             self.jobs = self._lookup(retry_errors)
         # The encoding the key was hashed from is the prompt the `prompts` table stores: kept
@@ -165,11 +165,15 @@ class Plan:
                 cached_keys.append(key)
         rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
         per_request = self.lm.max_samples_per_request
+        decode_into = self.codec.decode_into  # `decode_rows`, inlined: once per cached key
         jobs: list[Job] = []
         for key, n in need.items():
             samples = slots[key].samples
             if key in rows:
-                self.decode_rows(samples, first[key], rows[key], retry_errors)
+                prompt = first[key]
+                decode_into(samples, prompt, rows[key], retry_errors)
+                if prompt.response_format is not None:
+                    _finish(samples, rows[key])
             # all there: exactly 0..n-1 (fast); else a gap, such as a failed sample's error
             # row skipped by retry_errors, is missing even when later samples are cached
             if len(samples) < n or max(samples) >= n:
@@ -181,16 +185,12 @@ class Plan:
         return jobs
 
     def decode_rows(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
-                    rows: Sequence[tuple[int, str, bytes | None, bool]], retry_errors: bool) -> None:
-        """Cached `rows` of `prompt`'s key into `samples` (marked `was_cached`)."""
-        decode, from_record = _DECODER.raw_decode, LmPrediction.from_cache_record
-        for idx, value, blob, is_error in rows:
-            if is_error and retry_errors:
-                continue  # sent again; its answer replaces the error row
-            internals = self.lm.blob_to_internals(blob) if blob is not None else None
-            samples[idx] = from_record(decode(value)[0], prompt, internals, self.defaults)
-            if prompt.response_format is not None:  # parsed on read, never stored
-                samples[idx] = structured.finish(samples[idx])
+                    rows: Sequence[StoredSample], retry_errors: bool) -> None:
+        """Cached `rows` of `prompt`'s key into `samples` (marked `was_cached`); error rows
+        left out when `retry_errors` (sent again: the answer replaces the error row)."""
+        self.codec.decode_into(samples, prompt, rows, retry_errors)
+        if prompt.response_format is not None:
+            _finish(samples, rows)
 
     def uncached(self) -> tuple[list[LmPrompt], list[int]]:
         """The prompts still to send, one per key, and how many samples each lacks (a prompt
@@ -243,7 +243,12 @@ def routes_to_batch(lm: LmPredictor, window: CompletionWindow) -> bool:
     return window is CompletionWindow.BATCH_ANY and lm.supports_batch
 
 
-_DECODER = json.JSONDecoder()
+def _finish(samples: dict[int, LmPrediction], rows: Sequence[StoredSample]) -> None:
+    """Parse the answers just decoded from `rows` (a JSON response format is parsed on read,
+    never stored)."""
+    for idx, *_ in rows:
+        if idx in samples:
+            samples[idx] = structured.finish(samples[idx])
 
 
 def _split(indices: list[int], most: int | None) -> list[list[int]]:

@@ -10,7 +10,6 @@ front door imports.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
@@ -22,7 +21,9 @@ from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine import fork
-from lmwrapper.store.db import CacheRow, SqlCache, get_cache, identity_json, prompt_json
+from lmwrapper.store.db import SqlCache, get_cache
+from lmwrapper.store.keys import identity_json
+from lmwrapper.store.rows import CacheRow, RowCodec
 
 if TYPE_CHECKING:
     from lmwrapper.engine.run import Results, RunSummary
@@ -173,21 +174,15 @@ class LmPredictor:
     def internals_to_blob(self, internals: Any) -> bytes | None:
         return None
 
-    def record_defaults(self) -> dict[str, Any]:
-        """What every cache row of this predictor shares: stored in columns, not in each record."""
-        if self._record_defaults is None:
+    def row_codec(self) -> RowCodec:
+        """How this predictor's predictions are stored as cache rows (`lmwrapper.store.rows`)."""
+        if self._record_defaults is None:  # what every row shares: in columns, not in records
             self._record_defaults = {"provider": self.provider, "model": self.model_name()}
-        return self._record_defaults
+        return RowCodec(self._record_defaults, self.internals_to_blob, self.blob_to_internals)
 
     def cache_row(self, key: str, prediction: LmPrediction, canonical: str | None = None) -> CacheRow:
-        """`prediction` (one sample) as the cache row the engine or a batch collector stores;
-        `canonical`: the prompt's `canonical_json`, when the caller kept it from the key."""
-        p = prediction
-        defaults = self.record_defaults()
-        blob = self.internals_to_blob(p.internals) if p.internals is not None else None
-        value = _ENCODER.encode(p.cache_record(defaults))
-        return CacheRow(key, p.sample_index, defaults["provider"], defaults["model"],
-                        p.has_errors, value, blob, canonical or prompt_json(key, p.prompt))
+        """`prediction` (one sample) as the cache row to store (`RowCodec.row`)."""
+        return self.row_codec().row(key, prediction, canonical)
 
     def blob_to_internals(self, blob: bytes) -> Any:
         return None
@@ -261,9 +256,6 @@ class LmPredictor:
         """In a forked child: reopen the cache on first use instead of sharing the parent's."""
         fork.inherit(self.__dict__.get("_cache"))
         self._cache = None
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 # -- lmwrapper 0.18 names --

@@ -35,7 +35,7 @@ from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan, RunSummary, routes_to_batch
-from lmwrapper.store.db import CacheRow
+from lmwrapper.store.rows import CacheRow
 
 if TYPE_CHECKING:
     from lmwrapper.engine.predictor import LmPredictor
@@ -140,7 +140,7 @@ class Run:
                  and not (self.runner is not None and self.runner.stores_results))
         # popped: each key is emitted once, and what is stored needs no memory after
         pj = self.plan.prompt_jsons.pop(job.key, None)
-        rows = [self.lm.cache_row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
+        rows = [self.plan.codec.row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
         preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
             self._pending.append((job, preds, rows))

@@ -10,6 +10,10 @@ killed between any two steps finds its work on the next run. A line (key, first 
 is claimed in the database, in one transaction, before it is planned: a second process
 running the same prompts sees the claim and waits for that line instead of sending it again.
 
+Every statement on these tables is here: the runner, its collector, a provider's adapter
+and `lmwrapper batch` call the named methods of `Records`, and the claim transaction's
+(`Records.claiming()`), never SQL of their own.
+
 Ownership: a line or batch is owned by one runner (`owner` = host:pid:token). A runner
 takes over work whose owner is gone (same host, process dead; or another host silent for
 `stale_s`); work of a live owner is only watched.
@@ -25,12 +29,17 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from lmwrapper.store.db import SqlCache
+from lmwrapper.store.db import SqlCache, insert_rows
+from lmwrapper.store.rows import CacheRow
 
+# (custom_id, key, first_sample, n, prompt_json) of a line to claim
+NewLine = tuple[str, str, int, int, str]
+# (state, error, attempts, custom_id): a line's fate after its batch was collected
+LineUpdate = tuple[str, str | None, int, str]
 LIVE_LINE_STATES = ("claimed", "planned")
 PRE_SUBMIT_STATES = ("planned", "uploaded")
 _CHUNK = 20_000
@@ -113,6 +122,18 @@ class LineRow:
         return range(self.first_sample, self.first_sample + self.n)
 
 
+@dataclass(frozen=True)
+class JobRow:
+    """A run that submitted something (`batch_jobs`); `identity`: its predictor's identity JSON."""
+
+    job_id: str
+    provider: str
+    model: str
+    identity: str
+    owner: str | None
+    created_at: float | None = None  # when first recorded (None: not read from the file)
+
+
 @dataclass
 class BatchRow:
     uid: str
@@ -129,11 +150,17 @@ class BatchRow:
     updated_at: float
 
 
+_JOB_COLS = "job_id, provider, model, identity, owner, created_at"
 _BATCH_COLS = ("uid, job_id, state, owner, input_path, file_id, remote_id, remote_status, "
                "lines, tokens, error, updated_at")
 # a line's claim is as old as its job (lines are claimed in the job's first transaction)
 _LINE_COLS = ("custom_id, key, first_sample, n, state, l.owner, uid, attempts, error, "
               "(SELECT created_at FROM batch_jobs j WHERE j.job_id = l.job_id)")
+# The waiting lines a runner acts on (`Records.lines_to_look_at`): every loop looks at each
+# waiting line, and most (planned into a submitted batch, or claimed by it) need nothing.
+_NEEDS_A_LOOK = ("state IN ('done', 'failed') OR (state = 'claimed' AND l.owner IS NOT ?) OR "
+                 "(state = 'planned' AND uid IS NOT NULL AND uid NOT IN "
+                 "(SELECT uid FROM batch_batches WHERE state = 'submitted'))")
 
 
 class Records:
@@ -142,95 +169,175 @@ class Records:
     def __init__(self, cache: SqlCache) -> None:
         self.cache = cache
 
-    @contextmanager
-    def durable(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction committed with `synchronous=FULL`: on disk before we go on
-        (a record must survive a power cut before the provider is told anything)."""
-        with self.cache._lock:  # re-entrant: write() takes it again
-            conn = self.cache._conn
-            conn.execute("PRAGMA synchronous = FULL")  # cannot change inside a transaction
-            try:
-                with self.cache.write() as c:
-                    yield c
-            finally:
-                conn.execute("PRAGMA synchronous = NORMAL")
+    def _durable(self) -> AbstractContextManager[sqlite3.Connection]:
+        # a record must be on disk before the provider is told anything
+        return self.cache.durable_write()
 
-    def read(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        with self.cache._lock:
-            return self.cache._conn.execute(sql, tuple(args)).fetchall()
+    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.cache.query(sql, args)
+
+    @contextmanager
+    def claiming(self) -> Iterator[Claiming]:
+        """`with records.claiming() as tx:` — a runner's claim of lines, in one transaction.
+
+        Not durable: nothing is sent for a claim before its batch is recorded (`add_batch`)
+        in a `synchronous=FULL` transaction, whose sync puts every earlier commit on disk
+        with it. A power cut before then loses claims of lines nobody has sent."""
+        with self.cache.write() as c:
+            yield Claiming(c)
+
+    # -- jobs -------------------------------------------------------------------------------
+    def jobs(self) -> list[JobRow]:
+        """Every job, oldest first."""
+        return [JobRow(*r) for r in self._read(
+            f"SELECT {_JOB_COLS} FROM batch_jobs ORDER BY created_at")]
+
+    def job(self, job_id: str) -> JobRow | None:
+        rows = self._read(f"SELECT {_JOB_COLS} FROM batch_jobs WHERE job_id = ?", (job_id,))
+        return JobRow(*rows[0]) if rows else None
+
+    def line_counts(self, job_id: str) -> dict[str, int]:
+        """The job's lines by state (claimed, planned, done, failed)."""
+        return dict(self._read("SELECT state, count(*) FROM batch_lines WHERE job_id = ? "  # type: ignore[arg-type]
+                               "GROUP BY state", (job_id,)))
+
+    def open_lines(self, job_id: str) -> list[tuple[str, int, int, str]]:
+        """(key, first_sample, n, prompt_json) of the job's lines not answered yet."""
+        return [tuple(r) for r in self._read(  # type: ignore[misc]
+            "SELECT key, first_sample, n, prompt FROM batch_lines "
+            "WHERE job_id = ? AND state IN ('claimed', 'planned')", (job_id,))]
 
     # -- lines ------------------------------------------------------------------------------
-    def lines_for_keys(self, c: sqlite3.Connection, keys: list[str]) -> dict[str, list[LineRow]]:
-        """Live lines (claimed / planned) of `keys`, with a few queries in all."""
-        out: dict[str, list[LineRow]] = {}
-        q = (f"SELECT {_LINE_COLS} FROM batch_lines l WHERE key IN "
-             "(SELECT value FROM json_each(?)) AND state IN ('claimed', 'planned')")
-        for chunk in _chunks(keys):
-            for row in c.execute(q, (json.dumps(chunk),)):
-                line = LineRow(*row)
-                out.setdefault(line.key, []).append(line)
-        return out
-
-    def cached_samples(self, c: sqlite3.Connection, keys: list[str]) -> dict[str, set[int]]:
-        out: dict[str, set[int]] = {}
-        q = "SELECT key, sample_index FROM predictions WHERE key IN (SELECT value FROM json_each(?))"
-        for chunk in _chunks(keys):
-            for key, idx in c.execute(q, (json.dumps(chunk),)):
-                out.setdefault(key, set()).add(idx)
-        return out
-
-    def lines_by_id(self, custom_ids: list[str], where: str = "", args: tuple[Any, ...] = ()
-                    ) -> list[LineRow]:
+    def _lines_by_id(self, custom_ids: list[str], where: str = "", args: tuple[Any, ...] = ()
+                     ) -> list[LineRow]:
         """The lines of `custom_ids` (those matching the SQL condition `where`, if given)."""
         q = (f"SELECT {_LINE_COLS} FROM batch_lines l WHERE custom_id IN "
              f"(SELECT value FROM json_each(?)){f' AND ({where})' if where else ''}")
         out = []
         for chunk in _chunks(custom_ids):
-            out += [LineRow(*r) for r in self.read(q, (json.dumps(chunk), *args))]
+            out += [LineRow(*r) for r in self._read(q, (json.dumps(chunk), *args))]
         return out
+
+    def claimed_lines(self, custom_ids: list[str], owner: str) -> list[LineRow]:
+        """Of `custom_ids`, the lines claimed (not planned into a batch) by `owner`."""
+        return self._lines_by_id(custom_ids, "state = 'claimed' AND l.owner = ?", (owner,))
+
+    def lines_to_look_at(self, custom_ids: list[str], owner: str) -> list[LineRow]:
+        """Of `custom_ids` (lines `owner` waits for), those it must act on: finished ones,
+        ones claimed by another runner, ones planned into a batch not submitted yet."""
+        return self._lines_by_id(custom_ids, _NEEDS_A_LOOK, (owner,))
+
+    def take_line(self, custom_id: str, owner: str) -> None:
+        """Make `owner` the owner of a claimed line whose owner is gone (durably)."""
+        with self._durable() as c:
+            c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ? AND state = 'claimed'",
+                      (owner, custom_id))
 
     def batches_of(self, custom_ids: list[str]) -> set[str]:
         """The batches (uids) holding `custom_ids`: a few queries, no row objects, however
         many lines a job waits for."""
         q = ("SELECT DISTINCT uid FROM batch_lines WHERE custom_id IN (SELECT value FROM "
              "json_each(?)) AND uid IS NOT NULL")
-        return {uid for chunk in _chunks(custom_ids) for (uid,) in self.read(q, (json.dumps(chunk),))}
-
-    def set_planned(self, c: sqlite3.Connection, uid: str, custom_ids: list[str]) -> None:
-        """Mark `custom_ids` planned into batch `uid` (one statement per 20,000 lines)."""
-        for chunk in _chunks(custom_ids):
-            c.execute("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id IN "
-                      "(SELECT value FROM json_each(?))", (uid, json.dumps(chunk)))
+        return {uid for chunk in _chunks(custom_ids) for (uid,) in self._read(q, (json.dumps(chunk),))}
 
     def line_prompts(self, uid: str) -> list[tuple[str, str, int, int, str, int]]:
         """(custom_id, key, first_sample, n, prompt_json, attempts) of a batch's lines."""
-        return [tuple(r) for r in self.read(  # type: ignore[misc]
+        return [tuple(r) for r in self._read(  # type: ignore[misc]
             "SELECT custom_id, key, first_sample, n, prompt, attempts FROM batch_lines "
             "WHERE uid = ? AND state = 'planned'", (uid,))]
 
     # -- batches ----------------------------------------------------------------------------
     def batch(self, uid: str) -> BatchRow | None:
-        rows = self.read(f"SELECT {_BATCH_COLS} FROM batch_batches WHERE uid = ?", (uid,))
+        rows = self._read(f"SELECT {_BATCH_COLS} FROM batch_batches WHERE uid = ?", (uid,))
         return BatchRow(*rows[0]) if rows else None
 
     def batches(self, uids: Iterable[str]) -> list[BatchRow]:
         q = f"SELECT {_BATCH_COLS} FROM batch_batches WHERE uid IN (SELECT value FROM json_each(?))"
-        return [BatchRow(*r) for r in self.read(q, (json.dumps(sorted(set(uids))),))]
+        return [BatchRow(*r) for r in self._read(q, (json.dumps(sorted(set(uids))),))]
 
     def job_batches(self, job_id: str) -> list[BatchRow]:
-        return [BatchRow(*r) for r in self.read(
+        return [BatchRow(*r) for r in self._read(
             f"SELECT {_BATCH_COLS} FROM batch_batches WHERE job_id = ? ORDER BY created_at",
             (job_id,))]
+
+    def submitted_tokens(self, owner: str) -> tuple[int, int]:
+        """(enqueued tokens, batches) of `owner`'s batches at the provider, not finished."""
+        rows = self._read("SELECT coalesce(sum(tokens), 0), count(*) FROM batch_batches "
+                          "WHERE owner = ? AND state = 'submitted'", (owner,))
+        return int(rows[0][0]), int(rows[0][1])
+
+    def collected_batches(self, provider: str) -> list[BatchRow]:
+        """`provider`'s batches whose answers are stored but whose files may be left."""
+        return [BatchRow(*r) for r in self._read(
+            f"SELECT {_BATCH_COLS} FROM batch_batches WHERE state = 'collected' AND provider = ?",
+            (provider,))]
+
+    def uploaded_batches(self, provider: str, model: str) -> list[BatchRow]:
+        """Batches of `model` recorded as about to be created (uploaded, no remote id yet)."""
+        return [BatchRow(*r) for r in self._read(
+            f"SELECT {_BATCH_COLS} FROM batch_batches WHERE provider = ? AND model = ? "
+            "AND state = 'uploaded'", (provider, model))]
+
+    def remote_ids(self) -> set[str]:
+        """The provider's ids of every batch recorded in this file."""
+        return {r[0] for r in self._read(
+            "SELECT remote_id FROM batch_batches WHERE remote_id IS NOT NULL")}
+
+    def add_batch(self, job: JobRow, uid: str, input_path: str, lines: int, tokens: int,
+                  nbytes: int, custom_ids: list[str]) -> None:
+        """Record batch `uid` of `job` (planned, owned by the job's owner) and mark its lines
+        planned into it: one durable transaction, before anything is uploaded."""
+        now = time.time()
+        with self._durable() as c:
+            _record_job(c, job)
+            c.execute("INSERT INTO batch_batches (uid, job_id, provider, model, state, owner, "
+                      "input_path, lines, tokens, bytes, created_at, updated_at) "
+                      "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
+                      (uid, job.job_id, job.provider, job.model, job.owner, input_path, lines,
+                       tokens, nbytes, now, now))
+            for chunk in _chunks(custom_ids):  # one statement per 20,000 lines
+                c.execute("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id IN "
+                          "(SELECT value FROM json_each(?))", (uid, json.dumps(chunk)))
+
+    def fail_batch(self, uid: str, line_error: str, batch_error: str, *,
+                   only_submitted: bool = False) -> None:
+        """Fail batch `uid`'s waiting lines with `line_error` (not cached: a rerun sends them
+        again) and mark it done with `batch_error` (if still submitted, with `only_submitted`)."""
+        with self._durable() as c:
+            c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
+                      "state = 'planned'", (line_error, uid))
+            c.execute("UPDATE batch_batches SET state = 'done', error = ?, updated_at = ? "
+                      "WHERE uid = ?" + (" AND state = 'submitted'" if only_submitted else ""),
+                      (batch_error, time.time(), uid))
+
+    def collected(self, uid: str, rows: Iterable[CacheRow], updates: Iterable[LineUpdate],
+                  owner: str, remote_status: str | None, error_code: str | None) -> bool:
+        """Store a finished batch's `rows` (with their prompts), give each line its next state
+        and mark the batch collected: one durable transaction, so a crash leaves either
+        nothing (the results are read again) or all of it. False (nothing written) when the
+        batch is no longer submitted: another process collected it first."""
+        with self._durable() as c:
+            state = c.execute("SELECT state FROM batch_batches WHERE uid = ?", (uid,)).fetchone()
+            if state is None or state[0] != "submitted":
+                return False
+            now = time.time()
+            insert_rows(c, rows)  # SqlCache.put_many's work, inside this transaction
+            c.executemany("UPDATE batch_lines SET state = ?, error = ?, attempts = ?, uid = CASE "
+                          "WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ?",
+                          [(st, err, att, st, owner, cid) for st, err, att, cid in updates])
+            c.execute("UPDATE batch_batches SET state = 'collected', remote_status = ?, error = ?, "
+                      "updated_at = ? WHERE uid = ?", (remote_status, error_code, now, uid))
+        return True
 
     def set_batch(self, uid: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
         cols = ", ".join(f"{k} = ?" for k in fields)
-        with self.durable() as c:
+        with self._durable() as c:
             c.execute(f"UPDATE batch_batches SET {cols} WHERE uid = ?", (*fields.values(), uid))
 
     def take_batch(self, uid: str, owner: str, stale_s: float) -> bool:
         """Make `owner` the owner of a batch not yet submitted whose owner is gone."""
-        with self.durable() as c:
+        with self._durable() as c:
             row = c.execute("SELECT state, owner, updated_at FROM batch_batches WHERE uid = ?",
                             (uid,)).fetchone()
             if row is None or row[0] not in PRE_SUBMIT_STATES:
@@ -240,6 +347,52 @@ class Records:
             c.execute("UPDATE batch_batches SET owner = ?, updated_at = ? WHERE uid = ?",
                       (owner, time.time(), uid))
             return True
+
+
+class Claiming:
+    """What a runner reads and writes while it claims lines: one transaction
+    (`Records.claiming()`), so two processes never claim the same samples."""
+
+    def __init__(self, c: sqlite3.Connection) -> None:
+        self._c = c
+
+    def live_lines(self, keys: list[str]) -> dict[str, list[LineRow]]:
+        """Live lines (claimed / planned) of `keys`, with a few queries in all."""
+        out: dict[str, list[LineRow]] = {}
+        q = (f"SELECT {_LINE_COLS} FROM batch_lines l WHERE key IN "
+             "(SELECT value FROM json_each(?)) AND state IN ('claimed', 'planned')")
+        for chunk in _chunks(keys):
+            for row in self._c.execute(q, (json.dumps(chunk),)):
+                line = LineRow(*row)
+                out.setdefault(line.key, []).append(line)
+        return out
+
+    def cached_samples(self, keys: list[str]) -> dict[str, set[int]]:
+        """The sample indices the cache holds for `keys`."""
+        out: dict[str, set[int]] = {}
+        q = "SELECT key, sample_index FROM predictions WHERE key IN (SELECT value FROM json_each(?))"
+        for chunk in _chunks(keys):
+            for key, idx in self._c.execute(q, (json.dumps(chunk),)):
+                out.setdefault(key, set()).add(idx)
+        return out
+
+    def take_line(self, custom_id: str, owner: str) -> None:
+        """Make `owner` the owner of a claimed line (read in this transaction) whose owner is gone."""
+        self._c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ?", (owner, custom_id))
+
+    def add_lines(self, job: JobRow, lines: Iterable[NewLine]) -> None:
+        """Record `job` (once) and claim `lines` for its owner."""
+        _record_job(self._c, job)
+        self._c.executemany(
+            "INSERT INTO batch_lines (custom_id, job_id, key, first_sample, n, prompt, state, "
+            "owner) VALUES (?, ?, ?, ?, ?, ?, 'claimed', ?)",
+            [(cid, job.job_id, key, first, n, prompt, job.owner) for cid, key, first, n, prompt in lines])
+
+
+def _record_job(c: sqlite3.Connection, job: JobRow) -> None:
+    """The job's row, written by its first transaction (later ones leave it as it is)."""
+    c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?, ?)",
+              (job.job_id, job.provider, job.model, job.identity, time.time(), job.owner))
 
 
 def _chunks(items: list[str]) -> Iterator[list[str]]:

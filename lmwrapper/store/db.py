@@ -2,12 +2,13 @@
 
 A row is one sample of one prompt: `(key, sample_index)` → the prediction as JSON, plus an
 optional blob (model internals as an .npz without pickle). The key is the sha256 of the
-prompt's canonical JSON, the model's identity and `KEY_SCHEMA_VERSION` (see `prompt_key`).
+prompt's canonical JSON, the model's identity and `KEY_SCHEMA_VERSION` (`store/keys.py`); a
+row's columns and how a prediction becomes one are `store/rows.py`'s.
 
 WAL journaling, a busy timeout and `BEGIN IMMEDIATE` writes let several processes share one
 file without "database is locked"; every write is one transaction, so a process killed at
 any moment leaves only whole rows behind. The schema only grows, by the named migrations in
-`MIGRATIONS`.
+`store/migrations.py`.
 
 A file that is not a cache of ours is never changed: opening checks its header (a SQLite
 database, complete) and its tables (empty, or ours) before anything is written, and every
@@ -17,7 +18,6 @@ the file and the fix.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import operator
 import os
@@ -27,11 +27,10 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lmwrapper.store.batch_schema import m0002_batch_jobs
+from lmwrapper.store import migrations
 from lmwrapper.store.cache_file import (
     ELSEWHERE,
     LOCK_TIMEOUT_ENV,
@@ -44,11 +43,19 @@ from lmwrapper.store.cache_file import (
 )
 from lmwrapper.store.fsinfo import warn_if_network_fs
 
-if TYPE_CHECKING:
-    from lmwrapper.core.prompt import LmPrompt
+# The names below lived here before keys.py, rows.py and migrations.py took them: imported
+# from here by code and scripts written before (`lmwrapper.sqlcache` re-exports this module).
+from lmwrapper.store.keys import (  # noqa: F401
+    KEY_SCHEMA_VERSION,
+    canonical_json,
+    identity_json,
+    key_of,
+    prompt_json,
+    prompt_key,
+)
+from lmwrapper.store.migrations import MIGRATIONS
+from lmwrapper.store.rows import CacheRow, exported
 
-# 2: named entries, defaults left out (1 hashed the values by position).
-KEY_SCHEMA_VERSION = 2
 CACHE_FILE_NAME = "lmwrapper.sqlite"
 _LOOKUP_CHUNK = 20_000
 
@@ -78,38 +85,6 @@ def get_cache_dir() -> Path:
     return cwd / "cache"
 
 
-# One encoder for every key: json.dumps with options builds a new encoder per call.
-_CANONICAL = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, check_circular=False
-)
-
-
-def prompt_key(canonical_prompt: dict[str, Any], model_identity_json: str) -> str:
-    """The cache key: sha256 over key-schema version, model identity and canonical prompt.
-
-    The prompt is encoded as named entries, key-sorted, nested dicts too (chat turns,
-    response formats): reordering fields in code does not move a key, and since
-    `LmPrompt.canonical()` leaves out fields at their default, neither does adding a field
-    with a default. A change in what a value *means* still needs a bump of
-    `KEY_SCHEMA_VERSION`; `tests/test_cache_key.py` pins golden keys so no change slips by.
-    """
-    return key_of(_CANONICAL.encode(canonical_prompt), model_identity_json)
-
-
-def canonical_json(prompt: LmPrompt) -> str:
-    """The prompt's canonical form as the key hashes it (`key_of`) and the `prompts` table
-    stores it: one encoding serves both (no metadata; fields at their default left out, so
-    `{"kind":"text","max_tokens":5,"text":"Hi"}` is 40 bytes where every field takes 270)."""
-    return _CANONICAL.encode(prompt.canonical())
-
-
-def key_of(canonical: str, model_identity_json: str) -> str:
-    """`prompt_key` of a prompt already encoded by `canonical_json`."""
-    return hashlib.sha256(
-        f"{KEY_SCHEMA_VERSION}\x1f{model_identity_json}\x1f{canonical}".encode()
-    ).hexdigest()
-
-
 def _model_filter(where: list[str], args: list[Any], table: str, model: str | None,
                   provider: str | None) -> None:
     """The conditions for rows of `model` of `provider` (either None: any), added to a query."""
@@ -117,42 +92,6 @@ def _model_filter(where: list[str], args: list[Any], table: str, model: str | No
         if value is not None:
             where.append(f"{table}{column} = ?")
             args.append(value)
-
-
-def identity_json(identity: dict[str, Any]) -> str:
-    return _CANONICAL.encode(identity)
-
-
-_last_prompt: tuple[str, str] = ("", "")
-
-
-def prompt_json(key: str, prompt: LmPrompt) -> str:
-    """`canonical_json(prompt)`, for a writer that did not keep it from computing `key`.
-
-    Encoded once per key: the samples of one prompt arrive one after another, so a one-entry
-    memo suffices (a tuple swap is atomic, so concurrent backend threads are safe).
-    """
-    global _last_prompt
-    last = _last_prompt
-    if last[0] == key:
-        return last[1]
-    text = canonical_json(prompt)
-    _last_prompt = (key, text)
-    return text
-
-
-@dataclass(frozen=True)
-class CacheRow:
-    key: str
-    sample_index: int
-    provider: str
-    model: str
-    is_error: bool
-    value: str
-    blob: bytes | None = None
-    # The prompt's canonical JSON (`canonical_json`: what the key hashed), stored once per
-    # key in `prompts` so a person can read what was asked; None stores none (old writers).
-    prompt_json: str | None = None
 
 
 def insert_rows(c: sqlite3.Connection, rows: Iterable[CacheRow]) -> None:
@@ -177,52 +116,6 @@ def insert_rows(c: sqlite3.Connection, rows: Iterable[CacheRow]) -> None:
 
 
 _ROW_ORDER = operator.itemgetter(0, 1)  # (key, sample_index)
-
-
-# Each migration gets a sqlite_utils.Database inside the open BEGIN IMMEDIATE transaction
-# (sqlite-utils nests its own work as savepoints), so concurrent openers apply it once.
-def _m0001_predictions(db: Any) -> None:
-    # WITHOUT ROWID: a lookup by (key, sample_index) is one b-tree search, not two; it halves
-    # the cost of serving cached predictions. sqlite-utils' create() cannot say that.
-    db.execute(
-        """CREATE TABLE predictions (
-            key TEXT NOT NULL,
-            sample_index INTEGER NOT NULL,
-            provider TEXT NOT NULL,
-            model TEXT NOT NULL,
-            created_at REAL NOT NULL,
-            is_error INTEGER NOT NULL DEFAULT 0,
-            value TEXT NOT NULL,
-            blob BLOB,
-            PRIMARY KEY (key, sample_index)
-        ) WITHOUT ROWID"""
-    )
-    db["predictions"].create_index(["created_at"])
-    db["predictions"].create_index(["model"])
-
-
-# 0003, not 0002: the batch engine's `0002_batch_jobs` comes first. Names, not numbers, are
-# what `_migrations` records, so the order of merging the two does not matter to a file.
-def _m0003_prompts(db: Any) -> None:
-    # One row per key, not per sample: the prompt is what the key was hashed from, so a key
-    # never needs a second prompt. Rows written before this migration simply have none.
-    db.execute("CREATE TABLE prompts (key TEXT PRIMARY KEY, prompt TEXT NOT NULL) WITHOUT ROWID")
-
-
-def _m0004_claims(db: Any) -> None:
-    # A live run's hold on a key it is about to send (lmwrapper.store.claims): another process on
-    # this file waits for that key's answer instead of paying for it a second time.
-    db.execute("CREATE TABLE claims (key TEXT PRIMARY KEY, owner TEXT NOT NULL, "
-               "expires REAL NOT NULL) WITHOUT ROWID")
-    db.execute("CREATE INDEX claims_owner ON claims (owner)")
-
-
-MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
-    ("0001_predictions", _m0001_predictions),
-    ("0002_batch_jobs", m0002_batch_jobs),
-    ("0003_prompts", _m0003_prompts),
-    ("0004_claims", _m0004_claims),
-]
 
 
 class SqlCache:
@@ -269,7 +162,7 @@ class SqlCache:
             return
         if "_migrations" in tables and "predictions" in tables:
             try:
-                applied = {r[0] for r in c.execute("SELECT name FROM _migrations")}
+                applied = migrations.applied(c)
             except sqlite3.OperationalError:  # a _migrations table of another shape
                 applied = set()
             if applied & {name for name, _ in MIGRATIONS}:
@@ -280,19 +173,13 @@ class SqlCache:
             f"not an lmwrapper cache; lmwrapper left it untouched. Move it elsewhere, {ELSEWHERE}.")
 
     def _migrate(self) -> None:
-        import sqlite_utils  # 0.3 s to import: only when a cache is actually opened
+        import sqlite_utils  # noqa: F401  0.3 s to import: loaded before the lock is taken
 
         # Always one write transaction, even with nothing to migrate: a file that another
         # process keeps locked is found here, before a run spends anything.
         with self.write() as c:
             self._check_ours(c)  # again under the lock: another program may have been first
-            c.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-            done = {r[0] for r in c.execute("SELECT name FROM _migrations")}
-            db = sqlite_utils.Database(c)
-            for name, apply in MIGRATIONS:
-                if name not in done:
-                    apply(db)
-                    c.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+            migrations.apply(c)
 
     @contextmanager
     def _named_errors(self) -> Iterator[None]:
@@ -339,6 +226,23 @@ class SqlCache:
         """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock."""
         return _WriteTxn(self)
 
+    @contextmanager
+    def durable_write(self) -> Iterator[sqlite3.Connection]:
+        """`write()` committed with `synchronous=FULL`: on disk before we go on (a batch
+        record must survive a power cut before the provider is told anything)."""
+        with self._lock:  # re-entrant: write() takes it again
+            self._conn.execute("PRAGMA synchronous = FULL")  # cannot change inside a transaction
+            try:
+                with self.write() as c:
+                    yield c
+            finally:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+
+    def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one read statement, under the lock (for the store's own modules)."""
+        with self._lock:
+            return self._conn.execute(sql, tuple(args)).fetchall()
+
     def get_many(self, keys: Sequence[str]) -> dict[str, list[tuple[int, str, bytes | None, bool]]]:
         """Rows for `keys`: key → [(sample_index, value_json, blob, is_error)], a few queries in all."""
         found: dict[str, list[tuple[int, str, bytes | None, bool]]] = {}
@@ -359,6 +263,11 @@ class SqlCache:
             return
         with self._named_errors(), self.write() as c:
             insert_rows(c, rows)
+
+    def delete_key(self, key: str) -> int:
+        """Delete every sample stored under `key`; returns how many rows."""
+        with self.write() as c:
+            return c.execute("DELETE FROM predictions WHERE key = ?", (key,)).rowcount
 
     def stats(self) -> dict[str, Any]:
         """Rows, errors, bytes on disk, and per model: rows, dates and `spent_usd` (the sum of
@@ -436,17 +345,12 @@ class SqlCache:
 
     @staticmethod
     def _records(rows: list[tuple[Any, ...]]) -> Iterator[dict[str, Any]]:
-        from lmwrapper.core.prompt import LmPrediction
-
         for key, idx, provider, model, created, is_error, value, has_blob, prompt in rows:
-            pred = LmPrediction.from_cache_record(
-                json.loads(value), prompt=None,  # type: ignore[arg-type]  # given apart, below
-                defaults={"provider": provider, "model": model})
             yield {"key": key, "sample_index": idx, "provider": provider, "model": model,
                    "created_at": created, "is_error": bool(is_error),
                    "has_internals": bool(has_blob),
                    "prompt": json.loads(prompt) if prompt is not None else None,
-                   "prediction": pred.to_dict(include_prompt=False)}
+                   "prediction": exported(value, provider, model)}
 
     def integrity_check(self) -> str:
         with self._lock, self._named_errors():

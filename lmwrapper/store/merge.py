@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from lmwrapper.core.errors import ConfigurationError
-from lmwrapper.store.db import CACHE_FILE_NAME, MIGRATIONS, SqlCache
+from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache
+from lmwrapper.store.migrations import MIGRATIONS
 
 CHUNK_ROWS = 20_000
 MAX_CONFLICTS_LISTED = 1_000

@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.core.prompt import LmPrompt
-from lmwrapper.store.db import prompt_key
+from lmwrapper.store.keys import prompt_key
 
 if TYPE_CHECKING:
     from lmwrapper.engine.predictor import LmPredictor

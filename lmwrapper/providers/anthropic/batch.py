@@ -202,17 +202,13 @@ class ClaudeBatchAdapter:
         """uid → (requests, when recorded) of our batches recorded as about to be created."""
         from lmwrapper.store.batch_records import Records
 
-        rows = Records(self.lm.cache).read(
-            "SELECT uid, lines, updated_at FROM batch_batches WHERE provider = ? AND model = ? "
-            "AND state = 'uploaded'", (self.provider, self.model))
-        return {uid: (int(lines), float(at)) for uid, lines, at in rows}
+        return {b.uid: (b.lines, b.updated_at)
+                for b in Records(self.lm.cache).uploaded_batches(self.provider, self.model)}
 
     def _known_remote_ids(self) -> set[str]:
         from lmwrapper.store.batch_records import Records
 
-        rows = Records(self.lm.cache).read(
-            "SELECT remote_id FROM batch_batches WHERE remote_id IS NOT NULL")
-        return {r[0] for r in rows}
+        return Records(self.lm.cache).remote_ids()
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, fn: Any) -> Any:

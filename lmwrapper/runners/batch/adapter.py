@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from lmwrapper.core.contract import Backend
 from lmwrapper.core.errors import LmWrapperError, TransientProviderError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.store.db import CacheRow
+from lmwrapper.store.rows import CacheRow, RowCodec
 
 # running: validating / in progress / finalizing / cancelling; the rest are terminal.
 State = Literal["running", "completed", "expired", "cancelled", "failed"]
@@ -155,4 +155,8 @@ class BatchBackend(Backend, Protocol):
     def cache_row(self, key: str, prediction: LmPrediction,
                   canonical: str | None = None) -> CacheRow:
         """One sample as the cache row the collector stores with its line."""
+        ...
+
+    def row_codec(self) -> RowCodec:
+        """How its predictions become cache rows and back (the store's one codec)."""
         ...

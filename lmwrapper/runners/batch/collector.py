@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lmwrapper.core.contract import NO_CACHE_PREFIX
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.runners.batch.adapter import LineResult, RemoteBatch
-from lmwrapper.store.batch_records import owner_alive
-from lmwrapper.store.db import CacheRow, insert_rows
+from lmwrapper.store.batch_records import LineUpdate, owner_alive
+from lmwrapper.store.rows import CacheRow
 
 if TYPE_CHECKING:
     from lmwrapper.runners.batch.runner import BatchRunner
@@ -84,11 +83,12 @@ def _stop_if_fatal(runner: BatchRunner, remote: RemoteBatch,
 
 def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, int, int, str, int]],
           prompts: dict[str, LmPrompt], results: dict[str, LineResult]
-          ) -> tuple[Answered, list[CacheRow], list[tuple[Any, ...]]]:
+          ) -> tuple[Answered, list[CacheRow], list[LineUpdate]]:
     """Each line's answers, rows to store and next state, from the batch's result lines."""
     answered: Answered = {}
     rows: list[CacheRow] = []
-    updates: list[tuple[Any, ...]] = []
+    updates: list[LineUpdate] = []
+    codec = runner.lm.row_codec()
     for cid, key, first, n, _, attempts in lines:
         r = results.get(cid)
         if r is not None and (r.outcome == "permanent" or
@@ -97,7 +97,7 @@ def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, 
                                           batch_id=remote.id))
                      for i, p in enumerate(_predictions(runner, r, prompts[cid], n))]
             if not key.startswith(NO_CACHE_PREFIX):  # cache=False: answered, never stored
-                rows += [runner.lm.cache_row(key, p) for _, p in preds]
+                rows += [codec.row(key, p) for _, p in preds]
             answered[cid] = (key, preds)
             updates.append(("done", None, attempts, cid))
         else:
@@ -114,7 +114,7 @@ def _predictions(runner: BatchRunner, r: LineResult, prompt: LmPrompt, n: int) -
 
 
 def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | None,
-                   attempts: int, cid: str, alone: bool) -> tuple[Any, ...]:
+                   attempts: int, cid: str, alone: bool) -> LineUpdate:
     """The line's next state; `alone`: it was the batch's only line (cannot split further)."""
     s = runner.settings
     if remote.state == "failed":
@@ -135,19 +135,10 @@ def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | Non
 
 
 def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[CacheRow],
-            updates: list[tuple[Any, ...]], batch_tokens: int) -> bool:
-    with runner.records.durable() as c:
-        state = c.execute("SELECT state FROM batch_batches WHERE uid = ?", (uid,)).fetchone()
-        if state is None or state[0] != "submitted":
-            return False
-        now = time.time()
-        insert_rows(c, rows)  # SqlCache.put_many's work, inside this transaction
-        c.executemany("UPDATE batch_lines SET state = ?, error = ?, attempts = ?, "
-                      "uid = CASE WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ?",
-                      [(st, err, att, st, runner.owner, cid) for st, err, att, cid in updates])
-        c.execute("UPDATE batch_batches SET state = 'collected', remote_status = ?, error = ?, "
-                  "updated_at = ? WHERE uid = ?",
-                  (remote.provider_status, remote.error_code, now, uid))
+            updates: list[LineUpdate], batch_tokens: int) -> bool:
+    if not runner.records.collected(uid, rows, updates, runner.owner, remote.provider_status,
+                                    remote.error_code):
+        return False
     if remote.error_code == TOKEN_LIMIT:
         import dataclasses
 
@@ -159,7 +150,7 @@ def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[Cache
     return True
 
 
-def _log(remote: RemoteBatch, uid: str, updates: list[tuple[Any, ...]]) -> None:
+def _log(remote: RemoteBatch, uid: str, updates: list[LineUpdate]) -> None:
     states = [u[0] for u in updates]
     log.info("batch %s (%s) %s: %d answered, %d to resend, %d failed", remote.id, uid,
              remote.provider_status, states.count("done"), states.count("claimed"),
@@ -185,18 +176,15 @@ def _clean_up(runner: BatchRunner, uid: str, remote: RemoteBatch, input_path: st
 
 def sweep(runner: BatchRunner) -> None:
     """Delete the files of batches collected by a run that died before deleting them."""
-    rows = runner.records.read(
-        "SELECT uid, remote_id, owner, updated_at, input_path FROM batch_batches "
-        "WHERE state = 'collected' AND provider = ?", (runner.adapter.provider,))
-    for uid, remote_id, owner, updated_at, input_path in rows:
-        if owner != runner.owner and owner_alive(owner, updated_at, runner.settings.stale_s):
+    for b in runner.records.collected_batches(runner.adapter.provider):
+        if b.owner != runner.owner and owner_alive(b.owner, b.updated_at, runner.settings.stale_s):
             continue
         try:
-            remote = runner.adapter.retrieve(remote_id)
+            remote = runner.adapter.retrieve(b.remote_id)  # type: ignore[arg-type]  # collected: it has one
         except LmWrapperError as e:
-            log.warning("batch %s: cannot look up its files to delete them (%s)", remote_id, e)
+            log.warning("batch %s: cannot look up its files to delete them (%s)", b.remote_id, e)
             continue
-        _clean_up(runner, uid, remote, input_path)
+        _clean_up(runner, b.uid, remote, b.input_path)
 
 
 def _prompt(runner: BatchRunner, key: str, prompt_json: str) -> LmPrompt:

@@ -19,7 +19,6 @@ import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from lmwrapper.core.contract import Emit, Job, ShouldStop
 from lmwrapper.core.errors import ConfigurationError, LmWrapperError, TransientProviderError
@@ -39,7 +38,10 @@ from lmwrapper.runners.batch.progress import JobProgress
 from lmwrapper.runners.batch.settings import BatchSettings
 from lmwrapper.store.batch_records import (
     PRE_SUBMIT_STATES,
+    Claiming,
+    JobRow,
     LineRow,
+    NewLine,
     Records,
     new_id,
     new_owner,
@@ -56,11 +58,6 @@ MAX_COLLECT_FAILURES = 5  # reads of a finished batch's results before its lines
 # "a refusal that is ours stops the run after one retry"). Transient ones are retried on.
 MAX_REFUSALS = 2
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
-# The waiting lines `_refresh` acts on, chosen in SQL: every loop looks at each waiting
-# line, and most (planned into a submitted batch, or claimed by this runner) need nothing.
-_NEEDS_A_LOOK = ("state IN ('done', 'failed') OR (state = 'claimed' AND l.owner IS NOT ?) OR "
-                 "(state = 'planned' AND uid IS NOT NULL AND uid NOT IN "
-                 "(SELECT uid FROM batch_batches WHERE state = 'submitted'))")
 
 
 class BatchRunner:
@@ -129,46 +126,39 @@ class BatchRunner:
     def _claim_chunk(self, jobs: list[Job]) -> list[tuple[str, str, int]]:
         keys = [j.key for j in jobs]
         to_plan: list[tuple[str, str, int]] = []
-        # Not `durable()`: nothing is sent for a claim before `_plan` records its batch in a
-        # `synchronous=FULL` transaction, and that commit's sync puts every earlier commit on
-        # disk with it. A power cut before then loses claims of lines nobody has sent.
-        with self.records.cache.write() as c:
-            live = self.records.lines_for_keys(c, keys)
-            cached = self.records.cached_samples(c, keys)
-            new_rows = []
+        with self.records.claiming() as tx:  # one transaction: see `Records.claiming`
+            live = tx.live_lines(keys)
+            cached = tx.cached_samples(keys)
+            new_rows: list[NewLine] = []
             for job in jobs:
                 covered = set(cached.get(job.key, ()))
                 for line in live.get(job.key, ()):
-                    self._adopt(c, line)
+                    self._adopt(tx, line)
                     covered.update(line.samples)
                 missing = [i for i in job.sample_indices if i not in covered]
                 per_line = max(1, self.adapter.max_samples_per_line(job.prompt))
                 for first, n in _runs(missing, per_line):
                     cid = self._custom_id()
-                    new_rows.append((cid, self.job_id, job.key, first, n,
-                                     _JSON.encode(job.prompt.to_dict(defaults=False)), "claimed",
-                                     self.owner))
+                    new_rows.append((cid, job.key, first, n,
+                                     _JSON.encode(job.prompt.to_dict(defaults=False))))
                     to_plan.append((cid, job.key, n))
                     self.waiting[cid] = job.key
             if new_rows:
-                self._record_job(c)
-                c.executemany("INSERT INTO batch_lines (custom_id, job_id, key, first_sample, n, "
-                              "prompt, state, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", new_rows)
+                tx.add_lines(self._job_row(), new_rows)
         self._read_cached([k for k in keys if k in cached])
         return to_plan
 
-    def _record_job(self, c: Any) -> None:
-        c.execute("INSERT OR IGNORE INTO batch_jobs VALUES (?, ?, ?, ?, ?, ?)",
-                  (self.job_id, self.adapter.provider, self.adapter.model, self.lm.identity_json(),
-                   time.time(), self.owner))
+    def _job_row(self) -> JobRow:
+        return JobRow(self.job_id, self.adapter.provider, self.adapter.model,
+                      self.lm.identity_json(), self.owner)
 
-    def _adopt(self, c: Any, line: LineRow) -> None:
+    def _adopt(self, tx: Claiming, line: LineRow) -> None:
         """Wait for a live line; take it over when its owner is gone."""
         self.waiting[line.custom_id] = line.key
         if line.owner == self.owner or owner_alive(line.owner, line.claimed_at, self.settings.stale_s):
             return
         if line.state == "claimed":
-            c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ?", (self.owner, line.custom_id))
+            tx.take_line(line.custom_id, self.owner)
         elif line.uid is not None:
             self.mine.add(line.uid)  # taken over in _submit_ready if not yet submitted
 
@@ -181,22 +171,15 @@ class BatchRunner:
     def _plan(self, lines: Iterable[tuple[str, str, int]]) -> None:
         """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
 
-        def encoded() -> Any:
+        def encoded() -> Iterator[tuple[str, bytes, int]]:
             for cid, key, n in lines:
                 prompt = self.jobs[key].prompt
                 data = (_JSON.encode(self.adapter.build_line(cid, prompt, n)) + "\n").encode()
                 yield cid, data, self._tokens(data, prompt, n)
 
         for pb in plan_files(encoded(), self.limits, self.directory):
-            now = time.time()
-            with self.records.durable() as c:
-                self._record_job(c)
-                c.execute("INSERT INTO batch_batches (uid, job_id, provider, model, state, owner, "
-                          "input_path, lines, tokens, bytes, created_at, updated_at) "
-                          "VALUES (?, ?, ?, ?, 'planned', ?, ?, ?, ?, ?, ?, ?)",
-                          (pb.uid, self.job_id, self.adapter.provider, self.adapter.model,
-                           self.owner, str(pb.path), pb.lines, pb.tokens, pb.bytes, now, now))
-                self.records.set_planned(c, pb.uid, pb.custom_ids)
+            self.records.add_batch(self._job_row(), pb.uid, str(pb.path), pb.lines, pb.tokens,
+                                   pb.bytes, pb.custom_ids)
             self.mine.add(pb.uid)
             self.fresh.add(pb.uid)
             log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
@@ -211,8 +194,7 @@ class BatchRunner:
 
     def _replan_mine(self) -> None:
         """Lines sent back to `claimed` (retries) that this runner owns go into new batches."""
-        rows = self.records.lines_by_id(list(self.waiting), "state = 'claimed' AND l.owner = ?",
-                                        (self.owner,))
+        rows = self.records.claimed_lines(list(self.waiting), self.owner)
         self._plan([(r.custom_id, r.key, r.n) for r in rows if r.key in self.jobs])
 
     # -- the loop ---------------------------------------------------------------------------
@@ -260,9 +242,7 @@ class BatchRunner:
         limit = self.limits.enqueued_tokens
         if limit is None:
             return True
-        rows = self.records.read("SELECT coalesce(sum(tokens), 0), count(*) FROM batch_batches "
-                                 "WHERE owner = ? AND state = 'submitted'", (self.owner,))
-        queued, count = rows[0]
+        queued, count = self.records.submitted_tokens(self.owner)
         return count == 0 or queued + tokens <= limit
 
     def _submit(self, uid: str) -> bool:
@@ -304,11 +284,7 @@ class BatchRunner:
         log.warning("batch %s: the provider refused to create it (%s)", uid, e)
         b = self.records.batch(uid)
         if self.refusals.get(uid, 0) + 1 >= MAX_REFUSALS:
-            with self.records.durable() as c:
-                c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
-                          "state = 'planned'", (f"the batch was refused: {e}", uid))
-                c.execute("UPDATE batch_batches SET state = 'done', error = 'refused', "
-                          "updated_at = ? WHERE uid = ?", (time.time(), uid))
+            self.records.fail_batch(uid, f"the batch was refused: {e}", "refused")
             self.mine.discard(uid)
         elif b is not None and b.file_id is None and b.input_path:
             Path(b.input_path).unlink(missing_ok=True)  # nothing uploaded: rebuilt on retry
@@ -355,11 +331,7 @@ class BatchRunner:
 
     def _give_up(self, uid: str, error: str) -> None:
         """Fail a batch's waiting lines (not cached: a rerun sends them again)."""
-        with self.records.durable() as c:
-            c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE uid = ? AND "
-                      "state = 'planned'", (error, uid))
-            c.execute("UPDATE batch_batches SET state = 'done', error = 'unreadable results', "
-                      "updated_at = ? WHERE uid = ? AND state = 'submitted'", (time.time(), uid))
+        self.records.fail_batch(uid, error, "unreadable results", only_submitted=True)
 
     def _take(self, answered: dict[str, tuple[str, list[tuple[int, LmPrediction]]]], emit: Emit) -> None:
         touched = []
@@ -372,7 +344,7 @@ class BatchRunner:
 
     def _refresh(self, emit: Emit) -> None:
         """Lines finished by another process (or by an earlier loop) become answers."""
-        rows = self.records.lines_by_id(list(self.waiting), _NEEDS_A_LOOK, (self.owner,))
+        rows = self.records.lines_to_look_at(list(self.waiting), self.owner)
         done_keys = []
         for r in rows:
             if r.state == "done":
@@ -383,9 +355,7 @@ class BatchRunner:
                 self._take({r.custom_id: (r.key, self._failed(r))}, emit)
             elif r.state == "claimed" and r.owner != self.owner and not owner_alive(
                     r.owner, r.claimed_at, self.settings.stale_s):
-                with self.records.durable() as c:
-                    c.execute("UPDATE batch_lines SET owner = ? WHERE custom_id = ? AND state = 'claimed'",
-                              (self.owner, r.custom_id))
+                self.records.take_line(r.custom_id, self.owner)
             elif r.state == "planned" and r.uid is not None:
                 self.mine.add(r.uid)
         self._read_cached(done_keys)
@@ -405,13 +375,12 @@ class BatchRunner:
         keys = [k for k in dict.fromkeys(keys) if k in self.got]
         if not keys:
             return
-        defaults = self.lm.record_defaults()
+        codec = self.lm.row_codec()
         for key, rows in self.records.cache.get_many(keys).items():
-            prompt = self.jobs[key].prompt
-            for idx, value, blob, _ in rows:
-                internals = self.lm.blob_to_internals(blob) if blob is not None else None
-                self.got[key].setdefault(idx, LmPrediction.from_cache_record(
-                    json.loads(value), prompt, internals, defaults))
+            got, prompt = self.got[key], self.jobs[key].prompt
+            for row in rows:
+                if row[0] not in got:  # an answer of this run is the one to keep
+                    got[row[0]] = codec.prediction(row, prompt)
 
     def _emit_ready(self, emit: Emit, keys: list[str]) -> None:
         for key in dict.fromkeys(keys):

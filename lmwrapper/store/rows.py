@@ -1,0 +1,97 @@
+"""The one row codec: a prediction ↔ its cache row.
+
+A row is one sample of one prompt, `(key, sample_index)`:
+
+    value     the prediction's fields that differ from their defaults, as JSON
+              (`LmPrediction.cache_record`); the predictor's provider and model count as
+              defaults, since they are in columns of their own
+    blob      model internals (a local model's `internals_to_blob`), or NULL
+    is_error  whether the prediction is an error (a prompt's own failure, cached as such)
+    prompt    the prompt's canonical JSON (`keys.canonical_json`), stored once per key
+
+`RowCodec` writes and reads the rows of one predictor; the engine's plan, the batch runner,
+the batch collector and the cache's export all go through it, so a row reads back as the
+prediction that was stored, however it was obtained.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.store.keys import prompt_json
+
+# A stored sample as `SqlCache.get_many` returns it: (sample_index, value_json, blob, is_error).
+StoredSample = tuple[int, str, bytes | None, bool]
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+_DECODER = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class CacheRow:
+    key: str
+    sample_index: int
+    provider: str
+    model: str
+    is_error: bool
+    value: str
+    blob: bytes | None = None
+    # The prompt's canonical JSON (`canonical_json`: what the key hashed), stored once per
+    # key in `prompts` so a person can read what was asked; None stores none (old writers).
+    prompt_json: str | None = None
+
+
+class RowCodec:
+    """How one predictor's predictions are stored: `defaults` (its provider and model, kept in
+    columns, not in each record) and its internals' blob codec (`to_blob`, `from_blob`)."""
+
+    __slots__ = ("_from_blob", "_to_blob", "defaults")
+
+    def __init__(self, defaults: Mapping[str, Any], to_blob: Callable[[Any], bytes | None],
+                 from_blob: Callable[[bytes], Any]) -> None:
+        self.defaults = defaults
+        self._to_blob, self._from_blob = to_blob, from_blob
+
+    def row(self, key: str, prediction: LmPrediction, canonical: str | None = None) -> CacheRow:
+        """`prediction` (one sample) as the row to store under `key`; `canonical`: the
+        prompt's `canonical_json`, when the caller kept it from computing the key."""
+        p, defaults = prediction, self.defaults
+        blob = self._to_blob(p.internals) if p.internals is not None else None
+        return CacheRow(key, p.sample_index, defaults["provider"], defaults["model"],
+                        p.has_errors, _ENCODER.encode(p.cache_record(defaults)), blob,
+                        canonical or prompt_json(key, p.prompt))
+
+    def prediction(self, sample: StoredSample, prompt: LmPrompt) -> LmPrediction:
+        """A stored sample of `prompt` as a prediction (marked `was_cached`)."""
+        _, value, blob, _ = sample
+        internals = self._from_blob(blob) if blob is not None else None
+        return LmPrediction.from_cache_record(_DECODER.raw_decode(value)[0], prompt, internals,
+                                              self.defaults)
+
+    def decode_into(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
+                    rows: Sequence[StoredSample], skip_errors: bool = False) -> None:
+        """`rows` of `prompt`'s key into `samples` by sample index; `skip_errors` leaves out
+        error rows (to be sent again). The loop of a fully cached rerun (once per key): kept
+        flat, with its callables bound once at import."""
+        defaults, from_blob = self.defaults, self._from_blob
+        for idx, value, blob, is_error in rows:
+            if is_error and skip_errors:
+                continue
+            samples[idx] = _FROM_RECORD(_RAW_DECODE(value)[0], prompt,
+                                        from_blob(blob) if blob is not None else None, defaults)
+
+
+_RAW_DECODE = _DECODER.raw_decode
+_FROM_RECORD = LmPrediction.from_cache_record
+
+
+def exported(value: str, provider: str, model: str) -> dict[str, Any]:
+    """A stored value as the prediction dict an export shows (without its prompt, given apart)."""
+    pred = LmPrediction.from_cache_record(
+        _DECODER.raw_decode(value)[0], prompt=None,  # type: ignore[arg-type]  # given apart
+        defaults={"provider": provider, "model": model})
+    return pred.to_dict(include_prompt=False)
