@@ -49,7 +49,7 @@ from lmwrapper.core.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
-from lmwrapper.core.models import model_not_found_hint
+from lmwrapper.core.models import FactSources, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.predictor import LmPredictor
@@ -87,6 +87,8 @@ class ApiPredictor(LmPredictor):
     # anything shaped like one of its keys (besides the shared `sk-` shape), and what replaces
     # it in every message (even when it is not our key: a server may echo another one)
     key_pattern: ClassVar[re.Pattern[str] | None] = None
+    # where the maintained sources list its models (a "did you mean" for a name it refuses)
+    fact_sources: ClassVar[FactSources] = FactSources()
     key_mask: ClassVar[str] = "[redacted key]"
 
     def __init__(
@@ -256,7 +258,7 @@ class ApiPredictor(LmPredictor):
         retired = getattr(getattr(self, "model", None), "retires", None)  # OpenAI's, Claude's
         return ModelNotFoundError(
             f"model {name!r} not found ({' '.join(said.split())}) — "
-            f"{model_not_found_hint(self.provider, name, retired)}",
+            f"{model_not_found_hint(self.fact_sources, name, retired)}",
             model=name, status_code=status, code="model_not_found")
 
     def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction:

@@ -33,7 +33,7 @@ from lmwrapper.engine.plan import as_prompts
 from lmwrapper.providers.anthropic import rules, tokens
 from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
 from lmwrapper.providers.anthropic.errors import spend_limit_message
-from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo
 from lmwrapper.providers.anthropic.request import (
     MESSAGES_PATH,
     ClaudePrice,
@@ -59,6 +59,7 @@ class ClaudePredictor(ApiPredictor):
     quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
     supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.runners.batch
     supports_lean_http = True  # live runs: send_async on one event loop
+    fact_sources = SOURCES
     # anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}; reset is an RFC 3339 time
     rate_limit_headers = (LimitHeaders("anthropic-ratelimit-{kind}-limit",
                                        "anthropic-ratelimit-{kind}-remaining",

@@ -25,7 +25,7 @@ from lmwrapper.engine.plan import as_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
 from lmwrapper.providers.openai import tokens
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
-from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
     OpenAiRequest,
@@ -48,6 +48,7 @@ class OpenAiPredictor(ApiPredictor):
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = True  # BATCH_ANY goes to lmwrapper.runners.batch with batch_adapter()
     supports_lean_http = True  # live runs: send_async on one event loop
+    fact_sources = SOURCES
 
     def __init__(
         self,
