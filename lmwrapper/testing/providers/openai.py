@@ -11,6 +11,10 @@ TypedDict), out-of-range ones get a 400 with `param` set, chat models are refuse
 default) is `none` — temperature, top_p, logprobs and top_logprobs, sent at any value; a
 model whose row says it takes no `n` refuses an explicit one, even n=1; a `strict: true`
 JSON schema that strict mode does not accept is a 400.
+
+`API` says how the fake speaks OpenAI's HTTP: the error body, the `x-ratelimit-*` headers,
+`retry-after-ms`, the `x-request-id` header and the Bearer key; it also answers every request
+no other provider's fake claims (OpenAI-compatible clients send nothing telling).
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import time
 import typing
 from typing import Any
 
-from lmwrapper.testing.http import ApiError, Request, Response, Route
+from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.testing.http import ApiError, FakeApi, RateBudget, Request, Response, Route
 from lmwrapper.testing.text import (
     AnswerRequest,
     Generation,
@@ -357,9 +362,46 @@ def retrieve_model(srv: FakeContext, req: Request) -> Response:
     return Response(body=_model(req.params["model"]))
 
 
+# -- OpenAI's HTTP: errors, rate-limit headers, keys ------------------------------------
+_TYPES = {429: "requests", 500: "server_error", 502: "server_error", 503: "server_error"}
+
+
+def error_body(err: ApiError, request_id: str) -> dict[str, Any]:
+    """`{"error": {message, type, param, code}}`."""
+    kind = err.type or _TYPES.get(err.status, "invalid_request_error")
+    return {"error": {"message": err.message, "type": kind, "param": err.param,
+                      "code": err.code}}
+
+
+def go_duration(seconds: float) -> str:
+    """OpenAI's reset format: `20ms`, `1.5s`, `6m0s`."""
+    if seconds < 1:
+        return f"{max(int(seconds * 1000), 0)}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+def rate_limit_headers(b: RateBudget) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": str(b.limit_requests),
+        "x-ratelimit-limit-tokens": str(b.limit_tokens),
+        "x-ratelimit-remaining-requests": str(b.requests_left),
+        "x-ratelimit-remaining-tokens": str(b.tokens_left),
+        "x-ratelimit-reset-requests": go_duration(b.reset_s),
+        "x-ratelimit-reset-tokens": go_duration(b.reset_s),
+    }
+
+
+API = FakeApi("openai", error_body, rate_limit_headers,
+              retirement=lambda model: OpenAiModelInfo(model).retires,
+              secret_headers=("api-key",),  # Azure OpenAI's key header
+              retry_after_ms=True, base_url_var="OPENAI_BASE_URL", base_path="/v1")
+
 ROUTES = [
-    Route("POST", "/v1/chat/completions", "chat.completions", "openai", chat_completions),
-    Route("POST", "/v1/completions", "completions", "openai", completions),
+    Route("POST", "/v1/chat/completions", "chat.completions", "openai", chat_completions,
+          model_call=True),
+    Route("POST", "/v1/completions", "completions", "openai", completions, model_call=True),
     Route("GET", "/v1/models", "models.list", "openai", list_models),
     Route("GET", "/v1/models/{model}", "models.retrieve", "openai", retrieve_model),
 ]
