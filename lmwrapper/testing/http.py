@@ -186,7 +186,8 @@ class FakeApi:
     request_id_header: str = "x-request-id"
     retry_after_ms: bool = False  # a 429 or 5xx says `retry-after-ms` besides `retry-after`
     base_url_var: str | None = None  # `python -m lmwrapper.testing` prints VAR=url + base_path
-    base_path: str = ""
+    base_path: str = ""  # what its SDK's base_url adds to the server's url
+    test_model: str | None = None  # a current model its fake serves, for tests that need one
 
     def key(self, headers: Mapping[str, str]) -> str:
         """The key the request carries ("" if none)."""

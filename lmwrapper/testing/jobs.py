@@ -34,6 +34,7 @@ class BatchSteps:
     provider: str
     advance: Callable[[FakeContext, Job, bool], None]
     terminal: tuple[str, ...]
+    polls_to_end: int = 1  # polls a job takes from create to its end (one step per poll)
 
 
 def line_faults(srv: FakeContext) -> list[Fault]:

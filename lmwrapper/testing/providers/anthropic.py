@@ -414,7 +414,8 @@ def _claims(path: str, headers: Mapping[str, str]) -> bool:
 API = FakeApi("anthropic", error_body, rate_limit_headers,
               retirement=lambda model: ClaudeModelInfo(model).retires, claims=_claims,
               key_headers=("x-api-key",), key_hint="x-api-key header.",
-              request_id_header="request-id", base_url_var="ANTHROPIC_BASE_URL")
+              request_id_header="request-id", base_url_var="ANTHROPIC_BASE_URL",
+              test_model="claude-haiku-4-5")
 BATCHES = BatchSteps("anthropic", advance, ("ended",))
 
 ROUTES = [

@@ -396,7 +396,8 @@ def rate_limit_headers(b: RateBudget) -> dict[str, str]:
 API = FakeApi("openai", error_body, rate_limit_headers,
               retirement=lambda model: OpenAiModelInfo(model).retires,
               secret_headers=("api-key",),  # Azure OpenAI's key header
-              retry_after_ms=True, base_url_var="OPENAI_BASE_URL", base_path="/v1")
+              retry_after_ms=True, base_url_var="OPENAI_BASE_URL", base_path="/v1",
+              test_model="gpt-4o-mini")
 
 ROUTES = [
     Route("POST", "/v1/chat/completions", "chat.completions", "openai", chat_completions,

@@ -349,7 +349,7 @@ def cancel_batch(srv: FakeContext, req: Request) -> Response:
     return Response(body=batch_object(job))
 
 
-BATCHES = BatchSteps("openai", advance, TERMINAL)
+BATCHES = BatchSteps("openai", advance, TERMINAL, polls_to_end=3)
 
 ROUTES = [
     Route("POST", "/v1/files", "files.create", "openai", create_file),
