@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+from lmwrapper.testing.bodies import content_text, get, require, stops
 from lmwrapper.testing.http import (
     ApiError,
     FakeApi,
@@ -43,7 +44,6 @@ from lmwrapper.testing.http import (
     rfc3339,
 )
 from lmwrapper.testing.jobs import BatchSteps, Job, due, page, run_lines, shuffled, take_fate
-from lmwrapper.testing.providers.openai import content_text, get, require, stops
 from lmwrapper.testing.state import FakeContext
 from lmwrapper.testing.text import AnswerRequest, generate, json_answer
 
