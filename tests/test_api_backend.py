@@ -14,7 +14,9 @@ from lmwrapper.core.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
-from lmwrapper.providers.base import ApiPredictor, classify_error
+from lmwrapper.providers.anthropic import errors as anthropic_errors
+from lmwrapper.providers.base import ApiPredictor, classify_error, error_fields
+from lmwrapper.providers.openai import errors as openai_errors
 from lmwrapper.runners.live import LiveRunner, RetryPolicy
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -27,6 +29,19 @@ def oai(code, message="m", type_="invalid_request_error"):
 
 def ant(type_, message="m"):
     return {"type": "error", "error": {"type": type_, "message": message}}
+
+
+def classify(status, body, headers=None, **kw):
+    """`classify_error` as each provider calls it: with its own codes and reader (an
+    Anthropic-shaped body gets Anthropic's; anything else OpenAI's)."""
+    inner = body.get("error") if isinstance(body, dict) else None
+    if isinstance(body, dict) and (body.get("type") == "error" or
+                                   isinstance(inner, dict) and inner.get("type") == "error"):
+        kw.setdefault("codes", anthropic_errors.CODES)
+        kw.setdefault("fields", anthropic_errors.error_fields)
+    else:
+        kw.setdefault("codes", openai_errors.CODES)
+    return classify_error(status, body, headers, **kw)
 
 
 CASES = [
@@ -60,7 +75,7 @@ CASES = [
 
 @pytest.mark.parametrize(("status", "body", "cls", "transient"), CASES)
 def test_classification_is_a_function_of_status_and_body(status, body, cls, transient):
-    err = classify_error(status, body, {}, label="P")
+    err = classify(status, body, {}, label="P")
     assert type(err) is cls and err.transient is transient
     assert err.status_code == status
     assert err.retryable is issubclass(cls, TransientProviderError)
@@ -75,22 +90,46 @@ def test_classification_is_a_function_of_status_and_body(status, body, cls, tran
     (400, ant("billing_error", "Your credit balance is too low"), "no credit left"),
 ])
 def test_key_model_url_and_quota_errors_stop_the_run(status, body, says):
-    err = classify_error(status, body, None, label="P")
+    err = classify(status, body, None, label="P")
     assert isinstance(err, ConfigurationError) and says in str(err)
 
 
 def test_retry_after_comes_from_the_headers_and_messages_are_scrubbed():
-    err = classify_error(429, oai("rate_limit_exceeded", f"slow down {KEY}"),
+    err = classify(429, oai("rate_limit_exceeded", f"slow down {KEY}"),
                          {"Retry-After": "7"}, label="OpenAI", scrub=lambda t: t.replace(KEY, "*"))
     assert isinstance(err, RateLimitError) and err.retry_after == 7.0
     assert str(err) == "OpenAI 429 rate_limit_exceeded: slow down *" and err.code == "rate_limit_exceeded"
 
 
-def test_provider_tables_extend_the_known_codes():
+def test_each_provider_declares_what_its_codes_mean():
     body = oai("org_frozen")
     assert isinstance(classify_error(400, body, None, label="P"), RejectedRequestError)
     assert isinstance(classify_error(400, body, None, label="P", codes={"org_frozen": "config"}),
                       ConfigurationError)
+    # without its provider's codes, a code is read by its status alone
+    assert isinstance(classify_error(429, oai("insufficient_quota"), None, label="P"),
+                      RateLimitError)
+    assert isinstance(classify_error(429, oai("insufficient_quota"), None, label="P",
+                                     codes=openai_errors.CODES), ConfigurationError)
+
+
+def test_an_anthropic_batch_line_error_nested_one_level_deeper_is_read():
+    line = {"type": "errored", "error": {"type": "error", "error": {
+        "type": "overloaded_error", "message": "x"}}}
+    err = classify(None, line, label="Anthropic", fields=anthropic_errors.error_fields,
+                   codes=anthropic_errors.CODES)
+    assert isinstance(err, TransientProviderError) and err.code == "overloaded_error"
+
+
+@pytest.mark.parametrize(("errors", "body", "missing"), [
+    (openai_errors, oai("model_not_found", "The model `gpt-9` does not exist"), True),
+    (anthropic_errors, ant("not_found_error", "model: claude-sonet-5-5"), True),
+    (anthropic_errors, ant("not_found_error", "batch msgbatch_1 not found"), False),
+    (openai_errors, ant("not_found_error", "model: claude-sonet-5-5"), False),
+])
+def test_each_provider_says_which_errors_are_a_missing_model(errors, body, missing):
+    fields = getattr(errors, "error_fields", error_fields)  # OpenAI reads the shared shape
+    assert (errors.missing_model_message(fields(body)) is not None) is missing
 
 
 class Echo(ApiPredictor):

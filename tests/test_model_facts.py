@@ -18,7 +18,9 @@ import lmwrapper
 from lmwrapper.core import models as model_facts
 from lmwrapper.core.errors import ModelRetiringWarning, UnknownModelError
 from lmwrapper.core.money import Price
+from lmwrapper.providers.anthropic import models as claude_models
 from lmwrapper.providers.anthropic.request import ClaudePrice
+from lmwrapper.providers.openai import models as openai_models
 from lmwrapper.structs import LmUsage
 
 CURRENT = ["openai/gpt-6.2-sol", "openai/gpt-5.4-mini", "anthropic/claude-sonnet-5-5",
@@ -112,8 +114,8 @@ def test_defaults_name_current_models():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ModelRetiringWarning)
         claude, openai = get_claude_lm(), get_open_ai_lm()
-    assert str(claude.model) in model_facts.sdk_model_names("anthropic")
-    assert str(openai.model) in model_facts.sdk_model_names("openai")
+    assert str(claude.model) in model_facts.sdk_model_names(claude_models.SOURCES)
+    assert str(openai.model) in model_facts.sdk_model_names(openai_models.SOURCES)
     assert claude.model.retires is None and openai.model.retires is None
 
 
@@ -135,7 +137,9 @@ def test_the_sdk_tables_are_read_without_importing_the_sdks():
     import sys
 
     code = ("from lmwrapper.core import models as f; import sys; "
-            "assert f.sdk_shutdowns('openai') and f.sdk_model_names('anthropic'); "
+            "from lmwrapper.providers.openai.models import SOURCES as o; "
+            "from lmwrapper.providers.anthropic.models import SOURCES as a; "
+            "assert f.sdk_shutdowns(o) and f.sdk_model_names(a); "
             "print('openai' in sys.modules, 'anthropic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True)

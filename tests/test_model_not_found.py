@@ -15,6 +15,7 @@ import pytest
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.core.errors import ModelNotFoundError
 from lmwrapper.engine.plan import uncached
+from lmwrapper.providers.openai.models import SOURCES
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
@@ -149,7 +150,7 @@ def test_the_fake_answers_anthropics_exact_404(srv):
 def test_the_fake_retires_a_model_after_its_sdk_announced_shutdown_date():
     from lmwrapper.core.models import sdk_shutdowns
 
-    shutdowns = sdk_shutdowns("openai")
+    shutdowns = sdk_shutdowns(SOURCES)
     if not shutdowns:
         pytest.skip("the installed openai SDK lists no shutdown dates")
     name, shutdown = max(shutdowns.items(), key=lambda kv: kv[1])
@@ -178,11 +179,11 @@ def test_lmwrapper_run_prints_one_line_and_exits_non_zero(srv, tmp_path, monkeyp
 def test_a_retired_name_is_not_its_own_did_you_mean():
     from lmwrapper.core.models import model_not_found_hint, sdk_shutdowns
 
-    shutdowns = sdk_shutdowns("openai")
+    shutdowns = sdk_shutdowns(SOURCES)
     if not shutdowns:
         pytest.skip("the installed openai SDK lists no shutdown dates")
     name, shutdown = max(shutdowns.items(), key=lambda kv: kv[1])
-    hint = model_not_found_hint("openai", name)
+    hint = model_not_found_hint(SOURCES, name)
     assert f"shut down on {shutdown}" in hint and f"{name!r}" not in hint
 
 

@@ -1,17 +1,20 @@
 """Model facts from sources maintained for us: prices and context windows from `genai-prices`,
 shutdown dates and current model names from the installed provider SDKs.
 
-    >>> f = published("openai", "gpt-4o-mini-2024-07-18")     # a snapshot finds its model
+    >>> oai = FactSources("openai", prices="openai")   # a provider's folder declares its own
+    >>> f = published(oai, "gpt-4o-mini-2024-07-18")     # a snapshot finds its model
     >>> f.model_id, f.context_window, f.input_usd_per_mtok
     ('gpt-4o-mini', 128000, 0.15)
-    >>> published("openai", "gpt-4o-mni") is None             # a typo is not priced as gpt-4o
+    >>> published(oai, "gpt-4o-mni") is None             # a typo is not priced as gpt-4o
     True
 
 Nothing here is a fact we wrote: `pip install -U genai-prices` (pydantic's, updated weekly on
 PyPI) prices next month's model, and `pip install -U openai anthropic` brings each SDK's own
 list of model names and its deprecation table. What no maintained source has (which
 parameters a model family takes, its output limit, its endpoint) lives in each provider's
-`models.toml`, row by row with its source and date.
+`models.toml`, row by row with its source and date. Where each source keeps a provider's
+facts (its genai-prices id, the SDK files that list its names and shutdown dates) is the
+provider's to say: its folder declares a `FactSources` and passes it to these functions.
 
 Why our own code: genai-prices answers "what did this usage cost", one call at a time; the
 engine needs the rates themselves up front (the cost bound before anything is sent, the
@@ -25,12 +28,28 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Self
 
-# genai-prices' provider ids for ours.
-_PRICE_PROVIDER = {"openai": "openai", "anthropic": "anthropic"}
+
+@dataclass(frozen=True)
+class FactSources:
+    """Where the maintained sources keep one provider's facts: declared in its folder
+    (`providers/<name>/models.py`), passed to the functions below. The default knows nothing.
+
+    The SDK files are read as text, not imported: importing an SDK costs more than the run's
+    whole planning.
+    """
+
+    provider: str = ""  # our name for it: `openai/gpt-4o` is a name of "openai"
+    prices: str | None = None  # its provider id in genai-prices
+    # (package, file inside it, marker): the typing Literal after `marker` lists model names
+    sdk_names: tuple[tuple[str, str, str], ...] = ()
+    # (package, file inside it) holding its deprecation table, and how to read that text
+    sdk_shutdowns: tuple[str, str] | None = None
+    parse_shutdowns: Callable[[str], dict[str, dt.date]] | None = None
 
 
 @dataclass(frozen=True)
@@ -59,14 +78,14 @@ def genai_prices_version() -> str:
     return f"genai-prices {version('genai-prices')}"
 
 
-def published(provider: str, name: str) -> PublishedFacts | None:
+def published(sources: FactSources, name: str) -> PublishedFacts | None:
     """genai-prices' facts for `name` (a snapshot or alias finds its model), else None."""
-    return _published(provider, name.removeprefix(f"{provider}/").lower())
+    return _published(sources, name.removeprefix(f"{sources.provider}/").lower())
 
 
 @functools.lru_cache(maxsize=512)
-def _published(provider: str, name: str) -> PublishedFacts | None:
-    model = _price_model(provider, name)
+def _published(sources: FactSources, name: str) -> PublishedFacts | None:
+    model = _price_model(sources, name)
     if model is None:
         return None
     prices = model.get_prices(dt.datetime.now(tz=dt.UTC))
@@ -79,14 +98,16 @@ def _published(provider: str, name: str) -> PublishedFacts | None:
         tier_from, tier_in[1] if tier_in else base_in, tier_out[1] if tier_out else base_out)
 
 
-def _price_model(provider: str, name: str) -> Any:
+def _price_model(sources: FactSources, name: str) -> Any:
     """genai-prices' ModelInfo for `name`, or None (also when the package is missing)."""
+    if sources.prices is None:
+        return None
     try:
         from genai_prices.data_snapshot import get_snapshot
     except ImportError:
         return None
     try:
-        _, model = get_snapshot().find_provider_model(name, None, _PRICE_PROVIDER[provider], None)
+        _, model = get_snapshot().find_provider_model(name, None, sources.prices, None)
     except LookupError:
         return None
     return model
@@ -103,28 +124,18 @@ def _rates(price: Any) -> tuple[float | None, tuple[int, float] | None]:
     return float(price.base), first
 
 
-def price_model_ids(provider: str) -> list[str]:
-    """Every model id genai-prices knows for `provider` (empty without the package)."""
+def price_model_ids(sources: FactSources) -> list[str]:
+    """Every model id genai-prices knows for the provider (empty without the package)."""
+    if sources.prices is None:
+        return []
     try:
         from genai_prices.data_snapshot import get_snapshot
     except ImportError:
         return []
-    wanted = _PRICE_PROVIDER[provider]
-    return [m.id for p in get_snapshot().providers if p.id == wanted for m in p.models]
+    return [m.id for p in get_snapshot().providers if p.id == sources.prices for m in p.models]
 
 
 # -- the SDKs' own lists ---------------------------------------------------------------------
-
-# Where each SDK keeps its model names (typing Literals) and its deprecation table. They are
-# read as text, not imported: importing an SDK costs more than the run's whole planning.
-_SDK_NAME_FILES = {
-    "openai": [("openai", "types/shared/chat_model.py", "ChatModel"),
-               ("openai", "types/completion_create_params.py", "model: Required[")],
-    "anthropic": [("anthropic", "types/model_param.py", "ModelParam")],
-}
-_SDK_SHUTDOWN_FILES = {"openai": ("openai", "types/shared/chat_model.py"),
-                       "anthropic": ("anthropic", "_data/deprecated_models.py")}
-
 
 def _sdk_source(package: str, path: str) -> str:
     """The text of `path` inside the installed `package`, without importing it ("" if absent)."""
@@ -142,10 +153,10 @@ def _sdk_source(package: str, path: str) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def sdk_model_names(provider: str) -> tuple[str, ...]:
+def sdk_model_names(sources: FactSources) -> tuple[str, ...]:
     """The model names the installed SDK lists in its request types (empty without it)."""
     names: list[str] = []
-    for package, path, marker in _SDK_NAME_FILES[provider]:
+    for package, path, marker in sources.sdk_names:
         source = _sdk_source(package, path)
         start = source.find(marker)
         if start >= 0:
@@ -154,54 +165,23 @@ def sdk_model_names(provider: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-_MONTH_DAY = re.compile(r"(\w+) (\d+)\w*, (\d{4})")
-
-
 @functools.lru_cache(maxsize=4)
-def sdk_shutdowns(provider: str) -> dict[str, dt.date]:
-    """Model name → announced shutdown date, from the installed SDK's own table.
-
-    anthropic: `anthropic/_data/deprecated_models.py` (`DEPRECATED_MODELS`, which the SDK
-    warns with too); openai: the "Deprecated values" list under `ChatModel` in
-    `openai/types/shared/chat_model.py` ("Announced shutdown date: 2026-12-11"). Empty when
-    the SDK is missing or has none.
-    """
-    source = _sdk_source(*_SDK_SHUTDOWN_FILES[provider])
-    if provider == "anthropic":
-        return {m: _parse_long_date(d)
-                for m, d in re.findall(r'"([^"]+)":\s*"([^"]+)"', source)}
-    return _openai_shutdowns(source)
+def sdk_shutdowns(sources: FactSources) -> dict[str, dt.date]:
+    """Model name → announced shutdown date, from the installed SDK's own table (the file
+    and the reader its `FactSources` name). Empty when the SDK is missing or has none."""
+    if sources.sdk_shutdowns is None or sources.parse_shutdowns is None:
+        return {}
+    return sources.parse_shutdowns(_sdk_source(*sources.sdk_shutdowns))
 
 
-def _parse_long_date(text: str) -> dt.date:
-    """`January 22nd, 2027` → 2027-01-22."""
-    m = _MONTH_DAY.fullmatch(text.strip())
-    if not m:
-        raise ValueError(f"unexpected date {text!r} in the anthropic SDK's deprecation table")
-    return dt.datetime.strptime(f"{m[1]} {m[2]} {m[3]}", "%B %d %Y").date()
-
-
-def _openai_shutdowns(source: str) -> dict[str, dt.date]:
-    """Parse `- "a", "b": Announced shutdown date: YYYY-MM-DD.` items of the docstring."""
-    out: dict[str, dt.date] = {}
-    section = source.partition("Deprecated values:")[2]
-    for item in re.split(r"\n- ", section):
-        names, _, rest = " ".join(item.split()).partition(": Announced shutdown date:")
-        date = re.match(r"\s*(\d{4}-\d{2}-\d{2})", rest)
-        if date:
-            for name in re.findall(r'"([^"]+)"', names):
-                out[name] = dt.date.fromisoformat(date[1])
-    return out
-
-
-def known_names(provider: str) -> list[str]:
+def known_names(sources: FactSources) -> list[str]:
     """Every name some source knows: genai-prices' ids and the SDK's listed names."""
-    return list(dict.fromkeys([*price_model_ids(provider), *sdk_model_names(provider)]))
+    return list(dict.fromkeys([*price_model_ids(sources), *sdk_model_names(sources)]))
 
 
-def is_known(provider: str, name: str) -> bool:
+def is_known(sources: FactSources, name: str) -> bool:
     """Does any source know `name` (genai-prices matches snapshots and aliases too)?"""
-    return name in sdk_model_names(provider) or published(provider, name) is not None
+    return name in sdk_model_names(sources) or published(sources, name) is not None
 
 
 # -- what no maintained source has: each provider's models.toml ------------------------------
@@ -245,9 +225,9 @@ class FamilyTable:
         return {**self.defaults, **self.explicit(name)}
 
 
-def retirement(provider: str, name: str, row: dict[str, Any]) -> dt.date | None:
+def retirement(sources: FactSources, name: str, row: dict[str, Any]) -> dt.date | None:
     """When `name` is (or was) shut down: the SDK's table first, else our row's `retired`."""
-    sdk = sdk_shutdowns(provider).get(name)
+    sdk = sdk_shutdowns(sources).get(name)
     if sdk is not None:
         return sdk
     retired = row.get("retired")
@@ -350,13 +330,13 @@ def did_you_mean(name: str, known: list[str], cutoff: float = 0.85) -> list[str]
     return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
 
 
-def model_not_found_hint(provider: str, name: str, shutdown: dt.date | None = None) -> str:
+def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | None = None) -> str:
     """What to tell someone whose model name the provider does not know: when it was
     retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
     any source knows (genai-prices, the SDK's list) that are still served; and where to find
     current ones."""
     try:
-        names, ends = known_names(provider), sdk_shutdowns(provider)
+        names, ends = known_names(sources), sdk_shutdowns(sources)
     except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
         names, ends = [], {}
     shutdown = shutdown or ends.get(name)
@@ -370,6 +350,6 @@ def model_not_found_hint(provider: str, name: str, shutdown: dt.date | None = No
     return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
 
 
-__all__ = ["FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
+__all__ = ["FactSources", "FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
            "is_known", "known_names", "model_not_found_hint", "published", "retirement",
            "sdk_model_names", "sdk_shutdowns", "warn_if_retiring"]

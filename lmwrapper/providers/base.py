@@ -49,7 +49,7 @@ from lmwrapper.core.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
-from lmwrapper.core.models import model_not_found_hint
+from lmwrapper.core.models import FactSources, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.predictor import LmPredictor
@@ -78,7 +78,7 @@ class ApiPredictor(LmPredictor):
     display_name: ClassVar[str] = "API"  # for messages: "OpenAI 429 rate_limit_exceeded: ..."
     key_file: ClassVar[str | None] = None  # e.g. "~/oai_key.txt", read after the env var
     quota_hint: ClassVar[str] = "add credit on the provider's billing page"
-    # provider error codes (error.code or error.type) → what they mean; see classify_error
+    # its error codes (error.code or error.type) → what they mean; see classify_error
     error_codes: ClassVar[Mapping[str, ErrorKind]] = {}
     # whether `send_async` is written: live runs then go over the lean client on one event loop
     supports_lean_http: ClassVar[bool] = False
@@ -87,6 +87,8 @@ class ApiPredictor(LmPredictor):
     # anything shaped like one of its keys (besides the shared `sk-` shape), and what replaces
     # it in every message (even when it is not our key: a server may echo another one)
     key_pattern: ClassVar[re.Pattern[str] | None] = None
+    # where the maintained sources list its models (a "did you mean" for a name it refuses)
+    fact_sources: ClassVar[FactSources] = FactSources()
     key_mask: ClassVar[str] = "[redacted key]"
 
     def __init__(
@@ -238,16 +240,27 @@ class ApiPredictor(LmPredictor):
 
     def classify(self, status: int | None, body: Any,
                  headers: Mapping[str, str] | None = None) -> LmWrapperError:
-        """`classify_error` with this provider's label, codes, hints and scrubbing; a 404
-        for the model itself is a `ModelNotFoundError` (it stops the run, see errors.py)."""
-        missing = model_not_found_message(status, body)
+        """`classify_error` with this provider's label, codes, reader, hints and scrubbing; a
+        404 for the model itself is a `ModelNotFoundError` (it stops the run, see errors.py)."""
+        missing = (self.missing_model_message(self.error_fields(body))
+                   if status in (None, 404) else None)  # None: a batch line with only an error
         if missing is not None:
             return self.model_not_found(status, missing)
         return classify_error(
             status, body, headers, label=self.display_name, codes=self.error_codes,
             config_hint=(f"check the API key, the model name {self.model_name()!r} and "
                          f"base_url {self.base_url!r}"),
-            quota_hint=self.quota_hint, scrub=self.scrub)
+            quota_hint=self.quota_hint, scrub=self.scrub, fields=self.error_fields)
+
+    def error_fields(self, body: Any) -> Mapping[str, Any]:
+        """The error object in one of its error bodies (code, type, message); the shared
+        reader takes `{"error": {...}}` and the inner object alone."""
+        return error_fields(body)
+
+    def missing_model_message(self, fields: Mapping[str, Any]) -> str | None:
+        """The provider's message when an error (its fields) says the model does not exist,
+        else None (the default: a provider that cannot tell)."""
+        return None
 
     def model_not_found(self, status: int | None, message: str) -> ModelNotFoundError:
         """The provider's "no such model", with the names it may have meant."""
@@ -256,7 +269,7 @@ class ApiPredictor(LmPredictor):
         retired = getattr(getattr(self, "model", None), "retires", None)  # OpenAI's, Claude's
         return ModelNotFoundError(
             f"model {name!r} not found ({' '.join(said.split())}) — "
-            f"{model_not_found_hint(self.provider, name, retired)}",
+            f"{model_not_found_hint(self.fact_sources, name, retired)}",
             model=name, status_code=status, code="model_not_found")
 
     def error_prediction(self, prompt: LmPrompt, error: ProviderError) -> LmPrediction:
@@ -336,21 +349,10 @@ class _Secret:
 
 # -- classification: a pure function of (status, body, headers) ------------------------------
 
-# Error codes (OpenAI's `error.code`, Anthropic's `error.type`, batch-line codes) whose
-# meaning does not depend on the status. A provider adds its own through `codes=`.
-KNOWN_CODES: Mapping[str, ErrorKind] = {
-    "insufficient_quota": "quota", "billing_hard_limit_reached": "quota",
-    "billing_error": "quota",
-    "rate_limit_exceeded": "rate_limit", "rate_limit_error": "rate_limit",
-    "invalid_api_key": "config", "authentication_error": "config",
-    "permission_error": "config", "not_found_error": "config", "model_not_found": "config",
-    "context_length_exceeded": "permanent", "string_above_max_length": "permanent",
-    "content_policy_violation": "permanent", "content_filter": "permanent",
-    "invalid_prompt": "permanent", "request_too_large": "permanent",
-    "server_error": "transient", "api_error": "transient", "overloaded_error": "transient",
-    "timeout": "transient", "request_timeout": "transient", "batch_expired": "transient",
-}
-# Errors without a telling code that still belong to the prompt (Anthropic says
+# Error codes mean what their provider says, whatever the status: each provider declares
+# its own (`ApiPredictor.error_codes`, from its folder's errors.py) and passes them as `codes=`.
+# Without them, the status decides. Errors without a telling code that still belong to the
+# prompt (Anthropic says
 # `invalid_request_error` + "prompt is too long: 210000 tokens > 200000 maximum").
 _PROMPT_FAULT = re.compile(
     r"prompt is too long|maximum context length|context (length|window)|too many tokens|"
@@ -369,29 +371,32 @@ def classify_error(
     config_hint: str = "check the API key, the model name and base_url",
     quota_hint: str = "add credit on the provider's billing page",
     scrub: Callable[[str], str] = lambda text: text,
+    fields: Callable[[Any], Mapping[str, Any]] | None = None,
 ) -> LmWrapperError:
     """Our error for a provider error given as data, live or from a batch line.
 
         >>> classify_error(400, {"error": {"code": "context_length_exceeded",
-        ...                               "message": "too long"}}, label="OpenAI")
+        ...                               "message": "too long"}}, label="OpenAI",
+        ...                codes={"context_length_exceeded": "permanent"})
         PermanentProviderError('OpenAI 400 context_length_exceeded: too long')
 
-    `body`: the parsed JSON (`{"error": {...}}`, the inner error object, Anthropic's
-    `{"type": "error", "error": {...}}`), its text, or None. `status` None means a batch
-    line that has only an error code. Returns (never raises):
+    `body`: the parsed JSON (`{"error": {...}}`, the inner error object), its text, or
+    None; `fields` reads a provider's own shape (default `error_fields`). `codes`: the
+    provider's error codes and what they mean. `status` None means a batch line that has
+    only an error code. Returns (never raises):
     429 → RateLimitError (Retry-After from `headers`); out of credit → ConfigurationError;
     401/403/404 → ConfigurationError (stops the run); 408/409/5xx/529 → TransientProviderError;
     an error of the prompt (context too long, a content refusal) → PermanentProviderError
     (cached); any other refusal, or a body we cannot read → RejectedRequestError (not cached).
     """
-    fields = _error_fields(body)
-    code = str(fields.get("code") or fields.get("type") or "")
-    message = str(fields.get("message") or "")
-    if not fields:
+    found = (fields or error_fields)(body)
+    code = str(found.get("code") or found.get("type") or "")
+    message = str(found.get("message") or "")
+    if not found:
         message = f"an error we cannot read: {str(body)[:200]!r}" if body else "no error body"
     text = scrub(" ".join(s for s in (label, str(status or ""), code) if s) + f": {message}")
     retry_after = retry_after_seconds(headers) if headers else None
-    kind = _kind(status, code, message, bool(fields), {**KNOWN_CODES, **(codes or {})})
+    kind = _kind(status, code, message, bool(found), codes or {})
     common: dict[str, Any] = {"status_code": status, "code": code or None}
     if kind == "quota":
         return ConfigurationError(f"{text} — the account has no credit left; {quota_hint}")
@@ -407,27 +412,6 @@ def classify_error(
         f"{text} — refused for a reason that is not the prompt's, so it is not cached and a "
         "rerun sends it again; if it persists, the request or the model settings need a fix",
         **common)
-
-
-def model_not_found_message(status: int | None, body: Any) -> str | None:
-    """The provider's message when `body` says the model does not exist, else None.
-
-        >>> model_not_found_message(404, {"type": "error", "error": {
-        ...     "type": "not_found_error", "message": "model: claude-sonet-5-5"}})
-        'model: claude-sonet-5-5'
-
-    OpenAI: `error.code == "model_not_found"`; Anthropic: a `not_found_error` whose message
-    names the model (its other 404s — a batch or file gone — are not this). `status` None is
-    a batch line that has only an error object.
-    """
-    if status not in (None, 404):
-        return None
-    fields = _error_fields(body)
-    code = fields.get("code") or fields.get("type")
-    message = str(fields.get("message") or "")
-    if code == "model_not_found" or (code == "not_found_error" and message.startswith("model:")):
-        return message or str(code)
-    return None
 
 
 def _kind(status: int | None, code: str, message: str, readable: bool,
@@ -448,23 +432,29 @@ def _kind(status: int | None, code: str, message: str, readable: bool,
     return "rejected"
 
 
-def _error_fields(body: Any) -> Mapping[str, Any]:
-    """The error object inside `body` (code/type/message), or {} if there is none."""
+def json_body(body: Any) -> Any:
+    """`body` parsed when it is JSON text or bytes (unchanged otherwise; {} if unreadable)."""
     if isinstance(body, (bytes, bytearray)):
         body = body.decode("utf-8", "replace")
     if isinstance(body, str):
         try:
-            body = json.loads(body)
+            return json.loads(body)
         except ValueError:
             return {}
+    return body
+
+
+def error_fields(body: Any) -> Mapping[str, Any]:
+    """The error object inside `body` (code/type/message), or {} if there is none: the
+    shared shape, `{"error": {...}}` or the inner object alone. A provider whose bodies read
+    otherwise gives its own reader (`ApiPredictor.error_fields`)."""
+    body = json_body(body)
     if not isinstance(body, Mapping):
         return {}
     inner = body.get("error", body)
-    if isinstance(inner, Mapping) and isinstance(inner.get("error"), Mapping):
-        inner = inner["error"]  # an Anthropic batch line: {"type": "error", "error": {...}}
     if not isinstance(inner, Mapping):
         return {"message": str(inner)} if inner else {}
     known = {k: inner[k] for k in ("code", "type", "message") if inner.get(k)}
     if known.get("type") == "error" and "code" not in known:
-        known.pop("type")  # Anthropic's envelope type says nothing
+        known.pop("type")  # an envelope's type that says only "error" says nothing
     return known

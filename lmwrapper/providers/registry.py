@@ -56,9 +56,10 @@ class ModelEntry:
 class ProviderSpec:
     """What one provider declares, as `SPEC` in its `providers/<name>/spec.py`.
 
-    Its facts about the outside world (key variable and key pattern, error codes, rate-limit
-    header names, token counting) are its predictor's class attributes and modules, in the
-    same folder; the spec wires the folder to the registry, the CLI and the fake.
+    Its facts about the outside world (key variable and key pattern, error codes and shapes,
+    rate-limit header names, where its model facts are published, token counting) are its
+    predictor's class attributes and modules, in the same folder; the spec wires the folder
+    to the registry, the CLI and the fake.
     """
 
     make: Callable[..., LmPredictor]  # get_lm's constructor: (model name, **keyword arguments)
@@ -186,7 +187,8 @@ def _installed(package: str) -> str:
 
 # -- the providers: one line each -------------------------------------------------------------
 # A new provider is a folder `providers/<name>/` with a `spec.py` that defines `SPEC`, plus one
-# line here (and its fake's routes in `lmwrapper.testing.providers.<name>`).
+# line here, its fake `lmwrapper.testing.providers.<name>` (ROUTES, API, BATCHES) and its
+# packaging extra: no other file (docs/architecture.md, "Adding a provider").
 
 register_provider(Provider("openai", "lmwrapper.providers.openai.spec"))
 register_provider(Provider("anthropic", "lmwrapper.providers.anthropic.spec", aliases=("claude",)))

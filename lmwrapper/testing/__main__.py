@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import threading
 
-from lmwrapper.testing.server import FakeServer
+from lmwrapper.testing.server import APIS, FakeServer
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -46,8 +46,9 @@ def build(args: argparse.Namespace) -> FakeServer:
 
 def main(argv: list[str] | None = None) -> None:
     with build(parse_args(argv)) as srv:
-        print(f"OPENAI_BASE_URL={srv.base_url}", flush=True)
-        print(f"ANTHROPIC_BASE_URL={srv.anthropic_base_url}", flush=True)
+        for api in APIS.values():  # each provider's fake says which variable points at it
+            if api.base_url_var:
+                print(f"{api.base_url_var}={srv.url}{api.base_path}", flush=True)
         try:
             threading.Event().wait()
         except KeyboardInterrupt:

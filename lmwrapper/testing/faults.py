@@ -1,12 +1,12 @@
 """Fault injection for the fake server: which request gets which failure. Thread-safe.
 
     >>> plan = FaultPlan()
-    >>> plan.add(Fault("status", status=429, times=2, retry_after=0.05))
-    >>> plan.pick("chat.completions", b"{}").status
+    >>> _ = plan.add(Fault("status", status=429, times=2, retry_after=0.05))
+    >>> plan.pick("chat.completions", b"{}", model_call=True).status
     429
 
 A fault applies to requests whose route name starts with `endpoint` (None: every model
-call), whose body has a string containing `match` (None: any), for the next `times` such requests
+call: a route its fake marks `model_call`), whose body has a string containing `match` (None: any), for the next `times` such requests
 (None: forever), each with probability `fraction` drawn from a seeded RNG (None: always).
 The first fault that applies wins; a request that passes all of them is served normally.
 """
@@ -18,10 +18,6 @@ import json
 import random
 import threading
 from typing import Any
-
-# Route names that model calls go to: faults with endpoint=None apply only to these, so a
-# "fail the next request" does not hit a batch poll or a file download by surprise.
-MODEL_CALLS = ("chat.completions", "completions", "messages", "messages.count_tokens")
 
 KINDS = ("status", "drop", "malformed", "slow", "lose_response")
 
@@ -55,10 +51,13 @@ class Fault:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(KINDS)}")
         self._rng = random.Random(self.seed)
 
-    def applies(self, route: str, text: str) -> bool:
+    def applies(self, route: str, text: str, *, model_call: bool) -> bool:
+        """Whether it hits a request to `route` with `text`; `model_call`: the route is a
+        model call (a fault without an endpoint hits only those, so a "fail the next
+        request" does not hit a batch poll or a file download by surprise)."""
         if self.times is not None and self.fired >= self.times:
             return False
-        if self.endpoint is None and route not in MODEL_CALLS:
+        if self.endpoint is None and not model_call:
             return False
         if self.endpoint is not None and not route.startswith(self.endpoint):
             return False
@@ -102,14 +101,14 @@ class FaultPlan:
         with self._lock:
             self._faults.clear()
 
-    def pick(self, route: str, body: bytes) -> Fault | None:
+    def pick(self, route: str, body: bytes, *, model_call: bool) -> Fault | None:
         """The fault for this request, counted as fired, or None."""
         with self._lock:
             if not self._faults:
                 return None
             text = searchable(body) if any(f.match for f in self._faults) else ""
             for fault in self._faults:
-                if fault.applies(route, text):
+                if fault.applies(route, text, model_call=model_call):
                     fault.fired += 1
                     return fault
         return None

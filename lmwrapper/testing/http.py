@@ -1,8 +1,10 @@
-"""HTTP plumbing shared by the fake OpenAI and Anthropic endpoints: request and response
-values, provider-shaped errors, rate-limit headers, and the route table.
+"""HTTP plumbing shared by every provider's fake endpoints: request and response values,
+errors, the rate window, the route table, and `FakeApi` — what each provider's fake declares
+about its HTTP (`testing/providers/<name>.py`).
 
 A route handler is a plain function `(server, request) -> Response` that raises `ApiError`
-for an error answer; the server turns that into the provider's error body and headers.
+for an error answer; the server turns that into the provider's error body and headers (its
+`FakeApi.error_body`).
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-SECRET_HEADERS = ("authorization", "x-api-key", "api-key")
 from lmwrapper.testing.state import FakeContext
 
 
@@ -27,7 +28,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
-    provider: str  # "openai" | "anthropic"
+    provider: str  # the name of the provider whose fake it goes to (its `FakeApi.name`)
     params: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def json(self) -> Any:
@@ -75,44 +76,9 @@ class ApiError(Exception):
         self.details = details  # Anthropic's `error.details`, e.g. {"error_code": "..."}
 
 
-_OPENAI_TYPES = {429: "requests", 500: "server_error", 502: "server_error", 503: "server_error"}
-# Anthropic's documented status → error type (platform.claude.com/docs/en/api/errors).
-# Other 4xx are `invalid_request_error`, other 5xx `api_error` (503 is not a documented
-# overload: only 529 is).
-_ANTHROPIC_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
-    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
-    429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error",
-}
-
-
-def anthropic_type(status: int) -> str:
-    return _ANTHROPIC_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
-
-
-def error_response(provider: str, err: ApiError, request_id: str) -> Response:
-    """The provider's error body: OpenAI `{"error": {message, type, param, code}}`,
-    Anthropic `{"type": "error", "error": {type, message}, "request_id": …}`."""
-    if provider == "anthropic":
-        error: dict[str, Any] = {"type": err.type or anthropic_type(err.status),
-                                 "message": err.message}
-        if err.details is not None:
-            error["details"] = err.details
-        body: dict[str, Any] = {"type": "error", "error": error, "request_id": request_id}
-    else:
-        kind = err.type or _OPENAI_TYPES.get(err.status, "invalid_request_error")
-        body = {"error": {"message": err.message, "type": kind, "param": err.param,
-                          "code": err.code}}
-    return Response(err.status, body, dict(err.headers))
-
-
-def go_duration(seconds: float) -> str:
-    """OpenAI's reset format: `20ms`, `1.5s`, `6m0s`."""
-    if seconds < 1:
-        return f"{max(int(seconds * 1000), 0)}ms"
-    minutes, rest = divmod(seconds, 60)
-    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
-    return f"{int(minutes)}m{text}" if minutes else text
+def error_response(api: FakeApi, err: ApiError, request_id: str) -> Response:
+    """The error answer in the provider's shape (its `FakeApi.error_body`)."""
+    return Response(err.status, api.error_body(err, request_id), dict(err.headers))
 
 
 def rfc3339(epoch: float) -> str:
@@ -149,35 +115,27 @@ class RateWindow:
         with self._lock:
             self._tokens += tokens
 
-    def headers(self, provider: str, zero_for: float | None = None) -> dict[str, str]:
-        """Rate-limit headers; `zero_for` reports an empty budget for that many seconds."""
+    def budget(self, zero_for: float | None = None) -> RateBudget:
+        """What is left of the window (each provider's fake writes it as its rate-limit
+        headers); `zero_for` reports an empty budget for that many seconds."""
         with self._lock:
             left = self._roll()
             req_left = max(self.limit_requests - self._requests, 0)
             tok_left = max(self.limit_tokens - self._tokens, 0)
         if zero_for is not None:
             req_left, left = 0, zero_for
-        if provider == "anthropic":
-            reset = rfc3339(time.time() + left)
-            out: dict[str, str] = {}
-            for kind, limit, rem in (
-                ("requests", self.limit_requests, req_left),
-                ("tokens", self.limit_tokens, tok_left),
-                ("input-tokens", self.limit_tokens, tok_left),
-                ("output-tokens", self.limit_tokens, tok_left),
-            ):
-                out[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
-                out[f"anthropic-ratelimit-{kind}-remaining"] = str(rem)
-                out[f"anthropic-ratelimit-{kind}-reset"] = reset
-            return out
-        return {
-            "x-ratelimit-limit-requests": str(self.limit_requests),
-            "x-ratelimit-limit-tokens": str(self.limit_tokens),
-            "x-ratelimit-remaining-requests": str(req_left),
-            "x-ratelimit-remaining-tokens": str(tok_left),
-            "x-ratelimit-reset-requests": go_duration(left),
-            "x-ratelimit-reset-tokens": go_duration(left),
-        }
+        return RateBudget(self.limit_requests, self.limit_tokens, req_left, tok_left, left)
+
+
+@dataclasses.dataclass(frozen=True)
+class RateBudget:
+    """One moment of a `RateWindow`: its limits, what is left, seconds until it resets."""
+
+    limit_requests: int
+    limit_tokens: int
+    requests_left: int
+    tokens_left: int
+    reset_s: float
 
 
 Handler = Callable[[FakeContext, Request], Response]
@@ -190,6 +148,8 @@ class Route:
     name: str  # the SDK's method name, e.g. "chat.completions" — keys of `counts`
     provider: str
     handler: Handler
+    # a model call: faults without an endpoint hit it, it waits `latency`, the window counts it
+    model_call: bool = False
 
     def __post_init__(self) -> None:
         self._regex = re.compile(re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.pattern))
@@ -201,13 +161,44 @@ class Route:
         return m.groupdict() if m else None
 
 
-def provider_of(path: str, headers: dict[str, str]) -> str:
-    """Anthropic's SDK always sends `anthropic-version`; its paths start /v1/messages."""
-    if "anthropic-version" in headers or path.startswith("/v1/messages"):
-        return "anthropic"
-    return "openai"
+def redact(headers: dict[str, str], secret: tuple[str, ...]) -> dict[str, str]:
+    """The headers with every credential (`secret`: lower-case names) replaced: a key is
+    never stored or logged."""
+    return {k: ("<redacted>" if k in secret else v) for k, v in headers.items()}
 
 
-def redact(headers: dict[str, str]) -> dict[str, str]:
-    """The headers with every credential replaced: a key is never stored or logged."""
-    return {k: ("<redacted>" if k in SECRET_HEADERS else v) for k, v in headers.items()}
+@dataclasses.dataclass(frozen=True)
+class FakeApi:
+    """How one provider's fake speaks HTTP besides its routes: declared as `API` in its
+    `testing/providers/<name>.py` (a module its `ProviderSpec.fakes` names), read by the
+    server. A module may also declare `BATCHES` (`jobs.BatchSteps`): how its batches end."""
+
+    name: str  # the provider's name in the registry; its routes' `provider`
+    error_body: Callable[[ApiError, str], Any]  # (error, request id) → its error body
+    rate_limit_headers: Callable[[RateBudget], dict[str, str]]  # the window, as it reports it
+    # the shutdown date lmwrapper's model facts give a model (past it, the model is a 404)
+    retirement: Callable[[str], datetime.date | None]
+    # does a request (path, lower-case headers) go to it? None: every request no other claims
+    claims: Callable[[str, Mapping[str, str]], bool] | None = None
+    key_headers: tuple[str, ...] = ()  # headers carrying its key, before `Authorization: Bearer`
+    key_hint: str = "Authorization header (Bearer auth)."  # where a missing key goes
+    secret_headers: tuple[str, ...] = ()  # other credentials that are never logged
+    request_id_header: str = "x-request-id"
+    retry_after_ms: bool = False  # a 429 or 5xx says `retry-after-ms` besides `retry-after`
+    base_url_var: str | None = None  # `python -m lmwrapper.testing` prints VAR=url + base_path
+    base_path: str = ""  # what its SDK's base_url adds to the server's url
+    test_model: str | None = None  # a current model its fake serves, for tests that need one
+
+    def key(self, headers: Mapping[str, str]) -> str:
+        """The key the request carries ("" if none)."""
+        for name in self.key_headers:
+            if headers.get(name, "").strip():
+                return headers[name].strip()
+        auth = headers.get("authorization", "")
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+
+    def retry_headers(self, seconds: float) -> dict[str, str]:
+        headers = {"retry-after": f"{seconds:g}"}
+        if self.retry_after_ms:
+            headers["retry-after-ms"] = str(int(seconds * 1000))
+        return headers

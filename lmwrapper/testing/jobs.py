@@ -12,6 +12,7 @@ What happens to the *next* job is programmed on the server:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -19,10 +20,21 @@ from collections.abc import Callable
 from typing import Any
 
 from lmwrapper.testing.faults import Fault, searchable
-from lmwrapper.testing.http import ApiError, Request, Response, error_response
+from lmwrapper.testing.http import ApiError, FakeApi, Request, Response, error_response
 
 LINE_ROUTE = "batch_line"
 from lmwrapper.testing.state import FakeContext, Fate, Job, LineResult
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchSteps:
+    """How one provider's fake batches move on, declared as `BATCHES` in its fake module:
+    `srv.finish_batches()` steps each of its jobs with `advance` until a `terminal` status."""
+
+    provider: str
+    advance: Callable[[FakeContext, Job, bool], None]
+    terminal: tuple[str, ...]
+    polls_to_end: int = 1  # polls a job takes from create to its end (one step per poll)
 
 
 def line_faults(srv: FakeContext) -> list[Fault]:
@@ -42,20 +54,21 @@ def take_fate(srv: FakeContext, job: Job) -> None:
 
 
 def run_lines(srv: FakeContext, job: Job, handler: Callable[..., Response],
-              error_shape: str, upto: int | None = None) -> list[LineResult]:
-    """Answer the first `upto` lines (all when None); the others are left unrun."""
+              api: FakeApi, upto: int | None = None) -> list[LineResult]:
+    """Answer the first `upto` lines (all when None); the others are left unrun. An error
+    line's body is in `api`'s shape."""
     out = []
     n = len(job.requests) if upto is None else min(upto, len(job.requests))
     for i, (custom_id, body) in enumerate(job.requests):
         if i >= n:
             out.append(LineResult(custom_id, 0, None, "unrun"))
             continue
-        out.append(_run_line(srv, custom_id, body, handler, error_shape))
+        out.append(_run_line(srv, custom_id, body, handler, api))
     return out
 
 
 def _run_line(srv: FakeContext, custom_id: str, body: dict[str, Any],
-              handler: Callable[..., Response], error_shape: str) -> LineResult:
+              handler: Callable[..., Response], api: FakeApi) -> LineResult:
     raw = json.dumps(body).encode()
     fault = _pick_line_fault(srv, searchable(raw))
     try:
@@ -63,17 +76,17 @@ def _run_line(srv: FakeContext, custom_id: str, body: dict[str, Any],
             raise ApiError(fault.status, fault.message or f"Injected batch line failure "
                            f"(HTTP {fault.status}).", code=fault.code,
                            details=fault.details)
-        resp = handler(srv, Request("POST", "", {}, {}, raw, error_shape))
+        resp = handler(srv, Request("POST", "", {}, {}, raw, api.name))
         return LineResult(custom_id, resp.status, resp.body, "succeeded")
     except ApiError as err:
-        resp = error_response(error_shape, err, srv.new_id("req_"))
+        resp = error_response(api, err, srv.new_id("req_"))
         return LineResult(custom_id, err.status, resp.body, "errored")
 
 
 def _pick_line_fault(srv: FakeContext, text: str) -> Fault | None:
     with srv.lock:
         for fault in line_faults(srv):
-            if fault.applies(LINE_ROUTE, text):
+            if fault.applies(LINE_ROUTE, text, model_call=False):
                 fault.fired += 1
                 return fault
     return None
@@ -125,11 +138,12 @@ def program_fate(srv: FakeContext, provider: str, fate: Fate) -> None:
         srv.state.next_fates.setdefault(provider, []).append(fate)
 
 
-def finish(srv: FakeContext, advance: Callable[[FakeContext, Job, bool], None],
-           jobs: list[Job], terminal: tuple[str, ...]) -> None:
-    """Step every job until it is terminal (at most 10 steps each)."""
+def finish(srv: FakeContext, steps: BatchSteps, jobs: list[Job]) -> None:
+    """Step every job of `steps.provider` until it is terminal (at most 10 steps each)."""
     for job in jobs:
+        if job.provider != steps.provider:
+            continue
         for _ in range(10):
-            if job.status in terminal:
+            if job.status in steps.terminal:
                 break
-            advance(srv, job, True)
+            steps.advance(srv, job, True)

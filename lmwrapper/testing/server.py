@@ -11,9 +11,12 @@ It is a real server (stdlib `ThreadingHTTPServer` on 127.0.0.1, an ephemeral por
 thread per connection), so the official SDKs talk to it unmodified through `base_url` and
 every layer of a client — connection pool, retries, timeouts — is exercised. It imports no
 SDK (which models are retired it reads from lmwrapper's model facts, as the client does).
-Sockets are in `transport.py`; endpoints in `providers/openai.py`,
-`providers/openai_batches.py` (files, Batch API) and `providers/anthropic.py`; batch job life
-cycles in `jobs.py`; answers, tokens and logprobs in `text.py`; faults in `faults.py`.
+Sockets are in `transport.py`; batch job life cycles in `jobs.py`; answers, tokens and
+logprobs in `text.py`; faults in `faults.py`. Each registered provider's fake is found through
+the registry (its spec's `fakes` modules: `providers/openai.py`, `providers/openai_batches.py`
+(files, Batch API) and `providers/anthropic.py`), each declaring its `ROUTES`, its `API`
+(which requests are its, its error body, rate-limit, key and request-id headers) and, with a
+batch API, its `BATCHES`; nothing here names a provider.
 """
 
 from __future__ import annotations
@@ -36,27 +39,47 @@ from typing import Any, Self
 
 from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.testing import jobs as fake_jobs
-from lmwrapper.testing.faults import MODEL_CALLS, Fault, FaultPlan
+from lmwrapper.testing.faults import Fault, FaultPlan
 from lmwrapper.testing.http import (
     ApiError,
+    FakeApi,
     RateWindow,
     Request,
     Response,
     Route,
     error_response,
-    provider_of,
     redact,
 )
-from lmwrapper.testing.providers import anthropic as fake_anthropic
 from lmwrapper.testing.providers import openai_batches as fake_batches
 from lmwrapper.testing.state import AnthropicLimits, FakeState, Fate
 from lmwrapper.testing.text import AnswerBook, AnswerFn, Tokenizer, tokenize
 from lmwrapper.testing.transport import LoopbackHttpServer
 
-# Every registered provider's fake routes (its spec's `fakes` modules, each with `ROUTES`).
-ROUTES: list[Route] = [route for provider in PROVIDERS.values()
-                       for module in provider.spec().fakes
-                       for route in importlib.import_module(module).ROUTES]
+
+def _declared(name: str) -> list[Any]:
+    """What every registered provider's fake modules (its spec's `fakes`) declare as `name`."""
+    modules = [importlib.import_module(m) for p in PROVIDERS.values() for m in p.spec().fakes]
+    found = [getattr(m, name) for m in modules if hasattr(m, name)]
+    return [item for value in found for item in (value if isinstance(value, list) else [value])]
+
+
+ROUTES: list[Route] = _declared("ROUTES")
+APIS: dict[str, FakeApi] = {api.name: api for api in _declared("API")}
+BATCHES: list[fake_jobs.BatchSteps] = _declared("BATCHES")
+# Credentials never logged: the Bearer token and every provider's key headers.
+SECRET_HEADERS = tuple(dict.fromkeys(["authorization", *(h for api in APIS.values()
+                                                         for h in (*api.key_headers,
+                                                                   *api.secret_headers))]))
+
+
+def api_for(path: str, headers: dict[str, str]) -> FakeApi:
+    """The provider a request goes to: the first whose fake claims it, else the one that
+    takes the rest (OpenAI's: compatible clients send nothing telling)."""
+    claiming = [api for api in APIS.values() if api.claims is not None]
+    for api in claiming:
+        if api.claims is not None and api.claims(path, headers):
+            return api
+    return next(api for api in APIS.values() if api.claims is None)
 
 
 @dataclasses.dataclass
@@ -210,7 +233,7 @@ class FakeServer:
         models.toml, as the client reads them)."""
         if model in self.missing_models:
             return True
-        shutdown = _retirement(provider, model)
+        shutdown = APIS[provider].retirement(model)
         return shutdown is not None and shutdown < (self.today or _default_today())
 
     # -- faults ----------------------------------------------------------------------
@@ -286,10 +309,8 @@ class FakeServer:
         """Move every unfinished batch to its end state now, without polling."""
         with self.lock:
             jobs = list(self.state.batches.values())
-            fake_jobs.finish(self, fake_batches.advance,
-                             [j for j in jobs if j.provider == "openai"], fake_batches.TERMINAL)
-            fake_jobs.finish(self, fake_anthropic.advance,
-                             [j for j in jobs if j.provider == "anthropic"], ("ended",))
+            for steps in BATCHES:
+                fake_jobs.finish(self, steps, jobs)
 
     # -- the log ---------------------------------------------------------------------
     @property
@@ -326,7 +347,7 @@ class FakeServer:
                 body: bytes) -> Response | None:
         """Route, record and answer one request; None means drop the connection."""
         parsed = urllib.parse.urlsplit(target)
-        provider = provider_of(parsed.path, headers)
+        provider = api_for(parsed.path, headers).name
         query = dict(urllib.parse.parse_qsl(parsed.query))
         req = Request(method, parsed.path.rstrip("/"), query, headers, body, provider)
         route = None
@@ -336,7 +357,7 @@ class FakeServer:
                 route, req.params = candidate, params
                 break
         rec = RecordedRequest(route.name if route else "unknown", req.method, req.path,
-                              redact(headers), _body_for_log(body), time.time())
+                              redact(headers, SECRET_HEADERS), _body_for_log(body), time.time())
         self._record(rec)
         resp = self.handle(req, route, rec)
         rec.status = resp.status if resp is not None else None
@@ -345,6 +366,7 @@ class FakeServer:
     def handle(self, req: Request, route: Route | None, rec: RecordedRequest) -> Response | None:
         """The response to send, or None to drop the connection."""
         request_id = self.new_id("req_")
+        api = APIS[req.provider]
         try:
             if route is None:
                 raise ApiError(404, f"Unknown request URL: {req.method} {req.path}.",
@@ -352,22 +374,20 @@ class FakeServer:
             self._check_key(req)
             resp = self._serve(req, route, rec)
         except ApiError as err:
-            resp = error_response(req.provider, err, request_id)
+            resp = error_response(api, err, request_id)
         except Exception as e:  # noqa: BLE001 — a bug in the fake: say so, don't hang
             traceback.print_exc(file=sys.stderr)
-            resp = error_response(req.provider, ApiError(500, f"fake server bug: {e!r}"),
-                                  request_id)
+            resp = error_response(api, ApiError(500, f"fake server bug: {e!r}"), request_id)
         if resp is not None:
-            id_header = "request-id" if req.provider == "anthropic" else "x-request-id"
-            resp.headers.setdefault(id_header, request_id)
-            for k, v in self.rate_window.headers(req.provider).items():
+            resp.headers.setdefault(api.request_id_header, request_id)
+            for k, v in api.rate_limit_headers(self.rate_window.budget()).items():
                 resp.headers.setdefault(k, v)
         return resp
 
     def _serve(self, req: Request, route: Route, rec: RecordedRequest) -> Response | None:
-        fault = self.faults.pick(route.name, req.body)
+        fault = self.faults.pick(route.name, req.body, model_call=route.model_call)
         rec.fault = fault.kind if fault else None
-        if route.name in MODEL_CALLS:
+        if route.model_call:
             with self._in_flight_gauge():
                 return self._serve_model_call(req, route, fault)
         return self._answer(req, route, fault)
@@ -397,10 +417,11 @@ class FakeServer:
                 return None
             else:
                 return self._fault_response(req, fault)
-        wait = self.rate_window.admit() if route.name in MODEL_CALLS else None
+        wait = self.rate_window.admit() if route.model_call else None
         if wait is not None:
             raise ApiError(429, "Rate limit reached for requests (simulated window).",
-                           code="rate_limit_exceeded", headers=_retry_headers(wait, req.provider))
+                           code="rate_limit_exceeded",
+                           headers=APIS[req.provider].retry_headers(wait))
         resp = route.handler(self, req)
         self.rate_window.spend(resp.tokens)
         return resp
@@ -410,11 +431,12 @@ class FakeServer:
             return None
         if fault.kind == "malformed":
             return Response(200, b'{"id": "malformed", "choices": [{"index": 0, "mess')
+        api = APIS[req.provider]
         headers: dict[str, str] = {}
         if fault.retry_after is not None:
-            headers.update(_retry_headers(fault.retry_after, req.provider))
+            headers.update(api.retry_headers(fault.retry_after))
         if fault.status == 429:
-            headers.update(self.rate_window.headers(req.provider, zero_for=fault.retry_after))
+            headers.update(api.rate_limit_headers(self.rate_window.budget(zero_for=fault.retry_after)))
         message, code = fault.message, fault.code
         if fault.status == 429:
             message = message or "Rate limit reached for requests (injected fault)."
@@ -423,29 +445,14 @@ class FakeServer:
                        code=code, headers=headers, details=fault.details)
 
     def _check_key(self, req: Request) -> None:
-        auth = req.headers.get("authorization", "")
-        key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-        if req.provider == "anthropic":
-            key = req.headers.get("x-api-key", "").strip() or key
+        api = APIS[req.provider]
+        key = api.key(req.headers)
         if not key:
-            raise ApiError(401, "You didn't provide an API key. Send it in the "
-                           + ("x-api-key header." if req.provider == "anthropic"
-                              else "Authorization header (Bearer auth)."),
-                           type="invalid_request_error" if req.provider == "openai" else None,
+            raise ApiError(401, f"You didn't provide an API key. Send it in the {api.key_hint}",
                            code="missing_api_key")
         if self.api_key is not None and key != self.api_key:
             # Never echo the key, not even masked: the message may end up in a log.
-            raise ApiError(401, "Incorrect API key provided.",
-                           type="invalid_request_error" if req.provider == "openai" else None,
-                           code="invalid_api_key")
-
-
-def _retry_headers(seconds: float, provider: str) -> dict[str, str]:
-    """OpenAI sends `retry-after-ms` too; Anthropic documents only `retry-after`."""
-    headers = {"retry-after": f"{seconds:g}"}
-    if provider != "anthropic":
-        headers["retry-after-ms"] = str(int(seconds * 1000))
-    return headers
+            raise ApiError(401, "Incorrect API key provided.", code="invalid_api_key")
 
 
 def _body_for_log(body: bytes) -> Any:
@@ -453,17 +460,6 @@ def _body_for_log(body: bytes) -> Any:
         return json.loads(body) if body else None
     except ValueError:
         return body
-
-
-def _retirement(provider: str, model: str) -> datetime.date | None:
-    """The shutdown date lmwrapper's model facts give `model` (None: none announced)."""
-    if provider == "anthropic":
-        from lmwrapper.providers.anthropic.models import ClaudeModelInfo
-
-        return ClaudeModelInfo(model).retires
-    from lmwrapper.providers.openai.models import OpenAiModelInfo
-
-    return OpenAiModelInfo(model).retires
 
 
 def _default_today() -> datetime.date:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from lmwrapper.core.prompt import LmChatTurn, LmPrediction, LmPrompt
+from lmwrapper.providers.registry import get_lm
 
 SYSTEM = "Answer with only the answer: a single city name or a single number. No sentence."
 
@@ -52,12 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=None)
     args = ap.parse_args(argv)
 
-    from lmwrapper.providers.huggingface import get_huggingface_lm
     from lmwrapper.store.db import get_cache_dir
 
     items = load_eval()
     t0 = time.perf_counter()
-    lm = get_huggingface_lm(args.model, batch_size=args.batch_size)
+    lm = get_lm(f"hf/{args.model}", batch_size=args.batch_size)  # torch loads with the model
     print(f"model {lm.model_name()} ready in {time.perf_counter() - t0:.1f} s "
           f"(cache: {get_cache_dir()})")
     start = time.perf_counter()

@@ -1,10 +1,12 @@
 """A real process running a BATCH_ANY job against the fake, optionally killing itself
 (SIGKILL) at one step of the batch engine. Used by the crash and concurrency tests:
 
-    python -m tests.batching.child BASE_URL POINT N OUT [GO_FILE]
+    python -m tests.batching.child SERVER_URL POINT N OUT [GO_FILE]
 
 `$LMWRAPPER_TEST_PROVIDER` (default openai) picks the provider from the registry
-(`lmwrapper.providers.registry`); a new batch provider adds the model its fake serves to `MODELS`.
+(`lmwrapper.providers.registry`); its fake (`lmwrapper.testing.providers.<name>`) says which
+model it serves for tests, what its SDK's base URL adds to the server's, and how many polls
+its batches take. A new batch provider adds nothing here.
 """
 
 from __future__ import annotations
@@ -17,25 +19,19 @@ import sys
 import time
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.providers.registry import provider_named
 from lmwrapper.structs import LmPrompt
+from lmwrapper.testing.server import BATCHES
+from tests.batching.providers import batch_lm
 
-# the model each provider's fake serves; keys the fake takes (any non-empty one)
-MODELS = {"openai": ("gpt-4o-mini", "sk-test-child"),
-          "anthropic": ("claude-haiku-4-5", "sk-ant-test-child")}
 PROVIDER = os.environ.get("LMWRAPPER_TEST_PROVIDER", "openai")
+STEPS = next(s for s in BATCHES if s.provider == PROVIDER)
 
 
-def make_lm(base_url: str):  # type: ignore[no-untyped-def]
-    """The provider's model, by the registry (as `lmwrapper batch` rebuilds it). The fake's
-    OpenAI base URL ends in /v1; Anthropic's SDK adds /v1/... itself."""
-    model, key = MODELS[PROVIDER]
-    if PROVIDER == "anthropic":
-        base_url = base_url.removesuffix("/v1")
-    return provider_named(PROVIDER).make(model, api_key_secret=key, base_url=base_url)
+def make_lm(server_url: str):  # type: ignore[no-untyped-def]
+    return batch_lm(server_url, PROVIDER)
 
 
-ADAPTER = type(make_lm("http://127.0.0.1:9/v1").batch_adapter())
+ADAPTER = type(make_lm("http://127.0.0.1:9").batch_adapter())
 
 
 def die() -> None:
@@ -76,9 +72,9 @@ POINTS = {
     "before_upload": lambda: wrap(ADAPTER, "upload", before=True),
     "after_upload": lambda: wrap(ADAPTER, "upload"),
     "after_create": lambda: wrap(ADAPTER, "create"),
-    # a fake Anthropic batch ends at its first poll (OpenAI's passes through several states)
+    # at the second poll, or the first where a batch ends at its first poll
     "while_polling": lambda: wrap(ADAPTER, "retrieve", before=True,
-                                  nth=1 if PROVIDER == "anthropic" else 2),
+                                  nth=2 if STEPS.polls_to_end > 1 else 1),
     "while_collecting": die_mid_results,
     "before_deleting_files": lambda: wrap(ADAPTER, "delete_files", before=True),
 }

@@ -6,6 +6,7 @@ import pytest
 
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.testing import FakeServer
+from tests.batching.providers import BATCH_PROVIDERS, batch_lm
 
 API_KEY = "sk-test-SECRET0123456789abcdef"
 FAST = {"LMWRAPPER_BATCH_POLL_S": "0.01", "LMWRAPPER_BATCH_POLL_MAX_S": "0.05"}
@@ -26,26 +27,17 @@ def fast_polls(monkeypatch):
     monkeypatch.delenv("LMWRAPPER_OPENAI_TIER", raising=False)
 
 
-# Every provider with a batch adapter; crash and fault tests run once per entry. The Claude
-# adapter adds "anthropic" here (its model factory in `provider_lm`).
-PROVIDERS = ["openai", "anthropic"]
+# Every registered provider with a batch API: crash and fault tests run once per entry, each
+# on the model its fake serves for tests (see tests/batching/child.py).
+PROVIDERS = BATCH_PROVIDERS
 
 
 @pytest.fixture(params=PROVIDERS)
 def provider_lm(request, srv):
     """`make(**kw)`: a batch-capable model of each provider on the fake server."""
     def make(**kw):
-        if request.param == "openai":
-            kw.setdefault("api_key_secret", API_KEY)
-            kw.setdefault("base_url", srv.base_url)
-            return get_open_ai_lm("gpt-4o-mini", **kw)
-        if request.param == "anthropic":
-            from lmwrapper.claude_wrapper import get_claude_lm
-
-            kw.setdefault("api_key_secret", "sk-ant-test-SECRET0123456789abcdef")
-            kw.setdefault("base_url", srv.anthropic_base_url)
-            return get_claude_lm("claude-haiku-4-5", **kw)
-        raise AssertionError(f"no model factory for provider {request.param!r}")
+        kw.setdefault("api_key_secret", API_KEY)
+        return batch_lm(srv.url, request.param, **kw)
 
     make.provider = request.param
     return make

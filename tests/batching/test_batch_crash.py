@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def child(srv, point, out, go=None, env=None, provider="openai"):
     env = {**(env or os.environ), "LMWRAPPER_TEST_PROVIDER": provider}
-    args = [sys.executable, "-m", "tests.batching.child", srv.base_url, point, str(N), str(out)]
+    args = [sys.executable, "-m", "tests.batching.child", srv.url, point, str(N), str(out)]
     return subprocess.Popen(args + ([str(go)] if go else []), cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

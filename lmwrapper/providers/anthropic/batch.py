@@ -43,7 +43,7 @@ from lmwrapper.core.errors import ModelNotFoundError, PermanentProviderError, Tr
 from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.anthropic import rules
-from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo
 from lmwrapper.providers.anthropic.request import build_request, max_tokens_for, parse_message
 from lmwrapper.providers.base import GoneError, sdk_errors
 from lmwrapper.runners.batch.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
@@ -89,6 +89,7 @@ _LIST_LIMIT = 100  # recent batches looked at for orphans (a batch lives 24 h)
 
 class ClaudeBatchAdapter:
     provider = "anthropic"
+    fact_sources = SOURCES
 
     def __init__(self, lm: BatchModel) -> None:
         self.lm = lm

@@ -29,6 +29,29 @@ from lmwrapper.core import models as model_facts
 from lmwrapper.core.errors import UnknownModelError
 
 PROVIDER = "anthropic"
+_MONTH_DAY = re.compile(r"(\w+) (\d+)\w*, (\d{4})")
+
+
+def _sdk_shutdowns(source: str) -> dict[str, dt.date]:
+    """`anthropic/_data/deprecated_models.py`'s `DEPRECATED_MODELS` (the SDK warns with it
+    too): `"claude-x": "January 22nd, 2027"` entries."""
+    return {m: _parse_long_date(d) for m, d in re.findall(r'"([^"]+)":\s*"([^"]+)"', source)}
+
+
+def _parse_long_date(text: str) -> dt.date:
+    """`January 22nd, 2027` → 2027-01-22."""
+    m = _MONTH_DAY.fullmatch(text.strip())
+    if not m:
+        raise ValueError(f"unexpected date {text!r} in the anthropic SDK's deprecation table")
+    return dt.datetime.strptime(f"{m[1]} {m[2]} {m[3]}", "%B %d %Y").date()
+
+
+# Where the maintained sources keep Anthropic's facts (`lmwrapper.core.models` reads them):
+# its id in genai-prices, and the installed `anthropic` SDK's `ModelParam` and deprecations.
+SOURCES = model_facts.FactSources(
+    PROVIDER, prices="anthropic",
+    sdk_names=(("anthropic", "types/model_param.py", "ModelParam"),),
+    sdk_shutdowns=("anthropic", "_data/deprecated_models.py"), parse_shutdowns=_sdk_shutdowns)
 FACTS = ("context_window", "max_output_tokens", "input_usd_per_mtok", "output_usd_per_mtok",
          "cache_write_usd_per_mtok", "cache_read_usd_per_mtok", "batch_discount",
          "one_sampling_knob", "long_context_from", "long_input_usd_per_mtok",
@@ -84,7 +107,7 @@ class ClaudeModelInfo(model_facts.ModelInfo):
     @property
     def retires(self) -> dt.date | None:
         """The date Anthropic shuts (or shut) this model down, if one is announced."""
-        return model_facts.retirement(PROVIDER, str(self), self.table_row())
+        return model_facts.retirement(SOURCES, str(self), self.table_row())
 
     def with_facts(self, name: str, **overrides: Any) -> ClaudeModelInfo:
         return ClaudeModelInfo.made(name, {**self.given(), **overrides})
@@ -106,7 +129,7 @@ class ClaudeModelInfo(model_facts.ModelInfo):
 def sourced_facts(name: str, given: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every fact of `name`: `given`, else genai-prices', else models.toml's (see the module)."""
     row = table().row(name)
-    pub = model_facts.published(PROVIDER, name)
+    pub = model_facts.published(SOURCES, name)
     context = table().explicit(name).get("context_window") or (
         pub.context_window if pub else None)
     facts = {"context_window": context or row["context_window"],
@@ -141,12 +164,12 @@ def family_of(name: str) -> str:
 
 
 def _known(name: str) -> bool:
-    return family_of(name) in table().families or model_facts.is_known(PROVIDER, name)
+    return family_of(name) in table().families or model_facts.is_known(SOURCES, name)
 
 
 def known_ids() -> list[str]:
     """Every Claude id some source knows: the SDK's, genai-prices' and our table's rows."""
-    return list(dict.fromkeys([*model_facts.known_names(PROVIDER),
+    return list(dict.fromkeys([*model_facts.known_names(SOURCES),
                                *table().families]))
 
 

@@ -30,10 +30,10 @@ from lmwrapper.core.money import CostEstimate, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import as_prompts
-from lmwrapper.providers.anthropic import rules, tokens
+from lmwrapper.providers.anthropic import errors, rules, tokens
 from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
 from lmwrapper.providers.anthropic.errors import spend_limit_message
-from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo
 from lmwrapper.providers.anthropic.request import (
     MESSAGES_PATH,
     ClaudePrice,
@@ -59,6 +59,8 @@ class ClaudePredictor(ApiPredictor):
     quota_hint = "raise the limit or add credit at console.anthropic.com/settings/billing"
     supports_batch = True  # BATCH_ANY: Message Batches through lmwrapper.runners.batch
     supports_lean_http = True  # live runs: send_async on one event loop
+    fact_sources = SOURCES
+    error_codes = errors.CODES
     # anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}; reset is an RFC 3339 time
     rate_limit_headers = (LimitHeaders("anthropic-ratelimit-{kind}-limit",
                                        "anthropic-ratelimit-{kind}-remaining",
@@ -204,6 +206,12 @@ class ClaudePredictor(ApiPredictor):
         if spent is not None:
             return ConfigurationError(self.scrub(f"Anthropic {status}: {spent} — {self.quota_hint}"))
         return super().classify(status, body, headers)
+
+    def error_fields(self, body: Any) -> Mapping[str, Any]:
+        return errors.error_fields(body)
+
+    def missing_model_message(self, fields: Mapping[str, Any]) -> str | None:
+        return errors.missing_model_message(fields)
 
     def _warn_once(self, topic: str, message: str) -> None:
         if topic not in self._warned:

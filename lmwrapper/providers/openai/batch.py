@@ -29,7 +29,7 @@ from lmwrapper.core.errors import (
 from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.base import GoneError, sdk_errors
-from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
 from lmwrapper.providers.openai.request import (
     CHAT_URL,
     COMPLETIONS_URL,
@@ -94,6 +94,7 @@ def tier_token_limit(model: str, tier: int | None = None) -> int | None:
 
 class OpenAiBatchAdapter:
     provider = "openai"
+    fact_sources = SOURCES
 
     def __init__(self, lm: BatchModel) -> None:
         self.lm = lm

@@ -34,6 +34,29 @@ from lmwrapper.core.errors import UnknownModelError
 
 ModelKind = Literal["chat", "instruct", "reasoning"]
 PROVIDER = "openai"
+
+
+def _sdk_shutdowns(source: str) -> dict[str, dt.date]:
+    """The "Deprecated values" list under `ChatModel` in `openai/types/shared/chat_model.py`:
+    `- "a", "b": Announced shutdown date: YYYY-MM-DD.` items of its docstring."""
+    out: dict[str, dt.date] = {}
+    section = source.partition("Deprecated values:")[2]
+    for item in re.split(r"\n- ", section):
+        names, _, rest = " ".join(item.split()).partition(": Announced shutdown date:")
+        date = re.match(r"\s*(\d{4}-\d{2}-\d{2})", rest)
+        if date:
+            for name in re.findall(r'"([^"]+)"', names):
+                out[name] = dt.date.fromisoformat(date[1])
+    return out
+
+
+# Where the maintained sources keep OpenAI's facts (`lmwrapper.core.models` reads them): its
+# id in genai-prices, and the installed `openai` SDK's model-name Literals and shutdown list.
+SOURCES = model_facts.FactSources(
+    PROVIDER, prices="openai",
+    sdk_names=(("openai", "types/shared/chat_model.py", "ChatModel"),
+               ("openai", "types/completion_create_params.py", "model: Required[")),
+    sdk_shutdowns=("openai", "types/shared/chat_model.py"), parse_shutdowns=_sdk_shutdowns)
 _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
           "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount",
           "long_context_from", "long_input_usd_per_mtok", "long_output_usd_per_mtok")
@@ -101,7 +124,7 @@ class OpenAiModelInfo(model_facts.ModelInfo):
     @property
     def retires(self) -> dt.date | None:
         """The shutdown date OpenAI announced for this model (the SDK's table), if any."""
-        return model_facts.retirement(PROVIDER, _family_name(str(self)), self.table_row())
+        return model_facts.retirement(SOURCES, _family_name(str(self)), self.table_row())
 
     def with_facts(self, name: str | None = None, **overrides: Any) -> OpenAiModelInfo:
         return _made(name if name is not None else str(self), {**self.given(), **overrides})
@@ -157,7 +180,7 @@ def sourced_facts(name: str, given: dict[str, Any] | None = None) -> dict[str, A
     models.toml's defaults. A fine-tune takes its base model's row but no price."""
     base = _family_name(name)
     row, explicit = table().row(base), table().explicit(base)
-    pub = None if name.startswith("ft:") else model_facts.published(PROVIDER, base)
+    pub = None if name.startswith("ft:") else model_facts.published(SOURCES, base)
     context = explicit.get("context_window") or (pub.context_window if pub else None)
     facts = {"kind": row["kind"], "context_window": context or row["context_window"],
              "max_output_tokens": row["max_output_tokens"],
@@ -193,12 +216,12 @@ def _known(name: str) -> bool:
     base = _family_name(name)
     family = table().family(base)
     in_table = family is not None and _SNAPSHOT.fullmatch(base[len(family):]) is not None
-    return in_table or model_facts.is_known(PROVIDER, base)
+    return in_table or model_facts.is_known(SOURCES, base)
 
 
 def known_names() -> list[str]:
     """Every OpenAI name some source knows: genai-prices', the SDK's and our table's rows."""
-    return list(dict.fromkeys([*model_facts.known_names(PROVIDER), *table().families]))
+    return list(dict.fromkeys([*model_facts.known_names(SOURCES), *table().families]))
 
 
 def _unknown_model(name: str, close: list[str]) -> UnknownModelError:

@@ -13,7 +13,7 @@ import functools
 import json
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from lmwrapper.core.contract import AsyncPost, Job
@@ -23,9 +23,9 @@ from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import as_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
-from lmwrapper.providers.openai import tokens
+from lmwrapper.providers.openai import errors, tokens
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
-from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
     OpenAiRequest,
@@ -48,6 +48,8 @@ class OpenAiPredictor(ApiPredictor):
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = True  # BATCH_ANY goes to lmwrapper.runners.batch with batch_adapter()
     supports_lean_http = True  # live runs: send_async on one event loop
+    fact_sources = SOURCES
+    error_codes = errors.CODES
 
     def __init__(
         self,
@@ -163,6 +165,9 @@ class OpenAiPredictor(ApiPredictor):
         n = len(job.sample_indices)
         req = build_request(job.prompt, self.model, n=n)
         return self._parse(await post(req.path, req.body), job.prompt, n)
+
+    def missing_model_message(self, fields: Mapping[str, Any]) -> str | None:
+        return errors.missing_model_message(fields)
 
     def _parse(self, text: str, prompt: LmPrompt, n: int) -> list[LmPrediction]:
         """The predictions in a 200's body; BadResponseError (retried once: it was billed)

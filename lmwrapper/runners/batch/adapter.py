@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from lmwrapper.core.contract import Backend
 from lmwrapper.core.errors import LmWrapperError, TransientProviderError
+from lmwrapper.core.models import FactSources
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.store.rows import CacheRow, RowCodec
 
@@ -96,6 +97,7 @@ class BatchAdapter(Protocol):
 
     provider: str
     model: str  # the model name the enqueued-token limit is counted for
+    fact_sources: FactSources  # where its model names are published (a "did you mean" hint)
     limits: BatchLimits
 
     def build_line(self, custom_id: str, prompt: LmPrompt, n: int) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def _stop_if_fatal(runner: BatchRunner, remote: RemoteBatch,
         model = runner.adapter.model
         fatal = ModelNotFoundError(
             f"model {model!r} not found (batch {remote.id} failed: {remote.error_message}) — "
-            f"{model_not_found_hint(runner.adapter.provider, model)}", model=model, code=remote.error_code)
+            f"{model_not_found_hint(runner.adapter.fact_sources, model)}", model=model, code=remote.error_code)
     if fatal is not None:
         raise fatal
 

@@ -16,6 +16,10 @@ request, 100,000 requests or 256 MB a batch) are refused as the real API refuses
 
 A batch's lines are checked under the version its create call carried, when they are run
 (the real API validates `params` asynchronously: a bad line is an errored result).
+
+`API` says how the fake speaks Anthropic's HTTP: a request with `anthropic-version` or a
+/v1/messages path is its; its error body, `anthropic-ratelimit-*` headers, `request-id`
+header and `x-api-key` key. `BATCHES` says how its batches end.
 """
 
 from __future__ import annotations
@@ -25,11 +29,21 @@ import functools
 import json
 import re
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from lmwrapper.testing.http import ApiError, Request, Response, Route, rfc3339
-from lmwrapper.testing.jobs import Job, due, page, run_lines, shuffled, take_fate
-from lmwrapper.testing.providers.openai import content_text, get, require, stops
+from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+from lmwrapper.testing.bodies import content_text, get, require, stops
+from lmwrapper.testing.http import (
+    ApiError,
+    FakeApi,
+    RateBudget,
+    Request,
+    Response,
+    Route,
+    rfc3339,
+)
+from lmwrapper.testing.jobs import BatchSteps, Job, due, page, run_lines, shuffled, take_fate
 from lmwrapper.testing.state import FakeContext
 from lmwrapper.testing.text import AnswerRequest, generate, json_answer
 
@@ -257,7 +271,7 @@ def advance(srv: FakeContext, job: Job, force: bool = False) -> None:
     elif job.fate == "expire":
         keep = len(job.requests) // 2 if job.keep is None else job.keep
     job.results = run_lines(srv, job, functools.partial(_line, job.extra[VERSION_HEADER]),
-                            "anthropic", upto=keep)
+                            API, upto=keep)
     for r in job.results:
         if r.outcome == "unrun":
             r.outcome = "canceled" if job.status == "canceling" else "expired"
@@ -355,10 +369,59 @@ def list_models(srv: FakeContext, req: Request) -> Response:
                           "last_id": MODELS[-1]})
 
 
+# -- Anthropic's HTTP: errors, rate-limit headers, keys ---------------------------------
+# Anthropic's documented status → error type (platform.claude.com/docs/en/api/errors).
+# Other 4xx are `invalid_request_error`, other 5xx `api_error` (503 is not a documented
+# overload: only 529 is).
+_TYPES = {
+    400: "invalid_request_error", 401: "authentication_error", 402: "billing_error",
+    403: "permission_error", 404: "not_found_error", 413: "request_too_large",
+    429: "rate_limit_error", 500: "api_error", 504: "timeout_error", 529: "overloaded_error",
+}
+
+
+def error_type(status: int) -> str:
+    return _TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+
+
+def error_body(err: ApiError, request_id: str) -> dict[str, Any]:
+    """`{"type": "error", "error": {type, message[, details]}, "request_id": …}`."""
+    error: dict[str, Any] = {"type": err.type or error_type(err.status), "message": err.message}
+    if err.details is not None:
+        error["details"] = err.details
+    return {"type": "error", "error": error, "request_id": request_id}
+
+
+def rate_limit_headers(b: RateBudget) -> dict[str, str]:
+    """`anthropic-ratelimit-{kind}-{limit,remaining,reset}`; reset is an RFC 3339 time."""
+    reset = rfc3339(time.time() + b.reset_s)
+    out: dict[str, str] = {}
+    for kind, limit, rem in (("requests", b.limit_requests, b.requests_left),
+                             ("tokens", b.limit_tokens, b.tokens_left),
+                             ("input-tokens", b.limit_tokens, b.tokens_left),
+                             ("output-tokens", b.limit_tokens, b.tokens_left)):
+        out[f"anthropic-ratelimit-{kind}-limit"] = str(limit)
+        out[f"anthropic-ratelimit-{kind}-remaining"] = str(rem)
+        out[f"anthropic-ratelimit-{kind}-reset"] = reset
+    return out
+
+
+def _claims(path: str, headers: Mapping[str, str]) -> bool:
+    """Anthropic's SDK always sends `anthropic-version`; its paths start /v1/messages."""
+    return VERSION_HEADER in headers or path.startswith("/v1/messages")
+
+
+API = FakeApi("anthropic", error_body, rate_limit_headers,
+              retirement=lambda model: ClaudeModelInfo(model).retires, claims=_claims,
+              key_headers=("x-api-key",), key_hint="x-api-key header.",
+              request_id_header="request-id", base_url_var="ANTHROPIC_BASE_URL",
+              test_model="claude-haiku-4-5")
+BATCHES = BatchSteps("anthropic", advance, ("ended",))
+
 ROUTES = [
-    Route("POST", "/v1/messages", "messages", "anthropic", messages),
+    Route("POST", "/v1/messages", "messages", "anthropic", messages, model_call=True),
     Route("POST", "/v1/messages/count_tokens", "messages.count_tokens", "anthropic",
-          count_tokens),
+          count_tokens, model_call=True),
     Route("POST", "/v1/messages/batches", "messages.batches.create", "anthropic", create_batch),
     Route("GET", "/v1/messages/batches", "messages.batches.list", "anthropic", list_batches),
     Route("GET", "/v1/messages/batches/{batch_id}", "messages.batches.retrieve", "anthropic",

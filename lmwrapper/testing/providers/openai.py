@@ -11,6 +11,10 @@ TypedDict), out-of-range ones get a 400 with `param` set, chat models are refuse
 default) is `none` — temperature, top_p, logprobs and top_logprobs, sent at any value; a
 model whose row says it takes no `n` refuses an explicit one, even n=1; a `strict: true`
 JSON schema that strict mode does not accept is a 400.
+
+`API` says how the fake speaks OpenAI's HTTP: the error body, the `x-ratelimit-*` headers,
+`retry-after-ms`, the `x-request-id` header and the Bearer key; it also answers every request
+no other provider's fake claims (OpenAI-compatible clients send nothing telling).
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ import time
 import typing
 from typing import Any
 
-from lmwrapper.testing.http import ApiError, Request, Response, Route
+from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.testing.bodies import content_text, get, require, stops
+from lmwrapper.testing.http import ApiError, FakeApi, RateBudget, Request, Response, Route
 from lmwrapper.testing.text import (
     AnswerRequest,
     Generation,
@@ -46,46 +52,6 @@ def is_chat_only_model(model: str) -> bool:
         and not is_completion_model(model)
 
 
-def get(body: dict[str, Any], name: str, kind: type | tuple[type, ...], default: Any = None,
-        lo: float | None = None, hi: float | None = None) -> Any:
-    """`body[name]` checked for type and range, or a 400 naming the parameter."""
-    value: Any = body.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, kind) or isinstance(value, bool) and bool not in _tuple(kind):
-        raise ApiError(400, f"Invalid type for '{name}': got {type(value).__name__}.",
-                       param=name, code="invalid_type")
-    number = float(value) if isinstance(value, (int, float)) else None
-    if number is not None and ((lo is not None and number < lo) or
-                               (hi is not None and number > hi)):
-        raise ApiError(400, f"Invalid '{name}': expected a value between {lo} and {hi}, "
-                       f"but got {value} instead.", param=name, code="invalid_value")
-    return value
-
-
-def _tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
-    return kind if isinstance(kind, tuple) else (kind,)
-
-
-def require(body: dict[str, Any], name: str) -> Any:
-    if body.get(name) in (None, "", []):
-        raise ApiError(400, f"Missing required parameter: '{name}'.", param=name,
-                       code="missing_required_parameter")
-    return body[name]
-
-
-def stops(value: Any, param: str = "stop", most: int = 4) -> list[str]:
-    if value is None:
-        return []
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not all(isinstance(s, str) for s in items):
-        raise ApiError(400, f"Invalid type for '{param}'.", param=param, code="invalid_type")
-    if len(items) > most:
-        raise ApiError(400, f"Invalid '{param}': at most {most} stop sequences.",
-                       param=param, code="invalid_value")
-    return items
-
-
 def check_context(srv: FakeContext, model: str, prompt_tokens: int, max_tokens: int | None,
                   param: str) -> None:
     limit = srv.context_limit_for(model)
@@ -98,15 +64,6 @@ def check_context(srv: FakeContext, model: str, prompt_tokens: int, max_tokens: 
             f"completion). Please reduce the length of the {param} or completion.",
             param=param, code="context_length_exceeded",
         )
-
-
-def content_text(content: Any) -> str:
-    """A message's text: a string, or the text parts of a list of content parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    return ""
 
 
 @functools.cache
@@ -357,9 +314,47 @@ def retrieve_model(srv: FakeContext, req: Request) -> Response:
     return Response(body=_model(req.params["model"]))
 
 
+# -- OpenAI's HTTP: errors, rate-limit headers, keys ------------------------------------
+_TYPES = {429: "requests", 500: "server_error", 502: "server_error", 503: "server_error"}
+
+
+def error_body(err: ApiError, request_id: str) -> dict[str, Any]:
+    """`{"error": {message, type, param, code}}`."""
+    kind = err.type or _TYPES.get(err.status, "invalid_request_error")
+    return {"error": {"message": err.message, "type": kind, "param": err.param,
+                      "code": err.code}}
+
+
+def go_duration(seconds: float) -> str:
+    """OpenAI's reset format: `20ms`, `1.5s`, `6m0s`."""
+    if seconds < 1:
+        return f"{max(int(seconds * 1000), 0)}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+def rate_limit_headers(b: RateBudget) -> dict[str, str]:
+    return {
+        "x-ratelimit-limit-requests": str(b.limit_requests),
+        "x-ratelimit-limit-tokens": str(b.limit_tokens),
+        "x-ratelimit-remaining-requests": str(b.requests_left),
+        "x-ratelimit-remaining-tokens": str(b.tokens_left),
+        "x-ratelimit-reset-requests": go_duration(b.reset_s),
+        "x-ratelimit-reset-tokens": go_duration(b.reset_s),
+    }
+
+
+API = FakeApi("openai", error_body, rate_limit_headers,
+              retirement=lambda model: OpenAiModelInfo(model).retires,
+              secret_headers=("api-key",),  # Azure OpenAI's key header
+              retry_after_ms=True, base_url_var="OPENAI_BASE_URL", base_path="/v1",
+              test_model="gpt-4o-mini")
+
 ROUTES = [
-    Route("POST", "/v1/chat/completions", "chat.completions", "openai", chat_completions),
-    Route("POST", "/v1/completions", "completions", "openai", completions),
+    Route("POST", "/v1/chat/completions", "chat.completions", "openai", chat_completions,
+          model_call=True),
+    Route("POST", "/v1/completions", "completions", "openai", completions, model_call=True),
     Route("GET", "/v1/models", "models.list", "openai", list_models),
     Route("GET", "/v1/models/{model}", "models.retrieve", "openai", retrieve_model),
 ]

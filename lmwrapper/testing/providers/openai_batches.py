@@ -20,6 +20,7 @@ from typing import Any
 
 from lmwrapper.testing.http import ApiError, Request, Response, Route
 from lmwrapper.testing.jobs import (
+    BatchSteps,
     Job,
     LineResult,
     due,
@@ -236,17 +237,17 @@ def advance(srv: FakeContext, job: Job, force: bool = False) -> None:
         job.status = "failed" if job.fate == "fail" else "in_progress"
     elif job.status == "in_progress" and job.fate == "expire":
         keep = len(job.requests) // 2 if job.keep is None else job.keep
-        job.results = run_lines(srv, job, handler, "openai", upto=keep)
+        job.results = run_lines(srv, job, handler, fake_openai.API, upto=keep)
         job.status = "expired"
         _write_files(srv, job)
     elif job.status == "in_progress":
-        job.results = run_lines(srv, job, handler, "openai")
+        job.results = run_lines(srv, job, handler, fake_openai.API)
         job.status = "finalizing"
     elif job.status == "finalizing":
         job.status = "completed"
         _write_files(srv, job)
     elif job.status == "cancelling":
-        job.results = run_lines(srv, job, handler, "openai", upto=job.keep or 0)
+        job.results = run_lines(srv, job, handler, fake_openai.API, upto=job.keep or 0)
         job.status = "cancelled"
         _write_files(srv, job)
     job.stamps[job.status] = now
@@ -347,6 +348,8 @@ def cancel_batch(srv: FakeContext, req: Request) -> Response:
         job.polls = 0
     return Response(body=batch_object(job))
 
+
+BATCHES = BatchSteps("openai", advance, TERMINAL, polls_to_end=3)
 
 ROUTES = [
     Route("POST", "/v1/files", "files.create", "openai", create_file),
