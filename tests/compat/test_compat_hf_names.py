@@ -43,9 +43,8 @@ def test_tokenize_ids_match_the_tokenizer_and_tokenize(lm, raw_tokenizer):
 
 
 def test_internals_say_whether_the_tokens_start_with_bos(tiny_dir, tmp_path, raw_tokenizer):
+    from lmwrapper.huggingface_wrapper.prediction import HuggingFacePrediction  # 0.18 names
     from lmwrapper.internals import ModelInternalsResults
-
-    from lmwrapper.compat018.hf_prediction import HuggingFacePrediction  # 0.18's names
 
     lm = get_huggingface_lm(str(tiny_dir), device="cpu", cache_dir=str(tmp_path))
     want = ModelInternalsRequest(return_hidden_states=True, hidden_layer_indexes=(-1,))
