@@ -19,13 +19,13 @@ from types import GenericAlias
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from lmwrapper.core import extend
-from lmwrapper.core.chat import (  # noqa: F401  (their home was here: re-exported)
-    LM_CHAT_DIALOG_COERCIBLE_TYPES,
-    ROLES,
-    ChatTurnLike,
-    LmChatDialog,
-    LmChatTurn,
-)
+
+# Their home was here: re-exported, explicitly (`x as x`) for mypy's no_implicit_reexport.
+from lmwrapper.core.chat import LM_CHAT_DIALOG_COERCIBLE_TYPES as LM_CHAT_DIALOG_COERCIBLE_TYPES  # noqa: PLC0414
+from lmwrapper.core.chat import ROLES as ROLES  # noqa: PLC0414
+from lmwrapper.core.chat import ChatTurnLike as ChatTurnLike  # noqa: PLC0414
+from lmwrapper.core.chat import LmChatDialog as LmChatDialog  # noqa: PLC0414
+from lmwrapper.core.chat import LmChatTurn as LmChatTurn  # noqa: PLC0414
 from lmwrapper.core.structured import is_schema_class, response_format_key
 
 
@@ -461,7 +461,7 @@ def _set_top_token_logprobs(self: LmPrediction, value: tuple[dict[str, float], .
 
 # A data descriptor over the field of the same name: the stored value stays in __dict__,
 # so construction and `from_cache_record` cost what they did.
-LmPrediction.top_token_logprobs = property(  # type: ignore[assignment,method-assign]
+LmPrediction.top_token_logprobs = property(  # type: ignore[assignment]
     _get_top_token_logprobs, _set_top_token_logprobs,
     doc="Per completion token, {token: logprob} of the most likely alternatives (None where "
         "the backend has none); a ValueError when the prompt asked logprobs=0.")

@@ -198,12 +198,12 @@ class Records:
 
     def line_counts(self, job_id: str) -> dict[str, int]:
         """The job's lines by state (claimed, planned, done, failed)."""
-        return dict(self._read("SELECT state, count(*) FROM batch_lines WHERE job_id = ? "  # type: ignore[arg-type]
+        return dict(self._read("SELECT state, count(*) FROM batch_lines WHERE job_id = ? "
                                "GROUP BY state", (job_id,)))
 
     def open_lines(self, job_id: str) -> list[tuple[str, int, int, str]]:
         """(key, first_sample, n, prompt_json) of the job's lines not answered yet."""
-        return [tuple(r) for r in self._read(  # type: ignore[misc]
+        return [tuple(r) for r in self._read(
             "SELECT key, first_sample, n, prompt FROM batch_lines "
             "WHERE job_id = ? AND state IN ('claimed', 'planned')", (job_id,))]
 
@@ -242,7 +242,7 @@ class Records:
 
     def line_prompts(self, uid: str) -> list[tuple[str, str, int, int, str, int]]:
         """(custom_id, key, first_sample, n, prompt_json, attempts) of a batch's lines."""
-        return [tuple(r) for r in self._read(  # type: ignore[misc]
+        return [tuple(r) for r in self._read(
             "SELECT custom_id, key, first_sample, n, prompt, attempts FROM batch_lines "
             "WHERE uid = ? AND state = 'planned'", (uid,))]
 

@@ -354,7 +354,8 @@ class SqlCache:
 
     def integrity_check(self) -> str:
         with self._lock, self._named_errors():
-            return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+            verdict: str = self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+            return verdict
 
     def close(self) -> None:
         with self._lock:
