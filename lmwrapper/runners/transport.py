@@ -89,6 +89,8 @@ class AsyncHttp:
         self._headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
         self._session = self._new_session(reuse=True)
         self._fresh: Any = None  # a session that never reuses a connection: for resends
+        self._url = _yarl_url()
+        self._urls: dict[str, Any] = {}
         self.resent = 0  # requests resent because a reused connection had been closed
 
     def _new_session(self, *, reuse: bool) -> Any:
@@ -99,22 +101,24 @@ class AsyncHttp:
         return aiohttp.ClientSession(
             connector=connector, headers=self._headers, timeout=aiohttp.ClientTimeout(),
             trust_env=False, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar(),
-            trace_configs=[tracing] if reuse else None, skip_auto_headers=("User-Agent",),
+            trace_configs=[tracing] if reuse else None,
             max_field_size=2**17, max_line_size=2**17)
 
     async def post(self, path: str, body: bytes, headers: Mapping[str, str] | None = None,
-                   ) -> tuple[int, dict[str, str], bytes]:
-        """(status, lower-cased headers, body) of one POST of a JSON `body` to `path`;
-        `headers` replace the client's headers of the same names for this request."""
+                   ) -> tuple[int, Mapping[str, str], bytes]:
+        """(status, headers (their names in any case), body) of one POST of a JSON `body` to
+        `path`; `headers` replace the client's headers of the same names for this request."""
+        url = self._urls.get(path)
+        if url is None:  # parsed once per path: a URL costs more to parse than to send
+            url = self._urls[path] = self._url(f"{self._origin}{self._prefix}{path}{self._query}")
         try:
             async with asyncio.timeout(self._timeout_s):
-                return await self._follow(f"{self._origin}{self._prefix}{path}{self._query}",
-                                          body, headers)
+                return await self._follow(url, body, headers)
         except TimeoutError:
             raise HttpTimeoutError(f"no response within {self._timeout_s:g}s") from None
 
-    async def _follow(self, url: str, body: bytes, headers: Mapping[str, str] | None,
-                      ) -> tuple[int, dict[str, str], bytes]:
+    async def _follow(self, url: Any, body: bytes, headers: Mapping[str, str] | None,
+                      ) -> tuple[int, Mapping[str, str], bytes]:
         """The answer, following 307/308 on this origin only."""
         for _ in range(MAX_REDIRECTS + 1):
             status, answer_headers, raw = await self._resend_if_stale(url, body, headers)
@@ -123,20 +127,20 @@ class AsyncHttp:
             url = self._redirect_target(url, status, answer_headers["location"])
         raise HttpRedirectError(f"more than {MAX_REDIRECTS} redirects from {self._origin}")
 
-    def _redirect_target(self, url: str, status: int, location: str) -> str:
+    def _redirect_target(self, url: Any, status: int, location: str) -> Any:
         from urllib.parse import urljoin
 
-        target = urljoin(url, location)
+        target = urljoin(str(url), location)
         to = urlsplit(target)
         if status in (307, 308) and f"{to.scheme}://{to.netloc}" == self._origin:
-            return target
+            return self._url(target)
         why = ("to another origin, which would get the key" if status in (307, 308) else
                "that would turn the POST into a GET")
         raise HttpRedirectError(f"{self._origin} answered {status} redirecting to {target} "
                                 f"({why}); not followed")
 
-    async def _resend_if_stale(self, url: str, body: bytes, headers: Mapping[str, str] | None,
-                               ) -> tuple[int, dict[str, str], bytes]:
+    async def _resend_if_stale(self, url: Any, body: bytes, headers: Mapping[str, str] | None,
+                               ) -> tuple[int, Mapping[str, str], bytes]:
         # A pooled connection the server closed while idle ends before any byte of an answer:
         # the request never reached the server's application, so it is sent again, once, on a
         # connection of its own (another pooled one may be as stale).
@@ -154,15 +158,14 @@ class AsyncHttp:
         except _Stale as stale:
             raise HttpTransportError(str(stale)) from None
 
-    async def _exchange(self, session: Any, url: str, body: bytes,
+    async def _exchange(self, session: Any, url: Any, body: bytes,
                         headers: Mapping[str, str] | None, reused: list[bool] | None,
-                        ) -> tuple[int, dict[str, str], bytes]:
+                        ) -> tuple[int, Mapping[str, str], bytes]:
         aiohttp = self._aiohttp
         try:
             async with session.post(url, data=body, headers=headers, allow_redirects=False,
                                     trace_request_ctx=reused) as resp:
-                raw = await resp.read()
-                return resp.status, {k.lower(): v for k, v in resp.headers.items()}, raw
+                return resp.status, resp.headers, await resp.read()
         except aiohttp.ClientConnectorCertificateError as e:
             raise HttpCertificateError(untrusted(e.certificate_error)) from None
         except aiohttp.ClientResponseError as e:  # the parser's: a status line, a header
@@ -186,6 +189,12 @@ class AsyncHttp:
         await self._session.close()
         if self._fresh is not None:
             await self._fresh.close()
+
+
+def _yarl_url() -> Any:
+    from yarl import URL  # lazily: aiohttp's URL type (a dependency of aiohttp)
+
+    return URL
 
 
 class _Stale(Exception):
