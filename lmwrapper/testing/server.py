@@ -53,6 +53,9 @@ from lmwrapper.testing.state import AnthropicLimits, FakeState, Fate
 from lmwrapper.testing.text import AnswerBook, AnswerFn, Tokenizer, tokenize
 from lmwrapper.testing.transport import LoopbackHttpServer
 
+# The query parameter a wire fault's redirect adds: the request that follows it is not faulted.
+REDIRECTED = "lmwrapper_fake_redirected"
+
 # Every registered provider's fake routes (its spec's `fakes` modules, each with `ROUTES`).
 ROUTES: list[Route] = [route for provider in PROVIDERS.values()
                        for module in provider.spec().fakes
@@ -244,6 +247,11 @@ class FakeServer:
         """Answer 200 with a truncated body that is not valid JSON."""
         return self.inject("malformed", times=times, **options)
 
+    def wire_faults(self, wire: str, times: int | None = None, **options: Any) -> Fault:
+        """Answer with HTTP framed as `wire` says (`faults.WIRE`: trailers, 100 Continue,
+        raw deflate, a repeated Content-Length, redirects): see `Fault`."""
+        return self.inject("wire", wire=wire, times=times, **options)
+
     def slow_responses(self, delay: float, times: int | None = None,
                        **options: Any) -> Fault:
         """Sleep `delay` seconds (on top of `latency`) before answering normally."""
@@ -365,7 +373,8 @@ class FakeServer:
         return resp
 
     def _serve(self, req: Request, route: Route, rec: RecordedRequest) -> Response | None:
-        fault = self.faults.pick(route.name, req.body)
+        # the request a wire fault's redirect sent here is served as it is
+        fault = None if REDIRECTED in req.query else self.faults.pick(route.name, req.body)
         rec.fault = fault.kind if fault else None
         if route.name in MODEL_CALLS:
             with self._in_flight_gauge():
@@ -395,6 +404,8 @@ class FakeServer:
             elif fault.kind == "lose_response":
                 route.handler(self, req)
                 return None
+            elif fault.kind == "wire":
+                return self._wire(req, route, fault)
             else:
                 return self._fault_response(req, fault)
         wait = self.rate_window.admit() if route.name in MODEL_CALLS else None
@@ -403,6 +414,18 @@ class FakeServer:
                            code="rate_limit_exceeded", headers=_retry_headers(wait, req.provider))
         resp = route.handler(self, req)
         self.rate_window.spend(resp.tokens)
+        return resp
+
+    def _wire(self, req: Request, route: Route, fault: Fault) -> Response:
+        """A normal answer framed as `fault.wire` says, or a redirect (not billed)."""
+        if fault.wire is not None and fault.wire.startswith("redirect_"):
+            status = 307 if fault.wire == "redirect_away" else int(fault.wire[-3:])
+            host = "localhost" if fault.wire == "redirect_away" else self.host
+            query = urllib.parse.urlencode({**req.query, REDIRECTED: "1"})
+            return Response(status, b"", {"location": f"http://{host}:{self.port}{req.path}"
+                                                      f"?{query}"}, content_type="text/plain")
+        resp = route.handler(self, req)
+        resp.wire = fault.wire
         return resp
 
     def _fault_response(self, req: Request, fault: Fault) -> Response | None:
