@@ -9,6 +9,10 @@ import asyncio
 import collections
 import json
 import re
+import shutil
+import ssl
+import subprocess
+import types
 
 import pytest
 
@@ -245,3 +249,71 @@ def test_a_trickling_server_cannot_hold_a_request_past_its_deadline():
 
     with pytest.raises(HttpTransportError, match="no response within 0.3s"):
         asyncio.run(main())
+
+
+# -- row 9: one trust store for both paths; an untrusted certificate stops the run -----------
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> types.SimpleNamespace:
+    """A test CA and a certificate for 127.0.0.1 signed by it (`openssl` CLI), the CA alone
+    in a directory as OpenSSL's `SSL_CERT_DIR` wants it (`<subject hash>.0`), and a bundle of
+    an unrelated CA."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command")
+    d = tmp_path_factory.mktemp("pki")
+
+    def openssl(*args: str) -> str:
+        return subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True,
+                              text=True).stdout
+
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes")
+    for name in ("ca", "other"):
+        openssl("req", "-x509", *ec, "-keyout", f"{name}.key", "-out", f"{name}.pem",
+                "-days", "2", "-subj", f"/CN=lmwrapper test {name}",
+                "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    openssl("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                               "extendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
+    (d / "dir").mkdir()
+    shutil.copy(d / "ca.pem", d / "dir" / f"{openssl('x509', '-hash', '-noout', '-in', 'ca.pem').strip()}.0")
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(d / "srv.pem", d / "srv.key")
+    return types.SimpleNamespace(ca_dir=str(d / "dir"), other=str(d / "other.pem"), server=server)
+
+
+@per_provider
+def test_predict_and_predict_many_trust_the_same_store(provider, path, pki, monkeypatch):
+    """Row 9: SSL_CERT_FILE (a bundle without the server's CA) and SSL_CERT_DIR (with it) both
+    set. `predict` (the SDK's client) and `predict_many` (the lean path, or the SDK's) read
+    both, the same way: both trust the server."""
+    monkeypatch.setenv("SSL_CERT_FILE", pki.other)
+    monkeypatch.setenv("SSL_CERT_DIR", pki.ca_dir)
+    with FakeServer(tls=pki.server) as srv:
+        lm = provider.make(srv, retry=FAST, max_concurrency=4)
+        one = lm.predict(LmPrompt("a single question 99", max_tokens=2, cache=False))
+        many = list(lm.predict_many(_prompts(6)))
+        assert _used_sdk(srv)  # `predict` went through the SDK's client
+    assert not one.has_errors and not [p.error_message for p in many if p.has_errors]
+
+
+@per_provider
+def test_an_untrusted_certificate_stops_the_run_with_one_clear_error(
+        provider, path, pki, monkeypatch):
+    """Row 9: a certificate no trusted CA signed is not a transient failure: `predict_many`
+    and `predict` each raise one ConfigurationError that says what to set, nothing retried."""
+    monkeypatch.setenv("SSL_CERT_FILE", pki.other)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with FakeServer(tls=pki.server) as srv:
+        lm = provider.make(srv, retry=FAST, max_concurrency=4)
+        with pytest.raises(ConfigurationError, match="TLS certificate is not trusted") as many:
+            list(lm.predict_many(_prompts()))
+        assert lm.last_runner_stats.retries == 0
+        with pytest.raises(ConfigurationError, match="TLS certificate is not trusted") as one:
+            lm.predict(LmPrompt("a single question 99", max_tokens=2, cache=False))
+        assert lm.last_runner_stats.retries == 0 and not srv.requests
+        url = srv.url
+    for info in (many, one):
+        assert "SSL_CERT_FILE" in str(info.value) and url in str(info.value)

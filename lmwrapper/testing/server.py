@@ -25,6 +25,7 @@ import datetime
 import importlib
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -89,6 +90,7 @@ class FakeServer:
     batch_polls_per_step / batch_seconds_per_step: how fast batches move on.
     batch_shuffle: result files in an order unlike the input's (as the real APIs may).
     batch_token_limit: OpenAI enqueued-token limit per model (`token_limit_exceeded`).
+    tls: an `ssl.SSLContext` with the server's certificate: serve HTTPS instead.
     missing_models: names answered with the provider's 404 "no such model" (settable later
         as `srv.missing_models`); besides them, every name whose shutdown date (the installed
         SDK's table, else the provider's models.toml) is before `today`, as the real API
@@ -116,6 +118,7 @@ class FakeServer:
         missing_models: set[str] | None = None,
         today: datetime.date | None = None,
         verbose: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self._port = host, port
         self.latency = latency
@@ -132,6 +135,7 @@ class FakeServer:
         self.missing_models = set(missing_models or ())
         self.today = today
         self.verbose = verbose
+        self.tls = tls
         self.faults = FaultPlan()
         self.answers = AnswerBook()
         self.lock = threading.RLock()  # guards the log and the stores below
@@ -148,6 +152,8 @@ class FakeServer:
         if self._httpd is None:
             self._httpd = LoopbackHttpServer((self.host, self._port), self.respond,
                                              verbose=self.verbose)
+            if self.tls is not None:  # the handshake happens as each connection is accepted
+                self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                 name=f"FakeServer:{self.port}", daemon=True,
@@ -179,7 +185,7 @@ class FakeServer:
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT`, no trailing slash."""
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:
