@@ -317,3 +317,26 @@ def test_an_untrusted_certificate_stops_the_run_with_one_clear_error(
         url = srv.url
     for info in (many, one):
         assert "SSL_CERT_FILE" in str(info.value) and url in str(info.value)
+
+
+# -- row 14: an http client of the user's own -----------------------------------------------
+
+@per_provider
+def test_headers_of_the_users_own_http_client_reach_the_server(provider, monkeypatch):
+    """A provider's SDK client made on an http client of the user's own (its headers, and
+    whatever else it was given: TLS, auth, hooks): live runs go through it, the SDK path,
+    rather than the lean one that would drop them."""
+    monkeypatch.delenv("LMWRAPPER_LIVE_HTTP", raising=False)
+    sdk = __import__(provider.name)
+    with FakeServer() as srv:
+        lm = provider.make(srv, retry=FAST, max_concurrency=4)
+        lm._make_client = lambda key: getattr(sdk, "OpenAI" if provider.name == "openai" else
+                                              "Anthropic")(
+            api_key=key, base_url=lm.base_url, max_retries=0,
+            http_client=sdk.DefaultHttpxClient(headers={"X-Team": "nlp"}))
+        preds = list(lm.predict_many(_prompts(6)))
+        one = lm.predict(LmPrompt("a single question 99", max_tokens=2, cache=False))
+        calls = [r for r in srv.requests if r.route == provider.route]
+        assert lm.async_sender() is None
+    assert not [p.error_message for p in [*preds, one] if p.has_errors]
+    assert len(calls) == 7 and all(r.headers.get("x-team") == "nlp" for r in calls)
