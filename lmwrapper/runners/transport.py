@@ -29,6 +29,7 @@ batches, proxies and streaming stay with the official SDKs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import os
 import platform
@@ -95,13 +96,10 @@ class AsyncHttp:
 
     def _new_session(self, *, reuse: bool) -> Any:
         aiohttp = self._aiohttp
-        tracing = aiohttp.TraceConfig()
-        tracing.on_connection_reuseconn.append(_mark_reused)
-        connector = aiohttp.TCPConnector(limit=0, ssl=self._ssl, force_close=not reuse)
+        connector = _connector_class()(limit=0, ssl=self._ssl, force_close=not reuse)
         return aiohttp.ClientSession(
             connector=connector, headers=self._headers, timeout=aiohttp.ClientTimeout(),
             trust_env=False, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar(),
-            trace_configs=[tracing] if reuse else None,
             max_field_size=2**17, max_line_size=2**17)
 
     async def post(self, path: str, body: bytes, headers: Mapping[str, str] | None = None,
@@ -144,27 +142,27 @@ class AsyncHttp:
         # A pooled connection the server closed while idle ends before any byte of an answer:
         # the request never reached the server's application, so it is sent again, once, on a
         # connection of its own (another pooled one may be as stale).
-        reused: list[bool] = []
+        _REUSED.set(False)
         try:
-            return await self._exchange(self._session, url, body, headers, reused)
+            return await self._exchange(self._session, url, body, headers)
         except _Stale as stale:
-            if not reused:
+            if not _REUSED.get():
                 raise HttpTransportError(str(stale)) from None
         self.resent += 1
         if self._fresh is None:
             self._fresh = self._new_session(reuse=False)
         try:
-            return await self._exchange(self._fresh, url, body, headers, None)
+            return await self._exchange(self._fresh, url, body, headers)
         except _Stale as stale:
             raise HttpTransportError(str(stale)) from None
 
     async def _exchange(self, session: Any, url: Any, body: bytes,
-                        headers: Mapping[str, str] | None, reused: list[bool] | None,
+                        headers: Mapping[str, str] | None,
                         ) -> tuple[int, Mapping[str, str], bytes]:
         aiohttp = self._aiohttp
         try:
-            async with session.post(url, data=body, headers=headers, allow_redirects=False,
-                                    trace_request_ctx=reused) as resp:
+            async with session.post(url, data=body, headers=headers,
+                                    allow_redirects=False) as resp:
                 return resp.status, resp.headers, await resp.read()
         except aiohttp.ClientConnectorCertificateError as e:
             raise HttpCertificateError(untrusted(e.certificate_error)) from None
@@ -201,9 +199,33 @@ class _Stale(Exception):
     """Nothing of an answer arrived: a stale connection if it was a reused one."""
 
 
-async def _mark_reused(session: Any, context: Any, params: Any) -> None:
-    if context.trace_request_ctx is not None:
-        context.trace_request_ctx.append(True)
+# Whether the request this task is sending went on a pooled connection (set by the connector;
+# a task sends one request at a time). aiohttp's tracing says it too, at a cost per request.
+_REUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("lmwrapper_reused", default=False)
+
+
+@functools.cache
+def _connector_class() -> type:
+    """aiohttp's TCPConnector, telling `_REUSED` whether each connection it hands out had
+    carried a request before (its protocol object was seen: one set lookup per request)."""
+    import weakref
+
+    import aiohttp
+
+    class Connector(aiohttp.TCPConnector):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self._seen: weakref.WeakSet[Any] = weakref.WeakSet()
+
+        async def connect(self, req: Any, traces: Any, timeout: Any) -> Any:
+            conn = await super().connect(req, traces, timeout)
+            reused = conn.protocol in self._seen
+            _REUSED.set(reused)
+            if not reused:
+                self._seen.add(conn.protocol)
+            return conn
+
+    return Connector
 
 
 # -- TLS: one context for both paths --------------------------------------------------------
