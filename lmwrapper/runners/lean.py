@@ -122,8 +122,8 @@ def sdk_headers(client: Any) -> dict[str, str]:
 def sdk_http_client(factory: Callable[..., Any]) -> Any:
     """The SDK's own httpx client (`factory`: its `DefaultHttpxClient`, with the SDK's pool
     limits and redirects followed) with what the lean path does too: the same TLS context
-    (`tls_context`), and only 307/308 redirects to the same origin followed (httpx would
-    follow any, and keep Anthropic's `x-api-key` on the way to another host)."""
+    (`tls_context`), and only redirects to the same origin that keep the method followed
+    (httpx would follow any, and keep Anthropic's `x-api-key` on the way to another host)."""
     client = factory(verify=tls_context(), event_hooks={"response": [_refuse_redirect]})
     setattr(client, OURS, True)
     return client
@@ -135,7 +135,8 @@ def _refuse_redirect(response: Any) -> None:
         return
     request_url = response.request.url
     target = request_url.join(response.headers["location"])
-    if response.status_code in (307, 308) and target.origin == request_url.origin:
+    keeps_method = response.status_code in (307, 308) or response.request.method == "GET"
+    if keeps_method and target.origin == request_url.origin:
         return
     why = ("to another origin, which would get the key" if response.status_code in (307, 308)
            else "that would turn the POST into a GET")
