@@ -340,3 +340,28 @@ def test_headers_of_the_users_own_http_client_reach_the_server(provider, monkeyp
         assert lm.async_sender() is None
     assert not [p.error_message for p in [*preds, one] if p.has_errors]
     assert len(calls) == 7 and all(r.headers.get("x-team") == "nlp" for r in calls)
+
+
+def test_the_base_urls_query_goes_on_every_request():
+    """Azure OpenAI's `?api-version=` lives in the base URL: it is sent with each path."""
+    targets: list[bytes] = []
+
+    async def serve(reader, writer) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        await reader.readexactly(int(re.search(rb"(?i)content-length: *(\d+)", head).group(1)))
+        targets.append(head.split(b" ")[1])
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        http = AsyncHttp(f"http://127.0.0.1:{port}/openai/deployments/d1?api-version=2024-10-21",
+                         {"api-key": "k"}, timeout_s=30)
+        await http.post("/chat/completions", b"{}")
+        await http.aclose()
+        server.close()
+
+    asyncio.run(main())
+    assert targets == [b"/openai/deployments/d1/chat/completions?api-version=2024-10-21"]
