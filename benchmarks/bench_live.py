@@ -6,6 +6,7 @@ async SDK (`AsyncOpenAI`, `AsyncAnthropic`), for OpenAI and Claude in one run.
     python benchmarks/bench_live.py --providers anthropic    # Claude only
     python benchmarks/bench_live.py --profile 256 --providers anthropic  # cProfile of lmwrapper
     python benchmarks/bench_live.py --json benchmarks/results/live.json  # ... and keep the figures
+    python benchmarks/bench_live.py --before main --in-flight 256  # this checkout vs a revision
 
 The server answers every chat completion and every Claude message after `--latency` (0.5 s)
 in parallel: a stand-in for a continuous-batching engine. It runs in ITS OWN PROCESS so that only the client's CPU is
@@ -22,6 +23,12 @@ least 200):
     (no cache).
 Reported: requests/s (median of `--runs`), % of ideal (C / latency), and client CPU per
 request (user + system time of this process alone, from `resource.getrusage`).
+
+`--before REV` compares lmwrapper as it is in this checkout with lmwrapper at git revision
+REV instead (e.g. before a change of transport), against the same server in one run: each is
+measured in a child process of its own (`git archive` of REV's package first on its path),
+the two taking turns run by run, so a change in the machine's load hits both alike. Printed:
+both medians and their ratio (this checkout / REV).
 """
 
 from __future__ import annotations
@@ -279,6 +286,63 @@ def bench(args: argparse.Namespace) -> None:
         child.wait(timeout=30)
 
 
+# -- this checkout against a git revision (--before) -----------------------------------------
+
+def _extract(rev: str, into: str) -> None:
+    """lmwrapper's package at `rev`, unpacked under `into`."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(root), "archive", rev, "lmwrapper"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", into], input=archive, check=True)
+
+
+def client_child(root: str, provider: str, url: str, n: int, in_flight: int) -> None:
+    """Child mode: one measured run of lmwrapper from `root` (after a warm-up); prints it."""
+    sys.path.insert(0, root)
+    import lmwrapper
+
+    assert lmwrapper.__file__.startswith(root), lmwrapper.__file__
+    measure(run_lmwrapper, provider, url, 50, 16)
+    print(json.dumps(measure(run_lmwrapper, provider, url, n, in_flight)), flush=True)
+
+
+def _child_run(root: str, provider: str, url: str, n: int, c: int) -> dict[str, float]:
+    out = subprocess.run([sys.executable, __file__, "--client", root, provider, url, str(n),
+                          str(c)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def compare(args: argparse.Namespace) -> None:
+    """This checkout's lmwrapper against `args.before`'s, turn about, medians and ratios."""
+    here = str(Path(__file__).resolve().parent.parent)
+    with tempfile.TemporaryDirectory() as old:
+        _extract(args.before, old)
+        child, url = _start_server(args.server, args.latency)
+        try:
+            print(f"server: {args.server}, latency {args.latency:g} s, medians of {args.runs} "
+                  f"runs; before = {args.before}, after = this checkout ({_commit()}, "
+                  "with its uncommitted changes)")
+            print("| provider | in flight | before | after | after / before: req/s, CPU |")
+            print("|---|---|---|---|---|")
+            for provider in args.providers:
+                for c in args.in_flight:
+                    n = max(200, args.per_slot * c)
+                    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
+                    for _ in range(args.runs):
+                        runs["before"].append(_child_run(old, provider, url, n, c))
+                        runs["after"].append(_child_run(here, provider, url, n, c))
+                    med = {k: {m: statistics.median(r[m] for r in v) for m in ("rps", "cpu_ms")}
+                           for k, v in runs.items()}
+                    cells = [_cell({**med[k], "in_flight": c}, args.latency)
+                             for k in ("before", "after")]
+                    print(f"| {provider} | {c} | {cells[0]} | {cells[1]} | "
+                          f"{med['after']['rps'] / med['before']['rps']:.2f}, "
+                          f"{med['after']['cpu_ms'] / med['before']['cpu_ms']:.2f} |", flush=True)
+        finally:
+            child.stdin.close()  # type: ignore[union-attr]
+            child.wait(timeout=30)
+
+
 def profile(args: argparse.Namespace, in_flight: int) -> None:
     child, url = _start_server(args.server, args.latency)
     provider = args.providers[0]
@@ -298,6 +362,9 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--serve":
         serve(sys.argv[2], float(sys.argv[3]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--client":
+        client_child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), int(sys.argv[6]))
+        return
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--in-flight", type=int, nargs="+", default=[16, 64, 256, 1024])
@@ -312,8 +379,13 @@ def main() -> None:
     p.add_argument("--json", metavar="PATH", default=None,
                    help="also write the medians, every run and the setup to PATH "
                         "(benchmarks/plot_live.py draws it)")
+    p.add_argument("--before", metavar="REV", default=None,
+                   help="compare this checkout's lmwrapper with git revision REV's instead "
+                        "of with the plain SDK")
     args = p.parse_args()
-    if args.profile:
+    if args.before:
+        compare(args)
+    elif args.profile:
         profile(args, args.profile)
     else:
         bench(args)

@@ -18,7 +18,7 @@ def _name(req: str) -> str:
 def test_import_lmwrapper_stays_light():
     code = ("import sys, lmwrapper, lmwrapper.structs, lmwrapper.batch_config; "
             "heavy = [m for m in ('torch', 'transformers', 'openai', 'anthropic', 'tiktoken', "
-            "'numpy', 'sqlite_utils') if m in sys.modules]; print(heavy)")
+            "'numpy', 'sqlite_utils', 'aiohttp') if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 

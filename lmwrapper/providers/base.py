@@ -53,7 +53,7 @@ from lmwrapper.core.models import FactSources, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.predictor import LmPredictor
-from lmwrapper.runners.lean import LeanSender, lean_http_allowed
+from lmwrapper.runners.lean import LeanSender, lean_http_allowed, refusal_error, refused_behind
 from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
 from lmwrapper.runners.ratelimit import (
     X_RATELIMIT,
@@ -62,6 +62,7 @@ from lmwrapper.runners.ratelimit import (
     retry_after_seconds,
     shared_limiter,
 )
+from lmwrapper.runners.transport import HttpRefusedError
 
 # The key shape many providers share (OpenAI's `sk-...`, Anthropic's `sk-ant-...`, and most
 # OpenAI-compatible servers'): scrubbed from every message of every provider, even when it is
@@ -161,8 +162,9 @@ class ApiPredictor(LmPredictor):
     def async_sender(self) -> Callable[[], AsyncSender] | None:
         """The live runner's event-loop sender (hundreds of requests in flight at little
         CPU), or None: it sends through `send_once` on threads. None when the provider has no
-        `send_async`, behind a proxy, or with `LMWRAPPER_LIVE_HTTP=sdk`."""
-        if not self.supports_lean_http or not lean_http_allowed(self.base_url):
+        `send_async`, behind a proxy, with an SDK client on an http client of the user's own,
+        or with `LMWRAPPER_LIVE_HTTP=sdk`."""
+        if not self.supports_lean_http or not lean_http_allowed(self.base_url, self._client_obj):
             return None
         return lambda: LeanSender(self)
 
@@ -309,11 +311,14 @@ def sdk_errors(lm: ApiBackend, sdk_module: str, *,
     A status error observes the rate-limit headers and goes through `lm.classify`; with
     `gone`, a 404 is `GoneError` (a batch or file that no longer exists). A timeout is
     `timeout_error` (the batch engine passes `TimedOut`: the provider may still act on it),
-    a dropped connection a `TransientProviderError`.
+    a dropped connection a `TransientProviderError`. What a retry cannot mend (an untrusted
+    certificate, a redirect away from the origin) stops the run as on the lean path.
     """
     sdk = importlib.import_module(sdk_module)
     try:
         yield
+    except HttpRefusedError as e:  # our redirect hook (`sdk_http_client`), let through
+        raise refusal_error(lm.base_url, lm.scrub(str(e)), e) from None
     except sdk.APIStatusError as e:
         lm.limiter.observe(e.response.headers)
         error = lm.classify(e.status_code, e.body, e.response.headers)
@@ -325,6 +330,8 @@ def sdk_errors(lm: ApiBackend, sdk_module: str, *,
         raise timeout_error(f"{lm.display_name} request to {lm.base_url} timed out after "
                             f"{lm.timeout_s:g}s") from None
     except sdk.APIConnectionError as e:
+        if (refused := refused_behind(e)) is not None:
+            raise refusal_error(lm.base_url, lm.scrub(str(refused)), refused) from None
         raise TransientProviderError(f"connection to {lm.base_url} failed: "
                                      f"{lm.scrub(str(e.__cause__ or e))}") from None
 

@@ -50,7 +50,10 @@ from lmwrapper.runners.ratelimit import RateLimiter
 
 
 class AsyncSender(Protocol):
-    """One attempt at a job on an event loop (made inside the loop, closed when it ends)."""
+    """One attempt at a job on an event loop (made inside the loop, closed when it ends).
+    One that resends a request by itself (`lmwrapper.runners.lean`: once, when the server had
+    closed its pooled connection) says how often in an int attribute `resent`, which goes
+    into the run's stats."""
 
     async def send(self, job: Job) -> Sequence[LmPrediction]: ...
 
@@ -98,9 +101,12 @@ DEFAULT_RETRY = RetryPolicy()
 @dataclass
 class RunnerStats:
     """What the runner did; `attempts[key]` is how many requests a prompt's jobs made (a
-    prompt's samples may be several jobs, each retried on its own)."""
+    prompt's samples may be several jobs, each retried on its own). `resent`: requests the
+    transport sent a second time within one attempt because the server had closed their
+    pooled connection while it was idle (not in `requests`; never more than one per attempt)."""
 
     requests: int = 0
+    resent: int = 0
     retries: int = 0
     rate_limited: int = 0
     failed: int = 0
@@ -289,6 +295,7 @@ class LiveRunner:
             self._fatal = self._fatal or e
         finally:
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.stats.resent += getattr(sender, "resent", 0)
             await sender.aclose()
 
     async def _next_async(self) -> _Item | None:

@@ -19,7 +19,11 @@ import random
 import threading
 from typing import Any
 
-KINDS = ("status", "drop", "malformed", "slow", "lose_response")
+KINDS = ("status", "drop", "malformed", "slow", "lose_response", "wire")
+
+# How a "wire" fault frames an answer, the way gateways and proxies do (see Fault).
+WIRE = ("trailers", "continue", "deflate", "double_length",
+        "redirect_307", "redirect_308", "redirect_303", "redirect_away")
 
 
 @dataclasses.dataclass
@@ -29,7 +33,16 @@ class Fault:
     kind: "status" (an error response with `status`), "drop" (close the connection without
     answering), "malformed" (200 with a body that is not JSON), "slow" (sleep `delay`
     seconds, then answer normally), "lose_response" (do the work — create the batch, store
-    the file — then close the connection: the client cannot know it happened).
+    the file — then close the connection: the client cannot know it happened), "wire" (the
+    answer framed as `wire` says, HTTP that a careful client must read):
+      trailers       a chunked body with a trailer field after its last chunk
+      continue       `100 Continue` before the answer, then the connection closed unannounced
+      deflate        the body as raw deflate (no zlib header), `Content-Encoding: deflate`
+      double_length  `Content-Length: N, N` (one value, repeated: RFC 9110 allows a
+                     recipient to take it, or to refuse it)
+      redirect_307/_308/_303  a redirect to the same path on this server (not answered:
+                     not billed); the request that follows it is served normally
+      redirect_away  a 307 to the same path on another origin (`localhost` for 127.0.0.1)
     """
 
     kind: str = "status"
@@ -43,12 +56,16 @@ class Fault:
     message: str | None = None
     code: str | None = None
     details: dict[str, Any] | None = None  # Anthropic's error.details ({"error_code": …})
+    wire: str | None = None  # for kind="wire": one of WIRE
     seed: int | None = 0
     fired: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}; known: {', '.join(KINDS)}")
+        if (self.kind == "wire") != (self.wire in WIRE):
+            raise ValueError(f"kind='wire' takes wire= one of {', '.join(WIRE)}; got "
+                             f"kind={self.kind!r}, wire={self.wire!r}")
         self._rng = random.Random(self.seed)
 
     def applies(self, route: str, text: str, *, model_call: bool) -> bool:

@@ -49,6 +49,7 @@ class Response:
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     content_type: str = "application/json"
     tokens: int = 0  # counted against the simulated tokens-per-minute window
+    wire: str | None = None  # how the socket side frames it (faults.WIRE); None: plainly
 
     def payload(self) -> bytes:
         if isinstance(self.body, bytes):

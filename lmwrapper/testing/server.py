@@ -28,6 +28,7 @@ import datetime
 import importlib
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -55,6 +56,8 @@ from lmwrapper.testing.state import AnthropicLimits, FakeState, Fate
 from lmwrapper.testing.text import AnswerBook, AnswerFn, Tokenizer, tokenize
 from lmwrapper.testing.transport import LoopbackHttpServer
 
+# The query parameter a wire fault's redirect adds: the request that follows it is not faulted.
+REDIRECTED = "lmwrapper_fake_redirected"
 
 def _declared(name: str) -> list[Any]:
     """What every registered provider's fake modules (its spec's `fakes`) declare as `name`."""
@@ -109,6 +112,7 @@ class FakeServer:
     batch_polls_per_step / batch_seconds_per_step: how fast batches move on.
     batch_shuffle: result files in an order unlike the input's (as the real APIs may).
     batch_token_limit: OpenAI enqueued-token limit per model (`token_limit_exceeded`).
+    tls: an `ssl.SSLContext` with the server's certificate: serve HTTPS instead.
     missing_models: names answered with the provider's 404 "no such model" (settable later
         as `srv.missing_models`); besides them, every name whose shutdown date (the installed
         SDK's table, else the provider's models.toml) is before `today`, as the real API
@@ -136,6 +140,7 @@ class FakeServer:
         missing_models: set[str] | None = None,
         today: datetime.date | None = None,
         verbose: bool = False,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.host, self._port = host, port
         self.latency = latency
@@ -152,6 +157,7 @@ class FakeServer:
         self.missing_models = set(missing_models or ())
         self.today = today
         self.verbose = verbose
+        self.tls = tls
         self.faults = FaultPlan()
         self.answers = AnswerBook()
         self.lock = threading.RLock()  # guards the log and the stores below
@@ -168,6 +174,8 @@ class FakeServer:
         if self._httpd is None:
             self._httpd = LoopbackHttpServer((self.host, self._port), self.respond,
                                              verbose=self.verbose)
+            if self.tls is not None:  # the handshake happens as each connection is accepted
+                self._httpd.socket = self.tls.wrap_socket(self._httpd.socket, server_side=True)
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
                 name=f"FakeServer:{self.port}", daemon=True,
@@ -199,7 +207,7 @@ class FakeServer:
     @property
     def url(self) -> str:
         """`http://127.0.0.1:PORT`, no trailing slash."""
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:
@@ -266,6 +274,11 @@ class FakeServer:
     def malformed_responses(self, times: int | None = 1, **options: Any) -> Fault:
         """Answer 200 with a truncated body that is not valid JSON."""
         return self.inject("malformed", times=times, **options)
+
+    def wire_faults(self, wire: str, times: int | None = None, **options: Any) -> Fault:
+        """Answer with HTTP framed as `wire` says (`faults.WIRE`: trailers, 100 Continue,
+        raw deflate, a repeated Content-Length, redirects): see `Fault`."""
+        return self.inject("wire", wire=wire, times=times, **options)
 
     def slow_responses(self, delay: float, times: int | None = None,
                        **options: Any) -> Fault:
@@ -385,7 +398,9 @@ class FakeServer:
         return resp
 
     def _serve(self, req: Request, route: Route, rec: RecordedRequest) -> Response | None:
-        fault = self.faults.pick(route.name, req.body, model_call=route.model_call)
+        # the request a wire fault's redirect sent here is served as it is
+        fault = (None if REDIRECTED in req.query
+                 else self.faults.pick(route.name, req.body, model_call=route.model_call))
         rec.fault = fault.kind if fault else None
         if route.model_call:
             with self._in_flight_gauge():
@@ -415,6 +430,8 @@ class FakeServer:
             elif fault.kind == "lose_response":
                 route.handler(self, req)
                 return None
+            elif fault.kind == "wire":
+                return self._wire(req, route, fault)
             else:
                 return self._fault_response(req, fault)
         wait = self.rate_window.admit() if route.model_call else None
@@ -424,6 +441,18 @@ class FakeServer:
                            headers=APIS[req.provider].retry_headers(wait))
         resp = route.handler(self, req)
         self.rate_window.spend(resp.tokens)
+        return resp
+
+    def _wire(self, req: Request, route: Route, fault: Fault) -> Response:
+        """A normal answer framed as `fault.wire` says, or a redirect (not billed)."""
+        if fault.wire is not None and fault.wire.startswith("redirect_"):
+            status = 307 if fault.wire == "redirect_away" else int(fault.wire[-3:])
+            host = "localhost" if fault.wire == "redirect_away" else self.host
+            query = urllib.parse.urlencode({**req.query, REDIRECTED: "1"})
+            return Response(status, b"", {"location": f"http://{host}:{self.port}{req.path}"
+                                                      f"?{query}"}, content_type="text/plain")
+        resp = route.handler(self, req)
+        resp.wire = fault.wire
         return resp
 
     def _fault_response(self, req: Request, fault: Fault) -> Response | None:

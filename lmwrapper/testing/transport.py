@@ -9,6 +9,7 @@ import http.server
 import socket
 import sys
 import threading
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -99,10 +100,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _send(self, resp: Response) -> None:
         payload = resp.payload()
+        if resp.wire == "continue":  # an interim answer first (no Expect was sent: allowed)
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        if resp.wire == "deflate":
+            squeeze = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # raw: no zlib header
+            payload = squeeze.compress(payload) + squeeze.flush()
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.content_type)
-        self.send_header("Content-Length", str(len(payload)))
+        if resp.wire == "deflate":
+            self.send_header("Content-Encoding", "deflate")
+        if resp.wire == "trailers":
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Checksum")
+        elif resp.wire == "double_length":
+            self.send_header("Content-Length", f"{len(payload)}, {len(payload)}")
+        else:
+            self.send_header("Content-Length", str(len(payload)))
         for k, v in resp.headers.items():
             self.send_header(k, v)
         self.end_headers()
-        self.wfile.write(payload)
+        if resp.wire == "trailers":
+            half = len(payload) // 2
+            self.wfile.write(b"".join(b"%x\r\n%s\r\n" % (len(part), part)
+                                      for part in (payload[:half], payload[half:]) if part))
+            self.wfile.write(b"0\r\nX-Checksum: %d\r\n\r\n" % zlib.crc32(payload))
+        else:
+            self.wfile.write(payload)
+        if resp.wire == "continue":  # then closed, unannounced (no `Connection: close`)
+            self.close_connection = True

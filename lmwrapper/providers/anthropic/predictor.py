@@ -44,6 +44,7 @@ from lmwrapper.providers.anthropic.request import (
     split_chat,
 )
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
+from lmwrapper.runners.lean import sdk_http_client
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
 from lmwrapper.runners.ratelimit import LimitHeaders
 
@@ -154,6 +155,7 @@ class ClaudePredictor(ApiPredictor):
         except ImportError as e:
             raise install_hint("anthropic", "anthropic") from e
         return anthropic.Anthropic(api_key=key, base_url=self.base_url, max_retries=0,
+                                   http_client=sdk_http_client(anthropic.DefaultHttpxClient),
                                    timeout=self.timeout_s)
 
     def tokens_for(self, job: Job) -> int:

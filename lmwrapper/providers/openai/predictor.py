@@ -34,6 +34,7 @@ from lmwrapper.providers.openai.request import (
     parse_response,
 )
 from lmwrapper.providers.openai.rules import samples_per_request
+from lmwrapper.runners.lean import sdk_http_client
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -149,6 +150,7 @@ class OpenAiPredictor(ApiPredictor):
         except ImportError as e:
             raise install_hint("openai", "openai") from e
         return openai.OpenAI(api_key=key, base_url=self.base_url, max_retries=0,
+                             http_client=sdk_http_client(openai.DefaultHttpxClient),
                              timeout=self.timeout_s)
 
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
