@@ -434,8 +434,10 @@ class LmPrediction:
         if self.usage != _DEFAULT_USAGE:
             u = self.usage
             d["usage"] = [u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens]
-            if u.cache_write_prompt_tokens is not None:  # older rows have three
-                d["usage"].append(u.cache_write_prompt_tokens)
+            if u.cache_write_prompt_tokens is not None or u.reasoning_tokens is not None:
+                d["usage"].append(u.cache_write_prompt_tokens)  # older rows have three
+            if u.reasoning_tokens is not None:  # ... or four (rows before reasoning tokens)
+                d["usage"].append(u.reasoning_tokens)
         return d
 
     @classmethod
