@@ -208,34 +208,11 @@ def _check_reasoning(body: dict[str, Any], model: str, max_tokens: int,
     rule, sdk = rule_for(model), _sdk_literals() or {}
     thinking = body.get("thinking")
     kind = thinking.get("type") if isinstance(thinking, dict) else None
-    if thinking is not None:
-        if kind not in sdk.get("type", (kind,)):
-            raise _bad(f"thinking.type: Input tag {kind!r} does not match any of the expected "
-                       f"tags: {', '.join(repr(t) for t in sdk['type'])}")
-        if thinking.get("display") not in (None, *sdk.get("display", ())):
-            raise _bad(f"thinking.display: Input should be 'summarized' or 'omitted'")
-        if kind not in rule.thinking:
-            raise _bad(f'"thinking.type.{kind}" is not supported for this model.')
-        if kind == "enabled":
-            budget = thinking.get("budget_tokens")
-            if not isinstance(budget, int) or budget < 1024:
-                raise _bad("thinking.enabled.budget_tokens: Input should be greater than or "
-                           "equal to 1024")
-            if budget >= max_tokens:
-                raise _bad("`max_tokens` must be greater than `thinking.budget_tokens`.")
+    if isinstance(thinking, dict):
+        _check_thinking(thinking, rule, sdk, max_tokens)
     effort = (body.get("output_config") or {}).get("effort")
     if effort is not None:
-        if effort not in sdk.get("effort", (effort,)):
-            raise _bad(f"output_config.effort: Input should be one of "
-                       f"{', '.join(repr(e) for e in sdk['effort'])}")
-        if rule.efforts is not None and not rule.efforts:
-            raise _bad("This model does not support the effort parameter.")
-        if rule.efforts is not None and effort not in rule.efforts:
-            raise _bad(f"output_config.effort {effort!r} is not supported by this model.")
-        off = rule.efforts_thinking_off
-        if kind == "disabled" and off is not None and effort not in off:
-            raise _bad(f"output_config.effort {effort!r} requires thinking; it cannot be used "
-                       "with thinking disabled.")
+        _check_effort(effort, kind, rule, sdk)
     if kind not in ("adaptive", "enabled"):
         return None
     if body.get("temperature") not in (None, 1, 1.0) or body.get("top_k") is not None:
@@ -247,6 +224,39 @@ def _check_reasoning(body: dict[str, Any], model: str, max_tokens: int,
                    "`thinking` is enabled, a final `assistant` message must start with a "
                    "thinking block.")
     return {**thinking, "effort": effort or "high"}
+
+
+def _check_thinking(thinking: dict[str, Any], rule: Any, sdk: dict[str, Any],
+                    max_tokens: int) -> None:
+    kind = thinking.get("type")
+    if kind not in sdk.get("type", (kind,)):
+        raise _bad(f"thinking.type: Input tag {kind!r} does not match any of the expected "
+                   f"tags: {', '.join(repr(t) for t in sdk['type'])}")
+    if thinking.get("display") not in (None, *sdk.get("display", ())):
+        raise _bad("thinking.display: Input should be 'summarized' or 'omitted'")
+    if kind not in rule.thinking:
+        raise _bad(f'"thinking.type.{kind}" is not supported for this model.')
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            raise _bad("thinking.enabled.budget_tokens: Input should be greater than or equal "
+                       "to 1024")
+        if budget >= max_tokens:
+            raise _bad("`max_tokens` must be greater than `thinking.budget_tokens`.")
+
+
+def _check_effort(effort: Any, kind: str | None, rule: Any, sdk: dict[str, Any]) -> None:
+    if effort not in sdk.get("effort", (effort,)):
+        raise _bad(f"output_config.effort: Input should be one of "
+                   f"{', '.join(repr(e) for e in sdk['effort'])}")
+    if rule.efforts is not None and not rule.efforts:
+        raise _bad("This model does not support the effort parameter.")
+    if rule.efforts is not None and effort not in rule.efforts:
+        raise _bad(f"output_config.effort {effort!r} is not supported by this model.")
+    off = rule.efforts_thinking_off
+    if kind == "disabled" and off is not None and effort not in off:
+        raise _bad(f"output_config.effort {effort!r} requires thinking; it cannot be used "
+                   "with thinking disabled.")
 
 
 def _think(srv: FakeContext, thinking: dict[str, Any] | None, full_text: str,
