@@ -300,7 +300,8 @@ def _validate(p: LmPrompt) -> None:
     _check(p.verbosity is None or p.verbosity in VERBOSITIES, "verbosity",
            f"None or one of {', '.join(VERBOSITIES)}", p.verbosity)
     t = p.thinking
-    _check(t is None or t in THINKING_MODES or (_is_int(t) and t >= MIN_THINKING_BUDGET),
+    _check(t is None or t in THINKING_MODES or (isinstance(t, int) and _is_int(t)
+                                                and t >= MIN_THINKING_BUDGET),
            "thinking", f"None, 'adaptive', 'disabled' or a budget of thinking tokens (an int "
            f">= {MIN_THINKING_BUDGET})", t)
 

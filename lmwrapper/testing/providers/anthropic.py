@@ -208,12 +208,14 @@ def _check_reasoning(body: dict[str, Any], model: str, max_tokens: int,
     rule, sdk = rule_for(model), _sdk_literals() or {}
     thinking = body.get("thinking")
     kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if thinking is not None and not isinstance(thinking, dict):
+        raise _bad("thinking: Input should be a valid dictionary or object")
     if isinstance(thinking, dict):
         _check_thinking(thinking, rule, sdk, max_tokens)
     effort = (body.get("output_config") or {}).get("effort")
     if effort is not None:
         _check_effort(effort, kind, rule, sdk)
-    if kind not in ("adaptive", "enabled"):
+    if not isinstance(thinking, dict) or kind not in ("adaptive", "enabled"):
         return None
     if body.get("temperature") not in (None, 1, 1.0) or body.get("top_k") is not None:
         raise _bad("`temperature` may only be set to 1 when thinking is enabled.")
