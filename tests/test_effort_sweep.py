@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from lmwrapper.core.prompt import LmPrompt
+from lmwrapper.core.window import CompletionWindow
 from lmwrapper.store.db import CACHE_FILE_NAME
 from lmwrapper.testing import FakeServer
 from lmwrapper.testing.text import EFFORT_TOKENS, AnswerRequest
@@ -59,3 +60,21 @@ def test_an_effort_sweep_is_60_cached_answers_billed_with_their_reasoning(
             (p.completion_text, p.usage, p.cost_usd, p.reasoning) for p in preds]
         if provider is ANTHROPIC:
             assert all(p.reasoning for p in again)  # the thinking text survives the cache
+
+
+@pytest.mark.parametrize(("provider", "model", "extra", "usd_per_mtok"), SWEEPS, ids=str)
+def test_the_batch_api_answers_a_sweep_as_live_does_at_half_price(
+        provider, model, extra, usd_per_mtok, monkeypatch):
+    monkeypatch.setenv("LMWRAPPER_BATCH_POLL_S", "0.01")
+    monkeypatch.setenv("LMWRAPPER_BATCH_POLL_MAX_S", "0.05")
+    with FakeServer(latency=0.0) as srv:
+        prompts = sweep(extra)[::10]  # 2 prompts per effort
+        batch = list(provider.make(srv, model).predict_many(
+            prompts, completion_window=CompletionWindow.BATCH_ANY))
+        assert srv.count(provider.route) == 0 and all(p.batch_id for p in batch)
+        live = list(provider.make(srv, model, cache_default=False).predict_many(prompts))
+        assert [(p.completion_text, p.usage.reasoning_tokens, p.reasoning) for p in batch] == [
+            (p.completion_text, p.usage.reasoning_tokens, p.reasoning) for p in live]
+        assert [p.usage.reasoning_tokens for p in batch] == [
+            EFFORT_TOKENS[p.prompt.reasoning_effort] for p in batch]
+        assert sum(p.cost_usd for p in batch) * 2 == pytest.approx(sum(p.cost_usd for p in live))

@@ -87,6 +87,7 @@ CASES = [{"reasoning_effort": e} for e in REASONING_EFFORTS if e not in ("none",
     {"thinking": "disabled", "reasoning_effort": "max"}]
 
 
+@pytest.mark.filterwarnings("ignore:Using Claude with:UserWarning")  # the SDK's, on budgets
 @pytest.mark.parametrize("model", MODELS)
 def test_the_fake_refuses_exactly_what_the_rules_refuse(srv, model):
     """Each case's body as lmwrapper would build it, sent past lmwrapper's checks: the fake
