@@ -55,3 +55,4 @@ def test_the_row_codec_keeps_reasoning_and_reads_older_rows():
         assert row.usage.reasoning_tokens is None and row.reasoning is None
     plain = LmPrediction("4", p, usage=LmUsage(10, 5, 0)).cache_record()
     assert plain["usage"] == [10, 5, 0] and "reasoning" not in plain  # as before
+
