@@ -36,6 +36,12 @@ def key(p: LmPrompt, model: str = MODEL) -> str:
         {"seed": 1},
         {"response_format": "json_object"},
         {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
+        {"reasoning_effort": "low"},
+        {"reasoning_effort": "none"},
+        {"verbosity": "low"},
+        {"thinking": "adaptive"},
+        {"thinking": "disabled"},
+        {"thinking": 1024},
     ],
 )
 def test_changing_any_output_field_changes_the_key(change):
@@ -78,7 +84,8 @@ def test_spelling_out_defaults_keeps_the_key():
         "hello", max_tokens=10, stop=None, logprobs=1, temperature=1.0, top_p=1.0,
         presence_penalty=0.0, frequency_penalty=0.0, num_completions=None, cache=None,
         echo=False, add_bos_token=None, add_special_tokens=True, model_internals_request=None,
-        seed=None, response_format=None, metadata=None,
+        seed=None, response_format=None, metadata=None, reasoning_effort=None,
+        verbosity=None, thinking=None,
     )
     assert key(explicit) == key(BASE)
     assert key(LmPrompt("hello", max_tokens=10, stop=[])) == key(BASE)
@@ -126,6 +133,18 @@ GOLDEN = {
                  model_internals_request=ModelInternalsRequest(return_hidden_states=True,
                                                                hidden_layer_indexes=(0, -1))),
         "dd2cf4f8211116bb81d03cc2ef475f6b47c998768fdf7d45f612d63152c68db5"),
+    # reasoning controls (added in 1.1): absent at their default, so the keys above hold
+    "reasoning_effort": (LmPrompt(["Is 91 prime?"], max_tokens=2000, reasoning_effort="high"),
+                         "46ccfa8921d9eea4f5216347926af365fea3e875c622bf09501a0d6e89d7f854"),
+    "effort_none_sampling_verbosity": (
+        LmPrompt(["Is 91 prime?"], max_tokens=2000, reasoning_effort="none", temperature=0,
+                 verbosity="low"),
+        "9b979d268e7edf770a3e3dcfca8a73bd314d045e8221730e66c72563ae6b1b6e"),
+    "thinking_adaptive_effort": (
+        LmPrompt(["Is 91 prime?"], max_tokens=8000, thinking="adaptive", reasoning_effort="max"),
+        "8f4f36018f6c06c76986c6fef696363f0002df0b14414164f68c5d5bc79c3291"),
+    "thinking_budget": (LmPrompt(["Is 91 prime?"], max_tokens=8000, thinking=2048),
+                        "af3a5f8bb15ca199cb965747ed2781906b990d82b0d39284f4bffc275e4eb598"),
 }
 
 
@@ -142,6 +161,9 @@ def test_golden_canonical_form():
     assert KEY_SCHEMA_VERSION == 2
     assert _CANONICAL.encode(GOLDEN["samples"][0].canonical()) == (
         '{"kind":"text","max_tokens":30,"seed":7,"temperature":0.7,"text":"tell a joke"}')
+    assert _CANONICAL.encode(GOLDEN["thinking_adaptive_effort"][0].canonical()) == (
+        '{"kind":"chat","max_tokens":8000,"reasoning_effort":"max",'
+        '"text":[{"content":"Is 91 prime?","role":"user"}],"thinking":"adaptive"}')
     assert GOLDEN["internals"][0].canonical()["internals"] == {
         "return_hidden_states": True, "hidden_layer_indexes": (0, -1)}
 

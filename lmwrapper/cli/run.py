@@ -9,8 +9,9 @@ Each input line is one of
     {"prompt": "..." or [...turns], "max_tokens": 5, "temperature": 0, "id": "q1", ...}
 where the object form takes any `LmPrompt` field (`text`/`messages` are accepted for
 `prompt`) and `metadata`; every other field (`id`, a gold `label`, ...) is copied to the
-output line and into the prompt's metadata. `--max-tokens`/`--temperature` apply to lines
-that do not set them. Each output line is `index`, those columns, then the prediction's
+output line and into the prompt's metadata. `--max-tokens`/`--temperature` and the reasoning
+flags `--reasoning-effort`/`--verbosity`/`--thinking` apply to lines that do not set them
+(an effort sweep: one line per prompt and effort, `"reasoning_effort": "low"` ...). Each output line is `index`, those columns, then the prediction's
 fields; with `num_completions` it holds `samples` instead. A string line for a local
 instruct model is sent as a one-turn chat, through the model's template (`--no-chat-mode`:
 as plain text). Answers are written as they become ready, in input order; the cache makes a
@@ -32,7 +33,7 @@ from typing import Any, TextIO
 
 from lmwrapper.cli.batch import run_submit
 from lmwrapper.core.errors import LmWrapperError
-from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, uncached
 from lmwrapper.engine.predictor import LmPredictor
@@ -69,6 +70,22 @@ def _usd(text: str) -> float:
     return value
 
 
+def _thinking(text: str) -> str | int:
+    """--thinking: "adaptive", "disabled", or a budget (checked as the prompt field is)."""
+    value: str | int = int(text) if text.strip().isdigit() else text
+    try:
+        LmPrompt("x", thinking=value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("LmPrompt.thinking must be ", "must be "))
+    return value
+
+
+def _reasoning_defaults(args: argparse.Namespace) -> dict[str, Any]:
+    """The reasoning flags given, as prompt fields for the lines that do not set them."""
+    names = ("reasoning_effort", "verbosity", "thinking")
+    return {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
+
+
 def add_run_parser(subparsers: Any) -> None:
     """Register `run` on the `lmwrapper` command's subparsers."""
     p = subparsers.add_parser("run", help="run a JSONL file of prompts through a model",
@@ -94,6 +111,14 @@ def add_run_parser(subparsers: Any) -> None:
                    help="max_tokens of lines that do not set it (default: 100, as a bare "
                         "string prompt in Python)")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
+    p.add_argument("--reasoning-effort", choices=REASONING_EFFORTS, default=None,
+                   help="default reasoning effort (OpenAI reasoning_effort, Claude "
+                        "output_config.effort); the model's own rules say which it takes")
+    p.add_argument("--verbosity", choices=VERBOSITIES, default=None,
+                   help="default verbosity (OpenAI GPT-5 and later)")
+    p.add_argument("--thinking", type=_thinking, default=None,
+                   help="default Claude thinking: adaptive, disabled, or a budget of thinking "
+                        "tokens (an int >= 1024)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--chat-mode", action=argparse.BooleanOptionalAction, default=None,
                    help="local models: send string lines through the model's chat template "
@@ -135,15 +160,28 @@ def prepare(args: argparse.Namespace
     check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
     check_output(args.output, args.input)
     try:
-        prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
+        prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature,
+                                     defaults=_reasoning_defaults(args))
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
                      cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache,
                      chat_mode=getattr(args, "chat_mode", None))
         prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
         prompts, rows = apply_shard(args, lm, prompts, rows)
+        check_prompts(lm, prompts, rows)
     except (ValueError, KeyError) as e:
         raise Refused(str(e)) from None
     return lm, prompts, rows, _window(lm, args.batch)
+
+
+def check_prompts(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]]) -> None:
+    """What the model cannot take (a reasoning effort it lacks, ...) is refused here, as one
+    line naming the prompt, rather than as a traceback once the run has started."""
+    for i, (prompt, columns) in enumerate(zip(prompts, rows, strict=True)):
+        try:
+            lm.validate_prompt(prompt)
+        except ValueError as e:
+            which = f"id {columns['id']!r}" if "id" in columns else f"number {i + 1}"
+            raise ValueError(f"prompt {which}: {e}") from None
 
 
 def check_flags(max_tokens: int | None, temperature: float | None) -> None:
@@ -273,10 +311,11 @@ def _count_tokens(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> 
     return tokens_in, tokens_out
 
 
-def read_prompts(path: str, max_tokens: int | None = None,
-                 temperature: float | None = None) -> tuple[list[LmPrompt], list[dict[str, Any]]]:
+def read_prompts(path: str, max_tokens: int | None = None, temperature: float | None = None,
+                 *, defaults: dict[str, Any] | None = None
+                 ) -> tuple[list[LmPrompt], list[dict[str, Any]]]:
     """Prompts and their passed-through columns (`id`, labels, ...) from a JSONL file; a bad
-    line raises ValueError naming its number."""
+    line raises ValueError naming its number. `defaults` fill prompt fields a line lacks."""
     prompts, rows = [], []
     for number, line in _lines(path):
         try:
@@ -288,7 +327,7 @@ def read_prompts(path: str, max_tokens: int | None = None,
         if "\\u" in line:  # a surrogate can only come in as an escape: the file is UTF-8
             _refuse_lone_surrogates(value, path, number)
         try:
-            prompt, cols = parse_line(value, max_tokens, temperature)
+            prompt, cols = parse_line(value, max_tokens, temperature, defaults=defaults)
         except (ValueError, TypeError, KeyError) as e:
             raise ValueError(f"{path} line {number}: {e}") from None
         prompts.append(prompt)
@@ -330,8 +369,8 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
                              f"UTF-8 JSONL") from None
 
 
-def parse_line(value: Any, max_tokens: int | None = None,
-               temperature: float | None = None) -> tuple[LmPrompt, dict[str, Any]]:
+def parse_line(value: Any, max_tokens: int | None = None, temperature: float | None = None,
+               *, defaults: dict[str, Any] | None = None) -> tuple[LmPrompt, dict[str, Any]]:
     """One JSON value → (LmPrompt, the columns copied to its output line: `id` and any field
     that is not a prompt field, e.g. a gold label; those also go into the prompt's metadata)."""
     if isinstance(value, (str, list)):
@@ -354,6 +393,8 @@ def parse_line(value: Any, max_tokens: int | None = None,
     fields.setdefault("max_tokens", BARE_STRING_MAX_TOKENS if max_tokens is None else max_tokens)
     if temperature is not None:
         fields.setdefault("temperature", temperature)
+    for name, default in (defaults or {}).items():
+        fields.setdefault(name, default)
     return LmPrompt.from_dict({"text": text, **fields}), columns
 
 

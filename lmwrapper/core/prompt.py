@@ -82,6 +82,13 @@ class _StopModeReader:
 
 
 ResponseFormat = Literal["text", "json_object"] | Mapping[str, Any] | type | None
+# The union of what the providers take (openai's `ReasoningEffort`, anthropic's
+# `OutputConfigParam.effort`, checked in tests/test_reasoning_values.py); which of them a
+# model takes is its provider's rule (providers/<name>/rules.py + models.toml).
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+VERBOSITIES = ("low", "medium", "high")  # openai's ChatCompletion `verbosity`
+THINKING_MODES = ("adaptive", "disabled")  # Claude's `thinking.type`; an int is a budget
+MIN_THINKING_BUDGET = 1024  # anthropic's ThinkingConfigEnabledParam: "Must be >= 1024"
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,12 @@ class LmPrompt(_StopModeReader):
     max_completion_tokens: InitVar[int | None] = None  # 0.18's; another name for max_tokens
     seed: int | None = None
     response_format: ResponseFormat = None
+    # How hard a reasoning model thinks: one of REASONING_EFFORTS (OpenAI `reasoning_effort`,
+    # Claude `output_config.effort`); None sends nothing (the model's default).
+    reasoning_effort: str | None = None
+    verbosity: str | None = None  # OpenAI's answer length: low, medium, high
+    # Claude's thinking: "adaptive", "disabled", or an int >= 1024 (a budget_tokens).
+    thinking: str | int | None = None
 
     def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
         if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
@@ -188,6 +201,9 @@ class LmPrompt(_StopModeReader):
             else None,
             "seed": self.seed,
             "response_format": response_format_key(self.response_format),
+            "reasoning_effort": self.reasoning_effort,
+            "verbosity": self.verbosity,
+            "thinking": self.thinking,
         }
         if include_defaults:
             return full
@@ -279,6 +295,15 @@ def _validate(p: LmPrompt) -> None:
     mir = p.model_internals_request
     _check(mir is None or isinstance(mir, ModelInternalsRequest), "model_internals_request",
            "None or a ModelInternalsRequest", mir)
+    _check(p.reasoning_effort is None or p.reasoning_effort in REASONING_EFFORTS,
+           "reasoning_effort", f"None or one of {', '.join(REASONING_EFFORTS)}", p.reasoning_effort)
+    _check(p.verbosity is None or p.verbosity in VERBOSITIES, "verbosity",
+           f"None or one of {', '.join(VERBOSITIES)}", p.verbosity)
+    t = p.thinking
+    _check(t is None or t in THINKING_MODES or (isinstance(t, int) and _is_int(t)
+                                                and t >= MIN_THINKING_BUDGET),
+           "thinking", f"None, 'adaptive', 'disabled' or a budget of thinking tokens (an int "
+           f">= {MIN_THINKING_BUDGET})", t)
 
 
 @dataclass(frozen=True)
@@ -290,6 +315,9 @@ class LmUsage:
     cached_prompt_tokens: int | None = None
     # Tokens written to the provider's prompt cache (Anthropic bills them above the input rate).
     cache_write_prompt_tokens: int | None = None
+    # Of `completion_tokens`, those spent reasoning / thinking (billed as output, and counted
+    # in `completion_tokens` already: OpenAI's reasoning_tokens, Claude's thinking_tokens).
+    reasoning_tokens: int | None = None
 
 
 @dataclass(frozen=True)
@@ -329,6 +357,9 @@ class LmPrediction:
     request_id: str | None = None
     batch_id: str | None = None
     sample_index: int = 0
+    # The reasoning / thinking text the API returned (Claude's thinking, summarised or "" when
+    # omitted); None when it returned none. Never part of `completion_text`.
+    reasoning: str | None = None
     internals: Any = field(default=None, compare=False, repr=False)
     parsed: Any = field(default=None, compare=False, repr=False)  # see lmwrapper.core.structured
 
@@ -375,7 +406,8 @@ class LmPrediction:
         u = self.usage
         d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
                       "cached_prompt_tokens": u.cached_prompt_tokens,
-                      "cache_write_prompt_tokens": u.cache_write_prompt_tokens}
+                      "cache_write_prompt_tokens": u.cache_write_prompt_tokens,
+                      "reasoning_tokens": u.reasoning_tokens}
         if include_prompt:
             d["prompt"] = self.prompt.to_dict()
         return d
@@ -403,8 +435,10 @@ class LmPrediction:
         if self.usage != _DEFAULT_USAGE:
             u = self.usage
             d["usage"] = [u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens]
-            if u.cache_write_prompt_tokens is not None:  # older rows have three
-                d["usage"].append(u.cache_write_prompt_tokens)
+            if u.cache_write_prompt_tokens is not None or u.reasoning_tokens is not None:
+                d["usage"].append(u.cache_write_prompt_tokens)  # older rows have three
+            if u.reasoning_tokens is not None:  # ... or four (rows before reasoning tokens)
+                d["usage"].append(u.reasoning_tokens)
         return d
 
     @classmethod

@@ -132,6 +132,24 @@ def sample_variant(base: str, q: AnswerRequest) -> str:
     return f"{base} (sample {stable_hash(q.full_text, q.seed, q.sample_index)[:4]})"
 
 
+# How many tokens the fake "thinks" at each effort: an effort sweep sees usage grow with it.
+EFFORT_TOKENS = {"none": 0, "minimal": 4, "low": 12, "medium": 32, "high": 80, "xhigh": 160,
+                 "max": 320}
+
+
+def reasoning_trace(prompt: str, effort: str) -> str:
+    """A deterministic stand-in for a model's reasoning about `prompt` at `effort`: one fake
+    token per word (`tokenize` counts it as `EFFORT_TOKENS[effort]`), "" at effort none.
+
+        >>> len(tokenize(reasoning_trace("2+2?", "low")))
+        12
+    """
+    n = EFFORT_TOKENS.get(effort, EFFORT_TOKENS["medium"])
+    h = stable_hash(prompt, effort)
+    return "".join(f" {'Considering' if i == 0 else 'r' + h[i % 60:i % 60 + 4]}"
+                   for i in range(n)).lstrip()
+
+
 @dataclasses.dataclass
 class Generation:
     """One generated text after stop sequences and the token limit were applied."""

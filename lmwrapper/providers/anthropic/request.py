@@ -22,6 +22,17 @@ changes both is refused. Whitespace-only stop strings (the API refuses them) are
 here to the answer instead of being sent. A final assistant turn is a prefill: Claude
 continues it, and `completion_text` is the continuation only; 4.6+ refuse it (refused here).
 The API has no `n`: each sample of `num_completions` is its own request.
+
+Reasoning (`rules.reasoning_fields`, facts in `models.toml`): `reasoning_effort` is sent as
+`output_config.effort` (beside a structured-output `format`), `thinking` as `thinking`:
+
+    >>> build_request(LmPrompt("2+2?", max_tokens=4000, thinking=2048),
+    ...               ClaudeModelNames.claude_haiku_4_5)["thinking"]
+    {'type': 'enabled', 'budget_tokens': 2048}
+
+The thinking text comes back as `LmPrediction.reasoning` (thinking blocks joined; "" when the
+API omitted it), the thinking tokens as `usage.reasoning_tokens` (inside `output_tokens`,
+which is what is billed).
 """
 
 from __future__ import annotations
@@ -55,6 +66,7 @@ def check_prompt(prompt: LmPrompt, model: ClaudeModelInfo) -> None:
     if prompt.temperature > 1.0:
         _refuse("temperature", name, f"Claude samples at temperature 0 to 1; got "
                 f"{prompt.temperature}. Use a value <= 1 (1.0 is Claude's default)")
+    rules.reasoning_fields(prompt, model, max_tokens_for(prompt, model))
     rules.sampling_fields(prompt, model)
     if prompt.response_format == "json_object":
         _refuse("response_format", name, "Claude's structured output needs a JSON schema; "
@@ -142,9 +154,14 @@ def build_request(prompt: LmPrompt, model: ClaudeModelInfo,
     stops = rules.sent_stops(prompt)  # whitespace-only ones are cut in parse_message
     if stops:
         body["stop_sequences"] = stops
+    reasoning = rules.reasoning_fields(prompt, model, body["max_tokens"])
+    if "thinking" in reasoning:
+        body["thinking"] = reasoning["thinking"]
     if prompt.response_format not in (None, "text"):
         body["output_config"] = {"format": {"type": "json_schema",
                                             "schema": json_schema_of(prompt.response_format)}}
+    if "output_config" in reasoning:
+        body["output_config"] = {**body.get("output_config", {}), **reasoning["output_config"]}
     return body
 
 
@@ -195,7 +212,8 @@ def usage_of(u: Mapping[str, Any] | None) -> LmUsage:
     read = u.get("cache_read_input_tokens") or 0
     written = u.get("cache_creation_input_tokens") or 0
     total = (u.get("input_tokens") or 0) + read + written
-    return LmUsage(total, u.get("output_tokens"), read, written)
+    thinking = (u.get("output_tokens_details") or {}).get("thinking_tokens")
+    return LmUsage(total, u.get("output_tokens"), read, written, reasoning_tokens=thinking)
 
 
 def parse_message(body: Mapping[str, Any], prompt: LmPrompt, model: ClaudeModelInfo,
@@ -204,6 +222,7 @@ def parse_message(body: Mapping[str, Any], prompt: LmPrompt, model: ClaudeModelI
     if body.get("type") != "message":
         raise ValueError(f"expected a message, got type={body.get('type')!r}")
     text = "".join(b["text"] for b in body["content"] if b.get("type") == "text")
+    thoughts = [b.get("thinking") or "" for b in body["content"] if b.get("type") == "thinking"]
     usage = usage_of(body.get("usage"))
     reason = body.get("stop_reason")
     finish = FINISH_REASONS.get(reason, reason) if reason else None
@@ -211,6 +230,7 @@ def parse_message(body: Mapping[str, Any], prompt: LmPrompt, model: ClaudeModelI
     if cut is not None:
         text, finish = cut, "stop"
     return LmPrediction(completion_text=text, prompt=prompt, finish_reason=finish,
-                        usage=usage,
+                        usage=usage, reasoning="\n\n".join(t for t in thoughts if t)
+                        if thoughts else None,
                         cost_usd=price.cost(usage, batch=batch), provider="anthropic",
                         model=body.get("model") or str(model), request_id=body.get("id"))

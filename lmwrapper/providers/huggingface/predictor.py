@@ -201,6 +201,11 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
         return CostEstimate(len(prompts), sum(sizes), out, 0.0, 0.0, priced=True, free=True)
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
+        for name in ("reasoning_effort", "verbosity", "thinking"):  # the API providers' knobs
+            if getattr(prompt, name) is not None:
+                raise ValueError(f"LmPrompt.{name} cannot be honoured by {self.model_name()}: "
+                                 "a local model has no such setting (its chat template is "
+                                 f"applied as it is); leave {name}=None")
         if wants_json(prompt.response_format):  # decoded under the schema's grammar
             from lmwrapper.providers.huggingface.constrained import require_llguidance, schema_of
 

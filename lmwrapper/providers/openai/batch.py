@@ -30,12 +30,7 @@ from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.base import GoneError, sdk_errors
 from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
-from lmwrapper.providers.openai.request import (
-    CHAT_URL,
-    COMPLETIONS_URL,
-    build_request,
-    parse_response,
-)
+from lmwrapper.providers.openai.request import build_request, endpoint_for, parse_response
 from lmwrapper.providers.openai.rules import samples_per_request
 from lmwrapper.runners.batch.adapter import (
     BatchLimits,
@@ -100,7 +95,7 @@ class OpenAiBatchAdapter:
         self.lm = lm
         self.model = str(lm.model)
         self.limits = BatchLimits(enqueued_tokens=tier_token_limit(self.model))
-        self.url = COMPLETIONS_URL if lm.model.kind == "instruct" else CHAT_URL
+        self.url = endpoint_for(lm.model)  # the batch's endpoint: the one live requests use
 
     # -- lines ------------------------------------------------------------------------------
     def build_line(self, custom_id: str, prompt: LmPrompt, n: int) -> dict[str, Any]:

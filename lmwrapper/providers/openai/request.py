@@ -9,6 +9,12 @@ by `check_prompt` with the field and the fix; none is dropped:
 
 Token-level results have the Hugging Face backend's shape: `completion_tokens`,
 `completion_logprobs` (tuples) and `top_token_logprobs` (a tuple of {token: logprob}).
+
+`reasoning_effort` and `verbosity` go into the body as the model's row allows
+(`rules.reasoning_fields`); the reasoning tokens the answer reports are
+`usage.reasoning_tokens` (already inside `completion_tokens`, which is what is billed).
+Chat Completions returns no reasoning text from OpenAI; an OpenAI-compatible server that
+does (`message.reasoning_content`, as vLLM and DeepSeek send it) fills `reasoning`.
 """
 
 from __future__ import annotations
@@ -67,6 +73,7 @@ def check_prompt(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
                     "(OpenAiModelNames.gpt_3_5_turbo_instruct) or set echo=False")
     if model.kind == "reasoning":
         _check_reasoning(prompt, name)
+    rules.reasoning_fields(prompt, model)  # effort first: it decides what sampling may be
     rules.sampling_fields(prompt, model)  # what the model's row allows (rules.py)
 
 
@@ -86,19 +93,25 @@ def _refuse(field_name: str, model: str, why: str) -> None:
     raise ValueError(f"LmPrompt.{field_name} cannot be honoured by {model}: {why}")
 
 
+def endpoint_for(model: OpenAiModelInfo) -> str:
+    """The one place that decides where a prompt for `model` goes (live and in a batch line).
+    /v1/responses, for the models that need it, is to come here too."""
+    return COMPLETIONS_URL if model.kind == "instruct" else CHAT_URL
+
+
 def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenAiRequest:
     """The request for `n` samples of `prompt` (call `check_prompt` first)."""
     body: dict[str, Any] = {"model": str(model)}
-    if model.kind == "instruct":
+    url = endpoint_for(model)
+    if url == COMPLETIONS_URL:
         body["prompt"] = prompt.get_text_as_string_default_form()
-        url = COMPLETIONS_URL
     else:
         body["messages"] = prompt.get_text_as_chat().as_dicts()
-        url = CHAT_URL
     sampling = rules.sampling_fields(prompt, model, n)
     late: dict[str, Any] = {k: sampling.pop(k) for k in ("logprobs", "top_logprobs", "echo")
                             if k in sampling}
     body.update(sampling)
+    body.update(rules.reasoning_fields(prompt, model))
     if prompt.max_tokens is not None:
         key = "max_completion_tokens" if model.kind == "reasoning" else "max_tokens"
         body[key] = prompt.max_tokens
@@ -155,7 +168,9 @@ def _usage(u: Mapping[str, Any] | None) -> LmUsage:
     if not u:
         return LmUsage()
     details = u.get("prompt_tokens_details") or {}
-    return LmUsage(u.get("prompt_tokens"), u.get("completion_tokens"), details.get("cached_tokens"))
+    reasoning = (u.get("completion_tokens_details") or {}).get("reasoning_tokens")
+    return LmUsage(u.get("prompt_tokens"), u.get("completion_tokens"), details.get("cached_tokens"),
+                   reasoning_tokens=reasoning or None)
 
 
 def _chat_choice(c: Mapping[str, Any], prompt: LmPrompt, common: dict[str, Any]) -> LmPrediction:
@@ -173,7 +188,8 @@ def _chat_choice(c: Mapping[str, Any], prompt: LmPrompt, common: dict[str, Any])
                         for t in content)
     return LmPrediction(completion_text=text if text is not None else "",
                         finish_reason=c.get("finish_reason"), completion_tokens=tokens,
-                        completion_logprobs=logprobs, top_token_logprobs=top, **common)
+                        completion_logprobs=logprobs, top_token_logprobs=top,
+                        reasoning=msg.get("reasoning_content"), **common)
 
 
 def _completion_choice(c: Mapping[str, Any], prompt: LmPrompt,

@@ -18,6 +18,16 @@ is refused:
 `n` is sent only where a row says the model takes it (the SDK: "newer models reject an
 explicit `n`, even `n=1`"); elsewhere the engine sends one request per sample
 (`samples_per_request`).
+
+`LmPrompt.reasoning_effort` and `verbosity` are sent as given where the model's row lists
+the value (`reasoning_fields`), and refused before sending otherwise. An explicit effort
+decides what the sampling fields may be: `reasoning_effort="none"`, where the model takes
+it, lets temperature, top_p and logprobs through; any other effort refuses them:
+
+    >>> sampling_fields(LmPrompt("q", temperature=0, logprobs=None, reasoning_effort="none"), M("gpt-5.2"))
+    {'temperature': 0.0}
+    >>> reasoning_fields(LmPrompt("q", reasoning_effort="high", verbosity="low"), M("gpt-6.2-sol"))
+    {'reasoning_effort': 'high', 'verbosity': 'low'}
 """
 
 from __future__ import annotations
@@ -48,11 +58,17 @@ class FamilyRule:
     takes_n: bool
     effort_default: str | None  # reasoning models only
     source: str
+    # reasoning models: the reasoning_effort values taken (None: any of the SDK's literal)
+    efforts: tuple[str, ...] | None = ()
+    verbosities: tuple[str, ...] = ()
+    effort_source: str = ""
 
-    @property
-    def samples_at_effort_none(self) -> bool:
-        """temperature, top_p and logprobs are honoured (reasoning at effort none, or chat)."""
-        return self.kind != "reasoning" or self.effort_default == "none"
+    def effort(self, prompt: LmPrompt) -> str | None:
+        """The effort a request for `prompt` runs at: the prompt's, else the model's default."""
+        return prompt.reasoning_effort or self.effort_default
+
+    def takes_effort(self, effort: str) -> bool:
+        return self.kind == "reasoning" and (self.efforts is None or effort in self.efforts)
 
 
 def rule_for(model: OpenAiModelInfo | str) -> FamilyRule:
@@ -60,10 +76,16 @@ def rule_for(model: OpenAiModelInfo | str) -> FamilyRule:
     info = model if isinstance(model, OpenAiModelInfo) else OpenAiModelInfo(str(model))
     base = _family_name(str(info))
     row = table().row(base)
-    source = row.get("source", "")
+    reasoning = info.kind == "reasoning"
+    efforts = row.get("efforts")
     return FamilyRule(table().family(base) or "", info.kind, bool(row["takes_n"]),
-                      row.get("effort_default") if info.kind == "reasoning" else None,
-                      source if isinstance(source, str) else "; ".join(source))
+                      row.get("effort_default") if reasoning else None, _text(row.get("source")),
+                      (tuple(efforts) if efforts is not None else None) if reasoning else (),
+                      tuple(row.get("verbosity", ())), _text(row.get("effort_source")))
+
+
+def _text(source: str | list[str] | None) -> str:
+    return source if isinstance(source, str) else "; ".join(source or ())
 
 
 def samples_per_request(model: OpenAiModelInfo) -> int:
@@ -116,21 +138,65 @@ def _reasoning(prompt: LmPrompt, model: OpenAiModelInfo, rule: FamilyRule) -> di
                     f"{only} or use a chat model such as gpt-4.1")
     wanted = {k: float(getattr(prompt, k)) for k, d in DEFAULTS.items() if getattr(prompt, k) != d}
     k = prompt.logprobs or 0
-    if not rule.samples_at_effort_none:
+    if rule.effort(prompt) != "none":
         for field_name in wanted:
-            _refuse(field_name, name, f"this model reasons by default (effort "
-                    f"{rule.effort_default!r}, not 'none'), and then {field_name} is rejected "
-                    f"({rule.source}). Leave temperature=1.0 and top_p=1.0 (nothing is sent), "
-                    f"or use a model that takes them: {', '.join(honouring())} or a chat model")
+            _refuse(field_name, name, f"{_reasons(prompt, rule)}, and then {field_name} is "
+                    f"rejected ({rule.source}). Leave temperature=1.0 and top_p=1.0 (nothing "
+                    f"is sent), {_none_way_out(rule)}or use a model that takes them: "
+                    f"{', '.join(honouring())} or a chat model")
         if k > 1:
-            _refuse("logprobs", name, "reasoning models return no logprobs at their default "
-                    "effort; use logprobs=None (the default 1 gives completion_logprobs=None) "
-                    "or a chat model")
+            _refuse("logprobs", name, f"{_reasons(prompt, rule)}, and then no logprobs are "
+                    "returned; use logprobs=None (the default 1 gives completion_logprobs=None), "
+                    f"{_none_way_out(rule)}or a chat model")
         return {}  # logprobs=1 is LmPrompt's default, not a request: nothing is sent
     body: dict[str, Any] = dict(wanted)
     if k:
         body.update(logprobs=True, top_logprobs=k)
     return body
+
+
+def _reasons(prompt: LmPrompt, rule: FamilyRule) -> str:
+    if prompt.reasoning_effort is not None:
+        return f"at reasoning_effort={prompt.reasoning_effort!r} this model reasons"
+    return f"this model reasons by default (effort {rule.effort_default!r}, not 'none')"
+
+
+def _none_way_out(rule: FamilyRule) -> str:
+    return "set reasoning_effort='none' (this model takes it), " if rule.takes_effort("none") \
+        else ""
+
+
+def reasoning_fields(prompt: LmPrompt, model: OpenAiModelInfo) -> dict[str, Any]:
+    """`reasoning_effort` and `verbosity` as the body carries them, or ValueError naming the
+    field, the model and the values it takes. `thinking` is Claude's: refused here."""
+    rule, name = rule_for(model), str(model)
+    body: dict[str, Any] = {}
+    if prompt.thinking is not None:
+        _refuse("thinking", name, "thinking is Claude's switch; OpenAI reasoning models are "
+                "steered by reasoning_effort ('none' turns reasoning off where the model takes "
+                "it). Leave thinking=None")
+    effort = prompt.reasoning_effort
+    if effort is not None:
+        if rule.kind != "reasoning":
+            _refuse("reasoning_effort", name, f"{name} is a {rule.kind} model and does not "
+                    "reason (models.toml); leave reasoning_effort=None, or use a reasoning "
+                    f"model such as {_example_reasoning()}")
+        if not rule.takes_effort(effort):
+            takes = ", ".join(rule.efforts or ()) or "none (no reasoning_effort at all)"
+            _refuse("reasoning_effort", name, f"{name} takes reasoning_effort {takes} on "
+                    f"Chat Completions, not {effort!r} ({rule.effort_source or rule.source}). "
+                    "Use one of those, or leave it None for the model's default")
+        body["reasoning_effort"] = effort
+    if prompt.verbosity is not None:
+        if prompt.verbosity not in rule.verbosities:
+            _refuse("verbosity", name, f"{name} takes no verbosity (GPT-5 and later do: "
+                    f"models.toml); leave verbosity=None, or use e.g. {_example_reasoning()}")
+        body["verbosity"] = prompt.verbosity
+    return body
+
+
+def _example_reasoning() -> str:
+    return "gpt-6.2-sol" if table().family("gpt-6.2-sol") else "a GPT-5 model"
 
 
 def honouring() -> list[str]:
@@ -143,4 +209,4 @@ def _refuse(field_name: str, model: str, why: str) -> None:
     raise ValueError(f"LmPrompt.{field_name} cannot be honoured by {model}: {why}")
 
 
-__all__ = ["FamilyRule", "rule_for", "samples_per_request", "sampling_fields"]
+__all__ = ["FamilyRule", "reasoning_fields", "rule_for", "samples_per_request", "sampling_fields"]

@@ -20,6 +20,18 @@ A batch's lines are checked under the version its create call carried, when they
 `API` says how the fake speaks Anthropic's HTTP: a request with `anthropic-version` or a
 /v1/messages path is its; its error body, `anthropic-ratelimit-*` headers, `request-id`
 header and `x-api-key` key. `BATCHES` says how its batches end.
+
+Reasoning, by lmwrapper's sourced rows (`providers/anthropic/models.toml` through
+`rules.rule_for`) after the SDK's own literals: `thinking.type` must be one the model takes
+(`enabled` with a `budget_tokens` of at least 1,024 and below `max_tokens`),
+`output_config.effort` one it takes (a model with no effort answers "This model does not
+support the effort parameter."), fewer efforts with thinking disabled where the row says so;
+with thinking on, a temperature change, a top_p below 0.95 or a prefill is a 400. A request
+with thinking `adaptive` or `enabled` thinks (`text.reasoning_trace` at its effort, `high` by
+default; within the budget and `max_tokens`, which it spends first): a `thinking` block
+before the text, its text shown when `display` is `summarized` (or a budget is set without
+`display`) and "" otherwise, and `usage.output_tokens_details.thinking_tokens`, inside
+`output_tokens`. (A model that thinks by default thinks here only when asked.)
 """
 
 from __future__ import annotations
@@ -45,7 +57,13 @@ from lmwrapper.testing.http import (
 )
 from lmwrapper.testing.jobs import BatchSteps, Job, due, page, run_lines, shuffled, take_fate
 from lmwrapper.testing.state import FakeContext
-from lmwrapper.testing.text import AnswerRequest, generate, json_answer
+from lmwrapper.testing.text import (
+    AnswerRequest,
+    generate,
+    json_answer,
+    reasoning_trace,
+    stable_hash,
+)
 
 # The models the SDK's `ModelParam` names (anthropic 2.17), newest first.
 MODELS = ["claude-sonnet-5-5", "claude-opus-5-5", "claude-haiku-5-5", "claude-sonnet-5",
@@ -173,6 +191,103 @@ def _check_prefill(messages: list[dict[str, Any]], model: str) -> None:
                    "must end with a user message.")
 
 
+@functools.cache
+def _sdk_literals() -> dict[str, tuple[str, ...]] | None:
+    """The SDK's own values for `thinking.type`, `thinking.display` and `output_config.effort`."""
+    try:
+        from anthropic.types.output_config_param import OutputConfigParam
+        from anthropic.types.thinking_config_param import ThinkingConfigParam
+    except ImportError:
+        return None
+    import typing
+
+    def args(tp: Any) -> list[Any]:
+        if typing.get_origin(tp) is typing.Literal:
+            return list(typing.get_args(tp))
+        return [v for a in typing.get_args(tp) for v in args(a)]
+
+    configs = typing.get_args(ThinkingConfigParam)
+    types = [v for c in configs for v in args(typing.get_type_hints(c)["type"])]
+    displays = [v for c in configs for v in args(typing.get_type_hints(c).get("display"))]
+    effort = args(typing.get_type_hints(OutputConfigParam)["effort"])
+    return {"type": tuple(types), "display": tuple(dict.fromkeys(displays)),
+            "effort": tuple(effort)}
+
+
+def _check_reasoning(body: dict[str, Any], model: str, max_tokens: int,
+                     messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The thinking config to answer with (None: no thinking), after the API's checks."""
+    from lmwrapper.providers.anthropic.rules import rule_for  # the rows and their sources
+
+    rule, sdk = rule_for(model), _sdk_literals() or {}
+    thinking = body.get("thinking")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if thinking is not None and not isinstance(thinking, dict):
+        raise _bad("thinking: Input should be a valid dictionary or object")
+    if isinstance(thinking, dict):
+        _check_thinking(thinking, rule, sdk, max_tokens)
+    effort = (body.get("output_config") or {}).get("effort")
+    if effort is not None:
+        _check_effort(effort, kind, rule, sdk)
+    if not isinstance(thinking, dict) or kind not in ("adaptive", "enabled"):
+        return None
+    if body.get("temperature") not in (None, 1, 1.0) or body.get("top_k") is not None:
+        raise _bad("`temperature` may only be set to 1 when thinking is enabled.")
+    if body.get("top_p") is not None and body["top_p"] < 0.95:
+        raise _bad("`top_p` must be greater than or equal to 0.95 when thinking is enabled.")
+    if messages and messages[-1]["role"] == "assistant":
+        raise _bad("Expected `thinking` or `redacted_thinking`, but found `text`. When "
+                   "`thinking` is enabled, a final `assistant` message must start with a "
+                   "thinking block.")
+    return {**thinking, "effort": effort or "high"}
+
+
+def _check_thinking(thinking: dict[str, Any], rule: Any, sdk: dict[str, Any],
+                    max_tokens: int) -> None:
+    kind = thinking.get("type")
+    if kind not in sdk.get("type", (kind,)):
+        raise _bad(f"thinking.type: Input tag {kind!r} does not match any of the expected "
+                   f"tags: {', '.join(repr(t) for t in sdk['type'])}")
+    if thinking.get("display") not in (None, *sdk.get("display", ())):
+        raise _bad("thinking.display: Input should be 'summarized' or 'omitted'")
+    if kind not in rule.thinking:
+        raise _bad(f'"thinking.type.{kind}" is not supported for this model.')
+    if kind == "enabled":
+        budget = thinking.get("budget_tokens")
+        if not isinstance(budget, int) or budget < 1024:
+            raise _bad("thinking.enabled.budget_tokens: Input should be greater than or equal "
+                       "to 1024")
+        if budget >= max_tokens:
+            raise _bad("`max_tokens` must be greater than `thinking.budget_tokens`.")
+
+
+def _check_effort(effort: Any, kind: str | None, rule: Any, sdk: dict[str, Any]) -> None:
+    if effort not in sdk.get("effort", (effort,)):
+        raise _bad(f"output_config.effort: Input should be one of "
+                   f"{', '.join(repr(e) for e in sdk['effort'])}")
+    if rule.efforts is not None and not rule.efforts:
+        raise _bad("This model does not support the effort parameter.")
+    if rule.efforts is not None and effort not in rule.efforts:
+        raise _bad(f"output_config.effort {effort!r} is not supported by this model.")
+    off = rule.efforts_thinking_off
+    if kind == "disabled" and off is not None and effort not in off:
+        raise _bad(f"output_config.effort {effort!r} requires thinking; it cannot be used "
+                   "with thinking disabled.")
+
+
+def _think(srv: FakeContext, thinking: dict[str, Any] | None, full_text: str,
+           max_tokens: int) -> tuple[dict[str, Any] | None, int]:
+    """The thinking block and its tokens (none without thinking)."""
+    if thinking is None:
+        return None, 0
+    tokens = srv.tokenize(reasoning_trace(full_text, thinking["effort"]))
+    tokens = tokens[:min(thinking.get("budget_tokens") or max_tokens, max_tokens)]
+    shown = thinking.get("display") == "summarized" or (
+        thinking["type"] == "enabled" and thinking.get("display") is None)
+    return {"type": "thinking", "thinking": "".join(tokens).strip() if shown else "",
+            "signature": "sig_" + stable_hash(full_text, len(tokens))[:32]}, len(tokens)
+
+
 def messages(srv: FakeContext, req: Request) -> Response:
     _check_size(req, srv.anthropic_limits.request_bytes)
     version = _version(req)
@@ -185,6 +300,7 @@ def messages(srv: FakeContext, req: Request) -> Response:
     stop = _check_stops(body)
     texts, msgs = _prompt_parts(body)
     _check_prefill(msgs, model)
+    thinking = _check_reasoning(body, model, max_tokens, msgs)
     input_tokens = count_input(srv, body)
     limit = srv.context_limit_for(model)
     if input_tokens + max_tokens > limit:
@@ -195,24 +311,28 @@ def messages(srv: FakeContext, req: Request) -> Response:
     fmt = (body.get("output_config") or {}).get("format")
     text = json_answer(srv.answers.answer(q), {"type": "json_schema", "json_schema": fmt}
                        if fmt else None)
-    gen = generate(text, srv.tokenize, max_tokens=max_tokens, stop=stop)
-    out = _message(srv, model, gen, input_tokens, max_tokens)
-    return Response(body=out, tokens=input_tokens + len(gen.tokens))
+    block, thought = _think(srv, thinking, q.full_text, max_tokens)
+    gen = generate(text, srv.tokenize, max_tokens=max_tokens - thought, stop=stop)
+    out = _message(srv, model, gen, input_tokens, max_tokens, block, thought)
+    return Response(body=out, tokens=input_tokens + len(gen.tokens) + thought)
 
 
-def _message(srv: FakeContext, model: str, gen: Any, input_tokens: int,
-             max_tokens: int) -> dict[str, Any]:
+def _message(srv: FakeContext, model: str, gen: Any, input_tokens: int, max_tokens: int,
+             thinking: dict[str, Any] | None = None, thought: int = 0) -> dict[str, Any]:
     """The Message object; with max_tokens 0 (a cache warm-up) it has no content."""
     reason = "max_tokens" if gen.finish_reason == "length" or not max_tokens else (
         "stop_sequence" if gen.stop_sequence else "end_turn")
     content = [{"type": "text", "text": gen.text, "citations": None}] if max_tokens else []
+    usage: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": len(gen.tokens) + thought,
+                             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+                             "service_tier": "standard"}
+    if thinking is not None:
+        content.insert(0, thinking)
+        usage["output_tokens_details"] = {"thinking_tokens": thought}
     return {
         "id": srv.new_id("msg_"), "type": "message", "role": "assistant", "model": model,
         "content": content, "stop_reason": reason,
-        "stop_sequence": gen.stop_sequence if max_tokens else None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": len(gen.tokens),
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                  "service_tier": "standard"},
+        "stop_sequence": gen.stop_sequence if max_tokens else None, "usage": usage,
     }
 
 

@@ -15,6 +15,16 @@ JSON schema that strict mode does not accept is a 400.
 `API` says how the fake speaks OpenAI's HTTP: the error body, the `x-ratelimit-*` headers,
 `retry-after-ms`, the `x-request-id` header and the Bearer key; it also answers every request
 no other provider's fake claims (OpenAI-compatible clients send nothing telling).
+
+`reasoning_effort` and `verbosity` must be values of the SDK's own literals (else a 400
+`invalid_value`), and values the model's row lists (else the API's 400 `unsupported_value`
+naming the values it takes); a model that does not reason refuses `reasoning_effort`. A
+request that sets `reasoning_effort` gets a reasoning trace (`text.reasoning_trace`, longer
+at higher effort): its tokens count toward `max_completion_tokens` and are reported as
+`completion_tokens_details.reasoning_tokens`, inside `completion_tokens`, as OpenAI bills
+them. Like OpenAI's Chat Completions, the fake returns no reasoning text. (At a model's
+default effort the fake reasons for free: no reasoning tokens, so older tests keep their
+counts.)
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from lmwrapper.testing.text import (
     Generation,
     generate,
     json_answer,
+    reasoning_trace,
     token_logprob,
     top_alternatives,
 )
@@ -105,6 +116,55 @@ def check_model_rules(body: dict[str, Any], model: str) -> None:
                 _unsupported(name)
 
 
+def check_reasoning(body: dict[str, Any], model: str) -> None:
+    """`reasoning_effort` and `verbosity`: values of the SDK's literals, then of the model's row."""
+    from lmwrapper.providers.openai.rules import rule_for
+
+    rule = rule_for(model)
+    effort, verbosity = body.get("reasoning_effort"), body.get("verbosity")
+    if effort is not None:
+        _check_literal("reasoning_effort", effort)
+        if rule.kind != "reasoning":
+            _unsupported("reasoning_effort")
+        if not rule.takes_effort(effort):
+            _unsupported_value("reasoning_effort", effort, rule.efforts or ())
+    if verbosity is not None:
+        _check_literal("verbosity", verbosity)
+        if verbosity not in rule.verbosities:
+            _unsupported_value("verbosity", verbosity, rule.verbosities or ("medium",))
+
+
+@functools.cache
+def sdk_literal(name: str) -> tuple[str, ...] | None:
+    """The values the openai SDK's chat request type allows for `name` (None without it)."""
+    try:
+        from openai.types.chat import completion_create_params as chat
+    except ImportError:
+        return None
+    hint = typing.get_type_hints(chat.CompletionCreateParamsNonStreaming)[name]
+    return tuple(_literal_args(hint))
+
+
+def _literal_args(tp: Any) -> list[Any]:
+    if typing.get_origin(tp) is typing.Literal:
+        return list(typing.get_args(tp))
+    return [v for arg in typing.get_args(tp) for v in _literal_args(arg)]
+
+
+def _check_literal(name: str, value: Any) -> None:
+    allowed = sdk_literal(name)
+    if allowed is not None and value not in allowed:
+        raise ApiError(400, f"Invalid value: '{value}'. Supported values are: "
+                       f"{', '.join(repr(v) for v in allowed)}.", param=name,
+                       code="invalid_value")
+
+
+def _unsupported_value(name: str, value: str, takes: tuple[str, ...]) -> None:
+    raise ApiError(400, f"Unsupported value: '{name}' does not support {value!r} with this "
+                   f"model. Supported values are: {', '.join(repr(v) for v in takes)}.",
+                   type="invalid_request_error", param=name, code="unsupported_value")
+
+
 def _unsupported(name: str) -> None:
     raise ApiError(400, f"Unsupported parameter: '{name}' is not supported with this model.",
                    type="invalid_request_error", param=name, code="unsupported_parameter")
@@ -143,6 +203,7 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
                        "v1/chat/completions endpoint. Did you mean to use v1/completions?",
                        param="model", code=None)
     check_model_rules(body, model)
+    check_reasoning(body, model)
     check_strict_schema(body.get("response_format"))
     max_tokens = _chat_max_tokens(body, model)
     n = get(body, "n", int, 1, 1, 128)
@@ -159,15 +220,21 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
     prompt_tokens = sum(len(srv.tokenize(t)) + 3 for t in texts) + 3
     check_context(srv, model, prompt_tokens, max_tokens, "messages")
     users = [t for m, t in zip(messages, texts) if m.get("role") == "user"]
-    choices, completion_tokens = [], 0
+    choices, completion_tokens, reasoning_tokens = [], 0, 0
+    effort = body.get("reasoning_effort")
     for i in range(n):
         q = AnswerRequest(prompt=(users or texts)[-1], full_text="\n".join(texts), model=model,
                           sample_index=i, seed=seed, temperature=temperature, body=body)
         text = json_answer(srv.answers.answer(q), body.get("response_format"))
-        gen = generate(text, srv.tokenize, max_tokens=max_tokens, stop=stop)
-        completion_tokens += len(gen.tokens)
+        thought = len(srv.tokenize(reasoning_trace(f"{q.full_text}|{i}", effort))) if effort else 0
+        if max_tokens is not None:  # reasoning spends max_completion_tokens first
+            thought = min(thought, max_tokens)
+        room = None if max_tokens is None else max_tokens - thought
+        gen = generate(text, srv.tokenize, max_tokens=room, stop=stop)
+        completion_tokens += len(gen.tokens) + thought
+        reasoning_tokens += thought
         choices.append(_chat_choice(i, gen, logprobs, top or 0, f"{q.full_text}|{i}|{seed}"))
-    usage = _usage(prompt_tokens, completion_tokens)
+    usage = _usage(prompt_tokens, completion_tokens, reasoning_tokens)
     out = {
         "id": srv.new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
         "model": model, "choices": choices, "usage": usage, "service_tier": "default",
@@ -211,13 +278,14 @@ def _chat_choice(index: int, gen: Generation, logprobs: bool, top: int,
     return choice
 
 
-def _usage(prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+def _usage(prompt_tokens: int, completion_tokens: int, reasoning_tokens: int = 0
+           ) -> dict[str, Any]:
     return {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0,
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0,
                                       "rejected_prediction_tokens": 0},
     }
