@@ -15,7 +15,7 @@ CHANGED = {
     "top_p": 0.5, "presence_penalty": 0.5, "frequency_penalty": 0.5, "num_completions": 3,
     "cache": False, "echo": True, "add_bos_token": True, "add_special_tokens": False,
     "model_internals_request": ModelInternalsRequest(return_hidden_states=True), "seed": 42,
-    "response_format": "json_object", "metadata": {"row": 1},
+    "response_format": "json_object", "metadata": {"row": 1}, "context_split": 3,
 }
 NOT_SENT = {"cache", "metadata", "num_completions"}  # engine-side: cache policy, n= per request
 
