@@ -31,7 +31,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mc_task import make_items  # noqa: E402
+from mc_task import make_items
 
 TASK_YAML = """task: lmwrapper_mc100
 dataset_path: json
@@ -53,9 +53,8 @@ metric_list:
 
 def write_task(folder: Path, items: list) -> None:
     data = folder / "mc100.jsonl"
-    with open(data, "w", encoding="utf-8") as f:
-        for ctx, choices, gold in items:
-            f.write(json.dumps({"context": ctx, "choices": choices, "gold": gold}) + "\n")
+    data.write_text("".join(json.dumps({"context": c, "choices": ch, "gold": g}) + "\n"
+                            for c, ch, g in items), encoding="utf-8")
     (folder / "lmwrapper_mc100.yaml").write_text(TASK_YAML.format(data=data))
 
 

@@ -14,6 +14,7 @@ from lmwrapper.scoring import (
     Loglikelihood,
     _choose,
     loglikelihood,
+    loglikelihood_rolling,
     mean_scores,
     multiple_choice,
     split_pair,
@@ -144,6 +145,23 @@ def test_acc_norm_divides_by_the_choices_length_in_characters():
     assert tie.pred == 0  # numpy.argmax's rule: the first of equal values
 
 
+def test_acc_bytes_divides_by_the_choices_length_in_utf8_bytes():
+    scores = [Loglikelihood(-3.0, 2, False), Loglikelihood(-4.0, 2, False)]
+    r = _choose(scores, ["éé", "abcd"], gold=0)  # chars: -1.5 vs -1 -> 1; bytes: -0.75 vs -1 -> 0
+    assert (r.pred_norm, r.pred_bytes, r.acc_norm, r.acc_bytes) == (1, 0, 0.0, 1.0)
+    assert mean_scores([r])["acc_bytes"] == 1.0
+
+
+def test_loglikelihood_rolling_scores_every_token_after_bos(tiny_lm):
+    texts = ["Once upon a time there was a small model.", "def add(a, b):\n    return a + b\n"]
+    for text, r in zip(texts, loglikelihood_rolling(tiny_lm, texts)):
+        ll, n, _ = reference(tiny_lm, "", text)
+        assert r.error is None and r.num_tokens == n == len(tiny_lm.tokenizer(text)["input_ids"])
+        assert abs(r.logprob - ll) < TOL
+    (long,) = loglikelihood_rolling(tiny_lm, ["word " * 200])
+    assert long.error and "does not fit" in long.error
+
+
 def test_a_failed_pair_is_reported_not_raised(tiny_lm):
     too_long = " word" * 200  # the tiny model's context is 128 tokens
     ok, bad, empty = loglikelihood(tiny_lm, [("Once upon", " a time"), ("Once upon", too_long),
@@ -158,7 +176,7 @@ def test_a_failed_pair_is_reported_not_raised(tiny_lm):
 def test_a_long_context_is_cut_from_the_left_as_the_harness_cuts_it(tiny_lm):
     long = "word " * 200 + "The capital of France is"
     (r,) = loglikelihood(tiny_lm, [(long, " Paris")])
-    ll, n, greedy = reference(tiny_lm, long, " Paris")
+    ll, n, _ = reference(tiny_lm, long, " Paris")
     assert r.error is None and r.num_tokens == n and abs(r.logprob - ll) < TOL
 
 
@@ -169,7 +187,7 @@ def test_a_pair_of_exactly_the_window_plus_one_is_scored_whole(tiny_lm):
     text = tok.decode(ids)
     assert len(tok(text)["input_ids"]) == tiny_lm.token_limit + 1
     (r,) = loglikelihood(tiny_lm, [(text[:-4], text[-4:])])
-    ll, n, _ = reference(tiny_lm, text[:-4], text[-4:])
+    ll, _, _ = reference(tiny_lm, text[:-4], text[-4:])
     assert r.error is None and abs(r.logprob - ll) < TOL
     pred = tiny_lm.predict(LmPrompt(text, max_tokens=0, echo=True))
     assert not pred.has_errors and len(pred.prompt_tokens) == tiny_lm.token_limit + 1
