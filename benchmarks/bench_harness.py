@@ -13,7 +13,7 @@ Prints the largest per-pair difference of log-likelihood, both sides' acc / acc_
 acc_bytes, and items/s: the median of `--repeats` timed runs of the harness's
 `HFLM.loglikelihood` on the task's 400 requests and of our `multiple_choice` (cache off),
 each with the model loaded once and `--threads` torch threads, the two alternated so that
-both see the same load on a shared machine; and the ratio.
+both see the same load on a shared machine; wall and process CPU time; and the ratios.
 """
 
 from __future__ import annotations
@@ -78,11 +78,13 @@ def _read(proc: subprocess.Popen) -> dict:
     sys.exit(f"lm_eval's driver stopped (exit {proc.wait()}); run it by hand to see why")
 
 
-def time_harness(proc: subprocess.Popen) -> float:
+def time_harness(proc: subprocess.Popen) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of one timed run in the driver."""
     assert proc.stdin is not None
     proc.stdin.write("time\n")
     proc.stdin.flush()
-    return float(_read(proc)["seconds"])
+    got = _read(proc)
+    return float(got["seconds"]), float(got["cpu"])
 
 
 def load_ours(args: argparse.Namespace):
@@ -97,12 +99,12 @@ def load_ours(args: argparse.Namespace):
     return lm
 
 
-def time_ours(lm, items: list) -> tuple[list, float]:
+def time_ours(lm, items: list) -> tuple[list, tuple[float, float]]:
     from lmwrapper.scoring import multiple_choice
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     results = multiple_choice(lm, items, target_delimiter="")
-    return results, time.perf_counter() - start
+    return results, (time.perf_counter() - start, time.process_time() - cpu)
 
 
 def main() -> None:
@@ -136,7 +138,7 @@ def main() -> None:
         write_reference(args.write_reference, items, harness)
 
 
-def report(items: list, harness: dict, ours: list, our_times: list[float],
+def report(items: list, harness: dict, ours: list, our_times: list[tuple[float, float]],
            args: argparse.Namespace) -> None:
     devs = [abs(a - b) for h, o in zip(harness["items"], ours)
             for a, b in zip(h["lls"], o.loglikelihoods)]
@@ -150,12 +152,18 @@ def report(items: list, harness: dict, ours: list, our_times: list[float],
         o = statistics.mean(getattr(r, metric) for r in ours)
         differ = sum(x[metric] != getattr(r, metric) for x, r in zip(harness["items"], ours))
         print(f"{metric:9s} harness {h:.2f}  lmwrapper {o:.2f}  (items that differ: {differ})")
-    h_ips, o_ips = n / statistics.median(harness["times"]), n / statistics.median(our_times)
-    print("| scorer | items/s (median) |\n|---|---|")
-    print(f"| lm_eval HFLM.loglikelihood | {h_ips:.2f} |\n| lmwrapper multiple_choice | "
-          f"{o_ips:.2f} |")
-    print(f"ratio lmwrapper / harness: {o_ips / h_ips:.2f}x  (times: harness "
-          f"{[round(t, 2) for t in harness['times']]}, ours {[round(t, 2) for t in our_times]})")
+    print("| scorer | items/s (median wall) | items per CPU-second (median) |\n|---|---|---|")
+    rates = {}
+    for name, times in (("lm_eval HFLM.loglikelihood", harness["times"]),
+                        ("lmwrapper multiple_choice", our_times)):
+        wall = n / statistics.median(t[0] for t in times)
+        cpu = n / statistics.median(t[1] for t in times)
+        rates[name] = (wall, cpu)
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} |")
+    (hw, hc), (ow, oc) = rates.values()
+    print(f"ratio lmwrapper / harness: {ow / hw:.2f}x wall, {oc / hc:.2f}x per CPU-second")
+    print("wall seconds: harness", [round(t[0], 1) for t in harness["times"]],
+          "ours", [round(t[0], 1) for t in our_times])
 
 
 def write_reference(path: Path, items: list, harness: dict) -> None:

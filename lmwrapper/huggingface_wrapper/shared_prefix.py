@@ -55,7 +55,7 @@ def plan_packs(seqs: Sequence[Sequence[int]], share: bool = True) -> list[Pack]:
     neighbours while they share >= MIN_SHARED tokens with its first row and it stays under
     MAX_PACKED tokens. Each member keeps at least its last token out of the prefix.
     """
-    order = sorted((i for i, s in enumerate(seqs) if len(s) >= 2), key=lambda i: seqs[i])
+    order = sorted((i for i, s in enumerate(seqs) if len(s) >= 2), key=lambda i: list(seqs[i]))
     packs: list[Pack] = []
     for i in order:
         last = packs[-1] if packs else None
