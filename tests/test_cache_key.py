@@ -35,6 +35,7 @@ def key(p: LmPrompt, model: str = MODEL) -> str:
         {"model_internals_request": ModelInternalsRequest(return_hidden_states=True)},
         {"seed": 1},
         {"response_format": "json_object"},
+        {"context_split": 2},
         {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
         {"reasoning_effort": "low"},
         {"reasoning_effort": "none"},

@@ -126,6 +126,9 @@ class LmPrompt(_StopModeReader):
     verbosity: str | None = None  # OpenAI's answer length: low, medium, high
     # Claude's thinking: "adaptive", "disabled", or an int >= 1024 (a budget_tokens).
     thinking: str | int | None = None
+    # Local models: text[:context_split] is tokenised on its own and the rest continues it as
+    # lm-evaluation-harness's `_encode_pair` does (see lmwrapper.tools.scoring); 0 starts from BOS.
+    context_split: int | None = None
 
     def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
         if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
@@ -204,6 +207,7 @@ class LmPrompt(_StopModeReader):
             "reasoning_effort": self.reasoning_effort,
             "verbosity": self.verbosity,
             "thinking": self.thinking,
+            "context_split": self.context_split,
         }
         if include_defaults:
             return full
@@ -292,6 +296,9 @@ def _validate(p: LmPrompt) -> None:
     _check(rf in (None, "text", "json_object") or isinstance(rf, Mapping) or is_schema_class(rf),
            "response_format", "None, 'text', 'json_object', a JSON-schema dict or a pydantic "
            "model class", rf)
+    cs = p.context_split
+    _check(cs is None or (_is_int(cs) and isinstance(p.text, str) and 0 <= cs <= len(p.text)),
+           "context_split", "None or a character offset into a string text (0 to len(text))", cs)
     mir = p.model_internals_request
     _check(mir is None or isinstance(mir, ModelInternalsRequest), "model_internals_request",
            "None or a ModelInternalsRequest", mir)

@@ -1,25 +1,35 @@
-"""Likelihood evaluation as lm-evaluation-harness defines it: `loglikelihood`, `multiple_choice`.
+"""Likelihood evaluation as lm-evaluation-harness defines it: `loglikelihood`,
+`loglikelihood_rolling`, `multiple_choice`.
 
     >>> loglikelihood(lm, [("The capital of France is", " Paris")])
     [Loglikelihood(logprob=-0.26, num_tokens=1, is_greedy=True, tokens=(' Paris',))]
     >>> r = multiple_choice(lm, [("The capital of France is", ["Paris", "Rome"], 0)])
-    >>> r[0].acc, r[0].acc_norm
-    (1.0, 1.0)
+    >>> r[0].acc, r[0].acc_norm, r[0].acc_bytes
+    (1.0, 1.0, 1.0)
 
 Each (context, continuation) pair becomes one `LmPrompt(context + continuation,
 max_tokens=0, echo=True)` sent through `predict_many`, so pairs are batched on a local
 model and cached like any other prompt: a rerun computes nothing.
 
-Tokenisation follows the harness (`_encode_pair`): trailing whitespace of the context moves
-to the continuation; context + continuation is tokenised whole and split where the
-context's own tokens end (`len(encode(context))`), so a token that merges across the
-boundary counts as the continuation's. The continuation's log-likelihood is the sum of its
-tokens' logprobs; `is_greedy` is whether each of them was the model's argmax there.
-`acc_norm` divides each choice's log-likelihood by the choice's length in characters
-(the harness's `completion_len`, without the delimiter) before taking the argmax.
+Tokenisation, on a local model, is the harness's (`_encode_pair`): trailing whitespace of
+the context moves to the continuation; the context is tokenised alone, and the continuation's
+tokens are those the joined text has after as many tokens (`LmPrompt.context_split`, see
+`huggingface_wrapper.pairs`). So "I like apple" + "s and pears." scores the tokens of
+"I like apple" followed by those of " and pears." that the joined text has: the token that
+merges across the boundary is the context's. An empty (or blank) context is scored after the
+BOS token. A pair longer than the model's window is cut from the left, keeping the window
+plus the last token, as the harness does; a continuation that does not fit the window after
+one token of context is that pair's error. The pairs that share a context are computed in one
+pass (`huggingface_wrapper.shared_prefix`).
 
-Backends: local Hugging Face models, and OpenAI instruct models (legacy completions,
-`echo` + `max_tokens=0`). Chat-only APIs cannot score a text and refuse the prompts.
+API models (OpenAI instruct, `echo` + `max_tokens=0`) tokenise the joined text themselves:
+there the continuation is the joined text's tokens after as many as the context has alone,
+and an empty context is that pair's error. Chat-only APIs cannot score a text and refuse.
+
+The continuation's log-likelihood is the sum of its tokens' logprobs; `is_greedy` is whether
+each of them was the model's argmax there. `acc_norm` divides each choice's log-likelihood by
+the choice's length in characters, `acc_bytes` by its length in UTF-8 bytes (the harness's
+`completion_len` and `byte_length`, without the delimiter), before taking the argmax.
 """
 
 from __future__ import annotations
@@ -53,7 +63,7 @@ class Loglikelihood:
 class MultipleChoice:
     """One multiple-choice item: every choice's log-likelihood, the picks and the scores.
 
-    `acc` / `acc_norm` are 1.0 or 0.0 (None when a choice could not be scored: see `error`).
+    `acc` / `acc_norm` / `acc_bytes` are 1.0 or 0.0 (None when a choice could not be scored: see `error`).
     """
 
     loglikelihoods: tuple[float, ...]
@@ -64,6 +74,8 @@ class MultipleChoice:
     acc: float | None
     acc_norm: float | None
     error: str | None = None
+    pred_bytes: int | None = None  # by log-likelihood per UTF-8 byte of the choice
+    acc_bytes: float | None = None
 
 
 def split_pair(context: str, continuation: str) -> tuple[str, str]:
@@ -88,56 +100,104 @@ def _score_prompt(text: str, **options: Any) -> LmPrompt:
     return LmPrompt(text, max_tokens=0, echo=True, logprobs=1, temperature=0.0, **options)
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """One pair as sent: its prompt and where its continuation is, or why it cannot be sent."""
+
+    prompt: LmPrompt | None = None
+    n_continuation: int | None = None  # tokens at the end of the prompt (split pairs)
+    n_context: int | None = None  # tokens at the start that are the context (joined text)
+    error: str | None = None
+
+
 def loglikelihood(lm: LmPredictor, pairs: Sequence[tuple[str, str]], *,
                   completion_window: CompletionWindow = CompletionWindow.ASAP,
                   progress: bool | None = None, **prompt_options: Any) -> list[Loglikelihood]:
     """The log-likelihood of each continuation given its context, in input order.
 
     `prompt_options` go to every `LmPrompt` (e.g. `add_bos_token=True`, `cache=False`).
-    Raises `ValueError` before anything runs when a context is empty or blank.
+    A pair that cannot be scored gets a `Loglikelihood` with `error` set (and nan); the
+    other pairs are scored.
     """
     _check_lm(lm)
-    split = []
-    for i, (context, continuation) in enumerate(pairs):
-        ctx, cont = split_pair(context, continuation)
-        if not ctx:
-            raise ValueError(
-                f"loglikelihood: pair {i} has an empty context, so its first token has no "
-                "logprob; start the text with the model's BOS / end-of-text token yourself")
-        split.append((ctx, cont))
-    prompts = [_score_prompt(ctx + cont, **prompt_options) for ctx, cont in split]
-    n_context = [lm.estimate_tokens_in_prompt(_score_prompt(ctx, **prompt_options))
-                 for ctx, _ in split]
-    preds = lm.predict_many(prompts, completion_window, progress=progress)
-    return [_result(p, n) for p, n in zip(preds, n_context)]  # type: ignore[arg-type]
+    split = getattr(lm, "supports_context_split", False)
+    counts: dict[str, int] = {}  # context -> its tokens (contexts repeat once per choice)
+    planned = [_plan_pair(lm, split, ctx, cont, counts, prompt_options) for ctx, cont in pairs]
+    prompts = [p.prompt for p in planned if p.prompt is not None]
+    preds = iter(lm.predict_many(prompts, completion_window, progress=progress)
+                 if prompts else [])
+    return [Loglikelihood(math.nan, 0, None, error=p.error) if p.prompt is None
+            else _result(next(preds), p) for p in planned]  # type: ignore[arg-type]
 
 
-def _result(pred: LmPrediction, n_context: int) -> Loglikelihood:
+def _plan_pair(lm: LmPredictor, split: bool, context: str, continuation: str,
+               counts: dict[str, int], options: dict[str, Any]) -> _Pair:
+    ctx, cont = split_pair(context, continuation)
+    try:
+        if not split:
+            if not ctx:
+                return _Pair(error="an empty context: this model tokenises the joined text, so "
+                             "the first token has no logprob; start the text with the model's "
+                             "BOS / end-of-text token yourself")
+            if ctx not in counts:
+                counts[ctx] = lm.estimate_tokens_in_prompt(_score_prompt(ctx, **options))
+            return _Pair(_score_prompt(ctx + cont, **options), n_context=counts[ctx])
+        prompt = _score_prompt(ctx + cont, context_split=len(ctx), **options)
+        if ctx not in counts:
+            counts[ctx] = lm.estimate_tokens_in_prompt(
+                _score_prompt(ctx, context_split=len(ctx), **options))
+        return _Pair(prompt, n_continuation=lm.estimate_tokens_in_prompt(prompt) - counts[ctx])
+    except ValueError as e:
+        return _Pair(error=str(e))
+
+
+def _result(pred: LmPrediction, pair: _Pair) -> Loglikelihood:
     if pred.has_errors:
         return Loglikelihood(math.nan, 0, None, error=pred.error_message)
     tokens, lps = pred.prompt_tokens or (), pred.prompt_logprobs or ()
-    if n_context >= len(tokens) or len(lps) != len(tokens):
+    n = pair.n_continuation
+    if n is None:
+        assert pair.n_context is not None
+        n = len(tokens) - pair.n_context
+    if n <= 0 or len(lps) != len(tokens):
         # the harness asserts the same: a continuation must have tokens of its own
         return Loglikelihood(math.nan, 0, None, error=(
-            f"the continuation has no tokens of its own: context + continuation is "
-            f"{len(tokens)} tokens, the context alone {n_context} (a token merges across the "
-            "boundary, or the continuation is empty); move the boundary to a token edge"))
-    cont_lps = [float(lp) for lp in lps[n_context:] if lp is not None]
-    return Loglikelihood(sum(cont_lps), len(tokens) - n_context, _is_greedy(pred, n_context),
-                         tuple(tokens[n_context:]))
+            "the continuation has no tokens of its own (it is empty, or a token merges it "
+            "into the context); move the boundary to a token edge"))
+    if n >= len(tokens):
+        return Loglikelihood(math.nan, 0, None, error=(
+            f"the continuation alone is {n} tokens: it does not fit the model's window after "
+            "a token of context; shorten it"))
+    cont_lps = [float(lp) for lp in lps[-n:] if lp is not None]
+    return Loglikelihood(sum(cont_lps), n, _is_greedy(pred, n), tuple(tokens[-n:]))
 
 
-def _is_greedy(pred: LmPrediction, n_context: int) -> bool | None:
-    """Whether every continuation token was the argmax there (its logprob is the top one)."""
+def _is_greedy(pred: LmPrediction, n: int) -> bool | None:
+    """Whether each of the last `n` tokens was the argmax there (its logprob is the top one)."""
     tops, lps = pred.prompt_top_logprobs, pred.prompt_logprobs or ()
     if tops is None:
         return None
-    for top, lp in zip(tops[n_context:], lps[n_context:]):
+    for top, lp in zip(tops[-n:], lps[-n:]):
         if not top or lp is None:
             return None
         if lp < max(top.values()):
             return False
     return True
+
+
+def loglikelihood_rolling(lm: LmPredictor, texts: Sequence[str], *,
+                          completion_window: CompletionWindow = CompletionWindow.ASAP,
+                          progress: bool | None = None, **prompt_options: Any
+                          ) -> list[Loglikelihood]:
+    """log p(text) of each whole text, every token scored (the first after the BOS token), as
+    the harness's `loglikelihood_rolling` does for perplexity: `logprob / num_tokens` is the
+    mean per token; bits per byte is `-logprob / (math.log(2) * len(text.encode()))`.
+
+    A text longer than the model's window is that text's error (the harness scores it in
+    rolling windows; we do not yet).
+    """
+    return loglikelihood(lm, [("", t) for t in texts], completion_window=completion_window,
+                         progress=progress, **prompt_options)
 
 
 def multiple_choice(lm: LmPredictor, items: Sequence[tuple[str, Sequence[str], int | str]], *,
@@ -178,8 +238,10 @@ def _choose(scores: list[Loglikelihood], choices: Sequence[str], gold: int) -> M
         return MultipleChoice(lls, greedy, gold, None, None, None, None, error)
     pred = _argmax(lls)
     pred_norm = _argmax([ll / len(c) for ll, c in zip(lls, choices)])
+    pred_bytes = _argmax([ll / len(c.encode("utf-8")) for ll, c in zip(lls, choices)])
     return MultipleChoice(lls, greedy, gold, pred, pred_norm, float(pred == gold),
-                          float(pred_norm == gold))
+                          float(pred_norm == gold), pred_bytes=pred_bytes,
+                          acc_bytes=float(pred_bytes == gold))
 
 
 def _argmax(values: Sequence[float]) -> int:
@@ -188,9 +250,11 @@ def _argmax(values: Sequence[float]) -> int:
 
 
 def mean_scores(results: Sequence[MultipleChoice]) -> dict[str, float]:
-    """Mean `acc` and `acc_norm` over the items that could be scored, and how many could not."""
+    """Mean `acc`, `acc_norm` and `acc_bytes` over the items that could be scored, and how
+    many could not."""
     ok = [r for r in results if r.error is None]
     n = len(ok) or 1
     return {"acc": sum(r.acc or 0.0 for r in ok) / n,
             "acc_norm": sum(r.acc_norm or 0.0 for r in ok) / n,
+            "acc_bytes": sum(r.acc_bytes or 0.0 for r in ok) / n,
             "items": float(len(ok)), "errors": float(len(results) - len(ok))}

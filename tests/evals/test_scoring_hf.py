@@ -15,6 +15,7 @@ from lmwrapper.tools.scoring import (
     Loglikelihood,
     _choose,
     loglikelihood,
+    loglikelihood_rolling,
     mean_scores,
     multiple_choice,
     split_pair,
@@ -24,16 +25,21 @@ TOL = 1e-4
 
 
 def reference(lm, context: str, continuation: str) -> tuple[float, int, bool]:
-    """The harness's `_encode_pair` + `_loglikelihood_tokens`, one pair, no padding."""
+    """The harness's `_encode_pair` + `_loglikelihood_tokens`, one pair, no padding: the
+    context's own tokens, then the joined text's tokens after as many; cut from the left to
+    the window + 1; an empty context scored after the BOS token."""
     n_spaces = len(context) - len(context.rstrip())
     if n_spaces:
         continuation, context = context[-n_spaces:] + continuation, context[:-n_spaces]
     tok = lm.tokenizer
-    whole = tok(context + continuation)["input_ids"]
-    n_ctx = len(tok(context)["input_ids"])
-    cont = whole[n_ctx:]
-    lps = full_logprobs(lm, whole)  # row t predicts token t + 1
-    rows = lps[n_ctx - 1:len(whole) - 1]
+    if context:
+        ctx = tok(context)["input_ids"]
+        cont = tok(context + continuation)["input_ids"][len(ctx):]
+    else:
+        ctx, cont = [tok.bos_token_id], tok(continuation, add_special_tokens=False)["input_ids"]
+    seq = (ctx + cont)[-(lm.token_limit + 1):]
+    lps = full_logprobs(lm, seq[:-1])  # row t predicts token t + 1
+    rows = lps[len(seq) - 1 - len(cont):]
     target = torch.tensor(cont)
     picked = rows.gather(-1, target[:, None])[:, 0]
     return float(picked.sum()), len(cont), bool((rows.argmax(-1) == target).all())
@@ -139,14 +145,52 @@ def test_acc_norm_divides_by_the_choices_length_in_characters():
     assert tie.pred == 0  # numpy.argmax's rule: the first of equal values
 
 
+def test_acc_bytes_divides_by_the_choices_length_in_utf8_bytes():
+    scores = [Loglikelihood(-3.0, 2, False), Loglikelihood(-4.0, 2, False)]
+    r = _choose(scores, ["éé", "abcd"], gold=0)  # chars: -1.5 vs -1 -> 1; bytes: -0.75 vs -1 -> 0
+    assert (r.pred_norm, r.pred_bytes, r.acc_norm, r.acc_bytes) == (1, 0, 0.0, 1.0)
+    assert mean_scores([r])["acc_bytes"] == 1.0
+
+
+def test_loglikelihood_rolling_scores_every_token_after_bos(tiny_lm):
+    texts = ["Once upon a time there was a small model.", "def add(a, b):\n    return a + b\n"]
+    for text, r in zip(texts, loglikelihood_rolling(tiny_lm, texts)):
+        ll, n, _ = reference(tiny_lm, "", text)
+        assert r.error is None and r.num_tokens == n == len(tiny_lm.tokenizer(text)["input_ids"])
+        assert abs(r.logprob - ll) < TOL
+    (long,) = loglikelihood_rolling(tiny_lm, ["word " * 200])
+    assert long.error and "does not fit" in long.error
+
+
 def test_a_failed_pair_is_reported_not_raised(tiny_lm):
-    too_long = "word " * 200  # the tiny model's context is 128 tokens
-    ok, bad, empty = loglikelihood(tiny_lm, [("Once upon", " a time"), (too_long, " end"),
+    too_long = " word" * 200  # the tiny model's context is 128 tokens
+    ok, bad, empty = loglikelihood(tiny_lm, [("Once upon", " a time"), ("Once upon", too_long),
                                              ("Once upon", "")])
-    assert ok.error is None and bad.error and "too long" in bad.error and math.isnan(bad.logprob)
+    assert ok.error is None and bad.error and "does not fit" in bad.error
+    assert math.isnan(bad.logprob)
     assert empty.error and "no tokens of its own" in empty.error
-    (r,) = multiple_choice(tiny_lm, [(too_long, ["a", "b"], 0)])
+    (r,) = multiple_choice(tiny_lm, [("Once upon", ["a", too_long], 0)])
     assert r.error and r.acc is None and mean_scores([r])["errors"] == 1.0
+
+
+def test_a_long_context_is_cut_from_the_left_as_the_harness_cuts_it(tiny_lm):
+    long = "word " * 200 + "The capital of France is"
+    (r,) = loglikelihood(tiny_lm, [(long, " Paris")])
+    ll, n, _ = reference(tiny_lm, long, " Paris")
+    assert r.error is None and r.num_tokens == n and abs(r.logprob - ll) < TOL
+
+
+def test_a_pair_of_exactly_the_window_plus_one_is_scored_whole(tiny_lm):
+    tok = tiny_lm.tokenizer
+    words = " ".join(["one"] * 400)
+    ids = tok(words)["input_ids"][:tiny_lm.token_limit + 1]
+    text = tok.decode(ids)
+    assert len(tok(text)["input_ids"]) == tiny_lm.token_limit + 1
+    (r,) = loglikelihood(tiny_lm, [(text[:-4], text[-4:])])
+    ll, _, _ = reference(tiny_lm, text[:-4], text[-4:])
+    assert r.error is None and abs(r.logprob - ll) < TOL
+    pred = tiny_lm.predict(LmPrompt(text, max_tokens=0, echo=True))
+    assert not pred.has_errors and len(pred.prompt_tokens) == tiny_lm.token_limit + 1
 
 
 @pytest.mark.parametrize("items,match", [
@@ -159,11 +203,16 @@ def test_multiple_choice_refuses_bad_items_before_running(tiny_lm, items, match)
         multiple_choice(tiny_lm, items)
 
 
-def test_empty_context_and_chat_mode_are_refused(tiny_dir, tiny_lm):
+def test_an_empty_context_is_scored_after_the_bos_token(tiny_lm):
+    for ctx in ("", "  "):
+        (r,) = loglikelihood(tiny_lm, [(ctx, "Once upon a time")])
+        ll, n, _ = reference(tiny_lm, ctx, "Once upon a time")
+        assert r.error is None and r.num_tokens == n and abs(r.logprob - ll) < TOL
+
+
+def test_chat_mode_is_refused(tiny_dir):
     from lmwrapper.huggingface_wrapper import get_huggingface_lm
 
-    with pytest.raises(ValueError, match="empty context"):
-        loglikelihood(tiny_lm, [("  ", "x")])
     chat = get_huggingface_lm(str(tiny_dir), device="cpu", use_chat_mode=True, cache_default=False)
     with pytest.raises(ValueError, match="use_chat_mode"):
         loglikelihood(chat, [("a", "b")])

@@ -16,7 +16,7 @@ CHANGED = {
     "cache": False, "echo": True, "add_bos_token": True, "add_special_tokens": False,
     "model_internals_request": ModelInternalsRequest(return_hidden_states=True), "seed": 42,
     "response_format": "json_object", "metadata": {"row": 1}, "reasoning_effort": "high",
-    "verbosity": "low", "thinking": "adaptive",
+    "verbosity": "low", "thinking": "adaptive", "context_split": 3,
 }
 NOT_SENT = {"cache", "metadata", "num_completions"}  # engine-side: cache policy, n= per request
 

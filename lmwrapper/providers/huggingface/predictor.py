@@ -53,6 +53,7 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
         def is_encoder_decoder(self) -> bool: ...
 
     provider = "huggingface"
+    supports_context_split = True  # LmPrompt.context_split: pairs tokenised as the harness does
     runs_locally = True  # its tokens cost nothing: max_cost_usd is satisfied, not refused
 
     def __init__(self, model: Any, tokenizer: Any, config: Any, *, name: str,
@@ -230,10 +231,24 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
             self._validate_encoding(job.prompt)
         with RUNNING:  # the exit handler waits for us to leave the model
             rows, done = self._plan(jobs, emit, stop)
-            for start in range(0, len(rows), self.batch_size):
+            for batch in self._batches(jobs, rows):
                 if stop():
                     return
-                self._predict_or_split(jobs, rows[start:start + self.batch_size], stop, done)
+                self._predict_or_split(jobs, batch, stop, done)
+
+    def _batches(self, jobs: Sequence[Job], rows: list[tuple[int, int, Row]]
+                 ) -> list[list[tuple[int, int, Row]]]:
+        """Score-only rows in batches of whole packs of rows that share a prefix (see
+        `shared_prefix`); the other rows in slices of `batch_size`, in `_plan`'s order."""
+        from lmwrapper.providers.huggingface.shared_prefix import can_pack, score_batches
+
+        scoring = [r for r in rows if _score_only(jobs[r[0]].prompt)]
+        others = [r for r in rows if not _score_only(jobs[r[0]].prompt)]
+        share = bool(scoring) and can_pack(self.model)
+        batches = [[scoring[k] for k in batch] for batch in score_batches(
+            [r[2].prompt_ids for r in scoring], self.batch_size, share)]
+        return batches + [others[s:s + self.batch_size]
+                          for s in range(0, len(others), self.batch_size)]
 
     def _plan(self, jobs: Sequence[Job], emit: Emit, stop: ShouldStop
               ) -> tuple[list[tuple[int, int, Row]], _Collector]:
@@ -249,6 +264,8 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
             if error is not None:
                 emit(job, [self.error_prediction(job.prompt, error)] * len(job.sample_indices))
                 continue
+            if job.prompt.context_split is not None and _score_only(job.prompt):
+                ids = ids[-(self.token_limit + 1):]  # a long pair is cut from the left (harness)
             done.expect(j)
             for pos, sample_index in enumerate(job.sample_indices):
                 rows.append((j, pos, self._row(job.prompt, ids, sample_index)))
@@ -260,6 +277,13 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
 
     def _length_error(self, prompt: LmPrompt, ids: list[int]) -> PermanentProviderError | None:
         limit = self.token_limit
+        if _score_only(prompt):  # the last token is predicted, never fed: limit + 1 fit
+            if len(ids) <= limit + 1 or prompt.context_split is not None:
+                return None
+            return PermanentProviderError(
+                f"prompt too long to score: {len(ids)} tokens > the context of {limit} tokens "
+                f"(+1, the last token is never fed) of {self._name}. Shorten the prompt, or "
+                "score it as a pair with context_split (cut from the left, as the harness does).")
         wanted = prompt.max_tokens or 1
         if len(ids) + wanted <= limit:
             return None
@@ -481,6 +505,11 @@ class _Collector:
         if all(p is not None for p in samples):
             del self._done[j]
             self._emit(self._jobs[j], [p for p in samples if p is not None])
+
+
+def _score_only(prompt: LmPrompt) -> bool:
+    """A prompt that is scored, not continued: one forward, no decoding (see `prefill`)."""
+    return prompt.max_tokens == 0 and prompt.model_internals_request is None
 
 
 def _sample_seed(seed: int | None, sample_index: int) -> int | None:

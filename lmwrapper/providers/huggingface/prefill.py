@@ -1,8 +1,9 @@
 """Score-only rows (`max_tokens=0` with `echo=True`): one forward pass, no decoding.
 
 Scoring a text is what likelihood evaluation does thousands of times, so those rows skip
-the decoding loop and its KV cache: one padded forward gives every prompt token's logprob
-(and the top-k at each position), and the completion is empty. A batch that mixes them
+the decoding loop and its KV cache: one forward gives every prompt token's logprob (and the
+top-k at each position), and the completion is empty. Rows that share a prefix (a context
+and its choices) share its computation (`shared_prefix`). A batch that mixes them
 with ordinary rows runs each kind its own way; results keep the order of the rows.
 """
 
@@ -13,13 +14,12 @@ from typing import Any
 
 import torch
 
-from lmwrapper.providers.huggingface.generation import (
-    OnDone,
-    Row,
-    RowResult,
-    _prompt_logprobs,
-    generate,
-    left_pad,
+from lmwrapper.providers.huggingface.generation import OnDone, Row, RowResult, generate
+from lmwrapper.providers.huggingface.shared_prefix import (
+    can_pack,
+    forward_packs,
+    plan_packs,
+    row_logprobs,
 )
 from lmwrapper.providers.huggingface.stopping import (
     RUNNING,
@@ -54,19 +54,30 @@ def run_rows(model: Any, rows: Sequence[Row], score_only: Sequence[bool], pad_id
 
 def score(model: Any, rows: Sequence[Row], pad_id: int,
           should_stop: ShouldStop | None = None) -> list[RowResult]:
-    """Prompt logprobs (and top-k) of each row from one forward; nothing generated."""
+    """Prompt logprobs (and top-k) of each row from one forward, rows that share a prefix
+    packed together (see `shared_prefix`); nothing generated."""
     stop = stop_check(should_stop)
+    results = [RowResult() for _ in rows]
     if stop():
-        return [RowResult() for _ in rows]
-    ids, mask, positions = left_pad([r.prompt_ids for r in rows], pad_id, model.device)
+        return results
+    seqs = [r.prompt_ids for r in rows]
+    packs = plan_packs(seqs, share=can_pack(model))
     with RUNNING, interruptible(model, stop), torch.inference_mode():
         try:
-            logits = model(input_ids=ids, attention_mask=mask, position_ids=positions,
-                           use_cache=False).logits
+            logits, layout = forward_packs(model, packs, seqs, pad_id) if packs else (None, None)
         except Stopped:
-            return [RowResult() for _ in rows]
-        results = [RowResult(finish_reason="length") for _ in rows]
-        echo_rows = [Row(prompt_ids=r.prompt_ids, max_new_tokens=0,
-                         top_logprobs=r.top_logprobs, echo=True) for r in rows]
-        _prompt_logprobs(logits, ids, list(range(len(rows))), echo_rows, results)
+            return results
+        for b, pack in enumerate(packs):
+            assert logits is not None and layout is not None
+            logprobs = torch.log_softmax(logits[b].float(), dim=-1)
+            for i in pack.members:
+                lps, tops = row_logprobs(logprobs, seqs[i], layout.where[i][1],
+                                         rows[i].top_logprobs)
+                results[i] = RowResult(finish_reason="length", prompt_logprobs=lps,
+                                       prompt_top_logprobs=tops)
+    for i, seq in enumerate(seqs):
+        if len(seq) < 2:  # nothing to predict: the first token has no logprob
+            none: list[Any] = [None] * len(seq)
+            results[i] = RowResult(finish_reason="length", prompt_logprobs=none,
+                                   prompt_top_logprobs=none if rows[i].top_logprobs else None)
     return results

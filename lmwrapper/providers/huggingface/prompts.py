@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lmwrapper.core.prompt import LmPrompt
+from lmwrapper.providers.huggingface.pairs import encode_pair
 
 
 class PromptEncoder:
@@ -76,6 +77,14 @@ class PromptEncoder:
             continue_final_message=prefill)
 
     def encode(self, prompt: LmPrompt) -> list[int]:
+        if prompt.context_split is not None:
+            if self.uses_template(prompt):
+                raise ValueError("LmPrompt.context_split needs plain text, but this model "
+                                 "wraps strings in its chat template (use_chat_mode=True); "
+                                 "build it with use_chat_mode=None")
+            ids, _ = encode_pair(self.tokenizer, prompt.get_text_as_string_default_form(),
+                                 prompt.context_split, prompt.add_special_tokens)
+            return self._fix_bos(ids, prompt.add_bos_token)
         if self.uses_template(prompt):
             ids = self.tokenizer(self._render(prompt), add_special_tokens=False)["input_ids"]
         else:

