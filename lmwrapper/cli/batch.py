@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan
 from lmwrapper.providers.registry import PROVIDERS
@@ -178,11 +179,13 @@ def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt], *,
     return Submitted(runner.job_id if new else None, len(runner.got), len(failed), holding)
 
 
-def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], None],
-               max_cost_usd: float | None, output: str, cache_dir: str | None = None) -> int:
+def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], int],
+               max_cost_usd: float | None, output: str, cache_dir: str | None = None,
+               allow_errors: bool = False) -> int:
     """`lmwrapper run --batch` (no `--wait`): submit and return; the rerun that finds every
     answer in the cache writes `output` (`write_all()`: `lmwrapper run`'s writer, with every
-    answer cached). Exit 0 (submitted, or written), 1 (lines failed)."""
+    answer cached; it returns how many lines are errors). Exit 0 (submitted, or all written
+    without error), 1 (lines failed, or written with error answers)."""
     sub = submit_or_collect(lm, prompts, max_cost_usd=max_cost_usd)
     where = "stdout" if output == "-" else output
     if sub.waiting:
@@ -199,9 +202,9 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
               f"rerun the same command to send them again, or add --wait to write them to "
               f"{where} as error answers", file=sys.stderr)
         return 1
-    write_all()  # every answer is cached
+    failed = write_all()  # every answer is cached; `failed` of them are error answers
     print(f"lmwrapper run: every answer is in; wrote {where}. {lm.last_run}", file=sys.stderr)
-    return 0
+    return exit_for_errors(failed, len(prompts), allow_errors)
 
 
 def predictor_for(identity_json: str) -> LmPredictor:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from lmwrapper.cli.batch import run_submit
+from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
@@ -95,6 +96,9 @@ def add_run_parser(subparsers: Any) -> None:
                         "string prompt in Python)")
     p.add_argument("--temperature", type=float, default=None, help="default temperature")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--allow-errors", action="store_true",
+                   help="exit 0 when every line was written, even if some answers are errors "
+                        "(default: exit 1 and count them on stderr)")
     p.add_argument("--chat-mode", action=argparse.BooleanOptionalAction, default=None,
                    help="local models: send string lines through the model's chat template "
                         "(default: yes when the model has one; --no-chat-mode: plain text)")
@@ -112,19 +116,20 @@ def run_command(args: argparse.Namespace) -> int:
         return dry_run(lm, prompts, window)
     try:
         if window is CompletionWindow.BATCH_ANY and not args.wait:
-            def write_all() -> None:
-                write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None, args.output)
+            def write_all() -> int:
+                return write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None,
+                                     args.output)
 
             return run_submit(lm, prompts, write_all, args.max_cost_usd, args.output,
-                              cache_dir=args.cache_dir)
-        write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
+                              cache_dir=args.cache_dir, allow_errors=args.allow_errors)
+        failed = write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
         return _interrupted(lm, prompts, window, args)
     except LmWrapperError as e:  # no key, over the cost limit, bad key ...: say so, no traceback
         print(f"lmwrapper run: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     print(f"lmwrapper run: {lm.last_run}", file=sys.stderr)
-    return 0
+    return exit_for_errors(failed, len(prompts), args.allow_errors)
 
 
 def prepare(args: argparse.Namespace
@@ -206,19 +211,24 @@ def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
 
 
 def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
-                  window: CompletionWindow, max_cost_usd: float | None, output: str) -> None:
+                  window: CompletionWindow, max_cost_usd: float | None, output: str) -> int:
+    """Write one answer line per prompt, in input order; the number of lines whose answer (or
+    any of whose samples) is an error."""
     results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
+    failed = 0
     out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115  (closed below unless stdout)
     try:
         for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
             out.write(json.dumps(output_record(i, columns, result), ensure_ascii=False) + "\n")
             out.flush()
+            failed += any(p.has_errors for p in (result if isinstance(result, list) else [result]))
     finally:
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stops the run: nothing new is sent, what arrives is stored
         if out is not sys.stdout:
             out.close()
+    return failed
 
 
 def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow,
