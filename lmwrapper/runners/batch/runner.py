@@ -37,6 +37,7 @@ from lmwrapper.runners.batch.planner import plan_files
 from lmwrapper.runners.batch.progress import JobProgress
 from lmwrapper.runners.batch.settings import BatchSettings
 from lmwrapper.store.batch_records import (
+    ABANDONED,
     PRE_SUBMIT_STATES,
     Claiming,
     JobRow,
@@ -85,6 +86,7 @@ class BatchRunner:
         self.collect_failures: dict[str, int] = {}
         self.refusals: dict[str, int] = {}  # uid or remote id → refused creates / polls
         self.unsure: dict[str, float] = {}  # uid → when to look for a request whose answer was lost
+        self.abandoned: set[str] = set()  # keys answered "abandoned" (`lmwrapper batch abandon`)
         self.progress = JobProgress(0, None, False)
         self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
 
@@ -133,7 +135,10 @@ class BatchRunner:
             for job in jobs:
                 covered = set(cached.get(job.key, ()))
                 for line in live.get(job.key, ()):
-                    self._adopt(tx, line)
+                    if line.state == ABANDONED:  # never sent again; its batch may answer it
+                        self.waiting[line.custom_id] = line.key
+                    else:
+                        self._adopt(tx, line)
                     covered.update(line.samples)
                 missing = [i for i in job.sample_indices if i not in covered]
                 per_line = max(1, self.adapter.max_samples_per_line(job.prompt))
@@ -353,6 +358,10 @@ class BatchRunner:
             elif r.state == "failed":
                 self.waiting.pop(r.custom_id, None)
                 self._take({r.custom_id: (r.key, self._failed(r))}, emit)
+            elif r.state == ABANDONED:  # and its batch, if any, is no longer at the provider
+                self.waiting.pop(r.custom_id, None)
+                self.abandoned.add(r.key)
+                self._take({r.custom_id: (r.key, self._failed(r, _abandoned_text(r)))}, emit)
             elif r.state == "claimed" and r.owner != self.owner and not owner_alive(
                     r.owner, r.claimed_at, self.settings.stale_s):
                 self.records.take_line(r.custom_id, self.owner)
@@ -361,14 +370,14 @@ class BatchRunner:
         self._read_cached(done_keys)
         self._emit_ready(emit, done_keys)
 
-    def _failed(self, r: LineRow) -> list[tuple[int, LmPrediction]]:
+    def _failed(self, r: LineRow, error: str | None = None) -> list[tuple[int, LmPrediction]]:
         from lmwrapper.core.errors import TransientProviderError
 
         job = self.jobs.get(r.key)
         if job is None:
             return []
         pred = self.lm.error_prediction(job.prompt, TransientProviderError(
-            r.error or "the batch failed for this prompt"))
+            error or r.error or "the batch failed for this prompt"))
         return [(i, pred) for i in r.samples]
 
     def _read_cached(self, keys: list[str]) -> None:
@@ -412,6 +421,12 @@ def _limits(provider: BatchLimits, settings: BatchSettings) -> BatchLimits:
     return BatchLimits(tighter(settings.max_requests, provider.max_requests),
                        tighter(settings.max_bytes, provider.max_bytes),
                        settings.token_limit or provider.enqueued_tokens)
+
+
+def _abandoned_text(r: LineRow) -> str:
+    job_id = r.custom_id.rsplit("-", 1)[0]
+    return (f"not sent: job {job_id} was abandoned (`lmwrapper batch abandon`); "
+            f"`lmwrapper batch resume {job_id}` sends it again, at the batch price")
 
 
 def _by_key(jobs: Sequence[Job]) -> list[Job]:
