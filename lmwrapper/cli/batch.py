@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -54,6 +56,8 @@ def add_batch_parser(subparsers: Any) -> None:
         p = sub.add_parser(name, help=text)
         p.add_argument("job", help="the job id (see `lmwrapper batch list`)")
         p.set_defaults(func=func)
+        if name == "wait":
+            add_max_wait(p)
         if name == "status":
             p.add_argument("--json", action="store_true", help="print the job as a JSON object")
             p.add_argument("--offline", action="store_true",
@@ -143,7 +147,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     if records.job(args.job) is None:
         return _unknown(args.job)
     try:
-        wait_for_job(cache, args.job)
+        wait_for_job(cache, args.job, args.max_wait)
     except KeyboardInterrupt:  # nothing is lost: what was collected is stored, the rest waits
         print(f"lmwrapper batch wait: interrupted; job {args.job}: "
               f"{_counts_text(records.line_counts(args.job))}. Its batches go on at the "
@@ -246,15 +250,51 @@ def abandon_command(job_id: str, cache_dir: str | None) -> str:
     return wait_command(job_id, cache_dir).replace(" batch wait ", " batch abandon ")
 
 
-def wait_for_job(cache: SqlCache, job_id: str) -> None:
-    """Collect every batch of `job_id` (and resend what needs it) until its lines are final."""
+def add_max_wait(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-wait", type=_seconds, default=None, metavar="SECONDS",
+                   help="give up waiting after this long, exit 1 (the batches go on at the "
+                        "provider; a rerun collects them). Default: $LMWRAPPER_BATCH_MAX_WAIT_S, "
+                        "else no limit")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0; got {text!r}")
+    return value
+
+
+@contextmanager
+def max_wait(seconds: float | None) -> Iterator[None]:
+    """`--max-wait` for the batch runner a run makes: the documented environment variable,
+    for this command only (the flag wins over the environment, as every setting's does)."""
+    if seconds is None:
+        yield
+        return
+    name, was = "LMWRAPPER_BATCH_MAX_WAIT_S", os.environ.get("LMWRAPPER_BATCH_MAX_WAIT_S")
+    os.environ[name] = repr(seconds)
+    try:
+        yield
+    finally:
+        if was is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = was
+
+
+def wait_for_job(cache: SqlCache, job_id: str, max_wait_s: float | None = None) -> None:
+    """Collect every batch of `job_id` (and resend what needs it) until its lines are final;
+    `WaitedTooLong` after `max_wait_s` seconds."""
     job = Records(cache).job(job_id)
     if job is None:
         raise KeyError(f"no batch job {job_id!r} in {cache.path}; see `lmwrapper batch list`")
     lm = predictor_for(job.identity)
     jobs = _open_jobs(cache, job_id)
     if jobs:
-        runner = _runner(lm, cache, job_id)
+        runner = _runner(lm, cache, job_id, max_wait_s=max_wait_s)
         runner.show_progress = sys.stderr.isatty()
         runner.run(jobs, lambda *_: None, lambda: False)
 
@@ -352,10 +392,10 @@ def predictor_for(identity_json: str) -> LmPredictor:
     return provider.make(ident["model"], **kwargs)
 
 
-def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None) -> BatchRunner:
+def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None, **settings: Any) -> BatchRunner:
     from lmwrapper.runners.batch import batch_runner
 
-    runner = batch_runner(lm, cache)
+    runner = batch_runner(lm, cache, **settings)
     if job_id is not None:
         runner.job_id = job_id
     return runner

@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from lmwrapper.cli.batch import run_submit
+from lmwrapper.cli.batch import add_max_wait, max_wait, run_submit
 from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
@@ -91,6 +91,7 @@ def add_run_parser(subparsers: Any) -> None:
                         "Submits and returns; rerun the same command to collect")
     p.add_argument("--wait", action="store_true",
                    help="with --batch: wait for the batches and write the answers")
+    add_max_wait(p)
     p.add_argument("--max-tokens", type=_positive_int, default=None,
                    help="max_tokens of lines that do not set it (default: 100, as a bare "
                         "string prompt in Python)")
@@ -122,7 +123,8 @@ def run_command(args: argparse.Namespace) -> int:
 
             return run_submit(lm, prompts, write_all, args.max_cost_usd, args.output,
                               cache_dir=args.cache_dir, allow_errors=args.allow_errors)
-        failed = write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
+        with max_wait(args.max_wait):
+            failed = write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
         return _interrupted(lm, prompts, window, args)
     except LmWrapperError as e:  # no key, over the cost limit, bad key ...: say so, no traceback
@@ -137,7 +139,8 @@ def prepare(args: argparse.Namespace
     """Check the flags, then the output folder, then read the input and make the model:
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
-    check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
+    check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache,
+                      getattr(args, "max_wait", None))
     check_output(args.output, args.input)
     try:
         prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
@@ -166,8 +169,12 @@ def check_flags(max_tokens: int | None, temperature: float | None) -> None:
         raise Refused(message) from None
 
 
-def check_batch_flags(batch: bool, wait: bool, no_cache: bool) -> None:
+def check_batch_flags(batch: bool, wait: bool, no_cache: bool,
+                      max_wait_s: float | None = None) -> None:
     """Submit-and-return keeps the answers in the cache until a rerun writes them out."""
+    if max_wait_s is not None and not (batch and wait):
+        raise Refused("--max-wait applies to --batch --wait only (a live run's requests have "
+                      "their own deadlines)")
     if wait and not batch:
         raise Refused("--wait applies to --batch only (a live run always waits); drop --wait "
                       "or add --batch")

@@ -330,6 +330,15 @@ class Records:
                 c.execute("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id IN "
                           "(SELECT value FROM json_each(?))", (uid, json.dumps(chunk)))
 
+    def unplan_batch(self, uid: str, owner: str, batch_error: str) -> None:
+        """Batch `uid` will not be sent (the provider refused it as too large): its lines go
+        back to claimed by `owner`, to be planned into smaller batches; it is done."""
+        with self._durable() as c:
+            c.execute("UPDATE batch_lines SET state = 'claimed', uid = NULL, owner = ? "
+                      "WHERE uid = ? AND state = 'planned'", (owner, uid))
+            c.execute("UPDATE batch_batches SET state = 'done', error = ?, updated_at = ? "
+                      "WHERE uid = ?", (batch_error, time.time(), uid))
+
     def fail_batch(self, uid: str, line_error: str, batch_error: str, *,
                    only_submitted: bool = False) -> None:
         """Fail batch `uid`'s waiting lines with `line_error` (not cached: a rerun sends them

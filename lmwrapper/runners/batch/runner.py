@@ -205,9 +205,13 @@ class BatchRunner:
     # -- the loop ---------------------------------------------------------------------------
     def _loop(self, emit: Emit, should_stop: ShouldStop) -> None:
         delay = self.settings.poll_s
+        deadline = (None if self.settings.max_wait_s is None
+                    else time.monotonic() + self.settings.max_wait_s)
         while self.waiting or self._unanswered():
             if should_stop():
                 return
+            if deadline is not None and time.monotonic() > deadline:
+                raise WaitedTooLong(self._waited_text())
             progressed = self._submit_ready()
             progressed |= self._poll(emit)
             self._refresh(emit)
@@ -219,6 +223,15 @@ class BatchRunner:
             delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
             if self.waiting:
                 _wait(delay, should_stop)
+
+    def _waited_text(self) -> str:
+        jobs = sorted({cid.rsplit("-", 1)[0] for cid in self.waiting})
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.progress.counts().items()))
+        return (f"gave up waiting after {self.settings.max_wait_s:g} s (--max-wait, "
+                f"LMWRAPPER_BATCH_MAX_WAIT_S): {len(self.got)} prompts still wait in the "
+                f"batches of job {', '.join(jobs) or '-'}{f' ({statuses})' if statuses else ''}. "
+                f"They go on at the provider; rerun, or `lmwrapper batch wait JOB`, to collect "
+                f"them (nothing is sent twice)")
 
     def all_submitted(self) -> bool:
         """Every batch this runner planned is at the provider (submit-and-return may stop)."""
@@ -275,10 +288,27 @@ class BatchRunner:
         self.unsure.pop(uid, None)
         return True
 
-    def _count_refusal(self, what: str, e: LmWrapperError) -> None:
-        """Raise `e` when `what` was refused `MAX_REFUSALS` times."""
+    def split_requests(self, lines: int, batch: str) -> None:
+        """The provider refused a batch of `lines` requests as too many: plan the rest in
+        batches of half as many (as a byte or token limit is met)."""
+        import dataclasses
+
+        smaller = max(1, min(lines, self.limits.max_requests) // 2)
+        self.limits = dataclasses.replace(self.limits, max_requests=smaller)
+        log.warning("batch %s: too many requests (%d) for the provider; re-planning at most %d "
+                    "a batch", batch, lines, smaller)
+
+    def _count_refusal(self, what: str, e: LmWrapperError, step: str) -> None:
+        """Raise `e`, saying which step stopped, when `what` was refused `MAX_REFUSALS` times."""
         self.refusals[what] = self.refusals.get(what, 0) + 1
         if self.refusals[what] >= MAX_REFUSALS:
+            hint = ("; a 404 here usually means the server at this base URL has no batch API "
+                    "at that path (a gateway or proxy without /v1/files or /v1/batches): drop "
+                    "--batch to run live, or use a server that has one"
+                    if getattr(e, "status_code", None) == 404 or type(e).__name__ == "GoneError"
+                    else "")
+            e.args = ((f"the batch step stopped: the provider refused to {step} twice ({e}); "
+                       f"answers already collected are stored{hint}"),)
             raise e
 
     def _refused_create(self, uid: str, e: LmWrapperError) -> None:
@@ -288,12 +318,17 @@ class BatchRunner:
         Answers already collected are stored; batches at the provider stay recorded."""
         log.warning("batch %s: the provider refused to create it (%s)", uid, e)
         b = self.records.batch(uid)
+        if b is not None and b.lines > 1 and _too_many_requests(e):
+            self.split_requests(b.lines, uid)  # not a refusal of ours: smaller batches pass
+            self.records.unplan_batch(uid, self.owner, f"split: {e}")
+            self.mine.discard(uid)
+            return
         if self.refusals.get(uid, 0) + 1 >= MAX_REFUSALS:
             self.records.fail_batch(uid, f"the batch was refused: {e}", "refused")
             self.mine.discard(uid)
         elif b is not None and b.file_id is None and b.input_path:
             Path(b.input_path).unlink(missing_ok=True)  # nothing uploaded: rebuilt on retry
-        self._count_refusal(uid, e)
+        self._count_refusal(uid, e, f"accept batch {uid} (upload or create)")
 
     def _poll(self, emit: Emit) -> bool:
         uids = self.records.batches_of(list(self.waiting))
@@ -307,7 +342,8 @@ class BatchRunner:
                 raise
             except LmWrapperError as e:
                 if not isinstance(e, TransientProviderError):
-                    self._count_refusal(b.remote_id, e)  # the batch stays recorded: a rerun polls it
+                    # the batch stays recorded: a rerun polls it
+                    self._count_refusal(b.remote_id, e, f"report batch {b.remote_id}'s status")
                 log.warning("batch %s: polling failed (%s); retrying", b.remote_id, e)
                 continue
             self.refusals.pop(b.remote_id, None)
@@ -421,6 +457,18 @@ def _limits(provider: BatchLimits, settings: BatchSettings) -> BatchLimits:
     return BatchLimits(tighter(settings.max_requests, provider.max_requests),
                        tighter(settings.max_bytes, provider.max_bytes),
                        settings.token_limit or provider.enqueued_tokens)
+
+
+class WaitedTooLong(LmWrapperError):
+    """`max_wait_s` passed with prompts still waiting in batches (which go on at the provider)."""
+
+
+def _too_many_requests(e: LmWrapperError) -> bool:
+    """A create refused for holding more requests than the provider takes in one batch
+    (OpenAI's `too_many_tasks`; Anthropic's 400 "holds at most N requests")."""
+    text = str(e).lower()
+    return getattr(e, "code", None) == "too_many_tasks" or "too_many_tasks" in text or (
+        "at most" in text and "requests" in text)
 
 
 def _abandoned_text(r: LineRow) -> str:
