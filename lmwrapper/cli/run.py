@@ -35,9 +35,10 @@ from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, uncached
+from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, Plan
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import provider_of
+from lmwrapper.store.db import CACHE_FILE_NAME, get_cache_dir
 from lmwrapper.tools.sharding import add_shard_argument, apply_shard
 
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
@@ -145,13 +146,23 @@ def prepare(args: argparse.Namespace
     try:
         prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
-                     cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache,
+                     cache_dir=getattr(args, "cache_dir", None),
+                     cache_default=not args.no_cache and not _dry_run_without_cache(args),
                      chat_mode=getattr(args, "chat_mode", None))
         prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
         prompts, rows = apply_shard(args, lm, prompts, rows)
     except (ValueError, KeyError) as e:
         raise Refused(str(e)) from None
     return lm, prompts, rows, _window(lm, args.batch)
+
+
+def _dry_run_without_cache(args: argparse.Namespace) -> bool:
+    """A dry run writes nothing: where no cache file exists yet, it looks nothing up (nothing
+    is cached) rather than create one."""
+    if not getattr(args, "dry_run", False):
+        return False
+    directory = Path(args.cache_dir) if getattr(args, "cache_dir", None) else get_cache_dir()
+    return not (directory / CACHE_FILE_NAME).exists()
 
 
 def check_flags(max_tokens: int | None, temperature: float | None) -> None:
@@ -247,8 +258,11 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
             print(f"lmwrapper run: interrupted; nothing is cached (--no-cache), so a rerun "
                   f"starts over ({total} prompts)", file=sys.stderr)
             return 130
-        todo, _ = uncached(lm, prompts, window)
-        print(f"lmwrapper run: interrupted; {total - len(todo)} of {total} answers saved; "
+        plan = Plan(lm, prompts, window)
+        todo, _ = plan.uncached()
+        # counted as the dry run counts: a repeated line is one prompt, answered once
+        unique = len(set(plan.keys))
+        print(f"lmwrapper run: interrupted; {unique - len(todo)} of {unique} answers saved; "
               f"rerun the same command to resume", file=sys.stderr)
     except KeyboardInterrupt:
         print("lmwrapper run: interrupted again; stopped without counting the saved answers",
@@ -259,11 +273,13 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
 
 
 def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) -> int:
-    todo, samples = uncached(lm, prompts, window)
+    plan = Plan(lm, prompts, window)
+    todo, samples = plan.uncached()
     est = lm.estimate_cost(todo, window, samples=samples)
+    unique = len(set(plan.keys))  # a repeated line is sent (and paid for) once
     print(f"model: {lm.model_name()}  window: {window.value}")
-    print(f"prompts: {len(prompts)}  cached: {len(prompts) - len(todo)}  to send: {len(todo)} "
-          f"({sum(samples)} samples)")
+    print(f"prompts: {len(prompts)}  unique: {unique}  cached: {unique - len(todo)}  "
+          f"to send: {len(todo)} ({sum(samples)} samples)")
     tokens_in, tokens_out = est.input_tokens, est.max_output_tokens
     if (est.free or not est.priced) and todo and not tokens_in:  # a local model: its tokenizer counts
         tokens_in, tokens_out = _count_tokens(lm, todo, samples)
