@@ -3,8 +3,11 @@
     lmwrapper batch list            every job: provider, model, lines done / waiting / failed
     lmwrapper batch status JOB      its batches: local id, provider id, status, lines
     lmwrapper batch wait JOB        poll until every line of JOB is answered and stored
-    lmwrapper batch cancel JOB      cancel its batches at the provider (a rerun of the script
-                                    sends what is missing again)
+    lmwrapper batch cancel JOB      cancel its batches at the provider; says what `wait`, a
+                                    rerun and `abandon` would then cost
+    lmwrapper batch abandon JOB     cancel, and send its unanswered prompts no more: neither
+                                    `wait` nor a rerun resends them (`cancel --abandon` too)
+    lmwrapper batch resume JOB      undo `abandon`: the next `wait` or rerun sends them again
 
 For `lmwrapper run --batch`: `submit_or_collect(lm, prompts)` submits what the cache lacks,
 collects what has finished and returns at once; rerun it until nothing is waiting.
@@ -14,16 +17,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.cli.exits import exit_for_errors
+from lmwrapper.core.money import format_usd
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan
 from lmwrapper.providers.registry import PROVIDERS
-from lmwrapper.store.batch_records import Records
+from lmwrapper.store.batch_records import JobRow, Records
 from lmwrapper.store.db import SqlCache, get_cache
 
 if TYPE_CHECKING:
@@ -36,13 +43,28 @@ if TYPE_CHECKING:
 def add_batch_parser(subparsers: Any) -> None:
     batch = subparsers.add_parser("batch", help="list, inspect, wait for or cancel batch jobs")
     sub = batch.add_subparsers(dest="batch_command", required=True)
-    sub.add_parser("list", help="every batch job in the cache").set_defaults(func=cmd_list)
+    listing = sub.add_parser("list", help="every batch job in the cache")
+    listing.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
+    listing.set_defaults(func=cmd_list)
     for name, func, text in (("status", cmd_status, "a job's batches and lines"),
                              ("wait", cmd_wait, "poll until the job is answered and stored"),
-                             ("cancel", cmd_cancel, "cancel the job's batches at the provider")):
+                             ("cancel", cmd_cancel, "cancel the job's batches at the provider"),
+                             ("abandon", cmd_abandon, ("cancel the job and never resend its "
+                                                       "unanswered prompts (until `resume`)")),
+                             ("resume", cmd_resume, ("undo `abandon`: the next `wait` or rerun "
+                                                     "sends the job's unanswered prompts"))):
         p = sub.add_parser(name, help=text)
         p.add_argument("job", help="the job id (see `lmwrapper batch list`)")
         p.set_defaults(func=func)
+        if name == "wait":
+            add_max_wait(p)
+        if name == "status":
+            p.add_argument("--json", action="store_true", help="print the job as a JSON object")
+            p.add_argument("--offline", action="store_true",
+                           help="show the stored statuses; do not ask the provider")
+        if name == "cancel":
+            p.add_argument("--abandon", action="store_true",
+                           help="and abandon the job (as `lmwrapper batch abandon JOB`)")
 
 
 def _cache(args: argparse.Namespace) -> SqlCache:
@@ -52,6 +74,9 @@ def _cache(args: argparse.Namespace) -> SqlCache:
 def cmd_list(args: argparse.Namespace) -> int:
     records = Records(_cache(args))
     jobs = records.jobs()
+    if args.json:
+        print(json.dumps([_job_dict(records, job) for job in jobs], indent=2))
+        return 0
     if not jobs:
         print("no batch jobs in this cache")
         return 0
@@ -67,13 +92,53 @@ def cmd_status(args: argparse.Namespace) -> int:
     job = records.job(args.job)
     if job is None:
         return _unknown(args.job)
+    if not args.offline:
+        refresh_statuses(records, job)
+    batches = records.job_batches(args.job)
+    if args.json:
+        print(json.dumps({**_job_dict(records, job), "batches": [
+            {"uid": b.uid, "remote_id": b.remote_id, "state": b.state,
+             "provider_status": b.remote_status, "lines": b.lines, "error": b.error}
+            for b in batches]}, indent=2))
+        return 0
     print(f"job {args.job}: {job.provider}/{job.model}, created {_when(job.created_at)}; "
           + _counts_text(records.line_counts(args.job)))
-    for b in records.job_batches(args.job):
+    for b in batches:
         extra = f" ({b.error})" if b.error else ""
         print(f"  {b.uid}  {b.remote_id or '-':<32} {b.state:<10} {b.remote_status or '-':<12} "
               f"{b.lines} lines{extra}")
     return 0
+
+
+def refresh_statuses(records: Records, job: JobRow) -> None:
+    """Ask the provider for the status of the job's batches at it, and store what it says
+    (a stored "validating" would otherwise be shown long after the batch completed). The
+    answers are collected by `batch wait` or a rerun, not here."""
+    at_provider = [b for b in records.job_batches(job.job_id)
+                   if b.state == "submitted" and b.remote_id is not None]
+    if not at_provider:
+        return
+    from lmwrapper.core.errors import LmWrapperError
+
+    try:
+        adapter = predictor_for(job.identity).batch_adapter()  # type: ignore[attr-defined]
+        for b in at_provider:
+            remote = adapter.retrieve(b.remote_id)
+            if remote.provider_status != b.remote_status:
+                records.set_batch(b.uid, remote_status=remote.provider_status)
+    except (LmWrapperError, ValueError) as e:
+        print(f"lmwrapper batch status: could not ask the provider ({e}); showing the stored "
+              f"statuses", file=sys.stderr)
+
+
+def _job_dict(records: Records, job: JobRow) -> dict[str, Any]:
+    counts = records.line_counts(job.job_id)
+    return {"job": job.job_id, "provider": job.provider, "model": job.model,
+            "created_at": job.created_at,
+            "lines": {"done": counts.get("done", 0),
+                      "waiting": counts.get("claimed", 0) + counts.get("planned", 0),
+                      "failed": counts.get("failed", 0),
+                      "abandoned": counts.get("abandoned", 0)}}
 
 
 def cmd_wait(args: argparse.Namespace) -> int:
@@ -82,7 +147,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
     if records.job(args.job) is None:
         return _unknown(args.job)
     try:
-        wait_for_job(cache, args.job)
+        wait_for_job(cache, args.job, args.max_wait)
     except KeyboardInterrupt:  # nothing is lost: what was collected is stored, the rest waits
         print(f"lmwrapper batch wait: interrupted; job {args.job}: "
               f"{_counts_text(records.line_counts(args.job))}. Its batches go on at the "
@@ -91,7 +156,7 @@ def cmd_wait(args: argparse.Namespace) -> int:
         return 130
     counts = records.line_counts(args.job)
     print(f"job {args.job}: " + _counts_text(counts))
-    return 1 if counts.get("failed") else 0
+    return 1 if counts.get("failed") or counts.get("abandoned") else 0
 
 
 def wait_command(job_id: str, cache_dir: str | None) -> str:
@@ -104,32 +169,132 @@ def wait_command(job_id: str, cache_dir: str | None) -> str:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    records = Records(_cache(args))
+    if getattr(args, "abandon", False):
+        return cmd_abandon(args)
+    cache = _cache(args)
+    records = Records(cache)
     job = records.job(args.job)
     if job is None:
         return _unknown(args.job)
-    adapter = predictor_for(job.identity).batch_adapter()  # type: ignore[attr-defined]
+    lm = predictor_for(job.identity)
+    n = cancel_at_provider(lm, records, args.job)
+    waiting, cost = _open_cost(lm, cache, args.job)
+    wait = wait_command(args.job, args.cache_dir)
+    print(f"cancelled {n} batches of job {args.job}; what they answered before the cancel is "
+          f"paid for and is stored by the next `wait` or rerun. Of its {waiting} waiting "
+          f"prompts, those the cancel leaves unanswered are then sent again:\n"
+          f"  `{wait}` (or rerunning the script) resends them in a new batch: up to {cost}\n"
+          f"  `{abandon_command(args.job, args.cache_dir)}` sends nothing more: $0 "
+          f"(its answered prompts stay in the cache)")
+    return 0
+
+
+def cmd_abandon(args: argparse.Namespace) -> int:
+    """Cancel the job at the provider and mark its unanswered lines abandoned: no `wait` and
+    no rerun sends them (each answers them with an error saying so) until `batch resume`."""
+    cache = _cache(args)
+    records = Records(cache)
+    job = records.job(args.job)
+    if job is None:
+        return _unknown(args.job)
+    n = cancel_at_provider(predictor_for(job.identity), records, args.job)
+    lines = records.abandon_job(args.job)
+    at_provider = sum(b.state == "submitted" for b in records.job_batches(args.job))
+    collect = (f"; `{wait_command(args.job, args.cache_dir)}` stores what its {at_provider} "
+               f"cancelled batches answered before the cancel (already paid; it sends nothing)"
+               if at_provider else "")
+    print(f"abandoned job {args.job}: cancelled {n} batches, {lines} unanswered lines will not "
+          f"be sent again by `batch wait` or a rerun (they answer with an error saying so){collect}. "
+          f"`lmwrapper batch resume {args.job}` undoes this")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    cache = _cache(args)
+    records = Records(cache)
+    job = records.job(args.job)
+    if job is None:
+        return _unknown(args.job)
+    n = records.resume_job(args.job)
+    _, cost = _open_cost(predictor_for(job.identity), cache, args.job)
+    print(f"job {args.job}: {n} abandoned lines will be sent again by "
+          f"`{wait_command(args.job, args.cache_dir)}` or a rerun (up to {cost})")
+    return 0
+
+
+def cancel_at_provider(lm: LmPredictor, records: Records, job_id: str) -> int:
+    """Cancel the job's batches running at the provider; how many were cancelled."""
+    adapter = lm.batch_adapter()  # type: ignore[attr-defined]
     n = 0
-    for b in records.job_batches(args.job):
+    for b in records.job_batches(job_id):
         if b.state == "submitted" and b.remote_id is not None:
             remote = adapter.retrieve(b.remote_id)
             if remote.state == "running" and remote.provider_status != "cancelling":
                 adapter.cancel(b.remote_id)
                 n += 1
-    print(f"cancelled {n} batches of job {args.job}; `{wait_command(args.job, args.cache_dir)}` stores "
-          "what they answered before the cancel")
-    return 0
+    return n
 
 
-def wait_for_job(cache: SqlCache, job_id: str) -> None:
-    """Collect every batch of `job_id` (and resend what needs it) until its lines are final."""
+def _open_cost(lm: LmPredictor, cache: SqlCache, job_id: str) -> tuple[int, str]:
+    """(prompts the job waits for, what sending them all again costs at most, as text)."""
+    jobs = _open_jobs(cache, job_id)
+    if not jobs:
+        return 0, "$0 (nothing is waiting)"
+    est = lm.estimate_cost([j.prompt for j in jobs], CompletionWindow.BATCH_ANY,
+                           samples=[len(j.sample_indices) for j in jobs])
+    price = f"{format_usd(est.total_usd)} at the batch price" if est.priced else "an unknown price"
+    return len(jobs), f"{price} ({len(jobs)} prompts)"
+
+
+def abandon_command(job_id: str, cache_dir: str | None) -> str:
+    return wait_command(job_id, cache_dir).replace(" batch wait ", " batch abandon ")
+
+
+def add_max_wait(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-wait", type=_seconds, default=None, metavar="SECONDS",
+                   help="give up waiting after this long, exit 1 (the batches go on at the "
+                        "provider; a rerun collects them). Default: $LMWRAPPER_BATCH_MAX_WAIT_S, "
+                        "else no limit")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0; got {text!r}")
+    return value
+
+
+@contextmanager
+def max_wait(seconds: float | None) -> Iterator[None]:
+    """`--max-wait` for the batch runner a run makes: the documented environment variable,
+    for this command only (the flag wins over the environment, as every setting's does)."""
+    if seconds is None:
+        yield
+        return
+    name, was = "LMWRAPPER_BATCH_MAX_WAIT_S", os.environ.get("LMWRAPPER_BATCH_MAX_WAIT_S")
+    os.environ[name] = repr(seconds)
+    try:
+        yield
+    finally:
+        if was is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = was
+
+
+def wait_for_job(cache: SqlCache, job_id: str, max_wait_s: float | None = None) -> None:
+    """Collect every batch of `job_id` (and resend what needs it) until its lines are final;
+    `WaitedTooLong` after `max_wait_s` seconds."""
     job = Records(cache).job(job_id)
     if job is None:
         raise KeyError(f"no batch job {job_id!r} in {cache.path}; see `lmwrapper batch list`")
     lm = predictor_for(job.identity)
     jobs = _open_jobs(cache, job_id)
     if jobs:
-        runner = _runner(lm, cache, job_id)
+        runner = _runner(lm, cache, job_id, max_wait_s=max_wait_s)
         runner.show_progress = sys.stderr.isatty()
         runner.run(jobs, lambda *_: None, lambda: False)
 
@@ -145,6 +310,7 @@ class Submitted:
     waiting: int
     failed: int = 0
     jobs: tuple[str, ...] = ()
+    abandoned: int = 0  # prompts of an abandoned job (`lmwrapper batch abandon`): not sent
 
 
 def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt], *,
@@ -163,26 +329,32 @@ def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt], *,
     runner = _runner(lm, lm.cache, None)
     loops = [0]
     failed: set[str] = set()
+    abandoned: set[str] = set()
 
     def one_pass_done() -> bool:  # submit everything, poll once, then return
         loops[0] += 1
         return loops[0] > 1 and runner.all_submitted()
 
     def emitted(job: Job, preds: Sequence[Any]) -> None:
-        if any(p.error_is_transient for p in preds):  # not cached: the line failed for good
+        if job.key in runner.abandoned:
+            abandoned.add(job.key)
+        elif any(p.error_is_transient for p in preds):  # not cached: the line failed for good
             failed.add(job.key)
 
     runner.run(jobs, emitted, one_pass_done)
     new = Records(lm.cache).job(runner.job_id) is not None
     holding = tuple(sorted({cid.rsplit("-", 1)[0] for cid in runner.waiting}))
-    return Submitted(runner.job_id if new else None, len(runner.got), len(failed), holding)
+    return Submitted(runner.job_id if new else None, len(runner.got), len(failed), holding,
+                     len(abandoned))
 
 
-def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], None],
-               max_cost_usd: float | None, output: str, cache_dir: str | None = None) -> int:
+def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], int],
+               max_cost_usd: float | None, output: str, cache_dir: str | None = None,
+               allow_errors: bool = False) -> int:
     """`lmwrapper run --batch` (no `--wait`): submit and return; the rerun that finds every
     answer in the cache writes `output` (`write_all()`: `lmwrapper run`'s writer, with every
-    answer cached). Exit 0 (submitted, or written), 1 (lines failed)."""
+    answer cached; it returns how many lines are errors). Exit 0 (submitted, or all written
+    without error), 1 (lines failed, or written with error answers)."""
     sub = submit_or_collect(lm, prompts, max_cost_usd=max_cost_usd)
     where = "stdout" if output == "-" else output
     if sub.waiting:
@@ -199,9 +371,13 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
               f"rerun the same command to send them again, or add --wait to write them to "
               f"{where} as error answers", file=sys.stderr)
         return 1
-    write_all()  # every answer is cached
-    print(f"lmwrapper run: every answer is in; wrote {where}. {lm.last_run}", file=sys.stderr)
-    return 0
+    # every answer is cached (or abandoned: its line says so); `failed` of them are errors
+    failed = write_all()
+    left = (f" ({sub.abandoned} prompts of an abandoned job were not sent: `lmwrapper batch "
+            f"resume JOB` sends them)" if sub.abandoned else "")
+    print(f"lmwrapper run: every answer is in{left}; wrote {where}. {lm.last_run}",
+          file=sys.stderr)
+    return exit_for_errors(failed, len(prompts), allow_errors)
 
 
 def predictor_for(identity_json: str) -> LmPredictor:
@@ -216,10 +392,10 @@ def predictor_for(identity_json: str) -> LmPredictor:
     return provider.make(ident["model"], **kwargs)
 
 
-def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None) -> BatchRunner:
+def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None, **settings: Any) -> BatchRunner:
     from lmwrapper.runners.batch import batch_runner
 
-    runner = batch_runner(lm, cache)
+    runner = batch_runner(lm, cache, **settings)
     if job_id is not None:
         runner.job_id = job_id
     return runner
@@ -240,7 +416,8 @@ def _open_jobs(cache: SqlCache, job_id: str) -> list[Job]:
 
 def _counts_text(counts: dict[str, int]) -> str:
     waiting = counts.get("claimed", 0) + counts.get("planned", 0)
-    return f"{counts.get('done', 0)} done, {waiting} waiting, {counts.get('failed', 0)} failed"
+    text = f"{counts.get('done', 0)} done, {waiting} waiting, {counts.get('failed', 0)} failed"
+    return text + (f", {counts['abandoned']} abandoned" if counts.get("abandoned") else "")
 
 
 def _when(ts: float | None) -> str:

@@ -31,13 +31,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from lmwrapper.cli.batch import run_submit
+from lmwrapper.cli.batch import add_max_wait, max_wait, run_submit
+from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, uncached
+from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, Plan
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import provider_of
+from lmwrapper.store.db import CACHE_FILE_NAME, get_cache_dir
 from lmwrapper.tools.sharding import add_shard_argument, apply_shard
 
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
@@ -107,6 +109,7 @@ def add_run_parser(subparsers: Any) -> None:
                         "Submits and returns; rerun the same command to collect")
     p.add_argument("--wait", action="store_true",
                    help="with --batch: wait for the batches and write the answers")
+    add_max_wait(p)
     p.add_argument("--max-tokens", type=_positive_int, default=None,
                    help="max_tokens of lines that do not set it (default: 100, as a bare "
                         "string prompt in Python)")
@@ -120,6 +123,9 @@ def add_run_parser(subparsers: Any) -> None:
                    help="default Claude thinking: adaptive, disabled, or a budget of thinking "
                         "tokens (an int >= 1024)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--allow-errors", action="store_true",
+                   help="exit 0 when every line was written, even if some answers are errors "
+                        "(default: exit 1 and count them on stderr)")
     p.add_argument("--chat-mode", action=argparse.BooleanOptionalAction, default=None,
                    help="local models: send string lines through the model's chat template "
                         "(default: yes when the model has one; --no-chat-mode: plain text)")
@@ -137,19 +143,21 @@ def run_command(args: argparse.Namespace) -> int:
         return dry_run(lm, prompts, window)
     try:
         if window is CompletionWindow.BATCH_ANY and not args.wait:
-            def write_all() -> None:
-                write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None, args.output)
+            def write_all() -> int:
+                return write_answers(lm, prompts, rows, CompletionWindow.BATCH_ANY, None,
+                                     args.output)
 
             return run_submit(lm, prompts, write_all, args.max_cost_usd, args.output,
-                              cache_dir=args.cache_dir)
-        write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
+                              cache_dir=args.cache_dir, allow_errors=args.allow_errors)
+        with max_wait(args.max_wait):
+            failed = write_answers(lm, prompts, rows, window, args.max_cost_usd, args.output)
     except KeyboardInterrupt:
         return _interrupted(lm, prompts, window, args)
     except LmWrapperError as e:  # no key, over the cost limit, bad key ...: say so, no traceback
         print(f"lmwrapper run: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     print(f"lmwrapper run: {lm.last_run}", file=sys.stderr)
-    return 0
+    return exit_for_errors(failed, len(prompts), args.allow_errors)
 
 
 def prepare(args: argparse.Namespace
@@ -157,13 +165,15 @@ def prepare(args: argparse.Namespace
     """Check the flags, then the output folder, then read the input and make the model:
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
-    check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
+    check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache,
+                      getattr(args, "max_wait", None))
     check_output(args.output, args.input)
     try:
         prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature,
                                      defaults=_reasoning_defaults(args))
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
-                     cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache,
+                     cache_dir=getattr(args, "cache_dir", None),
+                     cache_default=not args.no_cache and not _dry_run_without_cache(args),
                      chat_mode=getattr(args, "chat_mode", None))
         prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
         prompts, rows = apply_shard(args, lm, prompts, rows)
@@ -184,6 +194,15 @@ def check_prompts(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
             raise ValueError(f"prompt {which}: {e}") from None
 
 
+def _dry_run_without_cache(args: argparse.Namespace) -> bool:
+    """A dry run writes nothing: where no cache file exists yet, it looks nothing up (nothing
+    is cached) rather than create one."""
+    if not getattr(args, "dry_run", False):
+        return False
+    directory = Path(args.cache_dir) if getattr(args, "cache_dir", None) else get_cache_dir()
+    return not (directory / CACHE_FILE_NAME).exists()
+
+
 def check_flags(max_tokens: int | None, temperature: float | None) -> None:
     """The defaults the flags give every prompt must be valid prompt fields themselves, so a
     bad flag is blamed on the flag and not on line 1 of the input."""
@@ -199,8 +218,12 @@ def check_flags(max_tokens: int | None, temperature: float | None) -> None:
         raise Refused(message) from None
 
 
-def check_batch_flags(batch: bool, wait: bool, no_cache: bool) -> None:
+def check_batch_flags(batch: bool, wait: bool, no_cache: bool,
+                      max_wait_s: float | None = None) -> None:
     """Submit-and-return keeps the answers in the cache until a rerun writes them out."""
+    if max_wait_s is not None and not (batch and wait):
+        raise Refused("--max-wait applies to --batch --wait only (a live run's requests have "
+                      "their own deadlines)")
     if wait and not batch:
         raise Refused("--wait applies to --batch only (a live run always waits); drop --wait "
                       "or add --batch")
@@ -244,19 +267,24 @@ def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
 
 
 def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]],
-                  window: CompletionWindow, max_cost_usd: float | None, output: str) -> None:
+                  window: CompletionWindow, max_cost_usd: float | None, output: str) -> int:
+    """Write one answer line per prompt, in input order; the number of lines whose answer (or
+    any of whose samples) is an error."""
     results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
+    failed = 0
     out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115  (closed below unless stdout)
     try:
         for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
             out.write(json.dumps(output_record(i, columns, result), ensure_ascii=False) + "\n")
             out.flush()
+            failed += any(p.has_errors for p in (result if isinstance(result, list) else [result]))
     finally:
         close = getattr(results, "close", None)
         if close is not None:
             close()  # stops the run: nothing new is sent, what arrives is stored
         if out is not sys.stdout:
             out.close()
+    return failed
 
 
 def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow,
@@ -268,8 +296,11 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
             print(f"lmwrapper run: interrupted; nothing is cached (--no-cache), so a rerun "
                   f"starts over ({total} prompts)", file=sys.stderr)
             return 130
-        todo, _ = uncached(lm, prompts, window)
-        print(f"lmwrapper run: interrupted; {total - len(todo)} of {total} answers saved; "
+        plan = Plan(lm, prompts, window)
+        todo, _ = plan.uncached()
+        # counted as the dry run counts: a repeated line is one prompt, answered once
+        unique = len(set(plan.keys))
+        print(f"lmwrapper run: interrupted; {unique - len(todo)} of {unique} answers saved; "
               f"rerun the same command to resume", file=sys.stderr)
     except KeyboardInterrupt:
         print("lmwrapper run: interrupted again; stopped without counting the saved answers",
@@ -280,11 +311,13 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
 
 
 def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) -> int:
-    todo, samples = uncached(lm, prompts, window)
+    plan = Plan(lm, prompts, window)
+    todo, samples = plan.uncached()
     est = lm.estimate_cost(todo, window, samples=samples)
+    unique = len(set(plan.keys))  # a repeated line is sent (and paid for) once
     print(f"model: {lm.model_name()}  window: {window.value}")
-    print(f"prompts: {len(prompts)}  cached: {len(prompts) - len(todo)}  to send: {len(todo)} "
-          f"({sum(samples)} samples)")
+    print(f"prompts: {len(prompts)}  unique: {unique}  cached: {unique - len(todo)}  "
+          f"to send: {len(todo)} ({sum(samples)} samples)")
     tokens_in, tokens_out = est.input_tokens, est.max_output_tokens
     if (est.free or not est.priced) and todo and not tokens_in:  # a local model: its tokenizer counts
         tokens_in, tokens_out = _count_tokens(lm, todo, samples)

@@ -3,7 +3,10 @@
     batch_jobs     one row per run that submitted something (the CLI's JOB)
     batch_batches  one row per batch: planned → uploaded → submitted → collected
     batch_lines    one row per request line: claimed → planned → done | failed
-                   (a transient failure puts it back to claimed, attempts + 1)
+                   (a transient failure puts it back to claimed, attempts + 1);
+                   claimed | planned → abandoned (`lmwrapper batch abandon`): never sent
+                   again until `resume_job`; answered only by its own batch, if the
+                   provider answered it before the cancel
 
 Every row is written *before* the step it describes happens at the provider, so a process
 killed between any two steps finds its work on the next run. A line (key, first sample, n)
@@ -41,6 +44,8 @@ NewLine = tuple[str, str, int, int, str]
 # (state, error, attempts, custom_id): a line's fate after its batch was collected
 LineUpdate = tuple[str, str | None, int, str]
 LIVE_LINE_STATES = ("claimed", "planned")
+ABANDONED = "abandoned"
+_SUBMITTED_UIDS = "(SELECT uid FROM batch_batches WHERE state = 'submitted')"
 PRE_SUBMIT_STATES = ("planned", "uploaded")
 _CHUNK = 20_000
 _HOST = socket.gethostname()
@@ -158,9 +163,10 @@ _LINE_COLS = ("custom_id, key, first_sample, n, state, l.owner, uid, attempts, e
               "(SELECT created_at FROM batch_jobs j WHERE j.job_id = l.job_id)")
 # The waiting lines a runner acts on (`Records.lines_to_look_at`): every loop looks at each
 # waiting line, and most (planned into a submitted batch, or claimed by it) need nothing.
+# An abandoned line needs one once its batch (if any) is no longer at the provider.
 _NEEDS_A_LOOK = ("state IN ('done', 'failed') OR (state = 'claimed' AND l.owner IS NOT ?) OR "
-                 "(state = 'planned' AND uid IS NOT NULL AND uid NOT IN "
-                 "(SELECT uid FROM batch_batches WHERE state = 'submitted'))")
+                 f"(state = 'planned' AND uid IS NOT NULL AND uid NOT IN {_SUBMITTED_UIDS}) OR "
+                 f"(state = 'abandoned' AND (uid IS NULL OR uid NOT IN {_SUBMITTED_UIDS}))")
 
 
 class Records:
@@ -197,15 +203,40 @@ class Records:
         return JobRow(*rows[0]) if rows else None
 
     def line_counts(self, job_id: str) -> dict[str, int]:
-        """The job's lines by state (claimed, planned, done, failed)."""
+        """The job's lines by state (claimed, planned, done, failed, abandoned)."""
         return dict(self._read("SELECT state, count(*) FROM batch_lines WHERE job_id = ? "
                                "GROUP BY state", (job_id,)))
 
     def open_lines(self, job_id: str) -> list[tuple[str, int, int, str]]:
-        """(key, first_sample, n, prompt_json) of the job's lines not answered yet."""
+        """(key, first_sample, n, prompt_json) of the job's lines not answered yet (abandoned
+        ones too: a runner waits for their batch, if it is at the provider, and sends none)."""
         return [tuple(r) for r in self._read(
             "SELECT key, first_sample, n, prompt FROM batch_lines "
-            "WHERE job_id = ? AND state IN ('claimed', 'planned')", (job_id,))]
+            "WHERE job_id = ? AND state IN ('claimed', 'planned', 'abandoned')", (job_id,))]
+
+    def abandon_job(self, job_id: str) -> int:
+        """Mark the job's unanswered lines abandoned (no run sends them until `resume_job`)
+        and its batches not yet at the provider done; the number of lines abandoned. Lines in
+        a batch at the provider keep it: what it answered before its cancel is collected."""
+        with self._durable() as c:
+            n = c.execute("UPDATE batch_lines SET state = 'abandoned' WHERE job_id = ? AND "
+                          "state IN ('claimed', 'planned')", (job_id,)).rowcount
+            c.execute("UPDATE batch_batches SET state = 'done', error = 'abandoned', "
+                      "updated_at = ? WHERE job_id = ? AND state IN ('planned', 'uploaded')",
+                      (time.time(), job_id))
+        return int(n)
+
+    def resume_job(self, job_id: str) -> int:
+        """Undo `abandon_job` for the lines not answered: those in a batch still at the
+        provider wait for it again (resent if it leaves them unanswered), the others are
+        claimed by nobody, for the next run or `batch wait` to send. How many lines."""
+        with self._durable() as c:
+            n = c.execute("UPDATE batch_lines SET state = 'planned' WHERE job_id = ? AND "
+                          f"state = 'abandoned' AND uid IN {_SUBMITTED_UIDS}", (job_id,)).rowcount
+            n += c.execute("UPDATE batch_lines SET state = 'claimed', owner = NULL, uid = NULL, "
+                           "attempts = 0 WHERE job_id = ? AND state = 'abandoned'",
+                           (job_id,)).rowcount
+        return int(n)
 
     # -- lines ------------------------------------------------------------------------------
     def _lines_by_id(self, custom_ids: list[str], where: str = "", args: tuple[Any, ...] = ()
@@ -244,7 +275,7 @@ class Records:
         """(custom_id, key, first_sample, n, prompt_json, attempts) of a batch's lines."""
         return [tuple(r) for r in self._read(
             "SELECT custom_id, key, first_sample, n, prompt, attempts FROM batch_lines "
-            "WHERE uid = ? AND state = 'planned'", (uid,))]
+            "WHERE uid = ? AND state IN ('planned', 'abandoned')", (uid,))]
 
     # -- batches ----------------------------------------------------------------------------
     def batch(self, uid: str) -> BatchRow | None:
@@ -299,6 +330,15 @@ class Records:
                 c.execute("UPDATE batch_lines SET state = 'planned', uid = ? WHERE custom_id IN "
                           "(SELECT value FROM json_each(?))", (uid, json.dumps(chunk)))
 
+    def unplan_batch(self, uid: str, owner: str, batch_error: str) -> None:
+        """Batch `uid` will not be sent (the provider refused it as too large): its lines go
+        back to claimed by `owner`, to be planned into smaller batches; it is done."""
+        with self._durable() as c:
+            c.execute("UPDATE batch_lines SET state = 'claimed', uid = NULL, owner = ? "
+                      "WHERE uid = ? AND state = 'planned'", (owner, uid))
+            c.execute("UPDATE batch_batches SET state = 'done', error = ?, updated_at = ? "
+                      "WHERE uid = ?", (batch_error, time.time(), uid))
+
     def fail_batch(self, uid: str, line_error: str, batch_error: str, *,
                    only_submitted: bool = False) -> None:
         """Fail batch `uid`'s waiting lines with `line_error` (not cached: a rerun sends them
@@ -322,9 +362,11 @@ class Records:
                 return False
             now = time.time()
             insert_rows(c, rows)  # SqlCache.put_many's work, inside this transaction
+            # an abandoned line leaves that state only answered: never to be resent
             c.executemany("UPDATE batch_lines SET state = ?, error = ?, attempts = ?, uid = CASE "
-                          "WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ?",
-                          [(st, err, att, st, owner, cid) for st, err, att, cid in updates])
+                          "WHEN ? = 'claimed' THEN NULL ELSE uid END, owner = ? WHERE custom_id = ? "
+                          "AND (state != 'abandoned' OR ? = 'done')",
+                          [(st, err, att, st, owner, cid, st) for st, err, att, cid in updates])
             c.execute("UPDATE batch_batches SET state = 'collected', remote_status = ?, error = ?, "
                       "updated_at = ? WHERE uid = ?", (remote_status, error_code, now, uid))
         return True
@@ -357,10 +399,11 @@ class Claiming:
         self._c = c
 
     def live_lines(self, keys: list[str]) -> dict[str, list[LineRow]]:
-        """Live lines (claimed / planned) of `keys`, with a few queries in all."""
+        """Live lines (claimed / planned) of `keys`, and abandoned ones (which no run may
+        send again), with a few queries in all."""
         out: dict[str, list[LineRow]] = {}
         q = (f"SELECT {_LINE_COLS} FROM batch_lines l WHERE key IN "
-             "(SELECT value FROM json_each(?)) AND state IN ('claimed', 'planned')")
+             "(SELECT value FROM json_each(?)) AND state IN ('claimed', 'planned', 'abandoned')")
         for chunk in _chunks(keys):
             for row in self._c.execute(q, (json.dumps(chunk),)):
                 line = LineRow(*row)

@@ -7,6 +7,8 @@
                                    or failed once `max_attempts` is reached (never cached)
         (cancelled with resubmit_cancelled=False: the unanswered lines fail)
     failed, token_limit_exceeded  → every line claimed again: re-planned with a halved limit
+    failed, too_many_tasks        → every line claimed again: re-planned into batches of half
+                                   as many requests
     failed, anything else         → that batch's lines fail; other batches go on
     a line or the batch says the model does not exist → stored as above, then the run stops
                                    with one `ModelNotFoundError`
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("lmwrapper.runners.batch")
 TOKEN_LIMIT = "token_limit_exceeded"
+TOO_MANY = "too_many_tasks"  # the batch holds more requests than the provider takes at once
+SPLIT = (TOKEN_LIMIT, TOO_MANY)  # a failure that a smaller batch avoids
 Answered = dict[str, tuple[str, list[tuple[int, LmPrediction]]]]
 
 
@@ -118,7 +122,7 @@ def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | Non
     """The line's next state; `alone`: it was the batch's only line (cannot split further)."""
     s = runner.settings
     if remote.state == "failed":
-        if remote.error_code == TOKEN_LIMIT and not alone:
+        if remote.error_code in SPLIT and not alone:
             return ("claimed", None, attempts, cid)  # re-planned smaller: not an attempt
         return ("failed", f"batch {remote.id} failed: {remote.error_code}: {remote.error_message}",
                 attempts + 1, cid)
@@ -147,6 +151,8 @@ def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[Cache
         runner.limits = dataclasses.replace(runner.limits, enqueued_tokens=smaller)
         log.warning("batch %s failed: enqueued-token limit; re-planning under %d tokens",
                     remote.id, smaller)
+    elif remote.error_code == TOO_MANY:
+        runner.split_requests(len(updates), remote.id)
     return True
 
 

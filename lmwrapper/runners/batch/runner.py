@@ -37,6 +37,7 @@ from lmwrapper.runners.batch.planner import plan_files
 from lmwrapper.runners.batch.progress import JobProgress
 from lmwrapper.runners.batch.settings import BatchSettings
 from lmwrapper.store.batch_records import (
+    ABANDONED,
     PRE_SUBMIT_STATES,
     Claiming,
     JobRow,
@@ -85,6 +86,7 @@ class BatchRunner:
         self.collect_failures: dict[str, int] = {}
         self.refusals: dict[str, int] = {}  # uid or remote id → refused creates / polls
         self.unsure: dict[str, float] = {}  # uid → when to look for a request whose answer was lost
+        self.abandoned: set[str] = set()  # keys answered "abandoned" (`lmwrapper batch abandon`)
         self.progress = JobProgress(0, None, False)
         self.show_progress = False  # the engine draws the run's bar; `batch wait` asks for ours
 
@@ -133,7 +135,10 @@ class BatchRunner:
             for job in jobs:
                 covered = set(cached.get(job.key, ()))
                 for line in live.get(job.key, ()):
-                    self._adopt(tx, line)
+                    if line.state == ABANDONED:  # never sent again; its batch may answer it
+                        self.waiting[line.custom_id] = line.key
+                    else:
+                        self._adopt(tx, line)
                     covered.update(line.samples)
                 missing = [i for i in job.sample_indices if i not in covered]
                 per_line = max(1, self.adapter.max_samples_per_line(job.prompt))
@@ -200,9 +205,13 @@ class BatchRunner:
     # -- the loop ---------------------------------------------------------------------------
     def _loop(self, emit: Emit, should_stop: ShouldStop) -> None:
         delay = self.settings.poll_s
+        deadline = (None if self.settings.max_wait_s is None
+                    else time.monotonic() + self.settings.max_wait_s)
         while self.waiting or self._unanswered():
             if should_stop():
                 return
+            if deadline is not None and time.monotonic() > deadline:
+                raise WaitedTooLong(self._waited_text())
             progressed = self._submit_ready()
             progressed |= self._poll(emit)
             self._refresh(emit)
@@ -214,6 +223,15 @@ class BatchRunner:
             delay = self.settings.poll_s if progressed else min(delay * 1.5, self.settings.poll_max_s)
             if self.waiting:
                 _wait(delay, should_stop)
+
+    def _waited_text(self) -> str:
+        jobs = sorted({cid.rsplit("-", 1)[0] for cid in self.waiting})
+        statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.progress.counts().items()))
+        return (f"gave up waiting after {self.settings.max_wait_s:g} s (--max-wait, "
+                f"LMWRAPPER_BATCH_MAX_WAIT_S): {len(self.got)} prompts still wait in the "
+                f"batches of job {', '.join(jobs) or '-'}{f' ({statuses})' if statuses else ''}. "
+                f"They go on at the provider; rerun, or `lmwrapper batch wait JOB`, to collect "
+                f"them (nothing is sent twice)")
 
     def all_submitted(self) -> bool:
         """Every batch this runner planned is at the provider (submit-and-return may stop)."""
@@ -270,10 +288,27 @@ class BatchRunner:
         self.unsure.pop(uid, None)
         return True
 
-    def _count_refusal(self, what: str, e: LmWrapperError) -> None:
-        """Raise `e` when `what` was refused `MAX_REFUSALS` times."""
+    def split_requests(self, lines: int, batch: str) -> None:
+        """The provider refused a batch of `lines` requests as too many: plan the rest in
+        batches of half as many (as a byte or token limit is met)."""
+        import dataclasses
+
+        smaller = max(1, min(lines, self.limits.max_requests) // 2)
+        self.limits = dataclasses.replace(self.limits, max_requests=smaller)
+        log.warning("batch %s: too many requests (%d) for the provider; re-planning at most %d "
+                    "a batch", batch, lines, smaller)
+
+    def _count_refusal(self, what: str, e: LmWrapperError, step: str) -> None:
+        """Raise `e`, saying which step stopped, when `what` was refused `MAX_REFUSALS` times."""
         self.refusals[what] = self.refusals.get(what, 0) + 1
         if self.refusals[what] >= MAX_REFUSALS:
+            hint = ("; a 404 here usually means the server at this base URL has no batch API "
+                    "at that path (a gateway or proxy without /v1/files or /v1/batches): drop "
+                    "--batch to run live, or use a server that has one"
+                    if getattr(e, "status_code", None) == 404 or type(e).__name__ == "GoneError"
+                    else "")
+            e.args = ((f"the batch step stopped: the provider refused to {step} twice ({e}); "
+                       f"answers already collected are stored{hint}"),)
             raise e
 
     def _refused_create(self, uid: str, e: LmWrapperError) -> None:
@@ -283,12 +318,17 @@ class BatchRunner:
         Answers already collected are stored; batches at the provider stay recorded."""
         log.warning("batch %s: the provider refused to create it (%s)", uid, e)
         b = self.records.batch(uid)
+        if b is not None and b.lines > 1 and _too_many_requests(e):
+            self.split_requests(b.lines, uid)  # not a refusal of ours: smaller batches pass
+            self.records.unplan_batch(uid, self.owner, f"split: {e}")
+            self.mine.discard(uid)
+            return
         if self.refusals.get(uid, 0) + 1 >= MAX_REFUSALS:
             self.records.fail_batch(uid, f"the batch was refused: {e}", "refused")
             self.mine.discard(uid)
         elif b is not None and b.file_id is None and b.input_path:
             Path(b.input_path).unlink(missing_ok=True)  # nothing uploaded: rebuilt on retry
-        self._count_refusal(uid, e)
+        self._count_refusal(uid, e, f"accept batch {uid} (upload or create)")
 
     def _poll(self, emit: Emit) -> bool:
         uids = self.records.batches_of(list(self.waiting))
@@ -302,7 +342,8 @@ class BatchRunner:
                 raise
             except LmWrapperError as e:
                 if not isinstance(e, TransientProviderError):
-                    self._count_refusal(b.remote_id, e)  # the batch stays recorded: a rerun polls it
+                    # the batch stays recorded: a rerun polls it
+                    self._count_refusal(b.remote_id, e, f"report batch {b.remote_id}'s status")
                 log.warning("batch %s: polling failed (%s); retrying", b.remote_id, e)
                 continue
             self.refusals.pop(b.remote_id, None)
@@ -353,6 +394,10 @@ class BatchRunner:
             elif r.state == "failed":
                 self.waiting.pop(r.custom_id, None)
                 self._take({r.custom_id: (r.key, self._failed(r))}, emit)
+            elif r.state == ABANDONED:  # and its batch, if any, is no longer at the provider
+                self.waiting.pop(r.custom_id, None)
+                self.abandoned.add(r.key)
+                self._take({r.custom_id: (r.key, self._failed(r, _abandoned_text(r)))}, emit)
             elif r.state == "claimed" and r.owner != self.owner and not owner_alive(
                     r.owner, r.claimed_at, self.settings.stale_s):
                 self.records.take_line(r.custom_id, self.owner)
@@ -361,14 +406,14 @@ class BatchRunner:
         self._read_cached(done_keys)
         self._emit_ready(emit, done_keys)
 
-    def _failed(self, r: LineRow) -> list[tuple[int, LmPrediction]]:
+    def _failed(self, r: LineRow, error: str | None = None) -> list[tuple[int, LmPrediction]]:
         from lmwrapper.core.errors import TransientProviderError
 
         job = self.jobs.get(r.key)
         if job is None:
             return []
         pred = self.lm.error_prediction(job.prompt, TransientProviderError(
-            r.error or "the batch failed for this prompt"))
+            error or r.error or "the batch failed for this prompt"))
         return [(i, pred) for i in r.samples]
 
     def _read_cached(self, keys: list[str]) -> None:
@@ -412,6 +457,24 @@ def _limits(provider: BatchLimits, settings: BatchSettings) -> BatchLimits:
     return BatchLimits(tighter(settings.max_requests, provider.max_requests),
                        tighter(settings.max_bytes, provider.max_bytes),
                        settings.token_limit or provider.enqueued_tokens)
+
+
+class WaitedTooLong(LmWrapperError):
+    """`max_wait_s` passed with prompts still waiting in batches (which go on at the provider)."""
+
+
+def _too_many_requests(e: LmWrapperError) -> bool:
+    """A create refused for holding more requests than the provider takes in one batch
+    (OpenAI's `too_many_tasks`; Anthropic's 400 "holds at most N requests")."""
+    text = str(e).lower()
+    return getattr(e, "code", None) == "too_many_tasks" or "too_many_tasks" in text or (
+        "at most" in text and "requests" in text)
+
+
+def _abandoned_text(r: LineRow) -> str:
+    job_id = r.custom_id.rsplit("-", 1)[0]
+    return (f"not sent: job {job_id} was abandoned (`lmwrapper batch abandon`); "
+            f"`lmwrapper batch resume {job_id}` sends it again, at the batch price")
 
 
 def _by_key(jobs: Sequence[Job]) -> list[Job]:

@@ -11,6 +11,9 @@
     LMWRAPPER_BATCH_KEEP_FILES=1      keep input/output files at the provider
     LMWRAPPER_BATCH_RESUBMIT_CANCELLED=0  a batch cancelled outside lmwrapper is not resent
     LMWRAPPER_BATCH_STALE_S           another machine's claim is taken over after this long
+    LMWRAPPER_BATCH_MAX_WAIT_S        give up waiting after this long (the batches go on at the
+                                      provider; a rerun or `batch wait` collects them). Default:
+                                      no limit. `--max-wait` sets it for one command
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class BatchSettings:
     keep_files: bool = False
     resubmit_cancelled: bool = True
     stale_s: float = 3600.0  # another host's claim is taken over after this much silence
+    max_wait_s: float | None = None  # None: wait as long as the batches take
 
     @classmethod
     def resolve(cls, **overrides: Any) -> BatchSettings:
@@ -46,7 +50,7 @@ class BatchSettings:
         return cls(**values)
 
 
-_ENV_NAMES = {"poll_max_s": "POLL_MAX_S", "poll_s": "POLL_S"}
+_ENV_NAMES = {"poll_max_s": "POLL_MAX_S", "poll_s": "POLL_S", "max_wait_s": "MAX_WAIT_S"}
 
 
 def _parse(name: str, raw: str) -> Any:

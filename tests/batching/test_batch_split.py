@@ -1,0 +1,72 @@
+"""A batch refused for holding too many requests (OpenAI's `too_many_tasks`, Anthropic's
+"holds at most N requests") is split, as a byte or token limit is met: every prompt is
+answered once, without LMWRAPPER_BATCH_MAX_REQUESTS set by hand. A step the provider refuses
+for good (a 404 from a gateway without the batch API) stops with one clear error."""
+
+from __future__ import annotations
+
+import pytest
+
+from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.structs import LmPrompt
+from lmwrapper.testing.state import AnthropicLimits
+from tests.batching.conftest import sent_texts
+
+BATCH = CompletionWindow.BATCH_ANY
+
+
+def qs(n):
+    return [LmPrompt(f"q{i}", max_tokens=5, temperature=0) for i in range(n)]
+
+
+def test_openai_too_many_tasks_is_split_and_every_prompt_answered(srv, make_lm):
+    srv.fail_next_batch("too_many_tasks", "Too many tasks in this batch.")
+    preds = list(make_lm().predict_many(qs(6), BATCH))
+    assert not any(p.has_errors for p in preds) and len(preds) == 6
+    assert srv.count("batches.create") == 3  # 6 refused (at validation: nothing billed), 3 + 3
+    assert sorted(set(sent_texts(srv))) == [f"q{i}" for i in range(6)]
+
+
+def test_anthropic_batch_past_its_request_limit_is_split(srv, provider_lm):
+    if provider_lm.provider != "anthropic":
+        pytest.skip("Anthropic refuses the create; OpenAI's case is above")
+    srv.anthropic_limits = AnthropicLimits(batch_requests=2)
+    preds = list(provider_lm().predict_many(qs(5), BATCH))
+    assert not any(p.has_errors for p in preds) and len(preds) == 5
+    assert srv.count("messages.batches.create") >= 3
+
+
+def test_a_404_on_a_batch_step_stops_after_one_retry_with_a_clear_error(srv, make_lm):
+    srv.inject("status", status=404, times=None, endpoint="files.create", retry_after=None,
+               message="Not Found")
+    with pytest.raises(LmWrapperError) as e:
+        list(make_lm().predict_many(qs(2), BATCH))
+    assert srv.count("files.create") == 2
+    text = str(e.value)
+    assert "the batch step stopped" in text and "twice" in text and "no batch API" in text
+
+
+def test_max_wait_gives_up_with_what_it_waits_for_and_a_rerun_collects(srv, make_lm,
+                                                                       tmp_path, capsys,
+                                                                       monkeypatch):
+    import json
+
+    from lmwrapper.cli.main import main
+    from tests.batching.conftest import API_KEY
+
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    srv.batch_polls_per_step = 10**9  # the batch never moves on by itself
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"prompt": f"q{i}", "max_tokens": 5}) + "\n"
+                           for i in range(2)))
+    argv = ["run", "--model", "openai/gpt-4o-mini", "--base-url", srv.base_url, str(src),
+            "-o", str(tmp_path / "out.jsonl"), "--batch", "--wait"]
+    assert main([*argv, "--max-wait", "0.01"]) == 1
+    err = capsys.readouterr().err
+    assert "gave up waiting after 0.01 s" in err and "2 prompts still wait" in err
+    job = err.split("batches of job ")[1].split()[0].rstrip(".(")
+    assert main(["batch", "wait", job, "--max-wait", "0.01"]) == 1
+    assert "gave up waiting" in capsys.readouterr().err
+    srv.finish_batches()
+    assert main(argv) == 0 and srv.count("batches.create") == 1
