@@ -177,9 +177,19 @@ class SqlCache:
         """A file we may not write: opened `mode=ro`, to serve what it holds. Writing to it
         (a prompt it does not answer) fails then with `refused`'s clear error."""
         self._conn.close()
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
         with self._named_errors():
-            self._conn = self._connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True)
-            self._check_ours(self._conn)
+            self._conn = self._connect(uri, uri=True)
+            try:
+                self._check_ours(self._conn)
+            except sqlite3.OperationalError as e:
+                if not _is_read_only(e):
+                    raise
+                # WAL without its -shm file, in a folder we cannot write: SQLite can read it
+                # only as immutable (it then assumes nobody else writes it meanwhile)
+                self._conn.close()
+                self._conn = self._connect(uri + "&immutable=1", uri=True)
+                self._check_ours(self._conn)
             if not {name for name, _ in MIGRATIONS} <= migrations.applied(self._conn):
                 raise refused  # an older schema: its rows cannot be read as ours
         self.read_only = True

@@ -28,7 +28,8 @@ FILE_MODE, DIR_MODE = 0o600, 0o700
 
 
 def private_dir(path: Path) -> None:
-    """`mkdir -p path`, each folder created 0700 (existing ones are left as they are)."""
+    """`mkdir -p path`, `path` itself created 0700 (its parents as `mkdir -p` makes them;
+    existing folders are left as they are)."""
     path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
 
 
