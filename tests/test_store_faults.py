@@ -134,6 +134,8 @@ def test_locked_cache_pauses_sending_and_stores_everything_once_it_is_free(
             child.wait(timeout=300)
             billed = srv.count(ROUTE)
         out = json.loads((tmp_path / "out.json").read_text())
+        print(f"[{http}] billed {billed_while_locked} when paused, {billed} in all; "
+              f"delivered {out['answered']}")
         # before: sent for 300 s (all 800), then CacheLockedError and 635 answers dropped
         assert billed_while_locked <= FAULT_AT + 8 * CONC, billed_while_locked
         assert out == {"answered": N, "error": None}, err
@@ -149,6 +151,7 @@ def _rerun_pays_only_the_rest(srv, tmp_path, cache_path, billed_first):
     out = json.loads((tmp_path / "out2.json").read_text())
     assert out == {"answered": N, "error": None}, err
     assert "imported" in err
+    print(f"rerun billed {srv.count(ROUTE) - billed_first}; total {srv.count(ROUTE)} for {N}")
     assert srv.count(ROUTE) == N, (billed_first, srv.count(ROUTE))  # each answer bought once
     assert not list(cache_path.parent.glob("*.journal-*"))
     assert SqlCache(cache_path).stats()["rows"] == N
@@ -171,6 +174,7 @@ def test_lock_held_past_the_timeout_hands_answers_back_and_journals_them(tmp_pat
             assert oct(journal.stat().st_mode & 0o777) == "0o600"
             journaled = len(journal.read_text().splitlines())
             locker.tell("release")
+            print(f"billed {billed_first}; handed back {out['answered']}, journaled {journaled}")
             assert journaled >= billed_first - FAULT_AT - CONC
             _rerun_pays_only_the_rest(srv, tmp_path, cache_path, billed_first)
     finally:
@@ -188,5 +192,7 @@ def test_cache_file_deleted_mid_run_is_noticed_and_nothing_paid_is_lost(tmp_path
         assert out["error"] and "deleted or replaced" in out["error"], (out, err)
         assert billed_first <= FAULT_AT + 8 * CONC
         [journal] = cache_path.parent.glob("*.journal-*")
+        print(f"billed {billed_first}; handed back {out['answered']}, "
+              f"journaled {len(journal.read_text().splitlines())}")
         assert len(journal.read_text().splitlines()) >= billed_first - CONC
         _rerun_pays_only_the_rest(srv, tmp_path, cache_path, billed_first)
