@@ -107,14 +107,15 @@ def test_ctrl_c_in_batch_wait_says_what_is_in_and_how_to_go_on(tmp_path, monkeyp
     with FakeServer(latency=0.0, batch_polls_per_step=10_000) as srv:  # never finishes
         src = tmp_path / "in.jsonl"
         src.write_text('{"prompt": "q0", "max_tokens": 3}\n')
-        cache = str(tmp_path / "c")
+        cache, url = str(tmp_path / "c"), srv.base_url
         assert main(["--cache-dir", cache, "run", "--model", "openai/gpt-4o-mini", "--base-url",
                      srv.base_url, str(src), "--batch", "-o", str(tmp_path / "o.jsonl")]) == 0
         job = main_output(["--cache-dir", cache, "batch", "list"]).split()[0]
         polls = srv.count("batches.retrieve")
         env = {**os.environ, "LMWRAPPER_BATCH_POLL_S": "0.05", "LMWRAPPER_BATCH_POLL_MAX_S": "0.05"}
         proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", "--cache-dir", cache, "batch",
-                                 "wait", job], stderr=subprocess.PIPE, text=True, env=env)
+                                 "wait", job, "--base-url", srv.base_url], stderr=subprocess.PIPE,
+                                text=True, env=env)
         try:
             deadline = time.monotonic() + 120
             while srv.count("batches.retrieve") < polls + 2 and time.monotonic() < deadline:
@@ -127,7 +128,7 @@ def test_ctrl_c_in_batch_wait_says_what_is_in_and_how_to_go_on(tmp_path, monkeyp
                 proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "0 done, 1 waiting" in err, err
-    assert f"rerun `lmwrapper --cache-dir {cache} batch wait {job}`" in err, err
+    assert f"rerun `lmwrapper --cache-dir {cache} batch wait {job} --base-url {url}`" in err, err
 
 
 def main_output(argv):

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.cli.exits import exit_for_errors
+from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan
@@ -55,6 +56,12 @@ def add_batch_parser(subparsers: Any) -> None:
                                                      "sends the job's unanswered prompts"))):
         p = sub.add_parser(name, help=text)
         p.add_argument("job", help="the job id (see `lmwrapper batch list`)")
+        p.add_argument("--base-url", default=None,
+                       help="the provider's base URL here (else $OPENAI_BASE_URL & co.): "
+                            "your API key goes to the job's server only if it is this one")
+        p.add_argument("--trust-base-url", action="store_true",
+                       help="send your API key to the base URL recorded with the job even "
+                            "where it is not the one configured here")
         p.set_defaults(func=func)
         if name == "wait":
             add_max_wait(p)
@@ -93,7 +100,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if job is None:
         return _unknown(args.job)
     if not args.offline:
-        refresh_statuses(records, job)
+        refresh_statuses(records, job, trust_base_url=args.trust_base_url, base_url=args.base_url)
     batches = records.job_batches(args.job)
     if args.json:
         print(json.dumps({**_job_dict(records, job), "batches": [
@@ -110,7 +117,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def refresh_statuses(records: Records, job: JobRow) -> None:
+def refresh_statuses(records: Records, job: JobRow, *, trust_base_url: bool = False,
+                     base_url: str | None = None) -> None:
     """Ask the provider for the status of the job's batches at it, and store what it says
     (a stored "validating" would otherwise be shown long after the batch completed). The
     answers are collected by `batch wait` or a rerun, not here."""
@@ -121,7 +129,8 @@ def refresh_statuses(records: Records, job: JobRow) -> None:
     from lmwrapper.core.errors import LmWrapperError
 
     try:
-        adapter = predictor_for(job.identity).batch_adapter()  # type: ignore[attr-defined]
+        lm = predictor_for(job.identity, trust_base_url=trust_base_url, base_url=base_url)
+        adapter = lm.batch_adapter()  # type: ignore[attr-defined]
         for b in at_provider:
             remote = adapter.retrieve(b.remote_id)
             if remote.provider_status != b.remote_status:
@@ -147,11 +156,12 @@ def cmd_wait(args: argparse.Namespace) -> int:
     if records.job(args.job) is None:
         return _unknown(args.job)
     try:
-        wait_for_job(cache, args.job, args.max_wait)
+        wait_for_job(cache, args.job, args.max_wait, trust_base_url=args.trust_base_url,
+                     base_url=args.base_url)
     except KeyboardInterrupt:  # nothing is lost: what was collected is stored, the rest waits
         print(f"lmwrapper batch wait: interrupted; job {args.job}: "
               f"{_counts_text(records.line_counts(args.job))}. Its batches go on at the "
-              f"provider: rerun `{wait_command(args.job, args.cache_dir)}` to collect them",
+              f"provider: rerun `{wait_command(args.job, args.cache_dir, args.base_url)}` to collect them",
               file=sys.stderr)
         return 130
     counts = records.line_counts(args.job)
@@ -159,13 +169,15 @@ def cmd_wait(args: argparse.Namespace) -> int:
     return 1 if counts.get("failed") or counts.get("abandoned") else 0
 
 
-def wait_command(job_id: str, cache_dir: str | None) -> str:
+def wait_command(job_id: str, cache_dir: str | None, base_url: str | None = None) -> str:
     """The command that waits for `job_id`, with the cache directory it was given (without
-    it, `batch wait` would look in the default cache and not find the job)."""
+    it, `batch wait` would look in the default cache and not find the job) and the base URL
+    it was sent to, where that is not the configured one (else no key is sent there)."""
     import shlex
 
     where = f"--cache-dir {shlex.quote(cache_dir)} " if cache_dir else ""
-    return f"lmwrapper {where}batch wait {job_id}"
+    url = f" --base-url {shlex.quote(base_url)}" if base_url else ""
+    return f"lmwrapper {where}batch wait {job_id}{url}"
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -176,15 +188,15 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     job = records.job(args.job)
     if job is None:
         return _unknown(args.job)
-    lm = predictor_for(job.identity)
+    lm = predictor_for(job.identity, trust_base_url=args.trust_base_url, base_url=args.base_url)
     n = cancel_at_provider(lm, records, args.job)
     waiting, cost = _open_cost(lm, cache, args.job)
-    wait = wait_command(args.job, args.cache_dir)
+    wait = wait_command(args.job, args.cache_dir, args.base_url)
     print(f"cancelled {n} batches of job {args.job}; what they answered before the cancel is "
           f"paid for and is stored by the next `wait` or rerun. Of its {waiting} waiting "
           f"prompts, those the cancel leaves unanswered are then sent again:\n"
           f"  `{wait}` (or rerunning the script) resends them in a new batch: up to {cost}\n"
-          f"  `{abandon_command(args.job, args.cache_dir)}` sends nothing more: $0 "
+          f"  `{abandon_command(args.job, args.cache_dir, args.base_url)}` sends nothing more: $0 "
           f"(its answered prompts stay in the cache)")
     return 0
 
@@ -197,10 +209,11 @@ def cmd_abandon(args: argparse.Namespace) -> int:
     job = records.job(args.job)
     if job is None:
         return _unknown(args.job)
-    n = cancel_at_provider(predictor_for(job.identity), records, args.job)
+    lm = predictor_for(job.identity, trust_base_url=args.trust_base_url, base_url=args.base_url)
+    n = cancel_at_provider(lm, records, args.job)
     lines = records.abandon_job(args.job)
     at_provider = sum(b.state == "submitted" for b in records.job_batches(args.job))
-    collect = (f"; `{wait_command(args.job, args.cache_dir)}` stores what its {at_provider} "
+    collect = (f"; `{wait_command(args.job, args.cache_dir, args.base_url)}` stores what its {at_provider} "
                f"cancelled batches answered before the cancel (already paid; it sends nothing)"
                if at_provider else "")
     print(f"abandoned job {args.job}: cancelled {n} batches, {lines} unanswered lines will not "
@@ -216,9 +229,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
     if job is None:
         return _unknown(args.job)
     n = records.resume_job(args.job)
-    _, cost = _open_cost(predictor_for(job.identity), cache, args.job)
+    # only a price is worked out here: nothing is sent, so the recorded base URL is no risk
+    _, cost = _open_cost(predictor_for(job.identity, trust_base_url=True), cache, args.job)
     print(f"job {args.job}: {n} abandoned lines will be sent again by "
-          f"`{wait_command(args.job, args.cache_dir)}` or a rerun (up to {cost})")
+          f"`{wait_command(args.job, args.cache_dir, args.base_url)}` or a rerun (up to {cost})")
     return 0
 
 
@@ -246,8 +260,8 @@ def _open_cost(lm: LmPredictor, cache: SqlCache, job_id: str) -> tuple[int, str]
     return len(jobs), f"{price} ({len(jobs)} prompts)"
 
 
-def abandon_command(job_id: str, cache_dir: str | None) -> str:
-    return wait_command(job_id, cache_dir).replace(" batch wait ", " batch abandon ")
+def abandon_command(job_id: str, cache_dir: str | None, base_url: str | None = None) -> str:
+    return wait_command(job_id, cache_dir, base_url).replace(" batch wait ", " batch abandon ")
 
 
 def add_max_wait(p: argparse.ArgumentParser) -> None:
@@ -285,13 +299,14 @@ def max_wait(seconds: float | None) -> Iterator[None]:
             os.environ[name] = was
 
 
-def wait_for_job(cache: SqlCache, job_id: str, max_wait_s: float | None = None) -> None:
+def wait_for_job(cache: SqlCache, job_id: str, max_wait_s: float | None = None, *,
+                 trust_base_url: bool = False, base_url: str | None = None) -> None:
     """Collect every batch of `job_id` (and resend what needs it) until its lines are final;
     `WaitedTooLong` after `max_wait_s` seconds."""
     job = Records(cache).job(job_id)
     if job is None:
         raise KeyError(f"no batch job {job_id!r} in {cache.path}; see `lmwrapper batch list`")
-    lm = predictor_for(job.identity)
+    lm = predictor_for(job.identity, trust_base_url=trust_base_url, base_url=base_url)
     jobs = _open_jobs(cache, job_id)
     if jobs:
         runner = _runner(lm, cache, job_id, max_wait_s=max_wait_s)
@@ -361,7 +376,8 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
         sent = f"submitted job {sub.job_id}; " if sub.job_id else ""
         jobs = ", ".join(sub.jobs) or "-"
         # the command to copy, with the real job ids (a user pasting `JOB` gets "no batch job")
-        wait = " && ".join(wait_command(j, cache_dir) for j in sub.jobs) or "lmwrapper batch list"
+        url = _unconfigured_base_url(lm.identity_json())
+        wait = " && ".join(wait_command(j, cache_dir, url) for j in sub.jobs) or "lmwrapper batch list"
         print(f"lmwrapper run: {sent}{sub.waiting} prompts wait in batches (job {jobs}); "
               f"rerun the same command to collect them and write {where} "
               f"(or wait: `{wait}`, or add --wait)", file=sys.stderr)
@@ -380,16 +396,42 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
     return exit_for_errors(failed, len(prompts), allow_errors)
 
 
-def predictor_for(identity_json: str) -> LmPredictor:
-    """Rebuild the predictor a job was run with, from its recorded identity."""
+def predictor_for(identity_json: str, *, trust_base_url: bool = False,
+                  base_url: str | None = None) -> LmPredictor:
+    """Rebuild the predictor a job was run with, from its recorded identity.
+
+    A cache file may come from someone else: the base URL recorded in it is sent the API key
+    of this environment only where it is the one configured here, or `trust_base_url`."""
     ident = json.loads(identity_json)
     provider = PROVIDERS.get(ident.get("provider"))
     if provider is None or not provider.spec().batch:
         known = sorted(p.name for p in PROVIDERS.values() if p.spec().batch)
         raise ValueError(f"no batch support for provider {ident.get('provider')!r} "
                          f"(known: {known})")
-    kwargs = {"base_url": ident["base_url"]} if ident.get("base_url") else {}
-    return provider.make(ident["model"], **kwargs)
+    recorded = ident.get("base_url")
+    lm = provider.make(ident["model"], **({"base_url": recorded} if recorded else {}))
+    configured = base_url or provider.make(ident["model"]).base_url  # type: ignore[attr-defined]
+    if recorded and not trust_base_url and not _same_url(recorded, configured):
+        raise ConfigurationError(
+            f"this batch job was sent to {recorded}, as the cache file records, but the base "
+            f"URL configured here is {configured}: lmwrapper will not send your API key to a "
+            "server named by a cache file. If that server is yours or you trust it, rerun with "
+            "--trust-base-url (or configure that base URL, e.g. $OPENAI_BASE_URL).")
+    return lm
+
+
+def _unconfigured_base_url(identity_json: str) -> str | None:
+    """The base URL in `identity_json` where it is not the one configured here, else None."""
+    ident = json.loads(identity_json)
+    recorded, provider = ident.get("base_url"), PROVIDERS.get(ident.get("provider"))
+    if not recorded or provider is None:
+        return None
+    configured = provider.make(ident["model"]).base_url  # type: ignore[attr-defined]
+    return None if _same_url(recorded, configured) else str(recorded)
+
+
+def _same_url(a: str, b: str) -> bool:
+    return a.rstrip("/").lower() == b.rstrip("/").lower()
 
 
 def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None, **settings: Any) -> BatchRunner:

@@ -191,7 +191,9 @@ class LmPredictor:
 
     @property
     def cache(self) -> SqlCache:
-        if self._cache is None:
+        # a file deleted or replaced since: the one now in its place (which imports the
+        # journal of what was written to the old one)
+        if self._cache is None or self._cache.replaced():
             self._cache = get_cache(self._cache_dir)
         return self._cache
 

@@ -25,16 +25,19 @@ import contextlib
 import os
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from lmwrapper.core import structured
 from lmwrapper.core.contract import Emit, Job, Runner, ShouldStop
+from lmwrapper.core.errors import CacheFileError
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan, RunSummary, routes_to_batch
+from lmwrapper.store.journal import Journal
 from lmwrapper.store.rows import CacheRow
 
 if TYPE_CHECKING:
@@ -103,6 +106,14 @@ class Run:
         self._threads: list[threading.Thread] = []
         self._go = threading.Event()  # set once every thread started (see start)
         self._cancelled = False
+        # The store cannot take answers right now (its file is locked): send nothing new,
+        # hold what arrives, go on once it is stored (see _write_loop).
+        self._blocked = threading.Event()
+        self._emitted: set[int] = set()  # id() of each job answered (to resume the others)
+        self._journal: Journal | None = None  # set once the store failed: answers go there
+        self._started_at = time.time()
+        self._lease: Any = None
+        self._interrupted = False  # the runner was told to pause: it returns with jobs left
         if not plan.prompts:
             self._finish("finished")
 
@@ -143,6 +154,7 @@ class Run:
         rows = [self.plan.codec.row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
         preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
+            self._emitted.add(id(job))
             self._pending.append((job, preds, rows))
             self._cond.notify_all()
 
@@ -161,19 +173,64 @@ class Run:
                 if not self._pending:
                     self._finished = True
                     self._cond.notify_all()
+                    if self._journal is not None:
+                        self._journal.close()
                     return
                 batch, self._pending = self._pending, []
             try:
-                if self.plan.cache is not None:
-                    self.plan.cache.put_many(r for _, _, rows in batch for r in rows)
-            except BaseException as e:  # noqa: BLE001  (cannot store: stop spending, tell the caller)
-                self._stop.set()
-                with self._cond:
-                    self._error = self._error or e
-                    self._finished = True
-                    self._cond.notify_all()
-                return
+                self._store([r for _, _, rows in batch for r in rows])
+            except BaseException as e:  # noqa: BLE001  (cannot store: stop spending, keep them)
+                self._keep_aside(batch, e)
             self._release(batch)
+
+    def _store(self, rows: list[CacheRow]) -> None:
+        """`rows` into the cache; into the journal once the cache failed this run."""
+        if self._journal is not None:
+            self._journal.write(rows)
+        elif self.plan.cache is not None and rows:
+            self.plan.cache.put_many(rows, on_wait=self._store_waits)
+            if self._blocked.is_set():
+                print(f"lmwrapper: cache file {self.plan.cache.path} is free again: "
+                      "answers stored, sending resumed", file=sys.stderr, flush=True)
+                self._blocked.clear()
+
+    def _store_waits(self) -> None:
+        """The cache file's lock is not free: send nothing more until it is (called by the
+        store on the writer thread, once per transaction that waits)."""
+        if self._blocked.is_set():
+            return
+        self._blocked.set()
+        cache = self.plan.cache
+        assert cache is not None
+        print(f"lmwrapper: cache file {cache.path} is locked by another process: sending "
+              f"paused; the answers that arrive are held until it is free (after "
+              f"{cache._lock_timeout:g} s they are handed back and kept in a journal beside it)",
+              file=sys.stderr, flush=True)
+
+    def _keep_aside(self, batch: list[_Arrived], error: BaseException) -> None:
+        """The store failed (locked past the timeout, disk full, file gone): stop sending;
+        this batch, every answer still to arrive and, if the file was deleted or replaced,
+        what this run stored in it go to a journal the next run imports first."""
+        self._stop.set()
+        self._blocked.clear()
+        cache = self.plan.cache
+        assert cache is not None
+        rows = [r for _, _, rs in batch for r in rs]
+        if cache.replaced():  # what was stored went to a file nobody will open again
+            rows = cache.rows_since(self._started_at) + rows
+        self._journal = Journal(cache.path)
+        try:
+            self._journal.write(rows)
+        except OSError as e:
+            print(f"lmwrapper: could not keep {len(rows)} answers in {self._journal.path} "
+                  f"({e.strerror}); they are still handed back", file=sys.stderr, flush=True)
+        if isinstance(error, CacheFileError):
+            error = type(error)(f"{error} This run sent nothing more; the answers it received "
+                                f"are handed back and kept in {self._journal.path}, which the "
+                                f"next run on this cache imports first.")
+        with self._cond:
+            self._error = self._error or error
+            self._cond.notify_all()
 
     def _release(self, batch: list[_Arrived]) -> None:
         done = 0
@@ -235,15 +292,40 @@ class Run:
             return
         from lmwrapper.store.claims import Lease
 
-        lease = Lease(self.plan.cache, retry_errors=self.plan.retry_errors)
+        lease = self._lease = Lease(self.plan.cache, retry_errors=self.plan.retry_errors)
         try:
-            mine, held = lease.take(jobs)
-            if held:
-                self._send_and_wait(lease, mine, held)
-            elif mine:  # the usual case: nobody else is on these prompts
-                self.runner.run(mine, self._emit, self._stop.is_set)
+            while jobs:
+                mine, held = lease.take(jobs)  # again after a pause: what others answered since
+                if held:
+                    self._send_and_wait(lease, mine, held)
+                elif mine:  # the usual case: nobody else is on these prompts
+                    self.runner.run(mine, self._emit, self._paused)
+                if not self._resume():
+                    break
+                with self._cond:
+                    jobs = [j for j in jobs if id(j) not in self._emitted]
         finally:
-            lease.close()
+            lease.close(release=self._journal is None)
+
+    def _paused(self) -> bool:
+        """Send nothing new: stopping, the store cannot take answers, or this run's claims
+        lapsed while it was paused (Ctrl-Z, a laptop asleep): they are taken again first."""
+        if self._stop.is_set():
+            return True
+        if self._blocked.is_set() or self._lease.lapsed():
+            self._interrupted = True
+            return True
+        return False
+
+    def _resume(self) -> bool:
+        """After the runner returned: whether to go on with the jobs not answered yet (the
+        store took what was held, or the claims are to be taken again), not stop."""
+        if not self._interrupted:
+            return False
+        self._interrupted = False
+        while self._blocked.is_set() and not self._stop.is_set():
+            self._stop.wait(0.1)  # the writer decides: stored (go on) or kept aside (stop)
+        return not self._stop.is_set()
 
     def _send_and_wait(self, lease: Any, mine: list[Job], held: list[Job]) -> None:
         """Send `mine` (on a thread, one batch at a time) while polling `held`: each held job is
@@ -253,7 +335,7 @@ class Run:
 
         def send(batch: list[Job]) -> None:
             try:
-                runner.run(batch, self._emit, self._stop.is_set)
+                runner.run(batch, self._emit, self._paused)
             except BaseException as e:  # noqa: BLE001  (re-raised on the backend thread)
                 failed.append(e)
                 self._stop.set()
@@ -261,7 +343,7 @@ class Run:
         sender: threading.Thread | None = None
         queue = mine
         try:
-            while not self._stop.is_set():
+            while not self._paused():
                 if queue and (sender is None or not sender.is_alive()):
                     sender = threading.Thread(target=send, args=(queue,), name="lmwrapper-send",
                                               daemon=True)
@@ -288,6 +370,7 @@ class Run:
         self.plan.prompt_jsons.pop(job.key, None)
         preds = [samples[i] for i in job.sample_indices]
         with self._cond:
+            self._emitted.add(id(job))
             self._pending.append((job, preds, []))
             self._cond.notify_all()
 

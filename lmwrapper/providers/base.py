@@ -53,6 +53,7 @@ from lmwrapper.core.models import FactSources, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.providers.api_keys import checked_key
 from lmwrapper.runners.lean import LeanSender, lean_http_allowed, refusal_error, refused_behind
 from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
 from lmwrapper.runners.ratelimit import (
@@ -175,11 +176,12 @@ class ApiPredictor(LmPredictor):
         secret = self.__secret.value
         if secret is not None:
             key = secret.get_secret() if hasattr(secret, "get_secret") else str(secret)
+            key = checked_key(key, "api_key_secret")
         else:
-            key = os.environ.get(self.key_env_var or "", "").strip()
+            key = checked_key(os.environ.get(self.key_env_var or "", ""), f"${self.key_env_var}")
             path = Path(self.key_file).expanduser() if self.key_file else None
-            if not key and path is not None and path.is_file():
-                key = path.read_text().strip()
+            if not key and path is not None and path.is_file():  # a file ends with a newline
+                key = checked_key(path.read_text(), str(path), warn=False)
         if not key:
             where = [f"set ${self.key_env_var}"] if self.key_env_var else []
             where += [f"put the key in {self.key_file}"] if self.key_file else []

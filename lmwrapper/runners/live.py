@@ -7,7 +7,8 @@
 `TransientProviderError` / `RateLimitError` (retried, honouring `retry_after`),
 `BadResponseError` (a billed 200 we could not read: retried at most
 `retry.max_bad_response_retries` times), `PermanentProviderError` / `RejectedRequestError`
-(answered as an error prediction, no retry), or a `ConfigurationError` such as
+(answered as an error prediction, no retry; but a `RejectedRequestError` before any request
+of a run was answered is retried once, and refused again stops the run), or a `ConfigurationError` such as
 `MissingApiKeyError` or `ModelNotFoundError` (stops the run and is re-raised).
 
 Up to `max_concurrency` worker threads take jobs from a queue ordered by when each may go
@@ -43,6 +44,7 @@ from lmwrapper.core.errors import (
     BadResponseError,
     ProviderError,
     RateLimitError,
+    RejectedRequestError,
     TransientProviderError,
 )
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
@@ -107,6 +109,7 @@ class RunnerStats:
 
     requests: int = 0
     resent: int = 0
+    answered: int = 0  # attempts the provider answered (not with an error)
     retries: int = 0
     rate_limited: int = 0
     failed: int = 0
@@ -165,6 +168,7 @@ class LiveRunner:
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: Callable[[], bool]) -> None:
         """Answer every job through `emit` (from worker threads); returns when all are done."""
         self._heap = [_Item(0.0, i, job) for i, job in enumerate(jobs)]
+        self._n_jobs = len(jobs)
         self._seq = itertools.count(len(jobs))
         self._in_flight = 0  # items taken by a worker (waiting for the limiter, or sent)
         self._fatal: BaseException | None = None
@@ -229,9 +233,14 @@ class LiveRunner:
             except ProviderError as e:
                 self._failed(item, e)
                 return
+            self._answered()
             self._emit(item.job, preds)
         finally:
             self._ended(tokens)
+
+    def _answered(self) -> None:
+        with self._cond:
+            self.stats.answered += 1
 
     def _deadline(self, item: _Item) -> float:
         return (item.first_sent or self._clock()) + self.retry.max_elapsed_s
@@ -325,6 +334,7 @@ class LiveRunner:
                 except ProviderError as e:
                     self._failed(item, e)
                     return
+                self._answered()
                 self._emit(item.job, preds)
             finally:
                 self._ended(tokens)
@@ -346,6 +356,8 @@ class LiveRunner:
         return True
 
     def _failed(self, item: _Item, error: ProviderError) -> None:
+        if isinstance(error, RejectedRequestError) and self._run_refused(item, error):
+            return
         item.last_error = error
         item.bad_responses += isinstance(error, BadResponseError)
         if isinstance(error, RateLimitError):
@@ -362,6 +374,31 @@ class LiveRunner:
                 self._requeue(item, delay)
                 return
         self._give_up(item, error)
+
+    def _run_refused(self, item: _Item, error: RejectedRequestError) -> bool:
+        """A refusal that is not the prompt's (a 400 for the request we built, a gateway's
+        policy) before any request of this run was answered: retried once, and refused again
+        it stops the run with the provider's message, instead of sending every other prompt
+        to be refused the same way (DESIGN.md: "a refusal that is ours stops the run after
+        one retry"). Once some request was answered, or for a run of one prompt, it is that
+        prompt's: answered as an error (not cached), as before."""
+        with self._cond:
+            if self.stats.answered or self._n_jobs <= 1:  # one prompt: its error is its answer
+                return False
+            if item.attempts <= 1:
+                self.stats.retries += 1
+                item.last_error = error
+            elif self._fatal is None:
+                self._fatal = RejectedRequestError(
+                    f"{error} (refused again on a retry, before any request of this run was "
+                    "answered: the run stops here instead of sending every prompt to be refused)",
+                    status_code=error.status_code, code=error.code)
+        with self._cond:  # first in line: its retry decides before other prompts are sent
+            item.ready_at = float("-inf")
+            item.seq = next(self._seq)
+            heapq.heappush(self._heap, item)
+            self._cond.notify_all()
+        return True
 
     def _give_up(self, item: _Item, error: ProviderError) -> None:
         with self._cond:

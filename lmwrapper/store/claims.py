@@ -6,6 +6,11 @@
            ─► polls them (bulk lookups, every `poll_s`): an answer that appears is served
               from the cache; a key whose claim lapsed (A died or stopped) is claimed and sent
 
+A run paused past its lease (Ctrl-Z, a laptop asleep, SIGSTOP) may have lost its claims to
+another run that answered them meanwhile: `lapsed()` turns true once the lease has run out
+since this run last took or renewed its claims, and the engine then sends nothing more
+before it has taken them again (`take`: what is answered now is served from the cache).
+
 A claim belongs to a live owner while its lease has not expired and, on this host, its
 process is still the one that claimed (a SIGKILLed owner is taken over at once; another
 host's after `lease_s` without renewal). The batch engine has claims of its own (per line,
@@ -23,7 +28,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lmwrapper.core.contract import NO_CACHE_PREFIX, Job
 from lmwrapper.store.batch_records import new_owner, owner_alive, release_owner
@@ -51,8 +56,11 @@ class Lease:
     """One run's claims on a cache file: `take`, `poll` while some are held elsewhere, `close`."""
 
     def __init__(self, cache: SqlCache, *, retry_errors: bool = False,
-                 lease_s: float | None = None, poll_s: float | None = None) -> None:
+                 lease_s: float | None = None, poll_s: float | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.cache = cache
+        self._clock = clock
+        self._valid_until = float("inf")  # until the first take: nothing claimed to lose
         self.retry_errors = retry_errors  # a cached error row is then no answer: it is resent
         self.lease_s = lease_s or _seconds(LEASE_ENV, 60.0)
         self.poll_s = poll_s or _seconds(POLL_ENV, 1.0)
@@ -70,11 +78,13 @@ class Lease:
             by_key.setdefault(j.key, []).append(j)
         keys = sorted(by_key)  # in key order: neighbours share b-tree pages
         held_keys: set[str] = set()
+        taken_at = self._clock()
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             held_keys |= self._claim_chunk(chunk, [j for k in chunk for j in by_key[k]])
         held = [j for j in keyed if j.key in held_keys]
         mine += [j for j in keyed if j.key not in held_keys]
+        self._valid_until = taken_at + self.lease_s
         if len(mine) > len(jobs) - len(keyed) and self._renewer is None:
             self._renewer = threading.Thread(target=self._renew, name="lmwrapper-lease", daemon=True)
             self._renewer.start()
@@ -84,7 +94,7 @@ class Lease:
         """Claim what is free of `keys` in one transaction; return the keys held elsewhere or
         answered (checked under the same lock, so an answer stored just before is seen)."""
         arg = (json.dumps(keys),)
-        now = time.time()
+        now = self._clock()
         with self.cache.write() as c:
             # one statement: this runs for every run that sends anything
             stored: dict[str, set[int]] = {}
@@ -130,19 +140,30 @@ class Lease:
         have = {idx for idx, _, _, is_error in rows if not (is_error and self.retry_errors)}
         return have.issuperset(job.sample_indices)
 
+    def lapsed(self) -> bool:
+        """Whether this run's claims may have lapsed (no take or renewal for a whole lease):
+        others may have taken and answered them, so nothing more is to be sent before `take`."""
+        return self._clock() >= self._valid_until
+
     def _renew(self) -> None:
         """Push this owner's claims' expiry forward while the run lives (a stuck request does
         not lose them; a killed process stops renewing, and they lapse)."""
         while not self._closed.wait(self.lease_s / 3):
+            if self.lapsed():
+                continue  # woken past the lease: a renewal would take back what others hold
+            now = self._clock()
             # a missed renewal costs at worst a resend, never an answer
-            with contextlib.suppress(Exception), self.cache.write() as c:
-                c.execute("UPDATE claims SET expires = ? WHERE owner = ?",
-                          (time.time() + self.lease_s, self.owner))
+            with contextlib.suppress(Exception):
+                with self.cache.write() as c:
+                    c.execute("UPDATE claims SET expires = ? WHERE owner = ?",
+                              (now + self.lease_s, self.owner))
+                self._valid_until = now + self.lease_s
 
-    def close(self) -> None:
-        """Release every claim of this run (at its end, and when it stops early)."""
+    def close(self, *, release: bool = True) -> None:
+        """Release every claim of this run (at its end, and when it stops early); with
+        `release=False` (the cache cannot be written) they are left to lapse."""
         self._closed.set()
-        if self._renewer is not None:
+        if self._renewer is not None and release:
             self._renewer.join()
             # A failed release must not fail a run that got every answer: the claims then
             # lapse (this process gone, or the lease over) and others take them over.

@@ -42,6 +42,7 @@ from lmwrapper.store.cache_file import (
     lock_timeout_s,
 )
 from lmwrapper.store.fsinfo import warn_if_network_fs
+from lmwrapper.store.journal import finished_journals, private_dir, private_file
 
 # The names below lived here before keys.py, rows.py and migrations.py took them: imported
 # from here by code and scripts written before (`lmwrapper.sqlcache` re-exports this module).
@@ -58,6 +59,10 @@ from lmwrapper.store.rows import CacheRow, exported
 
 CACHE_FILE_NAME = "lmwrapper.sqlite"
 _LOOKUP_CHUNK = 20_000
+# SQLite's own wait per attempt at the lock: past it a writer is told (`on_wait`), so a run
+# stops sending while the file is locked. Honest writers hold the lock for milliseconds:
+# a longer wait pauses sending briefly, while every answer that arrives is held.
+_FIRST_WAIT_S = 0.05
 
 _cache_dir_override: Path | None = None
 
@@ -125,34 +130,93 @@ class SqlCache:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._lock_timeout = lock_timeout_s()
-        # SQLite's own wait per attempt; past it we tell the user which file we wait for.
+        # Past this much waiting we tell the user which file we wait for.
         self._note_after = min(10.0, self._lock_timeout / 4)
         self._noted_lock = False
+        self.read_only = False  # opened `mode=ro`: the file cannot be written, reads serve
         problem = header_problem(self.path)
         if problem:
             raise CacheFileError(f"cache file {self.path} {problem}; lmwrapper left it untouched. "
                                  f"Move it aside to start a new cache there, {ELSEWHERE}.")
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            if not self.path.exists():
+                private_file(self.path)  # 0600: a shared node's other users cannot read it
         except OSError as e:
             raise CacheFileError(f"cache directory {self.path.parent} cannot be created "
                                  f"({e.strerror}); {ELSEWHERE}.") from None
         warn_if_network_fs(self.path)  # SQLite's locks are not safe on NFS & co.
+        self._identity = _file_identity(self.path)  # the file this connection writes
         with self._named_errors():
-            self._conn = sqlite3.connect(self.path, timeout=self._note_after, isolation_level=None,
-                                         check_same_thread=False)
+            self._conn = self._connect(self.path)
         try:
             self._open()
         except BaseException:
             self._conn.close()
             raise
+        if not self.read_only:
+            self._import_journals()
+
+    def _connect(self, target: str | Path, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(target, timeout=min(_FIRST_WAIT_S, self._note_after),
+                               isolation_level=None, check_same_thread=False, uri=uri)
 
     def _open(self) -> None:
+        try:
+            with self._named_errors():
+                self._check_ours(self._conn)  # before WAL: switching to it rewrites the header
+                self._wait_for_lock(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+        except CacheFileError as e:
+            if not _is_read_only(e.__cause__):
+                raise
+            self._open_read_only(e)
+
+    def _open_read_only(self, refused: CacheFileError) -> None:
+        """A file we may not write: opened `mode=ro`, to serve what it holds. Writing to it
+        (a prompt it does not answer) fails then with `refused`'s clear error."""
+        self._conn.close()
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
         with self._named_errors():
-            self._check_ours(self._conn)  # before WAL: switching to it rewrites the header
-            self._wait_for_lock(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            self._migrate()
+            self._conn = self._connect(uri, uri=True)
+            try:
+                self._check_ours(self._conn)
+            except sqlite3.OperationalError as e:
+                if not _is_read_only(e):
+                    raise
+                # WAL without its -shm file, in a folder we cannot write: SQLite can read it
+                # only as immutable (it then assumes nobody else writes it meanwhile)
+                self._conn.close()
+                self._conn = self._connect(uri + "&immutable=1", uri=True)
+                self._check_ours(self._conn)
+            if not {name for name, _ in MIGRATIONS} <= migrations.applied(self._conn):
+                raise refused  # an older schema: its rows cannot be read as ours
+        self.read_only = True
+        self._refused = refused
+
+    def _import_journals(self) -> None:
+        """Store the answers earlier runs could not (`store/journal.py`), then drop their
+        journals: before any lookup, so a rerun does not pay for them again."""
+        with finished_journals(self.path) as journals:
+            for path, rows in journals:
+                self.put_many(rows)
+                print(f"lmwrapper: imported {len(rows)} answers kept in {path.name} into cache "
+                      f"file {self.path}", file=sys.stderr)
+
+    def replaced(self) -> bool:
+        """Whether the file at `path` is no longer the one this connection writes: deleted,
+        or replaced by another (what is written then reaches no file anyone will open)."""
+        return _file_identity(self.path) != self._identity
+
+    def rows_since(self, t: float) -> list[CacheRow]:
+        """Every row stored at or after `t` (time.time()), with its prompt."""
+        with self._lock, self._named_errors():
+            found = self._conn.execute(
+                "SELECT d.key, d.sample_index, d.provider, d.model, d.is_error, d.value, d.blob, "
+                "p.prompt FROM predictions d LEFT JOIN prompts p ON p.key = d.key "
+                "WHERE d.created_at >= ?", (t,)).fetchall()
+        return [CacheRow(k, i, pr, m, bool(e), v, b, pj) for k, i, pr, m, e, v, b, pj in found]
 
     def _check_ours(self, c: sqlite3.Connection) -> None:
         """Refuse a SQLite database that holds someone else's tables (an empty one is new)."""
@@ -191,17 +255,19 @@ class SqlCache:
                 raise
             raise explain(self.path, e) from e
 
-    def _wait_for_lock(self, attempt: Callable[[], Any]) -> Any:
+    def _wait_for_lock(self, attempt: Callable[[], Any],
+                       on_wait: Callable[[], None] | None = None) -> Any:
         """Run `attempt` until no other process holds the lock it needs, up to the lock timeout.
 
-        SQLite waits `_note_after` seconds per try; some paths (switching to WAL) report
-        "busy" at once instead, hence the short pause. After the first long wait we say
-        which file is locked, so a stuck process can be found; the final error names it too.
+        SQLite waits up to `_FIRST_WAIT_S` per try; some paths (switching to WAL) report
+        "busy" at once instead, hence the short pause. After the first failed try `on_wait`
+        is called (a run stops sending); after `_note_after` we say which file is locked, so
+        a stuck process can be found; the final error names it too.
         """
-        deadline = time.monotonic() + self._lock_timeout
+        started = time.monotonic()
+        deadline = started + self._lock_timeout
         pause = 0.01
         while True:
-            started = time.monotonic()
             try:
                 return attempt()
             except sqlite3.OperationalError as e:
@@ -209,6 +275,9 @@ class SqlCache:
                     raise
                 if time.monotonic() >= deadline:
                     raise
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 if time.monotonic() - started >= self._note_after * 0.9:
                     self._note_lock_wait()
                 time.sleep(pause)
@@ -222,9 +291,14 @@ class SqlCache:
               f"writing to it or keeps it locked (`fuser {self.path}` shows which); giving up "
               f"after {self._lock_timeout:g} s (${LOCK_TIMEOUT_ENV}).", file=sys.stderr)
 
-    def write(self) -> _WriteTxn:
-        """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock."""
-        return _WriteTxn(self)
+    def write(self, on_wait: Callable[[], None] | None = None) -> _WriteTxn:
+        """`with cache.write() as conn:` — one BEGIN IMMEDIATE transaction, under the lock.
+
+        `on_wait()` is called once if the lock is not free within `_FIRST_WAIT_S` (another process
+        holds it, or another thread of ours waits for it)."""
+        if self.read_only:
+            raise self._refused
+        return _WriteTxn(self, on_wait)
 
     @contextmanager
     def durable_write(self) -> Iterator[sqlite3.Connection]:
@@ -256,12 +330,13 @@ class SqlCache:
                     found.setdefault(key, []).append((idx, value, blob, bool(is_error)))
         return found
 
-    def put_many(self, rows: Iterable[CacheRow]) -> None:
-        """Store `rows` and their prompts in one transaction: a row is never without its prompt."""
+    def put_many(self, rows: Iterable[CacheRow], on_wait: Callable[[], None] | None = None) -> None:
+        """Store `rows` and their prompts in one transaction: a row is never without its prompt.
+        `on_wait`: as in `write`."""
         rows = list(rows)
         if not rows:
             return
-        with self._named_errors(), self.write() as c:
+        with self._named_errors(), self.write(on_wait) as c:
             insert_rows(c, rows)
 
     def delete_key(self, key: str) -> int:
@@ -363,26 +438,50 @@ class SqlCache:
 
 
 class _WriteTxn:
-    def __init__(self, cache: SqlCache) -> None:
+    def __init__(self, cache: SqlCache, on_wait: Callable[[], None] | None = None) -> None:
         self.cache = cache
+        self.on_wait = on_wait
 
     def __enter__(self) -> sqlite3.Connection:
-        cache = self.cache
-        cache._lock.acquire()
+        cache, on_wait = self.cache, self.on_wait
+        # another thread of ours may be the one waiting for the file's lock (a claim renewal)
+        if not cache._lock.acquire(timeout=_FIRST_WAIT_S if on_wait else -1):
+            assert on_wait is not None
+            on_wait()
+            on_wait = None
+            cache._lock.acquire()
         try:
             with cache._named_errors():
-                cache._wait_for_lock(lambda: cache._conn.execute("BEGIN IMMEDIATE"))
+                cache._wait_for_lock(lambda: cache._conn.execute("BEGIN IMMEDIATE"), on_wait)
         except BaseException:
             cache._lock.release()
             raise
         return cache._conn
 
     def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        cache = self.cache
         try:
-            with self.cache._named_errors():
-                self.cache._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+            with cache._named_errors():
+                cache._conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
-            self.cache._lock.release()
+            cache._lock.release()
+        if exc_type is None and cache.replaced():
+            raise CacheFileError(
+                f"cache file {cache.path} was deleted or replaced by another file while this "
+                f"process wrote to it: what it wrote since reached no file. Keep cache files "
+                f"in place while a run uses them, {ELSEWHERE}.")
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _is_read_only(e: BaseException | None) -> bool:
+    return isinstance(e, sqlite3.OperationalError) and "readonly" in str(e)
 
 
 _open_caches: dict[Path, SqlCache] = {}
@@ -394,6 +493,6 @@ def get_cache(directory: str | os.PathLike[str] | None = None) -> SqlCache:
     path = (Path(directory) if directory is not None else get_cache_dir()) / CACHE_FILE_NAME
     path = path.resolve()
     with _open_lock:
-        if path not in _open_caches:
-            _open_caches[path] = SqlCache(path)
+        if path not in _open_caches or _open_caches[path].replaced():
+            _open_caches[path] = SqlCache(path)  # a replaced file: the one now at `path`
         return _open_caches[path]

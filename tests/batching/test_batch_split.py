@@ -66,7 +66,7 @@ def test_max_wait_gives_up_with_what_it_waits_for_and_a_rerun_collects(srv, make
     err = capsys.readouterr().err
     assert "gave up waiting after 0.01 s" in err and "2 prompts still wait" in err
     job = err.split("batches of job ")[1].split()[0].rstrip(".(")
-    assert main(["batch", "wait", job, "--max-wait", "0.01"]) == 1
+    assert main(["batch", "wait", job, "--max-wait", "0.01", "--base-url", srv.base_url]) == 1
     assert "gave up waiting" in capsys.readouterr().err
     srv.finish_batches()
     assert main(argv) == 0 and srv.count("batches.create") == 1

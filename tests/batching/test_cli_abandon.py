@@ -16,8 +16,9 @@ from tests.batching.conftest import API_KEY
 
 
 @pytest.fixture(autouse=True)
-def key(monkeypatch):
+def key(monkeypatch, srv):
     monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)  # the jobs' server is the one set here
 
 
 def qs(n):

@@ -6,10 +6,18 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.cli.batch import submit_or_collect
 from lmwrapper.structs import LmPrompt
 from tests.batching.conftest import API_KEY, sent_texts
+
+
+@pytest.fixture(autouse=True)
+def configured_here(srv, monkeypatch):
+    """The fake is the base URL configured here: `batch wait/cancel` may send it the key."""
+    monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
 
 
 def cli(*args):
@@ -65,3 +73,19 @@ def test_rerunning_submit_or_collect_collects_without_sending_again(srv, make_lm
         runs.append(submit_or_collect(lm, qs(3)))
     assert runs[0].job_id and all(r.job_id is None for r in runs[1:])
     assert srv.count("batches.create") == 1 and lm.cache.stats()["rows"] == 3
+
+
+def test_wait_and_cancel_send_no_key_to_a_base_url_only_the_cache_file_names(srv, make_lm,
+                                                                             monkeypatch):
+    """Someone else's cache file records their server; ours is configured here (issue 17)."""
+    job = submit_or_collect(make_lm(), qs(4)).job_id
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
+    srv.clear_log()
+    for command in ("wait", "cancel"):
+        r = cli("batch", command, job)
+        assert r.returncode != 0 and "--trust-base-url" in r.stderr, r
+        assert srv.base_url in r.stderr
+    assert srv.requests == []  # before: each sent the key to the recorded URL
+    r = cli("batch", "wait", job, "--trust-base-url")
+    assert r.returncode == 0, r.stderr
+    assert srv.requests and all(req.headers.get("authorization") for req in srv.requests)

@@ -151,7 +151,8 @@ def test_cli_batch_wait_collects_a_submitted_claude_job(srv, make_lm):
     job = submit_or_collect(lm, prompts(3)).job_id
     assert job and srv.count("messages.batches.create") == 1
     env = {**os.environ, **FAST, "ANTHROPIC_API_KEY": API_KEY}
-    waited = subprocess.run([sys.executable, "-m", "lmwrapper", "batch", "wait", job],
+    waited = subprocess.run([sys.executable, "-m", "lmwrapper", "batch", "wait", job,
+                             "--base-url", srv.anthropic_base_url],
                             check=False, capture_output=True, text=True, env=env,
                             stdin=subprocess.DEVNULL, timeout=120)
     assert waited.returncode == 0, waited.stderr

@@ -20,6 +20,7 @@ from typing import IO
 
 from lmwrapper.runners.batch.adapter import BatchLimits
 from lmwrapper.store.batch_records import new_id
+from lmwrapper.store.journal import open_private, private_dir
 
 _BUFFER = 1 << 20
 
@@ -52,7 +53,7 @@ def plan_files(lines: Iterable[tuple[str, bytes, int]], limits: BatchLimits,
 
     A batch is yielded once its file is complete and flushed to disk.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    private_dir(directory)
     current: PlannedBatch | None = None
     out: IO[bytes] | None = None
     for custom_id, data, tokens in lines:
@@ -63,7 +64,7 @@ def plan_files(lines: Iterable[tuple[str, bytes, int]], limits: BatchLimits,
             uid = new_id("lmwb")
             current = PlannedBatch(uid, directory / f"{uid}.jsonl")
             # a 1 MB buffer: a write call per ~1 MB, not per 8 KB (200 MB files)
-            out = open(current.path, "wb", buffering=_BUFFER)  # noqa: SIM115 — closed in _close
+            out = open_private(current.path, "wb", buffering=_BUFFER)  # closed in _close: 0600
         assert out is not None
         out.write(data)
         current.custom_ids.append(custom_id)

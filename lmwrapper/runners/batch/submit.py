@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lmwrapper.store.batch_records import BatchRow
+from lmwrapper.store.journal import open_private, private_dir
 
 if TYPE_CHECKING:
     from lmwrapper.runners.batch.runner import BatchRunner
@@ -72,9 +73,9 @@ def _input_file(runner: BatchRunner, b: BatchRow) -> Path:
 
     from lmwrapper.core.prompt import LmPrompt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
-    with open(tmp, "wb") as out:
+    with open_private(tmp, "wb") as out:
         for cid, _key, _first, n, prompt_json, _ in runner.records.line_prompts(b.uid):
             line = runner.adapter.build_line(cid, LmPrompt.from_dict(json.loads(prompt_json)), n)
             out.write((json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
