@@ -28,6 +28,7 @@ from typing import Any, NoReturn, TextIO
 from lmwrapper._version import __version__
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.money import format_usd
+from lmwrapper.providers.registry import same_provider, spelled
 from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 from lmwrapper.store.merge import add_merge_parser
 
@@ -57,7 +58,7 @@ def _cache_stats(args: argparse.Namespace) -> int:
     print(f"spent to date: {format_usd(stats['spent_usd'])} (what the cached answers cost to make)")
     for m in stats["models"]:
         newest = datetime.fromtimestamp(m["newest"], tz=UTC).strftime("%Y-%m-%d %H:%M")
-        print(f"  {m['provider']}/{m['model']}: {m['rows']} rows, spent "
+        print(f"  {spelled(m['provider'], m['model'])}: {m['rows']} rows, spent "
               f"{format_usd(m['spent_usd'])}, newest {newest} UTC")
     return 0
 
@@ -98,7 +99,7 @@ def _readable(row: dict[str, Any], most: int | None = None) -> str:
     to `most` characters)."""
     when = datetime.fromtimestamp(row["created_at"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     pred = row["prediction"]
-    head = f"## {when} UTC  {row['provider']}/{row['model']}  key {row['key'][:12]}"
+    head = f"## {when} UTC  {spelled(row['provider'], row['model'])}  key {row['key'][:12]}"
     if row["sample_index"]:
         head += f"  sample {row['sample_index']}"
     if pred.get("cost_usd"):
@@ -144,19 +145,22 @@ def _cache_clear(args: argparse.Namespace) -> int:
 
 def _known_model(cache: SqlCache, wanted: str | None, command: str, outcome: str
                  ) -> tuple[str | None, str | None] | None:
-    """(provider, model name) that `wanted` stands for: `provider/name` names one provider's
-    model, a bare `name` that model of any provider (provider None), no `--model` every model
-    ((None, None)); None after saying that no row has it and which models the cache holds."""
+    """(provider, model name) that `wanted` stands for, in the grammar `run --model` and
+    `get_lm` take: `provider/name` (an alias too: `hf/...` is a row of `huggingface`,
+    `claude/...` one of `anthropic`) names one provider's model, a bare `name` that model of
+    any provider (provider None), no `--model` every model ((None, None)); None after saying
+    that no row has it and which models the cache holds."""
     if wanted is None:
         return None, None
     stats = cache.stats()  # a scan of every row: only when a model is named
+    prefix, _, rest = wanted.partition("/")
     for m in stats["models"]:
-        if wanted == f"{m['provider']}/{m['model']}":
+        if same_provider(prefix, m["provider"]) and rest == m["model"]:
             return str(m["provider"]), str(m["model"])
     for m in stats["models"]:
-        if wanted == m["model"]:
+        if wanted == m["model"]:  # a bare name (a hub name has a slash of its own)
             return None, str(m["model"])
-    present = [f"{m['provider']}/{m['model']}" for m in stats["models"]]
+    present = [spelled(m["provider"], m["model"]) for m in stats["models"]]
     close = difflib.get_close_matches(wanted, present + [m["model"] for m in stats["models"]], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(present) if present else "none (the cache is empty)"
