@@ -5,6 +5,7 @@
                                                the newest prompts and answers
     lmwrapper cache clear [--older-than DAYS] [--model M] [--errors] [--yes]
     lmwrapper cache export FILE.jsonl          prompt + prediction per cached sample ('-': stdout)
+    lmwrapper cache prune                      drop the claims of runs that died (SIGKILL, crash)
     lmwrapper models [--provider P] [--json]   every known model, its limits and prices
 
 `--cache-dir DIR` (before the subcommand) picks the cache; otherwise the usual order applies:
@@ -29,6 +30,7 @@ from lmwrapper._version import __version__
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.money import format_usd
 from lmwrapper.providers.registry import same_provider, spelled
+from lmwrapper.store.claims import count_claims, prune_claims
 from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 from lmwrapper.store.merge import add_merge_parser
 
@@ -50,8 +52,9 @@ def _cache_stats(args: argparse.Namespace) -> int:
     if cache is None:
         return 1
     stats = cache.stats()
+    live, dead = count_claims(cache)
     if args.json:
-        print(json.dumps(stats, indent=2))
+        print(json.dumps({**stats, "claims": {"live": live, "dead": dead}}, indent=2))
         return 0
     print(f"cache: {stats['path']}")
     print(f"rows: {stats['rows']} ({stats['errors']} errors), {stats['bytes'] / 1e6:.2f} MB on disk")
@@ -60,6 +63,20 @@ def _cache_stats(args: argparse.Namespace) -> int:
         newest = datetime.fromtimestamp(m["newest"], tz=UTC).strftime("%Y-%m-%d %H:%M")
         print(f"  {spelled(m['provider'], m['model'])}: {m['rows']} rows, spent "
               f"{format_usd(m['spent_usd'])}, newest {newest} UTC")
+    if live or dead:
+        print(f"claims: {live} held by running processes, {dead} left by runs that died "
+              f"(`lmwrapper cache prune` drops those)")
+    return 0
+
+
+def _cache_prune(args: argparse.Namespace) -> int:
+    """Drop the claims no live process holds; a running run's claims stay."""
+    cache = _existing_cache(args)
+    if cache is None:
+        return 1
+    dropped, kept = prune_claims(cache)
+    print(f"dropped {dropped} claims of runs that died or whose lease ran out; kept {kept} "
+          f"held by running processes")
     return 0
 
 
@@ -271,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="write every cached sample with its prompt as JSONL")
     export.add_argument("file", help="JSONL file to write, or - for stdout")
     export.set_defaults(func=_cache_export)
+    prune = cache_sub.add_parser(
+        "prune", help="drop the claims of runs that died (a SIGKILLed process's); answers stay")
+    prune.set_defaults(func=_cache_prune)
     add_merge_parser(cache_sub)
 
     models = sub.add_parser("models", help="every known model: limits, prices, downloaded")
