@@ -8,7 +8,7 @@ TORCH ?= torch==2.13.0
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: test demo bench lint docs clean
+.PHONY: test demo bench lint docs clean live-check
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: $(VENV)/.installed
 # a page missing from the nav, a name mkdocstrings cannot find) fails the build.
 docs: $(VENV)/.installed
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+# A few tiny real requests per provider whose key is set (live, and a 2-line batch; under a
+# cent in all), printing what works; without OPENAI_API_KEY / ANTHROPIC_API_KEY it is skipped.
+live-check: $(VENV)/.installed
+	$(PY) scripts/live_check.py
 
 demo: $(VENV)/.installed
 	$(PY) -m lmwrapper.tools.demo

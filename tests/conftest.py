@@ -5,6 +5,9 @@ import signal
 
 import pytest
 from compat_constants import SUITE_DAY
+from models_dir import prepare
+
+from lmwrapper.providers.huggingface import smollm2
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -12,6 +15,10 @@ os.environ["LMWRAPPER_PROGRESS"] = "0"
 # The fake's batches move one state per poll: poll fast, or each batch test waits seconds.
 os.environ.setdefault("LMWRAPPER_BATCH_POLL_S", "0.01")
 os.environ.setdefault("LMWRAPPER_BATCH_POLL_MAX_S", "0.05")
+# The converted SmolLM2 lives in the suite's own models directory, made once per machine,
+# outside the repository and apart from the user's (tests/models_dir.py); subprocesses
+# inherit it. Set before any test reads it, and never per test.
+os.environ["LMWRAPPER_MODELS_DIR"] = str(prepare(smollm2.FOLDER_NAME))
 # The fake answers a retired model with a 404, by its shutdown date. The suite's models were
 # chosen on this day: pinned, a model that retires next month does not fail CI then (the
 # 404 itself is tested with dates of its own, in test_model_not_found.py).

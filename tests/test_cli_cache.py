@@ -159,3 +159,39 @@ def test_export_to_a_pipe_that_closes_early_is_not_an_error():
     proc.stdout.close()  # like `| head -1`: 300 rows of ~1 kB do not fit the pipe's buffer
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141 and "Traceback" not in err, err
+
+
+def test_cache_commands_take_the_names_run_and_get_lm_take():
+    """One grammar: the rows of `hf/smollm2-135m-instruct` (stored by the provider class's own
+    name, "huggingface") and of `claude/...` (an alias of anthropic) are found by the name
+    `lmwrapper run --model` takes, and `cache stats` prints that name."""
+    from lmwrapper.providers.registry import PROVIDERS, provider_of, spelled
+
+    class Local(ScriptedLm):
+        provider = "huggingface"
+
+    class Claude(ScriptedLm):
+        provider = "anthropic"
+
+    list(Local("smollm2-135m-instruct").predict_many(["a", "b"]))
+    list(Claude("claude-haiku-4-5").predict_many(["c"]))
+    assert "hf/smollm2-135m-instruct: 2 rows" in cli("cache", "stats").stdout
+    shown = cli("cache", "show", "--model", "hf/smollm2-135m-instruct", "--json").stdout
+    assert len(shown.splitlines()) == 2
+    assert "hf/smollm2-135m-instruct" in cli("cache", "show", "-m", "huggingface/smollm2-135m-instruct").stdout
+    assert "deleted 1 rows" in cli("cache", "clear", "--model", "claude/claude-haiku-4-5", "-y").stdout
+    assert "deleted 2 rows" in cli("cache", "clear", "--model", "hf/smollm2-135m-instruct", "-y").stdout
+    for name in PROVIDERS:  # what stats prints is a name get_lm takes, for every provider
+        assert provider_of(spelled(name, "m"))[0].name == name
+    assert provider_of(spelled("huggingface", "m"))[0].name == "hf"
+
+
+def test_an_unknown_model_is_suggested_in_the_run_spelling():
+    class Local(ScriptedLm):
+        provider = "huggingface"
+
+    list(Local("smollm2-135m-instruct").predict_many(["a"]))
+    r = cli("cache", "show", "--model", "hf/smollm2-135m", check=False)
+    assert r.returncode == 1
+    assert "Did you mean 'hf/smollm2-135m-instruct'" in r.stderr
+    assert "Models present: hf/smollm2-135m-instruct" in r.stderr

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 import lmwrapper
+from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.engine.plan import Plan
 from lmwrapper.store.db import CACHE_FILE_NAME, get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer, ScriptedLm
@@ -204,3 +206,55 @@ def test_a_fully_cached_run_writes_no_claims():
     finally:
         cache._conn.set_trace_callback(None)
     assert not [s for s in statements if "claims" in s or "BEGIN" in s.upper()], statements[:5]
+
+
+HOLD_AND_HANG = textwrap.dedent("""
+    import sys, time
+    from lmwrapper.batch_config import CompletionWindow
+    from lmwrapper.engine.plan import Plan
+    from lmwrapper.store.claims import Lease
+    from lmwrapper.store.db import get_cache
+    from lmwrapper.structs import LmPrompt
+    from lmwrapper.testing import ScriptedLm
+    cache_dir, ready = sys.argv[1:3]
+    lm = ScriptedLm(cache_dir=cache_dir)
+    plan = Plan(lm, [LmPrompt(f"dead-{i}", temperature=0) for i in range(5)], CompletionWindow.ASAP)
+    mine, held = Lease(get_cache(cache_dir)).take(plan.jobs)
+    assert len(mine) == 5 and not held
+    open(ready, "w").close()
+    time.sleep(600)  # killed long before
+""")
+
+
+def test_cache_prune_drops_the_claims_of_a_sigkilled_process_only(tmp_path, cache_dir):
+    """A real process claims 5 keys and is SIGKILLed; this process holds 2 live claims and
+    another host 1: `cache stats` tells them apart, `cache prune` drops the dead 5 only."""
+    from lmwrapper.store.claims import Lease
+
+    ready = tmp_path / "child.ready"
+    env = {**os.environ, "PYTHONPATH": str(Path(lmwrapper.__file__).parents[1])}
+    child = subprocess.Popen([sys.executable, "-c", HOLD_AND_HANG, str(cache_dir), str(ready)],
+                             env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait(lambda: ready.exists() or child.poll() is not None, "the child to claim")
+        assert child.poll() is None, child.stderr.read()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    lm = ScriptedLm()
+    lease = Lease(get_cache())
+    mine, _ = lease.take(Plan(lm, [LmPrompt(f"live-{i}", temperature=0) for i in range(2)],
+                              CompletionWindow.ASAP).jobs)
+    assert len(mine) == 2
+    _hold(["foreign-key"], FOREIGN, expires_in=600)
+    try:
+        cli = [sys.executable, "-m", "lmwrapper", "cache"]
+        stats = subprocess.run([*cli, "stats", "--json"], check=False, capture_output=True, text=True, env=env)
+        assert json.loads(stats.stdout)["claims"] == {"live": 3, "dead": 5}, stats.stderr
+        out = subprocess.run([*cli, "prune"], check=False, capture_output=True, text=True, env=env)
+        assert out.returncode == 0, out.stderr
+        assert "dropped 5 claims" in out.stdout and "kept 3" in out.stdout
+        owners = collections.Counter(o for (o,) in get_cache().query("SELECT owner FROM claims"))
+        assert owners == {lease.owner: 2, FOREIGN: 1}
+    finally:
+        lease.close()

@@ -5,6 +5,7 @@
                                                the newest prompts and answers
     lmwrapper cache clear [--older-than DAYS] [--model M] [--errors] [--yes]
     lmwrapper cache export FILE.jsonl          prompt + prediction per cached sample ('-': stdout)
+    lmwrapper cache prune                      drop the claims of runs that died (SIGKILL, crash)
     lmwrapper models [--provider P] [--json]   every known model, its limits and prices
 
 `--cache-dir DIR` (before the subcommand) picks the cache; otherwise the usual order applies:
@@ -28,6 +29,8 @@ from typing import Any, NoReturn, TextIO
 from lmwrapper._version import __version__
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.money import format_usd
+from lmwrapper.providers.registry import same_provider, spelled
+from lmwrapper.store.claims import count_claims, prune_claims
 from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 from lmwrapper.store.merge import add_merge_parser
 
@@ -49,16 +52,31 @@ def _cache_stats(args: argparse.Namespace) -> int:
     if cache is None:
         return 1
     stats = cache.stats()
+    live, dead = count_claims(cache)
     if args.json:
-        print(json.dumps(stats, indent=2))
+        print(json.dumps({**stats, "claims": {"live": live, "dead": dead}}, indent=2))
         return 0
     print(f"cache: {stats['path']}")
     print(f"rows: {stats['rows']} ({stats['errors']} errors), {stats['bytes'] / 1e6:.2f} MB on disk")
     print(f"spent to date: {format_usd(stats['spent_usd'])} (what the cached answers cost to make)")
     for m in stats["models"]:
         newest = datetime.fromtimestamp(m["newest"], tz=UTC).strftime("%Y-%m-%d %H:%M")
-        print(f"  {m['provider']}/{m['model']}: {m['rows']} rows, spent "
+        print(f"  {spelled(m['provider'], m['model'])}: {m['rows']} rows, spent "
               f"{format_usd(m['spent_usd'])}, newest {newest} UTC")
+    if live or dead:
+        print(f"claims: {live} held by running processes, {dead} left by runs that died "
+              f"(`lmwrapper cache prune` drops those)")
+    return 0
+
+
+def _cache_prune(args: argparse.Namespace) -> int:
+    """Drop the claims no live process holds; a running run's claims stay."""
+    cache = _existing_cache(args)
+    if cache is None:
+        return 1
+    dropped, kept = prune_claims(cache)
+    print(f"dropped {dropped} claims of runs that died or whose lease ran out; kept {kept} "
+          f"held by running processes")
     return 0
 
 
@@ -98,7 +116,7 @@ def _readable(row: dict[str, Any], most: int | None = None) -> str:
     to `most` characters)."""
     when = datetime.fromtimestamp(row["created_at"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
     pred = row["prediction"]
-    head = f"## {when} UTC  {row['provider']}/{row['model']}  key {row['key'][:12]}"
+    head = f"## {when} UTC  {spelled(row['provider'], row['model'])}  key {row['key'][:12]}"
     if row["sample_index"]:
         head += f"  sample {row['sample_index']}"
     if pred.get("cost_usd"):
@@ -144,19 +162,22 @@ def _cache_clear(args: argparse.Namespace) -> int:
 
 def _known_model(cache: SqlCache, wanted: str | None, command: str, outcome: str
                  ) -> tuple[str | None, str | None] | None:
-    """(provider, model name) that `wanted` stands for: `provider/name` names one provider's
-    model, a bare `name` that model of any provider (provider None), no `--model` every model
-    ((None, None)); None after saying that no row has it and which models the cache holds."""
+    """(provider, model name) that `wanted` stands for, in the grammar `run --model` and
+    `get_lm` take: `provider/name` (an alias too: `hf/...` is a row of `huggingface`,
+    `claude/...` one of `anthropic`) names one provider's model, a bare `name` that model of
+    any provider (provider None), no `--model` every model ((None, None)); None after saying
+    that no row has it and which models the cache holds."""
     if wanted is None:
         return None, None
     stats = cache.stats()  # a scan of every row: only when a model is named
+    prefix, _, rest = wanted.partition("/")
     for m in stats["models"]:
-        if wanted == f"{m['provider']}/{m['model']}":
+        if same_provider(prefix, m["provider"]) and rest == m["model"]:
             return str(m["provider"]), str(m["model"])
     for m in stats["models"]:
-        if wanted == m["model"]:
+        if wanted == m["model"]:  # a bare name (a hub name has a slash of its own)
             return None, str(m["model"])
-    present = [f"{m['provider']}/{m['model']}" for m in stats["models"]]
+    present = [spelled(m["provider"], m["model"]) for m in stats["models"]]
     close = difflib.get_close_matches(wanted, present + [m["model"] for m in stats["models"]], n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(present) if present else "none (the cache is empty)"
@@ -267,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="write every cached sample with its prompt as JSONL")
     export.add_argument("file", help="JSONL file to write, or - for stdout")
     export.set_defaults(func=_cache_export)
+    prune = cache_sub.add_parser(
+        "prune", help="drop the claims of runs that died (a SIGKILLed process's); answers stay")
+    prune.set_defaults(func=_cache_prune)
     add_merge_parser(cache_sub)
 
     models = sub.add_parser("models", help="every known model: limits, prices, downloaded")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from lmwrapper.core.prompt import LmPrompt, LmUsage
 from lmwrapper.core.window import CompletionWindow
@@ -38,6 +38,22 @@ class CostEstimate:
     @property
     def total_usd(self) -> float:
         return self.input_usd + self.output_usd
+
+    def __repr__(self) -> str:  # the total too: a notebook shows the repr
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return f"CostEstimate({shown}, total_usd={self.total_usd!r})"
+
+    def __str__(self) -> str:
+        """`3 prompts, 120 input tokens, up to 300 output tokens: at most $0.00024 (input
+        $0.00006 + output $0.00018)`; a local model's is free, an unpriced model's unknown."""
+        head = (f"{self.prompts} prompts, {self.input_tokens:,} input tokens, up to "
+                f"{self.max_output_tokens:,} output tokens")
+        if self.free:
+            return f"{head}: free (a local model)"
+        if not self.priced:
+            return f"{head}: price unknown (no price for this model)"
+        return (f"{head}: at most {format_usd(self.total_usd)} (input "
+                f"{format_usd(self.input_usd)} + output {format_usd(self.output_usd)})")
 
 
 @dataclass(frozen=True)

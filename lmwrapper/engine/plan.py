@@ -49,13 +49,24 @@ class RunSummary:
     spent_usd: float = 0.0
     saved_usd: float = 0.0
     state: str = "running"
+    # As `lmwrapper run --dry-run` counts them: distinct prompts (a repeated one is sent once)
+    # and how many of those the cache lacked when the run started.
+    unique: int = 0
+    to_send: int = 0
 
     @property
     def answered(self) -> int:
         return self.cached + self.new + self.failed
 
+    @property
+    def unique_cached(self) -> int:
+        """Distinct prompts the cache answered: the dry run's "cached"."""
+        return self.unique - self.to_send
+
     def __str__(self) -> str:
-        text = (f"{self.prompts} prompts: {self.cached} cached, {self.new} new, {self.failed} failed; "
+        counted = (f" ({self.unique} unique, {self.to_send} to send)"
+                   if self.unique != self.prompts else "")
+        text = (f"{self.prompts} prompts{counted}: {self.cached} cached, {self.new} new, {self.failed} failed; "
                 f"spent {format_usd(self.spent_usd)}, saved {format_usd(self.saved_usd)} by the cache")
         if self.state == "finished":
             return text
@@ -107,6 +118,34 @@ def as_prompts(prompts: Iterable[LmPrompt | str]) -> list[LmPrompt]:
     return [as_prompt(p) for p in prompts]
 
 
+def unique_prompts(prompts: Iterable[LmPrompt | str], samples: Sequence[int] | None = None,
+                   cache_default: bool = True) -> tuple[list[LmPrompt], list[int]]:
+    """The prompts an estimate prices, each as often as `predict_many` sends it: a repeated
+    prompt once (its key is one slot), with the most samples any copy asks for.
+
+    >>> unique_prompts(["a", "b", "a"])[1]
+    [1, 1]
+
+    With `samples`, the prompts were planned already (`Plan.uncached`) and are taken as is.
+    """
+    listed = as_prompts(prompts)
+    if samples is not None:
+        return listed, list(samples)
+    slot: dict[tuple[bool, str], int] = {}
+    out: list[LmPrompt] = []
+    counts: list[int] = []
+    for p in listed:
+        # a prompt with caching off never shares a cached twin's slot (as in Plan)
+        key = (cache_default if p.cache is None else p.cache, canonical_json(p))
+        if key in slot:
+            counts[slot[key]] = max(counts[slot[key]], p.samples_needed)
+            continue
+        slot[key] = len(out)
+        out.append(p)
+        counts.append(p.samples_needed)
+    return out, counts
+
+
 class Plan:
     """What a `predict_many` would do, worked out without sending anything: the prompts,
     their keys, what the cache already has (`slots`) and the `jobs` still to run."""
@@ -142,6 +181,8 @@ class Plan:
         if self.jobs and not routes_to_batch(lm, window):
             missing = {j.key for j in self.jobs}
             self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
+        self.summary.unique = len(self.slots)  # as the dry run counts: a repeated prompt once
+        self.summary.to_send = len({j.key for j in self.jobs})
         self._check_cost(max_cost_usd)
         self._count_cached()
 
@@ -212,8 +253,8 @@ class Plan:
                 "input_usd_per_mtok/output_usd_per_mtok, or drop max_cost_usd")
         if est.total_usd > max_cost_usd:
             raise CostLimitExceededError(
-                f"this run could cost up to ${est.total_usd:.4f} for {len(todo)} uncached "
-                f"prompts, above max_cost_usd=${max_cost_usd:.4f}. Lower max_tokens, send fewer "
+                f"this run could cost up to {format_usd(est.total_usd)} for {len(todo)} uncached "
+                f"prompts, above max_cost_usd={format_usd(max_cost_usd)}. Lower max_tokens, send fewer "
                 "prompts, use CompletionWindow.BATCH_ANY where the model has a batch price, or "
                 "raise the limit.")
 

@@ -21,6 +21,7 @@ from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine import fork
+from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.store.db import SqlCache, get_cache
 from lmwrapper.store.keys import identity_json
 from lmwrapper.store.rows import CacheRow, RowCodec
@@ -147,7 +148,8 @@ class LmPredictor:
         """Upper bound of what sending `prompts` costs: free for local models (`runs_locally`),
         unknown (`priced=False`) for a backend that does not say."""
         local = self.runs_locally
-        return CostEstimate(len(prompts), 0, 0, 0.0, 0.0, priced=local, free=local)
+        n = len(unique_prompts(prompts, samples, self.cache_default)[0])
+        return CostEstimate(n, 0, 0, 0.0, 0.0, priced=local, free=local)
 
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
         """Tokens the prompt takes in the model's context (chat overhead included)."""

@@ -129,6 +129,18 @@ def _did_you_mean(spec: str) -> str:
     return f" Did you mean {', '.join(repr(c) for c in full)}?"
 
 
+def spelled(provider: str, model: str) -> str:
+    """The name every command takes for a model a cache row or batch job records by its
+    provider class's name: ("huggingface", "smollm2-135m-instruct") → "hf/smollm2-135m-instruct"
+    (a provider not registered here, e.g. a test's "scripted", keeps its own name)."""
+    return f"{_ALIASES.get(provider, provider)}/{model}"
+
+
+def same_provider(a: str, b: str) -> bool:
+    """Whether two provider names (or aliases) are one provider: "claude" and "anthropic"."""
+    return _ALIASES.get(a, a) == _ALIASES.get(b, b)
+
+
 def provider_named(name: str) -> Provider:
     """The provider called `name` (or an alias); ValueError listing the known ones."""
     if name not in _ALIASES:

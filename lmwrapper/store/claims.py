@@ -170,3 +170,28 @@ class Lease:
             with contextlib.suppress(Exception), self.cache.write() as c:
                 c.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
         release_owner(self.owner)
+
+
+def prune_claims(cache: SqlCache) -> tuple[int, int]:
+    """(dropped, kept): delete the claims no live owner holds — a SIGKILLed process's (whose
+    pid is gone or reused), and any whose lease has run out. A live run's claims, and another
+    host's until its lease lapses, are kept. Runs never need this (a dead owner's claim is
+    taken over on first sight); it tidies the file and `cache stats`."""
+    now = time.time()
+    with cache.write() as c:
+        rows = c.execute("SELECT owner, expires FROM claims").fetchall()
+        alive = {owner: owner_alive(owner) for owner in {o for o, _ in rows}}
+        dead = [(o,) for o in alive if not alive[o]]
+        c.executemany("DELETE FROM claims WHERE owner = ?", dead)
+        expired = c.execute("DELETE FROM claims WHERE expires <= ?", (now,)).rowcount
+    dropped = sum(1 for o, _ in rows if not alive[o]) + expired
+    return dropped, len(rows) - dropped
+
+
+def count_claims(cache: SqlCache) -> tuple[int, int]:
+    """(held by live owners, left by dead or expired ones): what `cache prune` would keep/drop."""
+    now = time.time()
+    rows = cache.query("SELECT owner, expires FROM claims")
+    alive = {owner: owner_alive(owner) for owner in {o for o, _ in rows}}
+    live = sum(1 for o, e in rows if alive[o] and e > now)
+    return live, len(rows) - live

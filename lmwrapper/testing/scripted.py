@@ -28,6 +28,7 @@ from lmwrapper.core.errors import ProviderError
 from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.engine.predictor import LmPredictor
 
 
@@ -77,8 +78,8 @@ class ScriptedLm(LmPredictor):
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         """`cost_per_call` per sample (free without one): a fake's cost is always known."""
-        calls = sum(samples) if samples is not None else sum(p.samples_needed for p in prompts)
-        usd = (self.cost_per_call or 0.0) * calls
+        prompts, samples = unique_prompts(prompts, samples, self.cache_default)
+        usd = (self.cost_per_call or 0.0) * sum(samples)
         return CostEstimate(len(prompts), 0, 0, usd, 0.0, free=self.cost_per_call is None)
 
     def _predict_samples(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from docs_blocks import python_blocks
-from hf_reference import MODELS_CACHE
+from hf_reference import MODELS_DIR
 
 from lmwrapper.testing import FakeServer
 
@@ -36,6 +34,6 @@ def test_structured_example_runs_against_the_fake(index, monkeypatch, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(python_blocks(LIKELIHOOD))))
 def test_likelihood_example_runs_on_smollm2(index, monkeypatch, tmp_path):
-    monkeypatch.setenv("LMWRAPPER_MODELS_DIR", str(Path(MODELS_CACHE) / "models"))
+    monkeypatch.setenv("LMWRAPPER_MODELS_DIR", MODELS_DIR)  # the suite's, not the repo's
     monkeypatch.chdir(tmp_path)
     run(python_blocks(LIKELIHOOD)[index], f"likelihood {index}")

@@ -17,7 +17,6 @@ import pytest
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from hf_reference import MODELS_CACHE
 from tiny_gpt2 import build_tiny_gpt2
 
 CORPUS = [
@@ -56,8 +55,8 @@ def tiny_lm(tiny_dir):
 def smol_lm():
     from lmwrapper.huggingface_wrapper import get_huggingface_lm
 
-    return get_huggingface_lm("smollm2-135m-instruct", device="cpu", cache_default=False,
-                              cache_dir=MODELS_CACHE)
+    # weights from $LMWRAPPER_MODELS_DIR: the suite's, converted once per machine
+    return get_huggingface_lm("smollm2-135m-instruct", device="cpu", cache_default=False)
 
 
 @pytest.fixture

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 
-# The converted SmolLM2 lives in the real cache directory, not in each test's temporary one
-# (read at import, before the root conftest points LMWRAPPER_CACHE_DIR at a temporary one).
-MODELS_CACHE = os.environ.get("LMWRAPPER_CACHE_DIR") or str(Path(__file__).parents[2] / "cache")
+# The converted SmolLM2 lives in the suite's models directory (tests/models_dir.py), which
+# the root conftest puts in $LMWRAPPER_MODELS_DIR before any test runs.
+MODELS_DIR = os.environ["LMWRAPPER_MODELS_DIR"]
 
 
 def greedy(lm, prompt_ids: list[int], max_new_tokens: int) -> list[int]:

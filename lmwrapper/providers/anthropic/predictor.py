@@ -29,7 +29,7 @@ from lmwrapper.core.errors import (
 from lmwrapper.core.money import CostEstimate, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import as_prompts
+from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.anthropic import errors, rules, tokens
 from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
 from lmwrapper.providers.anthropic.errors import spend_limit_message
@@ -135,7 +135,8 @@ class ClaudePredictor(ApiPredictor):
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         """Upper bound; every sample is its own request, so its input is billed per sample."""
-        prompts = as_prompts(prompts)  # a bare string, as predict_many reads it
+        # bare strings read as predict_many reads them; a repeated prompt priced once
+        prompts, samples = unique_prompts(prompts, samples, self.cache_default)
         counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
         each = [p for p, n in zip(prompts, counts) for _ in range(n)]
         est = bound(self.price, each, completion_window, samples=[1] * len(each),

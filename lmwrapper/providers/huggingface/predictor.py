@@ -22,7 +22,7 @@ from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.structured import wants_json
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import as_prompts
+from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.huggingface import internals as _internals
 from lmwrapper.providers.huggingface.prompts import PromptEncoder, encoding_identity
@@ -194,7 +194,8 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
         """Free, with the tokens counted by the model's tokenizer and chat template (the
         weights are not loaded): how big a run is matters on a local model too."""
-        prompts = as_prompts(prompts)  # a bare string, as predict_many reads it
+        # bare strings read as predict_many reads them; a repeated prompt priced once
+        prompts, samples = unique_prompts(prompts, samples, self.cache_default)
         counts = list(samples) if samples is not None else [p.samples_needed for p in prompts]
         sizes = [self.estimate_tokens_in_prompt(p) for p in prompts]
         out = sum((p.max_tokens if p.max_tokens is not None else self._default_max_new(size)) * n

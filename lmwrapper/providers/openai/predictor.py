@@ -21,7 +21,7 @@ from lmwrapper.core.errors import BadResponseError, install_hint
 from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import as_prompts
+from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
 from lmwrapper.providers.openai import errors, tokens
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
@@ -126,7 +126,8 @@ class OpenAiPredictor(ApiPredictor):
         def out(p: LmPrompt) -> int:
             return p.max_tokens if p.max_tokens is not None else self.default_max_tokens(p)
 
-        prompts = as_prompts(prompts)  # a bare string, as predict_many reads it
+        # bare strings read as predict_many reads them; a repeated prompt priced once
+        prompts, samples = unique_prompts(prompts, samples, self.cache_default)
         if self.max_samples_per_request > 1:
             return bound(self.price, prompts, completion_window, samples=samples,
                          input_tokens=self.estimate_tokens_in_prompt, max_output_tokens=out,

@@ -303,7 +303,8 @@ class BatchRunner:
         self.refusals[what] = self.refusals.get(what, 0) + 1
         if self.refusals[what] >= MAX_REFUSALS:
             hint = ("; a 404 here usually means the server at this base URL has no batch API "
-                    "at that path (a gateway or proxy without /v1/files or /v1/batches): drop "
+                    "at that path (a gateway or proxy without the provider's file and batch "
+                    "endpoints): drop "
                     "--batch to run live, or use a server that has one"
                     if getattr(e, "status_code", None) == 404 or type(e).__name__ == "GoneError"
                     else "")
