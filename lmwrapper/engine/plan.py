@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from lmwrapper.core import structured
+from lmwrapper.core import answers
 from lmwrapper.core.contract import NO_CACHE_PREFIX, Job
 from lmwrapper.core.errors import CostLimitExceededError
 from lmwrapper.core.gcpause import gc_paused
@@ -248,7 +248,7 @@ def _finish(samples: dict[int, LmPrediction], rows: Sequence[StoredSample]) -> N
     never stored)."""
     for idx, *_ in rows:
         if idx in samples:
-            samples[idx] = structured.finish(samples[idx])
+            samples[idx] = answers.finish(samples[idx])
 
 
 def _split(indices: list[int], most: int | None) -> list[list[int]]:

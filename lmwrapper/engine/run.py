@@ -29,7 +29,7 @@ import weakref
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from lmwrapper.core import structured
+from lmwrapper.core import answers
 from lmwrapper.core.contract import Emit, Job, Runner, ShouldStop
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
@@ -141,7 +141,7 @@ class Run:
         # popped: each key is emitted once, and what is stored needs no memory after
         pj = self.plan.prompt_jsons.pop(job.key, None)
         rows = [self.plan.codec.row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
-        preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
+        preds = [answers.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
             self._pending.append((job, preds, rows))
             self._cond.notify_all()
