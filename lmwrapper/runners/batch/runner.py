@@ -14,6 +14,7 @@ provider and the next run collects them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -24,6 +25,7 @@ from lmwrapper.core.contract import Emit, Job, ShouldStop
 from lmwrapper.core.errors import ConfigurationError, LmWrapperError, TransientProviderError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
 from lmwrapper.runners.batch.adapter import (
     TERMINAL,
     BatchAdapter,
@@ -36,6 +38,7 @@ from lmwrapper.runners.batch.collector import collect, sweep
 from lmwrapper.runners.batch.planner import plan_files
 from lmwrapper.runners.batch.progress import JobProgress
 from lmwrapper.runners.batch.settings import BatchSettings
+from lmwrapper.runners.batch.submit import submit
 from lmwrapper.store.batch_records import (
     ABANDONED,
     PRE_SUBMIT_STATES,
@@ -264,8 +267,6 @@ class BatchRunner:
         return count == 0 or queued + tokens <= limit
 
     def _submit(self, uid: str) -> bool:
-        from lmwrapper.runners.batch.submit import submit
-
         try:
             submit(self, uid)
         except ConfigurationError:
@@ -291,8 +292,6 @@ class BatchRunner:
     def split_requests(self, lines: int, batch: str) -> None:
         """The provider refused a batch of `lines` requests as too many: plan the rest in
         batches of half as many (as a byte or token limit is met)."""
-        import dataclasses
-
         smaller = max(1, min(lines, self.limits.max_requests) // 2)
         self.limits = dataclasses.replace(self.limits, max_requests=smaller)
         log.warning("batch %s: too many requests (%d) for the provider; re-planning at most %d "
@@ -407,8 +406,6 @@ class BatchRunner:
         self._emit_ready(emit, done_keys)
 
     def _failed(self, r: LineRow, error: str | None = None) -> list[tuple[int, LmPrediction]]:
-        from lmwrapper.core.errors import TransientProviderError
-
         job = self.jobs.get(r.key)
         if job is None:
             return []
@@ -439,8 +436,6 @@ class BatchRunner:
             self.progress.done(any(p.has_errors for p in preds))
 
     def _estimate_usd(self, jobs: Sequence[Job]) -> float | None:
-        from lmwrapper.core.window import CompletionWindow
-
         try:
             return self.lm.estimate_cost([j.prompt for j in jobs], CompletionWindow.BATCH_ANY,
                                          samples=[len(j.sample_indices) for j in jobs]).total_usd
