@@ -27,18 +27,17 @@ import sys
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 from lmwrapper.core import answers
 from lmwrapper.core.contract import Emit, Job, Runner, ShouldStop
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import Plan, RunSummary, routes_to_batch
+from lmwrapper.engine.plan import Model, Plan, RunSummary, routes_to_batch
+from lmwrapper.runners.batch import batch_runner
+from lmwrapper.store.claims import Lease
 from lmwrapper.store.rows import CacheRow
-
-if TYPE_CHECKING:
-    from lmwrapper.engine.predictor import LmPredictor
 
 PROGRESS_MIN_JOBS = 2
 _STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
@@ -52,7 +51,7 @@ class _LoopRunner:
 
     stores_results = False
 
-    def __init__(self, lm: LmPredictor, window: CompletionWindow) -> None:
+    def __init__(self, lm: Model, window: CompletionWindow) -> None:
         self.lm, self.window = lm, window
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
@@ -62,12 +61,10 @@ class _LoopRunner:
         return None
 
 
-def choose_runner(lm: LmPredictor, window: CompletionWindow) -> Runner:
+def choose_runner(lm: Model, window: CompletionWindow) -> Runner:
     """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
     live runner (API backends); else its own loop (local models)."""
     if routes_to_batch(lm, window):
-        from lmwrapper.runners.batch import batch_runner  # loaded only on this path
-
         runner: Runner = batch_runner(lm, lm.cache)
         return runner
     live = lm.live_runner()
@@ -233,8 +230,6 @@ class Run:
         if self.plan.cache is None or self.runner.stores_results:
             self.runner.run(jobs, self._emit, self._stop.is_set)
             return
-        from lmwrapper.store.claims import Lease
-
         lease = Lease(self.plan.cache, retry_errors=self.plan.retry_errors)
         try:
             mine, held = lease.take(jobs)
