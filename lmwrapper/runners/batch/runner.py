@@ -22,7 +22,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from lmwrapper.core.contract import Emit, Job, ShouldStop
-from lmwrapper.core.errors import ConfigurationError, LmWrapperError, TransientProviderError
+from lmwrapper.core.errors import (
+    ConfigurationError,
+    LmWrapperError,
+    ProviderError,
+    TransientProviderError,
+)
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
@@ -304,7 +309,7 @@ class BatchRunner:
             hint = ("; a 404 here usually means the server at this base URL has no batch API "
                     "at that path (a gateway or proxy without /v1/files or /v1/batches): drop "
                     "--batch to run live, or use a server that has one"
-                    if getattr(e, "status_code", None) == 404 or type(e).__name__ == "GoneError"
+                    if isinstance(e, ProviderError) and e.status_code == 404
                     else "")
             e.args = ((f"the batch step stopped: the provider refused to {step} twice ({e}); "
                        f"answers already collected are stored{hint}"),)
