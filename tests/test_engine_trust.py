@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from lmwrapper import CostLimitExceededError, LmPredictor, PermanentProviderError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import CostLimitExceededError, PermanentProviderError
-from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
