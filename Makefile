@@ -45,6 +45,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check lmwrapper tests benchmarks scripts
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q tests/test_import_graph.py  # no import cycles, lazy imports counted
 
 clean:
 	rm -rf $(VENV) site cache/lmwrapper.sqlite*

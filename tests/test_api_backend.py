@@ -5,8 +5,7 @@ import threading
 
 import pytest
 
-from lmwrapper.core.contract import Job
-from lmwrapper.core.errors import (
+from lmwrapper import (
     ConfigurationError,
     MissingApiKeyError,
     PermanentProviderError,
@@ -14,6 +13,7 @@ from lmwrapper.core.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
+from lmwrapper.core.contract import Job
 from lmwrapper.providers.anthropic import errors as anthropic_errors
 from lmwrapper.providers.base import ApiPredictor, classify_error, error_fields
 from lmwrapper.providers.openai import errors as openai_errors

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper import ConfigurationError
 from lmwrapper.store.db import CACHE_FILE_NAME, CacheFileError, CacheLockedError, CacheRow, SqlCache
 
 

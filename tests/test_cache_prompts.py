@@ -54,7 +54,7 @@ def test_an_old_cache_file_keeps_working_and_shows_no_prompt(cache_dir):
 
 
 def test_recent_rows_filter_by_model_text_and_errors():
-    from lmwrapper.core.errors import PermanentProviderError
+    from lmwrapper import PermanentProviderError
 
     list(ScriptedLm("model-a").predict_many(["What is the capital of France?", "2+2?"]))
     b = ScriptedLm("model-b")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lmwrapper.core.errors import PermanentProviderError
+from lmwrapper import PermanentProviderError
 from lmwrapper.store.db import get_cache
 from lmwrapper.testing import ScriptedLm
 
@@ -62,7 +62,7 @@ def test_cache_dir_flag_and_default_location(tmp_path, monkeypatch):
     other = tmp_path / "elsewhere"
     list(ScriptedLm(cache_dir=str(other)).predict_many(["a"]))
     assert json.loads(cli("--cache-dir", str(other), "cache", "stats", "--json").stdout)["rows"] == 1
-    from lmwrapper.store.db import get_cache_dir, set_cache_dir
+    from lmwrapper import get_cache_dir, set_cache_dir
 
     monkeypatch.delenv("LMWRAPPER_CACHE_DIR")
     project = tmp_path / "proj"

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from lmwrapper.core.errors import PermanentProviderError
+from lmwrapper import PermanentProviderError
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm

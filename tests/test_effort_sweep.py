@@ -6,8 +6,7 @@ import sqlite3
 
 import pytest
 
-from lmwrapper.core.prompt import LmPrompt
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper import CompletionWindow, LmPrompt
 from lmwrapper.store.db import CACHE_FILE_NAME
 from lmwrapper.testing import FakeServer
 from lmwrapper.testing.text import EFFORT_TOKENS, AnswerRequest

@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
+from lmwrapper import PermanentProviderError, RateLimitError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import PermanentProviderError, RateLimitError
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
@@ -160,8 +160,7 @@ def test_backend_crash_surfaces_to_the_caller():
 
 
 def test_cost_limit_refuses_before_sending():
-    from lmwrapper.core.errors import CostLimitExceededError
-    from lmwrapper.engine.predictor import CostEstimate
+    from lmwrapper import CostEstimate, CostLimitExceededError
 
     class Priced(ScriptedLm):
         def estimate_cost(self, prompts, completion_window=CompletionWindow.ASAP, *, samples=None):

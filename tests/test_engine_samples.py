@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import threading
 
+from lmwrapper import PermanentProviderError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import PermanentProviderError
 from lmwrapper.engine.plan import Plan
 from lmwrapper.store.db import prompt_key
 from lmwrapper.structs import LmPrediction, LmPrompt

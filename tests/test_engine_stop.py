@@ -171,16 +171,13 @@ def test_batch_any_without_batch_support_runs_the_normal_runner():
 
 
 def test_batch_any_with_batch_support_goes_to_the_batch_engine(monkeypatch):
-    import types
-
     calls = []
 
     def batch_runner(lm, cache):
         calls.append((lm, cache))
         return SequentialRunner(lambda p, n: [lm._one(p) for _ in range(n)])
 
-    monkeypatch.setitem(sys.modules, "lmwrapper.runners.batch",
-                        types.SimpleNamespace(batch_runner=batch_runner))
+    monkeypatch.setattr("lmwrapper.engine.run.batch_runner", batch_runner)
 
     class BatchLm(ScriptedLm):
         supports_batch = True

@@ -81,7 +81,7 @@ def test_lean_path_sends_the_sdks_body_and_answers_exactly_like_it(provider, mon
 
 @per_provider
 def test_the_key_goes_in_the_sdks_auth_header_and_a_wrong_one_stops_the_run(provider):
-    from lmwrapper.core.errors import ConfigurationError
+    from lmwrapper import ConfigurationError
 
     prompts = [LmPrompt(f"q {i}", max_tokens=2) for i in range(4)]
     with FakeServer(api_key=provider.key) as srv:
@@ -290,7 +290,7 @@ def _loop_runner(sender: _LoopSender, **kw):
 
 
 def test_loop_retries_transient_errors_and_answers_permanent_ones_once():
-    from lmwrapper.core.errors import PermanentProviderError, TransientProviderError
+    from lmwrapper import PermanentProviderError, TransientProviderError
 
     tries: dict[str, int] = {}
 
@@ -312,7 +312,7 @@ def test_loop_retries_transient_errors_and_answers_permanent_ones_once():
 
 
 def test_loop_stops_on_a_configuration_error_and_raises_it():
-    from lmwrapper.core.errors import MissingApiKeyError
+    from lmwrapper import MissingApiKeyError
 
     def send(job):
         raise MissingApiKeyError("no key")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 import lmwrapper
+from lmwrapper import ModelRetiringWarning, UnknownModelError
 from lmwrapper.core import models as model_facts
-from lmwrapper.core.errors import ModelRetiringWarning, UnknownModelError
 from lmwrapper.core.money import Price
 from lmwrapper.providers.anthropic import models as claude_models
 from lmwrapper.providers.anthropic.request import ClaudePrice

@@ -12,8 +12,8 @@ import datetime as dt
 
 import pytest
 
+from lmwrapper import ModelNotFoundError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import ModelNotFoundError
 from lmwrapper.engine.plan import uncached
 from lmwrapper.providers.openai.models import SOURCES
 from lmwrapper.store.db import get_cache

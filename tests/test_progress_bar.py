@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = """
-from lmwrapper.core.errors import PermanentProviderError
+from lmwrapper import PermanentProviderError
 from lmwrapper.testing import ScriptedLm
 lm = ScriptedLm(delay=0.005, cost_per_call=0.001, cache_default=True)
 list(lm.predict_many(["c0", "c1"]))

@@ -16,7 +16,7 @@ import types
 
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper import ConfigurationError
 from lmwrapper.runners.live import RetryPolicy
 from lmwrapper.runners.transport import AsyncHttp, HttpTransportError
 from lmwrapper.structs import LmPrompt

@@ -9,14 +9,13 @@ did after templating, would garble it. See `lmwrapper.compat018.prompt_trimming`
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.plan import as_prompts
+from lmwrapper.engine.run import Results
 from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
-
-if TYPE_CHECKING:  # only the package's front door imports the engine at load time
-    from lmwrapper.engine.run import Results
 
 
 class TrimmingHuggingFacePredictor(HuggingFacePredictor):
@@ -36,8 +35,6 @@ class TrimmingHuggingFacePredictor(HuggingFacePredictor):
     def predict_many(self, prompts: Iterable[LmPrompt | str],
                      completion_window: CompletionWindow = CompletionWindow.ASAP,
                      **options: Any) -> Results:
-        from lmwrapper.engine.plan import as_prompts
-
         trimmed = [self._trimmed(p) for p in as_prompts(prompts)]
         return super().predict_many(trimmed, completion_window, **options)
 

@@ -14,7 +14,7 @@ __all__ = ["ModelInternalsRequest"]  # ModelInternalsResults too, lazily (below)
 
 def __getattr__(name: str) -> Any:
     if name == "ModelInternalsResults":
-        from lmwrapper.providers.huggingface.internals import ModelInternals
+        from lmwrapper.providers.huggingface.internals import ModelInternals  # imports numpy
 
         return ModelInternals
     raise AttributeError(f"module 'lmwrapper.compat018.internals' has no attribute {name!r}")

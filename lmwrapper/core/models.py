@@ -28,10 +28,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Self
+
+from lmwrapper.core.errors import ModelRetiringWarning
 
 
 @dataclass(frozen=True)
@@ -308,10 +311,6 @@ def warn_if_retiring(provider: str, name: str, date: dt.date | None,
     """Warn once per process and model that `name` shuts down (or shut down) on `date`."""
     if date is None or (provider, name) in _WARNED:
         return
-    import warnings
-
-    from lmwrapper.core.errors import ModelRetiringWarning
-
     _WARNED.add((provider, name))
     today = today or dt.date.today()
     if date <= today:

@@ -11,16 +11,17 @@
 How it travels:
 - The cache key holds the class's JSON schema (`model_json_schema()`), never the class, so
   the key is stable across processes and equal to the key of the same schema given as a dict.
-- The cache stores the model's raw answer. `finish` parses it each time a prediction is
-  handed to the caller, fresh or cached, so `.parsed` comes back from the cache without
+- The cache stores the model's raw answer. `answers.finish` parses it each time a prediction
+  is handed to the caller, fresh or cached, so `.parsed` comes back from the cache without
   pickles, and a class that changed since is validated against the answer as it is now.
 - Providers with a native JSON mode get the schema (OpenAI chat: `strict_schema`, a strict
   `json_schema` format). Where there is none, the answer goes through `extract_json`
   (strip to the outermost JSON value, as l2m2's "strip" strategy); chat backends that take
   an assistant prefill can start the answer with `{` (`JSON_PREFILL`, `with_json_prefill`).
 
-This module imports nothing of lmwrapper at load time (structs.py imports it) and does not
-import pydantic: a class is recognised by its methods.
+This module imports nothing of lmwrapper (`core.prompt` imports it; `core.answers` puts a
+prediction and its format together) and does not import pydantic: a class is recognised by
+its methods.
 """
 
 from __future__ import annotations
@@ -28,10 +29,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from lmwrapper.core.prompt import LmPrediction
+from typing import Any
 
 JSON_PREFILL = "{"  # what a chat model that takes an assistant prefill is made to start with
 
@@ -127,18 +125,3 @@ def parse_answer(text: str | None, rf: Any) -> tuple[Any, str | None]:
         return rf.model_validate(value), None
     except ValueError as e:  # pydantic.ValidationError is a ValueError
         return None, f"the answer does not validate against {rf.__name__}: {e}"
-
-
-def finish(pred: LmPrediction) -> LmPrediction:
-    """`pred` with `.parsed` set, or turned into an error prediction saying why it is not
-    valid. Predictions without a JSON response format (or with errors) pass unchanged."""
-    rf = pred.prompt.response_format
-    if not wants_json(rf) or pred.has_errors:
-        return pred
-    value, problem = parse_answer(pred.completion_text, rf)
-    if problem is None:
-        return pred.evolve(parsed=value)
-    name = getattr(rf, "__name__", "JSON") if is_schema_class(rf) else "JSON"
-    hint = ("the answer was cut at max_tokens; raise max_tokens" if pred.finish_reason == "length"
-            else "ask for JSON in the prompt (show the fields), or use a model with a JSON mode")
-    return pred.evolve(error_message=f"response_format {name}: {problem}. Fix: {hint}.")

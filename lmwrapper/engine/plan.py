@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from lmwrapper.core import structured
-from lmwrapper.core.contract import NO_CACHE_PREFIX, Job
+from lmwrapper.core import answers
+from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, Runner, ShouldStop
 from lmwrapper.core.errors import CostLimitExceededError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from lmwrapper.core.money import CostEstimate
-    from lmwrapper.engine.predictor import LmPredictor
 
 BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
 _NO_CACHE = NO_CACHE_PREFIX  # slot-id prefix of prompts that neither read nor write the cache
@@ -72,6 +71,31 @@ class RunSummary:
             return text
         left = self.prompts - self.answered
         return f"{text}; {self.state}: {left} of {self.prompts} prompts not answered"
+
+
+class Model(Backend, Protocol):
+    """The model as the plan and the run see it: every `LmPredictor` is one
+    (`engine/predictor.py`, the front door, which imports the plan and the run)."""
+
+    last_run: RunSummary | None  # set at the start of each run
+
+    @property
+    def cache(self) -> SqlCache: ...
+
+    @property
+    def cache_default(self) -> bool: ...
+
+    @property
+    def max_samples_per_request(self) -> int | None: ...
+
+    def validate_prompt(self, prompt: LmPrompt) -> None: ...
+
+    def row_codec(self) -> RowCodec: ...
+
+    def live_runner(self) -> Runner | None: ...
+
+    def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
+             should_stop: ShouldStop) -> None: ...
 
 
 @dataclass
@@ -150,7 +174,7 @@ class Plan:
     """What a `predict_many` would do, worked out without sending anything: the prompts,
     their keys, what the cache already has (`slots`) and the `jobs` still to run."""
 
-    def __init__(self, lm: LmPredictor, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
+    def __init__(self, lm: Model, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
                  *, max_cost_usd: float | None = None, retry_errors: bool = False) -> None:
         self.lm = lm
         self.window = window
@@ -266,20 +290,20 @@ class Plan:
                 self.summary.saved_usd += sum(s.cost_usd or 0.0 for s in samples.values())
 
 
-def uncached(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
+def uncached(lm: Model, prompts: Sequence[LmPrompt | str],
              window: CompletionWindow = CompletionWindow.ASAP) -> tuple[list[LmPrompt], list[int]]:
     """The prompts (and sample counts) a `predict_many` would send; nothing is sent or started
     (the engine's planning step alone: validate, key, dedupe, look up)."""
     return Plan(lm, prompts, window).uncached()
 
 
-def estimate_run(lm: LmPredictor, prompts: Sequence[LmPrompt | str],
+def estimate_run(lm: Model, prompts: Sequence[LmPrompt | str],
                  window: CompletionWindow = CompletionWindow.ASAP) -> CostEstimate:
     """What a `predict_many(prompts, window)` would cost at most, cached answers excluded."""
     todo, samples = uncached(lm, prompts, window)
     return lm.estimate_cost(todo, window, samples=samples)
 
-def routes_to_batch(lm: LmPredictor, window: CompletionWindow) -> bool:
+def routes_to_batch(lm: Model, window: CompletionWindow) -> bool:
     """Whether `choose_runner` picks the batch engine (which stores its own results)."""
     return window is CompletionWindow.BATCH_ANY and lm.supports_batch
 
@@ -289,7 +313,7 @@ def _finish(samples: dict[int, LmPrediction], rows: Sequence[StoredSample]) -> N
     never stored)."""
     for idx, *_ in rows:
         if idx in samples:
-            samples[idx] = structured.finish(samples[idx])
+            samples[idx] = answers.finish(samples[idx])
 
 
 def _split(indices: list[int], most: int | None) -> list[list[int]]:

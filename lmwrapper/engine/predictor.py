@@ -21,13 +21,17 @@ from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine import fork
-from lmwrapper.engine.plan import unique_prompts
+from lmwrapper.engine.plan import (
+    BARE_STRING_MAX_TOKENS,
+    Plan,
+    RunSummary,
+    as_prompt,
+    unique_prompts,
+)
+from lmwrapper.engine.run import Results, Run
 from lmwrapper.store.db import SqlCache, get_cache
 from lmwrapper.store.keys import identity_json
 from lmwrapper.store.rows import CacheRow, RowCodec
-
-if TYPE_CHECKING:
-    from lmwrapper.engine.run import Results, RunSummary
 
 
 class LmPredictor:
@@ -59,8 +63,6 @@ class LmPredictor:
         A bare string means `LmPrompt(text, max_tokens=100)`; a bare list (or `LmChatDialog`)
         is a chat, as in lmwrapper 0.18, with the same default: `LmPrompt(turns, max_tokens=100)`.
         Only `predict` reads a list this way: `predict_many` takes a list of prompts."""
-        from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, as_prompt
-
         if isinstance(prompt, (list, LmChatDialog)):
             prompt = LmPrompt(LmChatDialog(prompt), max_tokens=BARE_STRING_MAX_TOKENS)
         with self.predict_many([as_prompt(prompt)], progress=False) as results:
@@ -86,9 +88,6 @@ class LmPredictor:
         whose cached answer is an error again. A bare string means
         `LmPrompt(text, max_tokens=100)`.
         """
-        from lmwrapper.engine.plan import Plan
-        from lmwrapper.engine.run import Results, Run
-
         plan = Plan(self, prompts, completion_window, max_cost_usd=max_cost_usd,
                     retry_errors=retry_errors)
         run = Run(plan, progress)

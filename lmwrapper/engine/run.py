@@ -28,20 +28,19 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
-from lmwrapper.core import structured
+from lmwrapper.core import answers
 from lmwrapper.core.contract import Emit, Job, Runner, ShouldStop
 from lmwrapper.core.errors import CacheFileError
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
-from lmwrapper.engine.plan import Plan, RunSummary, routes_to_batch
+from lmwrapper.engine.plan import Model, Plan, RunSummary, routes_to_batch
+from lmwrapper.runners.batch import batch_runner
+from lmwrapper.store.claims import Lease
 from lmwrapper.store.journal import Journal
 from lmwrapper.store.rows import CacheRow
-
-if TYPE_CHECKING:
-    from lmwrapper.engine.predictor import LmPredictor
 
 PROGRESS_MIN_JOBS = 2
 _STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
@@ -55,7 +54,7 @@ class _LoopRunner:
 
     stores_results = False
 
-    def __init__(self, lm: LmPredictor, window: CompletionWindow) -> None:
+    def __init__(self, lm: Model, window: CompletionWindow) -> None:
         self.lm, self.window = lm, window
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
@@ -65,12 +64,10 @@ class _LoopRunner:
         return None
 
 
-def choose_runner(lm: LmPredictor, window: CompletionWindow) -> Runner:
+def choose_runner(lm: Model, window: CompletionWindow) -> Runner:
     """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
     live runner (API backends); else its own loop (local models)."""
     if routes_to_batch(lm, window):
-        from lmwrapper.runners.batch import batch_runner  # loaded only on this path
-
         runner: Runner = batch_runner(lm, lm.cache)
         return runner
     live = lm.live_runner()
@@ -152,7 +149,7 @@ class Run:
         # popped: each key is emitted once, and what is stored needs no memory after
         pj = self.plan.prompt_jsons.pop(job.key, None)
         rows = [self.plan.codec.row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
-        preds = [structured.finish(p) for p in preds]  # the raw answer is stored, parsed on read
+        preds = [answers.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
             self._emitted.add(id(job))
             self._pending.append((job, preds, rows))
@@ -290,8 +287,6 @@ class Run:
         if self.plan.cache is None or self.runner.stores_results:
             self.runner.run(jobs, self._emit, self._stop.is_set)
             return
-        from lmwrapper.store.claims import Lease
-
         lease = self._lease = Lease(self.plan.cache, retry_errors=self.plan.retry_errors)
         try:
             while jobs:

@@ -302,6 +302,10 @@ def live_settings(max_concurrency: int | None, retry: RetryPolicy | None, *, max
 class GoneError(PermanentProviderError):
     """A file or batch the provider no longer has (404 from a batch endpoint)."""
 
+    def __init__(self, message: str, *, status_code: int | None = 404,
+                 code: str | None = None) -> None:
+        super().__init__(message, status_code=status_code, code=code)
+
 
 @contextlib.contextmanager
 def sdk_errors(lm: ApiBackend, sdk_module: str, *,
@@ -326,7 +330,7 @@ def sdk_errors(lm: ApiBackend, sdk_module: str, *,
         error = lm.classify(e.status_code, e.body, e.response.headers)
         # a batch create naming a model that does not exist is not a batch that is gone
         if gone and e.status_code == 404 and not isinstance(error, ModelNotFoundError):
-            raise GoneError(lm.scrub(str(e))) from None
+            raise GoneError(lm.scrub(str(e))) from None  # status_code 404
         raise error from None
     except sdk.APITimeoutError:  # (a subclass of APIConnectionError: first)
         raise timeout_error(f"{lm.display_name} request to {lm.base_url} timed out after "

@@ -23,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from lmwrapper.core.models import genai_prices_version
+
 if TYPE_CHECKING:
     from lmwrapper.engine.predictor import LmPredictor
 
@@ -181,8 +183,6 @@ def from_infos(provider: str, infos: list[Any]) -> list[ModelEntry]:
 
 def facts_source() -> str:
     """Where `lmwrapper models`' prices and limits come from, for its footer."""
-    from lmwrapper.core.models import genai_prices_version
-
     sdks = [s for p in PROVIDERS.values() if (s := p.spec().sdk) is not None]
     return (f"prices and context windows: {genai_prices_version()}; names and shutdown dates: "
             f"{', '.join(_installed(s) for s in sdks)}; the rest: each provider's models.toml")

@@ -22,6 +22,7 @@ from typing import Any
 
 from lmwrapper.core.prompt import LmChatTurn, LmPrediction, LmPrompt
 from lmwrapper.providers.registry import get_lm
+from lmwrapper.store.db import get_cache_dir
 
 SYSTEM = "Answer with only the answer: a single city name or a single number. No sentence."
 
@@ -52,8 +53,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="demo_predictions.jsonl")
     ap.add_argument("--batch-size", type=int, default=None)
     args = ap.parse_args(argv)
-
-    from lmwrapper.store.db import get_cache_dir
 
     items = load_eval()
     t0 = time.perf_counter()

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
+from lmwrapper import LmWrapperError, ProviderError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.providers.base import GoneError
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing.state import AnthropicLimits
 from tests.batching.conftest import sent_texts
@@ -45,6 +46,12 @@ def test_a_404_on_a_batch_step_stops_after_one_retry_with_a_clear_error(srv, mak
     assert srv.count("files.create") == 2
     text = str(e.value)
     assert "the batch step stopped" in text and "twice" in text and "no batch API" in text
+    assert isinstance(e.value, ProviderError) and e.value.status_code == 404
+
+
+def test_a_batch_or_file_that_is_gone_says_404():
+    """The runner reads the status, not the class name (`GoneError` is the providers')."""
+    assert GoneError("batch_x not found").status_code == 404
 
 
 def test_max_wait_gives_up_with_what_it_waits_for_and_a_rerun_collects(srv, make_lm,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from lmwrapper import RejectedRequestError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import RejectedRequestError
 from lmwrapper.structs import LmPrompt
 
 BATCH = CompletionWindow.BATCH_ANY

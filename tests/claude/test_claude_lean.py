@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper import ConfigurationError
 from lmwrapper.structs import LmPrompt
 from tests.test_live_async import sdk_was_used
 

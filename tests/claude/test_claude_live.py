@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
+from lmwrapper import ConfigurationError, CostLimitExceededError, MissingApiKeyError
 from lmwrapper.claude_wrapper import ClaudeModelNames, get_claude_lm
-from lmwrapper.core.errors import ConfigurationError, CostLimitExceededError, MissingApiKeyError
 from lmwrapper.providers.anthropic.request import ClaudePrice, parse_message
 from lmwrapper.structs import LmPrompt
 from tests.claude.conftest import API_KEY, sent_bodies

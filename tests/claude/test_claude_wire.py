@@ -12,8 +12,8 @@ import anthropic
 import pytest
 from compat_constants import SERVED_DAY, SUITE_DAY
 
+from lmwrapper import ConfigurationError
 from lmwrapper.claude_wrapper import ClaudeModelNames
-from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.providers.anthropic.rules import rule_for
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing.providers.anthropic import ONE_SAMPLING_KNOB

@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper import ConfigurationError
 
 
 def load(path, **kwargs):

@@ -9,7 +9,7 @@ import time
 import hf_reference as ref
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper import ConfigurationError
 from lmwrapper.structs import LmChatTurn, LmPrompt, ModelInternalsRequest
 
 CHAT = [LmChatTurn("system", "be brief"), LmChatTurn("user", "hello")]

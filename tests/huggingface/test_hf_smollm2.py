@@ -88,7 +88,7 @@ def test_logit_lens_last_layer_equals_model_logits(smol_lm):
 
 def fetch_checked(tmp_path, monkeypatch):
     """A file with another hash is refused and leaves nothing behind; the pinned one is kept."""
-    from lmwrapper.core.errors import ConfigurationError
+    from lmwrapper import ConfigurationError
 
     models = tmp_path / "models"
     models.mkdir()

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from lmwrapper.core.errors import PermanentProviderError
+from lmwrapper import PermanentProviderError
 from lmwrapper.store.db import CACHE_FILE_NAME
 from lmwrapper.store.merge import MergeError, add_merge_parser, cache_file, merge_caches
 from lmwrapper.structs import LmPrompt

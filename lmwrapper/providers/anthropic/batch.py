@@ -48,6 +48,7 @@ from lmwrapper.providers.anthropic.request import build_request, max_tokens_for,
 from lmwrapper.providers.base import GoneError, sdk_errors
 from lmwrapper.runners.batch.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
 from lmwrapper.runners.batch.submit import META_BATCH
+from lmwrapper.store.batch_records import Records
 from lmwrapper.store.db import SqlCache
 
 
@@ -201,14 +202,10 @@ class ClaudeBatchAdapter:
     # -- orphans ----------------------------------------------------------------------------
     def _waiting_to_create(self) -> dict[str, tuple[int, float]]:
         """uid → (requests, when recorded) of our batches recorded as about to be created."""
-        from lmwrapper.store.batch_records import Records
-
         return {b.uid: (b.lines, b.updated_at)
                 for b in Records(self.lm.cache).uploaded_batches(self.provider, self.model)}
 
     def _known_remote_ids(self) -> set[str]:
-        from lmwrapper.store.batch_records import Records
-
         return Records(self.lm.cache).remote_ids()
 
     # -- plumbing ---------------------------------------------------------------------------

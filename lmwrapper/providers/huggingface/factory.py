@@ -23,6 +23,7 @@ from lmwrapper.core import extend
 from lmwrapper.core.errors import ConfigurationError, install_hint
 from lmwrapper.providers.huggingface import smollm2
 from lmwrapper.providers.huggingface.model_folder import check_model_folder
+from lmwrapper.providers.huggingface.prompts import folder_has_chat_template
 
 if TYPE_CHECKING:
     from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
@@ -65,8 +66,7 @@ def get_huggingface_lm(
     for package in ("torch", "transformers"):
         if importlib.util.find_spec(package) is None:  # found, not imported: it takes seconds
             raise install_hint(package, "hf") from ModuleNotFoundError(package)
-    from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
-    from lmwrapper.providers.huggingface.prompts import folder_has_chat_template
+    from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor  # imports numpy
 
     dtype, device, device_map = extend.adapter("hf_factory_args")(  # 0.18's arguments
         runtime, precision, allow_patch_model_forward, dtype=dtype, device=device,

@@ -105,7 +105,7 @@ def forward_internals(model: Any, seqs: Sequence[Sequence[int]], layers: Sequenc
     """One batched forward over `seqs`; per row, the chosen layers' states and the attentions."""
     import torch
 
-    from lmwrapper.providers.huggingface.generation import left_pad
+    from lmwrapper.providers.huggingface.generation import left_pad  # imports torch
 
     want_attn = any(attentions)
     ids, mask, positions = left_pad(seqs, pad_id, model.device)

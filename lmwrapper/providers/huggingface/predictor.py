@@ -25,6 +25,7 @@ from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.huggingface import internals as _internals
+from lmwrapper.providers.huggingface.constrained import Grammars, require_llguidance, schema_of
 from lmwrapper.providers.huggingface.prompts import PromptEncoder, encoding_identity
 from lmwrapper.providers.huggingface.stopping import (
     RUNNING,
@@ -36,7 +37,6 @@ from lmwrapper.providers.huggingface.stopping import (
 from lmwrapper.providers.huggingface.tokens import LocalTokens
 
 if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
-    from lmwrapper.providers.huggingface.constrained import Grammars
     from lmwrapper.providers.huggingface.generation import Row, RowResult
 
 # max_tokens=None on a local model: token_limit // 16 (as lmwrapper 0.18 did), at most this.
@@ -127,8 +127,6 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
     def grammars(self) -> Grammars:
         with self._lock:
             if self._grammars is None:
-                from lmwrapper.providers.huggingface.constrained import Grammars
-
                 _ = self.model  # its generation config may add end-of-sequence ids
                 self._grammars = Grammars(self.tokenizer, self.eos_ids)
             return self._grammars
@@ -209,8 +207,6 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
                                  "a local model has no such setting (its chat template is "
                                  f"applied as it is); leave {name}=None")
         if wants_json(prompt.response_format):  # decoded under the schema's grammar
-            from lmwrapper.providers.huggingface.constrained import require_llguidance, schema_of
-
             require_llguidance(light=True)
             schema_of(prompt.response_format)
         if self._tokenizer is not None:  # else checked in _run: a cache hit needs no tokenizer
@@ -241,7 +237,7 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
                  ) -> list[list[tuple[int, int, Row]]]:
         """Score-only rows in batches of whole packs of rows that share a prefix (see
         `shared_prefix`); the other rows in slices of `batch_size`, in `_plan`'s order."""
-        from lmwrapper.providers.huggingface.shared_prefix import can_pack, score_batches
+        from lmwrapper.providers.huggingface.shared_prefix import can_pack, score_batches  # torch
 
         scoring = [r for r in rows if _score_only(jobs[r[0]].prompt)]
         others = [r for r in rows if not _score_only(jobs[r[0]].prompt)]
@@ -300,7 +296,7 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
             def stopped(gen: list[int], stop: Sequence[str] = stop) -> bool:
                 text = self.decode(gen)
                 return any(s in text for s in stop)
-        from lmwrapper.providers.huggingface.generation import Row
+        from lmwrapper.providers.huggingface.generation import Row  # imports torch
 
         constraint = None
         if wants_json(prompt.response_format):
@@ -339,7 +335,7 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
                        stop: ShouldStop, done: _Collector) -> None:
         """Each row is converted and handed to `done` as it leaves the batch; rows that
         asked for internals wait for the batch's end, for their one extra forward."""
-        from lmwrapper.providers.huggingface.prefill import run_rows
+        from lmwrapper.providers.huggingface.prefill import run_rows  # imports torch
 
         rows = [r for _, _, r in batch]
         later: list[tuple[int, LmPrediction, list[int]]] = []  # (b, prediction, kept ids)

