@@ -126,8 +126,8 @@ def parse_response(
     summaries = [s["text"] for item in items if item.get("type") == "reasoning"
                  for s in item.get("summary") or () if s.get("type") == "summary_text"]
     details = body.get("incomplete_details") or {}
-    finish = "stop" if body.get("status") == "completed" else FINISH.get(details.get("reason"),
-                                                                          body.get("status"))
+    finish = "stop" if body.get("status") == "completed" else \
+        FINISH.get(details.get("reason") or "", body.get("status"))
     return [LmPrediction(
         completion_text=text, prompt=prompt, finish_reason=finish, usage=usage,
         cost_usd=price.cost(usage, batch=batch), provider=provider,
