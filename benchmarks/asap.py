@@ -47,12 +47,13 @@ def serve(latency: float, fraction: float, status: int) -> None:
 
 
 def make_lm(provider: str, url: str, concurrency: int, cache_dir: str) -> Any:
-    if provider == "openai":
+    if provider in ("openai", "openai-responses"):
         from lmwrapper.providers.openai import get_open_ai_lm
 
         return get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-bench-not-a-real-key",
                               base_url=url + "/v1", max_concurrency=concurrency,
-                              cache_dir=cache_dir)
+                              cache_dir=cache_dir,
+                              api="responses" if provider == "openai-responses" else None)
     from lmwrapper.providers.anthropic import get_claude_lm
 
     return get_claude_lm("claude-haiku-4-5", api_key_secret="sk-ant-bench-not-a-real-key",

@@ -4,6 +4,8 @@ async SDK (`AsyncOpenAI`, `AsyncAnthropic`), for OpenAI and Claude in one run.
     python benchmarks/bench_live.py                          # 16/64/256/1024 in flight, 3 runs
     python benchmarks/bench_live.py --in-flight 256 --runs 1 # one point, quicker
     python benchmarks/bench_live.py --providers anthropic    # Claude only
+    python benchmarks/bench_live.py --providers openai openai-responses --in-flight 256 --runs 1
+                                           # /v1/chat/completions vs /v1/responses
     python benchmarks/bench_live.py --profile 256 --providers anthropic  # cProfile of lmwrapper
     python benchmarks/bench_live.py --json benchmarks/results/live.json  # ... and keep the figures
     python benchmarks/bench_live.py --before main --in-flight 256  # this checkout vs a revision
@@ -57,8 +59,9 @@ KEY = "sk-bench-not-a-real-key"
 
 # -- the server (child process) ----------------------------------------------------------------
 
-def _bodies() -> tuple[bytes, bytes]:
-    """(an OpenAI chat completion, a Claude message): the answers the server gives."""
+def _bodies() -> tuple[bytes, bytes, bytes]:
+    """(an OpenAI chat completion, a Claude message, an OpenAI Response): the answers the
+    server gives."""
     chat = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0,
             "model": "gpt-4o-mini",
             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
@@ -69,7 +72,18 @@ def _bodies() -> tuple[bytes, bytes]:
                "stop_reason": "end_turn", "stop_sequence": None,
                "usage": {"input_tokens": 12, "output_tokens": 1,
                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
-    return json.dumps(chat).encode(), json.dumps(message).encode()
+    response = {"id": "resp_bench", "object": "response", "created_at": 0,
+                "status": "completed", "error": None, "incomplete_details": None,
+                "model": "gpt-4o-mini", "output": [
+                    {"id": "msg_bench", "type": "message", "role": "assistant",
+                     "status": "completed", "content": [
+                         {"type": "output_text", "text": "42", "annotations": [],
+                          "logprobs": []}]}],
+                "usage": {"input_tokens": 12, "output_tokens": 1, "total_tokens": 13,
+                          "input_tokens_details": {"cached_tokens": 0},
+                          "output_tokens_details": {"reasoning_tokens": 0}}}
+    return (json.dumps(chat).encode(), json.dumps(message).encode(),
+            json.dumps(response).encode())
 
 
 def _response(body: bytes) -> bytes:
@@ -78,7 +92,7 @@ def _response(body: bytes) -> bytes:
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, latency: float,
-                  chat: bytes, message: bytes) -> None:
+                  chat: bytes, message: bytes, response: bytes) -> None:
     try:
         while True:  # keep-alive: one request after another on this connection
             headers = await reader.readuntil(b"\r\n\r\n")
@@ -89,7 +103,8 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, la
             await reader.readexactly(length)
             await asyncio.sleep(latency)
             request_line = headers.split(b"\r\n", 1)[0]
-            writer.write(message if b"/v1/messages" in request_line else chat)
+            writer.write(message if b"/v1/messages" in request_line else
+                         response if b"/v1/responses" in request_line else chat)
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
         pass  # the client went away, or the server is shutting down
     finally:
@@ -97,8 +112,9 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, la
 
 
 async def _serve_asyncio(latency: float) -> None:
-    chat, message = (_response(b) for b in _bodies())
-    server = await asyncio.start_server(lambda r, w: _handle(r, w, latency, chat, message),
+    chat, message, response = (_response(b) for b in _bodies())
+    server = await asyncio.start_server(lambda r, w: _handle(r, w, latency, chat, message,
+                                                             response),
                                         "127.0.0.1", 0, backlog=4096)
     port = server.sockets[0].getsockname()[1]
     print(f"http://127.0.0.1:{port}", flush=True)
@@ -119,16 +135,17 @@ def serve(kind: str, latency: float) -> None:
 
 # -- the clients -------------------------------------------------------------------------------
 
-def _prompts(n: int) -> list[Any]:
+def _prompts(n: int, provider: str) -> list[Any]:
     from lmwrapper.core.prompt import LmPrompt
 
     tag = uuid.uuid4().hex[:8]
-    return [LmPrompt(f"bench {tag} question {i}: what is {i}+1?", max_tokens=8, temperature=0)
+    out = 16 if provider == "openai-responses" else 8  # /v1/responses: at least 16
+    return [LmPrompt(f"bench {tag} question {i}: what is {i}+1?", max_tokens=out, temperature=0)
             for i in range(n)]
 
 
 def run_lmwrapper(provider: str, url: str, n: int, in_flight: int) -> int:
-    prompts = _prompts(n)
+    prompts = _prompts(n, provider)
     with tempfile.TemporaryDirectory() as cache_dir:
         lm = make_lm(provider, url, in_flight, cache_dir)
         preds = list(lm.predict_many(prompts))
@@ -156,12 +173,20 @@ def _plain_client(provider: str, url: str, in_flight: int) -> tuple[Any, Any]:
     """(the SDK's async client, `create(question) -> answered?`), its connection pool as large
     as the number in flight (the SDKs' default caps it at 1,000)."""
     limits = _httpx().Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
-    if provider == "openai":
+    if provider in ("openai", "openai-responses"):
         import openai
 
         oai = openai.AsyncOpenAI(api_key=KEY, base_url=url + "/v1", max_retries=0,
                                  http_client=openai.DefaultAsyncHttpxClient(limits=limits,
                                                                             timeout=600))
+
+        async def ask_responses(question: str) -> bool:
+            r = await oai.responses.create(model="gpt-4o-mini", max_output_tokens=16,
+                                           temperature=0, input=question)
+            return bool(r.output)
+
+        if provider == "openai-responses":
+            return oai, ask_responses
 
         async def ask_openai(question: str) -> bool:
             r = await oai.chat.completions.create(
@@ -372,7 +397,7 @@ def main() -> None:
     p.add_argument("--per-slot", type=int, default=4, help="prompts per slot in flight")
     p.add_argument("--latency", type=float, default=0.5)
     p.add_argument("--server", choices=["asyncio", "fake"], default="asyncio")
-    p.add_argument("--providers", nargs="+", choices=["openai", "anthropic"],
+    p.add_argument("--providers", nargs="+", choices=["openai", "openai-responses", "anthropic"],
                    default=["openai", "anthropic"])
     p.add_argument("--profile", type=int, default=None, metavar="IN_FLIGHT",
                    help="profile lmwrapper at this many in flight instead")

@@ -17,7 +17,8 @@ lines and the batch create).
 
 To refresh the vendored spec: take openapi.json from the newest openai/openai-openapi commit,
 keep `components.schemas` reachable from CreateChatCompletionRequest,
-CreateCompletionRequest and CreateBatchRequest (descriptions, examples and titles dropped),
+CreateCompletionRequest, CreateBatchRequest and CreateResponse (descriptions, examples and
+titles dropped),
 and record the commit and date in tests/data/openai-openapi/README.md.
 """
 

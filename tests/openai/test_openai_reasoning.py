@@ -48,7 +48,7 @@ def test_gpt_6_takes_low_to_xhigh_and_refuses_none_and_minimal_naming_the_way_ou
     assert text.startswith("LmPrompt.reasoning_effort cannot be honoured by gpt-6.2-sol")
     assert "low, medium, high, xhigh" in text and "'none'" in text and "dev.to" in text
     assert "litellm-docs" in refusal(LmPrompt("q", reasoning_effort="minimal"), "gpt-6-astra")
-    # max: on /v1/responses only, which lmwrapper does not send to yet
+    # max: on /v1/responses only, and no row lists it yet (refused there too)
     assert "not 'max'" in refusal(LmPrompt("q", reasoning_effort="max"), "gpt-6-astra")
 
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
 from lmwrapper.core import extend
 from lmwrapper.core import models as facts_source
@@ -36,6 +36,7 @@ def get_open_ai_lm(
     max_retry_time_s: float = 600.0,
     timeout_s: float = 300.0,
     retry: RetryPolicy | None = None,
+    api: Literal["chat", "responses"] | None = None,
     **model_facts: Any,
 ) -> OpenAiPredictor:
     """An OpenAI model, ready for `predict` / `predict_many`.
@@ -56,6 +57,11 @@ def get_open_ai_lm(
     waiting; other transient errors are still retried up to `max_retries` times within
     `max_retry_time_s` seconds per prompt.
     `retry`: a full `RetryPolicy` (backoff times too), replacing the three settings above.
+    `api`: "responses" sends every prompt to /v1/responses (live and in batch lines), "chat"
+    to Chat Completions; by default the model's own (`OpenAiModelInfo.endpoint`: "responses"
+    for the models only the Responses API serves, such as gpt-5-pro; "chat" for every other
+    name, so an OpenAI-compatible server keeps getting Chat Completions). A non-default `api`
+    is part of the cache identity.
     `model_facts` override what the registry knows, e.g. `kind="instruct"`,
     `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`). A name close to
     a known one and unknown to every source raises `UnknownModelError` ("did you mean ...?")
@@ -68,12 +74,25 @@ def get_open_ai_lm(
                                   **model_facts)
     if base_url == DEFAULT_BASE_URL:  # another server keeps its own dates
         facts_source.warn_if_retiring("openai", str(model), model.retires)
+    model = _with_api(model, api)
     max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
                                            max_retry_time_s=max_retry_time_s,
                                            retry_on_rate_limit=retry_on_rate_limit)
     return OpenAiPredictor(model, api_key_secret=api_key_secret, base_url=base_url,
                            max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
                            cache_default=cache_default, cache_dir=cache_dir)
+
+
+def _with_api(model: OpenAiModelInfo, api: str | None) -> OpenAiModelInfo:
+    """`model` with the endpoint it is sent to (see `get_open_ai_lm`'s `api`)."""
+    if api is None or model.endpoint == api:
+        return model
+    if api not in ("chat", "responses"):
+        raise ValueError(f"api must be 'chat' or 'responses'; got {api!r}")
+    if api == "responses" and model.kind == "instruct":
+        raise ValueError(f"{model} is an instruct model, served by /v1/completions only; "
+                         "leave api=None, or use a chat or reasoning model with api='responses'")
+    return model.with_facts(endpoint=api)
 
 
 __all__ = [

@@ -33,6 +33,8 @@ from lmwrapper.core import models as model_facts
 from lmwrapper.core.errors import UnknownModelError
 
 ModelKind = Literal["chat", "instruct", "reasoning"]
+# "chat": Chat Completions (/v1/completions for an instruct model); "responses": /v1/responses
+Endpoint = Literal["chat", "responses"]
 PROVIDER = "openai"
 
 
@@ -59,7 +61,7 @@ SOURCES = model_facts.FactSources(
     sdk_shutdowns=("openai", "types/shared/chat_model.py"), parse_shutdowns=_sdk_shutdowns)
 _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
           "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount",
-          "long_context_from", "long_input_usd_per_mtok", "long_output_usd_per_mtok")
+          "long_context_from", "long_input_usd_per_mtok", "long_output_usd_per_mtok", "endpoint")
 # The positional order of the constructor (0.18's order first).
 _POSITIONAL = _FACTS[:9]
 
@@ -74,7 +76,7 @@ class OpenAiModelInfo(model_facts.ModelInfo):
     facts given to the constructor win over the sources."""
 
     FACTS = _FACTS
-    TABLE_FACTS = ("kind", "max_output_tokens", "encoding", "batch_discount")
+    TABLE_FACTS = ("kind", "max_output_tokens", "encoding", "batch_discount", "endpoint")
     kind: ModelKind
     context_window: int
     max_output_tokens: int
@@ -86,6 +88,7 @@ class OpenAiModelInfo(model_facts.ModelInfo):
     long_context_from: int | None
     long_input_usd_per_mtok: float | None
     long_output_usd_per_mtok: float | None
+    endpoint: Endpoint
 
     def __new__(  # noqa: PYI034  (0.18's constructor, then ours)
         cls,
@@ -162,6 +165,8 @@ class OpenAiModelInfo(model_facts.ModelInfo):
 def _made(name: str, given: dict[str, Any]) -> OpenAiModelInfo:
     if given.get("kind") not in (None, "chat", "instruct", "reasoning"):
         raise ValueError(f"kind must be 'chat', 'instruct' or 'reasoning'; got {given['kind']!r}")
+    if given.get("endpoint") not in (None, "chat", "responses"):
+        raise ValueError(f"api must be 'chat' or 'responses'; got {given['endpoint']!r}")
     return OpenAiModelInfo.made(name, given)
 
 
@@ -190,7 +195,8 @@ def sourced_facts(name: str, given: dict[str, Any] | None = None) -> dict[str, A
              "encoding": row["encoding"], "batch_discount": row["batch_discount"],
              "long_context_from": pub.long_context_from if pub else None,
              "long_input_usd_per_mtok": pub.long_input_usd_per_mtok if pub else None,
-             "long_output_usd_per_mtok": pub.long_output_usd_per_mtok if pub else None}
+             "long_output_usd_per_mtok": pub.long_output_usd_per_mtok if pub else None,
+             "endpoint": row["endpoint"]}
     given = given or {}
     if "input_usd_per_mtok" in given or "output_usd_per_mtok" in given:
         # Rates given by the caller replace the published ones, tiers included.
@@ -335,4 +341,4 @@ del M
 # The model `get_open_ai_lm()` uses when none is named: OpenAI's current low-cost model.
 DEFAULT_MODEL = OpenAiModelNames.gpt_5_4_mini
 
-__all__ = ["DEFAULT_MODEL", "ModelKind", "OpenAiModelInfo", "OpenAiModelNames"]
+__all__ = ["DEFAULT_MODEL", "Endpoint", "ModelKind", "OpenAiModelInfo", "OpenAiModelNames"]

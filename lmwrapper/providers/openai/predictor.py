@@ -92,8 +92,10 @@ class OpenAiPredictor(ApiPredictor):
     # -- identity and validation ------------------------------------------------------------
 
     def model_identity(self) -> dict[str, Any]:
-        ident = {"provider": self.provider, "model": str(self.model),
-                 "api": "completions" if self.model.kind == "instruct" else "chat"}
+        # "responses" only where it is not the model's usual endpoint's: no existing key changes
+        api = "responses" if self.model.endpoint == "responses" else \
+            "completions" if self.model.kind == "instruct" else "chat"
+        ident = {"provider": self.provider, "model": str(self.model), "api": api}
         if self.base_url != DEFAULT_BASE_URL:
             ident["base_url"] = self.base_url
         return ident
@@ -252,6 +254,9 @@ def _post(client: Any, req: OpenAiRequest) -> Any:
     """Send `req.body` as it is, through the SDK's public raw-response API (the body is
     ours, not the SDK's typed parameters, so a batch line and a live call are the same)."""
     body = dict(req.body)
+    if req.url.endswith("/responses"):
+        return client.responses.with_raw_response.create(
+            model=body.pop("model"), input=body.pop("input"), extra_body=body)
     if req.url.endswith("/chat/completions"):
         return client.chat.completions.with_raw_response.create(
             model=body.pop("model"), messages=body.pop("messages"), extra_body=body)

@@ -15,6 +15,12 @@ Token-level results have the Hugging Face backend's shape: `completion_tokens`,
 `usage.reasoning_tokens` (already inside `completion_tokens`, which is what is billed).
 Chat Completions returns no reasoning text from OpenAI; an OpenAI-compatible server that
 does (`message.reasoning_content`, as vLLM and DeepSeek send it) fills `reasoning`.
+
+A model whose `endpoint` is "responses" (models.toml, or `api="responses"`) goes to
+/v1/responses instead, with the body and parsing of `responses.py`:
+
+    >>> build_request(LmPrompt("2+2?", max_tokens=16), OpenAiModelNames.gpt_4o_mini.with_facts(endpoint="responses")).url
+    '/v1/responses'
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 from lmwrapper.core import structured
 from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
-from lmwrapper.providers.openai import rules, strict
+from lmwrapper.providers.openai import responses, rules, strict
 from lmwrapper.providers.openai.models import OpenAiModelInfo, OpenAiModelNames  # noqa: F401
 
 CHAT_URL = "/v1/chat/completions"
@@ -75,6 +81,8 @@ def check_prompt(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
                     "(OpenAiModelNames.gpt_3_5_turbo_instruct) or set echo=False")
     if model.kind == "reasoning":
         _check_reasoning(prompt, name)
+    if model.endpoint == "responses":
+        responses.check_prompt(prompt, model)
     rules.reasoning_fields(prompt, model)  # effort first: it decides what sampling may be
     rules.sampling_fields(prompt, model)  # what the model's row allows (rules.py)
 
@@ -96,15 +104,21 @@ def _refuse(field_name: str, model: str, why: str) -> None:
 
 
 def endpoint_for(model: OpenAiModelInfo) -> str:
-    """The one place that decides where a prompt for `model` goes (live and in a batch line).
-    /v1/responses, for the models that need it, is to come here too."""
+    """The one place that decides where a prompt for `model` goes (live and in a batch line):
+    its `endpoint` fact ("responses": models.toml, or `api="responses"`), else its kind."""
+    if model.endpoint == "responses":
+        return responses.RESPONSES_URL
     return COMPLETIONS_URL if model.kind == "instruct" else CHAT_URL
 
 
 def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenAiRequest:
     """The request for `n` samples of `prompt` (call `check_prompt` first)."""
-    body: dict[str, Any] = {"model": str(model)}
     url = endpoint_for(model)
+    if url == responses.RESPONSES_URL:
+        if n != 1:
+            raise ValueError("/v1/responses has no `n`: one request per sample")
+        return OpenAiRequest(url, responses.build_body(prompt, model))
+    body: dict[str, Any] = {"model": str(model)}
     if url == COMPLETIONS_URL:
         body["prompt"] = prompt.get_text_as_string_default_form()
     else:
@@ -152,8 +166,12 @@ def parse_response(
 ) -> list[LmPrediction]:
     """One `LmPrediction` per choice, in choice order; cost split evenly across them.
 
-    Raises `KeyError`/`TypeError`/`ValueError` on a body that is not a completion.
+    Raises `KeyError`/`TypeError`/`ValueError` on a body that is not a completion. A
+    Response object (/v1/responses) is read by `responses.parse_response`.
     """
+    if "output" in body and "choices" not in body:
+        return responses.parse_response(body, prompt, model, price, batch=batch,
+                                        provider=provider)
     choices = sorted(body["choices"], key=lambda c: c.get("index", 0))
     if not choices:
         raise ValueError("the response has no choices")

@@ -89,8 +89,9 @@ def _text(source: str | list[str] | None) -> str:
 
 
 def samples_per_request(model: OpenAiModelInfo) -> int:
-    """How many samples one request may ask for: `MAX_N` with `n`, else 1."""
-    return MAX_N if rule_for(model).takes_n else 1
+    """How many samples one request may ask for: `MAX_N` with `n`, else 1 (/v1/responses
+    has no `n`)."""
+    return MAX_N if rule_for(model).takes_n and model.endpoint != "responses" else 1
 
 
 def sampling_fields(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> dict[str, Any]:

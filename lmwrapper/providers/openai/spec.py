@@ -14,4 +14,5 @@ def _models() -> list[ModelEntry]:
 SPEC = ProviderSpec(make=get_open_ai_lm, models=_models, batch=True,
                     sdk="openai",
                     fakes=("lmwrapper.testing.providers.openai",
+                           "lmwrapper.testing.providers.openai_responses",
                            "lmwrapper.testing.providers.openai_batches"))

@@ -202,6 +202,7 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
         raise ApiError(404, "This is not a chat model and thus not supported in the "
                        "v1/chat/completions endpoint. Did you mean to use v1/completions?",
                        param="model", code=None)
+    _check_not_responses_only(model)
     check_model_rules(body, model)
     check_reasoning(body, model)
     check_strict_schema(body.get("response_format"))
@@ -241,6 +242,15 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
         "system_fingerprint": "fp_lmwrapper_fake",
     }
     return Response(body=out, tokens=prompt_tokens + completion_tokens)
+
+
+def _check_not_responses_only(model: str) -> None:
+    """A model only /v1/responses serves (its row's `endpoint`), as OpenAI answers it."""
+    from lmwrapper.providers.openai.models import table
+
+    if table().row(model.rsplit("/", 1)[-1]).get("endpoint") == "responses":
+        raise ApiError(404, "This model is only supported in v1/responses and not in "
+                       "v1/chat/completions.", param="model", code=None)
 
 
 def _chat_max_tokens(body: dict[str, Any], model: str) -> int | None:

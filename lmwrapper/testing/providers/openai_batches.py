@@ -30,9 +30,11 @@ from lmwrapper.testing.jobs import (
     take_fate,
 )
 from lmwrapper.testing.providers import openai as fake_openai
+from lmwrapper.testing.providers import openai_responses
 
 ENDPOINTS = {"/v1/chat/completions": fake_openai.chat_completions,
-             "/v1/completions": fake_openai.completions}
+             "/v1/completions": fake_openai.completions,
+             "/v1/responses": openai_responses.create_response}
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 ACTIVE = ("validating", "in_progress", "finalizing")
 from lmwrapper.testing.state import FakeContext, StoredFile
@@ -200,7 +202,9 @@ def _line_problem(item: Any, seen: set[str], endpoint: str) -> tuple[str, str] |
 def _tokens(srv: FakeContext, job: Job) -> int:
     total = 0
     for _, body in job.requests:
-        texts = [fake_openai.content_text(m.get("content")) for m in body.get("messages", [])]
+        items = body.get("messages") or body.get("input") or []  # chat | responses
+        items = [{"content": items}] if isinstance(items, str) else items
+        texts = [fake_openai.content_text(m.get("content")) for m in items]
         prompt = body.get("prompt", "")
         texts += prompt if isinstance(prompt, list) else [prompt]
         total += sum(len(srv.tokenize(t)) for t in texts if isinstance(t, str))
