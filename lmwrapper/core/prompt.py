@@ -13,7 +13,7 @@ import dataclasses
 import enum
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -411,22 +411,9 @@ class LmPrediction:
     def from_cache_record(cls, record: dict[str, Any], prompt: LmPrompt, internals: Any = None,
                           defaults: Mapping[str, Any] | None = None) -> LmPrediction:
         """Rebuild a cached prediction (marked `was_cached`). Trusted input: the fast path
-        skips `__init__`, which matters when serving 100,000 cached predictions."""
-        obj = object.__new__(cls)
-        d = obj.__dict__
-        d.update(_DEFAULTS)
-        if defaults:
-            d.update(defaults)
-        d.update(record)
-        for name in _TUPLE_FIELDS:
-            if name in record:
-                d[name] = tuple(record[name])
-        if "usage" in record:
-            d["usage"] = LmUsage(*record["usage"])
-        d["prompt"] = prompt
-        d["was_cached"] = True
-        d["internals"] = internals
-        return obj
+        skips `__init__`, which matters when serving 100,000 cached predictions
+        (`cache_reader(defaults)` binds `defaults` once, for a loop)."""
+        return cache_reader(defaults)(record, prompt, internals)
 
     def evolve(self, **changes: Any) -> LmPrediction:
         """A copy with `changes` applied (a cheap `dataclasses.replace`)."""
@@ -498,4 +485,39 @@ _TUPLE_FIELDS = (
     "prompt_logprobs",
     "prompt_top_logprobs",
 )
+# Every field, in declaration order: the order `__init__` sets them (see `cache_reader`).
+_IN_FIELD_ORDER = {f.name: _DEFAULTS.get(f.name) for f in dataclasses.fields(LmPrediction)}
 
+
+def cache_reader(defaults: Mapping[str, Any] | None = None
+                 ) -> Callable[[dict[str, Any], LmPrompt, Any], LmPrediction]:
+    """`LmPrediction.from_cache_record(record, prompt, internals, defaults)` with `defaults`
+    bound once: what the row codec calls for each cached row.
+
+    Every field is set first, in the order `__init__` sets them, then overwritten from the
+    record: the instance keeps a key-sharing dict, ~290 bytes where one filled in another
+    order takes ~460 (a million cached predictions held by a caller: 170 MB less).
+    """
+    # A real instance's dict, so that `update` copies its values into the new instance's
+    # key-sharing dict (from a plain dict, an empty instance dict becomes a copy of that
+    # dict, keys and all).
+    base = LmPrediction(None, None).__dict__  # type: ignore[arg-type]  # values set below
+    for name, value in {**_IN_FIELD_ORDER, **(defaults or {}), "was_cached": True}.items():
+        base[name] = value
+    new, tuple_fields, usage = object.__new__, frozenset(_TUPLE_FIELDS), LmUsage
+
+    def read(record: dict[str, Any], prompt: LmPrompt, internals: Any = None) -> LmPrediction:
+        obj = new(LmPrediction)
+        d = obj.__dict__
+        d.update(base)
+        d.update(record)
+        if not tuple_fields.isdisjoint(record):  # JSON has lists; the fields are tuples
+            for name in tuple_fields.intersection(record):
+                d[name] = tuple(record[name])
+        if "usage" in record:
+            d["usage"] = usage(*record["usage"])
+        d["prompt"] = prompt
+        d["internals"] = internals
+        return obj
+
+    return read
