@@ -180,7 +180,8 @@ class SqlCache:
             f"not an lmwrapper cache; lmwrapper left it untouched. Move it elsewhere, {ELSEWHERE}.")
 
     def _migrate(self) -> None:
-        import sqlite_utils  # noqa: F401  0.3 s to import: loaded before the lock is taken
+        if migrations.pending(self._conn):  # a file up to date (the usual) needs no sqlite-utils
+            import sqlite_utils  # noqa: F401  0.4 s to import: loaded before the lock is taken
 
         # Always one write transaction, even with nothing to migrate: a file that another
         # process keeps locked is found here, before a run spends anything.
