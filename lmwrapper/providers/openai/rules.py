@@ -22,6 +22,7 @@ explicit `n`, even `n=1`"); elsewhere the engine sends one request per sample
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,11 +59,16 @@ class FamilyRule:
 def rule_for(model: OpenAiModelInfo | str) -> FamilyRule:
     """The row of `model`'s family; its `kind` is the model's own (given facts win)."""
     info = model if isinstance(model, OpenAiModelInfo) else OpenAiModelInfo(str(model))
-    base = _family_name(str(info))
+    return _rule(str(info), info.kind)
+
+
+@functools.cache  # asked once per prompt (validation): finding the row scans every family
+def _rule(name: str, kind: str) -> FamilyRule:
+    base = _family_name(name)
     row = table().row(base)
     source = row.get("source", "")
-    return FamilyRule(table().family(base) or "", info.kind, bool(row["takes_n"]),
-                      row.get("effort_default") if info.kind == "reasoning" else None,
+    return FamilyRule(table().family(base) or "", kind, bool(row["takes_n"]),
+                      row.get("effort_default") if kind == "reasoning" else None,
                       source if isinstance(source, str) else "; ".join(source))
 
 
