@@ -413,7 +413,7 @@ class LmPrediction:
         """Rebuild a cached prediction (marked `was_cached`). Trusted input: the fast path
         skips `__init__`, which matters when serving 100,000 cached predictions
         (`cache_reader(defaults)` binds `defaults` once, for a loop)."""
-        return cache_reader(defaults)(record, prompt, internals)
+        return cache_reader(defaults, cls)(record, prompt, internals)
 
     def evolve(self, **changes: Any) -> LmPrediction:
         """A copy with `changes` applied (a cheap `dataclasses.replace`)."""
@@ -489,7 +489,7 @@ _TUPLE_FIELDS = (
 _IN_FIELD_ORDER = {f.name: _DEFAULTS.get(f.name) for f in dataclasses.fields(LmPrediction)}
 
 
-def cache_reader(defaults: Mapping[str, Any] | None = None
+def cache_reader(defaults: Mapping[str, Any] | None = None, cls: type[LmPrediction] | None = None,
                  ) -> Callable[[dict[str, Any], LmPrompt, Any], LmPrediction]:
     """`LmPrediction.from_cache_record(record, prompt, internals, defaults)` with `defaults`
     bound once: what the row codec calls for each cached row.
@@ -500,14 +500,15 @@ def cache_reader(defaults: Mapping[str, Any] | None = None
     """
     # A real instance's dict, so that `update` copies its values into the new instance's
     # key-sharing dict (from a plain dict, an empty instance dict becomes a copy of that
-    # dict, keys and all).
-    base = LmPrediction(None, None).__dict__  # type: ignore[arg-type]  # values set below
+    # dict, keys and all). A subclass, which may take other arguments, gets a plain one.
+    cls = cls or LmPrediction
+    base = LmPrediction(None, None).__dict__ if cls is LmPrediction else {}  # type: ignore[arg-type]
     for name, value in {**_IN_FIELD_ORDER, **(defaults or {}), "was_cached": True}.items():
         base[name] = value
     new, tuple_fields, usage = object.__new__, frozenset(_TUPLE_FIELDS), LmUsage
 
     def read(record: dict[str, Any], prompt: LmPrompt, internals: Any = None) -> LmPrediction:
-        obj = new(LmPrediction)
+        obj = new(cls)
         d = obj.__dict__
         d.update(base)
         d.update(record)
