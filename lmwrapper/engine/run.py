@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 PROGRESS_MIN_JOBS = 2
 _STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
-_DECODE_AHEAD = 500  # cached answers decoded per pause of the collector (~150 KB of them)
+_DECODE_AHEAD = 5000  # cached answers decoded per pause of the collector (~3 MB of them)
 
 
 # -- routing: which runner answers the jobs ----------------------------------------------------
