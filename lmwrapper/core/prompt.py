@@ -250,7 +250,20 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+# The fields most prompts leave at their default, and those defaults' types (1 == True and
+# 0.0 == False, so a value equal to its default may still be of a type that is refused).
+_USUAL = (None, 1, 1.0, 0.0, 0.0, None, None, False, None, True, None, None, None)
+_USUAL_TYPES = tuple(map(type, _USUAL))
+
+
 def _validate(p: LmPrompt) -> None:
+    usual = (p.stop, p.logprobs, p.top_p, p.presence_penalty, p.frequency_penalty,
+             p.num_completions, p.cache, p.echo, p.add_bos_token, p.add_special_tokens, p.seed,
+             p.response_format, p.model_internals_request)
+    if usual == _USUAL and tuple(map(type, usual)) == _USUAL_TYPES:  # most prompts: 1 µs, not 6
+        m, t = p.max_tokens, p.temperature
+        if (m is None or (type(m) is int and m >= 1)) and type(t) is float and 0.0 <= t <= 2.0:
+            return
     m = p.max_tokens
     _check(m is None or (_is_int(m) and (m >= 1 or (m == 0 and p.echo is True))), "max_tokens",
            "None or an int >= 1 (0 only with echo=True: score the prompt, generate nothing)", m)
