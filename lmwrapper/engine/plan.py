@@ -144,7 +144,7 @@ class Plan:
         self.cache: SqlCache | None = lm.cache if len(off) < len(self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
         self.slots: dict[str, _Slot] = {}
-        self.cached: dict[str, list[StoredSample]] = {}
+        self.cached: dict[str, tuple[StoredSample, ...]] = {}
         self.codec: RowCodec = lm.row_codec()  # how a cached row becomes a prediction and back
         with gc_paused():
             self.jobs = self._lookup(retry_errors, bool(off))

@@ -285,7 +285,7 @@ class Run:
         if failed:
             raise failed[0]
 
-    def _emit_cached(self, job: Job, rows: list[tuple[int, str, bytes | None, bool]]) -> None:
+    def _emit_cached(self, job: Job, rows: tuple[tuple[int, str, bytes | None, bool], ...]) -> None:
         """A job another process answered: its stored rows, released as cached predictions."""
         samples: dict[int, LmPrediction] = {}
         self.plan.decode_rows(samples, job.prompt, rows, self.plan.retry_errors)

@@ -24,7 +24,8 @@ from typing import Any
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, cache_reader
 from lmwrapper.store.keys import prompt_json
 
-# A stored sample as `SqlCache.get_many` returns it: (sample_index, value_json, blob, is_error).
+# A stored sample as `SqlCache.get_many` returns it (a tuple of them per key):
+# (sample_index, value_json, blob, is_error).
 StoredSample = tuple[int, str, bytes | None, bool]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
