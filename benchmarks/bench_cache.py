@@ -151,6 +151,7 @@ def curve(sizes: list[int], repeats: int, before: Path | None) -> None:
     if before is not None:
         head += f" | {'before: wall/s':>14} {'CPU/s':>9} | {'this/before: wall':>17} {'CPU':>5}"
     print(head + " | load")
+    peaks: dict[int, float] = {}
     for n in sizes:
         with tempfile.TemporaryDirectory() as d:
             cold = _in_fresh_process("fill", n, d, this)
@@ -171,7 +172,13 @@ def curve(sizes: list[int], repeats: int, before: Path | None) -> None:
             line += (f" | {b['wall']:>14,.0f} {b['cpu']:>9,.0f} | "
                      f"{t['wall'] / b['wall']:>16.2f}x {t['cpu'] / b['cpu']:>4.2f}x")
         print(line + f" | {os.getloadavg()[0]:.1f}", flush=True)
+        peaks[n] = t["bytes"] * n
     print("B/prompt: peak memory of the rerun beyond the prompts it was given, per prompt.")
+    if len(peaks) > 1:
+        lo, hi = min(peaks), max(peaks)
+        print(f"Growth of that peak from {lo:,} to {hi:,} prompts: "
+              f"{(peaks[hi] - peaks[lo]) / (hi - lo):,.0f} bytes per added prompt "
+              f"({peaks[lo] / 1e6:.1f} MB at {lo:,}, {peaks[hi] / 1e6:.1f} MB at {hi:,}).")
     print("raw/this: how many times faster sqlite3 alone fetches the same rows (1.00x: no overhead).")
 
 
