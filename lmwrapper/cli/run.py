@@ -34,6 +34,7 @@ from typing import Any, TextIO
 
 from lmwrapper.cli.batch import run_submit
 from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, uncached
@@ -141,7 +142,8 @@ def prepare(args: argparse.Namespace
     check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache)
     check_output(args.output, args.input)
     try:
-        prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
+        with gc_paused():  # a million lines: the collector would rescan every prompt read so far
+            prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature)
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
                      cache_dir=getattr(args, "cache_dir", None), cache_default=not args.no_cache,
                      chat_mode=getattr(args, "chat_mode", None))
