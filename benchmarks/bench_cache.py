@@ -1,18 +1,28 @@
-"""Cache throughput through the engine: cold writes/s and cached predictions/s.
+"""The cache through the engine: cold writes/s, and the curve of a fully cached rerun.
 
-    python benchmarks/bench_cache.py [--n 100000] [--repeats 3] [--no-baseline] [--before PATH]
+    python benchmarks/bench_cache.py [--n 1000,10000,100000,1000000] [--repeats 3]
+                                     [--before PATH] [--no-baseline]
 
-Ours: `predict_many` over N distinct prompts on an instant backend into an empty cache
-(cold: keys, lookup, backend, one write per result), then the same N prompts again as new
-`LmPrompt` objects (cached: key computation, bulk lookup, decoding). Medians of `--repeats`.
+For each N: `predict_many` over N distinct prompts on an instant backend fills an empty cache
+(cold: keys, lookup, backend, one write per result; measured once), then each round reruns
+the same N prompts as new `LmPrompt`s in a fresh process, as a researcher's rerun is (open
+the cache, key, bulk lookup, decode, every prediction handed to the caller and dropped), and
+beside it, in a fresh process of its own:
 
-Baseline, in the same run: lmwrapper 0.18.0.0 from PyPI, in its own venv under
-`benchmarks/.baseline-venv` (created on first use), with its own mock predictor and SQLite
-cache. It writes about 18 results/s, so it is measured on `--baseline-n` prompts, not N.
+- raw SQLite: the same keys (computed before the clock starts) looked up with `sqlite3`
+  alone, the way `lmwrapper.store` does it (sorted, 20,000 per `IN (SELECT value FROM
+  json_each(?))`), every row fetched into a dict: the floor under any cached rerun;
+- `--before PATH`: the same rerun on another checkout of this project (e.g. `git worktree
+  add /tmp/main main`), on the same cache file.
 
-`--before PATH` also measures another checkout of this project (e.g. `git worktree add
-/tmp/main main`), each round in a fresh process for both, taking turns, and prints the
-medians side by side with their ratio.
+The three take turns, round after round; the table shows medians of `--repeats` rounds in
+wall time and in CPU time (CPU is what the process itself spent: other jobs on a shared
+machine disturb it less), and the peak memory of the rerun beyond the prompts it was given
+(peak RSS less the RSS once the prompts are built), per prompt.
+
+Baseline, with `--baseline` columns unless `--no-baseline`: lmwrapper 0.18.0.0 from PyPI, in
+its own venv under `benchmarks/.baseline-venv` (created on first use), with its own mock
+predictor and SQLite cache: ~20 results/s cold, so measured on `--baseline-n` prompts.
 """
 
 from __future__ import annotations
@@ -38,30 +48,138 @@ else:
     sys.path.insert(0, str(HERE.parent))
 BASELINE_VENV = HERE / ".baseline-venv"
 BASELINE_PIN = "lmwrapper==0.18.0.0"
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def _timed(fn) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) that `fn()` took."""
-    w, c = time.perf_counter(), time.process_time()
-    fn()
-    return time.perf_counter() - w, time.process_time() - c
-
-
-def measure_ours(n: int) -> dict[str, float]:
+def _prompts(n: int) -> list:
     from lmwrapper.core.prompt import LmPrompt
+
+    return [LmPrompt(f"prompt number {i}", max_tokens=10) for i in range(n)]
+
+
+def _lm(cache_dir: str):
     from lmwrapper.testing import ScriptedLm
 
-    with tempfile.TemporaryDirectory() as d:
-        lm = ScriptedLm(answer=lambda p, i: "ok", cache_dir=d)
-        prompts = [LmPrompt(f"prompt number {i}", max_tokens=10) for i in range(n)]
-        cold = _timed(lambda: list(lm.predict_many(prompts, progress=False)))
-        again = [LmPrompt(f"prompt number {i}", max_tokens=10) for i in range(n)]
-        got: list = []
-        cached = _timed(lambda: got.extend(lm.predict_many(again, progress=False)))
-        assert len(got) == n and all(p.was_cached for p in got) and len(lm.call_log) == n
-        lm.cache.close()
-    return {"cold": n / cold[0], "cached": n / cached[0],
-            "cold_cpu": n / cold[1], "cached_cpu": n / cached[1]}
+    return ScriptedLm(answer=lambda p, i: "ok", cache_dir=cache_dir)
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * _PAGE
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def fill(n: int, cache_dir: str) -> dict[str, float]:
+    """Cold: N distinct prompts into an empty cache, through the engine."""
+    lm = _lm(cache_dir)
+    prompts = _prompts(n)
+    w, c = time.perf_counter(), time.process_time()
+    got = sum(1 for _ in lm.predict_many(prompts, progress=False))
+    w, c = time.perf_counter() - w, time.process_time() - c
+    assert got == n and len(lm.call_log) == n
+    lm.cache.close()
+    return {"wall": n / w, "cpu": n / c}
+
+
+def rerun(n: int, cache_dir: str) -> dict[str, float]:
+    """A fully cached rerun, as a fresh process does it: opening the cache included."""
+    import gc
+
+    prompts = _prompts(n)
+    import lmwrapper.testing  # noqa: F401  imported before the clock, as a script's imports are
+
+    gc.collect()
+    base = _rss()
+    w, c = time.perf_counter(), time.process_time()
+    lm = _lm(cache_dir)
+    cached = sum(p.was_cached for p in lm.predict_many(prompts, progress=False))
+    w, c = time.perf_counter() - w, time.process_time() - c
+    assert cached == n and not lm.call_log, (cached, n)
+    return {"wall": n / w, "cpu": n / c, "bytes": (_peak_rss() - base) / n}
+
+
+def raw(n: int, cache_dir: str) -> dict[str, float]:
+    """The same keys looked up with sqlite3 alone (keys computed before the clock starts)."""
+    import sqlite3
+
+    from lmwrapper.store.keys import canonical_json, key_of
+
+    ident = _lm(cache_dir).identity_json()
+    keys = [key_of(canonical_json(p), ident) for p in _prompts(n)]
+    q = ("SELECT key, sample_index, value, blob, is_error FROM predictions "
+         "WHERE key IN (SELECT value FROM json_each(?))")
+    w, c = time.perf_counter(), time.process_time()
+    conn = sqlite3.connect(Path(cache_dir) / "lmwrapper.sqlite")
+    found: dict[str, list] = {}
+    get, ordered = found.get, sorted(keys)
+    for start in range(0, n, 20_000):
+        for row in conn.execute(q, (json.dumps(ordered[start : start + 20_000]),)):
+            rows = get(row[0])
+            if rows is None:
+                found[row[0]] = [row]
+            else:
+                rows.append(row)
+    w, c = time.perf_counter() - w, time.process_time() - c
+    assert len(found) == n
+    return {"wall": n / w, "cpu": n / c}
+
+
+def _in_fresh_process(what: str, n: int, cache_dir: str, checkout: Path) -> dict[str, float]:
+    # Bytecode written as usual (a shell with PYTHONDONTWRITEBYTECODE would otherwise have
+    # every fresh process compile the modules it loads lazily: ~10 ms each).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = ""
+    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--checkout", str(checkout),
+                        "--child", what, str(n), cache_dir],
+                       capture_output=True, text=True, env=env, check=False)
+    if r.returncode != 0:
+        raise SystemExit(f"{what} {n} on {checkout} failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def curve(sizes: list[int], repeats: int, before: Path | None) -> None:
+    this = HERE.parent
+    print(f"cached rerun, {os.cpu_count()} cores; medians of {repeats} rounds, each "
+          f"measurement in a fresh process, taking turns")
+    head = (f"{'prompts':>10} {'cold/s':>8} | {'this: wall/s':>12} {'CPU/s':>9} {'B/prompt':>8} | "
+            f"{'raw SQLite: wall/s':>18} {'CPU/s':>9} | {'raw/this: wall':>14} {'CPU':>5}")
+    if before is not None:
+        head += f" | {'before: wall/s':>14} {'CPU/s':>9} | {'this/before: wall':>17} {'CPU':>5}"
+    print(head + " | load")
+    peaks: dict[int, float] = {}
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as d:
+            cold = _in_fresh_process("fill", n, d, this)
+            runs: dict[str, list[dict[str, float]]] = {"this": [], "raw": [], "before": []}
+            for _ in range(repeats):
+                if before is not None:
+                    runs["before"].append(_in_fresh_process("rerun", n, d, before))
+                runs["this"].append(_in_fresh_process("rerun", n, d, this))
+                runs["raw"].append(_in_fresh_process("raw", n, d, this))
+        med = {k: {m: statistics.median(r[m] for r in rs) for m in rs[0]}
+               for k, rs in runs.items() if rs}
+        t, r = med["this"], med["raw"]
+        line = (f"{n:>10,} {cold['wall']:>8,.0f} | {t['wall']:>12,.0f} {t['cpu']:>9,.0f} "
+                f"{t['bytes']:>8,.0f} | {r['wall']:>18,.0f} {r['cpu']:>9,.0f} | "
+                f"{r['wall'] / t['wall']:>13.2f}x {r['cpu'] / t['cpu']:>4.2f}x")
+        if before is not None:
+            b = med["before"]
+            line += (f" | {b['wall']:>14,.0f} {b['cpu']:>9,.0f} | "
+                     f"{t['wall'] / b['wall']:>16.2f}x {t['cpu'] / b['cpu']:>4.2f}x")
+        print(line + f" | {os.getloadavg()[0]:.1f}", flush=True)
+        peaks[n] = t["bytes"] * n
+    print("B/prompt: peak memory of the rerun beyond the prompts it was given, per prompt.")
+    if len(peaks) > 1:
+        lo, hi = min(peaks), max(peaks)
+        print(f"Growth of that peak from {lo:,} to {hi:,} prompts: "
+              f"{(peaks[hi] - peaks[lo]) / (hi - lo):,.0f} bytes per added prompt "
+              f"({peaks[lo] / 1e6:.1f} MB at {lo:,}, {peaks[hi] / 1e6:.1f} MB at {hi:,}).")
+    print("raw/this: how many times faster sqlite3 alone fetches the same rows (1.00x: no overhead).")
 
 
 BASELINE_SCRIPT = textwrap.dedent("""
@@ -112,35 +230,22 @@ def measure_baseline(py: Path, n_cold: int, n_cached: int) -> tuple[float, float
     return out["cold"], out["cached"]
 
 
-def measure_checkout(checkout: Path, n: int) -> dict[str, float]:
-    """`measure_ours(n)` on `checkout`'s lmwrapper, in a fresh process."""
-    env = {**os.environ, "PYTHONPATH": ""}
-    r = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--checkout", str(checkout),
-                        "--measure", str(n)], capture_output=True, text=True, env=env, check=False)
-    if r.returncode != 0:
-        raise SystemExit(f"measuring {checkout} failed:\n{r.stderr[-3000:]}")
-    return json.loads(r.stdout.strip().splitlines()[-1])
-
-
-def compare(before: Path, n: int, repeats: int) -> None:
-    """This checkout against `before`, taking turns, each round in fresh processes."""
-    runs: dict[str, list[dict[str, float]]] = {"before": [], "this": []}
-    for _ in range(repeats):
-        runs["before"].append(measure_checkout(before, n))
-        runs["this"].append(measure_checkout(HERE.parent, n))
-    med = {c: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for c, rs in runs.items()}
-    print(f"before ({before}) and this checkout: medians of {repeats} rounds, {n:,} prompts, "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{'':24}{'before':>10}{'this':>10}{'ratio':>8}   per CPU-second: before, this, ratio")
-    for label, k in (("cold writes/s", "cold"), ("cached predictions/s", "cached")):
-        b, t = med["before"], med["this"]
-        print(f"{label:24}{b[k]:>10,.0f}{t[k]:>10,.0f}{t[k] / b[k]:>7.2f}x   "
-              f"{b[k + '_cpu']:>10,.0f}{t[k + '_cpu']:>10,.0f}{t[k + '_cpu'] / b[k + '_cpu']:>7.2f}x")
+def baseline(args: argparse.Namespace) -> None:
+    py = baseline_python()
+    if py is None:
+        return
+    runs = [measure_baseline(py, args.baseline_n, args.baseline_cached_n)
+            for _ in range(args.repeats)]
+    print(f"lmwrapper 0.18 (its own mock predictor and cache, medians of {args.repeats}): "
+          f"{statistics.median(c for c, _ in runs):,.0f} cold writes/s on {args.baseline_n} "
+          f"prompts, {statistics.median(c for _, c in runs):,.0f} cached predictions/s on "
+          f"{args.baseline_cached_n:,}")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--n", default="1000,10000,100000,1000000",
+                    help="prompt counts of the curve, comma-separated")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--baseline-n", type=int, default=300, help="cold prompts for 0.18")
     ap.add_argument("--baseline-cached-n", type=int, default=5_000)
@@ -148,38 +253,16 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None,
                     help="another checkout of this project, measured in the same run")
     ap.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--measure", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args.measure is not None:  # one round of a checkout, for `compare`
-        print(json.dumps(measure_ours(args.measure)))
+    if args.child is not None:  # one measurement, in a fresh process (see _in_fresh_process)
+        what, n, cache_dir = args.child
+        print(json.dumps({"fill": fill, "rerun": rerun, "raw": raw}[what](int(n), cache_dir)))
         return
-    if args.before is not None:
-        compare(args.before.resolve(), args.n, args.repeats)
-        return
-
-    ours = [measure_ours(args.n) for _ in range(args.repeats)]
-    med = {k: statistics.median(r[k] for r in ours) for k in ours[0]}
-    base = None
-    if not args.no_baseline and (py := baseline_python()) is not None:
-        runs = [measure_baseline(py, args.baseline_n, args.baseline_cached_n)
-                for _ in range(args.repeats)]
-        base = (statistics.median(c for c, _ in runs), statistics.median(c for _, c in runs))
-
-    print(f"cache benchmark: median of {args.repeats} runs, {args.n:,} prompts, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-    print(f"{'':24}{'this (wall)':>13}{'this (CPU)':>12}{'0.18 (wall)':>13}{'ratio':>8}{'target':>10}")
-    rows = [("cold writes/s", "cold", 0, 5_000), ("cached predictions/s", "cached", 1, 50_000)]
-    for label, k, bi, target in rows:
-        b = base[bi] if base else None
-        bs = f"{b:>13,.0f}" if b else f"{'-':>13}"
-        ratio = f"{med[k] / b:>7,.0f}x" if b else f"{'-':>8}"
-        print(f"{label:24}{med[k]:>13,.0f}{med[k + '_cpu']:>12,.0f}{bs}{ratio}"
-              f"{'≥' + format(target, ','):>10}")
-    print("CPU = prompts per second of this process's CPU time (threads included): what the")
-    print("engine costs, less affected than wall time by other jobs on a shared machine.")
-    if base:
-        print(f"(0.18 measured on {args.baseline_n} cold / {args.baseline_cached_n:,} cached "
-              "prompts: it writes ~20/s)")
+    sizes = [int(s.replace("_", "")) for s in args.n.split(",")]
+    curve(sizes, args.repeats, args.before.resolve() if args.before else None)
+    if not args.no_baseline:
+        baseline(args)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from lmwrapper.store.keys import identity_json, prompt_key
+from lmwrapper.store.keys import canonical_json, identity_json, key_of, prompt_key
 from lmwrapper.structs import LmChatTurn, LmPrompt, ModelInternalsRequest
 
 MODEL = identity_json({"provider": "openai", "model": "gpt-4o-mini"})
@@ -13,7 +13,11 @@ BASE = LmPrompt("hello", max_tokens=10)
 
 
 def key(p: LmPrompt, model: str = MODEL) -> str:
-    return prompt_key(p.canonical(), model)
+    """The key the engine computes (`canonical_json`, which spells most prompts directly),
+    checked against the key of the whole `canonical()` dict."""
+    engine = key_of(canonical_json(p), model)
+    assert engine == prompt_key(p.canonical(), model), p
+    return engine
 
 
 @pytest.mark.parametrize(
@@ -182,3 +186,53 @@ def test_fields_at_their_default_are_left_out_so_a_new_field_keeps_old_keys():
 def test_the_order_of_entries_does_not_matter():
     c = GOLDEN["samples"][0].canonical()
     assert prompt_key(dict(reversed(list(c.items()))), MODEL) == key(GOLDEN["samples"][0])
+
+
+# `canonical_json` spells a plain text prompt directly (`keys._text_json`) rather than
+# encoding `canonical()`: the two must agree on every field's values, byte for byte.
+_VALUES = {
+    "max_tokens": [None, 1, 10, 2**40], "stop": [None, [], ["\n"], ['a"b', "é\u2028\\"]],
+    "logprobs": [None, 0, 1, 5], "temperature": [0, 0.0, -0.0, 1, 1.0, 0.7, 2.0, 1e-7],
+    "top_p": [1.0, 0.9, 1, 1e-3], "presence_penalty": [0.0, -0.0, 0.1, -2],
+    "frequency_penalty": [0.0, 1.5, -1e-9], "echo": [False, True],
+    "add_bos_token": [None, True, False], "add_special_tokens": [True, False],
+    "seed": [None, 0, 7, -3, 2**70], "num_completions": [None, 2], "cache": [None, False],
+    "metadata": [None, {"id": 1}],
+}
+
+
+def _both(p: LmPrompt) -> tuple[str, str]:
+    from lmwrapper.store.keys import _CANONICAL, canonical_json
+
+    return canonical_json(p), _CANONICAL.encode(p.canonical())
+
+
+@pytest.mark.parametrize("text", ["hello", "", 'é\n"\\\t\x00 😀 \u2028', "x" * 5000])
+def test_the_direct_spelling_equals_the_encoded_dict_for_each_value(text):
+    for name, values in _VALUES.items():
+        for value in values:
+            fast, slow = _both(LmPrompt(text, **{name: value}))
+            assert fast == slow, (name, value)
+
+
+def test_the_direct_spelling_equals_the_encoded_dict_in_any_combination():
+    import random
+
+    rng = random.Random(21)
+    for _ in range(2000):
+        fast, slow = _both(LmPrompt("a b", **{k: rng.choice(v) for k, v in _VALUES.items()}))
+        assert fast == slow
+
+
+def test_prompts_the_direct_spelling_does_not_cover_take_the_long_way():
+    from lmwrapper.store.keys import _text_json
+
+    class Odd(float):
+        pass
+
+    for p in (LmPrompt(["chat"]), LmPrompt("x", response_format="json_object"),
+              LmPrompt("x", model_internals_request=ModelInternalsRequest(return_hidden_states=True)),
+              LmPrompt("x", temperature=Odd(0.5))):
+        assert _text_json(p) is None
+        fast, slow = _both(p)
+        assert fast == slow

@@ -102,3 +102,13 @@ def test_prediction_round_trips_through_json_exactly():
 def test_a_text_that_is_neither_a_string_nor_a_chat_is_a_clear_type_error(text, fix):
     with pytest.raises(TypeError, match=f"LmPrompt.text must be a str.*{fix}"):
         LmPrompt(text)
+
+
+@pytest.mark.parametrize("field,bad", [
+    ("reasoning_effort", "bogus"), ("verbosity", "loud"), ("thinking", "sometimes"),
+    ("context_split", -1), ("seed", 1.5), ("stop", [""]), ("top_p", 0.0),
+])
+def test_each_field_is_checked_when_every_other_is_at_its_default(field, bad):
+    """Validation's shortcut for plain prompts must not skip a field (one added later too)."""
+    with pytest.raises(ValueError, match=field):
+        LmPrompt("hi", **{field: bad})

@@ -23,10 +23,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import difflib
+import functools
 import json
 import math
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -34,6 +36,7 @@ from typing import Any, TextIO
 from lmwrapper.cli.batch import add_max_wait, max_wait, run_submit
 from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, Plan
@@ -46,6 +49,10 @@ _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
 _TEXT_KEYS = ("prompt", "text", "messages")
 _OUTPUT_FIELDS = {"index", "samples", "usage"} | {
     f.name for f in dataclasses.fields(LmPrediction)} - {"prompt", "internals"}
+
+
+FLUSH_S = 0.2  # longest an answer written to the output waits in the buffer
+_LINE = json.JSONEncoder(ensure_ascii=False).encode  # one encoder (json.dumps builds one per call)
 
 
 class Refused(ValueError):
@@ -169,8 +176,9 @@ def prepare(args: argparse.Namespace
                       getattr(args, "max_wait", None))
     check_output(args.output, args.input)
     try:
-        prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature,
-                                     defaults=_reasoning_defaults(args))
+        with gc_paused():  # a million lines: the collector would rescan every prompt read so far
+            prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature,
+                                         defaults=_reasoning_defaults(args))
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
                      cache_dir=getattr(args, "cache_dir", None),
                      cache_default=not args.no_cache and not _dry_run_without_cache(args),
@@ -273,11 +281,17 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
     results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
     failed = 0
     out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115  (closed below unless stdout)
+    # Lines reach the file at least every FLUSH_S, not one write(2) each: a cached line is
+    # ready every few microseconds, and a flush per line was a third of a cached run.
+    flushed = time.monotonic()
     try:
         for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
-            out.write(json.dumps(output_record(i, columns, result), ensure_ascii=False) + "\n")
-            out.flush()
+            out.write(_LINE(output_record(i, columns, result)) + "\n")
             failed += any(p.has_errors for p in (result if isinstance(result, list) else [result]))
+            if (now := time.monotonic()) - flushed >= FLUSH_S:
+                out.flush()
+                flushed = now
+        out.flush()
     finally:
         close = getattr(results, "close", None)
         if close is not None:
@@ -449,14 +463,21 @@ def _check_columns(columns: dict[str, Any]) -> None:
     """A column that looks like a misspelt prompt field, or that the output line would
     overwrite, is refused: passing it through silently would lose it or its meaning."""
     for name in columns:
-        close = difflib.get_close_matches(name, sorted(_PROMPT_FIELDS), n=1, cutoff=0.8)
-        if close:
-            raise ValueError(f"unknown field {name!r}: did you mean {close[0]!r}? (other fields "
-                             f"are copied to the output line; known prompt fields: "
-                             f"{', '.join(sorted(_PROMPT_FIELDS))})")
-        if name in _OUTPUT_FIELDS:
-            raise ValueError(f"field {name!r} would be overwritten by the output's {name!r}; "
-                             f"rename the column (e.g. to 'input_{name}')")
+        problem = _column_problem(name)
+        if problem:
+            raise ValueError(problem)
+
+
+@functools.lru_cache(maxsize=1024)  # every line names the same columns: difflib once per name
+def _column_problem(name: str) -> str | None:
+    close = difflib.get_close_matches(name, sorted(_PROMPT_FIELDS), n=1, cutoff=0.8)
+    if close:
+        return (f"unknown field {name!r}: did you mean {close[0]!r}? (other fields are copied "
+                f"to the output line; known prompt fields: {', '.join(sorted(_PROMPT_FIELDS))})")
+    if name in _OUTPUT_FIELDS:
+        return (f"field {name!r} would be overwritten by the output's {name!r}; rename the "
+                f"column (e.g. to 'input_{name}')")
+    return None
 
 
 def output_record(index: int, columns: dict[str, Any],

@@ -13,7 +13,8 @@ import dataclasses
 import enum
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
 from types import GenericAlias
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -270,7 +271,23 @@ def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+# The fields most prompts leave at their default, and those defaults' types (1 == True and
+# 0.0 == False, so a value equal to its default may still be of a type that is refused).
+# The fields at their default on most prompts: every field but the ones checked below (and
+# metadata, which is not validated); a field added later joins it by itself.
+_USUAL_FIELDS = tuple(f.name for f in dataclasses.fields(LmPrompt)
+                      if f.name not in ("text", "max_tokens", "temperature", "metadata"))
+_usual_of = operator.attrgetter(*_USUAL_FIELDS)
+_USUAL = tuple(f.default for f in dataclasses.fields(LmPrompt) if f.name in _USUAL_FIELDS)
+_USUAL_TYPES = tuple(map(type, _USUAL))
+
+
 def _validate(p: LmPrompt) -> None:
+    usual = _usual_of(p)
+    if usual == _USUAL and tuple(map(type, usual)) == _USUAL_TYPES:  # most prompts: 1 µs, not 6
+        m, t = p.max_tokens, p.temperature
+        if (m is None or (type(m) is int and m >= 1)) and type(t) is float and 0.0 <= t <= 2.0:
+            return
     m = p.max_tokens
     _check(m is None or (_is_int(m) and (m >= 1 or (m == 0 and p.echo is True))), "max_tokens",
            "None or an int >= 1 (0 only with echo=True: score the prompt, generate nothing)", m)
@@ -306,11 +323,11 @@ def _validate(p: LmPrompt) -> None:
            "reasoning_effort", f"None or one of {', '.join(REASONING_EFFORTS)}", p.reasoning_effort)
     _check(p.verbosity is None or p.verbosity in VERBOSITIES, "verbosity",
            f"None or one of {', '.join(VERBOSITIES)}", p.verbosity)
-    t = p.thinking
-    _check(t is None or t in THINKING_MODES or (isinstance(t, int) and _is_int(t)
-                                                and t >= MIN_THINKING_BUDGET),
+    th = p.thinking
+    _check(th is None or th in THINKING_MODES or (isinstance(th, int) and _is_int(th)
+                                                  and th >= MIN_THINKING_BUDGET),
            "thinking", f"None, 'adaptive', 'disabled' or a budget of thinking tokens (an int "
-           f">= {MIN_THINKING_BUDGET})", t)
+           f">= {MIN_THINKING_BUDGET})", th)
 
 
 @dataclass(frozen=True)
@@ -452,22 +469,9 @@ class LmPrediction:
     def from_cache_record(cls, record: dict[str, Any], prompt: LmPrompt, internals: Any = None,
                           defaults: Mapping[str, Any] | None = None) -> LmPrediction:
         """Rebuild a cached prediction (marked `was_cached`). Trusted input: the fast path
-        skips `__init__`, which matters when serving 100,000 cached predictions."""
-        obj = object.__new__(cls)
-        d = obj.__dict__
-        d.update(_DEFAULTS)
-        if defaults:
-            d.update(defaults)
-        d.update(record)
-        for name in _TUPLE_FIELDS:
-            if name in record:
-                d[name] = tuple(record[name])
-        if "usage" in record:
-            d["usage"] = LmUsage(*record["usage"])
-        d["prompt"] = prompt
-        d["was_cached"] = True
-        d["internals"] = internals
-        return obj
+        skips `__init__`, which matters when serving 100,000 cached predictions
+        (`cache_reader(defaults)` binds `defaults` once, for a loop)."""
+        return cache_reader(defaults, cls)(record, prompt, internals)
 
     def evolve(self, **changes: Any) -> LmPrediction:
         """A copy with `changes` applied (a cheap `dataclasses.replace`)."""
@@ -539,4 +543,40 @@ _TUPLE_FIELDS = (
     "prompt_logprobs",
     "prompt_top_logprobs",
 )
+# Every field, in declaration order: the order `__init__` sets them (see `cache_reader`).
+_IN_FIELD_ORDER = {f.name: _DEFAULTS.get(f.name) for f in dataclasses.fields(LmPrediction)}
 
+
+def cache_reader(defaults: Mapping[str, Any] | None = None, cls: type[LmPrediction] | None = None,
+                 ) -> Callable[[dict[str, Any], LmPrompt, Any], LmPrediction]:
+    """`LmPrediction.from_cache_record(record, prompt, internals, defaults)` with `defaults`
+    bound once: what the row codec calls for each cached row.
+
+    Every field is set first, in the order `__init__` sets them, then overwritten from the
+    record: the instance keeps a key-sharing dict, ~290 bytes where one filled in another
+    order takes ~460 (a million cached predictions held by a caller: 170 MB less).
+    """
+    # A real instance's dict, so that `update` copies its values into the new instance's
+    # key-sharing dict (from a plain dict, an empty instance dict becomes a copy of that
+    # dict, keys and all). A subclass, which may take other arguments, gets a plain one.
+    cls = cls or LmPrediction
+    base = LmPrediction(None, None).__dict__ if cls is LmPrediction else {}  # type: ignore[arg-type]
+    for name, value in {**_IN_FIELD_ORDER, **(defaults or {}), "was_cached": True}.items():
+        base[name] = value
+    new, tuple_fields, usage = object.__new__, frozenset(_TUPLE_FIELDS), LmUsage
+
+    def read(record: dict[str, Any], prompt: LmPrompt, internals: Any = None) -> LmPrediction:
+        obj = new(cls)
+        d = obj.__dict__
+        d.update(base)
+        d.update(record)
+        if not tuple_fields.isdisjoint(record):  # JSON has lists; the fields are tuples
+            for name in tuple_fields.intersection(record):
+                d[name] = tuple(record[name])
+        if "usage" in record:
+            d["usage"] = usage(*record["usage"])
+        d["prompt"] = prompt
+        d["internals"] = internals
+        return obj
+
+    return read

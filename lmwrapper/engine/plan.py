@@ -10,6 +10,7 @@ it. Kept apart from the running so each reads on its own.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -22,7 +23,7 @@ from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.store.db import SqlCache
-from lmwrapper.store.keys import canonical_json, key_of
+from lmwrapper.store.keys import canonical_json, keys_of
 from lmwrapper.store.rows import RowCodec, StoredSample
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ _NO_CACHE = NO_CACHE_PREFIX  # slot-id prefix of prompts that neither read nor w
 @dataclass
 class RunSummary:
     """What a `predict_many` did, counted in prompts; `saved_usd` is what the cached answers
-    cost when they were made. Live: `lm.last_run` is this object from the start of the run.
+    handed out so far cost when they were made (a cached row is decoded when its prompt is
+    handed out). Live: `lm.last_run` is this object from the start of the run.
 
     `state` is "running", "finished" (every prediction yielded) or "stopped early".
     """
@@ -172,7 +174,13 @@ def unique_prompts(prompts: Iterable[LmPrompt | str], samples: Sequence[int] | N
 
 class Plan:
     """What a `predict_many` would do, worked out without sending anything: the prompts,
-    their keys, what the cache already has (`slots`) and the `jobs` still to run."""
+    their keys, what the cache already has and the `jobs` still to run.
+
+    A key whose every sample is stored is in `cached`, its rows as read, decoded only when
+    its prompt is handed out (`answer`); every other key has a `_Slot` in `slots`, where its
+    samples arrive. Per prompt: one canonical encoding and one hash; per distinct key: one
+    row read per stored sample (the bulk lookup, `SqlCache.get_many`).
+    """
 
     def __init__(self, lm: Model, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
                  *, max_cost_usd: float | None = None, retry_errors: bool = False) -> None:
@@ -180,24 +188,29 @@ class Plan:
         self.window = window
         self.retry_errors = retry_errors
         self.prompts = as_prompts(prompts)
+        validate = lm.validate_prompt
         for p in self.prompts:
-            lm.validate_prompt(p)
-        ident = lm.identity_json()
+            validate(p)
         with gc_paused():
             canonical = [canonical_json(p) for p in self.prompts]
-            # A prompt with caching off gets a slot of its own: it must neither be served a
-            # cached twin's answer nor decide whether that twin's answer is stored.
             try:
-                self.keys = [k if self.caches(p) else _NO_CACHE + k
-                             for p, c in zip(self.prompts, canonical) for k in (key_of(c, ident),)]
+                self.keys = keys_of(canonical, lm.identity_json())
             except UnicodeEncodeError:
                 raise _not_utf8(canonical) from None
-        self.cache: SqlCache | None = lm.cache if any(self.caches(p) for p in self.prompts) else None
+            # A prompt with caching off gets a slot of its own: it must neither be served a
+            # cached twin's answer nor decide whether that twin's answer is stored.
+            default = lm.cache_default
+            off = [i for i, p in enumerate(self.prompts)
+                   if not (default if p.cache is None else p.cache)]
+            for i in off:
+                self.keys[i] = _NO_CACHE + self.keys[i]
+        self.cache: SqlCache | None = lm.cache if len(off) < len(self.prompts) else None
         self.summary = RunSummary(prompts=len(self.prompts))
         self.slots: dict[str, _Slot] = {}
+        self.cached: dict[str, tuple[StoredSample, ...]] = {}
         self.codec: RowCodec = lm.row_codec()  # how a cached row becomes a prediction and back
         with gc_paused():
-            self.jobs = self._lookup(retry_errors)
+            self.jobs = self._lookup(retry_errors, bool(off))
         # The encoding the key was hashed from is the prompt the `prompts` table stores: kept
         # for the misses the engine will store (a batch runner stores its own), so a new
         # result's prompt is not encoded a second time.
@@ -205,7 +218,9 @@ class Plan:
         if self.jobs and not routes_to_batch(lm, window):
             missing = {j.key for j in self.jobs}
             self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
-        self.summary.unique = len(self.slots)  # as the dry run counts: a repeated prompt once
+        # as the dry run counts: a repeated prompt once (each distinct key is either fully
+        # cached or has a slot for what is missing)
+        self.summary.unique = len(self.slots) + len(self.cached)
         self.summary.to_send = len({j.key for j in self.jobs})
         self._check_cost(max_cost_usd)
         self._count_cached()
@@ -213,41 +228,56 @@ class Plan:
     def caches(self, p: LmPrompt) -> bool:
         return self.lm.cache_default if p.cache is None else p.cache
 
-    def _lookup(self, retry_errors: bool) -> list[Job]:
-        need: dict[str, int] = {}
+    def _lookup(self, retry_errors: bool, some_off: bool) -> list[Job]:
+        """Dedupe, one bulk lookup, then per distinct key: all there (`cached`), or a slot
+        with what is there and jobs for the rest."""
         first: dict[str, LmPrompt] = {}
-        cached_keys: list[str] = []
-        slots = self.slots
         for key, p in zip(self.keys, self.prompts):
-            n = p.samples_needed
-            if key in slots:
-                slots[key].prompts += 1
-                need[key] = max(need[key], n)
-            else:
-                slots[key] = _Slot(prompts=1)
-                need[key], first[key] = n, p
-            if not key.startswith(_NO_CACHE):
-                cached_keys.append(key)
-        rows = self.cache.get_many(list(dict.fromkeys(cached_keys))) if self.cache else {}
+            if key not in first:
+                first[key] = p
+        need: dict[str, int] = {}  # twins: a key needs the most samples any of its prompts does
+        twins: Counter[str] = Counter()  # and counts them all (for progress)
+        if len(first) < len(self.keys):
+            twins.update(self.keys)
+            for key, p in zip(self.keys, self.prompts):
+                need[key] = max(need.get(key, 0), p.samples_needed)
+        wanted = [k for k in first if not k.startswith(_NO_CACHE)] if some_off else list(first)
+        rows = self.cache.get_many(wanted) if self.cache is not None and wanted else {}
         per_request = self.lm.max_samples_per_request
-        decode_into = self.codec.decode_into  # `decode_rows`, inlined: once per cached key
         jobs: list[Job] = []
-        for key, n in need.items():
-            samples = slots[key].samples
-            if key in rows:
-                prompt = first[key]
-                decode_into(samples, prompt, rows[key], retry_errors)
-                if prompt.response_format is not None:
-                    _finish(samples, rows[key])
-            # all there: exactly 0..n-1 (fast); else a gap, such as a failed sample's error
-            # row skipped by retry_errors, is missing even when later samples are cached
-            if len(samples) < n or max(samples) >= n:
-                missing = [i for i in range(n) if i not in samples]
-                slots[key].left = len(missing)
-                if missing:
-                    jobs.extend(Job(key, first[key], tuple(part))
-                                for part in _split(missing, per_request))
+        for key, p in first.items():
+            n = need[key] if need else p.samples_needed
+            found = rows.get(key)
+            if found is not None:
+                # the usual row: one sample, index 0, not an error about to be retried
+                if (n == 1 and len(found) == 1 and found[0][0] == 0
+                        and not (retry_errors and found[0][3])) or _covers(found, n, retry_errors):
+                    continue  # stays in `rows`: that dict becomes `cached`
+                del rows[key]
+            slot = self.slots[key] = _Slot(prompts=twins[key] if twins else 1)
+            if found:
+                self.decode_rows(slot.samples, p, found, retry_errors)
+            missing = [i for i in range(n) if i not in slot.samples]
+            slot.left = len(missing)
+            jobs.extend(Job(key, p, tuple(part)) for part in _split(missing, per_request))
+        self.cached = rows
         return jobs
+
+    def answer(self, p: LmPrompt, rows: Sequence[StoredSample]
+               ) -> tuple[LmPrediction | list[LmPrediction], float]:
+        """`p`'s answer from its key's cached `rows`, decoded now, labelled with `p` itself,
+        and what it cost when it was made."""
+        prediction = self.codec.prediction
+        if p.num_completions is None:
+            pred = prediction(rows[0] if rows[0][0] == 0 else _sample(rows, 0), p)
+            if p.response_format is not None:
+                pred = answers.finish(pred)
+            return pred, pred.cost_usd or 0.0
+        preds = [prediction(_sample(rows, i), p) for i in range(p.samples_needed)]
+        if p.response_format is not None:
+            preds = [answers.finish(x) for x in preds]
+        saved = sum(x.cost_usd or 0.0 for x in preds)
+        return (preds * p.num_completions if p.temperature == 0.0 else preds), saved
 
     def decode_rows(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
                     rows: Sequence[StoredSample], retry_errors: bool) -> None:
@@ -283,11 +313,19 @@ class Plan:
                 "raise the limit.")
 
     def _count_cached(self) -> None:
-        for key, p in zip(self.keys, self.prompts):
-            samples = self.slots[key].samples
+        """Prompts answered from the cache. What they cost when made (`saved_usd`) is added as
+        each is handed out (`answer`): only then are their rows decoded."""
+        cached = self.cached
+        n = len(cached) if len(self.slots) + len(cached) == len(self.prompts) else sum(
+            1 for k in self.keys if k in cached)
+        # a key with some samples stored and some to send: its prompts that need no more
+        partial = {k for k, slot in self.slots.items() if slot.samples}
+        for key, p in zip(self.keys, self.prompts) if partial else ():
+            samples = self.slots[key].samples if key in partial else None
             if samples and all(i in samples for i in range(p.samples_needed)):
-                self.summary.cached += 1
+                n += 1
                 self.summary.saved_usd += sum(s.cost_usd or 0.0 for s in samples.values())
+        self.summary.cached = n
 
 
 def uncached(lm: Model, prompts: Sequence[LmPrompt | str],
@@ -314,6 +352,16 @@ def _finish(samples: dict[int, LmPrediction], rows: Sequence[StoredSample]) -> N
     for idx, *_ in rows:
         if idx in samples:
             samples[idx] = answers.finish(samples[idx])
+
+
+def _covers(rows: Sequence[StoredSample], n: int, skip_errors: bool) -> bool:
+    """Whether `rows` hold samples 0..n-1 (error rows not counted when they are retried)."""
+    have = {idx for idx, _, _, is_error in rows if not (is_error and skip_errors)}
+    return all(i in have for i in range(n))
+
+
+def _sample(rows: Sequence[StoredSample], index: int) -> StoredSample:
+    return next(r for r in rows if r[0] == index)
 
 
 def _split(indices: list[int], most: int | None) -> list[list[int]]:

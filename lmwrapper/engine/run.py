@@ -21,6 +21,7 @@ abandons that wait.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import os
 import sys
@@ -33,6 +34,7 @@ from typing import Any, Self
 from lmwrapper.core import answers
 from lmwrapper.core.contract import Emit, Job, Runner, ShouldStop
 from lmwrapper.core.errors import CacheFileError
+from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
@@ -44,6 +46,7 @@ from lmwrapper.store.rows import CacheRow
 
 PROGRESS_MIN_JOBS = 2
 _STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
+_DECODE_AHEAD = 5000  # cached answers decoded per pause of the collector (~3 MB of them)
 
 
 # -- routing: which runner answers the jobs ----------------------------------------------------
@@ -93,6 +96,7 @@ class Run:
         self._backend_done = False
         self._finished = not plan.jobs  # the writer has stored everything it will get
         self._next = 0
+        self._ahead: collections.deque[tuple[Any, float]] = collections.deque()
         self._stopping = threading.Lock()
         self._closed = False
         self._bar = _progress_bar(progress, len(plan.prompts), len({j.key for j in plan.jobs}))
@@ -358,7 +362,7 @@ class Run:
         if failed:
             raise failed[0]
 
-    def _emit_cached(self, job: Job, rows: list[tuple[int, str, bytes | None, bool]]) -> None:
+    def _emit_cached(self, job: Job, rows: tuple[tuple[int, str, bytes | None, bool], ...]) -> None:
         """A job another process answered: its stored rows, released as cached predictions."""
         samples: dict[int, LmPrediction] = {}
         self.plan.decode_rows(samples, job.prompt, rows, self.plan.retry_errors)
@@ -372,16 +376,43 @@ class Run:
     # -- the caller's side ------------------------------------------------------------------
 
     def next_result(self) -> LmPrediction | list[LmPrediction]:
-        """The next prediction in input order (blocks until it is stored)."""
+        """The next prediction in input order (blocks until it is stored). Cached ones are
+        decoded when they are reached, a few hundred at a time (`_decode_ahead`)."""
         i = self._next
-        if i >= len(self.plan.prompts) or self._closed:
+        plan = self.plan
+        if i >= len(plan.prompts) or self._closed:
             raise StopIteration
-        key, p = self.plan.keys[i], self.plan.prompts[i]
-        samples = self._wait_for(key, p.samples_needed)
+        ahead = self._ahead or self._decode_ahead(i)
+        if ahead:
+            answer, saved = ahead.popleft()
+            self.summary.saved_usd += saved
+        else:
+            p = plan.prompts[i]
+            answer = _as_answer(p, self._wait_for(plan.keys[i], p.samples_needed))
         self._next = i + 1
-        if self._next == len(self.plan.prompts):
+        if self._next == len(plan.prompts):
             self._finish("finished")
-        return _as_answer(p, samples)
+        return answer
+
+    def _decode_ahead(self, i: int) -> collections.deque[tuple[Any, float]]:
+        """The answers (and what each cost when made) of the run of cached prompts from `i`
+        on, at most `_DECODE_AHEAD` of them, in input order; empty when prompt `i` is not
+        cached. The collector is paused meanwhile (`gc_paused`: it would scan the caller's
+        heap every few hundred predictions), never while the caller's code runs."""
+        plan, ahead = self.plan, self._ahead
+        cached, keys, prompts, answer = plan.cached, plan.keys, plan.prompts, plan.answer
+        with gc_paused():
+            for j in range(i, min(i + _DECODE_AHEAD, len(prompts))):
+                rows = cached.get(keys[j])
+                if rows is None:
+                    break
+                try:
+                    ahead.append(answer(prompts[j], rows))
+                except Exception:
+                    if not ahead:
+                        raise
+                    break  # raised when prompt j is reached, not before
+        return ahead
 
     def _wait_for(self, key: str, n: int) -> list[LmPrediction]:
         samples = self.plan.slots[key].samples

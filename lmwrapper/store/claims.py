@@ -36,7 +36,7 @@ from lmwrapper.store.db import SqlCache
 
 LEASE_ENV, POLL_ENV = "LMWRAPPER_CLAIM_LEASE_S", "LMWRAPPER_CLAIM_POLL_S"
 _CHUNK = 5_000  # keys claimed per transaction: a long one would stall other writers
-_Rows = dict[str, list[tuple[int, str, bytes | None, bool]]]
+_Rows = dict[str, tuple[tuple[int, str, bytes | None, bool], ...]]
 
 
 def _seconds(env: str, default: float) -> float:

@@ -85,14 +85,25 @@ def applied(c: sqlite3.Connection) -> set[str]:
     return {r[0] for r in c.execute("SELECT name FROM _migrations")}
 
 
+def pending(c: sqlite3.Connection) -> list[str]:
+    """The migrations `c`'s file lacks (all of them for a new file), read without a lock."""
+    try:
+        done = applied(c)
+    except sqlite3.OperationalError:  # no _migrations table yet
+        done = set()
+    return [name for name, _ in MIGRATIONS if name not in done]
+
+
 def apply(c: sqlite3.Connection) -> None:
     """Apply the migrations `c`'s file lacks, inside the caller's write transaction."""
-    import sqlite_utils  # 0.3 s to import: only when a cache is actually opened
+    todo = pending(c)
+    if not todo:  # the usual open: sqlite-utils (0.4 s to import, numpy with it) not needed
+        return
+    import sqlite_utils  # 0.4 s to import: only when a migration runs
 
     c.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-    done = applied(c)
     db = sqlite_utils.Database(c)
     for name, migrate in MIGRATIONS:
-        if name not in done:
+        if name in todo:
             migrate(db)
             c.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))

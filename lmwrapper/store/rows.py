@@ -21,10 +21,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.core.prompt import LmPrediction, LmPrompt, cache_reader
 from lmwrapper.store.keys import prompt_json
 
-# A stored sample as `SqlCache.get_many` returns it: (sample_index, value_json, blob, is_error).
+# A stored sample as `SqlCache.get_many` returns it (a tuple of them per key):
+# (sample_index, value_json, blob, is_error).
 StoredSample = tuple[int, str, bytes | None, bool]
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
@@ -49,12 +50,13 @@ class RowCodec:
     """How one predictor's predictions are stored: `defaults` (its provider and model, kept in
     columns, not in each record) and its internals' blob codec (`to_blob`, `from_blob`)."""
 
-    __slots__ = ("_from_blob", "_to_blob", "defaults")
+    __slots__ = ("_from_blob", "_read", "_to_blob", "defaults")
 
     def __init__(self, defaults: Mapping[str, Any], to_blob: Callable[[Any], bytes | None],
                  from_blob: Callable[[bytes], Any]) -> None:
         self.defaults = defaults
         self._to_blob, self._from_blob = to_blob, from_blob
+        self._read = cache_reader(defaults)  # `from_cache_record` with the defaults bound
 
     def row(self, key: str, prediction: LmPrediction, canonical: str | None = None) -> CacheRow:
         """`prediction` (one sample) as the row to store under `key`; `canonical`: the
@@ -66,27 +68,22 @@ class RowCodec:
                         canonical or prompt_json(key, p.prompt))
 
     def prediction(self, sample: StoredSample, prompt: LmPrompt) -> LmPrediction:
-        """A stored sample of `prompt` as a prediction (marked `was_cached`)."""
+        """A stored sample of `prompt` as a prediction (marked `was_cached`). What a fully
+        cached rerun calls once per prompt, as each is handed out: kept flat."""
         _, value, blob, _ = sample
-        internals = self._from_blob(blob) if blob is not None else None
-        return LmPrediction.from_cache_record(_DECODER.raw_decode(value)[0], prompt, internals,
-                                              self.defaults)
+        return self._read(_RAW_DECODE(value)[0], prompt,
+                          self._from_blob(blob) if blob is not None else None)
 
     def decode_into(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
                     rows: Sequence[StoredSample], skip_errors: bool = False) -> None:
         """`rows` of `prompt`'s key into `samples` by sample index; `skip_errors` leaves out
-        error rows (to be sent again). The loop of a fully cached rerun (once per key): kept
-        flat, with its callables bound once at import."""
-        defaults, from_blob = self.defaults, self._from_blob
-        for idx, value, blob, is_error in rows:
-            if is_error and skip_errors:
-                continue
-            samples[idx] = _FROM_RECORD(_RAW_DECODE(value)[0], prompt,
-                                        from_blob(blob) if blob is not None else None, defaults)
+        error rows (to be sent again)."""
+        for row in rows:
+            if not (row[3] and skip_errors):
+                samples[row[0]] = self.prediction(row, prompt)
 
 
-_RAW_DECODE = _DECODER.raw_decode
-_FROM_RECORD = LmPrediction.from_cache_record
+_RAW_DECODE = _DECODER.raw_decode  # not `json.loads`: no check for surrounding whitespace
 
 
 def exported(value: str, provider: str, model: str) -> dict[str, Any]:

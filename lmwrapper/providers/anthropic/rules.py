@@ -99,7 +99,12 @@ def families() -> tuple[FamilyRule, ...]:
 def rule_for(model: str) -> FamilyRule:
     """The row of the longest prefix that is `model` or starts it followed by "-"; an unknown
     family gets the current API's rules (the safe default)."""
-    name = str(model).removeprefix("anthropic/")
+    return _rule(str(model))
+
+
+@functools.cache  # asked once per chat prompt (validation): finding the row scans every family
+def _rule(model: str) -> FamilyRule:
+    name = model.removeprefix("anthropic/")
     rows = [r for r in families() if name == r.prefix or name.startswith(r.prefix + "-")]
     if rows:
         return max(rows, key=lambda r: len(r.prefix))

@@ -32,6 +32,7 @@ it, lets temperature, top_p and logprobs through; any other effort refuses them:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,11 +75,16 @@ class FamilyRule:
 def rule_for(model: OpenAiModelInfo | str) -> FamilyRule:
     """The row of `model`'s family; its `kind` is the model's own (given facts win)."""
     info = model if isinstance(model, OpenAiModelInfo) else OpenAiModelInfo(str(model))
-    base = _family_name(str(info))
+    return _rule(str(info), info.kind)
+
+
+@functools.cache  # asked once per prompt (validation): finding the row scans every family
+def _rule(name: str, kind: str) -> FamilyRule:
+    base = _family_name(name)
     row = table().row(base)
-    reasoning = info.kind == "reasoning"
+    reasoning = kind == "reasoning"
     efforts = row.get("efforts")
-    return FamilyRule(table().family(base) or "", info.kind, bool(row["takes_n"]),
+    return FamilyRule(table().family(base) or "", kind, bool(row["takes_n"]),
                       row.get("effort_default") if reasoning else None, _text(row.get("source")),
                       (tuple(efforts) if efforts is not None else None) if reasoning else (),
                       tuple(row.get("verbosity", ())), _text(row.get("effort_source")))
