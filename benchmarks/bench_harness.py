@@ -6,8 +6,8 @@
 The task (`mc_task.make_items`: 100 items x 4 choices, no delimiter, choices that merge with
 the context's last word) is written as a local YAML task and run through `lm_eval`'s
 `simple_evaluate` with `log_samples` on SmolLM2-135M-Instruct (float32, CPU), in the harness's
-own virtual environment (`--lmeval-python`, default /work/venv-lmeval/bin/python; it needs
-`pip install lm_eval transformers`). Then through `lmwrapper.tools.scoring.multiple_choice`.
+own virtual environment (`--lmeval-python`, default `$LMEVAL_PYTHON`, else this Python; it
+needs `pip install torch==2.13.0 lm_eval transformers` there). Then through `lmwrapper.tools.scoring.multiple_choice`.
 
 Prints the largest per-pair difference of log-likelihood, both sides' acc / acc_norm /
 acc_bytes, and items/s: the median of `--repeats` timed runs of the harness's
@@ -112,8 +112,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--lmeval-python", default=os.environ.get(
-        "LMEVAL_PYTHON", "/work/venv-lmeval/bin/python"))
+    parser.add_argument("--lmeval-python", default=os.environ.get("LMEVAL_PYTHON", sys.executable),
+                        help="a Python with lm_eval installed (default: $LMEVAL_PYTHON, else this one)")
     parser.add_argument("--write-reference", type=Path, default=None)
     args = parser.parse_args()
 

@@ -5,8 +5,8 @@ GGUF on a loopback port. The server runs under `$LMWRAPPER_LLAMA_PYTHON` (an int
 separate environment, since llama-cpp-python compiles llama.cpp on install), else under this
 interpreter when it can import `llama_cpp.server`; otherwise the tests skip and say so.
 
-    python3 -m venv /work/llama-venv && /work/llama-venv/bin/pip install 'llama-cpp-python[server]'
-    LMWRAPPER_LLAMA_PYTHON=/work/llama-venv/bin/python pytest -m slow tests/scale/test_scale_llama_server.py
+    python3 -m venv ~/llama-venv && ~/llama-venv/bin/pip install 'llama-cpp-python[server]'
+    LMWRAPPER_LLAMA_PYTHON=~/llama-venv/bin/python pytest -m slow tests/scale/test_scale_llama_server.py
 """
 
 import contextlib
