@@ -11,6 +11,12 @@ from lmwrapper.providers.huggingface import smollm2
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One torch thread per process (children inherit it through OMP_NUM_THREADS). On 2 cores
+# that something else keeps busy (CI's machine may be), two OpenMP threads wait on each
+# other: test_harness_reference took 58 s with 2 threads and 32 s with 1 under load, the
+# batched-greedy test 22 s and 10 s. LMWRAPPER_TEST_TORCH_THREADS=2 on a quiet machine.
+TORCH_THREADS = os.environ.setdefault("LMWRAPPER_TEST_TORCH_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", TORCH_THREADS)
 os.environ["LMWRAPPER_PROGRESS"] = "0"
 # The fake's batches move one state per poll: poll fast, or each batch test waits seconds.
 os.environ.setdefault("LMWRAPPER_BATCH_POLL_S", "0.01")

@@ -6,6 +6,8 @@ tokenizer trained on the fly, and a chat template), so these tests need no downl
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from compat_constants import API_KEY, SERVED_DAY
 from tiny_gpt2 import build_tiny_gpt2
@@ -39,6 +41,6 @@ def openai_env(srv, monkeypatch):
 def tiny_dir(tmp_path_factory):
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ["LMWRAPPER_TEST_TORCH_THREADS"]))
     return build_tiny_gpt2(tmp_path_factory.mktemp("tiny-gpt2-compat"), CORPUS, vocab_size=300,
                            n_embd=32, n_head=2)

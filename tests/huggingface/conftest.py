@@ -33,7 +33,7 @@ CORPUS = [
 def _torch_threads():
     import torch
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ["LMWRAPPER_TEST_TORCH_THREADS"]))
 
 
 @pytest.fixture(scope="session")
