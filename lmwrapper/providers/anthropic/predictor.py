@@ -130,6 +130,10 @@ class ClaudePredictor(ApiPredictor):
     def token_limit(self) -> int:
         return self.model.context_window
 
+    @functools.cached_property
+    def _window_known(self) -> bool:
+        return window_source(str(self.model), self.model.given()) is not None
+
     def context_need(self, prompt: LmPrompt) -> ContextNeed | None:
         """The offline estimate of the prompt's tokens plus the `max_tokens` the request
         sends, against the window a source gives (None for a model none describes).
@@ -140,7 +144,7 @@ class ClaudePredictor(ApiPredictor):
         the input plus max_tokens (as the fake answers, testing/providers/anthropic.py).
         Being an estimate, it is refused only when its low end cannot fit
         (`tokens.CLAUDE_MAX_CHARS_PER_TOKEN`)."""
-        if window_source(str(self.model), self.model.given()) is None:
+        if not self._window_known:
             return None
         system, messages = split_chat(prompt)
         return ContextNeed(
