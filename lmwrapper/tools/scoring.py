@@ -185,13 +185,16 @@ def _result(pred: LmPrediction, pair: _Pair) -> Loglikelihood:
 
 def _context_end(tokens: Sequence[str], pair: _Pair) -> tuple[int, str | None]:
     """How many of the server's `tokens` of the joined text are the context's, or why that
-    cannot be known. Tokens that rebuild the text tell it themselves: those that start
-    inside the context (one across the boundary is the context's, the harness's rule).
+    cannot be known. Tokens that spell the text (after a BOS token, maybe) tell it
+    themselves: those that start inside the context (one across the boundary is the
+    context's, the harness's rule).
     Others (byte tokens, a tokenizer's own spelling) take lmwrapper's count of the context
     alone, which holds only where lmwrapper's count of the whole text is the server's."""
     assert pair.n_context is not None and pair.prompt is not None
-    if "".join(tokens) == pair.prompt.text:
-        ends, start = 0, 0
+    spelt, text = "".join(tokens), pair.prompt.get_text_as_string_default_form()
+    if spelt.endswith(text):
+        # a server may put a BOS token ("<s>") before the text: it is the context's too
+        ends, start = 0, len(text) - len(spelt)
         for tok in tokens:
             if start >= len(pair.context):
                 break

@@ -3,6 +3,8 @@ the fake server, whose tokens here are tiktoken's (what lmwrapper counts the con
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lmwrapper.openai_wrapper import get_open_ai_lm
@@ -99,3 +101,12 @@ def test_a_continuation_merged_into_the_contexts_token_is_still_the_splits_error
     (r,) = loglikelihood(make(srv), [("I like apple", "s")])  # " apples" is one token
     assert tiktoken_tokens("I like apples")[-1] == " apples"
     assert "no tokens of its own" in r.error and "move the boundary to a token edge" in r.error
+
+
+def test_a_bos_token_the_server_puts_first_is_the_contexts():
+    def bos_and_words(text):  # as vLLM echoes a Llama prompt: "<s>" first
+        return ["<s>", *re.findall(r"\s*\S+", text)]
+
+    with FakeServer(tokenize=bos_and_words) as srv:
+        (r,) = loglikelihood(make(srv), [("The capital of France is", " Paris")])
+    assert r.error is None and r.tokens == (" Paris",)
