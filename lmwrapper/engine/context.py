@@ -5,8 +5,10 @@ tokens, what the request reserves for output, the window, whether the count is e
 rule and its words are here, the same for every backend, local or API:
 
     >>> from lmwrapper.core.context import ContextNeed
-    >>> refusal(ContextNeed(4000, 200, 4096, "tiktoken cl100k_base"), "gpt-3.5-turbo-instruct")[:60]
-    'prompt too long for gpt-3.5-turbo-instruct: 4000 prompt token'
+    >>> need = ContextNeed(4000, 200, 4096, "tiktoken cl100k_base")
+    >>> msg = refusal(need, "gpt-3.5-turbo-instruct")
+    >>> msg.split(" (")[0], "+ max_tokens=200 > the context window of 4096 tokens" in msg
+    ('prompt too long for gpt-3.5-turbo-instruct: 4000 prompt tokens', True)
     >>> refusal(ContextNeed(4000, 0, 4096, "tiktoken cl100k_base"), "x") is None
     True
 
