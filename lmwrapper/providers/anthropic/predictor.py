@@ -146,10 +146,15 @@ class ClaudePredictor(ApiPredictor):
         (`tokens.CLAUDE_MAX_CHARS_PER_TOKEN`)."""
         if not self._window_known:
             return None
+        output, window = max_tokens_for(prompt, self.model), self.model.context_window
+        if not prompt.is_text_a_chat() and (  # a bare text surely fits: spare the split
+                len(prompt.get_text_as_string_default_form()) // tokens.CLAUDE_MAX_CHARS_PER_TOKEN
+                + output <= window):
+            return None
         system, messages = split_chat(prompt)
         return ContextNeed(
-            int(tokens.estimate_claude_tokens(system, messages)), max_tokens_for(prompt, self.model),
-            self.model.context_window, "characters / 3, offline", exact=False,
+            int(tokens.estimate_claude_tokens(system, messages)), output, window,
+            "characters / 3, offline", exact=False,
             low=tokens.fewest_claude_tokens(system, messages),
             margin="characters / 6, as if every token held 6 characters, over 1.7 times "
                    "English's 3.5",
