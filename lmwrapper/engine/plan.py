@@ -2,7 +2,9 @@
 
     prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
             ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-               `max_samples_per_request` samples each) ─► cost check
+               `max_samples_per_request` samples each) ─► context-window check
+                      (engine/context.py: one that cannot fit is refused, not sent)
+                   ─► cost check
 
 A `Plan` sends nothing (`costs.uncached` and `--dry-run` stop here); `lmwrapper.engine.run` runs
 it. Kept apart from the running so each reads on its own.
@@ -17,11 +19,12 @@ from typing import TYPE_CHECKING, Protocol
 
 from lmwrapper.core import answers
 from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, Runner, ShouldStop
-from lmwrapper.core.errors import CostLimitExceededError
+from lmwrapper.core.errors import CostLimitExceededError, PermanentProviderError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.context import refusal
 from lmwrapper.store.db import SqlCache
 from lmwrapper.store.keys import canonical_json, keys_of
 from lmwrapper.store.rows import RowCodec, StoredSample
@@ -29,6 +32,7 @@ from lmwrapper.store.rows import RowCodec, StoredSample
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from lmwrapper.core.context import ContextNeed
     from lmwrapper.core.money import CostEstimate
 
 BARE_STRING_MAX_TOKENS = 100  # what a bare string prompt asks for, as in the seed library
@@ -54,6 +58,9 @@ class RunSummary:
     # and how many of those the cache lacked when the run started.
     unique: int = 0
     to_send: int = 0
+    # Of the distinct prompts the cache lacked, those over the model's context window:
+    # refused before sending (each is its prompt's error), not among `to_send`.
+    refused: int = 0
 
     @property
     def answered(self) -> int:
@@ -67,6 +74,8 @@ class RunSummary:
     def __str__(self) -> str:
         counted = (f" ({self.unique} unique, {self.to_send} to send)"
                    if self.unique != self.prompts else "")
+        if self.refused:
+            counted += f" ({self.refused} over the context window, not sent)"
         text = (f"{self.prompts} prompts{counted}: {self.cached} cached, {self.new} new, {self.failed} failed; "
                 f"spent {format_usd(self.spent_usd)}, saved {format_usd(self.saved_usd)} by the cache")
         if self.state == "finished":
@@ -91,6 +100,8 @@ class Model(Backend, Protocol):
     def max_samples_per_request(self) -> int | None: ...
 
     def validate_prompt(self, prompt: LmPrompt) -> None: ...
+
+    def context_need(self, prompt: LmPrompt) -> ContextNeed | None: ...
 
     def row_codec(self) -> RowCodec: ...
 
@@ -218,15 +229,39 @@ class Plan:
         if self.jobs and not routes_to_batch(lm, window):
             missing = {j.key for j in self.jobs}
             self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
+        # Prompts that cannot fit the model's context window: refused here, never sent
+        # (the rule is lmwrapper.engine.context's; key -> the error message).
+        self.refused: dict[str, str] = self._refusals()
         # as the dry run counts: a repeated prompt once (each distinct key is either fully
         # cached or has a slot for what is missing)
         self.summary.unique = len(self.slots) + len(self.cached)
-        self.summary.to_send = len({j.key for j in self.jobs})
+        self.summary.refused = len(self.refused)
+        self.summary.to_send = len({j.key for j in self.jobs}) - len(self.refused)
         self._check_cost(max_cost_usd)
         self._count_cached()
 
     def caches(self, p: LmPrompt) -> bool:
         return self.lm.cache_default if p.cache is None else p.cache
+
+    def _refusals(self) -> dict[str, str]:
+        """key -> why its prompt cannot fit the window, for each key to send that cannot."""
+        if not self.jobs:
+            return {}
+        need, name = self.lm.context_need, self.lm.model_name()
+        out: dict[str, str] = {}
+        seen: set[str] = set()
+        for job in self.jobs:
+            if job.key in seen:  # a prompt split into several jobs is checked once
+                continue
+            seen.add(job.key)
+            why = refusal(need(job.prompt), name)
+            if why is not None:
+                out[job.key] = why
+        return out
+
+    def refused_prediction(self, job: Job) -> LmPrediction:
+        """The error a refused job is answered with: the prompt's own, so cached."""
+        return self.lm.error_prediction(job.prompt, PermanentProviderError(self.refused[job.key]))
 
     def _lookup(self, retry_errors: bool, some_off: bool) -> list[Job]:
         """Dedupe, one bulk lookup, then per distinct key: all there (`cached`), or a slot
@@ -292,6 +327,8 @@ class Plan:
         may be split into several jobs: this is what a person counts)."""
         todo: dict[str, tuple[LmPrompt, int]] = {}
         for j in self.jobs:
+            if j.key in self.refused:  # never sent
+                continue
             _, n = todo.get(j.key, (j.prompt, 0))
             todo[j.key] = (j.prompt, n + len(j.sample_indices))
         return [p for p, _ in todo.values()], [n for _, n in todo.values()]

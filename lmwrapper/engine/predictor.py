@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from lmwrapper.core import extend
+from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import Emit, Job, Runner, SequentialRunner
 from lmwrapper.core.errors import ConfigurationError, ProviderError
 from lmwrapper.core.money import CostEstimate
@@ -158,6 +159,12 @@ class LmPredictor:
     def token_limit(self) -> int:
         """The model's context size in tokens (prompt + completion)."""
         raise NotImplementedError(f"{type(self).__name__} does not know its context size")
+
+    def context_need(self, prompt: LmPrompt) -> ContextNeed | None:
+        """What `prompt` takes of the model's context window, as this backend counts it;
+        None where the window is unknown (then nothing is refused). The engine refuses a
+        prompt that cannot fit before sending it (`lmwrapper.engine.context`)."""
+        return None
 
     def default_max_tokens(self, prompt: LmPrompt) -> int:
         """What `max_tokens=None` means for this model (used for limits and cost bounds)."""

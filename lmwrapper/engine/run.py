@@ -2,7 +2,9 @@
 
     Plan:  prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
                    ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-                      `max_samples_per_request` samples each) ─► cost check
+                      `max_samples_per_request` samples each) ─► context-window check
+                      (engine/context.py: one that cannot fit is refused, not sent)
+                   ─► cost check
     Run:   Jobs ─► a runner, chosen here (batch / live API / the backend's own loop), on its
                    own thread, started when `predict_many` is called
                 ─► each result stored the moment it arrives ─► yielded in input order
@@ -100,6 +102,8 @@ class Run:
         self._stopping = threading.Lock()
         self._closed = False
         self._bar = _progress_bar(progress, len(plan.prompts), len({j.key for j in plan.jobs}))
+        # what the runner gets: the jobs not refused for the context window (plan.refused)
+        self._sendable = [j for j in plan.jobs if j.key not in plan.refused]
         if self._bar is not None:
             self._advance_bar(self.summary.cached)
         self.lm.last_run = self.summary
@@ -122,7 +126,8 @@ class Run:
         """Hand the jobs to a runner (chosen here) and start storing its answers."""
         if not self.plan.jobs:
             return
-        self.runner = choose_runner(self.lm, self.plan.window)
+        if self._sendable:
+            self.runner = choose_runner(self.lm, self.plan.window)
         self._threads = [
             threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
             threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]
@@ -141,7 +146,8 @@ class Run:
 
     # -- results arriving: the runner's threads call _emit; one writer thread stores them --
 
-    def _emit(self, job: Job, preds: Sequence[LmPrediction]) -> None:
+    def _emit(self, job: Job, preds: Sequence[LmPrediction], *, ours: bool = False) -> None:
+        """`ours`: an answer the engine made (a refusal), stored here whatever the runner."""
         if len(preds) != len(job.sample_indices):
             raise RuntimeError(f"backend returned {len(preds)} samples for {len(job.sample_indices)}")
         preds = [p.evolve(prompt=job.prompt, sample_index=i)
@@ -149,7 +155,7 @@ class Run:
         # a runner that stored its results before emitting them (the batch engine: rows and
         # line states in one transaction) must not have them written a second time
         store = (self.plan.cache is not None and self.plan.caches(job.prompt)
-                 and not (self.runner is not None and self.runner.stores_results))
+                 and (ours or not (self.runner is not None and self.runner.stores_results)))
         # popped: each key is emitted once, and what is stored needs no memory after
         pj = self.plan.prompt_jsons.pop(job.key, None)
         rows = [self.plan.codec.row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
@@ -267,11 +273,15 @@ class Run:
         self._bar.update(done)
 
     def _run_backend(self) -> None:
-        assert self.runner is not None
         self._go.wait()
         try:
             if not self._cancelled:
-                self._send(self.plan.jobs)
+                for job in self.plan.jobs if self.plan.refused else ():
+                    if job.key in self.plan.refused:  # answered here, never sent
+                        refused = self.plan.refused_prediction(job)
+                        self._emit(job, [refused] * len(job.sample_indices), ours=True)
+                if self._sendable:
+                    self._send(self._sendable)
         except BaseException as e:  # noqa: BLE001  (handed to the consuming thread, which re-raises it)
             self._stop.set()
             with self._cond:

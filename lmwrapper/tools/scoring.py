@@ -24,7 +24,12 @@ pass (`huggingface_wrapper.shared_prefix`).
 
 API models (OpenAI instruct, `echo` + `max_tokens=0`) tokenise the joined text themselves:
 there the continuation is the joined text's tokens after as many as the context has alone,
-and an empty context is that pair's error. Chat-only APIs cannot score a text and refuse.
+and an empty context is that pair's error. Where the server's tokens rebuild the text, the
+context's end is found in them (the token that merges across the boundary is the context's,
+as above), so a server whose tokenizer is not the one lmwrapper counts with (a model behind
+vLLM, say) is scored at its own tokens; where they do not rebuild it and lmwrapper's count
+of the context cannot be right, the pair's error says so (a tokenizer mismatch, not the
+split). Chat-only APIs cannot score a text and refuse.
 
 The continuation's log-likelihood is the sum of its tokens' logprobs; `is_greedy` is whether
 each of them was the model's argmax there. `acc_norm` divides each choice's log-likelihood by
@@ -108,6 +113,8 @@ class _Pair:
     n_continuation: int | None = None  # tokens at the end of the prompt (split pairs)
     n_context: int | None = None  # tokens at the start that are the context (joined text)
     error: str | None = None
+    context: str = ""  # the context as sent (joined text: its end is found in the tokens)
+    n_whole: int | None = None  # lmwrapper's count of the joined text (joined text)
 
 
 def loglikelihood(lm: LmPredictor, pairs: Sequence[tuple[str, str]], *,
@@ -141,7 +148,9 @@ def _plan_pair(lm: LmPredictor, split: bool, context: str, continuation: str,
                              "BOS / end-of-text token yourself")
             if ctx not in counts:
                 counts[ctx] = lm.estimate_tokens_in_prompt(_score_prompt(ctx, **options))
-            return _Pair(_score_prompt(ctx + cont, **options), n_context=counts[ctx])
+            prompt = _score_prompt(ctx + cont, **options)
+            return _Pair(prompt, n_context=counts[ctx], context=ctx,
+                         n_whole=lm.estimate_tokens_in_prompt(prompt))
         prompt = _score_prompt(ctx + cont, context_split=len(ctx), **options)
         if ctx not in counts:
             counts[ctx] = lm.estimate_tokens_in_prompt(
@@ -157,8 +166,10 @@ def _result(pred: LmPrediction, pair: _Pair) -> Loglikelihood:
     tokens, lps = pred.prompt_tokens or (), pred.prompt_logprobs or ()
     n = pair.n_continuation
     if n is None:
-        assert pair.n_context is not None
-        n = len(tokens) - pair.n_context
+        n_context, mismatch = _context_end(tokens, pair)
+        if mismatch:
+            return Loglikelihood(math.nan, 0, None, error=mismatch)
+        n = len(tokens) - n_context
     if n <= 0 or len(lps) != len(tokens):
         # the harness asserts the same: a continuation must have tokens of its own
         return Loglikelihood(math.nan, 0, None, error=(
@@ -170,6 +181,41 @@ def _result(pred: LmPrediction, pair: _Pair) -> Loglikelihood:
             "a token of context; shorten it"))
     cont_lps = [float(lp) for lp in lps[-n:] if lp is not None]
     return Loglikelihood(sum(cont_lps), n, _is_greedy(pred, n), tuple(tokens[-n:]))
+
+
+def _context_end(tokens: Sequence[str], pair: _Pair) -> tuple[int, str | None]:
+    """How many of the server's `tokens` of the joined text are the context's, or why that
+    cannot be known. Tokens that spell the text (after a BOS token, maybe) tell it
+    themselves: those that start inside the context (one across the boundary is the
+    context's, the harness's rule).
+    Others (byte tokens, a tokenizer's own spelling) take lmwrapper's count of the context
+    alone, which holds only where lmwrapper's count of the whole text is the server's."""
+    assert pair.n_context is not None and pair.prompt is not None
+    spelt, text = "".join(tokens), pair.prompt.get_text_as_string_default_form()
+    if spelt.endswith(text):
+        # a server may put a BOS token ("<s>") before the text: it is the context's too
+        ends, start = 0, len(text) - len(spelt)
+        for tok in tokens:
+            if start >= len(pair.context):
+                break
+            ends, start = ends + 1, start + len(tok)
+        return ends, None
+    if pair.n_whole is None or pair.n_whole == len(tokens):
+        return pair.n_context, None
+    return pair.n_context, (
+        f"tokenizer mismatch: the server split the text into {len(tokens)} tokens "
+        f"({_shown(tokens)}), where the tokenizer lmwrapper counts with for this model makes "
+        f"{pair.n_whole} (of them {pair.n_context} for the context alone); its tokens do not "
+        "spell the text back, so where the context ends cannot be found in them. The server "
+        "tokenizes differently; the context/continuation split is not at fault. Score with a "
+        "model whose tokenizer lmwrapper has (the same weights as a local model: "
+        "get_lm('hf/...')), or give the model's tiktoken encoding (encoding=...) if it has one.")
+
+
+def _shown(tokens: Sequence[str], most: int = 6) -> str:
+    """The first few tokens, as a person reads them."""
+    head = ", ".join(repr(t) for t in tokens[:most])
+    return f"{head}, ..." if len(tokens) > most else head
 
 
 def _is_greedy(pred: LmPrediction, n: int) -> bool | None:

@@ -3,6 +3,8 @@ the fake server, whose tokens here are tiktoken's (what lmwrapper counts the con
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from lmwrapper.openai_wrapper import get_open_ai_lm
@@ -65,3 +67,46 @@ def test_chat_models_refuse_scoring_before_sending(srv):
     with pytest.raises(ValueError, match="max_tokens=0"):
         loglikelihood(make(srv, "gpt-4o-mini"), [("a", " b")])
     assert not srv.requests
+
+
+def test_a_server_that_tokenizes_otherwise_is_scored_at_its_own_tokens():
+    """Its tokens spell the text back: the context's end is found in them (lmwrapper's
+    tiktoken count of the context, 5 here, is not the server's 6)."""
+    def four_chars(text):
+        return [text[i:i + 4] for i in range(0, len(text), 4)]
+
+    with FakeServer(tokenize=four_chars) as srv:
+        lm = make(srv)
+        (r,) = loglikelihood(lm, [("The capital of France is", " Paris")])
+        pred = lm.predict(LmPrompt("The capital of France is Paris", max_tokens=0, echo=True,
+                                   logprobs=1, temperature=0.0))
+    assert pred.was_cached and r.error is None
+    assert r.tokens == (" Par", "is") and r.logprob == pytest.approx(sum(pred.prompt_logprobs[-2:]))
+
+
+def test_a_tokenizer_mismatch_is_named_not_blamed_on_the_split():
+    """Its tokens do not spell the text back (spaces dropped) and are fewer than tiktoken's:
+    the error says the tokenizers differ, with both counts, not "move the boundary"."""
+    with FakeServer(tokenize=str.split) as srv:
+        (r,) = loglikelihood(make(srv), [("Question: 2+2?\nAnswer: ", "4")])
+        n_whole = len(tiktoken_tokens("Question: 2+2?\nAnswer: 4"))
+        n_ctx = len(tiktoken_tokens("Question: 2+2?\nAnswer:"))
+    assert r.error.startswith("tokenizer mismatch: the server split the text into 4 tokens "
+                              "('Question:', '2+2?', 'Answer:', '4')")
+    assert f"makes {n_whole} (of them {n_ctx} for the context alone)" in r.error
+    assert "split is not at fault" in r.error and "move the boundary" not in r.error
+
+
+def test_a_continuation_merged_into_the_contexts_token_is_still_the_splits_error(srv):
+    (r,) = loglikelihood(make(srv), [("I like apple", "s")])  # " apples" is one token
+    assert tiktoken_tokens("I like apples")[-1] == " apples"
+    assert "no tokens of its own" in r.error and "move the boundary to a token edge" in r.error
+
+
+def test_a_bos_token_the_server_puts_first_is_the_contexts():
+    def bos_and_words(text):  # as vLLM echoes a Llama prompt: "<s>" first
+        return ["<s>", *re.findall(r"\s*\S+", text)]
+
+    with FakeServer(tokenize=bos_and_words) as srv:
+        (r,) = loglikelihood(make(srv), [("The capital of France is", " Paris")])
+    assert r.error is None and r.tokens == (" Paris",)

@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import AsyncPost, Job
 from lmwrapper.core.errors import (
     BadResponseError,
@@ -33,7 +34,7 @@ from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.anthropic import errors, rules, tokens
 from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
 from lmwrapper.providers.anthropic.errors import spend_limit_message
-from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo
+from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo, window_source
 from lmwrapper.providers.anthropic.request import (
     MESSAGES_PATH,
     ClaudePrice,
@@ -128,6 +129,37 @@ class ClaudePredictor(ApiPredictor):
     @property
     def token_limit(self) -> int:
         return self.model.context_window
+
+    @functools.cached_property
+    def _window_known(self) -> bool:
+        return window_source(str(self.model), self.model.given()) is not None
+
+    def context_need(self, prompt: LmPrompt) -> ContextNeed | None:
+        """The offline estimate of the prompt's tokens plus the `max_tokens` the request
+        sends, against the window a source gives (None for a model none describes).
+        Anthropic counts the response in the window: "The context window refers to all the
+        text a language model can reference when generating a response, including the
+        response itself" (platform.claude.com/docs/en/build-with-claude/context-windows,
+        read 2026-12-07), and its 400 says "prompt is too long: N tokens > M maximum" with N
+        the input plus max_tokens (as the fake answers, testing/providers/anthropic.py).
+        Being an estimate, it is refused only when its low end cannot fit
+        (`tokens.CLAUDE_MAX_CHARS_PER_TOKEN`)."""
+        if not self._window_known:
+            return None
+        output, window = max_tokens_for(prompt, self.model), self.model.context_window
+        if not prompt.is_text_a_chat() and (  # a bare text surely fits: spare the split
+                len(prompt.get_text_as_string_default_form()) // tokens.CLAUDE_MAX_CHARS_PER_TOKEN
+                + output <= window):
+            return None
+        system, messages = split_chat(prompt)
+        return ContextNeed(
+            int(tokens.estimate_claude_tokens(system, messages)), output, window,
+            "characters / 3, offline", exact=False,
+            low=tokens.fewest_claude_tokens(system, messages),
+            margin="characters / 6, as if every token held 6 characters, over 1.7 times "
+                   "English's 3.5",
+            fix="Shorten the prompt or lower max_tokens; lm.count_tokens(prompt) asks the API "
+                "for the exact count (free).")
 
     def default_max_tokens(self, prompt: LmPrompt) -> int:
         return max_tokens_for(prompt, self.model)

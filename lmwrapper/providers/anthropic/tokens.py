@@ -17,6 +17,11 @@ from typing import Any, Self
 # Claude token; dividing by 3 leans high on purpose, because the estimate feeds cost bounds
 # and context checks, which must not undercount. Each message adds a few format tokens.
 CLAUDE_CHARS_PER_TOKEN = 3.0
+# The low end of that estimate, for the context-window check, which must never refuse a
+# prompt that might fit: at most 6 characters per token, over 1.7 times the 3.5 of English
+# text, so the estimate's low end is half of it. Only a prompt whose low end cannot fit
+# is refused before sending; any other goes, and the API judges it.
+CLAUDE_MAX_CHARS_PER_TOKEN = 6.0
 CLAUDE_TOKENS_PER_MESSAGE = 4
 CLAUDE_COUNT_CACHE_SIZE = 4096
 
@@ -46,6 +51,12 @@ def estimate_claude_tokens(system: str, messages: Sequence[Mapping[str, Any]]) -
     chars = len(system) + sum(len(str(m.get("content") or "")) for m in messages)
     n = -(-chars // CLAUDE_CHARS_PER_TOKEN) + CLAUDE_TOKENS_PER_MESSAGE * (len(messages) + bool(system))
     return TokenCount(int(n), exact=False, source="estimate (characters / 3; offline)")
+
+
+def fewest_claude_tokens(system: str, messages: Sequence[Mapping[str, Any]]) -> int:
+    """The low end of `estimate_claude_tokens`: characters / 6, no format tokens."""
+    chars = len(system) + sum(len(str(m.get("content") or "")) for m in messages)
+    return int(chars // CLAUDE_MAX_CHARS_PER_TOKEN)
 
 
 class CountCache:

@@ -16,12 +16,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.core import extend
+from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import Emit, Job
 from lmwrapper.core.errors import PermanentProviderError, TransientProviderError
 from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.structured import wants_json
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.context import refusal
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.huggingface import internals as _internals
@@ -257,8 +259,11 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
             if j % 256 == 0 and stop():  # tokenizing 100,000s of prompts takes a while
                 return [], done
             ids = self.encoder.encode(job.prompt)
-            error = self._length_error(job.prompt, ids)
-            if error is not None:
+            # the engine refused the prompts that cannot fit before handing jobs over; this
+            # keeps a job handed to `_run` by other code from failing inside a batch
+            why = refusal(self._need(job.prompt, len(ids)), self._name)
+            if why is not None:
+                error = PermanentProviderError(why)
                 emit(job, [self.error_prediction(job.prompt, error)] * len(job.sample_indices))
                 continue
             if job.prompt.context_split is not None and _score_only(job.prompt):
@@ -272,21 +277,21 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
                                  r[2].echo, len(r[2].prompt_ids)))
         return rows, done
 
-    def _length_error(self, prompt: LmPrompt, ids: list[int]) -> PermanentProviderError | None:
-        limit = self.token_limit
+    def context_need(self, prompt: LmPrompt) -> ContextNeed | None:
+        """The prompt's tokens by the model's own tokenizer and chat template (exact), plus
+        the tokens it asks to generate, against the model's context (`token_limit`)."""
+        return self._need(prompt, len(self.encoder.encode(prompt)))
+
+    def _need(self, prompt: LmPrompt, n: int) -> ContextNeed | None:
+        limit, how = self.token_limit, "the model's tokenizer"
         if _score_only(prompt):  # the last token is predicted, never fed: limit + 1 fit
-            if len(ids) <= limit + 1 or prompt.context_split is not None:
-                return None
-            return PermanentProviderError(
-                f"prompt too long to score: {len(ids)} tokens > the context of {limit} tokens "
-                f"(+1, the last token is never fed) of {self._name}. Shorten the prompt, or "
-                "score it as a pair with context_split (cut from the left, as the harness does).")
-        wanted = prompt.max_tokens or 1
-        if len(ids) + wanted <= limit:
-            return None
-        return PermanentProviderError(
-            f"prompt too long: {len(ids)} prompt tokens + max_tokens={wanted} > the context of "
-            f"{limit} tokens of {self._name}. Shorten the prompt or lower max_tokens.")
+            if prompt.context_split is not None:
+                return None  # a long pair is cut from the left (the harness's rule)
+            return ContextNeed(n - 1, 0, limit, how,
+                               counts=f"tokens fed to score it (its {n} less the last, never fed)",
+                               fix="Shorten the prompt, or score it as a pair with context_split "
+                                   "(cut from the left, as the harness does).")
+        return ContextNeed(n, prompt.max_tokens or 1, limit, how)
 
     def _row(self, prompt: LmPrompt, ids: list[int], sample_index: int) -> Row:
         max_new = prompt.max_tokens or self._default_max_new(len(ids))

@@ -205,6 +205,20 @@ def sourced_facts(name: str, given: dict[str, Any] | None = None) -> dict[str, A
     return {**facts, **given}
 
 
+def window_source(name: str, given: dict[str, Any] | None = None) -> str | None:
+    """Where `name`'s context window comes from: "given" (the caller's `context_window=`),
+    "models.toml" (a row of this folder's table), "genai-prices", or None when no source
+    describes it (a model behind an OpenAI-compatible server, or one newer than the data:
+    then the window is models.toml's default, a guess, and no prompt is refused for it)."""
+    if given and given.get("context_window"):
+        return "given"
+    base = _family_name(name)
+    if table().explicit(base).get("context_window"):
+        return "models.toml"
+    pub = None if name.startswith("ft:") else model_facts.published(SOURCES, base)
+    return "genai-prices" if pub is not None and pub.context_window else None
+
+
 def _family_name(name: str) -> str:
     """`ft:gpt-4o-mini-2024-07-18:org:suffix:id` → `gpt-4o-mini-2024-07-18`; `openai/x` → `x`."""
     if name.startswith("ft:"):

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import AsyncPost, Job
 from lmwrapper.core.errors import BadResponseError, install_hint
 from lmwrapper.core.money import CostEstimate, Price, bound
@@ -25,7 +26,7 @@ from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
 from lmwrapper.providers.openai import errors, tokens
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
-from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
+from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo, window_source
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
     OpenAiRequest,
@@ -114,6 +115,31 @@ class OpenAiPredictor(ApiPredictor):
     @property
     def token_limit(self) -> int:
         return self.model.context_window
+
+    @functools.cached_property
+    def _window_known(self) -> bool:
+        return window_source(str(self.model), self.model.given()) is not None
+
+    def context_need(self, prompt: LmPrompt) -> ContextNeed | None:
+        """The prompt's tokens by tiktoken (the model's encoding, chat messages framed as
+        OpenAI's cookbook counts them), against the window a source gives; None for a
+        model no source describes. What counts against the window, by OpenAI's own words
+        (openai 3.63.0 SDK docstrings, read 2026-12-07): on /v1/completions "the token count
+        of your prompt plus `max_tokens` cannot exceed the model's context length"
+        (types/completion_create_params.py); on Chat Completions and Responses,
+        `max_tokens` / `max_completion_tokens` / `max_output_tokens` only bound the output
+        (types/chat/completion_create_params.py, types/responses/response_create_params.py),
+        so there the prompt alone must fit and no output is counted."""
+        if not self._window_known:
+            return None
+        output = 0
+        if self.model.kind == "instruct":
+            output = (prompt.max_tokens if prompt.max_tokens is not None
+                      else INSTRUCT_DEFAULT_MAX_TOKENS)
+        if _most_tokens(prompt, self.model.kind) + output <= self.model.context_window:
+            return None  # surely fits: no token is shorter than a byte (spares the count)
+        return ContextNeed(self.estimate_tokens_in_prompt(prompt), output,
+                           self.model.context_window, f"tiktoken {self.model.encoding}")
 
     def default_max_tokens(self, prompt: LmPrompt) -> int:
         if self.model.kind == "instruct":
@@ -234,6 +260,20 @@ class OpenAiInstantiationHook(ABC):
                     chat_mode: bool, cache_outputs_default: bool,
                     retry_on_rate_limit: bool) -> None:
         raise NotImplementedError
+
+
+def _most_tokens(prompt: LmPrompt, kind: str) -> int:
+    """An upper bound of `estimate_tokens_in_prompt`: the UTF-8 bytes (a token is at least
+    one), plus the chat format's tokens (`tokens.count_chat_tokens`) for each message."""
+    if kind == "instruct":
+        return len(prompt.get_text_as_string_default_form().encode())
+    if not prompt.is_text_a_chat():  # one message, its role at most 16 bytes
+        return (len(prompt.get_text_as_string_default_form().encode()) + 16
+                + tokens.TOKENS_PER_MESSAGE + tokens.TOKENS_REPLY_PRIMING)
+    turns = prompt.get_text_as_chat().as_dicts()
+    framing = tokens.TOKENS_PER_MESSAGE + tokens.TOKENS_PER_NAME
+    return tokens.TOKENS_REPLY_PRIMING + sum(
+        framing + sum(len(str(v).encode()) for v in t.values() if v) for t in turns)
 
 
 class _ClientView018:
