@@ -160,9 +160,9 @@ def main() -> None:
           f" (largest {max((len(c) for c in circles), default=0)} modules)")
     print(f"arrows that point up a layer: {len(up)}")
     print(f"function-level imports of lmwrapper modules: {function_level}")
+    outside = [m for m in sql_modules(found) if not m.startswith("lmwrapper.store")]
     print(f"modules with SQL statements: {len(sql_modules(found))}"
-          f" ({', '.join(m for m in sql_modules(found) if not m.startswith('lmwrapper.store'))}"
-          " outside store/)")
+          f" (outside store/: {', '.join(outside) or 'none'})")
     print(f"functions: {len(lengths)}; median length {statistics.median(lengths):.0f} lines,"
           f" p90 {lengths[int(len(lengths) * 0.9)]}, max {lengths[-1]}")
     if args.cycles:
