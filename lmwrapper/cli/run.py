@@ -330,8 +330,12 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     est = lm.estimate_cost(todo, window, samples=samples)
     unique = len(set(plan.keys))  # a repeated line is sent (and paid for) once
     print(f"model: {lm.model_name()}  window: {window.value}")
-    print(f"prompts: {len(prompts)}  unique: {unique}  cached: {unique - len(todo)}  "
+    refused = len(plan.refused)  # too large to send: answered with an error, never priced
+    print(f"prompts: {len(prompts)}  unique: {unique}  cached: {unique - len(todo) - refused}  "
           f"to send: {len(todo)} ({sum(samples)} samples)")
+    if refused:
+        print(f"refused: {refused} (too large; not sent, not priced): "
+              f"{next(iter(plan.refused.values()))}")
     tokens_in, tokens_out = est.input_tokens, est.max_output_tokens
     if (est.free or not est.priced) and todo and not tokens_in:  # a local model: its tokenizer counts
         tokens_in, tokens_out = _count_tokens(lm, todo, samples)

@@ -101,7 +101,7 @@ class Run:
         self._closed = False
         self._bar = _progress_bar(progress, len(plan.prompts), len({j.key for j in plan.jobs}))
         if self._bar is not None:
-            self._advance_bar(self.summary.cached)
+            self._advance_bar(self.summary.cached + self.summary.failed)  # failed: refused
         self.lm.last_run = self.summary
         self.runner: Runner | None = None
         self._threads: list[threading.Thread] = []
