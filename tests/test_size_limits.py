@@ -145,3 +145,18 @@ def test_dry_run_refuses_a_line_past_openais_text_limit_without_counting_it(tmp_
     assert "refused: 1" in out and "10,485,760-character limit" in out
     counted = int(out.split("input tokens: ")[1].split()[0])
     assert counted < 100  # the refused line was not counted (nor priced)
+
+
+def test_a_line_no_batch_can_hold_fails_alone_without_an_upload(srv, monkeypatch):
+    """The batch runner's own check, on the exact line: a line over the bytes a batch input
+    may hold (here lowered with the documented setting) is failed before planning, not
+    uploaded alone to be refused, and the other lines go on."""
+    monkeypatch.setenv("LMWRAPPER_BATCH_MAX_BYTES", "2000")
+    lm = ANTHROPIC.make(srv)
+    big = "line " * 500
+    preds = list(lm.predict_many(prompts(big), CompletionWindow.BATCH_ANY))
+    assert [p.has_errors for p in preds] == [False, False, False, True]
+    assert "over the 2,000 bytes a batch input may hold" in preds[3].error_message
+    assert received(srv, big) == 0 and srv.count("messages.batches.create") >= 1
+    again = list(lm.predict_many(prompts(big), CompletionWindow.BATCH_ANY))
+    assert again[3].has_errors and all(p.was_cached for p in again[:3])
