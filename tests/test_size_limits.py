@@ -160,3 +160,18 @@ def test_a_line_no_batch_can_hold_fails_alone_without_an_upload(srv, monkeypatch
     assert received(srv, big) == 0 and srv.count("messages.batches.create") >= 1
     again = list(lm.predict_many(prompts(big), CompletionWindow.BATCH_ANY))
     assert again[3].has_errors and all(p.was_cached for p in again[:3])
+
+
+def test_a_long_text_is_counted_in_pieces_to_the_same_count():
+    """tiktoken on one huge text is slow and holds a list of every token id: a long text is
+    counted in pieces cut before spaces, which gives the same count."""
+    from lmwrapper.providers.openai.tokens import _PIECE, get_encoding
+    from lmwrapper.providers.openai.tokens import count_text_tokens as count
+
+    words = ["alpha", "über", "naïve", "42", "don't", "a,b", "\n", "  ", "x1"]
+    text = " ".join(words[(i * 7) % len(words)] for i in range(3 * _PIECE))
+    whole = len(get_encoding("o200k_base").encode(text, disallowed_special=()))
+    assert len(text) > 10 * _PIECE and count(text, "o200k_base") == whole
+    one_word = "x" * (5 * _PIECE + 3)  # no space to cut at: within a token per cut
+    exact = len(get_encoding("o200k_base").encode(one_word, disallowed_special=()))
+    assert abs(count(one_word, "o200k_base") - exact) <= 5
