@@ -44,7 +44,9 @@ def _run(checkout: Path, args: list[str], env: dict[str, str]) -> tuple[float, f
         env = {**os.environ, **env, "PYTHONPATH": str(checkout), "LMWRAPPER_CACHE_DIR": cache,
                "LMWRAPPER_PROGRESS": "0"}
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", *args], env=env,
+        # run from the cache folder: `-m` puts the working directory first on sys.path,
+        # which would import the checkout the script was started from, whatever PYTHONPATH says
+        proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", *args], env=env, cwd=cache,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         out = proc.stdout.read() if proc.stdout else ""
         _, _, usage = os.wait4(proc.pid, 0)
@@ -76,14 +78,20 @@ def main() -> None:
     print(f"{'MB':>4} {'what':<40} " + " ".join(f"{n + ': s':>10} {n + ': peak MB':>15}"
                                                  for n in checkouts) + "  fake received")
     with tempfile.TemporaryDirectory() as tmp:
+        # the fake runs in this process: its first answer of a big prompt pays for warming
+        # up (measured: 1.5 s of a 10 MB run), so one is made before any that is measured
+        _write(Path(tmp) / "warm.jsonl", 1)
+        _live(CHECKOUT, Path(tmp) / "warm.jsonl", "anthropic/claude-haiku-4-5")
         for mb in [int(x) for x in args.mb.split(",")]:
             path = Path(tmp) / f"line{mb}.jsonl"
             _write(path, mb)
             for model in args.models.split(","):
                 cells = []
                 for checkout in checkouts.values():
-                    seconds, peak, _ = _run(checkout, ["run", "--model", model, str(path),
-                                                       "--dry-run"], {})
+                    seconds, peak, out = _run(checkout, ["run", "--model", model, str(path),
+                                                         "--dry-run"], {})
+                    if "input tokens" not in out:
+                        raise SystemExit(f"the dry run failed on {checkout}:\n{out[-2000:]}")
                     cells.append(f"{seconds:>10.1f} {peak:>15.0f}")
                 print(f"{mb:>4} {'--dry-run ' + model:<40} " + " ".join(cells), flush=True)
             model = "anthropic/claude-haiku-4-5"

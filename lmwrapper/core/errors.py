@@ -162,7 +162,7 @@ class RequestTooLargeError(ProviderError):
 
     transient = True
 
-    def __init__(self, message: str, *, limit: int, unit: str) -> None:
+    def __init__(self, message: str, *, limit: int = 0, unit: str = "bytes") -> None:
         super().__init__(message, code="request_too_large")
         self.limit = limit
         self.unit = unit
