@@ -278,8 +278,8 @@ class Plan:
         provider = self.lm.size_limits(routes_to_batch(self.lm, self.window))
         stored = provider + ((cache_limit(self.cache.max_value_bytes()),)
                              if self.cache is not None else ())
-        if not stored:
-            return
+        if not stored or max(map(len, canonical)) * 4 <= min(x.most for x in stored):
+            return  # the usual run: no prompt comes near any limit (a character is <= 4 bytes)
         todo = {j.key for j in self.jobs}
         for key, p, c in zip(self.keys, self.prompts, canonical):
             if key in todo and key not in self.refused:
