@@ -175,3 +175,17 @@ def test_a_long_text_is_counted_in_pieces_to_the_same_count():
     one_word = "x" * (5 * _PIECE + 3)  # no space to cut at: within a token per cut
     exact = len(get_encoding("o200k_base").encode(one_word, disallowed_special=()))
     assert abs(count(one_word, "o200k_base") - exact) <= 5
+
+
+def test_the_openai_fake_refuses_a_text_past_the_same_limit(srv):
+    """The fake is no more lenient than the API: a message string past 10,485,760 characters
+    is a 400 string_above_max_length, which a model on the fake (a server that is not
+    OpenAI's own, so lmwrapper does not refuse it first) gets as the prompt's error."""
+    from lmwrapper.testing.providers.openai import TEXT_MAX_CHARS
+
+    assert TEXT_MAX_CHARS == openai_table().sections["limits"]["text_chars"]
+    lm = OPENAI.make(srv)
+    assert lm.size_limits(False) == ()
+    pred = lm.predict(LmPrompt([" " * (TEXT_MAX_CHARS + 1)], max_tokens=5))
+    assert pred.has_errors and "string_above_max_length" in pred.error_message
+    assert "messages[0].content" in pred.error_message and srv.count("chat.completions") == 1
