@@ -22,6 +22,7 @@ from lmwrapper.core.errors import (
     ProviderError,
     RateLimitError,
     RejectedRequestError,
+    RequestTooLargeError,
     TransientProviderError,
     UnknownModelError,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "ProviderError",
     "RateLimitError",
     "RejectedRequestError",
+    "RequestTooLargeError",
     "RunSummary",
     "TransientProviderError",
     "UnknownModelError",

@@ -314,8 +314,9 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
         todo, _ = plan.uncached()
         # counted as the dry run counts: a repeated line is one prompt, answered once
         unique = len(set(plan.keys))
-        print(f"lmwrapper run: interrupted; {unique - len(todo) - len(plan.refused)} of {unique} "
-              "answers saved; rerun the same command to resume", file=sys.stderr)
+        saved = unique - len(todo) - len(plan.refused) - len(plan.too_large)
+        print(f"lmwrapper run: interrupted; {saved} of {unique} answers saved; rerun the same "
+              "command to resume", file=sys.stderr)
     except KeyboardInterrupt:
         print("lmwrapper run: interrupted again; stopped without counting the saved answers",
               file=sys.stderr)
@@ -331,12 +332,17 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     unique = len(set(plan.keys))  # a repeated line is sent (and paid for) once
     print(f"model: {lm.model_name()}  window: {window.value}")
     refused = len(plan.refused)  # over the context window: neither sent nor cached yet
-    print(f"prompts: {len(prompts)}  unique: {unique}  cached: {unique - len(todo) - refused}  "
+    too_large = len(plan.too_large)  # too large to send or store: an error, never priced
+    print(f"prompts: {len(prompts)}  unique: {unique}  "
+          f"cached: {unique - len(todo) - refused - too_large}  "
           f"to send: {len(todo)} ({sum(samples)} samples)")
     if refused:
         first = next(iter(plan.refused.values()))
         print(f"over the context window: {refused} (refused, not sent; each is its prompt's "
               f"error). The first: {first}")
+    if too_large:
+        print(f"refused: {too_large} (too large; not sent, not priced): "
+              f"{next(iter(plan.too_large.values()))}")
     tokens_in, tokens_out = est.input_tokens, est.max_output_tokens
     if (est.free or not est.priced) and todo and not tokens_in:  # a local model: its tokenizer counts
         tokens_in, tokens_out = _count_tokens(lm, todo, samples)

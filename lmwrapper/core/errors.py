@@ -15,6 +15,8 @@
         │   └── BadResponseError   a 200 we could not read (billed): retried at most once
         ├── RejectedRequestError   refused for a reason that is not the prompt's (a request we
         │                          built wrongly, an error of unknown shape): not retried
+        ├── RequestTooLargeError   refused by lmwrapper before sending: the prompt is larger than
+        │                          the provider's request limit or than the cache can store
         └── PermanentProviderError belongs to the prompt (context too long, a content refusal)
 
 Two questions decide what happens to a failed prompt, and each error class answers both:
@@ -147,6 +149,23 @@ class RejectedRequestError(ProviderError):
     """
 
     transient = True
+
+
+class RequestTooLargeError(ProviderError):
+    """The prompt is larger than a request to the provider may be (its documented byte or
+    character limit), or than the cache file can store; refused before anything was sent.
+
+    Nothing was paid. Not retried, and not cached (`transient`): an error row would hold the
+    prompt too, and a rerun checks again (after the limit, or the prompt, changed). The
+    message names the limit and its source; `limit` is it, in `unit`s.
+    """
+
+    transient = True
+
+    def __init__(self, message: str, *, limit: int = 0, unit: str = "bytes") -> None:
+        super().__init__(message, code="request_too_large")
+        self.limit = limit
+        self.unit = unit
 
 
 class PermanentProviderError(ProviderError):

@@ -2,7 +2,8 @@
 
     prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
             ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-               `max_samples_per_request` samples each) ─► context-window check
+               `max_samples_per_request` samples each) ─► size limits (too large to
+               send or store: that prompt's RequestTooLargeError) ─► context-window check
                       (engine/context.py: one that cannot fit is refused, not sent)
                    ─► cost check
 
@@ -19,8 +20,14 @@ from typing import TYPE_CHECKING, Protocol
 
 from lmwrapper.core import answers
 from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, Runner, ShouldStop
-from lmwrapper.core.errors import CostLimitExceededError, PermanentProviderError
+from lmwrapper.core.errors import (
+    CostLimitExceededError,
+    PermanentProviderError,
+    RequestTooLargeError,
+)
 from lmwrapper.core.gcpause import gc_paused
+from lmwrapper.core.limits import SizeLimit
+from lmwrapper.core.limits import refusal as size_refusal
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
@@ -102,6 +109,8 @@ class Model(Backend, Protocol):
     def validate_prompt(self, prompt: LmPrompt) -> None: ...
 
     def context_need(self, prompt: LmPrompt) -> ContextNeed | None: ...
+
+    def size_limits(self, batch: bool) -> tuple[SizeLimit, ...]: ...
 
     def row_codec(self) -> RowCodec: ...
 
@@ -222,6 +231,10 @@ class Plan:
         self.codec: RowCodec = lm.row_codec()  # how a cached row becomes a prediction and back
         with gc_paused():
             self.jobs = self._lookup(retry_errors, bool(off))
+        # keys answered here with a RequestTooLargeError: never sent (see _refuse_too_large)
+        self.too_large: dict[str, RequestTooLargeError] = {}
+        if self.jobs:
+            self._refuse_too_large(canonical)
         # The encoding the key was hashed from is the prompt the `prompts` table stores: kept
         # for the misses the engine will store (a batch runner stores its own), so a new
         # result's prompt is not encoded a second time.
@@ -298,6 +311,36 @@ class Plan:
         self.cached = rows
         return jobs
 
+    def _refuse_too_large(self, canonical: list[str]) -> None:
+        """A prompt to send that is larger than the provider takes in one request (or batch
+        line), or than the cache can store, gets no job: its answer is a
+        `RequestTooLargeError` naming the limit, nothing is sent, nothing is paid, and the
+        other prompts run as usual. An answer that could not be stored is never bought."""
+        provider = self.lm.size_limits(routes_to_batch(self.lm, self.window))
+        stored = provider + ((cache_limit(self.cache.max_value_bytes()),)
+                             if self.cache is not None else ())
+        if not stored or max(map(len, canonical)) * 4 <= min(x.most for x in stored):
+            return  # the usual run: no prompt comes near any limit (a character is <= 4 bytes)
+        todo = {j.key for j in self.jobs}
+        for key, p, c in zip(self.keys, self.prompts, canonical):
+            if key in todo and key not in self.too_large:
+                found = size_refusal(provider if key.startswith(_NO_CACHE) else stored, p, c)
+                if found is not None:
+                    self.too_large[key] = RequestTooLargeError(found[1], limit=found[0].most,
+                                                             unit=found[0].unit)
+        if not self.too_large:
+            return
+        for job in self.jobs:
+            error = self.too_large.get(job.key)
+            if error is not None:
+                slot = self.slots[job.key]
+                pred = self.lm.error_prediction(job.prompt, error)
+                for i in job.sample_indices:
+                    slot.samples[i] = pred.evolve(prompt=job.prompt, sample_index=i)
+                slot.left, slot.failed = 0, True
+        self.jobs = [j for j in self.jobs if j.key not in self.too_large]
+        self.summary.failed += sum(self.slots[k].prompts for k in self.too_large)
+
     def answer(self, p: LmPrompt, rows: Sequence[StoredSample]
                ) -> tuple[LmPrediction | list[LmPrediction], float]:
         """`p`'s answer from its key's cached `rows`, decoded now, labelled with `p` itself,
@@ -356,13 +399,25 @@ class Plan:
         n = len(cached) if len(self.slots) + len(cached) == len(self.prompts) else sum(
             1 for k in self.keys if k in cached)
         # a key with some samples stored and some to send: its prompts that need no more
-        partial = {k for k, slot in self.slots.items() if slot.samples}
+        partial = {k for k, slot in self.slots.items()
+                   if slot.samples and k not in self.too_large and k not in self.refused}
         for key, p in zip(self.keys, self.prompts) if partial else ():
             samples = self.slots[key].samples if key in partial else None
             if samples and all(i in samples for i in range(p.samples_needed)):
                 n += 1
                 self.summary.saved_usd += sum(s.cost_usd or 0.0 for s in samples.values())
         self.summary.cached = n
+
+
+# A prompt is stored with its key in one row: room for the key and the row's header.
+_ROW_HEADROOM = 1_024
+
+
+def cache_limit(max_value_bytes: int) -> SizeLimit:
+    """The longest prompt the cache can store: SQLite's limit on a value (and a row)."""
+    return SizeLimit(max_value_bytes - _ROW_HEADROOM, "bytes", "a prompt the cache can store",
+                     "SQLITE_LIMIT_LENGTH of the cache file's connection, SQLite's default "
+                     "1,000,000,000 bytes: https://www.sqlite.org/limits.html")
 
 
 def uncached(lm: Model, prompts: Sequence[LmPrompt | str],

@@ -18,6 +18,7 @@ from lmwrapper.core import extend
 from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import Emit, Job, Runner, SequentialRunner
 from lmwrapper.core.errors import ConfigurationError, ProviderError
+from lmwrapper.core.limits import SizeLimit
 from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
@@ -110,6 +111,11 @@ class LmPredictor:
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
         """Raise `ValueError` (field + fix) for a prompt this backend cannot honour."""
+
+    def size_limits(self, batch: bool) -> tuple[SizeLimit, ...]:
+        """The provider's limits on one request (`batch`: on one batch line), each with its
+        source; the engine refuses a prompt past one before sending it. None by default."""
+        return ()
 
     def live_runner(self) -> Runner | None:
         """The runner of an API backend (concurrent requests, pacing, retries); None: this

@@ -105,7 +105,7 @@ class Run:
         # what the runner gets: the jobs not refused for the context window (plan.refused)
         self._sendable = [j for j in plan.jobs if j.key not in plan.refused]
         if self._bar is not None:
-            self._advance_bar(self.summary.cached)
+            self._advance_bar(self.summary.cached + self.summary.failed)  # failed: refused
         self.lm.last_run = self.summary
         self.runner: Runner | None = None
         self._threads: list[threading.Thread] = []

@@ -339,6 +339,15 @@ class Records:
             c.execute("UPDATE batch_batches SET state = 'done', error = ?, updated_at = ? "
                       "WHERE uid = ?", (batch_error, time.time(), uid))
 
+    def fail_lines(self, custom_ids: list[str], owner: str, line_error: str) -> None:
+        """Fail lines `owner` claimed and will not send (one too large for any batch) with
+        `line_error`; not cached: a rerun checks them again."""
+        with self._durable() as c:
+            for chunk in _chunks(custom_ids):
+                c.execute("UPDATE batch_lines SET state = 'failed', error = ? WHERE custom_id IN "
+                          "(SELECT value FROM json_each(?)) AND state = 'claimed' AND owner = ?",
+                          (line_error, json.dumps(chunk), owner))
+
     def fail_batch(self, uid: str, line_error: str, batch_error: str, *,
                    only_submitted: bool = False) -> None:
         """Fail batch `uid`'s waiting lines with `line_error` (not cached: a rerun sends them

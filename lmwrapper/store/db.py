@@ -321,6 +321,13 @@ class SqlCache:
             finally:
                 self._conn.execute("PRAGMA synchronous = NORMAL")
 
+    def max_value_bytes(self) -> int:
+        """The most bytes one string, blob or row may have in this file's connection: SQLite's
+        SQLITE_LIMIT_LENGTH (by default 1,000,000,000; https://www.sqlite.org/limits.html).
+        A longer value fails to store ("string or blob too big")."""
+        with self._lock:
+            return self._conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
+
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
         """The rows of one read statement, under the lock (for the store's own modules)."""
         with self._lock:

@@ -129,13 +129,15 @@ def _text_json(p: LmPrompt) -> str | None:
         if type(v) is not float or not _isfinite(v):
             return None
         out.append(f'"temperature":{_float(v)}')
-    out.append(f'"text":{_str(text)}')
     v = p.top_p
     if v != 1.0:
         if type(v) is not float or not _isfinite(v):
             return None
-        out.append(f'"top_p":{_float(v)}')
-    return "{" + ",".join(out) + "}"
+        top_p = f',"top_p":{_float(v)}'
+    else:
+        top_p = ""
+    # one join holding the escaped text: a 100 MB text is not copied twice more
+    return "".join(("{", ",".join(out), ',"text":' if out else '"text":', _str(text), top_p, "}"))
 
 
 def key_of(canonical: str, model_identity_json: str) -> str:
@@ -149,7 +151,20 @@ def keys_of(canonicals: Iterable[str], model_identity_json: str) -> list[str]:
     """`key_of` over many prompts of one model (the prefix spelled once)."""
     prefix = f"{KEY_SCHEMA_VERSION}\x1f{model_identity_json}\x1f"
     sha256 = hashlib.sha256
-    return [sha256((prefix + c).encode()).hexdigest() for c in canonicals]
+    return [sha256((prefix + c).encode()).hexdigest() if len(c) < _LONG else _long_key(prefix, c)
+            for c in canonicals]
+
+
+_LONG = 1 << 20  # a canonical JSON this long is hashed in slices: no whole copy of it is made
+
+
+def _long_key(prefix: str, canonical: str) -> str:
+    """The key of a long prompt, its UTF-8 encoding hashed a slice at a time (the same digest:
+    a str slice never splits a character)."""
+    h = hashlib.sha256(prefix.encode())
+    for i in range(0, len(canonical), _LONG):
+        h.update(canonical[i : i + _LONG].encode())
+    return h.hexdigest()
 
 
 def identity_json(identity: dict[str, Any]) -> str:

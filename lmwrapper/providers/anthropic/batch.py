@@ -43,7 +43,7 @@ from lmwrapper.core.errors import ModelNotFoundError, PermanentProviderError, Tr
 from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.anthropic import rules
-from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo
+from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo, table
 from lmwrapper.providers.anthropic.request import build_request, max_tokens_for, parse_message
 from lmwrapper.providers.base import GoneError, sdk_errors
 from lmwrapper.runners.batch.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
@@ -68,9 +68,9 @@ class BatchModel(ApiBackend, Protocol):
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int: ...
 
 # Anthropic's documented limits of one Message Batch: 100,000 requests or 256 MB of create
-# request body, whichever comes first ("MB" read as 10^6 bytes, the stricter reading).
+# request body (models.toml [limits], with its source), whichever comes first.
 MAX_REQUESTS = 100_000
-MAX_BYTES = 256_000_000
+MAX_BYTES = int(table().sections["limits"]["batch_request_bytes"])
 # The planner counts the bytes of the JSONL lines; the create body wraps the same lines as
 # `{"requests":[l1,l2,…]}` (the SDK's compact JSON, as ours): 14 bytes more than the lines,
 # whose newlines become the commas. Kept below the limit with room to spare.

@@ -27,6 +27,7 @@ from typing import Any, Self
 
 from lmwrapper.core import models as model_facts
 from lmwrapper.core.errors import UnknownModelError
+from lmwrapper.core.limits import SizeLimit
 
 PROVIDER = "anthropic"
 _MONTH_DAY = re.compile(r"(\w+) (\d+)\w*, (\d{4})")
@@ -62,6 +63,14 @@ _DATED = re.compile(r"-(\d{8}|latest)$")
 @functools.cache
 def table() -> model_facts.FamilyTable:
     return model_facts.FamilyTable.load("lmwrapper.providers.anthropic")
+
+
+def size_limit(key: str, what: str, most: int | None = None) -> SizeLimit:
+    """models.toml's `[limits]` `key` (bytes), citing its source; `most` in its place where
+    the planner keeps room (a batch's envelope)."""
+    row = table().sections["limits"]
+    cite = f"{row['source'][0].split(' (')[0]}, checked {row['checked']}"
+    return SizeLimit(int(row[key]) if most is None else most, "bytes", what, cite)
 
 
 class ClaudeModelInfo(model_facts.ModelInfo):

@@ -27,14 +27,20 @@ from lmwrapper.core.errors import (
     LmWrapperError,
     install_hint,
 )
+from lmwrapper.core.limits import SizeLimit
 from lmwrapper.core.money import CostEstimate, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.anthropic import errors, rules, tokens
-from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter
+from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter, batch_limits
 from lmwrapper.providers.anthropic.errors import spend_limit_message
-from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo, window_source
+from lmwrapper.providers.anthropic.models import (
+    SOURCES,
+    ClaudeModelInfo,
+    size_limit,
+    window_source,
+)
 from lmwrapper.providers.anthropic.request import (
     MESSAGES_PATH,
     ClaudePrice,
@@ -96,6 +102,14 @@ class ClaudePredictor(ApiPredictor):
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
         check_prompt(prompt, self.model)
+
+    def size_limits(self, batch: bool) -> tuple[SizeLimit, ...]:
+        """Anthropic's byte limit of a Messages request, or (`batch`) of one Message Batches
+        line: a batch's lines share one create request, which the planner fills."""
+        if batch:
+            return (size_limit("batch_request_bytes", "a Message Batches create request (256 MB, "
+                               "less room for its envelope)", batch_limits().max_bytes),)
+        return (size_limit("request_bytes", "an Anthropic Messages request (32 MB)"),)
 
     # -- tokens and money ---------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 from lmwrapper.core import models as model_facts
 from lmwrapper.core.errors import UnknownModelError
+from lmwrapper.core.limits import SizeLimit
 
 ModelKind = Literal["chat", "instruct", "reasoning"]
 # "chat": Chat Completions (/v1/completions for an instruct model); "responses": /v1/responses
@@ -160,6 +161,23 @@ class OpenAiModelInfo(model_facts.ModelInfo):
         if _family_name(str(self)).startswith("gpt-5.1"):  # reasoning effort "none" is its default
             return LmReasoningStyle.CONFIGURABLE_THINKING
         return LmReasoningStyle.ALWAYS_THINK
+
+
+def size_limits(batch: bool, official: bool) -> tuple[SizeLimit, ...]:
+    """OpenAI's limits on one request (models.toml [limits]): the longest text string, on
+    its own server (`official`), and (`batch`) the bytes of a Batch API input file."""
+    row = table().sections["limits"]
+    checked = f"checked {row['checked']}"
+    limits = []
+    if official:
+        limits.append(SizeLimit(int(row["text_chars"]), "characters",
+                                "one text string of an OpenAI request",
+                                f"{row['source'][0]}, {checked}"))
+    if batch:
+        limits.append(SizeLimit(int(row["batch_file_bytes"]), "bytes",
+                                "an OpenAI Batch API input file (200 MB)",
+                                f"{row['source'][1].split(':')[0]}, {checked}"))
+    return tuple(limits)
 
 
 def _made(name: str, given: dict[str, Any]) -> OpenAiModelInfo:

@@ -19,12 +19,13 @@ from typing import Any, ClassVar
 from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import AsyncPost, Job
 from lmwrapper.core.errors import BadResponseError, install_hint
+from lmwrapper.core.limits import SizeLimit
 from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
-from lmwrapper.providers.openai import errors, tokens
+from lmwrapper.providers.openai import errors, models, tokens
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
 from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo, window_source
 from lmwrapper.providers.openai.request import (
@@ -103,6 +104,11 @@ class OpenAiPredictor(ApiPredictor):
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
         check_prompt(prompt, self.model)
+
+    def size_limits(self, batch: bool) -> tuple[SizeLimit, ...]:
+        """OpenAI's limits on one request or batch line; a server behind another base URL
+        has its own, which are not ours to guess (only a batch file's size is kept)."""
+        return models.size_limits(batch, official=self.base_url == DEFAULT_BASE_URL)
 
     # -- tokens and money --------------------------------------------------------------------
 

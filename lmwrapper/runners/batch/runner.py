@@ -184,10 +184,15 @@ class BatchRunner:
     def _plan(self, lines: Iterable[tuple[str, str, int]]) -> None:
         """Pack claimed lines into input files; each batch is recorded before it is uploaded."""
 
+        too_large: list[str] = []
+
         def encoded() -> Iterator[tuple[str, bytes, int]]:
             for cid, key, n in lines:
                 prompt = self.jobs[key].prompt
                 data = (_JSON.encode(self.adapter.build_line(cid, prompt, n)) + "\n").encode()
+                if len(data) > self.limits.max_bytes:  # no batch can hold it: never uploaded
+                    too_large.append(cid)
+                    continue
                 yield cid, data, self._tokens(data, prompt, n)
 
         for pb in plan_files(encoded(), self.limits, self.directory):
@@ -197,6 +202,8 @@ class BatchRunner:
             self.fresh.add(pb.uid)
             log.info("batch %s planned: %d requests, %d bytes, ~%d tokens", pb.uid, pb.lines,
                      pb.bytes, pb.tokens)
+        if too_large:
+            self.records.fail_lines(too_large, self.owner, _too_large_text(self.limits.max_bytes))
 
     def _tokens(self, data: bytes, prompt: LmPrompt, n: int) -> int:
         """A line's enqueued tokens: the tokenizer's count when a limit must be respected,
@@ -470,6 +477,12 @@ def _too_many_requests(e: LmWrapperError) -> bool:
     text = str(e).lower()
     return getattr(e, "code", None) == "too_many_tasks" or "too_many_tasks" in text or (
         "at most" in text and "requests" in text)
+
+
+def _too_large_text(max_bytes: int) -> str:
+    return (f"refused before sending: its batch line is over the {max_bytes:,} bytes a batch "
+            f"input may hold (the provider's limit, or LMWRAPPER_BATCH_MAX_BYTES); nothing was "
+            f"sent or paid for. Shorten the prompt or split it into several")
 
 
 def _abandoned_text(r: LineRow) -> str:

@@ -51,6 +51,10 @@ MODELS = ["gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "g
           "gpt-5-mini", "o3", "o4-mini", "gpt-3.5-turbo", "gpt-3.5-turbo-instruct",
           "davinci-002", "babbage-002"]
 REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+# The longest text string a request may hold: the OpenAPI spec's maxLength of
+# InputTextContentParam.text, which the API holds message strings to as well (400
+# string_above_max_length); lmwrapper's providers/openai/models.toml [limits] has it too.
+TEXT_MAX_CHARS = 10_485_760
 from lmwrapper.testing.state import FakeContext
 
 
@@ -192,12 +196,29 @@ def check_model_exists(srv: FakeContext, model: str) -> None:
 
 
 # -- chat completions ------------------------------------------------------------------
+def check_text_lengths(items: list[Any], field: str) -> None:
+    """OpenAI's answer to a message string past `TEXT_MAX_CHARS` (its words and code)."""
+    for i, item in enumerate(items):
+        content = item.get("content") if isinstance(item, dict) else None
+        parts = [("", content)] if isinstance(content, str) else [
+            (f"[{j}].text", p.get("text")) for j, p in enumerate(content or [])
+            if isinstance(p, dict)]
+        for where, text in parts:
+            if isinstance(text, str) and len(text) > TEXT_MAX_CHARS:
+                param = f"{field}[{i}].content{where}"
+                raise ApiError(400, f"Invalid '{param}': string too long. Expected a string with "
+                               f"maximum length {TEXT_MAX_CHARS}, but got a string with length "
+                               f"{len(text)} instead.", param=param,
+                               code="string_above_max_length")
+
+
 def chat_completions(srv: FakeContext, req: Request) -> Response:
     body = req.json()
     model = require(body, "model")
     check_model_exists(srv, model)
     check_known_params(body, "chat")
     messages = require(body, "messages")
+    check_text_lengths(messages, "messages")
     if is_completion_model(model):
         raise ApiError(404, "This is not a chat model and thus not supported in the "
                        "v1/chat/completions endpoint. Did you mean to use v1/completions?",

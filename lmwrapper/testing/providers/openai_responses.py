@@ -127,6 +127,7 @@ def create_response(srv: FakeContext, req: Request) -> Response:
     fake_openai.check_model_exists(srv, model)
     check_body(body, model)
     items = _input_items(require(body, "input"))
+    fake_openai.check_text_lengths(items, "input")
     fmt = (body.get("text") or {}).get("format")
     fake_openai.check_strict_schema(_as_response_format(fmt))
     max_out = get(body, "max_output_tokens", int, None, 16)
