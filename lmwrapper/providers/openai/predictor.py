@@ -20,12 +20,12 @@ from lmwrapper.core.contract import AsyncPost, Job
 from lmwrapper.core.errors import BadResponseError, install_hint
 from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
-from lmwrapper.providers.openai import errors, tokens
+from lmwrapper.providers.openai import errors, tiers, tokens
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
-from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
+from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo, tier_facts
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
     OpenAiRequest,
@@ -84,7 +84,8 @@ class OpenAiPredictor(ApiPredictor):
         m = self.model
         return Price(m.input_usd_per_mtok, m.output_usd_per_mtok, m.cached_input_usd_per_mtok,
                      m.batch_discount, m.long_context_from, m.long_input_usd_per_mtok,
-                     m.long_output_usd_per_mtok)
+                     m.long_output_usd_per_mtok,
+                     tiers=tiers.tier_prices(tier_facts(m), m.batch_discount))
 
     def __repr__(self) -> str:
         return f"OpenAiPredictor(model={str(self.model)!r}, base_url={self.base_url!r})"
@@ -102,6 +103,14 @@ class OpenAiPredictor(ApiPredictor):
 
     def validate_prompt(self, prompt: LmPrompt) -> None:
         check_prompt(prompt, self.model)
+
+    def check_window(self, window: CompletionWindow) -> None:
+        """FLEX and PRIORITY where the model is sold at that tier (tiers.py); not on
+        /v1/completions, which has no `service_tier` (the SDK's CompletionCreateParams)."""
+        if self.model.kind == "instruct" and window in SERVICE_TIERS:
+            raise ValueError(f"{self.model}: /v1/completions has no service tiers; use "
+                             "CompletionWindow.ASAP or BATCH_ANY")
+        tiers.check_window(str(self.model), self.price, window)
 
     # -- tokens and money --------------------------------------------------------------------
 
@@ -158,7 +167,7 @@ class OpenAiPredictor(ApiPredictor):
 
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n)
+        req = build_request(job.prompt, self.model, n=n, service_tier=SERVICE_TIERS.get(job.window))
         with sdk_errors(self, "openai"):
             raw = _post(self.client(), req)
         self.limiter.observe(raw.headers)
@@ -168,7 +177,7 @@ class OpenAiPredictor(ApiPredictor):
         """`send_once` on the live runner's event loop (`lmwrapper.runners.lean`): the same
         body, the same parsing, a fraction of the CPU."""
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n)
+        req = build_request(job.prompt, self.model, n=n, service_tier=SERVICE_TIERS.get(job.window))
         return self._parse(await post(req.path, req.body), job.prompt, n)
 
     def missing_model_message(self, fields: Mapping[str, Any]) -> str | None:

@@ -1,0 +1,160 @@
+"""FLEX and PRIORITY: OpenAI's service tiers as completion windows. Sent live with
+`service_tier` (Chat Completions and the Responses API, the lean path and the SDK's), billed
+at the tier that served each request (genai-prices' per-tier rates, checked here against
+genai-prices' own `calc_price`), refused before anything is sent where the model is not
+sold at the tier; flex's 429 "Resource Unavailable" retried within the run's bounds."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from genai_prices import Usage, calc_price
+from openai.types.chat import completion_create_params
+
+from lmwrapper.core.window import CompletionWindow
+from lmwrapper.openai_wrapper import get_open_ai_lm
+from lmwrapper.runners.live import RetryPolicy
+from lmwrapper.structs import LmPrompt
+from tests.openai.conftest import API_KEY
+from tests.openai.test_openai_conformance import sdk_violation, spec_violation
+from tests.openai.test_openai_responses import assert_conforms
+
+FLEX, PRIORITY = CompletionWindow.FLEX, CompletionWindow.PRIORITY
+CHAT_TYPE = completion_create_params.CompletionCreateParamsNonStreaming
+FAST = RetryPolicy(max_retries=2, initial_backoff_s=0.001, max_backoff_s=0.005)
+
+
+def genai_cost(model: str, usage, tier: str | None) -> float:
+    """genai-prices' own price of `usage` at `tier` (None: the default tier)."""
+    context = {"service_tier": tier} if tier else None
+    calc = calc_price(Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens),
+                      model, provider_id="openai", price_context=context)
+    return float(Decimal(calc.total_price))
+
+
+def lm_on(srv, model: str, tmp_path, **kw):
+    return get_open_ai_lm(model, api_key_secret=API_KEY, base_url=srv.base_url,
+                          cache_dir=str(tmp_path), **kw)
+
+
+def model_calls(srv) -> list:
+    return [r for r in srv.requests if r.route in ("chat.completions", "responses.create")]
+
+
+@pytest.mark.parametrize(("api", "path"), [("chat", "lean"), ("chat", "sdk"),
+                                           ("responses", "lean")])
+def test_flex_is_sent_billed_at_the_flex_rate_and_a_rerun_at_asap_sends_nothing(
+        api, path, srv, monkeypatch, tmp_path):
+    if path == "sdk":
+        monkeypatch.setenv("LMWRAPPER_LIVE_HTTP", "sdk")
+    prompts = [LmPrompt(f"What is {i}+{i}?", max_tokens=40) for i in range(4)]
+    lm = lm_on(srv, "gpt-5.4-mini", tmp_path, api=api)
+    preds = list(lm.predict_many(prompts, FLEX))
+    assert not [p.error_message for p in preds if p.has_errors]
+    calls = model_calls(srv)
+    assert len(calls) == 4 and all(r.body["service_tier"] == "flex" for r in calls)
+    for r in calls:
+        if api == "chat":
+            assert sdk_violation(r.body, CHAT_TYPE) is None
+            assert spec_violation(r.body, "CreateChatCompletionRequest") is None
+        else:
+            assert_conforms(r.body)
+    for p in preds:
+        assert p.cost_usd == pytest.approx(genai_cost("gpt-5.4-mini", p.usage, "flex"))
+        assert p.cost_usd == pytest.approx(genai_cost("gpt-5.4-mini", p.usage, None) / 2)
+    # the tier is how it was paid for, not what was asked: the same key at any window
+    again = list(lm_on(srv, "gpt-5.4-mini", tmp_path, api=api).predict_many(prompts))
+    assert len(model_calls(srv)) == 4 and all(a.was_cached for a in again)
+    assert [a.cost_usd for a in again] == [p.cost_usd for p in preds]
+
+
+def test_asap_sends_no_service_tier(srv, tmp_path):
+    lm_on(srv, "gpt-5.4-mini", tmp_path).predict(LmPrompt("q", max_tokens=20))
+    assert "service_tier" not in model_calls(srv)[0].body
+
+
+def test_priority_is_billed_at_the_tier_that_served_it(srv, tmp_path):
+    lm = lm_on(srv, "gpt-5.4-mini", tmp_path, cache_outputs_default=False)
+    served = lm.predict_many([LmPrompt("a", max_tokens=30)], PRIORITY)
+    (p,) = list(served)
+    assert model_calls(srv)[-1].body["service_tier"] == "priority"
+    assert p.cost_usd == pytest.approx(genai_cost("gpt-5.4-mini", p.usage, "priority"))
+    assert p.cost_usd > genai_cost("gpt-5.4-mini", p.usage, None)
+    srv.downgrade_tiers = {"priority"}  # "may be different from the value set" (the SDK)
+    (d,) = list(lm.predict_many([LmPrompt("a", max_tokens=30)], PRIORITY))
+    assert d.cost_usd == pytest.approx(genai_cost("gpt-5.4-mini", d.usage, None))
+
+
+def test_flex_429s_are_retried_and_every_prompt_is_paid_once(srv, tmp_path):
+    srv.flex_unavailable = 0.5  # every other flex request: "429 Resource Unavailable"
+    prompts = [LmPrompt(f"q{i}", max_tokens=20) for i in range(6)]
+    # one prompt at a time: from the second on, each one's first try is refused and its
+    # retry answered (the first flex request got through)
+    lm = lm_on(srv, "gpt-5-mini", tmp_path, retry=FAST)
+    preds = []
+    for prompt in prompts:
+        with lm.predict_many([prompt], FLEX) as results:
+            preds.append(next(results))
+    assert not [p.error_message for p in preds if p.has_errors]
+    answered = [r for r in model_calls(srv) if r.status == 200]
+    refused = [r for r in model_calls(srv) if r.status == 429]
+    assert len(answered) == 6 and len(refused) == 5
+    assert all(r.body["service_tier"] == "flex" for r in refused)
+
+
+def test_flex_refused_past_the_retries_is_a_transient_error_not_cached(srv, tmp_path):
+    srv.flex_unavailable = 1.0
+    lm = lm_on(srv, "gpt-5-mini", tmp_path, retry=FAST)
+    (p,) = list(lm.predict_many([LmPrompt("q", max_tokens=20)], FLEX))
+    assert p.has_errors and p.error_is_transient and "Resource Unavailable" in p.error_message
+    assert len(model_calls(srv)) == 1 + FAST.max_retries  # bounded; never the default tier
+    assert all(r.body["service_tier"] == "flex" for r in model_calls(srv))
+    srv.flex_unavailable = 0.0
+    (again,) = list(lm.predict_many([LmPrompt("q", max_tokens=20)], FLEX))
+    assert not again.has_errors and not again.was_cached
+
+
+@pytest.mark.parametrize(("model", "window", "why"), [
+    ("gpt-4o-mini", FLEX, "not sold at OpenAI's flex tier"),
+    ("gpt-5-nano", PRIORITY, "not sold at OpenAI's priority tier"),
+    ("gpt-3.5-turbo-instruct", FLEX, "/v1/completions has no service tiers"),
+])
+def test_a_tier_the_model_is_not_sold_at_is_refused_before_sending(model, window, why, srv,
+                                                                   tmp_path):
+    lm = lm_on(srv, model, tmp_path)
+    with pytest.raises(ValueError, match=why):
+        lm.predict_many([LmPrompt("q", max_tokens=20)], window)
+    with pytest.raises(ValueError, match=why):
+        lm.check_window(window)
+    assert not srv.requests
+
+
+def test_given_prices_carry_no_tier_rates(srv, tmp_path):
+    lm = lm_on(srv, "gpt-5-mini", tmp_path, input_usd_per_mtok=1.0, output_usd_per_mtok=2.0)
+    with pytest.raises(ValueError, match="given prices carry no tier rates"):
+        lm.predict_many([LmPrompt("q", max_tokens=20)], FLEX)
+
+
+def test_claude_has_no_flex_or_priority_window(tmp_path):
+    from lmwrapper.claude_wrapper import get_claude_lm
+
+    lm = get_claude_lm("claude-sonnet-4-6", api_key_secret="sk-ant-test-0123456789abcdef",
+                       cache_dir=str(tmp_path))
+    for window in (FLEX, PRIORITY):
+        with pytest.raises(ValueError, match="Anthropic sells no"):
+            lm.predict_many([LmPrompt("q", max_tokens=20)], window)
+
+
+@pytest.mark.parametrize(("tier", "why"), [("turbo", "Invalid value: 'turbo'"),
+                                         ("scale", "not available for the model")])
+def test_the_fake_refuses_what_the_api_would(tier, why, srv):
+    import openai
+
+    client = openai.OpenAI(api_key=API_KEY, base_url=srv.base_url, max_retries=0)
+    with pytest.raises(openai.BadRequestError, match=why):
+        client.chat.completions.create(model="gpt-5-mini", service_tier=tier,  # type: ignore[arg-type]
+                                       messages=[{"role": "user", "content": "q"}])
+    with pytest.raises(openai.BadRequestError, match="not available for the model"):
+        client.chat.completions.create(model="gpt-4o-mini", service_tier="flex",
+                                       messages=[{"role": "user", "content": "q"}])
