@@ -158,3 +158,71 @@ def test_the_fake_refuses_what_the_api_would(tier, why, srv):
     with pytest.raises(openai.BadRequestError, match="not available for the model"):
         client.chat.completions.create(model="gpt-4o-mini", service_tier="flex",
                                        messages=[{"role": "user", "content": "q"}])
+
+
+# -- lmwrapper run --window, and the dry run's windows side by side ---------------------------
+def cli(srv, tmp_path, *args: str) -> int:
+    from lmwrapper.cli.main import main
+
+    return main(["--cache-dir", str(tmp_path / "cache"), "run", *args,
+                 "--base-url", srv.base_url])
+
+
+def jsonl(path, rows) -> str:
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def side_by_side(out: str) -> dict[str, str]:
+    lines = out.split("cost by window (upper bound):\n", 1)[1].splitlines()
+    return {line.split()[0]: line.split(None, 1)[1] for line in lines if line.startswith("  ")}
+
+
+@pytest.mark.parametrize("model", ["gpt-5.4-mini", "o4-mini"])
+def test_dry_run_prices_each_window_as_genai_prices_does(model, srv, tmp_path, capsys,
+                                                         monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    src = jsonl(tmp_path / "in.jsonl", [{"prompt": f"Question {i}: what is {i} squared?",
+                                         "max_tokens": 500} for i in range(1000)])
+    assert cli(srv, tmp_path, "--model", f"openai/{model}", src, "--dry-run") == 0
+    out = capsys.readouterr().out
+    counts = next(x for x in out.splitlines() if x.startswith("input tokens"))
+    n_in, n_out = (int(w) for w in counts.replace(":", " ").split() if w.isdigit())
+    assert n_out == 500_000
+    usage = Usage(input_tokens=n_in, output_tokens=n_out)
+    windows = side_by_side(out)
+    contexts = {"asap": None, "flex": {"service_tier": "flex"},
+                "batch": {"processing": "batch"}, "priority": {"service_tier": "priority"}}
+    assert set(windows) == set(contexts)
+    for name, context in contexts.items():
+        shown = float(windows[name].split("$")[1].split()[0])
+        theirs = calc_price(usage, model, provider_id="openai", price_context=context)
+        assert shown == pytest.approx(float(theirs.total_price), rel=1e-4), name
+    assert not srv.requests
+
+
+def test_dry_run_says_which_windows_a_model_is_not_sold_in(srv, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    src = jsonl(tmp_path / "in.jsonl", ["q"])
+    assert cli(srv, tmp_path, "--model", "openai/gpt-5-nano", src, "--dry-run") == 0
+    windows = side_by_side(capsys.readouterr().out)
+    assert windows["priority"] == "not sold for this model" and windows["flex"].startswith("$")
+
+
+def test_run_window_flex_sends_flex_and_refuses_a_model_without_it(srv, tmp_path, capsys,
+                                                                   monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    src = jsonl(tmp_path / "in.jsonl", ["a", "b"])
+    out = tmp_path / "out.jsonl"
+    assert cli(srv, tmp_path, "--model", "openai/gpt-5.4-mini", src, "--window", "flex",
+               "-o", str(out)) == 0
+    assert [r.body["service_tier"] for r in model_calls(srv)] == ["flex", "flex"]
+    capsys.readouterr()
+    assert cli(srv, tmp_path, "--model", "openai/gpt-4o-mini", src, "--window", "flex") == 2
+    assert "not sold at OpenAI's flex tier" in capsys.readouterr().err
+    assert cli(srv, tmp_path, "--model", "openai/gpt-5.4-mini", src, "--window", "flex",
+               "--batch") == 2
+    assert "two windows" in capsys.readouterr().err
+    assert len(model_calls(srv)) == 2
