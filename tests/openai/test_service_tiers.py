@@ -226,3 +226,19 @@ def test_run_window_flex_sends_flex_and_refuses_a_model_without_it(srv, tmp_path
                "--batch") == 2
     assert "two windows" in capsys.readouterr().err
     assert len(model_calls(srv)) == 2
+
+
+def test_the_docs_windows_example_runs(srv, monkeypatch, capsys):
+    from docs_blocks import python_blocks
+
+    monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    (block,) = python_blocks("costs-and-models.md", "Completion windows")
+    exec(compile(block, "docs/costs-and-models.md[Completion windows]", "exec"), {})  # noqa: S102
+    out = capsys.readouterr().out.splitlines()
+    bound = {line.split()[0]: float(line.split()[1]) for line in out[:4]}
+    assert bound["FLEX"] == pytest.approx(bound["ASAP"] / 2, rel=1e-3) == \
+        pytest.approx(bound["BATCH_ANY"], rel=1e-3)
+    assert bound["PRIORITY"] == pytest.approx(bound["ASAP"] * 2, rel=1e-3)
+    assert out[4:] == ["True"]
+    assert [r.body["service_tier"] for r in model_calls(srv)] == ["flex"] * 3
