@@ -34,6 +34,7 @@ def genai_cost(model: str, usage, tier: str | None) -> float:
 
 
 def lm_on(srv, model: str, tmp_path, **kw):
+    kw.setdefault("timeout_s", 900)  # as OpenAI advises for flex
     return get_open_ai_lm(model, api_key_secret=API_KEY, base_url=srv.base_url,
                           cache_dir=str(tmp_path), **kw)
 
@@ -242,3 +243,16 @@ def test_the_docs_windows_example_runs(srv, monkeypatch, capsys):
     assert bound["PRIORITY"] == pytest.approx(bound["ASAP"] * 2, rel=1e-3)
     assert out[4:] == ["True"]
     assert [r.body["service_tier"] for r in model_calls(srv)] == ["flex"] * 3
+
+
+def test_flex_with_a_shorter_deadline_than_openai_advises_warns_once(srv, tmp_path):
+    lm = lm_on(srv, "gpt-5.4-mini", tmp_path, timeout_s=300)
+    with pytest.warns(UserWarning, match="OpenAI advises 900 s") as caught:
+        list(lm.predict_many([LmPrompt(f"q{i}", max_tokens=20) for i in range(3)], FLEX))
+    assert len([w for w in caught if "advises" in str(w.message)]) == 1
+    patient = lm_on(srv, "gpt-5.4-mini", tmp_path, timeout_s=900, cache_outputs_default=False)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        list(patient.predict_many([LmPrompt("q", max_tokens=20)], FLEX))

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -65,6 +66,7 @@ class OpenAiPredictor(ApiPredictor):
         cache_dir: str | None = None,
     ) -> None:
         self.model = model
+        self._flex_warned = False
         super().__init__(
             base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
@@ -167,7 +169,7 @@ class OpenAiPredictor(ApiPredictor):
 
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n, service_tier=SERVICE_TIERS.get(job.window))
+        req = build_request(job.prompt, self.model, n=n, service_tier=self._tier(job))
         with sdk_errors(self, "openai"):
             raw = _post(self.client(), req)
         self.limiter.observe(raw.headers)
@@ -177,8 +179,21 @@ class OpenAiPredictor(ApiPredictor):
         """`send_once` on the live runner's event loop (`lmwrapper.runners.lean`): the same
         body, the same parsing, a fraction of the CPU."""
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n, service_tier=SERVICE_TIERS.get(job.window))
+        req = build_request(job.prompt, self.model, n=n, service_tier=self._tier(job))
         return self._parse(await post(req.path, req.body), job.prompt, n)
+
+    def _tier(self, job: Job) -> str | None:
+        """The job's `service_tier` (its window's), and once per model a warning where flex
+        meets a shorter deadline than OpenAI advises: a flex request cut off by our timeout
+        is sent again, and the first may still be answered, and billed."""
+        tier = SERVICE_TIERS.get(job.window)
+        if tier == "flex" and self.timeout_s < tiers.FLEX_TIMEOUT_S and not self._flex_warned:
+            self._flex_warned = True
+            warnings.warn(f"flex requests to {self.model} may take longer than timeout_s="
+                          f"{self.timeout_s:g}; OpenAI advises {tiers.FLEX_TIMEOUT_S:g} s for "
+                          f"flex (in Python: get_open_ai_lm(..., timeout_s={tiers.FLEX_TIMEOUT_S:g}))",
+                          stacklevel=2)
+        return tier
 
     def missing_model_message(self, fields: Mapping[str, Any]) -> str | None:
         return errors.missing_model_message(fields)

@@ -36,6 +36,8 @@ from lmwrapper.core.prompt import LmUsage
 from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
 
 PRICING_PAGE = "https://developers.openai.com/api/docs/pricing"
+# "increase default timeout to 15 minutes (from 10 minutes)": the flex guide's example
+FLEX_TIMEOUT_S = 900.0
 # Tiers billed above the default rate: served without known rates, their cost is unknown.
 _PREMIUM_TIERS = ("priority", "fast", "ultrafast", "scale")
 
