@@ -256,3 +256,10 @@ def test_flex_with_a_shorter_deadline_than_openai_advises_warns_once(srv, tmp_pa
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         list(patient.predict_many([LmPrompt("q", max_tokens=20)], FLEX))
+
+
+def test_asap_and_batch_plans_do_not_look_the_price_up(srv, tmp_path):
+    lm = lm_on(srv, "gpt-5.4-mini", tmp_path)
+    for window in (CompletionWindow.ASAP, CompletionWindow.BATCH_ANY):
+        lm.check_window(window)
+    assert "price" not in vars(lm)  # a fully cached run never loads the price data

@@ -109,7 +109,9 @@ class OpenAiPredictor(ApiPredictor):
     def check_window(self, window: CompletionWindow) -> None:
         """FLEX and PRIORITY where the model is sold at that tier (tiers.py); not on
         /v1/completions, which has no `service_tier` (the SDK's CompletionCreateParams)."""
-        if self.model.kind == "instruct" and window in SERVICE_TIERS:
+        if window not in SERVICE_TIERS:
+            return  # before `self.price`: a fully cached run never loads the price data
+        if self.model.kind == "instruct":
             raise ValueError(f"{self.model}: /v1/completions has no service tiers; use "
                              "CompletionWindow.ASAP or BATCH_ANY")
         tiers.check_window(str(self.model), self.price, window)
