@@ -2,6 +2,7 @@
 
     lmwrapper run --model openai/gpt-4o-mini prompts.jsonl -o out.jsonl
     lmwrapper run --model openai/gpt-4o-mini prompts.jsonl --dry-run    # tokens + cost only
+    lmwrapper run --model openai/gpt-5.4-mini prompts.jsonl --window flex   # the batch price, live
 
 Each input line is one of
     "What is 2+2?"                                    a prompt string
@@ -45,6 +46,7 @@ from lmwrapper.providers.registry import provider_of
 from lmwrapper.store.db import CACHE_FILE_NAME, get_cache_dir
 from lmwrapper.tools.sharding import add_shard_argument, apply_shard
 
+WINDOWS = ("asap", "flex", "priority", "batch")  # --window: CompletionWindow ASAP … BATCH_ANY
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
 _TEXT_KEYS = ("prompt", "text", "messages")
 _OUTPUT_FIELDS = {"index", "samples", "usage"} | {
@@ -116,6 +118,12 @@ def add_run_parser(subparsers: Any) -> None:
                         "Submits and returns; rerun the same command to collect")
     p.add_argument("--wait", action="store_true",
                    help="with --batch: wait for the batches and write the answers")
+    p.add_argument("--window", choices=WINDOWS, default=None,
+                   help="when the answers are needed, and so their price: asap (live, the "
+                        "default), flex (live at OpenAI's flex tier: the batch price, "
+                        "slower), priority (live at OpenAI's priority tier: faster, about "
+                        "2x), batch (the same as --batch). A model not sold at a tier is "
+                        "refused before anything is sent")
     add_max_wait(p)
     p.add_argument("--max-tokens", type=_positive_int, default=None,
                    help="max_tokens of lines that do not set it (default: 100, as a bare "
@@ -172,6 +180,7 @@ def prepare(args: argparse.Namespace
     """Check the flags, then the output folder, then read the input and make the model:
     everything that can be wrong is found here, before anything is sent."""
     check_flags(args.max_tokens, args.temperature)
+    args.batch = _batch_flag(args.batch, getattr(args, "window", None))
     check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache,
                       getattr(args, "max_wait", None))
     check_output(args.output, args.input)
@@ -186,9 +195,10 @@ def prepare(args: argparse.Namespace
         prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
         prompts, rows = apply_shard(args, lm, prompts, rows)
         check_prompts(lm, prompts, rows)
+        window = _window(lm, args.batch, getattr(args, "window", None))
     except (ValueError, KeyError) as e:
         raise Refused(str(e)) from None
-    return lm, prompts, rows, _window(lm, args.batch)
+    return lm, prompts, rows, window
 
 
 def check_prompts(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]]) -> None:
@@ -261,7 +271,20 @@ def check_output(output: str, source: str = "-") -> None:
         raise Refused(f"-o {output}: cannot write there (permission denied); choose another path")
 
 
-def _window(lm: LmPredictor, batch: bool) -> CompletionWindow:
+def _batch_flag(batch: bool, window: str | None) -> bool:
+    """`--window batch` is `--batch`; `--batch` with another window is a contradiction."""
+    if batch and window not in (None, "batch"):
+        raise Refused(f"--batch and --window {window} ask for two windows; give one")
+    return batch or window == "batch"
+
+
+def _window(lm: LmPredictor, batch: bool, name: str | None = None) -> CompletionWindow:
+    """The run's window; a service tier the model is not sold at raises ValueError (why,
+    and what to use instead)."""
+    if name in ("flex", "priority"):
+        window = CompletionWindow(name)
+        lm.check_window(window)
+        return window
     if not batch:
         return CompletionWindow.ASAP
     if lm.supports_batch:
@@ -352,9 +375,41 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     elif est.priced:
         print(f"cost upper bound: ${est.total_usd:.6f} "
               f"(input ${est.input_usd:.6f} + output ${est.output_usd:.6f})")
+        print("\n".join(window_costs(lm, todo, samples)))
     else:
         print("cost upper bound: unknown (no price for this model)")
     return 0
+
+
+# The windows a dry run prices side by side, fastest-to-answer cheapest first
+_SIDE_BY_SIDE = (CompletionWindow.ASAP, CompletionWindow.FLEX, CompletionWindow.BATCH_ANY,
+                 CompletionWindow.PRIORITY)
+
+
+def window_costs(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> list[str]:
+    """One line per window: what the uncached prompts could cost at most in it (the
+    model's price data at that window's rate), or why the model is not sold in it.
+
+        cost by window (upper bound):
+          asap      $0.012345  (input $0.002345 + output $0.010000)
+          flex      $0.006173  (input $0.001173 + output $0.005000)
+    """
+    lines = ["cost by window (upper bound):"]
+    for window in _SIDE_BY_SIDE:
+        name = "batch" if window is CompletionWindow.BATCH_ANY else window.value
+        try:
+            lm.check_window(window)
+        except ValueError:
+            lines.append(f"  {name:<9} not sold for this model")
+            continue
+        if window is CompletionWindow.BATCH_ANY and not lm.supports_batch:
+            lines.append(f"  {name:<9} no batch API here (--batch runs live, at the asap price)")
+            continue
+        est = lm.estimate_cost(todo, window, samples=samples)
+        lines.append(f"  {name:<9} ${est.total_usd:.6f}  (input ${est.input_usd:.6f} + "
+                     f"output ${est.output_usd:.6f})" if est.priced else
+                     f"  {name:<9} price unknown")
+    return lines
 
 
 def _count_tokens(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> tuple[Any, Any]:

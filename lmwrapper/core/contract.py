@@ -27,11 +27,13 @@ class Job:
     most the backend's `max_samples_per_request`, so one prompt may have several jobs.
 
     A value: a runner that cuts or merges jobs makes new ones (`sample_indices` given as
-    any sequence is kept as a tuple)."""
+    any sequence is kept as a tuple). `window` is the run's: a live request at a service
+    tier (FLEX, PRIORITY) says so in its body."""
 
     key: str
     prompt: LmPrompt
     sample_indices: tuple[int, ...]
+    window: CompletionWindow = CompletionWindow.ASAP
 
     def __post_init__(self) -> None:
         if not isinstance(self.sample_indices, tuple):
@@ -92,6 +94,10 @@ class Backend(Protocol):
     def estimate_cost(self, prompts: Sequence[LmPrompt],
                       completion_window: CompletionWindow = CompletionWindow.ASAP, *,
                       samples: Sequence[int] | None = None) -> CostEstimate: ...
+
+    def check_window(self, window: CompletionWindow) -> None:
+        """Raise `ValueError` (what to use instead) for a window the model is not sold in."""
+        ...
 
 
 class SequentialRunner:

@@ -86,12 +86,37 @@ def published(sources: FactSources, name: str) -> PublishedFacts | None:
     return _published(sources, name.removeprefix(f"{sources.provider}/").lower())
 
 
+def published_tiers(sources: FactSources, name: str) -> dict[str, PublishedFacts]:
+    """genai-prices' rates of each service tier `name` is sold at besides the default one
+    (OpenAI's "flex", "priority"), by the tier's name: its price variants
+    `when={"service_tier": tier}`, resolved by genai-prices itself. A tier absent here is
+    one the data does not price for the model (OpenAI lists the models of each tier on its
+    pricing page, which genai-prices follows)."""
+    return dict(_published_tiers(sources, name.removeprefix(f"{sources.provider}/").lower()))
+
+
+@functools.lru_cache(maxsize=512)
+def _published_tiers(sources: FactSources, name: str) -> tuple[tuple[str, PublishedFacts], ...]:
+    model = _price_model(sources, name)
+    if model is None:
+        return ()
+    tiers = dict.fromkeys(v.when["service_tier"] for v in model.price_variants or ()
+                          if set(v.when) == {"service_tier"})
+    tiers.pop("default", None)
+    return tuple((t, _facts(model, {"service_tier": t})) for t in tiers)
+
+
 @functools.lru_cache(maxsize=512)
 def _published(sources: FactSources, name: str) -> PublishedFacts | None:
     model = _price_model(sources, name)
     if model is None:
         return None
-    prices = model.get_prices(dt.datetime.now(tz=dt.UTC))
+    return _facts(model, None)
+
+
+def _facts(model: Any, context: dict[str, str] | None) -> PublishedFacts:
+    """A genai-prices model's rates now, for a request of this `context` (None: the default)."""
+    prices = model.get_prices(dt.datetime.now(tz=dt.UTC), context)
     base_in, tier_in = _rates(prices.input_mtok)
     base_out, tier_out = _rates(prices.output_mtok)
     tier_from = tier_in[0] if tier_in else tier_out[0] if tier_out else None
@@ -350,5 +375,6 @@ def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | No
 
 
 __all__ = ["FactSources", "FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
-           "is_known", "known_names", "model_not_found_hint", "published", "retirement",
+           "is_known", "known_names", "model_not_found_hint", "published", "published_tiers",
+           "retirement",
            "sdk_model_names", "sdk_shutdowns", "warn_if_retiring"]

@@ -6,6 +6,10 @@
     >>> round(price.cost(LmUsage(1000, 500), batch=True), 6)   # the Batch API's half price
     0.000225
 
+A model sold at other service tiers (OpenAI's flex and priority) has their rates in `tiers`;
+a request is billed at the rates of the tier that served it (`at`), and a run's bound at
+the tier its window asks for.
+
 The upper bound of a run (`bound`) counts every input token and `max_tokens` (or the
 model's default) output tokens for every sample still to be made; cached prompts are left
 out by the engine before it asks.
@@ -14,11 +18,11 @@ out by the engine before it asks.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 
 from lmwrapper.core.prompt import LmPrompt, LmUsage
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
 
 PER = 1_000_000
 
@@ -77,6 +81,9 @@ class Price:
     long_context_from: int | None = None
     long_input_usd_per_mtok: float | None = None
     long_output_usd_per_mtok: float | None = None
+    # The rates of the service tiers the model is sold at besides the default one, by the
+    # tier's name (OpenAI's "flex", "priority": genai-prices' per-tier prices)
+    tiers: Mapping[str, Price] = field(default_factory=dict)
 
     @property
     def known(self) -> bool:
@@ -94,6 +101,18 @@ class Price:
             rate_cached = rate_cached * long_in / rate_in if rate_in else rate_cached
             rate_in, rate_out = long_in, self.long_output_usd_per_mtok or rate_out
         return rate_in, rate_cached, rate_out
+
+    def at(self, tier: str | None) -> Price | None:
+        """The rates of the service tier that served a request: these for the default one
+        (None, "default", "auto", "standard"), a tier's own where known, else None.
+
+        >>> p = Price(2.0, 8.0, tiers={"flex": Price(1.0, 4.0)})
+        >>> p.at("flex").input_usd_per_mtok, p.at("default") is p, p.at("priority")
+        (1.0, True, None)
+        """
+        if tier in (None, "default", "auto", "standard"):
+            return self
+        return self.tiers.get(tier)
 
     def cost(self, usage: LmUsage, *, batch: bool = False) -> float | None:
         """USD for one request's usage; None when the price or the usage is unknown."""
@@ -125,8 +144,11 @@ def bound(
     each_in = [input_tokens(p) for p in prompts]
     each_out = [max_output_tokens(p) * n for p, n in zip(prompts, counts)]
     tokens_in, tokens_out = sum(each_in), sum(each_out)
-    if not price.known:
+    tier = SERVICE_TIERS.get(window)
+    rates = price.at(tier) if tier is not None else price
+    if rates is None or not rates.known:
         return CostEstimate(len(prompts), tokens_in, tokens_out, 0.0, 0.0, priced=False)
+    price = rates
     mult = price.batch_discount if (batch_priced and window == CompletionWindow.BATCH_ANY) else 1.0
     usd_in = usd_out = 0.0
     for n_in, n_out in zip(each_in, each_out):  # a long prompt may be billed at a higher rate

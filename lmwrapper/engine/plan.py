@@ -208,6 +208,7 @@ class Plan:
         self.window = window
         self.retry_errors = retry_errors
         self.prompts = as_prompts(prompts)
+        lm.check_window(window)  # a window the model is not sold in: refused before any spend
         validate = lm.validate_prompt
         for p in self.prompts:
             validate(p)
@@ -307,7 +308,8 @@ class Plan:
                 self.decode_rows(slot.samples, p, found, retry_errors)
             missing = [i for i in range(n) if i not in slot.samples]
             slot.left = len(missing)
-            jobs.extend(Job(key, p, tuple(part)) for part in _split(missing, per_request))
+            jobs.extend(Job(key, p, tuple(part), self.window)
+                        for part in _split(missing, per_request))
         self.cached = rows
         return jobs
 

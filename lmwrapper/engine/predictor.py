@@ -117,6 +117,16 @@ class LmPredictor:
         source; the engine refuses a prompt past one before sending it. None by default."""
         return ()
 
+    def check_window(self, window: CompletionWindow) -> None:
+        """Raise `ValueError` for a window this model is not sold in. ASAP and BATCH_ANY
+        suit every model (BATCH_ANY runs live where there is no batch API); a service tier
+        (FLEX, PRIORITY) only a backend that declares it (OpenAI's)."""
+        if window in (CompletionWindow.ASAP, CompletionWindow.BATCH_ANY):
+            return
+        raise ValueError(f"{self.model_name()} has no {window.value} service tier (only some "
+                         "OpenAI models do); use CompletionWindow.ASAP, or BATCH_ANY for the "
+                         "batch price where the provider has a batch API")
+
     def live_runner(self) -> Runner | None:
         """The runner of an API backend (concurrent requests, pacing, retries); None: this
         backend answers through `_run` (its own loop)."""

@@ -154,6 +154,11 @@ class FakeServer:
         self.batch_shuffle = batch_shuffle
         self.batch_token_limit = batch_token_limit
         self.anthropic_limits = AnthropicLimits()  # request sizes, batch sizes: settable
+        # OpenAI's service tiers (testing/providers/openai.py `serve_tier`): the share of
+        # flex requests refused with 429 "Resource Unavailable", and the tiers asked for that
+        # are served (and so billed) at "default"
+        self.flex_unavailable = 0.0
+        self.downgrade_tiers: set[str] = set()
         self.missing_models = set(missing_models or ())
         self.today = today
         self.verbose = verbose

@@ -78,6 +78,7 @@ class FakeState:
     batches: dict[str, Job] = dataclasses.field(default_factory=dict)
     line_faults: list[Fault] = dataclasses.field(default_factory=list)
     next_fates: dict[str, list[Fate]] = dataclasses.field(default_factory=dict)
+    flex_requests: int = 0  # OpenAI requests asking for service_tier "flex" (see serve_tier)
 
 
 class FakeContext(Protocol):
@@ -92,6 +93,8 @@ class FakeContext(Protocol):
     batch_shuffle: bool
     batch_token_limit: int | None
     anthropic_limits: AnthropicLimits
+    flex_unavailable: float  # the share of flex requests refused with a 429 (OpenAI)
+    downgrade_tiers: set[str]  # service tiers served at "default" instead (OpenAI)
 
     @property
     def url(self) -> str: ...

@@ -111,6 +111,19 @@ class ClaudePredictor(ApiPredictor):
                                "less room for its envelope)", batch_limits().max_bytes),)
         return (size_limit("request_bytes", "an Anthropic Messages request (32 MB)"),)
 
+    def check_window(self, window: CompletionWindow) -> None:
+        """Claude has no per-request flex or priority tier. Its "service tiers" (Priority,
+        Standard, Batch: docs.anthropic.com/en/api/service-tiers, read 2026-12-07) are not a
+        price a request picks: Priority Tier is capacity an organisation commits to, used
+        when it has some; a request's `service_tier` only says "auto" or "standard_only"
+        (the anthropic SDK's MessageCreateParams, 2.17.0)."""
+        if window in (CompletionWindow.FLEX, CompletionWindow.PRIORITY):
+            raise ValueError(
+                f"{self.model_name()}: Anthropic sells no {window.value} tier per request "
+                "(Priority Tier is capacity an organisation commits to with Anthropic, used "
+                "automatically when it has some). Use CompletionWindow.BATCH_ANY (Message "
+                "Batches, half price) or ASAP")
+
     # -- tokens and money ---------------------------------------------------------------------
 
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:

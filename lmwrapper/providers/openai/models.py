@@ -237,6 +237,16 @@ def window_source(name: str, given: dict[str, Any] | None = None) -> str | None:
     return "genai-prices" if pub is not None and pub.context_window else None
 
 
+def tier_facts(info: OpenAiModelInfo) -> dict[str, model_facts.PublishedFacts]:
+    """genai-prices' rates of the service tiers `info` is sold at besides the default
+    ("flex", "priority", …); none for a fine-tune or a model whose rates were given (a tier's
+    rates are not known then: its window is refused, as for an unpriced model)."""
+    name = str(info)
+    if name.startswith("ft:") or {"input_usd_per_mtok", "output_usd_per_mtok"} & set(info.given()):
+        return {}
+    return model_facts.published_tiers(SOURCES, _family_name(name))
+
+
 def _family_name(name: str) -> str:
     """`ft:gpt-4o-mini-2024-07-18:org:suffix:id` → `gpt-4o-mini-2024-07-18`; `openai/x` → `x`."""
     if name.startswith("ft:"):

@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import json
 import os
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -22,12 +23,17 @@ from lmwrapper.core.errors import BadResponseError, install_hint
 from lmwrapper.core.limits import SizeLimit
 from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
-from lmwrapper.providers.openai import errors, models, tokens
+from lmwrapper.providers.openai import errors, models, tiers, tokens
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
-from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo, window_source
+from lmwrapper.providers.openai.models import (
+    SOURCES,
+    OpenAiModelInfo,
+    tier_facts,
+    window_source,
+)
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
     OpenAiRequest,
@@ -67,6 +73,7 @@ class OpenAiPredictor(ApiPredictor):
         cache_dir: str | None = None,
     ) -> None:
         self.model = model
+        self._flex_warned = False
         super().__init__(
             base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
@@ -86,7 +93,8 @@ class OpenAiPredictor(ApiPredictor):
         m = self.model
         return Price(m.input_usd_per_mtok, m.output_usd_per_mtok, m.cached_input_usd_per_mtok,
                      m.batch_discount, m.long_context_from, m.long_input_usd_per_mtok,
-                     m.long_output_usd_per_mtok)
+                     m.long_output_usd_per_mtok,
+                     tiers=tiers.tier_prices(tier_facts(m), m.batch_discount))
 
     def __repr__(self) -> str:
         return f"OpenAiPredictor(model={str(self.model)!r}, base_url={self.base_url!r})"
@@ -109,6 +117,16 @@ class OpenAiPredictor(ApiPredictor):
         """OpenAI's limits on one request or batch line; a server behind another base URL
         has its own, which are not ours to guess (only a batch file's size is kept)."""
         return models.size_limits(batch, official=self.base_url == DEFAULT_BASE_URL)
+
+    def check_window(self, window: CompletionWindow) -> None:
+        """FLEX and PRIORITY where the model is sold at that tier (tiers.py); not on
+        /v1/completions, which has no `service_tier` (the SDK's CompletionCreateParams)."""
+        if window not in SERVICE_TIERS:
+            return  # before `self.price`: a fully cached run never loads the price data
+        if self.model.kind == "instruct":
+            raise ValueError(f"{self.model}: /v1/completions has no service tiers; use "
+                             "CompletionWindow.ASAP or BATCH_ANY")
+        tiers.check_window(str(self.model), self.price, window)
 
     # -- tokens and money --------------------------------------------------------------------
 
@@ -190,7 +208,7 @@ class OpenAiPredictor(ApiPredictor):
 
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n)
+        req = build_request(job.prompt, self.model, n=n, service_tier=self._tier(job))
         with sdk_errors(self, "openai"):
             raw = _post(self.client(), req)
         self.limiter.observe(raw.headers)
@@ -200,8 +218,21 @@ class OpenAiPredictor(ApiPredictor):
         """`send_once` on the live runner's event loop (`lmwrapper.runners.lean`): the same
         body, the same parsing, a fraction of the CPU."""
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n)
+        req = build_request(job.prompt, self.model, n=n, service_tier=self._tier(job))
         return self._parse(await post(req.path, req.body), job.prompt, n)
+
+    def _tier(self, job: Job) -> str | None:
+        """The job's `service_tier` (its window's), and once per model a warning where flex
+        meets a shorter deadline than OpenAI advises: a flex request cut off by our timeout
+        is sent again, and the first may still be answered, and billed."""
+        tier = SERVICE_TIERS.get(job.window)
+        if tier == "flex" and self.timeout_s < tiers.FLEX_TIMEOUT_S and not self._flex_warned:
+            self._flex_warned = True
+            warnings.warn(f"flex requests to {self.model} may take longer than timeout_s="
+                          f"{self.timeout_s:g}; OpenAI advises {tiers.FLEX_TIMEOUT_S:g} s for "
+                          f"flex (in Python: get_open_ai_lm(..., timeout_s={tiers.FLEX_TIMEOUT_S:g}))",
+                          stacklevel=2)
+        return tier
 
     def missing_model_message(self, fields: Mapping[str, Any]) -> str | None:
         return errors.missing_model_message(fields)

@@ -34,6 +34,7 @@ from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.providers.openai import responses, rules, strict
 from lmwrapper.providers.openai.models import OpenAiModelInfo, OpenAiModelNames  # noqa: F401
+from lmwrapper.providers.openai.tiers import served_cost
 
 CHAT_URL = "/v1/chat/completions"
 COMPLETIONS_URL = "/v1/completions"
@@ -111,13 +112,16 @@ def endpoint_for(model: OpenAiModelInfo) -> str:
     return COMPLETIONS_URL if model.kind == "instruct" else CHAT_URL
 
 
-def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenAiRequest:
-    """The request for `n` samples of `prompt` (call `check_prompt` first)."""
+def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1,
+                  service_tier: str | None = None) -> OpenAiRequest:
+    """The request for `n` samples of `prompt` (call `check_prompt` first); `service_tier`
+    ("flex", "priority": a FLEX or PRIORITY window's live request) is sent only when set,
+    so every other body is as it always was."""
     url = endpoint_for(model)
     if url == responses.RESPONSES_URL:
         if n != 1:
             raise ValueError("/v1/responses has no `n`: one request per sample")
-        return OpenAiRequest(url, responses.build_body(prompt, model))
+        return OpenAiRequest(url, _with_tier(responses.build_body(prompt, model), service_tier))
     body: dict[str, Any] = {"model": str(model)}
     if url == COMPLETIONS_URL:
         body["prompt"] = prompt.get_text_as_string_default_form()
@@ -140,7 +144,13 @@ def build_request(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> OpenA
     if prompt.response_format not in (None, "text") and model.kind != "instruct":
         body["response_format"] = response_format_body(structured.request_schema(
             prompt.response_format))
-    return OpenAiRequest(url, body)
+    return OpenAiRequest(url, _with_tier(body, service_tier))
+
+
+def _with_tier(body: dict[str, Any], service_tier: str | None) -> dict[str, Any]:
+    if service_tier is not None:
+        body["service_tier"] = service_tier
+    return body
 
 
 def response_format_body(rf: Any) -> dict[str, Any]:
@@ -176,7 +186,7 @@ def parse_response(
     if not choices:
         raise ValueError("the response has no choices")
     usage = _usage(body.get("usage"))
-    cost = price.cost(usage, batch=batch)
+    cost = served_cost(price, usage, body.get("service_tier"), batch=batch)
     share = cost / len(choices) if cost is not None else None
     common = {"prompt": prompt, "usage": usage, "cost_usd": share, "provider": provider,
               "model": body.get("model") or str(model), "request_id": body.get("id")}

@@ -5,7 +5,8 @@ o3-pro, the codex models: `endpoint = "responses"` in models.toml), and any mode
 (`get_open_ai_lm(name, api="responses")`). The body is the one `build_request` gives for a
 live call and a batch line alike; what differs from Chat Completions is its shape:
 
-    >>> from lmwrapper.providers.openai.models import OpenAiModelInfo as M
+    >>> from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.providers.openai.tiers import served_cost as M
     >>> build_body(LmPrompt("2+2?", max_tokens=20, reasoning_effort="high"), M("gpt-5-pro"))
     {'model': 'gpt-5-pro', 'input': [{'role': 'user', 'content': '2+2?'}], 'store': False, 'reasoning': {'effort': 'high', 'summary': 'auto'}, 'max_output_tokens': 20}
 
@@ -33,6 +34,7 @@ from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.providers.openai import rules, strict
 from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.providers.openai.tiers import served_cost
 
 RESPONSES_URL = "/v1/responses"
 MIN_OUTPUT_TOKENS = 16  # CreateResponse.max_output_tokens: minimum 16 (OpenAI's OpenAPI spec)
@@ -130,7 +132,8 @@ def parse_response(
         FINISH.get(details.get("reason") or "", body.get("status"))
     return [LmPrediction(
         completion_text=text, prompt=prompt, finish_reason=finish, usage=usage,
-        cost_usd=price.cost(usage, batch=batch), provider=provider,
+        cost_usd=served_cost(price, usage, body.get("service_tier"), batch=batch),
+        provider=provider,
         model=body.get("model") or str(model), request_id=body.get("id"),
         reasoning="\n\n".join(summaries) or None, **_logprobs(parts, prompt))]
 

@@ -10,7 +10,8 @@ TypedDict), out-of-range ones get a 400 with `param` set, chat models are refuse
 `max_tokens`, penalties, and — unless its reasoning effort (the request's, else its
 default) is `none` — temperature, top_p, logprobs and top_logprobs, sent at any value; a
 model whose row says it takes no `n` refuses an explicit one, even n=1; a `strict: true`
-JSON schema that strict mode does not accept is a 400.
+JSON schema that strict mode does not accept is a 400. `service_tier` is served as
+`serve_tier` says: flex's 429 "Resource Unavailable" at the rate `srv.flex_unavailable`.
 
 `API` says how the fake speaks OpenAI's HTTP: the error body, the `x-ratelimit-*` headers,
 `retry-after-ms`, the `x-request-id` header and the Bearer key; it also answers every request
@@ -174,6 +175,58 @@ def _unsupported(name: str) -> None:
                    type="invalid_request_error", param=name, code="unsupported_parameter")
 
 
+def serve_tier(srv: FakeContext, body: dict[str, Any], model: str,
+               allowed: tuple[str, ...] | None) -> str:
+    """The service tier that serves the request, as its answer's `service_tier` says.
+
+    `service_tier` must be a value of the SDK's literal (`allowed`; else `invalid_value`);
+    absent, "auto" or "default" is served at "default". "flex" and "priority" ("fast" is
+    priority: the SDK's docstring) only for a model sold at that tier (genai-prices' per-tier
+    prices, as the client reads them), else a 400, as Azure OpenAI documents for flex on a
+    model without it; any other tier (scale, ultrafast: bought or granted apart) is a 400 too.
+    A flex request is refused with OpenAI's "429 Resource Unavailable" (not billed) for the
+    fraction `srv.flex_unavailable` of flex requests, spread evenly over them; a tier in
+    `srv.downgrade_tiers` is served at "default" ("This response value may be different
+    from the value set in the parameter": the SDK).
+    """
+    tier = body.get("service_tier")
+    if tier is None:
+        return "default"
+    if allowed is not None and tier not in allowed:
+        raise ApiError(400, f"Invalid value: '{tier}'. Supported values are: "
+                       f"{', '.join(repr(v) for v in allowed)}.", param="service_tier",
+                       code="invalid_value")
+    if tier in ("auto", "default"):
+        return "default"
+    tier = "priority" if tier == "fast" else tier
+    if tier not in ("flex", "priority") or tier not in _sold_tiers(model):
+        raise ApiError(400, f"The service tier '{tier}' is not available for the model "
+                       f"'{model}'.", type="invalid_request_error", param="service_tier",
+                       code="unsupported_value")
+    if tier == "flex" and _flex_refused(srv):
+        raise ApiError(429, "Resource Unavailable: flex processing has no capacity for this "
+                       "request right now. You have not been charged; retry later, or send "
+                       "it without service_tier='flex'.", type="invalid_request_error",
+                       code="resource_unavailable")
+    return "default" if tier in srv.downgrade_tiers else tier
+
+
+def _sold_tiers(model: str) -> set[str]:
+    from lmwrapper.core.models import published_tiers  # the data the client prices by
+    from lmwrapper.providers.openai.models import SOURCES
+
+    return set(published_tiers(SOURCES, model.rsplit("/", 1)[-1]))
+
+
+def _flex_refused(srv: FakeContext) -> bool:
+    """Whether this flex request is one of the `srv.flex_unavailable` share refused: the
+    n-th is when floor(n * share) steps up, so any share is met exactly and in order."""
+    with srv.lock:
+        srv.state.flex_requests += 1
+        n, share = srv.state.flex_requests, srv.flex_unavailable
+    return int(n * share) > int((n - 1) * share)
+
+
 def check_strict_schema(response_format: Any) -> None:
     """A strict json_schema strict mode would not take: the API's 400 (providers/openai/strict.py)."""
     from lmwrapper.providers.openai.strict import violation
@@ -228,6 +281,7 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
     check_reasoning(body, model)
     check_strict_schema(body.get("response_format"))
     max_tokens = _chat_max_tokens(body, model)
+    served = serve_tier(srv, body, model, sdk_literal("service_tier"))
     n = get(body, "n", int, 1, 1, 128)
     temperature = get(body, "temperature", (int, float), 1.0, 0, 2)
     get(body, "top_p", (int, float), 1.0, 0, 1)
@@ -259,7 +313,7 @@ def chat_completions(srv: FakeContext, req: Request) -> Response:
     usage = _usage(prompt_tokens, completion_tokens, reasoning_tokens)
     out = {
         "id": srv.new_id("chatcmpl-"), "object": "chat.completion", "created": int(time.time()),
-        "model": model, "choices": choices, "usage": usage, "service_tier": "default",
+        "model": model, "choices": choices, "usage": usage, "service_tier": served,
         "system_fingerprint": "fp_lmwrapper_fake",
     }
     return Response(body=out, tokens=prompt_tokens + completion_tokens)

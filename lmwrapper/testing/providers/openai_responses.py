@@ -14,6 +14,8 @@ A reasoning model asked for an effort reasons (`text.reasoning_trace`): its toke
 `max_output_tokens` and are reported as `output_tokens_details.reasoning_tokens`; with
 `reasoning.summary` set, the trace comes back as the reasoning item's `summary_text`.
 Chat Completions refuses the models only Responses serves (their rows' `endpoint`).
+`service_tier` (the SDK's `ServiceTier` literal) is served as Chat Completions serves it
+(`openai.serve_tier`: flex's 429 "Resource Unavailable" included).
 """
 
 from __future__ import annotations
@@ -137,6 +139,7 @@ def create_response(srv: FakeContext, req: Request) -> Response:
     texts = [content_text(m.get("content")) for m in items]
     input_tokens = sum(len(srv.tokenize(t)) + 3 for t in texts) + 3
     fake_openai.check_context(srv, model, input_tokens, max_out, "input")
+    served = fake_openai.serve_tier(srv, body, model, sdk_literal("service_tier"))
     users = [t for m, t in zip(items, texts) if m.get("role") == "user"]
     q = AnswerRequest(prompt=(users or texts)[-1], full_text="\n".join(texts), model=model,
                       temperature=temperature, body=body)
@@ -166,7 +169,7 @@ def create_response(srv: FakeContext, req: Request) -> Response:
                   "total_tokens": input_tokens + out_tokens,
                   "input_tokens_details": {"cached_tokens": 0},
                   "output_tokens_details": {"reasoning_tokens": thought}},
-        "store": body.get("store", True), "service_tier": "default",
+        "store": body.get("store", True), "service_tier": served,
     }
     return Response(body=out, tokens=input_tokens + out_tokens)
 
