@@ -152,3 +152,42 @@ def test_tokens_in_flight_are_not_granted_twice():
     rl.finished(100)
     granted = sum(rl.try_acquire(100, track=True) == 0.0 for _ in range(10))
     assert granted == 7
+
+
+HOLDER = textwrap.dedent("""
+    import fcntl, os, sys
+    fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    print("held", flush=True)
+    sys.stdin.read()
+""")
+
+
+def test_a_process_stopped_holding_the_file_does_not_stop_the_others(tmp_path):
+    """A process stopped (Ctrl-Z, SIGSTOP) while its decision holds the file's lock: the
+    others decide alone after one bounded wait instead of blocking until it wakes, and share
+    the file again once the lock is free."""
+    import signal
+
+    path = tmp_path / "limits"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        os.kill(holder.pid, signal.SIGSTOP)
+        alone = RateLimiter(shared=SharedState(path))
+        alone.observe({"x-ratelimit-limit-requests": "100",
+                       "x-ratelimit-remaining-requests": "2", "x-ratelimit-reset-requests": "600s"})
+        assert alone.try_acquire() == 0.0  # granted from its own bucket
+        assert alone.try_acquire() == 0.0
+        assert alone.try_acquire() > 0.0  # and its own bucket still paces it
+        assert os.path.getsize(path) == 0  # nothing was written under another's lock
+    finally:
+        os.kill(holder.pid, signal.SIGCONT)
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    later = RateLimiter(shared=SharedState(path))
+    later.observe({"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "5",
+                   "x-ratelimit-reset-requests": "600s"})
+    assert later.try_acquire() == 0.0
+    assert os.path.getsize(path) > 0  # the lock is free: the decision is shared again

@@ -184,10 +184,12 @@ class RateLimiter:
             if self.shared is None:
                 yield
                 return
-            with self.shared.locked():
-                self.shared.load(self)
+            with self.shared.locked() as held:
+                if held:
+                    self.shared.load(self)
                 yield
-                self.shared.store(self)
+                if held:
+                    self.shared.store(self)
 
     def try_acquire(self, tokens: int = 0, track: bool = False) -> float:
         """Take one request of `tokens` tokens if it may go now (returns 0.0); else take
@@ -256,26 +258,51 @@ class SharedState:
     yet". Times are `time.monotonic()`, one clock for every process on the machine (a file
     from before a reboot has times in the future and is ignored). An
     exclusive `flock` is held only while one decision is made (microseconds), and a process
-    killed while holding it releases it with its fd. A process killed with requests in
+    killed while holding it releases it with its fd; one stopped while holding it is waited
+    for `LOCK_WAIT_S` at most (`locked`). A process killed with requests in
     flight leaves them counted: after `STALE_IN_FLIGHT_S` without a request starting or
     ending anywhere, the count is taken to be 0.
     """
 
     _FORMAT = struct.Struct("<12d")
     STALE_IN_FLIGHT_S = 30.0
+    LOCK_WAIT_S = 2.0  # the longest one decision waits for another process's lock
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._alone_until = 0.0  # until then, the lock is only tried (its holder is stopped)
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> Iterator[bool]:
+        """Hold the file's lock for one decision: True. False when another process has held
+        it for `LOCK_WAIT_S` — stopped while holding it (Ctrl-Z, SIGSTOP, a debugger), for a
+        decision takes microseconds: then this process decides from its own buckets alone,
+        trying the lock once per decision (never waiting) for the next `LOCK_WAIT_S`, so a
+        stopped process slows the others by one wait, not forever (flock has no timeout)."""
         import fcntl
 
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        deadline, delay = None, 0.0005
+        while True:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                now = time.monotonic()
+                if deadline is None:
+                    if now < self._alone_until:
+                        yield False
+                        return
+                    deadline = now + self.LOCK_WAIT_S
+                elif now >= deadline:
+                    self._alone_until = now + self.LOCK_WAIT_S
+                    yield False
+                    return
+                time.sleep(delay)  # polled: a blocking flock could wait forever
+                delay = min(delay * 2, 0.02)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
