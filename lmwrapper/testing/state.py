@@ -92,6 +92,8 @@ class FakeContext(Protocol):
     batch_shuffle: bool
     batch_token_limit: int | None
     anthropic_limits: AnthropicLimits
+    azure_deployments: dict[str, str]
+    azure_batch_deployments: dict[str, str]
 
     @property
     def url(self) -> str: ...
