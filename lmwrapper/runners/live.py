@@ -263,8 +263,8 @@ class LiveRunner:
             self.stats.attempts[key] = self.stats.attempts.get(key, 0) + 1
             self._sending += 1
 
-    def _ended(self, tokens: int) -> None:
-        self.limiter.finished(tokens)
+    def _ended(self, tokens: int, *, defer: bool = False) -> None:
+        self.limiter.finished(tokens, defer=defer)
         with self._cond:
             self._sending -= 1
 
@@ -304,6 +304,7 @@ class LiveRunner:
             self._fatal = self._fatal or e
         finally:
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.limiter.flush()
             self.stats.resent += getattr(sender, "resent", 0)
             await sender.aclose()
 
@@ -336,8 +337,8 @@ class LiveRunner:
                     return
                 self._answered()
                 self._emit(item.job, preds)
-            finally:
-                self._ended(tokens)
+            finally:  # the limiter's shared file is written with the next decision
+                self._ended(tokens, defer=True)
         except BaseException as e:  # noqa: BLE001 — a ConfigurationError or a bug: re-raised in run
             self._fatal = self._fatal or e
         finally:
