@@ -47,6 +47,7 @@ from lmwrapper.core.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
+from lmwrapper.core.gcpause import gc_frozen
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.runners.ratelimit import RateLimiter
 
@@ -272,14 +273,17 @@ class LiveRunner:
 
     def _run_loop(self) -> None:
         # asyncio.run needs a thread with no running loop (a notebook's main thread has one).
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(self._dispatch())
-            return
-        t = threading.Thread(target=lambda: asyncio.run(self._dispatch()), name="lmwrapper-live-loop")
-        t.start()
-        t.join()
+        # The heap that exists now is left out of the run's collections (`gc_frozen`).
+        with gc_frozen():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(self._dispatch())
+                return
+            t = threading.Thread(target=lambda: asyncio.run(self._dispatch()),
+                                 name="lmwrapper-live-loop")
+            t.start()
+            t.join()
 
     async def _dispatch(self) -> None:
         """Start an attempt for each ready item while a slot is free; wait for the rest."""
