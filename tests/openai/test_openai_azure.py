@@ -12,7 +12,12 @@ import pytest
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.cli.batch import predictor_for
-from lmwrapper.core.errors import ConfigurationError, MissingApiKeyError, ModelNotFoundError
+from lmwrapper.core.errors import (
+    ConfigurationError,
+    MissingApiKeyError,
+    ModelNotFoundError,
+    UnknownModelError,
+)
 from lmwrapper.openai_wrapper import AzureConfig, get_open_ai_lm
 from lmwrapper.structs import LmPrompt
 
@@ -162,6 +167,12 @@ def test_settings_come_from_the_sdks_environment_variables(azure, monkeypatch):
     lm = get_open_ai_lm("gpt-4o-mini", azure=AzureConfig(deployment="team-4o-mini"))
     with pytest.raises(MissingApiKeyError, match="AZURE_OPENAI_API_KEY"):
         lm.predict(LmPrompt("no key", max_tokens=3))
+
+
+def test_the_model_name_is_openais_and_a_typo_is_refused(azure):
+    """The model name is the model's (its facts and price), not the deployment's."""
+    with pytest.raises(UnknownModelError, match="gpt-4o-mini"):
+        get_open_ai_lm("gpt-4o-mni", azure=AzureConfig(endpoint=azure.url, deployment="d"))
 
 
 @pytest.mark.parametrize("config", [

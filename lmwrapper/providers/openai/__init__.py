@@ -78,8 +78,9 @@ def get_open_ai_lm(
                          "resource URL, https://<resource>.openai.azure.com)")
     if azure is None:
         base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
-                                  **model_facts)
+    # Azure serves OpenAI's models (a typo is still refused); a compatible server, any name
+    compatible = azure is None and base_url != DEFAULT_BASE_URL
+    model = OpenAiModelInfo.infer(model_name, compatible_server=compatible, **model_facts)
     if base_url == DEFAULT_BASE_URL:  # another server keeps its own dates
         facts_source.warn_if_retiring("openai", str(model), model.retires)
     model = _with_api(model, api)
