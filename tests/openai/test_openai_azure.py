@@ -169,6 +169,13 @@ def test_settings_come_from_the_sdks_environment_variables(azure, monkeypatch):
         lm.predict(LmPrompt("no key", max_tokens=3))
 
 
+def test_one_endpoint_is_one_spelling():
+    """The endpoint keys the cache: however it is written, one resource is one key."""
+    c = AzureConfig(endpoint="HTTPS://My-Resource.openai.azure.com/", api_version="2024-10-21")
+    assert c.resolved("gpt-4o-mini").endpoint == "https://my-resource.openai.azure.com"
+    assert c.resolved("gpt-4o-mini").base_url.endswith("/openai?api-version=2024-10-21")
+
+
 def test_the_model_name_is_openais_and_a_typo_is_refused(azure):
     """The model name is the model's (its facts and price), not the deployment's."""
     with pytest.raises(UnknownModelError, match="gpt-4o-mini"):

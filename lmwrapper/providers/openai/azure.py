@@ -41,7 +41,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from lmwrapper.core.errors import ConfigurationError, ModelNotFoundError, install_hint
 from lmwrapper.core.prompt import LmPrompt
@@ -87,6 +87,7 @@ class AzureConfig:
                 f"Azure OpenAI endpoint {endpoint!r} is not a resource URL: give "
                 "https://<resource>.openai.azure.com (no /openai/... path; the API is chosen "
                 "by api_version)")
+        endpoint = f"{url.scheme}://{url.netloc.lower()}"  # one spelling, one cache key
         version = self.api_version or os.environ.get(VERSION_VAR, "").strip() or "v1"
         deployment = self.deployment or model_name
         batch = (self.batch_deployment or os.environ.get(BATCH_DEPLOYMENT_VAR, "").strip()
@@ -104,7 +105,7 @@ class AzureConfig:
         """What every request's path is joined to (a resolved config's)."""
         if self.api_version is None:
             return f"{self.endpoint}/openai/v1"
-        return f"{self.endpoint}/openai?api-version={self.api_version}"
+        return f"{self.endpoint}/openai?api-version={quote(self.api_version, safe='')}"
 
 
 class AzureOpenAiPredictor(OpenAiPredictor):
