@@ -243,7 +243,11 @@ def test_a_refused_connection_is_a_transport_error():
         port = server.sockets[0].getsockname()[1]
         server.close()
         await server.wait_closed()
-        await AsyncHttp(f"http://127.0.0.1:{port}", {}, timeout_s=30).post("/x", b"")
+        http = AsyncHttp(f"http://127.0.0.1:{port}", {}, timeout_s=30)
+        try:
+            await http.post("/x", b"")
+        finally:
+            await http.aclose()
 
     with pytest.raises(HttpTransportError, match="cannot connect"):
         asyncio.run(main())

@@ -19,7 +19,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -409,15 +409,26 @@ def predictor_for(identity_json: str, *, trust_base_url: bool = False,
         raise ValueError(f"no batch support for provider {ident.get('provider')!r} "
                          f"(known: {known})")
     recorded = ident.get("base_url")
-    lm = provider.make(ident["model"], **({"base_url": recorded} if recorded else {}))
-    configured = base_url or provider.make(ident["model"]).base_url  # type: ignore[attr-defined]
-    if recorded and not trust_base_url and not _same_url(recorded, configured):
+    lm = provider.make(ident["model"], **provider.spec().rebuild_args(ident, True))
+    configured = base_url or _configured_base_url(provider, ident)
+    if recorded and not trust_base_url and not (configured and _same_url(recorded, configured)):
         raise ConfigurationError(
             f"this batch job was sent to {recorded}, as the cache file records, but the base "
-            f"URL configured here is {configured}: lmwrapper will not send your API key to a "
-            "server named by a cache file. If that server is yours or you trust it, rerun with "
-            "--trust-base-url (or configure that base URL, e.g. $OPENAI_BASE_URL).")
+            f"URL configured here is {configured or 'not that one'}: lmwrapper will not send "
+            "your API key to a server named by a cache file. If that server is yours or you "
+            "trust it, rerun with --trust-base-url (or configure that base URL, e.g. "
+            "$OPENAI_BASE_URL, or $AZURE_OPENAI_ENDPOINT for an Azure deployment).")
     return lm
+
+
+def _configured_base_url(provider: Any, ident: Mapping[str, Any]) -> str | None:
+    """The server this environment sends `ident`'s kind of model to, as its identity names
+    it (None: none is configured, e.g. no Azure endpoint)."""
+    try:
+        lm = provider.make(ident["model"], **provider.spec().rebuild_args(ident, False))
+    except ConfigurationError:
+        return None
+    return str(lm.model_identity().get("base_url") or lm.base_url)
 
 
 def _unconfigured_base_url(identity_json: str) -> str | None:
@@ -426,8 +437,8 @@ def _unconfigured_base_url(identity_json: str) -> str | None:
     recorded, provider = ident.get("base_url"), PROVIDERS.get(ident.get("provider"))
     if not recorded or provider is None:
         return None
-    configured = provider.make(ident["model"]).base_url  # type: ignore[attr-defined]
-    return None if _same_url(recorded, configured) else str(recorded)
+    configured = _configured_base_url(provider, ident)
+    return None if configured and _same_url(recorded, configured) else str(recorded)
 
 
 def _same_url(a: str, b: str) -> bool:

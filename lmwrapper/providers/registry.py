@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +69,16 @@ class ProviderSpec:
     batch: bool = False  # has a batch API: its predictors' `batch_adapter()` (`lmwrapper batch`)
     fakes: tuple[str, ...] = ()  # modules of its loopback fake's `ROUTES` (`lmwrapper.testing`)
     sdk: str | None = None  # the SDK package whose model tables it reads (`lmwrapper models`)
+    # `make`'s keyword arguments that rebuild a predictor from its recorded identity (a cache
+    # row's, a batch job's): with the server it records (True), or with the same kind of
+    # server as configured here (False). By default: its `base_url`, or none.
+    rebuild: Callable[[Mapping[str, Any], bool], dict[str, Any]] | None = None
+
+    def rebuild_args(self, identity: Mapping[str, Any], recorded: bool) -> dict[str, Any]:
+        if self.rebuild is not None:
+            return self.rebuild(identity, recorded)
+        url = identity.get("base_url") if recorded else None
+        return {"base_url": url} if url else {}
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from lmwrapper.core.errors import (
     RejectedRequestError,
     TransientProviderError,
 )
+from lmwrapper.core.gcpause import gc_frozen
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.runners.ratelimit import RateLimiter
 
@@ -263,8 +264,8 @@ class LiveRunner:
             self.stats.attempts[key] = self.stats.attempts.get(key, 0) + 1
             self._sending += 1
 
-    def _ended(self, tokens: int) -> None:
-        self.limiter.finished(tokens)
+    def _ended(self, tokens: int, *, defer: bool = False) -> None:
+        self.limiter.finished(tokens, defer=defer)
         with self._cond:
             self._sending -= 1
 
@@ -272,14 +273,17 @@ class LiveRunner:
 
     def _run_loop(self) -> None:
         # asyncio.run needs a thread with no running loop (a notebook's main thread has one).
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            asyncio.run(self._dispatch())
-            return
-        t = threading.Thread(target=lambda: asyncio.run(self._dispatch()), name="lmwrapper-live-loop")
-        t.start()
-        t.join()
+        # The heap that exists now is left out of the run's collections (`gc_frozen`).
+        with gc_frozen():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(self._dispatch())
+                return
+            t = threading.Thread(target=lambda: asyncio.run(self._dispatch()),
+                                 name="lmwrapper-live-loop")
+            t.start()
+            t.join()
 
     async def _dispatch(self) -> None:
         """Start an attempt for each ready item while a slot is free; wait for the rest."""
@@ -304,6 +308,7 @@ class LiveRunner:
             self._fatal = self._fatal or e
         finally:
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.limiter.flush()
             self.stats.resent += getattr(sender, "resent", 0)
             await sender.aclose()
 
@@ -336,8 +341,8 @@ class LiveRunner:
                     return
                 self._answered()
                 self._emit(item.job, preds)
-            finally:
-                self._ended(tokens)
+            finally:  # the limiter's shared file is written with the next decision
+                self._ended(tokens, defer=True)
         except BaseException as e:  # noqa: BLE001 — a ConfigurationError or a bug: re-raised in run
             self._fatal = self._fatal or e
         finally:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+import mmap
 import os
 import re
 import struct
@@ -175,6 +176,8 @@ class RateLimiter:
         self.in_flight_t = clock()  # when in_flight last changed
         self.waited_s = 0.0
         self.shared = shared
+        # requests `finished(defer=True)` and not yet taken off `in_flight` (see `finished`)
+        self._done, self._done_tokens = 0, 0.0
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[None]:
@@ -182,14 +185,24 @@ class RateLimiter:
         the shared file (loaded before, stored after, so every decision sees theirs)."""
         with self._lock:
             if self.shared is None:
+                self._settle()
                 yield
                 return
             with self.shared.locked() as held:
                 if held:
                     self.shared.load(self)
+                self._settle()
                 yield
                 if held:
                     self.shared.store(self)
+
+    def _settle(self) -> None:
+        """Take the deferred finished requests off the in-flight counts (holding the state)."""
+        if self._done:
+            self.in_flight = max(0.0, self.in_flight - self._done)
+            self.in_flight_tokens = max(0.0, self.in_flight_tokens - self._done_tokens)
+            self.in_flight_t = self._clock()
+            self._done, self._done_tokens = 0, 0.0
 
     def try_acquire(self, tokens: int = 0, track: bool = False) -> float:
         """Take one request of `tokens` tokens if it may go now (returns 0.0); else take
@@ -208,11 +221,30 @@ class RateLimiter:
                 return 0.0
             return wait
 
-    def finished(self, tokens: int = 0) -> None:
-        """A request of `tokens` granted with `track=True` was answered (or failed)."""
+    def finished(self, tokens: int = 0, *, defer: bool = False) -> None:
+        """A request of `tokens` granted with `track=True` was answered (or failed).
+
+        `defer=True` (the event loop's): counted now, written to the shared file with the
+        next decision (the next request's `try_acquire`, an `observe`, or `flush()`), so that
+        a busy loop locks the file once per request instead of twice. The in-flight counts
+        are read only by `observe`, which settles them first; another process sees them
+        late by the requests finished since this one's last decision."""
+        if defer:
+            with self._lock:
+                self._done += 1
+                self._done_tokens += tokens
+            return
         with self._state():
             self.in_flight, self.in_flight_t = max(0.0, self.in_flight - 1), self._clock()
             self.in_flight_tokens = max(0.0, self.in_flight_tokens - tokens)
+
+    def flush(self) -> None:
+        """Write the deferred `finished` requests to the shared file now (a run's end)."""
+        with self._lock:
+            pending = self._done
+        if pending:
+            with self._state():
+                pass
 
     def acquire(self, tokens: int = 0, should_stop: Callable[[], bool] = lambda: False,
                 deadline: float | None = None, track: bool = False) -> bool:
@@ -273,6 +305,20 @@ class SharedState:
         self.path = path
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self._alone_until = 0.0  # until then, the lock is only tried (its holder is stopped)
+        # The file mapped into memory, made under the lock on first use: loading and storing
+        # are memory reads and writes, not system calls (each of which hands the GIL to the
+        # run's other threads and waits to get it back: a busy run's largest cost per request)
+        self._map: mmap.mmap | None = None
+
+    def _view(self) -> mmap.mmap:
+        """The mapped file (called holding the lock); a new file is first given a record
+        that says nothing is learned (as a version that reads the file with `pread` expects)."""
+        if self._map is None:
+            if os.fstat(self._fd).st_size < self._FORMAT.size:
+                os.pwrite(self._fd, self._FORMAT.pack(math.nan, 0, 0, 0, math.nan, 0, 0, 0,
+                                                      0, 0, 0, 0), 0)
+            self._map = mmap.mmap(self._fd, self._FORMAT.size)
+        return self._map
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[bool]:
@@ -308,10 +354,9 @@ class SharedState:
 
     def load(self, limiter: RateLimiter) -> None:
         """Replace `limiter`'s buckets by the file's (a new, empty file leaves them as they are)."""
-        data = os.pread(self._fd, self._FORMAT.size, 0)
-        if len(data) != self._FORMAT.size:
+        v = self._FORMAT.unpack_from(self._view(), 0)
+        if not any(v[3:12:4]):  # never stored: nothing learned, nothing in flight
             return
-        v = self._FORMAT.unpack(data)
         if max(v[3], v[7], v[11]) > time.monotonic() + 1.0:  # last-touched times
             return  # written before a reboot (monotonic time restarted): stale, start afresh
         for bucket, (limit, level, rate, t) in ((limiter.requests, v[0:4]), (limiter.tokens, v[4:8])):
@@ -328,9 +373,11 @@ class SharedState:
             values += [math.nan if b.limit is None else b.limit, b.level, b.rate, b._t]
         values += [limiter.paused_until, limiter.in_flight, limiter.in_flight_tokens,
                    limiter.in_flight_t]
-        os.pwrite(self._fd, self._FORMAT.pack(*values), 0)
+        self._FORMAT.pack_into(self._view(), 0, *values)
 
     def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
         os.close(self._fd)
 
 

@@ -14,7 +14,8 @@ SDK (which models are retired it reads from lmwrapper's model facts, as the clie
 Sockets are in `transport.py`; batch job life cycles in `jobs.py`; answers, tokens and
 logprobs in `text.py`; faults in `faults.py`. Each registered provider's fake is found through
 the registry (its spec's `fakes` modules: `providers/openai.py`, `providers/openai_batches.py`
-(files, Batch API) and `providers/anthropic.py`), each declaring its `ROUTES`, its `API`
+(files, Batch API), `providers/openai_azure.py` (Azure OpenAI's URLs) and
+`providers/anthropic.py`), each declaring its `ROUTES`, its `API`
 (which requests are its, its error body, rate-limit, key and request-id headers) and, with a
 batch API, its `BATCHES`; nothing here names a provider.
 """
@@ -113,6 +114,8 @@ class FakeServer:
     batch_shuffle: result files in an order unlike the input's (as the real APIs may).
     batch_token_limit: OpenAI enqueued-token limit per model (`token_limit_exceeded`).
     tls: an `ssl.SSLContext` with the server's certificate: serve HTTPS instead.
+    azure_deployments / azure_batch_deployments: Azure OpenAI's deployment names → models
+        (set them as attributes; see `providers/openai_azure.py`).
     missing_models: names answered with the provider's 404 "no such model" (settable later
         as `srv.missing_models`); besides them, every name whose shutdown date (the installed
         SDK's table, else the provider's models.toml) is before `today`, as the real API
@@ -159,6 +162,10 @@ class FakeServer:
         # are served (and so billed) at "default"
         self.flex_unavailable = 0.0
         self.downgrade_tiers: set[str] = set()
+        # Azure OpenAI's deployments (name → model): standard ones serve live calls,
+        # Global-Batch ones batches (`providers/openai_azure.py`); none until a test sets them
+        self.azure_deployments: dict[str, str] = {}
+        self.azure_batch_deployments: dict[str, str] = {}
         self.missing_models = set(missing_models or ())
         self.today = today
         self.verbose = verbose

@@ -95,6 +95,8 @@ class FakeContext(Protocol):
     anthropic_limits: AnthropicLimits
     flex_unavailable: float  # the share of flex requests refused with a 429 (OpenAI)
     downgrade_tiers: set[str]  # service tiers served at "default" instead (OpenAI)
+    azure_deployments: dict[str, str]
+    azure_batch_deployments: dict[str, str]
 
     @property
     def url(self) -> str: ...

@@ -26,6 +26,12 @@ def test_the_pages_have_the_seed_examples():
 def openai_env(srv, monkeypatch, tmp_path):
     monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-readme-test-key")
+    # the Azure OpenAI section's resource: the fake, with the deployments it names
+    monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", srv.url)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-readme-test-key")
+    monkeypatch.delenv("OPENAI_API_VERSION", raising=False)
+    srv.azure_deployments = {"team-4o-mini": "gpt-4o-mini"}
+    srv.azure_batch_deployments = {"team-4o-mini-batch": "gpt-4o-mini"}
     monkeypatch.chdir(tmp_path)
     return srv
 
@@ -45,6 +51,13 @@ def test_the_chat_example_sends_alternating_turns(openai_env):
     conversation = next(m for m in sent if len(m) == 5)
     assert [m["role"] for m in conversation] == ["user", "assistant"] * 2 + ["user"]
     assert conversation[3]["content"] == "8"
+
+
+def test_the_azure_example_reaches_the_deployment(openai_env):
+    (code,) = python_blocks("openai.md", "Azure OpenAI")
+    exec(compile(code, "docs/openai.md[Azure OpenAI]", "exec"), {"__name__": "__docs__"})  # noqa: S102
+    (sent,) = [r for r in openai_env.requests if r.route == "chat.completions"]
+    assert sent.path == "/openai/v1/chat/completions" and sent.body["model"] == "team-4o-mini"
 
 
 def test_the_readme_example_runs_and_a_rerun_is_cached(openai_env, capsys):

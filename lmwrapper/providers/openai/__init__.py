@@ -15,6 +15,7 @@ from typing import Any, Literal
 from lmwrapper.core import extend
 from lmwrapper.core import models as facts_source
 from lmwrapper.providers.base import live_settings
+from lmwrapper.providers.openai.azure import AzureConfig, AzureOpenAiPredictor
 from lmwrapper.providers.openai.models import DEFAULT_MODEL, OpenAiModelInfo, OpenAiModelNames
 from lmwrapper.providers.openai.predictor import DEFAULT_BASE_URL, OpenAiPredictor
 from lmwrapper.providers.openai.request import OpenAiRequest, build_request, parse_response
@@ -37,6 +38,7 @@ def get_open_ai_lm(
     timeout_s: float = 300.0,
     retry: RetryPolicy | None = None,
     api: Literal["chat", "responses"] | None = None,
+    azure: AzureConfig | None = None,
     **model_facts: Any,
 ) -> OpenAiPredictor:
     """An OpenAI model, ready for `predict` / `predict_many`.
@@ -62,6 +64,8 @@ def get_open_ai_lm(
     for the models only the Responses API serves, such as gpt-5-pro; "chat" for every other
     name, so an OpenAI-compatible server keeps getting Chat Completions). A non-default `api`
     is part of the cache identity.
+    `azure`: an `AzureConfig` (endpoint, deployment, api_version) to send to an Azure OpenAI
+    deployment instead (its key from `$AZURE_OPENAI_API_KEY`; see `providers.openai.azure`).
     `model_facts` override what the registry knows, e.g. `kind="instruct"`,
     `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`). A name close to
     a known one and unknown to every source raises `UnknownModelError` ("did you mean ...?")
@@ -69,18 +73,26 @@ def get_open_ai_lm(
     """
     cache_default = extend.adapter("openai_factory_args")(  # 0.18's arguments
         cache_default, cache_outputs_default, organization)
-    base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
-    model = OpenAiModelInfo.infer(model_name, compatible_server=base_url != DEFAULT_BASE_URL,
-                                  **model_facts)
+    if azure is not None and base_url is not None:
+        raise ValueError("give either base_url or azure, not both (azure's endpoint is the "
+                         "resource URL, https://<resource>.openai.azure.com)")
+    if azure is None:
+        base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+    # Azure serves OpenAI's models (a typo is still refused); a compatible server, any name
+    compatible = azure is None and base_url != DEFAULT_BASE_URL
+    model = OpenAiModelInfo.infer(model_name, compatible_server=compatible, **model_facts)
     if base_url == DEFAULT_BASE_URL:  # another server keeps its own dates
         facts_source.warn_if_retiring("openai", str(model), model.retires)
     model = _with_api(model, api)
     max_concurrency, retry = live_settings(max_concurrency, retry, max_retries=max_retries,
                                            max_retry_time_s=max_retry_time_s,
                                            retry_on_rate_limit=retry_on_rate_limit)
-    return OpenAiPredictor(model, api_key_secret=api_key_secret, base_url=base_url,
-                           max_concurrency=max_concurrency, retry=retry, timeout_s=timeout_s,
-                           cache_default=cache_default, cache_dir=cache_dir)
+    settings: dict[str, Any] = {
+        "api_key_secret": api_key_secret, "max_concurrency": max_concurrency, "retry": retry,
+        "timeout_s": timeout_s, "cache_default": cache_default, "cache_dir": cache_dir}
+    if azure is not None:
+        return AzureOpenAiPredictor(model, azure=azure, **settings)
+    return OpenAiPredictor(model, base_url=base_url, **settings)
 
 
 def _with_api(model: OpenAiModelInfo, api: str | None) -> OpenAiModelInfo:
@@ -97,6 +109,8 @@ def _with_api(model: OpenAiModelInfo, api: str | None) -> OpenAiModelInfo:
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "AzureConfig",
+    "AzureOpenAiPredictor",
     "OpenAiModelInfo",
     "OpenAiModelNames",
     "OpenAiPredictor",

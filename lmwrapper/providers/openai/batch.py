@@ -30,7 +30,7 @@ from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.base import GoneError, sdk_errors
 from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
-from lmwrapper.providers.openai.request import build_request, endpoint_for, parse_response
+from lmwrapper.providers.openai.request import OpenAiRequest, parse_response
 from lmwrapper.providers.openai.rules import samples_per_request
 from lmwrapper.runners.batch.adapter import (
     BatchLimits,
@@ -55,6 +55,11 @@ class BatchModel(ApiBackend, Protocol):
     def default_max_tokens(self, prompt: LmPrompt) -> int: ...
 
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int: ...
+
+    def request_for(self, prompt: LmPrompt, n: int, *, batch: bool = False,
+                    service_tier: str | None = None) -> OpenAiRequest: ...
+
+    def batch_endpoint(self) -> str: ...
 
 # Batch queue limits (enqueued tokens per model) by usage tier, from OpenAI's limits page
 # (2024-25). Set LMWRAPPER_OPENAI_TIER to use them; without it no limit is planned for up
@@ -95,11 +100,11 @@ class OpenAiBatchAdapter:
         self.lm = lm
         self.model = str(lm.model)
         self.limits = BatchLimits(enqueued_tokens=tier_token_limit(self.model))
-        self.url = endpoint_for(lm.model)  # the batch's endpoint: the one live requests use
+        self.url = lm.batch_endpoint()  # the batch's endpoint: the one live requests use
 
     # -- lines ------------------------------------------------------------------------------
     def build_line(self, custom_id: str, prompt: LmPrompt, n: int) -> dict[str, Any]:
-        req = build_request(prompt, self.lm.model, n=n)
+        req = self.lm.request_for(prompt, n, batch=True)
         return {"custom_id": custom_id, "method": "POST", "url": req.url, "body": req.body}
 
     def max_samples_per_line(self, prompt: LmPrompt) -> int:

@@ -39,6 +39,7 @@ from lmwrapper.providers.openai.request import (
     OpenAiRequest,
     build_request,
     check_prompt,
+    endpoint_for,
     parse_response,
 )
 from lmwrapper.providers.openai.rules import samples_per_request
@@ -206,9 +207,20 @@ class OpenAiPredictor(ApiPredictor):
                              http_client=sdk_http_client(openai.DefaultHttpxClient),
                              timeout=self.timeout_s)
 
+    def request_for(self, prompt: LmPrompt, n: int, *, batch: bool = False,
+                    service_tier: str | None = None) -> OpenAiRequest:
+        """The request for `n` samples of `prompt`, live or as a batch line (`batch`): the
+        same body either way here; Azure names its deployment instead of the model.
+        `service_tier`: a FLEX or PRIORITY window's (live only)."""
+        return build_request(prompt, self.model, n=n, service_tier=service_tier)
+
+    def batch_endpoint(self) -> str:
+        """What a batch create names as its `endpoint`: the URL its lines go to."""
+        return endpoint_for(self.model)
+
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n, service_tier=self._tier(job))
+        req = self.request_for(job.prompt, n, service_tier=self._tier(job))
         with sdk_errors(self, "openai"):
             raw = _post(self.client(), req)
         self.limiter.observe(raw.headers)
@@ -218,7 +230,7 @@ class OpenAiPredictor(ApiPredictor):
         """`send_once` on the live runner's event loop (`lmwrapper.runners.lean`): the same
         body, the same parsing, a fraction of the CPU."""
         n = len(job.sample_indices)
-        req = build_request(job.prompt, self.model, n=n, service_tier=self._tier(job))
+        req = self.request_for(job.prompt, n, service_tier=self._tier(job))
         return self._parse(await post(req.path, req.body), job.prompt, n)
 
     def _tier(self, job: Job) -> str | None:

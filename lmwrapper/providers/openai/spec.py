@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from lmwrapper.providers.openai import get_open_ai_lm
+from collections.abc import Mapping
+from typing import Any
+
+from lmwrapper.providers.openai import AzureConfig, get_open_ai_lm
 from lmwrapper.providers.openai.models import OpenAiModelNames
 from lmwrapper.providers.registry import ModelEntry, ProviderSpec, from_infos
 
@@ -11,8 +14,18 @@ def _models() -> list[ModelEntry]:
     return from_infos("openai", OpenAiModelNames.all())
 
 
-SPEC = ProviderSpec(make=get_open_ai_lm, models=_models, batch=True,
+def _rebuild(identity: Mapping[str, Any], recorded: bool) -> dict[str, Any]:
+    """An Azure deployment's identity (`AzureOpenAiPredictor.model_identity`) rebuilds an
+    Azure predictor: on the recorded endpoint, or on the one configured here."""
+    url = identity.get("base_url") if recorded else None
+    if "azure_deployment" in identity:
+        return {"azure": AzureConfig(endpoint=url, deployment=identity["azure_deployment"])}
+    return {"base_url": url} if url else {}
+
+
+SPEC = ProviderSpec(make=get_open_ai_lm, models=_models, batch=True, rebuild=_rebuild,
                     sdk="openai",
                     fakes=("lmwrapper.testing.providers.openai",
                            "lmwrapper.testing.providers.openai_responses",
-                           "lmwrapper.testing.providers.openai_batches"))
+                           "lmwrapper.testing.providers.openai_batches",
+                           "lmwrapper.testing.providers.openai_azure"))

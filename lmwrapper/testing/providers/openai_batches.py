@@ -80,7 +80,7 @@ def create_file(srv: FakeContext, req: Request) -> Response:
     return Response(body=add_file(srv, name or "upload", content, purpose))
 
 
-def _get_file(srv: FakeContext, file_id: str) -> StoredFile:
+def get_file(srv: FakeContext, file_id: str) -> StoredFile:
     with srv.lock:
         found = srv.state.files.get(file_id)
     if found is None:
@@ -89,16 +89,16 @@ def _get_file(srv: FakeContext, file_id: str) -> StoredFile:
 
 
 def retrieve_file(srv: FakeContext, req: Request) -> Response:
-    return Response(body=_get_file(srv, req.params["file_id"]).meta)
+    return Response(body=get_file(srv, req.params["file_id"]).meta)
 
 
 def file_content(srv: FakeContext, req: Request) -> Response:
-    content = _get_file(srv, req.params["file_id"]).content
+    content = get_file(srv, req.params["file_id"]).content
     return Response(body=content, content_type="application/octet-stream")
 
 
 def delete_file(srv: FakeContext, req: Request) -> Response:
-    _get_file(srv, req.params["file_id"])
+    get_file(srv, req.params["file_id"])
     with srv.lock:
         srv.state.files.pop(req.params["file_id"], None)
     return Response(body={"id": req.params["file_id"], "object": "file", "deleted": True})
@@ -121,6 +121,14 @@ def create_batch(srv: FakeContext, req: Request) -> Response:
     if endpoint not in ENDPOINTS:
         raise ApiError(400, f"Invalid 'endpoint': the fake supports {sorted(ENDPOINTS)}.",
                        param="endpoint")
+    check_create(body)
+    content = get_file(srv, require_str(body, "input_file_id")).content
+    return Response(body=batch_object(new_job(srv, body, endpoint, *_parse_input(content,
+                                                                                  endpoint))))
+
+
+def check_create(body: dict[str, Any]) -> None:
+    """A batch create's window and metadata, as the API checks them."""
     if body.get("completion_window") != "24h":
         raise ApiError(400, "Invalid 'completion_window': only '24h' is supported.",
                        param="completion_window")
@@ -129,8 +137,13 @@ def create_batch(srv: FakeContext, req: Request) -> Response:
             isinstance(v, str) and len(v) <= 512 for v in metadata.values()):
         raise ApiError(400, "Invalid 'metadata': at most 16 string values of up to 512 "
                        "characters.", param="metadata")
-    content = _get_file(srv, require_str(body, "input_file_id")).content
-    requests, errors = _parse_input(content, endpoint)
+
+
+def new_job(srv: FakeContext, body: dict[str, Any], endpoint: str,
+            requests: list[tuple[str, dict[str, Any]]], errors: list[dict[str, Any]]) -> Job:
+    """A batch of `requests` (custom_id, body) to `endpoint`, stored; it fails its validation
+    with `errors`, if any."""
+    metadata = body.get("metadata") or {}
     job = Job(srv.new_id("batch_"), "openai", requests, time.time(), "validating",
               model=requests[0][1].get("model", "") if requests else "")
     job.extra = {"endpoint": endpoint, "input_file_id": body["input_file_id"],
@@ -142,7 +155,7 @@ def create_batch(srv: FakeContext, req: Request) -> Response:
         _check_enqueued_tokens(srv, job)
     with srv.lock:
         srv.state.batches[job.id] = job
-    return Response(body=batch_object(job))
+    return job
 
 
 def require_str(body: dict[str, Any], name: str) -> str:
