@@ -182,9 +182,13 @@ def test_a_retired_name_is_not_its_own_did_you_mean():
     shutdowns = sdk_shutdowns(SOURCES)
     if not shutdowns:
         pytest.skip("the installed openai SDK lists no shutdown dates")
-    name, shutdown = max(shutdowns.items(), key=lambda kv: kv[1])
-    hint = model_not_found_hint(SOURCES, name)
-    assert f"shut down on {shutdown}" in hint and f"{name!r}" not in hint
+    name, _ = max(shutdowns.items(), key=lambda kv: kv[1])
+    past, future = dt.date(2026, 6, 15), dt.date.today() + dt.timedelta(days=30)
+    hint = model_not_found_hint(SOURCES, name, past)
+    assert f"shut down on {past}" in hint and f"{name!r}" not in hint
+    # a 404 before the shutdown date is not a retirement (it said "was shut down" then)
+    hint = model_not_found_hint(SOURCES, name, future)
+    assert "shut down on" not in hint and f"shutdown is set for {future}" in hint
 
 
 def test_an_openai_batch_failed_for_its_model_ends_the_run(srv):

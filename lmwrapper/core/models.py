@@ -369,7 +369,9 @@ def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | No
     # prefix), nor a name that is itself retired
     names = [n for n in names if ":" not in n and n != name and ends.get(n, today) >= today]
     close = did_you_mean(name, names, cutoff=0.75)
-    retired = f"it was shut down on {shutdown}; " if shutdown else ""
+    retired = ("" if shutdown is None else f"it was shut down on {shutdown}; "
+               if shutdown <= today else f"its shutdown is set for {shutdown}, so this 404 is "
+               "not a retirement (a deployment or an account without access?); ")
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
 
