@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_generate.py --repeats 3 --before <checkout of main>
 
-A mixed workload: chat prompts of varied lengths (one line to a paragraph), each with its own
-`max_tokens` (8 to 64, seeded), greedy, stopping at the model's end of turn where it wants to.
+A mixed workload: plain-text prompts (no chat template) of varied lengths, one line to a
+paragraph, each with its own `max_tokens` (8 to 64, seeded), greedy, stopping at the model's
+end of sequence where it wants to (about half do).
 Three ways take turns, each in a fresh process that loads the model once, one torch thread:
 
 - `generate`: what a user would write with plain transformers: the prompts in batches of
@@ -160,7 +161,7 @@ def main() -> None:
               f"{bw / wall:.2f}x, {bc / cpu:.2f}x |")
     same = all(r["texts"] == base[0]["texts"] for rs in runs.values() for r in rs)
     print(f"{tokens} answer tokens; {runs['this'][0]['stopped']} of {args.prompts} answers "
-          f"ended at the end of turn, the others at max_tokens; greedy answers identical "
+          f"ended at end of sequence, the others at max_tokens; greedy answers identical "
           f"across ways and repeats: {same}")
 
 
