@@ -204,3 +204,37 @@ def test_an_out_of_memory_retry_does_not_emit_a_finished_row_twice(tiny_lm):
     assert len(calls) > 3, "the injected out-of-memory error never fired"
     assert sorted(k for k, _ in emitted) == ["0", "1", "2", "3"]  # each exactly once
     assert {k: text for k, text in emitted} == {str(i): t for i, t in enumerate(expected)}
+
+
+def test_an_out_of_memory_retry_with_refill_runs_the_rest_half_as_wide(tiny_lm):
+    """Out of memory while refilled rows decode two at a time: the rows not yet handed over
+    run again one at a time; none is emitted twice, and the answers are unchanged."""
+    import torch
+
+    lm = tiny_lm.with_settings(batch_size=2)
+    prompts = [LmPrompt("hi", max_tokens=1, temperature=0),
+               LmPrompt("ok", max_tokens=2, temperature=0),
+               LmPrompt("Once upon a time", max_tokens=8, temperature=0),
+               LmPrompt("The capital of France", max_tokens=8, temperature=0),
+               LmPrompt("def add(a, b):", max_tokens=5, temperature=0)]
+    expected = [p.completion_text for p in lm.predict_many(prompts)]
+    jobs = [Job(key=str(i), prompt=p, sample_indices=[0]) for i, p in enumerate(prompts)]
+    emitted: list[tuple[str, str]] = []
+    widths: list[int] = []
+
+    def fail_once(module, args, kwargs) -> None:
+        widths.append(kwargs["input_ids"].shape[0])
+        if len(widths) == 5:  # rows have finished and been replaced by then
+            raise torch.OutOfMemoryError("injected: out of memory")
+
+    handle = lm.model.register_forward_pre_hook(fail_once, with_kwargs=True)
+    try:
+        lm._run(jobs, CompletionWindow.ASAP,
+                lambda job, preds: emitted.append((job.key, preds[0].completion_text)),
+                should_stop=lambda: False)
+    finally:
+        handle.remove()
+    assert len(widths) > 5, "the injected out-of-memory error never fired"
+    assert max(widths[5:]) == 1  # the rest one at a time
+    assert sorted(k for k, _ in emitted) == ["0", "1", "2", "3", "4"]  # each exactly once
+    assert {k: text for k, text in emitted} == {str(i): t for i, t in enumerate(expected)}

@@ -59,13 +59,16 @@ def test_prefill_continues_the_assistant_turn(smol_lm):
 
 
 def test_batched_greedy_equals_one_at_a_time(smol_lm):
+    """Two rows at a time over four prompts: finished rows are refilled (continuous
+    batching), some stop at the end of turn, some at their own max_tokens."""
     questions = ["What is 2 + 2?", "Name a color.", "What is the capital of Italy?",
                  "Write a haiku about the sea in one line, please, and keep it short."]
-    prompts = [LmPrompt([q], max_tokens=12, temperature=0) for q in questions]
-    preds = list(smol_lm.with_settings(batch_size=4).predict_many(prompts))
+    prompts = [LmPrompt([q], max_tokens=m, temperature=0)
+               for q, m in zip(questions, [12, 3, 12, 7])]
+    preds = list(smol_lm.with_settings(batch_size=2).predict_many(prompts))
     for p, pred in zip(prompts, preds):
         ids = smol_lm.encoder.encode(p)
-        expected = ref.greedy(smol_lm, ids, 12)
+        expected = ref.greedy(smol_lm, ids, p.max_tokens)
         assert pred.completion_text == smol_lm.decode(expected)
         plain = ref.token_logprobs(smol_lm, ids + expected)[len(ids) - 1:]
         assert pred.completion_logprobs == pytest.approx(plain, abs=1e-4)

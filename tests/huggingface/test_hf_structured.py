@@ -80,6 +80,22 @@ def test_unconstrained_neighbour_is_unchanged(tiny_lm, temperature):
 
 
 @needs_llguidance
+def test_constrained_rows_are_refilled_like_the_others(tiny_lm):
+    """Two rows at a time over five prompts: a constrained row that joins a running batch
+    (continuous batching) gets its own matcher and gives what it gives alone."""
+    prompts = [LmPrompt(f"light {i}:", max_tokens=40, temperature=1.0, seed=i,
+                        response_format=Light) if i % 2 == 0
+               else LmPrompt("The capital of", max_tokens=2 + i, temperature=0)
+               for i in range(5)]
+    alone = [tiny_lm.predict(p) for p in prompts]
+    two = list(tiny_lm.with_settings(batch_size=2).predict_many(prompts))
+    for a, b in zip(alone, two):
+        assert b.completion_tokens == a.completion_tokens
+        assert b.completion_logprobs == pytest.approx(a.completion_logprobs, abs=1e-4)
+    assert all(isinstance(two[i].parsed, Light) for i in (0, 2, 4))
+
+
+@needs_llguidance
 def test_cached_rerun_returns_parsed(cached_tiny):
     prompt = LmPrompt("light:", max_tokens=40, response_format=Light)
     first = cached_tiny.predict(prompt)

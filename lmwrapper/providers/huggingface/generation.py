@@ -12,6 +12,15 @@ max_tokens, stop strings and seed inside one batch; a row's samples come from it
 logprobs we report are the model's own `log_softmax` at each step, comparable with a plain
 forward pass. Greedy rows give exactly the tokens `model.generate(do_sample=False)` gives.
 
+Continuous batching: with `width` smaller than the number of rows, at most `width` rows
+decode at once; when rows leave, the next waiting rows are prefilled (one forward over them)
+and spliced into the running batch: their KV cache and the running one are left-padded to
+one length and joined on the batch dimension, so the batch stays full. Columns that no
+running row attends to any more are cut from the left, so the cache stays as long as its
+longest row. Padding is masked and positions follow each row's own tokens, so a row's tokens
+are the ones it gets alone. A cache that cannot be spliced (a sliding-window layer, say)
+runs the waiting rows as the next batch once the running one has emptied.
+
 A row is handed over the moment it finishes: `on_done(i, result)` is called as row `i`
 leaves the batch, before the next forward pass, so a caller can store it while the other
 rows still decode (a batch of 64 rows is as slow as its longest row).
@@ -99,10 +108,12 @@ OnDone = Callable[[int, RowResult], None]  # (index in rows, its finished result
 
 
 def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
-             should_stop: ShouldStop | None = None, on_done: OnDone | None = None
-             ) -> list[RowResult]:
-    """Decode every row of one batch; results in the order of `rows`. `on_done(i, result)`
-    is called once for each row as it finishes (see the module docstring).
+             should_stop: ShouldStop | None = None, on_done: OnDone | None = None,
+             width: int | None = None) -> list[RowResult]:
+    """Decode every row; results in the order of `rows`. At most `width` rows (all of them
+    when None) decode at once, finished rows replaced by waiting ones in the order of `rows`
+    (see the module docstring). `on_done(i, result)` is called once for each row as it
+    finishes.
 
     Returns soon after `should_stop()` turns true; rows not finished by then have
     `finish_reason` None (see the module docstring).
@@ -113,7 +124,8 @@ def generate(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
         return results
     with RUNNING, interruptible(model, stop), torch.inference_mode():
         try:
-            _decode(model, rows, pad_id, eos_ids, results, stop, on_done or _ignore)
+            _decode(model, rows, pad_id, eos_ids, results, stop, on_done or _ignore,
+                    len(rows) if width is None else max(1, width))
         except Stopped:
             pass
     return results
@@ -124,11 +136,15 @@ def _ignore(i: int, res: RowResult) -> None:
 
 
 def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
-            results: list[RowResult], stop: ShouldStop, on_done: OnDone) -> None:
+            results: list[RowResult], stop: ShouldStop, on_done: OnDone, width: int) -> None:
     device = model.device
-    logits, past, mask, positions = _prefill(model, rows, pad_id, results)
+    waiting = list(range(len(rows)))[::-1]  # popped from the end: the order of `rows`
+    active = [waiting.pop() for _ in range(min(width, len(rows)))]  # row index per position
+    logits, past, mask, positions = _prefill(model, [rows[i] for i in active], pad_id,
+                                             [results[i] for i in active])
+    splice = _can_splice(past)
     sampler = _Sampler(rows, logits.shape[-1], device)
-    active = list(range(len(rows)))  # row index of each batch position
+    sampler.admit(active)
     last_pos = positions[:, -1]
     kv = _kv_name(model)
     while True:
@@ -136,19 +152,81 @@ def _decode(model: Any, rows: Sequence[Row], pad_id: int, eos_ids: set[int],
         logprobs = torch.log_softmax(logits, dim=-1)  # the model's own, before any mask
         _record(logprobs, chosen, active, rows, results)
         keep = _still_running(active, rows, results, eos_ids, sampler, on_done)
-        if not keep or stop():
+        if stop() or not (keep or waiting):
             return
-        if len(keep) < len(active):
-            index = torch.tensor(keep, device=device)
+        if not keep:  # the batch emptied: the waiting rows start a new one
+            active = []
+        elif len(keep) < len(active):
+            index = torch.tensor(keep, dtype=torch.long, device=device)
             past.batch_select_indices(index)
             mask, chosen, last_pos = mask[index], chosen[index], last_pos[index]
             active = [active[b] for b in keep]
-        mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
-        last_pos = last_pos + 1
-        out = model(input_ids=chosen[:, None], attention_mask=mask, position_ids=last_pos[:, None],
-                    use_cache=True, **{kv: past})
-        logits = out.logits[:, -1, :].float()
-        past = getattr(out, kv)
+            if splice:
+                mask = _trim(past, mask)
+        if active:
+            mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+            last_pos = last_pos + 1
+            out = model(input_ids=chosen[:, None], attention_mask=mask,
+                        position_ids=last_pos[:, None], use_cache=True, **{kv: past})
+            logits = out.logits[:, -1, :].float()
+            past = getattr(out, kv)
+        room = width - len(active)
+        if waiting and room > 0 and (splice or not active):
+            new = [waiting.pop() for _ in range(min(room, len(waiting)))]
+            n_logits, n_past, n_mask, n_pos = _prefill(model, [rows[i] for i in new], pad_id,
+                                                       [results[i] for i in new])
+            sampler.admit(new)
+            if active:
+                mask = _join(past, mask, n_past, n_mask)
+                logits = torch.cat([logits, n_logits])
+                last_pos = torch.cat([last_pos, n_pos[:, -1]])
+            else:
+                logits, past, mask, last_pos = n_logits, n_past, n_mask, n_pos[:, -1]
+                splice = _can_splice(past)
+            active = active + new
+
+
+def _can_splice(past: Any) -> bool:
+    """A cache whose layers are plain growing key/value tensors `[batch, heads, seq, dim]`."""
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    layers = getattr(past, "layers", None) or []
+    return (type(past) is DynamicCache and bool(layers)
+            and all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers))
+
+
+def _pad_left(x: torch.Tensor, width: int, dim: int) -> torch.Tensor:
+    """`x` left-padded with zeros to `width` along `dim` (masked out wherever it is used)."""
+    missing = width - x.shape[dim]
+    if missing <= 0:
+        return x
+    shape = list(x.shape)
+    shape[dim] = missing
+    return torch.cat([x.new_zeros(shape), x], dim=dim)
+
+
+def _join(past: Any, mask: torch.Tensor, new_past: Any, new_mask: torch.Tensor
+          ) -> torch.Tensor:
+    """Append the rows of `new_past` to `past` (in place), both left-padded to one length;
+    the joined attention mask."""
+    width = max(mask.shape[1], new_mask.shape[1])
+    for layer, new in zip(past.layers, new_past.layers, strict=True):
+        layer.keys = torch.cat([_pad_left(layer.keys, width, 2), _pad_left(new.keys, width, 2)])
+        layer.values = torch.cat([_pad_left(layer.values, width, 2),
+                                  _pad_left(new.values, width, 2)])
+    return torch.cat([_pad_left(mask, width, 1), _pad_left(new_mask, width, 1)])
+
+
+def _trim(past: Any, mask: torch.Tensor) -> torch.Tensor:
+    """Cut the leading columns no running row attends to (padding, or rows that left) from
+    the cache and the mask; the mask that is left."""
+    used = mask.any(dim=0)
+    lead = int(used.long().argmax()) if bool(used.any()) else 0
+    if lead == 0:
+        return mask
+    for layer in past.layers:
+        layer.keys, layer.values = layer.keys[:, :, lead:], layer.values[:, :, lead:]
+    return mask[:, lead:]
 
 
 def _prefill(model: Any, rows: Sequence[Row], pad_id: int, results: list[RowResult]
@@ -216,6 +294,7 @@ def _still_running(active: list[int], rows: Sequence[Row], results: list[RowResu
     keep = []
     for b, i in enumerate(active):
         if _finished(rows[i], results[i], eos_ids, sampler.constraints.get(i)):
+            sampler.forget(i)
             on_done(i, results[i])
         else:
             keep.append(b)
@@ -251,20 +330,32 @@ class _Sampler:
     """
 
     def __init__(self, rows: Sequence[Row], vocab: int, device: Any) -> None:
-        self.rows = rows
+        self.rows, self.vocab, self.device = rows, vocab, device
         self.generators: dict[int, torch.Generator] = {}
-        for i, r in enumerate(rows):
+        self.penalised = any(r.presence_penalty or r.frequency_penalty for r in rows)
+        self.counts: dict[int, torch.Tensor] = {}  # generated-token counts of penalised rows
+        self.constraints: dict[int, Any] = {}
+
+    def admit(self, active: list[int]) -> None:
+        """Each row's state, made as it joins the batch (and dropped by `forget` as it leaves)."""
+        for i in active:
+            r = self.rows[i]
             if r.temperature > 0:
-                g = torch.Generator(device=device)
+                g = torch.Generator(device=self.device)
                 g.manual_seed(r.seed if r.seed is not None else secrets.randbits(63))
                 self.generators[i] = g
-        penalised = any(r.presence_penalty or r.frequency_penalty for r in rows)
-        self.counts = torch.zeros((len(rows), vocab), device=device) if penalised else None
-        self.last: torch.Tensor | None = None
-        self.constraints = {i: r.constraint() for i, r in enumerate(rows) if r.constraint}
+            if self.penalised:
+                self.counts[i] = torch.zeros(self.vocab, device=self.device)
+            if r.constraint:
+                self.constraints[i] = r.constraint()
+
+    def forget(self, i: int) -> None:
+        self.generators.pop(i, None)
+        self.counts.pop(i, None)
+        self.constraints.pop(i, None)
 
     def choose(self, logits: torch.Tensor, active: list[int]) -> torch.Tensor:
-        if self.counts is not None:
+        if self.penalised:
             logits = self._penalise(logits, active)
         if any(i in self.constraints for i in active):
             logits = logits.clone()  # the caller's logits give the reported logprobs
@@ -275,8 +366,9 @@ class _Sampler:
         for b, i in enumerate(active):
             if i in self.generators:
                 chosen[b] = self._sample(logits[b], self.rows[i], self.generators[i])
-        if self.counts is not None:
-            self.counts[torch.tensor(active, device=logits.device), chosen] += 1
+        if self.penalised:
+            for b, i in enumerate(active):
+                self.counts[i][chosen[b]] += 1
         if self.constraints:
             tokens = chosen.tolist()
             for b, i in enumerate(active):
@@ -285,8 +377,7 @@ class _Sampler:
         return chosen
 
     def _penalise(self, logits: torch.Tensor, active: list[int]) -> torch.Tensor:
-        assert self.counts is not None
-        counts = self.counts[torch.tensor(active, device=logits.device)]
+        counts = torch.stack([self.counts[i] for i in active])
         freq = torch.tensor([self.rows[i].frequency_penalty for i in active], device=logits.device)
         pres = torch.tensor([self.rows[i].presence_penalty for i in active], device=logits.device)
         return logits - freq[:, None] * counts - pres[:, None] * (counts > 0).float()

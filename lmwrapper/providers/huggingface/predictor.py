@@ -1,11 +1,13 @@
 """`HuggingFacePredictor`: a local causal LM behind the `LmPredictor` front door.
 
 The engine hands `_run` the cache misses; we turn each sample into a `Row`, sort rows by
-prompt length (so a batch wastes little padding), run them in batches of `batch_size`,
-and emit each prompt's predictions as soon as its last sample is done: a row is converted
+prompt length (so a batch wastes little padding), and decode them `batch_size` at a time with
+continuous batching (a row that finishes is replaced by the next waiting one, see
+`generation`), and emit each prompt's predictions as soon as its last sample is done: a row is converted
 the moment it leaves its batch, not when the batch ends, so it is stored (and counted by the
 progress bar) while the batch's longer rows still decode. Rows that asked for internals
-wait for the batch's end: their internals come from one extra forward over all of them.
+wait for the batch's end: their internals come from one extra forward over all of them, so
+they run in plain batches of `batch_size`, without refill.
 """
 
 from __future__ import annotations
@@ -230,24 +232,30 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
             self._validate_encoding(job.prompt)
         with RUNNING:  # the exit handler waits for us to leave the model
             rows, done = self._plan(jobs, emit, stop)
-            for batch in self._batches(jobs, rows):
+            for batch, width in self._batches(jobs, rows):
                 if stop():
                     return
-                self._predict_or_split(jobs, batch, stop, done)
+                self._predict_or_split(jobs, batch, stop, done, width)
 
     def _batches(self, jobs: Sequence[Job], rows: list[tuple[int, int, Row]]
-                 ) -> list[list[tuple[int, int, Row]]]:
-        """Score-only rows in batches of whole packs of rows that share a prefix (see
-        `shared_prefix`); the other rows in slices of `batch_size`, in `_plan`'s order."""
+                 ) -> list[tuple[list[tuple[int, int, Row]], int]]:
+        """(rows, how many decode at once): score-only rows in batches of whole packs of rows
+        that share a prefix (see `shared_prefix`); rows that ask for internals in slices of
+        `batch_size`; all the others in one run, `batch_size` at a time with refill. In
+        `_plan`'s order."""
         from lmwrapper.providers.huggingface.shared_prefix import can_pack, score_batches  # torch
 
         scoring = [r for r in rows if _score_only(jobs[r[0]].prompt)]
-        others = [r for r in rows if not _score_only(jobs[r[0]].prompt)]
+        internal = [r for r in rows if jobs[r[0]].prompt.model_internals_request is not None]
+        others = [r for r in rows if not _score_only(jobs[r[0]].prompt)
+                  and jobs[r[0]].prompt.model_internals_request is None]
         share = bool(scoring) and can_pack(self.model)
-        batches = [[scoring[k] for k in batch] for batch in score_batches(
+        batches = [([scoring[k] for k in batch], len(batch)) for batch in score_batches(
             [r[2].prompt_ids for r in scoring], self.batch_size, share)]
-        return batches + [others[s:s + self.batch_size]
-                          for s in range(0, len(others), self.batch_size)]
+        if others:
+            batches.append((others, self.batch_size))
+        slices = [internal[s:s + self.batch_size] for s in range(0, len(internal), self.batch_size)]
+        return batches + [(part, len(part)) for part in slices]
 
     def _plan(self, jobs: Sequence[Job], emit: Emit, stop: ShouldStop
               ) -> tuple[list[tuple[int, int, Row]], _Collector]:
@@ -313,31 +321,39 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
                    constraint=constraint)
 
     def _predict_or_split(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
-                          stop: ShouldStop, done: _Collector) -> None:
-        """Run a batch, handing each finished row to `done`; out of device memory, run its
-        halves instead (down to single rows), without the rows already handed over. A row
-        unfinished when the run stopped is never handed over."""
+                          stop: ShouldStop, done: _Collector, width: int) -> None:
+        """Run `batch`, `width` rows at a time, handing each finished row to `done`; out of
+        device memory, run the rows not yet handed over again, half as many at a time (a
+        batch without refill: as halves), down to one; a single row out of memory is that
+        row's error. A row unfinished when the run stopped is never handed over."""
         import torch
 
         try:
-            self._predict_batch(jobs, batch, stop, done)
+            self._predict_batch(jobs, batch, stop, done, width)
         except getattr(torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError):
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            if len(batch) == 1:
-                j, pos, row = batch[0]
+            left = [r for r in batch if not done.has(r[0], r[1])]  # emitted once is enough
+            if not left:
+                return
+            if min(width, len(left)) <= 1:  # one row at a time: the first left is the one
+                j, pos, row = left[0]
                 done.add(j, pos, self.error_prediction(jobs[j].prompt, TransientProviderError(
                     f"out of device memory for one row of {len(row.prompt_ids)} prompt "
                     "tokens; lower max_tokens or use a smaller dtype / another device")))
+                if left[1:]:
+                    self._predict_or_split(jobs, left[1:], stop, done, 1)
                 return
-            left = [r for r in batch if not done.has(r[0], r[1])]  # emitted once is enough
-            half = len(left) // 2
+            half = max(1, min(width, len(left)) // 2)
+            if width < len(batch):  # refilled: the rest, half as many at a time
+                self._predict_or_split(jobs, left, stop, done, half)
+                return
             for part in (left[:half], left[half:]):
                 if part:
-                    self._predict_or_split(jobs, part, stop, done)
+                    self._predict_or_split(jobs, part, stop, done, len(part))
 
     def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
-                       stop: ShouldStop, done: _Collector) -> None:
+                       stop: ShouldStop, done: _Collector, width: int) -> None:
         """Each row is converted and handed to `done` as it leaves the batch; rows that
         asked for internals wait for the batch's end, for their one extra forward."""
         from lmwrapper.providers.huggingface.prefill import run_rows  # imports torch
@@ -356,7 +372,7 @@ class HuggingFacePredictor(LocalTokens, LmPredictor):
         with self._lock:
             model = self.model  # loads the weights on first use, adding generation_config's eos
             score_only = [jobs[j].prompt.max_tokens == 0 for j, _, _ in batch]
-            run_rows(model, rows, score_only, self.pad_id, self.eos_ids, stop, on_done)
+            run_rows(model, rows, score_only, self.pad_id, self.eos_ids, stop, on_done, width)
             if not later:
                 return
             preds = self._add_internals([jobs[batch[b][0]].prompt for b, _, _ in later],

@@ -32,8 +32,9 @@ from lmwrapper.providers.huggingface.stopping import (
 
 def run_rows(model: Any, rows: Sequence[Row], score_only: Sequence[bool], pad_id: int,
              eos_ids: set[int], should_stop: ShouldStop | None = None,
-             on_done: OnDone | None = None) -> list[RowResult]:
-    """`generate` for ordinary rows, `score` for score-only ones, in the order of `rows`.
+             on_done: OnDone | None = None, width: int | None = None) -> list[RowResult]:
+    """`generate` for ordinary rows (`width` at a time, see `generate`), `score` for
+    score-only ones, in the order of `rows`.
     A stopped row keeps `finish_reason` None (unfinished), as in `generate`; each finished
     row is handed to `on_done(index in rows, result)` as soon as it is done."""
     gen = [i for i, s in enumerate(score_only) if not s]
@@ -42,7 +43,7 @@ def run_rows(model: Any, rows: Sequence[Row], score_only: Sequence[bool], pad_id
     if gen:
         done = None if on_done is None else (lambda k, res: on_done(gen[k], res))
         for i, res in zip(gen, generate(model, [rows[i] for i in gen], pad_id, eos_ids,
-                                        should_stop, done)):
+                                        should_stop, done, width)):
             results[i] = res
     if scored:
         for i, res in zip(scored, score(model, [rows[i] for i in scored], pad_id, should_stop)):
