@@ -303,8 +303,9 @@ class BatchRunner:
 
     def split_requests(self, lines: int, batch: str) -> None:
         """The provider refused a batch of `lines` requests as too many: plan the rest in
-        batches of half as many (as a byte or token limit is met)."""
-        smaller = max(1, min(lines, self.limits.max_requests) // 2)
+        batches of half as many (as a byte or token limit is met). A batch planned before an
+        earlier split (larger than the limit now) is re-planned at that limit, not half of it."""
+        smaller = max(1, min(lines // 2, self.limits.max_requests))
         self.limits = dataclasses.replace(self.limits, max_requests=smaller)
         log.warning("batch %s: too many requests (%d) for the provider; re-planning at most %d "
                     "a batch", batch, lines, smaller)
