@@ -192,9 +192,16 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     n = cancel_at_provider(lm, records, args.job)
     waiting, cost = _open_cost(lm, cache, args.job)
     wait = wait_command(args.job, args.cache_dir, args.base_url)
-    print(f"cancelled {n} batches of job {args.job}; what they answered before the cancel is "
-          f"paid for and is stored by the next `wait` or rerun. Of its {waiting} waiting "
-          f"prompts, those the cancel leaves unanswered are then sent again:\n"
+    if n:
+        head = (f"cancelled {n} batches of job {args.job}; what they answered before the cancel "
+                f"is paid for and is stored by the next `wait` or rerun. Of its {waiting} "
+                f"waiting prompts, those the cancel leaves unanswered are then sent again:")
+    else:  # every batch had ended (or none was sent): a cancel changes nothing
+        head = (f"job {args.job} has no batch running at the provider: nothing was cancelled. "
+                f"What its batches answered is paid for and is stored by the next `wait` or "
+                f"rerun; of its {waiting} waiting prompts, those no batch answered are sent "
+                f"again:")
+    print(f"{head}\n"
           f"  `{wait}` (or rerunning the script) resends them in a new batch: up to {cost}\n"
           f"  `{abandon_command(args.job, args.cache_dir, args.base_url)}` sends nothing more: $0 "
           f"(its answered prompts stay in the cache)")

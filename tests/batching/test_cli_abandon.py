@@ -92,3 +92,14 @@ def test_run_batch_rerun_of_an_abandoned_job_writes_its_lines_as_errors(srv, mak
     err = capsys.readouterr().err
     assert "abandoned job" in err and "prompts failed" in err
     assert len(out.read_text().splitlines()) == 3 and srv.count("batches.create") == 1
+
+
+def test_cancel_of_a_job_whose_batches_ended_says_nothing_was_cancelled(srv, make_lm, capsys):
+    job = submit_or_collect(make_lm(), qs(3)).job_id
+    srv.finish_batches()  # answered at the provider, not collected yet
+    code, text = batch(capsys, "cancel", job)
+    assert code == 0 and srv.count("batches.cancel") == 0
+    assert "no batch running at the provider: nothing was cancelled" in text, text
+    assert "cancelled 0 batches" not in text and "3 waiting prompts" in text
+    code, text = batch(capsys, "wait", job)  # collects the answers; sends nothing again
+    assert code == 0 and srv.count("batches.create") == 1, text
