@@ -400,7 +400,8 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
             f"resume JOB` sends them)" if sub.abandoned else "")
     print(f"lmwrapper run: every answer is in{left}; wrote {where}. {lm.last_run}",
           file=sys.stderr)
-    return exit_for_errors(failed, len(prompts), allow_errors)
+    return exit_for_errors(failed, len(prompts), allow_errors,
+                           fresh=lm.last_run.failed if lm.last_run else None)
 
 
 def predictor_for(identity_json: str, *, trust_base_url: bool = False,

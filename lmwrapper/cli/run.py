@@ -172,7 +172,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"lmwrapper run: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     print(f"lmwrapper run: {lm.last_run}", file=sys.stderr)
-    return exit_for_errors(failed, len(prompts), args.allow_errors)
+    return exit_for_errors(failed, len(prompts), args.allow_errors,
+                           fresh=lm.last_run.failed if lm.last_run else None)
 
 
 def prepare(args: argparse.Namespace
