@@ -5,6 +5,8 @@ for good (a 404 from a gateway without the batch API) stops with one clear error
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from lmwrapper import LmWrapperError, ProviderError
@@ -73,7 +75,11 @@ def test_max_wait_gives_up_with_what_it_waits_for_and_a_rerun_collects(srv, make
     err = capsys.readouterr().err
     assert "gave up waiting after 0.01 s" in err and "2 prompts still wait" in err
     job = err.split("batches of job ")[1].split()[0].rstrip(".(")
-    assert main(["batch", "wait", job, "--max-wait", "0.01", "--base-url", srv.base_url]) == 1
+    # the command it names is the one to copy: the real job id and this cache's directory
+    assert "batch wait JOB" not in err
+    command = shlex.split(err.split("rerun, or `")[1].split("`")[0])
+    assert command[0] == "lmwrapper" and command[-3:] == ["batch", "wait", job]
+    assert main([*command[1:], "--max-wait", "0.01", "--base-url", srv.base_url]) == 1
     assert "gave up waiting" in capsys.readouterr().err
     srv.finish_batches()
     assert main(argv) == 0 and srv.count("batches.create") == 1

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shlex
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -242,11 +243,15 @@ class BatchRunner:
     def _waited_text(self) -> str:
         jobs = sorted({cid.rsplit("-", 1)[0] for cid in self.waiting})
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.progress.counts().items()))
+        # the command to copy: the real job ids and this cache's directory (a pasted `JOB`,
+        # or the default cache directory, would find no job)
+        where = shlex.quote(str(self.directory.parent))
+        wait = " && ".join(f"lmwrapper --cache-dir {where} batch wait {j}" for j in jobs)
         return (f"gave up waiting after {self.settings.max_wait_s:g} s (--max-wait, "
                 f"LMWRAPPER_BATCH_MAX_WAIT_S): {len(self.got)} prompts still wait in the "
                 f"batches of job {', '.join(jobs) or '-'}{f' ({statuses})' if statuses else ''}. "
-                f"They go on at the provider; rerun, or `lmwrapper batch wait JOB`, to collect "
-                f"them (nothing is sent twice)")
+                f"They go on at the provider; rerun{f', or `{wait}`,' if wait else ''} to "
+                f"collect them (nothing is sent twice)")
 
     def all_submitted(self) -> bool:
         """Every batch this runner planned is at the provider (submit-and-return may stop)."""
