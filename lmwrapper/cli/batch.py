@@ -225,7 +225,7 @@ def cmd_abandon(args: argparse.Namespace) -> int:
                if at_provider else "")
     print(f"abandoned job {args.job}: cancelled {n} batches, {lines} unanswered lines will not "
           f"be sent again by `batch wait` or a rerun (they answer with an error saying so){collect}. "
-          f"`lmwrapper batch resume {args.job}` undoes this")
+          f"`{resume_command(args.job, args.cache_dir, args.base_url)}` undoes this")
     return 0
 
 
@@ -269,6 +269,10 @@ def _open_cost(lm: LmPredictor, cache: SqlCache, job_id: str) -> tuple[int, str]
 
 def abandon_command(job_id: str, cache_dir: str | None, base_url: str | None = None) -> str:
     return wait_command(job_id, cache_dir, base_url).replace(" batch wait ", " batch abandon ")
+
+
+def resume_command(job_id: str, cache_dir: str | None, base_url: str | None = None) -> str:
+    return wait_command(job_id, cache_dir, base_url).replace(" batch wait ", " batch resume ")
 
 
 def add_max_wait(p: argparse.ArgumentParser) -> None:
