@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.cli.exits import exit_for_errors
@@ -32,7 +33,7 @@ from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan
 from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.store.batch_records import JobRow, Records
-from lmwrapper.store.db import SqlCache, get_cache
+from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 
 if TYPE_CHECKING:
     from lmwrapper.core.contract import Job
@@ -46,7 +47,7 @@ def add_batch_parser(subparsers: Any) -> None:
     sub = batch.add_subparsers(dest="batch_command", required=True)
     listing = sub.add_parser("list", help="every batch job in the cache")
     listing.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
-    listing.set_defaults(func=cmd_list)
+    listing.set_defaults(func=_reading(cmd_list))
     for name, func, text in (("status", cmd_status, "a job's batches and lines"),
                              ("wait", cmd_wait, "poll until the job is answered and stored"),
                              ("cancel", cmd_cancel, "cancel the job's batches at the provider"),
@@ -62,7 +63,7 @@ def add_batch_parser(subparsers: Any) -> None:
         p.add_argument("--trust-base-url", action="store_true",
                        help="send your API key to the base URL recorded with the job even "
                             "where it is not the one configured here")
-        p.set_defaults(func=func)
+        p.set_defaults(func=_reading(func))
         if name == "wait":
             add_max_wait(p)
         if name == "status":
@@ -75,7 +76,37 @@ def add_batch_parser(subparsers: Any) -> None:
 
 
 def _cache(args: argparse.Namespace) -> SqlCache:
-    return get_cache(getattr(args, "cache_dir", None))
+    """The cache the flags point at. Every `batch` command reads jobs from it, so a missing
+    file is an error, not created empty (a mistyped --cache-dir would look like no jobs)."""
+    cache_dir = getattr(args, "cache_dir", None)
+    path = (Path(cache_dir) if cache_dir is not None else get_cache_dir()) / CACHE_FILE_NAME
+    if not path.exists():
+        raise _NoCacheFile(f"no cache file at {path}, so no batch jobs there (pick the cache "
+                           f"with --cache-dir DIR or $LMWRAPPER_CACHE_DIR)")
+    return get_cache(cache_dir)
+
+
+class _NoCacheFile(LookupError):
+    """The cache a `batch` command was pointed at does not exist."""
+
+
+def _reading(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`func`, saying so on stderr when its cache does not exist (and creating none): a
+    command that names a job exits 2, as for any unknown job; `list` lists no jobs (`[]`
+    with --json) and exits 0, as it does for a cache without jobs."""
+    def command(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except _NoCacheFile as e:
+            job = getattr(args, "job", None)
+            print(f"lmwrapper batch {args.batch_command}: "
+                  + (f"no batch job {job!r}: " if job else "") + str(e.args[0]), file=sys.stderr)
+            if job:
+                return 2
+            if getattr(args, "json", False):
+                print("[]")
+            return 0
+    return command
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -493,5 +524,5 @@ def _when(ts: float | None) -> str:
 
 def _unknown(job_id: str) -> int:
     print(f"no batch job {job_id!r} in this cache; `lmwrapper batch list` shows the jobs "
-          "(or pass --cache-dir)")
+          "(or pass --cache-dir)", file=sys.stderr)
     return 2

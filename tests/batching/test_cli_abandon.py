@@ -127,3 +127,15 @@ def _prompts_file(tmp_path):
     src.write_text("".join(json.dumps({"prompt": f"r{i}", "max_tokens": 5}) + "\n"
                            for i in range(2)))
     return src
+
+
+@pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["status", "j0"],
+                                     ["wait", "j0"], ["cancel", "j0"]])
+def test_batch_commands_on_a_missing_cache_say_so_and_create_nothing(tmp_path, capsys, command):
+    where = tmp_path / "mistyped"
+    code = main(["--cache-dir", str(where), "batch", *command])
+    out = capsys.readouterr()
+    assert code == (0 if command[0] == "list" else 2)  # no jobs there / an unknown job
+    assert "no cache file at" in out.err and str(where) in out.err, out.err
+    assert out.out == ("[]\n" if "--json" in command else "")
+    assert not where.exists()
