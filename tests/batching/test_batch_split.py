@@ -85,13 +85,17 @@ def test_max_wait_gives_up_with_what_it_waits_for_and_a_rerun_collects(srv, make
     assert main(argv) == 0 and srv.count("batches.create") == 1
 
 
-def test_a_batch_planned_before_a_split_is_not_halved_again(srv, provider_lm):
+def test_a_batch_planned_before_a_split_is_not_halved_again(srv, provider_lm, caplog):
     """45 prompts, 20 a batch allowed: 45 is refused (limit 22), and each 22 planned before
     that is refused in turn; each re-plans at 11, not at half the limit already lowered."""
     if provider_lm.provider != "anthropic":
         pytest.skip("Anthropic refuses the create; OpenAI's case is above")
     srv.anthropic_limits = AnthropicLimits(batch_requests=20)
-    preds = list(provider_lm().predict_many(qs(45), BATCH))
+    with caplog.at_level("WARNING", logger="lmwrapper.runners.batch"):
+        preds = list(provider_lm().predict_many(qs(45), BATCH))
+    said = [r.getMessage() for r in caplog.records]
+    assert any("re-planning at most 11 a batch" in m for m in said), said
+    assert not any("refused to create" in m for m in said), said  # one line a split: its own
     assert not any(p.has_errors for p in preds) and len(preds) == 45
     accepted = [len(r.body["requests"]) for r in srv.requests
                 if r.route == "messages.batches.create" and r.status == 200]

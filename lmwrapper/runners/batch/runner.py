@@ -334,13 +334,13 @@ class BatchRunner:
         file rebuilt from the prompts (it may have been written by an older lmwrapper); then
         its lines fail (not cached: a rerun sends them again) and the run stops with `e`.
         Answers already collected are stored; batches at the provider stay recorded."""
-        log.warning("batch %s: the provider refused to create it (%s)", uid, e)
         b = self.records.batch(uid)
         if b is not None and b.lines > 1 and _too_many_requests(e):
             self.split_requests(b.lines, uid)  # not a refusal of ours: smaller batches pass
             self.records.unplan_batch(uid, self.owner, f"split: {e}")
             self.mine.discard(uid)
-            return
+            return  # one log line, the split's (the provider's text says "not cached ...")
+        log.warning("batch %s: the provider refused to create it (%s)", uid, e)
         if self.refusals.get(uid, 0) + 1 >= MAX_REFUSALS:
             self.records.fail_batch(uid, f"the batch was refused: {e}", "refused")
             self.mine.discard(uid)
