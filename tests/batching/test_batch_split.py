@@ -48,6 +48,7 @@ def test_a_404_on_a_batch_step_stops_after_one_retry_with_a_clear_error(srv, mak
     assert srv.count("files.create") == 2
     text = str(e.value)
     assert "the batch step stopped" in text and "twice" in text and "no batch API" in text
+    assert "(POST /v1/files)" in text  # the request the provider refused
     assert isinstance(e.value, ProviderError) and e.value.status_code == 404
 
 
