@@ -346,8 +346,8 @@ class BatchRunner:
             self.mine.discard(uid)
         elif b is not None and b.file_id is None and b.input_path:
             Path(b.input_path).unlink(missing_ok=True)  # nothing uploaded: rebuilt on retry
-        self._count_refusal(uid, e, f"accept batch {uid} (upload, create, or the lookup of one "
-                                            f"whose answer was lost)")
+        self._count_refusal(uid, e, f"accept batch {uid} (upload, create, or the lookup of "
+                                    f"one whose answer was lost)")
 
     def _poll(self, emit: Emit) -> bool:
         uids = self.records.batches_of(list(self.waiting))
