@@ -55,10 +55,13 @@ def test_some_failed_exits_1_and_allow_errors_exits_0(srv, tmp_path, capsys, win
     srv.context_limit = 20
     prompts = ["q0", *long_prompts(1), "q2"]
     assert run(srv, tmp_path, prompts, *window) == 1
-    assert "1 of 3 prompts failed" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 of 3 prompts failed" in err and "earlier run" not in err
     assert run(srv, tmp_path, prompts, *window, "--allow-errors") == 0  # from the cache
     err = capsys.readouterr().err
     assert "1 of 3 prompts failed" in err and "exit 0 (--allow-errors)" in err
+    # the summary counts the cached error as "cached, 0 failed": the failure line says why
+    assert "1 of them cached by an earlier run" in err and "cache clear --errors" in err
 
 
 def test_submit_then_collect_exits_1_when_the_written_answers_hold_errors(srv, tmp_path, capsys):

@@ -162,3 +162,26 @@ def test_ctrl_c_says_how_much_is_saved_and_a_rerun_resumes(srv, tmp_path):
     assert srv.count("chat.completions") - sent_before == n - rows  # only what was missing
     got = [json.loads(x) for x in out.read_text().splitlines()]
     assert [g["completion_text"] for g in got] == [str(i + 1) for i in range(n)]
+
+
+@pytest.mark.parametrize("window", ["asap", "batch_any"])
+def test_ctrl_c_of_a_batch_run_says_its_batches_go_on(srv, tmp_path, capsys, window):
+    """`run --batch --wait` stopped by Ctrl-C: the batches sent are at the provider, and
+    will be paid as they finish; the message says so and how to stop them."""
+    import argparse
+
+    from lmwrapper.batch_config import CompletionWindow
+    from lmwrapper.cli.run import _interrupted
+    from lmwrapper.openai_wrapper import get_open_ai_lm
+    from lmwrapper.structs import LmPrompt
+
+    lm = get_open_ai_lm("gpt-4o-mini", base_url=srv.base_url, api_key_secret="sk-x",
+                        cache_dir=tmp_path / "c")
+    prompts = [LmPrompt(f"q{i}", max_tokens=5) for i in range(3)]
+    assert _interrupted(lm, prompts, CompletionWindow(window),
+                        argparse.Namespace(no_cache=False)) == 130
+    err = capsys.readouterr().err
+    assert "0 of 3 answers saved; rerun the same command to resume" in err
+    assert ("go on at the provider" in err and "batch abandon JOB" in err) == (
+        window == "batch_any"), err
+    assert srv.counts == {}

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.cli.exits import exit_for_errors
@@ -32,7 +33,7 @@ from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import Plan
 from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.store.batch_records import JobRow, Records
-from lmwrapper.store.db import SqlCache, get_cache
+from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 
 if TYPE_CHECKING:
     from lmwrapper.core.contract import Job
@@ -46,7 +47,7 @@ def add_batch_parser(subparsers: Any) -> None:
     sub = batch.add_subparsers(dest="batch_command", required=True)
     listing = sub.add_parser("list", help="every batch job in the cache")
     listing.add_argument("--json", action="store_true", help="print the jobs as a JSON array")
-    listing.set_defaults(func=cmd_list)
+    listing.set_defaults(func=_reading(cmd_list))
     for name, func, text in (("status", cmd_status, "a job's batches and lines"),
                              ("wait", cmd_wait, "poll until the job is answered and stored"),
                              ("cancel", cmd_cancel, "cancel the job's batches at the provider"),
@@ -62,7 +63,7 @@ def add_batch_parser(subparsers: Any) -> None:
         p.add_argument("--trust-base-url", action="store_true",
                        help="send your API key to the base URL recorded with the job even "
                             "where it is not the one configured here")
-        p.set_defaults(func=func)
+        p.set_defaults(func=_reading(func))
         if name == "wait":
             add_max_wait(p)
         if name == "status":
@@ -75,7 +76,37 @@ def add_batch_parser(subparsers: Any) -> None:
 
 
 def _cache(args: argparse.Namespace) -> SqlCache:
-    return get_cache(getattr(args, "cache_dir", None))
+    """The cache the flags point at. Every `batch` command reads jobs from it, so a missing
+    file is an error, not created empty (a mistyped --cache-dir would look like no jobs)."""
+    cache_dir = getattr(args, "cache_dir", None)
+    path = (Path(cache_dir) if cache_dir is not None else get_cache_dir()) / CACHE_FILE_NAME
+    if not path.exists():
+        raise _NoCacheFile(f"no cache file at {path}, so no batch jobs there (pick the cache "
+                           f"with --cache-dir DIR or $LMWRAPPER_CACHE_DIR)")
+    return get_cache(cache_dir)
+
+
+class _NoCacheFile(LookupError):
+    """The cache a `batch` command was pointed at does not exist."""
+
+
+def _reading(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """`func`, saying so on stderr when its cache does not exist (and creating none): a
+    command that names a job exits 2, as for any unknown job; `list` lists no jobs (`[]`
+    with --json) and exits 0, as it does for a cache without jobs."""
+    def command(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except _NoCacheFile as e:
+            job = getattr(args, "job", None)
+            print(f"lmwrapper batch {args.batch_command}: "
+                  + (f"no batch job {job!r}: " if job else "") + str(e.args[0]), file=sys.stderr)
+            if job:
+                return 2
+            if getattr(args, "json", False):
+                print("[]")
+            return 0
+    return command
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -192,9 +223,16 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     n = cancel_at_provider(lm, records, args.job)
     waiting, cost = _open_cost(lm, cache, args.job)
     wait = wait_command(args.job, args.cache_dir, args.base_url)
-    print(f"cancelled {n} batches of job {args.job}; what they answered before the cancel is "
-          f"paid for and is stored by the next `wait` or rerun. Of its {waiting} waiting "
-          f"prompts, those the cancel leaves unanswered are then sent again:\n"
+    if n:
+        head = (f"cancelled {n} batches of job {args.job}; what they answered before the cancel "
+                f"is paid for and is stored by the next `wait` or rerun. Of its {waiting} "
+                f"waiting prompts, those the cancel leaves unanswered are then sent again:")
+    else:  # every batch had ended (or none was sent): a cancel changes nothing
+        head = (f"job {args.job} has no batch running at the provider: nothing was cancelled. "
+                f"What its batches answered is paid for and is stored by the next `wait` or "
+                f"rerun; of its {waiting} waiting prompts, those no batch answered are sent "
+                f"again:")
+    print(f"{head}\n"
           f"  `{wait}` (or rerunning the script) resends them in a new batch: up to {cost}\n"
           f"  `{abandon_command(args.job, args.cache_dir, args.base_url)}` sends nothing more: $0 "
           f"(its answered prompts stay in the cache)")
@@ -218,7 +256,7 @@ def cmd_abandon(args: argparse.Namespace) -> int:
                if at_provider else "")
     print(f"abandoned job {args.job}: cancelled {n} batches, {lines} unanswered lines will not "
           f"be sent again by `batch wait` or a rerun (they answer with an error saying so){collect}. "
-          f"`lmwrapper batch resume {args.job}` undoes this")
+          f"`{resume_command(args.job, args.cache_dir, args.base_url)}` undoes this")
     return 0
 
 
@@ -262,6 +300,10 @@ def _open_cost(lm: LmPredictor, cache: SqlCache, job_id: str) -> tuple[int, str]
 
 def abandon_command(job_id: str, cache_dir: str | None, base_url: str | None = None) -> str:
     return wait_command(job_id, cache_dir, base_url).replace(" batch wait ", " batch abandon ")
+
+
+def resume_command(job_id: str, cache_dir: str | None, base_url: str | None = None) -> str:
+    return wait_command(job_id, cache_dir, base_url).replace(" batch wait ", " batch resume ")
 
 
 def add_max_wait(p: argparse.ArgumentParser) -> None:
@@ -393,7 +435,8 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
             f"resume JOB` sends them)" if sub.abandoned else "")
     print(f"lmwrapper run: every answer is in{left}; wrote {where}. {lm.last_run}",
           file=sys.stderr)
-    return exit_for_errors(failed, len(prompts), allow_errors)
+    return exit_for_errors(failed, len(prompts), allow_errors,
+                           fresh=lm.last_run.failed if lm.last_run else None)
 
 
 def predictor_for(identity_json: str, *, trust_base_url: bool = False,
@@ -481,5 +524,5 @@ def _when(ts: float | None) -> str:
 
 def _unknown(job_id: str) -> int:
     print(f"no batch job {job_id!r} in this cache; `lmwrapper batch list` shows the jobs "
-          "(or pass --cache-dir)")
+          "(or pass --cache-dir)", file=sys.stderr)
     return 2

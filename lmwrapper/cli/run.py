@@ -172,7 +172,8 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"lmwrapper run: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     print(f"lmwrapper run: {lm.last_run}", file=sys.stderr)
-    return exit_for_errors(failed, len(prompts), args.allow_errors)
+    return exit_for_errors(failed, len(prompts), args.allow_errors,
+                           fresh=lm.last_run.failed if lm.last_run else None)
 
 
 def prepare(args: argparse.Namespace
@@ -338,8 +339,12 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
         # counted as the dry run counts: a repeated line is one prompt, answered once
         unique = len(set(plan.keys))
         saved = unique - len(todo) - len(plan.refused) - len(plan.too_large)
+        batches = ("; the batches already sent go on at the provider (their answers are paid "
+                   "for): the rerun collects them without sending them again, and `lmwrapper "
+                   "batch list` / `batch abandon JOB` stop them"
+                   if window is CompletionWindow.BATCH_ANY and saved < unique else "")
         print(f"lmwrapper run: interrupted; {saved} of {unique} answers saved; rerun the same "
-              "command to resume", file=sys.stderr)
+              f"command to resume{batches}", file=sys.stderr)
     except KeyboardInterrupt:
         print("lmwrapper run: interrupted again; stopped without counting the saved answers",
               file=sys.stderr)

@@ -330,7 +330,9 @@ def sdk_errors(lm: ApiBackend, sdk_module: str, *,
         error = lm.classify(e.status_code, e.body, e.response.headers)
         # a batch create naming a model that does not exist is not a batch that is gone
         if gone and e.status_code == 404 and not isinstance(error, ModelNotFoundError):
-            raise GoneError(lm.scrub(str(e))) from None  # status_code 404
+            # naming the request: a 404 of a lookup (`GET /v1/files`) is not one of a create
+            raise GoneError(f"{lm.scrub(str(e))} ({e.request.method} "
+                            f"{lm.scrub(e.request.url.path)})") from None  # status_code 404
         raise error from None
     except sdk.APITimeoutError:  # (a subclass of APIConnectionError: first)
         raise timeout_error(f"{lm.display_name} request to {lm.base_url} timed out after "

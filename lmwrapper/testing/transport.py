@@ -40,6 +40,14 @@ class LoopbackHttpServer(http.server.ThreadingHTTPServer):
             self._open.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away before its answer was written (killed, timed out, Ctrl-C)
+        is no error of the server's: say nothing, as a real server does, instead of printing
+        a BrokenPipeError traceback for each. Any other error is printed as before."""
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
     def close_all_connections(self) -> None:
         with self._open_lock:
             sockets, self._open = list(self._open), set()

@@ -5,6 +5,8 @@ for good (a 404 from a gateway without the batch API) stops with one clear error
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from lmwrapper import LmWrapperError, ProviderError
@@ -46,6 +48,7 @@ def test_a_404_on_a_batch_step_stops_after_one_retry_with_a_clear_error(srv, mak
     assert srv.count("files.create") == 2
     text = str(e.value)
     assert "the batch step stopped" in text and "twice" in text and "no batch API" in text
+    assert "(POST /v1/files)" in text  # the request the provider refused
     assert isinstance(e.value, ProviderError) and e.value.status_code == 404
 
 
@@ -73,7 +76,28 @@ def test_max_wait_gives_up_with_what_it_waits_for_and_a_rerun_collects(srv, make
     err = capsys.readouterr().err
     assert "gave up waiting after 0.01 s" in err and "2 prompts still wait" in err
     job = err.split("batches of job ")[1].split()[0].rstrip(".(")
-    assert main(["batch", "wait", job, "--max-wait", "0.01", "--base-url", srv.base_url]) == 1
+    # the command it names is the one to copy: the real job id and this cache's directory
+    assert "batch wait JOB" not in err
+    command = shlex.split(err.split("rerun, or `")[1].split("`")[0])
+    assert command[0] == "lmwrapper" and command[-3:] == ["batch", "wait", job]
+    assert main([*command[1:], "--max-wait", "0.01", "--base-url", srv.base_url]) == 1
     assert "gave up waiting" in capsys.readouterr().err
     srv.finish_batches()
     assert main(argv) == 0 and srv.count("batches.create") == 1
+
+
+def test_a_batch_planned_before_a_split_is_not_halved_again(srv, provider_lm, caplog):
+    """45 prompts, 20 a batch allowed: 45 is refused (limit 22), and each 22 planned before
+    that is refused in turn; each re-plans at 11, not at half the limit already lowered."""
+    if provider_lm.provider != "anthropic":
+        pytest.skip("Anthropic refuses the create; OpenAI's case is above")
+    srv.anthropic_limits = AnthropicLimits(batch_requests=20)
+    with caplog.at_level("WARNING", logger="lmwrapper.runners.batch"):
+        preds = list(provider_lm().predict_many(qs(45), BATCH))
+    said = [r.getMessage() for r in caplog.records]
+    assert any("re-planning at most 11 a batch" in m for m in said), said
+    assert not any("refused to create" in m for m in said), said  # one line a split: its own
+    assert not any(p.has_errors for p in preds) and len(preds) == 45
+    accepted = [len(r.body["requests"]) for r in srv.requests
+                if r.route == "messages.batches.create" and r.status == 200]
+    assert sum(accepted) == 45 and max(accepted) == 11

@@ -92,3 +92,50 @@ def test_run_batch_rerun_of_an_abandoned_job_writes_its_lines_as_errors(srv, mak
     err = capsys.readouterr().err
     assert "abandoned job" in err and "prompts failed" in err
     assert len(out.read_text().splitlines()) == 3 and srv.count("batches.create") == 1
+
+
+def test_cancel_of_a_job_whose_batches_ended_says_nothing_was_cancelled(srv, make_lm, capsys):
+    job = submit_or_collect(make_lm(), qs(3)).job_id
+    srv.finish_batches()  # answered at the provider, not collected yet
+    code, text = batch(capsys, "cancel", job)
+    assert code == 0 and srv.count("batches.cancel") == 0
+    assert "no batch running at the provider: nothing was cancelled" in text, text
+    assert "cancelled 0 batches" not in text and "3 waiting prompts" in text
+    code, text = batch(capsys, "wait", job)  # collects the answers; sends nothing again
+    assert code == 0 and srv.count("batches.create") == 1, text
+
+
+def test_abandon_names_the_resume_command_with_the_cache_directory(srv, make_lm, capsys,
+                                                                    tmp_path):
+    job = submit_or_collect(make_lm(), qs(2)).job_id
+    code, text = batch(capsys, "abandon", job)  # the default cache: no --cache-dir to name
+    assert code == 0 and f"`lmwrapper batch resume {job}`" in text
+    other = tmp_path / "elsewhere"
+    code = main(["--cache-dir", str(other), "run", "--model", "openai/gpt-4o-mini",
+                 "--base-url", srv.base_url, str(_prompts_file(tmp_path)), "-o",
+                 str(tmp_path / "o.jsonl"), "--batch"])
+    assert code == 0
+    capsys.readouterr()
+    assert main(["--cache-dir", str(other), "batch", "list", "--json"]) == 0
+    job2 = json.loads(capsys.readouterr().out)[0]["job"]
+    assert main(["--cache-dir", str(other), "batch", "abandon", job2]) == 0
+    assert f"lmwrapper --cache-dir {other} batch resume {job2}" in capsys.readouterr().out
+
+
+def _prompts_file(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"prompt": f"r{i}", "max_tokens": 5}) + "\n"
+                           for i in range(2)))
+    return src
+
+
+@pytest.mark.parametrize("command", [["list"], ["list", "--json"], ["status", "j0"],
+                                     ["wait", "j0"], ["cancel", "j0"]])
+def test_batch_commands_on_a_missing_cache_say_so_and_create_nothing(tmp_path, capsys, command):
+    where = tmp_path / "mistyped"
+    code = main(["--cache-dir", str(where), "batch", *command])
+    out = capsys.readouterr()
+    assert code == (0 if command[0] == "list" else 2)  # no jobs there / an unknown job
+    assert "no cache file at" in out.err and str(where) in out.err, out.err
+    assert out.out == ("[]\n" if "--json" in command else "")
+    assert not where.exists()

@@ -60,9 +60,10 @@ def test_cancel_then_wait_resends_only_what_the_cancel_left_unanswered(srv, make
     assert len(sent_texts(srv)) < 8 and sorted(set(sent_texts(srv))) == [f"q{i}" for i in range(4)]
 
 
-def test_unknown_job_says_how_to_find_one(srv):
+def test_unknown_job_says_how_to_find_one(srv, make_lm):
+    make_lm().cache.stats()  # the cache file exists (a missing one is said so: test_cli_abandon)
     r = cli("batch", "status", "jnope")
-    assert r.returncode == 2 and "lmwrapper batch list" in r.stdout
+    assert r.returncode == 2 and "lmwrapper batch list" in r.stderr and not r.stdout
 
 
 def test_rerunning_submit_or_collect_collects_without_sending_again(srv, make_lm):

@@ -24,3 +24,24 @@ def test_standalone_server_prints_urls_and_answers():
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_client_gone_before_its_answer_prints_no_traceback(capsys):
+    """A client killed mid-request (a SIGKILLed `lmwrapper run`) makes the answer's write fail
+    with a broken pipe or a reset: the server says nothing, and still reports other errors."""
+    from lmwrapper.testing import FakeServer
+
+    with FakeServer() as srv:
+        httpd = srv._httpd
+        assert httpd is not None
+        for gone in (BrokenPipeError(32, "Broken pipe"), ConnectionResetError(104, "reset")):
+            try:
+                raise gone
+            except OSError:
+                httpd.handle_error(None, ("127.0.0.1", 1))
+        assert capsys.readouterr().err == ""
+        try:
+            raise ValueError("a bug in the fake")
+        except ValueError:
+            httpd.handle_error(None, ("127.0.0.1", 1))
+        assert "ValueError: a bug in the fake" in capsys.readouterr().err

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shlex
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -242,11 +243,15 @@ class BatchRunner:
     def _waited_text(self) -> str:
         jobs = sorted({cid.rsplit("-", 1)[0] for cid in self.waiting})
         statuses = ", ".join(f"{n} {s}" for s, n in sorted(self.progress.counts().items()))
+        # the command to copy: the real job ids and this cache's directory (a pasted `JOB`,
+        # or the default cache directory, would find no job)
+        where = shlex.quote(str(self.directory.parent))
+        wait = " && ".join(f"lmwrapper --cache-dir {where} batch wait {j}" for j in jobs)
         return (f"gave up waiting after {self.settings.max_wait_s:g} s (--max-wait, "
                 f"LMWRAPPER_BATCH_MAX_WAIT_S): {len(self.got)} prompts still wait in the "
                 f"batches of job {', '.join(jobs) or '-'}{f' ({statuses})' if statuses else ''}. "
-                f"They go on at the provider; rerun, or `lmwrapper batch wait JOB`, to collect "
-                f"them (nothing is sent twice)")
+                f"They go on at the provider; rerun{f', or `{wait}`,' if wait else ''} to "
+                f"collect them (nothing is sent twice)")
 
     def all_submitted(self) -> bool:
         """Every batch this runner planned is at the provider (submit-and-return may stop)."""
@@ -303,8 +308,9 @@ class BatchRunner:
 
     def split_requests(self, lines: int, batch: str) -> None:
         """The provider refused a batch of `lines` requests as too many: plan the rest in
-        batches of half as many (as a byte or token limit is met)."""
-        smaller = max(1, min(lines, self.limits.max_requests) // 2)
+        batches of half as many (as a byte or token limit is met). A batch planned before an
+        earlier split (larger than the limit now) is re-planned at that limit, not half of it."""
+        smaller = max(1, min(lines // 2, self.limits.max_requests))
         self.limits = dataclasses.replace(self.limits, max_requests=smaller)
         log.warning("batch %s: too many requests (%d) for the provider; re-planning at most %d "
                     "a batch", batch, lines, smaller)
@@ -328,19 +334,20 @@ class BatchRunner:
         file rebuilt from the prompts (it may have been written by an older lmwrapper); then
         its lines fail (not cached: a rerun sends them again) and the run stops with `e`.
         Answers already collected are stored; batches at the provider stay recorded."""
-        log.warning("batch %s: the provider refused to create it (%s)", uid, e)
         b = self.records.batch(uid)
         if b is not None and b.lines > 1 and _too_many_requests(e):
             self.split_requests(b.lines, uid)  # not a refusal of ours: smaller batches pass
             self.records.unplan_batch(uid, self.owner, f"split: {e}")
             self.mine.discard(uid)
-            return
+            return  # one log line, the split's (the provider's text says "not cached ...")
+        log.warning("batch %s: the provider refused to create it (%s)", uid, e)
         if self.refusals.get(uid, 0) + 1 >= MAX_REFUSALS:
             self.records.fail_batch(uid, f"the batch was refused: {e}", "refused")
             self.mine.discard(uid)
         elif b is not None and b.file_id is None and b.input_path:
             Path(b.input_path).unlink(missing_ok=True)  # nothing uploaded: rebuilt on retry
-        self._count_refusal(uid, e, f"accept batch {uid} (upload or create)")
+        self._count_refusal(uid, e, f"accept batch {uid} (upload, create, or the lookup of "
+                                    f"one whose answer was lost)")
 
     def _poll(self, emit: Emit) -> bool:
         uids = self.records.batches_of(list(self.waiting))
