@@ -86,18 +86,48 @@ def test_max_wait_gives_up_with_what_it_waits_for_and_a_rerun_collects(srv, make
     assert main(argv) == 0 and srv.count("batches.create") == 1
 
 
-def test_a_batch_planned_before_a_split_is_not_halved_again(srv, provider_lm, caplog):
-    """45 prompts, 20 a batch allowed: 45 is refused (limit 22), and each 22 planned before
-    that is refused in turn; each re-plans at 11, not at half the limit already lowered."""
+def test_a_batch_refused_with_its_limit_is_re_planned_at_that_limit(srv, provider_lm, caplog):
+    """45 prompts, 20 a batch allowed: the 45 is refused with a message naming 20, and the
+    rest is planned at 20 directly — 20 + 20 + 5, three batches accepted (halving took 8
+    creates: 45, 22, 22, 11, 11, ...)."""
     if provider_lm.provider != "anthropic":
         pytest.skip("Anthropic refuses the create; OpenAI's case is above")
     srv.anthropic_limits = AnthropicLimits(batch_requests=20)
     with caplog.at_level("WARNING", logger="lmwrapper.runners.batch"):
         preds = list(provider_lm().predict_many(qs(45), BATCH))
     said = [r.getMessage() for r in caplog.records]
-    assert any("re-planning at most 11 a batch" in m for m in said), said
+    assert any("re-planning at most 20 a batch" in m for m in said), said
     assert not any("refused to create" in m for m in said), said  # one line a split: its own
     assert not any(p.has_errors for p in preds) and len(preds) == 45
     accepted = [len(r.body["requests"]) for r in srv.requests
                 if r.route == "messages.batches.create" and r.status == 200]
-    assert sum(accepted) == 45 and max(accepted) == 11
+    assert sorted(accepted) == [5, 20, 20]
+    assert srv.count("messages.batches.create") == 4  # the one refused (45), then 3
+
+
+def test_a_refusal_without_a_number_halves_and_a_batch_planned_before_is_not_halved_again():
+    """Without a number in the message: half, and a batch planned before an earlier split
+    (larger than the limit now) is re-planned at that limit, not half of it."""
+    from lmwrapper.runners.batch.adapter import BatchLimits
+    from lmwrapper.runners.batch.runner import BatchRunner
+
+    runner = BatchRunner.__new__(BatchRunner)  # the split alone: no provider, no cache
+    runner.limits = BatchLimits(max_requests=100)
+    runner.split_requests(45, "b1")
+    assert runner.limits.max_requests == 22
+    runner.split_requests(22, "b2")
+    assert runner.limits.max_requests == 11
+    runner.split_requests(22, "b3")  # planned at 22 before the last split
+    assert runner.limits.max_requests == 11
+    runner.split_requests(11, "b4", limit=4)  # a number: taken as it is
+    assert runner.limits.max_requests == 4
+
+
+def test_anthropic_reads_the_limit_from_its_refusal():
+    from lmwrapper.providers.anthropic.errors import batch_request_limit, too_many_requests
+
+    text = "requests: a Message Batch holds at most 100,000 requests; got 100,001."
+    assert too_many_requests(400, text) and batch_request_limit(text) == 100_000
+    assert not too_many_requests(413, text)
+    assert too_many_requests(400, "too many requests in this batch")
+    assert batch_request_limit("too many requests in this batch") is None

@@ -39,14 +39,27 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from lmwrapper.core.contract import ApiBackend
-from lmwrapper.core.errors import ModelNotFoundError, PermanentProviderError, TransientProviderError
+from lmwrapper.core.errors import (
+    ModelNotFoundError,
+    PermanentProviderError,
+    ProviderError,
+    TransientProviderError,
+)
 from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.anthropic import rules
+from lmwrapper.providers.anthropic.errors import batch_request_limit, too_many_requests
 from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo, table
 from lmwrapper.providers.anthropic.request import build_request, max_tokens_for, parse_message
 from lmwrapper.providers.base import GoneError, sdk_errors
-from lmwrapper.runners.batch.adapter import BatchLimits, LineResult, RemoteBatch, State, TimedOut
+from lmwrapper.runners.batch.adapter import (
+    BatchLimits,
+    LineResult,
+    RemoteBatch,
+    State,
+    TimedOut,
+    TooManyRequests,
+)
 from lmwrapper.runners.batch.submit import META_BATCH
 from lmwrapper.store.batch_records import Records
 from lmwrapper.store.db import SqlCache
@@ -118,8 +131,14 @@ class ClaudeBatchAdapter:
         with open(path, encoding="utf-8") as f:
             requests = [json.loads(line) for line in f if line.strip()]
         headers = batch_headers(requests)
-        return _remote(self._call(lambda c: c.messages.batches.create(requests=requests,
-                                                                      extra_headers=headers)))
+        try:
+            return _remote(self._call(lambda c: c.messages.batches.create(
+                requests=requests, extra_headers=headers)))
+        except ProviderError as e:
+            if not too_many_requests(e.status_code, str(e)):
+                raise
+            raise TooManyRequests(str(e), limit=batch_request_limit(str(e)),
+                                  status_code=e.status_code, code=e.code) from e
 
     def retrieve(self, batch_id: str) -> RemoteBatch:
         return _remote(self._call(lambda c: c.messages.batches.retrieve(batch_id)))

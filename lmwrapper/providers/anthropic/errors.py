@@ -22,6 +22,7 @@ until someone changes the account, so the run must stop.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,12 @@ from lmwrapper.providers.base import ErrorKind, json_body
 from lmwrapper.providers.base import error_fields as shared_error_fields
 
 SPEND_LIMIT_CODE = "enforced_spend_limit_reached"
+# A Message Batches create past the per-batch request count is a 400 `invalid_request_error`.
+# Anthropic documents the limit (100,000 requests or 256 MB, platform.claude.com/docs/en/
+# build-with-claude/batch-processing, read 2026-12-07) but not the message's wording; our
+# fake says "requests: a Message Batch holds at most N requests; got M." A message without
+# "at most N requests" still splits (the runner halves); only the number is read here.
+_AT_MOST_REQUESTS = re.compile(r"at most ([\d,]+) requests", re.IGNORECASE)
 # `error.type` → what it means for the run (platform.claude.com/docs/en/api/errors)
 CODES: Mapping[str, ErrorKind] = {
     "billing_error": "quota", "rate_limit_error": "rate_limit",
@@ -56,6 +63,25 @@ def missing_model_message(fields: Mapping[str, Any]) -> str | None:
     if code == "not_found_error" and message.startswith("model:"):
         return message
     return None
+
+
+def batch_request_limit(message: str) -> int | None:
+    """The per-batch request limit a refused create names, if it names one:
+
+        >>> batch_request_limit("requests: a Message Batch holds at most 20 requests; got 45.")
+        20
+        >>> batch_request_limit("requests: too many") is None
+        True
+    """
+    m = _AT_MOST_REQUESTS.search(message)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def too_many_requests(status_code: int | None, message: str) -> bool:
+    """A 400 that refuses a create for its request count."""
+    text = message.lower()
+    return status_code == 400 and "requests" in text and (
+        "at most" in text or "too many" in text)
 
 
 def spend_limit_message(body: Any) -> str | None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from lmwrapper.core.contract import Backend
-from lmwrapper.core.errors import LmWrapperError, TransientProviderError
+from lmwrapper.core.errors import LmWrapperError, ProviderError, TransientProviderError
 from lmwrapper.core.models import FactSources
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.store.rows import CacheRow, RowCodec
@@ -49,6 +49,17 @@ Outcome = Literal["ok", "transient", "permanent", "rejected"]
 class TimedOut(TransientProviderError):
     """A request timed out: the provider may have acted on it, or may still be acting on it.
     Before sending it again, give it time, then look for what it made."""
+
+
+class TooManyRequests(ProviderError):
+    """A create refused for holding more requests than the provider takes in one batch.
+    `limit`: the most it takes, where its message names the number (the provider reads it);
+    None: the runner halves the batch instead."""
+
+    def __init__(self, message: str, *, limit: int | None, status_code: int | None = None,
+                 code: str | None = None) -> None:
+        super().__init__(message, status_code=status_code, code=code)
+        self.limit = limit
 
 
 @dataclass(frozen=True)

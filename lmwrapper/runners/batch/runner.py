@@ -39,6 +39,7 @@ from lmwrapper.runners.batch.adapter import (
     BatchLimits,
     RemoteBatch,
     TimedOut,
+    TooManyRequests,
 )
 from lmwrapper.runners.batch.collector import collect, sweep
 from lmwrapper.runners.batch.planner import plan_files
@@ -306,11 +307,15 @@ class BatchRunner:
         self.unsure.pop(uid, None)
         return True
 
-    def split_requests(self, lines: int, batch: str) -> None:
+    def split_requests(self, lines: int, batch: str, limit: int | None = None) -> None:
         """The provider refused a batch of `lines` requests as too many: plan the rest in
-        batches of half as many (as a byte or token limit is met). A batch planned before an
-        earlier split (larger than the limit now) is re-planned at that limit, not half of it."""
-        smaller = max(1, min(lines // 2, self.limits.max_requests))
+        batches of at most `limit` requests where its refusal named the limit, else of half as
+        many (as a byte or token limit is met). A batch planned before an earlier split
+        (larger than the limit now) is re-planned at that limit, not half of it."""
+        if limit is not None and 0 < limit < lines:
+            smaller = min(limit, self.limits.max_requests)
+        else:
+            smaller = max(1, min(lines // 2, self.limits.max_requests))
         self.limits = dataclasses.replace(self.limits, max_requests=smaller)
         log.warning("batch %s: too many requests (%d) for the provider; re-planning at most %d "
                     "a batch", batch, lines, smaller)
@@ -336,7 +341,8 @@ class BatchRunner:
         Answers already collected are stored; batches at the provider stay recorded."""
         b = self.records.batch(uid)
         if b is not None and b.lines > 1 and _too_many_requests(e):
-            self.split_requests(b.lines, uid)  # not a refusal of ours: smaller batches pass
+            limit = e.limit if isinstance(e, TooManyRequests) else None  # as the provider says
+            self.split_requests(b.lines, uid, limit)  # not a refusal of ours: smaller batches pass
             self.records.unplan_batch(uid, self.owner, f"split: {e}")
             self.mine.discard(uid)
             return  # one log line, the split's (the provider's text says "not cached ...")
@@ -480,10 +486,9 @@ class WaitedTooLong(LmWrapperError):
 
 def _too_many_requests(e: LmWrapperError) -> bool:
     """A create refused for holding more requests than the provider takes in one batch
-    (OpenAI's `too_many_tasks`; Anthropic's 400 "holds at most N requests")."""
-    text = str(e).lower()
-    return getattr(e, "code", None) == "too_many_tasks" or "too_many_tasks" in text or (
-        "at most" in text and "requests" in text)
+    (`TooManyRequests`, as a provider translates its refusal; OpenAI's `too_many_tasks`)."""
+    return isinstance(e, TooManyRequests) or getattr(e, "code", None) == "too_many_tasks" or (
+        "too_many_tasks" in str(e).lower())
 
 
 def _too_large_text(max_bytes: int) -> str:

@@ -28,6 +28,7 @@ class RunState(Protocol):
     jobs: dict[str, Job]  # key → job of this run
     progress: JobProgress
 
-    def split_requests(self, lines: int, batch: str) -> None:
-        """Plan the rest in batches of half as many requests as `lines`."""
+    def split_requests(self, lines: int, batch: str, limit: int | None = None) -> None:
+        """Plan the rest in batches of `limit` requests (the provider's, where it named it),
+        else of half as many as `lines`."""
         ...
