@@ -22,7 +22,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     p.add_argument("--latency", type=float, default=0.0, help="seconds per model call")
     p.add_argument("--api-key", default=None, help="accept only this key (default: any)")
-    p.add_argument("--context-limit", type=int, default=128_000, help="tokens per request")
+    p.add_argument("--context-limit", type=int, default=None,
+                   help="tokens per request (default: each model's own context window, as "
+                        "lmwrapper's model facts give it; 128,000 for a model they lack)")
     p.add_argument("--rate-limit-fraction", type=float, default=0.0,
                    help="share of model calls answered 429 (seeded)")
     p.add_argument("--error-fraction", type=float, default=0.0,

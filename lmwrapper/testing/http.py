@@ -179,6 +179,9 @@ class FakeApi:
     rate_limit_headers: Callable[[RateBudget], dict[str, str]]  # the window, as it reports it
     # the shutdown date lmwrapper's model facts give a model (past it, the model is a 404)
     retirement: Callable[[str], datetime.date | None]
+    # the context window lmwrapper's model facts give a model (genai-prices, its models.toml):
+    # what a request may use when the server is given no `context_limit`
+    context_window: Callable[[str], int | None] | None = None
     # does a request (path, lower-case headers) go to it? None: every request no other claims
     claims: Callable[[str, Mapping[str, str]], bool] | None = None
     key_headers: tuple[str, ...] = ()  # headers carrying its key, before `Authorization: Bearer`

@@ -59,6 +59,8 @@ from lmwrapper.testing.transport import LoopbackHttpServer
 
 # The query parameter a wire fault's redirect adds: the request that follows it is not faulted.
 REDIRECTED = "lmwrapper_fake_redirected"
+DEFAULT_CONTEXT_LIMIT = 128_000  # tokens a request may use where no window is known
+
 
 def _declared(name: str) -> list[Any]:
     """What every registered provider's fake modules (its spec's `fakes`) declare as `name`."""
@@ -108,6 +110,8 @@ class FakeServer:
     tokenize: text → tokens, for usage counts, `max_tokens` and logprobs.
     context_limit / context_limits: tokens a request may use (prompt + max_tokens), by
         default and per model name; beyond it, a 400 `context_length_exceeded`.
+        `context_limit=None`: each model's own window, as lmwrapper's model facts give it
+        (genai-prices, the provider's models.toml), else 128,000.
     requests_per_minute / tokens_per_minute: a simulated one-minute window, reported in
         the rate-limit headers and enforced with 429s.
     batch_polls_per_step / batch_seconds_per_step: how fast batches move on.
@@ -132,7 +136,7 @@ class FakeServer:
         latency: float = 0.0,
         api_key: str | None = None,
         tokenize: Tokenizer = tokenize,
-        context_limit: int = 128_000,
+        context_limit: int | None = 128_000,
         context_limits: dict[str, int] | None = None,
         requests_per_minute: int = 1_000_000,
         tokens_per_minute: int = 1_000_000_000,
@@ -244,8 +248,21 @@ class FakeServer:
     def clear_answers(self) -> None:
         self.answers.clear()
 
-    def context_limit_for(self, model: str) -> int:
-        return self.context_limits.get(model, self.context_limit)
+    def context_limit_for(self, model: str, provider: str | None = None) -> int:
+        """`context_limits[model]`, else `context_limit`, else (None) the model's own window
+        as its provider's model facts give it, else 128,000."""
+        if model in self.context_limits:
+            return self.context_limits[model]
+        if self.context_limit is not None:
+            return self.context_limit
+        api = APIS.get(provider) if provider else None
+        window = None
+        if api is not None and api.context_window is not None:
+            try:
+                window = api.context_window(model)
+            except Exception:  # noqa: BLE001 — a name the facts cannot read: the default
+                window = None
+        return window or DEFAULT_CONTEXT_LIMIT
 
     def model_missing(self, provider: str, model: str) -> bool:
         """Whether `model` gets the provider's 404: named in `missing_models`, or retired

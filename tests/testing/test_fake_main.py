@@ -45,3 +45,39 @@ def test_a_client_gone_before_its_answer_prints_no_traceback(capsys):
         except ValueError:
             httpd.handle_error(None, ("127.0.0.1", 1))
         assert "ValueError: a bug in the fake" in capsys.readouterr().err
+
+
+def test_the_default_context_limit_is_each_models_own_window():
+    """Without `--context-limit` a request may use its model's window as lmwrapper's model
+    facts give it (Claude Haiku 4.5: 200,000; gpt-3.5-turbo-instruct: 4,096), not a flat 128,000; the flag
+    still overrides it for every model."""
+    import anthropic
+
+    from lmwrapper.testing.__main__ import build, parse_args
+
+    prompt = "word " * 140_000  # the fake's tokenizer: a token a word
+    with build(parse_args(["--latency", "0"])) as srv:
+        assert srv.context_limit_for("claude-haiku-4-5", "anthropic") == 200_000
+        assert srv.context_limit_for("gpt-3.5-turbo-instruct", "openai") == 4_096
+        assert srv.context_limit_for("gpt-4.1-mini", "openai") == 1_000_000
+        client = anthropic.Anthropic(base_url=srv.url, api_key="sk", max_retries=0,
+                                     timeout=30)
+        r = client.messages.create(model="claude-haiku-4-5", max_tokens=5,
+                                   messages=[{"role": "user", "content": prompt}])
+        assert r.usage.input_tokens > 128_000
+        gpt = openai.OpenAI(base_url=f"{srv.url}/v1", api_key="sk", max_retries=0, timeout=30)
+        try:
+            gpt.completions.create(model="gpt-3.5-turbo-instruct", max_tokens=5,
+                                   prompt="w " * 5_000)
+            raise AssertionError("a 5,000-token prompt passed a window of 4,096")
+        except openai.BadRequestError as e:
+            assert "maximum context length is 4096 tokens" in str(e)
+    with build(parse_args(["--latency", "0", "--context-limit", "100"])) as srv:
+        assert srv.context_limit_for("claude-haiku-4-5", "anthropic") == 100
+        client = anthropic.Anthropic(base_url=srv.url, api_key="sk", max_retries=0, timeout=30)
+        try:
+            client.messages.create(model="claude-haiku-4-5", max_tokens=5,
+                                   messages=[{"role": "user", "content": "word " * 100}])
+            raise AssertionError("a 200-token prompt passed a 100-token limit")
+        except anthropic.BadRequestError as e:
+            assert "prompt is too long" in str(e)

@@ -302,7 +302,7 @@ def messages(srv: FakeContext, req: Request) -> Response:
     _check_prefill(msgs, model)
     thinking = _check_reasoning(body, model, max_tokens, msgs)
     input_tokens = count_input(srv, body)
-    limit = srv.context_limit_for(model)
+    limit = srv.context_limit_for(model, "anthropic")
     if input_tokens + max_tokens > limit:
         raise _bad(f"prompt is too long: {input_tokens + max_tokens} tokens > {limit} maximum")
     users = [content_text(m.get("content")) for m in msgs if m["role"] == "user"]
@@ -533,6 +533,7 @@ def _claims(path: str, headers: Mapping[str, str]) -> bool:
 
 API = FakeApi("anthropic", error_body, rate_limit_headers,
               retirement=lambda model: ClaudeModelInfo(model).retires, claims=_claims,
+              context_window=lambda model: ClaudeModelInfo(model).context_window,
               key_headers=("x-api-key",), key_hint="x-api-key header.",
               request_id_header="request-id", base_url_var="ANTHROPIC_BASE_URL",
               test_model="claude-haiku-4-5")

@@ -70,7 +70,7 @@ def is_chat_only_model(model: str) -> bool:
 
 def check_context(srv: FakeContext, model: str, prompt_tokens: int, max_tokens: int | None,
                   param: str) -> None:
-    limit = srv.context_limit_for(model)
+    limit = srv.context_limit_for(model, "openai")
     asked = prompt_tokens + (max_tokens or 0)
     if asked > limit:
         raise ApiError(
@@ -500,6 +500,7 @@ def rate_limit_headers(b: RateBudget) -> dict[str, str]:
 
 API = FakeApi("openai", error_body, rate_limit_headers,
               retirement=lambda model: OpenAiModelInfo(model).retires,
+              context_window=lambda model: OpenAiModelInfo(model).context_window,
               secret_headers=("api-key",),  # Azure OpenAI's key header
               retry_after_ms=True, base_url_var="OPENAI_BASE_URL", base_path="/v1",
               test_model="gpt-4o-mini")
