@@ -28,7 +28,7 @@ def test_stats_export_and_clear(tmp_path):
     list(lm_b.predict_many(["x", "y"]))
 
     out = cli("cache", "stats").stdout
-    assert "rows: 5 (1 errors)" in out and "scripted/model-a: 3 rows" in out
+    assert "rows: 5 (1 error)" in out and "scripted/model-a: 3 rows" in out
     stats = json.loads(cli("cache", "stats", "--json").stdout)
     assert stats["rows"] == 5 and {m["model"] for m in stats["models"]} == {"model-a", "model-b"}
 
@@ -52,7 +52,7 @@ def test_clear_older_than_keeps_recent_rows():
     with cache.write() as c:
         c.execute("UPDATE predictions SET created_at = ?", (time.time() - 10 * 86400,))
     list(ScriptedLm().predict_many(["new"]))
-    assert "deleted 1 rows" in cli("cache", "clear", "--older-than", "7", "-y").stdout
+    assert "deleted 1 row\n" in cli("cache", "clear", "--older-than", "7", "-y").stdout
     lm = ScriptedLm()
     list(lm.predict_many(["old", "new"]))
     assert lm.call_log == ["old"]
@@ -120,14 +120,14 @@ def test_provider_slash_model_names_one_providers_rows_only():
     assert "deleted 2 rows" in cli("cache", "clear", "--model", "scripted/same-name", "-y").stdout
     assert {(m["provider"], m["model"]): m["rows"] for m in get_cache().stats()["models"]} == {
         ("hf", "same-name"): 1}  # was 0: the provider was dropped from the filter
-    assert "deleted 1 rows" in cli("cache", "clear", "--model", "same-name", "-y").stdout
+    assert "deleted 1 row\n" in cli("cache", "clear", "--model", "same-name", "-y").stdout
 
 
 def test_clear_errors_removes_only_error_rows_and_combines_with_model():
     two_models_with_errors()
-    assert "deleted 1 rows" in cli("cache", "clear", "--errors", "--model", "model-a", "-y").stdout
+    assert "deleted 1 row\n" in cli("cache", "clear", "--errors", "--model", "model-a", "-y").stdout
     assert rows_by_model() == {("model-a", 0): 2, ("model-b", 1): 2}
-    assert "deleted 1 rows" in cli("cache", "clear", "--errors", "-y").stdout
+    assert "deleted 1 row\n" in cli("cache", "clear", "--errors", "-y").stdout
     assert rows_by_model() == {("model-a", 0): 2, ("model-b", 0): 1}
 
 
@@ -179,7 +179,7 @@ def test_cache_commands_take_the_names_run_and_get_lm_take():
     shown = cli("cache", "show", "--model", "hf/smollm2-135m-instruct", "--json").stdout
     assert len(shown.splitlines()) == 2
     assert "hf/smollm2-135m-instruct" in cli("cache", "show", "-m", "huggingface/smollm2-135m-instruct").stdout
-    assert "deleted 1 rows" in cli("cache", "clear", "--model", "claude/claude-haiku-4-5", "-y").stdout
+    assert "deleted 1 row\n" in cli("cache", "clear", "--model", "claude/claude-haiku-4-5", "-y").stdout
     assert "deleted 2 rows" in cli("cache", "clear", "--model", "hf/smollm2-135m-instruct", "-y").stdout
     for name in PROVIDERS:  # what stats prints is a name get_lm takes, for every provider
         assert provider_of(spelled(name, "m"))[0].name == name

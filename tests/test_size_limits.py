@@ -141,7 +141,7 @@ def test_dry_run_refuses_a_line_past_openais_text_limit_without_counting_it(tmp_
     out = subprocess.run([sys.executable, "-m", "lmwrapper", "run", "--model",
                           "openai/gpt-4o-mini", str(path), "--dry-run"],
                          capture_output=True, text=True, check=True).stdout
-    assert "to send: 1 (1 samples)" in out
+    assert "to send: 1 (1 sample)" in out
     assert "refused: 1" in out and "10,485,760-character limit" in out
     counted = int(out.split("input tokens: ")[1].split()[0])
     assert counted < 100  # the refused line was not counted (nor priced)

@@ -30,6 +30,7 @@ from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.words import counted, noun
 from lmwrapper.engine.plan import Plan
 from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.store.batch_records import JobRow, Records
@@ -144,7 +145,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     for b in batches:
         extra = f" ({b.error})" if b.error else ""
         print(f"  {b.uid}  {b.remote_id or '-':<32} {b.state:<10} {b.remote_status or '-':<12} "
-              f"{b.lines} lines{extra}")
+              f"{counted(b.lines, 'line')}{extra}")
     return 0
 
 
@@ -224,13 +225,14 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     waiting, cost = _open_cost(lm, cache, args.job)
     wait = wait_command(args.job, args.cache_dir, args.base_url)
     if n:
-        head = (f"cancelled {n} batches of job {args.job}; what they answered before the cancel "
-                f"is paid for and is stored by the next `wait` or rerun. Of its {waiting} "
-                f"waiting prompts, those the cancel leaves unanswered are then sent again:")
+        head = (f"cancelled {counted(n, 'batch', 'batches')} of job {args.job}; what "
+                f"{'it' if n == 1 else 'they'} answered before the cancel is paid for and is "
+                f"stored by the next `wait` or rerun. Of its {counted(waiting, 'waiting prompt')}, "
+                f"those the cancel leaves unanswered are then sent again:")
     else:  # every batch had ended (or none was sent): a cancel changes nothing
         head = (f"job {args.job} has no batch running at the provider: nothing was cancelled. "
                 f"What its batches answered is paid for and is stored by the next `wait` or "
-                f"rerun; of its {waiting} waiting prompts, those no batch answered are sent "
+                f"rerun; of its {counted(waiting, 'waiting prompt')}, those no batch answered are sent "
                 f"again:")
     print(f"{head}\n"
           f"  `{wait}` (or rerunning the script) resends them in a new batch: up to {cost}\n"
@@ -251,10 +253,11 @@ def cmd_abandon(args: argparse.Namespace) -> int:
     n = cancel_at_provider(lm, records, args.job)
     lines = records.abandon_job(args.job)
     at_provider = sum(b.state == "submitted" for b in records.job_batches(args.job))
-    collect = (f"; `{wait_command(args.job, args.cache_dir, args.base_url)}` stores what its {at_provider} "
-               f"cancelled batches answered before the cancel (already paid; it sends nothing)"
+    collect = (f"; `{wait_command(args.job, args.cache_dir, args.base_url)}` stores what its "
+               f"{counted(at_provider, 'cancelled batch', 'cancelled batches')} answered before the cancel (already paid; it sends nothing)"
                if at_provider else "")
-    print(f"abandoned job {args.job}: cancelled {n} batches, {lines} unanswered lines will not "
+    print(f"abandoned job {args.job}: cancelled {counted(n, 'batch', 'batches')}, "
+          f"{counted(lines, 'unanswered line')} will not "
           f"be sent again by `batch wait` or a rerun (they answer with an error saying so){collect}. "
           f"`{resume_command(args.job, args.cache_dir, args.base_url)}` undoes this")
     return 0
@@ -295,7 +298,7 @@ def _open_cost(lm: LmPredictor, cache: SqlCache, job_id: str) -> tuple[int, str]
     est = lm.estimate_cost([j.prompt for j in jobs], CompletionWindow.BATCH_ANY,
                            samples=[len(j.sample_indices) for j in jobs])
     price = f"{format_usd(est.total_usd)} at the batch price" if est.priced else "an unknown price"
-    return len(jobs), f"{price} ({len(jobs)} prompts)"
+    return len(jobs), f"{price} ({counted(len(jobs), 'prompt')})"
 
 
 def abandon_command(job_id: str, cache_dir: str | None, base_url: str | None = None) -> str:
@@ -420,19 +423,22 @@ def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[],
         # the command to copy, with the real job ids (a user pasting `JOB` gets "no batch job")
         url = _unconfigured_base_url(lm.identity_json())
         wait = " && ".join(wait_command(j, cache_dir, url) for j in sub.jobs) or "lmwrapper batch list"
-        print(f"lmwrapper run: {sent}{sub.waiting} prompts wait in batches (job {jobs}); "
+        print(f"lmwrapper run: {sent}{counted(sub.waiting, 'prompt')} "
+              f"{noun(sub.waiting, 'waits', 'wait')} in batches (job {jobs}); "
               f"rerun the same command to collect them and write {where} "
               f"(or wait: `{wait}`, or add --wait)", file=sys.stderr)
         return 0
     if sub.failed:
-        print(f"lmwrapper run: {sub.failed} prompts failed in their batches (not cached); "
+        print(f"lmwrapper run: {counted(sub.failed, 'prompt')} failed in their batches (not "
+              f"cached); "
               f"rerun the same command to send them again, or add --wait to write them to "
               f"{where} as error answers", file=sys.stderr)
         return 1
     # every answer is cached (or abandoned: its line says so); `failed` of them are errors
     failed = write_all()
-    left = (f" ({sub.abandoned} prompts of an abandoned job were not sent: `lmwrapper batch "
-            f"resume JOB` sends them)" if sub.abandoned else "")
+    left = (f" ({counted(sub.abandoned, 'prompt')} of an abandoned job "
+            f"{noun(sub.abandoned, 'was', 'were')} not sent: `lmwrapper batch resume JOB` "
+            f"sends {noun(sub.abandoned, 'it', 'them')})" if sub.abandoned else "")
     print(f"lmwrapper run: every answer is in{left}; wrote {where}. {lm.last_run}",
           file=sys.stderr)
     return exit_for_errors(failed, len(prompts), allow_errors,

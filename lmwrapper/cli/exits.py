@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from lmwrapper.core.words import counted, noun
+
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 
@@ -27,7 +29,7 @@ def exit_for_errors(failed: int, total: int, allow_errors: bool = False, *,
     old = failed - fresh if fresh is not None and fresh < failed else 0
     cached = (f"; {old} of them cached by an earlier run, not sent again: `lmwrapper cache "
               f"clear --errors` makes the next run ask" if old else "")
-    print(f"lmwrapper run: {failed} of {total} prompts failed (their output lines hold the "
-          f"error; `lmwrapper cache show --errors` shows why){cached}"
+    print(f"lmwrapper run: {failed} of {counted(total, 'prompt')} failed (their output "
+          f"{noun(failed, 'line holds', 'lines hold')} the error; `lmwrapper cache show --errors` shows why){cached}"
           + ("; exit 0 (--allow-errors)" if allow_errors else ""), file=sys.stderr)
     return OK if allow_errors else FAILED

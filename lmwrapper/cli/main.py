@@ -29,6 +29,7 @@ from typing import Any, NoReturn, TextIO
 from lmwrapper._version import __version__
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.money import format_usd
+from lmwrapper.core.words import counted
 from lmwrapper.providers.registry import same_provider, spelled
 from lmwrapper.store.claims import count_claims, prune_claims
 from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
@@ -57,11 +58,11 @@ def _cache_stats(args: argparse.Namespace) -> int:
         print(json.dumps({**stats, "claims": {"live": live, "dead": dead}}, indent=2))
         return 0
     print(f"cache: {stats['path']}")
-    print(f"rows: {stats['rows']} ({stats['errors']} errors), {stats['bytes'] / 1e6:.2f} MB on disk")
+    print(f"rows: {stats['rows']} ({counted(stats['errors'], 'error')}), {stats['bytes'] / 1e6:.2f} MB on disk")
     print(f"spent to date: {format_usd(stats['spent_usd'])} (what the cached answers cost to make)")
     for m in stats["models"]:
         newest = datetime.fromtimestamp(m["newest"], tz=UTC).strftime("%Y-%m-%d %H:%M")
-        print(f"  {spelled(m['provider'], m['model'])}: {m['rows']} rows, spent "
+        print(f"  {spelled(m['provider'], m['model'])}: {counted(m['rows'], 'row')}, spent "
               f"{format_usd(m['spent_usd'])}, newest {newest} UTC")
     if live or dead:
         print(f"claims: {live} held by running processes, {dead} left by runs that died "
@@ -156,7 +157,7 @@ def _cache_clear(args: argparse.Namespace) -> int:
             return 1
     n = cache.clear(older_than_days=args.older_than, model=model, errors_only=args.errors,
                     provider=provider)
-    print(f"deleted {n} rows")
+    print(f"deleted {counted(n, 'row')}")
     return 0
 
 
@@ -223,7 +224,7 @@ def _cache_export(args: argparse.Namespace) -> int:
         return 1
     if args.file == "-":
         n = _write_rows(cache, sys.stdout)
-        print(f"wrote {n} rows to stdout", file=sys.stderr)
+        print(f"wrote {counted(n, 'row')} to stdout", file=sys.stderr)
         return 0
     try:
         with open(args.file, "w", encoding="utf-8") as f:
@@ -231,7 +232,7 @@ def _cache_export(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"lmwrapper cache export: cannot write {args.file}: {e.strerror}", file=sys.stderr)
         return 1
-    print(f"wrote {n} rows to {args.file}")
+    print(f"wrote {counted(n, 'row')} to {args.file}")
     return 0
 
 

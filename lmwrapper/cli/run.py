@@ -40,6 +40,7 @@ from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.words import counted
 from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, Plan
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import provider_of
@@ -332,7 +333,7 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
     try:
         if args.no_cache:
             print(f"lmwrapper run: interrupted; nothing is cached (--no-cache), so a rerun "
-                  f"starts over ({total} prompts)", file=sys.stderr)
+                  f"starts over ({counted(total, 'prompt')})", file=sys.stderr)
             return 130
         plan = Plan(lm, prompts, window)
         todo, _ = plan.uncached()
@@ -343,7 +344,7 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
                    "for): the rerun collects them without sending them again, and `lmwrapper "
                    "batch list` / `batch abandon JOB` stop them"
                    if window is CompletionWindow.BATCH_ANY and saved < unique else "")
-        print(f"lmwrapper run: interrupted; {saved} of {unique} answers saved; rerun the same "
+        print(f"lmwrapper run: interrupted; {saved} of {counted(unique, 'answer')} saved; rerun the same "
               f"command to resume{batches}", file=sys.stderr)
     except KeyboardInterrupt:
         print("lmwrapper run: interrupted again; stopped without counting the saved answers",
@@ -363,7 +364,7 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     too_large = len(plan.too_large)  # too large to send or store: an error, never priced
     print(f"prompts: {len(prompts)}  unique: {unique}  "
           f"cached: {unique - len(todo) - refused - too_large}  "
-          f"to send: {len(todo)} ({sum(samples)} samples)")
+          f"to send: {len(todo)} ({counted(sum(samples), 'sample')})")
     if refused:
         first = next(iter(plan.refused.values()))
         print(f"over the context window: {refused} (refused, not sent; each is its prompt's "

@@ -31,6 +31,7 @@ from lmwrapper.core.limits import refusal as size_refusal
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.words import counted
 from lmwrapper.engine.context import refusal
 from lmwrapper.store.db import SqlCache
 from lmwrapper.store.keys import canonical_json, keys_of
@@ -79,16 +80,16 @@ class RunSummary:
         return self.unique - self.to_send
 
     def __str__(self) -> str:
-        counted = (f" ({self.unique} unique, {self.to_send} to send)"
+        extra = (f" ({self.unique} unique, {self.to_send} to send)"
                    if self.unique != self.prompts else "")
         if self.refused:
-            counted += f" ({self.refused} over the context window, not sent)"
-        text = (f"{self.prompts} prompts{counted}: {self.cached} cached, {self.new} new, {self.failed} failed; "
+            extra += f" ({self.refused} over the context window, not sent)"
+        text = (f"{counted(self.prompts, 'prompt')}{extra}: {self.cached} cached, {self.new} new, {self.failed} failed; "
                 f"spent {format_usd(self.spent_usd)}, saved {format_usd(self.saved_usd)} by the cache")
         if self.state == "finished":
             return text
         left = self.prompts - self.answered
-        return f"{text}; {self.state}: {left} of {self.prompts} prompts not answered"
+        return f"{text}; {self.state}: {left} of {counted(self.prompts, 'prompt')} not answered"
 
 
 class Model(Backend, Protocol):

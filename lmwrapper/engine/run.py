@@ -40,6 +40,7 @@ from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.words import counted
 from lmwrapper.engine.plan import Model, Plan, RunSummary, routes_to_batch
 from lmwrapper.runners.batch import batch_runner
 from lmwrapper.store.claims import Lease
@@ -229,7 +230,7 @@ class Run:
         try:
             self._journal.write(rows)
         except OSError as e:
-            print(f"lmwrapper: could not keep {len(rows)} answers in {self._journal.path} "
+            print(f"lmwrapper: could not keep {counted(len(rows), 'answer')} in {self._journal.path} "
                   f"({e.strerror}); they are still handed back", file=sys.stderr, flush=True)
         if isinstance(error, CacheFileError):
             error = type(error)(f"{error} This run sent nothing more; the answers it received "

@@ -35,7 +35,7 @@ def test_cancel_says_what_wait_and_abandon_would_cost(srv, make_lm, capsys):
     job = submit_or_collect(make_lm(), qs(4)).job_id
     code, text = batch(capsys, "cancel", job)
     assert code == 0 and srv.count("batches.cancel") == 1
-    assert "cancelled 1 batches" in text and "4 waiting prompts" in text
+    assert "cancelled 1 batch " in text and "4 waiting prompts" in text
     assert f"batch wait {job}" in text and "up to $0.0000" in text and "batch price" in text
     assert f"batch abandon {job}" in text and "sends nothing more: $0" in text
 

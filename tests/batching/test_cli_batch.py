@@ -53,7 +53,7 @@ def test_cancel_then_wait_resends_only_what_the_cancel_left_unanswered(srv, make
     lm = make_lm()
     job = submit_or_collect(lm, qs(4)).job_id
     cancelled = cli("batch", "cancel", job)
-    assert cancelled.returncode == 0 and "cancelled 1 batches" in cancelled.stdout
+    assert cancelled.returncode == 0 and "cancelled 1 batch " in cancelled.stdout
     assert cli("batch", "wait", job).returncode == 0
     preds = list(lm.predict_many(qs(4), completion_window=CompletionWindow.BATCH_ANY))
     assert all(p.was_cached and not p.has_errors for p in preds)
