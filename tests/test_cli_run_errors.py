@@ -98,7 +98,7 @@ def test_batch_with_a_batch_engine_prices_at_the_batch_price(srv, tmp_path, caps
         line = next(x for x in out.splitlines() if x.startswith("cost upper bound"))
         return float(line.split("$")[1].split()[0])
 
-    assert bound(captured.out) == pytest.approx(bound(live) / 2, rel=1e-3)
+    assert bound(captured.out) == pytest.approx(bound(live) / 2, rel=5e-3)  # 3 digits each
 
 
 def test_batch_without_a_batch_engine_says_it_runs_live_and_prices_live(srv, tmp_path, capsys,

@@ -38,6 +38,7 @@ from lmwrapper.cli.batch import add_max_wait, max_wait, run_submit
 from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import LmWrapperError
 from lmwrapper.core.gcpause import gc_paused
+from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.core.words import counted
@@ -379,8 +380,8 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     if est.free:
         print("cost: $0 (a local model)")
     elif est.priced:
-        print(f"cost upper bound: ${est.total_usd:.6f} "
-              f"(input ${est.input_usd:.6f} + output ${est.output_usd:.6f})")
+        print(f"cost upper bound: {format_usd(est.total_usd)} "
+              f"(input {format_usd(est.input_usd)} + output {format_usd(est.output_usd)})")
         print("\n".join(window_costs(lm, todo, samples)))
     else:
         print("cost upper bound: unknown (no price for this model)")
@@ -397,8 +398,8 @@ def window_costs(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> l
     model's price data at that window's rate), or why the model is not sold in it.
 
         cost by window (upper bound):
-          asap      $0.012345  (input $0.002345 + output $0.010000)
-          flex      $0.006173  (input $0.001173 + output $0.005000)
+          asap      $0.0123    (input $0.00234 + output $0.01)
+          flex      $0.00617   (input $0.00117 + output $0.005)
     """
     lines = ["cost by window (upper bound):"]
     for window in _SIDE_BY_SIDE:
@@ -412,8 +413,9 @@ def window_costs(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> l
             lines.append(f"  {name:<9} no batch API here (--batch runs live, at the asap price)")
             continue
         est = lm.estimate_cost(todo, window, samples=samples)
-        lines.append(f"  {name:<9} ${est.total_usd:.6f}  (input ${est.input_usd:.6f} + "
-                     f"output ${est.output_usd:.6f})" if est.priced else
+        lines.append(f"  {name:<9} {format_usd(est.total_usd):<10} (input "
+                     f"{format_usd(est.input_usd)} + output {format_usd(est.output_usd)})"
+                     if est.priced else
                      f"  {name:<9} price unknown")
     return lines
 

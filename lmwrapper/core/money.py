@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 
 from lmwrapper.core.prompt import LmPrompt, LmUsage
 from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
+from lmwrapper.core.words import counted
 
 PER = 1_000_000
 
@@ -50,7 +51,7 @@ class CostEstimate:
     def __str__(self) -> str:
         """`3 prompts, 120 input tokens, up to 300 output tokens: at most $0.00024 (input
         $0.00006 + output $0.00018)`; a local model's is free, an unpriced model's unknown."""
-        head = (f"{self.prompts} prompts, {self.input_tokens:,} input tokens, up to "
+        head = (f"{counted(self.prompts, 'prompt')}, {self.input_tokens:,} input tokens, up to "
                 f"{self.max_output_tokens:,} output tokens")
         if self.free:
             return f"{head}: free (a local model)"

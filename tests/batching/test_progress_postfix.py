@@ -13,3 +13,8 @@ def test_the_bar_shows_batch_statuses_as_words_and_counts(capsys):
     err = capsys.readouterr().err
     assert "batches=in_progress:2 completed:1" in err, err
     assert "{" not in err and "'" not in err, err
+
+
+def test_the_bar_shows_a_sub_cent_estimate_as_format_usd_does():
+    """Not "$0.0000": the same text as `estimate_cost` and the dry run."""
+    assert JobProgress(total=1, estimate_usd=0.0000608, show=False).estimate == "$0.0000608"

@@ -7,6 +7,7 @@ import pytest
 from docs_blocks import python_blocks
 
 from lmwrapper.cli.main import main
+from lmwrapper.core.money import format_usd
 
 
 def openai_page_blocks():
@@ -131,8 +132,19 @@ def test_dry_run_prints_tokens_and_cost_and_sends_nothing(srv, tmp_path, capsys,
     n_in = sum(tokens.count_chat_tokens([{"role": "user", "content": t}], "o200k_base")
                for t in ("What is 2+2?", "Hi"))
     assert f"input tokens: {n_in} " in out
-    assert f"cost upper bound: ${(n_in * 0.15 + 110 * 0.60) / 1e6:.6f}" in out
+    assert f"cost upper bound: {format_usd((n_in * 0.15 + 110 * 0.60) / 1e6)} (input " in out
     assert srv.counts == {}
+    # the same money as `estimate_cost` shows it (`$0.0000608`, not `$0.000061`)
+    from lmwrapper.batch_config import CompletionWindow
+    from lmwrapper.openai_wrapper import get_open_ai_lm
+    from lmwrapper.structs import LmPrompt
+
+    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-x")
+    est = lm.estimate_cost([LmPrompt("What is 2+2?", max_tokens=10),
+                            LmPrompt("Hi", max_tokens=100)], CompletionWindow.ASAP)
+    assert est.input_tokens == n_in
+    amounts = str(est).split(": at most ")[1]  # "$X (input $Y + output $Z)"
+    assert f"cost upper bound: {amounts}" in out
 
 
 @pytest.mark.parametrize("line,message", [

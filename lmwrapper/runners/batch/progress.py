@@ -11,12 +11,14 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+from lmwrapper.core.money import format_usd
+
 
 class JobProgress:
     def __init__(self, total: int, estimate_usd: float | None, show: bool) -> None:
         self.failed = 0
         self.statuses: dict[str, str] = {}  # batch uid → the provider's status
-        self.estimate = f"${estimate_usd:.4f}" if estimate_usd is not None else "?"
+        self.estimate = format_usd(estimate_usd) if estimate_usd is not None else "?"
         self.bar: Any = None
         if show and total:
             from tqdm.auto import tqdm
