@@ -1,5 +1,5 @@
 """One huge JSONL line through `lmwrapper run`: peak memory and seconds, this checkout beside
-another (`--before`, e.g. /work/main or a `git worktree add /tmp/main main`).
+another (`--before`, e.g. a checkout made with `git worktree add /tmp/main main`).
 
     python benchmarks/bench_big_line.py [--mb 10,100] [--before PATH]
                                         [--models openai/gpt-4o-mini,anthropic/claude-haiku-4-5]
