@@ -383,7 +383,9 @@ def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt], *,
     Rerun it (or `lmwrapper batch wait JOB`) until `waiting` is 0; then every answer is in the
     cache and `predict_many` serves the whole file without a call.
     """
-    jobs = Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd).jobs
+    # a prompt refused before sending (too large, over the window) is in no batch; the run
+    # that writes the output answers it
+    jobs = Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd).sendable()
     if not jobs:
         return Submitted(None, 0)
     runner = _runner(lm, lm.cache, None)

@@ -36,7 +36,7 @@ from typing import Any, TextIO
 
 from lmwrapper.cli.batch import add_max_wait, max_wait, run_submit
 from lmwrapper.cli.exits import exit_for_errors
-from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.core.errors import LmWrapperError, RequestTooLargeError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
@@ -340,7 +340,7 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
         todo, _ = plan.uncached()
         # counted as the dry run counts: a repeated line is one prompt, answered once
         unique = len(set(plan.keys))
-        saved = unique - len(todo) - len(plan.refused) - len(plan.too_large)
+        saved = unique - len(todo) - len(plan.refused)
         batches = ("; the batches already sent go on at the provider (their answers are paid "
                    "for): the rerun collects them without sending them again, and `lmwrapper "
                    "batch list` / `batch abandon JOB` stop them"
@@ -361,18 +361,18 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
     est = lm.estimate_cost(todo, window, samples=samples)
     unique = len(set(plan.keys))  # a repeated line is sent (and paid for) once
     print(f"model: {lm.model_name()}  window: {window.value}")
-    refused = len(plan.refused)  # over the context window: neither sent nor cached yet
-    too_large = len(plan.too_large)  # too large to send or store: an error, never priced
+    # refused before sending, neither sent nor priced: too large to send or store (an error
+    # not cached), or over the context window (the prompt's error)
+    too_large = [e for e in plan.refused.values() if isinstance(e, RequestTooLargeError)]
+    over = [e for e in plan.refused.values() if not isinstance(e, RequestTooLargeError)]
     print(f"prompts: {len(prompts)}  unique: {unique}  "
-          f"cached: {unique - len(todo) - refused - too_large}  "
+          f"cached: {unique - len(todo) - len(plan.refused)}  "
           f"to send: {len(todo)} ({counted(sum(samples), 'sample')})")
-    if refused:
-        first = next(iter(plan.refused.values()))
-        print(f"over the context window: {refused} (refused, not sent; each is its prompt's "
-              f"error). The first: {first}")
+    if over:
+        print(f"over the context window: {len(over)} (refused, not sent; each is its prompt's "
+              f"error). The first: {over[0]}")
     if too_large:
-        print(f"refused: {too_large} (too large; not sent, not priced): "
-              f"{next(iter(plan.too_large.values()))}")
+        print(f"refused: {len(too_large)} (too large; not sent, not priced): {too_large[0]}")
     tokens_in, tokens_out = est.input_tokens, est.max_output_tokens
     if (est.free or not est.priced) and todo and not tokens_in:  # a local model: its tokenizer counts
         tokens_in, tokens_out = _count_tokens(lm, todo, samples)

@@ -23,6 +23,7 @@ from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, Runner,
 from lmwrapper.core.errors import (
     CostLimitExceededError,
     PermanentProviderError,
+    ProviderError,
     RequestTooLargeError,
 )
 from lmwrapper.core.gcpause import gc_paused
@@ -66,8 +67,9 @@ class RunSummary:
     # and how many of those the cache lacked when the run started.
     unique: int = 0
     to_send: int = 0
-    # Of the distinct prompts the cache lacked, those over the model's context window:
-    # refused before sending (each is its prompt's error), not among `to_send`.
+    # Of the distinct prompts the cache lacked, those refused before sending (over the
+    # model's context window, or too large to send or store): each is its prompt's error,
+    # not among `to_send`.
     refused: int = 0
 
     @property
@@ -83,7 +85,7 @@ class RunSummary:
         extra = (f" ({self.unique} unique, {self.to_send} to send)"
                    if self.unique != self.prompts else "")
         if self.refused:
-            extra += f" ({self.refused} over the context window, not sent)"
+            extra += f" ({self.refused} refused before sending)"
         text = (f"{counted(self.prompts, 'prompt')}{extra}: {self.cached} cached, {self.new} new, {self.failed} failed; "
                 f"spent {format_usd(self.spent_usd)}, saved {format_usd(self.saved_usd)} by the cache")
         if self.state == "finished":
@@ -233,20 +235,21 @@ class Plan:
         self.codec: RowCodec = lm.row_codec()  # how a cached row becomes a prediction and back
         with gc_paused():
             self.jobs = self._lookup(retry_errors, bool(off))
-        # keys answered here with a RequestTooLargeError: never sent (see _refuse_too_large)
-        self.too_large: dict[str, RequestTooLargeError] = {}
+        # Keys refused before sending, each with the error its prompt is answered with (by
+        # the run, never sent): too large to send or store (`_refuse_too_large`; checked
+        # first, so a huge prompt is never tokenized), or over the context window
+        # (`_refuse_over_window`).
+        self.refused: dict[str, ProviderError] = {}
         if self.jobs:
             self._refuse_too_large(canonical)
+            self._refuse_over_window()
         # The encoding the key was hashed from is the prompt the `prompts` table stores: kept
         # for the misses the engine will store (a batch runner stores its own), so a new
         # result's prompt is not encoded a second time.
         self.prompt_jsons: dict[str, str] = {}
         if self.jobs and not routes_to_batch(lm, window):
-            missing = {j.key for j in self.jobs}
+            missing = {j.key for j in self.jobs if j.key not in self.refused}
             self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
-        # Prompts that cannot fit the model's context window: refused here, never sent
-        # (the rule is lmwrapper.engine.context's; key -> the error message).
-        self.refused: dict[str, str] = self._refusals()
         # as the dry run counts: a repeated prompt once (each distinct key is either fully
         # cached or has a slot for what is missing)
         self.summary.unique = len(self.slots) + len(self.cached)
@@ -258,25 +261,29 @@ class Plan:
     def caches(self, p: LmPrompt) -> bool:
         return self.lm.cache_default if p.cache is None else p.cache
 
-    def _refusals(self) -> dict[str, str]:
-        """key -> why its prompt cannot fit the window, for each key to send that cannot."""
-        if not self.jobs:
-            return {}
+    def _refuse_over_window(self) -> None:
+        """Refuse each key to send whose prompt cannot fit the context window: the prompt's
+        own error (a `PermanentProviderError`, so cached)."""
         need, name = self.lm.context_need, self.lm.model_name()
-        out: dict[str, str] = {}
-        seen: set[str] = set()
+        seen: set[str] = set(self.refused)
         for job in self.jobs:
             if job.key in seen:  # a prompt split into several jobs is checked once
                 continue
             seen.add(job.key)
             why = refusal(need(job.prompt), name)
             if why is not None:
-                out[job.key] = why
-        return out
+                self.refused[job.key] = PermanentProviderError(why)
+
+    def sendable(self) -> list[Job]:
+        """The jobs a runner is given: all but the refused (answered by the run itself)."""
+        if not self.refused:
+            return self.jobs
+        return [j for j in self.jobs if j.key not in self.refused]
 
     def refused_prediction(self, job: Job) -> LmPrediction:
-        """The error a refused job is answered with: the prompt's own, so cached."""
-        return self.lm.error_prediction(job.prompt, PermanentProviderError(self.refused[job.key]))
+        """The error a refused job is answered with (stored only if it is the prompt's own,
+        as any error is)."""
+        return self.lm.error_prediction(job.prompt, self.refused[job.key])
 
     def _lookup(self, retry_errors: bool, some_off: bool) -> list[Job]:
         """Dedupe, one bulk lookup, then per distinct key: all there (`cached`), or a slot
@@ -315,10 +322,10 @@ class Plan:
         return jobs
 
     def _refuse_too_large(self, canonical: list[str]) -> None:
-        """A prompt to send that is larger than the provider takes in one request (or batch
-        line), or than the cache can store, gets no job: its answer is a
-        `RequestTooLargeError` naming the limit, nothing is sent, nothing is paid, and the
-        other prompts run as usual. An answer that could not be stored is never bought."""
+        """Refuse each key to send whose prompt is larger than the provider takes in one
+        request (or batch line), or than the cache can store: a `RequestTooLargeError`
+        naming the limit (not cached: a rerun checks again). An answer that could not be
+        stored is never bought."""
         provider = self.lm.size_limits(routes_to_batch(self.lm, self.window))
         stored = provider + ((cache_limit(self.cache.max_value_bytes()),)
                              if self.cache is not None else ())
@@ -326,23 +333,11 @@ class Plan:
             return  # the usual run: no prompt comes near any limit (a character is <= 4 bytes)
         todo = {j.key for j in self.jobs}
         for key, p, c in zip(self.keys, self.prompts, canonical):
-            if key in todo and key not in self.too_large:
+            if key in todo and key not in self.refused:
                 found = size_refusal(provider if key.startswith(_NO_CACHE) else stored, p, c)
                 if found is not None:
-                    self.too_large[key] = RequestTooLargeError(found[1], limit=found[0].most,
+                    self.refused[key] = RequestTooLargeError(found[1], limit=found[0].most,
                                                              unit=found[0].unit)
-        if not self.too_large:
-            return
-        for job in self.jobs:
-            error = self.too_large.get(job.key)
-            if error is not None:
-                slot = self.slots[job.key]
-                pred = self.lm.error_prediction(job.prompt, error)
-                for i in job.sample_indices:
-                    slot.samples[i] = pred.evolve(prompt=job.prompt, sample_index=i)
-                slot.left, slot.failed = 0, True
-        self.jobs = [j for j in self.jobs if j.key not in self.too_large]
-        self.summary.failed += sum(self.slots[k].prompts for k in self.too_large)
 
     def answer(self, p: LmPrompt, rows: Sequence[StoredSample]
                ) -> tuple[LmPrediction | list[LmPrediction], float]:
@@ -403,7 +398,7 @@ class Plan:
             1 for k in self.keys if k in cached)
         # a key with some samples stored and some to send: its prompts that need no more
         partial = {k for k, slot in self.slots.items()
-                   if slot.samples and k not in self.too_large and k not in self.refused}
+                   if slot.samples and k not in self.refused}
         for key, p in zip(self.keys, self.prompts) if partial else ():
             samples = self.slots[key].samples if key in partial else None
             if samples and all(i in samples for i in range(p.samples_needed)):

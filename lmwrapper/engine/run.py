@@ -2,8 +2,8 @@
 
     Plan:  prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
                    ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-                      `max_samples_per_request` samples each) ─► context-window check
-                      (engine/context.py: one that cannot fit is refused, not sent)
+                      `max_samples_per_request` samples each) ─► size limits and
+                      context window (one that cannot go is refused, not sent)
                    ─► cost check
     Run:   Jobs ─► a runner, chosen here (batch / live API / the backend's own loop), on its
                    own thread, started when `predict_many` is called
@@ -103,10 +103,9 @@ class Run:
         self._stopping = threading.Lock()
         self._closed = False
         self._bar = _progress_bar(progress, len(plan.prompts), len({j.key for j in plan.jobs}))
-        # what the runner gets: the jobs not refused for the context window (plan.refused)
-        self._sendable = [j for j in plan.jobs if j.key not in plan.refused]
+        self._sendable = plan.sendable()  # what the runner gets
         if self._bar is not None:
-            self._advance_bar(self.summary.cached + self.summary.failed)  # failed: refused
+            self._advance_bar(self.summary.cached)
         self.lm.last_run = self.summary
         self.runner: Runner | None = None
         self._threads: list[threading.Thread] = []
