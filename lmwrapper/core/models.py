@@ -354,6 +354,21 @@ def did_you_mean(name: str, known: list[str], cutoff: float = 0.85) -> list[str]
     return difflib.get_close_matches(name, known, n=3, cutoff=cutoff)
 
 
+def window_source(sources: FactSources, table: FamilyTable, name: str,
+                  given: dict[str, Any] | None = None, *, published_too: bool = True
+                  ) -> str | None:
+    """Where `name`'s context window comes from: "given" (the caller's `context_window=`),
+    "models.toml" (a row of the provider's `table`), "genai-prices" (unless not
+    `published_too`: a fine-tune is not its base model), or None when no source describes
+    it (then the window is the table's default, a guess, and no prompt is refused for it)."""
+    if given and given.get("context_window"):
+        return "given"
+    if table.explicit(name).get("context_window"):
+        return "models.toml"
+    pub = published(sources, name) if published_too else None
+    return "genai-prices" if pub is not None and pub.context_window else None
+
+
 def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | None = None) -> str:
     """What to tell someone whose model name the provider does not know: when it was
     retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
@@ -379,4 +394,4 @@ def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | No
 __all__ = ["FactSources", "FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
            "is_known", "known_names", "model_not_found_hint", "published", "published_tiers",
            "retirement",
-           "sdk_model_names", "sdk_shutdowns", "warn_if_retiring"]
+           "sdk_model_names", "sdk_shutdowns", "warn_if_retiring", "window_source"]

@@ -172,12 +172,7 @@ def window_source(name: str, given: dict[str, Any] | None = None) -> str | None:
     """Where `name`'s context window comes from: "given" (`context_window=`), "models.toml",
     "genai-prices", or None when no source describes it (the window is then the table's
     default, a guess, and no prompt is refused for it)."""
-    if given and given.get("context_window"):
-        return "given"
-    if table().explicit(name).get("context_window"):
-        return "models.toml"
-    pub = model_facts.published(SOURCES, name)
-    return "genai-prices" if pub is not None and pub.context_window else None
+    return model_facts.window_source(SOURCES, table(), name, given)
 
 
 def family_of(name: str) -> str:

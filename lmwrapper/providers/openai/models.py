@@ -228,13 +228,8 @@ def window_source(name: str, given: dict[str, Any] | None = None) -> str | None:
     "models.toml" (a row of this folder's table), "genai-prices", or None when no source
     describes it (a model behind an OpenAI-compatible server, or one newer than the data:
     then the window is models.toml's default, a guess, and no prompt is refused for it)."""
-    if given and given.get("context_window"):
-        return "given"
-    base = _family_name(name)
-    if table().explicit(base).get("context_window"):
-        return "models.toml"
-    pub = None if name.startswith("ft:") else model_facts.published(SOURCES, base)
-    return "genai-prices" if pub is not None and pub.context_window else None
+    return model_facts.window_source(SOURCES, table(), _family_name(name), given,
+                                     published_too=not name.startswith("ft:"))
 
 
 def tier_facts(info: OpenAiModelInfo) -> dict[str, model_facts.PublishedFacts]:
