@@ -173,6 +173,19 @@ def test_a_process_killed_mid_batch_has_stored_the_rows_that_finished(endless_lm
     assert uncached(endless_lm, [long, SHORT]) == ([long], [1])
 
 
+def _run_hooked(lm, prompts, hook, emitted: list[tuple[str, str]], *, with_kwargs=False):
+    """`lm._run` over one job per prompt (keys "0", "1", ...), `hook` called before each
+    forward pass; each emitted (key, completion text) appended to `emitted` as it comes."""
+    jobs = [Job(key=str(i), prompt=p, sample_indices=[0]) for i, p in enumerate(prompts)]
+    handle = lm.model.register_forward_pre_hook(hook, with_kwargs=with_kwargs)
+    try:
+        lm._run(jobs, CompletionWindow.ASAP,
+                lambda job, preds: emitted.append((job.key, preds[0].completion_text)),
+                should_stop=lambda: False)
+    finally:
+        handle.remove()
+
+
 def test_an_out_of_memory_retry_does_not_emit_a_finished_row_twice(tiny_lm):
     """Out of memory mid-batch: the batch is run again as halves, without the rows it had
     already handed over (they were emitted once, and stored)."""
@@ -184,7 +197,6 @@ def test_an_out_of_memory_retry_does_not_emit_a_finished_row_twice(tiny_lm):
                LmPrompt("Once upon a time", max_tokens=8, temperature=0),
                LmPrompt("The capital of France", max_tokens=8, temperature=0)]
     expected = [p.completion_text for p in lm.predict_many(prompts)]
-    jobs = [Job(key=str(i), prompt=p, sample_indices=[0]) for i, p in enumerate(prompts)]
     emitted: list[tuple[str, str]] = []
     calls = []
 
@@ -194,13 +206,7 @@ def test_an_out_of_memory_retry_does_not_emit_a_finished_row_twice(tiny_lm):
             assert sorted(k for k, _ in emitted) == ["0", "1"], emitted
             raise torch.OutOfMemoryError("injected: out of memory")
 
-    handle = lm.model.register_forward_pre_hook(fail_once)
-    try:
-        lm._run(jobs, CompletionWindow.ASAP,
-                lambda job, preds: emitted.append((job.key, preds[0].completion_text)),
-                should_stop=lambda: False)
-    finally:
-        handle.remove()
+    _run_hooked(lm, prompts, fail_once, emitted)
     assert len(calls) > 3, "the injected out-of-memory error never fired"
     assert sorted(k for k, _ in emitted) == ["0", "1", "2", "3"]  # each exactly once
     assert {k: text for k, text in emitted} == {str(i): t for i, t in enumerate(expected)}
@@ -218,7 +224,6 @@ def test_an_out_of_memory_retry_with_refill_runs_the_rest_half_as_wide(tiny_lm):
                LmPrompt("The capital of France", max_tokens=8, temperature=0),
                LmPrompt("def add(a, b):", max_tokens=5, temperature=0)]
     expected = [p.completion_text for p in lm.predict_many(prompts)]
-    jobs = [Job(key=str(i), prompt=p, sample_indices=[0]) for i, p in enumerate(prompts)]
     emitted: list[tuple[str, str]] = []
     widths: list[int] = []
 
@@ -227,13 +232,7 @@ def test_an_out_of_memory_retry_with_refill_runs_the_rest_half_as_wide(tiny_lm):
         if len(widths) == 5:  # rows have finished and been replaced by then
             raise torch.OutOfMemoryError("injected: out of memory")
 
-    handle = lm.model.register_forward_pre_hook(fail_once, with_kwargs=True)
-    try:
-        lm._run(jobs, CompletionWindow.ASAP,
-                lambda job, preds: emitted.append((job.key, preds[0].completion_text)),
-                should_stop=lambda: False)
-    finally:
-        handle.remove()
+    _run_hooked(lm, prompts, fail_once, emitted, with_kwargs=True)
     assert len(widths) > 5, "the injected out-of-memory error never fired"
     assert max(widths[5:]) == 1  # the rest one at a time
     assert sorted(k for k, _ in emitted) == ["0", "1", "2", "3", "4"]  # each exactly once
