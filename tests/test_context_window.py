@@ -31,6 +31,7 @@ def test_an_instruct_prompt_over_the_window_is_refused_unsent_and_the_others_ans
     assert (f"{n} prompt tokens (counted with tiktoken cl100k_base, exact) + max_tokens=5 > "
             "the context window of 4096 tokens. Not sent") in bad.error_message
     assert lm.last_run.refused == 1 and lm.last_run.failed == 1 and lm.last_run.to_send == 1
+    assert lm.last_run.unique_cached == 0  # the dry run's "cached": a refused one is not
     again = lm.predict(long)  # the prompt's own error, cached like the local model's
     assert again.was_cached and again.has_errors and srv.count("completions") == 1
 

@@ -78,8 +78,9 @@ class RunSummary:
 
     @property
     def unique_cached(self) -> int:
-        """Distinct prompts the cache answered: the dry run's "cached"."""
-        return self.unique - self.to_send
+        """Distinct prompts the cache answered: the dry run's "cached" (neither to send nor
+        refused)."""
+        return self.unique - self.to_send - self.refused
 
     def __str__(self) -> str:
         extra = (f" ({self.unique} unique, {self.to_send} to send)"
