@@ -48,7 +48,8 @@ def test_a_chat_prompt_is_refused_from_one_token_over_and_its_max_tokens_do_not_
 
 
 def test_a_model_no_source_describes_is_never_refused(srv):
-    lm = OPENAI.make(srv, "my-local-llama")  # another server's model: its window is a guess
+    srv.extra_models.add("my-local-llama")  # another server's model: its window is a guess
+    lm = OPENAI.make(srv, "my-local-llama")
     long = LmPrompt("word " * 130_000, max_tokens=5)  # over the 128,000 of models.toml's default
     assert lm.context_need(long) is None
     pred = lm.predict(long)

@@ -158,7 +158,19 @@ def test_the_fake_retires_a_model_after_its_sdk_announced_shutdown_date():
         assert not srv.model_missing("openai", name)
         srv.today = shutdown + dt.timedelta(days=1)
         assert srv.model_missing("openai", name)
-        assert not srv.model_missing("openai", "a-name-in-no-table")  # made-up names answer
+        # a name no source lists is the real API's 404 too, unless the test serves it
+        assert srv.model_missing("openai", "a-name-in-no-table")
+        srv.extra_models.add("a-name-in-no-table")
+        assert not srv.model_missing("openai", "a-name-in-no-table")
+
+
+def test_the_fake_404s_a_name_no_model_list_knows_and_serves_fine_tunes_of_known_ones():
+    with FakeServer() as srv:  # nothing listed missing: the model lists alone decide
+        assert srv.model_missing("openai", "gpt-4o-mni")
+        assert srv.model_missing("anthropic", "claude-sonet-4-6")
+        assert not srv.model_missing("openai", "gpt-4o-mini")
+        assert not srv.model_missing("openai", "ft:gpt-4o-mini-2024-07-18:my-org::abc123")
+        assert not srv.model_missing("anthropic", ANTHROPIC.model)
 
 
 def test_lmwrapper_run_prints_one_line_and_exits_non_zero(srv, tmp_path, monkeypatch, capsys):

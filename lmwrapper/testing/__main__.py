@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--error-fraction", type=float, default=0.0,
                    help="share of model calls answered 500 (seeded)")
     p.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of the 429s")
+    p.add_argument("--model", action="append", default=[], metavar="NAME",
+                   help="serve NAME although no model list knows it (repeatable); other "
+                        "unknown names get the provider's 404, as the real API answers them")
     p.add_argument("--verbose", action="store_true", help="log each request line to stderr")
     return p.parse_args(argv)
 
@@ -37,7 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def build(args: argparse.Namespace) -> FakeServer:
     srv = FakeServer(port=args.port, host=args.host, latency=args.latency,
                      api_key=args.api_key, context_limit=args.context_limit,
-                     verbose=args.verbose)
+                     extra_models=set(args.model), verbose=args.verbose)
     if args.rate_limit_fraction:
         srv.rate_limit(times=None, fraction=args.rate_limit_fraction,
                        retry_after=args.retry_after)

@@ -179,6 +179,10 @@ class FakeApi:
     rate_limit_headers: Callable[[RateBudget], dict[str, str]]  # the window, as it reports it
     # the shutdown date lmwrapper's model facts give a model (past it, the model is a 404)
     retirement: Callable[[str], datetime.date | None]
+    # does a maintained source (the installed SDK's model list, genai-prices) know the model?
+    # A name none knows is the provider's 404, as the real API answers a misspelt or unreleased
+    # name; None: every name is served (a provider whose model ids no source lists)
+    known: Callable[[str], bool] | None = None
     # the context window lmwrapper's model facts give a model (genai-prices, its models.toml):
     # what a request may use when the server is given no `context_limit`
     context_window: Callable[[str], int | None] | None = None

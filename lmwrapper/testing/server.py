@@ -123,7 +123,10 @@ class FakeServer:
     missing_models: names answered with the provider's 404 "no such model" (settable later
         as `srv.missing_models`); besides them, every name whose shutdown date (the installed
         SDK's table, else the provider's models.toml) is before `today`, as the real API
-        answers a retired model. `today` defaults to `$LMWRAPPER_FAKE_TODAY` (ISO date; a
+        answers a retired model, and every name no maintained source knows (the installed
+        SDK's model list, genai-prices), as the real API answers a misspelt one.
+    extra_models: names served although no source knows them (a model released after the
+        installed SDK and genai-prices; settable later as `srv.extra_models`). `today` defaults to `$LMWRAPPER_FAKE_TODAY` (ISO date; a
         test suite pins it, so that a model retiring next month does not fail it then),
         else the real date.
     """
@@ -145,6 +148,7 @@ class FakeServer:
         batch_shuffle: bool = True,
         batch_token_limit: int | None = None,
         missing_models: set[str] | None = None,
+        extra_models: set[str] | None = None,
         today: datetime.date | None = None,
         verbose: bool = False,
         tls: ssl.SSLContext | None = None,
@@ -171,6 +175,7 @@ class FakeServer:
         self.azure_deployments: dict[str, str] = {}
         self.azure_batch_deployments: dict[str, str] = {}
         self.missing_models = set(missing_models or ())
+        self.extra_models = set(extra_models or ())
         self.today = today
         self.verbose = verbose
         self.tls = tls
@@ -265,12 +270,16 @@ class FakeServer:
         return window or DEFAULT_CONTEXT_LIMIT
 
     def model_missing(self, provider: str, model: str) -> bool:
-        """Whether `model` gets the provider's 404: named in `missing_models`, or retired
-        (its shutdown date is before `today`: the installed SDK's table, else the provider's
-        models.toml, as the client reads them)."""
+        """Whether `model` gets the provider's 404: named in `missing_models`, known to no
+        maintained source (unless in `extra_models`), or retired (its shutdown date is before
+        `today`: the installed SDK's table, else the provider's models.toml, as the client
+        reads them)."""
         if model in self.missing_models:
             return True
-        shutdown = APIS[provider].retirement(model)
+        api = APIS[provider]
+        if model not in self.extra_models and api.known is not None and not api.known(model):
+            return True
+        shutdown = api.retirement(model)
         return shutdown is not None and shutdown < (self.today or _default_today())
 
     # -- faults ----------------------------------------------------------------------

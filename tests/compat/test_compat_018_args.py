@@ -166,7 +166,9 @@ def test_openai_predictor_built_as_in_018_from_a_client(srv, monkeypatch):
     assert isinstance(lm, OpenAIPredictor) and lm.is_chat_model
     assert lm.predict(LmPrompt("What is 2+6?", max_tokens=5, temperature=0)).completion_text == "8"
     assert srv.count("chat.completions") == 1
-    # a model the registry does not know, described as 0.18 required
+    # a model the registry does not know, described as 0.18 required (served: the fake
+    # 404s names no source lists, as the real API does)
+    srv.extra_models.add("my-finetune")
     served = OpenAIPredictor(client, "my-finetune", chat_mode=False,
                              reasoning_style=LmReasoningStyle.NEVER_THINK,
                              cache_outputs_default=False)

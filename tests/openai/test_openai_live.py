@@ -137,6 +137,7 @@ def test_base_url_is_part_of_the_cache_identity(make_lm, monkeypatch):
 
 
 def test_any_name_works_on_a_compatible_server(make_lm, srv):
+    srv.extra_models.add("my-org/some-local-model")  # a compatible server serves its own names
     srv.add_answer("hello", "hi from a local model")
     pred = make_lm("my-org/some-local-model").predict("hello")
     assert pred.completion_text == "hi from a local model" and pred.cost_usd is None

@@ -35,7 +35,8 @@ import time
 import typing
 from typing import Any
 
-from lmwrapper.providers.openai.models import OpenAiModelInfo
+from lmwrapper.core.models import is_known
+from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
 from lmwrapper.testing.bodies import content_text, get, require, stops
 from lmwrapper.testing.http import ApiError, FakeApi, RateBudget, Request, Response, Route
 from lmwrapper.testing.text import (
@@ -238,6 +239,15 @@ def check_strict_schema(response_format: Any) -> None:
         raise ApiError(400, f"Invalid schema for response_format '{spec.get('name')}': {why}",
                        type="invalid_request_error", param="response_format",
                        code="invalid_json_schema")
+
+
+@functools.lru_cache(maxsize=256)
+def known_model(model: str) -> bool:
+    """Does the installed SDK's model list or genai-prices know `model` (a fine-tune
+    "ft:<base>:…" by its base)? The real API 404s a name it does not serve; the fake cannot
+    know an account's models, so it serves what a maintained source lists."""
+    base = model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 1 else model
+    return is_known(SOURCES, base)
 
 
 def check_model_exists(srv: FakeContext, model: str) -> None:
@@ -499,7 +509,7 @@ def rate_limit_headers(b: RateBudget) -> dict[str, str]:
 
 
 API = FakeApi("openai", error_body, rate_limit_headers,
-              retirement=lambda model: OpenAiModelInfo(model).retires,
+              retirement=lambda model: OpenAiModelInfo(model).retires, known=known_model,
               context_window=lambda model: OpenAiModelInfo(model).context_window,
               secret_headers=("api-key",),  # Azure OpenAI's key header
               retry_after_ms=True, base_url_var="OPENAI_BASE_URL", base_path="/v1",
