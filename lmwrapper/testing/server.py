@@ -110,8 +110,8 @@ class FakeServer:
     tokenize: text → tokens, for usage counts, `max_tokens` and logprobs.
     context_limit / context_limits: tokens a request may use (prompt + max_tokens), by
         default and per model name; beyond it, a 400 `context_length_exceeded`.
-        `context_limit=None`: each model's own window, as lmwrapper's model facts give it
-        (genai-prices, the provider's models.toml), else 128,000.
+        `context_limit=None` (the default): each model's own window, as lmwrapper's model
+        facts give it (genai-prices, the provider's models.toml), else 128,000.
     requests_per_minute / tokens_per_minute: a simulated one-minute window, reported in
         the rate-limit headers and enforced with 429s.
     batch_polls_per_step / batch_seconds_per_step: how fast batches move on.
@@ -139,7 +139,7 @@ class FakeServer:
         latency: float = 0.0,
         api_key: str | None = None,
         tokenize: Tokenizer = tokenize,
-        context_limit: int | None = 128_000,
+        context_limit: int | None = None,
         context_limits: dict[str, int] | None = None,
         requests_per_minute: int = 1_000_000,
         tokens_per_minute: int = 1_000_000_000,
