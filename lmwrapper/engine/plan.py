@@ -1,8 +1,8 @@
 """Planning a `predict_many`: validate, key, dedupe, look up; the misses become Jobs.
 
     prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
-            ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-               `max_samples_per_request` samples each) ─► size limits (too large to
+            ─► bulk cache lookup ─► misses become Jobs (one per key: every sample it
+               lacks; the runner cuts them into requests) ─► size limits (too large to
                send or store: that prompt's RequestTooLargeError) ─► context-window check
                       (engine/context.py: one that cannot fit is refused, not sent)
                    ─► cost check
@@ -106,9 +106,6 @@ class Model(Backend, Protocol):
 
     @property
     def cache_default(self) -> bool: ...
-
-    @property
-    def max_samples_per_request(self) -> int | None: ...
 
     def validate_prompt(self, prompt: LmPrompt) -> None: ...
 
@@ -266,11 +263,9 @@ class Plan:
         """Refuse each key to send whose prompt cannot fit the context window: the prompt's
         own error (a `PermanentProviderError`, so cached)."""
         need, name = self.lm.context_need, self.lm.model_name()
-        seen: set[str] = set(self.refused)
         for job in self.jobs:
-            if job.key in seen:  # a prompt split into several jobs is checked once
+            if job.key in self.refused:
                 continue
-            seen.add(job.key)
             why = refusal(need(job.prompt), name)
             if why is not None:
                 self.refused[job.key] = PermanentProviderError(why)
@@ -301,7 +296,6 @@ class Plan:
                 need[key] = max(need.get(key, 0), p.samples_needed)
         wanted = [k for k in first if not k.startswith(_NO_CACHE)] if some_off else list(first)
         rows = self.cache.get_many(wanted) if self.cache is not None and wanted else {}
-        per_request = self.lm.max_samples_per_request
         jobs: list[Job] = []
         for key, p in first.items():
             n = need[key] if need else p.samples_needed
@@ -317,8 +311,7 @@ class Plan:
                 self.decode_rows(slot.samples, p, found, retry_errors)
             missing = [i for i in range(n) if i not in slot.samples]
             slot.left = len(missing)
-            jobs.extend(Job(key, p, tuple(part), self.window)
-                        for part in _split(missing, per_request))
+            jobs.append(Job(key, p, tuple(missing), self.window))  # the runner cuts it
         self.cached = rows
         return jobs
 
@@ -365,15 +358,9 @@ class Plan:
             _finish(samples, rows)
 
     def uncached(self) -> tuple[list[LmPrompt], list[int]]:
-        """The prompts still to send, one per key, and how many samples each lacks (a prompt
-        may be split into several jobs: this is what a person counts)."""
-        todo: dict[str, tuple[LmPrompt, int]] = {}
-        for j in self.jobs:
-            if j.key in self.refused:  # never sent
-                continue
-            _, n = todo.get(j.key, (j.prompt, 0))
-            todo[j.key] = (j.prompt, n + len(j.sample_indices))
-        return [p for p, _ in todo.values()], [n for _, n in todo.values()]
+        """The prompts still to send, one per key (its job), and how many samples each lacks."""
+        todo = [j for j in self.jobs if j.key not in self.refused]  # the refused: never sent
+        return [j.prompt for j in todo], [len(j.sample_indices) for j in todo]
 
     def _check_cost(self, max_cost_usd: float | None) -> None:
         if max_cost_usd is None or not self.jobs:
@@ -454,13 +441,3 @@ def _covers(rows: Sequence[StoredSample], n: int, skip_errors: bool) -> bool:
 def _sample(rows: Sequence[StoredSample], index: int) -> StoredSample:
     return next(r for r in rows if r[0] == index)
 
-
-def _split(indices: list[int], most: int | None) -> list[list[int]]:
-    """`indices` in runs of at most `most` (None: one run): one job per request.
-
-    >>> _split([0, 1, 3, 4, 5], 2)
-    [[0, 1], [3, 4], [5]]
-    """
-    if most is None or len(indices) <= most:
-        return [indices]
-    return [indices[i : i + most] for i in range(0, len(indices), most)]

@@ -44,8 +44,8 @@ class LmPredictor:
     runs_locally: ClassVar[bool] = False  # a local model: its tokens cost nothing
     key_env_var: ClassVar[str | None] = None
     # Most samples of one prompt one request can ask for; None: no limit (an API with `n`, a
-    # local model's batch). The engine splits a prompt's missing samples into jobs of at
-    # most this many, so each is sent, retried and stored on its own (Claude: 1, no `n`).
+    # local model's batch). Its runner cuts a prompt's missing samples into requests of at
+    # most this many (`Job.parts`), each sent, retried and stored on its own (Claude: 1).
     max_samples_per_request: ClassVar[int | None] = None
 
     def __init__(self, cache_default: bool = True, cache_dir: str | None = None) -> None:
@@ -143,7 +143,8 @@ class LmPredictor:
              should_stop: Callable[[], bool]) -> None:
         """Answer every job through `emit(job, predictions)`, one prediction per sample index;
         start nothing new once `should_stop()` is true."""
-        SequentialRunner(self._predict_or_error).run(jobs, emit, should_stop)
+        SequentialRunner(self._predict_or_error, self.max_samples_per_request).run(
+            jobs, emit, should_stop)
 
     def _predict_or_error(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
         try:

@@ -1,12 +1,12 @@
 """The predict_many pipeline: validate, key, dedupe, look up, route the misses, store, yield.
 
     Plan:  prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
-                   ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-                      `max_samples_per_request` samples each) ─► size limits and
-                      context window (one that cannot go is refused, not sent)
-                   ─► cost check
+                   ─► bulk cache lookup ─► misses become Jobs (one per key: every sample
+                      it lacks) ─► size limits and context window (one that cannot go is
+                      refused, not sent) ─► cost check
     Run:   Jobs ─► a runner, chosen here (batch / live API / the backend's own loop), on its
-                   own thread, started when `predict_many` is called
+                   own thread, started when `predict_many` is called; the runner cuts each
+                   job into requests or batch lines (`Job.parts`)
                 ─► each result stored the moment it arrives ─► yielded in input order
 
 Planning (`lmwrapper.engine.plan`) sends nothing (`costs.uncached` and `--dry-run` stop there).
@@ -114,7 +114,10 @@ class Run:
         # The store cannot take answers right now (its file is locked): send nothing new,
         # hold what arrives, go on once it is stored (see _write_loop).
         self._blocked = threading.Event()
-        self._emitted: set[int] = set()  # id() of each job answered (to resume the others)
+        # key → the sample indices answered, as bits (a runner emits the parts it cut a job
+        # into; 1 << 0 is a shared small int, so a million one-sample prompts cost only the
+        # dict): what is left of each job is sent on after a pause
+        self._emitted: dict[str, int] = {}
         self._journal: Journal | None = None  # set once the store failed: answers go there
         self._started_at = time.time()
         self._lease: Any = None
@@ -161,7 +164,7 @@ class Run:
         rows = [self.plan.codec.row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
         preds = [answers.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
-            self._emitted.add(id(job))
+            self._emitted[job.key] = self._emitted.get(job.key, 0) | _bits(job.sample_indices)
             self._pending.append((job, preds, rows))
             self._cond.notify_all()
 
@@ -312,9 +315,20 @@ class Run:
                 if not self._resume():
                     break
                 with self._cond:
-                    jobs = [j for j in jobs if id(j) not in self._emitted]
+                    jobs = self._unanswered(jobs)
         finally:
             lease.close(release=self._journal is None)
+
+    def _unanswered(self, jobs: Sequence[Job]) -> list[Job]:
+        """What is left of `jobs` once the parts emitted so far are taken out."""
+        left = []
+        for j in jobs:
+            done = self._emitted.get(j.key, 0)
+            rest = tuple(i for i in j.sample_indices if not done >> i & 1)
+            if rest:
+                left.append(j if len(rest) == len(j.sample_indices) else
+                            Job(j.key, j.prompt, rest, j.window))
+        return left
 
     def _paused(self) -> bool:
         """Send nothing new: stopping, the store cannot take answers, or this run's claims
@@ -379,7 +393,7 @@ class Run:
         self.plan.prompt_jsons.pop(job.key, None)
         preds = [samples[i] for i in job.sample_indices]
         with self._cond:
-            self._emitted.add(id(job))
+            self._emitted[job.key] = self._emitted.get(job.key, 0) | _bits(job.sample_indices)
             self._pending.append((job, preds, []))
             self._cond.notify_all()
 
@@ -519,6 +533,14 @@ class Results(Iterator["LmPrediction | list[LmPrediction]"]):
     @property
     def summary(self) -> RunSummary:
         return self._run.summary
+
+
+def _bits(indices: Sequence[int]) -> int:
+    """Sample indices as the bits of one int: (0, 2) → 0b101."""
+    bits = 0
+    for i in indices:
+        bits |= 1 << i
+    return bits
 
 
 def _as_answer(p: LmPrompt, samples: list[LmPrediction]) -> LmPrediction | list[LmPrediction]:

@@ -227,7 +227,8 @@ class ApiPredictor(LmPredictor):
         runner = LiveRunner(self.send_once, error_prediction=self.error_prediction,
                             max_concurrency=self.max_concurrency, retry=self.retry,
                             limiter=self.limiter, tokens_for=self.tokens_for,
-                            async_sender=self.async_sender())
+                            async_sender=self.async_sender(),
+                            max_samples_per_request=self.max_samples_per_request)
         self.last_runner_stats = runner.stats
         return runner
 

@@ -73,7 +73,7 @@ class ScriptedLm(LmPredictor):
 
     def live_runner(self) -> Runner:
         """Like an API backend's: one request at a time, and it says how many are in flight."""
-        return SequentialRunner(self._predict_or_error)
+        return SequentialRunner(self._predict_or_error, self.max_samples_per_request)
 
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:
