@@ -97,7 +97,8 @@ class Runner(Protocol):
 class Backend(Protocol):
     """What the engine and the runners may ask of a model, beyond sending: its name and
     identity, how its cache rows read back, its error predictions and its cost bound.
-    Every `LmPredictor` is one (the front door and the backend are one object today)."""
+    Every `engine.backend.LmBackend` is one; the front door (`LmPredictor`) holds one as
+    `lm.backend`."""
 
     @property
     def provider(self) -> str: ...

@@ -96,16 +96,8 @@ class RunSummary:
 
 
 class Model(Backend, Protocol):
-    """The model as the plan and the run see it: every `LmPredictor` is one
-    (`engine/predictor.py`, the front door, which imports the plan and the run)."""
-
-    last_run: RunSummary | None  # set at the start of each run
-
-    @property
-    def cache(self) -> SqlCache: ...
-
-    @property
-    def cache_default(self) -> bool: ...
+    """The model — a front door's backend (`engine/backend.py: LmBackend`) — as the plan and
+    the run ask it."""
 
     def validate_prompt(self, prompt: LmPrompt) -> None: ...
 
@@ -119,6 +111,22 @@ class Model(Backend, Protocol):
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: ShouldStop) -> None: ...
+
+
+class FrontDoor(Protocol):
+    """The front door (`engine/predictor.py: LmPredictor`, which imports the plan and the
+    run) as they see it: its cache, its caching default, the run it reports, its backend."""
+
+    last_run: RunSummary | None  # set at the start of each run
+
+    @property
+    def cache(self) -> SqlCache: ...
+
+    @property
+    def cache_default(self) -> bool: ...
+
+    @property
+    def backend(self) -> Model: ...
 
 
 @dataclass
@@ -203,20 +211,21 @@ class Plan:
     row read per stored sample (the bulk lookup, `SqlCache.get_many`).
     """
 
-    def __init__(self, lm: Model, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
+    def __init__(self, lm: FrontDoor, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
                  *, max_cost_usd: float | None = None, retry_errors: bool = False) -> None:
         self.lm = lm
+        self.backend = model = lm.backend
         self.window = window
         self.retry_errors = retry_errors
         self.prompts = as_prompts(prompts)
-        lm.check_window(window)  # a window the model is not sold in: refused before any spend
-        validate = lm.validate_prompt
+        model.check_window(window)  # a window the model is not sold in: refused before any spend
+        validate = model.validate_prompt
         for p in self.prompts:
             validate(p)
         with gc_paused():
             canonical = [canonical_json(p) for p in self.prompts]
             try:
-                self.keys = keys_of(canonical, lm.identity_json())
+                self.keys = keys_of(canonical, model.identity_json())
             except UnicodeEncodeError:
                 raise _not_utf8(canonical) from None
             # A prompt with caching off gets a slot of its own: it must neither be served a
@@ -230,7 +239,7 @@ class Plan:
         self.summary = RunSummary(prompts=len(self.prompts))
         self.slots: dict[str, _Slot] = {}
         self.cached: dict[str, tuple[StoredSample, ...]] = {}
-        self.codec: RowCodec = lm.row_codec()  # how a cached row becomes a prediction and back
+        self.codec: RowCodec = model.row_codec()  # how a cached row becomes a prediction and back
         with gc_paused():
             self.jobs = self._lookup(retry_errors, bool(off))
         # Keys refused before sending, each with the error its prompt is answered with (by
@@ -245,7 +254,7 @@ class Plan:
         # for the misses the engine will store (a batch runner stores its own), so a new
         # result's prompt is not encoded a second time.
         self.prompt_jsons: dict[str, str] = {}
-        if self.jobs and not routes_to_batch(lm, window):
+        if self.jobs and not routes_to_batch(model, window):
             missing = {j.key for j in self.jobs if j.key not in self.refused}
             self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
         # as the dry run counts: a repeated prompt once (each distinct key is either fully
@@ -262,7 +271,7 @@ class Plan:
     def _refuse_over_window(self) -> None:
         """Refuse each key to send whose prompt cannot fit the context window: the prompt's
         own error (a `PermanentProviderError`, so cached)."""
-        need, name = self.lm.context_need, self.lm.model_name()
+        need, name = self.backend.context_need, self.backend.model_name()
         for job in self.jobs:
             if job.key in self.refused:
                 continue
@@ -279,7 +288,7 @@ class Plan:
     def refused_prediction(self, job: Job) -> LmPrediction:
         """The error a refused job is answered with (stored only if it is the prompt's own,
         as any error is)."""
-        return self.lm.error_prediction(job.prompt, self.refused[job.key])
+        return self.backend.error_prediction(job.prompt, self.refused[job.key])
 
     def _lookup(self, retry_errors: bool, some_off: bool) -> list[Job]:
         """Dedupe, one bulk lookup, then per distinct key: all there (`cached`), or a slot
@@ -320,7 +329,7 @@ class Plan:
         request (or batch line), or than the cache can store: a `RequestTooLargeError`
         naming the limit (not cached: a rerun checks again). An answer that could not be
         stored is never bought."""
-        provider = self.lm.size_limits(routes_to_batch(self.lm, self.window))
+        provider = self.backend.size_limits(routes_to_batch(self.backend, self.window))
         stored = provider + ((cache_limit(self.cache.max_value_bytes()),)
                              if self.cache is not None else ())
         if not stored or max(map(len, canonical)) * 4 <= min(x.most for x in stored):
@@ -366,10 +375,10 @@ class Plan:
         if max_cost_usd is None or not self.jobs:
             return
         todo, samples = self.uncached()
-        est = self.lm.estimate_cost(todo, self.window, samples=samples)
+        est = self.backend.estimate_cost(todo, self.window, samples=samples)
         if not est.priced:
             raise CostLimitExceededError(
-                f"cannot bound the cost of {self.lm.model_name()}: pass "
+                f"cannot bound the cost of {self.backend.model_name()}: pass "
                 "input_usd_per_mtok/output_usd_per_mtok, or drop max_cost_usd")
         if est.total_usd > max_cost_usd:
             raise CostLimitExceededError(
@@ -406,18 +415,18 @@ def cache_limit(max_value_bytes: int) -> SizeLimit:
                      "1,000,000,000 bytes: https://www.sqlite.org/limits.html")
 
 
-def uncached(lm: Model, prompts: Sequence[LmPrompt | str],
+def uncached(lm: FrontDoor, prompts: Sequence[LmPrompt | str],
              window: CompletionWindow = CompletionWindow.ASAP) -> tuple[list[LmPrompt], list[int]]:
     """The prompts (and sample counts) a `predict_many` would send; nothing is sent or started
     (the engine's planning step alone: validate, key, dedupe, look up)."""
     return Plan(lm, prompts, window).uncached()
 
 
-def estimate_run(lm: Model, prompts: Sequence[LmPrompt | str],
+def estimate_run(lm: FrontDoor, prompts: Sequence[LmPrompt | str],
                  window: CompletionWindow = CompletionWindow.ASAP) -> CostEstimate:
     """What a `predict_many(prompts, window)` would cost at most, cached answers excluded."""
     todo, samples = uncached(lm, prompts, window)
-    return lm.estimate_cost(todo, window, samples=samples)
+    return lm.backend.estimate_cost(todo, window, samples=samples)
 
 def routes_to_batch(lm: Model, window: CompletionWindow) -> bool:
     """Whether `choose_runner` picks the batch engine (which stores its own results)."""

@@ -41,7 +41,7 @@ from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.core.words import counted
-from lmwrapper.engine.plan import Model, Plan, RunSummary, routes_to_batch
+from lmwrapper.engine.plan import FrontDoor, Model, Plan, RunSummary, routes_to_batch
 from lmwrapper.runners.batch import batch_runner
 from lmwrapper.store.claims import Lease
 from lmwrapper.store.journal import Journal
@@ -55,29 +55,31 @@ _DECODE_AHEAD = 5000  # cached answers decoded per pause of the collector (~3 MB
 # -- routing: which runner answers the jobs ----------------------------------------------------
 
 class _LoopRunner:
-    """A backend's own loop, `lm._run(jobs, window, emit, should_stop)`, as a runner. How many
-    requests it has in flight it does not say."""
+    """A backend's own loop, `backend._run(jobs, window, emit, should_stop)`, as a runner.
+    How many requests it has in flight it does not say."""
 
     stores_results = False
 
-    def __init__(self, lm: Model, window: CompletionWindow) -> None:
-        self.lm, self.window = lm, window
+    def __init__(self, backend: Model, window: CompletionWindow) -> None:
+        self.backend, self.window = backend, window
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
-        self.lm._run(jobs, self.window, emit, should_stop)
+        self.backend._run(jobs, self.window, emit, should_stop)
 
     def in_flight(self) -> None:
         return None
 
 
-def choose_runner(lm: Model, window: CompletionWindow) -> Runner:
-    """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
-    live runner (API backends); else its own loop (local models)."""
-    if routes_to_batch(lm, window):
-        runner: Runner = batch_runner(lm, lm.cache)
+def choose_runner(lm: FrontDoor, window: CompletionWindow) -> Runner:
+    """The batch engine for BATCH_ANY where the backend has a batch API (recording its steps
+    in the front door's cache); else the backend's live runner (API backends); else its own
+    loop (local models)."""
+    backend = lm.backend
+    if routes_to_batch(backend, window):
+        runner: Runner = batch_runner(backend, lm.cache)
         return runner
-    live = lm.live_runner()
-    return live if live is not None else _LoopRunner(lm, window)
+    live = backend.live_runner()
+    return live if live is not None else _LoopRunner(backend, window)
 
 
 # -- running ------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from lmwrapper.core.errors import ProviderError
 from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.backend import LmBackend
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.engine.predictor import LmPredictor
 
@@ -38,7 +39,7 @@ def default_answer(prompt: LmPrompt, call_number: int) -> str:
     return f"echo: {text}" if prompt.temperature == 0 else f"echo: {text} #{call_number}"
 
 
-class ScriptedLm(LmPredictor):
+class ScriptedLm(LmPredictor, LmBackend):
     provider = "scripted"
 
     def __init__(
