@@ -86,13 +86,12 @@ class LmPredictor(_ModelFacts):
     def backend(self) -> LmBackend:
         """The model: this object itself when it is one (every provider's class), else the
         backend it was given, else (a subclass written for 0.18) its compat018 adapter."""
-        held = self.__dict__.get("_backend")
-        if held is not None:
-            return held  # type: ignore[no-any-return]
-        if isinstance(self, LmBackend):
-            return self
-        held = self.__dict__["_backend"] = extend.adapter("predictor_backend")(self)
-        return held  # type: ignore[no-any-return]
+        held: LmBackend | None = self.__dict__.get("_backend")
+        if held is None:
+            if isinstance(self, LmBackend):
+                return self
+            held = self.__dict__["_backend"] = extend.adapter("predictor_backend")(self)
+        return held
 
     if not TYPE_CHECKING:
         def __getattr__(self, name: str) -> Any:
