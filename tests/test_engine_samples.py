@@ -1,5 +1,6 @@
-"""Samples split into jobs: a backend's `max_samples_per_request` caps the samples of one
-job; a prompt still counts once (summary, progress bar), however many jobs carry it."""
+"""Samples cut into requests: the engine hands the runner one job per prompt, and the runner
+cuts it into requests of at most the backend's `max_samples_per_request` samples; a prompt
+still counts once (summary, progress bar), however many requests carry it."""
 
 from __future__ import annotations
 
@@ -33,14 +34,16 @@ def sampled(text: str, n: int) -> LmPrompt:
     return LmPrompt(text, num_completions=n, temperature=1.0, max_tokens=5)
 
 
-def test_plan_splits_missing_samples_into_jobs_of_at_most_the_backend_limit(tmp_path):
+def test_the_plan_hands_one_job_per_prompt_and_the_runner_cuts_it(tmp_path):
     lm = TwoPerRequest(cache_dir=str(tmp_path))
     plan = Plan(lm, [sampled("a", 5), sampled("b", 1)], CompletionWindow.ASAP)
-    assert [j.sample_indices for j in plan.jobs] == [(0, 1), (2, 3), (4,), (0,)]
-    assert plan.uncached()[1] == [5, 1]  # counted per prompt, not per job
-    unlimited = ScriptedLm(cache_dir=str(tmp_path))  # max_samples_per_request None: one job
-    assert [j.sample_indices for j in Plan(unlimited, [sampled("a", 5)],
-                                           CompletionWindow.ASAP).jobs] == [(0, 1, 2, 3, 4)]
+    assert [j.sample_indices for j in plan.jobs] == [(0, 1, 2, 3, 4), (0,)]
+    assert plan.uncached()[1] == [5, 1]
+    emitted: list[tuple[int, ...]] = []
+    lm.live_runner().run(plan.jobs, lambda job, preds: emitted.append(job.sample_indices),
+                         lambda: False)
+    assert emitted == [(0, 1), (2, 3), (4,), (0,)]  # at most the backend's limit per request
+    assert [j.sample_indices for j in plan.jobs[0].parts(None)] == [(0, 1, 2, 3, 4)]
 
 
 def test_split_samples_are_answered_in_order_and_count_once_per_prompt(tmp_path):
@@ -77,3 +80,18 @@ def test_a_gap_in_cached_samples_is_sent_even_when_later_samples_are_cached(tmp_
     fewer = lm.predict_many([sampled("gap", 2)], retry_errors=True)
     assert [p.has_errors for p in next(fewer)] == [False, False]
     assert len(lm.call_log) == calls + 1  # only sample 1 again
+
+
+def test_a_run_paused_after_some_parts_sends_only_the_rest(tmp_path, monkeypatch):
+    """A run whose claims may have lapsed stops its runner, takes them again and sends on:
+    only the samples not answered yet, though the runner had cut them out of one job."""
+    from lmwrapper.store.claims import Lease
+
+    lm = TwoPerRequest(cache_dir=str(tmp_path))
+    lapses = iter([False, True])  # checked before each part: lapsed after the first one
+
+    monkeypatch.setattr(Lease, "lapsed", lambda self: next(lapses, False))
+    (answer,) = list(lm.predict_many([sampled("a", 5)]))
+    assert lm.jobs_sent == [2, 2, 1]  # (0, 1), then after the pause (2, 3) and (4,)
+    assert [p.sample_index for p in answer] == [0, 1, 2, 3, 4]
+    assert not any(p.was_cached or p.has_errors for p in answer)

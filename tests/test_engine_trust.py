@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lmwrapper import CostLimitExceededError, LmPredictor, PermanentProviderError
+from lmwrapper import CostLimitExceededError, PermanentProviderError
 from lmwrapper.batch_config import CompletionWindow
+from lmwrapper.engine.backend import LmBackend
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
@@ -83,7 +84,7 @@ class UnpricedLm(ScriptedLm):
     """A model whose price nobody knows (the base class's estimate)."""
 
     def estimate_cost(self, prompts, completion_window=CompletionWindow.ASAP, *, samples=None):
-        return LmPredictor.estimate_cost(self, prompts, completion_window, samples=samples)
+        return LmBackend.estimate_cost(self, prompts, completion_window, samples=samples)
 
 
 def test_max_cost_usd_with_an_unpriced_model_is_refused_before_sending():

@@ -499,7 +499,7 @@ def _same_url(a: str, b: str) -> bool:
 def _runner(lm: LmPredictor, cache: SqlCache, job_id: str | None, **settings: Any) -> BatchRunner:
     from lmwrapper.runners.batch import batch_runner
 
-    runner = batch_runner(lm, cache, **settings)
+    runner = batch_runner(lm.backend, cache, **settings)
     if job_id is not None:
         runner.job_id = job_id
     return runner

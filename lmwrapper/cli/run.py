@@ -209,7 +209,7 @@ def check_prompts(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
     line naming the prompt, rather than as a traceback once the run has started."""
     for i, (prompt, columns) in enumerate(zip(prompts, rows, strict=True)):
         try:
-            lm.validate_prompt(prompt)
+            lm.backend.validate_prompt(prompt)
         except ValueError as e:
             which = f"id {columns['id']!r}" if "id" in columns else f"number {i + 1}"
             raise ValueError(f"prompt {which}: {e}") from None
@@ -286,11 +286,11 @@ def _window(lm: LmPredictor, batch: bool, name: str | None = None) -> Completion
     and what to use instead)."""
     if name in ("flex", "priority"):
         window = CompletionWindow(name)
-        lm.check_window(window)
+        lm.backend.check_window(window)
         return window
     if not batch:
         return CompletionWindow.ASAP
-    if lm.supports_batch:
+    if lm.backend.supports_batch:
         return CompletionWindow.BATCH_ANY
     # Until this backend has a batch engine, --batch would run live while claiming the batch
     # price: run it live, price it live, and say so.
@@ -405,11 +405,11 @@ def window_costs(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> l
     for window in _SIDE_BY_SIDE:
         name = "batch" if window is CompletionWindow.BATCH_ANY else window.value
         try:
-            lm.check_window(window)
+            lm.backend.check_window(window)
         except ValueError:
             lines.append(f"  {name:<9} not sold for this model")
             continue
-        if window is CompletionWindow.BATCH_ANY and not lm.supports_batch:
+        if window is CompletionWindow.BATCH_ANY and not lm.backend.supports_batch:
             lines.append(f"  {name:<9} no batch API here (--batch runs live, at the asap price)")
             continue
         est = lm.estimate_cost(todo, window, samples=samples)

@@ -10,7 +10,8 @@ the factories' ones, which `install()` plugs into the extension points of
   mean something here, otherwise accepted with a `Lmwrapper018Warning` or refused with the
   reason (never an unexpected-keyword `TypeError`);
 - `PredictorCompat018`: 0.18's methods of `LmPredictor` (`remove_prompt_from_cache`, ...);
-- `identity_018` / `samples_018`: an `LmPredictor` subclass written for 0.18.
+- `Backend018` (with `identity_018` / `samples_018`): an `LmPredictor` subclass written for
+  0.18, which is a front door only, as the backend it holds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from lmwrapper.core import extend
+from lmwrapper.engine.backend import LmBackend, LmReasoningStyle
 from lmwrapper.engine.plan import as_prompt
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.store.db import CACHE_FILE_NAME, get_cache, get_cache_dir
@@ -122,7 +124,8 @@ def identity_018(lm: LmPredictor) -> dict[str, Any]:
         raise NotImplementedError(
             f"{type(lm).__name__} must implement model_identity(): a dict of what changes its "
             "outputs (provider, model name, version, ...), which keys its cache entries")
-    return {"provider": lm.provider, "model": str(lm.get_model_cache_key())}
+    return {"provider": getattr(type(lm), "provider", "unknown"),
+            "model": str(lm.get_model_cache_key())}
 
 
 def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]:
@@ -140,6 +143,78 @@ def samples_018(lm: LmPredictor, prompt: LmPrompt, n: int) -> list[LmPrediction]
         raise ValueError(f"{type(lm).__name__}._predict_maybe_cached returned "
                          f"{len(predictions)} predictions for num_completions={n}")
     return [p.evolve(prompt=prompt) if p.prompt is not prompt else p for p in predictions]
+
+
+class Backend018(LmBackend):
+    """The backend of an `LmPredictor` subclass written for 0.18 (the front door), built from
+    what it implements: its identity from `get_model_cache_key()`, its samples from
+    `_predict_maybe_cached`, and the model facts it defines itself (`model_name`,
+    `token_limit`, `is_chat_model`, ...: what it wrote wins)."""
+
+    def __init__(self, front: LmPredictor) -> None:
+        self.front = front
+
+    @property  # a class attribute of other backends: the front door's class's, if it has one
+    def provider(self) -> str:  # type: ignore[override]
+        return str(getattr(type(self.front), "provider", "unknown"))
+
+    @property
+    def cache_default(self) -> bool:
+        return self.front.cache_default
+
+    @cache_default.setter
+    def cache_default(self, value: bool) -> None:
+        self.front.cache_default = value
+
+    def model_identity(self) -> dict[str, Any]:
+        return identity_018(self.front)
+
+    def _predict_samples(self, prompt: LmPrompt, n: int) -> list[LmPrediction]:
+        return samples_018(self.front, prompt, n)
+
+    def _theirs(self, name: str) -> Any:
+        """The front door's own `name` (a method bound, a property's value), or None."""
+        for klass in type(self.front).__mro__:
+            if klass is LmPredictor:
+                return None
+            if name in vars(klass):
+                return getattr(self.front, name)
+        return None
+
+    def model_name(self) -> str:
+        own = self._theirs("model_name")
+        return str(own()) if own is not None else super().model_name()
+
+    def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int:
+        own = self._theirs("estimate_tokens_in_prompt")
+        return int(own(prompt)) if own is not None else super().estimate_tokens_in_prompt(prompt)
+
+    def tokenize(self, input_str: str) -> list[str]:
+        own = self._theirs("tokenize")
+        return list(own(input_str)) if own is not None else super().tokenize(input_str)
+
+    @property
+    def token_limit(self) -> int:
+        own = self._theirs("token_limit")
+        return int(own) if own is not None else super().token_limit
+
+    @property
+    def is_chat_model(self) -> bool:
+        own = self._theirs("is_chat_model")
+        return bool(own) if own is not None else super().is_chat_model
+
+    @property
+    def supports_token_operations(self) -> bool:
+        return bool(self._theirs("supports_token_operations"))
+
+    @property
+    def supports_prefilled_chat(self) -> bool:
+        return bool(self._theirs("supports_prefilled_chat"))
+
+    @property
+    def reasoning_style(self) -> LmReasoningStyle:
+        own = self._theirs("reasoning_style")
+        return own if isinstance(own, LmReasoningStyle) else LmReasoningStyle.UNKNOWN
 
 
 # -- the cache -------------------------------------------------------------------------------
@@ -202,8 +277,7 @@ def install() -> None:
     """Lend `PredictorCompat018` to `LmPredictor`; register the adapters the front door and
     the factories call."""
     extend.lend(LmPredictor, PredictorCompat018)
-    extend.install("predictor_identity", identity_018)
-    extend.install("predictor_samples", samples_018)
+    extend.install("predictor_backend", Backend018)
     extend.install("openai_factory_args", openai_factory_args)
     extend.install("hf_factory_args", hf_factory_args)
     extend.install("hf_prompt_trimmer", hf_prompt_trimmer)

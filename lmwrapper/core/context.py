@@ -1,6 +1,6 @@
 """What a prompt takes of a model's context window, as the model's provider counts it.
 
-A provider supplies the facts (`LmPredictor.context_need`); the engine decides, before
+A provider supplies the facts (`LmBackend.context_need`); the engine decides, before
 anything is sent, whether the prompt cannot fit (`lmwrapper.engine.context`):
 
     >>> need = ContextNeed(prompt_tokens=130_000, output_tokens=0, window=128_000,

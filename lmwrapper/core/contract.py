@@ -3,8 +3,9 @@
 A leaf module: the engine, the runners and the backends import it; it imports nothing of
 lmwrapper but the values.
 
-    runner(jobs, emit, should_stop)
-        for each Job: emit(job, predictions)   # one prediction per sample index, in order
+    runner(jobs, emit, should_stop)            # one Job per prompt: all its missing samples
+        cut each Job into requests (Job.parts: the backend's max samples per request)
+        for each part: emit(part, predictions)  # one prediction per sample index, in order
         stop starting new work once should_stop() is true
 """
 
@@ -23,8 +24,9 @@ from lmwrapper.core.window import CompletionWindow
 
 @dataclass(frozen=True)
 class Job:
-    """Samples of one distinct prompt that the cache does not have yet, sent together: at
-    most the backend's `max_samples_per_request`, so one prompt may have several jobs.
+    """Samples of one distinct prompt that the cache does not have yet. The engine hands a
+    runner one job per prompt with every missing sample; the runner cuts it into requests
+    (or batch lines) of at most what its backend takes in one (`parts`).
 
     A value: a runner that cuts or merges jobs makes new ones (`sample_indices` given as
     any sequence is kept as a tuple). `window` is the run's: a live request at a service
@@ -39,6 +41,26 @@ class Job:
         if not isinstance(self.sample_indices, tuple):
             object.__setattr__(self, "sample_indices", tuple(self.sample_indices))
 
+    def parts(self, most: int | None) -> tuple[Job, ...]:
+        """This job as requests of at most `most` samples each (None: no limit), each sent,
+        retried and stored on its own (Claude takes 1: no `n`).
+
+        >>> [j.sample_indices for j in Job("k", LmPrompt("x"), (0, 1, 3, 4, 5)).parts(2)]
+        [(0, 1), (3, 4), (5,)]
+        """
+        idx = self.sample_indices
+        if most is None or len(idx) <= most:
+            return (self,)
+        return tuple(Job(self.key, self.prompt, idx[i : i + most], self.window)
+                     for i in range(0, len(idx), most))
+
+
+def cut(jobs: Sequence[Job], most: int | None) -> Sequence[Job]:
+    """Every job of `jobs` as requests of at most `most` samples (`Job.parts`), in order."""
+    if most is None:
+        return jobs
+    return [part for job in jobs for part in job.parts(most)]
+
 
 Emit = Callable[[Job, Sequence[LmPrediction]], None]
 
@@ -51,8 +73,10 @@ ShouldStop = Callable[[], bool]
 class Runner(Protocol):
     """Answers jobs; the engine picks one per run (batch, live API, or a local model's loop).
 
-    `run` returns once every job was emitted, or soon after `should_stop()` turns true: it
-    starts nothing new then, but emits what arrives for requests already sent.
+    `run` is handed one job per prompt, with every sample the cache lacks; it cuts them
+    into requests or batch lines as its backend allows (`Job.parts`) and emits each part as
+    it is answered. It returns once every sample was emitted, or soon after `should_stop()`
+    turns true: it starts nothing new then, but emits what arrives for requests already sent.
 
     `stores_results`: True when everything the runner emits is in the cache already (or
     must not be: the batch engine stores each answer with the line it closes), so the
@@ -73,7 +97,8 @@ class Runner(Protocol):
 class Backend(Protocol):
     """What the engine and the runners may ask of a model, beyond sending: its name and
     identity, how its cache rows read back, its error predictions and its cost bound.
-    Every `LmPredictor` is one (the front door and the backend are one object today)."""
+    Every `engine.backend.LmBackend` is one; the front door (`LmPredictor`) holds one as
+    `lm.backend`."""
 
     @property
     def provider(self) -> str: ...
@@ -102,17 +127,20 @@ class Backend(Protocol):
 
 class SequentialRunner:
     """One request at a time, in job order: the runner of a backend that only knows how to
-    answer one prompt (`answer(prompt, n)` → n predictions, or error predictions)."""
+    answer one prompt (`answer(prompt, n)` → n predictions, or error predictions), at most
+    `most` samples per call (None: a job's samples in one)."""
 
     stores_results = False
 
-    def __init__(self, answer: Callable[[LmPrompt, int], Sequence[LmPrediction]]) -> None:
+    def __init__(self, answer: Callable[[LmPrompt, int], Sequence[LmPrediction]],
+                 most: int | None = None) -> None:
         self._answer = answer
+        self._most = most
         self._busy = 0
         self._lock = threading.Lock()
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
-        for job in jobs:
+        for job in cut(jobs, self._most):
             if should_stop():
                 return
             with self._lock:

@@ -1,6 +1,6 @@
 """The context-window check: a prompt that cannot fit is refused before it is sent.
 
-Each backend supplies the facts (`LmPredictor.context_need`: its count of the prompt's
+Each backend supplies the facts (`LmBackend.context_need`: its count of the prompt's
 tokens, what the request reserves for output, the window, whether the count is exact); the
 rule and its words are here, the same for every backend, local or API:
 

@@ -1,8 +1,8 @@
 """Planning a `predict_many`: validate, key, dedupe, look up; the misses become Jobs.
 
     prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
-            ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-               `max_samples_per_request` samples each) ─► size limits (too large to
+            ─► bulk cache lookup ─► misses become Jobs (one per key: every sample it
+               lacks; the runner cuts them into requests) ─► size limits (too large to
                send or store: that prompt's RequestTooLargeError) ─► context-window check
                       (engine/context.py: one that cannot fit is refused, not sent)
                    ─► cost check
@@ -96,19 +96,8 @@ class RunSummary:
 
 
 class Model(Backend, Protocol):
-    """The model as the plan and the run see it: every `LmPredictor` is one
-    (`engine/predictor.py`, the front door, which imports the plan and the run)."""
-
-    last_run: RunSummary | None  # set at the start of each run
-
-    @property
-    def cache(self) -> SqlCache: ...
-
-    @property
-    def cache_default(self) -> bool: ...
-
-    @property
-    def max_samples_per_request(self) -> int | None: ...
+    """The model — a front door's backend (`engine/backend.py: LmBackend`) — as the plan and
+    the run ask it."""
 
     def validate_prompt(self, prompt: LmPrompt) -> None: ...
 
@@ -122,6 +111,22 @@ class Model(Backend, Protocol):
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: ShouldStop) -> None: ...
+
+
+class FrontDoor(Protocol):
+    """The front door (`engine/predictor.py: LmPredictor`, which imports the plan and the
+    run) as they see it: its cache, its caching default, the run it reports, its backend."""
+
+    last_run: RunSummary | None  # set at the start of each run
+
+    @property
+    def cache(self) -> SqlCache: ...
+
+    @property
+    def cache_default(self) -> bool: ...
+
+    @property
+    def backend(self) -> Model: ...
 
 
 @dataclass
@@ -206,20 +211,21 @@ class Plan:
     row read per stored sample (the bulk lookup, `SqlCache.get_many`).
     """
 
-    def __init__(self, lm: Model, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
+    def __init__(self, lm: FrontDoor, prompts: Iterable[LmPrompt | str], window: CompletionWindow,
                  *, max_cost_usd: float | None = None, retry_errors: bool = False) -> None:
         self.lm = lm
+        self.backend = model = lm.backend
         self.window = window
         self.retry_errors = retry_errors
         self.prompts = as_prompts(prompts)
-        lm.check_window(window)  # a window the model is not sold in: refused before any spend
-        validate = lm.validate_prompt
+        model.check_window(window)  # a window the model is not sold in: refused before any spend
+        validate = model.validate_prompt
         for p in self.prompts:
             validate(p)
         with gc_paused():
             canonical = [canonical_json(p) for p in self.prompts]
             try:
-                self.keys = keys_of(canonical, lm.identity_json())
+                self.keys = keys_of(canonical, model.identity_json())
             except UnicodeEncodeError:
                 raise _not_utf8(canonical) from None
             # A prompt with caching off gets a slot of its own: it must neither be served a
@@ -233,7 +239,7 @@ class Plan:
         self.summary = RunSummary(prompts=len(self.prompts))
         self.slots: dict[str, _Slot] = {}
         self.cached: dict[str, tuple[StoredSample, ...]] = {}
-        self.codec: RowCodec = lm.row_codec()  # how a cached row becomes a prediction and back
+        self.codec: RowCodec = model.row_codec()  # how a cached row becomes a prediction and back
         with gc_paused():
             self.jobs = self._lookup(retry_errors, bool(off))
         # Keys refused before sending, each with the error its prompt is answered with (by
@@ -248,7 +254,7 @@ class Plan:
         # for the misses the engine will store (a batch runner stores its own), so a new
         # result's prompt is not encoded a second time.
         self.prompt_jsons: dict[str, str] = {}
-        if self.jobs and not routes_to_batch(lm, window):
+        if self.jobs and not routes_to_batch(model, window):
             missing = {j.key for j in self.jobs if j.key not in self.refused}
             self.prompt_jsons = {k: c for k, c in zip(self.keys, canonical) if k in missing}
         # as the dry run counts: a repeated prompt once (each distinct key is either fully
@@ -265,12 +271,10 @@ class Plan:
     def _refuse_over_window(self) -> None:
         """Refuse each key to send whose prompt cannot fit the context window: the prompt's
         own error (a `PermanentProviderError`, so cached)."""
-        need, name = self.lm.context_need, self.lm.model_name()
-        seen: set[str] = set(self.refused)
+        need, name = self.backend.context_need, self.backend.model_name()
         for job in self.jobs:
-            if job.key in seen:  # a prompt split into several jobs is checked once
+            if job.key in self.refused:
                 continue
-            seen.add(job.key)
             why = refusal(need(job.prompt), name)
             if why is not None:
                 self.refused[job.key] = PermanentProviderError(why)
@@ -284,7 +288,7 @@ class Plan:
     def refused_prediction(self, job: Job) -> LmPrediction:
         """The error a refused job is answered with (stored only if it is the prompt's own,
         as any error is)."""
-        return self.lm.error_prediction(job.prompt, self.refused[job.key])
+        return self.backend.error_prediction(job.prompt, self.refused[job.key])
 
     def _lookup(self, retry_errors: bool, some_off: bool) -> list[Job]:
         """Dedupe, one bulk lookup, then per distinct key: all there (`cached`), or a slot
@@ -301,7 +305,6 @@ class Plan:
                 need[key] = max(need.get(key, 0), p.samples_needed)
         wanted = [k for k in first if not k.startswith(_NO_CACHE)] if some_off else list(first)
         rows = self.cache.get_many(wanted) if self.cache is not None and wanted else {}
-        per_request = self.lm.max_samples_per_request
         jobs: list[Job] = []
         for key, p in first.items():
             n = need[key] if need else p.samples_needed
@@ -317,8 +320,7 @@ class Plan:
                 self.decode_rows(slot.samples, p, found, retry_errors)
             missing = [i for i in range(n) if i not in slot.samples]
             slot.left = len(missing)
-            jobs.extend(Job(key, p, tuple(part), self.window)
-                        for part in _split(missing, per_request))
+            jobs.append(Job(key, p, tuple(missing), self.window))  # the runner cuts it
         self.cached = rows
         return jobs
 
@@ -327,7 +329,7 @@ class Plan:
         request (or batch line), or than the cache can store: a `RequestTooLargeError`
         naming the limit (not cached: a rerun checks again). An answer that could not be
         stored is never bought."""
-        provider = self.lm.size_limits(routes_to_batch(self.lm, self.window))
+        provider = self.backend.size_limits(routes_to_batch(self.backend, self.window))
         stored = provider + ((cache_limit(self.cache.max_value_bytes()),)
                              if self.cache is not None else ())
         if not stored or max(map(len, canonical)) * 4 <= min(x.most for x in stored):
@@ -365,24 +367,18 @@ class Plan:
             _finish(samples, rows)
 
     def uncached(self) -> tuple[list[LmPrompt], list[int]]:
-        """The prompts still to send, one per key, and how many samples each lacks (a prompt
-        may be split into several jobs: this is what a person counts)."""
-        todo: dict[str, tuple[LmPrompt, int]] = {}
-        for j in self.jobs:
-            if j.key in self.refused:  # never sent
-                continue
-            _, n = todo.get(j.key, (j.prompt, 0))
-            todo[j.key] = (j.prompt, n + len(j.sample_indices))
-        return [p for p, _ in todo.values()], [n for _, n in todo.values()]
+        """The prompts still to send, one per key (its job), and how many samples each lacks."""
+        todo = [j for j in self.jobs if j.key not in self.refused]  # the refused: never sent
+        return [j.prompt for j in todo], [len(j.sample_indices) for j in todo]
 
     def _check_cost(self, max_cost_usd: float | None) -> None:
         if max_cost_usd is None or not self.jobs:
             return
         todo, samples = self.uncached()
-        est = self.lm.estimate_cost(todo, self.window, samples=samples)
+        est = self.backend.estimate_cost(todo, self.window, samples=samples)
         if not est.priced:
             raise CostLimitExceededError(
-                f"cannot bound the cost of {self.lm.model_name()}: pass "
+                f"cannot bound the cost of {self.backend.model_name()}: pass "
                 "input_usd_per_mtok/output_usd_per_mtok, or drop max_cost_usd")
         if est.total_usd > max_cost_usd:
             raise CostLimitExceededError(
@@ -419,18 +415,18 @@ def cache_limit(max_value_bytes: int) -> SizeLimit:
                      "1,000,000,000 bytes: https://www.sqlite.org/limits.html")
 
 
-def uncached(lm: Model, prompts: Sequence[LmPrompt | str],
+def uncached(lm: FrontDoor, prompts: Sequence[LmPrompt | str],
              window: CompletionWindow = CompletionWindow.ASAP) -> tuple[list[LmPrompt], list[int]]:
     """The prompts (and sample counts) a `predict_many` would send; nothing is sent or started
     (the engine's planning step alone: validate, key, dedupe, look up)."""
     return Plan(lm, prompts, window).uncached()
 
 
-def estimate_run(lm: Model, prompts: Sequence[LmPrompt | str],
+def estimate_run(lm: FrontDoor, prompts: Sequence[LmPrompt | str],
                  window: CompletionWindow = CompletionWindow.ASAP) -> CostEstimate:
     """What a `predict_many(prompts, window)` would cost at most, cached answers excluded."""
     todo, samples = uncached(lm, prompts, window)
-    return lm.estimate_cost(todo, window, samples=samples)
+    return lm.backend.estimate_cost(todo, window, samples=samples)
 
 def routes_to_batch(lm: Model, window: CompletionWindow) -> bool:
     """Whether `choose_runner` picks the batch engine (which stores its own results)."""
@@ -454,13 +450,3 @@ def _covers(rows: Sequence[StoredSample], n: int, skip_errors: bool) -> bool:
 def _sample(rows: Sequence[StoredSample], index: int) -> StoredSample:
     return next(r for r in rows if r[0] == index)
 
-
-def _split(indices: list[int], most: int | None) -> list[list[int]]:
-    """`indices` in runs of at most `most` (None: one run): one job per request.
-
-    >>> _split([0, 1, 3, 4, 5], 2)
-    [[0, 1], [3, 4], [5]]
-    """
-    if most is None or len(indices) <= most:
-        return [indices]
-    return [indices[i : i + most] for i in range(0, len(indices), most)]

@@ -1,12 +1,12 @@
 """The predict_many pipeline: validate, key, dedupe, look up, route the misses, store, yield.
 
     Plan:  prompts ─► validate all (before any spend) ─► key each ─► dedupe by key
-                   ─► bulk cache lookup ─► misses become Jobs (at most the backend's
-                      `max_samples_per_request` samples each) ─► size limits and
-                      context window (one that cannot go is refused, not sent)
-                   ─► cost check
+                   ─► bulk cache lookup ─► misses become Jobs (one per key: every sample
+                      it lacks) ─► size limits and context window (one that cannot go is
+                      refused, not sent) ─► cost check
     Run:   Jobs ─► a runner, chosen here (batch / live API / the backend's own loop), on its
-                   own thread, started when `predict_many` is called
+                   own thread, started when `predict_many` is called; the runner cuts each
+                   job into requests or batch lines (`Job.parts`)
                 ─► each result stored the moment it arrives ─► yielded in input order
 
 Planning (`lmwrapper.engine.plan`) sends nothing (`costs.uncached` and `--dry-run` stop there).
@@ -41,7 +41,7 @@ from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.core.words import counted
-from lmwrapper.engine.plan import Model, Plan, RunSummary, routes_to_batch
+from lmwrapper.engine.plan import FrontDoor, Model, Plan, RunSummary, routes_to_batch
 from lmwrapper.runners.batch import batch_runner
 from lmwrapper.store.claims import Lease
 from lmwrapper.store.journal import Journal
@@ -55,29 +55,31 @@ _DECODE_AHEAD = 5000  # cached answers decoded per pause of the collector (~3 MB
 # -- routing: which runner answers the jobs ----------------------------------------------------
 
 class _LoopRunner:
-    """A backend's own loop, `lm._run(jobs, window, emit, should_stop)`, as a runner. How many
-    requests it has in flight it does not say."""
+    """A backend's own loop, `backend._run(jobs, window, emit, should_stop)`, as a runner.
+    How many requests it has in flight it does not say."""
 
     stores_results = False
 
-    def __init__(self, lm: Model, window: CompletionWindow) -> None:
-        self.lm, self.window = lm, window
+    def __init__(self, backend: Model, window: CompletionWindow) -> None:
+        self.backend, self.window = backend, window
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
-        self.lm._run(jobs, self.window, emit, should_stop)
+        self.backend._run(jobs, self.window, emit, should_stop)
 
     def in_flight(self) -> None:
         return None
 
 
-def choose_runner(lm: Model, window: CompletionWindow) -> Runner:
-    """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
-    live runner (API backends); else its own loop (local models)."""
-    if routes_to_batch(lm, window):
-        runner: Runner = batch_runner(lm, lm.cache)
+def choose_runner(lm: FrontDoor, window: CompletionWindow) -> Runner:
+    """The batch engine for BATCH_ANY where the backend has a batch API (recording its steps
+    in the front door's cache); else the backend's live runner (API backends); else its own
+    loop (local models)."""
+    backend = lm.backend
+    if routes_to_batch(backend, window):
+        runner: Runner = batch_runner(backend, lm.cache)
         return runner
-    live = lm.live_runner()
-    return live if live is not None else _LoopRunner(lm, window)
+    live = backend.live_runner()
+    return live if live is not None else _LoopRunner(backend, window)
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -114,7 +116,10 @@ class Run:
         # The store cannot take answers right now (its file is locked): send nothing new,
         # hold what arrives, go on once it is stored (see _write_loop).
         self._blocked = threading.Event()
-        self._emitted: set[int] = set()  # id() of each job answered (to resume the others)
+        # key → the sample indices answered, as bits (a runner emits the parts it cut a job
+        # into; 1 << 0 is a shared small int, so a million one-sample prompts cost only the
+        # dict): what is left of each job is sent on after a pause
+        self._emitted: dict[str, int] = {}
         self._journal: Journal | None = None  # set once the store failed: answers go there
         self._started_at = time.time()
         self._lease: Any = None
@@ -161,7 +166,7 @@ class Run:
         rows = [self.plan.codec.row(job.key, p, pj) for p in preds if store and not p.error_is_transient]
         preds = [answers.finish(p) for p in preds]  # the raw answer is stored, parsed on read
         with self._cond:
-            self._emitted.add(id(job))
+            self._emitted[job.key] = self._emitted.get(job.key, 0) | _bits(job.sample_indices)
             self._pending.append((job, preds, rows))
             self._cond.notify_all()
 
@@ -312,9 +317,20 @@ class Run:
                 if not self._resume():
                     break
                 with self._cond:
-                    jobs = [j for j in jobs if id(j) not in self._emitted]
+                    jobs = self._unanswered(jobs)
         finally:
             lease.close(release=self._journal is None)
+
+    def _unanswered(self, jobs: Sequence[Job]) -> list[Job]:
+        """What is left of `jobs` once the parts emitted so far are taken out."""
+        left = []
+        for j in jobs:
+            done = self._emitted.get(j.key, 0)
+            rest = tuple(i for i in j.sample_indices if not done >> i & 1)
+            if rest:
+                left.append(j if len(rest) == len(j.sample_indices) else
+                            Job(j.key, j.prompt, rest, j.window))
+        return left
 
     def _paused(self) -> bool:
         """Send nothing new: stopping, the store cannot take answers, or this run's claims
@@ -379,7 +395,7 @@ class Run:
         self.plan.prompt_jsons.pop(job.key, None)
         preds = [samples[i] for i in job.sample_indices]
         with self._cond:
-            self._emitted.add(id(job))
+            self._emitted[job.key] = self._emitted.get(job.key, 0) | _bits(job.sample_indices)
             self._pending.append((job, preds, []))
             self._cond.notify_all()
 
@@ -519,6 +535,14 @@ class Results(Iterator["LmPrediction | list[LmPrediction]"]):
     @property
     def summary(self) -> RunSummary:
         return self._run.summary
+
+
+def _bits(indices: Sequence[int]) -> int:
+    """Sample indices as the bits of one int: (0, 2) → 0b101."""
+    bits = 0
+    for i in indices:
+        bits |= 1 << i
+    return bits
 
 
 def _as_answer(p: LmPrompt, samples: list[LmPrediction]) -> LmPrediction | list[LmPrediction]:

@@ -52,6 +52,7 @@ from lmwrapper.core.errors import (
 from lmwrapper.core.models import FactSources, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
+from lmwrapper.engine.backend import LmBackend
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.api_keys import checked_key
 from lmwrapper.runners.lean import LeanSender, lean_http_allowed, refusal_error, refused_behind
@@ -74,8 +75,9 @@ _SK_KEY = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
 ErrorKind = Literal["rate_limit", "quota", "config", "transient", "permanent", "rejected"]
 
 
-class ApiPredictor(LmPredictor):
-    """Base of every HTTP API backend (OpenAI, Anthropic, compatible servers)."""
+class ApiPredictor(LmPredictor, LmBackend):
+    """Base of every HTTP API backend (OpenAI, Anthropic, compatible servers): a front door
+    that is its own backend (`lmwrapper.engine.predictor` says why)."""
 
     display_name: ClassVar[str] = "API"  # for messages: "OpenAI 429 rate_limit_exceeded: ..."
     key_file: ClassVar[str | None] = None  # e.g. "~/oai_key.txt", read after the env var
@@ -227,7 +229,8 @@ class ApiPredictor(LmPredictor):
         runner = LiveRunner(self.send_once, error_prediction=self.error_prediction,
                             max_concurrency=self.max_concurrency, retry=self.retry,
                             limiter=self.limiter, tokens_for=self.tokens_for,
-                            async_sender=self.async_sender())
+                            async_sender=self.async_sender(),
+                            max_samples_per_request=self.max_samples_per_request)
         self.last_runner_stats = runner.stats
         return runner
 

@@ -1,7 +1,8 @@
 """The ASAP runner for live HTTP APIs: many requests in flight, paced, retried, any provider.
 
-    runner = LiveRunner(send, error_prediction=lm.error_prediction, max_concurrency=16)
-    runner.run(jobs, emit, should_stop)
+    runner = LiveRunner(send, error_prediction=lm.error_prediction, max_concurrency=16,
+                        max_samples_per_request=1)
+    runner.run(jobs, emit, should_stop)   # each job cut into requests of at most 1 sample
 
 `send(job)` makes ONE attempt for a job and returns its predictions, or raises:
 `TransientProviderError` / `RateLimitError` (retried, honouring `retry_after`),
@@ -39,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from lmwrapper.core.contract import Emit, Job, Runner
+from lmwrapper.core.contract import Emit, Job, Runner, cut
 from lmwrapper.core.errors import (
     BadResponseError,
     ProviderError,
@@ -145,11 +146,13 @@ class LiveRunner:
         clock: Callable[[], float] = time.monotonic,
         seed: int | None = None,
         async_sender: Callable[[], AsyncSender] | None = None,
+        max_samples_per_request: int | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be >= 1; got {max_concurrency}")
         self._send = send
         self._async_sender = async_sender
+        self._most = max_samples_per_request  # a job's samples per request (None: all)
         self._error_prediction = error_prediction
         self.max_concurrency = max_concurrency
         self.retry = retry
@@ -167,7 +170,10 @@ class LiveRunner:
             return self._sending
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: Callable[[], bool]) -> None:
-        """Answer every job through `emit` (from worker threads); returns when all are done."""
+        """Answer every job through `emit` (from worker threads), each cut into requests of
+        at most `max_samples_per_request` samples, sent and retried on their own; returns
+        when all are done."""
+        jobs = cut(jobs, self._most)
         self._heap = [_Item(0.0, i, job) for i, job in enumerate(jobs)]
         self._n_jobs = len(jobs)
         self._seq = itertools.count(len(jobs))

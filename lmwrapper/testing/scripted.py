@@ -28,6 +28,7 @@ from lmwrapper.core.errors import ProviderError
 from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.backend import LmBackend
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.engine.predictor import LmPredictor
 
@@ -38,7 +39,7 @@ def default_answer(prompt: LmPrompt, call_number: int) -> str:
     return f"echo: {text}" if prompt.temperature == 0 else f"echo: {text} #{call_number}"
 
 
-class ScriptedLm(LmPredictor):
+class ScriptedLm(LmPredictor, LmBackend):
     provider = "scripted"
 
     def __init__(
@@ -73,7 +74,7 @@ class ScriptedLm(LmPredictor):
 
     def live_runner(self) -> Runner:
         """Like an API backend's: one request at a time, and it says how many are in flight."""
-        return SequentialRunner(self._predict_or_error)
+        return SequentialRunner(self._predict_or_error, self.max_samples_per_request)
 
     def estimate_cost(self, prompts: Sequence[LmPrompt], completion_window: CompletionWindow =
                       CompletionWindow.ASAP, *, samples: Sequence[int] | None = None) -> CostEstimate:

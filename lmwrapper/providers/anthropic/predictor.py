@@ -5,8 +5,8 @@ loop of a live run, `send_async`: the same body over `lmwrapper.runners.lean`), 
 answer, counting tokens. The key, the client, scrubbing, pacing (`anthropic-ratelimit-*`,
 Retry-After), the live runner, the lean HTTP path and error classification are every API
 provider's (`lmwrapper.providers.base`). The API has no `n`, so `max_samples_per_request` is 1:
-the engine makes each sample its own job, sent concurrently, retried alone and stored as it
-arrives, so a failure of sample 3 neither delays nor loses samples 1-2.
+the live runner makes each sample a request of its own, sent concurrently, retried alone and
+stored as it arrives, so a failure of sample 3 neither delays nor loses samples 1-2.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class ClaudePredictor(ApiPredictor):
     rate_limit_headers = (LimitHeaders("anthropic-ratelimit-{kind}-limit",
                                        "anthropic-ratelimit-{kind}-remaining",
                                        "anthropic-ratelimit-{kind}-reset"),)
-    max_samples_per_request = 1  # no `n`: each sample is a job of its own (see the engine)
+    max_samples_per_request = 1  # no `n`: the runner sends each sample on its own
 
     def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
                  base_url: str | None = None, max_concurrency: int = 8,
@@ -224,7 +224,7 @@ class ClaudePredictor(ApiPredictor):
                 + self.default_max_tokens(job.prompt)) * len(job.sample_indices)
 
     def send_once(self, job: Job) -> Sequence[LmPrediction]:
-        """One attempt at a job: one request per sample (the engine's jobs have one)."""
+        """One attempt at a job: one request per sample (the live runner's have one)."""
         body = build_request(job.prompt, self.model)
         return [self._parse(self._call("messages", body), job.prompt) for _ in job.sample_indices]
 

@@ -25,6 +25,7 @@ from lmwrapper.core.money import CostEstimate
 from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.structured import wants_json
 from lmwrapper.core.window import CompletionWindow
+from lmwrapper.engine.backend import LmBackend
 from lmwrapper.engine.context import refusal
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.engine.predictor import LmPredictor
@@ -47,7 +48,7 @@ if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
 DEFAULT_MAX_TOKENS_CAP = 512
 
 
-class HuggingFacePredictor(LocalTokens, LmPredictor):
+class HuggingFacePredictor(LocalTokens, LmPredictor, LmBackend):
     """A loaded model + tokenizer. Build one with `get_huggingface_lm`."""
 
     if TYPE_CHECKING:  # 0.18's, lent by lmwrapper.compat018.hf_names.HfCompat018 (below)

@@ -85,7 +85,7 @@ class OpenAiPredictor(ApiPredictor):
 
     @property
     def max_samples_per_request(self) -> int:  # type: ignore[override]
-        """`MAX_N` where the model takes `n`, else 1 (rules.py); the engine splits the rest."""
+        """`MAX_N` where the model takes `n`, else 1 (rules.py); the runner cuts the rest."""
         return samples_per_request(self.model)
 
     @functools.cached_property

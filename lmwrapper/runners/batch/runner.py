@@ -109,7 +109,7 @@ class BatchRunner:
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
         self.owner = new_owner()
-        jobs = _by_key(jobs)  # the engine may split a prompt's samples; lines are ours to cut
+        jobs = _by_key(jobs)  # one job per prompt (a caller may hand several); lines are ours to cut
         self.jobs = {j.key: j for j in jobs}
         self.got = {j.key: {} for j in jobs}
         self.progress = JobProgress(len(jobs), self._estimate_usd(jobs) if self.show_progress

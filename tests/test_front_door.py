@@ -1,0 +1,60 @@
+"""The front door (`LmPredictor`) holds a backend (`LmBackend`): a backend written on its own
+runs through it like any model, and what the front door does not have is its backend's."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from lmwrapper import LmPredictor
+from lmwrapper.engine.backend import LmBackend
+from lmwrapper.structs import LmPrediction, LmPrompt
+from lmwrapper.testing import ScriptedLm
+
+
+class Upper(LmBackend):
+    """The smallest backend: an identity and one way of answering."""
+
+    provider = "upper"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def model_identity(self):
+        return {"provider": self.provider, "model": "upper-1"}
+
+    def _predict_samples(self, prompt, n):
+        self.calls += 1
+        return [LmPrediction(prompt.text.upper(), prompt) for _ in range(n)]
+
+    def estimate_tokens_in_prompt(self, prompt):
+        return len(prompt.text.split())
+
+
+def test_a_backend_written_on_its_own_is_held_and_cached(tmp_path):
+    backend = Upper()
+    lm = LmPredictor(cache_dir=str(tmp_path), backend=backend)
+    assert lm.backend is backend and not isinstance(lm, LmBackend)
+    assert lm.predict("abc").completion_text == "ABC"
+    again = LmPredictor(cache_dir=str(tmp_path), backend=Upper())
+    assert again.predict("abc").was_cached and again.backend.calls == 0
+    # what the front door does not have is its backend's
+    assert lm.model_name() == "upper-1" and lm.estimate_tokens_in_prompt(LmPrompt("a b")) == 2
+    assert lm.calls == 1
+    with pytest.raises(AttributeError, match="nothing_here"):
+        lm.nothing_here  # noqa: B018
+    copy = pickle.loads(pickle.dumps(lm))
+    assert copy.predict("abc").was_cached
+
+
+def test_the_front_door_defines_nothing_a_backend_does():
+    front = {n for n in vars(LmPredictor) if not n.startswith("_")}
+    assert not front & {n for n in dir(LmBackend) if not n.startswith("_")}
+    assert {"predict", "predict_many", "cache", "backend"} <= front
+
+
+def test_a_providers_class_is_its_own_backend(tmp_path):
+    lm = ScriptedLm(cache_dir=str(tmp_path), cache_default=False)
+    assert lm.backend is lm and isinstance(lm, LmPredictor) and isinstance(lm, LmBackend)
+    assert lm.backend.cache_default is False
