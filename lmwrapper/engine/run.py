@@ -39,9 +39,10 @@ from lmwrapper.core.errors import CacheFileError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.core.words import counted
 from lmwrapper.engine.plan import Model, Plan, RunSummary, routes_to_batch
+from lmwrapper.runners.background import BackgroundRunner
 from lmwrapper.runners.batch import batch_runner
 from lmwrapper.store.claims import Lease
 from lmwrapper.store.journal import Journal
@@ -71,11 +72,15 @@ class _LoopRunner:
 
 
 def choose_runner(lm: Model, window: CompletionWindow) -> Runner:
-    """The batch engine for BATCH_ANY where the backend has a batch API; else the backend's
-    live runner (API backends); else its own loop (local models)."""
+    """The batch engine for BATCH_ANY where the backend has a batch API; the background
+    runner for a background window (the plan checked the backend has one); else the
+    backend's live runner (API backends); else its own loop (local models)."""
     if routes_to_batch(lm, window):
         runner: Runner = batch_runner(lm, lm.cache)
         return runner
+    if window in BACKGROUND_WINDOWS:
+        return BackgroundRunner(lm, lm.cache, lm.background_adapter(), window,  # type: ignore[attr-defined]
+                                workers=getattr(lm, "max_concurrency", 8))
     live = lm.live_runner()
     return live if live is not None else _LoopRunner(lm, window)
 
