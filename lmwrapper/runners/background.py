@@ -103,7 +103,7 @@ class BackgroundRunner:
         self.records = BackgroundRecords(cache)
         self.settings = settings or BatchSettings.resolve()
         self.workers = max(1, workers)
-        self._lock = threading.Lock()
+        self._halt = threading.Event()  # a create refused for a reason that is ours: send no more
 
     def in_flight(self) -> int:
         return 0  # background responses live on at the provider; a rerun adopts them
@@ -134,7 +134,7 @@ class BackgroundRunner:
         """Record, create and record the id of `job`'s request; None when it was answered
         (with an error) instead, or not sent because the run is stopping."""
         for attempt in range(1, MAX_CREATE_TRIES + 1):
-            if should_stop():
+            if should_stop() or self._halt.is_set():
                 return None
             row = BackgroundRow(f"bg{uuid.uuid4().hex[:20]}", job.key, job.sample_indices[0],
                                 len(job.sample_indices), self.lm.provider, self.lm.model_name(),
@@ -147,6 +147,7 @@ class BackgroundRunner:
                 return None
             except ConfigurationError:
                 self.records.forget(row.marker)
+                self._halt.set()  # the other workers' creates would be refused alike
                 raise
             except ProviderError as e:
                 self.records.forget(row.marker)  # refused: nothing was created

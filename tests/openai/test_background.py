@@ -23,6 +23,7 @@ from openai.types.responses import response_create_params
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper import get_claude_lm
+from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.providers.openai.azure import AzureConfig
 from lmwrapper.providers.openai.background import OpenAiBackgroundAdapter
@@ -164,6 +165,31 @@ def test_a_response_cancelled_at_the_provider_is_a_transient_error_a_rerun_sends
                                                        CompletionWindow.BACKGROUND_2H))
     assert not again.has_errors and len(creates(srv)) == 2
 
+
+
+def test_a_create_whose_answer_was_lost_is_not_sent_again_until_a_rerun_says_so(srv, tmp_path):
+    srv.lose_responses(endpoint="responses.create")  # created at the fake, the answer lost
+    (pred,) = list(lm_on(srv, tmp_path).predict_many([LmPrompt("q")],
+                                                      CompletionWindow.BACKGROUND_2H))
+    assert pred.has_errors and pred.error_is_transient and "may have" in pred.error_message
+    assert len(creates(srv)) == 1
+    with pytest.warns(UserWarning, match="may have been created, and billed"):
+        (again,) = list(lm_on(srv, tmp_path).predict_many([LmPrompt("q")],
+                                                           CompletionWindow.BACKGROUND_2H))
+    assert not again.has_errors and len(creates(srv)) == 2  # the lost one was billed too
+
+
+def test_a_refusal_that_is_ours_stops_the_run_before_more_are_created(srv, tmp_path):
+    srv.inject("status", status=401, endpoint="responses.create", times=None,
+               code="invalid_api_key", message="Incorrect API key provided")
+    prompts = [LmPrompt(f"q{i}") for i in range(20)]
+    with pytest.raises(ConfigurationError):
+        list(lm_on(srv, tmp_path, max_concurrency=4).predict_many(
+            prompts, CompletionWindow.BACKGROUND_2H))
+    assert len(creates(srv)) <= 4  # each worker's first create at most, then no more
+    srv.clear_faults()
+    answers = list(lm_on(srv, tmp_path).predict_many(prompts, CompletionWindow.BACKGROUND_2H))
+    assert not any(a.has_errors for a in answers)
 
 # -- SIGKILL, then rerun ----------------------------------------------------------------------
 N = 4

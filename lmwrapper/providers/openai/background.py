@@ -67,10 +67,17 @@ class OpenAiBackgroundAdapter:
                 "metadata": {"lmwrapper_marker": marker}}
 
     def create(self, job: Job, marker: str, completion_window: str) -> Mapping[str, Any]:
+        """The created response. `MaybeCreated` where OpenAI may have created it without our
+        knowing its id: a timeout, a connection lost with no answer, a 200 we cannot read."""
         body = self.body(job, marker, completion_window)
-        with sdk_errors(self.lm, "openai", timeout_error=MaybeCreated):
-            raw = self.lm.client().responses.with_raw_response.create(
-                model=body.pop("model"), input=body.pop("input"), extra_body=body)
+        try:
+            with sdk_errors(self.lm, "openai", timeout_error=MaybeCreated):
+                raw = self.lm.client().responses.with_raw_response.create(
+                    model=body.pop("model"), input=body.pop("input"), extra_body=body)
+        except TransientProviderError as e:
+            if e.status_code is not None or isinstance(e, MaybeCreated):
+                raise  # an answer (429, 5xx) says it was not created
+            raise MaybeCreated(f"{e} (the create may have reached OpenAI)") from None
         return self._read(raw, MaybeCreated)  # a 200 we cannot read: created all the same
 
     def retrieve(self, response_id: str) -> Mapping[str, Any]:
