@@ -86,6 +86,7 @@ class _Waiting:
     job: Job
     marker: str
     response_id: str
+    completion_window: str  # the one it was created in ("2h"): its price and deadline
     deadline: float
     failures: int = 0
 
@@ -117,7 +118,7 @@ class BackgroundRunner:
             row = _record_of(known.get(job.key, ()), job)
             if row is not None and row.response_id is not None:
                 log.info("adopting background response %s", row.response_id)
-                waiting.append(_Waiting(job, row.marker, row.response_id, self._deadline(row)))
+                waiting.append(self._waiting(job, row, row.response_id))
                 continue
             if row is not None:  # state creating: the run died inside its create
                 self._warn_maybe_paid(row)
@@ -157,7 +158,7 @@ class BackgroundRunner:
                 self._emit_error(job, emit, e)
                 return None
             self.records.created(row.marker, str(made["id"]))
-            return _Waiting(job, row.marker, str(made["id"]), self._deadline(row))
+            return self._waiting(job, row, str(made["id"]))
         return None
 
     # -- polling ----------------------------------------------------------------------------
@@ -198,7 +199,7 @@ class BackgroundRunner:
             return True
         w.failures = 0
         if self.adapter.finished(response):
-            preds = self.adapter.answers(w.job, response, self.completion_window)
+            preds = self.adapter.answers(w.job, response, w.completion_window)
             if any(p.has_errors for p in preds) or w.job.key.startswith(NO_CACHE_PREFIX):
                 self.records.forget(w.marker)  # failed (a rerun creates it again), or not kept
             else:
@@ -219,12 +220,17 @@ class BackgroundRunner:
         self.records.forget(w.marker)
         self._emit_error(w.job, emit, TransientProviderError(
             f"background response {w.response_id} was not answered within its "
-            f"{self.completion_window} window (and {GRACE_S / 3600:g} h more); it was "
+            f"{w.completion_window} window (and {GRACE_S / 3600:g} h more); it was "
             "cancelled. A rerun sends the prompt again"))
 
     # -- helpers ----------------------------------------------------------------------------
-    def _deadline(self, row: BackgroundRow) -> float:
-        return row.created_at + _HOURS.get(self.completion_window, 24.0) * 3600 + GRACE_S
+    def _waiting(self, job: Job, row: BackgroundRow, response_id: str) -> _Waiting:
+        """A response to poll; one a run created in the other background window keeps that
+        window's price and deadline."""
+        window = next((w for c, w in BACKGROUND_WINDOWS.items() if c.value == row.window),
+                      self.completion_window)
+        deadline = row.created_at + _HOURS.get(window, 24.0) * 3600 + GRACE_S
+        return _Waiting(job, row.marker, response_id, window, deadline)
 
     def _emit_error(self, job: Job, emit: Emit, error: ProviderError) -> None:
         emit(job, [self.lm.error_prediction(job.prompt, error)] * len(job.sample_indices))

@@ -64,6 +64,13 @@ class BackgroundRecords:
                 out.setdefault(row.key, []).append(row)
         return out
 
+    def pending(self, keys: list[str]) -> int:
+        """How many of `keys` have a response a background run created and has not
+        collected (one query when there are none: the usual case)."""
+        if not self.cache.query("SELECT 1 FROM background_responses LIMIT 1"):
+            return 0
+        return len(self.of_keys(keys))
+
     def intend(self, row: BackgroundRow) -> None:
         """Record a request about to be created (`creating`): on disk before it is sent."""
         with self.cache.durable_write() as c:

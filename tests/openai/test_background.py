@@ -27,6 +27,7 @@ from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.providers.openai.azure import AzureConfig
 from lmwrapper.providers.openai.background import OpenAiBackgroundAdapter
+from lmwrapper.runners.batch.runner import WaitedTooLong
 from lmwrapper.structs import LmPrompt
 from tests.openai.conftest import API_KEY
 from tests.openai.test_openai_conformance import sdk_violation, spec_properties, spec_violation
@@ -190,6 +191,22 @@ def test_a_refusal_that_is_ours_stops_the_run_before_more_are_created(srv, tmp_p
     srv.clear_faults()
     answers = list(lm_on(srv, tmp_path).predict_many(prompts, CompletionWindow.BACKGROUND_2H))
     assert not any(a.has_errors for a in answers)
+
+
+def test_max_wait_leaves_them_running_and_an_asap_run_of_one_warns(srv, tmp_path, monkeypatch):
+    monkeypatch.setenv("LMWRAPPER_BATCH_MAX_WAIT_S", "0.000001")  # give up after one poll
+    prompts = [LmPrompt(f"q{i}") for i in range(3)]
+    with pytest.raises(WaitedTooLong, match="3 background responses still run"):
+        list(lm_on(srv, tmp_path).predict_many(prompts, CompletionWindow.BACKGROUND_2H))
+    monkeypatch.delenv("LMWRAPPER_BATCH_MAX_WAIT_S")
+    assert len(creates(srv)) == 3
+    with pytest.warns(UserWarning, match="1 prompt of this run has background"):
+        list(lm_on(srv, tmp_path).predict_many(prompts[:1]))  # ASAP: sent again, live
+    assert len(creates(srv)) == 4
+    answers = list(lm_on(srv, tmp_path).predict_many([*prompts, LmPrompt("q9")],
+                                                     CompletionWindow.BACKGROUND_2H))
+    assert not any(a.has_errors for a in answers)
+    assert created_texts(srv) == ["q0", "q0", "q1", "q2", "q9"]  # q1, q2 adopted
 
 # -- SIGKILL, then rerun ----------------------------------------------------------------------
 N = 4

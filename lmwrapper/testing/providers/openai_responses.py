@@ -248,13 +248,6 @@ def cancel_response(srv: FakeContext, req: Request) -> Response:
         return Response(body=_shown(entry))
 
 
-def finish_background(srv: FakeContext) -> None:
-    """Bring every background response to its end (the next GET shows it)."""
-    with srv.lock:
-        for entry in srv.state.background.values():
-            entry["polls"] = max(entry["polls"], len(_STEPS))
-
-
 def _input_items(value: Any) -> list[dict[str, Any]]:
     if isinstance(value, str):
         return [{"role": "user", "content": value}]
