@@ -241,8 +241,9 @@ class BackgroundRunner:
             f"{row.provider} {row.model}: the background request for prompt key "
             f"{row.key[:16]}… was being created at {when} when its run stopped, before the "
             f"provider's id was recorded. It may have been created, and billed, at "
-            f"{row.provider} (its metadata lmwrapper_marker={row.marker}; the Responses API "
-            "cannot list responses, so lmwrapper cannot find it). Creating it again.")
+            f"{row.provider} (the request carried lmwrapper_marker={row.marker} in its "
+            f"metadata; {row.provider} cannot list background responses, so lmwrapper cannot "
+            "find it). Creating it again.")
         log.warning(message)
         warnings.warn(message, stacklevel=3)
 
