@@ -208,6 +208,30 @@ def test_max_wait_leaves_them_running_and_an_asap_run_of_one_warns(srv, tmp_path
     assert not any(a.has_errors for a in answers)
     assert created_texts(srv) == ["q0", "q0", "q1", "q2", "q9"]  # q1, q2 adopted
 
+
+@pytest.mark.parametrize(("code", "cached"), [("server_error", False), ("invalid_prompt", True)])
+def test_a_failed_response_is_cached_only_when_the_prompt_is_at_fault(srv, tmp_path,
+                                                                      monkeypatch, code, cached):
+    orig = OpenAiBackgroundAdapter.create
+
+    def create_to_fail(self, job, marker, window):
+        made = orig(self, job, marker, window)
+        with srv.lock:
+            srv.state.background[made["id"]]["error"] = {"code": code, "message": "no"}
+        return made
+
+    monkeypatch.setattr(OpenAiBackgroundAdapter, "create", create_to_fail)
+    unreadable = srv.malformed_responses(endpoint="responses.retrieve")  # polled again
+    (pred,) = list(lm_on(srv, tmp_path).predict_many([LmPrompt("q")],
+                                                      CompletionWindow.BACKGROUND_2H))
+    assert unreadable.fired == 1
+    assert pred.has_errors and code in pred.error_message
+    assert pred.error_is_transient is not cached
+    monkeypatch.setattr(OpenAiBackgroundAdapter, "create", orig)
+    (again,) = list(lm_on(srv, tmp_path).predict_many([LmPrompt("q")],
+                                                       CompletionWindow.BACKGROUND_2H))
+    assert again.was_cached is cached and len(creates(srv)) == (1 if cached else 2)
+
 # -- SIGKILL, then rerun ----------------------------------------------------------------------
 N = 4
 

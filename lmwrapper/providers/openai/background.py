@@ -113,7 +113,7 @@ class OpenAiBackgroundAdapter:
         if status == "failed":
             kind = TransientProviderError if code in TRANSIENT_CODES or not code \
                 else PermanentProviderError
-            return self._failed(job, kind(f"{text}: {error.get('message')}", code=code))
+            return self._failed(job, kind(f"{text} ({code}): {error.get('message')}", code=code))
         return self._failed(job, TransientProviderError(  # cancelled, not by this run
             f"{text} at OpenAI; a rerun sends the prompt again", code=status))
 

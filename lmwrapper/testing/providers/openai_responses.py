@@ -217,11 +217,15 @@ def _queue(srv: FakeContext, final: dict[str, Any], tokens: int) -> Response:
 
 
 def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """The response as a GET shows it now. A test makes one end `failed` by setting
+    `srv.state.background[id]["error"]` (a `ResponseError`: code, message)."""
     final = entry["final"]
     if entry["cancelled"]:
         return {**final, "status": "cancelled", **_PENDING_FIELDS}
     if entry["polls"] < len(_STEPS):
         return {**final, "status": _STEPS[entry["polls"]], **_PENDING_FIELDS}
+    if entry.get("error"):
+        return {**final, "status": "failed", **_PENDING_FIELDS, "error": entry["error"]}
     return final
 
 
