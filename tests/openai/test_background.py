@@ -19,7 +19,7 @@ from pathlib import Path
 
 import openai
 import pytest
-from openai.types.responses import response_create_params
+from openai.types.responses import Response, response_create_params
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper import get_claude_lm
@@ -144,6 +144,11 @@ def test_the_fake_speaks_background_mode_and_refuses_what_the_api_refuses(srv):
     assert client.responses.retrieve(other.id).status == "cancelled"
     with pytest.raises(openai.NotFoundError):
         client.responses.retrieve("resp_nobody")
+    # every state the fake shows is a Response by the SDK's own model (pydantic, strict types)
+    raw = client.responses.with_raw_response.retrieve(made.id)
+    Response.model_validate(json.loads(raw.text))
+    for got in (made, done, client.responses.retrieve(other.id)):
+        Response.model_validate(got.model_dump())
 
 
 # -- failures -------------------------------------------------------------------------------

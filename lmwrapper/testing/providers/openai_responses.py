@@ -169,10 +169,12 @@ def create_response(srv: FakeContext, req: Request) -> Response:
         {"reason": "max_output_tokens"},
         "usage": {"input_tokens": input_tokens, "output_tokens": out_tokens,
                   "total_tokens": input_tokens + out_tokens,
-                  "input_tokens_details": {"cached_tokens": 0},
+                  "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                   "output_tokens_details": {"reasoning_tokens": thought}},
         "store": body.get("store", True), "service_tier": served,
         "background": bool(body.get("background")), "metadata": body.get("metadata") or {},
+        # required by the SDK's `Response` model (3.63.0); no tools are sent, none are used
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
     }
     if body.get("background"):
         return _queue(srv, out, input_tokens + out_tokens)
