@@ -348,7 +348,11 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
         batches = ("; the batches already sent go on at the provider (their answers are paid "
                    "for): the rerun collects them without sending them again, and `lmwrapper "
                    "batch list` / `batch abandon JOB` stop them"
-                   if window is CompletionWindow.BATCH_ANY and saved < unique else "")
+                   if window is CompletionWindow.BATCH_ANY and saved < unique else
+                   "; the background responses already created go on at the provider (their "
+                   "answers are paid for): a rerun in a background window collects them "
+                   "without creating them again"
+                   if window in BACKGROUND_WINDOWS and saved < unique else "")
         print(f"lmwrapper run: interrupted; {saved} of {counted(unique, 'answer')} saved; rerun the same "
               f"command to resume{batches}", file=sys.stderr)
     except KeyboardInterrupt:

@@ -316,3 +316,14 @@ def test_the_docs_background_example_runs(srv, monkeypatch, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("3 prompts") and out[-1] == "[True, True, True]"
     assert {r.body["background_options"]["completion_window"] for r in creates(srv)} == {"8h"}
+
+
+def test_ctrl_c_in_a_background_run_says_the_responses_go_on(srv, tmp_path, capsys):
+    from argparse import Namespace
+
+    from lmwrapper.cli.run import _interrupted
+
+    code = _interrupted(lm_on(srv, tmp_path), [LmPrompt("q")], CompletionWindow.BACKGROUND_2H,
+                        Namespace(no_cache=False))
+    assert code == 130
+    assert "a rerun in a background window collects them" in capsys.readouterr().err
