@@ -9,6 +9,11 @@ to) your cache. `OPENAI_BASE_URL` / `ANTHROPIC_BASE_URL` point it elsewhere (the
 them at `lmwrapper.testing.FakeServer`).
 
     python scripts/live_check.py [--openai-model M] [--anthropic-model M] [--batch-wait S]
+                                 [--background]
+
+`--background` adds one prompt in CompletionWindow.BACKGROUND_2H for a provider that has a
+background mode (OpenAI: the same model over the Responses API, `api="responses"`); it waits
+up to `--batch-wait` like the batch.
 
 Exit 0 when every check of every provider with a key works (or none has a key), 1 otherwise.
 The canary for the next API change (issue 15): run it after `pip install -U`.
@@ -35,6 +40,19 @@ class Target:
     provider: str
     key_env: str
     model: str
+    background: dict[str, str] | None = None  # get_lm's arguments for a background check
+
+
+def _background(target: Target, cache_dir: str
+                ) -> list[tuple[str, Callable[[], list[lmwrapper.LmPrediction]]]]:
+    """The background check (`--background`), where the provider has a background mode."""
+    if target.background is None:
+        return []
+    lm = lmwrapper.get_lm(f"{target.provider}/{target.model}", cache_dir=cache_dir,
+                          **target.background)
+    prompt = LmPrompt(f"{QUESTION} (background)", max_tokens=16)
+    return [("background: 1 prompt (2h window)", lambda: list(lm.predict_many(
+        [prompt], completion_window=CompletionWindow.BACKGROUND_2H, max_cost_usd=MAX_USD)))]
 
 
 def _checks(lm: lmwrapper.LmPredictor) -> list[tuple[str, Callable[[], list[lmwrapper.LmPrediction]]]]:
@@ -50,14 +68,16 @@ def _checks(lm: lmwrapper.LmPredictor) -> list[tuple[str, Callable[[], list[lmwr
     ]
 
 
-def check(target: Target, cache_dir: str) -> list[tuple[str, str | None]]:
+def check(target: Target, cache_dir: str, background: bool = False
+          ) -> list[tuple[str, str | None]]:
     """(check, None when it works, else what went wrong) for each check of `target`."""
     try:
         lm = lmwrapper.get_lm(f"{target.provider}/{target.model}", cache_dir=cache_dir)
+        checks = _checks(lm) + (_background(target, cache_dir) if background else [])
     except Exception as e:  # noqa: BLE001 - a canary reports any failure as one line, not a crash
         return [("construct the model", f"{type(e).__name__}: {e}")]
     results: list[tuple[str, str | None]] = []
-    for name, run in _checks(lm):
+    for name, run in checks:
         try:
             preds = run()
         except Exception as e:  # noqa: BLE001 - whatever breaks is what the check is for
@@ -80,8 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--anthropic-model", default="claude-haiku-5-5")
     ap.add_argument("--batch-wait", type=float, default=3600.0, metavar="S",
                     help="give up on the 2-line batch after S seconds (default 3600)")
+    ap.add_argument("--background", action="store_true",
+                    help="also one prompt in a background window (OpenAI's Responses "
+                         "background mode), waiting up to --batch-wait")
     args = ap.parse_args(argv)
-    targets = [Target("openai", "OPENAI_API_KEY", args.openai_model),
+    targets = [Target("openai", "OPENAI_API_KEY", args.openai_model, {"api": "responses"}),
                Target("anthropic", "ANTHROPIC_API_KEY", args.anthropic_model)]
     ready = [t for t in targets if os.environ.get(t.key_env)]
     for t in targets:
@@ -95,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     with tempfile.TemporaryDirectory(prefix="lmwrapper-live-check-") as cache_dir:
         for t in ready:
-            for name, problem in check(t, cache_dir):
+            for name, problem in check(t, cache_dir, args.background):
                 if problem is not None:
                     failed.append(f"{t.provider}/{t.model}  {name}")
                     print(f"  {t.provider}/{t.model}  {name}: FAILS: {problem}")

@@ -12,10 +12,10 @@ from lmwrapper.testing import FakeServer
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "live_check.py"
 
 
-def _run(env):
+def _run(env, *args):
     env = {**env, "PYTHONPATH": str(Path(lmwrapper.__file__).parents[1])}
-    return subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True,
-                          check=False, stdin=subprocess.DEVNULL, timeout=300)
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env, capture_output=True,
+                          text=True, check=False, stdin=subprocess.DEVNULL, timeout=300)
 
 
 def _without_keys():
@@ -58,3 +58,14 @@ def test_one_key_checks_that_provider_and_skips_the_other():
                   "OPENAI_BASE_URL": srv.base_url})
     assert r.returncode == 0, r.stdout + r.stderr
     assert "anthropic skipped" in r.stdout and "every check works (openai)" in r.stdout
+
+
+def test_background_adds_one_background_prompt_where_the_provider_has_the_mode():
+    with FakeServer() as srv:
+        r = _run({**_without_keys(), "OPENAI_API_KEY": "sk-live-check-test-0123456789",
+                  "OPENAI_BASE_URL": srv.base_url, "LMWRAPPER_BATCH_POLL_S": "0.01"},
+                 "--background")
+        counts = dict(srv.counts)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "background: 1 prompt (2h window): works" in r.stdout
+    assert counts["responses.create"] == 1 and counts["responses.retrieve"] >= 1

@@ -40,7 +40,7 @@ from lmwrapper.core.errors import LmWrapperError, RequestTooLargeError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.core.words import counted
 from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, Plan
 from lmwrapper.engine.predictor import LmPredictor
@@ -48,7 +48,8 @@ from lmwrapper.providers.registry import provider_of
 from lmwrapper.store.db import CACHE_FILE_NAME, get_cache_dir
 from lmwrapper.tools.sharding import add_shard_argument, apply_shard
 
-WINDOWS = ("asap", "flex", "priority", "batch")  # --window: CompletionWindow ASAP … BATCH_ANY
+# --window: CompletionWindow ASAP … BATCH_ANY (background-2h: BACKGROUND_2H)
+WINDOWS = ("asap", "flex", "priority", "background-2h", "background-8h", "batch")
 _PROMPT_FIELDS = {f.name for f in dataclasses.fields(LmPrompt)} - {"text"}
 _TEXT_KEYS = ("prompt", "text", "messages")
 _OUTPUT_FIELDS = {"index", "samples", "usage"} | {
@@ -124,8 +125,10 @@ def add_run_parser(subparsers: Any) -> None:
                    help="when the answers are needed, and so their price: asap (live, the "
                         "default), flex (live at OpenAI's flex tier: the batch price, "
                         "slower), priority (live at OpenAI's priority tier: faster, about "
-                        "2x), batch (the same as --batch). A model not sold at a tier is "
-                        "refused before anything is sent")
+                        "2x), background-2h / background-8h (OpenAI's Responses background "
+                        "mode: 30%% / 40%% off, answered within 2 h / 8 h; a rerun collects "
+                        "what a stopped run left), batch (the same as --batch). A model not "
+                        "sold in a window is refused before anything is sent")
     add_max_wait(p)
     p.add_argument("--max-tokens", type=_positive_int, default=None,
                    help="max_tokens of lines that do not set it (default: 100, as a bare "
@@ -185,7 +188,8 @@ def prepare(args: argparse.Namespace
     check_flags(args.max_tokens, args.temperature)
     args.batch = _batch_flag(args.batch, getattr(args, "window", None))
     check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache,
-                      getattr(args, "max_wait", None))
+                      getattr(args, "max_wait", None),
+                      background=str(getattr(args, "window", None)).startswith("background"))
     check_output(args.output, args.input)
     try:
         with gc_paused():  # a million lines: the collector would rescan every prompt read so far
@@ -240,11 +244,11 @@ def check_flags(max_tokens: int | None, temperature: float | None) -> None:
 
 
 def check_batch_flags(batch: bool, wait: bool, no_cache: bool,
-                      max_wait_s: float | None = None) -> None:
+                      max_wait_s: float | None = None, *, background: bool = False) -> None:
     """Submit-and-return keeps the answers in the cache until a rerun writes them out."""
-    if max_wait_s is not None and not (batch and wait):
-        raise Refused("--max-wait applies to --batch --wait only (a live run's requests have "
-                      "their own deadlines)")
+    if max_wait_s is not None and not (batch and wait) and not background:
+        raise Refused("--max-wait applies to --batch --wait and the background windows only "
+                      "(a live run's requests have their own deadlines)")
     if wait and not batch:
         raise Refused("--wait applies to --batch only (a live run always waits); drop --wait "
                       "or add --batch")
@@ -284,8 +288,8 @@ def _batch_flag(batch: bool, window: str | None) -> bool:
 def _window(lm: LmPredictor, batch: bool, name: str | None = None) -> CompletionWindow:
     """The run's window; a service tier the model is not sold at raises ValueError (why,
     and what to use instead)."""
-    if name in ("flex", "priority"):
-        window = CompletionWindow(name)
+    if name is not None and name not in ("asap", "batch"):
+        window = CompletionWindow(name.replace("-", "_"))
         lm.backend.check_window(window)
         return window
     if not batch:
@@ -344,7 +348,11 @@ def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWin
         batches = ("; the batches already sent go on at the provider (their answers are paid "
                    "for): the rerun collects them without sending them again, and `lmwrapper "
                    "batch list` / `batch abandon JOB` stop them"
-                   if window is CompletionWindow.BATCH_ANY and saved < unique else "")
+                   if window is CompletionWindow.BATCH_ANY and saved < unique else
+                   "; the background responses already created go on at the provider (their "
+                   "answers are paid for): a rerun in a background window collects them "
+                   "without creating them again"
+                   if window in BACKGROUND_WINDOWS and saved < unique else "")
         print(f"lmwrapper run: interrupted; {saved} of {counted(unique, 'answer')} saved; rerun the same "
               f"command to resume{batches}", file=sys.stderr)
     except KeyboardInterrupt:
@@ -390,6 +398,7 @@ def dry_run(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow) 
 
 # The windows a dry run prices side by side, fastest-to-answer cheapest first
 _SIDE_BY_SIDE = (CompletionWindow.ASAP, CompletionWindow.FLEX, CompletionWindow.BATCH_ANY,
+                 CompletionWindow.BACKGROUND_8H, CompletionWindow.BACKGROUND_2H,
                  CompletionWindow.PRIORITY)
 
 
@@ -398,25 +407,28 @@ def window_costs(lm: LmPredictor, todo: list[LmPrompt], samples: list[int]) -> l
     model's price data at that window's rate), or why the model is not sold in it.
 
         cost by window (upper bound):
-          asap      $0.0123    (input $0.00234 + output $0.01)
-          flex      $0.00617   (input $0.00117 + output $0.005)
+          asap          $0.0123    (input $0.00234 + output $0.01)
+          flex          $0.00617   (input $0.00117 + output $0.005)
     """
     lines = ["cost by window (upper bound):"]
     for window in _SIDE_BY_SIDE:
-        name = "batch" if window is CompletionWindow.BATCH_ANY else window.value
+        name = "batch" if window is CompletionWindow.BATCH_ANY else \
+            window.value.replace("_", "-")
         try:
             lm.backend.check_window(window)
         except ValueError:
-            lines.append(f"  {name:<9} not sold for this model")
+            why = ("OpenAI's Responses API only (api='responses')"
+                   if window in BACKGROUND_WINDOWS else "not sold for this model")
+            lines.append(f"  {name:<13} {why}")
             continue
         if window is CompletionWindow.BATCH_ANY and not lm.backend.supports_batch:
-            lines.append(f"  {name:<9} no batch API here (--batch runs live, at the asap price)")
+            lines.append(f"  {name:<13} no batch API here (--batch runs live, at the asap price)")
             continue
         est = lm.estimate_cost(todo, window, samples=samples)
-        lines.append(f"  {name:<9} {format_usd(est.total_usd):<10} (input "
+        lines.append(f"  {name:<13} {format_usd(est.total_usd):<10} (input "
                      f"{format_usd(est.input_usd)} + output {format_usd(est.output_usd)})"
                      if est.priced else
-                     f"  {name:<9} price unknown")
+                     f"  {name:<13} price unknown")
     return lines
 
 

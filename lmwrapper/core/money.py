@@ -6,9 +6,9 @@
     >>> round(price.cost(LmUsage(1000, 500), batch=True), 6)   # the Batch API's half price
     0.000225
 
-A model sold at other service tiers (OpenAI's flex and priority) has their rates in `tiers`;
-a request is billed at the rates of the tier that served it (`at`), and a run's bound at
-the tier its window asks for.
+A model sold at other service tiers (OpenAI's flex and priority) or in background windows
+(OpenAI's 2 h and 8 h) has their rates in `tiers`; a request is billed at the rates of the
+tier that served it (`at`), and a run's bound at the rates its window asks for.
 
 The upper bound of a run (`bound`) counts every input token and `max_tokens` (or the
 model's default) output tokens for every sample still to be made; cached prompts are left
@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 
 from lmwrapper.core.prompt import LmPrompt, LmUsage
-from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
+from lmwrapper.core.window import CompletionWindow, rates_name
 from lmwrapper.core.words import counted
 
 PER = 1_000_000
@@ -145,7 +145,7 @@ def bound(
     each_in = [input_tokens(p) for p in prompts]
     each_out = [max_output_tokens(p) * n for p, n in zip(prompts, counts)]
     tokens_in, tokens_out = sum(each_in), sum(each_out)
-    tier = SERVICE_TIERS.get(window)
+    tier = rates_name(window)  # a service tier's or a background window's rates
     rates = price.at(tier) if tier is not None else price
     if rates is None or not rates.known:
         return CostEstimate(len(prompts), tokens_in, tokens_out, 0.0, 0.0, priced=False)

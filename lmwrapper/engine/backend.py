@@ -91,10 +91,12 @@ class LmBackend:
     def check_window(self, window: CompletionWindow) -> None:
         """Raise `ValueError` for a window this model is not sold in. ASAP and BATCH_ANY
         suit every model (BATCH_ANY runs live where there is no batch API); a service tier
-        (FLEX, PRIORITY) only a backend that declares it (OpenAI's)."""
+        (FLEX, PRIORITY) or a background window (BACKGROUND_2H, _8H) only a backend that
+        declares it (OpenAI's)."""
         if window in (CompletionWindow.ASAP, CompletionWindow.BATCH_ANY):
             return
-        raise ValueError(f"{self.model_name()} has no {window.value} service tier (only some "
+        kind = "background window" if "background" in window.value else "service tier"
+        raise ValueError(f"{self.model_name()} has no {window.value} {kind} (only some "
                          "OpenAI models do); use CompletionWindow.ASAP, or BATCH_ANY for the "
                          "batch price where the provider has a batch API")
 

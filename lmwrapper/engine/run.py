@@ -29,6 +29,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any, Self
@@ -39,10 +40,12 @@ from lmwrapper.core.errors import CacheFileError
 from lmwrapper.core.gcpause import gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.core.words import counted
 from lmwrapper.engine.plan import FrontDoor, Model, Plan, RunSummary, routes_to_batch
+from lmwrapper.runners.background import BackgroundRunner
 from lmwrapper.runners.batch import batch_runner
+from lmwrapper.store.background_records import BackgroundRecords
 from lmwrapper.store.claims import Lease
 from lmwrapper.store.journal import Journal
 from lmwrapper.store.rows import CacheRow
@@ -72,12 +75,16 @@ class _LoopRunner:
 
 def choose_runner(lm: FrontDoor, window: CompletionWindow) -> Runner:
     """The batch engine for BATCH_ANY where the backend has a batch API (recording its steps
-    in the front door's cache); else the backend's live runner (API backends); else its own
-    loop (local models)."""
+    in the front door's cache); the background runner for a background window (the plan
+    checked the backend has one); else the backend's live runner (API backends); else its
+    own loop (local models)."""
     backend = lm.backend
     if routes_to_batch(backend, window):
         runner: Runner = batch_runner(backend, lm.cache)
         return runner
+    if window in BACKGROUND_WINDOWS:
+        return BackgroundRunner(backend, lm.cache, backend.background_adapter(),  # type: ignore[attr-defined]
+                                window, workers=getattr(backend, "max_concurrency", 8))
     live = backend.live_runner()
     return live if live is not None else _LoopRunner(backend, window)
 
@@ -127,12 +134,29 @@ class Run:
         if not plan.prompts:
             self._finish("finished")
 
+    def _warn_background_pending(self) -> None:
+        """A run outside the background windows sends prompts whose background responses a
+        run in one created and has not collected (they go on at the provider): say so, as
+        each is then paid twice."""
+        window = self.plan.window
+        if (window in BACKGROUND_WINDOWS or self.plan.cache is None
+                or not hasattr(self.lm.backend, "background_adapter")):  # no records of this model
+            return
+        n = BackgroundRecords(self.plan.cache).pending([j.key for j in self._sendable])
+        if n:
+            warnings.warn(
+                f"{counted(n, 'prompt')} of this run {'has' if n == 1 else 'have'} background "
+                f"responses a background run created and has not collected; this {window.value} run sends "
+                "them again, and both are billed. To collect them instead, run them in "
+                "CompletionWindow.BACKGROUND_2H or BACKGROUND_8H", stacklevel=4)
+
     def start(self) -> None:
         """Hand the jobs to a runner (chosen here) and start storing its answers."""
         if not self.plan.jobs:
             return
         if self._sendable:
             self.runner = choose_runner(self.lm, self.plan.window)
+            self._warn_background_pending()
         self._threads = [
             threading.Thread(target=self._run_backend, name="lmwrapper-run", daemon=True),
             threading.Thread(target=self._write_loop, name="lmwrapper-store", daemon=True)]

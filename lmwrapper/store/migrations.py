@@ -72,11 +72,24 @@ def _m0004_claims(db: Any) -> None:
     db.execute("CREATE INDEX claims_owner ON claims (owner)")
 
 
+def _m0005_background_responses(db: Any) -> None:
+    # A background response (OpenAI's Responses `background: true`), recorded before it is
+    # created and given its id right after (lmwrapper.store.background_records), so a rerun
+    # after a crash polls it instead of paying for it again.
+    db.execute("""CREATE TABLE background_responses (
+        marker TEXT PRIMARY KEY, key TEXT NOT NULL, first_sample INTEGER NOT NULL,
+        n INTEGER NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, window TEXT NOT NULL,
+        response_id TEXT, state TEXT NOT NULL, created_at REAL NOT NULL,
+        updated_at REAL NOT NULL)""")
+    db.execute("CREATE INDEX background_responses_key ON background_responses(key)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("0001_predictions", _m0001_predictions),
     ("0002_batch_jobs", m0002_batch_jobs),
     ("0003_prompts", _m0003_prompts),
     ("0004_claims", _m0004_claims),
+    ("0005_background_responses", _m0005_background_responses),
 ]
 
 

@@ -79,6 +79,9 @@ class FakeState:
     line_faults: list[Fault] = dataclasses.field(default_factory=list)
     next_fates: dict[str, list[Fate]] = dataclasses.field(default_factory=dict)
     flex_requests: int = 0  # OpenAI requests asking for service_tier "flex" (see serve_tier)
+    # OpenAI background responses by id: the finished Response object, and how many polls
+    # it has had (`openai_responses`: queued, then in_progress, then its end)
+    background: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 class FakeContext(Protocol):

@@ -196,7 +196,9 @@ def test_dry_run_prices_each_window_as_genai_prices_does(model, srv, tmp_path, c
     windows = side_by_side(out)
     contexts = {"asap": None, "flex": {"service_tier": "flex"},
                 "batch": {"processing": "batch"}, "priority": {"service_tier": "priority"}}
-    assert set(windows) == set(contexts)
+    assert set(windows) == set(contexts) | {"background-2h", "background-8h"}
+    # a Chat Completions model has no background mode (tests/openai/test_background.py)
+    assert windows["background-2h"].startswith("OpenAI's Responses API only")
     for name, context in contexts.items():
         shown = float(windows[name].split("$")[1].split()[0].replace(",", ""))
         theirs = calc_price(usage, model, provider_id="openai", price_context=context)
@@ -238,11 +240,13 @@ def test_the_docs_windows_example_runs(srv, monkeypatch, capsys):
     (block,) = python_blocks("costs-and-models.md", "Completion windows")
     exec(compile(block, "docs/costs-and-models.md[Completion windows]", "exec"), {})  # noqa: S102
     out = capsys.readouterr().out.splitlines()
-    bound = {line.split()[0]: float(line.split()[1]) for line in out[:4]}
+    bound = {line.split()[0]: float(line.split()[1]) for line in out[:-1]}
     assert bound["FLEX"] == pytest.approx(bound["ASAP"] / 2, rel=1e-3) == \
         pytest.approx(bound["BATCH_ANY"], rel=1e-3)
     assert bound["PRIORITY"] == pytest.approx(bound["ASAP"] * 2, rel=1e-3)
-    assert out[4:] == ["True"]
+    assert bound["BACKGROUND_2H"] == pytest.approx(bound["ASAP"] * 0.7, rel=1e-3)
+    assert bound["BACKGROUND_8H"] == pytest.approx(bound["ASAP"] * 0.6, rel=1e-3)
+    assert out[-1:] == ["True"]
     assert [r.body["service_tier"] for r in model_calls(srv)] == ["flex"] * 3
 
 

@@ -30,7 +30,7 @@ from lmwrapper.core.errors import (
 from lmwrapper.core.limits import SizeLimit
 from lmwrapper.core.money import CostEstimate, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.anthropic import errors, rules, tokens
 from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter, batch_limits
@@ -116,13 +116,19 @@ class ClaudePredictor(ApiPredictor):
         Standard, Batch: docs.anthropic.com/en/api/service-tiers, read 2026-12-07) are not a
         price a request picks: Priority Tier is capacity an organisation commits to, used
         when it has some; a request's `service_tier` only says "auto" or "standard_only"
-        (the anthropic SDK's MessageCreateParams, 2.17.0)."""
+        (the anthropic SDK's MessageCreateParams, 2.17.0). The background windows are
+        OpenAI's Responses background mode, which the Messages API has no counterpart of."""
         if window in (CompletionWindow.FLEX, CompletionWindow.PRIORITY):
             raise ValueError(
                 f"{self.model_name()}: Anthropic sells no {window.value} tier per request "
                 "(Priority Tier is capacity an organisation commits to with Anthropic, used "
                 "automatically when it has some). Use CompletionWindow.BATCH_ANY (Message "
                 "Batches, half price) or ASAP")
+        if window in BACKGROUND_WINDOWS:
+            raise ValueError(
+                f"{self.model_name()}: Anthropic has no background mode; "
+                f"CompletionWindow.{window.name} is OpenAI's (Responses API). Use "
+                "CompletionWindow.BATCH_ANY (Message Batches, half price, within 24 h) or ASAP")
 
     # -- tokens and money ---------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ from urllib.parse import quote, urlsplit
 
 from lmwrapper.core.errors import ConfigurationError, ModelNotFoundError, install_hint
 from lmwrapper.core.prompt import LmPrompt
-from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
+from lmwrapper.core.window import BACKGROUND_WINDOWS, SERVICE_TIERS, CompletionWindow
 from lmwrapper.providers.openai.predictor import OpenAiPredictor
 from lmwrapper.providers.openai.request import OpenAiRequest
 from lmwrapper.runners.lean import sdk_http_client
@@ -163,11 +163,12 @@ class AzureOpenAiPredictor(OpenAiPredictor):
         return OpenAiRequest(prefix + req.path, body)
 
     def check_window(self, window: CompletionWindow) -> None:
-        """No FLEX or PRIORITY on Azure here: the tiers and rates lmwrapper knows (genai-prices'
-        `service_tier` prices) are OpenAI's own, not an Azure deployment's."""
-        if window in SERVICE_TIERS:
+        """No FLEX, PRIORITY or BACKGROUND windows on Azure here: the tiers and rates
+        lmwrapper knows (genai-prices' `service_tier` prices, OpenAI's background discounts)
+        are OpenAI's own, not an Azure deployment's."""
+        if window in SERVICE_TIERS or window in BACKGROUND_WINDOWS:
             raise ValueError(f"Azure OpenAI deployment {self.azure.deployment!r}: lmwrapper "
-                             f"knows no {window.value} tier or price for Azure; use "
+                             f"knows no {window.value} window or price for Azure; use "
                              "CompletionWindow.ASAP or BATCH_ANY (a Global-Batch deployment)")
 
     def batch_endpoint(self) -> str:

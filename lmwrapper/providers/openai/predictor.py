@@ -23,10 +23,11 @@ from lmwrapper.core.errors import BadResponseError, install_hint
 from lmwrapper.core.limits import SizeLimit
 from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.core.window import SERVICE_TIERS, CompletionWindow
+from lmwrapper.core.window import BACKGROUND_WINDOWS, SERVICE_TIERS, CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.base import ApiPredictor, sdk_errors
 from lmwrapper.providers.openai import errors, models, tiers, tokens
+from lmwrapper.providers.openai.background import OpenAiBackgroundAdapter
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
 from lmwrapper.providers.openai.models import (
     SOURCES,
@@ -92,10 +93,12 @@ class OpenAiPredictor(ApiPredictor):
     def price(self) -> Price:
         """Looked up when first needed: a fully cached run never loads the price data."""
         m = self.model
-        return Price(m.input_usd_per_mtok, m.output_usd_per_mtok, m.cached_input_usd_per_mtok,
-                     m.batch_discount, m.long_context_from, m.long_input_usd_per_mtok,
-                     m.long_output_usd_per_mtok,
-                     tiers=tiers.tier_prices(tier_facts(m), m.batch_discount))
+        standard = Price(m.input_usd_per_mtok, m.output_usd_per_mtok,
+                         m.cached_input_usd_per_mtok, m.batch_discount, m.long_context_from,
+                         m.long_input_usd_per_mtok, m.long_output_usd_per_mtok)
+        return dataclasses.replace(standard, tiers={
+            **tiers.tier_prices(tier_facts(m), m.batch_discount),
+            **tiers.background_prices(standard)})
 
     def __repr__(self) -> str:
         return f"OpenAiPredictor(model={str(self.model)!r}, base_url={self.base_url!r})"
@@ -121,7 +124,11 @@ class OpenAiPredictor(ApiPredictor):
 
     def check_window(self, window: CompletionWindow) -> None:
         """FLEX and PRIORITY where the model is sold at that tier (tiers.py); not on
-        /v1/completions, which has no `service_tier` (the SDK's CompletionCreateParams)."""
+        /v1/completions, which has no `service_tier` (the SDK's CompletionCreateParams).
+        BACKGROUND_2H / 8H for a model sent to the Responses API (tiers.check_background)."""
+        if window in BACKGROUND_WINDOWS:
+            tiers.check_background(str(self.model), self.model.endpoint, self.price, window)
+            return
         if window not in SERVICE_TIERS:
             return  # before `self.price`: a fully cached run never loads the price data
         if self.model.kind == "instruct":
@@ -195,6 +202,10 @@ class OpenAiPredictor(ApiPredictor):
     def batch_adapter(self) -> OpenAiBatchAdapter:
         """The OpenAI Batch API for `lmwrapper.runners.batch` (same request bodies as live)."""
         return OpenAiBatchAdapter(self)
+
+    def background_adapter(self) -> OpenAiBackgroundAdapter:
+        """Responses background mode for `lmwrapper.runners.background` (BACKGROUND_2H / 8H)."""
+        return OpenAiBackgroundAdapter(self)
 
     # -- sending -----------------------------------------------------------------------------
 

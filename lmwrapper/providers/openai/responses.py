@@ -111,10 +111,11 @@ def text_format(rf: Any) -> dict[str, Any]:
 
 def parse_response(
     body: Mapping[str, Any], prompt: LmPrompt, model: OpenAiModelInfo, price: Price,
-    *, batch: bool = False, provider: str = "openai",
+    *, batch: bool = False, provider: str = "openai", background: str | None = None,
 ) -> list[LmPrediction]:
     """The one `LmPrediction` of a Response object. Raises `ValueError` on a failed response
-    and `KeyError`/`TypeError` on a body that is not one."""
+    and `KeyError`/`TypeError` on a body that is not one. `background`: the rates of the
+    background window it was created in ("background_2h"), for its cost."""
     if body.get("object") != "response":
         raise ValueError(f"not a Response object (object={body.get('object')!r})")
     if body.get("status") == "failed":
@@ -132,7 +133,8 @@ def parse_response(
         FINISH.get(details.get("reason") or "", body.get("status"))
     return [LmPrediction(
         completion_text=text, prompt=prompt, finish_reason=finish, usage=usage,
-        cost_usd=served_cost(price, usage, body.get("service_tier"), batch=batch),
+        cost_usd=served_cost(price, usage, body.get("service_tier"), batch=batch,
+                             background=background),
         provider=provider,
         model=body.get("model") or str(model), request_id=body.get("id"),
         reasoning="\n\n".join(summaries) or None, **_logprobs(parts, prompt))]

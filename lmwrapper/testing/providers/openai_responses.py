@@ -15,7 +15,8 @@ A reasoning model asked for an effort reasons (`text.reasoning_trace`): its toke
 `reasoning.summary` set, the trace comes back as the reasoning item's `summary_text`.
 Chat Completions refuses the models only Responses serves (their rows' `endpoint`).
 `service_tier` (the SDK's `ServiceTier` literal) is served as Chat Completions serves it
-(`openai.serve_tier`: flex's 429 "Resource Unavailable" included).
+(`openai.serve_tier`: flex's 429 "Resource Unavailable" included). Background mode
+(`background: true`): `GET /v1/responses/{id}` and `POST /v1/responses/{id}/cancel`, below.
 """
 
 from __future__ import annotations
@@ -139,6 +140,7 @@ def create_response(srv: FakeContext, req: Request) -> Response:
     texts = [content_text(m.get("content")) for m in items]
     input_tokens = sum(len(srv.tokenize(t)) + 3 for t in texts) + 3
     fake_openai.check_context(srv, model, input_tokens, max_out, "input")
+    check_background(body)
     served = fake_openai.serve_tier(srv, body, model, sdk_literal("service_tier"))
     users = [t for m, t in zip(items, texts) if m.get("role") == "user"]
     q = AnswerRequest(prompt=(users or texts)[-1], full_text="\n".join(texts), model=model,
@@ -167,11 +169,89 @@ def create_response(srv: FakeContext, req: Request) -> Response:
         {"reason": "max_output_tokens"},
         "usage": {"input_tokens": input_tokens, "output_tokens": out_tokens,
                   "total_tokens": input_tokens + out_tokens,
-                  "input_tokens_details": {"cached_tokens": 0},
+                  "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
                   "output_tokens_details": {"reasoning_tokens": thought}},
         "store": body.get("store", True), "service_tier": served,
+        "background": bool(body.get("background")), "metadata": body.get("metadata") or {},
+        # required by the SDK's `Response` model (3.63.0); no tools are sent, none are used
+        "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
     }
+    if body.get("background"):
+        return _queue(srv, out, input_tokens + out_tokens)
     return Response(body=out, tokens=input_tokens + out_tokens)
+
+
+# -- background mode -----------------------------------------------------------------------
+# A background response is answered when created (the same answer a live one gets) and
+# shown as `queued` (the create's answer), then `in_progress`, then its end, one step per
+# GET; a cancel before its end makes it `cancelled`. What the fake refuses, by the openai SDK's words (3.63.0,
+# `ResponseCreateParams.background_options`): "The `2h` and `8h` completion windows require
+# `background: true`, Standard processing, and `stream: false` or omitted", and the window
+# is one of the `BackgroundOptions.completion_window` literal. `store: false` is accepted:
+# OpenAI's background guide (developers.openai.com/api/docs/guides/background, read
+# 2026-12-07) runs it, deleting the response "after about 10 minutes"; the fake keeps it.
+_STEPS = ("queued", "in_progress")
+_PENDING_FIELDS: dict[str, Any] = {"output": [], "usage": None, "incomplete_details": None}
+
+
+def check_background(body: dict[str, Any]) -> None:
+    window = (body.get("background_options") or {}).get("completion_window")
+    if window is None:
+        return
+    _check_literal("background_options.completion_window", window)
+    if window in ("2h", "8h"):
+        if not body.get("background"):
+            raise ApiError(400, f"The '{window}' completion window requires background: true.",
+                           param="background_options.completion_window")
+        if body.get("stream"):
+            raise ApiError(400, f"The '{window}' completion window cannot be streamed.",
+                           param="stream")
+        if body.get("service_tier") not in (None, "auto", "default"):
+            raise ApiError(400, f"The '{window}' completion window requires Standard "
+                           f"processing; got service_tier '{body['service_tier']}'.",
+                           param="service_tier")
+
+
+def _queue(srv: FakeContext, final: dict[str, Any], tokens: int) -> Response:
+    with srv.lock:
+        srv.state.background[final["id"]] = {"final": final, "polls": 0, "cancelled": False}
+    return Response(body={**final, "status": "queued", **_PENDING_FIELDS}, tokens=tokens)
+
+
+def _shown(entry: dict[str, Any]) -> dict[str, Any]:
+    """The response as a GET shows it now. A test makes one end `failed` by setting
+    `srv.state.background[id]["error"]` (a `ResponseError`: code, message)."""
+    final = entry["final"]
+    if entry["cancelled"]:
+        return {**final, "status": "cancelled", **_PENDING_FIELDS}
+    if entry["polls"] < len(_STEPS):
+        return {**final, "status": _STEPS[entry["polls"]], **_PENDING_FIELDS}
+    if entry.get("error"):
+        return {**final, "status": "failed", **_PENDING_FIELDS, "error": entry["error"]}
+    return final
+
+
+def _entry(srv: FakeContext, response_id: str) -> dict[str, Any]:
+    entry = srv.state.background.get(response_id)
+    if entry is None:  # live responses are not kept (`store: false`)
+        raise ApiError(404, f"Response with id '{response_id}' not found.",
+                       type="invalid_request_error", param="response_id")
+    return entry
+
+
+def retrieve_response(srv: FakeContext, req: Request) -> Response:
+    with srv.lock:
+        entry = _entry(srv, req.params["response_id"])
+        entry["polls"] += 1
+        return Response(body=_shown(entry))
+
+
+def cancel_response(srv: FakeContext, req: Request) -> Response:
+    with srv.lock:
+        entry = _entry(srv, req.params["response_id"])
+        if entry["polls"] < len(_STEPS):  # not ended yet
+            entry["cancelled"] = True
+        return Response(body=_shown(entry))
 
 
 def _input_items(value: Any) -> list[dict[str, Any]]:
@@ -209,4 +289,8 @@ def _message(srv: FakeContext, gen: Generation, logprobs: bool, top: int,
 ROUTES = [
     Route("POST", "/v1/responses", "responses.create", "openai", create_response,
           model_call=True),
+    Route("GET", "/v1/responses/{response_id}", "responses.retrieve", "openai",
+          retrieve_response),
+    Route("POST", "/v1/responses/{response_id}/cancel", "responses.cancel", "openai",
+          cancel_response),
 ]
