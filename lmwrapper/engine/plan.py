@@ -109,6 +109,11 @@ class Model(Backend, Protocol):
 
     def live_runner(self) -> Runner | None: ...
 
+    @property
+    def max_samples_per_request(self) -> int | None:
+        """Samples one request may ask for (None: all); the runner cuts jobs to it."""
+        ...
+
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: ShouldStop) -> None: ...
 

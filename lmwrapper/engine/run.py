@@ -84,7 +84,8 @@ def choose_runner(lm: FrontDoor, window: CompletionWindow) -> Runner:
         return runner
     if window in BACKGROUND_WINDOWS:
         return BackgroundRunner(backend, lm.cache, backend.background_adapter(),  # type: ignore[attr-defined]
-                                window, workers=getattr(backend, "max_concurrency", 8))
+                                window, workers=getattr(backend, "max_concurrency", 8),
+                                max_samples_per_request=backend.max_samples_per_request)
     live = backend.live_runner()
     return live if live is not None else _LoopRunner(backend, window)
 

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, ShouldStop
+from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, ShouldStop, cut
 from lmwrapper.core.errors import ConfigurationError, ProviderError, TransientProviderError
 from lmwrapper.core.prompt import LmPrediction
 from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
@@ -80,6 +80,11 @@ class BackgroundAdapter(Protocol):
         """The job's predictions from a finished response (error predictions where it failed)."""
         ...
 
+    def billed(self, response: Mapping[str, Any]) -> bool:
+        """Whether the finished response was answered (its tokens are paid for), as against
+        failed or cancelled: an answer we cannot read is then kept for a rerun to read."""
+        ...
+
 
 @dataclass
 class _Waiting:
@@ -98,8 +103,9 @@ class BackgroundRunner:
 
     def __init__(self, lm: Backend, cache: SqlCache, adapter: BackgroundAdapter,
                  window: CompletionWindow, settings: BatchSettings | None = None,
-                 workers: int = 8) -> None:
+                 workers: int = 8, max_samples_per_request: int | None = None) -> None:
         self.lm, self.adapter, self.window = lm, adapter, window
+        self._most = max_samples_per_request  # a job's samples per response (None: all)
         self.completion_window = BACKGROUND_WINDOWS[window]
         self.records = BackgroundRecords(cache)
         self.settings = settings or BatchSettings.resolve()
@@ -110,6 +116,7 @@ class BackgroundRunner:
         return 0  # background responses live on at the provider; a rerun adopts them
 
     def run(self, jobs: Sequence[Job], emit: Emit, should_stop: ShouldStop) -> None:
+        jobs = cut(jobs, self._most)
         self.records.forget_stored()
         known = self.records.of_keys([j.key for j in jobs])
         waiting: list[_Waiting] = []
@@ -200,10 +207,12 @@ class BackgroundRunner:
         w.failures = 0
         if self.adapter.finished(response):
             preds = self.adapter.answers(w.job, response, w.completion_window)
-            if any(p.has_errors for p in preds) or w.job.key.startswith(NO_CACHE_PREFIX):
-                self.records.forget(w.marker)  # failed (a rerun creates it again), or not kept
-            else:
+            failed = any(p.has_errors for p in preds)
+            if w.job.key.startswith(NO_CACHE_PREFIX) or (failed and not self.adapter.billed(response)):
+                self.records.forget(w.marker)  # not kept, or failed: a rerun creates it again
+            elif not failed:
                 self.records.answered(w.marker)
+            # else answered but unreadable (paid for): the record stays, a rerun reads it again
             emit(w.job, preds)
             return True
         if time.time() > w.deadline:

@@ -173,6 +173,37 @@ def test_a_response_cancelled_at_the_provider_is_a_transient_error_a_rerun_sends
 
 
 
+def test_an_answer_that_cannot_be_read_is_kept_and_read_by_the_rerun_paid_once(
+        srv, tmp_path, monkeypatch):
+    orig = OpenAiBackgroundAdapter.create
+
+    def create_then_garble(self, job, marker, window):  # a completed answer we cannot parse
+        made = orig(self, job, marker, window)
+        with srv.lock:
+            entry = srv.state.background[made["id"]]
+            entry["good"], entry["final"] = entry["final"], {**entry["final"], "output": 7}
+        return made
+
+    prompts = [LmPrompt("unreadable")]
+    monkeypatch.setattr(OpenAiBackgroundAdapter, "create", create_then_garble)
+    (pred,) = list(lm_on(srv, tmp_path).predict_many(prompts, CompletionWindow.BACKGROUND_2H))
+    monkeypatch.setattr(OpenAiBackgroundAdapter, "create", orig)
+    assert pred.has_errors and pred.error_is_transient and "malformed" in pred.error_message
+    with srv.lock:  # the provider's answer was fine all along (our parser was at fault)
+        for entry in srv.state.background.values():
+            entry["final"] = entry.pop("good")
+    (again,) = list(lm_on(srv, tmp_path).predict_many(prompts, CompletionWindow.BACKGROUND_2H))
+    assert not again.has_errors and len(creates(srv)) == 1  # read, not created again
+
+
+def test_samples_past_one_per_response_are_cut_into_one_response_each(srv, tmp_path):
+    lm = lm_on(srv, tmp_path)  # the Responses API has no `n`
+    got = list(lm.predict_many([LmPrompt("count", max_tokens=20, num_completions=3)],
+                               CompletionWindow.BACKGROUND_2H))
+    assert len(got) == 1 and len(got[0]) == 3 and not any(p.has_errors for p in got[0])
+    assert len(creates(srv)) == 3 == len({p.sample_index for p in got[0]})
+
+
 def test_a_create_whose_answer_was_lost_is_not_sent_again_until_a_rerun_says_so(srv, tmp_path):
     srv.lose_responses(endpoint="responses.create")  # created at the fake, the answer lost
     (pred,) = list(lm_on(srv, tmp_path).predict_many([LmPrompt("q")],

@@ -106,7 +106,8 @@ class OpenAiBackgroundAdapter:
             except (ValueError, KeyError, TypeError, AttributeError) as e:
                 return self._failed(job, BadResponseError(
                     f"malformed background response {response.get('id')} "
-                    f"({type(e).__name__}: {self.lm.scrub(str(e))[:200]})"))
+                    f"({type(e).__name__}: {self.lm.scrub(str(e))[:200]}); it is paid for and "
+                    "kept: a rerun reads it again without creating it again"))
         error = response.get("error") or {}
         code = error.get("code")
         text = f"background response {response.get('id')} {status}"
@@ -116,6 +117,10 @@ class OpenAiBackgroundAdapter:
             return self._failed(job, kind(f"{text} ({code}): {error.get('message')}", code=code))
         return self._failed(job, TransientProviderError(  # cancelled, not by this run
             f"{text} at OpenAI; a rerun sends the prompt again", code=status))
+
+    def billed(self, response: Mapping[str, Any]) -> bool:
+        """Answered (`completed`, or `incomplete` at its token limit): its usage is billed."""
+        return response.get("status") in ("completed", "incomplete")
 
     def _failed(self, job: Job, error: ProviderError) -> list[LmPrediction]:
         return [self.lm.error_prediction(job.prompt, error)] * len(job.sample_indices)
