@@ -39,6 +39,7 @@ from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import RunSummary
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import get_lm
+from lmwrapper.runners.live import RetryPolicy
 from lmwrapper.store.db import get_cache_dir, set_cache_dir
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "LmPrompt",
     "LmUsage",
     "LmWrapperError",
+    "Lmwrapper018Warning",
     "MissingApiKeyError",
     "ModelInternalsRequest",
     "ModelNotFoundError",
@@ -65,6 +67,7 @@ __all__ = [
     "RateLimitError",
     "RejectedRequestError",
     "RequestTooLargeError",
+    "RetryPolicy",
     "RunSummary",
     "TransientProviderError",
     "UnknownModelError",
@@ -75,4 +78,6 @@ __all__ = [
 
 # Last, once the public names exist: lmwrapper 0.18's behaviour plugs into the core's
 # extension points (see lmwrapper.compat018), so it is there before any user code runs.
+# Its warning is public: `warnings.filterwarnings("ignore", category=Lmwrapper018Warning)`.
 from lmwrapper import compat018  # noqa: F401
+from lmwrapper.compat018.hooks import Lmwrapper018Warning
