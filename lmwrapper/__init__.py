@@ -3,8 +3,11 @@
 The public surface is `__all__` below, the provider modules `lmwrapper.openai_wrapper`,
 `lmwrapper.claude_wrapper` and `lmwrapper.huggingface_wrapper` (their backends load lazily;
 `lmwrapper.get_lm("openai/gpt-5.4-mini")` picks one by name), `lmwrapper.tools` (scoring,
-sharding) and `lmwrapper.testing` (fakes). The layer packages (`core`, `store`, `engine`,
-`runners`, `providers`, `cli`, `compat018`) are internal: their module paths may change.
+sharding and `merge_caches`, batch `submit_or_collect`), `lmwrapper.testing` (fakes), the
+`lmwrapper` command and lmwrapper 0.18's import paths (`lmwrapper.structs`, ...). The layer
+packages (`core`, `store`, `engine`, `runners`, `providers`, `cli`, `compat018`) and `_`
+modules are internal: their module paths may change (docs/architecture.md, "Public and
+internal"; tests/test_public_surface.py holds the line).
 """
 
 from lmwrapper._version import __version__ as __version__  # re-exported
