@@ -19,6 +19,7 @@ import ast
 import configparser
 import re
 import statistics
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -96,6 +97,14 @@ def imported_names(source: str, known: set[str]) -> list[tuple[str, str, bool]]:
     return out
 
 
+def entry_points() -> set[tuple[str, str]]:
+    """(module, function) of each console script in pyproject.toml: public, since pip writes
+    them into the scripts it installs (`lmwrapper.cli.main`, `main`)."""
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    return {(module, func) for module, _, func in
+            (target.partition(":") for target in scripts.values())}
+
+
 def code_blocks() -> dict[str, str]:
     """The docs' python examples ("README.md#3", "docs/cache.md#1": the page's nth block)."""
     out = {}
@@ -107,12 +116,14 @@ def code_blocks() -> dict[str, str]:
 
 
 def internal_imports(known: set[str]) -> tuple[dict[str, list[tuple[str, str, bool]]], int]:
-    """Per test file (tests/**.py) and per docs example: its imports of internal modules; and
-    how many test files there are."""
+    """Per test file (tests/**.py) and per docs example: its imports of internal modules (a
+    console script's entry point is not one); and how many test files there are."""
     found: dict[str, list[tuple[str, str, bool]]] = {}
     tests = sorted((ROOT / "tests").rglob("*.py"))
+    entries = entry_points()
     for path in tests:
-        hits = [i for i in imported_names(path.read_text(), known) if internal(i[0])]
+        hits = [i for i in imported_names(path.read_text(), known)
+                if internal(i[0]) and i[:2] not in entries]
         if hits:
             found[str(path.relative_to(ROOT))] = hits
     for where, code in code_blocks().items():

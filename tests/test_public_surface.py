@@ -20,7 +20,6 @@ import fnmatch
 import functools
 import importlib.util
 import re
-import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,19 +97,10 @@ def public_names() -> dict[str, set[str]]:
     return names
 
 
-def entry_points() -> set[tuple[str, str]]:
-    """(module, function) of each console script: pip writes them into wrapper scripts."""
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
-    return {tuple(target.split(":")) for target in scripts.values()}
-
-
 @functools.cache
 def _internal_imports() -> dict[str, list[tuple[str, str, bool]]]:
     structure = _structure()
-    found, _ = structure.internal_imports(set(structure.modules()))
-    entries = entry_points()
-    return {where: kept for where, hits in found.items()
-            if (kept := [h for h in hits if (h[0], h[1]) not in entries])}
+    return structure.internal_imports(set(structure.modules()))[0]
 
 
 def _white_box(path: str) -> str | None:
@@ -166,7 +156,7 @@ def test_the_guard_sees_internal_imports():
     assert not any(structure.internal(m) for m in (
         "lmwrapper", "lmwrapper.tools.sharding", "lmwrapper.structs", "lmwrapper.testing.server"))
     assert structure.internal("lmwrapper._version")
-    assert ("lmwrapper.cli.main", "main") in entry_points()
+    assert ("lmwrapper.cli.main", "main") in structure.entry_points()
     assert {"LmPrompt", "RetryPolicy"} <= public_names()["lmwrapper"]
     assert "merge_caches" in public_names()["lmwrapper.tools.sharding"]
     assert "HuggingFacePredictor" in public_names()["lmwrapper.huggingface_wrapper"]
