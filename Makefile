@@ -45,7 +45,7 @@ lint: $(VENV)/.installed
 	$(PY) -m ruff check lmwrapper tests benchmarks scripts
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q tests/test_import_graph.py  # no import cycles, lazy imports counted
+	$(PY) -m pytest -q tests/test_import_graph.py tests/test_public_surface.py  # no import cycles (lazy imports counted); tests and docs use the public surface
 
 clean:
 	rm -rf $(VENV) site cache/lmwrapper.sqlite*

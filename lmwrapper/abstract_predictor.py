@@ -1,7 +1,7 @@
 """`lmwrapper.abstract_predictor`, an import path of lmwrapper 0.18: the `LmPredictor` front door now live in `lmwrapper.engine.predictor`.
 
-A thin re-export, so scripts written for 0.18 keep working; new code imports from
-`lmwrapper` (the public names) or from `lmwrapper.engine.predictor`.
+A thin re-export, so scripts written for 0.18 keep working; new code imports the
+public names from `lmwrapper` (the module named above is internal).
 """
 
 from lmwrapper.engine import predictor as _home

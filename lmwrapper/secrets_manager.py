@@ -1,7 +1,7 @@
 """`lmwrapper.secrets_manager`, an import path of lmwrapper 0.18: 0.18's key holders now live in `lmwrapper.compat018.secrets_manager`.
 
-A thin re-export, so scripts written for 0.18 keep working; new code imports from
-`lmwrapper` (the public names) or from `lmwrapper.compat018.secrets_manager`.
+A thin re-export, so scripts written for 0.18 keep working; new code imports the
+public names from `lmwrapper` (the module named above is internal).
 """
 
 from lmwrapper.compat018 import secrets_manager as _home

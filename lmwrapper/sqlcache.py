@@ -1,7 +1,7 @@
 """`lmwrapper.sqlcache`, an import path of lmwrapper 0.18: the SQLite cache now live in `lmwrapper.store` (`db`, `keys`, `rows`, `migrations`).
 
-A thin re-export, so scripts written for 0.18 keep working; new code imports from
-`lmwrapper` (the public names) or from `lmwrapper.store`.
+A thin re-export, so scripts written for 0.18 keep working; new code imports the
+public names from `lmwrapper` (the module named above is internal).
 """
 
 from lmwrapper.store import db as _home

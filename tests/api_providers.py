@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from lmwrapper.runners.live import RetryPolicy
+from lmwrapper import RetryPolicy
 from lmwrapper.testing import FakeServer
 
 FAST_RETRY = RetryPolicy(max_retries=4, max_elapsed_s=60.0, initial_backoff_s=0.01,

@@ -11,13 +11,14 @@ from lmwrapper import (
     PermanentProviderError,
     RateLimitError,
     RejectedRequestError,
+    RetryPolicy,
     TransientProviderError,
 )
 from lmwrapper.core.contract import Job
 from lmwrapper.providers.anthropic import errors as anthropic_errors
 from lmwrapper.providers.base import ApiPredictor, classify_error, error_fields
 from lmwrapper.providers.openai import errors as openai_errors
-from lmwrapper.runners.live import LiveRunner, RetryPolicy
+from lmwrapper.runners.live import LiveRunner
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 KEY = "sk-base-SECRET0123456789"

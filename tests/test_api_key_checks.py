@@ -7,7 +7,7 @@ a transient error. Now the first is refused before anything is sent, the second 
 
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper import ConfigurationError
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.testing import FakeServer
 

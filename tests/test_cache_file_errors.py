@@ -15,8 +15,8 @@ import time
 
 import pytest
 
-from lmwrapper import ConfigurationError
-from lmwrapper.store.db import CACHE_FILE_NAME, CacheFileError, CacheLockedError, CacheRow, SqlCache
+from lmwrapper import CacheFileError, CacheLockedError, ConfigurationError
+from lmwrapper.store.db import CACHE_FILE_NAME, CacheRow, SqlCache
 
 
 def filled_cache(path, rows=400):

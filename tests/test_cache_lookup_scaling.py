@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmwrapper.core.prompt import LmPrompt
+from lmwrapper import LmPrompt
 from lmwrapper.store import db, keys
 from lmwrapper.testing import ScriptedLm
 

@@ -75,7 +75,7 @@ def test_recent_rows_filter_by_model_text_and_errors():
 
 
 def test_cache_merge_brings_the_prompts_along(tmp_path):
-    from lmwrapper.store.merge import merge_caches
+    from lmwrapper.tools.sharding import merge_caches
 
     for shard in ("a", "b"):
         list(ScriptedLm(cache_dir=str(tmp_path / shard)).predict_many([f"from {shard}"]))

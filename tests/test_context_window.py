@@ -9,9 +9,8 @@ import json
 import pytest
 from api_providers import ANTHROPIC, OPENAI
 
+from lmwrapper import CompletionWindow, LmPrompt
 from lmwrapper.cli.main import main
-from lmwrapper.core.prompt import LmPrompt
-from lmwrapper.core.window import CompletionWindow
 from lmwrapper.testing import FakeServer
 
 

@@ -5,9 +5,8 @@ import json
 
 import pytest
 
+from lmwrapper import CostEstimate, CostLimitExceededError
 from lmwrapper.cli.main import main
-from lmwrapper.core.errors import CostLimitExceededError
-from lmwrapper.core.money import CostEstimate
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer

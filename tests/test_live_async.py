@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lmwrapper.runners.live import RetryPolicy
+from lmwrapper import RetryPolicy
 from lmwrapper.runners.transport import AsyncHttp, HttpTransportError
 from lmwrapper.store.db import SqlCache
 from lmwrapper.structs import LmPrompt

@@ -8,7 +8,7 @@ refusals were retried once; when some requests are answered, a refusal stays tha
 
 import pytest
 
-from lmwrapper.core.errors import RejectedRequestError
+from lmwrapper import RejectedRequestError
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer

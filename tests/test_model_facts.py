@@ -76,7 +76,7 @@ def test_a_long_prompt_costs_the_long_context_rate_in_the_bound_too():
 
 
 def test_claude_cache_writes_cost_the_write_rate():
-    from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+    from lmwrapper.claude_wrapper import ClaudeModelInfo
 
     m = ClaudeModelInfo.infer("claude-sonnet-5-5")
     price = ClaudePrice.of(m)

@@ -59,7 +59,7 @@ def test_the_version_is_written_once_and_the_cli_prints_it():
 
 
 def test_the_changelog_has_a_section_for_this_version():
-    from lmwrapper._version import __version__
+    from lmwrapper import __version__
 
     assert re.search(rf"^## \[{re.escape(__version__)}\] - \d{{4}}-\d{{2}}-\d{{2}}$",
                      (ROOT / "CHANGELOG.md").read_text(), re.MULTILINE)

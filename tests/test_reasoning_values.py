@@ -5,7 +5,8 @@ import typing
 
 import pytest
 
-from lmwrapper.core.prompt import REASONING_EFFORTS, THINKING_MODES, LmPrediction, LmPrompt, LmUsage
+from lmwrapper import LmPrediction, LmPrompt, LmUsage
+from lmwrapper.core.prompt import REASONING_EFFORTS, THINKING_MODES
 
 
 def _literal(tp):

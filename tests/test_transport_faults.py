@@ -16,8 +16,7 @@ import types
 
 import pytest
 
-from lmwrapper import ConfigurationError
-from lmwrapper.runners.live import RetryPolicy
+from lmwrapper import ConfigurationError, RetryPolicy
 from lmwrapper.runners.transport import AsyncHttp, HttpTransportError
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer

@@ -11,6 +11,6 @@ def test_one_is_singular_and_every_other_count_plural():
 
 
 def test_the_run_summary_says_one_prompt():
-    from lmwrapper.engine.plan import RunSummary
+    from lmwrapper import RunSummary
 
     assert str(RunSummary(prompts=1, new=1, unique=1, to_send=1, state="finished")).startswith("1 prompt: 0 cached, 1 new")

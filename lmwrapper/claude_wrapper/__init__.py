@@ -1,7 +1,8 @@
-"""`lmwrapper.claude_wrapper`, an import path of lmwrapper 0.18: the Anthropic provider now live in `lmwrapper.providers.anthropic`.
+"""`lmwrapper.claude_wrapper`: the public module of Anthropic's Claude models
+(`get_claude_lm`, `ClaudeModelNames`, `ClaudePredictor`), and lmwrapper 0.18's import path.
 
-A thin re-export, so scripts written for 0.18 keep working; new code imports from
-`lmwrapper` (the public names) or from `lmwrapper.providers.anthropic`.
+A thin re-export of `lmwrapper.providers.anthropic` (internal: its module paths may change),
+so scripts written for 0.18 keep working.
 """
 
 from lmwrapper.providers import anthropic as _home

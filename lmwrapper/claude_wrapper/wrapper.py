@@ -1,7 +1,7 @@
 """`lmwrapper.claude_wrapper.wrapper`, an import path of lmwrapper 0.18: `get_claude_lm` now live in `lmwrapper.providers.anthropic.factory`.
 
-A thin re-export, so scripts written for 0.18 keep working; new code imports from
-`lmwrapper` (the public names) or from `lmwrapper.providers.anthropic.factory`.
+A thin re-export, so scripts written for 0.18 keep working; new code imports the
+public names from `lmwrapper` (the module named above is internal).
 """
 
 from lmwrapper.providers.anthropic import factory as _home

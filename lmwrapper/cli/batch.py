@@ -9,8 +9,7 @@
                                     `wait` nor a rerun resends them (`cancel --abandon` too)
     lmwrapper batch resume JOB      undo `abandon`: the next `wait` or rerun sends them again
 
-For `lmwrapper run --batch`: `submit_or_collect(lm, prompts)` submits what the cache lacks,
-collects what has finished and returns at once; rerun it until nothing is waiting.
+`lmwrapper run --batch` submits and collects with `lmwrapper.tools.batch.submit_or_collect`.
 """
 
 from __future__ import annotations
@@ -19,9 +18,8 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +29,10 @@ from lmwrapper.core.errors import ConfigurationError
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.core.words import counted, noun
-from lmwrapper.engine.plan import Plan
 from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.store.batch_records import JobRow, Records
 from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
+from lmwrapper.tools.batch import submit_or_collect
 
 if TYPE_CHECKING:
     from lmwrapper.core.contract import Job
@@ -357,57 +355,6 @@ def wait_for_job(cache: SqlCache, job_id: str, max_wait_s: float | None = None, 
         runner = _runner(lm, cache, job_id, max_wait_s=max_wait_s)
         runner.show_progress = sys.stderr.isatty()
         runner.run(jobs, lambda *_: None, lambda: False)
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """What `submit_or_collect` left: `waiting` prompts not answered yet (0: all in now), in
-    the batches of `jobs`; `failed` prompts whose lines failed for good this time (not cached:
-    a rerun sends them again); and `job_id`, the job that submitted this call's new lines
-    (None when nothing new was sent)."""
-
-    job_id: str | None
-    waiting: int
-    failed: int = 0
-    jobs: tuple[str, ...] = ()
-    abandoned: int = 0  # prompts of an abandoned job (`lmwrapper batch abandon`): not sent
-
-
-def submit_or_collect(lm: LmPredictor, prompts: Iterable[LmPrompt], *,
-                      max_cost_usd: float | None = None) -> Submitted:
-    """`lmwrapper run --batch` without `--wait`: submit what is neither cached nor already in
-    a batch, collect the batches that have finished, and return at once.
-
-    Planned as `predict_many(prompts, CompletionWindow.BATCH_ANY)` plans (`engine.plan.Plan`:
-    validate, key, dedupe, look up, `max_cost_usd` check), so both send the same lines.
-    Rerun it (or `lmwrapper batch wait JOB`) until `waiting` is 0; then every answer is in the
-    cache and `predict_many` serves the whole file without a call.
-    """
-    # a prompt refused before sending (too large, over the window) is in no batch; the run
-    # that writes the output answers it
-    jobs = Plan(lm, prompts, CompletionWindow.BATCH_ANY, max_cost_usd=max_cost_usd).sendable()
-    if not jobs:
-        return Submitted(None, 0)
-    runner = _runner(lm, lm.cache, None)
-    loops = [0]
-    failed: set[str] = set()
-    abandoned: set[str] = set()
-
-    def one_pass_done() -> bool:  # submit everything, poll once, then return
-        loops[0] += 1
-        return loops[0] > 1 and runner.all_submitted()
-
-    def emitted(job: Job, preds: Sequence[Any]) -> None:
-        if job.key in runner.abandoned:
-            abandoned.add(job.key)
-        elif any(p.error_is_transient for p in preds):  # not cached: the line failed for good
-            failed.add(job.key)
-
-    runner.run(jobs, emitted, one_pass_done)
-    new = Records(lm.cache).job(runner.job_id) is not None
-    holding = tuple(sorted({cid.rsplit("-", 1)[0] for cid in runner.waiting}))
-    return Submitted(runner.job_id if new else None, len(runner.got), len(failed), holding,
-                     len(abandoned))
 
 
 def run_submit(lm: LmPredictor, prompts: list[LmPrompt], write_all: Callable[[], int],

@@ -1,5 +1,8 @@
 """Everything that exists only so scripts written for lmwrapper 0.18 run unchanged.
 
+Internal: 0.18's own import paths (`lmwrapper.structs`, `lmwrapper.openai_wrapper`, ...) and
+`lmwrapper.Lmwrapper018Warning` are the public way in; module paths here may change.
+
 This package sits above every layer and nothing below imports it. `lmwrapper/__init__.py`
 imports it last, and importing it installs 0.18's behaviour into the extension points the
 layers below declare (`lmwrapper.core.extend`), so it is present before any user code runs:

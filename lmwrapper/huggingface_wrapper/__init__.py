@@ -1,7 +1,9 @@
-"""`lmwrapper.huggingface_wrapper`, an import path of lmwrapper 0.18: local Hugging Face
-models now live in `lmwrapper.providers.huggingface`.
+"""`lmwrapper.huggingface_wrapper`: the public module of local Hugging Face models
+(`get_huggingface_lm`, `HuggingFacePredictor`, `ModelInternals`), and lmwrapper 0.18's import
+path.
 
-A thin re-export, so scripts written for 0.18 keep working. 0.18's
+A thin re-export of `lmwrapper.providers.huggingface` (internal: its module paths may
+change), so scripts written for 0.18 keep working. 0.18's
 `from lmwrapper.huggingface_wrapper import *` also gave Runtime, LmPrompt, PromptTrimmer,
 and torch and transformers with the transformers classes its notebooks use
 (`torch.float16`, `AutoTokenizer`). Those load only when star-imported or asked for by

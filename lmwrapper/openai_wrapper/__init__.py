@@ -1,16 +1,19 @@
-"""`lmwrapper.openai_wrapper`, an import path of lmwrapper 0.18: the OpenAI provider now live in `lmwrapper.providers.openai`.
+"""`lmwrapper.openai_wrapper`: the public module of the OpenAI models (`get_open_ai_lm`,
+`OpenAiModelNames`, `OpenAiPredictor`, `strict_violation`), and lmwrapper 0.18's import path.
 
-A thin re-export, so scripts written for 0.18 keep working; new code imports from
-`lmwrapper` (the public names) or from `lmwrapper.providers.openai`. Its star import also
-gives 0.18's names (`OpenAIPredictor`, `SecretFile`, `LmPrompt`, ...: see `.wrapper`).
+A thin re-export of `lmwrapper.providers.openai` (internal: its module paths may change), so
+scripts written for 0.18 keep working. Its star import also gives 0.18's names
+(`OpenAIPredictor`, `SecretFile`, `LmPrompt`, ...: see `.wrapper`).
 """
 
 from lmwrapper.openai_wrapper import wrapper as _wrapper
 from lmwrapper.openai_wrapper.wrapper import *
 from lmwrapper.providers import openai as _home
 from lmwrapper.providers.openai import *
+from lmwrapper.providers.openai.strict import violation as strict_violation  # noqa: F401  (in __all__)
 
-__all__ = sorted(set(_wrapper.__all__) | set(_home.__all__))  # noqa: PLE0605  (a star import's)
+__all__ = sorted(set(_wrapper.__all__) | set(_home.__all__)  # noqa: PLE0605  (a star import's)
+                 | {"strict_violation"})
 
 
 def __getattr__(name: str) -> object:

@@ -12,9 +12,10 @@ Shards are numbered from 0. Under a Slurm array, `parse_shard("auto")` reads
 `SLURM_ARRAY_TASK_ID`, `SLURM_ARRAY_TASK_MIN` (and `_STEP`) and `SLURM_ARRAY_TASK_COUNT`, so
 `--array=0-3`, `--array=1-4` and `--array=0-30:10` all give shards 0..3 of 4.
 
-Each task writes into its own cache directory on local disk; `lmwrapper cache merge` joins
-the files, and a rerun of the whole dataset against the merged cache writes the complete,
-ordered output without a call.
+Each task writes into its own cache directory on local disk; `lmwrapper cache merge` (in
+Python `merge_caches(sources, dest)`, which returns a `MergeReport`) joins the files, and a
+rerun of the whole dataset against the merged cache writes the complete, ordered output
+without a call.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ from typing import TYPE_CHECKING, Any
 
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.store.keys import prompt_key
+from lmwrapper.store.merge import Conflict, MergeError, MergeReport, merge_caches
 
 if TYPE_CHECKING:
     from lmwrapper.engine.predictor import LmPredictor
+
+__all__ = ["Conflict", "MergeError", "MergeReport", "merge_caches", "parse_shard", "select_shard",
+           "shard_of"]
 
 SHARD_HELP = ("run only shard K of N (0 <= K < N) of the input, chosen by each prompt's cache "
               "key; 'auto' reads SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT")

@@ -9,9 +9,9 @@ import json
 import pytest
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.cli.batch import submit_or_collect
 from lmwrapper.cli.main import main
 from lmwrapper.structs import LmPrompt
+from lmwrapper.tools.batch import submit_or_collect
 from tests.batching.conftest import API_KEY
 
 

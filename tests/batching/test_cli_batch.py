@@ -9,8 +9,8 @@ import sys
 import pytest
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.cli.batch import submit_or_collect
 from lmwrapper.structs import LmPrompt
+from lmwrapper.tools.batch import submit_or_collect
 from tests.batching.conftest import API_KEY, sent_texts
 
 

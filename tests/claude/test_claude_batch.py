@@ -144,7 +144,7 @@ def test_the_adapter_declares_anthropics_limits(make_lm):
 def test_cli_batch_wait_collects_a_submitted_claude_job(srv, make_lm):
     import os
 
-    from lmwrapper.cli.batch import submit_or_collect
+    from lmwrapper.tools.batch import submit_or_collect
     from tests.claude.conftest import API_KEY
 
     lm = make_lm()

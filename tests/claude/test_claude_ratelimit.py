@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from lmwrapper.providers.anthropic.predictor import ClaudePredictor
+from lmwrapper.claude_wrapper import ClaudePredictor
 from lmwrapper.runners.ratelimit import RateLimiter
 
 

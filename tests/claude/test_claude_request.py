@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmwrapper.claude_wrapper import DEFAULT_MAX_TOKENS, ClaudeModelNames
-from lmwrapper.providers.anthropic.models import ClaudeModelInfo
+from lmwrapper.claude_wrapper import DEFAULT_MAX_TOKENS, ClaudeModelInfo, ClaudeModelNames
 from lmwrapper.structs import LmChatTurn, LmPrompt
 from tests.claude.conftest import sent_bodies
 

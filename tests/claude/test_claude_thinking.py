@@ -7,9 +7,10 @@ import typing
 import anthropic
 import pytest
 
-from lmwrapper.core.prompt import REASONING_EFFORTS, LmPrompt
+from lmwrapper import LmPrompt
+from lmwrapper.claude_wrapper import ClaudeModelInfo
+from lmwrapper.core.prompt import REASONING_EFFORTS
 from lmwrapper.providers.anthropic import models
-from lmwrapper.providers.anthropic.models import ClaudeModelInfo
 from lmwrapper.providers.anthropic.request import build_request, check_prompt
 from lmwrapper.providers.anthropic.rules import rule_for
 from lmwrapper.testing.providers.anthropic import MODELS, _sdk_literals

@@ -10,8 +10,8 @@ import warnings
 import pytest
 from compat_constants import API_KEY
 
+from lmwrapper import Lmwrapper018Warning
 from lmwrapper.abstract_predictor import LmPredictor, LmReasoningStyle, get_mock_predictor
-from lmwrapper.compat018.hooks import Lmwrapper018Warning
 from lmwrapper.openai_wrapper import OpenAiModelInfo, OpenAiModelNames, get_open_ai_lm
 from lmwrapper.structs import LmPrediction, LmPrompt, StopMode
 

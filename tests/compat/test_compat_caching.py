@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lmwrapper import caching, sqlcache
-from lmwrapper.compat018.hooks import Lmwrapper018Warning
+from lmwrapper import Lmwrapper018Warning, caching, sqlcache
 from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.structs import LmPrompt
 

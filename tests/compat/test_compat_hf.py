@@ -6,7 +6,7 @@ import pickle
 
 import pytest
 
-from lmwrapper.compat018.hooks import Lmwrapper018Warning
+from lmwrapper import Lmwrapper018Warning
 from lmwrapper.huggingface_wrapper import get_huggingface_lm
 from lmwrapper.runtime import Runtime
 from lmwrapper.structs import LmPrompt

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from compat_constants import API_KEY
 
-from lmwrapper.compat018.hooks import Lmwrapper018Warning
+from lmwrapper import Lmwrapper018Warning
 from lmwrapper.openai_wrapper import OpenAiModelNames, get_open_ai_lm
 from lmwrapper.structs import LmChatTurn, LmPrompt, StopMode
 

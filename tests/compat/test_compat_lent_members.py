@@ -54,7 +54,7 @@ def test_each_lent_member_is_declared_with_its_signature(where, cls, mixin_where
 
 def test_lent_members_are_the_classes_own():
     import lmwrapper
-    from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
+    from lmwrapper.huggingface_wrapper import HuggingFacePredictor
 
     assert "dict_serialize" in vars(lmwrapper.LmPrompt)
     assert "make_reply_prompt" in vars(lmwrapper.LmPrediction)

@@ -5,14 +5,15 @@ import time
 
 import pytest
 
-from lmwrapper.core.contract import Job
-from lmwrapper.core.errors import (
+from lmwrapper import (
     MissingApiKeyError,
     PermanentProviderError,
     RateLimitError,
+    RetryPolicy,
     TransientProviderError,
 )
-from lmwrapper.runners.live import LiveRunner, RetryPolicy
+from lmwrapper.core.contract import Job
+from lmwrapper.runners.live import LiveRunner
 from lmwrapper.structs import LmPrediction, LmPrompt
 
 FAST = RetryPolicy(max_retries=3, initial_backoff_s=0.001, max_backoff_s=0.01)

@@ -10,14 +10,9 @@ import urllib.request
 
 import pytest
 
+from lmwrapper import ConfigurationError, MissingApiKeyError, ModelNotFoundError, UnknownModelError
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.cli.batch import predictor_for
-from lmwrapper.core.errors import (
-    ConfigurationError,
-    MissingApiKeyError,
-    ModelNotFoundError,
-    UnknownModelError,
-)
 from lmwrapper.openai_wrapper import AzureConfig, get_open_ai_lm
 from lmwrapper.structs import LmPrompt
 

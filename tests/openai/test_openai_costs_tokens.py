@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from lmwrapper import CostLimitExceededError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import CostLimitExceededError
 from lmwrapper.engine.plan import estimate_run
 from lmwrapper.openai_wrapper import OpenAiModelNames, get_open_ai_lm
 from lmwrapper.providers.openai import tokens

@@ -6,8 +6,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from lmwrapper import RetryPolicy
 from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.runners.live import RetryPolicy
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 
@@ -36,7 +36,7 @@ def test_only_errors_that_belong_to_the_prompt_are_cached(make_lm, srv, status, 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_key_and_model_errors_stop_the_run_and_cache_nothing(make_lm, srv, status):
-    from lmwrapper.core.errors import ConfigurationError
+    from lmwrapper import ConfigurationError
 
     srv.inject("status", status=status, times=None, retry_after=None, match="second")
     lm = make_lm(retry=FAST, max_concurrency=1)

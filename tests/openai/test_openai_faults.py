@@ -4,8 +4,7 @@ import itertools
 
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError
-from lmwrapper.runners.live import RetryPolicy
+from lmwrapper import ConfigurationError, RetryPolicy
 from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer

@@ -4,9 +4,8 @@ import logging
 
 import pytest
 
-from lmwrapper.core.errors import ConfigurationError, MissingApiKeyError
+from lmwrapper import ConfigurationError, MissingApiKeyError, RetryPolicy
 from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.runners.live import RetryPolicy
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 

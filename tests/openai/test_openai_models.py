@@ -2,7 +2,7 @@
 
 import pytest
 
-from lmwrapper.core.errors import UnknownModelError
+from lmwrapper import UnknownModelError
 from lmwrapper.openai_wrapper import OpenAiModelInfo, OpenAiModelNames
 
 
@@ -58,7 +58,7 @@ def test_fine_tunes_take_their_familys_limits_but_not_its_price():
     ("gpt-6.3-sol", "gpt-6.2-sol"),  # near a known name, unknown to every source
 ])
 def test_unknown_names_are_refused_with_close_matches(name, suggestion, monkeypatch):
-    from lmwrapper.core.errors import ConfigurationError
+    from lmwrapper import ConfigurationError
     from lmwrapper.openai_wrapper import get_open_ai_lm
 
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

@@ -8,8 +8,10 @@ import typing
 import openai
 import pytest
 
-from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrompt
-from lmwrapper.providers.openai.models import OpenAiModelInfo, table
+from lmwrapper import LmPrompt
+from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES
+from lmwrapper.openai_wrapper import OpenAiModelInfo
+from lmwrapper.providers.openai.models import table
 from lmwrapper.providers.openai.request import build_request, check_prompt
 from lmwrapper.providers.openai.rules import rule_for
 from lmwrapper.testing.providers.openai import MODELS, sdk_literal

@@ -11,10 +11,10 @@ import pytest
 from openai.types.batch_create_params import BatchCreateParams
 from openai.types.responses import response_create_params
 
+from lmwrapper import ConfigurationError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.core.errors import ConfigurationError
-from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.providers.openai.models import OpenAiModelInfo, table
+from lmwrapper.openai_wrapper import OpenAiModelInfo, get_open_ai_lm
+from lmwrapper.providers.openai.models import table
 from lmwrapper.providers.openai.request import build_request, check_prompt
 from lmwrapper.providers.openai.rules import samples_per_request
 from lmwrapper.structs import LmPrompt

@@ -6,11 +6,12 @@ import re
 import pydantic
 import pytest
 
+from lmwrapper.openai_wrapper import OpenAiModelInfo
 from lmwrapper.openai_wrapper import OpenAiModelNames as N
-from lmwrapper.providers.openai.models import OpenAiModelInfo, table
+from lmwrapper.openai_wrapper import strict_violation as violation
+from lmwrapper.providers.openai.models import table
 from lmwrapper.providers.openai.request import build_request, check_prompt, response_format_body
 from lmwrapper.providers.openai.rules import rule_for, samples_per_request
-from lmwrapper.providers.openai.strict import violation
 from lmwrapper.structs import LmPrompt
 
 GPT6 = [N.gpt_6_2_sol, N.gpt_6_2_astra, N.gpt_6_1_sol, N.gpt_6_1_terra, N.gpt_6_sol,

@@ -81,7 +81,7 @@ def test_pause_holds_everyone():
 
 
 def test_anthropic_headers():
-    from lmwrapper.providers.anthropic.predictor import ClaudePredictor  # its header names
+    from lmwrapper.claude_wrapper import ClaudePredictor  # its header names
 
     clock = Clock()
     rl = RateLimiter(clock=clock, sleep=clock.sleep, headers=ClaudePredictor.rate_limit_headers)

@@ -12,9 +12,8 @@ import pytest
 from genai_prices import Usage, calc_price
 from openai.types.chat import completion_create_params
 
-from lmwrapper.core.window import CompletionWindow
+from lmwrapper import CompletionWindow, RetryPolicy
 from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.runners.live import RetryPolicy
 from lmwrapper.structs import LmPrompt
 from tests.openai.conftest import API_KEY
 from tests.openai.test_openai_conformance import sdk_violation, spec_violation

@@ -8,9 +8,10 @@ import pytest
 
 from lmwrapper import PermanentProviderError
 from lmwrapper.store.db import CACHE_FILE_NAME
-from lmwrapper.store.merge import MergeError, add_merge_parser, cache_file, merge_caches
+from lmwrapper.store.merge import add_merge_parser, cache_file
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
+from lmwrapper.tools.sharding import MergeError, merge_caches
 
 
 def _prompts(n, start=0):

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import lmwrapper
 from lmwrapper.store.db import CacheRow, SqlCache
-from lmwrapper.store.merge import cache_file, merge_caches
+from lmwrapper.store.merge import cache_file
+from lmwrapper.tools.sharding import merge_caches
 
 ROWS, CHUNK = 600, 100
 

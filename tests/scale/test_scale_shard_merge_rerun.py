@@ -9,8 +9,8 @@ import textwrap
 from pathlib import Path
 
 import lmwrapper
-from lmwrapper.store.merge import merge_caches
 from lmwrapper.testing import ScriptedLm
+from lmwrapper.tools.sharding import merge_caches
 
 N_SHARDS = 4
 
