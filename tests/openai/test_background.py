@@ -21,11 +21,10 @@ import openai
 import pytest
 from openai.types.responses import Response, response_create_params
 
+from lmwrapper import ConfigurationError
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.claude_wrapper import get_claude_lm
-from lmwrapper.core.errors import ConfigurationError
-from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.providers.openai.azure import AzureConfig
+from lmwrapper.openai_wrapper import AzureConfig, get_open_ai_lm
 from lmwrapper.providers.openai.background import OpenAiBackgroundAdapter
 from lmwrapper.runners.batch.runner import WaitedTooLong
 from lmwrapper.structs import LmPrompt
