@@ -79,6 +79,24 @@ class PromptEncoder:
             turns, tokenize=False, add_generation_prompt=not prefill,
             continue_final_message=prefill)
 
+    def render_chat(self, turns: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """`turns` as text, by the tokenizer's own chat template, the way lm-evaluation-harness
+        renders a context for `--apply_chat_template` (`HFLM.apply_chat_template`): with the
+        assistant's header after the last turn, or (`add_generation_prompt=False`) that
+        last turn continued."""
+        if not self.has_template:
+            raise ValueError("apply_chat_template: this tokenizer has no chat_template; set "
+                             "tokenizer.chat_template or score the plain text")
+        try:
+            text = self.tokenizer.apply_chat_template(
+                turns, tokenize=False, add_generation_prompt=add_generation_prompt,
+                continue_final_message=not add_generation_prompt)
+        except Exception as e:  # jinja2 errors: a role the template refuses, etc.
+            # (the harness drops the system turn then; we say so instead of dropping it)
+            raise ValueError(f"apply_chat_template: the model's chat template refused these "
+                             f"turns: {e}. Fold a system instruction into the context") from e
+        return str(text)
+
     def encode(self, prompt: LmPrompt) -> list[int]:
         """The prompt's token ids. A text prompt's are kept (up to `REMEMBERED` texts):
         one run asks for them up to four times (its validation, its window check, its
