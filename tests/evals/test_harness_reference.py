@@ -4,7 +4,9 @@
 start mid-word, so their first token merges with the context's last) and, per choice, the
 log-likelihood and is_greedy that lm-evaluation-harness computed for them on SmolLM2-135M
 (`benchmarks/bench_harness.py --write-reference` made it; its "source" names the version).
-The suite needs no lm_eval installed.
+`harness_smollm2_mc12_chat.json` holds the first 12 of those items as the harness scored them
+with `--apply_chat_template` (`--apply-chat-template --limit 12`), and the context each was
+rendered to. The suite needs no lm_eval installed.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import pytest
 
 from lmwrapper.tools.scoring import loglikelihood, multiple_choice
 
-REFERENCE = json.loads((Path(__file__).parents[1] / "data" / "harness_smollm2_mc100.json")
-                       .read_text(encoding="utf-8"))
+DATA = Path(__file__).parents[1] / "data"
+REFERENCE = json.loads((DATA / "harness_smollm2_mc100.json").read_text(encoding="utf-8"))
+CHAT = json.loads((DATA / "harness_smollm2_mc12_chat.json").read_text(encoding="utf-8"))
 TOL = 1e-3
 CLEAR = 1e-2  # a pick is compared only where the harness's best choice leads by this much
 
@@ -62,3 +65,18 @@ def test_the_empty_context_item_is_scored_after_bos(smol_lm):
     empty = next(x for x in REFERENCE["items"] if x["context"] == "")
     got = loglikelihood(smol_lm, [("", c) for c in empty["choices"]])
     assert max(abs(r.logprob - ll) for r, ll in zip(got, empty["lls"])) <= TOL
+
+
+@pytest.mark.slow
+def test_chat_template_scoring_is_the_harnesss_apply_chat_template(smol_lm):
+    assert CHAT["apply_chat_template"] is True
+    for ref in CHAT["items"]:  # rendered by the tokenizer's template, as the harness did
+        turn = [{"role": "user", "content": ref["context"]}]
+        assert smol_lm.apply_chat_template(turn) == ref["harness_context"]
+    items = [(x["context"], x["choices"], x["gold"]) for x in CHAT["items"]]
+    results = multiple_choice(smol_lm, items, apply_chat_template=True)
+    for ref, r in zip(CHAT["items"], results, strict=True):
+        assert r.error is None, (ref["context"], r.error)
+        assert max(abs(a - b) for a, b in zip(ref["lls"], r.loglikelihoods)) <= TOL
+        if _clear(ref["lls"]):
+            assert r.acc == ref["acc"], ref["context"]

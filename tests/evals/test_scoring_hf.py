@@ -218,6 +218,28 @@ def test_chat_mode_is_refused(tiny_dir):
         loglikelihood(chat, [("a", "b")])
 
 
+def test_apply_chat_template_scores_after_the_context_rendered_by_the_tokenizer(tiny_lm):
+    """The harness's --apply_chat_template: the context as a user turn (after the system
+    instruction), rendered by the tokenizer's own template with the assistant's header; the
+    choice follows it with no delimiter."""
+    ctx, choices = "The capital of France is", ["Paris", " Berlin"]
+    results = multiple_choice(tiny_lm, [(ctx, choices, 0)], apply_chat_template=True,
+                              system_instruction="Be brief.")
+    rendered = tiny_lm.tokenizer.apply_chat_template(
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": ctx}],
+        tokenize=False, add_generation_prompt=True)
+    assert rendered.endswith("<|assistant|>")
+    lls = [reference(tiny_lm, rendered, c)[0] for c in choices]
+    assert max(abs(a - b) for a, b in zip(results[0].loglikelihoods, lls)) < TOL
+    (plain,) = multiple_choice(tiny_lm, [(ctx, choices, 0)])
+    assert plain.loglikelihoods != results[0].loglikelihoods  # the default is unchanged
+
+
+def test_a_system_instruction_without_the_template_is_refused(tiny_lm):
+    with pytest.raises(ValueError, match="apply_chat_template=True"):
+        loglikelihood(tiny_lm, [("a", " b")], system_instruction="Be brief.")
+
+
 def test_split_pair_moves_trailing_whitespace():
     assert split_pair("Q: x\nA: ", "y") == ("Q: x\nA:", " y")
     assert split_pair("Q", " y") == ("Q", " y")

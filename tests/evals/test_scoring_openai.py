@@ -110,3 +110,9 @@ def test_a_bos_token_the_server_puts_first_is_the_contexts():
     with FakeServer(tokenize=bos_and_words) as srv:
         (r,) = loglikelihood(make(srv), [("The capital of France is", " Paris")])
     assert r.error is None and r.tokens == (" Paris",)
+
+
+def test_apply_chat_template_is_refused_where_lmwrapper_has_no_template(srv):
+    with pytest.raises(ValueError, match="cannot render"):
+        multiple_choice(make(srv), [("Q", ["a", "b"], 0)], apply_chat_template=True)
+    assert not srv.requests

@@ -86,6 +86,21 @@ def test_add_bos_token(tiny_lm):
     assert tiny_lm.encoder.encode(LmPrompt(CHAT, add_bos_token=False))[0] != bos
 
 
+def test_remembered_token_ids_are_each_prompts_own(tiny_lm):
+    """Token ids are kept per text and options (a run asks several times), and each caller
+    gets its own list."""
+    enc = tiny_lm.encoder
+    text = "The capital of France is Paris"
+    first = enc.encode(LmPrompt(text))
+    first.append(-1)
+    assert enc.encode(LmPrompt(text)) == first[:-1]
+    assert enc.encode(LmPrompt(text, add_bos_token=True)) == [tiny_lm.tokenizer.bos_token_id,
+                                                               *first[:-1]]
+    ctx = tiny_lm.tokenizer("The capital of France")["input_ids"]  # a pair, the harness's split
+    split = enc.encode(LmPrompt(text, context_split=len("The capital of France")))
+    assert split == ctx + tiny_lm.tokenizer(text)["input_ids"][len(ctx):]
+
+
 def test_token_counting_and_limits(tiny_lm):
     p = LmPrompt("The capital of France is", max_tokens=5)
     n = len(tiny_lm.tokenizer(p.text)["input_ids"])

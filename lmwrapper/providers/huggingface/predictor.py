@@ -455,6 +455,12 @@ class HuggingFacePredictor(LocalTokens, LmPredictor, LmBackend):
 
     # -- helpers for notebooks --------------------------------------------------------------
 
+    def apply_chat_template(self, chat_history: list[dict[str, str]],
+                            add_generation_prompt: bool = True) -> str:
+        """The chat as text, by the tokenizer's own template: what lm-evaluation-harness's
+        `HFLM.apply_chat_template` returns (`scoring`'s `apply_chat_template=True` uses it)."""
+        return self.encoder.render_chat(chat_history, add_generation_prompt)
+
     def token_str(self, token_id: int) -> str:
         """One token as text; a token that is only part of a UTF-8 character (which would
         decode to U+FFFD) is shown in the tokenizer's own form, so distinct ids stay distinct."""

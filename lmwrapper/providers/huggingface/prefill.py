@@ -18,6 +18,7 @@ from lmwrapper.providers.huggingface.generation import OnDone, Row, RowResult, g
 from lmwrapper.providers.huggingface.shared_prefix import (
     can_pack,
     forward_packs,
+    pack_tops,
     plan_packs,
     row_logprobs,
 )
@@ -68,12 +69,13 @@ def score(model: Any, rows: Sequence[Row], pad_id: int,
             logits, layout = forward_packs(model, packs, seqs, pad_id) if packs else (None, None)
         except Stopped:
             return results
-        for b, pack in enumerate(packs):
+        for b, members in enumerate(layout.lines if layout is not None else []):
             assert logits is not None and layout is not None
             logprobs = torch.log_softmax(logits[b].float(), dim=-1)
-            for i in pack.members:
+            best = pack_tops(logprobs, max(rows[i].top_logprobs for i in members))
+            for i in members:
                 lps, tops = row_logprobs(logprobs, seqs[i], layout.where[i][1],
-                                         rows[i].top_logprobs)
+                                         rows[i].top_logprobs, best)
                 results[i] = RowResult(finish_reason="length", prompt_logprobs=lps,
                                        prompt_top_logprobs=tops)
     for i, seq in enumerate(seqs):

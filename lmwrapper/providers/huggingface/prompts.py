@@ -24,6 +24,8 @@ from typing import Any
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.providers.huggingface.pairs import encode_pair
 
+REMEMBERED = 8192  # text prompts whose token ids an encoder keeps
+
 
 class PromptEncoder:
     def __init__(self, tokenizer: Any, use_chat_mode: bool | None) -> None:
@@ -35,6 +37,7 @@ class PromptEncoder:
                 "tokenizer.chat_template or leave use_chat_mode=None")
         self.forced = use_chat_mode
         self.chat_mode = self.has_template if use_chat_mode is None else use_chat_mode
+        self._remembered: dict[tuple[Any, ...], tuple[int, ...]] = {}  # see `encode`
 
     def identity(self) -> dict[str, Any]:
         return encoding_identity(self.has_template, self.forced)
@@ -76,7 +79,41 @@ class PromptEncoder:
             turns, tokenize=False, add_generation_prompt=not prefill,
             continue_final_message=prefill)
 
+    def render_chat(self, turns: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """`turns` as text, by the tokenizer's own chat template, the way lm-evaluation-harness
+        renders a context for `--apply_chat_template` (`HFLM.apply_chat_template`): with the
+        assistant's header after the last turn, or (`add_generation_prompt=False`) that
+        last turn continued."""
+        if not self.has_template:
+            raise ValueError("apply_chat_template: this tokenizer has no chat_template; set "
+                             "tokenizer.chat_template or score the plain text")
+        try:
+            text = self.tokenizer.apply_chat_template(
+                turns, tokenize=False, add_generation_prompt=add_generation_prompt,
+                continue_final_message=not add_generation_prompt)
+        except Exception as e:  # jinja2 errors: a role the template refuses, etc.
+            # (the harness drops the system turn then; we say so instead of dropping it)
+            raise ValueError(f"apply_chat_template: the model's chat template refused these "
+                             f"turns: {e}. Fold a system instruction into the context") from e
+        return str(text)
+
     def encode(self, prompt: LmPrompt) -> list[int]:
+        """The prompt's token ids. A text prompt's are kept (up to `REMEMBERED` texts):
+        one run asks for them up to four times (its validation, its window check, its
+        batch, and scoring's count of the continuation)."""
+        if prompt.is_text_a_chat():
+            return self._encode(prompt)
+        key = (prompt.get_text_as_string_default_form(), prompt.context_split,
+               prompt.add_special_tokens, prompt.add_bos_token)
+        ids = self._remembered.get(key)
+        if ids is None:
+            ids = tuple(self._encode(prompt))
+            if len(self._remembered) >= REMEMBERED:
+                self._remembered.clear()  # memory stays bounded; a big run rereads anyway
+            self._remembered[key] = ids
+        return list(ids)
+
+    def _encode(self, prompt: LmPrompt) -> list[int]:
         if prompt.context_split is not None:
             if self.uses_template(prompt):
                 raise ValueError("LmPrompt.context_split needs plain text, but this model "

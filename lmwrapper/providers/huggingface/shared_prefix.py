@@ -52,8 +52,8 @@ def plan_packs(seqs: Sequence[Sequence[int]], share: bool = True) -> list[Pack]:
     """Rows of two tokens or more grouped by shared prefix, sorted by packed length.
 
     Rows are sorted by their tokens, so rows with a common prefix are neighbours; a pack takes
-    neighbours while they share >= MIN_SHARED tokens with its first row and it stays under
-    MAX_PACKED tokens. Each member keeps at least its last token out of the prefix.
+    neighbours while they share >= MIN_SHARED tokens with its first row, taking them saves
+    tokens and it stays under MAX_PACKED tokens. Each member keeps at least its last token out of the prefix.
     """
     order = sorted((i for i, s in enumerate(seqs) if len(s) >= 2), key=lambda i: list(seqs[i]))
     packs: list[Pack] = []
@@ -70,11 +70,16 @@ def plan_packs(seqs: Sequence[Sequence[int]], share: bool = True) -> list[Pack]:
 
 
 def _joins(pack: Pack, seqs: Sequence[Sequence[int]], i: int) -> bool:
+    """Whether row `i` joining `pack` computes fewer tokens than a pack of its own: a row
+    that shares less than the pack's prefix shrinks it, and every member then computes the
+    difference again ("Question: What is the capital of" shared by 80 rows, the rest of
+    each question repeated by its 4 choices, costs more than one pack per question)."""
     shared = min(pack.prefix_len, _lcp(seqs[pack.members[0]], seqs[i]), len(seqs[i]) - 1)
     if shared < MIN_SHARED:
         return False
     grown = Pack(shared, [*pack.members, i])
-    return packed_len(grown, seqs) <= MAX_PACKED
+    size = packed_len(grown, seqs)
+    return size <= MAX_PACKED and size < packed_len(pack, seqs) + len(seqs[i]) - 1
 
 
 def packed_len(pack: Pack, seqs: Sequence[Sequence[int]]) -> int:
@@ -83,42 +88,75 @@ def packed_len(pack: Pack, seqs: Sequence[Sequence[int]]) -> int:
 
 @dataclass
 class _Layout:
-    """Where each member's positions sit in the packed rows of one batch."""
+    """Where each member's positions sit in the lines of one forward (packs laid end to end)."""
 
-    ids: torch.Tensor  # [packs, width]
-    positions: torch.Tensor  # [packs, width]
-    segments: torch.Tensor  # [packs, width]: -1 prefix, k member k's own tokens, -2 padding
-    where: dict[int, tuple[int, list[int]]]  # row -> (pack, packed index of its positions 0..n-2)
+    ids: torch.Tensor  # [lines, width]
+    positions: torch.Tensor  # [lines, width]: restart at 0 with each pack
+    groups: torch.Tensor  # [lines, width]: which pack of the line; -1 padding
+    segments: torch.Tensor  # [lines, width]: -1 prefix, k member k's own tokens, -2 padding
+    where: dict[int, tuple[int, list[int]]]  # row -> (line, packed index of its positions 0..n-2)
+    lines: list[list[int]]  # the rows in each line
 
 
-def _layout(packs: Sequence[Pack], seqs: Sequence[Sequence[int]], pad_id: int) -> _Layout:
+def _lines(packs: Sequence[Pack], seqs: Sequence[Sequence[int]], several: bool
+           ) -> list[list[Pack]]:
+    """Packs laid end to end in lines as wide as the widest pack (first fit, widest first),
+    so short packs fill the room beside long ones instead of padding; one per line unless
+    `several`."""
+    if not several:
+        return [[p] for p in packs]
     width = max(packed_len(p, seqs) for p in packs)
-    ids = torch.full((len(packs), width), pad_id, dtype=torch.long)
-    positions = torch.zeros((len(packs), width), dtype=torch.long)
-    segments = torch.full((len(packs), width), -2, dtype=torch.long)
+    lines: list[list[Pack]] = []
+    room: list[int] = []
+    for pack in sorted(packs, key=lambda p: -packed_len(p, seqs)):
+        size = packed_len(pack, seqs)
+        b = next((b for b, r in enumerate(room) if r >= size), None)
+        if b is None:
+            lines.append([])
+            room.append(width)
+            b = len(lines) - 1
+        lines[b].append(pack)
+        room[b] -= size
+    return lines
+
+
+def _layout(lines: Sequence[Sequence[Pack]], seqs: Sequence[Sequence[int]], pad_id: int
+            ) -> _Layout:
+    width = max(sum(packed_len(p, seqs) for p in line) for line in lines)
+    shape = (len(lines), width)
+    ids = torch.full(shape, pad_id, dtype=torch.long)
+    positions = torch.zeros(shape, dtype=torch.long)
+    groups = torch.full(shape, -1, dtype=torch.long)
+    segments = torch.full(shape, -2, dtype=torch.long)
     where: dict[int, tuple[int, list[int]]] = {}
-    for b, pack in enumerate(packs):
-        p = pack.prefix_len
-        first = seqs[pack.members[0]]
-        ids[b, :p] = torch.tensor(list(first[:p]), dtype=torch.long)
-        positions[b, :p] = torch.arange(p)
-        segments[b, :p] = -1
-        at = p
-        for k, i in enumerate(pack.members):
-            own = list(seqs[i][p:-1])  # the last token is predicted, never fed
-            ids[b, at:at + len(own)] = torch.tensor(own, dtype=torch.long)
-            positions[b, at:at + len(own)] = torch.arange(p, p + len(own))
-            segments[b, at:at + len(own)] = k
-            where[i] = (b, list(range(p)) + list(range(at, at + len(own))))
-            at += len(own)
-    return _Layout(ids, positions, segments, where)
+    for b, line in enumerate(lines):
+        at = 0
+        for g, pack in enumerate(line):
+            p, start = pack.prefix_len, at
+            ids[b, at:at + p] = torch.tensor(list(seqs[pack.members[0]][:p]), dtype=torch.long)
+            positions[b, at:at + p] = torch.arange(p)
+            segments[b, at:at + p] = -1
+            at += p
+            for k, i in enumerate(pack.members):
+                own = list(seqs[i][p:-1])  # the last token is predicted, never fed
+                ids[b, at:at + len(own)] = torch.tensor(own, dtype=torch.long)
+                positions[b, at:at + len(own)] = torch.arange(p, p + len(own))
+                segments[b, at:at + len(own)] = k
+                where[i] = (b, list(range(start, start + p)) + list(range(at, at + len(own))))
+                at += len(own)
+            groups[b, start:at] = g
+    return _Layout(ids, positions, groups, segments, where,
+                   [[i for pack in line for i in pack.members] for line in lines])
 
 
 def _mask(layout: _Layout, dtype: torch.dtype) -> torch.Tensor:
-    """[packs, 1, width, width] additive mask: a token sees the prefix and its own member."""
-    pos, seg = layout.positions, layout.segments
-    earlier = pos[:, None, :] <= pos[:, :, None]
-    same = (seg[:, None, :] == -1) | (seg[:, None, :] == seg[:, :, None])
+    """[lines, 1, width, width] additive mask: a token sees the earlier tokens of its own
+    pack's prefix and of its own member (padding sees earlier padding, so no row is empty)."""
+    seg, grp = layout.segments, layout.groups
+    index = torch.arange(seg.shape[1])
+    earlier = (index[None, :] <= index[:, None])[None]
+    same = (grp[:, None, :] == grp[:, :, None]) & (
+        (seg[:, None, :] == -1) | (seg[:, None, :] == seg[:, :, None]))
     allowed = (earlier & same)[:, None]
     return torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
 
@@ -129,11 +167,13 @@ def can_pack(model: Any) -> bool:
 
 def forward_packs(model: Any, packs: Sequence[Pack], seqs: Sequence[Sequence[int]],
                   pad_id: int) -> tuple[torch.Tensor, _Layout]:
-    """Logits `[packs, width, vocab]` of one forward over the packed rows, and their layout."""
-    layout = _layout(packs, seqs, pad_id)
+    """Logits `[lines, width, vocab]` of one forward over the packs laid in lines, and their
+    layout."""
+    packed = can_pack(model)
+    layout = _layout(_lines(packs, seqs, packed), seqs, pad_id)
     device = model.device
     ids, positions = layout.ids.to(device), layout.positions.to(device)
-    if all(len(p.members) == 1 for p in packs) or not can_pack(model):
+    if not packed or all(len(line) == 1 for line in layout.lines):
         mask = (layout.segments != -2).long().to(device)  # right padding: plain causal rows
     else:
         mask = _mask(layout, next(model.parameters()).dtype).to(device)
@@ -141,31 +181,52 @@ def forward_packs(model: Any, packs: Sequence[Pack], seqs: Sequence[Sequence[int
     return out.logits, layout
 
 
-def row_logprobs(logprobs: torch.Tensor, seq: Sequence[int], where: list[int], top: int
+def pack_tops(logprobs: torch.Tensor, top: int) -> tuple[list[list[float]], list[list[int]]]:
+    """The `top` best (logprob, id) at each position of a line's `log_softmax` rows
+    `[width, vocab]`, computed once for all its members (a pack's share its prefix's)."""
+    if not top:
+        return [], []
+    values, ids = logprobs.topk(top, dim=-1)
+    return values.tolist(), ids.tolist()
+
+
+def row_logprobs(logprobs: torch.Tensor, seq: Sequence[int], where: list[int], top: int,
+                 tops: tuple[list[list[float]], list[list[int]]]
                  ) -> tuple[list[float | None], list[list[tuple[int, float]] | None] | None]:
     """One row's prompt logprobs (None first) and, with `top`, its top-k at each position,
-    read from its pack's `log_softmax` rows `[width, vocab]`."""
+    read from its line's `log_softmax` rows `[width, vocab]` and `pack_tops` (at least
+    `top` of them)."""
     index = torch.tensor(where, device=logprobs.device)
-    rows = logprobs.index_select(0, index)
     targets = torch.tensor(list(seq[1:]), device=logprobs.device)
-    picked = rows.gather(-1, targets[:, None])[:, 0].tolist()
-    tops: list[list[tuple[int, float]] | None] | None = None
-    if top:
-        values, ids = rows.topk(top, dim=-1)
-        tops = [None, *(list(zip(a, b)) for a, b in zip(ids.tolist(), values.tolist()))]
-    return [None, *picked], tops
+    picked = logprobs[index, targets].tolist()
+    if not top:
+        return [None, *picked], None
+    values, ids = tops
+    return [None, *picked], [None, *(list(zip(ids[k][:top], values[k][:top])) for k in where)]
 
 
 def score_batches(seqs: Sequence[Sequence[int]], batch_size: int, share: bool
                   ) -> list[list[int]]:
-    """Row indices in batches of whole packs (at most `batch_size` rows, unless one pack has
-    more), shortest packs first; rows under two tokens (nothing to compute) come last."""
+    """Row indices in batches of whole packs, shortest packs first; rows under two tokens
+    (nothing to compute) come last.
+
+    A batch's packs take no more tokens than `batch_size` of its longest row would (the
+    memory of the rows unpacked), however many rows that is: a forward of many short packs
+    laid in lines keeps the matrix products large (on a CPU shared with other jobs a forward
+    of 200 tokens costs nearly what one of 1,000 does). Without sharing (one row a pack and
+    a line), at most `batch_size` rows.
+    """
     batches: list[list[int]] = []
     current: list[int] = []
+    tokens = longest = 0
     for pack in plan_packs(seqs, share):
-        if current and len(current) + len(pack.members) > batch_size:
+        size = packed_len(pack, seqs)
+        long = max(longest, *(len(seqs[i]) for i in pack.members))
+        full = tokens + size > batch_size * long if share else len(current) >= batch_size
+        if current and full:
             batches.append(current)
-            current = []
+            current, tokens, long = [], 0, max(len(seqs[i]) for i in pack.members)
         current.extend(pack.members)
+        tokens, longest = tokens + size, long
     short = [i for i, s in enumerate(seqs) if len(s) < 2]
     return [b for b in (*batches, current + short) if b]
