@@ -313,7 +313,8 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
     try:
         for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
             out.write(_LINE(output_record(i, columns, result)) + "\n")
-            failed += any(p.has_errors for p in (result if isinstance(result, list) else [result]))
+            failed += (any(p.has_errors for p in result) if isinstance(result, list)
+                       else result.has_errors)  # no generator per line: 0.33 -> 0.12 us
             if (now := time.monotonic()) - flushed >= FLUSH_S:
                 out.flush()
                 flushed = now
