@@ -427,11 +427,16 @@ class LmPrediction:
         """A JSON-ready dict; `internals` (arrays) are stored apart, as blobs, by the cache."""
         # from __dict__, not getattr: `top_token_logprobs` may raise for logprobs=0
         d = dict(zip(_PLAIN_FIELDS, _plain_values(self.__dict__)))
-        u = self.usage
-        d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                      "cached_prompt_tokens": u.cached_prompt_tokens,
-                      "cache_write_prompt_tokens": u.cache_write_prompt_tokens,
-                      "reasoning_tokens": u.reasoning_tokens}
+        u = self.__dict__["usage"]
+        if type(u) is list and len(u) <= len(_USAGE_FIELDS):  # a cached row's, as stored
+            d["usage"] = dict(zip(_USAGE_FIELDS, (*u, None, None, None, None, None)))
+        else:
+            u = self.usage
+            d["usage"] = {"prompt_tokens": u.prompt_tokens,
+                          "completion_tokens": u.completion_tokens,
+                          "cached_prompt_tokens": u.cached_prompt_tokens,
+                          "cache_write_prompt_tokens": u.cache_write_prompt_tokens,
+                          "reasoning_tokens": u.reasoning_tokens}
         if include_prompt:
             d["prompt"] = self.prompt.to_dict()
         return d
@@ -548,6 +553,7 @@ _PLAIN_FIELDS = tuple(
     f.name for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage", "parsed")
 )
 _plain_values = operator.itemgetter(*_PLAIN_FIELDS)
+_USAGE_FIELDS = tuple(f.name for f in dataclasses.fields(LmUsage))
 _RECORD_FIELDS = tuple(n for n in _PLAIN_FIELDS if n != "was_cached")
 _DEFAULT_USAGE = LmUsage()
 _DEFAULTS: dict[str, Any] = {
