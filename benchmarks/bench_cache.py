@@ -12,7 +12,9 @@ beside it, in a fresh process of its own:
 
 - raw SQLite: the same keys (computed before the clock starts) looked up with `sqlite3`
   alone, the way `lmwrapper.store` does it (sorted, 20,000 per `IN (SELECT value FROM
-  json_each(?))`), every row fetched into a dict: the floor under any cached rerun;
+  json_each(?))`, the same five columns `SqlCache.get_many` reads), its connection opened
+  on the clock, every row kept in a dict by key: the floor under any cached rerun (no key
+  computed, no value decoded, no prediction built);
 - `--before PATH`: the same rerun on another checkout of this project (e.g. `git worktree
   add /tmp/main main`), on the same cache file.
 
@@ -114,18 +116,17 @@ def raw(n: int, cache_dir: str) -> dict[str, float]:
     """The same keys looked up with sqlite3 alone (keys computed before the clock starts)."""
     import sqlite3
 
+    from lmwrapper.store.db import _LOOKUP, _LOOKUP_CHUNK  # the store's own statement
     from lmwrapper.store.keys import canonical_json, key_of
 
     ident = _lm(cache_dir).identity_json()
     keys = [key_of(canonical_json(p), ident) for p in _prompts(n)]
-    q = ("SELECT key, sample_index, value, blob, is_error FROM predictions "
-         "WHERE key IN (SELECT value FROM json_each(?))")
     w, c = time.perf_counter(), time.process_time()
     conn = sqlite3.connect(Path(cache_dir) / "lmwrapper.sqlite")
     found: dict[str, list] = {}
     get, ordered = found.get, sorted(keys)
-    for start in range(0, n, 20_000):
-        for row in conn.execute(q, (json.dumps(ordered[start : start + 20_000]),)):
+    for start in range(0, n, _LOOKUP_CHUNK):
+        for row in conn.execute(_LOOKUP, (json.dumps(ordered[start : start + _LOOKUP_CHUNK]),)):
             rows = get(row[0])
             if rows is None:
                 found[row[0]] = [row]
