@@ -2,6 +2,7 @@
 
     python benchmarks/bench_cache.py [--n 1000,10000,100000,1000000] [--repeats 3]
                                      [--before PATH] [--no-baseline]
+    python benchmarks/bench_cache.py --cli 100000,1000000 [--repeats 3] [--before PATH]
 
 For each N: `predict_many` over N distinct prompts on an instant backend fills an empty cache
 (cold: keys, lookup, backend, one write per result; measured once), then each round reruns
@@ -11,7 +12,9 @@ beside it, in a fresh process of its own:
 
 - raw SQLite: the same keys (computed before the clock starts) looked up with `sqlite3`
   alone, the way `lmwrapper.store` does it (sorted, 20,000 per `IN (SELECT value FROM
-  json_each(?))`), every row fetched into a dict: the floor under any cached rerun;
+  json_each(?))`, the same five columns `SqlCache.get_many` reads), its connection opened
+  on the clock, every row kept in a dict by key: the floor under any cached rerun (no key
+  computed, no value decoded, no prediction built);
 - `--before PATH`: the same rerun on another checkout of this project (e.g. `git worktree
   add /tmp/main main`), on the same cache file.
 
@@ -19,6 +22,12 @@ The three take turns, round after round; the table shows medians of `--repeats` 
 wall time and in CPU time (CPU is what the process itself spent: other jobs on a shared
 machine disturb it less), and the peak memory of the rerun beyond the prompts it was given
 (peak RSS less the RSS once the prompts are built), per prompt.
+
+`--cli N`: the same for `lmwrapper run` over an N-line JSONL file (`{"id", "prompt", "label"}`
+per line, OpenAI gpt-4o-mini, every answer cached, rows shaped as the fake server's answers:
+logprobs, usage, cost, request id), the command timed whole in a fresh process (reading the
+file, prompts, keys, lookup, decode, writing the answers), here and on `--before`, taking
+turns; both outputs must be byte-identical.
 
 Baseline, with `--baseline` columns unless `--no-baseline`: lmwrapper 0.18.0.0 from PyPI, in
 its own venv under `benchmarks/.baseline-venv` (created on first use), with its own mock
@@ -107,18 +116,17 @@ def raw(n: int, cache_dir: str) -> dict[str, float]:
     """The same keys looked up with sqlite3 alone (keys computed before the clock starts)."""
     import sqlite3
 
+    from lmwrapper.store.db import _LOOKUP, _LOOKUP_CHUNK  # the store's own statement
     from lmwrapper.store.keys import canonical_json, key_of
 
     ident = _lm(cache_dir).identity_json()
     keys = [key_of(canonical_json(p), ident) for p in _prompts(n)]
-    q = ("SELECT key, sample_index, value, blob, is_error FROM predictions "
-         "WHERE key IN (SELECT value FROM json_each(?))")
     w, c = time.perf_counter(), time.process_time()
     conn = sqlite3.connect(Path(cache_dir) / "lmwrapper.sqlite")
     found: dict[str, list] = {}
     get, ordered = found.get, sorted(keys)
-    for start in range(0, n, 20_000):
-        for row in conn.execute(q, (json.dumps(ordered[start : start + 20_000]),)):
+    for start in range(0, n, _LOOKUP_CHUNK):
+        for row in conn.execute(_LOOKUP, (json.dumps(ordered[start : start + _LOOKUP_CHUNK]),)):
             rows = get(row[0])
             if rows is None:
                 found[row[0]] = [row]
@@ -127,6 +135,87 @@ def raw(n: int, cache_dir: str) -> dict[str, float]:
     w, c = time.perf_counter() - w, time.process_time() - c
     assert len(found) == n
     return {"wall": n / w, "cpu": n / c}
+
+
+_CLI_MODEL, _CLI_URL = "openai/gpt-4o-mini", "http://127.0.0.1:9/v1"  # never called: all cached
+
+
+def cli_fill(n: int, folder: str) -> None:
+    """An N-line JSONL file in `folder` and a cache there that answers every line, written
+    through the row codec (as the engine stores an answer; no server needed)."""
+    from lmwrapper.cli.run import make_lm, read_prompts
+    from lmwrapper.core.gcpause import gc_paused
+    from lmwrapper.core.prompt import LmPrediction, LmUsage
+    from lmwrapper.store.keys import canonical_json, keys_of
+
+    path = Path(folder) / "in.jsonl"
+    with open(path, "w") as f:
+        f.writelines(json.dumps({"id": f"q{i}", "prompt": f"What is {i}+1?", "label": str(i + 1)})
+                     + "\n" for i in range(n))
+    with gc_paused():
+        prompts, _ = read_prompts(str(path))
+        lm = make_lm(_CLI_MODEL, base_url=_CLI_URL, cache_dir=str(Path(folder) / "cache"))
+        canonical = [canonical_json(p) for p in prompts]
+        keys, codec = keys_of(canonical, lm.identity_json()), lm.row_codec()
+        for start in range(0, n, 50_000):
+            rows = []
+            for i in range(start, min(n, start + 50_000)):
+                a = str(i + 1)
+                pred = LmPrediction(a, prompts[i], finish_reason="stop", completion_tokens=(a,),
+                                    completion_logprobs=(-0.25,), top_token_logprobs=({a: -0.25},),
+                                    usage=LmUsage(12, 1, 0), cost_usd=2.4e-06,
+                                    request_id=f"chatcmpl-{i:024x}")
+                rows.append(codec.row(keys[i], pred, canonical[i]))
+            lm.cache.put_many(rows)
+        lm.cache.close()
+
+
+def cli_run(folder: str, checkout: Path, out: str) -> dict[str, float]:
+    """`lmwrapper run` over the whole file, in a fresh process: wall, CPU and peak memory of
+    that process (`os.wait4`: its own rusage, not the largest child's so far)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(checkout)
+    w = time.perf_counter()
+    with open(Path(folder) / "stderr.txt", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "lmwrapper", "--cache-dir", "cache", "run",
+                                 "--model", _CLI_MODEL, "--base-url", _CLI_URL, "in.jsonl",
+                                 "-o", out], cwd=folder, env=env, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+    w = time.perf_counter() - w
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        text = (Path(folder) / "stderr.txt").read_text()
+        raise SystemExit(f"lmwrapper run on {checkout} failed:\n{text[-3000:]}")
+    return {"wall": w, "cpu": usage.ru_utime + usage.ru_stime, "rss": usage.ru_maxrss * 1024}
+
+
+def cli_curve(sizes: list[int], repeats: int, before: Path | None) -> None:
+    this = HERE.parent
+    print(f"fully cached `lmwrapper run`, {os.cpu_count()} cores; medians of {repeats} runs, "
+          f"each in a fresh process, taking turns")
+    head = f"{'lines':>10} | {'this: wall s':>12} {'CPU s':>7} {'peak RSS':>9}"
+    if before is not None:
+        head += f" | {'before: wall s':>14} {'CPU s':>7} {'peak RSS':>9} | {'before/this: wall':>17} {'CPU':>5}"
+    print(head + " | load")
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as d:
+            _in_fresh_process("cli_fill", n, d, this)
+            runs: dict[str, list[dict[str, float]]] = {"this": [], "before": []}
+            for _ in range(repeats):
+                if before is not None:
+                    runs["before"].append(cli_run(d, before, "before.jsonl"))
+                runs["this"].append(cli_run(d, this, "this.jsonl"))
+            if before is not None and Path(d, "before.jsonl").read_bytes() != Path(d, "this.jsonl").read_bytes():
+                raise SystemExit(f"{n} lines: the two checkouts wrote different answers")
+        med = {k: {m: statistics.median(r[m] for r in rs) for m in rs[0]}
+               for k, rs in runs.items() if rs}
+        t = med["this"]
+        line = f"{n:>10,} | {t['wall']:>12.2f} {t['cpu']:>7.2f} {t['rss'] / 1e6:>7.0f}MB"
+        if before is not None:
+            b = med["before"]
+            line += (f" | {b['wall']:>14.2f} {b['cpu']:>7.2f} {b['rss'] / 1e6:>7.0f}MB | "
+                     f"{b['wall'] / t['wall']:>16.2f}x {b['cpu'] / t['cpu']:>4.2f}x")
+        print(line + f" | {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def _in_fresh_process(what: str, n: int, cache_dir: str, checkout: Path) -> dict[str, float]:
@@ -252,15 +341,26 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--before", type=Path, default=None,
                     help="another checkout of this project, measured in the same run")
+    ap.add_argument("--cli", default=None,
+                    help="line counts of a fully cached `lmwrapper run`, comma-separated "
+                         "(measured instead of the curve)")
     ap.add_argument("--checkout", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child is not None:  # one measurement, in a fresh process (see _in_fresh_process)
         what, n, cache_dir = args.child
+        if what == "cli_fill":
+            cli_fill(int(n), cache_dir)
+            print("{}")
+            return
         print(json.dumps({"fill": fill, "rerun": rerun, "raw": raw}[what](int(n), cache_dir)))
         return
+    before = args.before.resolve() if args.before else None
+    if args.cli is not None:
+        cli_curve([int(s.replace("_", "")) for s in args.cli.split(",")], args.repeats, before)
+        return
     sizes = [int(s.replace("_", "")) for s in args.n.split(",")]
-    curve(sizes, args.repeats, args.before.resolve() if args.before else None)
+    curve(sizes, args.repeats, before)
     if not args.no_baseline:
         baseline(args)
 

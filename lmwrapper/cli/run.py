@@ -317,7 +317,8 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
     try:
         for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
             out.write(_LINE(output_record(i, columns, result)) + "\n")
-            failed += any(p.has_errors for p in (result if isinstance(result, list) else [result]))
+            failed += (any(p.has_errors for p in result) if isinstance(result, list)
+                       else result.has_errors)  # no generator per line: 0.33 -> 0.12 us
             if (now := time.monotonic()) - flushed >= FLUSH_S:
                 out.flush()
                 flushed = now
@@ -452,7 +453,7 @@ def read_prompts(path: str, max_tokens: int | None = None, temperature: float | 
     prompts, rows = [], []
     for number, line in _lines(path):
         try:
-            value = json.loads(line)
+            value = _json_line(line)
         except json.JSONDecodeError as e:
             example = json.dumps(line.strip()[:60])
             raise ValueError(f"{path} line {number} is not JSON ({e.msg}); write each prompt as "
@@ -466,6 +467,22 @@ def read_prompts(path: str, max_tokens: int | None = None, temperature: float | 
         prompts.append(prompt)
         rows.append(cols)
     return prompts, rows
+
+
+# json's own (C) scanner, as json.loads uses it (not in typeshed's JSONDecoder)
+_scan = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
+def _json_line(line: str) -> Any:
+    """`json.loads(line)`, a third cheaper for the usual line (a value from its first
+    character, then only whitespace); any other line, and every error, is json.loads's."""
+    try:
+        value, end = _scan(line, 0)
+    except StopIteration:
+        return json.loads(line)
+    if end != len(line) and line[end:].strip(" \t\n\r"):  # JSON's whitespace, no other
+        return json.loads(line)  # raises: extra data after the value
+    return value
 
 
 def _refuse_lone_surrogates(value: Any, path: str, number: int) -> None:
@@ -510,25 +527,33 @@ def parse_line(value: Any, max_tokens: int | None = None, temperature: float | N
         value = {"prompt": value}
     if not isinstance(value, dict):
         raise TypeError(f"expected a string, a list of chat turns or an object; got {value!r}")
-    fields = dict(value)
-    texts = [k for k in _TEXT_KEYS if k in fields]
+    texts = [k for k in _TEXT_KEYS if k in value]
     if len(texts) != 1:
-        raise ValueError(_no_prompt_field(fields, texts))
-    text = fields.pop(texts[0])
-    columns = {k: fields.pop(k) for k in list(fields) if k not in _PROMPT_FIELDS}
+        raise ValueError(_no_prompt_field(value, texts))
+    # the prompt's fields, text first (as LmPrompt.from_dict was given them), and the columns
+    fields: dict[str, Any] = {"text": value[texts[0]]}
+    columns: dict[str, Any] = {}
+    for k, v in value.items():
+        if k in _PROMPT_FIELDS:
+            fields[k] = v
+        elif k != texts[0]:
+            columns[k] = v
     _check_columns(columns)
-    extra = {k: v for k, v in columns.items() if k != "id"}
-    if extra:
+    if len(columns) > ("id" in columns):  # columns besides `id` go into the metadata too
+        extra = {k: v for k, v in columns.items() if k != "id"}
         meta = fields.get("metadata")
         fields["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta or extra
     # as a bare string in Python (the seed's rule): a line without max_tokens asks for 100
     # tokens, not the model's whole output limit ("max_tokens": null asks for that)
-    fields.setdefault("max_tokens", BARE_STRING_MAX_TOKENS if max_tokens is None else max_tokens)
+    if "max_tokens" not in fields:
+        fields["max_tokens"] = BARE_STRING_MAX_TOKENS if max_tokens is None else max_tokens
     if temperature is not None:
         fields.setdefault("temperature", temperature)
     for name, default in (defaults or {}).items():
         fields.setdefault(name, default)
-    return LmPrompt.from_dict({"text": text, **fields}), columns
+    if "model_internals_request" in fields:
+        return LmPrompt.from_dict(fields), columns
+    return LmPrompt(**fields), columns
 
 
 def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:

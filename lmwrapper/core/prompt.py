@@ -425,13 +425,18 @@ class LmPrediction:
 
     def to_dict(self, *, include_prompt: bool = True) -> dict[str, Any]:
         """A JSON-ready dict; `internals` (arrays) are stored apart, as blobs, by the cache."""
-        values = self.__dict__  # not getattr: `top_token_logprobs` may raise for logprobs=0
-        d = {name: values[name] for name in _PLAIN_FIELDS}
-        u = self.usage
-        d["usage"] = {"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                      "cached_prompt_tokens": u.cached_prompt_tokens,
-                      "cache_write_prompt_tokens": u.cache_write_prompt_tokens,
-                      "reasoning_tokens": u.reasoning_tokens}
+        # from __dict__, not getattr: `top_token_logprobs` may raise for logprobs=0
+        d = dict(zip(_PLAIN_FIELDS, _plain_values(self.__dict__)))
+        u = self.__dict__["usage"]
+        if type(u) is list and len(u) <= len(_USAGE_FIELDS):  # a cached row's, as stored
+            d["usage"] = dict(zip(_USAGE_FIELDS, (*u, None, None, None, None, None)))
+        else:
+            u = self.usage
+            d["usage"] = {"prompt_tokens": u.prompt_tokens,
+                          "completion_tokens": u.completion_tokens,
+                          "cached_prompt_tokens": u.cached_prompt_tokens,
+                          "cache_write_prompt_tokens": u.cache_write_prompt_tokens,
+                          "reasoning_tokens": u.reasoning_tokens}
         if include_prompt:
             d["prompt"] = self.prompt.to_dict()
         return d
@@ -511,6 +516,25 @@ LmPrediction.top_token_logprobs = property(  # type: ignore[assignment]
     doc="Per completion token, {token: logprob} of the most likely alternatives (None where "
         "the backend has none); a ValueError when the prompt asked logprobs=0.")
 
+
+
+def _get_usage(self: LmPrediction) -> LmUsage:
+    usage = self.__dict__["usage"]
+    if type(usage) is list:  # a cached row's counts, made an LmUsage on first use
+        usage = self.__dict__["usage"] = LmUsage(*usage)
+    return usage  # type: ignore[no-any-return]
+
+
+def _set_usage(self: LmPrediction, value: LmUsage) -> None:
+    self.__dict__["usage"] = value  # only __init__ gets here, as for top_token_logprobs
+
+
+# `cache_reader` leaves a row's usage as the stored list ([prompt, completion, cached, ...]);
+# it becomes an LmUsage when first read. Building a frozen LmUsage was a third of rebuilding
+# a cached prediction, and a rerun that reads only `completion_text` never needs one.
+LmPrediction.usage = property(  # type: ignore[assignment]
+    _get_usage, _set_usage, doc="Tokens the provider counted for this sample (an LmUsage).")
+
 _INTERNALS_DEFAULTS = dataclasses.asdict(ModelInternalsRequest())
 # `dataclasses.fields()` per call was a tenth of `to_dict` (the batch engine calls it per line)
 _PROMPT_FIELDS = tuple(f.name for f in dataclasses.fields(LmPrompt))
@@ -528,6 +552,8 @@ _CANONICAL_DEFAULTS = {k: v for k, v in LmPrompt("").canonical(include_defaults=
 _PLAIN_FIELDS = tuple(
     f.name for f in dataclasses.fields(LmPrediction) if f.name not in ("prompt", "internals", "usage", "parsed")
 )
+_plain_values = operator.itemgetter(*_PLAIN_FIELDS)
+_USAGE_FIELDS = tuple(f.name for f in dataclasses.fields(LmUsage))
 _RECORD_FIELDS = tuple(n for n in _PLAIN_FIELDS if n != "was_cached")
 _DEFAULT_USAGE = LmUsage()
 _DEFAULTS: dict[str, Any] = {
@@ -563,7 +589,7 @@ def cache_reader(defaults: Mapping[str, Any] | None = None, cls: type[LmPredicti
     base = LmPrediction(None, None).__dict__ if cls is LmPrediction else {}  # type: ignore[arg-type]
     for name, value in {**_IN_FIELD_ORDER, **(defaults or {}), "was_cached": True}.items():
         base[name] = value
-    new, tuple_fields, usage = object.__new__, frozenset(_TUPLE_FIELDS), LmUsage
+    new, tuple_fields = object.__new__, frozenset(_TUPLE_FIELDS)
 
     def read(record: dict[str, Any], prompt: LmPrompt, internals: Any = None) -> LmPrediction:
         obj = new(cls)
@@ -573,8 +599,6 @@ def cache_reader(defaults: Mapping[str, Any] | None = None, cls: type[LmPredicti
         if not tuple_fields.isdisjoint(record):  # JSON has lists; the fields are tuples
             for name in tuple_fields.intersection(record):
                 d[name] = tuple(record[name])
-        if "usage" in record:
-            d["usage"] = usage(*record["usage"])
         d["prompt"] = prompt
         d["internals"] = internals
         return obj

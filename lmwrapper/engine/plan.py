@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lmwrapper.core import answers
 from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, Runner, ShouldStop
@@ -347,13 +347,15 @@ class Plan:
                     self.refused[key] = RequestTooLargeError(found[1], limit=found[0].most,
                                                              unit=found[0].unit)
 
-    def answer(self, p: LmPrompt, rows: Sequence[StoredSample]
+    def answer(self, p: LmPrompt, rows: Sequence[StoredSample], record: Any = None
                ) -> tuple[LmPrediction | list[LmPrediction], float]:
         """`p`'s answer from its key's cached `rows`, decoded now, labelled with `p` itself,
-        and what it cost when it was made."""
+        and what it cost when it was made. `record`: `rows[0]`'s value already decoded
+        (`rows.records`), used when that row is the answer."""
         prediction = self.codec.prediction
         if p.num_completions is None:
-            pred = prediction(rows[0] if rows[0][0] == 0 else _sample(rows, 0), p)
+            pred = (prediction(rows[0], p, record) if rows[0][0] == 0
+                    else prediction(_sample(rows, 0), p))
             if p.response_format is not None:
                 pred = answers.finish(pred)
             return pred, pred.cost_usd or 0.0

@@ -49,6 +49,7 @@ from lmwrapper.store.background_records import BackgroundRecords
 from lmwrapper.store.claims import Lease
 from lmwrapper.store.journal import Journal
 from lmwrapper.store.rows import CacheRow
+from lmwrapper.store.rows import records as decoded_records
 
 PROGRESS_MIN_JOBS = 2
 _STOP_GRACE_S = 0.1  # how long a stopping run waits quietly before it says what it waits for
@@ -453,12 +454,19 @@ class Run:
         plan, ahead = self.plan, self._ahead
         cached, keys, prompts, answer = plan.cached, plan.keys, plan.prompts, plan.answer
         with gc_paused():
-            for j in range(i, min(i + _DECODE_AHEAD, len(prompts))):
-                rows = cached.get(keys[j])
+            found = []
+            get = cached.get
+            for key in keys[i : i + _DECODE_AHEAD]:
+                rows = get(key)
                 if rows is None:
                     break
+                found.append(rows)
+            # the first row of each, decoded by one parse (None: each decoded alone)
+            records = decoded_records([rows[0][1] for rows in found])
+            for j, rows in enumerate(found, i):
                 try:
-                    ahead.append(answer(prompts[j], rows))
+                    ahead.append(answer(prompts[j], rows,
+                                        records[j - i] if records is not None else None))
                 except Exception:
                     if not ahead:
                         raise
