@@ -10,7 +10,7 @@ import sqlite3
 
 import pytest
 
-from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
+from lmwrapper import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.store.rows import records
 from lmwrapper.testing import ScriptedLm
 

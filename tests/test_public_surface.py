@@ -38,6 +38,7 @@ WHITE_BOX = {
     "tests/conftest.py": "finds the SmolLM2 model the way the provider does (smollm2)",
     "tests/test_models_dir.py": "where the provider looks for SmolLM2 (smollm2)",
     "tests/test_cache_*.py": "the store: keys, rows, the file, lookups at scale",
+    "tests/test_cached_rows.py": "the row codec's lazily read records (store.rows.records)",
     "tests/test_store_faults.py": "the store when its file or lock fails",
     "tests/test_crash_and_concurrency.py": "rows and keys after a killed process",
     "tests/test_effort_sweep.py": "reads the cache file a sweep wrote",
