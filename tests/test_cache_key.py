@@ -40,6 +40,7 @@ def key(p: LmPrompt, model: str = MODEL) -> str:
         {"seed": 1},
         {"response_format": "json_object"},
         {"context_split": 2},
+        {"token_slice": (0, 2)},
         {"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
         {"reasoning_effort": "low"},
         {"reasoning_effort": "none"},

@@ -106,7 +106,7 @@ def test_a_text_that_is_neither_a_string_nor_a_chat_is_a_clear_type_error(text, 
 
 @pytest.mark.parametrize("field,bad", [
     ("reasoning_effort", "bogus"), ("verbosity", "loud"), ("thinking", "sometimes"),
-    ("context_split", -1), ("seed", 1.5), ("stop", [""]), ("top_p", 0.0),
+    ("context_split", -1), ("token_slice", (3, 3)), ("seed", 1.5), ("stop", [""]), ("top_p", 0.0),
 ])
 def test_each_field_is_checked_when_every_other_is_at_its_default(field, bad):
     """Validation's shortcut for plain prompts must not skip a field (one added later too)."""

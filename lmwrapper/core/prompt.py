@@ -130,6 +130,9 @@ class LmPrompt(_StopModeReader):
     # Local models: text[:context_split] is tokenised on its own and the rest continues it as
     # lm-evaluation-harness's `_encode_pair` does (see lmwrapper.tools.scoring); 0 starts from BOS.
     context_split: int | None = None
+    # Local models: only the prompt's token ids [start:end) are fed, a window of a text too
+    # long for the model (see lmwrapper.tools.scoring.loglikelihood_rolling).
+    token_slice: tuple[int, int] | None = None
 
     def __post_init__(self, stop_mode: StopMode | str, max_completion_tokens: int | None) -> None:
         if stop_mode != "AUTO" or max_completion_tokens is not None or self.top_p is None:
@@ -141,6 +144,8 @@ class LmPrompt(_StopModeReader):
             object.__setattr__(self, "stop", (self.stop,))
         elif self.stop is not None:
             object.__setattr__(self, "stop", tuple(self.stop))
+        if isinstance(self.token_slice, list):  # as JSON gives it back
+            object.__setattr__(self, "token_slice", tuple(self.token_slice))
         for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty"):
             value = getattr(self, name)
             if isinstance(value, int) and not isinstance(value, bool):
@@ -209,6 +214,7 @@ class LmPrompt(_StopModeReader):
             "verbosity": self.verbosity,
             "thinking": self.thinking,
             "context_split": self.context_split,
+            "token_slice": list(self.token_slice) if self.token_slice is not None else None,
         }
         if include_defaults:
             return full
@@ -316,6 +322,10 @@ def _validate(p: LmPrompt) -> None:
     cs = p.context_split
     _check(cs is None or (_is_int(cs) and isinstance(p.text, str) and 0 <= cs <= len(p.text)),
            "context_split", "None or a character offset into a string text (0 to len(text))", cs)
+    ts = p.token_slice
+    _check(ts is None or (isinstance(ts, tuple) and len(ts) == 2 and all(map(_is_int, ts))
+                          and 0 <= ts[0] < ts[1]), "token_slice",
+           "None or (start, end), two ints with 0 <= start < end", ts)
     mir = p.model_internals_request
     _check(mir is None or isinstance(mir, ModelInternalsRequest), "model_internals_request",
            "None or a ModelInternalsRequest", mir)

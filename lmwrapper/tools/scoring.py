@@ -139,6 +139,12 @@ def loglikelihood(lm: LmPredictor, pairs: Sequence[tuple[str, str]], *,
     split = getattr(lm, "supports_context_split", False)
     counts: dict[str, int] = {}  # context -> its tokens (contexts repeat once per choice)
     planned = [_plan_pair(lm, split, ctx, cont, counts, prompt_options) for ctx, cont in pairs]
+    return _send(lm, planned, completion_window, progress)
+
+
+def _send(lm: LmPredictor, planned: Sequence[_Pair], completion_window: CompletionWindow,
+          progress: bool | None) -> list[Loglikelihood]:
+    """The planned pairs' results, in their order, from one `predict_many`."""
     prompts = [p.prompt for p in planned if p.prompt is not None]
     preds = iter(lm.predict_many(prompts, completion_window, progress=progress)
                  if prompts else [])
@@ -265,11 +271,73 @@ def loglikelihood_rolling(lm: LmPredictor, texts: Sequence[str], *,
     the harness's `loglikelihood_rolling` does for perplexity: `logprob / num_tokens` is the
     mean per token; bits per byte is `-logprob / (math.log(2) * len(text.encode()))`.
 
-    A text longer than the model's window is that text's error (the harness scores it in
-    rolling windows; we do not yet).
+    A text that fits the model's window is one pair ("", text). On a local model a longer
+    text is scored in the harness's rolling windows (`lm_eval.utils.get_rolling_token_windows`
+    with `context_len=1`, then `make_disjoint_window`): the first window's tokens after the
+    BOS token, then each next `token_limit` tokens (fewer in the last window) after as many
+    of the tokens before them as fill the window; the windows' log-likelihoods are summed and
+    `tokens` joined. Each window is one `LmPrompt` with a `token_slice`, cached as any other.
+    On an API model every text is that text's error, as an empty context is in
+    `loglikelihood` (the server tokenises the text whole: its first token has no logprob).
     """
-    return loglikelihood(lm, [("", t) for t in texts], completion_window=completion_window,
-                         progress=progress, **prompt_options)
+    _check_lm(lm)
+    counts: dict[str, int] = {}  # the empty context's tokens, counted once
+    pairs = [_rolling(lm, text, counts, prompt_options) for text in texts]
+    planned = [p for windows in pairs for p in windows]
+    scores = iter(_send(lm, planned, completion_window, progress))
+    return [_joined([next(scores) for _ in windows]) for windows in pairs]
+
+
+def _rolling(lm: LmPredictor, text: str, counts: dict[str, int], options: dict[str, Any]
+             ) -> list[_Pair]:
+    """One pair ("", text) where the text fits the window (or the model takes no windows),
+    else the text's windows as the harness makes them, in token ids of
+    [prefix token] + the text's tokens (`context_split=0`):
+
+        window 0: ids[0 : first + 1], its last `first` scored (first = min(limit, tokens))
+        then, while tokens remain, end = scored so far + min(limit, left):
+                  ids[end - limit : end + 1], its last min(limit, left) scored
+    """
+    split = getattr(lm, "supports_context_split", False)
+    if not getattr(lm, "supports_token_slice", False):
+        return [_plan_pair(lm, split, "", text, counts, options)]
+    try:
+        n = lm.estimate_tokens_in_prompt(_score_prompt(text, context_split=0, **options)) - 1
+    except ValueError as e:
+        return [_Pair(error=str(e))]
+    if n <= lm.token_limit:
+        return [_plan_pair(lm, split, "", text, counts, options)]  # one pair, as before
+    return [_Pair(_score_prompt(text, context_split=0, token_slice=(start, end), **options),
+                  n_continuation=size) for start, end, size in _windows(n, lm.token_limit)]
+
+
+def _windows(n: int, limit: int) -> list[tuple[int, int, int]]:
+    """(start, end, scored) of each window over the ids of [prefix token] + `n` tokens:
+    `get_rolling_token_windows(context_len=1)` made disjoint, shifted by the prefix.
+
+        >>> _windows(5, 2)
+        [(0, 3, 2), (2, 5, 2), (3, 6, 1)]
+    """
+    windows, done = [], 0
+    while done < n:
+        size = min(n - done, limit)
+        end = done + size
+        windows.append((max(0, end - limit), end + 1, size))
+        done = end
+    return windows
+
+
+def _joined(windows: list[Loglikelihood]) -> Loglikelihood:
+    """A text's windows as one result: log-likelihoods summed, tokens joined."""
+    if len(windows) == 1:
+        return windows[0]
+    error = next((w.error for w in windows if w.error is not None), None)
+    if error is not None:
+        return Loglikelihood(math.nan, 0, None, error=error)
+    greedy = [w.is_greedy for w in windows]
+    return Loglikelihood(sum(w.logprob for w in windows), sum(w.num_tokens for w in windows),
+                         None if None in greedy else all(greedy),
+                         tuple(t for w in windows for t in w.tokens))
 
 
 def multiple_choice(lm: LmPredictor, items: Sequence[tuple[str, Sequence[str], int | str]], *,

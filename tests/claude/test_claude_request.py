@@ -88,6 +88,7 @@ def test_response_format_maps_to_output_config(srv, make_lm, rf):
     ({"frequency_penalty": 0.5}, "frequency_penalty"),
     ({"seed": 3}, "seed"),
     ({"context_split": 1}, "context_split"),
+    ({"token_slice": (0, 2)}, "token_slice"),
     ({"response_format": "json_object"}, "response_format"),
     ({"max_tokens": 9000}, "max_tokens"),
     ({"text": ["Hi", LmChatTurn("system", "late")]}, "text"),

@@ -11,7 +11,7 @@ from lmwrapper.openai_wrapper import get_open_ai_lm
 from lmwrapper.providers.openai import tokens
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
-from lmwrapper.tools.scoring import loglikelihood, multiple_choice
+from lmwrapper.tools.scoring import loglikelihood, loglikelihood_rolling, multiple_choice
 
 INSTRUCT = "gpt-3.5-turbo-instruct"
 
@@ -61,6 +61,14 @@ def test_loglikelihood_sums_the_continuations_tokens(srv):
 def test_multiple_choice_through_the_api(srv):
     (r,) = multiple_choice(make(srv), [("The capital of France is", ["Paris", "Rome"], 0)])
     assert r.error is None and len(r.loglikelihoods) == 2 and r.pred in (0, 1)
+
+
+def test_rolling_is_each_texts_error_on_an_api_model_and_sends_nothing(srv):
+    """The server tokenises the text whole, so its first token has no logprob (local models
+    score it after their BOS token, and roll windows over a long text)."""
+    short, long = loglikelihood_rolling(make(srv), ["A short text.", "word " * 5000])
+    assert "empty context" in short.error and "empty context" in long.error
+    assert not srv.requests
 
 
 def test_chat_models_refuse_scoring_before_sending(srv):

@@ -17,6 +17,7 @@ CHANGED = {
     "model_internals_request": ModelInternalsRequest(return_hidden_states=True), "seed": 42,
     "response_format": "json_object", "metadata": {"row": 1}, "reasoning_effort": "high",
     "verbosity": "low", "thinking": "adaptive", "context_split": 3,
+    "token_slice": (0, 2),
 }
 NOT_SENT = {"cache", "metadata", "num_completions"}  # engine-side: cache policy, n= per request
 

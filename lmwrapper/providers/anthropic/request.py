@@ -96,6 +96,9 @@ def _check_unsupported(prompt: LmPrompt, name: str) -> None:
                 "Hugging Face model, or leave it None")
     if prompt.context_split is not None:
         _refuse("context_split", name, "the API tokenises the text itself; leave it None")
+    if prompt.token_slice is not None:
+        _refuse("token_slice", name, "the API takes the text whole, not a window of its "
+                "tokens; leave it None")
     if prompt.add_bos_token is not None or not prompt.add_special_tokens:
         _refuse("add_bos_token" if prompt.add_bos_token is not None else "add_special_tokens",
                 name, "the API formats the prompt itself; leave the default")

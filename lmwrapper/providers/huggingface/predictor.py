@@ -59,6 +59,7 @@ class HuggingFacePredictor(LocalTokens, LmPredictor, LmBackend):
 
     provider = "huggingface"
     supports_context_split = True  # LmPrompt.context_split: pairs tokenised as the harness does
+    supports_token_slice = True  # LmPrompt.token_slice: a window of a long text's tokens
     runs_locally = True  # its tokens cost nothing: max_cost_usd is satisfied, not refused
 
     def __init__(self, model: Any, tokenizer: Any, config: Any, *, name: str,

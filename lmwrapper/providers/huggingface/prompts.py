@@ -98,11 +98,12 @@ class PromptEncoder:
         return str(text)
 
     def encode(self, prompt: LmPrompt) -> list[int]:
-        """The prompt's token ids. A text prompt's are kept (up to `REMEMBERED` texts):
-        one run asks for them up to four times (its validation, its window check, its
-        batch, and scoring's count of the continuation)."""
+        """The prompt's token ids (those in its `token_slice`, if it has one). A text
+        prompt's are kept (up to `REMEMBERED` texts): one run asks for them up to four times
+        (its validation, its window check, its batch, and scoring's count of the
+        continuation), and a long text's windows all slice the same ids."""
         if prompt.is_text_a_chat():
-            return self._encode(prompt)
+            return _sliced(self._encode(prompt), prompt.token_slice)
         key = (prompt.get_text_as_string_default_form(), prompt.context_split,
                prompt.add_special_tokens, prompt.add_bos_token)
         ids = self._remembered.get(key)
@@ -111,7 +112,7 @@ class PromptEncoder:
             if len(self._remembered) >= REMEMBERED:
                 self._remembered.clear()  # memory stays bounded; a big run rereads anyway
             self._remembered[key] = ids
-        return list(ids)
+        return _sliced(list(ids), prompt.token_slice)
 
     def _encode(self, prompt: LmPrompt) -> list[int]:
         if prompt.context_split is not None:
@@ -145,6 +146,16 @@ class PromptEncoder:
         if not add_bos and has:
             return ids[1:]
         return ids
+
+
+def _sliced(ids: list[int], window: tuple[int, int] | None) -> list[int]:
+    if window is None:
+        return ids
+    start, end = window
+    if end > len(ids):
+        raise ValueError(f"LmPrompt.token_slice={window}: the prompt has only {len(ids)} "
+                         "tokens; end the slice at most there")
+    return ids[start:end]
 
 
 def encoding_identity(has_template: bool, use_chat_mode: bool | None) -> dict[str, Any]:

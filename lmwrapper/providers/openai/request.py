@@ -70,6 +70,9 @@ def check_prompt(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
         _refuse("add_special_tokens", name, "the API always formats the prompt itself; leave it True")
     if prompt.context_split is not None:
         _refuse("context_split", name, "the API tokenises the text whole; leave it None")
+    if prompt.token_slice is not None:
+        _refuse("token_slice", name, "the API takes the text whole, not a window of its "
+                "tokens; leave it None")
     if prompt.stop and len(prompt.stop) > MAX_STOP_SEQUENCES:
         _refuse("stop", name, f"at most {MAX_STOP_SEQUENCES} stop sequences are allowed; "
                 f"got {len(prompt.stop)}")
