@@ -9,7 +9,8 @@ The task (`mc_task.make_items`: 100 items x 4 choices, no delimiter, choices tha
 the context's last word) is written as a local YAML task and run through `lm_eval`'s
 `simple_evaluate` with `log_samples` on SmolLM2-135M-Instruct (float32, CPU), in the harness's
 own virtual environment (`--lmeval-python`, default `$LMEVAL_PYTHON`, else this Python; it
-needs `pip install torch==2.13.0 lm_eval transformers` there). Then through `lmwrapper.tools.scoring.multiple_choice`.
+needs `pip install torch==2.13.0 lm_eval==0.4.13 transformers accelerate peft` there: the
+harness's HF model imports accelerate and peft). Then through `lmwrapper.tools.scoring.multiple_choice`.
 
 With `--apply-chat-template` both sides score each context rendered by the model's chat
 template (the harness's `--apply_chat_template`; ours `apply_chat_template=True`), and the
