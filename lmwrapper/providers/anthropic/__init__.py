@@ -6,7 +6,7 @@ The seed's import path `lmwrapper.providers.anthropic.factory` works too. Nothin
 
 from lmwrapper.providers.anthropic.factory import get_claude_lm
 from lmwrapper.providers.anthropic.models import ClaudeModelInfo, ClaudeModelNames
-from lmwrapper.providers.anthropic.predictor import DEFAULT_BASE_URL, ClaudePredictor
+from lmwrapper.providers.anthropic.backend import DEFAULT_BASE_URL, ClaudePredictor
 from lmwrapper.providers.anthropic.request import DEFAULT_MAX_TOKENS, build_request, parse_message
 
 __all__ = [

@@ -17,7 +17,7 @@ from lmwrapper.core import models as facts_source
 from lmwrapper.providers.base import live_settings
 from lmwrapper.providers.openai.azure import AzureConfig, AzureOpenAiPredictor
 from lmwrapper.providers.openai.models import DEFAULT_MODEL, OpenAiModelInfo, OpenAiModelNames
-from lmwrapper.providers.openai.predictor import DEFAULT_BASE_URL, OpenAiPredictor
+from lmwrapper.providers.openai.backend import DEFAULT_BASE_URL, OpenAiPredictor
 from lmwrapper.providers.openai.request import OpenAiRequest, build_request, parse_response
 from lmwrapper.runners.live import RetryPolicy
 

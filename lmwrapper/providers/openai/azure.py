@@ -46,7 +46,7 @@ from urllib.parse import quote, urlsplit
 from lmwrapper.core.errors import ConfigurationError, ModelNotFoundError, install_hint
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.core.window import BACKGROUND_WINDOWS, SERVICE_TIERS, CompletionWindow
-from lmwrapper.providers.openai.predictor import OpenAiPredictor
+from lmwrapper.providers.openai.backend import OpenAiPredictor
 from lmwrapper.providers.openai.request import OpenAiRequest
 from lmwrapper.runners.lean import sdk_http_client
 
