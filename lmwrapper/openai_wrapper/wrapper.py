@@ -29,7 +29,7 @@ from lmwrapper.providers.openai import (
     get_open_ai_lm,
     parse_response,
 )
-from lmwrapper.providers.openai.backend import OpenAiInstantiationHook
+from lmwrapper.providers.openai.predictor import OpenAiInstantiationHook
 
 OpenAiLmPrediction = LmPrediction
 # 0.18's module-level aliases, which its star import gave

@@ -1,4 +1,4 @@
-"""`ClaudePredictor`: Anthropic's Messages API behind `LmPredictor`.
+"""`ClaudeBackend`: Anthropic's Messages API, held by `ClaudePredictor` (its front door).
 
 What is Anthropic's: the request body, one attempt over the official SDK (or, for the hot
 loop of a live run, `send_async`: the same body over `lmwrapper.runners.lean`), parsing the
@@ -50,16 +50,19 @@ from lmwrapper.providers.anthropic.request import (
     parse_message,
     split_chat,
 )
-from lmwrapper.providers.base import ApiPredictor, sdk_errors
+from lmwrapper.providers.base import HttpApiBackend, sdk_errors
 from lmwrapper.runners.lean import sdk_http_client
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
 from lmwrapper.runners.ratelimit import LimitHeaders
+from lmwrapper.store.db import SqlCache
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 KEY_FILE = "~/anthropic_key.txt"
 
 
-class ClaudePredictor(ApiPredictor):
+class ClaudeBackend(HttpApiBackend):
+    """Anthropic's side of a Claude model: its requests, answers, tokens and prices."""
+
     provider = "anthropic"
     display_name = "Anthropic"
     key_env_var = "ANTHROPIC_API_KEY"
@@ -77,13 +80,12 @@ class ClaudePredictor(ApiPredictor):
 
     def __init__(self, model: ClaudeModelInfo, *, api_key_secret: Any = None,
                  base_url: str | None = None, max_concurrency: int = 8,
-                 retry: RetryPolicy = DEFAULT_RETRY, timeout_s: float = 600.0,
-                 cache_default: bool = True, cache_dir: str | None = None) -> None:
+                 retry: RetryPolicy = DEFAULT_RETRY, timeout_s: float = 600.0) -> None:
         self.model = model
         super().__init__(
             base_url=base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL,
             api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
-            timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
+            timeout_s=timeout_s)
         self._counts = tokens.CountCache()
         self._warned: set[str] = set()
 
@@ -211,9 +213,10 @@ class ClaudePredictor(ApiPredictor):
 
     # -- sending ------------------------------------------------------------------------------
 
-    def batch_adapter(self) -> ClaudeBatchAdapter:
-        """Message Batches for `lmwrapper.runners.batch` (the live API's request bodies)."""
-        return ClaudeBatchAdapter(self)
+    def batch_adapter(self, cache: SqlCache | None = None) -> ClaudeBatchAdapter:
+        """Message Batches for `lmwrapper.runners.batch` (the live API's request bodies);
+        `cache`: where the batch engine records its jobs (to find a batch it lost track of)."""
+        return ClaudeBatchAdapter(self, cache)
 
     def _make_client(self, key: str) -> Any:
         try:
@@ -285,3 +288,4 @@ class ClaudePredictor(ApiPredictor):
         if topic not in self._warned:
             self._warned.add(topic)
             warnings.warn(message, stacklevel=3)
+

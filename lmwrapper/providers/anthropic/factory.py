@@ -14,7 +14,7 @@ from typing import Any
 
 from lmwrapper.core import models as model_facts_mod
 from lmwrapper.providers.anthropic.models import DEFAULT_MODEL, ClaudeModelInfo, ClaudeModelNames
-from lmwrapper.providers.anthropic.backend import ClaudePredictor
+from lmwrapper.providers.anthropic.predictor import ClaudePredictor
 from lmwrapper.providers.base import live_settings
 from lmwrapper.runners.live import RetryPolicy
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from lmwrapper.providers.anthropic import get_claude_lm
 from lmwrapper.providers.anthropic.models import ClaudeModelNames
-from lmwrapper.providers.anthropic.backend import ClaudePredictor
+from lmwrapper.providers.anthropic.predictor import ClaudePredictor
 from lmwrapper.providers.registry import ModelEntry, ProviderSpec, from_infos
 
 

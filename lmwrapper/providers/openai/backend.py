@@ -1,4 +1,4 @@
-"""`OpenAiPredictor`: OpenAI (or any OpenAI-compatible server) behind `LmPredictor`.
+"""`OpenAiBackend`: OpenAI (or any OpenAI-compatible server), held by `OpenAiPredictor`.
 
 What is OpenAI's: the request body, one attempt over the official SDK (or, for the hot
 loop of a live run, `send_async`: the same body over `lmwrapper.runners.lean`), parsing the
@@ -13,9 +13,8 @@ import functools
 import json
 import os
 import warnings
-from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import AsyncPost, Job
@@ -25,7 +24,7 @@ from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import BACKGROUND_WINDOWS, SERVICE_TIERS, CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
-from lmwrapper.providers.base import ApiPredictor, sdk_errors
+from lmwrapper.providers.base import HttpApiBackend, sdk_errors
 from lmwrapper.providers.openai import errors, models, tiers, tokens
 from lmwrapper.providers.openai.background import OpenAiBackgroundAdapter
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
@@ -46,12 +45,15 @@ from lmwrapper.providers.openai.request import (
 from lmwrapper.providers.openai.rules import samples_per_request
 from lmwrapper.runners.lean import sdk_http_client
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
+from lmwrapper.store.db import SqlCache
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KEY_FILE = "~/oai_key.txt"
 
 
-class OpenAiPredictor(ApiPredictor):
+class OpenAiBackend(HttpApiBackend):
+    """OpenAI's side of a model: its requests, answers, tokens and prices."""
+
     provider = "openai"
     display_name = "OpenAI"
     key_env_var = "OPENAI_API_KEY"
@@ -71,18 +73,13 @@ class OpenAiPredictor(ApiPredictor):
         max_concurrency: int = 8,
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout_s: float = 300.0,
-        cache_default: bool = True,
-        cache_dir: str | None = None,
     ) -> None:
         self.model = model
         self._flex_warned = False
         super().__init__(
             base_url=base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL,
             api_key_secret=api_key_secret, max_concurrency=max_concurrency, retry=retry,
-            timeout_s=timeout_s, cache_default=cache_default, cache_dir=cache_dir)
-        for hook in self._instantiation_hooks:  # 0.18's (see OpenAiInstantiationHook)
-            hook.before_init(self, _ClientView018(self), str(model), model.is_chat_model,
-                             cache_default, retry.retry_rate_limits)
+            timeout_s=timeout_s)
 
     @property
     def max_samples_per_request(self) -> int:  # type: ignore[override]
@@ -100,8 +97,8 @@ class OpenAiPredictor(ApiPredictor):
             **tiers.tier_prices(tier_facts(m), m.batch_discount),
             **tiers.background_prices(standard)})
 
-    def __repr__(self) -> str:
-        return f"OpenAiPredictor(model={str(self.model)!r}, base_url={self.base_url!r})"
+    def repr_fields(self) -> str:
+        return f"model={str(self.model)!r}, base_url={self.base_url!r}"
 
     # -- identity and validation ------------------------------------------------------------
 
@@ -199,8 +196,9 @@ class OpenAiPredictor(ApiPredictor):
                     batch_priced=self.supports_batch)
         return dataclasses.replace(est, prompts=len(prompts))
 
-    def batch_adapter(self) -> OpenAiBatchAdapter:
-        """The OpenAI Batch API for `lmwrapper.runners.batch` (same request bodies as live)."""
+    def batch_adapter(self, cache: SqlCache | None = None) -> OpenAiBatchAdapter:
+        """The OpenAI Batch API for `lmwrapper.runners.batch` (same request bodies as live;
+        its batches carry their uid as metadata, so it needs no `cache` to find one)."""
         return OpenAiBatchAdapter(self)
 
     def background_adapter(self) -> OpenAiBackgroundAdapter:
@@ -273,14 +271,6 @@ class OpenAiPredictor(ApiPredictor):
         return preds
 
     # -- lmwrapper 0.18 names --
-    _instantiation_hooks: ClassVar[list[OpenAiInstantiationHook]] = []
-
-    @classmethod
-    def add_instantiation_hook(cls, hook: OpenAiInstantiationHook) -> None:
-        """Run `hook.before_init(...)` for every OpenAI predictor made from now on, in this
-        process (e.g. to refuse a key with a model it must not be used with)."""
-        cls._instantiation_hooks.append(hook)
-
     def tokenize(self, input_str: str) -> list[str]:
         """`input_str` as token strings of the model's tiktoken encoding."""
         return tokens.tokenize(input_str, self.model.encoding)
@@ -308,20 +298,6 @@ class OpenAiPredictor(ApiPredictor):
         return INSTRUCT_DEFAULT_MAX_TOKENS if self.model.kind == "instruct" else None
 
 
-class OpenAiInstantiationHook(ABC):
-    """lmwrapper 0.18's check run when an OpenAI predictor is made: subclass it, implement
-    `before_init`, register it with `OpenAIPredictor.add_instantiation_hook(hook)`; raising
-    in `before_init` refuses the model. It runs once the predictor is built, and `api` is not
-    an `openai.OpenAI` client (made only when a request is sent) but a view of one:
-    `api.api_key` (looked up when read), `api.base_url`, `api.organization` (None)."""
-
-    @abstractmethod
-    def before_init(self, new_predictor: OpenAiPredictor, api: Any, engine_name: str,
-                    chat_mode: bool, cache_outputs_default: bool,
-                    retry_on_rate_limit: bool) -> None:
-        raise NotImplementedError
-
-
 def _most_tokens(prompt: LmPrompt, kind: str) -> int:
     """An upper bound of `estimate_tokens_in_prompt`: the UTF-8 bytes (a token is at least
     one), plus the chat format's tokens (`tokens.count_chat_tokens`) for each message."""
@@ -334,20 +310,6 @@ def _most_tokens(prompt: LmPrompt, kind: str) -> int:
     framing = tokens.TOKENS_PER_MESSAGE + tokens.TOKENS_PER_NAME
     return tokens.TOKENS_REPLY_PRIMING + sum(
         framing + sum(len(str(v).encode()) for v in t.values() if v) for t in turns)
-
-
-class _ClientView018:
-    """What an `OpenAiInstantiationHook` reads of 0.18's client, without making one."""
-
-    organization = None
-
-    def __init__(self, lm: OpenAiPredictor) -> None:
-        self._lm = lm
-        self.base_url = lm.base_url
-
-    @property
-    def api_key(self) -> str:
-        return self._lm.api_key()
 
 
 def _post(client: Any, req: OpenAiRequest) -> Any:
