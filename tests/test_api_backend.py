@@ -16,8 +16,9 @@ from lmwrapper import (
 )
 from lmwrapper.core.contract import Job
 from lmwrapper.providers.anthropic import errors as anthropic_errors
-from lmwrapper.providers.base import ApiPredictor, classify_error, error_fields
+from lmwrapper.providers.base import HttpApiBackend, classify_error, error_fields
 from lmwrapper.providers.openai import errors as openai_errors
+from lmwrapper.providers.predictor import ApiPredictor
 from lmwrapper.runners.live import LiveRunner
 from lmwrapper.structs import LmPrediction, LmPrompt
 
@@ -133,7 +134,7 @@ def test_each_provider_says_which_errors_are_a_missing_model(errors, body, missi
     assert (errors.missing_model_message(fields(body)) is not None) is missing
 
 
-class Echo(ApiPredictor):
+class Echo(HttpApiBackend):
     """The smallest provider: answers with the prompt's text, no network."""
 
     provider, display_name, key_env_var = "echo", "Echo", "ECHO_TEST_KEY"
@@ -170,6 +171,35 @@ def test_an_unpickled_copy_looks_the_key_up_again(tmp_path, monkeypatch):
         copy.live_runner()
     (tmp_path / "echo_key.txt").write_text("sk-from-file-123456\n")
     assert copy.api_key() == "sk-from-file-123456"
+
+
+class EchoPredictor(ApiPredictor):
+    """Its front door: the backend built from the same arguments, and held."""
+
+    backend_class = Echo
+
+
+def test_the_front_door_holds_its_backend_and_passes_settings_to_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("ECHO_TEST_KEY", KEY)
+    lm = EchoPredictor(base_url="http://x", max_concurrency=3, cache_dir=str(tmp_path))
+    assert type(lm.backend) is Echo and not isinstance(lm, HttpApiBackend)
+    assert lm.max_concurrency == 3 and lm.model_name() == "echo-1"  # read from the backend
+    lm.max_concurrency = 5  # a setting written to the front door is the backend's
+    assert lm.backend.max_concurrency == 5 and "max_concurrency" not in vars(lm)
+    lm.cache_default = False  # the front door's, and the backend's cost estimate's
+    assert lm.backend.cache_default is False
+    assert repr(lm) == "EchoPredictor(model='echo-1', base_url='http://x')"
+    assert lm.predict("hi").completion_text == "hi"
+    copy = pickle.loads(pickle.dumps(lm))
+    assert KEY not in str(pickle.dumps(lm)) and copy.backend.max_concurrency == 5
+
+
+def test_a_front_door_subclass_overriding_its_backend_says_how_to():
+    with pytest.raises(TypeError, match="define them on a subclass of Echo and name it on "
+                                        "Wrong as backend_class"):
+        class Wrong(EchoPredictor):
+            def send_once(self, job):
+                return []
 
 
 def test_live_runner_is_a_runner_composed_from_the_settings(monkeypatch):

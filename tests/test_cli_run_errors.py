@@ -105,9 +105,9 @@ def test_batch_without_a_batch_engine_says_it_runs_live_and_prices_live(srv, tmp
                                                                         monkeypatch):
     # a backend without a batch engine (a local model, say): simulated on the OpenAI backend
     # so the run can go against the fake
-    from lmwrapper.openai_wrapper import OpenAiPredictor
+    from lmwrapper.openai_wrapper import OpenAiBackend
 
-    monkeypatch.setattr(OpenAiPredictor, "supports_batch", False)
+    monkeypatch.setattr(OpenAiBackend, "supports_batch", False)
     src = write_jsonl(tmp_path / "in.jsonl", [{"prompt": "What is 2+2?", "max_tokens": 1000}])
     assert run(srv, tmp_path, src, "--dry-run") == 0
     live = capsys.readouterr().out

@@ -42,6 +42,8 @@ def test_a_backend_written_on_its_own_is_held_and_cached(tmp_path):
     # what the front door does not have is its backend's
     assert lm.model_name() == "upper-1" and lm.estimate_tokens_in_prompt(LmPrompt("a b")) == 2
     assert lm.calls == 1
+    lm.calls = 7  # written to the front door: the backend's, which reads it
+    assert backend.calls == 7 and "calls" not in vars(lm)
     with pytest.raises(AttributeError, match="nothing_here"):
         lm.nothing_here  # noqa: B018
     copy = pickle.loads(pickle.dumps(lm))
@@ -58,3 +60,14 @@ def test_a_providers_class_is_its_own_backend(tmp_path):
     lm = ScriptedLm(cache_dir=str(tmp_path), cache_default=False)
     assert lm.backend is lm and isinstance(lm, LmPredictor) and isinstance(lm, LmBackend)
     assert lm.backend.cache_default is False
+
+
+def test_an_api_providers_class_is_a_front_door_over_its_own_backend():
+    from lmwrapper.openai_wrapper import OpenAiBackend, OpenAIPredictor, get_open_ai_lm
+
+    lm = get_open_ai_lm(api_key_secret="sk-test-front-door-123456")
+    assert isinstance(lm, OpenAIPredictor) and not isinstance(lm, LmBackend)
+    assert type(lm.backend) is OpenAiBackend and lm.model is lm.backend.model
+    assert lm.default_tokens_generated is None  # OpenAI's (a chat model), not 0.18's default
+    copy = pickle.loads(pickle.dumps(lm))
+    assert type(copy.backend) is OpenAiBackend and copy.identity_json() == lm.identity_json()

@@ -173,7 +173,7 @@ class HeaderObserver(Protocol):
 
 
 class ApiBackend(Protocol):
-    """An HTTP API backend (`providers.base.ApiPredictor`) as its senders see it: where it
+    """An HTTP API backend (`providers.base.HttpApiBackend`) as its senders see it: where it
     sends, how it paces, and how it reads and words an error."""
 
     base_url: str

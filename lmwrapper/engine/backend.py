@@ -5,7 +5,7 @@ nothing else (`lmwrapper.core.contract.Backend` is what they may ask). It implem
 `model_identity` plus one way of answering jobs:
 
 - `live_runner()` — an API backend: a `Runner` with concurrency, pacing and retries
-  (`providers.base.ApiPredictor` builds one from `send_once`);
+  (`providers.base.HttpApiBackend` builds one from `send_once`);
 - `_run(jobs, window, emit, should_stop)` — its own loop (a local model's padded batches);
 - or just `_predict_samples(prompt, n)` — one prompt at a time, run by the default `_run`.
 

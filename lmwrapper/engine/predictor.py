@@ -8,16 +8,15 @@ becomes a request and an answer a prediction, its runner, tokens, cost — is it
 the engine asks through it. Anything else asked of the front door (`lm.model_name()`,
 `lm.estimate_tokens_in_prompt(p)`, `lm.model` …) is its backend's too.
 
-Decision (issue 16, item 5): a provider's public class — `OpenAiPredictor`,
-`ClaudePredictor`, `HuggingFacePredictor`, 0.18's `OpenAIPredictor` — is a front door *and*
-its own backend (`class ApiPredictor(LmPredictor, LmBackend)`; `lm.backend is lm`), so that
-what users wrote for 0.18 keeps working unchanged: `isinstance(lm, OpenAIPredictor)`, their
-subclasses that override a provider method (`AzureOpenAiPredictor`, a test's `Echo`),
-pickles, `fork()`, and `lm.model` / `lm.tokenizer`. The split is in the classes: the front
-door defines nothing a backend does, the engine reaches the model only through
-`lm.backend`, and a backend written on its own is held: `LmPredictor(backend=b)`. A
-subclass of `LmPredictor` written for 0.18 (`_predict_maybe_cached`, `get_model_cache_key`)
-is held through an adapter of `lmwrapper.compat018` (`Backend018`).
+An API provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
+`AzureOpenAiPredictor`, `ClaudePredictor`) is a front door only: it builds its backend
+(`OpenAiBackend`, `ClaudeBackend`) from the same constructor arguments and holds it
+(`lmwrapper.providers.predictor.ApiPredictor`), as `LmPredictor(backend=b)` holds one
+written on its own. A setting written to a front door that holds a backend
+(`lm.max_concurrency = 2`) is written to that backend. A local model's class
+(`HuggingFacePredictor`, `ScriptedLm`) is still a front door *and* its own backend
+(`lm.backend is lm`). A subclass of `LmPredictor` written for 0.18 (`_predict_maybe_cached`,
+`get_model_cache_key`) is held through an adapter of `lmwrapper.compat018` (`Backend018`).
 """
 
 from __future__ import annotations
@@ -41,7 +40,7 @@ if TYPE_CHECKING:
 
     class _ModelFacts:
         """What a front door answers from its backend (`LmPredictor.__getattr__`), declared
-        for mypy: the model facts of the public API. A provider's class, its own backend,
+        for mypy: the model facts of the public API. A class that is its own backend
         defines them itself (`LmBackend`)."""
 
         def model_name(self) -> str: ...
@@ -68,6 +67,11 @@ else:
     _ModelFacts = object
 
 
+# The front door's own attributes (`LmPredictor.__init__`, `backend`); any other one read or
+# written on it is its backend's.
+_FRONT_DOOR = frozenset({"_cache_dir", "_cache", "last_run", "_backend", "_backend018"})
+
+
 class LmPredictor(_ModelFacts):
     """The front door of every model: `predict`, `predict_many` and the cache, over
     `self.backend` (the model itself: see the module's docstring)."""
@@ -84,21 +88,43 @@ class LmPredictor(_ModelFacts):
 
     @property
     def backend(self) -> LmBackend:
-        """The model: this object itself when it is one (every provider's class), else the
-        backend it was given, else (a subclass written for 0.18) its compat018 adapter."""
+        """The model: the backend it was given (every API provider's class builds its own),
+        else this object itself when it is one (a local model's class), else (a subclass
+        written for 0.18) its compat018 adapter."""
         held: LmBackend | None = self.__dict__.get("_backend")
-        if held is None:
-            if isinstance(self, LmBackend):
-                return self
-            held = self.__dict__["_backend"] = extend.adapter("predictor_backend")(self)
-        return held
+        if held is not None:
+            return held
+        if isinstance(self, LmBackend):
+            return self
+        adapter: LmBackend | None = self.__dict__.get("_backend018")
+        if adapter is None:
+            adapter = self.__dict__["_backend018"] = extend.adapter("predictor_backend")(self)
+        return adapter
 
     if not TYPE_CHECKING:
         def __getattr__(self, name: str) -> Any:
             """What the front door does not have is its backend's (`lm.model_name()`, …)."""
-            if name.startswith("__") or name == "_backend" or isinstance(self, LmBackend):
+            if name.startswith("__") or name in _FRONT_DOOR or isinstance(self, LmBackend):
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             return getattr(self.backend, name)
+
+        def __setattr__(self, name: str, value: Any) -> None:
+            """A setting written to the front door (`lm.max_concurrency = 2`) is written to
+            the backend it holds, which is what reads it; `cache_default` is both (the
+            backend's cost estimate dedupes as the front door does)."""
+            held = self.__dict__.get("_backend")
+            if held is not None and name not in _FRONT_DOOR and hasattr(held, name):
+                setattr(held, name, value)
+                if name != "cache_default":
+                    return
+            object.__setattr__(self, name, value)
+
+        def __delattr__(self, name: str) -> None:
+            held = self.__dict__.get("_backend")
+            if held is not None and name not in self.__dict__:
+                delattr(held, name)  # what `monkeypatch.setattr(lm, ...)` set, undone
+                return
+            object.__delattr__(self, name)
 
     # -- the public API -------------------------------------------------------------------
 

@@ -1,10 +1,10 @@
 """What every API provider shares: the key, the client, secrets, pacing, error classification.
 
-A provider subclasses `ApiPredictor`, declares its capabilities as class attributes and
+A provider subclasses `HttpApiBackend`, declares its capabilities as class attributes and
 implements three hooks; everything else (key lookup, the lazy client, scrubbing, the
 shared rate limiter, the live runner, error predictions) is here, once:
 
-    class ClaudePredictor(ApiPredictor):
+    class ClaudeBackend(HttpApiBackend):
         provider, display_name = "anthropic", "Anthropic"
         key_env_var, key_file = "ANTHROPIC_API_KEY", "~/anthropic_key.txt"
 
@@ -17,6 +17,13 @@ shared rate limiter, the live runner, error predictions) is here, once:
 
 and, for live runs on one event loop over the lean client (`lmwrapper.runners.lean`), a
 fourth: `supports_lean_http = True` and `async def send_async(self, job, post)`.
+
+Its public class is a thin front door over it, an `ApiPredictor`
+(`lmwrapper.providers.predictor`: `predict`, `predict_many`, the cache), which builds the
+backend from the same constructor arguments and holds it:
+
+    class ClaudePredictor(ApiPredictor):
+        backend_class = ClaudeBackend
 
 `classify_error(status, body, headers, label=...)` turns an error *as data* into ours, so
 the live path (an SDK exception's status and body) and a batch result line
@@ -53,7 +60,6 @@ from lmwrapper.core.models import FactSources, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.backend import LmBackend
-from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.api_keys import checked_key
 from lmwrapper.runners.lean import LeanSender, lean_http_allowed, refusal_error, refused_behind
 from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
@@ -75,9 +81,9 @@ _SK_KEY = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
 ErrorKind = Literal["rate_limit", "quota", "config", "transient", "permanent", "rejected"]
 
 
-class ApiPredictor(LmPredictor, LmBackend):
-    """Base of every HTTP API backend (OpenAI, Anthropic, compatible servers): a front door
-    that is its own backend (`lmwrapper.engine.predictor` says why)."""
+class HttpApiBackend(LmBackend):
+    """Base of every HTTP API backend (OpenAI, Anthropic, compatible servers); its front
+    door is an `ApiPredictor`."""
 
     display_name: ClassVar[str] = "API"  # for messages: "OpenAI 429 rate_limit_exceeded: ..."
     key_file: ClassVar[str | None] = None  # e.g. "~/oai_key.txt", read after the env var
@@ -103,10 +109,7 @@ class ApiPredictor(LmPredictor, LmBackend):
         max_concurrency: int = 8,
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout_s: float = 300.0,
-        cache_default: bool = True,
-        cache_dir: str | None = None,
     ) -> None:
-        super().__init__(cache_default=cache_default, cache_dir=cache_dir)
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be an int >= 1; got {max_concurrency!r}")
         self.base_url = base_url.rstrip("/")
@@ -122,14 +125,18 @@ class ApiPredictor(LmPredictor, LmBackend):
         self._client_lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(model={self.model_name()!r}, base_url={self.base_url!r})"
+        return f"{type(self).__name__}({self.repr_fields()})"
+
+    def repr_fields(self) -> str:
+        """What its repr (and its front door's) shows: never the key."""
+        return f"model={self.model_name()!r}, base_url={self.base_url!r}"
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the key, the client (which holds it), locks or open connections:
         an unpickled copy looks the key up again (env var, key file) when it must send."""
         state = dict(self.__dict__)  # the _Secret holders drop any key (see _Secret.__reduce__)
-        state["_ApiPredictor__key"] = _Secret(None)
-        state.update(_client_obj=None, _client_lock=None, limiter=None, _cache=None)
+        state["_HttpApiBackend__key"] = _Secret(None)
+        state.update(_client_obj=None, _client_lock=None, limiter=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -368,7 +375,7 @@ class _Secret:
 # -- classification: a pure function of (status, body, headers) ------------------------------
 
 # Error codes mean what their provider says, whatever the status: each provider declares
-# its own (`ApiPredictor.error_codes`, from its folder's errors.py) and passes them as `codes=`.
+# its own (`HttpApiBackend.error_codes`, from its folder's errors.py) and passes them as `codes=`.
 # Without them, the status decides. Errors without a telling code that still belong to the
 # prompt (Anthropic says
 # `invalid_request_error` + "prompt is too long: 210000 tokens > 200000 maximum").
@@ -465,7 +472,7 @@ def json_body(body: Any) -> Any:
 def error_fields(body: Any) -> Mapping[str, Any]:
     """The error object inside `body` (code/type/message), or {} if there is none: the
     shared shape, `{"error": {...}}` or the inner object alone. A provider whose bodies read
-    otherwise gives its own reader (`ApiPredictor.error_fields`)."""
+    otherwise gives its own reader (`HttpApiBackend.error_fields`)."""
     body = json_body(body)
     if not isinstance(body, Mapping):
         return {}

@@ -2,7 +2,7 @@
 (`lmwrapper.runners.transport`) with the headers its SDK client would send, and each answer judged
 as the SDK path judges it. A provider writes only the request and the parsing:
 
-    class ClaudePredictor(ApiPredictor):
+    class ClaudeBackend(HttpApiBackend):
         supports_lean_http = True
 
         async def send_async(self, job, post):  # send_once, with `await post(...)` per request
@@ -71,7 +71,7 @@ def lean_http_allowed(base_url: str, client: Any = None) -> bool:
 
 
 class LeanSender:
-    """A `live_runner.AsyncSender` for any `AsyncBackend` (an `ApiPredictor` with
+    """A `live_runner.AsyncSender` for any `AsyncBackend` (an `HttpApiBackend` with
     `send_async`; made inside the event loop, closed when it ends)."""
 
     def __init__(self, lm: AsyncBackend) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import time
 
-from lmwrapper.claude_wrapper import ClaudePredictor
+from lmwrapper.claude_wrapper import ClaudeBackend
 from lmwrapper.runners.ratelimit import RateLimiter
 
 
@@ -23,7 +23,7 @@ def headers(remaining: int, reset: str) -> dict[str, str]:
 
 def test_a_429_whose_reset_is_already_past_does_not_stall_every_sender():
     now = [100.0]
-    limiter = RateLimiter(clock=lambda: now[0], headers=ClaudePredictor.rate_limit_headers)
+    limiter = RateLimiter(clock=lambda: now[0], headers=ClaudeBackend.rate_limit_headers)
     limiter.observe(headers(995, stamp(59)))  # normal: 5 used, window ends in a minute
     limiter.observe(headers(0, stamp(-0.5)))  # a 429: none left, reset (rounded) just past
     wait = limiter.requests.wait_time(1, now[0])
@@ -32,6 +32,6 @@ def test_a_429_whose_reset_is_already_past_does_not_stall_every_sender():
 
 def test_a_future_reset_still_paces_the_refill():
     now = [100.0]
-    limiter = RateLimiter(clock=lambda: now[0], headers=ClaudePredictor.rate_limit_headers)
+    limiter = RateLimiter(clock=lambda: now[0], headers=ClaudeBackend.rate_limit_headers)
     limiter.observe(headers(0, stamp(30)))
     assert 0.0 < limiter.requests.wait_time(1, now[0]) < 1.0  # 1000 over ~30 s

@@ -81,10 +81,10 @@ def test_pause_holds_everyone():
 
 
 def test_anthropic_headers():
-    from lmwrapper.claude_wrapper import ClaudePredictor  # its header names
+    from lmwrapper.claude_wrapper import ClaudeBackend  # its header names
 
     clock = Clock()
-    rl = RateLimiter(clock=clock, sleep=clock.sleep, headers=ClaudePredictor.rate_limit_headers)
+    rl = RateLimiter(clock=clock, sleep=clock.sleep, headers=ClaudeBackend.rate_limit_headers)
     rl.observe({"anthropic-ratelimit-requests-limit": "50",
                 "anthropic-ratelimit-requests-remaining": "0",
                 "anthropic-ratelimit-requests-reset": "2000-01-01T00:00:00Z"})

@@ -66,17 +66,14 @@ from lmwrapper.store.db import SqlCache
 
 
 class BatchModel(ApiBackend, Protocol):
-    """What the adapter needs of its `ClaudePredictor` (the model's facts, price and token
-    estimate, the client and its error reading, and the cache its job records are in)."""
+    """What the adapter needs of its `ClaudeBackend` (the model's facts, price and token
+    estimate, the client and its error reading)."""
 
     @property
     def model(self) -> ClaudeModelInfo: ...
 
     @property
     def price(self) -> Price: ...
-
-    @property
-    def cache(self) -> SqlCache: ...
 
     def estimate_tokens_in_prompt(self, prompt: LmPrompt) -> int: ...
 
@@ -105,8 +102,9 @@ class ClaudeBatchAdapter:
     provider = "anthropic"
     fact_sources = SOURCES
 
-    def __init__(self, lm: BatchModel) -> None:
+    def __init__(self, lm: BatchModel, cache: SqlCache | None = None) -> None:
         self.lm = lm
+        self.cache = cache  # where the batch engine records its jobs (orphans are found there)
         self.model = str(lm.model)
         self.limits = batch_limits()
 
@@ -221,11 +219,13 @@ class ClaudeBatchAdapter:
     # -- orphans ----------------------------------------------------------------------------
     def _waiting_to_create(self) -> dict[str, tuple[int, float]]:
         """uid → (requests, when recorded) of our batches recorded as about to be created."""
+        if self.cache is None:  # not the batch engine's (`lmwrapper batch` retrieves, cancels)
+            return {}
         return {b.uid: (b.lines, b.updated_at)
-                for b in Records(self.lm.cache).uploaded_batches(self.provider, self.model)}
+                for b in Records(self.cache).uploaded_batches(self.provider, self.model)}
 
     def _known_remote_ids(self) -> set[str]:
-        return Records(self.lm.cache).remote_ids()
+        return Records(self.cache).remote_ids() if self.cache is not None else set()
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, fn: Any) -> Any:

@@ -1,7 +1,7 @@
 """Claude's token counts: an offline estimate, and a cache of the exact counts.
 
 Anthropic publishes no tokenizer for Claude 3 and later: only its count_tokens endpoint knows
-exact counts (`ClaudePredictor.count_tokens` asks it and keeps its answers in a `CountCache`).
+exact counts (`ClaudeBackend.count_tokens` asks it and keeps its answers in a `CountCache`).
 Offline, `estimate_claude_tokens` estimates from characters and says it is an estimate
 (`TokenCount.exact` is False).
 """

@@ -15,9 +15,10 @@ from typing import Any, Literal
 from lmwrapper.core import extend
 from lmwrapper.core import models as facts_source
 from lmwrapper.providers.base import live_settings
-from lmwrapper.providers.openai.azure import AzureConfig, AzureOpenAiPredictor
+from lmwrapper.providers.openai.azure import AzureConfig, AzureOpenAiBackend, AzureOpenAiPredictor
+from lmwrapper.providers.openai.backend import DEFAULT_BASE_URL, OpenAiBackend
 from lmwrapper.providers.openai.models import DEFAULT_MODEL, OpenAiModelInfo, OpenAiModelNames
-from lmwrapper.providers.openai.predictor import DEFAULT_BASE_URL, OpenAiPredictor
+from lmwrapper.providers.openai.predictor import OpenAiPredictor
 from lmwrapper.providers.openai.request import OpenAiRequest, build_request, parse_response
 from lmwrapper.runners.live import RetryPolicy
 
@@ -110,7 +111,9 @@ def _with_api(model: OpenAiModelInfo, api: str | None) -> OpenAiModelInfo:
 __all__ = [
     "DEFAULT_BASE_URL",
     "AzureConfig",
+    "AzureOpenAiBackend",
     "AzureOpenAiPredictor",
+    "OpenAiBackend",
     "OpenAiModelInfo",
     "OpenAiModelNames",
     "OpenAiPredictor",

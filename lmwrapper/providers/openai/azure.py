@@ -40,12 +40,13 @@ import dataclasses
 import os
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from lmwrapper.core.errors import ConfigurationError, ModelNotFoundError, install_hint
 from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.core.window import BACKGROUND_WINDOWS, SERVICE_TIERS, CompletionWindow
+from lmwrapper.providers.openai.backend import OpenAiBackend
 from lmwrapper.providers.openai.predictor import OpenAiPredictor
 from lmwrapper.providers.openai.request import OpenAiRequest
 from lmwrapper.runners.lean import sdk_http_client
@@ -109,22 +110,26 @@ class AzureConfig:
         return f"{self.endpoint}/openai?api-version={quote(self.api_version, safe='')}"
 
 
-class AzureOpenAiPredictor(OpenAiPredictor):
-    """`OpenAiPredictor` for a deployment on Azure: same bodies, same parsing, same prices;
-    its own URLs, key header and key variable. Made by `get_open_ai_lm(..., azure=...)`."""
+class AzureOpenAiBackend(OpenAiBackend):
+    """`OpenAiBackend` for a deployment on Azure: same bodies, same parsing, same prices;
+    its own URLs, key header and key variable."""
 
     display_name = "Azure OpenAI"
     key_env_var = KEY_VAR
     key_file = None  # type: ignore[assignment]  # ($AZURE_OPENAI_API_KEY or the argument)
     quota_hint = "raise the deployment's quota in the Azure AI Foundry portal"
 
-    def __init__(self, model: Any, *, azure: AzureConfig, **settings: Any) -> None:
+    def __init__(self, model: Any, *, azure: AzureConfig, base_url: str | None = None,
+                 **settings: Any) -> None:
+        if base_url is not None:
+            raise ValueError("give either base_url or azure, not both (azure's endpoint is the "
+                             "resource URL, https://<resource>.openai.azure.com)")
         self.azure = azure.resolved(str(model))
         super().__init__(model, base_url=self.azure.base_url, **settings)
 
-    def __repr__(self) -> str:
-        return (f"AzureOpenAiPredictor(model={str(self.model)!r}, "
-                f"endpoint={self.azure.endpoint!r}, deployment={self.azure.deployment!r})")
+    def repr_fields(self) -> str:
+        return (f"model={str(self.model)!r}, endpoint={self.azure.endpoint!r}, "
+                f"deployment={self.azure.deployment!r}")
 
     def model_identity(self) -> dict[str, Any]:
         ident = super().model_identity()
@@ -187,4 +192,18 @@ class AzureOpenAiPredictor(OpenAiPredictor):
                                   api_version=self.azure.api_version, **common)
 
 
-__all__ = ["AzureConfig", "AzureOpenAiPredictor"]
+class AzureOpenAiPredictor(OpenAiPredictor):
+    """The front door of an Azure OpenAI deployment (an `AzureOpenAiBackend`); made by
+    `get_open_ai_lm(..., azure=AzureConfig(...))`."""
+
+    backend_class = AzureOpenAiBackend
+
+    def __init__(self, model: Any, *, azure: AzureConfig, **settings: Any) -> None:
+        super().__init__(model, azure=azure, **settings)
+
+    if TYPE_CHECKING:  # LmPredictor's (a call from the engine stays on its side)
+        @property
+        def backend(self) -> AzureOpenAiBackend: ...
+
+
+__all__ = ["AzureConfig", "AzureOpenAiBackend", "AzureOpenAiPredictor"]

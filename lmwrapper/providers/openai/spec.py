@@ -15,7 +15,7 @@ def _models() -> list[ModelEntry]:
 
 
 def _rebuild(identity: Mapping[str, Any], recorded: bool) -> dict[str, Any]:
-    """An Azure deployment's identity (`AzureOpenAiPredictor.model_identity`) rebuilds an
+    """An Azure deployment's identity (`AzureOpenAiBackend.model_identity`) rebuilds an
     Azure predictor: on the recorded endpoint, or on the one configured here."""
     url = identity.get("base_url") if recorded else None
     if "azure_deployment" in identity:

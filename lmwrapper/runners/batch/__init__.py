@@ -21,4 +21,4 @@ def batch_runner(lm: Backend, cache: SqlCache, **settings: Any) -> BatchRunner:
     """The runner for `lm`'s batch API; `settings` override `BatchSettings` (and the env)."""
     if not lm.supports_batch or not isinstance(lm, BatchBackend):
         raise TypeError(f"{type(lm).__name__} has no batch API (supports_batch is False)")
-    return BatchRunner(lm, cache, lm.batch_adapter(), BatchSettings.resolve(**settings))
+    return BatchRunner(lm, cache, lm.batch_adapter(cache), BatchSettings.resolve(**settings))

@@ -32,6 +32,7 @@ from lmwrapper.core.contract import Backend
 from lmwrapper.core.errors import LmWrapperError, ProviderError, TransientProviderError
 from lmwrapper.core.models import FactSources
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
+from lmwrapper.store.db import SqlCache
 from lmwrapper.store.rows import CacheRow, RowCodec
 
 # running: validating / in progress / finalizing / cancelling; the rest are terminal.
@@ -161,8 +162,10 @@ class BatchAdapter(Protocol):
 class BatchBackend(Backend, Protocol):
     """A backend with a batch API (`supports_batch`): what the batch engine asks of it."""
 
-    def batch_adapter(self) -> BatchAdapter:
-        """Its provider's batch API, for this model (`providers/<name>/batch.py`)."""
+    def batch_adapter(self, cache: SqlCache | None = None) -> BatchAdapter:
+        """Its provider's batch API, for this model (`providers/<name>/batch.py`); `cache`:
+        where the batch engine records its jobs, for an adapter that finds a lost batch
+        by them (Anthropic's)."""
         ...
 
     def cache_row(self, key: str, prediction: LmPrediction,
