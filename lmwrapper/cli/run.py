@@ -37,7 +37,7 @@ from typing import Any, TextIO
 from lmwrapper.cli.batch import add_max_wait, max_wait, run_submit
 from lmwrapper.cli.exits import exit_for_errors
 from lmwrapper.core.errors import LmWrapperError, RequestTooLargeError
-from lmwrapper.core.gcpause import gc_paused
+from lmwrapper.core.gcpause import gc_frozen, gc_paused
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
 from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
@@ -315,13 +315,17 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
     # ready every few microseconds, and a flush per line was a third of a cached run.
     flushed = time.monotonic()
     try:
-        for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
-            out.write(_LINE(output_record(i, columns, result)) + "\n")
-            failed += (any(p.has_errors for p in result) if isinstance(result, list)
-                       else result.has_errors)  # no generator per line: 0.33 -> 0.12 us
-            if (now := time.monotonic()) - flushed >= FLUSH_S:
-                out.flush()
-                flushed = now
+        # The prompts, their rows and the run's plan (a million of each) are frozen out of
+        # the collector's scans while the lines are written: what a line makes is freed by
+        # its reference count, and rescanning the plan's heap cost a sixth of a cached run.
+        with gc_frozen():
+            for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
+                out.write(_LINE(output_record(i, columns, result)) + "\n")
+                failed += (any(p.has_errors for p in result) if isinstance(result, list)
+                           else result.has_errors)  # no generator per line: 0.33 -> 0.12 us
+                if (now := time.monotonic()) - flushed >= FLUSH_S:
+                    out.flush()
+                    flushed = now
         out.flush()
     finally:
         close = getattr(results, "close", None)
