@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from lmwrapper.cli.batch import add_max_wait, max_wait, run_submit
 from lmwrapper.cli.exits import exit_for_errors
+from lmwrapper.cli.jsonline import encode_line
 from lmwrapper.core.errors import LmWrapperError, RequestTooLargeError
 from lmwrapper.core.gcpause import gc_frozen, gc_paused
 from lmwrapper.core.money import format_usd
@@ -57,7 +58,6 @@ _OUTPUT_FIELDS = {"index", "samples", "usage"} | {
 
 
 FLUSH_S = 0.2  # longest an answer written to the output waits in the buffer
-_LINE = json.JSONEncoder(ensure_ascii=False).encode  # one encoder (json.dumps builds one per call)
 
 
 class Refused(ValueError):
@@ -320,7 +320,7 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
         # its reference count, and rescanning the plan's heap cost a sixth of a cached run.
         with gc_frozen():
             for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
-                out.write(_LINE(output_record(i, columns, result)) + "\n")
+                out.write(encode_line(output_record(i, columns, result)) + "\n")
                 failed += (any(p.has_errors for p in result) if isinstance(result, list)
                            else result.has_errors)  # no generator per line: 0.33 -> 0.12 us
                 if (now := time.monotonic()) - flushed >= FLUSH_S:
