@@ -22,6 +22,7 @@ rerun after a crash free.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import difflib
 import functools
@@ -318,7 +319,10 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
         # The prompts, their rows and the run's plan (a million of each) are frozen out of
         # the collector's scans while the lines are written: what a line makes is freed by
         # its reference count, and rescanning the plan's heap cost a sixth of a cached run.
-        with gc_frozen():
+        # A run with nothing to send (no runner, no threads) makes no cycles at all: there
+        # the collector stays off, which also spares a scan of each few thousand cached
+        # predictions decoded ahead.
+        with gc_frozen(), gc_paused() if _nothing_to_send(lm) else contextlib.nullcontext():
             for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
                 out.write(encode_line(output_record(i, columns, result)) + "\n")
                 failed += (any(p.has_errors for p in result) if isinstance(result, list)
@@ -334,6 +338,11 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
         if out is not sys.stdout:
             out.close()
     return failed
+
+
+def _nothing_to_send(lm: LmPredictor) -> bool:
+    """The run just planned is answered by the cache (and the plan's own refusals) alone."""
+    return lm.last_run is not None and lm.last_run.to_send == 0
 
 
 def _interrupted(lm: LmPredictor, prompts: list[LmPrompt], window: CompletionWindow,
