@@ -48,3 +48,24 @@ def test_rerun_from_cache_same_lines_exit_code_and_collector(srv, tmp_path, caps
     for r in [*paid, *again]:
         del r["was_cached"]
     assert again == paid
+
+
+def test_prompts_checked_once_and_only_for_their_model(srv, tmp_path):
+    """`lmwrapper run` validates each line once (naming a bad one); a plan of the prompts
+    checked for its model does not validate them again, a plan for another model or of a
+    plain list does."""
+    from lmwrapper import CompletionWindow, LmPrompt, get_lm
+    from lmwrapper.engine.plan import CheckedPrompts, InvalidPromptError, Plan, checked_prompts
+
+    kw = {"cache_dir": str(tmp_path / "c"), "base_url": srv.base_url}
+    lm, other = get_lm("openai/gpt-4o-mini", **kw), get_lm("openai/gpt-4o", **kw)
+    good, bad = LmPrompt("a", max_tokens=5), LmPrompt("c", max_tokens=5, echo=True)
+    with pytest.raises(InvalidPromptError, match="LmPrompt.echo") as e:
+        checked_prompts(lm.backend, [good, bad])
+    assert e.value.index == 1 and isinstance(e.value, ValueError)
+    assert checked_prompts(lm.backend, [good]) == [good]
+    # marked as checked by lm (only checked_prompts does so): its plan takes them as they are
+    Plan(lm, CheckedPrompts([good, bad], lm.backend), CompletionWindow.ASAP)
+    for model, prompts in ((other, CheckedPrompts([good, bad], lm.backend)), (lm, [good, bad])):
+        with pytest.raises(ValueError, match="LmPrompt.echo"):
+            Plan(model, prompts, CompletionWindow.ASAP)

@@ -16,7 +16,7 @@ RECORDS = [
     {"index": 1, "label": "caf\u00e9 \u2603 \U0001f600", "text": "tab\t\"quote\"\\ \u0000 \u2028"},
     {"index": 2, "n": [0, -1, 10**30, 1e300, -0.0, 0.1, 1 / 3, math.inf, -math.inf]},
     {"index": 3, "nested": [[[]], {}, {"a": [{"b": None}]}], "empty": ""},
-    {1: "int key", 2.5: "float key", True: "bool key", None: "null key"},
+    {1: "int key", 2.5: "float key", False: "bool key", None: "null key"},
 ]
 
 

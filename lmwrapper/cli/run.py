@@ -44,7 +44,12 @@ from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
 from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.core.words import counted
-from lmwrapper.engine.plan import BARE_STRING_MAX_TOKENS, Plan
+from lmwrapper.engine.plan import (
+    BARE_STRING_MAX_TOKENS,
+    InvalidPromptError,
+    Plan,
+    checked_prompts,
+)
 from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.registry import provider_of
 from lmwrapper.store.db import CACHE_FILE_NAME, get_cache_dir
@@ -202,22 +207,24 @@ def prepare(args: argparse.Namespace
                      chat_mode=getattr(args, "chat_mode", None))
         prompts = apply_chat_mode(args.model, lm, prompts, getattr(args, "chat_mode", None))
         prompts, rows = apply_shard(args, lm, prompts, rows)
-        check_prompts(lm, prompts, rows)
+        prompts = check_prompts(lm, prompts, rows)  # marked valid: the run does not ask again
         window = _window(lm, args.batch, getattr(args, "window", None))
     except (ValueError, KeyError) as e:
         raise Refused(str(e)) from None
     return lm, prompts, rows, window
 
 
-def check_prompts(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]]) -> None:
+def check_prompts(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str, Any]]
+                  ) -> list[LmPrompt]:
     """What the model cannot take (a reasoning effort it lacks, ...) is refused here, as one
-    line naming the prompt, rather than as a traceback once the run has started."""
-    for i, (prompt, columns) in enumerate(zip(prompts, rows, strict=True)):
-        try:
-            lm.backend.validate_prompt(prompt)
-        except ValueError as e:
-            which = f"id {columns['id']!r}" if "id" in columns else f"number {i + 1}"
-            raise ValueError(f"prompt {which}: {e}") from None
+    line naming the prompt, rather than as a traceback once the run has started. The prompts,
+    marked as checked by this model (its plans do not validate them again)."""
+    try:
+        return checked_prompts(lm.backend, prompts)
+    except InvalidPromptError as e:
+        columns = rows[e.index]
+        which = f"id {columns['id']!r}" if "id" in columns else f"number {e.index + 1}"
+        raise ValueError(f"prompt {which}: {e}") from None
 
 
 def _dry_run_without_cache(args: argparse.Namespace) -> bool:
