@@ -179,6 +179,35 @@ def test_long_wait_names_the_file_and_a_released_lock_is_taken(lock_holder, monk
     assert opened[0].stats()["rows"] == 3
 
 
+class BusyOnce:
+    """A connection that answers SQLite's "database is locked" to its first `busy` reads, as
+    a reader in WAL mode may get while another process checkpoints the log."""
+
+    def __init__(self, conn, busy):
+        self._conn, self.busy = conn, busy
+
+    def execute(self, sql, *args):
+        if self.busy and sql.lstrip().upper().startswith("SELECT"):
+            self.busy -= 1
+            raise sqlite3.OperationalError("database is locked")
+        return self._conn.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+
+@pytest.mark.parametrize("read", ["get_many", "query"])
+def test_a_read_that_finds_the_file_busy_waits_for_it_as_a_write_does(tmp_path, read):
+    cache = SqlCache(filled_cache(tmp_path / CACHE_FILE_NAME, rows=3))
+    key = cache.query("SELECT key FROM predictions LIMIT 1")[0][0]
+    cache._conn = busy = BusyOnce(cache._conn, busy=3)
+    if read == "get_many":
+        assert key in cache.get_many([key])
+    else:
+        assert cache.query("SELECT count(*) FROM predictions") == [(3,)]
+    assert busy.busy == 0  # it was told "locked" three times and read on
+
+
 def test_lock_timeout_setting_is_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("LMWRAPPER_CACHE_LOCK_TIMEOUT", "-5")
     with pytest.raises(ConfigurationError, match="LMWRAPPER_CACHE_LOCK_TIMEOUT"):

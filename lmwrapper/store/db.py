@@ -329,9 +329,14 @@ class SqlCache:
             return self._conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH)
 
     def query(self, sql: str, args: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
-        """The rows of one read statement, under the lock (for the store's own modules)."""
-        with self._lock:
-            return self._conn.execute(sql, tuple(args)).fetchall()
+        """The rows of one read statement, under the lock (for the store's own modules).
+        A read may find the file busy too (another process checkpointing the write-ahead
+        log): it waits as a write does, up to the lock timeout."""
+        values = tuple(args)
+        with self._lock, self._named_errors():
+            rows: list[tuple[Any, ...]] = self._wait_for_lock(
+                lambda: self._conn.execute(sql, values).fetchall())
+            return rows
 
     def get_many(self, keys: Sequence[str]
                  ) -> dict[str, tuple[tuple[int, str, bytes | None, bool], ...]]:
@@ -340,16 +345,22 @@ class SqlCache:
 
         Tuples, not lists: a tuple of plain values is dropped from the collector's watch at
         its first pass, so a million of them held during a run cost no full collection."""
+        ordered = sorted(keys)  # walks the b-tree in order: ~25 % faster than input order
+        with self._lock, self._named_errors():  # busy (a checkpoint): read again, as `query`
+            found: dict[str, tuple[tuple[int, str, bytes | None, bool], ...]] = \
+                self._wait_for_lock(lambda: self._look_up(ordered))
+        return found
+
+    def _look_up(self, ordered: list[str]
+                 ) -> dict[str, tuple[tuple[int, str, bytes | None, bool], ...]]:
         found: dict[str, tuple[tuple[int, str, bytes | None, bool], ...]] = {}
         get = found.get
-        with self._lock, self._named_errors():
-            ordered = sorted(keys)  # walks the b-tree in order: ~25 % faster than input order
-            for start in range(0, len(ordered), _LOOKUP_CHUNK):
-                chunk = json.dumps(ordered[start : start + _LOOKUP_CHUNK])
-                for key, idx, value, blob, is_error in self._conn.execute(_LOOKUP, (chunk,)):
-                    rows = get(key)
-                    row = (idx, value, blob, is_error != 0)
-                    found[key] = (row,) if rows is None else (*rows, row)  # samples: a few
+        for start in range(0, len(ordered), _LOOKUP_CHUNK):
+            chunk = json.dumps(ordered[start : start + _LOOKUP_CHUNK])
+            for key, idx, value, blob, is_error in self._conn.execute(_LOOKUP, (chunk,)):
+                rows = get(key)
+                row = (idx, value, blob, is_error != 0)
+                found[key] = (row,) if rows is None else (*rows, row)  # samples: a few
         return found
 
     def put_many(self, rows: Iterable[CacheRow], on_wait: Callable[[], None] | None = None) -> None:
