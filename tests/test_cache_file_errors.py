@@ -208,6 +208,30 @@ def test_a_read_that_finds_the_file_busy_waits_for_it_as_a_write_does(tmp_path, 
     assert busy.busy == 0  # it was told "locked" three times and read on
 
 
+def test_a_long_write_of_our_own_does_not_pause_sending_as_if_another_process_held_the_file(
+        tmp_path):
+    cache = SqlCache(filled_cache(tmp_path / CACHE_FILE_NAME, rows=3))
+    paused, release = [], threading.Event()
+
+    def long_write():  # as a lease released at the end of a big run deletes its claims
+        with cache.write():
+            release.wait(timeout=60)
+
+    holder = threading.Thread(target=long_write)
+    holder.start()
+    def store():  # the run's writer, which pauses sending when the file is locked
+        with cache.write(on_wait=lambda: paused.append(1)):
+            pass
+
+    writer = threading.Thread(target=store)
+    writer.start()
+    writer.join(timeout=0.3)  # kept out of the lock for a while (a slow start only makes
+    release.set()             # this test pass without telling: it never fails wrongly)
+    holder.join(timeout=60)
+    writer.join(timeout=60)
+    assert not writer.is_alive() and paused == []
+
+
 def test_lock_timeout_setting_is_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("LMWRAPPER_CACHE_LOCK_TIMEOUT", "-5")
     with pytest.raises(ConfigurationError, match="LMWRAPPER_CACHE_LOCK_TIMEOUT"):

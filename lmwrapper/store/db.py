@@ -141,6 +141,9 @@ class SqlCache:
         # Past this much waiting we tell the user which file we wait for.
         self._note_after = min(10.0, self._lock_timeout / 4)
         self._noted_lock = False
+        # a thread of ours (it holds `_lock`) is waiting for the file's lock, which another
+        # process holds: a writer kept out of `_lock` meanwhile pauses sending too (`_WriteTxn`)
+        self._file_waiting = False
         self.read_only = False  # opened `mode=ro`: the file cannot be written, reads serve
         problem = header_problem(self.path)
         if problem:
@@ -276,21 +279,25 @@ class SqlCache:
         started = time.monotonic()
         deadline = started + self._lock_timeout
         pause = 0.01
-        while True:
-            try:
-                return attempt()
-            except sqlite3.OperationalError as e:
-                if "locked" not in str(e) and "busy" not in str(e):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise
-                if on_wait is not None:
-                    on_wait()
-                    on_wait = None
-                if time.monotonic() - started >= self._note_after * 0.9:
-                    self._note_lock_wait()
-                time.sleep(pause)
-                pause = min(pause * 2, 0.1)
+        try:
+            while True:
+                try:
+                    return attempt()
+                except sqlite3.OperationalError as e:
+                    if "locked" not in str(e) and "busy" not in str(e):
+                        raise
+                    if time.monotonic() >= deadline:
+                        raise
+                    self._file_waiting = True
+                    if on_wait is not None:
+                        on_wait()
+                        on_wait = None
+                    if time.monotonic() - started >= self._note_after * 0.9:
+                        self._note_lock_wait()
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.1)
+        finally:
+            self._file_waiting = False
 
     def _note_lock_wait(self) -> None:
         if self._noted_lock:
@@ -477,12 +484,14 @@ class _WriteTxn:
 
     def __enter__(self) -> sqlite3.Connection:
         cache, on_wait = self.cache, self.on_wait
-        # another thread of ours may be the one waiting for the file's lock (a claim renewal)
-        if not cache._lock.acquire(timeout=_FIRST_WAIT_S if on_wait else -1):
-            assert on_wait is not None
-            on_wait()
-            on_wait = None
-            cache._lock.acquire()
+        # Another thread of ours holds `_lock`: a long write of this process (a lease
+        # released, thousands of claims deleted), which is no reason to stop sending; or a
+        # thread waiting for the file's lock that another process holds (a claim renewal),
+        # which is: then `on_wait`, as if this writer waited for the file itself.
+        while not cache._lock.acquire(timeout=_FIRST_WAIT_S if on_wait else -1):
+            if on_wait is not None and cache._file_waiting:
+                on_wait()
+                on_wait = None
         try:
             with cache._named_errors():
                 cache._wait_for_lock(lambda: cache._conn.execute("BEGIN IMMEDIATE"), on_wait)
