@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import json
 import re
 import threading
@@ -18,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lmwrapper.core.models import FactSources, is_known
 from lmwrapper.testing.state import FakeContext
 
 
@@ -166,6 +168,13 @@ def redact(headers: dict[str, str], secret: tuple[str, ...]) -> dict[str, str]:
     """The headers with every credential (`secret`: lower-case names) replaced: a key is
     never stored or logged."""
     return {k: ("<redacted>" if k in secret else v) for k, v in headers.items()}
+
+
+def listed(sources: FactSources) -> Callable[[str], bool]:
+    """A `FakeApi.known`: does the installed SDK's model list or genai-prices know the model
+    (`sources`: the provider's)? The real API 404s a name it does not serve; a fake cannot
+    know an account's models, so it serves what a maintained source lists."""
+    return functools.lru_cache(maxsize=256)(functools.partial(is_known, sources))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,7 +44,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from lmwrapper.core.models import is_known
 from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo
 from lmwrapper.testing.bodies import content_text, get, require, stops
 from lmwrapper.testing.http import (
@@ -54,6 +53,7 @@ from lmwrapper.testing.http import (
     Request,
     Response,
     Route,
+    listed,
     rfc3339,
 )
 from lmwrapper.testing.jobs import BatchSteps, Job, due, page, run_lines, shuffled, take_fate
@@ -106,15 +106,6 @@ def _prompt_parts(body: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]
 def count_input(srv: FakeContext, body: dict[str, Any]) -> int:
     texts, messages = _prompt_parts(body)
     return sum(len(srv.tokenize(t)) for t in texts) + 3 * len(messages) + 1
-
-
-@functools.lru_cache(maxsize=256)
-def known_model(model: str) -> bool:
-    """Does the installed SDK's model list or genai-prices know `model` (a fine-tune
-    "ft:<base>:…" by its base)? The real API 404s a name it does not serve; the fake cannot
-    know an account's models, so it serves what a maintained source lists."""
-    base = model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 1 else model
-    return is_known(SOURCES, base)
 
 
 def check_model_exists(srv: FakeContext, model: str) -> None:
@@ -542,7 +533,8 @@ def _claims(path: str, headers: Mapping[str, str]) -> bool:
 
 
 API = FakeApi("anthropic", error_body, rate_limit_headers,
-              retirement=lambda model: ClaudeModelInfo(model).retires, known=known_model, claims=_claims,
+              retirement=lambda model: ClaudeModelInfo(model).retires, claims=_claims,
+              known=listed(SOURCES),  # a name no maintained list knows: the API's 404
               context_window=lambda model: ClaudeModelInfo(model).context_window,
               key_headers=("x-api-key",), key_hint="x-api-key header.",
               request_id_header="request-id", base_url_var="ANTHROPIC_BASE_URL",

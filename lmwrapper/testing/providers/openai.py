@@ -35,10 +35,17 @@ import time
 import typing
 from typing import Any
 
-from lmwrapper.core.models import is_known
 from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
 from lmwrapper.testing.bodies import content_text, get, require, stops
-from lmwrapper.testing.http import ApiError, FakeApi, RateBudget, Request, Response, Route
+from lmwrapper.testing.http import (
+    ApiError,
+    FakeApi,
+    RateBudget,
+    Request,
+    Response,
+    Route,
+    listed,
+)
 from lmwrapper.testing.text import (
     AnswerRequest,
     Generation,
@@ -241,13 +248,12 @@ def check_strict_schema(response_format: Any) -> None:
                        code="invalid_json_schema")
 
 
-@functools.lru_cache(maxsize=256)
+_listed = listed(SOURCES)
+
+
 def known_model(model: str) -> bool:
-    """Does the installed SDK's model list or genai-prices know `model` (a fine-tune
-    "ft:<base>:…" by its base)? The real API 404s a name it does not serve; the fake cannot
-    know an account's models, so it serves what a maintained source lists."""
-    base = model.split(":")[1] if model.startswith("ft:") and model.count(":") >= 1 else model
-    return is_known(SOURCES, base)
+    """Is `model` listed (`testing.http.listed`)? A fine-tune "ft:<base>:…" is, by its base."""
+    return _listed(model.split(":")[1] if model.startswith("ft:") else model)
 
 
 def check_model_exists(srv: FakeContext, model: str) -> None:
