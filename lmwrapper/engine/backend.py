@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
 from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import Emit, Job, Runner, SequentialRunner
@@ -35,7 +35,7 @@ from lmwrapper.store.keys import identity_json
 from lmwrapper.store.rows import CacheRow, RowCodec
 
 
-class LmBackend:
+class LmBackend(fork.Tracked):
     """Base class of every backend. Capabilities are class attributes."""
 
     provider: ClassVar[str] = "unknown"
@@ -52,13 +52,6 @@ class LmBackend:
     cache_default: bool = True
     _identity_json: str | None = None  # made on first use (`identity_json`)
     _record_defaults: dict[str, Any] | None = None  # made on first use (`row_codec`)
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
-        """Every backend is tracked, so a fork()ed child can drop what it shares with its
-        parent (`lmwrapper.engine.fork`: multiprocessing forks on Linux)."""
-        obj = super().__new__(cls)
-        fork.track(obj)
-        return obj
 
     def _after_fork(self) -> None:
         """In a forked child: drop what is shared with the parent (nothing, by default)."""

@@ -1,7 +1,7 @@
 """Fork safety: a fork()ed child drops the SQLite and HTTP handles it would share with its parent.
 
 `multiprocessing` forks on Linux by default, and scripts hand it a global predictor (0.18's
-did). Every predictor is tracked from `LmPredictor.__new__`; in the child each forgets its
+did). Every front door and backend is tracked (`Tracked.__new__`); in the child each forgets its
 handles and reopens what it needs on first use, as an unpickled one does.
 """
 
@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 import weakref
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 
 class Forkable(Protocol):
@@ -25,6 +25,16 @@ _inherited: list[Any] = []
 
 def track(lm: Forkable) -> None:
     _live.add(lm)
+
+
+class Tracked:
+    """A base whose every instance is tracked (the front door and each backend), so a
+    fork()ed child can drop what it shares with its parent: its `_after_fork()` runs there."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
+        obj = super().__new__(cls)
+        track(obj)  # type: ignore[arg-type]  # each subclass defines _after_fork
+        return obj
 
 
 def inherit(*handles: Any) -> None:

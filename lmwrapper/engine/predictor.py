@@ -22,7 +22,7 @@ written on its own. A setting written to a front door that holds a backend
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from lmwrapper.core import extend
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
@@ -72,7 +72,7 @@ else:
 _FRONT_DOOR = frozenset({"_cache_dir", "_cache", "last_run", "_backend", "_backend018"})
 
 
-class LmPredictor(_ModelFacts):
+class LmPredictor(fork.Tracked, _ModelFacts):
     """The front door of every model: `predict`, `predict_many` and the cache, over
     `self.backend` (the model itself: see the module's docstring)."""
 
@@ -194,13 +194,6 @@ class LmPredictor(_ModelFacts):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Self:
-        """Every front door is tracked, so a fork()ed child can drop what it shares with its
-        parent (`lmwrapper.engine.fork`: multiprocessing forks on Linux)."""
-        obj = super().__new__(cls)
-        fork.track(obj)
-        return obj
 
     def _after_fork(self) -> None:
         """In a forked child: reopen the cache on first use instead of sharing the parent's."""
