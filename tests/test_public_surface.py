@@ -40,8 +40,6 @@ WHITE_BOX = {
     "tests/test_cache_*.py": "the store: keys, rows, the file, lookups at scale",
     "tests/test_cached_rows.py": "the row codec's lazily read records (store.rows.records)",
     "tests/test_store_faults.py": "the store when its file or lock fails",
-    "tests/test_crash_and_concurrency.py": "rows and keys after a killed process",
-    "tests/test_effort_sweep.py": "reads the cache file a sweep wrote",
     "tests/test_live_*.py": "the live runner, its transport, claims, pauses and gc",
     "tests/test_transport_faults.py": "the aiohttp transport under wire faults",
     "tests/test_ratelimit_shared.py": "the rate limiter's state shared between processes",
