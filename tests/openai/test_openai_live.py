@@ -164,7 +164,7 @@ def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv
 def test_every_mapped_field_reaches_the_server(make_lm, srv, model, extra):
     import json
 
-    from lmwrapper.openai_wrapper import build_request
+    from lmwrapper.providers.openai.request import build_request
 
     prompt = LmPrompt("What is the capital of Italy?", max_tokens=20, stop=["\n\n"],
                       temperature=0.7, top_p=0.9, presence_penalty=0.1, frequency_penalty=0.2,
