@@ -98,3 +98,16 @@ def test_twins_and_samples_are_read_once_per_key(tmp_path, monkeypatch, n):
     assert len(statements) == 1 and len(lm.call_log) == n
     assert [g[0].prompt.metadata for g in got] == list(range(50))
     assert all(len(g) == n and all(s.was_cached for s in g) for g in got)
+
+
+def test_lookups_are_bulk_not_per_prompt():
+    list(ScriptedLm().predict_many([LmPrompt(f"q{i}") for i in range(3000)]))
+    cache = db.get_cache()
+    statements = []
+    cache._conn.set_trace_callback(statements.append)
+    try:
+        list(ScriptedLm().predict_many([LmPrompt(f"q{i}") for i in range(5000)]))
+    finally:
+        cache._conn.set_trace_callback(None)
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 2, selects[:5]

@@ -7,6 +7,7 @@ import sys
 import time
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper import PermanentProviderError
 from lmwrapper.store.db import get_cache
@@ -43,7 +44,7 @@ def test_stats_export_and_clear(tmp_path):
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert "deleted 0 rows" in cli("cache", "clear", "--older-than", "1", "--yes").stdout
     assert "deleted 2 rows" in cli("cache", "clear", "--model", "model-b", "--yes").stdout
-    assert get_cache().stats()["rows"] == 3
+    assert cache_stats()["rows"] == 3
 
 
 def test_clear_older_than_keeps_recent_rows():
@@ -83,11 +84,11 @@ def two_models_with_errors():
         lm = ScriptedLm(name)
         lm.enqueue(PermanentProviderError("too long"))
         list(lm.predict_many(prompts))
-    assert get_cache().stats()["rows"] == 5
+    assert cache_stats()["rows"] == 5
 
 
 def rows_by_model():
-    return {(m["model"], m["errors"]): m["rows"] for m in get_cache().stats()["models"]}
+    return {(m["model"], m["errors"]): m["rows"] for m in cache_stats()["models"]}
 
 
 @pytest.mark.parametrize("days", ["-1", "nan", "inf", "-inf", "soon"])
@@ -95,7 +96,7 @@ def test_clear_refuses_an_age_that_is_not_a_number_of_days(days):
     two_models_with_errors()
     r = cli("cache", "clear", f"--older-than={days}", "--yes", check=False)
     assert r.returncode == 2 and "--older-than" in r.stderr and ">= 0" in r.stderr
-    assert get_cache().stats()["rows"] == 5
+    assert cache_stats()["rows"] == 5
 
 
 def test_clear_of_an_unknown_model_says_so_and_lists_the_models():
@@ -105,7 +106,7 @@ def test_clear_of_an_unknown_model_says_so_and_lists_the_models():
     assert "no rows of model 'model-c'" in r.stderr
     assert "scripted/model-a, scripted/model-b" in r.stderr or "scripted/model-b, scripted/model-a" in r.stderr
     assert "Did you mean" in r.stderr
-    assert get_cache().stats()["rows"] == 5
+    assert cache_stats()["rows"] == 5
     assert "deleted 2 rows" in cli("cache", "clear", "--model", "scripted/model-b", "--yes").stdout
 
 
@@ -118,7 +119,7 @@ def test_provider_slash_model_names_one_providers_rows_only():
     shown = cli("cache", "show", "--model", "hf/same-name", "--json").stdout.splitlines()
     assert [json.loads(line)["provider"] for line in shown] == ["hf"]
     assert "deleted 2 rows" in cli("cache", "clear", "--model", "scripted/same-name", "-y").stdout
-    assert {(m["provider"], m["model"]): m["rows"] for m in get_cache().stats()["models"]} == {
+    assert {(m["provider"], m["model"]): m["rows"] for m in cache_stats()["models"]} == {
         ("hf", "same-name"): 1}  # was 0: the provider was dropped from the filter
     assert "deleted 1 row\n" in cli("cache", "clear", "--model", "same-name", "-y").stdout
 

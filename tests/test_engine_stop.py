@@ -9,12 +9,12 @@ import textwrap
 import threading
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.core.contract import SequentialRunner
 from lmwrapper.engine.plan import estimate_run, uncached
 from lmwrapper.runners.live import LiveRunner
-from lmwrapper.store.db import SqlCache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -242,7 +242,7 @@ def test_ctrl_c_waits_for_the_request_in_flight_and_stores_it(tmp_path, cache_di
         proc.kill()
     assert "interrupted: 50 prompts: 0 cached, 1 new" in out and "stopped early" in out
     assert "started" not in out  # no request started after Ctrl-C
-    assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 1
+    assert cache_stats(cache_dir)["rows"] == 1
 
 
 EXIT_CHILD = textwrap.dedent("""
@@ -277,7 +277,7 @@ def test_a_script_that_ends_without_iterating_stores_what_was_sent(tmp_path, cac
     finally:
         proc.kill()
     assert proc.returncode == 0
-    assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 1
+    assert cache_stats(cache_dir)["rows"] == 1
 
 
 def test_a_second_ctrl_c_abandons_the_wait(tmp_path, cache_dir):
@@ -293,7 +293,7 @@ def test_a_second_ctrl_c_abandons_the_wait(tmp_path, cache_dir):
     finally:
         proc.kill()
     assert "interrupted:" in out and "stopped early" in out
-    assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == 0
+    assert cache_stats(cache_dir)["rows"] == 0
 
 
 def test_ctrl_c_while_the_run_starts_sends_nothing_and_leaves_no_thread(monkeypatch):

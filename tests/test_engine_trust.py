@@ -6,11 +6,11 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper import CostLimitExceededError, PermanentProviderError
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine.backend import LmBackend
-from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 
@@ -75,7 +75,7 @@ def test_retry_errors_resends_cached_errors_and_replaces_their_rows():
     preds = list(retry.predict_many(["p0", "p1"], retry_errors=True))
     assert retry.call_log == ["p0"]  # only the error row is sent again
     assert not preds[0].has_errors and not preds[0].was_cached and preds[1].was_cached
-    assert get_cache().stats()["errors"] == 0
+    assert cache_stats()["errors"] == 0
     last = ScriptedLm()
     assert not last.predict(LmPrompt("p0", max_tokens=100)).has_errors and last.call_log == []
 

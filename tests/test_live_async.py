@@ -14,10 +14,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper import RetryPolicy
 from lmwrapper.runners.transport import AsyncHttp, HttpTransportError
-from lmwrapper.store.db import SqlCache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 from tests.api_providers import PROVIDERS, Provider
@@ -143,7 +143,7 @@ def test_break_sends_nothing_new_and_stores_what_was_in_flight(provider, cache_d
         answered = sum(r.status == 200 for r in srv.requests)
         assert not sdk_was_used(srv)
     assert 10 <= answered < 300 and sent == answered  # no request was left unanswered
-    assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == answered
+    assert cache_stats(cache_dir)["rows"] == answered
 
 
 CTRL_C_CHILD = textwrap.dedent("""
@@ -181,7 +181,7 @@ def test_ctrl_c_stops_sending_and_keeps_what_arrived(provider, tmp_path):
         answered = sum(1 for r in srv.requests if r.status == 200)
         assert not sdk_was_used(srv)
     assert 11 <= answered < 400
-    assert SqlCache(cache_dir / "lmwrapper.sqlite").stats()["rows"] == answered
+    assert cache_stats(cache_dir)["rows"] == answered
 
 
 @per_provider

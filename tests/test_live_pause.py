@@ -19,8 +19,9 @@ import textwrap
 import threading
 from pathlib import Path
 
+from cache_file import CACHE_FILE, cache_stats
+
 import lmwrapper
-from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache
 from lmwrapper.testing import FakeServer
 
 N, CONC, STOP_AT = 300, 8, 100
@@ -51,7 +52,7 @@ def _child(srv, tmp_path, name):
 
 def test_run_woken_past_its_lease_sends_nothing_another_run_answered(tmp_path):
     stopped = threading.Event()
-    cache_file = tmp_path / "cache" / CACHE_FILE_NAME
+    cache_file = tmp_path / "cache" / CACHE_FILE
     with FakeServer(latency=0.01) as srv:
         a = _child(srv, tmp_path, "a")
         seen, lock = [0], threading.Lock()
@@ -97,4 +98,4 @@ def test_run_woken_past_its_lease_sends_nothing_another_run_answered(tmp_path):
     # stopped (their claims lapsed, B took them) and those A's workers had already cleared to
     # send when it woke (checked above): at most CONC each
     assert billed <= N + 2 * CONC
-    assert SqlCache(tmp_path / "cache" / CACHE_FILE_NAME).stats()["rows"] == N
+    assert cache_stats(tmp_path / "cache")["rows"] == N

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper import ModelNotFoundError
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine.plan import uncached
 from lmwrapper.providers.openai.models import SOURCES
-from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 from tests.api_providers import ANTHROPIC, OPENAI, PROVIDERS, Provider
@@ -81,7 +81,7 @@ def test_a_live_run_stops_at_the_first_404(srv, monkeypatch, provider, http):
     # the requests in flight when the first 404 came back, and no more (the bound leaves
     # room for a worker that was already between taking a prompt and sending it)
     assert 1 <= sent <= 2 * CONCURRENCY < N
-    assert len(uncached(lm, prompts())[0]) == N and get_cache().stats()["rows"] == 0
+    assert len(uncached(lm, prompts())[0]) == N and cache_stats()["rows"] == 0
     assert_rerun_with_the_right_name_works(provider, srv)
 
 
@@ -105,7 +105,7 @@ def test_a_batch_run_ends_with_the_error_instead_of_resubmitting(srv, provider):
     assert_one_clear_error(info.value, provider)
     creates = "batches.create" if provider is OPENAI else "messages.batches.create"
     assert srv.count(creates) == 1  # no second batch for the lines that failed
-    assert len(uncached(lm, prompts())[0]) == N and get_cache().stats()["rows"] == 0
+    assert len(uncached(lm, prompts())[0]) == N and cache_stats()["rows"] == 0
     assert_rerun_with_the_right_name_works(provider, srv,
                                            completion_window=CompletionWindow.BATCH_ANY)
 
@@ -210,4 +210,4 @@ def test_an_openai_batch_failed_for_its_model_ends_the_run(srv):
     with pytest.raises(ModelNotFoundError) as info:
         list(lm.predict_many(prompts(3), completion_window=CompletionWindow.BATCH_ANY))
     assert_one_clear_error(info.value, OPENAI)
-    assert srv.count("batches.create") == 1 and get_cache().stats()["rows"] == 0
+    assert srv.count("batches.create") == 1 and cache_stats()["rows"] == 0

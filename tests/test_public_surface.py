@@ -7,7 +7,8 @@ script named in pyproject.toml, and lmwrapper 0.18's import paths. The layer pac
 compat018) and `_modules` are internal. So (docs/architecture.md, "Public and internal"):
 
 - a name the public surface has is imported from there, by every test;
-- a test file imports an internal module only where `WHITE_BOX` below says why;
+- a test file imports an internal module only where `WHITE_BOX` below says why, and only
+  the modules named there (the lists only shrink);
 - the docs' examples import only the public surface, and the user pages name no internal
   module as something to call.
 
@@ -24,38 +25,85 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Test files that test internals on purpose (a glob from the repository root, and why).
-WHITE_BOX = {
-    "tests/openai/*": "OpenAI's request bodies, model rules, token counts and errors, checked "
-                      "against the SDK's types and the OpenAPI spec: a provider's translation",
-    "tests/claude/*": "Claude's request bodies, rules and batch adapter against the SDK's types",
-    "tests/huggingface/*": "generation rows, stopping, prefill and prompt encoding, compared with "
-                           "plain transformers calls",
-    "tests/batching/*": "the batch engine's planner, records, settings and runner, crash by crash",
-    "tests/scale/*": "the cache file at scale: merge internals, rows read back, filesystems",
-    "tests/compat/*": "0.18's adapters and encodings, which exist only in compat018",
-    "tests/evals/*": "structured-answer helpers and the rows a scoring run cached",
-    "tests/conftest.py": "finds the SmolLM2 model the way the provider does (smollm2)",
-    "tests/test_models_dir.py": "where the provider looks for SmolLM2 (smollm2)",
-    "tests/test_cache_*.py": "the store: keys, rows, the file, lookups at scale",
-    "tests/test_cached_rows.py": "the row codec's lazily read records (store.rows.records)",
-    "tests/test_store_faults.py": "the store when its file or lock fails",
-    "tests/test_crash_and_concurrency.py": "rows and keys after a killed process",
-    "tests/test_effort_sweep.py": "reads the cache file a sweep wrote",
-    "tests/test_live_*.py": "the live runner, its transport, claims, pauses and gc",
-    "tests/test_transport_faults.py": "the aiohttp transport under wire faults",
-    "tests/test_ratelimit_shared.py": "the rate limiter's state shared between processes",
-    "tests/test_api_backend.py": "error classification and the provider base class",
-    "tests/test_engine*.py": "the plan, the runners it picks, claims and trust of base URLs",
-    "tests/test_front_door.py": "LmPredictor holding an LmBackend written alone",
-    "tests/test_cli_*.py": "the CLI's own parsing, dry runs and the cache rows it reads",
-    "tests/test_model_facts.py": "the model facts' sources: genai-prices, SDK lists, models.toml",
-    "tests/test_model_not_found.py": "the 'did you mean' hint and the SDKs' shutdown dates",
-    "tests/test_size_limits.py": "each provider's size limits and token counts",
-    "tests/test_reasoning_values.py": "the core's effort and thinking values against the SDKs'",
-    "tests/test_provider_folders.py": "the registry: every provider's folder and fake",
-    "tests/test_packaging.py": "lmwrapper/_version.py is the one place the version is written",
-    "tests/test_words.py": "the plural helper every message uses",
+# Test files that test internals on purpose: a glob from the repository root, why, and the
+# internal modules (below `lmwrapper.`; a glob) those files may import. A white-box file that
+# imports a module not named for it fails, and so does a module named that none imports: the
+# lists only shrink, and a new internal import is a line here, seen in review.
+WHITE_BOX: dict[str, tuple[str, tuple[str, ...]]] = {
+    "tests/openai/*": (
+        ("OpenAI's request bodies, model rules, token counts and errors, checked against the "
+         "SDK's types and the OpenAPI spec: a provider's translation"),
+        ("providers.openai.background", "providers.openai.models", "providers.openai.request",
+         "providers.openai.rules", "providers.openai.tokens", "core.contract", "core.money",
+         "core.prompt", "engine.plan", "runners.live", "runners.ratelimit",
+         "runners.batch.runner", "cli.batch", "cli.run")),
+    "tests/claude/*": (
+        "Claude's request bodies, rules and batch adapter against the SDK's types",
+        ("providers.anthropic.batch", "providers.anthropic.models", "providers.anthropic.request",
+         "providers.anthropic.rules", "core.money", "core.prompt", "runners.batch.planner",
+         "runners.ratelimit")),
+    "tests/huggingface/*": (
+        ("generation rows, stopping, prefill and prompt encoding, compared with plain "
+         "transformers calls"),
+        ("providers.huggingface.*", "core.contract", "engine.plan")),
+    "tests/batching/*": (
+        "the batch engine's planner, records, settings and runner, crash by crash",
+        ("runners.batch", "runners.batch.adapter", "runners.batch.planner",
+         "runners.batch.progress", "runners.batch.runner", "runners.batch.settings",
+         "store.batch_records", "store.db", "core.contract", "providers.registry",
+         "providers.base", "providers.anthropic.errors", "providers.openai.request")),
+    "tests/scale/*": ("the cache file at scale: merge internals, rows read back, filesystems",
+                      ("store.db", "store.fsinfo", "store.merge")),
+    "tests/compat/*": ("0.18's adapters and encodings, which exist only in compat018",
+                       ("compat018.hooks", "providers.openai.tokens")),
+    "tests/evals/*": ("structured-answer helpers, the rows a scoring run cached, tiktoken's tokens",
+                      ("core.structured", "store.db", "providers.openai.tokens")),
+    "tests/conftest.py": ("finds the SmolLM2 model the way the provider does (smollm2)",
+                          ("providers.huggingface.*",)),
+    "tests/test_models_dir.py": ("where the provider looks for SmolLM2 (smollm2)",
+                                 ("providers.huggingface.*",)),
+    "tests/test_cache_*.py": ("the store: keys, rows, the file, lookups at scale",
+                              ("store.db", "store.keys", "runners.batch.adapter",
+                               "runners.batch.planner")),
+    "tests/test_cached_rows.py": ("the row codec's lazily read records", ("store.rows",)),
+    "tests/test_store_faults.py": ("the store when its file or lock fails", ("store.db",)),
+    "tests/test_live_*.py": ("the live runner, its transport, claims, pauses and gc",
+                             ("runners.live", "runners.transport", "core.contract",
+                              "core.gcpause", "engine.plan", "store.claims", "store.db")),
+    "tests/test_transport_faults.py": ("the aiohttp transport under wire faults",
+                                       ("runners.transport",)),
+    "tests/test_ratelimit_shared.py": ("the rate limiter's state shared between processes",
+                                       ("runners.ratelimit",)),
+    "tests/test_api_backend.py": ("error classification and the provider base class",
+                                  ("providers.base", "providers.predictor",
+                                   "providers.openai.errors", "providers.anthropic.errors",
+                                   "core.contract", "runners.live")),
+    "tests/test_engine*.py": ("the plan, the runners it picks, claims and trust of base URLs",
+                              ("engine.plan", "engine.backend", "core.contract", "runners.live",
+                               "store.claims", "store.db")),
+    "tests/test_front_door.py": ("LmPredictor holding an LmBackend written alone",
+                                 ("engine.backend",)),
+    "tests/test_cli_*.py": ("the CLI's own parsing, dry runs and the cache rows it reads",
+                            ("cli.main", "cli.run", "cli.jsonline", "engine.plan",
+                             "providers.registry", "store.db")),
+    "tests/test_model_facts.py": (
+        "the model facts' sources: genai-prices, SDK lists, models.toml",
+        ("core.models", "core.money", "providers.openai.models", "providers.anthropic.models",
+         "providers.anthropic.request")),
+    "tests/test_model_not_found.py": (
+        "the 'did you mean' hint and the SDKs' shutdown dates",
+        ("core.models", "providers.openai.models", "engine.plan")),
+    "tests/test_size_limits.py": (
+        "each provider's size limits and token counts",
+        ("core.limits", "providers.openai.models", "providers.anthropic.models",
+         "providers.openai.tokens")),
+    "tests/test_reasoning_values.py": ("the core's effort and thinking values against the SDKs'",
+                                       ("core.prompt",)),
+    "tests/test_provider_folders.py": ("the registry: every provider's folder and fake",
+                                       ("providers.registry",)),
+    "tests/test_packaging.py": ("lmwrapper/_version.py is the one place the version is written",
+                                ("_version",)),
+    "tests/test_words.py": ("the plural helper every message uses", ("core.words",)),
 }
 # The page about the layout names modules inside; the user pages may name a layer package
 # (`lmwrapper.store`: "internal") but no module in it.
@@ -105,7 +153,24 @@ def _internal_imports() -> dict[str, list[tuple[str, str, bool]]]:
 
 
 def _white_box(path: str) -> str | None:
-    return next((why for glob, why in WHITE_BOX.items() if fnmatch.fnmatch(path, glob)), None)
+    """The WHITE_BOX glob a test file falls under (the first that matches), if any."""
+    return next((glob for glob in WHITE_BOX if fnmatch.fnmatch(path, glob)), None)
+
+
+def _named(module: str, glob: str) -> str | None:
+    """The pattern of `glob`'s WHITE_BOX entry that allows `module`, if any."""
+    return next((p for p in WHITE_BOX[glob][1] if fnmatch.fnmatch(module, f"lmwrapper.{p}")),
+                None)
+
+
+def _white_box_imports() -> dict[str, list[tuple[str, str]]]:
+    """Per WHITE_BOX glob: (test file, internal module) for each internal import under it."""
+    found: dict[str, list[tuple[str, str]]] = {glob: [] for glob in WHITE_BOX}
+    for where, hits in _internal_imports().items():
+        glob = _white_box(where) if where.startswith("tests/") else None
+        if glob is not None:
+            found[glob] += [(where, module) for module, _, _ in hits]
+    return found
 
 
 def test_public_names_are_imported_from_the_public_surface():
@@ -126,10 +191,24 @@ def test_only_declared_white_box_tests_import_internal_modules():
         "docs/reference), or add the file to WHITE_BOX with the reason:\n" + "\n".join(undeclared))
 
 
-def test_every_white_box_entry_is_still_needed():
-    users = [where for where in _internal_imports() if where.startswith("tests/")]
-    stale = [glob for glob in WHITE_BOX if not any(fnmatch.fnmatch(u, glob) for u in users)]
-    assert stale == []
+def test_white_box_tests_import_only_the_internal_modules_named_for_them():
+    unnamed = sorted({f"{where}: {module} (not named in WHITE_BOX[{glob!r}])"
+                      for glob, hits in _white_box_imports().items()
+                      for where, module in hits if _named(module, glob) is None})
+    assert unnamed == [], (
+        "test through the public surface (see docs/reference), or name the module in the "
+        "file's WHITE_BOX entry, with its reason:\n" + "\n".join(unnamed))
+
+
+def test_every_white_box_entry_and_module_is_still_needed():
+    """The lists only shrink: a glob no test file with internal imports matches, or a module
+    pattern none of its files imports, is taken out."""
+    found = _white_box_imports()
+    stale = [glob for glob, hits in found.items() if not hits]
+    stale += [f"{glob}: {pattern}" for glob, hits in found.items() if hits
+              for pattern in WHITE_BOX[glob][1]
+              if not any(_named(module, glob) == pattern for _, module in hits)]
+    assert stale == [], "no longer imported; take them out of WHITE_BOX:\n" + "\n".join(stale)
 
 
 def test_the_docs_examples_import_only_the_public_surface():
@@ -161,3 +240,7 @@ def test_the_guard_sees_internal_imports():
     assert {"LmPrompt", "RetryPolicy"} <= public_names()["lmwrapper"]
     assert "merge_caches" in public_names()["lmwrapper.tools.sharding"]
     assert "HuggingFacePredictor" in public_names()["lmwrapper.huggingface_wrapper"]
+    assert _white_box("tests/claude/test_claude_batch.py") == "tests/claude/*"
+    assert _named("lmwrapper.store.db", "tests/test_store_faults.py") == "store.db"
+    assert _named("lmwrapper.store.keys", "tests/test_store_faults.py") is None
+    assert _named("lmwrapper.providers.huggingface.generation", "tests/huggingface/*")

@@ -17,7 +17,8 @@ from anthropic.types.message_create_params import MessageCreateParamsNonStreamin
 from anthropic.types.messages.batch_create_params import Request as BatchRequest
 
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.claude_wrapper import ClaudeModelInfo, rules
+from lmwrapper.claude_wrapper import ClaudeModelInfo
+from lmwrapper.providers.anthropic import rules
 from lmwrapper.providers.anthropic.batch import ClaudeBatchAdapter, batch_headers
 from lmwrapper.providers.anthropic.request import build_request, check_prompt
 from lmwrapper.structs import LmChatTurn, LmPrompt

@@ -5,10 +5,10 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper import RetryPolicy
 from lmwrapper.openai_wrapper import get_open_ai_lm
-from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 
 FAST = RetryPolicy(max_retries=3, initial_backoff_s=0.01, max_backoff_s=0.05)
@@ -28,7 +28,7 @@ def test_only_errors_that_belong_to_the_prompt_are_cached(make_lm, srv, status, 
     pred = lm.predict("What is 2+2?")
     assert pred.has_errors and pred.error_is_transient is not cached
     assert srv.counts["chat.completions"] == 1  # neither is retried at once
-    assert (get_cache().stats()["rows"] == 1) is cached
+    assert (cache_stats()["rows"] == 1) is cached
     again = lm.predict("What is 2+2?")  # the fault fired once: a resend now succeeds
     assert again.was_cached is cached and again.has_errors is cached
     assert srv.counts["chat.completions"] == (1 if cached else 2)
@@ -42,7 +42,7 @@ def test_key_and_model_errors_stop_the_run_and_cache_nothing(make_lm, srv, statu
     lm = make_lm(retry=FAST, max_concurrency=1)
     with pytest.raises(ConfigurationError, match="check the API key, the model name"):
         list(lm.predict_many(["first", "second", "third"]))
-    rows = get_cache().stats()["rows"]
+    rows = cache_stats()["rows"]
     assert rows <= 1 and srv.count("chat.completions") <= 2  # "first" may be answered; no retry
 
 
@@ -91,7 +91,7 @@ def test_an_error_of_unknown_shape_is_not_cached_nor_retried(odd):
     odd.body = b"<html><body>400 Bad Request: prompt is too long</body></html>"
     pred = _lm(odd).predict("hi")
     assert pred.has_errors and pred.error_is_transient and "cannot read" in pred.error_message
-    assert odd.hits == 1 and get_cache().stats()["rows"] == 0
+    assert odd.hits == 1 and cache_stats()["rows"] == 0
 
 
 def test_too_few_choices_is_retried_once_and_not_cached(odd):
@@ -102,4 +102,4 @@ def test_too_few_choices_is_retried_once_and_not_cached(odd):
     preds = _lm(odd).predict(LmPrompt("hi", num_completions=2, temperature=1.0))
     assert all(p.has_errors and p.error_is_transient for p in preds)
     assert "asked" in preds[0].error_message and "got 1" in preds[0].error_message
-    assert odd.hits == 2 and get_cache().stats()["rows"] == 0
+    assert odd.hits == 2 and cache_stats()["rows"] == 0

@@ -3,9 +3,9 @@
 import itertools
 
 import pytest
+from cache_file import cache_stats
 
 from lmwrapper import ConfigurationError, RetryPolicy
-from lmwrapper.store.db import get_cache
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
 
@@ -35,7 +35,7 @@ def test_a_billed_malformed_answer_is_not_retried_twice(make_lm, srv):
     lm = make_lm(retry=FAST)  # max_retries=3 for other errors
     pred = lm.predict("What is 2+2?")
     assert pred.has_errors and pred.error_is_transient and "malformed 200" in pred.error_message
-    assert srv.counts["chat.completions"] == 2 and get_cache().stats()["rows"] == 0
+    assert srv.counts["chat.completions"] == 2 and cache_stats()["rows"] == 0
 
 
 def test_slow_response_times_out_and_is_retried(make_lm, srv):
@@ -59,7 +59,7 @@ def test_retries_are_bounded_in_count_and_the_failure_is_not_cached(make_lm, srv
     assert all(p.has_errors and p.error_is_transient for p in preds)
     assert "gave up after 4 attempts" in preds[0].error_message and "500" in preds[0].error_message
     assert srv.counts["chat.completions"] == 3 * (1 + FAST.max_retries)
-    assert lm.last_run.failed == 3 and get_cache().stats()["rows"] == 0
+    assert lm.last_run.failed == 3 and cache_stats()["rows"] == 0
     srv.clear_faults()
     assert [p.has_errors for p in lm.predict_many(["a?", "b?", "c?"])] == [False] * 3
 
@@ -100,4 +100,4 @@ def test_out_of_quota_stops_the_run(make_lm, srv):
                message="You exceeded your current quota.", retry_after=None)
     with pytest.raises(ConfigurationError, match="no credit left"):
         list(make_lm().predict_many(["a", "b"]))
-    assert get_cache().stats()["rows"] == 0
+    assert cache_stats()["rows"] == 0

@@ -144,7 +144,7 @@ def test_any_name_works_on_a_compatible_server(make_lm, srv):
 
 
 def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv):
-    from lmwrapper.store.db import get_cache
+    from cache_file import cache_stats
 
     srv.latency = 0.05
     lm = make_lm(max_concurrency=2)
@@ -153,7 +153,7 @@ def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv
     gen.close()  # what Ctrl-C inside the loop does: returns once what was sent is stored
     sent = srv.counts["chat.completions"]
     assert all(not p.has_errors for p in first) and 3 <= sent < 20
-    assert get_cache().stats()["rows"] == sum(1 for r in srv.requests if r.status == 200)
+    assert cache_stats()["rows"] == sum(1 for r in srv.requests if r.status == 200)
 
 
 @pytest.mark.parametrize("model,extra", [
@@ -164,7 +164,7 @@ def test_closing_the_generator_stops_sending_and_keeps_what_arrived(make_lm, srv
 def test_every_mapped_field_reaches_the_server(make_lm, srv, model, extra):
     import json
 
-    from lmwrapper.openai_wrapper import build_request
+    from lmwrapper.providers.openai.request import build_request
 
     prompt = LmPrompt("What is the capital of Italy?", max_tokens=20, stop=["\n\n"],
                       temperature=0.7, top_p=0.9, presence_penalty=0.1, frequency_penalty=0.2,

@@ -1,14 +1,13 @@
 """`merge_caches` / `lmwrapper cache merge`: idempotent, conflicts reported, errors never win."""
 
-import argparse
 import json
 import sqlite3
 
 import pytest
+from cache_file import CACHE_FILE, cache_path
 
 from lmwrapper import PermanentProviderError
-from lmwrapper.store.db import CACHE_FILE_NAME
-from lmwrapper.store.merge import add_merge_parser, cache_file
+from lmwrapper.cli.main import main
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import ScriptedLm
 from lmwrapper.tools.sharding import MergeError, merge_caches
@@ -27,7 +26,7 @@ def _fill(directory, prompts, answers=()):
 
 
 def _rows(directory):
-    db = sqlite3.connect(cache_file(directory))
+    db = sqlite3.connect(cache_path(directory))
     try:
         return db.execute("SELECT key, sample_index, provider, model, created_at, is_error, "
                           "value, blob FROM predictions ORDER BY key, sample_index").fetchall()
@@ -36,10 +35,7 @@ def _rows(directory):
 
 
 def _cli(argv):
-    parser = argparse.ArgumentParser()
-    add_merge_parser(parser.add_subparsers(dest="cache_command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    return main(["cache", *argv])
 
 
 def test_merging_twice_changes_nothing_the_second_time(tmp_path):
@@ -61,7 +57,7 @@ def test_different_values_for_one_sample_are_reported_and_the_first_kept(tmp_pat
     _fill(tmp_path / "b", _prompts(5)[3:], answers=["another answer"] * 2)
     report = merge_caches([tmp_path / "a", tmp_path / "b"], tmp_path / "dst", progress=False)
     assert report.conflict_count == 2 and report.added == 5
-    assert {c.source for c in report.conflicts} == {str(cache_file(tmp_path / "b"))}
+    assert {c.source for c in report.conflicts} == {str(cache_path(tmp_path / "b"))}
     assert all("another answer" in c.other and "echo: item" in c.kept for c in report.conflicts)
     lm = ScriptedLm(cache_dir=str(tmp_path / "dst"))
     assert [p.completion_text for p in lm.predict_many(_prompts(5))] == [
@@ -93,7 +89,7 @@ def test_an_error_row_never_overwrites_a_good_one_and_a_good_one_replaces_an_err
 
 def test_a_source_with_a_newer_schema_is_refused(tmp_path, capsys):
     _fill(tmp_path / "new", _prompts(2))
-    db = sqlite3.connect(cache_file(tmp_path / "new"))
+    db = sqlite3.connect(cache_path(tmp_path / "new"))
     db.execute("INSERT INTO _migrations VALUES ('0099_from_the_future', 0)")
     db.commit()
     db.close()
@@ -109,7 +105,7 @@ def test_bad_sources_are_refused_with_the_fix(tmp_path):
     with pytest.raises(MergeError, match="no such cache file"):
         merge_caches([tmp_path / "missing"], tmp_path / "dst", progress=False)
     with pytest.raises(MergeError, match="destination itself"):
-        merge_caches([tmp_path / "a"], tmp_path / "a" / CACHE_FILE_NAME, progress=False)
+        merge_caches([tmp_path / "a"], tmp_path / "a" / CACHE_FILE, progress=False)
     other = tmp_path / "other.sqlite"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
     with pytest.raises(MergeError, match="not an lmwrapper cache"):
@@ -121,7 +117,7 @@ def test_bad_sources_are_refused_with_the_fix(tmp_path):
 
 def _add_job_tables(directory, jobs, extra_table=False):
     # the batch engine's own table (migration 0002): job_id, provider, model, identity, ...
-    db = sqlite3.connect(cache_file(directory))
+    db = sqlite3.connect(cache_path(directory))
     db.executemany("INSERT OR REPLACE INTO batch_jobs VALUES (?, 'openai', 'gpt-4o-mini', ?, 0, NULL)",
                    jobs)
     if extra_table:
@@ -143,7 +139,7 @@ def test_tables_both_files_have_come_along_and_the_others_are_named(tmp_path):
     assert report.table_conflicts == {"batch_jobs": 1}  # b3: DST's record kept
     assert "batch_future" in report.skipped_tables
     assert "batch_future: skipped" in report.summary()
-    db = sqlite3.connect(cache_file(tmp_path / "dst"))
+    db = sqlite3.connect(cache_path(tmp_path / "dst"))
     assert db.execute("SELECT job_id, identity FROM batch_jobs ORDER BY job_id").fetchall() == [
         ("b0", "done"), ("b1", "done"), ("b2", "done"), ("b3", "done")]
     db.close()
@@ -156,7 +152,7 @@ def test_the_cli_merges_with_a_progress_bar(tmp_path, capsys):
     _fill(tmp_path / "a", _prompts(3))
     _fill(tmp_path / "b", _prompts(3, start=3))
     dst = tmp_path / "merged.sqlite"
-    assert _cli(["merge", str(tmp_path / "a"), str(tmp_path / "b" / CACHE_FILE_NAME),
+    assert _cli(["merge", str(tmp_path / "a"), str(tmp_path / "b" / CACHE_FILE),
                  "--into", str(dst)]) == 0
     # the bar appears only where asked; the summary always
     assert "added 6" in capsys.readouterr().out
