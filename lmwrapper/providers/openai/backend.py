@@ -62,6 +62,7 @@ class OpenAiBackend(HttpApiBackend):
     key_file = KEY_FILE
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = True  # BATCH_ANY goes to lmwrapper.runners.batch with batch_adapter()
+    supports_background = True  # BACKGROUND_2H / _8H: background_adapter() (tiers.py says where)
     supports_lean_http = True  # live runs: send_async on one event loop
     fact_sources = SOURCES
     error_codes = errors.CODES
