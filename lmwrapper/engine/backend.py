@@ -32,6 +32,8 @@ from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine import fork
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.runners.background import BackgroundAdapter
+from lmwrapper.runners.batch.adapter import BatchAdapter
+from lmwrapper.store.db import SqlCache
 from lmwrapper.store.keys import identity_json
 from lmwrapper.store.rows import CacheRow, RowCodec
 
@@ -108,6 +110,12 @@ class LmBackend(fork.Tracked):
         """The runner of an API backend (concurrent requests, pacing, retries); None: this
         backend answers through `_run` (its own loop)."""
         return None
+
+    def batch_adapter(self, cache: SqlCache | None = None) -> BatchAdapter:
+        """Its provider's batch API, for `lmwrapper.runners.batch` and `lmwrapper batch` (a
+        backend with `supports_batch`); `cache`: where the batch engine records its jobs."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API "
+                                  "(supports_batch is False)")
 
     def background_adapter(self) -> BackgroundAdapter:
         """Its provider's background mode, for `lmwrapper.runners.background` (a backend
