@@ -196,13 +196,15 @@ class BusyOnce:
         return getattr(self._conn, name)
 
 
-@pytest.mark.parametrize("read", ["get_many", "query"])
+@pytest.mark.parametrize("read", ["get_many", "query", "stats"])
 def test_a_read_that_finds_the_file_busy_waits_for_it_as_a_write_does(tmp_path, read):
     cache = SqlCache(filled_cache(tmp_path / CACHE_FILE_NAME, rows=3))
     key = cache.query("SELECT key FROM predictions LIMIT 1")[0][0]
     cache._conn = busy = BusyOnce(cache._conn, busy=3)
     if read == "get_many":
         assert key in cache.get_many([key])
+    elif read == "stats":  # `lmwrapper cache stats` while another process checkpoints
+        assert cache.stats()["rows"] == 3
     else:
         assert cache.query("SELECT count(*) FROM predictions") == [(3,)]
     assert busy.busy == 0  # it was told "locked" three times and read on

@@ -152,7 +152,7 @@ def refresh_statuses(records: Records, job: JobRow, *, trust_base_url: bool = Fa
     """Ask the provider for the status of the job's batches at it, and store what it says
     (a stored "validating" would otherwise be shown long after the batch completed). The
     answers are collected by `batch wait` or a rerun, not here."""
-    at_provider = [b for b in records.job_batches(job.job_id)
+    at_provider = [(b, b.remote_id) for b in records.job_batches(job.job_id)
                    if b.state == "submitted" and b.remote_id is not None]
     if not at_provider:
         return
@@ -160,9 +160,9 @@ def refresh_statuses(records: Records, job: JobRow, *, trust_base_url: bool = Fa
 
     try:
         lm = predictor_for(job.identity, trust_base_url=trust_base_url, base_url=base_url)
-        adapter = lm.batch_adapter()  # type: ignore[attr-defined]
-        for b in at_provider:
-            remote = adapter.retrieve(b.remote_id)
+        adapter = lm.backend.batch_adapter()
+        for b, remote_id in at_provider:
+            remote = adapter.retrieve(remote_id)
             if remote.provider_status != b.remote_status:
                 records.set_batch(b.uid, remote_status=remote.provider_status)
     except (LmWrapperError, ValueError) as e:
@@ -277,7 +277,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def cancel_at_provider(lm: LmPredictor, records: Records, job_id: str) -> int:
     """Cancel the job's batches running at the provider; how many were cancelled."""
-    adapter = lm.batch_adapter()  # type: ignore[attr-defined]
+    adapter = lm.backend.batch_adapter()
     n = 0
     for b in records.job_batches(job_id):
         if b.state == "submitted" and b.remote_id is not None:

@@ -31,6 +31,9 @@ from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine import fork
 from lmwrapper.engine.plan import unique_prompts
+from lmwrapper.runners.background import BackgroundAdapter
+from lmwrapper.runners.batch.adapter import BatchAdapter
+from lmwrapper.store.db import SqlCache
 from lmwrapper.store.keys import identity_json
 from lmwrapper.store.rows import CacheRow, RowCodec
 
@@ -40,12 +43,20 @@ class LmBackend(fork.Tracked):
 
     provider: ClassVar[str] = "unknown"
     supports_batch: ClassVar[bool] = False
+    # Responses created in the background and polled (BACKGROUND_2H / _8H, where
+    # `check_window` allows them) through `background_adapter()`; a run in another window
+    # warns of background responses of its prompts still pending (OpenAI's).
+    supports_background: ClassVar[bool] = False
     runs_locally: ClassVar[bool] = False  # a local model: its tokens cost nothing
     key_env_var: ClassVar[str | None] = None
     # Most samples of one prompt one request can ask for; None: no limit (an API with `n`, a
     # local model's batch). Its runner cuts a prompt's missing samples into requests of at
     # most this many (`Job.parts`), each sent, retried and stored on its own (Claude: 1).
     max_samples_per_request: ClassVar[int | None] = None
+    # Requests (or background responses) in flight at once: the live and the background
+    # runners' workers. An API backend takes it as an argument (`max_concurrency=`), set
+    # per object; a local model's own loop does not read it.
+    max_concurrency: int = 8
     # What the front door holding it caches by default: a repeated prompt with caching off
     # is its own request (`estimate_cost` dedupes as `predict_many` does). The front door
     # sets it.
@@ -99,6 +110,18 @@ class LmBackend(fork.Tracked):
         """The runner of an API backend (concurrent requests, pacing, retries); None: this
         backend answers through `_run` (its own loop)."""
         return None
+
+    def batch_adapter(self, cache: SqlCache | None = None) -> BatchAdapter:
+        """Its provider's batch API, for `lmwrapper.runners.batch` and `lmwrapper batch` (a
+        backend with `supports_batch`); `cache`: where the batch engine records its jobs."""
+        raise NotImplementedError(f"{type(self).__name__} has no batch API "
+                                  "(supports_batch is False)")
+
+    def background_adapter(self) -> BackgroundAdapter:
+        """Its provider's background mode, for `lmwrapper.runners.background` (a backend
+        with `supports_background`; `check_window` refuses the windows for any other)."""
+        raise NotImplementedError(f"{type(self).__name__} has no background mode "
+                                  "(supports_background is False)")
 
     def _predict_samples(self, prompt: LmPrompt, n: int) -> Sequence[LmPrediction]:
         """`n` independent samples for `prompt` (used by the default sequential `_run`)."""

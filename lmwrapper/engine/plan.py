@@ -34,6 +34,7 @@ from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.core.words import counted
 from lmwrapper.engine.context import refusal
+from lmwrapper.runners.background import BackgroundAdapter
 from lmwrapper.store.db import SqlCache
 from lmwrapper.store.keys import canonical_json, keys_of
 from lmwrapper.store.rows import RowCodec, StoredSample
@@ -113,6 +114,18 @@ class Model(Backend, Protocol):
     def max_samples_per_request(self) -> int | None:
         """Samples one request may ask for (None: all); the runner cuts jobs to it."""
         ...
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests (or background responses) in flight at once."""
+        ...
+
+    @property
+    def supports_background(self) -> bool:
+        """Whether it has a background mode (`background_adapter`)."""
+        ...
+
+    def background_adapter(self) -> BackgroundAdapter: ...
 
     def _run(self, jobs: Sequence[Job], window: CompletionWindow, emit: Emit,
              should_stop: ShouldStop) -> None: ...

@@ -84,8 +84,8 @@ def choose_runner(lm: FrontDoor, window: CompletionWindow) -> Runner:
         runner: Runner = batch_runner(backend, lm.cache)
         return runner
     if window in BACKGROUND_WINDOWS:
-        return BackgroundRunner(backend, lm.cache, backend.background_adapter(),  # type: ignore[attr-defined]
-                                window, workers=getattr(backend, "max_concurrency", 8),
+        return BackgroundRunner(backend, lm.cache, backend.background_adapter(),
+                                window, workers=backend.max_concurrency,
                                 max_samples_per_request=backend.max_samples_per_request)
     live = backend.live_runner()
     return live if live is not None else _LoopRunner(backend, window)
@@ -142,7 +142,7 @@ class Run:
         each is then paid twice."""
         window = self.plan.window
         if (window in BACKGROUND_WINDOWS or self.plan.cache is None
-                or not hasattr(self.lm.backend, "background_adapter")):  # no records of this model
+                or not self.lm.backend.supports_background):  # no records of this model
             return
         n = BackgroundRecords(self.plan.cache).pending([j.key for j in self._sendable])
         if n:

@@ -1,4 +1,4 @@
-"""What every API provider shares: the key, the client, secrets, pacing, error classification.
+"""What every API provider shares: the key, the client, secrets, pacing, the live runner.
 
 A provider subclasses `HttpApiBackend`, declares its capabilities as class attributes and
 implements three hooks; everything else (key lookup, the lazy client, scrubbing, the
@@ -25,60 +25,42 @@ backend from the same constructor arguments and holds it:
     class ClaudePredictor(ApiPredictor):
         backend_class = ClaudeBackend
 
-`classify_error(status, body, headers, label=...)` turns an error *as data* into ours, so
-the live path (an SDK exception's status and body) and a batch result line
-(`{status_code, body}` or `{error: {code}}`) are judged by the same rules.
+How a failure is read (`classify_error`, `sdk_errors`) is `lmwrapper.providers.classify`;
+`HttpApiBackend.classify` hands it this provider's codes, error reader, hints and scrubbing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
-import importlib
-import json
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
-from lmwrapper.core.contract import ApiBackend, AsyncPost, Job
+from lmwrapper.core.contract import AsyncPost, Job
 from lmwrapper.core.errors import (
-    ConfigurationError,
     LmWrapperError,
     MissingApiKeyError,
     ModelNotFoundError,
-    PermanentProviderError,
     ProviderError,
-    RateLimitError,
-    RejectedRequestError,
-    TransientProviderError,
 )
 from lmwrapper.core.models import FactSources, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.backend import LmBackend
 from lmwrapper.providers.api_keys import checked_key
-from lmwrapper.runners.lean import LeanSender, lean_http_allowed, refusal_error, refused_behind
+from lmwrapper.providers.classify import ErrorKind, classify_error, error_fields
+from lmwrapper.runners.lean import LeanSender, lean_http_allowed
 from lmwrapper.runners.live import DEFAULT_RETRY, AsyncSender, LiveRunner, RetryPolicy, RunnerStats
-from lmwrapper.runners.ratelimit import (
-    X_RATELIMIT,
-    LimitHeaders,
-    RateLimiter,
-    retry_after_seconds,
-    shared_limiter,
-)
-from lmwrapper.runners.transport import HttpRefusedError
+from lmwrapper.runners.ratelimit import X_RATELIMIT, LimitHeaders, RateLimiter, shared_limiter
 
 # The key shape many providers share (OpenAI's `sk-...`, Anthropic's `sk-ant-...`, and most
 # OpenAI-compatible servers'): scrubbed from every message of every provider, even when it is
 # not our key. A provider whose keys look otherwise declares its own `key_pattern`.
 _SK_KEY = re.compile(r"sk-[A-Za-z0-9_\-*]{6,}")
-
-# What a provider error means for the run (see classify_error).
-ErrorKind = Literal["rate_limit", "quota", "config", "transient", "permanent", "rejected"]
 
 
 class HttpApiBackend(LmBackend):
@@ -309,51 +291,6 @@ def live_settings(max_concurrency: int | None, retry: RetryPolicy | None, *, max
     return max_concurrency, retry
 
 
-class GoneError(PermanentProviderError):
-    """A file or batch the provider no longer has (404 from a batch endpoint)."""
-
-    def __init__(self, message: str, *, status_code: int | None = 404,
-                 code: str | None = None) -> None:
-        super().__init__(message, status_code=status_code, code=code)
-
-
-@contextlib.contextmanager
-def sdk_errors(lm: ApiBackend, sdk_module: str, *,
-               timeout_error: type[TransientProviderError] = TransientProviderError,
-               gone: bool = False) -> Iterator[None]:
-    """The official SDK's exceptions as lmwrapper's, for the live and the batch paths of every
-    provider (OpenAI's and Anthropic's SDKs are generated alike: same names, same fields).
-
-    A status error observes the rate-limit headers and goes through `lm.classify`; with
-    `gone`, a 404 is `GoneError` (a batch or file that no longer exists). A timeout is
-    `timeout_error` (the batch engine passes `TimedOut`: the provider may still act on it),
-    a dropped connection a `TransientProviderError`. What a retry cannot mend (an untrusted
-    certificate, a redirect away from the origin) stops the run as on the lean path.
-    """
-    sdk = importlib.import_module(sdk_module)
-    try:
-        yield
-    except HttpRefusedError as e:  # our redirect hook (`sdk_http_client`), let through
-        raise refusal_error(lm.base_url, lm.scrub(str(e)), e) from None
-    except sdk.APIStatusError as e:
-        lm.limiter.observe(e.response.headers)
-        error = lm.classify(e.status_code, e.body, e.response.headers)
-        # a batch create naming a model that does not exist is not a batch that is gone
-        if gone and e.status_code == 404 and not isinstance(error, ModelNotFoundError):
-            # naming the request: a 404 of a lookup (`GET /v1/files`) is not one of a create
-            raise GoneError(f"{lm.scrub(str(e))} ({e.request.method} "
-                            f"{lm.scrub(e.request.url.path)})") from None  # status_code 404
-        raise error from None
-    except sdk.APITimeoutError:  # (a subclass of APIConnectionError: first)
-        raise timeout_error(f"{lm.display_name} request to {lm.base_url} timed out after "
-                            f"{lm.timeout_s:g}s") from None
-    except sdk.APIConnectionError as e:
-        if (refused := refused_behind(e)) is not None:
-            raise refusal_error(lm.base_url, lm.scrub(str(refused)), refused) from None
-        raise TransientProviderError(f"connection to {lm.base_url} failed: "
-                                     f"{lm.scrub(str(e.__cause__ or e))}") from None
-
-
 class _Secret:
     """Holds a key (or a secret object) without showing it in repr, logs, dumps or pickles."""
 
@@ -370,116 +307,3 @@ class _Secret:
         # SecretFile declare `pickles_without_key`), may travel; a key never does
         kept = self.value if getattr(self.value, "pickles_without_key", False) is True else None
         return (_Secret, (kept,))
-
-
-# -- classification: a pure function of (status, body, headers) ------------------------------
-
-# Error codes mean what their provider says, whatever the status: each provider declares
-# its own (`HttpApiBackend.error_codes`, from its folder's errors.py) and passes them as `codes=`.
-# Without them, the status decides. Errors without a telling code that still belong to the
-# prompt (Anthropic says
-# `invalid_request_error` + "prompt is too long: 210000 tokens > 200000 maximum").
-_PROMPT_FAULT = re.compile(
-    r"prompt is too long|maximum context length|context (length|window)|too many tokens|"
-    r"content (management )?policy|flagged|safety system", re.IGNORECASE)
-_CONFIG_STATUS = (401, 403, 404)
-_TRANSIENT_STATUS = (408, 409, 529)  # 529: Anthropic's "overloaded"
-
-
-def classify_error(
-    status: int | None,
-    body: Any,
-    headers: Mapping[str, str] | None = None,
-    *,
-    label: str,
-    codes: Mapping[str, ErrorKind] | None = None,
-    config_hint: str = "check the API key, the model name and base_url",
-    quota_hint: str = "add credit on the provider's billing page",
-    scrub: Callable[[str], str] = lambda text: text,
-    fields: Callable[[Any], Mapping[str, Any]] | None = None,
-) -> LmWrapperError:
-    """Our error for a provider error given as data, live or from a batch line.
-
-        >>> classify_error(400, {"error": {"code": "context_length_exceeded",
-        ...                               "message": "too long"}}, label="OpenAI",
-        ...                codes={"context_length_exceeded": "permanent"})
-        PermanentProviderError('OpenAI 400 context_length_exceeded: too long')
-
-    `body`: the parsed JSON (`{"error": {...}}`, the inner error object), its text, or
-    None; `fields` reads a provider's own shape (default `error_fields`). `codes`: the
-    provider's error codes and what they mean. `status` None means a batch line that has
-    only an error code. Returns (never raises):
-    429 → RateLimitError (Retry-After from `headers`); out of credit → ConfigurationError;
-    401/403/404 → ConfigurationError (stops the run); 408/409/5xx/529 → TransientProviderError;
-    an error of the prompt (context too long, a content refusal) → PermanentProviderError
-    (cached); any other refusal, or a body we cannot read → RejectedRequestError (not cached).
-    """
-    found = (fields or error_fields)(body)
-    code = str(found.get("code") or found.get("type") or "")
-    message = str(found.get("message") or "")
-    if not found:
-        message = f"an error we cannot read: {str(body)[:200]!r}" if body else "no error body"
-    text = scrub(" ".join(s for s in (label, str(status or ""), code) if s) + f": {message}")
-    retry_after = retry_after_seconds(headers) if headers else None
-    kind = _kind(status, code, message, bool(found), codes or {})
-    common: dict[str, Any] = {"status_code": status, "code": code or None}
-    if kind == "quota":
-        return ConfigurationError(f"{text} — the account has no credit left; {quota_hint}")
-    if kind == "config":
-        return ConfigurationError(f"{text} — {config_hint}")
-    if kind == "rate_limit":
-        return RateLimitError(text, retry_after=retry_after, **common)
-    if kind == "transient":
-        return TransientProviderError(text, retry_after=retry_after, **common)
-    if kind == "permanent":
-        return PermanentProviderError(text, **common)
-    return RejectedRequestError(
-        f"{text} — refused for a reason that is not the prompt's, so it is not cached and a "
-        "rerun sends it again; if it persists, the request or the model settings need a fix",
-        **common)
-
-
-def _kind(status: int | None, code: str, message: str, readable: bool,
-          codes: Mapping[str, ErrorKind]) -> ErrorKind:
-    if code in codes:
-        return codes[code]
-    if status == 429:
-        return "rate_limit"
-    if status == 402:
-        return "quota"
-    if status in _CONFIG_STATUS:
-        return "config"
-    if status in _TRANSIENT_STATUS or (status is not None and status >= 500):
-        return "transient"
-    # Only an error we can read can be the prompt's: a proxy's HTML page is not an answer.
-    if readable and (status == 413 or _PROMPT_FAULT.search(message)):
-        return "permanent"
-    return "rejected"
-
-
-def json_body(body: Any) -> Any:
-    """`body` parsed when it is JSON text or bytes (unchanged otherwise; {} if unreadable)."""
-    if isinstance(body, (bytes, bytearray)):
-        body = body.decode("utf-8", "replace")
-    if isinstance(body, str):
-        try:
-            return json.loads(body)
-        except ValueError:
-            return {}
-    return body
-
-
-def error_fields(body: Any) -> Mapping[str, Any]:
-    """The error object inside `body` (code/type/message), or {} if there is none: the
-    shared shape, `{"error": {...}}` or the inner object alone. A provider whose bodies read
-    otherwise gives its own reader (`HttpApiBackend.error_fields`)."""
-    body = json_body(body)
-    if not isinstance(body, Mapping):
-        return {}
-    inner = body.get("error", body)
-    if not isinstance(inner, Mapping):
-        return {"message": str(inner)} if inner else {}
-    known = {k: inner[k] for k in ("code", "type", "message") if inner.get(k)}
-    if known.get("type") == "error" and "code" not in known:
-        known.pop("type")  # an envelope's type that says only "error" says nothing
-    return known

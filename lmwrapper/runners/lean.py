@@ -51,7 +51,7 @@ from lmwrapper.runners.transport import (
 __all__ = ["AsyncPost", "LeanSender", "lean_http_allowed", "refusal_error", "refused_behind",
            "sdk_headers", "sdk_http_client"]
 
-# Set on the SDK's httpx client that lmwrapper makes (`providers.base.sdk_http_client`); a
+# Set on the SDK's httpx client that lmwrapper makes (`sdk_http_client` below); a
 # client without it is the user's own.
 OURS = "_lmwrapper_made_it"
 

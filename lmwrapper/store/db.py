@@ -386,15 +386,15 @@ class SqlCache:
 
     def stats(self) -> dict[str, Any]:
         """Rows, errors, bytes on disk, and per model: rows, dates and `spent_usd` (the sum of
-        its rows' `cost_usd`: what making the cached answers cost)."""
-        with self._lock, self._named_errors():
-            c = self._conn
-            total, errors = c.execute(
-                "SELECT count(*), coalesce(sum(is_error), 0) FROM predictions").fetchone()
-            by_model = c.execute(
+        its rows' `cost_usd`: what making the cached answers cost). A busy file (another
+        process checkpointing) is waited for, as in `query`."""
+        with self._lock:  # both reads, with no write of this process between them
+            [(total, errors)] = self.query(
+                "SELECT count(*), coalesce(sum(is_error), 0) FROM predictions")
+            by_model = self.query(
                 "SELECT provider, model, count(*), min(created_at), max(created_at), "
                 "coalesce(sum(is_error), 0), coalesce(sum(json_extract(value, '$.cost_usd')), 0) "
-                "FROM predictions GROUP BY provider, model ORDER BY count(*) DESC").fetchall()
+                "FROM predictions GROUP BY provider, model ORDER BY count(*) DESC")
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
         models = [{"provider": p, "model": m, "rows": n, "oldest": lo, "newest": hi, "errors": e,
                    "spent_usd": usd} for p, m, n, lo, hi, e, usd in by_model]

@@ -11,7 +11,7 @@ import pytest
 
 from lmwrapper import LmWrapperError, ProviderError
 from lmwrapper.batch_config import CompletionWindow
-from lmwrapper.providers.base import GoneError
+from lmwrapper.providers.classify import GoneError
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing.state import AnthropicLimits
 from tests.batching.conftest import sent_texts

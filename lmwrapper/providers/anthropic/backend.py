@@ -3,8 +3,9 @@
 What is Anthropic's: the request body, one attempt over the official SDK (or, for the hot
 loop of a live run, `send_async`: the same body over `lmwrapper.runners.lean`), parsing the
 answer, counting tokens. The key, the client, scrubbing, pacing (`anthropic-ratelimit-*`,
-Retry-After), the live runner, the lean HTTP path and error classification are every API
-provider's (`lmwrapper.providers.base`). The API has no `n`, so `max_samples_per_request` is 1:
+Retry-After), the live runner and the lean HTTP path are every API provider's
+(`lmwrapper.providers.base`), and so is error classification (`lmwrapper.providers.classify`,
+with Anthropic's types from `errors.py`). The API has no `n`, so `max_samples_per_request` is 1:
 the live runner makes each sample a request of its own, sent concurrently, retried alone and
 stored as it arrives, so a failure of sample 3 neither delays nor loses samples 1-2.
 """
@@ -50,7 +51,8 @@ from lmwrapper.providers.anthropic.request import (
     parse_message,
     split_chat,
 )
-from lmwrapper.providers.base import HttpApiBackend, sdk_errors
+from lmwrapper.providers.base import HttpApiBackend
+from lmwrapper.providers.classify import sdk_errors
 from lmwrapper.runners.lean import sdk_http_client
 from lmwrapper.runners.live import DEFAULT_RETRY, RetryPolicy
 from lmwrapper.runners.ratelimit import LimitHeaders

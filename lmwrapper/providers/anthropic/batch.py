@@ -51,7 +51,7 @@ from lmwrapper.providers.anthropic import rules
 from lmwrapper.providers.anthropic.errors import batch_request_limit, too_many_requests
 from lmwrapper.providers.anthropic.models import SOURCES, ClaudeModelInfo, table
 from lmwrapper.providers.anthropic.request import build_request, max_tokens_for, parse_message
-from lmwrapper.providers.base import GoneError, sdk_errors
+from lmwrapper.providers.classify import GoneError, sdk_errors
 from lmwrapper.runners.batch.adapter import (
     BatchLimits,
     LineResult,

@@ -1,4 +1,4 @@
-"""Anthropic's errors as the shared classifier (`lmwrapper.providers.base.classify_error`)
+"""Anthropic's errors as the shared classifier (`lmwrapper.providers.classify.classify_error`)
 reads them: its error types (`CODES`), its error body, its "no such model", and the errors it
 cannot tell from their status and type alone.
 
@@ -26,8 +26,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from lmwrapper.providers.base import ErrorKind, json_body
-from lmwrapper.providers.base import error_fields as shared_error_fields
+from lmwrapper.providers.classify import ErrorKind, json_body
+from lmwrapper.providers.classify import error_fields as shared_error_fields
 
 SPEND_LIMIT_CODE = "enforced_spend_limit_reached"
 # A Message Batches create past the per-batch request count is a 400 `invalid_request_error`.

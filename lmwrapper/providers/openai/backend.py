@@ -3,7 +3,8 @@
 What is OpenAI's: the request body, one attempt over the official SDK (or, for the hot
 loop of a live run, `send_async`: the same body over `lmwrapper.runners.lean`), parsing the
 answer, counting tokens. The key, the client, scrubbing, pacing, the live runner, the lean
-HTTP path and error classification are every API provider's (`lmwrapper.providers.base`).
+HTTP path are every API provider's (`lmwrapper.providers.base`), and so is error
+classification (`lmwrapper.providers.classify`, with OpenAI's codes from `errors.py`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from lmwrapper.core.money import CostEstimate, Price, bound
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import BACKGROUND_WINDOWS, SERVICE_TIERS, CompletionWindow
 from lmwrapper.engine.plan import unique_prompts
-from lmwrapper.providers.base import HttpApiBackend, sdk_errors
+from lmwrapper.providers.base import HttpApiBackend
+from lmwrapper.providers.classify import sdk_errors
 from lmwrapper.providers.openai import errors, models, tiers, tokens
 from lmwrapper.providers.openai.background import OpenAiBackgroundAdapter
 from lmwrapper.providers.openai.batch import OpenAiBatchAdapter
@@ -60,6 +62,7 @@ class OpenAiBackend(HttpApiBackend):
     key_file = KEY_FILE
     quota_hint = "add some at platform.openai.com/settings/organization/billing"
     supports_batch = True  # BATCH_ANY goes to lmwrapper.runners.batch with batch_adapter()
+    supports_background = True  # BACKGROUND_2H / _8H: background_adapter() (tiers.py says where)
     supports_lean_http = True  # live runs: send_async on one event loop
     fact_sources = SOURCES
     error_codes = errors.CODES

@@ -33,7 +33,7 @@ from lmwrapper.core.errors import (
     TransientProviderError,
 )
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
-from lmwrapper.providers.base import GoneError, sdk_errors
+from lmwrapper.providers.classify import GoneError, sdk_errors
 from lmwrapper.providers.openai.batch import BatchModel
 from lmwrapper.providers.openai.responses import RESPONSES_URL, parse_response
 from lmwrapper.runners.background import Gone, MaybeCreated

@@ -28,7 +28,7 @@ from lmwrapper.core.errors import (
 )
 from lmwrapper.core.money import Price
 from lmwrapper.core.prompt import LmPrompt
-from lmwrapper.providers.base import GoneError, sdk_errors
+from lmwrapper.providers.classify import GoneError, sdk_errors
 from lmwrapper.providers.openai.models import SOURCES, OpenAiModelInfo
 from lmwrapper.providers.openai.request import OpenAiRequest, parse_response
 from lmwrapper.providers.openai.rules import samples_per_request
@@ -177,7 +177,7 @@ class OpenAiBatchAdapter:
 
     def classify_line(self, item: Mapping[str, Any], prompt: LmPrompt) -> LineResult:
         """One result line as ok / transient / permanent / rejected, by the rules of the
-        live path (`api_backend.classify_error`): data in, data out."""
+        live path (`providers.classify.classify_error`): data in, data out."""
         cid = str(item.get("custom_id"))
         resp, err = item.get("response"), item.get("error")
         if resp and resp.get("status_code") == 200:

@@ -1,11 +1,11 @@
 """OpenAI's error codes and its "no such model", for the shared classifier
-(`lmwrapper.providers.base.classify_error`).
+(`lmwrapper.providers.classify.classify_error`).
 
 An OpenAI error body is `{"error": {"message", "type", "param", "code"}}`; a batch line's
 error is the inner object alone. The shared reader takes both; what is OpenAI's is what its
 codes mean, whatever the status (`insufficient_quota` comes as a 429 but is no rate limit):
 
-    >>> from lmwrapper.providers.base import classify_error
+    >>> from lmwrapper.providers.classify import classify_error
     >>> classify_error(429, {"error": {"code": "insufficient_quota", "message": "m"}},
     ...                label="OpenAI", codes=CODES)
     ConfigurationError("OpenAI 429 insufficient_quota: m — the account has no credit left; add credit on the provider's billing page")
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from lmwrapper.providers.base import ErrorKind
+from lmwrapper.providers.classify import ErrorKind
 
 # `error.code` (live) and batch-line codes → what they mean for the run (see classify_error)
 CODES: Mapping[str, ErrorKind] = {

@@ -162,6 +162,12 @@ class BatchAdapter(Protocol):
 class BatchBackend(Backend, Protocol):
     """A backend with a batch API (`supports_batch`): what the batch engine asks of it."""
 
+    @property
+    def timeout_s(self) -> float:
+        """How long one request to its provider may take: a batch create that timed out
+        is given twice as long to appear before it is sent again."""
+        ...
+
     def batch_adapter(self, cache: SqlCache | None = None) -> BatchAdapter:
         """Its provider's batch API, for this model (`providers/<name>/batch.py`); `cache`:
         where the batch engine records its jobs, for an adapter that finds a lost batch

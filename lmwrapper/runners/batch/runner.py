@@ -302,7 +302,7 @@ class BatchRunner:
             if isinstance(e, TimedOut) and b is not None and b.state == "uploaded":
                 # a create the provider is still working on would land after we looked:
                 # give it twice as long as we waited for it before looking
-                self.unsure[uid] = time.monotonic() + 2 * float(getattr(self.lm, "timeout_s", 60))
+                self.unsure[uid] = time.monotonic() + 2 * self.lm.timeout_s
             return False
         self.unsure.pop(uid, None)
         return True
