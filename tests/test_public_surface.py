@@ -51,7 +51,7 @@ WHITE_BOX: dict[str, tuple[str, tuple[str, ...]]] = {
         ("runners.batch", "runners.batch.adapter", "runners.batch.planner",
          "runners.batch.progress", "runners.batch.runner", "runners.batch.settings",
          "store.batch_records", "store.db", "core.contract", "providers.registry",
-         "providers.base", "providers.anthropic.errors", "providers.openai.request")),
+         "providers.classify", "providers.anthropic.errors", "providers.openai.request")),
     "tests/scale/*": ("the cache file at scale: merge internals, rows read back, filesystems",
                       ("store.db", "store.fsinfo", "store.merge")),
     "tests/compat/*": ("0.18's adapters and encodings, which exist only in compat018",
