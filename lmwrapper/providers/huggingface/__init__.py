@@ -16,7 +16,7 @@ __all__ = ["HuggingFacePredictor", "ModelInternals", "ModelInternalsRequest", "g
 
 def __getattr__(name: str) -> Any:  # lazy: these modules import torch / numpy
     if name == "HuggingFacePredictor":
-        from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
+        from lmwrapper.providers.huggingface.backend import HuggingFacePredictor
 
         return HuggingFacePredictor
     if name == "ModelInternals":
