@@ -115,8 +115,8 @@ def _check_same(lm, texts: list[str], tokens: int) -> bool:
     """Greedy tokens from one batch equal plain `model.generate`, one prompt at a time."""
     import torch
 
-    from lmwrapper.providers.huggingface.generation import Row, generate
     from lmwrapper.providers.huggingface.backend import _eos_ids
+    from lmwrapper.providers.huggingface.generation import Row, generate
 
     eos = _eos_ids(lm.model.generation_config, lm.tokenizer) | _eos_ids(lm.config, None)
     rows = [Row(lm.encoder.encode(_prompt(t, tokens)), tokens) for t in texts[:16]]

@@ -63,4 +63,4 @@ class HfCompat018:
 
 def install() -> None:
     """Lend `HfCompat018` to `HuggingFacePredictor`, whenever its module is loaded."""
-    extend.lend("lmwrapper.providers.huggingface.backend.HuggingFacePredictor", HfCompat018)
+    extend.lend("lmwrapper.providers.huggingface.predictor.HuggingFacePredictor", HfCompat018)

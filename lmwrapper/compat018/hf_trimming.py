@@ -15,7 +15,7 @@ from lmwrapper.core.prompt import LmPrompt
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.plan import as_prompts
 from lmwrapper.engine.run import Results
-from lmwrapper.providers.huggingface.backend import HuggingFacePredictor
+from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
 
 
 class TrimmingHuggingFacePredictor(HuggingFacePredictor):

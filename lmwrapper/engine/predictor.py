@@ -8,21 +8,21 @@ becomes a request and an answer a prediction, its runner, tokens, cost — is it
 the engine asks through it. Anything else asked of the front door (`lm.model_name()`,
 `lm.estimate_tokens_in_prompt(p)`, `lm.model` …) is its backend's too.
 
-An API provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
-`AzureOpenAiPredictor`, `ClaudePredictor`) is a front door only: it builds its backend
-(`OpenAiBackend`, `ClaudeBackend`) from the same constructor arguments and holds it
-(`lmwrapper.providers.predictor.ApiPredictor`), as `LmPredictor(backend=b)` holds one
-written on its own. A setting written to a front door that holds a backend
-(`lm.max_concurrency = 2`) is written to that backend. A local model's class
-(`HuggingFacePredictor`, `ScriptedLm`) is still a front door *and* its own backend
-(`lm.backend is lm`). A subclass of `LmPredictor` written for 0.18 (`_predict_maybe_cached`,
-`get_model_cache_key`) is held through an adapter of `lmwrapper.compat018` (`Backend018`).
+A provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
+`AzureOpenAiPredictor`, `ClaudePredictor`, `HuggingFacePredictor`) is a front door only
+(`ProviderPredictor`): it builds its backend (`OpenAiBackend`, `ClaudeBackend`,
+`HuggingFaceBackend`) from the same constructor arguments and holds it, as
+`LmPredictor(backend=b)` holds one written on its own. A setting written to a front door
+that holds a backend (`lm.max_concurrency = 2`) is written to that backend. 0.18's
+`MockPredictor` is still a front door *and* its own backend (`lm.backend is lm`). A
+subclass of `LmPredictor` written for 0.18 (`_predict_maybe_cached`, `get_model_cache_key`)
+is held through an adapter of `lmwrapper.compat018` (`Backend018`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lmwrapper.core import extend
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
@@ -199,6 +199,45 @@ class LmPredictor(fork.Tracked, _ModelFacts):
         """In a forked child: reopen the cache on first use instead of sharing the parent's."""
         fork.inherit(self.__dict__.get("_cache"))
         self._cache = None
+
+
+class ProviderPredictor(LmPredictor):
+    """The front door of a provider's model: it builds its `backend_class` from the
+    constructor's arguments (all but `cache_default` and `cache_dir`, which are the front
+    door's) and holds it as `lm.backend`. What it does not have is its backend's (`lm.model`,
+    `lm.tokenizer`, ...), and a setting written to it (`lm.batch_size = 8`) is written to
+    its backend. `lmwrapper.providers.predictor.ApiPredictor` (OpenAI, Claude),
+    `HuggingFacePredictor` and `ScriptedLm` are ones.
+
+    To change what a model does, subclass its backend and name it on a front door:
+
+        class MyBackend(OpenAiBackend):
+            def request_for(self, prompt, n, **kw): ...
+        class MyPredictor(OpenAiPredictor):
+            backend_class = MyBackend
+    """
+
+    backend_class: ClassVar[type[LmBackend]] = LmBackend
+
+    def __init__(self, *args: Any, cache_default: bool = True, cache_dir: str | None = None,
+                 **settings: Any) -> None:
+        super().__init__(cache_default, cache_dir,
+                         backend=self.backend_class(*args, **settings))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass overriding what is its backend's would be ignored: say so, and how."""
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("lmwrapper."):
+            return
+        moved = sorted(n for n in vars(cls) if not n.startswith("__") and n != "backend_class"
+                       and hasattr(cls.backend_class, n) and not hasattr(LmPredictor, n))
+        if moved:
+            raise TypeError(
+                f"{cls.__name__} overrides {', '.join(moved)}, which {cls.__mro__[1].__name__}'s "
+                f"backend ({cls.backend_class.__name__}) does, so it would be ignored: define "
+                f"them on a subclass of {cls.backend_class.__name__} and name it on "
+                f"{cls.__name__} as backend_class (see lmwrapper.engine.predictor."
+                "ProviderPredictor)")
 
 
 class MockPredictor(LmPredictor, LmBackend):

@@ -13,7 +13,7 @@ LENT = [  # (module of the class, class, module of the mixin, mixin)
     ("core/prompt.py", "LmPrompt", "compat018/values.py", "PromptCompat018"),
     ("core/prompt.py", "LmPrediction", "compat018/values.py", "PredictionCompat018"),
     ("engine/predictor.py", "LmPredictor", "compat018/hooks.py", "PredictorCompat018"),
-    ("providers/huggingface/backend.py", "HuggingFacePredictor", "compat018/hf_names.py",
+    ("providers/huggingface/predictor.py", "HuggingFacePredictor", "compat018/hf_names.py",
      "HfCompat018"),
 ]
 

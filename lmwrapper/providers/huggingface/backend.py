@@ -1,4 +1,4 @@
-"""`HuggingFacePredictor`: a local causal LM behind the `LmPredictor` front door.
+"""`HuggingFaceBackend`: a local causal LM, held by its front door `HuggingFacePredictor`.
 
 The engine hands `_run` the cache misses; we turn each sample into a `Row`, sort rows by
 prompt length (so a batch wastes little padding), and decode them `batch_size` at a time with
@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lmwrapper.core import extend
 from lmwrapper.core.context import ContextNeed
 from lmwrapper.core.contract import Emit, Job
 from lmwrapper.core.errors import PermanentProviderError, TransientProviderError
@@ -28,7 +27,6 @@ from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.backend import LmBackend
 from lmwrapper.engine.context import refusal
 from lmwrapper.engine.plan import unique_prompts
-from lmwrapper.engine.predictor import LmPredictor
 from lmwrapper.providers.huggingface import internals as _internals
 from lmwrapper.providers.huggingface.constrained import Grammars, require_llguidance, schema_of
 from lmwrapper.providers.huggingface.prompts import PromptEncoder, encoding_identity
@@ -48,14 +46,8 @@ if TYPE_CHECKING:  # generation imports torch: a fully cached run never needs it
 DEFAULT_MAX_TOKENS_CAP = 512
 
 
-class HuggingFacePredictor(LocalTokens, LmPredictor, LmBackend):
-    """A loaded model + tokenizer. Build one with `get_huggingface_lm`."""
-
-    if TYPE_CHECKING:  # 0.18's, lent by lmwrapper.compat018.hf_names.HfCompat018 (below)
-        space_char: str | None
-        newline_char: str | None
-        @property
-        def is_encoder_decoder(self) -> bool: ...
+class HuggingFaceBackend(LocalTokens, LmBackend):
+    """A loaded model + tokenizer: what `HuggingFacePredictor` holds (`lm.backend`)."""
 
     provider = "huggingface"
     supports_context_split = True  # LmPrompt.context_split: pairs tokenised as the harness does
@@ -64,14 +56,12 @@ class HuggingFacePredictor(LocalTokens, LmPredictor, LmBackend):
 
     def __init__(self, model: Any, tokenizer: Any, config: Any, *, name: str,
                  identity: dict[str, Any], batch_size: int, use_chat_mode: bool | None = None,
-                 cache_default: bool = True, cache_dir: str | None = None,
                  load_tokenizer: Callable[[], tuple[Any, Any]] | None = None,
                  has_template: bool | None = None) -> None:
         """`model` is a loaded model, or a function that loads it (called on first use).
         With `load_tokenizer` (and `has_template`, read from the folder), `tokenizer` and
         `config` may be None: they load on first use too, so a fully cached run needs
         neither them nor torch."""
-        super().__init__(cache_default=cache_default, cache_dir=cache_dir)
         loaded = hasattr(model, "parameters")  # a torch module, not a loader function
         self._model: Any = model if loaded else None
         self._load_model: Callable[[], Any] | None = None if loaded else model
@@ -145,23 +135,16 @@ class HuggingFacePredictor(LocalTokens, LmPredictor, LmBackend):
     def pad_id(self) -> int:
         return _pad_id(self.tokenizer, self.eos_ids)
 
-    def with_settings(self, *, batch_size: int | None = None, cache_default: bool | None = None,
-                      cache_dir: str | None = None) -> HuggingFacePredictor:
-        """A predictor of the same class (a trimmer, ... kept) sharing these weights (no
-        reload) with other run settings."""
-        return type(self)(
-            self._model or self._load_model, self._tokenizer, self._config, name=self._name,
-            identity={k: v for k, v in self._identity.items()
-                      if k not in ("provider", "model", "chat_mode", "strings")},
-            batch_size=batch_size or self.batch_size, use_chat_mode=self._forced,
-            load_tokenizer=self._load_tokenizer, has_template=self._has_template,
-            cache_default=self.cache_default if cache_default is None else cache_default,
-            cache_dir=cache_dir if cache_dir is not None else self._cache_dir,
-            **self._subclass_kwargs())
-
-    def _subclass_kwargs(self) -> dict[str, Any]:
-        """What a subclass's __init__ needs besides ours, for `with_settings`."""
-        return {}
+    def constructor_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The arguments that make another backend like this one sharing its weights (no
+        reload): `HuggingFacePredictor.with_settings`. A subclass with arguments of its own
+        adds them."""
+        identity = {k: v for k, v in self._identity.items()
+                    if k not in ("provider", "model", "chat_mode", "strings")}
+        return ((self._model or self._load_model, self._tokenizer, self._config),
+                {"name": self._name, "identity": identity, "batch_size": self.batch_size,
+                 "use_chat_mode": self._forced, "load_tokenizer": self._load_tokenizer,
+                 "has_template": self._has_template})
 
     # -- identity, limits, validation -----------------------------------------------------
 
@@ -495,19 +478,16 @@ class HuggingFacePredictor(LocalTokens, LmPredictor, LmBackend):
         """Pickle with the weights: the lazy loader is a closure, which pickle cannot carry."""
         if self._model is None:
             _ = self.model
-        return {**super().__getstate__(), "_lock": None, "_load_model": None,
+        return {**self.__dict__, "_lock": None, "_load_model": None,
                 "_load_tokenizer": None, "_grammars": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
+        self.__dict__.update(state)
         self._lock = threading.RLock()
 
     def _after_fork(self) -> None:
         super()._after_fork()
         self._lock = threading.RLock()  # a parent thread may have held it at fork
-
-
-extend.receive(HuggingFacePredictor)  # 0.18's names (lmwrapper.compat018.hf_names)
 
 
 class _Collector:

@@ -26,7 +26,7 @@ from lmwrapper.providers.huggingface.model_folder import check_model_folder
 from lmwrapper.providers.huggingface.prompts import folder_has_chat_template
 
 if TYPE_CHECKING:
-    from lmwrapper.providers.huggingface.backend import HuggingFacePredictor
+    from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
 
 # Rows per batch. On 2 cpu cores SmolLM2-135M gives ~5x the one-at-a-time tokens/s at 16
 # rows, ~6.5x at 32 and ~8.5x at 64 (benchmarks/bench_hf.py); memory grows with rows x length.
@@ -66,7 +66,7 @@ def get_huggingface_lm(
     for package in ("torch", "transformers"):
         if importlib.util.find_spec(package) is None:  # found, not imported: it takes seconds
             raise install_hint(package, "hf") from ModuleNotFoundError(package)
-    from lmwrapper.providers.huggingface.backend import HuggingFacePredictor  # imports numpy
+    from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor  # imports numpy
 
     dtype, device, device_map = extend.adapter("hf_factory_args")(  # 0.18's arguments
         runtime, precision, allow_patch_model_forward, dtype=dtype, device=device,
