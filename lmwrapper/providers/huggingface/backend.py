@@ -12,7 +12,6 @@ they run in plain batches of `batch_size`, without refill.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -28,6 +27,7 @@ from lmwrapper.engine.backend import LmBackend
 from lmwrapper.engine.context import refusal
 from lmwrapper.engine.plan import unique_prompts
 from lmwrapper.providers.huggingface import internals as _internals
+from lmwrapper.providers.huggingface import rows as _rows
 from lmwrapper.providers.huggingface.constrained import Grammars, require_llguidance, schema_of
 from lmwrapper.providers.huggingface.prompts import PromptEncoder, encoding_identity
 from lmwrapper.providers.huggingface.stopping import (
@@ -80,7 +80,7 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
         self._lock = threading.RLock()  # one generation at a time on the model
         self._eos_extra: set[int] = set()  # the generation config's, once the model loads
         if self._model is not None:
-            self._eos_extra = _eos_ids(getattr(self._model, "generation_config", None), None)
+            self._eos_extra = _rows.eos_ids(getattr(self._model, "generation_config", None), None)
 
     @property
     def model(self) -> Any:
@@ -90,7 +90,7 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
                 assert self._load_model is not None
                 _ = self.tokenizer  # running needs both; a failure here names the folder
                 self._model = self._load_model()
-                self._eos_extra = _eos_ids(getattr(self._model, "generation_config", None), None)
+                self._eos_extra = _rows.eos_ids(getattr(self._model, "generation_config", None), None)
             return self._model
 
     @property
@@ -129,11 +129,11 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
 
     @property
     def eos_ids(self) -> set[int]:
-        return _eos_ids(self.config, self.tokenizer) | self._eos_extra
+        return _rows.eos_ids(self.config, self.tokenizer) | self._eos_extra
 
     @property
     def pad_id(self) -> int:
-        return _pad_id(self.tokenizer, self.eos_ids)
+        return _rows.pad_id(self.tokenizer, self.eos_ids)
 
     def constructor_args(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The arguments that make another backend like this one sharing its weights (no
@@ -230,9 +230,9 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
         `_plan`'s order."""
         from lmwrapper.providers.huggingface.shared_prefix import can_pack, score_batches  # torch
 
-        scoring = [r for r in rows if _score_only(jobs[r[0]].prompt)]
+        scoring = [r for r in rows if _rows.score_only(jobs[r[0]].prompt)]
         internal = [r for r in rows if jobs[r[0]].prompt.model_internals_request is not None]
-        others = [r for r in rows if not _score_only(jobs[r[0]].prompt)
+        others = [r for r in rows if not _rows.score_only(jobs[r[0]].prompt)
                   and jobs[r[0]].prompt.model_internals_request is None]
         share = bool(scoring) and can_pack(self.model)
         batches = [([scoring[k] for k in batch], len(batch)) for batch in score_batches(
@@ -243,11 +243,11 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
         return batches + [(part, len(part)) for part in slices]
 
     def _plan(self, jobs: Sequence[Job], emit: Emit, stop: ShouldStop
-              ) -> tuple[list[tuple[int, int, Row]], _Collector]:
+              ) -> tuple[list[tuple[int, int, Row]], _rows.Collector]:
         """The rows to generate, sorted for batching; prompts that cannot fit are emitted
         as errors here."""
         rows: list[tuple[int, int, Row]] = []  # (job number, position among its samples, row)
-        done = _Collector(jobs, emit)
+        done = _rows.Collector(jobs, emit)
         for j, job in enumerate(jobs):
             if j % 256 == 0 and stop():  # tokenizing 100,000s of prompts takes a while
                 return [], done
@@ -259,7 +259,7 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
                 error = PermanentProviderError(why)
                 emit(job, [self.error_prediction(job.prompt, error)] * len(job.sample_indices))
                 continue
-            if job.prompt.context_split is not None and _score_only(job.prompt):
+            if job.prompt.context_split is not None and _rows.score_only(job.prompt):
                 ids = ids[-(self.token_limit + 1):]  # a long pair is cut from the left (harness)
             done.expect(j)
             for pos, sample_index in enumerate(job.sample_indices):
@@ -277,7 +277,7 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
 
     def _need(self, prompt: LmPrompt, n: int) -> ContextNeed | None:
         limit, how = self.token_limit, "the model's tokenizer"
-        if _score_only(prompt):  # the last token is predicted, never fed: limit + 1 fit
+        if _rows.score_only(prompt):  # the last token is predicted, never fed: limit + 1 fit
             if prompt.context_split is not None:
                 return None  # a long pair is cut from the left (the harness's rule)
             return ContextNeed(n - 1, 0, limit, how,
@@ -302,11 +302,11 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
         return Row(prompt_ids=ids, max_new_tokens=max_new, temperature=prompt.temperature,
                    top_p=prompt.top_p, presence_penalty=prompt.presence_penalty,
                    frequency_penalty=prompt.frequency_penalty, top_logprobs=prompt.logprobs or 0,
-                   echo=prompt.echo, seed=_sample_seed(prompt.seed, sample_index), stopped=stopped,
+                   echo=prompt.echo, seed=_rows.sample_seed(prompt.seed, sample_index), stopped=stopped,
                    constraint=constraint)
 
     def _predict_or_split(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
-                          stop: ShouldStop, done: _Collector, width: int) -> None:
+                          stop: ShouldStop, done: _rows.Collector, width: int) -> None:
         """Run `batch`, `width` rows at a time, handing each finished row to `done`; out of
         device memory, run the rows not yet handed over again, half as many at a time (a
         batch without refill: as halves), down to one; a single row out of memory is that
@@ -338,7 +338,7 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
                     self._predict_or_split(jobs, part, stop, done, len(part))
 
     def _predict_batch(self, jobs: Sequence[Job], batch: list[tuple[int, int, Row]],
-                       stop: ShouldStop, done: _Collector, width: int) -> None:
+                       stop: ShouldStop, done: _rows.Collector, width: int) -> None:
         """Each row is converted and handed to `done` as it leaves the batch; rows that
         asked for internals wait for the batch's end, for their one extra forward."""
         from lmwrapper.providers.huggingface.prefill import run_rows  # imports torch
@@ -488,55 +488,3 @@ class HuggingFaceBackend(LocalTokens, LmBackend):
     def _after_fork(self) -> None:
         super()._after_fork()
         self._lock = threading.RLock()  # a parent thread may have held it at fork
-
-
-class _Collector:
-    """Each job's predictions as its rows finish; a job is emitted with its last sample."""
-
-    def __init__(self, jobs: Sequence[Job], emit: Emit) -> None:
-        self._jobs, self._emit = jobs, emit
-        self._done: dict[int, list[LmPrediction | None]] = {}  # job number -> samples so far
-
-    def expect(self, j: int) -> None:
-        self._done[j] = [None] * len(self._jobs[j].sample_indices)
-
-    def has(self, j: int, pos: int) -> bool:
-        """Whether sample `pos` of job `j` was handed over already (its job maybe emitted)."""
-        samples = self._done.get(j)
-        return samples is None or samples[pos] is not None
-
-    def add(self, j: int, pos: int, pred: LmPrediction) -> None:
-        samples = self._done[j]
-        samples[pos] = pred
-        if all(p is not None for p in samples):
-            del self._done[j]
-            self._emit(self._jobs[j], [p for p in samples if p is not None])
-
-
-def _score_only(prompt: LmPrompt) -> bool:
-    """A prompt that is scored, not continued: one forward, no decoding (see `prefill`)."""
-    return prompt.max_tokens == 0 and prompt.model_internals_request is None
-
-
-def _sample_seed(seed: int | None, sample_index: int) -> int | None:
-    """Sample i of a seeded prompt gets its own seed, the same however it was batched."""
-    if seed is None:
-        return None
-    digest = hashlib.sha256(f"{seed}:{sample_index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
-
-
-def _eos_ids(config: Any, tokenizer: Any) -> set[int]:
-    """End-of-sequence ids from a config / generation config and the tokenizer."""
-    ids: set[int] = set()
-    value = getattr(config, "eos_token_id", None) if config is not None else None
-    ids.update([value] if isinstance(value, int) else value or [])
-    if tokenizer is not None and tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
-
-
-def _pad_id(tokenizer: Any, eos_ids: set[int]) -> int:
-    if tokenizer.pad_token_id is not None:
-        return int(tokenizer.pad_token_id)
-    return min(eos_ids) if eos_ids else 0  # masked out; any valid id works
