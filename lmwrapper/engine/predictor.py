@@ -9,11 +9,12 @@ the engine asks through it. Anything else asked of the front door (`lm.model_nam
 `lm.estimate_tokens_in_prompt(p)`, `lm.model` …) is its backend's too.
 
 A provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
-`AzureOpenAiPredictor`, `ClaudePredictor`, `HuggingFacePredictor`) is a front door only
-(`ProviderPredictor`): it builds its backend (`OpenAiBackend`, `ClaudeBackend`,
-`HuggingFaceBackend`) from the same constructor arguments and holds it, as
-`LmPredictor(backend=b)` holds one written on its own. A setting written to a front door
-that holds a backend (`lm.max_concurrency = 2`) is written to that backend. 0.18's
+`AzureOpenAiPredictor`, `ClaudePredictor`, `HuggingFacePredictor`, and the testing fake
+`ScriptedLm`) is a front door only (`ProviderPredictor`): it builds its backend
+(`OpenAiBackend`, `ClaudeBackend`, `HuggingFaceBackend`, `ScriptedBackend`) from the same
+constructor arguments and holds it, as `LmPredictor(backend=b)` holds one written on its
+own. A setting written to a front door that holds a backend (`lm.max_concurrency = 2`) is
+written to that backend. 0.18's
 `MockPredictor` is still a front door *and* its own backend (`lm.backend is lm`). A
 subclass of `LmPredictor` written for 0.18 (`_predict_maybe_cached`, `get_model_cache_key`)
 is held through an adapter of `lmwrapper.compat018` (`Backend018`).
