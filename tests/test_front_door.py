@@ -82,3 +82,13 @@ def test_an_api_providers_class_is_a_front_door_over_its_own_backend():
     assert lm.default_tokens_generated is None  # OpenAI's (a chat model), not 0.18's default
     copy = pickle.loads(pickle.dumps(lm))
     assert type(copy.backend) is OpenAiBackend and copy.identity_json() == lm.identity_json()
+
+
+def test_the_018_mock_is_a_front_door_too():
+    from lmwrapper.abstract_predictor import get_mock_predictor
+    from lmwrapper.engine.predictor import MockBackend
+
+    lm = get_mock_predictor(is_chat_model=True)
+    assert type(lm.backend) is MockBackend and not isinstance(lm, LmBackend)
+    assert lm.is_chat_model and lm.cache_default is False and lm.backend.cache_default is False
+    assert lm.predict("abc").completion_text == "abc"

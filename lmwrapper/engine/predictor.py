@@ -9,15 +9,15 @@ the engine asks through it. Anything else asked of the front door (`lm.model_nam
 `lm.estimate_tokens_in_prompt(p)`, `lm.model` …) is its backend's too.
 
 A provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
-`AzureOpenAiPredictor`, `ClaudePredictor`, `HuggingFacePredictor`, and the testing fake
-`ScriptedLm`) is a front door only (`ProviderPredictor`): it builds its backend
-(`OpenAiBackend`, `ClaudeBackend`, `HuggingFaceBackend`, `ScriptedBackend`) from the same
-constructor arguments and holds it, as `LmPredictor(backend=b)` holds one written on its
-own. A setting written to a front door that holds a backend (`lm.max_concurrency = 2`) is
-written to that backend. 0.18's
-`MockPredictor` is still a front door *and* its own backend (`lm.backend is lm`). A
-subclass of `LmPredictor` written for 0.18 (`_predict_maybe_cached`, `get_model_cache_key`)
-is held through an adapter of `lmwrapper.compat018` (`Backend018`).
+`AzureOpenAiPredictor`, `ClaudePredictor`, `HuggingFacePredictor`; the testing fake
+`ScriptedLm`; 0.18's `MockPredictor`) is a front door only (`ProviderPredictor`): it builds
+its backend (`OpenAiBackend`, `ClaudeBackend`, `HuggingFaceBackend`, `ScriptedBackend`,
+`MockBackend`) from the same constructor arguments and holds it, as `LmPredictor(backend=b)`
+holds one written on its own. A setting written to a front door that holds a backend
+(`lm.max_concurrency = 2`) is written to that backend. A class written as both
+(`class X(LmPredictor, LmBackend)`) is its own backend (`lm.backend is lm`). A subclass of
+`LmPredictor` written for 0.18 (`_predict_maybe_cached`, `get_model_cache_key`) is held
+through an adapter of `lmwrapper.compat018` (`Backend018`).
 """
 
 from __future__ import annotations
@@ -241,14 +241,13 @@ class ProviderPredictor(LmPredictor):
                 "ProviderPredictor)")
 
 
-class MockPredictor(LmPredictor, LmBackend):
-    """0.18's stand-in model for unit tests (see `get_mock_predictor`)."""
+class MockBackend(LmBackend):
+    """What 0.18's stand-in model for unit tests answers with (see `get_mock_predictor`)."""
 
     provider = "mock"
 
     def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
                  is_chat_model: bool = False) -> None:
-        super().__init__(cache_default=False)  # 0.18's default: tests leave nothing on disk
         self._func = predict_func
         self._chat = is_chat_model
 
@@ -265,6 +264,18 @@ class MockPredictor(LmPredictor, LmBackend):
         text = prompt.get_text_as_string_default_form()
         return [LmPrediction(text, prompt, provider=self.provider, model="mock_predictor",
                              sample_index=i) for i in range(n)]
+
+
+class MockPredictor(ProviderPredictor):
+    """0.18's stand-in model for unit tests (see `get_mock_predictor`): the front door of a
+    `MockBackend`."""
+
+    backend_class = MockBackend
+
+    def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
+                 is_chat_model: bool = False) -> None:
+        # 0.18's default: tests leave nothing on disk
+        super().__init__(predict_func, is_chat_model, cache_default=False)
 
 
 def get_mock_predictor(predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
