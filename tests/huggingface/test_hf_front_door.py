@@ -8,14 +8,13 @@ import pickle
 
 import pytest
 
-from lmwrapper.engine.backend import LmBackend
 from lmwrapper.huggingface_wrapper import HuggingFaceBackend, HuggingFacePredictor
 from lmwrapper.structs import LmPrompt
 
 
 def test_the_front_door_answers_from_its_backend(tiny_lm):
     lm = tiny_lm.with_settings(batch_size=2)
-    assert isinstance(lm, HuggingFacePredictor) and not isinstance(lm, LmBackend)
+    assert isinstance(lm, HuggingFacePredictor) and lm.backend is not lm
     assert type(lm.backend) is HuggingFaceBackend and lm.backend is not tiny_lm.backend
     assert lm.model is tiny_lm.model and lm.tokenizer is lm.backend.tokenizer  # shared weights
     assert lm.batch_size == 2 and lm.num_layers == 2 and "".join(lm.tokenize("hello")) == "hello"
