@@ -116,9 +116,9 @@ def _check_same(lm, texts: list[str], tokens: int) -> bool:
     import torch
 
     from lmwrapper.providers.huggingface.generation import Row, generate
-    from lmwrapper.providers.huggingface.predictor import _eos_ids
+    from lmwrapper.providers.huggingface.rows import eos_ids
 
-    eos = _eos_ids(lm.model.generation_config, lm.tokenizer) | _eos_ids(lm.config, None)
+    eos = eos_ids(lm.model.generation_config, lm.tokenizer) | eos_ids(lm.config, None)
     rows = [Row(lm.encoder.encode(_prompt(t, tokens)), tokens) for t in texts[:16]]
     together = generate(lm.model, rows, lm.pad_id, eos)
     for row, res in zip(rows, together):

@@ -11,7 +11,13 @@ from cache_file import cache_stats
 
 from lmwrapper import PermanentProviderError
 from lmwrapper.store.db import get_cache
-from lmwrapper.testing import ScriptedLm
+from lmwrapper.testing import ScriptedBackend, ScriptedLm
+
+
+def scripted_as(provider: str) -> type[ScriptedLm]:
+    """A `ScriptedLm` whose backend says it is `provider`'s model."""
+    backend = type(f"{provider}Backend", (ScriptedBackend,), {"provider": provider})
+    return type(f"{provider}Lm", (ScriptedLm,), {"backend_class": backend})
 
 
 def cli(*args, check=True):
@@ -111,8 +117,7 @@ def test_clear_of_an_unknown_model_says_so_and_lists_the_models():
 
 
 def test_provider_slash_model_names_one_providers_rows_only():
-    class LocalNamesake(ScriptedLm):
-        provider = "hf"  # a local model that shares its name with another provider's
+    LocalNamesake = scripted_as("hf")  # a local model that shares its name with another provider's
 
     list(ScriptedLm("same-name").predict_many(["a", "b"]))
     list(LocalNamesake("same-name").predict_many(["c"]))
@@ -168,11 +173,7 @@ def test_cache_commands_take_the_names_run_and_get_lm_take():
     `lmwrapper run --model` takes, and `cache stats` prints that name."""
     from lmwrapper.providers.registry import PROVIDERS, provider_of, spelled
 
-    class Local(ScriptedLm):
-        provider = "huggingface"
-
-    class Claude(ScriptedLm):
-        provider = "anthropic"
+    Local, Claude = scripted_as("huggingface"), scripted_as("anthropic")
 
     list(Local("smollm2-135m-instruct").predict_many(["a", "b"]))
     list(Claude("claude-haiku-4-5").predict_many(["c"]))
@@ -188,8 +189,7 @@ def test_cache_commands_take_the_names_run_and_get_lm_take():
 
 
 def test_an_unknown_model_is_suggested_in_the_run_spelling():
-    class Local(ScriptedLm):
-        provider = "huggingface"
+    Local = scripted_as("huggingface")
 
     list(Local("smollm2-135m-instruct").predict_many(["a"]))
     r = cli("cache", "show", "--model", "hf/smollm2-135m", check=False)

@@ -8,7 +8,7 @@ from cache_file import cache_stats
 from lmwrapper import PermanentProviderError, RateLimitError
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.structs import LmPrompt
-from lmwrapper.testing import ScriptedLm
+from lmwrapper.testing import ScriptedBackend, ScriptedLm
 
 
 def texts(preds):
@@ -104,10 +104,14 @@ def test_cache_false_neither_reads_nor_writes():
     assert off.call_log == ["d", "d"]
 
 
-class RefusesEchoLm(ScriptedLm):
+class RefusesEcho(ScriptedBackend):
     def validate_prompt(self, prompt):
         if prompt.echo:
             raise ValueError("LmPrompt.echo is not supported by this model; set echo=False")
+
+
+class RefusesEchoLm(ScriptedLm):
+    backend_class = RefusesEcho
 
 
 def test_every_prompt_is_validated_before_anything_is_sent():
@@ -138,9 +142,12 @@ def test_batch_any_runs_on_a_backend_without_a_batch_api():
 
 
 def test_backend_crash_surfaces_to_the_caller():
-    class Broken(ScriptedLm):
+    class BrokenBackend(ScriptedBackend):
         def _predict_samples(self, prompt, n):
             raise KeyError("bug in backend")
+
+    class Broken(ScriptedLm):
+        backend_class = BrokenBackend
 
     with pytest.raises(KeyError, match="bug in backend"):
         list(Broken().predict_many(["a"]))
@@ -149,10 +156,13 @@ def test_backend_crash_surfaces_to_the_caller():
 def test_cost_limit_refuses_before_sending():
     from lmwrapper import CostEstimate, CostLimitExceededError
 
-    class Priced(ScriptedLm):
+    class PricedBackend(ScriptedBackend):
         def estimate_cost(self, prompts, completion_window=CompletionWindow.ASAP, *, samples=None):
             n = sum(samples) if samples else len(prompts)
             return CostEstimate(len(prompts), 10 * n, 10 * n, 0.01 * n, 0.01 * n)
+
+    class Priced(ScriptedLm):
+        backend_class = PricedBackend
 
     lm = Priced(cost_per_call=0.02)
     with pytest.raises(CostLimitExceededError, match="max_cost_usd"):

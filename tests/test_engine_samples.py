@@ -11,16 +11,16 @@ from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine.plan import Plan
 from lmwrapper.store.db import prompt_key
 from lmwrapper.structs import LmPrediction, LmPrompt
-from lmwrapper.testing import ScriptedLm
+from lmwrapper.testing import ScriptedBackend, ScriptedLm
 
 
-class TwoPerRequest(ScriptedLm):
+class TwoPerRequestBackend(ScriptedBackend):
     """A scripted model whose API takes at most two samples per request."""
 
     max_samples_per_request = 2
 
-    def __init__(self, **kw):
-        super().__init__(**kw)
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
         self.jobs_sent: list[int] = []  # samples per call, in order
         self._lock = threading.Lock()
 
@@ -28,6 +28,10 @@ class TwoPerRequest(ScriptedLm):
         with self._lock:
             self.jobs_sent.append(n)
         return super()._predict_samples(prompt, n)
+
+
+class TwoPerRequest(ScriptedLm):
+    backend_class = TwoPerRequestBackend
 
 
 def sampled(text: str, n: int) -> LmPrompt:

@@ -16,7 +16,7 @@ from lmwrapper.core.contract import SequentialRunner
 from lmwrapper.engine.plan import estimate_run, uncached
 from lmwrapper.runners.live import LiveRunner
 from lmwrapper.structs import LmPrompt
-from lmwrapper.testing import ScriptedLm
+from lmwrapper.testing import ScriptedBackend, ScriptedLm
 
 DEADLINE_S = 30  # generous: the suite runs on a loaded 2-core machine
 
@@ -30,15 +30,21 @@ def wait_until(condition, what):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-class GatedLm(ScriptedLm):
-    """Answers block until `gate` opens; a real LiveRunner keeps up to 4 requests in flight."""
-
-    def __init__(self, gate):
-        super().__init__(answer=lambda prompt, n: (gate.wait(DEADLINE_S), "ok")[1])
+class Gated(ScriptedBackend):
+    """A real LiveRunner, up to 4 requests in flight."""
 
     def live_runner(self):
         return LiveRunner(lambda job: self._predict_samples(job.prompt, len(job.sample_indices)),
                           error_prediction=self.error_prediction, max_concurrency=4)
+
+
+class GatedLm(ScriptedLm):
+    """Answers block until `gate` opens; a real LiveRunner keeps up to 4 requests in flight."""
+
+    backend_class = Gated
+
+    def __init__(self, gate):
+        super().__init__(answer=lambda prompt, n: (gate.wait(DEADLINE_S), "ok")[1])
 
 
 class OpensGateOnNote:
@@ -158,13 +164,16 @@ def test_batch_any_without_batch_support_runs_the_normal_runner():
     assert len(list(results)) == 2
     seen = []
 
-    class LoopLm(ScriptedLm):  # no live runner: the backend's own loop, told the window
+    class Loop(ScriptedBackend):  # no live runner: the backend's own loop, told the window
         def live_runner(self):
             return None
 
         def _run(self, jobs, window, emit, should_stop):
             seen.append(window)
             super()._run(jobs, window, emit, should_stop)
+
+    class LoopLm(ScriptedLm):
+        backend_class = Loop
 
     assert len(list(LoopLm("loop").predict_many(prompts(2), CompletionWindow.BATCH_ANY))) == 2
     assert seen == [CompletionWindow.BATCH_ANY]
@@ -179,12 +188,15 @@ def test_batch_any_with_batch_support_goes_to_the_batch_engine(monkeypatch):
 
     monkeypatch.setattr("lmwrapper.engine.run.batch_runner", batch_runner)
 
-    class BatchLm(ScriptedLm):
+    class Batch(ScriptedBackend):
         supports_batch = True
+
+    class BatchLm(ScriptedLm):
+        backend_class = Batch
 
     lm = BatchLm()
     assert len(list(lm.predict_many(prompts(2), completion_window=CompletionWindow.BATCH_ANY))) == 2
-    assert calls == [(lm, lm.cache)]
+    assert calls == [(lm.backend, lm.cache)]
     list(lm.predict_many(prompts(3)))  # ASAP: the live runner, not the batch engine
     assert len(calls) == 1
 

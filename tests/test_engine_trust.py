@@ -12,7 +12,7 @@ from lmwrapper import CostLimitExceededError, PermanentProviderError
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine.backend import LmBackend
 from lmwrapper.structs import LmPrompt
-from lmwrapper.testing import ScriptedLm
+from lmwrapper.testing import ScriptedBackend, ScriptedLm
 
 PACKAGE = Path(__file__).resolve().parent.parent / "lmwrapper"
 
@@ -80,11 +80,15 @@ def test_retry_errors_resends_cached_errors_and_replaces_their_rows():
     assert not last.predict(LmPrompt("p0", max_tokens=100)).has_errors and last.call_log == []
 
 
-class UnpricedLm(ScriptedLm):
+class Unpriced(ScriptedBackend):
     """A model whose price nobody knows (the base class's estimate)."""
 
     def estimate_cost(self, prompts, completion_window=CompletionWindow.ASAP, *, samples=None):
         return LmBackend.estimate_cost(self, prompts, completion_window, samples=samples)
+
+
+class UnpricedLm(ScriptedLm):
+    backend_class = Unpriced
 
 
 def test_max_cost_usd_with_an_unpriced_model_is_refused_before_sending():
@@ -97,8 +101,11 @@ def test_max_cost_usd_with_an_unpriced_model_is_refused_before_sending():
 
 
 def test_a_local_model_is_free_so_max_cost_usd_holds():
-    class LocalLm(UnpricedLm):
+    class Local(Unpriced):
         runs_locally = True
+
+    class LocalLm(UnpricedLm):
+        backend_class = Local
 
     est = LocalLm().estimate_cost([LmPrompt("a")])
     assert est.priced and est.free and est.total_usd == 0
@@ -122,11 +129,14 @@ def test_a_scripted_lm_with_another_answer_function_is_not_served_stale_answers(
 def test_token_limit_check_only_swallows_cannot_count():
     assert ScriptedLm().could_completion_go_over_token_limit(LmPrompt("a")) is False
 
-    class Buggy(ScriptedLm):
+    class BuggyBackend(ScriptedBackend):
         token_limit = 100
 
         def estimate_tokens_in_prompt(self, prompt):
             raise KeyError("a bug in the tokenizer glue")
+
+    class Buggy(ScriptedLm):
+        backend_class = BuggyBackend
 
     with pytest.raises(KeyError, match="bug"):
         Buggy().could_completion_go_over_token_limit(LmPrompt("a", max_tokens=5))

@@ -10,7 +10,7 @@ import pytest
 from lmwrapper import LmPredictor
 from lmwrapper.engine.backend import LmBackend
 from lmwrapper.structs import LmPrediction, LmPrompt
-from lmwrapper.testing import ScriptedLm
+from lmwrapper.testing import ScriptedBackend, ScriptedLm
 
 
 class Upper(LmBackend):
@@ -56,10 +56,21 @@ def test_the_front_door_defines_nothing_a_backend_does():
     assert {"predict", "predict_many", "cache", "backend"} <= front
 
 
-def test_a_providers_class_is_its_own_backend(tmp_path):
+def test_the_scripted_model_is_a_front_door_over_its_own_backend(tmp_path):
     lm = ScriptedLm(cache_dir=str(tmp_path), cache_default=False)
-    assert lm.backend is lm and isinstance(lm, LmPredictor) and isinstance(lm, LmBackend)
+    assert type(lm.backend) is ScriptedBackend and not isinstance(lm, LmBackend)
     assert lm.backend.cache_default is False
+    lm.enqueue("four")  # the backend's, as are call_log and delay
+    assert lm.predict("2+2?").completion_text == "four" and lm.call_log == ["2+2?"]
+    lm.delay = 0.0
+    assert "delay" not in vars(lm)
+
+
+def test_a_front_door_subclass_overriding_the_backend_is_refused():
+    with pytest.raises(TypeError, match="define them on a subclass of ScriptedBackend"):
+        class Ignored(ScriptedLm):
+            def _predict_samples(self, prompt, n):
+                return []
 
 
 def test_an_api_providers_class_is_a_front_door_over_its_own_backend():
@@ -71,3 +82,12 @@ def test_an_api_providers_class_is_a_front_door_over_its_own_backend():
     assert lm.default_tokens_generated is None  # OpenAI's (a chat model), not 0.18's default
     copy = pickle.loads(pickle.dumps(lm))
     assert type(copy.backend) is OpenAiBackend and copy.identity_json() == lm.identity_json()
+
+
+def test_the_018_mock_is_a_front_door_too():
+    from lmwrapper.abstract_predictor import get_mock_predictor
+
+    lm = get_mock_predictor(is_chat_model=True)
+    assert type(lm.backend).__name__ == "MockBackend" and not isinstance(lm, LmBackend)
+    assert lm.is_chat_model and lm.cache_default is False and lm.backend.cache_default is False
+    assert lm.predict("abc").completion_text == "abc"

@@ -23,7 +23,7 @@ from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine.plan import Plan
 from lmwrapper.store.db import CACHE_FILE_NAME, get_cache
 from lmwrapper.structs import LmPrompt
-from lmwrapper.testing import FakeServer, ScriptedLm
+from lmwrapper.testing import FakeServer, ScriptedBackend, ScriptedLm
 
 N = 60
 CHILD = textwrap.dedent("""
@@ -133,11 +133,15 @@ def _keys(lm, prompts):
     return Plan(lm, prompts, CompletionWindow.ASAP).keys
 
 
-class LoopLm(ScriptedLm):
+class Loop(ScriptedBackend):
     """Answers through its own loop (`_run`), as local models do, not through a live runner."""
 
     def live_runner(self):
         return None
+
+
+class LoopLm(ScriptedLm):
+    backend_class = Loop
 
 
 @pytest.mark.parametrize("lm_class", [ScriptedLm, LoopLm], ids=["live-runner", "own-loop"])

@@ -8,21 +8,22 @@ becomes a request and an answer a prediction, its runner, tokens, cost — is it
 the engine asks through it. Anything else asked of the front door (`lm.model_name()`,
 `lm.estimate_tokens_in_prompt(p)`, `lm.model` …) is its backend's too.
 
-An API provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
-`AzureOpenAiPredictor`, `ClaudePredictor`) is a front door only: it builds its backend
-(`OpenAiBackend`, `ClaudeBackend`) from the same constructor arguments and holds it
-(`lmwrapper.providers.predictor.ApiPredictor`), as `LmPredictor(backend=b)` holds one
-written on its own. A setting written to a front door that holds a backend
-(`lm.max_concurrency = 2`) is written to that backend. A local model's class
-(`HuggingFacePredictor`, `ScriptedLm`) is still a front door *and* its own backend
-(`lm.backend is lm`). A subclass of `LmPredictor` written for 0.18 (`_predict_maybe_cached`,
-`get_model_cache_key`) is held through an adapter of `lmwrapper.compat018` (`Backend018`).
+A provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
+`AzureOpenAiPredictor`, `ClaudePredictor`, `HuggingFacePredictor`; the testing fake
+`ScriptedLm`; 0.18's `MockPredictor`) is a front door only (`ProviderPredictor`): it builds
+its backend (`OpenAiBackend`, `ClaudeBackend`, `HuggingFaceBackend`, `ScriptedBackend`,
+`MockBackend`) from the same constructor arguments and holds it, as `LmPredictor(backend=b)`
+holds one written on its own. A setting written to a front door that holds a backend
+(`lm.max_concurrency = 2`) is written to that backend. A class written as both
+(`class X(LmPredictor, LmBackend)`) is its own backend (`lm.backend is lm`). A subclass of
+`LmPredictor` written for 0.18 (`_predict_maybe_cached`, `get_model_cache_key`) is held
+through an adapter of `lmwrapper.compat018` (`Backend018`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lmwrapper.core import extend
 from lmwrapper.core.prompt import ChatTurnLike, LmChatDialog, LmPrediction, LmPrompt
@@ -201,14 +202,52 @@ class LmPredictor(fork.Tracked, _ModelFacts):
         self._cache = None
 
 
-class MockPredictor(LmPredictor, LmBackend):
-    """0.18's stand-in model for unit tests (see `get_mock_predictor`)."""
+class ProviderPredictor(LmPredictor):
+    """The front door of a provider's model: it builds its `backend_class` from the
+    constructor's arguments (all but `cache_default` and `cache_dir`, which are the front
+    door's) and holds it as `lm.backend`. What it does not have is its backend's (`lm.model`,
+    `lm.tokenizer`, ...), and a setting written to it (`lm.batch_size = 8`) is written to
+    its backend. `lmwrapper.providers.predictor.ApiPredictor` (OpenAI, Claude),
+    `HuggingFacePredictor` and `ScriptedLm` are ones.
+
+    To change what a model does, subclass its backend and name it on a front door:
+
+        class MyBackend(OpenAiBackend):
+            def request_for(self, prompt, n, **kw): ...
+        class MyPredictor(OpenAiPredictor):
+            backend_class = MyBackend
+    """
+
+    backend_class: ClassVar[type[LmBackend]] = LmBackend
+
+    def __init__(self, *args: Any, cache_default: bool = True, cache_dir: str | None = None,
+                 **settings: Any) -> None:
+        super().__init__(cache_default, cache_dir,
+                         backend=self.backend_class(*args, **settings))
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass overriding what is its backend's would be ignored: say so, and how."""
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("lmwrapper."):
+            return
+        moved = sorted(n for n in vars(cls) if not n.startswith("__") and n != "backend_class"
+                       and hasattr(cls.backend_class, n) and not hasattr(LmPredictor, n))
+        if moved:
+            raise TypeError(
+                f"{cls.__name__} overrides {', '.join(moved)}, which {cls.__mro__[1].__name__}'s "
+                f"backend ({cls.backend_class.__name__}) does, so it would be ignored: define "
+                f"them on a subclass of {cls.backend_class.__name__} and name it on "
+                f"{cls.__name__} as backend_class (see lmwrapper.engine.predictor."
+                "ProviderPredictor)")
+
+
+class MockBackend(LmBackend):
+    """What 0.18's stand-in model for unit tests answers with (see `get_mock_predictor`)."""
 
     provider = "mock"
 
     def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
                  is_chat_model: bool = False) -> None:
-        super().__init__(cache_default=False)  # 0.18's default: tests leave nothing on disk
         self._func = predict_func
         self._chat = is_chat_model
 
@@ -225,6 +264,18 @@ class MockPredictor(LmPredictor, LmBackend):
         text = prompt.get_text_as_string_default_form()
         return [LmPrediction(text, prompt, provider=self.provider, model="mock_predictor",
                              sample_index=i) for i in range(n)]
+
+
+class MockPredictor(ProviderPredictor):
+    """0.18's stand-in model for unit tests (see `get_mock_predictor`): the front door of a
+    `MockBackend`."""
+
+    backend_class = MockBackend
+
+    def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
+                 is_chat_model: bool = False) -> None:
+        # 0.18's default: tests leave nothing on disk
+        super().__init__(predict_func, is_chat_model, cache_default=False)
 
 
 def get_mock_predictor(predict_func: Callable[[LmPrompt], LmPrediction] | None = None,

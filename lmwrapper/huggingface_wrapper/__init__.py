@@ -1,5 +1,5 @@
 """`lmwrapper.huggingface_wrapper`: the public module of local Hugging Face models
-(`get_huggingface_lm`, `HuggingFacePredictor`, `ModelInternals`), and lmwrapper 0.18's import
+(`get_huggingface_lm`, `HuggingFacePredictor` and its `HuggingFaceBackend`, `ModelInternals`), and lmwrapper 0.18's import
 path.
 
 A thin re-export of `lmwrapper.providers.huggingface` (internal: its module paths may
@@ -22,10 +22,10 @@ from lmwrapper.providers.huggingface.factory import get_huggingface_lm
 
 _STAR_018 = ("torch", "transformers", "AutoConfig", "AutoModelForCausalLM", "AutoTokenizer",
              "PreTrainedModel", "PreTrainedTokenizerFast")
-__all__ = ["AutoConfig", "AutoModelForCausalLM", "AutoTokenizer", "HuggingFacePredictor",
-           "LmPrompt", "ModelInternals", "ModelInternalsRequest", "PreTrainedModel",
-           "PreTrainedTokenizerFast", "PromptTrimmer", "Runtime", "get_huggingface_lm", "torch",
-           "transformers"]
+__all__ = ["AutoConfig", "AutoModelForCausalLM", "AutoTokenizer", "HuggingFaceBackend",
+           "HuggingFacePredictor", "LmPrompt", "ModelInternals", "ModelInternalsRequest",
+           "PreTrainedModel", "PreTrainedTokenizerFast", "PromptTrimmer", "Runtime",
+           "get_huggingface_lm", "torch", "transformers"]
 
 
 def __getattr__(name: str) -> Any:

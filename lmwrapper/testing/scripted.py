@@ -8,6 +8,11 @@
 With the queue empty it answers deterministically (`default_answer`). `delay` makes it slow,
 `call_log_path` appends one line per sample it produced (for tests across processes).
 
+It is a front door (`predict`, `predict_many`, the cache) over a `ScriptedBackend`, which
+answers; `lm.enqueue(...)`, `lm.call_log` and `lm.delay` are the backend's. To change what
+it does, subclass the backend and name it: `class Slow(ScriptedBackend): ...` and
+`class SlowLm(ScriptedLm): backend_class = Slow`.
+
 It caches like any model, and its cache identity includes its answer function (qualified
 name + a hash of its code), so `ScriptedLm(answer=other)` is never served `answer`'s cached
 replies. What the code does not show — values a closure or a global holds, enqueued answers —
@@ -21,7 +26,7 @@ import hashlib
 import time
 import types
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lmwrapper.core.contract import Runner, SequentialRunner
 from lmwrapper.core.errors import ProviderError
@@ -30,7 +35,7 @@ from lmwrapper.core.prompt import LmPrediction, LmPrompt, LmUsage
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.engine.backend import LmBackend
 from lmwrapper.engine.plan import unique_prompts
-from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.engine.predictor import ProviderPredictor
 
 
 def default_answer(prompt: LmPrompt, call_number: int) -> str:
@@ -39,7 +44,10 @@ def default_answer(prompt: LmPrompt, call_number: int) -> str:
     return f"echo: {text}" if prompt.temperature == 0 else f"echo: {text} #{call_number}"
 
 
-class ScriptedLm(LmPredictor, LmBackend):
+class ScriptedBackend(LmBackend):
+    """What a `ScriptedLm` holds: it answers from its queue, else with `answer`, and logs
+    every sample it produced."""
+
     provider = "scripted"
 
     def __init__(
@@ -50,10 +58,7 @@ class ScriptedLm(LmPredictor, LmBackend):
         delay: float = 0.0,
         call_log_path: str | None = None,
         cost_per_call: float | None = None,
-        cache_default: bool = True,
-        cache_dir: str | None = None,
     ) -> None:
-        super().__init__(cache_default=cache_default, cache_dir=cache_dir)
         self._model = model
         self._answer = answer
         self.delay = delay
@@ -101,6 +106,35 @@ class ScriptedLm(LmPredictor, LmBackend):
             usage=LmUsage(len(text.split()), len(answer.split())), cost_usd=self.cost_per_call,
             provider=self.provider, model=self._model,
         )
+
+
+class ScriptedLm(ProviderPredictor):
+    """A fake model for tests (see the module's docstring): the front door of a
+    `ScriptedBackend`, built from the same arguments."""
+
+    backend_class: ClassVar[type[ScriptedBackend]] = ScriptedBackend
+
+    def __init__(
+        self,
+        model: str = "scripted",
+        *,
+        answer: Callable[[LmPrompt, int], str] = default_answer,
+        delay: float = 0.0,
+        call_log_path: str | None = None,
+        cost_per_call: float | None = None,
+        cache_default: bool = True,
+        cache_dir: str | None = None,
+        **settings: Any,  # a backend subclass's own
+    ) -> None:
+        super().__init__(model, answer=answer, delay=delay, call_log_path=call_log_path,
+                         cost_per_call=cost_per_call, cache_default=cache_default,
+                         cache_dir=cache_dir, **settings)
+
+    if TYPE_CHECKING:  # its backend's, through `LmPredictor.__getattr__`
+        delay: float
+        call_log: list[str]
+        cost_per_call: float | None
+        def enqueue(self, *answers: str | ProviderError) -> None: ...
 
 
 def answer_identity(fn: Callable[..., Any]) -> str:

@@ -11,7 +11,8 @@ from typing import Any
 from lmwrapper.core.prompt import ModelInternalsRequest
 from lmwrapper.providers.huggingface.factory import get_huggingface_lm
 
-__all__ = ["HuggingFacePredictor", "ModelInternals", "ModelInternalsRequest", "get_huggingface_lm"]
+__all__ = ["HuggingFaceBackend", "HuggingFacePredictor", "ModelInternals", "ModelInternalsRequest",
+           "get_huggingface_lm"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: these modules import torch / numpy
@@ -19,6 +20,10 @@ def __getattr__(name: str) -> Any:  # lazy: these modules import torch / numpy
         from lmwrapper.providers.huggingface.predictor import HuggingFacePredictor
 
         return HuggingFacePredictor
+    if name == "HuggingFaceBackend":
+        from lmwrapper.providers.huggingface.backend import HuggingFaceBackend
+
+        return HuggingFaceBackend
     if name == "ModelInternals":
         from lmwrapper.providers.huggingface.internals import ModelInternals
 

@@ -1,6 +1,6 @@
 """What a local model says about its tokens and its chat format (`LmPredictor`'s questions).
 
-A mixin of methods and properties only; the predictor's own logic stays in `predictor.py`.
+A mixin of methods and properties only; the backend's own logic stays in `backend.py`.
 """
 
 from __future__ import annotations
