@@ -107,8 +107,11 @@ def main() -> None:
 
 def _no_early_stop(lm) -> None:
     """Generate exactly --tokens tokens per prompt on both sides: no end-of-sequence stop."""
-    _ = lm.model  # load the weights first: loading adds the generation config's eos ids
-    lm.eos_ids = set()
+    backend = lm.backend
+    _ = backend.model  # load the weights first: loading adds the generation config's eos ids
+    pad = backend.pad_id  # the padding id stays what it was (it may be an eos id)
+    backend.__class__ = type("NoEarlyStop", (type(backend),), {
+        "eos_ids": property(lambda self: set()), "pad_id": property(lambda self: pad)})
 
 
 def _check_same(lm, texts: list[str], tokens: int) -> bool:
@@ -119,13 +122,14 @@ def _check_same(lm, texts: list[str], tokens: int) -> bool:
     from lmwrapper.providers.huggingface.rows import eos_ids
 
     eos = eos_ids(lm.model.generation_config, lm.tokenizer) | eos_ids(lm.config, None)
-    rows = [Row(lm.encoder.encode(_prompt(t, tokens)), tokens) for t in texts[:16]]
-    together = generate(lm.model, rows, lm.pad_id, eos)
+    backend = lm.backend
+    rows = [Row(backend.encoder.encode(_prompt(t, tokens)), tokens) for t in texts[:16]]
+    together = generate(lm.model, rows, backend.pad_id, eos)
     for row, res in zip(rows, together):
         ids = torch.tensor([row.prompt_ids])
         with torch.inference_mode():
             out = lm.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                    max_new_tokens=tokens, pad_token_id=lm.pad_id)
+                                    max_new_tokens=tokens, pad_token_id=backend.pad_id)
         alone = out[0, ids.shape[1]:].tolist()
         while alone and alone[-1] in eos:
             alone.pop()
