@@ -31,8 +31,8 @@ def openai_env(srv, monkeypatch, tmp_path):
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", srv.url)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-readme-test-key")
     monkeypatch.delenv("OPENAI_API_VERSION", raising=False)
-    srv.azure_deployments = {"team-4o-mini": "gpt-4o-mini"}
-    srv.azure_batch_deployments = {"team-4o-mini-batch": "gpt-4o-mini"}
+    srv.azure_deployments = {"team-54-mini": "gpt-5.4-mini"}
+    srv.azure_batch_deployments = {"team-54-mini-batch": "gpt-5.4-mini"}
     monkeypatch.chdir(tmp_path)
     return srv
 
@@ -58,7 +58,7 @@ def test_the_azure_example_reaches_the_deployment(openai_env):
     (code,) = python_blocks("openai.md", "Azure OpenAI")
     exec(compile(code, "docs/openai.md[Azure OpenAI]", "exec"), {"__name__": "__docs__"})  # noqa: S102
     (sent,) = [r for r in openai_env.requests if r.route == "chat.completions"]
-    assert sent.path == "/openai/v1/chat/completions" and sent.body["model"] == "team-4o-mini"
+    assert sent.path == "/openai/v1/chat/completions" and sent.body["model"] == "team-54-mini"
 
 
 def test_the_readme_example_runs_and_a_rerun_is_cached(openai_env, capsys):
