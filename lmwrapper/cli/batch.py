@@ -56,7 +56,8 @@ def add_batch_parser(subparsers: Any) -> None:
                              ("resume", cmd_resume, ("undo `abandon`: the next `wait` or rerun "
                                                      "sends the job's unanswered prompts"))):
         p = sub.add_parser(name, help=text)
-        p.add_argument("job", help="the job id (see `lmwrapper batch list`)")
+        p.add_argument("job", help="the job id (see `lmwrapper batch list`)" + (
+            "; or a background response's id (resp_...)" if name == "abandon" else ""))
         p.add_argument("--base-url", default=None,
                        help="the provider's base URL here (else $OPENAI_BASE_URL & co.): "
                             "your API key goes to the job's server only if it is this one")
