@@ -3,7 +3,7 @@
     >>> with FakeServer() as srv:
     ...     client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0)
     ...     srv.rate_limit(times=1, retry_after=0.01)     # the next model call gets a 429
-    ...     client.chat.completions.create(model="gpt-4o-mini", messages=[...])  # RateLimitError
+    ...     client.chat.completions.create(model="gpt-5.4-mini", messages=[...])  # RateLimitError
     ...     srv.counts["chat.completions"]
     1
 
