@@ -26,6 +26,10 @@ ROOT = str(Path(__file__).resolve().parent.parent)
 sys.path.insert(0, ROOT)
 
 ROUTES = {"openai": "chat.completions", "anthropic": "messages"}
+# A current model: no shutdown in the openai 3.63.0 SDK's table (types/shared/chat_model.py),
+# priced by genai-prices 0.2.5 (checked 2026-12-07). gpt-4o-mini, used before, shuts down on
+# 2027-01-14, and the fake answers it with a 404 from then on.
+OPENAI_MODEL = "gpt-5.4-mini"
 
 
 def serve(latency: float, fraction: float, status: int) -> None:
@@ -50,7 +54,7 @@ def make_lm(provider: str, url: str, concurrency: int, cache_dir: str) -> Any:
     if provider in ("openai", "openai-responses"):
         from lmwrapper.providers.openai import get_open_ai_lm
 
-        return get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-bench-not-a-real-key",
+        return get_open_ai_lm(OPENAI_MODEL, api_key_secret="sk-bench-not-a-real-key",
                               base_url=url + "/v1", max_concurrency=concurrency,
                               cache_dir=cache_dir,
                               api="responses" if provider == "openai-responses" else None)
@@ -73,8 +77,10 @@ def run(provider: str, n: int, concurrency: int, latency: float, fraction: float
     try:
         url = child.stdout.readline().strip()  # type: ignore[union-attr]
         tag = uuid.uuid4().hex[:8]
+        # GPT-5.4 takes temperature only without reasoning; Claude has no effort "none"
+        effort = {"reasoning_effort": "none"} if provider.startswith("openai") else {}
         prompts = [LmPrompt(f"bench {tag} question {i}: what is {i}+1?", max_tokens=8,
-                            temperature=0) for i in range(n)]
+                            temperature=0, **effort) for i in range(n)]
         with tempfile.TemporaryDirectory() as cache_dir:
             lm = make_lm(provider, url, concurrency, cache_dir)
             start = time.perf_counter()

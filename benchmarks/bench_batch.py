@@ -3,7 +3,7 @@
     python benchmarks/bench_batch.py [--n 200000] [--results 50000] [--repeats 3]
                                      [--before PATH] [--only plan|ingest]
 
-1. Plan: claim + plan + write the input files of N uncached prompts for gpt-4o-mini
+1. Plan: claim + plan + write the input files of N uncached prompts for gpt-5.4-mini
    (records in SQLite, lines built by the OpenAI adapter with token counts, streamed to
    disk), at two prompt sizes. Seconds (and CPU seconds) untraced, medians of `--repeats`;
    then once under `tracemalloc` for the peak memory of that step, which must not grow
@@ -51,7 +51,10 @@ def _prompts(n: int, chars: int):
     from lmwrapper.core.prompt import LmPrompt
 
     pad = ("lorem ipsum dolor sit amet " * (chars // 27 + 1))[:chars]
-    return [LmPrompt(f"{i}: {pad}", max_tokens=20, temperature=0) for i in range(n)]
+    # GPT-5.4 takes temperature only without reasoning (gpt-4o-mini, used before, shuts down
+    # on 2027-01-14: the openai SDK's table)
+    return [LmPrompt(f"{i}: {pad}", max_tokens=20, temperature=0, reasoning_effort="none")
+            for i in range(n)]
 
 
 def plan(n: int, chars: int, traced: bool = False) -> dict[str, float]:
@@ -59,7 +62,7 @@ def plan(n: int, chars: int, traced: bool = False) -> dict[str, float]:
     from lmwrapper.runners.batch import batch_runner
 
     with tempfile.TemporaryDirectory() as d:
-        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-bench", cache_dir=d)
+        lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret="sk-bench", cache_dir=d)
         jobs = _jobs(lm, _prompts(n, chars))
         runner = batch_runner(lm, lm.cache)
         runner.owner = "bench"
@@ -85,7 +88,7 @@ def ingest(n: int) -> dict[str, float]:
     from lmwrapper.testing import FakeServer
 
     with tempfile.TemporaryDirectory() as d, FakeServer(batch_shuffle=True) as srv:
-        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-bench", base_url=srv.base_url,
+        lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret="sk-bench", base_url=srv.base_url,
                             cache_dir=d)
         jobs = _jobs(lm, _prompts(n, 40))
         runner = batch_runner(lm, lm.cache, poll_s=0.01, poll_max_s=0.01)
@@ -112,7 +115,7 @@ def ingest_engine(n: int) -> dict[str, float]:
 
     os.environ["LMWRAPPER_BATCH_POLL_S"] = os.environ["LMWRAPPER_BATCH_POLL_MAX_S"] = "0.01"
     with tempfile.TemporaryDirectory() as d, FakeServer(batch_polls_per_step=10**9) as srv:
-        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-bench", base_url=srv.base_url,
+        lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret="sk-bench", base_url=srv.base_url,
                             cache_dir=d)
         results = lm.predict_many(_prompts(n, 40), completion_window=CompletionWindow.BATCH_ANY)
         deadline = time.monotonic() + 600

@@ -2,7 +2,7 @@
 another (`--before`, e.g. a checkout made with `git worktree add /tmp/main main`).
 
     python benchmarks/bench_big_line.py [--mb 10,100] [--before PATH]
-                                        [--models openai/gpt-4o-mini,anthropic/claude-haiku-4-5]
+                                        [--models openai/gpt-5.4-mini,anthropic/claude-haiku-4-5]
 
 For each size, a file of two lines (one string of that many MB of "x", one short prompt) is
 run through `lmwrapper run --dry-run` for each model, and through a live `lmwrapper run`
@@ -72,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--mb", default="10,100", help="line sizes in MB (10^6 characters)")
     ap.add_argument("--before", type=Path, default=None, help="another checkout to compare")
-    ap.add_argument("--models", default="openai/gpt-4o-mini,anthropic/claude-haiku-4-5")
+    ap.add_argument("--models", default="openai/gpt-5.4-mini,anthropic/claude-haiku-4-5")
     args = ap.parse_args()
     checkouts = {"this": CHECKOUT} | ({"before": args.before.resolve()} if args.before else {})
     print(f"{'MB':>4} {'what':<40} " + " ".join(f"{n + ': s':>10} {n + ': peak MB':>15}"

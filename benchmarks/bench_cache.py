@@ -24,7 +24,7 @@ machine disturb it less), and the peak memory of the rerun beyond the prompts it
 (peak RSS less the RSS once the prompts are built), per prompt.
 
 `--cli N`: the same for `lmwrapper run` over an N-line JSONL file (`{"id", "prompt", "label"}`
-per line, OpenAI gpt-4o-mini, every answer cached, rows shaped as the fake server's answers:
+per line, OpenAI gpt-5.4-mini, every answer cached, rows shaped as the fake server's answers:
 logprobs, usage, cost, request id), the command timed whole in a fresh process (reading the
 file, prompts, keys, lookup, decode, writing the answers), here and on `--before`, taking
 turns; both outputs must be byte-identical.
@@ -137,7 +137,11 @@ def raw(n: int, cache_dir: str) -> dict[str, float]:
     return {"wall": n / w, "cpu": n / c}
 
 
-_CLI_MODEL, _CLI_URL = "openai/gpt-4o-mini", "http://127.0.0.1:9/v1"  # never called: all cached
+# never called: all cached. A model with no shutdown in the openai SDK's table (gpt-4o-mini,
+# used before, shuts down on 2027-01-14).
+_CLI_MODEL, _CLI_URL = "openai/gpt-5.4-mini", "http://127.0.0.1:9/v1"
+# 12 input and 1 output tokens at gpt-5.4-mini's $0.75 and $4.50 per Mtok (genai-prices 0.2.5)
+_CLI_COST = (12 * 0.75 + 1 * 4.50) / 1e6
 
 
 def cli_fill(n: int, folder: str) -> None:
@@ -163,7 +167,7 @@ def cli_fill(n: int, folder: str) -> None:
                 a = str(i + 1)
                 pred = LmPrediction(a, prompts[i], finish_reason="stop", completion_tokens=(a,),
                                     completion_logprobs=(-0.25,), top_token_logprobs=({a: -0.25},),
-                                    usage=LmUsage(12, 1, 0), cost_usd=2.4e-06,
+                                    usage=LmUsage(12, 1, 0), cost_usd=_CLI_COST,
                                     request_id=f"chatcmpl-{i:024x}")
                 rows.append(codec.row(keys[i], pred, canonical[i]))
             lm.cache.put_many(rows)

@@ -21,8 +21,9 @@ SETUP = """
 import sys, lmwrapper
 from lmwrapper import LmPrompt
 n = int(sys.argv[2])
-prompts = lambda: [LmPrompt(f"What is {i}+1?", max_tokens=5, temperature=0) for i in range(n)]
-make = lambda base_url: lmwrapper.get_lm("openai/gpt-4o-mini", base_url=base_url,
+prompts = lambda: [LmPrompt(f"What is {i}+1?", max_tokens=5, temperature=0,
+                            reasoning_effort="none") for i in range(n)]
+make = lambda base_url: lmwrapper.get_lm("openai/gpt-5.4-mini", base_url=base_url,
     api_key_secret="sk-bench-0123456789", cache_dir=sys.argv[1], max_concurrency=32)
 """
 FILL = SETUP + f"""

@@ -52,7 +52,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from asap import make_lm  # (puts this checkout's lmwrapper first on sys.path)
+from asap import OPENAI_MODEL, make_lm  # (puts this checkout's lmwrapper first on sys.path)
 
 KEY = "sk-bench-not-a-real-key"
 
@@ -63,7 +63,7 @@ def _bodies() -> tuple[bytes, bytes, bytes]:
     """(an OpenAI chat completion, a Claude message, an OpenAI Response): the answers the
     server gives."""
     chat = {"id": "chatcmpl-bench", "object": "chat.completion", "created": 0,
-            "model": "gpt-4o-mini",
+            "model": OPENAI_MODEL,
             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                          "message": {"role": "assistant", "content": "42", "refusal": None}}],
             "usage": {"prompt_tokens": 12, "completion_tokens": 1, "total_tokens": 13}}
@@ -74,7 +74,7 @@ def _bodies() -> tuple[bytes, bytes, bytes]:
                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}
     response = {"id": "resp_bench", "object": "response", "created_at": 0,
                 "status": "completed", "error": None, "incomplete_details": None,
-                "model": "gpt-4o-mini", "output": [
+                "model": OPENAI_MODEL, "output": [
                     {"id": "msg_bench", "type": "message", "role": "assistant",
                      "status": "completed", "content": [
                          {"type": "output_text", "text": "42", "annotations": [],
@@ -140,8 +140,10 @@ def _prompts(n: int, provider: str) -> list[Any]:
 
     tag = uuid.uuid4().hex[:8]
     out = 16 if provider == "openai-responses" else 8  # /v1/responses: at least 16
-    return [LmPrompt(f"bench {tag} question {i}: what is {i}+1?", max_tokens=out, temperature=0)
-            for i in range(n)]
+    # GPT-5.4 takes temperature only without reasoning; Claude has no effort "none"
+    effort = {"reasoning_effort": "none"} if provider.startswith("openai") else {}
+    return [LmPrompt(f"bench {tag} question {i}: what is {i}+1?", max_tokens=out, temperature=0,
+                     **effort) for i in range(n)]
 
 
 def run_lmwrapper(provider: str, url: str, n: int, in_flight: int) -> int:
@@ -181,8 +183,9 @@ def _plain_client(provider: str, url: str, in_flight: int) -> tuple[Any, Any]:
                                                                             timeout=600))
 
         async def ask_responses(question: str) -> bool:
-            r = await oai.responses.create(model="gpt-4o-mini", max_output_tokens=16,
-                                           temperature=0, input=question)
+            r = await oai.responses.create(model=OPENAI_MODEL, max_output_tokens=16,
+                                           temperature=0, reasoning={"effort": "none"},
+                                           input=question)
             return bool(r.output)
 
         if provider == "openai-responses":
@@ -190,8 +193,8 @@ def _plain_client(provider: str, url: str, in_flight: int) -> tuple[Any, Any]:
 
         async def ask_openai(question: str) -> bool:
             r = await oai.chat.completions.create(
-                model="gpt-4o-mini", max_tokens=8, temperature=0,
-                messages=[{"role": "user", "content": question}])
+                model=OPENAI_MODEL, max_completion_tokens=8, temperature=0,
+                reasoning_effort="none", messages=[{"role": "user", "content": question}])
             return r.choices[0].message.content is not None
 
         return oai, ask_openai

@@ -69,12 +69,14 @@ def measure(make: Any, prompt_text: str) -> Tracer:
     from lmwrapper.core.prompt import LmPrompt
 
     lm = make()
-    lm.predict(LmPrompt("warm up", max_tokens=3, temperature=0))
+    # GPT-5.4 takes temperature only without reasoning; Claude has no effort "none"
+    fields = {"reasoning_effort": "none"} if lm.model_name().startswith("gpt-") else {}
+    lm.predict(LmPrompt("warm up", max_tokens=3, temperature=0, **fields))
     tracer = Tracer()
     threading.setprofile(tracer)
     sys.setprofile(tracer)
     try:
-        lm.predict(LmPrompt(prompt_text, max_tokens=3, temperature=0))
+        lm.predict(LmPrompt(prompt_text, max_tokens=3, temperature=0, **fields))
     finally:
         sys.setprofile(None)
         threading.setprofile(None)  # type: ignore[arg-type]
@@ -93,8 +95,8 @@ def main() -> None:
 
     with FakeServer() as srv, tempfile.TemporaryDirectory() as cache_dir:
         makers = {
-            "openai gpt-4o-mini": lambda: get_open_ai_lm(
-                "gpt-4o-mini", api_key_secret=KEY, base_url=srv.base_url, cache_dir=cache_dir),
+            "openai gpt-5.4-mini": lambda: get_open_ai_lm(
+                "gpt-5.4-mini", api_key_secret=KEY, base_url=srv.base_url, cache_dir=cache_dir),
             "anthropic claude-sonnet-4-6": lambda: get_claude_lm(
                 "claude-sonnet-4-6", api_key_secret=KEY, base_url=srv.anthropic_base_url,
                 cache_dir=cache_dir),

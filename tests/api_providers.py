@@ -61,6 +61,12 @@ class Provider:
         return get_open_ai_lm
 
 
+# gpt-4o-mini on purpose: the OpenAI tests exercise a chat model (`n` samples in one request,
+# logprobs, temperature with no reasoning effort), and every OpenAI chat model shuts down on
+# 2027-01-14 (the openai 3.63.0 SDK's table); no current model is one. The suite pins its day
+# ($LMWRAPPER_TODAY in tests/conftest.py), so the fake serves it and the client's warning
+# reads the same after that date. Moved to gpt-5.4-mini, 44 of these tests fail for chat
+# features alone (checked 2026-12-07). Examples and CLI tests follow the docs: gpt-5.4-mini.
 OPENAI = Provider("openai", "gpt-4o-mini", "sk-test-SECRET0123456789abcdef", "OPENAI_API_KEY",
                   "OPENAI_BASE_URL", "oai_key.txt", "chat.completions", None)
 ANTHROPIC = Provider("anthropic", "claude-3-5-haiku-20241022",

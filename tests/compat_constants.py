@@ -10,5 +10,5 @@ API_KEY = "sk-test-COMPAT0123456789abcdef"
 import datetime as _dt
 
 SERVED_DAY = _dt.date(2026, 1, 2)
-# The day the suite's fake server stands on ($LMWRAPPER_FAKE_TODAY, set in tests/conftest.py).
+# The day the suite and its fake server stand on ($LMWRAPPER_TODAY, set in tests/conftest.py).
 SUITE_DAY = _dt.date(2026, 12, 7)

@@ -25,10 +25,12 @@ os.environ.setdefault("LMWRAPPER_BATCH_POLL_MAX_S", "0.05")
 # outside the repository and apart from the user's (tests/models_dir.py); subprocesses
 # inherit it. Set before any test reads it, and never per test.
 os.environ["LMWRAPPER_MODELS_DIR"] = str(prepare(smollm2.FOLDER_NAME))
-# The fake answers a retired model with a 404, by its shutdown date. The suite's models were
-# chosen on this day: pinned, a model that retires next month does not fail CI then (the
-# 404 itself is tested with dates of its own, in test_model_not_found.py).
-os.environ.setdefault("LMWRAPPER_FAKE_TODAY", SUITE_DAY.isoformat())
+# The fake answers a retired model with a 404, and the client warns of (or says in a 404's
+# hint) a shutdown, by its date. The suite's models were chosen on this day: pinned for both
+# (the fake follows the client's $LMWRAPPER_TODAY), a model that retires next month changes
+# no test's output then (the 404 and the warnings are tested with dates of their own, in
+# test_model_not_found.py and test_model_facts.py). Subprocesses inherit it.
+os.environ.setdefault("LMWRAPPER_TODAY", SUITE_DAY.isoformat())
 # A suite started in the background by a non-interactive shell (`make test &`, some CI
 # runners) inherits SIGINT ignored, and so would every child the Ctrl-C tests start (an
 # ignored signal stays ignored across exec): they would wait for a Ctrl-C that never lands.

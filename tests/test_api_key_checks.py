@@ -15,7 +15,7 @@ HTTP_PATHS = ["lean", "sdk"]
 
 
 def _lm(srv, key, tmp_path):
-    return get_open_ai_lm("gpt-4o-mini", api_key_secret=key, base_url=srv.base_url,
+    return get_open_ai_lm("gpt-5.4-mini", api_key_secret=key, base_url=srv.base_url,
                           cache_dir=str(tmp_path / "c"))
 
 
@@ -48,7 +48,7 @@ def test_a_trailing_newline_is_stripped_with_a_warning(tmp_path, monkeypatch, ht
 def test_key_from_environment_is_checked(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test\r\nX-Injected: 1")
     with FakeServer() as srv:
-        lm = get_open_ai_lm("gpt-4o-mini", base_url=srv.base_url, cache_dir=str(tmp_path / "c"))
+        lm = get_open_ai_lm("gpt-5.4-mini", base_url=srv.base_url, cache_dir=str(tmp_path / "c"))
         with pytest.raises(ConfigurationError, match=r"\$OPENAI_API_KEY"):
             lm.predict("What is 2+2?")
         assert srv.counts == {}

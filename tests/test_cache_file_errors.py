@@ -102,7 +102,7 @@ def test_predictor_fails_before_sending_anything(tmp_path):
     cache_dir.mkdir()
     (cache_dir / CACHE_FILE_NAME).write_bytes(b"SQLite format 3\x00" + b"\x00" * 20)
     with FakeServer(latency=0.0) as srv:
-        lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-0123456789",
+        lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret="sk-test-0123456789",
                             base_url=srv.base_url, cache_dir=str(cache_dir))
         with pytest.raises(CacheFileError, match="truncated"):
             list(lm.predict_many(["What is 2+2?", "What is 3+3?"]))

@@ -30,7 +30,7 @@ CHILD = textwrap.dedent("""
     import json, sys
     from lmwrapper.openai_wrapper import get_open_ai_lm
     base_url, cache_dir, prompts = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret=KEY, base_url=base_url,
+    lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret=KEY, base_url=base_url,
                         cache_dir=cache_dir)
     try:
         got = list(lm.predict_many(prompts))
@@ -71,7 +71,7 @@ def srv():
 @pytest.fixture
 def filled(tmp_path, srv):
     cache_dir = tmp_path / "team" / "cache"
-    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret=KEY, base_url=srv.base_url,
+    lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret=KEY, base_url=srv.base_url,
                         cache_dir=str(cache_dir))
     assert not any(p.has_errors for p in lm.predict_many(PROMPTS))
     lm.cache.close()  # checkpointed: no -wal or -shm left behind

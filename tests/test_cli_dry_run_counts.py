@@ -20,7 +20,7 @@ def srv(monkeypatch):
 def run(srv, tmp_path, lines, *args):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"prompt": p, "max_tokens": 5}) + "\n" for p in lines))
-    return main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    return main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
                  "--base-url", srv.base_url, str(src), "-o", str(tmp_path / "out.jsonl"), *args])
 
 

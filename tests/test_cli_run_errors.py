@@ -41,7 +41,7 @@ def one_line_error(capsys, code, expected):
 
 
 def run(srv, tmp_path, *args):
-    return main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    return main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
                  "--base-url", srv.base_url, *args])
 
 
@@ -126,7 +126,7 @@ def cli_process(srv, tmp_path, src, out):
     env = {**os.environ, "PYTHONPATH": REPO, "OPENAI_API_KEY": "sk-cli-run-test-key"}
     return subprocess.Popen(
         [sys.executable, "-m", "lmwrapper.cli.main", "--cache-dir", str(tmp_path / "c"), "run",
-         "--model", "openai/gpt-4o-mini", "--base-url", srv.base_url, "--max-concurrency", "4",
+         "--model", "openai/gpt-5.4-mini", "--base-url", srv.base_url, "--max-concurrency", "4",
          "--max-tokens", "5", src, "-o", str(out)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -175,7 +175,7 @@ def test_ctrl_c_of_a_batch_run_says_its_batches_go_on(srv, tmp_path, capsys, win
     from lmwrapper.openai_wrapper import get_open_ai_lm
     from lmwrapper.structs import LmPrompt
 
-    lm = get_open_ai_lm("gpt-4o-mini", base_url=srv.base_url, api_key_secret="sk-x",
+    lm = get_open_ai_lm("gpt-5.4-mini", base_url=srv.base_url, api_key_secret="sk-x",
                         cache_dir=tmp_path / "c")
     prompts = [LmPrompt(f"q{i}", max_tokens=5) for i in range(3)]
     assert _interrupted(lm, prompts, CompletionWindow(window),

@@ -26,7 +26,7 @@ def srv(monkeypatch):
 def run(srv, tmp_path, rows, *args):
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    return main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
                  "--base-url", srv.base_url, str(src), *args])
 
 
@@ -73,7 +73,7 @@ def test_clear_errors_without_yes_reads_as_a_sentence(srv, tmp_path, capsys, mon
 def test_a_lone_surrogate_is_refused_by_line_without_a_traceback(srv, tmp_path, capsys):
     src = tmp_path / "in.jsonl"
     src.write_text('{"prompt": "ok \\ud83d\\ude00"}\n{"prompt": "bad \\ud800 here"}\n')
-    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
                  "--base-url", srv.base_url, str(src)])
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
@@ -85,7 +85,7 @@ def test_a_utf8_bom_at_the_start_of_the_file_is_not_part_of_the_first_line(srv, 
     src = tmp_path / "in.jsonl"
     src.write_bytes(b'\xef\xbb\xbf{"prompt": "q0", "id": "a", "max_tokens": 3}\n')
     out = tmp_path / "out.jsonl"
-    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
                  "--base-url", srv.base_url, str(src), "-o", str(out)])
     assert code == 0, capsys.readouterr().err
     assert json.loads(out.read_text())["id"] == "a"
@@ -95,7 +95,7 @@ def test_output_onto_the_input_file_is_refused_and_the_prompts_are_kept(srv, tmp
     src = tmp_path / "in.jsonl"
     text = '{"prompt": "q0", "max_tokens": 3}\n'
     src.write_text(text)
-    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    code = main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
                  "--base-url", srv.base_url, str(src), "-o", str(tmp_path / "." / "in.jsonl")])
     err = capsys.readouterr().err
     assert code == 2 and "is the input file" in err and "Traceback" not in err, err
@@ -108,7 +108,7 @@ def test_ctrl_c_in_batch_wait_says_what_is_in_and_how_to_go_on(tmp_path, monkeyp
         src = tmp_path / "in.jsonl"
         src.write_text('{"prompt": "q0", "max_tokens": 3}\n')
         cache, url = str(tmp_path / "c"), srv.base_url
-        assert main(["--cache-dir", cache, "run", "--model", "openai/gpt-4o-mini", "--base-url",
+        assert main(["--cache-dir", cache, "run", "--model", "openai/gpt-5.4-mini", "--base-url",
                      srv.base_url, str(src), "--batch", "-o", str(tmp_path / "o.jsonl")]) == 0
         job = main_output(["--cache-dir", cache, "batch", "list"]).split()[0]
         polls = srv.count("batches.retrieve")

@@ -107,6 +107,33 @@ def test_the_warning_text_for_past_and_future_dates():
         model_facts.warn_if_retiring("openai", "x-test-2", dt.date(2026, 6, 15), today)
 
 
+def test_lmwrapper_today_pins_the_day_shutdowns_are_read_against(monkeypatch):
+    """The suite pins `$LMWRAPPER_TODAY` (tests/conftest.py): the warning of a model that
+    retires next month, and the fake's 404 for it, are the same whatever the real date. The
+    days here are either side of gpt-4o-mini's shutdown in the openai SDK's table."""
+    from lmwrapper.testing import FakeServer
+
+    shutdown = model_facts.sdk_shutdowns(openai_models.SOURCES).get("gpt-4o-mini")
+    if shutdown is None:
+        pytest.skip("the installed openai SDK announces no shutdown of gpt-4o-mini")
+    monkeypatch.delenv("LMWRAPPER_FAKE_TODAY", raising=False)  # the fake follows the client
+    after, before = shutdown + dt.timedelta(days=46), shutdown - dt.timedelta(days=38)
+    monkeypatch.setenv("LMWRAPPER_TODAY", after.isoformat())
+    assert model_facts.today() == after
+    with pytest.warns(ModelRetiringWarning, match=f"was shut down by its provider on {shutdown}"):
+        lmwrapper.get_lm("openai/gpt-4o-mini")
+    with FakeServer() as srv:
+        assert srv.model_missing("openai", "gpt-4o-mini")
+    monkeypatch.setenv("LMWRAPPER_TODAY", before.isoformat())
+    model_facts._WARNED.clear()
+    with pytest.warns(ModelRetiringWarning, match=rf"shuts down on {shutdown} \(38 days"):
+        lmwrapper.get_lm("openai/gpt-4o-mini")
+    with FakeServer() as srv:
+        assert not srv.model_missing("openai", "gpt-4o-mini")
+    monkeypatch.delenv("LMWRAPPER_TODAY")
+    assert model_facts.today() == dt.date.today()  # unset: the real date
+
+
 def test_defaults_name_current_models():
     from lmwrapper.claude_wrapper import get_claude_lm
     from lmwrapper.openai_wrapper import get_open_ai_lm

@@ -12,6 +12,7 @@ import datetime as dt
 
 import pytest
 from cache_file import cache_stats
+from compat_constants import SUITE_DAY
 
 from lmwrapper import ModelNotFoundError
 from lmwrapper.batch_config import CompletionWindow
@@ -195,7 +196,7 @@ def test_a_retired_name_is_not_its_own_did_you_mean():
     if not shutdowns:
         pytest.skip("the installed openai SDK lists no shutdown dates")
     name, _ = max(shutdowns.items(), key=lambda kv: kv[1])
-    past, future = dt.date(2026, 6, 15), dt.date.today() + dt.timedelta(days=30)
+    past, future = dt.date(2026, 6, 15), SUITE_DAY + dt.timedelta(days=30)
     hint = model_not_found_hint(SOURCES, name, past)
     assert f"shut down on {past}" in hint and f"{name!r}" not in hint
     # a 404 before the shutdown date is not a retirement (it said "was shut down" then)

@@ -29,7 +29,7 @@ CHILD = textwrap.dedent("""
     from lmwrapper.structs import LmPrompt
 
     base_url, cache_dir, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-test-shared-0123456789",
+    lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret="sk-test-shared-0123456789",
                         base_url=base_url, max_concurrency=8, cache_dir=cache_dir)
     prompts = [LmPrompt(f"process {tag} prompt {i}", max_tokens=4) for i in range(n)]
     print("ready", flush=True)

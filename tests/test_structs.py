@@ -85,7 +85,7 @@ def test_prediction_round_trips_through_json_exactly():
         completion_tokens=("h", "éllo"), completion_logprobs=(-0.1, -1e-12),
         top_token_logprobs=({"h": -0.1, "a": -2.5}, {"éllo": -1e-12}),
         prompt_tokens=("q",), prompt_logprobs=(None,), usage=LmUsage(3, 2, 0),
-        cost_usd=1.25e-6, provider="openai", model="gpt-4o-mini", request_id="req_1",
+        cost_usd=1.25e-6, provider="openai", model="gpt-5.4-mini", request_id="req_1",
         sample_index=1,
     )
     back = LmPrediction.from_json(pred.to_json())

@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmwrapper.cli.exits import exit_for_errors
-from lmwrapper.core.errors import ConfigurationError
+from lmwrapper.core.errors import ConfigurationError, ProviderError
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.window import CompletionWindow
 from lmwrapper.core.words import counted, noun
 from lmwrapper.providers.registry import PROVIDERS
+from lmwrapper.store.background_records import BackgroundRecords, BackgroundRow
 from lmwrapper.store.batch_records import JobRow, Records
 from lmwrapper.store.db import CACHE_FILE_NAME, SqlCache, get_cache, get_cache_dir
 from lmwrapper.tools.batch import submit_or_collect
@@ -55,7 +56,8 @@ def add_batch_parser(subparsers: Any) -> None:
                              ("resume", cmd_resume, ("undo `abandon`: the next `wait` or rerun "
                                                      "sends the job's unanswered prompts"))):
         p = sub.add_parser(name, help=text)
-        p.add_argument("job", help="the job id (see `lmwrapper batch list`)")
+        p.add_argument("job", help="the job id (see `lmwrapper batch list`)" + (
+            "; or a background response's id (resp_...)" if name == "abandon" else ""))
         p.add_argument("--base-url", default=None,
                        help="the provider's base URL here (else $OPENAI_BASE_URL & co.): "
                             "your API key goes to the job's server only if it is this one")
@@ -109,18 +111,27 @@ def _reading(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Na
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    records = Records(_cache(args))
+    cache = _cache(args)
+    records = Records(cache)
     jobs = records.jobs()
     if args.json:
         print(json.dumps([_job_dict(records, job) for job in jobs], indent=2))
         return 0
-    if not jobs:
+    background = BackgroundRecords(cache).every()
+    if not jobs and not background:
         print("no batch jobs in this cache")
         return 0
     for job in jobs:
         counts = records.line_counts(job.job_id)
         print(f"{job.job_id}  {job.provider}/{job.model}  {_when(job.created_at)}  "
               + _counts_text(counts))
+    if background:
+        print(f"{counted(len(background), 'background response')} not yet collected (a "
+              "rerun in the same window collects them; `lmwrapper batch abandon ID` cancels "
+              "one):")
+    for row in background:
+        print(f"{row.response_id or '(being created)'}  {row.provider}/{row.model}  "
+              f"{row.window}  {_when(row.created_at)}  {row.state}")
     return 0
 
 
@@ -246,7 +257,8 @@ def cmd_abandon(args: argparse.Namespace) -> int:
     records = Records(cache)
     job = records.job(args.job)
     if job is None:
-        return _unknown(args.job)
+        row = BackgroundRecords(cache).of_response(args.job)
+        return _unknown(args.job) if row is None else abandon_background(cache, row, args)
     lm = predictor_for(job.identity, trust_base_url=args.trust_base_url, base_url=args.base_url)
     n = cancel_at_provider(lm, records, args.job)
     lines = records.abandon_job(args.job)
@@ -258,6 +270,30 @@ def cmd_abandon(args: argparse.Namespace) -> int:
           f"{counted(lines, 'unanswered line')} will not "
           f"be sent again by `batch wait` or a rerun (they answer with an error saying so){collect}. "
           f"`{resume_command(args.job, args.cache_dir, args.base_url)}` undoes this")
+    return 0
+
+
+def abandon_background(cache: SqlCache, row: BackgroundRow, args: argparse.Namespace) -> int:
+    """Cancel a background response at the provider (one request; the SDK's bounded
+    retries) and forget its record: a rerun of its prompt then creates it anew. Its record
+    names no server, so the cancel goes to the one configured here (`--base-url`, else
+    `$OPENAI_BASE_URL`, else the provider's own): a cache file never picks where a key goes.
+    A cancel that fails keeps the record (the response may still run, and be paid for)."""
+    provider = PROVIDERS[row.provider]
+    lm = provider.make(row.model, **({"base_url": args.base_url} if args.base_url else {}))
+    try:
+        lm.background_adapter().cancel(str(row.response_id))  # type: ignore[attr-defined]
+    except ProviderError as e:
+        if e.status_code != 404:  # gone at the provider: nothing left to cancel or collect
+            print(f"lmwrapper batch abandon: cancelling background response {row.response_id} "
+                  f"failed, so its record is kept (a rerun still collects it): {e}",
+                  file=sys.stderr)
+            return 1
+    BackgroundRecords(cache).forget(row.marker)
+    print(f"abandoned background response {row.response_id} ({row.provider}/{row.model}, "
+          f"{row.window}): cancelled at the provider and forgotten here. What it answered "
+          "before the cancel is billed but not collected; a rerun of its prompt in a "
+          "background window sends it again")
     return 0
 
 

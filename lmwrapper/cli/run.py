@@ -1,7 +1,7 @@
 """`lmwrapper run`: a JSONL file of prompts through a model, answers as JSONL in input order.
 
-    lmwrapper run --model openai/gpt-4o-mini prompts.jsonl -o out.jsonl
-    lmwrapper run --model openai/gpt-4o-mini prompts.jsonl --dry-run    # tokens + cost only
+    lmwrapper run --model openai/gpt-5.4-mini prompts.jsonl -o out.jsonl
+    lmwrapper run --model openai/gpt-5.4-mini prompts.jsonl --dry-run   # tokens + cost only
     lmwrapper run --model openai/gpt-5.4-mini prompts.jsonl --window flex   # the batch price, live
 
 Each input line is one of
@@ -113,7 +113,7 @@ def add_run_parser(subparsers: Any) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               epilog=__doc__.split("\n", 2)[2])
     p.add_argument("input", help="JSONL file of prompts ('-' for stdin)")
-    p.add_argument("--model", "-m", required=True, help="provider/name, e.g. openai/gpt-4o-mini")
+    p.add_argument("--model", "-m", required=True, help="provider/name, e.g. openai/gpt-5.4-mini")
     p.add_argument("-o", "--output", default="-", help="JSONL answers (default: stdout)")
     p.add_argument("--dry-run", action="store_true", help="print the token and cost estimate only")
     p.add_argument("--base-url", default=None, help="an OpenAI-compatible server (API models only)")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -74,6 +75,21 @@ class PublishedFacts:
     long_output_usd_per_mtok: float | None = None
 
 
+def today() -> dt.date:
+    """The day shutdown dates are read against: `$LMWRAPPER_TODAY` (an ISO date) where set,
+    else the real date. A test suite pins it (as the fake's `$LMWRAPPER_FAKE_TODAY`), so a
+    model's shutdown next month changes no warning, hint or price it checks."""
+    pinned = os.environ.get("LMWRAPPER_TODAY")
+    return dt.date.fromisoformat(pinned) if pinned else dt.date.today()
+
+
+def _now() -> dt.datetime:
+    """The moment prices are read at: noon UTC of a pinned `today()`, else now."""
+    if os.environ.get("LMWRAPPER_TODAY"):
+        return dt.datetime.combine(today(), dt.time(12), tzinfo=dt.UTC)
+    return dt.datetime.now(tz=dt.UTC)
+
+
 def genai_prices_version() -> str:
     """`genai-prices 0.2.5`: the data's source, as shown beside a price."""
     from importlib.metadata import version
@@ -116,7 +132,7 @@ def _published(sources: FactSources, name: str) -> PublishedFacts | None:
 
 def _facts(model: Any, context: dict[str, str] | None) -> PublishedFacts:
     """A genai-prices model's rates now, for a request of this `context` (None: the default)."""
-    prices = model.get_prices(dt.datetime.now(tz=dt.UTC), context)
+    prices = model.get_prices(_now(), context)
     base_in, tier_in = _rates(prices.input_mtok)
     base_out, tier_out = _rates(prices.output_mtok)
     tier_from = tier_in[0] if tier_in else tier_out[0] if tier_out else None
@@ -332,17 +348,18 @@ _WARNED: set[tuple[str, str]] = set()
 
 
 def warn_if_retiring(provider: str, name: str, date: dt.date | None,
-                     today: dt.date | None = None) -> None:
-    """Warn once per process and model that `name` shuts down (or shut down) on `date`."""
+                     day: dt.date | None = None) -> None:
+    """Warn once per process and model that `name` shuts down (or shut down) on `date`,
+    as seen on `day` (default: `today()`)."""
     if date is None or (provider, name) in _WARNED:
         return
     _WARNED.add((provider, name))
-    today = today or dt.date.today()
-    if date <= today:
+    day = day or today()
+    if date <= day:
         text = (f"{provider}/{name} was shut down by its provider on {date}: requests for it "
                 "fail (cached answers still load). Pick a current model: `lmwrapper models`.")
     else:
-        text = (f"{provider}/{name} shuts down on {date} ({(date - today).days} days from "
+        text = (f"{provider}/{name} shuts down on {date} ({(date - day).days} days from "
                 "now): move to a current model before then (`lmwrapper models`).")
     warnings.warn(text, ModelRetiringWarning, stacklevel=3)
 
@@ -379,13 +396,13 @@ def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | No
     except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
         names, ends = [], {}
     shutdown = shutdown or ends.get(name)
-    today = dt.date.today()
+    day = today()
     # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's
     # prefix), nor a name that is itself retired
-    names = [n for n in names if ":" not in n and n != name and ends.get(n, today) >= today]
+    names = [n for n in names if ":" not in n and n != name and ends.get(n, day) >= day]
     close = did_you_mean(name, names, cutoff=0.75)
     retired = ("" if shutdown is None else f"it was shut down on {shutdown}; "
-               if shutdown <= today else f"its shutdown is set for {shutdown}, so this 404 is "
+               if shutdown <= day else f"its shutdown is set for {shutdown}, so this 404 is "
                "not a retirement (a deployment or an account without access?); ")
     hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
     return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
@@ -394,4 +411,4 @@ def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | No
 __all__ = ["FactSources", "FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
            "is_known", "known_names", "model_not_found_hint", "published", "published_tiers",
            "retirement",
-           "sdk_model_names", "sdk_shutdowns", "warn_if_retiring", "window_source"]
+           "sdk_model_names", "sdk_shutdowns", "today", "warn_if_retiring", "window_source"]

@@ -121,7 +121,7 @@ def provider_of(spec: str) -> tuple[Provider, str]:
     if sep and name and prefix in _ALIASES:
         return PROVIDERS[_ALIASES[prefix]], name
     raise ValueError(f"unknown model {spec!r}: give provider/name with provider one of "
-                     f"{', '.join(_ALIASES)} (e.g. openai/gpt-4o-mini).{_did_you_mean(spec)} "
+                     f"{', '.join(_ALIASES)} (e.g. openai/gpt-5.4-mini).{_did_you_mean(spec)} "
                      f"`lmwrapper models` lists the known models")
 
 

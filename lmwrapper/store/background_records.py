@@ -64,6 +64,17 @@ class BackgroundRecords:
                 out.setdefault(row.key, []).append(row)
         return out
 
+    def every(self) -> list[BackgroundRow]:
+        """Every record of this cache file, oldest first (`lmwrapper batch list`)."""
+        return [BackgroundRow(*r) for r in self.cache.query(
+            f"SELECT {_COLS} FROM background_responses ORDER BY created_at")]
+
+    def of_response(self, response_id: str) -> BackgroundRow | None:
+        """The record of the provider's response `response_id`, if this cache has one."""
+        rows = self.cache.query(f"SELECT {_COLS} FROM background_responses WHERE "
+                                "response_id = ?", (response_id,))
+        return BackgroundRow(*rows[0]) if rows else None
+
     def pending(self, keys: list[str]) -> int:
         """How many of `keys` have a response a background run created and has not
         collected (one query when there are none: the usual case)."""

@@ -3,7 +3,7 @@
     >>> with FakeServer() as srv:
     ...     client = openai.OpenAI(base_url=srv.base_url, api_key="sk-test", max_retries=0)
     ...     srv.rate_limit(times=1, retry_after=0.01)     # the next model call gets a 429
-    ...     client.chat.completions.create(model="gpt-4o-mini", messages=[...])  # RateLimitError
+    ...     client.chat.completions.create(model="gpt-5.4-mini", messages=[...])  # RateLimitError
     ...     srv.counts["chat.completions"]
     1
 
@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any, Self
 
+from lmwrapper.core import models as model_facts
 from lmwrapper.providers.registry import PROVIDERS
 from lmwrapper.testing import jobs as fake_jobs
 from lmwrapper.testing.faults import Fault, FaultPlan
@@ -126,9 +127,9 @@ class FakeServer:
         answers a retired model, and every name no maintained source knows (the installed
         SDK's model list, genai-prices), as the real API answers a misspelt one.
     extra_models: names served although no source knows them (a model released after the
-        installed SDK and genai-prices; settable later as `srv.extra_models`). `today` defaults to `$LMWRAPPER_FAKE_TODAY` (ISO date; a
-        test suite pins it, so that a model retiring next month does not fail it then),
-        else the real date.
+        installed SDK and genai-prices; settable later as `srv.extra_models`). `today` defaults to `$LMWRAPPER_FAKE_TODAY` (ISO date), else
+        the client's `$LMWRAPPER_TODAY`, else the real date: a test suite pins one, so that a
+        model retiring next month does not fail it then.
     """
 
     def __init__(
@@ -530,5 +531,7 @@ def _body_for_log(body: bytes) -> Any:
 
 
 def _default_today() -> datetime.date:
+    """`$LMWRAPPER_FAKE_TODAY`, else the client's day (`$LMWRAPPER_TODAY`, else the real
+    date): one pin moves both."""
     pinned = os.environ.get("LMWRAPPER_FAKE_TODAY")
-    return datetime.date.fromisoformat(pinned) if pinned else datetime.date.today()
+    return datetime.date.fromisoformat(pinned) if pinned else model_facts.today()

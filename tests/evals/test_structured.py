@@ -30,7 +30,7 @@ def srv():
         yield s
 
 
-def make(srv, model="gpt-4o-mini"):
+def make(srv, model="gpt-5.4-mini"):
     return get_open_ai_lm(model, api_key_secret="sk-test-0123456789", base_url=srv.base_url)
 
 

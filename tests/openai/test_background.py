@@ -357,3 +357,36 @@ def test_ctrl_c_in_a_background_run_says_the_responses_go_on(srv, tmp_path, caps
                         Namespace(no_cache=False))
     assert code == 130
     assert "a rerun in a background window collects them" in capsys.readouterr().err
+
+
+def test_batch_list_shows_background_responses_and_abandon_cancels_and_forgets_one(
+        srv, tmp_path, capsys, monkeypatch):
+    """A `--window background-2h` run left waiting: `lmwrapper batch list` shows each of its
+    responses, and `lmwrapper batch abandon ID` cancels that one at the provider (through the
+    SDK) and forgets it; a rerun creates that prompt anew and adopts the others."""
+    from lmwrapper.cli.main import main
+
+    monkeypatch.setenv("LMWRAPPER_BATCH_MAX_WAIT_S", "0.000001")  # give up after one poll
+    prompts = [LmPrompt(f"q{i}") for i in range(3)]
+    with pytest.raises(WaitedTooLong):
+        list(lm_on(srv, tmp_path).predict_many(prompts, CompletionWindow.BACKGROUND_2H))
+    monkeypatch.delenv("LMWRAPPER_BATCH_MAX_WAIT_S")
+    capsys.readouterr()
+    assert main(["--cache-dir", str(tmp_path), "batch", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "3 background responses not yet collected" in listed
+    assert all(rid in listed for rid in srv.state.background), listed
+
+    monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
+    gone = next(iter(srv.state.background))
+    assert main(["--cache-dir", str(tmp_path), "batch", "abandon", gone,
+                 "--base-url", srv.base_url]) == 0
+    assert "abandoned background response" in capsys.readouterr().out
+    assert srv.state.background[gone]["cancelled"] and srv.count("responses.cancel") == 1
+    assert main(["--cache-dir", str(tmp_path), "batch", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert "2 background responses" in listed and gone not in listed
+    answers = list(lm_on(srv, tmp_path).predict_many(prompts, CompletionWindow.BACKGROUND_2H))
+    assert not any(a.has_errors for a in answers)
+    assert len(creates(srv)) == 4  # the abandoned one created again, the other two adopted
+    assert main(["--cache-dir", str(tmp_path), "batch", "abandon", gone]) == 2  # forgotten

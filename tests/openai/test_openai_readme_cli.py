@@ -7,7 +7,9 @@ import pytest
 from docs_blocks import python_blocks
 
 from lmwrapper.cli.main import main
+from lmwrapper.core.models import published
 from lmwrapper.core.money import format_usd
+from lmwrapper.providers.openai.models import SOURCES
 
 
 def openai_page_blocks():
@@ -31,8 +33,8 @@ def openai_env(srv, monkeypatch, tmp_path):
     monkeypatch.setenv("AZURE_OPENAI_ENDPOINT", srv.url)
     monkeypatch.setenv("AZURE_OPENAI_API_KEY", "azure-readme-test-key")
     monkeypatch.delenv("OPENAI_API_VERSION", raising=False)
-    srv.azure_deployments = {"team-4o-mini": "gpt-4o-mini"}
-    srv.azure_batch_deployments = {"team-4o-mini-batch": "gpt-4o-mini"}
+    srv.azure_deployments = {"team-54-mini": "gpt-5.4-mini"}
+    srv.azure_batch_deployments = {"team-54-mini-batch": "gpt-5.4-mini"}
     monkeypatch.chdir(tmp_path)
     return srv
 
@@ -58,7 +60,7 @@ def test_the_azure_example_reaches_the_deployment(openai_env):
     (code,) = python_blocks("openai.md", "Azure OpenAI")
     exec(compile(code, "docs/openai.md[Azure OpenAI]", "exec"), {"__name__": "__docs__"})  # noqa: S102
     (sent,) = [r for r in openai_env.requests if r.route == "chat.completions"]
-    assert sent.path == "/openai/v1/chat/completions" and sent.body["model"] == "team-4o-mini"
+    assert sent.path == "/openai/v1/chat/completions" and sent.body["model"] == "team-54-mini"
 
 
 def test_the_readme_example_runs_and_a_rerun_is_cached(openai_env, capsys):
@@ -86,8 +88,9 @@ def test_run_command_writes_answers_in_input_order(srv, tmp_path, monkeypatch, c
              {"prompt": "What is the capital of France?", "max_tokens": 5, "id": "q-fr"},
              {"text": "Tell me a story", "num_completions": 2, "max_tokens": 3}]
     write_jsonl(src, rows)
-    args = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
-            "--base-url", srv.base_url, "--temperature", "0", str(src), "-o", str(out)]
+    args = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
+            "--base-url", srv.base_url, "--temperature", "0", "--reasoning-effort", "none",
+            str(src), "-o", str(out)]
     assert main(args) == 0
     got = [json.loads(line) for line in out.read_text().splitlines()]
     assert [g["index"] for g in got] == list(range(15))
@@ -102,13 +105,13 @@ def test_run_command_writes_answers_in_input_order(srv, tmp_path, monkeypatch, c
 
 def test_a_line_without_max_tokens_asks_for_100_as_a_bare_string_does(srv, tmp_path, monkeypatch):
     """The CLI and Python agree: a string line is `LmPrompt(text, max_tokens=100)` (it asked
-    for the model's whole output limit, 16,384 tokens on gpt-4o-mini, and the cost bound
+    for the model's whole output limit, 128,000 tokens on gpt-5.4-mini, and the cost bound
     assumed that); `--max-tokens` sets another default; `"max_tokens": null` asks for no limit."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-cli-test-key")
     src = tmp_path / "in.jsonl"
     write_jsonl(src, ["What is 1+1?", {"prompt": "What is 2+2?", "max_tokens": None},
                       {"prompt": "What is 3+3?", "max_tokens": 7}])
-    base = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    base = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
             "--base-url", srv.base_url, str(src), "-o", str(tmp_path / "out.jsonl")]
     assert main(base) == 0
     sent = {r.body["messages"][-1]["content"]: r.body.get("max_completion_tokens",
@@ -123,7 +126,7 @@ def test_a_line_without_max_tokens_asks_for_100_as_a_bare_string_does(srv, tmp_p
 def test_dry_run_prints_tokens_and_cost_and_sends_nothing(srv, tmp_path, capsys, no_key_anywhere):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, ["What is 2+2?", {"prompt": "Hi", "max_tokens": 100}])
-    assert main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    assert main(["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
                  "--base-url", srv.base_url, "--max-tokens", "10", str(src), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "to send: 2" in out and "output tokens (upper bound): 110" in out
@@ -132,14 +135,17 @@ def test_dry_run_prints_tokens_and_cost_and_sends_nothing(srv, tmp_path, capsys,
     n_in = sum(tokens.count_chat_tokens([{"role": "user", "content": t}], "o200k_base")
                for t in ("What is 2+2?", "Hi"))
     assert f"input tokens: {n_in} " in out
-    assert f"cost upper bound: {format_usd((n_in * 0.15 + 110 * 0.60) / 1e6)} (input " in out
+    rates = published(SOURCES, "gpt-5.4-mini")  # genai-prices' own rates, not ours
+    assert rates is not None and rates.input_usd_per_mtok and rates.output_usd_per_mtok
+    bound = (n_in * rates.input_usd_per_mtok + 110 * rates.output_usd_per_mtok) / 1e6
+    assert f"cost upper bound: {format_usd(bound)} (input " in out
     assert srv.counts == {}
     # the same money as `estimate_cost` shows it (`$0.0000608`, not `$0.000061`)
     from lmwrapper.batch_config import CompletionWindow
     from lmwrapper.openai_wrapper import get_open_ai_lm
     from lmwrapper.structs import LmPrompt
 
-    lm = get_open_ai_lm("gpt-4o-mini", api_key_secret="sk-x")
+    lm = get_open_ai_lm("gpt-5.4-mini", api_key_secret="sk-x")
     est = lm.estimate_cost([LmPrompt("What is 2+2?", max_tokens=10),
                             LmPrompt("Hi", max_tokens=100)], CompletionWindow.ASAP)
     assert est.input_tokens == n_in
@@ -156,7 +162,7 @@ def test_dry_run_prints_tokens_and_cost_and_sends_nothing(srv, tmp_path, capsys,
 def test_bad_lines_name_their_line_number(tmp_path, capsys, line, message):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, ["fine", line])
-    assert main(["run", "--model", "openai/gpt-4o-mini", str(src), "--dry-run"]) == 2
+    assert main(["run", "--model", "openai/gpt-5.4-mini", str(src), "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "line 2" in err and message in err
 
@@ -164,14 +170,14 @@ def test_bad_lines_name_their_line_number(tmp_path, capsys, line, message):
 def test_unknown_provider_is_refused(tmp_path, capsys):
     src = tmp_path / "in.jsonl"
     write_jsonl(src, ["x"])
-    assert main(["run", "--model", "gpt-4o-mini", str(src), "--dry-run"]) == 2
+    assert main(["run", "--model", "gpt-5.4-mini", str(src), "--dry-run"]) == 2
     assert "provider/name" in capsys.readouterr().err
 
 
 def test_run_errors_are_one_line_not_a_traceback(srv, tmp_path, capsys, no_key_anywhere):
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_jsonl(src, [{"prompt": "What is 2+2?", "max_tokens": 1000}])
-    base = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-4o-mini",
+    base = ["--cache-dir", str(tmp_path / "c"), "run", "--model", "openai/gpt-5.4-mini",
             "--base-url", srv.base_url, str(src), "-o", str(out)]
     assert main([*base, "--max-cost-usd", "0.0000001"]) == 1
     assert "CostLimitExceededError" in capsys.readouterr().err and not out.exists()

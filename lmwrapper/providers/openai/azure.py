@@ -1,7 +1,7 @@
 """Azure OpenAI: an OpenAI model served from a deployment on an Azure resource.
 
-    >>> lm = get_open_ai_lm("gpt-4o-mini", azure=AzureConfig(
-    ...     endpoint="https://my-resource.openai.azure.com", deployment="my-gpt-4o-mini"))
+    >>> lm = get_open_ai_lm("gpt-5.4-mini", azure=AzureConfig(
+    ...     endpoint="https://my-resource.openai.azure.com", deployment="my-gpt-54-mini"))
 
 The model name stays the model's (prices, parameter rules, token counting); the deployment
 name goes where Azure wants it. Two APIs, both current (sources below, read 2026-12-07):

@@ -142,7 +142,7 @@ def _reasoning(prompt: LmPrompt, model: OpenAiModelInfo, rule: FamilyRule) -> di
     for field_name, only in PENALTIES.items():
         if getattr(prompt, field_name) != only:
             _refuse(field_name, name, f"reasoning models take no {field_name}; leave it at "
-                    f"{only} or use a chat model such as gpt-4.1")
+                    f"{only} or use a chat model (`lmwrapper models` shows each model's kind)")
     wanted = {k: float(getattr(prompt, k)) for k, d in DEFAULTS.items() if getattr(prompt, k) != d}
     k = prompt.logprobs or 0
     if rule.effort(prompt) != "none":

@@ -1,8 +1,8 @@
 """The fake Azure OpenAI: OpenAI's fake answers under Azure's URLs, key header and rules.
 
-    srv.azure_deployments = {"my-4o-mini": "gpt-4o-mini"}        # standard deployments
-    srv.azure_batch_deployments = {"my-batch": "gpt-4o-mini"}    # Global-Batch deployments
-    lm = get_open_ai_lm("gpt-4o-mini", azure=AzureConfig(endpoint=srv.url, deployment="my-4o-mini"))
+    srv.azure_deployments = {"my-54-mini": "gpt-5.4-mini"}       # standard deployments
+    srv.azure_batch_deployments = {"my-batch": "gpt-5.4-mini"}   # Global-Batch deployments
+    lm = get_open_ai_lm("gpt-5.4-mini", azure=AzureConfig(endpoint=srv.url, deployment="my-54-mini"))
 
 What Azure enforces, enforced here (sources: learn.microsoft.com/azure/ai-foundry/openai/
 api-version-lifecycle and how-to/batch with its REST include, read 2026-12-07):
