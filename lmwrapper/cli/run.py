@@ -31,7 +31,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,7 +41,13 @@ from lmwrapper.cli.jsonline import encode_line
 from lmwrapper.core.errors import LmWrapperError, RequestTooLargeError
 from lmwrapper.core.gcpause import gc_frozen, gc_paused
 from lmwrapper.core.money import format_usd
-from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
+from lmwrapper.core.prompt import (
+    REASONING_EFFORTS,
+    VERBOSITIES,
+    LmPrediction,
+    LmPrompt,
+    prompt_of,
+)
 from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.core.words import counted
 from lmwrapper.engine.plan import (
@@ -317,6 +323,7 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
     """Write one answer line per prompt, in input order; the number of lines whose answer (or
     any of whose samples) is an error."""
     results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
+    answers = results.dicts()  # a cached answer straight from its row, no LmPrediction
     failed = 0
     out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115  (closed below unless stdout)
     # Lines reach the file at least every FLUSH_S, not one write(2) each: a cached line is
@@ -330,10 +337,13 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
         # the collector stays off, which also spares a scan of each few thousand cached
         # predictions decoded ahead.
         with gc_frozen(), gc_paused() if _nothing_to_send(lm) else contextlib.nullcontext():
-            for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
-                out.write(encode_line(output_record(i, columns, result)) + "\n")
-                failed += (any(p.has_errors for p in result) if isinstance(result, list)
-                           else result.has_errors)  # no generator per line: 0.33 -> 0.12 us
+            for i, (result, columns) in enumerate(zip(answers, rows, strict=False)):
+                if isinstance(result, list):
+                    out.write(encode_line({"index": i, **columns, "samples": result}) + "\n")
+                    failed += any(p["error_message"] is not None for p in result)
+                else:
+                    out.write(encode_line({"index": i, **columns, **result}) + "\n")
+                    failed += result["error_message"] is not None
                 if (now := time.monotonic()) - flushed >= FLUSH_S:
                     out.flush()
                     flushed = now
@@ -547,20 +557,14 @@ def parse_line(value: Any, max_tokens: int | None = None, temperature: float | N
         value = {"prompt": value}
     if not isinstance(value, dict):
         raise TypeError(f"expected a string, a list of chat turns or an object; got {value!r}")
-    texts = [k for k in _TEXT_KEYS if k in value]
-    if len(texts) != 1:
-        raise ValueError(_no_prompt_field(value, texts))
+    text, names, column_names, extra_names = _shape(tuple(value))
     # the prompt's fields, text first (as LmPrompt.from_dict was given them), and the columns
-    fields: dict[str, Any] = {"text": value[texts[0]]}
-    columns: dict[str, Any] = {}
-    for k, v in value.items():
-        if k in _PROMPT_FIELDS:
-            fields[k] = v
-        elif k != texts[0]:
-            columns[k] = v
-    _check_columns(columns)
-    if len(columns) > ("id" in columns):  # columns besides `id` go into the metadata too
-        extra = {k: v for k, v in columns.items() if k != "id"}
+    fields: dict[str, Any] = {"text": value[text]}
+    for k in names:
+        fields[k] = value[k]
+    columns = {k: value[k] for k in column_names}
+    if extra_names:  # columns besides `id` go into the metadata too
+        extra = {k: value[k] for k in extra_names}
         meta = fields.get("metadata")
         fields["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta or extra
     # as a bare string in Python (the seed's rule): a line without max_tokens asks for 100
@@ -573,7 +577,22 @@ def parse_line(value: Any, max_tokens: int | None = None, temperature: float | N
         fields.setdefault(name, default)
     if "model_internals_request" in fields:
         return LmPrompt.from_dict(fields), columns
-    return LmPrompt(**fields), columns
+    return prompt_of(fields), columns
+
+
+@functools.lru_cache(maxsize=256)  # the lines of a file share a few shapes: worked out once each
+def _shape(keys: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """How an object line with these keys (in this order) divides: its prompt field, its other
+    prompt fields, its columns, and the columns that also go into the metadata (all but `id`).
+    A line without exactly one prompt field, or with a column that looks misspelt or that the
+    output would overwrite, raises ValueError (the shape is not kept: the line is refused)."""
+    texts = [k for k in _TEXT_KEYS if k in keys]
+    if len(texts) != 1:
+        raise ValueError(_no_prompt_field(dict.fromkeys(keys), texts))
+    names = tuple(k for k in keys if k in _PROMPT_FIELDS)
+    columns = tuple(k for k in keys if k not in _PROMPT_FIELDS and k != texts[0])
+    _check_columns(columns)
+    return texts[0], names, columns, tuple(k for k in columns if k != "id")
 
 
 def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:
@@ -590,7 +609,7 @@ def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:
     return f"no prompt field (the line has {has}); {want}, e.g. rename your text column to 'prompt'"
 
 
-def _check_columns(columns: dict[str, Any]) -> None:
+def _check_columns(columns: Iterable[str]) -> None:
     """A column that looks like a misspelt prompt field, or that the output line would
     overwrite, is refused: passing it through silently would lose it or its meaning."""
     for name in columns:
@@ -609,17 +628,6 @@ def _column_problem(name: str) -> str | None:
         return (f"field {name!r} would be overwritten by the output's {name!r}; rename the "
                 f"column (e.g. to 'input_{name}')")
     return None
-
-
-def output_record(index: int, columns: dict[str, Any],
-                  result: LmPrediction | list[LmPrediction]) -> dict[str, Any]:
-    """The output line: `index`, the input's passed-through columns, then the prediction."""
-    rec: dict[str, Any] = {"index": index, **columns}
-    if isinstance(result, list):
-        rec["samples"] = [p.to_dict(include_prompt=False) for p in result]
-    else:
-        rec.update(result.to_dict(include_prompt=False))
-    return rec
 
 
 def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | None = None,

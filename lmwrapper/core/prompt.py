@@ -253,6 +253,29 @@ class LmPrompt(_StopModeReader):
 delattr(LmPrompt, "stop_mode")
 
 
+def prompt_of(fields: Mapping[str, Any]) -> LmPrompt:
+    """`LmPrompt(**fields)`, without the frozen dataclass's `__init__` (which sets each of the
+    30 fields through `object.__setattr__`: half the cost of a prompt read from a JSONL line).
+
+        >>> prompt_of({"text": "hi", "max_tokens": 5}) == LmPrompt("hi", max_tokens=5)
+        True
+
+    Every field starts at its default and takes the given value, in the order `__init__` sets
+    them, and `__post_init__` then checks and normalises them as the constructor does, so the
+    prompt and its errors are the constructor's. Fields that are not all dataclass fields
+    (`stop_mode`, `max_completion_tokens`, a misspelt name) or that lack `text` go to the
+    constructor itself.
+    """
+    if "text" not in fields or not _FIELD_NAMES.issuperset(fields):
+        return LmPrompt(**fields)
+    prompt = _new(LmPrompt)
+    values = prompt.__dict__
+    values.update(_FIELD_DEFAULTS)  # a real instance's dict: the new one keeps sharing its keys
+    values.update(fields)
+    prompt.__post_init__(StopMode.AUTO, None)
+    return prompt
+
+
 def _check_text_type(text: Any) -> None:
     """A clear TypeError for a `text` that is neither a str nor a list of chat turns."""
     if isinstance(text, (bytes, bytearray)):
@@ -550,6 +573,11 @@ _INTERNALS_DEFAULTS = dataclasses.asdict(ModelInternalsRequest())
 _PROMPT_FIELDS = tuple(f.name for f in dataclasses.fields(LmPrompt))
 _PROMPT_DEFAULTS = {f.name: f.default for f in dataclasses.fields(LmPrompt)
                     if f.default is not dataclasses.MISSING}
+_FIELD_NAMES = frozenset(_PROMPT_FIELDS)
+# every field at its default (text too, which every caller of `prompt_of` replaces), in the
+# order `__init__` sets them: a real instance's dict, so that `update` keeps key sharing
+_FIELD_DEFAULTS = LmPrompt("").__dict__
+_new = object.__new__
 
 
 def _is_default(name: str, value: Any) -> bool:
@@ -612,5 +640,38 @@ def cache_reader(defaults: Mapping[str, Any] | None = None, cls: type[LmPredicti
         d["prompt"] = prompt
         d["internals"] = internals
         return obj
+
+    return read
+
+
+def cache_dict_reader(defaults: Mapping[str, Any] | None = None,
+                      ) -> Callable[[dict[str, Any]], dict[str, Any] | None]:
+    """`cache_reader(defaults)(record, prompt).to_dict(include_prompt=False)`, made straight
+    from the stored record (no prediction built, no `to_dict`): what `lmwrapper run` writes
+    for a cached answer. None for a record of another shape (a field `to_dict` leaves out, a
+    usage that is not the stored list of counts): the caller goes the long way, whose
+    result, or error, it then is. The record's lists stay lists where the prediction holds
+    tuples: the same JSON.
+
+    The fields come in `to_dict`'s order (a dict merge keeps the first dict's order): every
+    field at the cached prediction's default, the record's values over them.
+    """
+    shown = cache_reader(defaults)({}, None, None).to_dict(  # type: ignore[arg-type]
+        include_prompt=False)
+    usage = shown["usage"]  # what to_dict shows for a record without usage
+    size, usage_fields, pad = len(shown), _USAGE_FIELDS, (None,) * len(_USAGE_FIELDS)
+
+    def read(record: dict[str, Any]) -> dict[str, Any] | None:
+        d = {**shown, **record}
+        if len(d) != size:  # a field to_dict does not show (prompt, internals, parsed, ...)
+            return None
+        u = d["usage"]
+        if u is usage:
+            d["usage"] = usage.copy()
+        elif type(u) is list and len(u) <= len(usage_fields):
+            d["usage"] = dict(zip(usage_fields, (*u, *pad)))
+        else:
+            return None
+        return d
 
     return read
