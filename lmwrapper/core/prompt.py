@@ -670,7 +670,7 @@ def cache_dict_reader(defaults: Mapping[str, Any] | None = None,
     shown = cache_reader(defaults)({}, None, None).to_dict(  # type: ignore[arg-type]
         include_prompt=False)
     usage = shown["usage"]  # what to_dict shows for a record without usage
-    size, usage_fields, pad = len(shown), _USAGE_FIELDS, (None,) * len(_USAGE_FIELDS)
+    size, usage_fields, no_counts = len(shown), _USAGE_FIELDS, dict.fromkeys(_USAGE_FIELDS)
 
     def read(record: dict[str, Any]) -> dict[str, Any] | None:
         d = {**shown, **record}
@@ -680,7 +680,8 @@ def cache_dict_reader(defaults: Mapping[str, Any] | None = None,
         if u is usage:
             d["usage"] = usage.copy()
         elif type(u) is list and len(u) <= len(usage_fields):
-            d["usage"] = dict(zip(usage_fields, (*u, *pad)))
+            d["usage"] = counts = no_counts.copy()  # the counts a row lacks: None
+            counts.update(zip(usage_fields, u))
         else:
             return None
         return d

@@ -110,6 +110,7 @@ class Run:
         self._backend_done = False
         self._finished = not plan.jobs  # the writer has stored everything it will get
         self._next = 0
+        self._total = len(plan.prompts)
         self._ahead: collections.deque[tuple[Any, float]] = collections.deque()
         self.as_dicts = False  # hand out `to_dict(include_prompt=False)` forms (`Results.dicts`)
         self._stopping = threading.Lock()
@@ -431,11 +432,18 @@ class Run:
     def next_result(self) -> LmPrediction | list[LmPrediction]:
         """The next prediction in input order (blocks until it is stored). Cached ones are
         decoded when they are reached, a few hundred at a time (`_decode_ahead`)."""
-        i = self._next
+        i, ahead = self._next, self._ahead
+        if ahead and not self._closed:  # the usual cached answer: decoded already
+            answer, saved = ahead.popleft()
+            self.summary.saved_usd += saved
+            self._next = i = i + 1
+            if i == self._total:
+                self._finish("finished")
+            return answer  # type: ignore[no-any-return]
         plan = self.plan
         if i >= len(plan.prompts) or self._closed:
             raise StopIteration
-        ahead = self._ahead or self._decode_ahead(i)
+        ahead = self._decode_ahead(i)
         if ahead:
             answer, saved = ahead.popleft()
             self.summary.saved_usd += saved
@@ -591,12 +599,19 @@ class _Dicts(Iterator["dict[str, Any] | list[dict[str, Any]]"]):
 
     def __init__(self, results: Results) -> None:
         self._results = results
+        self._run = results._run
 
     def __iter__(self) -> _Dicts:
         return self
 
     def __next__(self) -> dict[str, Any] | list[dict[str, Any]]:
-        answer: Any = next(self._results)  # the run's answers are dicts now (Run.as_dicts)
+        try:  # as Results.__next__ (the run's answers are dicts now: Run.as_dicts)
+            answer: Any = self._run.next_result()
+        except StopIteration:
+            raise
+        except BaseException:
+            self._run.stop()
+            raise
         return answer  # type: ignore[no-any-return]
 
     def close(self) -> None:
