@@ -542,7 +542,7 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
             for number, line in enumerate(f, 1):
                 if number == 1:  # a UTF-8 BOM, as Excel and Notepad write one, is not the line's
                     line = line.removeprefix("\ufeff")
-                if line.strip():
+                if line and not line.isspace():  # not blank (what strip() strips; no copy)
                     yield number, line
         except UnicodeDecodeError:
             raise ValueError(f"{path} line {number + 1} is not UTF-8 text; save the file as "

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self, SupportsIndex
 
 from lmwrapper.core import answers
 from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, Runner, ShouldStop
@@ -189,11 +189,38 @@ class InvalidPromptError(ValueError):
 class CheckedPrompts(list[LmPrompt]):
     """Prompts each validated by `backend` (made by `checked_prompts`): a plan of them for
     that backend does not validate them again (1.5 µs a prompt, a million times over in a
-    cached `lmwrapper run`, which validates first to name the bad line)."""
+    cached `lmwrapper run`, which validates first to name the bad line).
+
+    A list, so a caller may still change it; whatever puts a prompt in (an item set, an
+    append, an insert, an extend) drops the mark (`backend` None), and a plan validates
+    the whole list again. Taking prompts out, or reordering them, keeps it."""
 
     def __init__(self, prompts: Iterable[LmPrompt], backend: object) -> None:
         super().__init__(prompts)
-        self.backend = backend
+        self.backend: object = backend
+
+    def _unchecked(self) -> None:
+        self.backend = None
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._unchecked()
+        super().__setitem__(index, value)
+
+    def __iadd__(self, other: Iterable[LmPrompt]) -> Self:  # type: ignore[override,misc]
+        self._unchecked()
+        return super().__iadd__(other)
+
+    def append(self, value: LmPrompt) -> None:
+        self._unchecked()
+        super().append(value)
+
+    def extend(self, values: Iterable[LmPrompt]) -> None:
+        self._unchecked()
+        super().extend(values)
+
+    def insert(self, index: SupportsIndex, value: LmPrompt) -> None:
+        self._unchecked()
+        super().insert(index, value)
 
 
 def checked_prompts(backend: Model, prompts: Sequence[LmPrompt]) -> CheckedPrompts:
@@ -253,7 +280,8 @@ class Plan:
         self.window = window
         self.retry_errors = retry_errors
         checked = isinstance(prompts, CheckedPrompts) and prompts.backend is model
-        self.prompts = as_prompts(prompts)
+        self.prompts = (list(prompts) if checked and isinstance(prompts, CheckedPrompts)
+                        else as_prompts(prompts))  # checked: LmPrompts already
         model.check_window(window)  # a window the model is not sold in: refused before any spend
         if not checked:
             validate = model.validate_prompt
