@@ -358,10 +358,12 @@ class Plan:
     def _lookup(self, retry_errors: bool, some_off: bool) -> list[Job]:
         """Dedupe, one bulk lookup, then per distinct key: all there (`cached`), or a slot
         with what is there and jobs for the rest."""
-        first: dict[str, LmPrompt] = {}
-        for key, p in zip(self.keys, self.prompts):
-            if key not in first:
-                first[key] = p
+        first = dict(zip(self.keys, self.prompts))  # each key's prompt, in input order ...
+        if len(first) < len(self.keys):  # ... where no key comes twice; else its first prompt
+            first = {}
+            for key, p in zip(self.keys, self.prompts):
+                if key not in first:
+                    first[key] = p
         need: dict[str, int] = {}  # twins: a key needs the most samples any of its prompts does
         twins: Counter[str] = Counter()  # and counts them all (for progress)
         if len(first) < len(self.keys):
