@@ -11,8 +11,8 @@ the cache, key, bulk lookup, decode, every prediction handed to the caller and d
 beside it, in a fresh process of its own:
 
 - raw SQLite: the same keys (computed before the clock starts) looked up with `sqlite3`
-  alone, the way `lmwrapper.store` does it (sorted, 20,000 per `IN (SELECT value FROM
-  json_each(?))`, the same five columns `SqlCache.get_many` reads), its connection opened
+  alone, the way `lmwrapper.store` does it (sorted, 20,000 per statement joining
+  `json_each(?)`, the same five columns `SqlCache.get_many` reads), its connection opened
   on the clock, every row kept in a dict by key: the floor under any cached rerun (no key
   computed, no value decoded, no prediction built);
 - `--before PATH`: the same rerun on another checkout of this project (e.g. `git worktree
@@ -116,7 +116,7 @@ def raw(n: int, cache_dir: str) -> dict[str, float]:
     """The same keys looked up with sqlite3 alone (keys computed before the clock starts)."""
     import sqlite3
 
-    from lmwrapper.store.db import _LOOKUP, _LOOKUP_CHUNK  # the store's own statement
+    from lmwrapper.store.db import _LOOKUP, _LOOKUP_CHUNK, _json_array  # the store's own statement
     from lmwrapper.store.keys import canonical_json, key_of
 
     ident = _lm(cache_dir).identity_json()
@@ -126,10 +126,12 @@ def raw(n: int, cache_dir: str) -> dict[str, float]:
     found: dict[str, list] = {}
     get, ordered = found.get, sorted(keys)
     for start in range(0, n, _LOOKUP_CHUNK):
-        for row in conn.execute(_LOOKUP, (json.dumps(ordered[start : start + _LOOKUP_CHUNK]),)):
-            rows = get(row[0])
+        chunk = ordered[start : start + _LOOKUP_CHUNK]
+        for row in conn.execute(_LOOKUP, (_json_array(chunk),)):  # row[0]: the key's place
+            key = chunk[row[0]]
+            rows = get(key)
             if rows is None:
-                found[row[0]] = [row]
+                found[key] = [row]
             else:
                 rows.append(row)
     w, c = time.perf_counter() - w, time.process_time() - c

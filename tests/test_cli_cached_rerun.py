@@ -69,3 +69,30 @@ def test_prompts_checked_once_and_only_for_their_model(srv, tmp_path):
     for model, prompts in ((other, CheckedPrompts([good, bad], lm.backend)), (lm, [good, bad])):
         with pytest.raises(ValueError, match="LmPrompt.echo"):
             Plan(model, prompts, CompletionWindow.ASAP)
+
+
+@pytest.mark.parametrize("change", ["append", "setitem", "insert", "extend", "iadd"])
+def test_a_checked_list_given_a_prompt_afterwards_is_validated_again(srv, tmp_path, change):
+    """A caller's later change cannot slip an unchecked prompt past the plan."""
+    from lmwrapper import CompletionWindow, LmPrompt, get_lm
+    from lmwrapper.engine.plan import Plan, checked_prompts
+
+    lm = get_lm("openai/gpt-4o-mini", cache_dir=str(tmp_path / "c"), base_url=srv.base_url)
+    good, bad = LmPrompt("a", max_tokens=5), LmPrompt("c", max_tokens=5, echo=True)
+    checked = checked_prompts(lm.backend, [good, good])
+    checked.pop()  # taking out or reordering keeps the mark
+    checked.reverse()
+    assert checked.backend is lm.backend
+    if change == "append":
+        checked.append(bad)
+    elif change == "setitem":
+        checked[0] = bad
+    elif change == "insert":
+        checked.insert(0, bad)
+    elif change == "extend":
+        checked.extend([bad])
+    else:
+        checked += [bad]
+    assert checked.backend is None
+    with pytest.raises(ValueError, match="LmPrompt.echo"):
+        Plan(lm, checked, CompletionWindow.ASAP)

@@ -38,3 +38,14 @@ def test_same_errors_and_usable_after_them() -> None:
         encode_line({"outer": {"s": {1, 2}}})
     shared = [1, 2]  # the same list twice is not a cycle, also after an error above
     assert encode_line({"a": shared, "b": shared}) == '{"a": [1, 2], "b": [1, 2]}'
+
+
+def test_too_deep_to_encode_is_jsons_own_error() -> None:
+    deep: list = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(RecursionError):
+        json.dumps(deep, ensure_ascii=False)
+    with pytest.raises(RecursionError):
+        encode_line({"x": deep})
+    assert encode_line({"x": [[1]]}) == '{"x": [[1]]}'

@@ -55,3 +55,16 @@ def test_a_live_run_leaves_nothing_frozen(monkeypatch):
                                       for i in range(5)]))
     assert not [p.error_message for p in preds if p.has_errors]
     assert gc.get_freeze_count() == before
+
+
+def test_a_nested_block_freezes_what_was_made_since_the_outer_one_began():
+    before = gc.get_freeze_count()
+    with gc_frozen():
+        outer = gc.get_freeze_count()
+        made = [_Node() for _ in range(100)]  # the plan, made after the lines were frozen
+        with gc_frozen():
+            assert gc.get_freeze_count() >= outer + len(made)
+        assert gc.get_freeze_count() >= outer + len(made)  # all unfrozen only at the end
+    assert gc.get_freeze_count() == before
+    del made
+    gc.collect()

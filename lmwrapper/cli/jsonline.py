@@ -2,8 +2,8 @@
 
 `JSONEncoder.encode` makes a new C encoder (and the closures around it) on every call; for a
 650-byte output line of `lmwrapper run` that was 3 of its 8.6 µs. Here CPython's C encoder is
-made once, with the same settings, the same `default` (a value JSON cannot hold raises the
-same TypeError) and the circular check kept, so the text and the errors are json's own.
+made once, with the same settings and the same `default` (a value JSON cannot hold raises the
+same TypeError); a cycle is left to the plain encoder, so the text and the errors are json's own.
 Where the C encoder is missing or takes other arguments (another Python), the plain one.
 """
 
@@ -23,18 +23,19 @@ def _fast() -> Callable[[Any], str]:
     basestring = getattr(_json_encoder, "c_encode_basestring", None)
     if make is None or basestring is None:
         return _plain.encode
-    markers: dict[int, Any] = {}  # the circular check's, as JSONEncoder passes one
+    # No circular check (None for its markers): it cost a tenth of a line. A cycle then
+    # recurses until RecursionError, and the plain encoder says what json says of it
+    # ("Circular reference detected"; a structure merely too deep: RecursionError again).
     try:
-        chunks = make(markers, _plain.default, basestring, None, ": ", ", ", False, False, True)
+        chunks = make(None, _plain.default, basestring, None, ": ", ", ", False, False, True)
     except TypeError:
         return _plain.encode
 
     def encode(record: Any) -> str:
         try:
             return "".join(chunks(record, 0))
-        except BaseException:
-            markers.clear()  # an error leaves the ids of the containers it was inside
-            raise
+        except RecursionError:
+            return _plain.encode(record)
 
     try:
         same = encode(_SAMPLE) == _plain.encode(_SAMPLE)

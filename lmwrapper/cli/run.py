@@ -31,7 +31,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,7 +41,13 @@ from lmwrapper.cli.jsonline import encode_line
 from lmwrapper.core.errors import LmWrapperError, RequestTooLargeError
 from lmwrapper.core.gcpause import gc_frozen, gc_paused
 from lmwrapper.core.money import format_usd
-from lmwrapper.core.prompt import REASONING_EFFORTS, VERBOSITIES, LmPrediction, LmPrompt
+from lmwrapper.core.prompt import (
+    REASONING_EFFORTS,
+    VERBOSITIES,
+    LmPrediction,
+    LmPrompt,
+    prompt_of,
+)
 from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.core.words import counted
 from lmwrapper.engine.plan import (
@@ -51,6 +57,7 @@ from lmwrapper.engine.plan import (
     checked_prompts,
 )
 from lmwrapper.engine.predictor import LmPredictor
+from lmwrapper.engine.run import Results
 from lmwrapper.providers.registry import provider_of
 from lmwrapper.store.db import CACHE_FILE_NAME, get_cache_dir
 from lmwrapper.tools.sharding import add_shard_argument, apply_shard
@@ -160,8 +167,15 @@ def add_run_parser(subparsers: Any) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    # what the input's lines made is frozen out of the collector's scans until the command
+    # ends (see prepare)
+    with contextlib.ExitStack() as frozen:
+        return _run_command(args, frozen)
+
+
+def _run_command(args: argparse.Namespace, frozen: contextlib.ExitStack) -> int:
     try:
-        lm, prompts, rows, window = prepare(args)
+        lm, prompts, rows, window = prepare(args, frozen)
     except Refused as e:
         print(f"lmwrapper run: {e}", file=sys.stderr)
         return 2
@@ -187,10 +201,11 @@ def run_command(args: argparse.Namespace) -> int:
                            fresh=lm.last_run.failed if lm.last_run else None)
 
 
-def prepare(args: argparse.Namespace
+def prepare(args: argparse.Namespace, frozen: contextlib.ExitStack | None = None
             ) -> tuple[LmPredictor, list[LmPrompt], list[dict[str, Any]], CompletionWindow]:
     """Check the flags, then the output folder, then read the input and make the model:
-    everything that can be wrong is found here, before anything is sent."""
+    everything that can be wrong is found here, before anything is sent. `frozen`: the
+    prompts and columns read are frozen out of the collector's scans until it closes."""
     check_flags(args.max_tokens, args.temperature)
     args.batch = _batch_flag(args.batch, getattr(args, "window", None))
     check_batch_flags(args.batch, getattr(args, "wait", False), args.no_cache,
@@ -201,6 +216,8 @@ def prepare(args: argparse.Namespace
         with gc_paused():  # a million lines: the collector would rescan every prompt read so far
             prompts, rows = read_prompts(args.input, args.max_tokens, args.temperature,
                                          defaults=_reasoning_defaults(args))
+            if frozen is not None:  # frozen before the collector is back on: never scanned
+                frozen.enter_context(gc_frozen())  # (at 1,000,000 lines: 0.8 s of scans)
         lm = make_lm(args.model, base_url=args.base_url, max_concurrency=args.max_concurrency,
                      cache_dir=getattr(args, "cache_dir", None),
                      cache_default=not args.no_cache and not _dry_run_without_cache(args),
@@ -316,24 +333,36 @@ def write_answers(lm: LmPredictor, prompts: list[LmPrompt], rows: list[dict[str,
                   window: CompletionWindow, max_cost_usd: float | None, output: str) -> int:
     """Write one answer line per prompt, in input order; the number of lines whose answer (or
     any of whose samples) is an error."""
-    results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
+    with contextlib.ExitStack() as frozen:
+        # The plan (a million keys and rows) is made with the collector off and frozen out
+        # of its scans before it is back on, until the lines are written: what a line makes
+        # is freed by its reference count, and rescanning the plan's heap cost a sixth of a
+        # cached run.
+        with gc_paused():
+            results = lm.predict_many(prompts, window, max_cost_usd=max_cost_usd)  # checks the cost
+            frozen.enter_context(gc_frozen())
+        return _write(lm, results, rows, output)
+
+
+def _write(lm: LmPredictor, results: Results, rows: list[dict[str, Any]], output: str) -> int:
+    answers = results.dicts()  # a cached answer straight from its row, no LmPrediction
     failed = 0
     out: TextIO = sys.stdout if output == "-" else open(output, "w", encoding="utf-8")  # noqa: SIM115  (closed below unless stdout)
     # Lines reach the file at least every FLUSH_S, not one write(2) each: a cached line is
     # ready every few microseconds, and a flush per line was a third of a cached run.
     flushed = time.monotonic()
     try:
-        # The prompts, their rows and the run's plan (a million of each) are frozen out of
-        # the collector's scans while the lines are written: what a line makes is freed by
-        # its reference count, and rescanning the plan's heap cost a sixth of a cached run.
         # A run with nothing to send (no runner, no threads) makes no cycles at all: there
         # the collector stays off, which also spares a scan of each few thousand cached
-        # predictions decoded ahead.
-        with gc_frozen(), gc_paused() if _nothing_to_send(lm) else contextlib.nullcontext():
-            for i, (result, columns) in enumerate(zip(results, rows, strict=False)):
-                out.write(encode_line(output_record(i, columns, result)) + "\n")
-                failed += (any(p.has_errors for p in result) if isinstance(result, list)
-                           else result.has_errors)  # no generator per line: 0.33 -> 0.12 us
+        # answers decoded ahead.
+        with gc_paused() if _nothing_to_send(lm) else contextlib.nullcontext():
+            for i, (result, columns) in enumerate(zip(answers, rows, strict=False)):
+                if isinstance(result, list):
+                    out.write(encode_line({"index": i, **columns, "samples": result}) + "\n")
+                    failed += any(p["error_message"] is not None for p in result)
+                else:
+                    out.write(encode_line({"index": i, **columns, **result}) + "\n")
+                    failed += result["error_message"] is not None
                 if (now := time.monotonic()) - flushed >= FLUSH_S:
                     out.flush()
                     flushed = now
@@ -532,7 +561,7 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
             for number, line in enumerate(f, 1):
                 if number == 1:  # a UTF-8 BOM, as Excel and Notepad write one, is not the line's
                     line = line.removeprefix("\ufeff")
-                if line.strip():
+                if line and not line.isspace():  # not blank (what strip() strips; no copy)
                     yield number, line
         except UnicodeDecodeError:
             raise ValueError(f"{path} line {number + 1} is not UTF-8 text; save the file as "
@@ -547,20 +576,14 @@ def parse_line(value: Any, max_tokens: int | None = None, temperature: float | N
         value = {"prompt": value}
     if not isinstance(value, dict):
         raise TypeError(f"expected a string, a list of chat turns or an object; got {value!r}")
-    texts = [k for k in _TEXT_KEYS if k in value]
-    if len(texts) != 1:
-        raise ValueError(_no_prompt_field(value, texts))
+    text, names, column_names, extra_names = _shape(tuple(value))
     # the prompt's fields, text first (as LmPrompt.from_dict was given them), and the columns
-    fields: dict[str, Any] = {"text": value[texts[0]]}
-    columns: dict[str, Any] = {}
-    for k, v in value.items():
-        if k in _PROMPT_FIELDS:
-            fields[k] = v
-        elif k != texts[0]:
-            columns[k] = v
-    _check_columns(columns)
-    if len(columns) > ("id" in columns):  # columns besides `id` go into the metadata too
-        extra = {k: v for k, v in columns.items() if k != "id"}
+    fields: dict[str, Any] = {"text": value[text]}
+    for k in names:
+        fields[k] = value[k]
+    columns = {k: value[k] for k in column_names}
+    if extra_names:  # columns besides `id` go into the metadata too
+        extra = {k: value[k] for k in extra_names}
         meta = fields.get("metadata")
         fields["metadata"] = {**extra, **meta} if isinstance(meta, dict) else meta or extra
     # as a bare string in Python (the seed's rule): a line without max_tokens asks for 100
@@ -573,7 +596,22 @@ def parse_line(value: Any, max_tokens: int | None = None, temperature: float | N
         fields.setdefault(name, default)
     if "model_internals_request" in fields:
         return LmPrompt.from_dict(fields), columns
-    return LmPrompt(**fields), columns
+    return prompt_of(fields), columns
+
+
+@functools.lru_cache(maxsize=256)  # the lines of a file share a few shapes: worked out once each
+def _shape(keys: tuple[str, ...]) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """How an object line with these keys (in this order) divides: its prompt field, its other
+    prompt fields, its columns, and the columns that also go into the metadata (all but `id`).
+    A line without exactly one prompt field, or with a column that looks misspelt or that the
+    output would overwrite, raises ValueError (the shape is not kept: the line is refused)."""
+    texts = [k for k in _TEXT_KEYS if k in keys]
+    if len(texts) != 1:
+        raise ValueError(_no_prompt_field(dict.fromkeys(keys), texts))
+    names = tuple(k for k in keys if k in _PROMPT_FIELDS)
+    columns = tuple(k for k in keys if k not in _PROMPT_FIELDS and k != texts[0])
+    _check_columns(columns)
+    return texts[0], names, columns, tuple(k for k in columns if k != "id")
 
 
 def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:
@@ -590,7 +628,7 @@ def _no_prompt_field(fields: dict[str, Any], texts: list[str]) -> str:
     return f"no prompt field (the line has {has}); {want}, e.g. rename your text column to 'prompt'"
 
 
-def _check_columns(columns: dict[str, Any]) -> None:
+def _check_columns(columns: Iterable[str]) -> None:
     """A column that looks like a misspelt prompt field, or that the output line would
     overwrite, is refused: passing it through silently would lose it or its meaning."""
     for name in columns:
@@ -609,17 +647,6 @@ def _column_problem(name: str) -> str | None:
         return (f"field {name!r} would be overwritten by the output's {name!r}; rename the "
                 f"column (e.g. to 'input_{name}')")
     return None
-
-
-def output_record(index: int, columns: dict[str, Any],
-                  result: LmPrediction | list[LmPrediction]) -> dict[str, Any]:
-    """The output line: `index`, the input's passed-through columns, then the prediction."""
-    rec: dict[str, Any] = {"index": index, **columns}
-    if isinstance(result, list):
-        rec["samples"] = [p.to_dict(include_prompt=False) for p in result]
-    else:
-        rec.update(result.to_dict(include_prompt=False))
-    return rec
 
 
 def make_lm(spec: str, *, base_url: str | None = None, max_concurrency: int | None = None,

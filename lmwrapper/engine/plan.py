@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, Self, SupportsIndex
 
 from lmwrapper.core import answers
 from lmwrapper.core.contract import NO_CACHE_PREFIX, Backend, Emit, Job, Runner, ShouldStop
@@ -202,11 +202,38 @@ class InvalidPromptError(ValueError):
 class CheckedPrompts(list[LmPrompt]):
     """Prompts each validated by `backend` (made by `checked_prompts`): a plan of them for
     that backend does not validate them again (1.5 µs a prompt, a million times over in a
-    cached `lmwrapper run`, which validates first to name the bad line)."""
+    cached `lmwrapper run`, which validates first to name the bad line).
+
+    A list, so a caller may still change it; whatever puts a prompt in (an item set, an
+    append, an insert, an extend) drops the mark (`backend` None), and a plan validates
+    the whole list again. Taking prompts out, or reordering them, keeps it."""
 
     def __init__(self, prompts: Iterable[LmPrompt], backend: object) -> None:
         super().__init__(prompts)
-        self.backend = backend
+        self.backend: object = backend
+
+    def _unchecked(self) -> None:
+        self.backend = None
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._unchecked()
+        super().__setitem__(index, value)
+
+    def __iadd__(self, other: Iterable[LmPrompt]) -> Self:  # type: ignore[override,misc]
+        self._unchecked()
+        return super().__iadd__(other)
+
+    def append(self, value: LmPrompt) -> None:
+        self._unchecked()
+        super().append(value)
+
+    def extend(self, values: Iterable[LmPrompt]) -> None:
+        self._unchecked()
+        super().extend(values)
+
+    def insert(self, index: SupportsIndex, value: LmPrompt) -> None:
+        self._unchecked()
+        super().insert(index, value)
 
 
 def checked_prompts(backend: Model, prompts: Sequence[LmPrompt]) -> CheckedPrompts:
@@ -266,7 +293,8 @@ class Plan:
         self.window = window
         self.retry_errors = retry_errors
         checked = isinstance(prompts, CheckedPrompts) and prompts.backend is model
-        self.prompts = as_prompts(prompts)
+        self.prompts = (list(prompts) if checked and isinstance(prompts, CheckedPrompts)
+                        else as_prompts(prompts))  # checked: LmPrompts already
         model.check_window(window)  # a window the model is not sold in: refused before any spend
         if not checked:
             validate = model.validate_prompt
@@ -343,10 +371,12 @@ class Plan:
     def _lookup(self, retry_errors: bool, some_off: bool) -> list[Job]:
         """Dedupe, one bulk lookup, then per distinct key: all there (`cached`), or a slot
         with what is there and jobs for the rest."""
-        first: dict[str, LmPrompt] = {}
-        for key, p in zip(self.keys, self.prompts):
-            if key not in first:
-                first[key] = p
+        first = dict(zip(self.keys, self.prompts))  # each key's prompt, in input order ...
+        if len(first) < len(self.keys):  # ... where no key comes twice; else its first prompt
+            first = {}
+            for key, p in zip(self.keys, self.prompts):
+                if key not in first:
+                    first[key] = p
         need: dict[str, int] = {}  # twins: a key needs the most samples any of its prompts does
         twins: Counter[str] = Counter()  # and counts them all (for progress)
         if len(first) < len(self.keys):
@@ -409,6 +439,20 @@ class Plan:
             preds = [answers.finish(x) for x in preds]
         saved = sum(x.cost_usd or 0.0 for x in preds)
         return (preds * p.num_completions if p.temperature == 0.0 else preds), saved
+
+    def answer_dict(self, p: LmPrompt, rows: Sequence[StoredSample], record: Any = None
+                    ) -> tuple[dict[str, Any] | list[dict[str, Any]], float]:
+        """`answer(p, rows, record)` with each prediction as `to_dict(include_prompt=False)`.
+        The usual cached answer (one sample, stored as sample 0, no internals, no response
+        format to parse, its value decoded already) is made straight from its stored record
+        (`RowCodec.shown`), never an `LmPrediction`: a third of the cost of writing it."""
+        if (record is not None and p.num_completions is None and p.response_format is None
+                and rows[0][0] == 0 and rows[0][2] is None):
+            shown = self.codec.shown(record)
+            if shown is not None:
+                return shown, shown["cost_usd"] or 0.0
+        pred, saved = self.answer(p, rows, record)
+        return as_dicts(pred), saved
 
     def decode_rows(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
                     rows: Sequence[StoredSample], retry_errors: bool) -> None:
@@ -491,6 +535,13 @@ def _finish(samples: dict[int, LmPrediction], rows: Sequence[StoredSample]) -> N
     for idx, *_ in rows:
         if idx in samples:
             samples[idx] = answers.finish(samples[idx])
+
+
+def as_dicts(answer: LmPrediction | list[LmPrediction]) -> dict[str, Any] | list[dict[str, Any]]:
+    """An answer as `to_dict(include_prompt=False)`, or a list of them for its samples."""
+    if isinstance(answer, list):
+        return [x.to_dict(include_prompt=False) for x in answer]
+    return answer.to_dict(include_prompt=False)
 
 
 def _covers(rows: Sequence[StoredSample], n: int, skip_errors: bool) -> bool:

@@ -42,7 +42,7 @@ from lmwrapper.core.money import format_usd
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.core.window import BACKGROUND_WINDOWS, CompletionWindow
 from lmwrapper.core.words import counted
-from lmwrapper.engine.plan import FrontDoor, Model, Plan, RunSummary, routes_to_batch
+from lmwrapper.engine.plan import FrontDoor, Model, Plan, RunSummary, as_dicts, routes_to_batch
 from lmwrapper.runners.background import BackgroundRunner
 from lmwrapper.runners.batch import batch_runner
 from lmwrapper.store.background_records import BackgroundRecords
@@ -110,7 +110,9 @@ class Run:
         self._backend_done = False
         self._finished = not plan.jobs  # the writer has stored everything it will get
         self._next = 0
+        self._total = len(plan.prompts)
         self._ahead: collections.deque[tuple[Any, float]] = collections.deque()
+        self.as_dicts = False  # hand out `to_dict(include_prompt=False)` forms (`Results.dicts`)
         self._stopping = threading.Lock()
         self._closed = False
         self._bar = _progress_bar(progress, len(plan.prompts), len({j.key for j in plan.jobs}))
@@ -430,17 +432,26 @@ class Run:
     def next_result(self) -> LmPrediction | list[LmPrediction]:
         """The next prediction in input order (blocks until it is stored). Cached ones are
         decoded when they are reached, a few hundred at a time (`_decode_ahead`)."""
-        i = self._next
+        i, ahead = self._next, self._ahead
+        if ahead and not self._closed:  # the usual cached answer: decoded already
+            answer, saved = ahead.popleft()
+            self.summary.saved_usd += saved
+            self._next = i = i + 1
+            if i == self._total:
+                self._finish("finished")
+            return answer  # type: ignore[no-any-return]
         plan = self.plan
         if i >= len(plan.prompts) or self._closed:
             raise StopIteration
-        ahead = self._ahead or self._decode_ahead(i)
+        ahead = self._decode_ahead(i)
         if ahead:
             answer, saved = ahead.popleft()
             self.summary.saved_usd += saved
         else:
             p = plan.prompts[i]
             answer = _as_answer(p, self._wait_for(plan.keys[i], p.samples_needed))
+            if self.as_dicts:
+                answer = as_dicts(answer)
         self._next = i + 1
         if self._next == len(plan.prompts):
             self._finish("finished")
@@ -452,7 +463,8 @@ class Run:
         cached. The collector is paused meanwhile (`gc_paused`: it would scan the caller's
         heap every few hundred predictions), never while the caller's code runs."""
         plan, ahead = self.plan, self._ahead
-        cached, keys, prompts, answer = plan.cached, plan.keys, plan.prompts, plan.answer
+        cached, keys, prompts = plan.cached, plan.keys, plan.prompts
+        answer = plan.answer_dict if self.as_dicts else plan.answer
         with gc_paused():
             found = []
             get = cached.get
@@ -555,6 +567,18 @@ class Results(Iterator["LmPrediction | list[LmPrediction]"]):
     def close(self) -> None:
         self._run.stop()
 
+    def dicts(self) -> Iterator[dict[str, Any] | list[dict[str, Any]]]:
+        """The same answers, in the same order, each as `to_dict(include_prompt=False)` (a
+        list of them where `num_completions` asks for a list): what `lmwrapper run` writes.
+        A cached answer is made from its stored row without building an `LmPrediction`
+        (lists where a prediction holds tuples: the same JSON). Ask before taking any answer;
+        the run stops as these results do, when this iterator is closed or dropped."""
+        if self._run._next:
+            raise RuntimeError("dicts(): answers were already taken as predictions; call "
+                               "dicts() before the first next()")
+        self._run.as_dicts = True
+        return _Dicts(self)
+
     def __enter__(self) -> Self:
         return self
 
@@ -568,6 +592,30 @@ class Results(Iterator["LmPrediction | list[LmPrediction]"]):
     @property
     def summary(self) -> RunSummary:
         return self._run.summary
+
+
+class _Dicts(Iterator["dict[str, Any] | list[dict[str, Any]]"]):
+    """`Results.dicts()`: holds the results, so the run goes on while this is iterated."""
+
+    def __init__(self, results: Results) -> None:
+        self._results = results
+        self._run = results._run
+
+    def __iter__(self) -> _Dicts:
+        return self
+
+    def __next__(self) -> dict[str, Any] | list[dict[str, Any]]:
+        try:  # as Results.__next__ (the run's answers are dicts now: Run.as_dicts)
+            answer: Any = self._run.next_result()
+        except StopIteration:
+            raise
+        except BaseException:
+            self._run.stop()
+            raise
+        return answer  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._results.close()
 
 
 def _bits(indices: Sequence[int]) -> int:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lmwrapper.core.prompt import LmPrediction, LmPrompt, cache_reader
+from lmwrapper.core.prompt import LmPrediction, LmPrompt, cache_dict_reader, cache_reader
 from lmwrapper.store.keys import prompt_json
 
 # A stored sample as `SqlCache.get_many` returns it (a tuple of them per key):
@@ -50,13 +50,14 @@ class RowCodec:
     """How one predictor's predictions are stored: `defaults` (its provider and model, kept in
     columns, not in each record) and its internals' blob codec (`to_blob`, `from_blob`)."""
 
-    __slots__ = ("_from_blob", "_read", "_to_blob", "defaults")
+    __slots__ = ("_from_blob", "_read", "_shown", "_to_blob", "defaults")
 
     def __init__(self, defaults: Mapping[str, Any], to_blob: Callable[[Any], bytes | None],
                  from_blob: Callable[[bytes], Any]) -> None:
         self.defaults = defaults
         self._to_blob, self._from_blob = to_blob, from_blob
         self._read = cache_reader(defaults)  # `from_cache_record` with the defaults bound
+        self._shown: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
 
     def row(self, key: str, prediction: LmPrediction, canonical: str | None = None) -> CacheRow:
         """`prediction` (one sample) as the row to store under `key`; `canonical`: the
@@ -75,6 +76,14 @@ class RowCodec:
         _, value, blob, _ = sample
         return self._read(_RAW_DECODE(value)[0] if record is None else record, prompt,
                           self._from_blob(blob) if blob is not None else None)
+
+    def shown(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """A stored record (a row without internals) as its prediction's
+        `to_dict(include_prompt=False)`, or None where only the prediction can say
+        (`cache_dict_reader`, made on first use)."""
+        if self._shown is None:
+            self._shown = cache_dict_reader(self.defaults)
+        return self._shown(record)
 
     def decode_into(self, samples: dict[int, LmPrediction], prompt: LmPrompt,
                     rows: Sequence[StoredSample], skip_errors: bool = False) -> None:

@@ -145,3 +145,28 @@ def test_nesting_past_five_objects_is_not_sent_strict():
         node["properties"]["c"], node["required"] = child, ["c"]
         node = child
     assert "levels of nested objects" in violation(schema)
+
+
+_SAMPLING_CASES = [{}, {"temperature": 0.0}, {"temperature": 0.5, "top_p": 0.9},
+                   {"logprobs": 5}, {"logprobs": None}, {"presence_penalty": 0.5},
+                   {"frequency_penalty": -1.0}, {"reasoning_effort": "none", "temperature": 0.0},
+                   {"reasoning_effort": "none", "logprobs": 3}, {"reasoning_effort": "high"}]
+
+
+@pytest.mark.parametrize("model", [*NOT_NONE, N.gpt_4o_mini, N.gpt_4_1, N.gpt_3_5_turbo_instruct],
+                         ids=str)
+def test_validation_refuses_the_sampling_fields_the_body_would_refuse(model):
+    """`check_sampling` (what validation asks, without building a body) raises exactly what
+    `sampling_fields` raises, for every model kind."""
+    from lmwrapper.providers.openai.rules import check_sampling, sampling_fields
+
+    for case in _SAMPLING_CASES:
+        prompt = LmPrompt("q", max_tokens=5, **case)
+        try:
+            sampling_fields(prompt, model)
+        except ValueError as e:
+            with pytest.raises(ValueError) as got:
+                check_sampling(prompt, model)
+            assert str(got.value) == str(e), case
+        else:
+            check_sampling(prompt, model)

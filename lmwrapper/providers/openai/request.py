@@ -88,7 +88,7 @@ def check_prompt(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
     if model.endpoint == "responses":
         responses.check_prompt(prompt, model)
     rules.reasoning_fields(prompt, model)  # effort first: it decides what sampling may be
-    rules.sampling_fields(prompt, model)  # what the model's row allows (rules.py)
+    rules.check_sampling(prompt, model)  # what the model's row allows (rules.py)
 
 
 def _check_instruct(prompt: LmPrompt, name: str) -> None:

@@ -117,6 +117,15 @@ def sampling_fields(prompt: LmPrompt, model: OpenAiModelInfo, n: int = 1) -> dic
     return body
 
 
+def check_sampling(prompt: LmPrompt, model: OpenAiModelInfo) -> None:
+    """The ValueError `sampling_fields(prompt, model)` raises, if any, without building the
+    body (validation asks once per prompt: a million times in a large run). Only a reasoning
+    model's rules refuse a sampling field; chat and instruct models take them all."""
+    rule = rule_for(model)
+    if rule.kind == "reasoning":
+        _reasoning(prompt, model, rule)
+
+
 def _plain(prompt: LmPrompt, kind: str) -> dict[str, Any]:
     """Chat and instruct models: every sampling field, temperature always (as 0.18 sent it)."""
     body: dict[str, Any] = {"temperature": prompt.temperature}
@@ -216,4 +225,5 @@ def _refuse(field_name: str, model: str, why: str) -> None:
     raise ValueError(f"LmPrompt.{field_name} cannot be honoured by {model}: {why}")
 
 
-__all__ = ["FamilyRule", "reasoning_fields", "rule_for", "samples_per_request", "sampling_fields"]
+__all__ = ["FamilyRule", "check_sampling", "reasoning_fields", "rule_for", "samples_per_request",
+           "sampling_fields"]
