@@ -84,8 +84,8 @@ WHITE_BOX: dict[str, tuple[str, tuple[str, ...]]] = {
     "tests/test_front_door.py": ("LmPredictor holding an LmBackend written alone",
                                  ("engine.backend",)),
     "tests/test_cli_*.py": ("the CLI's own parsing, dry runs and the cache rows it reads",
-                            ("cli.main", "cli.run", "cli.jsonline", "engine.plan",
-                             "providers.registry", "store.db")),
+                            ("cli.main", "cli.run", "cli.jsonline", "core.prompt",
+                             "engine.plan", "providers.registry", "store.db")),
     "tests/test_model_facts.py": (
         "the model facts' sources: genai-prices, SDK lists, models.toml",
         ("core.models", "core.money", "providers.openai.models", "providers.anthropic.models",
