@@ -282,7 +282,7 @@ def abandon_background(cache: SqlCache, row: BackgroundRow, args: argparse.Names
     provider = PROVIDERS[row.provider]
     lm = provider.make(row.model, **({"base_url": args.base_url} if args.base_url else {}))
     try:
-        lm.background_adapter().cancel(str(row.response_id))  # type: ignore[attr-defined]
+        lm.backend.background_adapter().cancel(str(row.response_id))
     except ProviderError as e:
         if e.status_code != 404:  # gone at the provider: nothing left to cancel or collect
             print(f"lmwrapper batch abandon: cancelling background response {row.response_id} "
