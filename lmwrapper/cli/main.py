@@ -22,12 +22,13 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from lmwrapper._version import __version__
 from lmwrapper.core.errors import LmWrapperError
+from lmwrapper.core.models import today
 from lmwrapper.core.money import format_usd
 from lmwrapper.core.words import counted
 from lmwrapper.providers.registry import same_provider, spelled
@@ -342,19 +343,13 @@ def _status(m: Any) -> str:
     if m.local:
         return "downloaded" if m.downloaded else "not downloaded"
     if m.retires:
-        import datetime as dt
-
-        from lmwrapper.core.models import today
-
-        past = dt.date.fromisoformat(m.retires) <= today()
+        past = date.fromisoformat(m.retires) <= today()
         return f"{'retired' if past else 'retires'} {m.retires}"
     return ""
 
 
 def _models_markdown(entries: list[Any], source: str) -> str:
     """The docs' model table, stamped with its source and the day it was made."""
-    from lmwrapper.core.models import today
-
     rows = [("| model | endpoint | context | max output | live $/Mtok in/out | "
              "batch $/Mtok in/out | status |"), "|---|---|---:|---:|---:|---:|---|"]
     for m in entries:
