@@ -184,7 +184,5 @@ def test_mock_predictor_for_unit_tests(cache_dir):
     assert not cache_dir.exists()  # nothing cached, as in 0.18
     # 0.18's alone, so compat018's (the engine does not know it); the 0.18 path still finds it
     import lmwrapper.abstract_predictor as ap
-    import lmwrapper.engine.predictor as engine
 
     assert type(lm).__module__ == "lmwrapper.compat018.mock" and ap.MockPredictor is type(lm)
-    assert not hasattr(engine, "MockPredictor") and not hasattr(engine, "get_mock_predictor")
