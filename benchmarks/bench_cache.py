@@ -283,7 +283,7 @@ BASELINE_SCRIPT = textwrap.dedent("""
     import lmwrapper.compat018.caching as caching
     d = Path(tempfile.mkdtemp())
     caching._set_cache_dir = d
-    from lmwrapper.engine.predictor import get_mock_predictor
+    from lmwrapper.abstract_predictor import get_mock_predictor
     from lmwrapper.core.window import CompletionWindow
     from lmwrapper.core.prompt import LmPrompt
     n_cold, n_cached = int(sys.argv[1]), int(sys.argv[2])

@@ -9,7 +9,7 @@ import pytest
 import lmwrapper
 from lmwrapper.cli.main import build_parser, main
 from lmwrapper.cli.run import dry_run, parse_line, prepare
-from lmwrapper.huggingface_wrapper import smollm2
+from lmwrapper.providers.huggingface import smollm2
 from lmwrapper.testing import FakeServer
 
 REPO = Path(lmwrapper.__file__).parents[1]

@@ -153,6 +153,27 @@ def test_a_typo_is_refused_with_did_you_mean(spec, close):
         lmwrapper.get_lm(spec)
 
 
+def test_a_typo_is_never_told_to_use_a_model_past_its_shutdown(monkeypatch):
+    import re
+
+    # the SDK's announced dates (openai's ChatModel docstring): the refusal's "did you mean"
+    # offers a name until its shutdown, as the 404's hint does
+    ahead = {n: d for n, d in model_facts.sdk_shutdowns(openai_models.SOURCES).items()
+             if d > model_facts.today()}
+    if not ahead:
+        pytest.skip("the installed openai SDK announces no shutdown after the suite's day")
+    name, shutdown = max(ahead.items(), key=lambda kv: kv[1])
+    typo = f"openai/{name[:-1]}"
+    with pytest.raises(UnknownModelError, match=re.escape(name)):
+        lmwrapper.get_lm(typo)
+    monkeypatch.setenv("LMWRAPPER_TODAY", shutdown.isoformat())
+    try:
+        said = repr(lmwrapper.get_lm(typo).model)  # no current name is close: sent as named
+    except UnknownModelError as e:
+        said = str(e)
+    assert not re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w.-])", said)
+
+
 @pytest.mark.parametrize("spec", ["openai/gpt-9-nova", "anthropic/claude-quill-9"])
 def test_a_name_no_source_knows_is_sent_unpriced(spec):
     lm = lmwrapper.get_lm(spec)

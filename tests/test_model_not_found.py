@@ -17,6 +17,7 @@ from compat_constants import SUITE_DAY
 from lmwrapper import ModelNotFoundError
 from lmwrapper.batch_config import CompletionWindow
 from lmwrapper.engine.plan import uncached
+from lmwrapper.providers.anthropic.models import SOURCES as CLAUDE_SOURCES
 from lmwrapper.providers.openai.models import SOURCES
 from lmwrapper.structs import LmPrompt
 from lmwrapper.testing import FakeServer
@@ -202,6 +203,44 @@ def test_a_retired_name_is_not_its_own_did_you_mean():
     # a 404 before the shutdown date is not a retirement (it said "was shut down" then)
     hint = model_not_found_hint(SOURCES, name, future)
     assert "shut down on" not in hint and f"shutdown is set for {future}" in hint
+
+
+@pytest.mark.parametrize("sources", [SOURCES, CLAUDE_SOURCES], ids=["openai", "anthropic"])
+def test_did_you_mean_offers_a_name_until_its_shutdown(sources, monkeypatch):
+    from lmwrapper.core.models import model_not_found_hint, sdk_shutdowns, suggestions
+
+    # the SDK's own table (openai's ChatModel docstring, anthropic's DEPRECATED_MODELS)
+    ahead = {n: d for n, d in sdk_shutdowns(sources).items() if d > SUITE_DAY}
+    if not ahead:
+        pytest.skip("the installed SDK announces no shutdown after the suite's day")
+    name, shutdown = max(ahead.items(), key=lambda kv: (kv[1], len(kv[0])))
+    typo = f"{name}x"
+    monkeypatch.setenv("LMWRAPPER_TODAY", (shutdown - dt.timedelta(days=1)).isoformat())
+    assert name in suggestions(sources, typo) and repr(name) in model_not_found_hint(sources, typo)
+    monkeypatch.setenv("LMWRAPPER_TODAY", shutdown.isoformat())  # its last day: not advice
+    assert name not in suggestions(sources, typo)
+    assert repr(name) not in model_not_found_hint(sources, typo)
+
+
+def test_did_you_mean_never_offers_a_name_the_sdk_keeps_only_for_compatibility():
+    from lmwrapper.core.models import (
+        current_names,
+        model_not_found_hint,
+        sdk_model_names,
+        sdk_unsupported,
+        suggestions,
+    )
+
+    # openai's ChatModel docstring: `"gpt-5.1-mini": Not a supported model ID. Retained for
+    # SDK compatibility.` (openai 3.63.0, checked 2026-12-07)
+    unsupported = sdk_unsupported(SOURCES)
+    if not unsupported:
+        pytest.skip("the installed openai SDK keeps no name only for compatibility")
+    for name in unsupported:
+        assert name in sdk_model_names(SOURCES) and name not in current_names(SOURCES)
+        assert name not in suggestions(SOURCES, name[:-1], cutoff=0.6)
+        assert repr(name) not in model_not_found_hint(SOURCES, name[:-1])
+    assert current_names(SOURCES)  # the rest of the list still is
 
 
 def test_an_openai_batch_failed_for_its_model_ends_the_run(srv):

@@ -98,3 +98,26 @@ def test_no_module_outside_its_folder_imports_a_provider(package):
     assert not found, f"imports of providers/{package} outside it:\n" + "\n".join(found)
     registry = (PACKAGE / "providers" / "registry.py").read_text("utf-8")
     assert registry.count(f'"lmwrapper.providers.{package}.spec"') == 1
+
+
+def test_the_provider_modules_reach_no_internal_module():
+    """`lmwrapper.openai_wrapper`, `claude_wrapper`, `huggingface_wrapper` have their public
+    names (`__all__`, 0.18's among them) and no more: an internal module of the provider's
+    folder is not reached through them, and the error says where the public names are."""
+    import importlib
+    import warnings
+
+    import lmwrapper.providers.huggingface.smollm2
+    import lmwrapper.providers.openai.models  # noqa: F401  (imported: an attribute of its package)
+
+    for module, internal in (("openai_wrapper", "models"), ("claude_wrapper", "models"),
+                             ("huggingface_wrapper", "smollm2")):
+        public = importlib.import_module(f"lmwrapper.{module}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a plain error, no DeprecationWarning first
+            with pytest.raises(AttributeError, match="Its public names: .*the rest of the "
+                               "public API is `lmwrapper`'s own"):
+                getattr(public, internal)
+        assert all(getattr(public, name) is not None for name in public.__all__
+                   if name not in ("torch", "transformers") and not name.startswith("Auto")
+                   and not name.startswith("PreTrained"))

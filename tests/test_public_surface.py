@@ -52,8 +52,9 @@ WHITE_BOX: dict[str, tuple[str, tuple[str, ...]]] = {
          "runners.batch.progress", "runners.batch.runner", "runners.batch.settings",
          "store.batch_records", "store.db", "core.contract", "providers.registry",
          "providers.classify", "providers.anthropic.errors", "providers.openai.request")),
-    "tests/scale/*": ("the cache file at scale: merge internals, rows read back, filesystems",
-                      ("store.db", "store.fsinfo", "store.merge")),
+    "tests/scale/*": (("the cache file at scale: merge internals, rows read back, filesystems; "
+                       "the suite's SmolLM2 GGUF (smollm2)"),
+                      ("store.db", "store.fsinfo", "store.merge", "providers.huggingface.smollm2")),
     "tests/compat/*": ("0.18's adapters and encodings, which exist only in compat018",
                        ("compat018.hooks", "providers.openai.tokens")),
     "tests/evals/*": ("structured-answer helpers, the rows a scoring run cached, tiktoken's tokens",
@@ -83,24 +84,28 @@ WHITE_BOX: dict[str, tuple[str, tuple[str, ...]]] = {
                                "store.claims", "store.db")),
     "tests/test_front_door.py": ("LmPredictor holding an LmBackend written alone",
                                  ("engine.backend",)),
-    "tests/test_cli_*.py": ("the CLI's own parsing, dry runs and the cache rows it reads",
+    "tests/test_cli_*.py": (("the CLI's own parsing, dry runs and the cache rows it reads; "
+                             "where SmolLM2 is looked for (smollm2)"),
                             ("cli.main", "cli.run", "cli.jsonline", "core.prompt",
-                             "engine.plan", "providers.registry", "store.db")),
+                             "engine.plan", "providers.registry", "store.db",
+                             "providers.huggingface.smollm2")),
     "tests/test_model_facts.py": (
         "the model facts' sources: genai-prices, SDK lists, models.toml",
         ("core.models", "core.money", "providers.openai.models", "providers.anthropic.models",
          "providers.anthropic.request")),
     "tests/test_model_not_found.py": (
         "the 'did you mean' hint and the SDKs' shutdown dates",
-        ("core.models", "providers.openai.models", "engine.plan")),
+        ("core.models", "providers.openai.models", "providers.anthropic.models", "engine.plan")),
     "tests/test_size_limits.py": (
         "each provider's size limits and token counts",
         ("core.limits", "providers.openai.models", "providers.anthropic.models",
          "providers.openai.tokens")),
     "tests/test_reasoning_values.py": ("the core's effort and thinking values against the SDKs'",
                                        ("core.prompt",)),
-    "tests/test_provider_folders.py": ("the registry: every provider's folder and fake",
-                                       ("providers.registry",)),
+    "tests/test_provider_folders.py": (
+        ("the registry: every provider's folder and fake; internal modules the provider "
+         "modules must not reach"),
+        ("providers.registry", "providers.openai.models", "providers.huggingface.smollm2")),
     "tests/test_packaging.py": ("lmwrapper/_version.py is the one place the version is written",
                                 ("_version",)),
     "tests/test_words.py": ("the plural helper every message uses", ("core.words",)),
@@ -244,3 +249,4 @@ def test_the_guard_sees_internal_imports():
     assert _named("lmwrapper.store.db", "tests/test_store_faults.py") == "store.db"
     assert _named("lmwrapper.store.keys", "tests/test_store_faults.py") is None
     assert _named("lmwrapper.providers.huggingface.generation", "tests/huggingface/*")
+

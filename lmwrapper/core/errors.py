@@ -37,6 +37,11 @@ not have: `ModelNotFoundError`), so it is raised once instead and the run sends 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 
 class LmWrapperError(Exception):
     """Base class of every lmwrapper exception."""
@@ -177,6 +182,16 @@ def install_hint(package: str, extra: str) -> ConfigurationError:
     return ConfigurationError(
         f"{package} is not installed. Install it with: pip install 'lmwrapper[{extra}]'"
     )
+
+
+def no_public_name(module: str, name: str, public: Iterable[str]) -> AttributeError:
+    """The error for a name a public module does not have (say, an internal module its
+    provider's folder has): its public names, and where the rest of the public API is."""
+    return AttributeError(
+        f"module {module!r} has no attribute {name!r}. Its public names: "
+        f"{', '.join(sorted(public))}; the rest of the public API is `lmwrapper`'s own "
+        "(docs/reference). Modules under lmwrapper.providers are internal: their paths may "
+        "change.")
 
 
 class ModelRetiringWarning(UserWarning):

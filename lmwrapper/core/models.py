@@ -18,9 +18,10 @@ provider's to say: its folder declares a `FactSources` and passes it to these fu
 
 Why our own code: genai-prices answers "what did this usage cost", one call at a time; the
 engine needs the rates themselves up front (the cost bound before anything is sent, the
-batch discount on top), a "does any source know this name" test for did-you-mean, and the
-SDKs' shutdown dates, which no package collects. Everything loads lazily, on the first model
-built (genai-prices' data is 1.6 MB of Python: `import lmwrapper` must stay light).
+batch discount on top), a "does any source know this name" test, the names still served
+(for "did you mean") and the SDKs' shutdown dates, which no package collects. Everything
+loads lazily, on the first model built (genai-prices' data is 1.6 MB of Python: `import
+lmwrapper` must stay light).
 """
 
 from __future__ import annotations
@@ -54,6 +55,9 @@ class FactSources:
     # (package, file inside it) holding its deprecation table, and how to read that text
     sdk_shutdowns: tuple[str, str] | None = None
     parse_shutdowns: Callable[[str], dict[str, dt.date]] | None = None
+    # how to read, in that same file, the names its Literal keeps but the API does not serve
+    # (OpenAI's "Not a supported model ID. Retained for SDK compatibility.")
+    parse_unsupported: Callable[[str], frozenset[str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -168,17 +172,6 @@ def _rates(price: Any) -> tuple[float | None, tuple[int, float] | None]:
     return float(price.base), first
 
 
-def price_model_ids(sources: FactSources) -> list[str]:
-    """Every model id genai-prices knows for the provider (empty without the package)."""
-    if sources.prices is None:
-        return []
-    try:
-        from genai_prices.data_snapshot import get_snapshot
-    except ImportError:
-        return []
-    return [m.id for p in get_snapshot().providers if p.id == sources.prices for m in p.models]
-
-
 # -- the SDKs' own lists ---------------------------------------------------------------------
 
 def _sdk_source(package: str, path: str) -> str:
@@ -218,9 +211,37 @@ def sdk_shutdowns(sources: FactSources) -> dict[str, dt.date]:
     return sources.parse_shutdowns(_sdk_source(*sources.sdk_shutdowns))
 
 
-def known_names(sources: FactSources) -> list[str]:
-    """Every name some source knows: genai-prices' ids and the SDK's listed names."""
-    return list(dict.fromkeys([*price_model_ids(sources), *sdk_model_names(sources)]))
+@functools.lru_cache(maxsize=4)
+def sdk_unsupported(sources: FactSources) -> frozenset[str]:
+    """Names the installed SDK's Literal keeps but says the API does not serve (read from
+    its deprecation table's file). Empty when the SDK is missing or says none."""
+    if sources.sdk_shutdowns is None or sources.parse_unsupported is None:
+        return frozenset()
+    return sources.parse_unsupported(_sdk_source(*sources.sdk_shutdowns))
+
+
+def current_names(sources: FactSources) -> list[str]:
+    """The names a maintained source lists as served today: the installed SDK's model
+    Literals, less the ones it says it keeps only for compatibility, those whose shutdown
+    (its own table) is on or before `today()`, and those genai-prices marks deprecated.
+
+    genai-prices' ids alone are not enough: it keeps retired models priced (ada,
+    text-davinci-003, claude-3-opus) without marking them, so a name it alone lists may be
+    long gone. These are the names "did you mean" may suggest."""
+    ends, unsupported, day = sdk_shutdowns(sources), sdk_unsupported(sources), today()
+    return [n for n in sdk_model_names(sources)
+            if n not in unsupported and ends.get(n, dt.date.max) > day
+            and not getattr(_price_model(sources, n), "deprecated", False)]
+
+
+def suggestions(sources: FactSources, name: str, cutoff: float = 0.85) -> list[str]:
+    """The current names (`current_names`) close enough to `name` to be what was meant: the
+    "did you mean" of an unknown name refused before sending and of a provider's 404."""
+    try:
+        names = current_names(sources)
+    except Exception:  # noqa: BLE001 — a hint only; the error it goes with must still be raised
+        return []
+    return did_you_mean(name, [n for n in names if n != name], cutoff)
 
 
 def is_known(sources: FactSources, name: str) -> bool:
@@ -389,18 +410,15 @@ def window_source(sources: FactSources, table: FamilyTable, name: str,
 def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | None = None) -> str:
     """What to tell someone whose model name the provider does not know: when it was
     retired (`shutdown`: the SDK's table, else the provider's models.toml); the close names
-    any source knows (genai-prices, the SDK's list) that are still served; and where to find
-    current ones."""
-    try:
-        names, ends = known_names(sources), sdk_shutdowns(sources)
-    except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
-        names, ends = [], {}
-    shutdown = shutdown or ends.get(name)
+    a maintained source lists as served today (`suggestions`); and where to find current
+    ones."""
+    if shutdown is None:
+        try:
+            shutdown = sdk_shutdowns(sources).get(name)
+        except Exception:  # noqa: BLE001 — a hint only; the error itself must still be raised
+            shutdown = None
     day = today()
-    # not the name itself (a retired name is known), nor "ft:gpt-4o-mini" (a fine-tune's
-    # prefix), nor a name that is itself retired
-    names = [n for n in names if ":" not in n and n != name and ends.get(n, day) >= day]
-    close = did_you_mean(name, names, cutoff=0.75)
+    close = suggestions(sources, name, cutoff=0.75)
     retired = ("" if shutdown is None else f"it was shut down on {shutdown}; "
                if shutdown <= day else f"its shutdown is set for {shutdown}, so this 404 is "
                "not a retirement (a deployment or an account without access?); ")
@@ -408,7 +426,8 @@ def model_not_found_hint(sources: FactSources, name: str, shutdown: dt.date | No
     return f"{retired}{hint}If the model was retired, pick a current one: `lmwrapper models`"
 
 
-__all__ = ["FactSources", "FamilyTable", "ModelInfo", "PublishedFacts", "did_you_mean", "genai_prices_version",
-           "is_known", "known_names", "model_not_found_hint", "published", "published_tiers",
-           "retirement",
-           "sdk_model_names", "sdk_shutdowns", "today", "warn_if_retiring", "window_source"]
+__all__ = ["FactSources", "FamilyTable", "ModelInfo", "PublishedFacts", "current_names",
+           "did_you_mean", "genai_prices_version", "is_known",
+           "model_not_found_hint", "published", "published_tiers", "retirement",
+           "sdk_model_names", "sdk_shutdowns", "sdk_unsupported", "suggestions", "today",
+           "warn_if_retiring", "window_source"]

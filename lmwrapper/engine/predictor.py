@@ -10,9 +10,9 @@ the engine asks through it. Anything else asked of the front door (`lm.model_nam
 
 A provider's public class (`OpenAiPredictor`, 0.18's `OpenAIPredictor`,
 `AzureOpenAiPredictor`, `ClaudePredictor`, `HuggingFacePredictor`; the testing fake
-`ScriptedLm`; 0.18's `MockPredictor`) is a front door only (`ProviderPredictor`): it builds
-its backend (`OpenAiBackend`, `ClaudeBackend`, `HuggingFaceBackend`, `ScriptedBackend`,
-`MockBackend`) from the same constructor arguments and holds it, as `LmPredictor(backend=b)`
+`ScriptedLm`; 0.18's `MockPredictor`, in `lmwrapper.compat018.mock`) is a front door only
+(`ProviderPredictor`): it builds its backend (`OpenAiBackend`, `ClaudeBackend`,
+`HuggingFaceBackend`, `ScriptedBackend`, `MockBackend`) from the same constructor arguments and holds it, as `LmPredictor(backend=b)`
 holds one written on its own. A setting written to a front door that holds a backend
 (`lm.max_concurrency = 2`) is written to that backend. A class written as both
 (`class X(LmPredictor, LmBackend)`) is its own backend (`lm.backend is lm`). A subclass of
@@ -35,7 +35,7 @@ from lmwrapper.engine.run import Results, Run
 from lmwrapper.store.db import SqlCache, get_cache
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Sequence
 
     from lmwrapper.core.money import CostEstimate
 
@@ -239,48 +239,3 @@ class ProviderPredictor(LmPredictor):
                 f"them on a subclass of {cls.backend_class.__name__} and name it on "
                 f"{cls.__name__} as backend_class (see lmwrapper.engine.predictor."
                 "ProviderPredictor)")
-
-
-class MockBackend(LmBackend):
-    """What 0.18's stand-in model for unit tests answers with (see `get_mock_predictor`)."""
-
-    provider = "mock"
-
-    def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
-                 is_chat_model: bool = False) -> None:
-        self._func = predict_func
-        self._chat = is_chat_model
-
-    def model_identity(self) -> dict[str, Any]:
-        return {"provider": self.provider, "model": "mock_predictor"}
-
-    @property
-    def is_chat_model(self) -> bool:
-        return self._chat
-
-    def _predict_samples(self, prompt: LmPrompt, n: int) -> list[LmPrediction]:
-        if self._func is not None:
-            return [self._func(prompt) for _ in range(n)]
-        text = prompt.get_text_as_string_default_form()
-        return [LmPrediction(text, prompt, provider=self.provider, model="mock_predictor",
-                             sample_index=i) for i in range(n)]
-
-
-class MockPredictor(ProviderPredictor):
-    """0.18's stand-in model for unit tests (see `get_mock_predictor`): the front door of a
-    `MockBackend`."""
-
-    backend_class = MockBackend
-
-    def __init__(self, predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
-                 is_chat_model: bool = False) -> None:
-        # 0.18's default: tests leave nothing on disk
-        super().__init__(predict_func, is_chat_model, cache_default=False)
-
-
-def get_mock_predictor(predict_func: Callable[[LmPrompt], LmPrediction] | None = None,
-                       is_chat_model: bool = False) -> LmPredictor:
-    """0.18's stand-in model for unit tests: answers with the prompt's text (chats in
-    `role: content` form), or with `predict_func(prompt)`. It runs through the same engine
-    as a real model (ordering, samples, errors) and does not cache."""
-    return MockPredictor(predict_func, is_chat_model)

@@ -182,3 +182,7 @@ def test_mock_predictor_for_unit_tests(cache_dir):
     fixed = get_mock_predictor(lambda p: LmPrediction("fixed", p), is_chat_model=True)
     assert fixed.is_chat_model and fixed.predict(LmPrompt(["hi"])).completion_text == "fixed"
     assert not cache_dir.exists()  # nothing cached, as in 0.18
+    # 0.18's alone, so compat018's (the engine does not know it); the 0.18 path still finds it
+    import lmwrapper.abstract_predictor as ap
+
+    assert type(lm).__module__ == "lmwrapper.compat018.mock" and ap.MockPredictor is type(lm)

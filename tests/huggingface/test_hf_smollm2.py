@@ -8,7 +8,8 @@ import hf_reference as ref
 import numpy as np
 import pytest
 
-from lmwrapper.huggingface_wrapper import ModelInternalsRequest, smollm2
+from lmwrapper.huggingface_wrapper import ModelInternalsRequest
+from lmwrapper.providers.huggingface import smollm2
 from lmwrapper.structs import LmChatTurn, LmPrompt
 
 pytestmark = pytest.mark.slow

@@ -54,7 +54,7 @@ def test_fine_tunes_take_their_familys_limits_but_not_its_price():
     ("gpt-4o-mni", "gpt-4o-mini"),      # would be priced as gpt-4o: 16x off
     ("gpt-4o-minii", "gpt-4o-mini"),
     ("gpt4o", "gpt-4o"),
-    ("gpt-4-0125-previeww", "gpt-4-0125-preview"),  # not a snapshot of gpt-4
+    ("gpt-4o-2024-08-066", "gpt-4o-2024-08-06"),  # not a snapshot of gpt-4o
     ("gpt-6.3-sol", "gpt-6.2-sol"),  # near a known name, unknown to every source
 ])
 def test_unknown_names_are_refused_with_close_matches(name, suggestion, monkeypatch):

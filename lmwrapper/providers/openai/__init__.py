@@ -69,7 +69,7 @@ def get_open_ai_lm(
     deployment instead (its key from `$AZURE_OPENAI_API_KEY`; see `providers.openai.azure`).
     `model_facts` override what the registry knows, e.g. `kind="instruct"`,
     `context_window=32768`, `input_usd_per_mtok=0.2` (see `OpenAiModelInfo`). A name close to
-    a known one and unknown to every source raises `UnknownModelError` ("did you mean ...?")
+    a current one and unknown to every source raises `UnknownModelError` ("did you mean ...?")
     unless facts are given or `base_url` is not api.openai.com.
     """
     cache_default = extend.adapter("openai_factory_args")(  # 0.18's arguments

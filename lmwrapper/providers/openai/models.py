@@ -15,8 +15,9 @@ with its source and date. A fine-tune (`ft:gpt-4o-mini:org::id`) has its base mo
 capabilities but no price (fine-tunes are billed at their own rates: pass them).
 
 Any name is accepted: the API's own 404 is the (free) check of a name nothing here knows.
-Only a name close to a known one *and* unknown to every source is refused here, as a typo
-(`gpt-4o-mni` must not be sent, let alone priced as gpt-4o); give any fact
+Only a name close to a current one *and* unknown to every source is refused here, as a typo
+(`gpt-4o-mni` must not be sent, let alone priced as gpt-4o; "did you mean" offers only names
+the SDK lists as served today, `core.models.suggestions`); give any fact
 (`context_window=...`) to send it anyway. On an OpenAI-compatible server
 (`compatible_server=True`) any name goes, unpriced.
 """
@@ -53,13 +54,24 @@ def _sdk_shutdowns(source: str) -> dict[str, dt.date]:
     return out
 
 
+def _sdk_unsupported(source: str) -> frozenset[str]:
+    """The items of that same "Deprecated values" list the SDK keeps only for its own
+    compatibility: `- "gpt-5.1-mini": Not a supported model ID. Retained for SDK
+    compatibility.` (openai 3.63.0, checked 2026-12-07): listed, never served."""
+    section = source.partition("Deprecated values:")[2]
+    return frozenset(name for item in re.split(r"\n- ", section)
+                     if "Not a supported model ID" in item
+                     for name in re.findall(r'"([^"]+)"', item.partition(":")[0]))
+
+
 # Where the maintained sources keep OpenAI's facts (`lmwrapper.core.models` reads them): its
 # id in genai-prices, and the installed `openai` SDK's model-name Literals and shutdown list.
 SOURCES = model_facts.FactSources(
     PROVIDER, prices="openai",
     sdk_names=(("openai", "types/shared/chat_model.py", "ChatModel"),
                ("openai", "types/completion_create_params.py", "model: Required[")),
-    sdk_shutdowns=("openai", "types/shared/chat_model.py"), parse_shutdowns=_sdk_shutdowns)
+    sdk_shutdowns=("openai", "types/shared/chat_model.py"), parse_shutdowns=_sdk_shutdowns,
+    parse_unsupported=_sdk_unsupported)
 _FACTS = ("kind", "context_window", "max_output_tokens", "input_usd_per_mtok",
           "output_usd_per_mtok", "cached_input_usd_per_mtok", "encoding", "batch_discount",
           "long_context_from", "long_input_usd_per_mtok", "long_output_usd_per_mtok", "endpoint")
@@ -142,7 +154,7 @@ class OpenAiModelInfo(model_facts.ModelInfo):
         name = str(name).removeprefix("openai/")
         info = _made(name, overrides)
         if not (overrides or compatible_server or _known(name)):
-            close = model_facts.did_you_mean(_family_name(name), known_names())
+            close = model_facts.suggestions(SOURCES, _family_name(name))
             if close:
                 raise _unknown_model(name, close)
         return info
@@ -262,11 +274,6 @@ def _known(name: str) -> bool:
     return in_table or model_facts.is_known(SOURCES, base)
 
 
-def known_names() -> list[str]:
-    """Every OpenAI name some source knows: genai-prices', the SDK's and our table's rows."""
-    return list(dict.fromkeys([*model_facts.known_names(SOURCES), *table().families]))
-
-
 def _unknown_model(name: str, close: list[str]) -> UnknownModelError:
     return UnknownModelError(
         f"unknown OpenAI model {name!r}. Did you mean {' or '.join(close)}? No source "
@@ -346,7 +353,7 @@ class OpenAiModelNames(metaclass=_Iterable):
         source knows."""
         if _known(name):
             return _BY_NAME.get(name) or OpenAiModelInfo.infer(name)
-        close = model_facts.did_you_mean(name, known_names(), cutoff=0.6)
+        close = model_facts.suggestions(SOURCES, name, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"no source knows an OpenAI model named {name!r}.{hint}")
 
