@@ -77,7 +77,7 @@ def hf_factory_args(runtime: Any, precision: Any, allow_patch_model_forward: boo
     runtime=PYTORCH is the default; ACCELERATE is `device_map="auto"`; ONNX/BetterTransformer
     runtimes are refused. `precision=torch.float16` is `dtype="float16"`.
     `allow_patch_model_forward` is accepted (logprobs never need a patched forward here).
-    (`prompt_trimmer` is honoured by `huggingface_wrapper.trimming`.)
+    (`prompt_trimmer` is honoured by `compat018/hf_trimming.py`.)
     """
     if runtime is not None:
         device_map = _runtime_device_map(runtime, device_map)

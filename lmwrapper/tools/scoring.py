@@ -14,13 +14,13 @@ model and cached like any other prompt: a rerun computes nothing.
 Tokenisation, on a local model, is the harness's (`_encode_pair`): trailing whitespace of
 the context moves to the continuation; the context is tokenised alone, and the continuation's
 tokens are those the joined text has after as many tokens (`LmPrompt.context_split`, see
-`huggingface_wrapper.pairs`). So "I like apple" + "s and pears." scores the tokens of
+`providers/huggingface/pairs.py`). So "I like apple" + "s and pears." scores the tokens of
 "I like apple" followed by those of " and pears." that the joined text has: the token that
 merges across the boundary is the context's. An empty (or blank) context is scored after the
 BOS token. A pair longer than the model's window is cut from the left, keeping the window
 plus the last token, as the harness does; a continuation that does not fit the window after
 one token of context is that pair's error. The pairs that share a context are computed in one
-pass (`huggingface_wrapper.shared_prefix`).
+pass (`providers/huggingface/shared_prefix.py`).
 
 API models (OpenAI instruct, `echo` + `max_tokens=0`) tokenise the joined text themselves:
 there the continuation is the joined text's tokens after as many as the context has alone,
