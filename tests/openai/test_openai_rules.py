@@ -228,3 +228,16 @@ def test_the_prompt_check_reads_neither_text_nor_metadata_so_the_backend_asks_on
         assert _outcome(backend.validate_prompt, prompt) == \
             _outcome(lambda p: check_prompt(p, model), prompt), prompt
     assert backend._checked, "no usual prompt passed: the memo was never used"
+
+
+def test_the_backend_remembers_a_bounded_number_of_settings():
+    """A file whose every line asks its own max_tokens is checked line by line past the
+    bound, not held in memory; each prompt is still checked."""
+    from lmwrapper.providers.openai.backend import _CHECKED_MAX, OpenAiBackend
+
+    backend = OpenAiBackend(N.gpt_4_1.with_facts(endpoint="responses"))
+    for m in range(16, 16 + _CHECKED_MAX + 10):
+        backend.validate_prompt(LmPrompt("q", max_tokens=m))
+    assert len(backend._checked) == _CHECKED_MAX
+    with pytest.raises(ValueError, match="max_output_tokens of at least"):
+        backend.validate_prompt(LmPrompt("q", max_tokens=15))

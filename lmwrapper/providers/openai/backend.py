@@ -51,6 +51,9 @@ from lmwrapper.store.db import SqlCache
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 KEY_FILE = "~/oai_key.txt"
+# settings validate_prompt remembers at most: a file whose every line asks its own
+# max_tokens is checked line by line past these, rather than held in memory
+_CHECKED_MAX = 4096
 
 
 class OpenAiBackend(HttpApiBackend):
@@ -125,7 +128,7 @@ class OpenAiBackend(HttpApiBackend):
         if settings is not None and self._checked.get(settings) is self.model:
             return
         check_prompt(prompt, self.model)
-        if settings is not None:
+        if settings is not None and len(self._checked) < _CHECKED_MAX:
             self._checked[settings] = self.model
 
     def size_limits(self, batch: bool) -> tuple[SizeLimit, ...]:
