@@ -325,6 +325,19 @@ def _usual(p: LmPrompt) -> bool:
     return False
 
 
+def usual_settings(p: LmPrompt) -> tuple[int | None, float] | None:
+    """`(max_tokens, temperature)` of a prompt whose every other field but the text and
+    metadata is at its default, of its default's type (`_usual`: most prompts); None for
+    any other prompt. A check that reads neither the text nor the metadata says the same of
+    every prompt with these settings, so it may be asked once per pair (OpenAI's
+    `validate_prompt`).
+
+        >>> usual_settings(LmPrompt("hi", max_tokens=5)), usual_settings(LmPrompt("hi", seed=1))
+        ((5, 1.0), None)
+    """
+    return (p.max_tokens, p.temperature) if _usual(p) else None
+
+
 def _validate(p: LmPrompt) -> None:
     if _usual(p):
         return

@@ -1,6 +1,7 @@
 """What each OpenAI model takes (providers/openai/rules.py, data in models.toml) and when a JSON
 schema is sent strict (providers/openai/strict.py): refused before sending, never a 400."""
 
+import copy
 import re
 
 import pydantic
@@ -12,7 +13,7 @@ from lmwrapper.openai_wrapper import strict_violation as violation
 from lmwrapper.providers.openai.models import table
 from lmwrapper.providers.openai.request import build_request, check_prompt, response_format_body
 from lmwrapper.providers.openai.rules import rule_for, samples_per_request
-from lmwrapper.structs import LmPrompt
+from lmwrapper.structs import LmPrompt, ModelInternalsRequest
 
 GPT6 = [N.gpt_6_2_sol, N.gpt_6_2_astra, N.gpt_6_1_sol, N.gpt_6_1_terra, N.gpt_6_sol,
         N.gpt_6_luna, N.gpt_6_astra]
@@ -170,3 +171,73 @@ def test_validation_refuses_the_sampling_fields_the_body_would_refuse(model):
             assert str(got.value) == str(e), case
         else:
             check_sampling(prompt, model)
+
+
+class _Unreadable:
+    """A text or metadata no check may read: any use of it raises AssertionError."""
+
+    def __getattribute__(self, name):
+        raise AssertionError(f"the check read the prompt's text or metadata ({name})")
+
+
+for _dunder in ("__str__", "__repr__", "__len__", "__iter__", "__eq__", "__ne__", "__hash__",
+                "__bool__", "__contains__", "__getitem__", "__format__"):
+    setattr(_Unreadable, _dunder, _Unreadable.__getattribute__)
+
+# every field check_prompt reads, at values it takes and refuses, over the sampling cases
+_FIELD_CASES = [*_SAMPLING_CASES, {"max_tokens": None}, {"max_tokens": 1}, {"max_tokens": 15},
+                {"max_tokens": 16}, {"temperature": 1.5}, {"stop": ["\n"]},
+                {"stop": list("abcde")}, {"echo": True}, {"seed": 3}, {"thinking": "adaptive"},
+                {"verbosity": "low"}, {"reasoning_effort": "minimal"}, {"add_bos_token": False},
+                {"add_special_tokens": False}, {"context_split": 0}, {"token_slice": (0, 1)},
+                {"model_internals_request": ModelInternalsRequest(return_hidden_states=True)},
+                {"response_format": "json_object"}, {"num_completions": 3}, {"cache": False}]
+_EVERY_KIND = [*NOT_NONE, N.gpt_4o_mini, N.gpt_4_1, N.gpt_3_5_turbo_instruct,
+               N.gpt_4_1.with_facts(endpoint="responses"),
+               N.gpt_5_4_mini.with_facts(endpoint="responses")]
+
+
+def _outcome(check, prompt):
+    try:
+        check(prompt)
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+@pytest.mark.parametrize("model", _EVERY_KIND, ids=lambda m: f"{m}-{m.endpoint}")
+def test_the_prompt_check_reads_neither_text_nor_metadata_so_the_backend_asks_once_per_settings(
+        model):
+    """`validate_prompt` checks a usual prompt once per (max_tokens, temperature): sound only
+    while `check_prompt` reads neither the text nor the metadata. Here each prompt's text and
+    metadata are swapped for a value that raises when read, and the check must say what it
+    says of the real prompt; then the backend, asked about prompts of every case in turn
+    (each twice, with other texts), says what `check_prompt` says of each."""
+    from lmwrapper.providers.openai.backend import OpenAiBackend
+
+    prompts = [LmPrompt(text, **{"max_tokens": 16, **case}, metadata={"id": text})
+               for text in ("q", "", "a longer text, with\nlines") for case in _FIELD_CASES]
+    for prompt in prompts:
+        blind = copy.copy(prompt)
+        object.__setattr__(blind, "text", _Unreadable())
+        object.__setattr__(blind, "metadata", _Unreadable())
+        direct = _outcome(lambda p: check_prompt(p, model), prompt)
+        assert _outcome(lambda p: check_prompt(p, model), blind) == direct, prompt
+    backend = OpenAiBackend(model)
+    for prompt in prompts + prompts:
+        assert _outcome(backend.validate_prompt, prompt) == \
+            _outcome(lambda p: check_prompt(p, model), prompt), prompt
+    assert backend._checked, "no usual prompt passed: the memo was never used"
+
+
+def test_the_backend_remembers_a_bounded_number_of_settings():
+    """A file whose every line asks its own max_tokens is checked line by line past the
+    bound, not held in memory; each prompt is still checked."""
+    from lmwrapper.providers.openai.backend import _CHECKED_MAX, OpenAiBackend
+
+    backend = OpenAiBackend(N.gpt_4_1.with_facts(endpoint="responses"))
+    for m in range(16, 16 + _CHECKED_MAX + 10):
+        backend.validate_prompt(LmPrompt("q", max_tokens=m))
+    assert len(backend._checked) == _CHECKED_MAX
+    with pytest.raises(ValueError, match="max_output_tokens of at least"):
+        backend.validate_prompt(LmPrompt("q", max_tokens=15))
