@@ -33,10 +33,10 @@ WHITE_BOX: dict[str, tuple[str, tuple[str, ...]]] = {
     "tests/openai/*": (
         ("OpenAI's request bodies, model rules, token counts and errors, checked against the "
          "SDK's types and the OpenAPI spec: a provider's translation"),
-        ("providers.openai.background", "providers.openai.models", "providers.openai.request",
-         "providers.openai.rules", "providers.openai.tokens", "core.contract", "core.models", "core.money",
-         "core.prompt", "engine.plan", "runners.live", "runners.ratelimit",
-         "runners.batch.runner", "cli.batch", "cli.run")),
+        ("providers.openai.backend", "providers.openai.background", "providers.openai.models",
+         "providers.openai.request", "providers.openai.rules", "providers.openai.tokens",
+         "core.contract", "core.models", "core.money", "core.prompt", "engine.plan",
+         "runners.live", "runners.ratelimit", "runners.batch.runner", "cli.batch", "cli.run")),
     "tests/claude/*": (
         "Claude's request bodies, rules and batch adapter against the SDK's types",
         ("providers.anthropic.batch", "providers.anthropic.models", "providers.anthropic.request",

@@ -213,7 +213,7 @@ def test_the_prompt_check_reads_neither_text_nor_metadata_so_the_backend_asks_on
     metadata are swapped for a value that raises when read, and the check must say what it
     says of the real prompt; then the backend, asked about prompts of every case in turn
     (each twice, with other texts), says what `check_prompt` says of each."""
-    from lmwrapper.providers.openai.backend import OpenAiBackend
+    from lmwrapper.openai_wrapper import OpenAiBackend
 
     prompts = [LmPrompt(text, **{"max_tokens": 16, **case}, metadata={"id": text})
                for text in ("q", "", "a longer text, with\nlines") for case in _FIELD_CASES]
@@ -233,7 +233,8 @@ def test_the_prompt_check_reads_neither_text_nor_metadata_so_the_backend_asks_on
 def test_the_backend_remembers_a_bounded_number_of_settings():
     """A file whose every line asks its own max_tokens is checked line by line past the
     bound, not held in memory; each prompt is still checked."""
-    from lmwrapper.providers.openai.backend import _CHECKED_MAX, OpenAiBackend
+    from lmwrapper.openai_wrapper import OpenAiBackend
+    from lmwrapper.providers.openai.backend import _CHECKED_MAX
 
     backend = OpenAiBackend(N.gpt_4_1.with_facts(endpoint="responses"))
     for m in range(16, 16 + _CHECKED_MAX + 10):
