@@ -305,7 +305,7 @@ class ModelInfo(str):
 
     A provider's subclass names its facts (`FACTS`), those its `models.toml` alone answers
     (`TABLE_FACTS`: checking a prompt loads no price data), and implements `table_row` and
-    `sourced` (every fact, from the sources and what was given).
+    `sourced` (every fact, from the sources and what was given) and `window_source`.
     """
 
     FACTS: tuple[str, ...] = ()
@@ -356,6 +356,11 @@ class ModelInfo(str):
         raise NotImplementedError
 
     def sourced(self, given: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def window_source(self) -> str | None:
+        """Where its context window comes from: "given", "models.toml", "genai-prices", or
+        None when no source describes it (the window is then a default, a guess)."""
         raise NotImplementedError
 
 

@@ -32,6 +32,7 @@ How a failure is read (`classify_error`, `sdk_errors`) is `lmwrapper.providers.c
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import re
@@ -47,7 +48,7 @@ from lmwrapper.core.errors import (
     ModelNotFoundError,
     ProviderError,
 )
-from lmwrapper.core.models import FactSources, model_not_found_hint
+from lmwrapper.core.models import FactSources, ModelInfo, model_not_found_hint
 from lmwrapper.core.prompt import LmPrediction, LmPrompt
 from lmwrapper.engine import fork
 from lmwrapper.engine.backend import LmBackend
@@ -82,6 +83,7 @@ class HttpApiBackend(LmBackend):
     # where the maintained sources list its models (a "did you mean" for a name it refuses)
     fact_sources: ClassVar[FactSources] = FactSources()
     key_mask: ClassVar[str] = "[redacted key]"
+    model: ModelInfo  # the model and its facts: set by the provider's backend
 
     def __init__(
         self,
@@ -105,6 +107,16 @@ class HttpApiBackend(LmBackend):
         self.__key = _Secret(None)
         self._client_obj: Any = None
         self._client_lock = threading.Lock()
+
+    @property
+    def token_limit(self) -> int:
+        return int(self.model.context_window)
+
+    @functools.cached_property
+    def _window_known(self) -> bool:
+        """Whether a source gives the model's context window (else it is a default, a guess,
+        and no prompt is refused for it: `context_need` is None)."""
+        return self.model.window_source() is not None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.repr_fields()})"

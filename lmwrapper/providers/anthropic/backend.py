@@ -40,7 +40,6 @@ from lmwrapper.providers.anthropic.models import (
     SOURCES,
     ClaudeModelInfo,
     size_limit,
-    window_source,
 )
 from lmwrapper.providers.anthropic.request import (
     MESSAGES_PATH,
@@ -74,6 +73,7 @@ class ClaudeBackend(HttpApiBackend):
     supports_lean_http = True  # live runs: send_async on one event loop
     fact_sources = SOURCES
     error_codes = errors.CODES
+    model: ClaudeModelInfo
     # anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}; reset is an RFC 3339 time
     rate_limit_headers = (LimitHeaders("anthropic-ratelimit-{kind}-limit",
                                        "anthropic-ratelimit-{kind}-remaining",
@@ -162,14 +162,6 @@ class ClaudeBackend(HttpApiBackend):
             return tokens.estimate_claude_tokens(system, messages)
         self._counts.put(key, n)
         return tokens.TokenCount(n, exact=True, source="count_tokens")
-
-    @property
-    def token_limit(self) -> int:
-        return self.model.context_window
-
-    @functools.cached_property
-    def _window_known(self) -> bool:
-        return window_source(str(self.model), self.model.given()) is not None
 
     def context_need(self, prompt: LmPrompt) -> ContextNeed | None:
         """The offline estimate of the prompt's tokens plus the `max_tokens` the request

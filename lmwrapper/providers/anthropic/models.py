@@ -109,6 +109,9 @@ class ClaudeModelInfo(model_facts.ModelInfo):
     def sourced(self, given: dict[str, Any]) -> dict[str, Any]:
         return sourced_facts(str(self), given)
 
+    def window_source(self) -> str | None:
+        return window_source(str(self), self.given())  # this module's function
+
     @property
     def family(self) -> str:
         """`claude-3-5-haiku-20241022` → `claude-3-5-haiku`: what snapshots and aliases share."""

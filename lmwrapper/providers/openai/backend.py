@@ -34,7 +34,6 @@ from lmwrapper.providers.openai.models import (
     SOURCES,
     OpenAiModelInfo,
     tier_facts,
-    window_source,
 )
 from lmwrapper.providers.openai.request import (
     INSTRUCT_DEFAULT_MAX_TOKENS,
@@ -69,6 +68,7 @@ class OpenAiBackend(HttpApiBackend):
     supports_lean_http = True  # live runs: send_async on one event loop
     fact_sources = SOURCES
     error_codes = errors.CODES
+    model: OpenAiModelInfo
 
     def __init__(
         self,
@@ -157,14 +157,6 @@ class OpenAiBackend(HttpApiBackend):
             return tokens.count_text_tokens(prompt.get_text_as_string_default_form(),
                                             self.model.encoding)
         return tokens.count_chat_tokens(prompt.get_text_as_chat().as_dicts(), self.model.encoding)
-
-    @property
-    def token_limit(self) -> int:
-        return self.model.context_window
-
-    @functools.cached_property
-    def _window_known(self) -> bool:
-        return window_source(str(self.model), self.model.given()) is not None
 
     def context_need(self, prompt: LmPrompt) -> ContextNeed | None:
         """The prompt's tokens by tiktoken (the model's encoding, chat messages framed as

@@ -125,6 +125,9 @@ class OpenAiModelInfo(model_facts.ModelInfo):
     def sourced(self, given: dict[str, Any]) -> dict[str, Any]:
         return sourced_facts(str(self), given)
 
+    def window_source(self) -> str | None:
+        return window_source(str(self), self.given())  # this module's function
+
     @property
     def is_chat_model(self) -> bool:
         return self.kind != "instruct"
